@@ -1,0 +1,65 @@
+// swift-tools-version: 6.0
+// moduli: recurrent networks with moduli regularization (geometric sparsification), on OpenBLAS.
+// Reading the targets top to bottom shows the architecture; see README.md for the dependency diagram.
+import PackageDescription
+
+let package = Package(
+    name: "moduli",
+    products: [
+        .executable(name: "moduli", targets: ["moduli"]),
+        .library(name: "Experiments", targets: ["Experiments"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    ],
+    targets: [
+        // MARK: System libraries
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+
+        // MARK: Numerics: matrices, BLAS, seeded randomness
+        .target(
+            name: "Linalg",
+            dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]
+        ),
+
+        // MARK: Moduli spaces (knows nothing of networks)
+        .target(name: "Geometry", dependencies: ["Linalg"]),
+
+        // MARK: Neural networks (knows nothing of geometry)
+        .target(name: "NN", dependencies: ["Linalg"]),
+
+        // MARK: Where geometry meets networks: the moduli regularizer, pruning, lottery tickets
+        .target(name: "Sparsity", dependencies: ["Linalg", "Geometry", "NN"]),
+
+        // MARK: Tasks, the trainer, run directories
+        .target(name: "Experiments", dependencies: ["Linalg", "Geometry", "NN", "Sparsity"]),
+
+        // MARK: Reports from run directories
+        .target(name: "Reports", dependencies: ["Experiments"]),
+
+        // MARK: Command line
+        .target(
+            name: "ModuliCLI",
+            dependencies: [
+                "Experiments", "Reports",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "moduli", dependencies: ["ModuliCLI"]),
+
+        // MARK: Tests
+        .target(name: "_TestSupport", dependencies: ["Linalg"], path: "Tests/_TestSupport"),
+        .testTarget(name: "LinalgTests", dependencies: ["Linalg", "_TestSupport"]),
+        .testTarget(name: "GeometryTests", dependencies: ["Geometry", "_TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "_TestSupport"], resources: [.copy("References")]),
+        .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "_TestSupport"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "_TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ModuliCLI", "_TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

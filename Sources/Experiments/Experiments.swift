@@ -1,0 +1,2 @@
+// Run records and tasks.
+enum ExperimentsModule {}

@@ -1,0 +1,96 @@
+// One protocol over Float and Double for the BLAS routines the library uses (CBLAS, row-major).
+// Reference: the CBLAS interface of OpenBLAS (cblas.h).
+import COpenBLAS
+import RealModule
+
+/// Whether a BLAS operand is used as stored or transposed.
+public enum Transpose: Sendable {
+    case noTranspose
+    case transpose
+
+    @inlinable var cblas: CBLAS_TRANSPOSE { self == .noTranspose ? CblasNoTrans : CblasTrans }
+}
+
+/// A floating-point scalar with BLAS kernels: `Float` (training) and `Double` (gradient checks).
+///
+/// All matrices are row-major; leading dimensions count elements between consecutive rows.
+public protocol BLASScalar: BinaryFloatingPoint, Real, Sendable, Codable
+where Self.RawSignificand: FixedWidthInteger {
+    /// C = alpha * op(A) * op(B) + beta * C, with op(A) m x k, op(B) k x n, C m x n.
+    static func gemm(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+        alpha: Self, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// y = alpha * op(A) * x + beta * y, with A m x n as stored.
+    static func gemv(
+        _ transA: Transpose, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+        x: UnsafePointer<Self>, incx: Int, beta: Self, y: UnsafeMutablePointer<Self>, incy: Int)
+    /// y += alpha * x.
+    static func axpy(n: Int, alpha: Self, x: UnsafePointer<Self>, incx: Int, y: UnsafeMutablePointer<Self>, incy: Int)
+    /// x . y.
+    static func dot(n: Int, x: UnsafePointer<Self>, incx: Int, y: UnsafePointer<Self>, incy: Int) -> Self
+    /// x *= alpha.
+    static func scal(n: Int, alpha: Self, x: UnsafeMutablePointer<Self>, incx: Int)
+}
+
+extension Float: BLASScalar {
+    @inlinable public static func gemm(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+        alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inlinable public static func gemv(
+        _ transA: Transpose, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+        x: UnsafePointer<Float>, incx: Int, beta: Float, y: UnsafeMutablePointer<Float>, incy: Int
+    ) {
+        cblas_sgemv(CblasRowMajor, transA.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
+                    x, Int32(incx), beta, y, Int32(incy))
+    }
+    @inlinable public static func axpy(n: Int, alpha: Float, x: UnsafePointer<Float>, incx: Int, y: UnsafeMutablePointer<Float>, incy: Int) {
+        cblas_saxpy(Int32(n), alpha, x, Int32(incx), y, Int32(incy))
+    }
+    @inlinable public static func dot(n: Int, x: UnsafePointer<Float>, incx: Int, y: UnsafePointer<Float>, incy: Int) -> Float {
+        cblas_sdot(Int32(n), x, Int32(incx), y, Int32(incy))
+    }
+    @inlinable public static func scal(n: Int, alpha: Float, x: UnsafeMutablePointer<Float>, incx: Int) {
+        cblas_sscal(Int32(n), alpha, x, Int32(incx))
+    }
+}
+
+extension Double: BLASScalar {
+    @inlinable public static func gemm(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+        alpha: Double, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inlinable public static func gemv(
+        _ transA: Transpose, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+        x: UnsafePointer<Double>, incx: Int, beta: Double, y: UnsafeMutablePointer<Double>, incy: Int
+    ) {
+        cblas_dgemv(CblasRowMajor, transA.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
+                    x, Int32(incx), beta, y, Int32(incy))
+    }
+    @inlinable public static func axpy(n: Int, alpha: Double, x: UnsafePointer<Double>, incx: Int, y: UnsafeMutablePointer<Double>, incy: Int) {
+        cblas_daxpy(Int32(n), alpha, x, Int32(incx), y, Int32(incy))
+    }
+    @inlinable public static func dot(n: Int, x: UnsafePointer<Double>, incx: Int, y: UnsafePointer<Double>, incy: Int) -> Double {
+        cblas_ddot(Int32(n), x, Int32(incx), y, Int32(incy))
+    }
+    @inlinable public static func scal(n: Int, alpha: Double, x: UnsafeMutablePointer<Double>, incx: Int) {
+        cblas_dscal(Int32(n), alpha, x, Int32(incx))
+    }
+}
+
+/// Controls OpenBLAS's own thread pool.
+public enum BLASThreads {
+    /// Sets the number of threads OpenBLAS uses for every later call.
+    public static func set(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
+    /// The number of threads OpenBLAS currently uses.
+    public static var count: Int { Int(openblas_get_num_threads()) }
+}

@@ -1,0 +1,66 @@
+// A fully connected layer y = x W^T + b, forward and backward. Reference: torch.nn.Linear.
+import Linalg
+
+/// A fully connected layer: `y = x W^T + b`, W is `O x I` (PyTorch layout).
+public struct Linear: Sendable {
+    /// Input features I.
+    public let inputSize: Int
+    /// Output features O.
+    public let outputSize: Int
+    /// `O x I`, named `<name>.weight`.
+    public let weight: ParameterSlot
+    /// `O`, named `<name>.bias`, if the layer has a bias.
+    public let bias: ParameterSlot?
+
+    /// Registers `<name>.weight` (and `<name>.bias`) with PyTorch's default initialisation
+    /// U(-1/sqrt(I), 1/sqrt(I)) unless another is given.
+    public init<S: BLASScalar>(inputSize: Int, outputSize: Int, bias: Bool = true, name: String,
+                               in store: ParameterStore<S>, rng: inout SeededGenerator,
+                               weightInit: Initialization? = nil, biasInit: Initialization? = nil) {
+        self.inputSize = inputSize
+        self.outputSize = outputSize
+        let d = Initialization.pytorchDefault(fanIn: inputSize)
+        weight = store.add("\(name).weight", shape: [outputSize, inputSize], weightInit ?? d, rng: &rng)
+        self.bias = bias ? store.add("\(name).bias", shape: [outputSize], biasInit ?? d, rng: &rng) : nil
+    }
+
+    /// x: N x I -> y: N x O.
+    public func forward<S: BLASScalar>(_ x: Matrix<S>, _ store: ParameterStore<S>) -> Matrix<S> {
+        precondition(x.columns == inputSize, "Linear expects \(inputSize) input features, got \(x.columns)")
+        var y = Matrix<S>(rows: x.rows, columns: outputSize)
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { py in
+                S.gemm(.noTranspose, .transpose, m: x.rows, n: outputSize, k: inputSize, alpha: 1,
+                       a: px.baseAddress!, lda: inputSize, b: store.value(weight), ldb: inputSize,
+                       beta: 0, c: py.baseAddress!, ldc: outputSize)
+                if let bias { Kernels.addRowVector(py.baseAddress!, rows: x.rows, columns: outputSize, store.value(bias)) }
+            }
+        }
+        return y
+    }
+
+    /// Adds dW += dY^T x and db += colsum(dY) into the store; returns dX = dY W (N x I) when
+    /// `needInputGradient`, else an empty matrix.
+    @discardableResult
+    public func backward<S: BLASScalar>(input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>,
+                                        needInputGradient: Bool = true) -> Matrix<S> {
+        precondition(dY.rows == x.rows && dY.columns == outputSize, "Linear.backward: dOutput has the wrong shape")
+        var dX = Matrix<S>(rows: needInputGradient ? x.rows : 0, columns: inputSize)
+        x.withUnsafeBufferPointer { px in
+            dY.withUnsafeBufferPointer { pdy in
+                S.gemm(.transpose, .noTranspose, m: outputSize, n: inputSize, k: x.rows, alpha: 1,
+                       a: pdy.baseAddress!, lda: outputSize, b: px.baseAddress!, ldb: inputSize,
+                       beta: 1, c: store.gradient(weight), ldc: inputSize)
+                if let bias { Kernels.addColumnSums(pdy.baseAddress!, rows: x.rows, columns: outputSize, into: store.gradient(bias)) }
+                if needInputGradient {
+                    dX.withUnsafeMutableBufferPointer { pdx in
+                        S.gemm(.noTranspose, .noTranspose, m: x.rows, n: inputSize, k: outputSize, alpha: 1,
+                               a: pdy.baseAddress!, lda: outputSize, b: store.value(weight), ldb: inputSize,
+                               beta: 0, c: pdx.baseAddress!, ldc: inputSize)
+                    }
+                }
+            }
+        }
+        return dX
+    }
+}

@@ -1,0 +1,69 @@
+// Adam and AdamW. References: torch.optim.Adam (L2 weight decay added to the gradient) and
+// torch.optim.AdamW (decoupled weight decay, Loshchilov & Hutter 2019).
+import Linalg
+
+/// Adam (`decoupledWeightDecay == false`, PyTorch `Adam`) or AdamW (`true`, PyTorch `AdamW`).
+///
+/// At step t: `g += wd * p` (Adam only) or `p *= 1 - lr * wd` (AdamW only);
+/// `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2`;
+/// `p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`.
+public struct Adam<Scalar: BLASScalar>: Optimizer {
+    public var learningRate: Double
+    /// beta1, beta2.
+    public var betas: (Double, Double)
+    /// Added to the denominator.
+    public var epsilon: Double
+    /// L2 (Adam) or decoupled (AdamW) weight decay.
+    public var weightDecay: Double
+    /// Whether weight decay is decoupled (AdamW).
+    public let decoupledWeightDecay: Bool
+    /// Steps taken so far.
+    public private(set) var stepCount = 0
+    private var m = OptimizerBuffer<Scalar>()
+    private var v = OptimizerBuffer<Scalar>()
+
+    /// PyTorch `Adam` defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.
+    public init(learningRate: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999), epsilon: Double = 1e-8, weightDecay: Double = 0) {
+        self.learningRate = learningRate; self.betas = betas; self.epsilon = epsilon
+        self.weightDecay = weightDecay; self.decoupledWeightDecay = false
+    }
+
+    /// PyTorch `AdamW` defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01.
+    public static func adamW(learningRate: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999), epsilon: Double = 1e-8,
+                             weightDecay: Double = 0.01) -> Adam {
+        Adam(learningRate: learningRate, betas: betas, epsilon: epsilon, weightDecay: weightDecay, decoupled: true)
+    }
+
+    private init(learningRate: Double, betas: (Double, Double), epsilon: Double, weightDecay: Double, decoupled: Bool) {
+        self.learningRate = learningRate; self.betas = betas; self.epsilon = epsilon
+        self.weightDecay = weightDecay; self.decoupledWeightDecay = decoupled
+    }
+
+    public mutating func step(_ store: ParameterStore<Scalar>) {
+        store.maskGradients()
+        let n = store.totalCount
+        m.prepare(count: n); v.prepare(count: n)
+        stepCount += 1
+        let t = Double(stepCount)
+        let bc1 = 1 - Double.pow(betas.0, t), bc2 = 1 - Double.pow(betas.1, t)
+        let stepSize = Scalar(learningRate / bc1), bc2Root = Scalar(bc2.squareRoot())
+        let b1 = Scalar(betas.0), b2 = Scalar(betas.1), eps = Scalar(epsilon)
+        let l2 = decoupledWeightDecay ? 0 : Scalar(weightDecay)
+        let decay = decoupledWeightDecay ? Scalar(1 - learningRate * weightDecay) : 1
+        let p = store.values, g = store.gradients
+        m.scalars.withUnsafeMutableBufferPointer { mb in
+            v.scalars.withUnsafeMutableBufferPointer { vb in
+                for i in 0..<n {
+                    let gi = g[i] + l2 * p[i]
+                    let mi = b1 * mb[i] + (1 - b1) * gi
+                    let vi = b2 * vb[i] + (1 - b2) * gi * gi
+                    mb[i] = mi; vb[i] = vi
+                    p[i] = p[i] * decay - stepSize * mi / (vi.squareRoot() / bc2Root + eps)
+                }
+                store.maskState(mb.baseAddress!)
+                store.maskState(vb.baseAddress!)
+            }
+        }
+        store.applyMasks()
+    }
+}

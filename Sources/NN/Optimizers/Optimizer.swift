@@ -1,0 +1,50 @@
+// The optimizer interface and gradient clipping. Optimizers keep their moments in flat buffers with
+// the parameter store's layout; masked (pruned) entries get no update and keep zero moments.
+import Linalg
+
+/// Updates the parameters of a store from its gradients.
+public protocol Optimizer<Scalar>: Sendable {
+    associatedtype Scalar: BLASScalar
+    /// The current learning rate (schedules change it between steps).
+    var learningRate: Double { get set }
+    /// One update from the store's gradients. Masked entries keep their value (0) and zero moments.
+    mutating func step(_ store: ParameterStore<Scalar>)
+}
+
+/// PyTorch's `clip_grad_norm_`: scales every gradient by `maxNorm / (norm + 1e-6)` when the global
+/// L2 norm exceeds `maxNorm`. Returns the norm before clipping.
+@discardableResult
+public func clipGradientNorm<S: BLASScalar>(_ store: ParameterStore<S>, maxNorm: Double) -> Double {
+    let g = store.gradients
+    let norm = Kernels.sumOfSquares(UnsafePointer(g.baseAddress!), count: g.count).squareRoot()
+    let coefficient = maxNorm / (norm + 1e-6)
+    if coefficient < 1 { S.scal(n: g.count, alpha: S(coefficient), x: g.baseAddress!, incx: 1) }
+    return norm
+}
+
+extension ParameterStore {
+    /// Zeroes the gradients of pruned entries (so that no optimizer state builds up there).
+    func maskGradients() {
+        for s in slots where isMasked[s.index] {
+            let g = gradient(s), m = mask(s)
+            for i in 0..<info(s).count { g[i] *= m[i] }
+        }
+    }
+
+    /// Multiplies optimizer state laid out like this store by the masks in force.
+    func maskState(_ state: UnsafeMutablePointer<Scalar>) {
+        for s in slots where isMasked[s.index] {
+            let o = info(s).offset, m = mask(s)
+            for i in 0..<info(s).count { state[o + i] *= m[i] }
+        }
+    }
+}
+
+/// Flat optimizer state with a store's layout, created on first use.
+struct OptimizerBuffer<Scalar: BLASScalar>: Sendable {
+    var scalars: [Scalar] = []
+
+    mutating func prepare(count: Int) {
+        if scalars.count != count { scalars = [Scalar](repeating: 0, count: count) }
+    }
+}

@@ -1,0 +1,46 @@
+// Stochastic gradient descent with optional momentum and L2 weight decay. Reference: torch.optim.SGD.
+import Linalg
+
+/// PyTorch's SGD: `g += wd * p; buf = momentum * buf + (1 - dampening) * g` (buf = g at the first
+/// step); `p -= lr * (nesterov ? g + momentum * buf : buf)`; with momentum 0, `p -= lr * g`.
+public struct SGD<Scalar: BLASScalar>: Optimizer {
+    public var learningRate: Double
+    /// Momentum factor (0 = plain SGD).
+    public var momentum: Double
+    /// Dampening of the momentum.
+    public var dampening: Double
+    /// L2 penalty added to the gradient.
+    public var weightDecay: Double
+    /// Nesterov momentum.
+    public var nesterov: Bool
+    private var buffer = OptimizerBuffer<Scalar>()
+    private var started = false
+
+    /// PyTorch's defaults except the learning rate, which PyTorch requires.
+    public init(learningRate: Double, momentum: Double = 0, dampening: Double = 0, weightDecay: Double = 0, nesterov: Bool = false) {
+        self.learningRate = learningRate; self.momentum = momentum; self.dampening = dampening
+        self.weightDecay = weightDecay; self.nesterov = nesterov
+    }
+
+    public mutating func step(_ store: ParameterStore<Scalar>) {
+        store.maskGradients()
+        let p = store.values, g = store.gradients, n = store.totalCount
+        let lr = Scalar(learningRate), wd = Scalar(weightDecay), mu = Scalar(momentum), damp = Scalar(1 - dampening)
+        if momentum == 0 {
+            for i in 0..<n { p[i] -= lr * (g[i] + wd * p[i]) }
+        } else {
+            buffer.prepare(count: n)
+            let first = !started
+            buffer.scalars.withUnsafeMutableBufferPointer { b in
+                for i in 0..<n {
+                    let gi = g[i] + wd * p[i]
+                    b[i] = first ? gi : mu * b[i] + damp * gi
+                    p[i] -= lr * (nesterov ? gi + mu * b[i] : b[i])
+                }
+                store.maskState(b.baseAddress!)
+            }
+        }
+        started = true
+        store.applyMasks()
+    }
+}

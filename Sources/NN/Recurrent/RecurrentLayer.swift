@@ -1,0 +1,165 @@
+// What every recurrent layer (Elman, LSTM, GRU) provides: a whole-sequence forward pass that
+// keeps what backpropagation through time needs, and the matching backward pass.
+// Layout: sequences are time-major, row t * B + b of a (T * B) x F matrix is sample b at step t.
+import Linalg
+
+/// The state a recurrent layer carries between steps: h, and c for an LSTM. Each is `B x H`.
+public struct RecurrentState<Scalar: BLASScalar>: Sendable, Equatable {
+    /// Hidden state h, `B x H`.
+    public var hidden: Matrix<Scalar>
+    /// Cell state c of an LSTM, `B x H`; nil for Elman and GRU layers.
+    public var cell: Matrix<Scalar>?
+
+    /// A state from its parts.
+    public init(hidden: Matrix<Scalar>, cell: Matrix<Scalar>? = nil) {
+        self.hidden = hidden
+        self.cell = cell
+    }
+
+    /// The zero state for `batch` samples.
+    public static func zeros(batch: Int, hiddenSize: Int, withCell: Bool) -> RecurrentState {
+        RecurrentState(hidden: Matrix(rows: batch, columns: hiddenSize),
+                       cell: withCell ? Matrix(rows: batch, columns: hiddenSize) : nil)
+    }
+}
+
+/// What a layer's forward pass keeps for its backward pass.
+public struct RecurrentCache<Scalar: BLASScalar>: Sendable {
+    /// Steps T.
+    public let steps: Int
+    /// Batch B.
+    public let batch: Int
+    /// The layer input, `(T * B) x I`.
+    public var input: Matrix<Scalar>
+    /// h_0 ... h_T, `((T + 1) * B) x H`; rows 0..<B are the initial state.
+    public var hidden: Matrix<Scalar>
+    /// c_0 ... c_T of an LSTM, same layout as `hidden`.
+    public var cell: Matrix<Scalar>?
+    /// Per-step gate activations, `(T * B) x (G * H)` (layer-specific meaning).
+    public var gates: Matrix<Scalar>
+    /// Any further per-step values a layer needs (GRU: W_hn h + b_hn), `(T * B) x H`.
+    public var extra: Matrix<Scalar>?
+
+    /// Creates a cache (used by the layers).
+    public init(steps: Int, batch: Int, input: Matrix<Scalar>, hidden: Matrix<Scalar>,
+                cell: Matrix<Scalar>? = nil, gates: Matrix<Scalar>, extra: Matrix<Scalar>? = nil) {
+        self.steps = steps; self.batch = batch; self.input = input; self.hidden = hidden
+        self.cell = cell; self.gates = gates; self.extra = extra
+    }
+
+    /// h_1 ... h_T, `(T * B) x H`.
+    public var output: Matrix<Scalar> {
+        let h = hidden.columns
+        return Matrix(rows: steps * batch, columns: h, scalars: Array(hidden.scalars[(batch * h)...]))
+    }
+
+    /// The state after the last step.
+    public var final: RecurrentState<Scalar> {
+        let h = hidden.columns, start = steps * batch * h, end = start + batch * h
+        return RecurrentState(
+            hidden: Matrix(rows: batch, columns: h, scalars: Array(hidden.scalars[start..<end])),
+            cell: cell.map { Matrix(rows: batch, columns: h, scalars: Array($0.scalars[start..<end])) })
+    }
+}
+
+/// One recurrent layer over a whole sequence, PyTorch parameter names and gate order.
+public protocol RecurrentLayer: Sendable {
+    /// Input features I.
+    var inputSize: Int { get }
+    /// Hidden units H.
+    var hiddenSize: Int { get }
+    /// Number of gate blocks G stacked in W_ih and W_hh (Elman 1, GRU 3, LSTM 4).
+    var gateCount: Int { get }
+    /// Whether the layer carries a cell state (LSTM).
+    var hasCellState: Bool { get }
+    /// `(G * H) x I`, `weight_ih_l<k>`.
+    var weightIH: ParameterSlot { get }
+    /// `(G * H) x H`, `weight_hh_l<k>`: the matrix the moduli regularizer acts on.
+    var weightHH: ParameterSlot { get }
+    /// `G * H`, `bias_ih_l<k>`.
+    var biasIH: ParameterSlot? { get }
+    /// `G * H`, `bias_hh_l<k>`.
+    var biasHH: ParameterSlot? { get }
+
+    /// Runs T steps over `input` (`(T * B) x I`) from `initial`; keeps what backward needs.
+    func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
+                                _ store: ParameterStore<S>) -> RecurrentCache<S>
+
+    /// Backpropagation through time. `dOutput` is dLoss/dh_t for t = 1 ... T (`(T * B) x H`),
+    /// `dFinal` an extra gradient on the final state (nil for none). Adds parameter gradients into
+    /// the store; returns dLoss/dInput (empty when not needed) and dLoss/d(initial state).
+    func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+                                 _ store: ParameterStore<S>, needInputGradient: Bool)
+        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
+}
+
+/// Registers the four PyTorch-named tensors of recurrent layer `layer` with PyTorch's default
+/// initialisation U(-1/sqrt(H), 1/sqrt(H)).
+func registerRecurrentWeights<S: BLASScalar>(
+    name: String, layer: Int, gates: Int, inputSize: Int, hiddenSize: Int, bias: Bool,
+    store: ParameterStore<S>, rng: inout SeededGenerator
+) -> (ih: ParameterSlot, hh: ParameterSlot, bih: ParameterSlot?, bhh: ParameterSlot?) {
+    let initial = Initialization.pytorchDefault(fanIn: hiddenSize)
+    let prefix = name.isEmpty ? "" : name + "."
+    let ih = store.add("\(prefix)weight_ih_l\(layer)", shape: [gates * hiddenSize, inputSize], initial, rng: &rng)
+    let hh = store.add("\(prefix)weight_hh_l\(layer)", shape: [gates * hiddenSize, hiddenSize], initial, rng: &rng)
+    let bih = bias ? store.add("\(prefix)bias_ih_l\(layer)", shape: [gates * hiddenSize], initial, rng: &rng) : nil
+    let bhh = bias ? store.add("\(prefix)bias_hh_l\(layer)", shape: [gates * hiddenSize], initial, rng: &rng) : nil
+    return (ih, hh, bih, bhh)
+}
+
+/// Shared steps of every layer's BPTT: the input projection for all steps as one GEMM
+/// (`pre = X W_ih^T + b_ih`, `(T * B) x (G * H)`), and after the loop the weight gradients as one
+/// GEMM each.
+enum RecurrentKernels {
+    /// pre = X W_ih^T (+ b_ih), all steps at once.
+    static func inputProjection<S: BLASScalar>(_ x: Matrix<S>, weightIH: ParameterSlot, biasIH: ParameterSlot?,
+                                               outputs: Int, _ store: ParameterStore<S>) -> Matrix<S> {
+        var pre = Matrix<S>(rows: x.rows, columns: outputs)
+        x.withUnsafeBufferPointer { px in
+            pre.withUnsafeMutableBufferPointer { pp in
+                S.gemm(.noTranspose, .transpose, m: x.rows, n: outputs, k: x.columns, alpha: 1,
+                       a: px.baseAddress!, lda: x.columns, b: store.value(weightIH), ldb: x.columns,
+                       beta: 0, c: pp.baseAddress!, ldc: outputs)
+                if let biasIH { Kernels.addRowVector(pp.baseAddress!, rows: x.rows, columns: outputs, store.value(biasIH)) }
+            }
+        }
+        return pre
+    }
+
+    /// dW_ih += dPre^T X, db_ih += colsum(dPre); returns dX = dPre W_ih when asked.
+    static func inputProjectionBackward<S: BLASScalar>(_ x: Matrix<S>, dPre: Matrix<S>, weightIH: ParameterSlot,
+                                                       biasIH: ParameterSlot?, _ store: ParameterStore<S>,
+                                                       needInputGradient: Bool) -> Matrix<S> {
+        let n = x.rows, i = x.columns, g = dPre.columns
+        var dX = Matrix<S>(rows: needInputGradient ? n : 0, columns: i)
+        x.withUnsafeBufferPointer { px in
+            dPre.withUnsafeBufferPointer { pd in
+                S.gemm(.transpose, .noTranspose, m: g, n: i, k: n, alpha: 1, a: pd.baseAddress!, lda: g,
+                       b: px.baseAddress!, ldb: i, beta: 1, c: store.gradient(weightIH), ldc: i)
+                if let biasIH { Kernels.addColumnSums(pd.baseAddress!, rows: n, columns: g, into: store.gradient(biasIH)) }
+                if needInputGradient {
+                    dX.withUnsafeMutableBufferPointer { pdx in
+                        S.gemm(.noTranspose, .noTranspose, m: n, n: i, k: g, alpha: 1, a: pd.baseAddress!, lda: g,
+                               b: store.value(weightIH), ldb: i, beta: 0, c: pdx.baseAddress!, ldc: i)
+                    }
+                }
+            }
+        }
+        return dX
+    }
+
+    /// dW_hh += dHH^T [h_0 ... h_{T-1}] over all steps as one GEMM (`dHH` is `(T * B) x (G * H)`).
+    static func recurrentWeightGradient<S: BLASScalar>(hidden: Matrix<S>, dHH: Matrix<S>, steps: Int, batch: Int,
+                                                       weightHH: ParameterSlot, biasHH: ParameterSlot?,
+                                                       _ store: ParameterStore<S>) {
+        let h = hidden.columns, g = dHH.columns, n = steps * batch
+        hidden.withUnsafeBufferPointer { ph in
+            dHH.withUnsafeBufferPointer { pd in
+                S.gemm(.transpose, .noTranspose, m: g, n: h, k: n, alpha: 1, a: pd.baseAddress!, lda: g,
+                       b: ph.baseAddress!, ldb: h, beta: 1, c: store.gradient(weightHH), ldc: h)
+                if let biasHH { Kernels.addColumnSums(pd.baseAddress!, rows: n, columns: g, into: store.gradient(biasHH)) }
+            }
+        }
+    }
+}

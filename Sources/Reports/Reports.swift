@@ -1,0 +1,2 @@
+// Reports from run directories.
+enum ReportsModule {}

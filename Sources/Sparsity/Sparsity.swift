@@ -1,0 +1,3 @@
+// Placeholder until the moduli regularizer lands.
+
+enum SparsityModule {}

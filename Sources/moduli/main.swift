@@ -1,0 +1,2 @@
+import ModuliCLI
+ModuliCommand.main()
