@@ -33,8 +33,12 @@ public struct RecurrentNetwork: Sendable {
             case .rnnTanh, .rnnReLU:
                 layers.append(ElmanLayer(inputSize: i, hiddenSize: hiddenSize, nonlinearity: kind == .rnnTanh ? .tanh : .relu,
                                          bias: bias, name: name, layer: k, in: store, rng: &rng))
-            case .lstm, .gru:
-                preconditionFailure("\(kind.rawValue) layers are not built yet")
+            case .lstm:
+                layers.append(LSTMLayer(inputSize: i, hiddenSize: hiddenSize, bias: bias, name: name, layer: k,
+                                        in: store, rng: &rng))
+            case .gru:
+                layers.append(GRULayer(inputSize: i, hiddenSize: hiddenSize, bias: bias, name: name, layer: k,
+                                       in: store, rng: &rng))
             }
         }
         self.layers = layers

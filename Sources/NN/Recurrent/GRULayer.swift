@@ -1,0 +1,151 @@
+// The GRU layer (gates r, z, n), forward and backpropagation through time.
+// Reference: torch.nn.GRU (PyTorch documentation): b_hn sits inside the reset-gate product.
+import Linalg
+
+/// One GRU layer (PyTorch `nn.GRU` layer), gate blocks stacked in the order r, z, n:
+///
+///     r = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
+///     z = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
+///     n = tanh(W_in x_t + b_in + r ⊙ (W_hn h_{t-1} + b_hn))
+///     h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
+public struct GRULayer: RecurrentLayer {
+    /// Input features I.
+    public let inputSize: Int
+    /// Hidden units H.
+    public let hiddenSize: Int
+    /// Three gate blocks: r, z, n.
+    public var gateCount: Int { 3 }
+    /// A GRU carries only h.
+    public var hasCellState: Bool { false }
+    /// `3H x I`, `weight_ih_l<k>` = [W_ir; W_iz; W_in].
+    public let weightIH: ParameterSlot
+    /// `3H x H`, `weight_hh_l<k>` = [W_hr; W_hz; W_hn].
+    public let weightHH: ParameterSlot
+    /// `3H`, `bias_ih_l<k>`; nil without bias.
+    public let biasIH: ParameterSlot?
+    /// `3H`, `bias_hh_l<k>`; nil without bias.
+    public let biasHH: ParameterSlot?
+
+    /// Registers `<name>.weight_ih_l<layer>` etc. with PyTorch's default initialisation
+    /// U(-1/sqrt(H), 1/sqrt(H)).
+    public init<S: BLASScalar>(inputSize: Int, hiddenSize: Int, bias: Bool = true, name: String = "rnn",
+                               layer: Int = 0, in store: ParameterStore<S>, rng: inout SeededGenerator) {
+        self.inputSize = inputSize
+        self.hiddenSize = hiddenSize
+        (weightIH, weightHH, biasIH, biasHH) = registerRecurrentWeights(
+            name: name, layer: layer, gates: 3, inputSize: inputSize, hiddenSize: hiddenSize, bias: bias,
+            store: store, rng: &rng)
+    }
+
+    /// Runs T steps. The cache keeps h_0...h_T (`((T + 1) * B) x H`), the post-activation gates
+    /// [r z n] of every step (`(T * B) x 3H`) and, in `extra`, W_hn h_{t-1} + b_hn (`(T * B) x H`).
+    public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
+                                       _ store: ParameterStore<S>) -> RecurrentCache<S> {
+        precondition(input.columns == inputSize && input.rows % batch == 0,
+                     "GRU layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
+        precondition(initial.hidden.rows == batch && initial.hidden.columns == hiddenSize,
+                     "GRU layer: initial state has the wrong shape")
+        let steps = input.rows / batch, h = hiddenSize, g3 = 3 * h, bh = batch * h
+        // gates starts as X W_ih^T + b_ih for all steps (one GEMM), (T * B) x 3H, and is turned
+        // into [r z n] step by step in place.
+        var gates = RecurrentKernels.inputProjection(input, weightIH: weightIH, biasIH: biasIH, outputs: g3, store)
+        var hidden = Matrix<S>(rows: (steps + 1) * batch, columns: h)
+        hidden.scalars.replaceSubrange(0..<bh, with: initial.hidden.scalars)
+        var extra = Matrix<S>(rows: steps * batch, columns: h)
+        // The recurrent projection of one step, h_{t-1} W_hh^T + b_hh, B x 3H; reused every step.
+        var projection = Matrix<S>(rows: batch, columns: g3)
+        let whh = store.value(weightHH)
+        let bhh = biasHH.map { store.value($0) }
+        gates.withUnsafeMutableBufferPointer { pg in
+        hidden.withUnsafeMutableBufferPointer { ph in
+        extra.withUnsafeMutableBufferPointer { pe in
+        projection.withUnsafeMutableBufferPointer { pp in
+            let hh = pp.baseAddress!
+            for t in 0..<steps {
+                let a = pg.baseAddress! + t * batch * g3                 // B x 3H
+                let hPrev = ph.baseAddress! + t * bh, hCur = hPrev + bh
+                let hn = pe.baseAddress! + t * bh                        // B x H
+                if let bhh {
+                    for n in 0..<batch { (hh + n * g3).update(from: bhh, count: g3) }
+                } else {
+                    hh.update(repeating: 0, count: batch * g3)
+                }
+                // hh += h_{t-1} W_hh^T: (B x H)(H x 3H).
+                S.gemm(.noTranspose, .transpose, m: batch, n: g3, k: h, alpha: 1, a: hPrev, lda: h,
+                       b: whh, ldb: h, beta: 1, c: hh, ldc: g3)
+                for n in 0..<batch {
+                    let row = a + n * g3, hrow = hh + n * g3, off = n * h
+                    for j in 0..<h {
+                        let r = Kernels.sigmoid(row[j] + hrow[j])
+                        let z = Kernels.sigmoid(row[h + j] + hrow[h + j])
+                        let hnj = hrow[2 * h + j]
+                        let nn = S.tanh(row[2 * h + j] + r * hnj)
+                        row[j] = r; row[h + j] = z; row[2 * h + j] = nn
+                        hn[off + j] = hnj
+                        hCur[off + j] = (1 - z) * nn + z * hPrev[off + j]
+                    }
+                }
+            }
+        }}}}
+        return RecurrentCache(steps: steps, batch: batch, input: input, hidden: hidden, gates: gates, extra: extra)
+    }
+
+    /// Backpropagation through time. With dh = dLoss/dh_t (carried plus `dOutput`), the gradients
+    /// of the input-side pre-activations (dPre) and of the recurrent projection (dHH) differ only
+    /// in the n block:
+    ///
+    ///     da_n = dh ⊙ (1 - z) ⊙ (1 - n²)                dPre_n = da_n,  dHH_n = da_n ⊙ r
+    ///     da_z = dh ⊙ (h_{t-1} - n) ⊙ z(1 - z)           dPre_z = dHH_z = da_z
+    ///     da_r = da_n ⊙ (W_hn h_{t-1} + b_hn) ⊙ r(1 - r) dPre_r = dHH_r = da_r
+    ///     dh_{t-1} = dh ⊙ z + dHH W_hh
+    ///
+    /// then dW_hh += dHH^T [h_0 ... h_{T-1}], db_hh += colsum(dHH), dW_ih += dPre^T X,
+    /// db_ih += colsum(dPre), one GEMM each.
+    public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+                                        _ store: ParameterStore<S>, needInputGradient: Bool)
+        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
+        let steps = cache.steps, batch = cache.batch, h = hiddenSize, g3 = 3 * h, bh = batch * h
+        precondition(dOutput.rows == steps * batch && dOutput.columns == h, "GRU backward: dOutput has the wrong shape")
+        guard let extra = cache.extra else { preconditionFailure("GRU backward: the cache has no W_hn h + b_hn") }
+        var dPre = Matrix<S>(rows: steps * batch, columns: g3)
+        var dHH = Matrix<S>(rows: steps * batch, columns: g3)
+        var dh = dFinal?.hidden ?? Matrix<S>(rows: batch, columns: h)
+        let whh = store.value(weightHH)
+        cache.gates.withUnsafeBufferPointer { pg in
+        cache.hidden.withUnsafeBufferPointer { ph in
+        extra.withUnsafeBufferPointer { pe in
+        dOutput.withUnsafeBufferPointer { pdo in
+        dPre.withUnsafeMutableBufferPointer { pdp in
+        dHH.withUnsafeMutableBufferPointer { pdq in
+        dh.withUnsafeMutableBufferPointer { pdh in
+            let dhp = pdh.baseAddress!
+            for t in stride(from: steps - 1, through: 0, by: -1) {
+                let gate = pg.baseAddress! + t * batch * g3
+                let dp = pdp.baseAddress! + t * batch * g3, dq = pdq.baseAddress! + t * batch * g3
+                let hPrev = ph.baseAddress! + t * bh, hn = pe.baseAddress! + t * bh
+                let dout = pdo.baseAddress! + t * bh
+                for n in 0..<batch {
+                    let row = gate + n * g3, prow = dp + n * g3, qrow = dq + n * g3, off = n * h
+                    for j in 0..<h {
+                        let r = row[j], z = row[h + j], nn = row[2 * h + j]
+                        let dhT = dhp[off + j] + dout[off + j]
+                        let dan = dhT * (1 - z) * (1 - nn * nn)
+                        let daz = dhT * (hPrev[off + j] - nn) * z * (1 - z)
+                        let dar = dan * hn[off + j] * r * (1 - r)
+                        prow[j] = dar; prow[h + j] = daz; prow[2 * h + j] = dan
+                        qrow[j] = dar; qrow[h + j] = daz; qrow[2 * h + j] = dan * r
+                        dhp[off + j] = dhT * z
+                    }
+                }
+                // dh_{t-1} += dHH W_hh: (B x 3H)(3H x H).
+                S.gemm(.noTranspose, .noTranspose, m: batch, n: h, k: g3, alpha: 1, a: dq, lda: g3,
+                       b: whh, ldb: h, beta: 1, c: dhp, ldc: h)
+            }
+        }}}}}}}
+        RecurrentKernels.recurrentWeightGradient(hidden: cache.hidden, dHH: dHH, steps: steps, batch: batch,
+                                                 weightHH: weightHH, biasHH: biasHH, store)
+        let dInput = RecurrentKernels.inputProjectionBackward(cache.input, dPre: dPre, weightIH: weightIH,
+                                                              biasIH: biasIH, store, needInputGradient: needInputGradient)
+        return (dInput, RecurrentState(hidden: dh))
+    }
+}
