@@ -14,7 +14,7 @@ import RealModule
 /// - `integer(below:)`: Lemire's multiply-and-reject method on 64-bit outputs.
 /// - `shuffle(_:)`: Fisher-Yates from the last index down, with `integer(below:)`.
 /// Elementary functions come from the platform's libm (glibc's are correctly rounded in practice).
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
+public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatable {
     @usableFromInline var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
     /// The seed this generator started from.
     public let seed: UInt64

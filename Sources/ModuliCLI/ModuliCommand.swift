@@ -1,10 +1,20 @@
-// The `moduli` command line: parse, validate, call the library.
+// The `moduli` command line: parse, validate, call the library. Commands never compute.
 import ArgumentParser
 
 /// The root command.
 public struct ModuliCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "moduli",
-        abstract: "Train recurrent networks with moduli regularization (geometric sparsification).")
+        abstract: "Train recurrent networks with moduli regularization (geometric sparsification).",
+        version: "0.1.0",
+        subcommands: [TrainCommand.self])
     public init() {}
+}
+
+/// `moduli train <task>`.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model on one of the paper's tasks and write a run directory.",
+        subcommands: [TrainAddingCommand.self])
 }

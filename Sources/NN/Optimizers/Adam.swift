@@ -39,6 +39,17 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
         self.weightDecay = weightDecay; self.decoupledWeightDecay = decoupled
     }
 
+    public var state: OptimizerState {
+        get { OptimizerState(stepCount: stepCount, buffers: ["exp_avg": m.scalars.map(Double.init), "exp_avg_sq": v.scalars.map(Double.init)]) }
+        set {
+            stepCount = newValue.stepCount
+            m.scalars = (newValue.buffers["exp_avg"] ?? []).map { Scalar($0) }
+            v.scalars = (newValue.buffers["exp_avg_sq"] ?? []).map { Scalar($0) }
+        }
+    }
+
+    @_specialize(where Scalar == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where Scalar == Double)
     public mutating func step(_ store: ParameterStore<Scalar>) {
         store.maskGradients()
         let n = store.totalCount

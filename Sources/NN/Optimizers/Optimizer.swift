@@ -9,11 +9,29 @@ public protocol Optimizer<Scalar>: Sendable {
     var learningRate: Double { get set }
     /// One update from the store's gradients. Masked entries keep their value (0) and zero moments.
     mutating func step(_ store: ParameterStore<Scalar>)
+    /// Everything needed to resume: step count and per-parameter buffers (moments), by name.
+    var state: OptimizerState { get set }
+}
+
+/// An optimizer's resumable state: its step count and flat buffers laid out like the store.
+public struct OptimizerState: Sendable, Equatable {
+    /// Steps taken.
+    public var stepCount: Int
+    /// Named flat buffers (e.g. Adam's `exp_avg` and `exp_avg_sq`), each `store.totalCount` long or empty.
+    public var buffers: [String: [Double]]
+
+    /// A state from its parts.
+    public init(stepCount: Int, buffers: [String: [Double]]) {
+        self.stepCount = stepCount
+        self.buffers = buffers
+    }
 }
 
 /// PyTorch's `clip_grad_norm_`: scales every gradient by `maxNorm / (norm + 1e-6)` when the global
 /// L2 norm exceeds `maxNorm`. Returns the norm before clipping.
 @discardableResult
+@_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+@_specialize(where S == Double)
 public func clipGradientNorm<S: BLASScalar>(_ store: ParameterStore<S>, maxNorm: Double) -> Double {
     let g = store.gradients
     let norm = Kernels.sumOfSquares(UnsafePointer(g.baseAddress!), count: g.count).squareRoot()

@@ -14,7 +14,8 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
     /// Nesterov momentum.
     public var nesterov: Bool
     private var buffer = OptimizerBuffer<Scalar>()
-    private var started = false
+    private var stepCount = 0
+    private var started: Bool { stepCount > 0 }
 
     /// PyTorch's defaults except the learning rate, which PyTorch requires.
     public init(learningRate: Double, momentum: Double = 0, dampening: Double = 0, weightDecay: Double = 0, nesterov: Bool = false) {
@@ -22,6 +23,16 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
         self.weightDecay = weightDecay; self.nesterov = nesterov
     }
 
+    public var state: OptimizerState {
+        get { OptimizerState(stepCount: stepCount, buffers: ["momentum_buffer": buffer.scalars.map(Double.init)]) }
+        set {
+            stepCount = newValue.stepCount
+            buffer.scalars = (newValue.buffers["momentum_buffer"] ?? []).map { Scalar($0) }
+        }
+    }
+
+    @_specialize(where Scalar == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where Scalar == Double)
     public mutating func step(_ store: ParameterStore<Scalar>) {
         store.maskGradients()
         let p = store.values, g = store.gradients, n = store.totalCount
@@ -40,7 +51,7 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
                 store.maskState(b.baseAddress!)
             }
         }
-        started = true
+        stepCount += 1
         store.applyMasks()
     }
 }

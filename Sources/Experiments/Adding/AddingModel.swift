@@ -1,0 +1,69 @@
+// The adding-problem network (PAPER.md section 6): Elman layer(s), h0 = 0, and a linear read-out
+// of the last hidden state. Parameter names match a PyTorch module with `rnn` and `fc`.
+import Linalg
+import NN
+
+/// Elman RNN (`rnn.*`) plus `fc = Linear(H -> 1)` on the final hidden state.
+public struct AddingModel: Sendable {
+    /// The recurrent stack.
+    public let rnn: RecurrentNetwork
+    /// The read-out.
+    public let head: Linear
+
+    /// Registers the parameters in `store` with PyTorch's default initialisation.
+    public init(kind: CellKind, hiddenSize: Int, layers: Int, bias: Bool, store: ParameterStore<Float>, rng: inout SeededGenerator) {
+        rnn = RecurrentNetwork(kind: kind, inputSize: 2, hiddenSize: hiddenSize, layerCount: layers, bias: bias,
+                               name: "rnn", in: store, rng: &rng)
+        head = Linear(inputSize: hiddenSize, outputSize: 1, name: "fc", in: store, rng: &rng)
+    }
+
+    /// The tensors pruned by the paper's adding protocol: every W_ih, W_hh and the read-out weight.
+    public var prunableWeights: [ParameterSlot] {
+        rnn.layers.flatMap { [$0.weightIH, $0.weightHH] } + [head.weight]
+    }
+
+    /// Predictions `B x 1` for a batch (`(T * B) x 2` inputs).
+    public func predict(_ inputs: Matrix<Float>, batch: Int, _ store: ParameterStore<Float>) -> Matrix<Float> {
+        let caches = rnn.forward(inputs, batch: batch, store)
+        return head.forward(caches.last!.final.hidden, store)
+    }
+
+    /// One forward and backward pass of the MSE loss; adds gradients into the store, returns the loss.
+    public func lossAndGradients(_ batch: AddingBatch, _ store: ParameterStore<Float>) -> Double {
+        let b = batch.targets.rows
+        let caches = rnn.forward(batch.inputs, batch: b, store)
+        let last = caches.last!.final.hidden
+        let prediction = head.forward(last, store)
+        let (loss, dPrediction) = MeanSquaredError.lossAndGradient(prediction: prediction, target: batch.targets)
+        let dLast = head.backward(input: last, dOutput: dPrediction, store)
+        var dFinal = rnn.zeroState(batch: b, as: Float.self)
+        dFinal[dFinal.count - 1].hidden = dLast
+        let zeros = Matrix<Float>(rows: batch.inputs.rows, columns: rnn.hiddenSize)
+        _ = rnn.backward(caches, dOutput: zeros, dFinal: dFinal, store)
+        return loss
+    }
+
+    /// Mean squared error over a fixed set, evaluated in chunks.
+    public func meanSquaredError(_ set: AddingBatch, length: Int, _ store: ParameterStore<Float>, chunk: Int = 500) -> Double {
+        let n = set.targets.rows
+        var total = 0.0
+        var start = 0
+        while start < n {
+            let size = min(chunk, n - start)
+            var inputs = Matrix<Float>(rows: length * size, columns: 2)
+            for t in 0..<length {
+                for b in 0..<size {
+                    inputs[t * size + b, 0] = set.inputs[t * n + start + b, 0]
+                    inputs[t * size + b, 1] = set.inputs[t * n + start + b, 1]
+                }
+            }
+            let p = predict(inputs, batch: size, store)
+            for b in 0..<size {
+                let e = Double(p[b, 0]) - Double(set.targets[start + b, 0])
+                total += e * e
+            }
+            start += size
+        }
+        return total / Double(n)
+    }
+}

@@ -1,2 +1,0 @@
-// Run records and tasks.
-enum ExperimentsModule {}
