@@ -25,6 +25,8 @@ public struct Linear: Sendable {
     }
 
     /// x: N x I -> y: N x O.
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ x: Matrix<S>, _ store: ParameterStore<S>) -> Matrix<S> {
         precondition(x.columns == inputSize, "Linear expects \(inputSize) input features, got \(x.columns)")
         var y = Matrix<S>(rows: x.rows, columns: outputSize)
@@ -42,9 +44,13 @@ public struct Linear: Sendable {
     /// Adds dW += dY^T x and db += colsum(dY) into the store; returns dX = dY W (N x I) when
     /// `needInputGradient`, else an empty matrix.
     @discardableResult
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
     public func backward<S: BLASScalar>(input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>,
                                         needInputGradient: Bool = true) -> Matrix<S> {
-        precondition(dY.rows == x.rows && dY.columns == outputSize, "Linear.backward: dOutput has the wrong shape")
+        precondition(x.columns == inputSize, "Linear.backward expects \(inputSize) input features, got \(x.columns)")
+        precondition(dY.rows == x.rows && dY.columns == outputSize,
+                     "Linear.backward: dOutput is \(dY.rows) x \(dY.columns), expected \(x.rows) x \(outputSize)")
         var dX = Matrix<S>(rows: needInputGradient ? x.rows : 0, columns: inputSize)
         x.withUnsafeBufferPointer { px in
             dY.withUnsafeBufferPointer { pdy in
