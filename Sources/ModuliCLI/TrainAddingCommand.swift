@@ -81,7 +81,7 @@ struct TrainAddingCommand: ParsableCommand {
         var config = try config()
         if output.resume { config = try directory.readJSON(AddingConfig.self, from: "config.json") }
         let progress = ProgressReporter(label: "adding", total: config.totalSteps, quiet: output.quiet)
-        let summary = try AddingExperiment.run(config, in: directory, resume: output.resume, progress: progress)
+        guard let summary = try AddingExperiment.run(config, in: directory, resume: output.resume, progress: progress) else { return }
         print(String(format: "adding: test MSE %.5f (trivial baseline %.5f) after %d steps in %.1f s; results in %@",
                      summary.testMSE, summary.trivialMSE, summary.steps, summary.wallSeconds, directory.url.path))
     }

@@ -36,8 +36,11 @@ struct AddingTrainingState: Codable {
 public enum AddingExperiment {
     /// Runs (or resumes) a training run in `run` and returns its summary. Writes config.json,
     /// metrics.jsonl, checkpoint.safetensors (every epoch), model.safetensors and summary.json.
+    /// With `stopAfterEpochs`, stops after that many epochs in total (at a checkpoint) and returns
+    /// nil: the run can be resumed later.
+    @discardableResult
     public static func run(_ config: AddingConfig, in run: RunDirectory, resume: Bool = false,
-                           progress: ProgressReporter? = nil) throws -> AddingSummary {
+                           progress: ProgressReporter? = nil, stopAfterEpochs: Int? = nil) throws -> AddingSummary? {
         try config.validate()
         BLASThreads.set(config.threads)
         let root = SeededGenerator(seed: config.seed)
@@ -100,6 +103,10 @@ public enum AddingExperiment {
                 state.wallSeconds += now.timeIntervalSince(sessionStart)
                 sessionStart = now
                 try Checkpoint.save(store, optimizer: optimizer.state, state: state, to: run)
+                if let stop = stopAfterEpochs, epoch >= stop, state.step < total {
+                    progress?.finish()
+                    return nil
+                }
             }
         }
         state.wallSeconds += Date().timeIntervalSince(sessionStart)

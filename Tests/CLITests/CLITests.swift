@@ -1,0 +1,71 @@
+// The moduli command as a user runs it: exit codes, messages, and what lands on disk.
+import Foundation
+import Testing
+
+@Suite struct CLITests {
+    /// The `moduli` executable built next to the test bundle.
+    static var executable: URL {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        return dir.appendingPathComponent("moduli")
+    }
+
+    /// Runs the command; returns exit status, stdout and stderr.
+    static func moduli(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = executable
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    static func temporaryDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("moduli-cli-\(UUID().uuidString)").path
+    }
+
+    @Test(arguments: [
+        (["train", "adding", "--no-such-flag"], "no-such-flag"),
+        (["train", "adding", "--hidden", "0"], "--hidden"),
+        (["train", "adding", "--length", "1"], "--length"),
+        (["train", "adding", "--cell", "transformer"], "--cell"),
+        (["train", "adding", "--overwrite", "--resume", "--out", "x"], "contradict"),
+        (["train", "adding", "--resume"], "--resume needs --out"),
+        (["train", "adding", "--lr", "abc"], "lr"),
+    ])
+    func badInputFailsWithAMessage(arguments: [String], mentions: String) throws {
+        let r = try Self.moduli(arguments)
+        #expect(r.status != 0, "\(arguments) exited 0")
+        #expect(r.err.contains(mentions), "\(arguments): stderr does not mention \(mentions): \(r.err)")
+    }
+
+    @Test func unwritableOutputFailsBeforeTraining() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/file", contents: Data())
+        let r = try Self.moduli(["train", "adding", "--out", dir + "/file/run", "--epochs", "1"])
+        #expect(r.status != 0)
+        #expect(r.err.contains("output directory"), "\(r.err)")
+    }
+
+    @Test func tinyRunEndsWithASummaryLineAndRunDirectory() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let args = ["train", "adding", "--out", dir, "--length", "4", "--hidden", "8", "--epochs", "2",
+                    "--batches-per-epoch", "5", "--fixed-epochs", "0", "--test-size", "20"]
+        let r = try Self.moduli(args)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("test MSE") && r.out.contains(dir), "\(r.out)")
+        for name in ["config.json", "metrics.jsonl", "summary.json", "model.safetensors"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/" + name))
+        }
+        // A second run into the same directory must not clobber it.
+        let again = try Self.moduli(args)
+        #expect(again.status != 0)
+        #expect(again.err.contains("--overwrite"), "\(again.err)")
+    }
+}

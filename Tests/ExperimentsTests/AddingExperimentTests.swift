@@ -1,0 +1,120 @@
+// The adding problem end to end: data laws, learning on a small run, exact resume, run records.
+import Foundation
+import Testing
+import Linalg
+import NN
+@testable import Experiments
+
+@Suite struct AddingExperimentTests {
+    static func temporaryDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("moduli-tests-\(UUID().uuidString)").path
+    }
+
+    /// A configuration small enough for a debug build.
+    static func smallConfig() -> AddingConfig {
+        var c = AddingConfig()
+        c.length = 6; c.hiddenSize = 16; c.batchSize = 16; c.learningRate = 3e-3
+        c.epochs = 6; c.batchesPerEpoch = 150; c.fixedEpochs = 0; c.testSize = 400; c.logEvery = 50
+        return c
+    }
+
+    @Test func batchesHaveTwoMarkersAndTheirSum() {
+        var rng = SeededGenerator(seed: 5)
+        let (t, b) = (9, 64)
+        let batch = AddingProblem.batch(length: t, batch: b, rng: &rng)
+        for s in 0..<b {
+            var marked: [Float] = []
+            for step in 0..<t {
+                let v = batch.inputs[step * b + s, 0], m = batch.inputs[step * b + s, 1]
+                #expect(v >= 0 && v < 1)
+                #expect(m == 0 || m == 1)
+                if m == 1 { marked.append(v) }
+            }
+            #expect(marked.count == 2, "sample \(s) seed 5")
+            #expect(batch.targets[s, 0] == marked[0] + marked[1])
+        }
+    }
+
+    @Test func predictingOneGivesTheTrivialMSE() {
+        var rng = SeededGenerator(seed: 6)
+        let batch = AddingProblem.batch(length: 5, batch: 100_000, rng: &rng)
+        let mse = batch.targets.scalars.reduce(0.0) { $0 + Double(($1 - 1) * ($1 - 1)) } / 100_000
+        #expect(abs(mse - AddingProblem.trivialMSE) < 0.003)
+    }
+
+    @Test func smallRunLearnsAndWritesItsRecords() throws {
+        let path = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = try RunDirectory(path: path, overwrite: false, resume: false)
+        let summary = try #require(try AddingExperiment.run(Self.smallConfig(), in: run))
+        #expect(summary.testMSE < 0.25 * AddingProblem.trivialMSE, "test MSE \(summary.testMSE), seed 0")
+        #expect(summary.steps == 900)
+        for name in ["config.json", "metrics.jsonl", "summary.json", "model.safetensors", "checkpoint.safetensors"] {
+            #expect(FileManager.default.fileExists(atPath: run.file(name).path), "\(name) missing")
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasPrefix(".") }
+        #expect(leftovers.isEmpty, "temporary files left behind: \(leftovers)")
+        let config = try run.readJSON(AddingConfig.self, from: "config.json")
+        #expect(config == Self.smallConfig())
+        let lines = try String(contentsOf: run.file("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 18 + 6)  // a train line every 50 steps, an eval line per epoch
+        // The saved model loads back and reproduces the summary's test MSE.
+        let (tensors, _) = try SafeTensors.decode(Data(contentsOf: run.file("model.safetensors")))
+        #expect(Set(tensors.map(\.name)) == ["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "fc.weight", "fc.bias"])
+    }
+
+    @Test func resumingGivesTheSameRunAsNotStopping() throws {
+        let straight = Self.temporaryDirectory(), split = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: split) }
+        var config = Self.smallConfig()
+        config.epochs = 3
+        let a = try #require(try AddingExperiment.run(config, in: RunDirectory(path: straight, overwrite: false, resume: false)))
+        let stopped = try AddingExperiment.run(config, in: RunDirectory(path: split, overwrite: false, resume: false), stopAfterEpochs: 1)
+        #expect(stopped == nil)
+        let b = try #require(try AddingExperiment.run(config, in: RunDirectory(path: split, overwrite: false, resume: true), resume: true))
+        #expect(a.testMSE == b.testMSE)
+        #expect(a.trainLoss == b.trainLoss)
+        let ma = try Data(contentsOf: URL(fileURLWithPath: straight + "/model.safetensors"))
+        let mb = try Data(contentsOf: URL(fileURLWithPath: split + "/model.safetensors"))
+        #expect(ma == mb, "resumed weights differ from an uninterrupted run")
+        let la = try String(contentsOfFile: straight + "/metrics.jsonl", encoding: .utf8)
+        let lb = try String(contentsOfFile: split + "/metrics.jsonl", encoding: .utf8)
+        #expect(la == lb)
+    }
+
+    @Test func resumingWithAnotherConfigurationIsRefused() throws {
+        let path = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var config = Self.smallConfig()
+        config.epochs = 2
+        _ = try AddingExperiment.run(config, in: RunDirectory(path: path, overwrite: false, resume: false), stopAfterEpochs: 1)
+        config.learningRate = 1
+        #expect(throws: ExperimentError.self) {
+            try AddingExperiment.run(config, in: RunDirectory(path: path, overwrite: false, resume: true), resume: true)
+        }
+    }
+
+    @Test func runDirectoryRefusesToClobberOrWriteIntoAFile() throws {
+        let path = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = try RunDirectory(path: path, overwrite: false, resume: false)
+        try run.writeJSON(Self.smallConfig(), to: "config.json")
+        #expect(throws: ExperimentError.self) { try RunDirectory(path: path, overwrite: false, resume: false) }
+        _ = try RunDirectory(path: path, overwrite: true, resume: false)
+        #expect(!FileManager.default.fileExists(atPath: run.file("config.json").path))
+        let file = path + "/plain-file"
+        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        #expect(throws: ExperimentError.self) { try RunDirectory(path: file, overwrite: false, resume: false) }
+        #expect(throws: ExperimentError.self) { try RunDirectory(path: file + "/below", overwrite: false, resume: false) }
+    }
+
+    @Test func invalidConfigurationsNameTheOption() {
+        var c = Self.smallConfig()
+        c.hiddenSize = 0
+        #expect { try c.validate() } throws: { ($0 as? ExperimentError)?.description.contains("--hidden") == true }
+        c = Self.smallConfig(); c.length = 1
+        #expect { try c.validate() } throws: { ($0 as? ExperimentError)?.description.contains("--length") == true }
+        c = Self.smallConfig(); c.learningRate = -1
+        #expect { try c.validate() } throws: { ($0 as? ExperimentError)?.description.contains("--lr") == true }
+    }
+}
