@@ -8,6 +8,8 @@ let package = Package(
     products: [
         .executable(name: "moduli", targets: ["moduli"]),
         .library(name: "Experiments", targets: ["Experiments"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "Linalg", targets: ["Linalg"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
