@@ -1,0 +1,411 @@
+// The moduli regularizer: penalty = lambda * mean(R * |W_hh|^p) with R = post(f(D)) built from the
+// neurons' positions on a moduli space, and its gradient. Reference: PAPER.md sections 2, 2.2, 2.3.
+import Foundation
+import Geometry
+import Linalg
+import NN
+
+/// The moduli regularizer of PAPER.md section 2 for one model.
+///
+/// ```
+/// D[i][j] = d_M(x_i, y_j)          H x H (y = x unless changeEmbed)
+/// R       = invert(permute(f(D)))   in this order; invert: R = max(R) - R; permute: seeded shuffle
+/// R       = mean(R) everywhere      when strengthMatched (after building the geometric R above)
+/// R       = 1 everywhere            for `standard` (plain L1 / L2)
+/// penalty = lambda * sum_layers mean_{g,i,j}( R[i][j] * |W_hh[g*H + i][j]|^p )
+/// dW      = lambda / count * R * p |W|^(p-1) sign(W)      (subgradient 0 at W = 0)
+/// ```
+/// Gate tiling: an LSTM / GRU `W_hh` is `(G * H) x H`, G gate blocks of H rows stacked; R is used
+/// for every block, and the mean is over all `count = G * H * H` entries of that layer's tiled
+/// product (so for G = 1 it is the paper's mean over the H * H entries, and lambda means the same
+/// per-entry strength for every cell kind). Several recurrent layers add their penalties.
+///
+/// Random draws from the run's generator, in this order: row positions (H points), column
+/// positions (H points, only with `changeEmbed`), then the permutation of the H^2 entries (only
+/// with `permute`: Fisher-Yates over the flat row-major R, `SeededGenerator.shuffle`).
+///
+/// Training calls `addGradients(weights:in:)` once per step after zeroing the gradients; it
+/// allocates nothing for fixed positions. With learned positions (PAPER.md 2.3) it also recomputes
+/// R from the positions in the store and adds their gradient; call `projectPositions(in:)` after
+/// every optimizer step.
+public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
+    /// The configuration this regularizer was built from.
+    public let config: RegularizerConfig
+    /// H: R is H x H.
+    public let hiddenSize: Int
+    /// The moduli space (nil for `none` and `standard`).
+    public let space: (any ModuliSpace)?
+    /// The row positions drawn at construction (learned runs: the initial positions); nil without geometry.
+    public let initialPositions: NeuronEmbedding?
+    /// The column positions drawn at construction with `changeEmbed`; nil otherwise.
+    public let initialColumnPositions: NeuronEmbedding?
+    /// mean(R) of the geometric R before strength matching replaced it (nil unless strength-matched).
+    public let matchedMean: Double?
+    /// The learned positions (slots in the parameter store); nil unless `learnEmbedding`.
+    public private(set) var learned: LearnedEmbedding?
+    /// R in Double, H * H row-major (empty for `none`).
+    private var rDouble: [Double]
+    /// R in the training scalar, H * H row-major (empty for `none`): what the per-step loop reads.
+    private var rScalar: [Scalar]
+    /// dPenalty/dR, H * H (learned runs only).
+    private var dR: [Double]
+
+    /// Builds the regularizer, drawing positions from `space` with `rng` (see the type's
+    /// documentation for the order of draws). With `learnEmbedding` the positions are registered
+    /// in `store` (`LearnedEmbedding.positionsName`, and `columnPositionsName` with changeEmbed):
+    /// do this before the optimizer's first step. Throws `RegularizerError` for invalid
+    /// configurations (see `RegularizerConfig.validate()`) or a missing space.
+    public init(config: RegularizerConfig, hiddenSize: Int, space: (any ModuliSpace)?,
+                in store: ParameterStore<Scalar>, rng: inout SeededGenerator) throws {
+        try config.validate()
+        var rows: NeuronEmbedding?, columns: NeuronEmbedding?
+        if case .geometric(let name) = config.kind {
+            guard let space else { throw RegularizerError.missingSpace(name) }
+            rows = NeuronEmbedding.sample(space: space, count: hiddenSize, rng: &rng)
+            if config.changeEmbed { columns = NeuronEmbedding.sample(space: space, count: hiddenSize, rng: &rng) }
+        }
+        try self.init(config: config, hiddenSize: hiddenSize, space: space, positions: rows?.positions,
+                      columnPositions: columns?.positions, in: store, rng: &rng)
+    }
+
+    /// Builds the regularizer on the named space from the registry (`ModuliSpaces.named`), or
+    /// without a space for `standard` and `none`. Throws `UnknownModuliSpaceError` for an unknown
+    /// name and `RegularizerError` for an invalid configuration.
+    public init(config: RegularizerConfig, hiddenSize: Int, in store: ParameterStore<Scalar>,
+                rng: inout SeededGenerator) throws {
+        var space: (any ModuliSpace)?
+        if case .geometric(let name) = config.kind { space = try ModuliSpaces.named(name) }
+        try self.init(config: config, hiddenSize: hiddenSize, space: space, in: store, rng: &rng)
+    }
+
+    /// Builds the regularizer over given positions (H x coordinateCount each; `columnPositions`
+    /// required with `changeEmbed`, ignored otherwise). `rng` is used only to permute.
+    public init(config: RegularizerConfig, hiddenSize: Int, space: (any ModuliSpace)?, positions: Matrix<Double>?,
+                columnPositions: Matrix<Double>? = nil, in store: ParameterStore<Scalar>,
+                rng: inout SeededGenerator) throws {
+        try config.validate()
+        precondition(hiddenSize > 0, "ModuliRegularizer needs a positive hidden size, got \(hiddenSize)")
+        self.config = config
+        self.hiddenSize = hiddenSize
+        let h = hiddenSize, n = h * h
+        learned = nil
+        dR = []
+        switch config.kind {
+        case .none:
+            self.space = nil
+            initialPositions = nil; initialColumnPositions = nil; matchedMean = nil
+            rDouble = []
+        case .standard:
+            self.space = nil
+            initialPositions = nil; initialColumnPositions = nil; matchedMean = nil
+            rDouble = [Double](repeating: 1, count: n)
+        case .geometric(let name):
+            guard let space else { throw RegularizerError.missingSpace(name) }
+            self.space = space
+            let k = space.coordinateCount
+            guard let positions, positions.rows == h, positions.columns == k else {
+                throw RegularizerError.positionsShape(expected: [h, k], got: positions.map { [$0.rows, $0.columns] } ?? [])
+            }
+            let rows = NeuronEmbedding(space: space, positions: positions)
+            var columns: NeuronEmbedding?
+            if config.changeEmbed {
+                guard let columnPositions, columnPositions.rows == h, columnPositions.columns == k else {
+                    throw RegularizerError.positionsShape(expected: [h, k],
+                                                          got: columnPositions.map { [$0.rows, $0.columns] } ?? [])
+                }
+                columns = NeuronEmbedding(space: space, positions: columnPositions)
+            }
+            initialPositions = rows
+            initialColumnPositions = columns
+            let permutation: [Int]? = config.permute ? rng.permutation(n) : nil
+            if config.learnEmbedding {
+                var embedding = try LearnedEmbedding(rows: rows, columns: columns, inhibitor: config.inhibitor,
+                                                     invert: config.invertsR, permutation: permutation, in: store)
+                embedding.computeCoefficients(from: store)
+                rDouble = embedding.coefficients
+                learned = embedding
+                dR = [Double](repeating: 0, count: n)
+                matchedMean = nil
+            } else {
+                let d = columns.map { rows.distances(to: $0) } ?? rows.distanceMatrix()
+                var r = d.scalars
+                CoefficientMath.inhibit(&r, config.inhibitor)
+                if let permutation { r = CoefficientMath.gather(r, permutation) }
+                if config.invertsR { _ = CoefficientMath.invert(&r) }
+                if config.strengthMatched {
+                    let mean = CoefficientMath.mean(r)
+                    matchedMean = mean
+                    r = [Double](repeating: mean, count: n)
+                } else {
+                    matchedMean = nil
+                }
+                rDouble = r
+            }
+        }
+        rScalar = rDouble.map { Scalar($0) }
+    }
+
+    /// Whether the penalty is identically zero (`none`, or lambda = 0).
+    public var isInactive: Bool { config.kind == .none || config.lambda == 0 }
+
+    /// R as an H x H matrix (nil for `none`). With learned positions: R at the last
+    /// `addGradients` / `updateCoefficients` call.
+    public var coefficients: Matrix<Double>? {
+        rDouble.isEmpty ? nil : Matrix(rows: hiddenSize, columns: hiddenSize, scalars: rDouble)
+    }
+
+    /// Summary statistics of R's H^2 entries (nil for `none`). Sorts a copy: not for every step.
+    public func statistics() -> RegularizerStatistics? {
+        rDouble.isEmpty ? nil : RegularizerStatistics(values: rDouble)
+    }
+
+    /// Writes R as a float32 `.npy` file (see `NPYFile`). Throws for `none` (there is no R) or I/O errors.
+    public func writeCoefficients(to url: URL) throws {
+        guard let r = coefficients else { throw RegularizerError.noCoefficients }
+        try NPYFile.write(r, to: url)
+    }
+
+    /// The current neuron positions: from the store when learned, else those drawn at construction
+    /// (nil without geometry). Rows and, with `changeEmbed`, columns.
+    public func positions(in store: ParameterStore<Scalar>) -> (rows: Matrix<Double>, columns: Matrix<Double>?)? {
+        if let learned { return (learned.positions(in: store), learned.columnPositions(in: store)) }
+        guard let initialPositions else { return nil }
+        return (initialPositions.positions, initialColumnPositions?.positions)
+    }
+
+    /// Checks that every slot is a `(G * H) x H` matrix; throws `RegularizerError.weightShape` otherwise.
+    public func checkWeights(_ weights: [ParameterSlot], in store: ParameterStore<Scalar>) throws {
+        for slot in weights {
+            let info = store.info(slot)
+            if info.shape.count != 2 || info.columns != hiddenSize || info.rows % hiddenSize != 0 {
+                throw RegularizerError.weightShape(name: info.name, shape: info.shape, hiddenSize: hiddenSize)
+            }
+        }
+    }
+
+    /// The penalty `lambda * sum_layers mean(R * |W|^p)` with the current R; adds nothing.
+    public func penalty(weights: [ParameterSlot], in store: ParameterStore<Scalar>) -> Double {
+        guard !isInactive else { return 0 }
+        var total = 0.0
+        let h = hiddenSize, lambda = config.lambda
+        rScalar.withUnsafeBufferPointer { r in
+            for slot in weights {
+                let (blocks, scale) = Self.blockLayout(slot, store, hiddenSize: h, lambda: lambda)
+                let w = store.value(slot), hh = hiddenSize * hiddenSize
+                var sum = 0.0
+                for g in 0..<blocks {
+                    sum += PenaltyKernel.value(w: w + g * hh, r: r.baseAddress!, count: hh, power: config.power)
+                }
+                total += scale * sum
+            }
+        }
+        return total
+    }
+
+    /// One training step's regularizer work: with learned positions, recomputes R from the store's
+    /// positions first; adds `dPenalty/dW` into the gradients of `weights` (and, when learned,
+    /// `dPenalty/dPositions` into the positions' gradients); returns the penalty. Allocates
+    /// nothing for fixed positions.
+    @discardableResult
+    public mutating func addGradients(weights: [ParameterSlot], in store: ParameterStore<Scalar>) -> Double {
+        guard !isInactive else { return 0 }
+        if learned != nil { updateCoefficients(from: store) }
+        let h = hiddenSize, hh = h * h, power = config.power, lambda = config.lambda, isLearned = learned != nil
+        var total = 0.0
+        rScalar.withUnsafeBufferPointer { r in
+            dR.withUnsafeMutableBufferPointer { a in
+                if isLearned { a.update(repeating: 0) }
+                for slot in weights {
+                    let (blocks, scale) = Self.blockLayout(slot, store, hiddenSize: h, lambda: lambda)
+                    let w = store.value(slot), g = store.gradient(slot)
+                    var sum = 0.0
+                    for b in 0..<blocks {
+                        sum += PenaltyKernel.valueAndGradient(w: w + b * hh, gradient: g + b * hh, r: r.baseAddress!,
+                                                              count: hh, scale: scale, power: power)
+                        if isLearned {
+                            PenaltyKernel.accumulateMagnitudes(w: w + b * hh, into: a.baseAddress!, count: hh,
+                                                               scale: scale, power: power)
+                        }
+                    }
+                    total += scale * sum
+                }
+            }
+        }
+        if isLearned { learned!.addPositionGradients(dCoefficients: dR, into: store) }
+        return total
+    }
+
+    /// Learned positions: recomputes R (Double and training copies) from the positions in the
+    /// store. No effect for fixed positions.
+    public mutating func updateCoefficients(from store: ParameterStore<Scalar>) {
+        guard learned != nil else { return }
+        learned!.computeCoefficients(from: store)
+        let source = learned!.coefficients
+        rDouble.withUnsafeMutableBufferPointer { rd in
+            rScalar.withUnsafeMutableBufferPointer { rs in
+                for i in 0..<source.count { rd[i] = source[i]; rs[i] = Scalar(source[i]) }
+            }
+        }
+    }
+
+    /// Learned positions: maps every position back onto the space (`space.project`: the torus
+    /// wraps, the sphere re-normalises). Call after every optimizer step; no effect otherwise.
+    public func projectPositions(in store: ParameterStore<Scalar>) {
+        learned?.project(in: store)
+    }
+
+    /// (G, lambda / (G * H * H)) for a `(G * H) x H` weight.
+    private static func blockLayout(_ slot: ParameterSlot, _ store: ParameterStore<Scalar>, hiddenSize h: Int,
+                                    lambda: Double) -> (Int, Double) {
+        let info = store.info(slot)
+        precondition(info.columns == h && info.rows % h == 0,
+                     "Moduli regularizer: \(info.name) has shape \(info.shape), needs (G * \(h)) x \(h)")
+        let blocks = info.rows / h
+        return (blocks, lambda / Double(blocks * h * h))
+    }
+}
+
+/// The elementwise steps that turn distances into R (shared by fixed and learned positions).
+enum CoefficientMath {
+    /// r = f(r) in place.
+    static func inhibit(_ r: inout [Double], _ f: Inhibitor) {
+        r.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = f.value(p[i]) } }
+    }
+
+    /// out[k] = values[permutation[k]].
+    static func gather(_ values: [Double], _ permutation: [Int]) -> [Double] {
+        permutation.map { values[$0] }
+    }
+
+    /// R = max(R) - R in place; returns the index of the (first) maximum.
+    @discardableResult
+    static func invert(_ r: inout [Double]) -> Int {
+        guard !r.isEmpty else { return 0 }
+        return r.withUnsafeMutableBufferPointer { p in
+            var m = 0
+            for i in 1..<p.count where p[i] > p[m] { m = i }
+            let top = p[m]
+            for i in p.indices { p[i] = top - p[i] }
+            return m
+        }
+    }
+
+    /// The mean, summed in Double.
+    static func mean(_ r: [Double]) -> Double {
+        r.isEmpty ? 0 : r.reduce(0, +) / Double(r.count)
+    }
+}
+
+/// The per-step loops over one H x H block, specialized for Float and Double.
+///
+/// p = 1: value `sum R |w|`, gradient `g += scale * R * sign(w)` (sign(0) = 0);
+/// p = 2: value `sum R w^2`, gradient `g += scale * 2 R w`. Values are summed per row in the
+/// scalar type and across rows in Double.
+enum PenaltyKernel {
+    /// sum_k R_k |w_k|^p for one block.
+    static func value<S: BLASScalar>(w: UnsafePointer<S>, r: UnsafePointer<S>, count: Int, power: Int) -> Double {
+        if S.self == Float.self {
+            return valueFloat(w: rebind(w), r: rebind(r), count: count, power: power)
+        } else if S.self == Double.self {
+            return valueDouble(w: rebind(w), r: rebind(r), count: count, power: power)
+        }
+        return valueLoop(w: w, r: r, count: count, power: power)
+    }
+
+    /// sum_k R_k |w_k|^p for one block, adding `scale * d/dw` of it into `gradient`.
+    static func valueAndGradient<S: BLASScalar>(w: UnsafePointer<S>, gradient: UnsafeMutablePointer<S>, r: UnsafePointer<S>,
+                                                count: Int, scale: Double, power: Int) -> Double {
+        if S.self == Float.self {
+            return stepFloat(w: rebind(w), g: rebindMutable(gradient), r: rebind(r), count: count,
+                             scale: Float(scale), power: power)
+        } else if S.self == Double.self {
+            return stepDouble(w: rebind(w), g: rebindMutable(gradient), r: rebind(r), count: count,
+                              scale: scale, power: power)
+        }
+        return stepLoop(w: w, g: gradient, r: r, count: count, scale: S(scale), power: power)
+    }
+
+    /// a_k += scale * |w_k|^p (dPenalty/dR, for learned positions).
+    static func accumulateMagnitudes<S: BLASScalar>(w: UnsafePointer<S>, into a: UnsafeMutablePointer<Double>,
+                                                    count: Int, scale: Double, power: Int) {
+        if power == 1 {
+            for k in 0..<count { a[k] += scale * Double(Swift.abs(w[k])) }
+        } else {
+            for k in 0..<count { let x = Double(w[k]); a[k] += scale * x * x }
+        }
+    }
+
+    private static func rebind<S, T>(_ p: UnsafePointer<S>) -> UnsafePointer<T> {
+        UnsafeRawPointer(p).assumingMemoryBound(to: T.self)
+    }
+    private static func rebindMutable<S, T>(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<T> {
+        UnsafeMutableRawPointer(p).assumingMemoryBound(to: T.self)
+    }
+
+    private static func valueFloat(w: UnsafePointer<Float>, r: UnsafePointer<Float>, count: Int, power: Int) -> Double {
+        valueLoop(w: w, r: r, count: count, power: power)
+    }
+    private static func valueDouble(w: UnsafePointer<Double>, r: UnsafePointer<Double>, count: Int, power: Int) -> Double {
+        valueLoop(w: w, r: r, count: count, power: power)
+    }
+    private static func stepFloat(w: UnsafePointer<Float>, g: UnsafeMutablePointer<Float>, r: UnsafePointer<Float>,
+                                  count: Int, scale: Float, power: Int) -> Double {
+        stepLoop(w: w, g: g, r: r, count: count, scale: scale, power: power)
+    }
+    private static func stepDouble(w: UnsafePointer<Double>, g: UnsafeMutablePointer<Double>, r: UnsafePointer<Double>,
+                                   count: Int, scale: Double, power: Int) -> Double {
+        stepLoop(w: w, g: g, r: r, count: count, scale: scale, power: power)
+    }
+
+    /// Chunk length for the partial sums (keeps the scalar-type sums short).
+    private static let chunk = 1024
+
+    @inline(__always)
+    private static func valueLoop<T: BinaryFloatingPoint>(w: UnsafePointer<T>, r: UnsafePointer<T>, count: Int,
+                                                          power: Int) -> Double {
+        var total = 0.0
+        var start = 0
+        while start < count {
+            let end = Swift.min(start + chunk, count)
+            var s: T = 0
+            if power == 1 {
+                for k in start..<end { s += r[k] * Swift.abs(w[k]) }
+            } else {
+                for k in start..<end { s += r[k] * w[k] * w[k] }
+            }
+            total += Double(s)
+            start = end
+        }
+        return total
+    }
+
+    @inline(__always)
+    private static func stepLoop<T: BinaryFloatingPoint>(w: UnsafePointer<T>, g: UnsafeMutablePointer<T>,
+                                                         r: UnsafePointer<T>, count: Int, scale: T,
+                                                         power: Int) -> Double {
+        var total = 0.0
+        var start = 0
+        let twiceScale = 2 * scale
+        while start < count {
+            let end = Swift.min(start + chunk, count)
+            var s: T = 0
+            if power == 1 {
+                for k in start..<end {
+                    let x = w[k], c = r[k]
+                    s += c * Swift.abs(x)
+                    let signed: T = x > 0 ? c : (x < 0 ? -c : 0)
+                    g[k] += scale * signed
+                }
+            } else {
+                for k in start..<end {
+                    let x = w[k], c = r[k]
+                    s += c * x * x
+                    g[k] += twiceScale * c * x
+                }
+            }
+            total += Double(s)
+            start = end
+        }
+        return total
+    }
+}

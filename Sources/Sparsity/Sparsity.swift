@@ -1,3 +1,0 @@
-// Placeholder until the moduli regularizer lands.
-
-enum SparsityModule {}
