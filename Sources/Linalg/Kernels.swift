@@ -21,9 +21,42 @@ public enum Kernels {
         }
     }
 
-    /// x = max(x, 0) in place.
+    /// y[r, :] += u + v for every row r (added left to right: `(y + u) + v`).
+    @inlinable public static func addRowVectors<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int,
+                                                               _ u: UnsafePointer<S>, _ v: UnsafePointer<S>) {
+        for r in 0..<rows {
+            let row = y + r * columns
+            for c in 0..<columns { row[c] = row[c] + u[c] + v[c] }
+        }
+    }
+
+    /// x = max(x, 0) in place (a NaN stays NaN, -0 stays -0). Branch-free, so that it vectorizes.
     @inlinable public static func reluInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
-        for i in 0..<count where x[i] < 0 { x[i] = 0 }
+        for i in 0..<count { let v = x[i]; x[i] = v < 0 ? 0 : v }
+    }
+
+    /// The ReLU backward step: `d[i] = h[i] > 0 ? g[i] + o[i] : 0`, or `g[i]` alone when `o` is nil
+    /// (h is the activation output, g the carried gradient, o an extra gradient on h).
+    @inlinable public static func reluBackward<S: BLASScalar>(output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
+                                                              extra o: UnsafePointer<S>?, into d: UnsafeMutablePointer<S>,
+                                                              count: Int) {
+        if let o {
+            for i in 0..<count { d[i] = h[i] > 0 ? g[i] + o[i] : 0 }
+        } else {
+            for i in 0..<count { d[i] = h[i] > 0 ? g[i] : 0 }
+        }
+    }
+
+    /// The tanh backward step: `d[i] = (g[i] + o[i]) (1 - h[i]^2)`, or `g[i] (1 - h[i]^2)` when `o` is
+    /// nil (h = tanh output).
+    @inlinable public static func tanhBackward<S: BLASScalar>(output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
+                                                              extra o: UnsafePointer<S>?, into d: UnsafeMutablePointer<S>,
+                                                              count: Int) {
+        if let o {
+            for i in 0..<count { d[i] = (g[i] + o[i]) * (1 - h[i] * h[i]) }
+        } else {
+            for i in 0..<count { d[i] = g[i] * (1 - h[i] * h[i]) }
+        }
     }
 
     /// x = tanh(x) in place.

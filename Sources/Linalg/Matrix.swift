@@ -30,6 +30,20 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
         self.scalars = scalars
     }
 
+    /// A matrix whose elements `body` writes, every one of them, through a pointer to fresh,
+    /// uninitialized storage (no zero fill: for buffers that are overwritten at once).
+    @inlinable
+    public init(rows: Int, columns: Int, initializingWith body: (UnsafeMutablePointer<Scalar>) throws -> Void) rethrows {
+        precondition(rows >= 0 && columns >= 0, "Matrix sizes must be non-negative, got \(rows) x \(columns)")
+        self.rows = rows
+        self.columns = columns
+        let count = rows * columns
+        self.scalars = try [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { try body(buffer.baseAddress!) }
+            initialized = count
+        }
+    }
+
     /// A matrix whose element (r, c) is `element(r, c)`.
     public init(rows: Int, columns: Int, element: (Int, Int) -> Scalar) {
         var s = [Scalar]()

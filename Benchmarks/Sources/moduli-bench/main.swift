@@ -13,6 +13,7 @@ struct Options {
     var python: String? = ProcessInfo.processInfo.environment["MODULI_BENCH_PYTHON"]
     var repetitions: Int? = nil
     var peakSize = 2048
+    var measurePeak = true
 
     init(_ arguments: [String]) {
         var i = 0
@@ -29,10 +30,11 @@ struct Options {
             case "--no-pytorch": python = nil
             case "--reps": repetitions = Int(value())!
             case "--peak-size": peakSize = Int(value())!
+            case "--no-peak": measurePeak = false
             case "-h", "--help":
                 print("""
                 usage: moduli-bench [--threads 1,2] [--workloads adding,nav256,nav1024] [--pytorch PYTHON | --no-pytorch]
-                                    [--reps N] [--peak-size N]
+                                    [--reps N] [--peak-size N | --no-peak]
                 The PyTorch peer runs when --pytorch (or MODULI_BENCH_PYTHON) names a Python with torch.
                 """)
                 exit(0)
@@ -93,12 +95,17 @@ var lines: [String] = []
 for threads in options.threads {
     BLASThreads.set(threads)
     // The peak first, so that the navigation rows can be put against it.
-    var peak = makeWorkload("peak", options)
     let ps = schedule("peak", options)
-    let oursPeak = peak.flops! / (Timing.measure(warmup: ps.warmup, repetitions: ps.repetitions) { peak.step() }.median * 1e-3) / 1e9
-    let torchPeakResult = peer?.run(workload: "peak", threads: threads, warmup: ps.warmup, repetitions: ps.repetitions, peakSize: options.peakSize)
-    let torchPeak = torchPeakResult.map { peak.flops! / ($0.median_ms * 1e-3) / 1e9 } ?? .nan
-    let machinePeak = max(oursPeak, torchPeak.isNaN ? 0 : torchPeak)
+    let peakFlops = 2 * pow(Double(options.peakSize), 3)
+    var oursPeak = Double.nan
+    if options.measurePeak {
+        var peak = makeWorkload("peak", options)
+        oursPeak = peakFlops / (Timing.measure(warmup: ps.warmup, repetitions: ps.repetitions) { peak.step() }.median * 1e-3) / 1e9
+    }
+    let torchPeakResult = options.measurePeak
+        ? peer?.run(workload: "peak", threads: threads, warmup: ps.warmup, repetitions: ps.repetitions, peakSize: options.peakSize) : nil
+    let torchPeak = torchPeakResult.map { peakFlops / ($0.median_ms * 1e-3) / 1e9 } ?? .nan
+    let machinePeak = [oursPeak, torchPeak].filter { !$0.isNaN }.max() ?? .nan
     torchVersion = torchPeakResult?.torch ?? torchVersion
     emit("\n\(threads) thread(s): sgemm peak \(options.peakSize)^3: OpenBLAS \(f(oursPeak, 1)) GFLOP/s, torch.mm \(f(torchPeak, 1)) GFLOP/s")
     emit("| workload | threads | ours ms | PyTorch ms | ratio | GFLOP/step | ours GFLOP/s (% peak) | PyTorch GFLOP/s (% peak) |")

@@ -38,8 +38,8 @@ public struct AddingModel: Sendable {
         let dLast = head.backward(input: last, dOutput: dPrediction, store)
         var dFinal = rnn.zeroState(batch: b, as: Float.self)
         dFinal[dFinal.count - 1].hidden = dLast
-        let zeros = Matrix<Float>(rows: batch.inputs.rows, columns: rnn.hiddenSize)
-        _ = rnn.backward(caches, dOutput: zeros, dFinal: dFinal, store)
+        let noOutputGradient = Matrix<Float>(rows: 0, columns: rnn.hiddenSize)  // only the final state is read out
+        _ = rnn.backward(caches, dOutput: noOutputGradient, dFinal: dFinal, store)
         return loss
     }
 

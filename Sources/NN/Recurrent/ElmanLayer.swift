@@ -33,24 +33,26 @@ public struct ElmanLayer: RecurrentLayer {
             store: store, rng: &rng)
     }
 
+    /// Runs T steps. The cache keeps h_0 ... h_T (`((T + 1) * B) x H`). Per step: one GEMM
+    /// `h_{t-1} W_hh^T` added onto the precomputed `X W_ih^T + b_ih + b_hh`, then the activation in place.
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
                                        _ store: ParameterStore<S>) -> RecurrentCache<S> {
         precondition(input.columns == inputSize && input.rows % batch == 0,
                      "Elman layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
         precondition(initial.hidden.rows == batch && initial.hidden.columns == hiddenSize, "Elman layer: initial state has the wrong shape")
         let steps = input.rows / batch, h = hiddenSize, bh = batch * h
-        let pre = RecurrentKernels.inputProjection(input, weightIH: weightIH, biasIH: biasIH, outputs: h, store)
-        // hidden holds h_0 then, for each step, the pre-activation turned into h_t in place.
-        var hidden = Matrix<S>(rows: (steps + 1) * batch, columns: h)
-        hidden.scalars.replaceSubrange(0..<bh, with: initial.hidden.scalars)
-        hidden.scalars.replaceSubrange(bh..., with: pre.scalars)
         let whh = store.value(weightHH)
-        let bhh = biasHH.map { store.value($0) }
-        hidden.withUnsafeMutableBufferPointer { ph in
-            let base = ph.baseAddress!
+        let nonlinearity = nonlinearity
+        // hidden holds h_0, then for each step the pre-activation X W_ih^T + b_ih + b_hh (all steps in
+        // one GEMM), turned into h_t in place.
+        let hidden = Matrix<S>(rows: (steps + 1) * batch, columns: h) { base in
+            initial.hidden.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress!, count: bh) }
+            RecurrentKernels.inputProjection(input, weightIH: weightIH, biasIH: biasIH, biasHH: biasHH, outputs: h,
+                                             store, into: base + bh)
             for t in 0..<steps {
-                let prev = base + t * bh, cur = base + (t + 1) * bh
-                if let bhh { Kernels.addRowVector(cur, rows: batch, columns: h, bhh) }
+                let prev = base + t * bh, cur = prev + bh
                 S.gemm(.noTranspose, .transpose, m: batch, n: h, k: h, alpha: 1, a: prev, lda: h,
                        b: whh, ldb: h, beta: 1, c: cur, ldc: h)
                 switch nonlinearity {
@@ -63,29 +65,36 @@ public struct ElmanLayer: RecurrentLayer {
                               gates: Matrix(rows: 0, columns: 0))
     }
 
+    /// BPTT: `dPre_t = act'(h_t) ⊙ (dh_t + dOutput_t)`, `dh_{t-1} = dPre_t W_hh`, then
+    /// dW_hh += dPre^T [h_0 ... h_{T-1}] and dW_ih += dPre^T X as one GEMM each.
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
     public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
                                         _ store: ParameterStore<S>, needInputGradient: Bool)
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, bh = batch * h
-        precondition(dOutput.rows == steps * batch && dOutput.columns == h, "Elman backward: dOutput has the wrong shape")
-        // dPre_t = dLoss/d(pre-activation at step t); dh = dLoss/dh_t, carried backwards.
-        var dPre = Matrix<S>(rows: steps * batch, columns: h)
+        let hasOutputGradient = dOutput.rows > 0
+        precondition(!hasOutputGradient || (dOutput.rows == steps * batch && dOutput.columns == h),
+                     "Elman backward: dOutput is \(dOutput.rows) x \(dOutput.columns), expected \(steps * batch) x \(h) or empty")
+        // dh = dLoss/dh_t, carried backwards.
         var dh = dFinal?.hidden ?? Matrix<S>(rows: batch, columns: h)
         let whh = store.value(weightHH)
-        cache.hidden.withUnsafeBufferPointer { ph in
-            dOutput.withUnsafeBufferPointer { pdo in
-                dPre.withUnsafeMutableBufferPointer { pdp in
+        let nonlinearity = nonlinearity
+        // dPre_t = dLoss/d(pre-activation at step t), every row written below.
+        let dPre = Matrix<S>(rows: steps * batch, columns: h) { dp in
+            cache.hidden.withUnsafeBufferPointer { ph in
+                dOutput.withUnsafeBufferPointer { pdo in
                     dh.withUnsafeMutableBufferPointer { pdh in
                         let dhp = pdh.baseAddress!
                         for t in stride(from: steps - 1, through: 0, by: -1) {
                             let ht = ph.baseAddress! + (t + 1) * bh
-                            let dout = pdo.baseAddress! + t * bh
-                            let dp = pdp.baseAddress! + t * bh
+                            let dout = hasOutputGradient ? UnsafePointer(pdo.baseAddress! + t * bh) : nil
+                            let dpt = dp + t * bh
                             switch nonlinearity {
-                            case .relu: for i in 0..<bh { dp[i] = ht[i] > 0 ? dhp[i] + dout[i] : 0 }
-                            case .tanh: for i in 0..<bh { dp[i] = (dhp[i] + dout[i]) * (1 - ht[i] * ht[i]) }
+                            case .relu: Kernels.reluBackward(output: ht, gradient: dhp, extra: dout, into: dpt, count: bh)
+                            case .tanh: Kernels.tanhBackward(output: ht, gradient: dhp, extra: dout, into: dpt, count: bh)
                             }
-                            S.gemm(.noTranspose, .noTranspose, m: batch, n: h, k: h, alpha: 1, a: dp, lda: h,
+                            S.gemm(.noTranspose, .noTranspose, m: batch, n: h, k: h, alpha: 1, a: dpt, lda: h,
                                    b: whh, ldb: h, beta: 0, c: dhp, ldc: h)
                         }
                     }

@@ -39,6 +39,8 @@ public struct GRULayer: RecurrentLayer {
 
     /// Runs T steps. The cache keeps h_0...h_T (`((T + 1) * B) x H`), the post-activation gates
     /// [r z n] of every step (`(T * B) x 3H`) and, in `extra`, W_hn h_{t-1} + b_hn (`(T * B) x H`).
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
                                        _ store: ParameterStore<S>) -> RecurrentCache<S> {
         precondition(input.columns == inputSize && input.rows % batch == 0,
@@ -101,10 +103,13 @@ public struct GRULayer: RecurrentLayer {
     ///
     /// then dW_hh += dHH^T [h_0 ... h_{T-1}], db_hh += colsum(dHH), dW_ih += dPre^T X,
     /// db_ih += colsum(dPre), one GEMM each.
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
     public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
                                         _ store: ParameterStore<S>, needInputGradient: Bool)
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, g3 = 3 * h, bh = batch * h
+        let dOutput = dOutput.rows == 0 ? Matrix<S>(rows: steps * batch, columns: h) : dOutput  // empty: no output gradient
         precondition(dOutput.rows == steps * batch && dOutput.columns == h, "GRU backward: dOutput has the wrong shape")
         guard let extra = cache.extra else { preconditionFailure("GRU backward: the cache has no W_hn h + b_hn") }
         var dPre = Matrix<S>(rows: steps * batch, columns: g3)

@@ -39,6 +39,8 @@ public struct LSTMLayer: RecurrentLayer {
 
     /// Runs T steps. The cache keeps h_0...h_T and c_0...c_T (`((T + 1) * B) x H`) and the
     /// post-activation gates [i f g o] of every step (`(T * B) x 4H`). A nil `initial.cell` is c_0 = 0.
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
                                        _ store: ParameterStore<S>) -> RecurrentCache<S> {
         precondition(input.columns == inputSize && input.rows % batch == 0,
@@ -97,10 +99,13 @@ public struct LSTMLayer: RecurrentLayer {
     ///
     /// then dW_hh += da^T [h_0 ... h_{T-1}] and dW_ih += da^T X as one GEMM each (b_ih and b_hh
     /// both get colsum(da)).
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
     public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
                                         _ store: ParameterStore<S>, needInputGradient: Bool)
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, g4 = 4 * h, bh = batch * h
+        let dOutput = dOutput.rows == 0 ? Matrix<S>(rows: steps * batch, columns: h) : dOutput  // empty: no output gradient
         precondition(dOutput.rows == steps * batch && dOutput.columns == h, "LSTM backward: dOutput has the wrong shape")
         guard let cellStates = cache.cell else { preconditionFailure("LSTM backward: the cache has no cell states") }
         // dA = dLoss/d(pre-activation gates), (T * B) x 4H; dh, dc carried backwards, B x H.

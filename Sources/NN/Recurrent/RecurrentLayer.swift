@@ -85,8 +85,9 @@ public protocol RecurrentLayer: Sendable {
     func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
                                 _ store: ParameterStore<S>) -> RecurrentCache<S>
 
-    /// Backpropagation through time. `dOutput` is dLoss/dh_t for t = 1 ... T (`(T * B) x H`),
-    /// `dFinal` an extra gradient on the final state (nil for none). Adds parameter gradients into
+    /// Backpropagation through time. `dOutput` is dLoss/dh_t for t = 1 ... T (`(T * B) x H`), or an
+    /// empty matrix (0 rows) when no step's output has a gradient (a read-out of the final state
+    /// only); `dFinal` an extra gradient on the final state (nil for none). Adds parameter gradients into
     /// the store; returns dLoss/dInput (empty when not needed) and dLoss/d(initial state).
     func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
                                  _ store: ParameterStore<S>, needInputGradient: Bool)
@@ -115,16 +116,27 @@ enum RecurrentKernels {
     /// pre = X W_ih^T (+ b_ih), all steps at once.
     static func inputProjection<S: BLASScalar>(_ x: Matrix<S>, weightIH: ParameterSlot, biasIH: ParameterSlot?,
                                                outputs: Int, _ store: ParameterStore<S>) -> Matrix<S> {
-        var pre = Matrix<S>(rows: x.rows, columns: outputs)
-        x.withUnsafeBufferPointer { px in
-            pre.withUnsafeMutableBufferPointer { pp in
-                S.gemm(.noTranspose, .transpose, m: x.rows, n: outputs, k: x.columns, alpha: 1,
-                       a: px.baseAddress!, lda: x.columns, b: store.value(weightIH), ldb: x.columns,
-                       beta: 0, c: pp.baseAddress!, ldc: outputs)
-                if let biasIH { Kernels.addRowVector(pp.baseAddress!, rows: x.rows, columns: outputs, store.value(biasIH)) }
-            }
+        Matrix<S>(rows: x.rows, columns: outputs) { pre in
+            inputProjection(x, weightIH: weightIH, biasIH: biasIH, biasHH: nil, outputs: outputs, store, into: pre)
         }
-        return pre
+    }
+
+    /// Writes pre = X W_ih^T (+ b_ih) (+ b_hh) for all steps to `pre` (`(T * B) x outputs`; the biases
+    /// are added left to right, as a step that adds b_hh to the projection would).
+    static func inputProjection<S: BLASScalar>(_ x: Matrix<S>, weightIH: ParameterSlot, biasIH: ParameterSlot?,
+                                               biasHH: ParameterSlot?, outputs: Int, _ store: ParameterStore<S>,
+                                               into pre: UnsafeMutablePointer<S>) {
+        x.withUnsafeBufferPointer { px in
+            S.gemm(.noTranspose, .transpose, m: x.rows, n: outputs, k: x.columns, alpha: 1,
+                   a: px.baseAddress!, lda: x.columns, b: store.value(weightIH), ldb: x.columns,
+                   beta: 0, c: pre, ldc: outputs)
+        }
+        switch (biasIH, biasHH) {
+        case let (bih?, bhh?): Kernels.addRowVectors(pre, rows: x.rows, columns: outputs, store.value(bih), store.value(bhh))
+        case let (bih?, nil): Kernels.addRowVector(pre, rows: x.rows, columns: outputs, store.value(bih))
+        case let (nil, bhh?): Kernels.addRowVector(pre, rows: x.rows, columns: outputs, store.value(bhh))
+        case (nil, nil): break
+        }
     }
 
     /// dW_ih += dPre^T X, db_ih += colsum(dPre); returns dX = dPre W_ih when asked.

@@ -56,6 +56,8 @@ public struct RecurrentNetwork: Sendable {
     }
 
     /// Runs every layer over the sequence (`(T * B) x I`); the top layer's output is `caches.last!.output`.
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: [RecurrentState<S>]? = nil,
                                        _ store: ParameterStore<S>) -> [RecurrentCache<S>] {
         let states = initial ?? zeroState(batch: batch)
@@ -63,7 +65,7 @@ public struct RecurrentNetwork: Sendable {
         var caches: [RecurrentCache<S>] = []
         var x = input
         for (layer, state) in zip(layers, states) {
-            let cache = layer.forward(x, batch: batch, initial: state, store)
+            let cache = RecurrentNetwork.forward(layer, x, batch: batch, initial: state, store)
             x = cache.output
             caches.append(cache)
         }
@@ -76,17 +78,51 @@ public struct RecurrentNetwork: Sendable {
     /// Backpropagation through time through the whole stack. `dOutput` is dLoss/d(top outputs);
     /// `dFinal` optional gradients on each layer's final state. Returns dLoss/dInput (empty unless
     /// asked) and dLoss/d(initial state) of every layer.
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
     public func backward<S: BLASScalar>(_ caches: [RecurrentCache<S>], dOutput: Matrix<S>,
                                         dFinal: [RecurrentState<S>]? = nil, _ store: ParameterStore<S>,
                                         needInputGradient: Bool = false) -> (dInput: Matrix<S>, dInitial: [RecurrentState<S>]) {
         var d = dOutput
         var dInitial: [RecurrentState<S>] = []
         for k in stride(from: layers.count - 1, through: 0, by: -1) {
-            let (dx, d0) = layers[k].backward(caches[k], dOutput: d, dFinal: dFinal?[k], store,
-                                              needInputGradient: k > 0 || needInputGradient)
+            let (dx, d0) = RecurrentNetwork.backward(layers[k], caches[k], dOutput: d, dFinal: dFinal?[k], store,
+                                                     needInputGradient: k > 0 || needInputGradient)
             d = dx
             dInitial.insert(d0, at: 0)
         }
         return (d, dInitial)
+    }
+
+    // Calls through `any RecurrentLayer` reach only a layer's generic implementation; casting to the
+    // concrete layer first lets a specialized caller (S == Float) call the layer's specialized code.
+
+    /// `layer.forward`, dispatched on the concrete layer type.
+    @inline(__always)
+    static func forward<S: BLASScalar>(_ layer: any RecurrentLayer, _ x: Matrix<S>, batch: Int, initial: RecurrentState<S>,
+                                       _ store: ParameterStore<S>) -> RecurrentCache<S> {
+        switch layer {
+        case let l as ElmanLayer: l.forward(x, batch: batch, initial: initial, store)
+        case let l as LSTMLayer: l.forward(x, batch: batch, initial: initial, store)
+        case let l as GRULayer: l.forward(x, batch: batch, initial: initial, store)
+        default: layer.forward(x, batch: batch, initial: initial, store)
+        }
+    }
+
+    /// `layer.backward`, dispatched on the concrete layer type.
+    @inline(__always)
+    static func backward<S: BLASScalar>(_ layer: any RecurrentLayer, _ cache: RecurrentCache<S>, dOutput: Matrix<S>,
+                                        dFinal: RecurrentState<S>?, _ store: ParameterStore<S>, needInputGradient: Bool)
+        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
+        switch layer {
+        case let l as ElmanLayer:
+            l.backward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient)
+        case let l as LSTMLayer:
+            l.backward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient)
+        case let l as GRULayer:
+            l.backward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient)
+        default:
+            layer.backward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient)
+        }
     }
 }
