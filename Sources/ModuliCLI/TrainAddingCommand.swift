@@ -2,7 +2,9 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import Geometry
 import NN
+import Sparsity
 
 /// Options every training command shares: where the run goes and how to continue it.
 struct RunOptions: ParsableArguments {
@@ -59,6 +61,7 @@ struct TrainAddingCommand: ParsableCommand {
     @Option(help: "Evaluate the test MSE every N epochs.") var evaluateEvery = 1
     @Option(help: "Write a training-loss line every N steps.") var logEvery = 100
     @Option(help: "OpenBLAS threads.") var threads = 1
+    @OptionGroup(title: "Moduli regularizer and pruning") var method: MethodOptions
 
     func config() throws -> AddingConfig {
         var c = AddingConfig()
@@ -69,6 +72,11 @@ struct TrainAddingCommand: ParsableCommand {
         c.cell = kind; c.bias = bias; c.batchSize = batchSize; c.learningRate = lr; c.clip = clip
         c.epochs = epochs; c.batchesPerEpoch = batchesPerEpoch; c.fixedEpochs = fixedEpochs
         c.testSize = testSize; c.evaluateEvery = evaluateEvery; c.logEvery = logEvery; c.threads = threads
+        try method.apply(to: &c.regularizer, lambdaDefault: 1e-3)
+        c.targetSparsity = method.targetSparsity
+        c.schedule = method.schedule
+        c.tensorTargets = try method.parsedTensorTargets()
+        c.lottery = method.lottery
         return c
     }
 
@@ -84,5 +92,53 @@ struct TrainAddingCommand: ParsableCommand {
         guard let summary = try AddingExperiment.run(config, in: directory, resume: output.resume, progress: progress) else { return }
         print(String(format: "adding: test MSE %.5f (trivial baseline %.5f) after %d steps in %.1f s; results in %@",
                      summary.testMSE, summary.trivialMSE, summary.steps, summary.wallSeconds, directory.url.path))
+    }
+}
+
+extension LotteryMode: ExpressibleByArgument {}
+extension ScheduleShape: ExpressibleByArgument {}
+
+/// The paper's method on the command line: the moduli regularizer, pruning and lottery tickets.
+/// Flag map to the authors' scripts: --moduli = `moduli`, --inhibitor = `inhibitor`, --invert =
+/// `invert`, --permute = `permute`, --change-embed = `changeembed`, --learn-embedding =
+/// `learn_embedding`, --lambda = the regularization weight, --target-sparsity = the final pruning
+/// fraction (docs/cli.md).
+struct MethodOptions: ParsableArguments {
+    @Option(help: "Moduli space for the regularizer: none, standard (plain L1/L2), or circle, torus, torus6, klein, sphere, s3, r3, r9, mixedcurv.")
+    var moduli = "none"
+    @Option(help: "Inhibitor f(d): square, gauss, dog, inverted-dog, ripple, constant.")
+    var inhibitor = "inverted-dog"
+    @Flag(help: "Invert R: R = max(R) - R (implied by inverted-dog).") var invert = false
+    @Flag(help: "Control: shuffle the entries of R (same values, no geometry).") var permute = false
+    @Flag(name: .customLong("change-embed"), help: "Separate positions for rows and columns (non-symmetric R).") var changeEmbed = false
+    @Flag(name: .customLong("strength-matched"), help: "Control: constant R equal to the mean of the geometric R.") var strengthMatched = false
+    @Flag(name: .customLong("learn-embedding"), help: "Learn the neuron positions with the model's optimizer.") var learnEmbedding = false
+    @Option(help: "Penalty weight lambda (default: the task's, 1e-3 for adding).") var lambda: Double?
+    @Option(help: "Penalty power p: 1 (L1-type) or 2 (L2-type).") var power = 1
+    @Option(name: .customLong("target-sparsity"), help: "Final pooled sparsity of the pruned tensors (0 = no pruning; paper 0.95).")
+    var targetSparsity = 0.0
+    @Option(help: "Pruning schedule: linear (paper) or cubic (Zhu & Gupta).") var schedule = ScheduleShape.linear
+    @Option(name: .customLong("tensor-targets"), help: "Per-tensor final targets, comma-separated (W_ih, W_hh per layer, fc.weight).")
+    var tensorTargets: String?
+    @Option(help: "Lottery ticket after sparse training: none, random (paper), rewind (Frankle-Carbin).") var lottery = LotteryMode.none
+
+    func apply(to r: inout RegularizerConfig, lambdaDefault: Double) throws {
+        guard let f = Inhibitor(name: inhibitor) else {
+            throw ValidationError("Unknown --inhibitor \(inhibitor): choose square, gauss, dog, inverted-dog, ripple or constant.")
+        }
+        r = RegularizerConfig(space: moduli.lowercased(), inhibitor: f, invert: invert, permute: permute, changeEmbed: changeEmbed,
+                              strengthMatched: strengthMatched, lambda: lambda ?? lambdaDefault, power: power,
+                              learnEmbedding: learnEmbedding)
+        let usesPenalty = r.kind != .none
+        if !usesPenalty && (invert || permute || changeEmbed || strengthMatched || learnEmbedding || lambda != nil) {
+            throw ValidationError("--invert, --permute, --change-embed, --strength-matched, --learn-embedding and --lambda need a regularizer: set --moduli.")
+        }
+    }
+
+    func parsedTensorTargets() throws -> [Double]? {
+        guard let tensorTargets else { return nil }
+        let values = tensorTargets.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.allSatisfy({ $0 != nil }) else { throw ValidationError("--tensor-targets must be comma-separated numbers, got \(tensorTargets).") }
+        return values.map { $0! }
     }
 }

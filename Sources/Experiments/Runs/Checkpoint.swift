@@ -35,8 +35,9 @@ public enum Checkpoint {
 
     /// Restores a checkpoint written by `save` into a store with the same layout; returns the
     /// optimizer state and the trainer state.
+    /// With `stateOnly`, reads only the trainer state (the store is left alone).
     public static func load<State: Decodable>(_ store: ParameterStore<Float>, stateType: State.Type,
-                                              from run: RunDirectory) throws -> (optimizer: OptimizerState, state: State) {
+                                              from run: RunDirectory, stateOnly: Bool = false) throws -> (optimizer: OptimizerState, state: State) {
         let url = run.file(fileName)
         guard let data = try? Data(contentsOf: url) else {
             throw ExperimentError("No checkpoint at \(url.path) to resume from. Start a new run without --resume.")
@@ -45,6 +46,10 @@ public enum Checkpoint {
         guard let stateText = metadata["state"], let step = metadata["optimizer_step"].flatMap(Int.init) else {
             throw ExperimentError("\(url.path) is not a moduli checkpoint (no trainer state in its metadata).")
         }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let state = try decoder.decode(State.self, from: Data(stateText.utf8))
+        if stateOnly { return (OptimizerState(stepCount: step, buffers: [:]), state) }
         do { try store.load(tensors) } catch {
             throw ExperimentError("The checkpoint \(url.path) does not fit this model: \(error). Resume with the run's own configuration.")
         }
@@ -73,9 +78,6 @@ public enum Checkpoint {
             }
             buffers[buffer] = flat
         }
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let state = try decoder.decode(State.self, from: Data(stateText.utf8))
         return (OptimizerState(stepCount: step, buffers: buffers), state)
     }
 
