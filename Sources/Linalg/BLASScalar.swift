@@ -14,8 +14,12 @@ public enum Transpose: Sendable {
 /// A floating-point scalar with BLAS kernels: `Float` (training) and `Double` (gradient checks).
 ///
 /// All matrices are row-major; leading dimensions count elements between consecutive rows.
-public protocol BLASScalar: BinaryFloatingPoint, Real, Sendable, Codable
+public protocol BLASScalar: BinaryFloatingPoint, Real, SIMDScalar, Sendable, Codable
 where Self.RawSignificand: FixedWidthInteger {
+    /// e^x in each of 8 lanes, for the vectorized row kernels (softmax, cross-entropy).
+    /// Float: a polynomial accurate to a few ulp (see `Float.exponential`); Double: libm per lane.
+    static func exponential(_ x: SIMD8<Self>) -> SIMD8<Self>
+
     /// C = alpha * op(A) * op(B) + beta * C, with op(A) m x k, op(B) k x n, C m x n.
     static func gemm(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,

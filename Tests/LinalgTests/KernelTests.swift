@@ -1,0 +1,61 @@
+// Oracles for the vectorized Linalg kernels: Float.exponential against Double libm over its whole
+// range, and the SIMD softmax row kernels against naive scalar formulas at widths with and without tails.
+import Foundation
+import Testing
+import Linalg
+
+@Suite struct KernelTests {
+    /// Relative error of Float.exponential below 3 ulp on [-86.6, 88.7]; 0 below, infinity above.
+    @Test func exponentialIsAccurateOverItsRange() {
+        var worst = 0.0
+        var x = -86.6
+        while x < 88.7 {
+            var v = SIMD8<Float>()
+            for i in 0..<8 { v[i] = Float(x + Double(i) * 0.0137) }
+            let e = Float.exponential(v)
+            for i in 0..<8 where Double(v[i]) <= 88.7 {
+                let exact = Foundation.exp(Double(v[i]))
+                worst = max(worst, abs(Double(e[i]) - exact) / exact)
+            }
+            x += 0.1
+        }
+        #expect(worst < 3 * Double(Float.ulpOfOne), "worst relative error \(worst)")
+        let edges = Float.exponential(SIMD8<Float>(-1e4, -100, -87, 0, 1, 88.8, 100, 1e4))
+        #expect(edges[0] == 0 && edges[1] == 0 && edges[2] == 0 && edges[3] == 1)
+        #expect(abs(Double(edges[4]) - M_E) < 1e-6)
+        #expect(edges[5] == .infinity && edges[6] == .infinity && edges[7] == .infinity)
+    }
+
+    /// The SIMD row kernels match the scalar formulas (Double oracle) for widths around multiples of 8.
+    @Test(arguments: [1, 5, 8, 13, 16, 37, 512])
+    func softmaxRowsMatchNaiveFormulas(width c: Int) {
+        var rng = SeededGenerator(seed: UInt64(300 + c))
+        let x: Matrix<Float> = rng.normalMatrix(rows: 1, columns: c, std: 4)
+        let p: Matrix<Float> = rng.uniformMatrix(rows: 1, columns: c, low: 0, high: 1)
+        let xd = x.scalars.map(Double.init), pd = p.scalars.map(Double.init)
+        let m = xd.max()!, z = xd.reduce(0) { $0 + exp($1 - m) }, mass = pd.reduce(0, +)
+        let target = c / 2
+        var d = [Float](repeating: .nan, count: c)
+        let scale: Float = 0.25
+        let soft = x.scalars.withUnsafeBufferPointer { px in
+            p.scalars.withUnsafeBufferPointer { pp in
+                Kernels.softCrossEntropyRow(px.baseAddress!, pp.baseAddress!, count: c, gradient: &d, scale: scale)
+            }
+        }
+        let softExpected = zip(xd, pd).reduce(0) { $0 - $1.1 * ($1.0 - m - log(z)) }
+        #expect(abs(soft - softExpected) < 1e-5 * max(1, abs(softExpected)), "soft loss width \(c)")
+        for j in 0..<c {
+            let g = 0.25 * (mass * exp(xd[j] - m) / z - pd[j])
+            #expect(abs(Double(d[j]) - g) < 1e-6 * max(1, abs(g)), "soft gradient \(j) width \(c)")
+        }
+        let hard = x.scalars.withUnsafeBufferPointer { px in
+            Kernels.crossEntropyRow(px.baseAddress!, count: c, target: target, gradient: &d, scale: scale)
+        }
+        #expect(abs(hard.loss - (log(z) + m - xd[target])) < 1e-5 * max(1, hard.loss), "loss width \(c)")
+        #expect(hard.argmax == xd.firstIndex(of: m)!, "argmax width \(c)")
+        for j in 0..<c {
+            let g = 0.25 * (exp(xd[j] - m) / z - (j == target ? 1 : 0))
+            #expect(abs(Double(d[j]) - g) < 1e-6, "gradient \(j) width \(c)")
+        }
+    }
+}
