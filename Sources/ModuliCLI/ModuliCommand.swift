@@ -7,7 +7,7 @@ public struct ModuliCommand: ParsableCommand {
         commandName: "moduli",
         abstract: "Train recurrent networks with moduli regularization (geometric sparsification).",
         version: "0.1.0",
-        subcommands: [TrainCommand.self])
+        subcommands: [TrainCommand.self, GeometryCommand.self])
     public init() {}
 }
 

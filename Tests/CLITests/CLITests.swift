@@ -35,11 +35,36 @@ import Testing
         (["train", "adding", "--overwrite", "--resume", "--out", "x"], "contradict"),
         (["train", "adding", "--resume"], "--resume needs --out"),
         (["train", "adding", "--lr", "abc"], "lr"),
+        (["train", "adding", "--permute"], "--moduli"),
+        (["train", "adding", "--moduli", "donut"], "donut"),
+        (["train", "adding", "--lottery", "random"], "--target-sparsity"),
+        (["train", "adding", "--moduli", "torus", "--inhibitor", "mexican-hat"], "--inhibitor"),
+        (["train", "adding", "--target-sparsity", "1.5"], "--target-sparsity"),
+        (["geometry", "--space", "donut"], "donut"),
+        (["geometry", "--neurons", "0"], "--neurons"),
     ])
     func badInputFailsWithAMessage(arguments: [String], mentions: String) throws {
         let r = try Self.moduli(arguments)
         #expect(r.status != 0, "\(arguments) exited 0")
         #expect(r.err.contains(mentions), "\(arguments): stderr does not mention \(mentions): \(r.err)")
+    }
+
+    @Test func geometryPrintsThePaperStatisticsAndWritesR() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let r = try Self.moduli(["geometry", "--space", "torus", "--inhibitor", "inverted-dog", "--neurons", "600",
+                                 "--seed", "1", "--json", "--matrix", dir + "/R.npy"])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        let statistics = try #require(object?["statistics"] as? [String: Any])
+        let stats = statistics.compactMapValues { $0 as? Double }
+        // PAPER.md 2.2 (H = 4096): mean 66.26, median 77.0, max 81.14, min 0; H = 600 within sampling error.
+        #expect(abs(stats["mean"]! - 66.26) < 1.5, "mean \(stats["mean"]!)")
+        #expect(abs(stats["median"]! - 77.0) < 1.5, "median \(stats["median"]!)")
+        #expect(abs(stats["maximum"]! - 81.14) < 0.01 && stats["minimum"]! == 0)
+        let npy = try Data(contentsOf: URL(fileURLWithPath: dir + "/R.npy"))
+        #expect(npy.count == 128 + 600 * 600 * 4 || npy.count > 600 * 600 * 4, "R.npy has \(npy.count) bytes")
     }
 
     @Test func unwritableOutputFailsBeforeTraining() throws {

@@ -52,6 +52,8 @@ struct AddingTrainingState: Codable {
     var epochLossSum = 0.0
     var epochLossCount = 0
     var lastEpochLoss = Double.nan
+    /// Sums over the current metrics.jsonl logging window.
+    var windowLoss = 0.0, windowPenalty = 0.0, windowCount = 0
     var main: AddingPhaseResult?
     /// Steps over all phases (the `step` of metrics.jsonl).
     var globalStep = 0
@@ -152,6 +154,7 @@ public enum AddingExperiment {
                 state.phase = 1
                 state.step = 0
                 state.epochLossSum = 0; state.epochLossCount = 0
+                state.windowLoss = 0; state.windowPenalty = 0; state.windowCount = 0
                 try saveCheckpoint(session, &state)
             } else {
                 break
@@ -203,7 +206,6 @@ public enum AddingExperiment {
         let total = config.phaseSteps, perEpoch = config.batchesPerEpoch
         let recurrent = session.recurrentWeights
         try session.regularizer.checkWeights(recurrent, in: session.store)
-        var windowLoss = 0.0, windowPenalty = 0.0, windowCount = 0
         var testMSE = Double.nan
         while state.step < total {
             if state.step % perEpoch == 0, let pruner = session.pruner,
@@ -224,16 +226,16 @@ public enum AddingExperiment {
             session.regularizer.projectPositions(in: session.store)
             state.step += 1
             state.globalStep += 1
-            windowLoss += loss; windowPenalty += penalty; windowCount += 1
+            state.windowLoss += loss; state.windowPenalty += penalty; state.windowCount += 1
             state.epochLossSum += loss; state.epochLossCount += 1
 
             if state.step % config.logEvery == 0 {
-                let n = Double(windowCount)
-                try metrics.append(TrainRecord(step: state.globalStep, phase: state.phase, loss: windowLoss / n,
-                                               penalty: windowPenalty / n, gradientNorm: gradientNorm))
-                progress?.update(step: state.globalStep, loss: windowLoss / n,
+                let n = Double(state.windowCount)
+                try metrics.append(TrainRecord(step: state.globalStep, phase: state.phase, loss: state.windowLoss / n,
+                                               penalty: state.windowPenalty / n, gradientNorm: gradientNorm))
+                progress?.update(step: state.globalStep, loss: state.windowLoss / n,
                                  extra: testMSE.isNaN ? "" : String(format: "test MSE %.5f", testMSE))
-                windowLoss = 0; windowPenalty = 0; windowCount = 0
+                state.windowLoss = 0; state.windowPenalty = 0; state.windowCount = 0
             }
             if state.step % perEpoch == 0 {
                 let epoch = state.step / perEpoch
