@@ -13,7 +13,9 @@ extension Float {
     @inlinable @inline(__always)
     public static func exponential(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let lowest: Float = -86.6, highest: Float = 88.8
-        let v = x.clamped(lowerBound: SIMD8(repeating: lowest), upperBound: SIMD8(repeating: highest))
+        // Clamped with masks (pointwiseMin/Max and clamped(...) are not inlined by the compiler).
+        var v = x.replacing(with: lowest, where: x .< lowest)
+        v.replace(with: highest, where: v .> highest)
         // Adding 1.5 * 2^23 rounds to an integer (ties to even) and leaves n in the low mantissa bits.
         let shifter: Float = 12_582_912
         let t = v * 1.442_695_04 + shifter

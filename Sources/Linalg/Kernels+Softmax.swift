@@ -34,7 +34,11 @@ extension Kernels {
         if c >= 8 {
             var mv = load8(x)
             j = 8
-            while j + 8 <= c { mv = pointwiseMax(mv, load8(x + j)); j += 8 }
+            while j + 8 <= c {
+                let v = load8(x + j)
+                mv.replace(with: v, where: v .> mv)  // a select: pointwiseMax is not inlined
+                j += 8
+            }
             m = mv.max()
         }
         while j < c { if x[j] > m { m = x[j] }; j += 1 }

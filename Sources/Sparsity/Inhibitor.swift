@@ -81,6 +81,21 @@ public enum Inhibitor: String, Codable, Sendable, CaseIterable {
         }
     }
 
+    /// (f(d), f'(d)) together, sharing the exponentials (the learned-geometry path needs both).
+    @inlinable public func valueAndDerivative(_ d: Double) -> (value: Double, derivative: Double) {
+        switch self {
+        case .square: return (d * d, 2 * d)
+        case .gauss:
+            let e = Double.exp(-d * d / 3)
+            return (100 * e, -(200.0 / 3.0) * d * e)
+        case .dog, .invertedDoG:
+            let e1 = Double.exp(-d * d / 5), e2 = Double.exp(-4 * d * d)
+            return (100 * (e1 - e2), 100 * (-0.4 * d * e1 + 8 * d * e2))
+        case .ripple: return (50 + 50 * Double.cos(2 * d), -100 * Double.sin(2 * d))
+        case .constant: return (1, 0)
+        }
+    }
+
     /// The distance where DoG peaks, sqrt(ln 20 / 3.8) ~ 0.8879 (from f'(d) = 0).
     public static let dogPeakDistance: Double = (Double.log(20) / 3.8).squareRoot()
 

@@ -39,10 +39,11 @@ public struct LearnedEmbedding: Sendable {
     let permutation: [Int]?
     /// R from the last `computeCoefficients`, N * N.
     private(set) var coefficients: [Double]
-    /// The embeddings and D of the last `computeCoefficients`.
+    /// The embeddings of the last `computeCoefficients`.
     private var rows: NeuronEmbedding
     private var columns: NeuronEmbedding?
-    private var distances: Matrix<Double>
+    /// f'(D) of the last `computeCoefficients`, N * N.
+    private var slopes: [Double]
     /// Argmax of P (before inversion) at the last `computeCoefficients`.
     private var argmax = 0
     /// N * N work buffers.
@@ -65,7 +66,7 @@ public struct LearnedEmbedding: Sendable {
         self.rows = rows
         self.columns = columns
         coefficients = [Double](repeating: 0, count: n * n)
-        distances = Matrix(rows: n, columns: n)
+        slopes = [Double](repeating: 0, count: n * n)
         work = [Double](repeating: 0, count: permutation == nil ? 0 : n * n)
         dDistances = Matrix(rows: n, columns: n)
     }
@@ -117,22 +118,38 @@ public struct LearnedEmbedding: Sendable {
         return Matrix(rows: info.rows, columns: info.columns) { r, c in Double(p[r * info.columns + c]) }
     }
 
-    /// R = invert(permute(f(D))) from the positions now in the store, into `coefficients`.
-    /// Allocates the N x N distance matrix (through `NeuronEmbedding`).
+    /// R = invert(permute(f(D))) from the positions now in the store, into `coefficients`, and
+    /// f'(D) into `slopes` for the backward pass. With shared positions D is symmetric, so f and
+    /// f' are evaluated once per unordered pair. Allocates the N x N distance matrix (through
+    /// `NeuronEmbedding`).
     mutating func computeCoefficients<S: BLASScalar>(from store: ParameterStore<S>) {
         rows = NeuronEmbedding(space: space, positions: positions(in: store))
         columns = columnPositions(in: store).map { NeuronEmbedding(space: space, positions: $0) }
-        distances = columns.map { rows.distances(to: $0) } ?? rows.distanceMatrix()
-        let f = inhibitor, n = count * count, permutation = self.permutation
+        let distances = columns.map { rows.distances(to: $0) } ?? rows.distanceMatrix()
+        let f = inhibitor, n = count, symmetric = columns == nil, permutation = self.permutation
         distances.withUnsafeBufferPointer { d in
-            coefficients.withUnsafeMutableBufferPointer { r in
-                if let permutation {
-                    work.withUnsafeMutableBufferPointer { fv in
-                        for i in 0..<n { fv[i] = f.value(d[i]) }
-                        for i in 0..<n { r[i] = fv[permutation[i]] }
+            slopes.withUnsafeMutableBufferPointer { fp in
+                coefficients.withUnsafeMutableBufferPointer { r in
+                    work.withUnsafeMutableBufferPointer { w in
+                        // F = f(D) goes to `work` when a permutation follows, else straight into R.
+                        let fv = permutation == nil ? r.baseAddress! : w.baseAddress!
+                        if symmetric {
+                            for i in 0..<n {
+                                let (v, s) = f.valueAndDerivative(d[i * n + i])
+                                fv[i * n + i] = v; fp[i * n + i] = s
+                                for j in (i + 1)..<n {
+                                    let (v, s) = f.valueAndDerivative(d[i * n + j])
+                                    fv[i * n + j] = v; fv[j * n + i] = v
+                                    fp[i * n + j] = s; fp[j * n + i] = s
+                                }
+                            }
+                        } else {
+                            for i in 0..<(n * n) { (fv[i], fp[i]) = f.valueAndDerivative(d[i]) }
+                        }
+                        if let permutation {
+                            for i in 0..<(n * n) { r[i] = w[permutation[i]] }
+                        }
                     }
-                } else {
-                    for i in 0..<n { r[i] = f.value(d[i]) }
                 }
             }
         }
@@ -142,10 +159,10 @@ public struct LearnedEmbedding: Sendable {
     /// Adds dPenalty/dPositions into the store's gradients, given `dCoefficients` = dPenalty/dR
     /// (N * N) at the R of the last `computeCoefficients`.
     mutating func addPositionGradients<S: BLASScalar>(dCoefficients: [Double], into store: ParameterStore<S>) {
-        let n = count * count, f = inhibitor, perm = permutation, inverted = invert, top = argmax
+        let n = count * count, perm = permutation, inverted = invert, top = argmax
         // dF, then dD = f'(D) dF, into dDistances.
         dCoefficients.withUnsafeBufferPointer { a in
-            distances.withUnsafeBufferPointer { d in
+            slopes.withUnsafeBufferPointer { fp in
                 dDistances.withUnsafeMutableBufferPointer { g in
                     work.withUnsafeMutableBufferPointer { scatter in
                         var total = 0.0
@@ -156,9 +173,9 @@ public struct LearnedEmbedding: Sendable {
                         }
                         if let perm {
                             for k in 0..<n { scatter[perm[k]] = dP(k) }
-                            for i in 0..<n { g[i] = f.derivative(d[i]) * scatter[i] }
+                            for i in 0..<n { g[i] = fp[i] * scatter[i] }
                         } else {
-                            for i in 0..<n { g[i] = f.derivative(d[i]) * dP(i) }
+                            for i in 0..<n { g[i] = fp[i] * dP(i) }
                         }
                     }
                 }

@@ -82,6 +82,39 @@ import _TestSupport
         #expect(g.allSatisfy { $0.isFinite })
     }
 
+    /// The Float training loop (eight SIMD lanes, sign from bits) against a scalar Float loop:
+    /// exact for p = 1 (including +0, -0, subnormal and negative weights), close for p = 2.
+    @Test(arguments: [1, 2])
+    func floatKernelMatchesScalarLoop(power: Int) throws {
+        let h = 13   // 169 entries per block: 21 vectors of 8 and a tail of 1
+        let (store, slots) = recurrentStore(hiddenSize: h, gates: [3], seed: 25, as: Float.self)
+        let w = store.value(slots[0]), count = 3 * h * h
+        let specials: [Float] = [0, -0.0, Float.leastNonzeroMagnitude, -Float.leastNonzeroMagnitude, -1e-30, 1e-30]
+        for (k, v) in specials.enumerated() { w[k * 17] = v }
+        var rng = SeededGenerator(seed: 26)
+        var regularizer = try ModuliRegularizer(config: .geometric(space: "torus", lambda: 0.3, power: power),
+                                                hiddenSize: h, in: store, rng: &rng)
+        let r = try #require(regularizer.coefficients).converted(to: Float.self)
+        let initial = (0..<count).map { _ in Float(rng.normal()) }
+        for i in 0..<count { store.gradient(slots[0])[i] = initial[i] }
+        let penalty = regularizer.addGradients(weights: slots, in: store)
+        let scale = Float(0.3 / Double(count))
+        var naive = 0.0
+        for i in 0..<count {
+            let x = w[i], c = r.scalars[i % (h * h)]
+            naive += Double(power == 1 ? c * abs(x) : c * x * x)
+            let expected: Float = power == 1 ? initial[i] + scale * (x > 0 ? c : (x < 0 ? -c : 0))
+                                             : initial[i] + 2 * scale * c * x
+            let got = store.gradient(slots[0])[i]
+            if power == 1 {
+                #expect(got == expected, "entry \(i), w = \(x), seed 25")
+            } else {
+                #expect(abs(got - expected) <= 1e-6 * max(1, abs(expected)), "entry \(i), seed 25")
+            }
+        }
+        #expect(abs(penalty - 0.3 * naive / Double(count)) <= 1e-5 * penalty, "seed 25")
+    }
+
     @Test func gradientIsAddedNotAssigned() throws {
         let h = 5
         let (store, slots) = recurrentStore(hiddenSize: h, gates: [1], seed: 18, as: Double.self)

@@ -29,16 +29,16 @@ public struct Linear: Sendable {
     @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ x: Matrix<S>, _ store: ParameterStore<S>) -> Matrix<S> {
         precondition(x.columns == inputSize, "Linear expects \(inputSize) input features, got \(x.columns)")
-        var y = Matrix<S>(rows: x.rows, columns: outputSize)
-        x.withUnsafeBufferPointer { px in
-            y.withUnsafeMutableBufferPointer { py in
+        let (inputSize, outputSize) = (inputSize, outputSize)
+        // Fresh storage, written whole by the GEMM (beta 0).
+        return Matrix<S>(rows: x.rows, columns: outputSize) { py in
+            x.withUnsafeBufferPointer { px in
                 S.gemm(.noTranspose, .transpose, m: x.rows, n: outputSize, k: inputSize, alpha: 1,
                        a: px.baseAddress!, lda: inputSize, b: store.value(weight), ldb: inputSize,
-                       beta: 0, c: py.baseAddress!, ldc: outputSize)
-                if let bias { Kernels.addRowVector(py.baseAddress!, rows: x.rows, columns: outputSize, store.value(bias)) }
+                       beta: 0, c: py, ldc: outputSize)
             }
+            if let bias { Kernels.addRowVector(py, rows: x.rows, columns: outputSize, store.value(bias)) }
         }
-        return y
     }
 
     /// Adds dW += dY^T x and db += colsum(dY) into the store; returns dX = dY W (N x I) when
@@ -51,22 +51,23 @@ public struct Linear: Sendable {
         precondition(x.columns == inputSize, "Linear.backward expects \(inputSize) input features, got \(x.columns)")
         precondition(dY.rows == x.rows && dY.columns == outputSize,
                      "Linear.backward: dOutput is \(dY.rows) x \(dY.columns), expected \(x.rows) x \(outputSize)")
-        var dX = Matrix<S>(rows: needInputGradient ? x.rows : 0, columns: inputSize)
+        let (inputSize, outputSize) = (inputSize, outputSize)
         x.withUnsafeBufferPointer { px in
             dY.withUnsafeBufferPointer { pdy in
                 S.gemm(.transpose, .noTranspose, m: outputSize, n: inputSize, k: x.rows, alpha: 1,
                        a: pdy.baseAddress!, lda: outputSize, b: px.baseAddress!, ldb: inputSize,
                        beta: 1, c: store.gradient(weight), ldc: inputSize)
                 if let bias { Kernels.addColumnSums(pdy.baseAddress!, rows: x.rows, columns: outputSize, into: store.gradient(bias)) }
-                if needInputGradient {
-                    dX.withUnsafeMutableBufferPointer { pdx in
-                        S.gemm(.noTranspose, .noTranspose, m: x.rows, n: inputSize, k: outputSize, alpha: 1,
-                               a: pdy.baseAddress!, lda: outputSize, b: store.value(weight), ldb: inputSize,
-                               beta: 0, c: pdx.baseAddress!, ldc: inputSize)
-                    }
-                }
             }
         }
-        return dX
+        guard needInputGradient else { return Matrix<S>(rows: 0, columns: inputSize) }
+        // Fresh storage, written whole by the GEMM (beta 0).
+        return Matrix<S>(rows: x.rows, columns: inputSize) { pdx in
+            dY.withUnsafeBufferPointer { pdy in
+                S.gemm(.noTranspose, .noTranspose, m: x.rows, n: inputSize, k: outputSize, alpha: 1,
+                       a: pdy.baseAddress!, lda: outputSize, b: store.value(weight), ldb: inputSize,
+                       beta: 0, c: pdx, ldc: inputSize)
+            }
+        }
     }
 }

@@ -17,7 +17,7 @@ public enum CrossEntropy {
     /// The mean loss and dLoss/dLogits (`N x C`).
     @inlinable
     public static func lossAndGradient<S: BLASScalar>(logits: Matrix<S>, targets: [Int]) -> (loss: Double, dLogits: Matrix<S>) {
-        var d = Matrix<S>(rows: logits.rows, columns: logits.columns)
+        var d = Matrix<S>(rows: logits.rows, columns: logits.columns) { _ in }  // every element is written below
         let r = lossAndGradient(logits: logits, targets: targets, into: &d)
         return (r.loss, d)
     }

@@ -17,7 +17,7 @@ public enum SoftCrossEntropy {
     /// The mean loss and dLoss/dLogits (`N x C`).
     @inlinable
     public static func lossAndGradient<S: BLASScalar>(logits: Matrix<S>, targets: Matrix<S>) -> (loss: Double, dLogits: Matrix<S>) {
-        var d = Matrix<S>(rows: logits.rows, columns: logits.columns)
+        var d = Matrix<S>(rows: logits.rows, columns: logits.columns) { _ in }  // every element is written below
         let loss = lossAndGradient(logits: logits, targets: targets, into: &d)
         return (loss, d)
     }
