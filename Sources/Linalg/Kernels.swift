@@ -9,7 +9,9 @@ public enum Kernels {
     @inlinable public static func addRowVector<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int, _ v: UnsafePointer<S>) {
         for r in 0..<rows {
             let row = y + r * columns
-            for c in 0..<columns { row[c] += v[c] }
+            var c = 0
+            while c + 8 <= columns { store8(load8(row + c) + load8(v + c), row + c); c += 8 }
+            while c < columns { row[c] += v[c]; c += 1 }
         }
     }
 
@@ -17,7 +19,9 @@ public enum Kernels {
     @inlinable public static func addColumnSums<S: BLASScalar>(_ x: UnsafePointer<S>, rows: Int, columns: Int, into out: UnsafeMutablePointer<S>) {
         for r in 0..<rows {
             let row = x + r * columns
-            for c in 0..<columns { out[c] += row[c] }
+            var c = 0
+            while c + 8 <= columns { store8(load8(out + c) + load8(row + c), out + c); c += 8 }
+            while c < columns { out[c] += row[c]; c += 1 }
         }
     }
 
@@ -26,13 +30,32 @@ public enum Kernels {
                                                                _ u: UnsafePointer<S>, _ v: UnsafePointer<S>) {
         for r in 0..<rows {
             let row = y + r * columns
-            for c in 0..<columns { row[c] = row[c] + u[c] + v[c] }
+            var c = 0
+            while c + 8 <= columns { store8(load8(row + c) + load8(u + c) + load8(v + c), row + c); c += 8 }
+            while c < columns { row[c] = row[c] + u[c] + v[c]; c += 1 }
         }
     }
 
-    /// x = max(x, 0) in place (a NaN stays NaN, -0 stays -0). Branch-free, so that it vectorizes.
+    /// x = max(x, 0) in place (a NaN stays NaN, -0 stays -0). Float runs 8 lanes at a time with a
+    /// masked select (a scalar `v < 0 ? 0 : v` loop is compiled back into branches, and generic
+    /// SIMD masks are not lowered to vector instructions, so the Float path is written concretely).
     @inlinable public static func reluInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
-        for i in 0..<count { let v = x[i]; x[i] = v < 0 ? 0 : v }
+        if S.self == Float.self {
+            reluInPlace(UnsafeMutableRawPointer(x).assumingMemoryBound(to: Float.self), count: count)
+            return
+        }
+        for i in 0..<count where x[i] < 0 { x[i] = 0 }
+    }
+
+    /// x = max(x, 0) in place for Float, 8 lanes at a time.
+    @inlinable public static func reluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let v = load8(x + i)
+            store8(v.replacing(with: 0, where: v .< 0), x + i)
+            i += 8
+        }
+        while i < count { if x[i] < 0 { x[i] = 0 }; i += 1 }
     }
 
     /// The ReLU backward step: `d[i] = h[i] > 0 ? g[i] + o[i] : 0`, or `g[i]` alone when `o` is nil
@@ -40,10 +63,36 @@ public enum Kernels {
     @inlinable public static func reluBackward<S: BLASScalar>(output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
                                                               extra o: UnsafePointer<S>?, into d: UnsafeMutablePointer<S>,
                                                               count: Int) {
+        if S.self == Float.self {
+            func f(_ p: UnsafePointer<S>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+            reluBackward(output: f(h), gradient: f(g), extra: o.map(f),
+                         into: UnsafeMutableRawPointer(d).assumingMemoryBound(to: Float.self), count: count)
+            return
+        }
         if let o {
             for i in 0..<count { d[i] = h[i] > 0 ? g[i] + o[i] : 0 }
         } else {
             for i in 0..<count { d[i] = h[i] > 0 ? g[i] : 0 }
+        }
+    }
+
+    /// The ReLU backward step for Float, 8 lanes at a time.
+    @inlinable public static func reluBackward(output h: UnsafePointer<Float>, gradient g: UnsafePointer<Float>,
+                                               extra o: UnsafePointer<Float>?, into d: UnsafeMutablePointer<Float>,
+                                               count: Int) {
+        var i = 0
+        if let o {
+            while i + 8 <= count {
+                store8((load8(g + i) + load8(o + i)).replacing(with: 0, where: .!(load8(h + i) .> 0)), d + i)
+                i += 8
+            }
+            while i < count { d[i] = h[i] > 0 ? g[i] + o[i] : 0; i += 1 }
+        } else {
+            while i + 8 <= count {
+                store8(load8(g + i).replacing(with: 0, where: .!(load8(h + i) .> 0)), d + i)
+                i += 8
+            }
+            while i < count { d[i] = h[i] > 0 ? g[i] : 0; i += 1 }
         }
     }
 
@@ -56,6 +105,68 @@ public enum Kernels {
             for i in 0..<count { d[i] = (g[i] + o[i]) * (1 - h[i] * h[i]) }
         } else {
             for i in 0..<count { d[i] = g[i] * (1 - h[i] * h[i]) }
+        }
+    }
+
+    /// Writes the transpose of the `rows x columns` block at `x` (row stride `xStride`) to `y`
+    /// (`columns x rows`, row stride `yStride`): `y[c, r] = x[r, c]`. Walks 8 x 8 tiles so that
+    /// both sides stay in cache.
+    @inlinable public static func transpose<S: BLASScalar>(_ x: UnsafePointer<S>, rows: Int, columns: Int, xStride: Int,
+                                                           into y: UnsafeMutablePointer<S>, yStride: Int) {
+        if S.self == Float.self {
+            transpose(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), rows: rows, columns: columns, xStride: xStride,
+                      into: UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), yStride: yStride)
+            return
+        }
+        var r0 = 0
+        while r0 < rows {
+            let r1 = min(r0 + 8, rows)
+            var c0 = 0
+            while c0 < columns {
+                let c1 = min(c0 + 8, columns)
+                for r in r0..<r1 {
+                    let row = x + r * xStride
+                    for c in c0..<c1 { y[c * yStride + r] = row[c] }
+                }
+                c0 = c1
+            }
+            r0 = r1
+        }
+    }
+
+    /// The transpose for Float: 4 x 4 tiles moved as four SIMD4 rows turned into four SIMD4
+    /// columns (register shuffles), the ragged edges element by element.
+    @inlinable public static func transpose(_ x: UnsafePointer<Float>, rows: Int, columns: Int, xStride: Int,
+                                            into y: UnsafeMutablePointer<Float>, yStride: Int) {
+        @inline(__always) func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+            UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+        }
+        @inline(__always) func store4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+            UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
+        }
+        var r = 0
+        while r + 4 <= rows {
+            let x0 = x + r * xStride, x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride
+            var c = 0
+            while c + 4 <= columns {
+                let a = load4(x0 + c), b = load4(x1 + c), d = load4(x2 + c), e = load4(x3 + c)
+                let out = y + c * yStride + r
+                store4(SIMD4(a[0], b[0], d[0], e[0]), out)
+                store4(SIMD4(a[1], b[1], d[1], e[1]), out + yStride)
+                store4(SIMD4(a[2], b[2], d[2], e[2]), out + 2 * yStride)
+                store4(SIMD4(a[3], b[3], d[3], e[3]), out + 3 * yStride)
+                c += 4
+            }
+            while c < columns {
+                y[c * yStride + r] = x0[c]; y[c * yStride + r + 1] = x1[c]
+                y[c * yStride + r + 2] = x2[c]; y[c * yStride + r + 3] = x3[c]
+                c += 1
+            }
+            r += 4
+        }
+        while r < rows {
+            for c in 0..<columns { y[c * yStride + r] = x[r * xStride + c] }
+            r += 1
         }
     }
 

@@ -59,3 +59,22 @@ import Linalg
         }
     }
 }
+
+@Suite struct TransposeKernelTests {
+    /// Float (SIMD tiles) and Double (scalar) transposes of ragged blocks inside strided buffers.
+    @Test(arguments: [(1, 1), (3, 5), (4, 4), (32, 128), (13, 7), (70, 9)])
+    func transposeMatchesDefinition(rows: Int, columns: Int) {
+        var rng = SeededGenerator(seed: 700 + UInt64(rows * 1000 + columns))
+        let xStride = columns + 3, yStride = rows + 2
+        let x: Matrix<Double> = rng.normalMatrix(rows: rows, columns: xStride)
+        let xf: Matrix<Float> = x.converted()
+        var y = [Double](repeating: .nan, count: columns * yStride), yf = [Float](repeating: .nan, count: columns * yStride)
+        x.withUnsafeBufferPointer { Kernels.transpose($0.baseAddress!, rows: rows, columns: columns, xStride: xStride, into: &y, yStride: yStride) }
+        xf.withUnsafeBufferPointer { Kernels.transpose($0.baseAddress!, rows: rows, columns: columns, xStride: xStride, into: &yf, yStride: yStride) }
+        for r in 0..<rows {
+            for c in 0..<columns {
+                #expect(y[c * yStride + r] == x[r, c] && yf[c * yStride + r] == xf[r, c], "(\(r), \(c)) of \(rows) x \(columns)")
+            }
+        }
+    }
+}

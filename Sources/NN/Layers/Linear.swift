@@ -54,9 +54,9 @@ public struct Linear: Sendable {
         let (inputSize, outputSize) = (inputSize, outputSize)
         x.withUnsafeBufferPointer { px in
             dY.withUnsafeBufferPointer { pdy in
-                S.gemm(.transpose, .noTranspose, m: outputSize, n: inputSize, k: x.rows, alpha: 1,
-                       a: pdy.baseAddress!, lda: outputSize, b: px.baseAddress!, ldb: inputSize,
-                       beta: 1, c: store.gradient(weight), ldc: inputSize)
+                S.gemmSlicedK(.transpose, .noTranspose, m: outputSize, n: inputSize, k: x.rows, alpha: 1,
+                              a: pdy.baseAddress!, lda: outputSize, b: px.baseAddress!, ldb: inputSize,
+                              beta: 1, c: store.gradient(weight), ldc: inputSize)
                 if let bias { Kernels.addColumnSums(pdy.baseAddress!, rows: x.rows, columns: outputSize, into: store.gradient(bias)) }
             }
         }

@@ -47,17 +47,32 @@ public struct ElmanLayer: RecurrentLayer {
         let nonlinearity = nonlinearity
         // hidden holds h_0, then for each step the pre-activation X W_ih^T + b_ih + b_hh (all steps in
         // one GEMM), turned into h_t in place.
+        let transposed = ElmanLayer.stepsOnTransposedStates(batch: batch)
         let hidden = Matrix<S>(rows: (steps + 1) * batch, columns: h) { base in
             initial.hidden.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress!, count: bh) }
             RecurrentKernels.inputProjection(input, weightIH: weightIH, biasIH: biasIH, biasHH: biasHH, outputs: h,
                                              store, into: base + bh)
-            for t in 0..<steps {
-                let prev = base + t * bh, cur = prev + bh
-                S.gemm(.noTranspose, .transpose, m: batch, n: h, k: h, alpha: 1, a: prev, lda: h,
-                       b: whh, ldb: h, beta: 1, c: cur, ldc: h)
-                switch nonlinearity {
-                case .relu: Kernels.reluInPlace(cur, count: bh)
-                case .tanh: Kernels.tanhInPlace(cur, count: bh)
+            if transposed {
+                // h_t^T = act(pre_t^T + W_hh h_{t-1}^T) on H x B scratch states, copied back into the rows.
+                let scratch = UnsafeMutablePointer<S>.allocate(capacity: 2 * bh)
+                defer { scratch.deallocate() }
+                var prevT = scratch, curT = scratch + bh
+                Kernels.transpose(base, rows: batch, columns: h, xStride: h, into: prevT, yStride: batch)
+                for t in 0..<steps {
+                    let cur = base + (t + 1) * bh
+                    Kernels.transpose(cur, rows: batch, columns: h, xStride: h, into: curT, yStride: batch)
+                    S.gemm(.noTranspose, .noTranspose, m: h, n: batch, k: h, alpha: 1, a: whh, lda: h,
+                           b: prevT, ldb: batch, beta: 1, c: curT, ldc: batch)
+                    ElmanLayer.activate(nonlinearity, curT, count: bh)
+                    Kernels.transpose(curT, rows: h, columns: batch, xStride: batch, into: cur, yStride: h)
+                    swap(&prevT, &curT)
+                }
+            } else {
+                for t in 0..<steps {
+                    let prev = base + t * bh, cur = prev + bh
+                    S.gemm(.noTranspose, .transpose, m: batch, n: h, k: h, alpha: 1, a: prev, lda: h,
+                           b: whh, ldb: h, beta: 1, c: cur, ldc: h)
+                    ElmanLayer.activate(nonlinearity, cur, count: bh)
                 }
             }
         }
@@ -81,11 +96,15 @@ public struct ElmanLayer: RecurrentLayer {
         let whh = store.value(weightHH)
         let nonlinearity = nonlinearity
         // dPre_t = dLoss/d(pre-activation at step t), every row written below.
+        let transposed = ElmanLayer.stepsOnTransposedStates(batch: batch)
         let dPre = Matrix<S>(rows: steps * batch, columns: h) { dp in
             cache.hidden.withUnsafeBufferPointer { ph in
                 dOutput.withUnsafeBufferPointer { pdo in
                     dh.withUnsafeMutableBufferPointer { pdh in
                         let dhp = pdh.baseAddress!
+                        // Transposed steps: dh_{t-1}^T = W_hh^T dPre_t^T on H x B scratch.
+                        let scratch = transposed ? UnsafeMutablePointer<S>.allocate(capacity: 2 * bh) : nil
+                        defer { scratch?.deallocate() }
                         for t in stride(from: steps - 1, through: 0, by: -1) {
                             let ht = ph.baseAddress! + (t + 1) * bh
                             let dout = hasOutputGradient ? UnsafePointer(pdo.baseAddress! + t * bh) : nil
@@ -94,8 +113,16 @@ public struct ElmanLayer: RecurrentLayer {
                             case .relu: Kernels.reluBackward(output: ht, gradient: dhp, extra: dout, into: dpt, count: bh)
                             case .tanh: Kernels.tanhBackward(output: ht, gradient: dhp, extra: dout, into: dpt, count: bh)
                             }
-                            S.gemm(.noTranspose, .noTranspose, m: batch, n: h, k: h, alpha: 1, a: dpt, lda: h,
-                                   b: whh, ldb: h, beta: 0, c: dhp, ldc: h)
+                            if let scratch {
+                                let dpT = scratch, dhT = scratch + bh
+                                Kernels.transpose(dpt, rows: batch, columns: h, xStride: h, into: dpT, yStride: batch)
+                                S.gemm(.transpose, .noTranspose, m: h, n: batch, k: h, alpha: 1, a: whh, lda: h,
+                                       b: dpT, ldb: batch, beta: 0, c: dhT, ldc: batch)
+                                Kernels.transpose(dhT, rows: h, columns: batch, xStride: batch, into: dhp, yStride: h)
+                            } else {
+                                S.gemm(.noTranspose, .noTranspose, m: batch, n: h, k: h, alpha: 1, a: dpt, lda: h,
+                                       b: whh, ldb: h, beta: 0, c: dhp, ldc: h)
+                            }
                         }
                     }
                 }
@@ -106,5 +133,20 @@ public struct ElmanLayer: RecurrentLayer {
         let dInput = RecurrentKernels.inputProjectionBackward(cache.input, dPre: dPre, weightIH: weightIH,
                                                               biasIH: biasIH, store, needInputGradient: needInputGradient)
         return (dInput, RecurrentState(hidden: dh))
+    }
+
+    /// Whether the per-step product runs on transposed states (`H x B`, `W_hh h^T`) rather than on
+    /// rows (`B x H`, `h W_hh^T`). With a small batch OpenBLAS's sgemm is about twice as fast that
+    /// way (B 32, H 128: 32 us instead of 61 us per product on the benchmark machine), which pays
+    /// for transposing each step's 4,096 values in and out; at B 200 the row form is as fast.
+    static func stepsOnTransposedStates(batch: Int) -> Bool { batch <= 64 }
+
+    /// The activation in place.
+    @inline(__always)
+    static func activate<S: BLASScalar>(_ nonlinearity: ElmanNonlinearity, _ x: UnsafeMutablePointer<S>, count: Int) {
+        switch nonlinearity {
+        case .relu: Kernels.reluInPlace(x, count: count)
+        case .tanh: Kernels.tanhInPlace(x, count: count)
+        }
     }
 }

@@ -147,8 +147,8 @@ enum RecurrentKernels {
         var dX = Matrix<S>(rows: needInputGradient ? n : 0, columns: i)
         x.withUnsafeBufferPointer { px in
             dPre.withUnsafeBufferPointer { pd in
-                S.gemm(.transpose, .noTranspose, m: g, n: i, k: n, alpha: 1, a: pd.baseAddress!, lda: g,
-                       b: px.baseAddress!, ldb: i, beta: 1, c: store.gradient(weightIH), ldc: i)
+                S.gemmSlicedK(.transpose, .noTranspose, m: g, n: i, k: n, alpha: 1, a: pd.baseAddress!, lda: g,
+                              b: px.baseAddress!, ldb: i, beta: 1, c: store.gradient(weightIH), ldc: i)
                 if let biasIH { Kernels.addColumnSums(pd.baseAddress!, rows: n, columns: g, into: store.gradient(biasIH)) }
                 if needInputGradient {
                     dX.withUnsafeMutableBufferPointer { pdx in
@@ -168,8 +168,8 @@ enum RecurrentKernels {
         let h = hidden.columns, g = dHH.columns, n = steps * batch
         hidden.withUnsafeBufferPointer { ph in
             dHH.withUnsafeBufferPointer { pd in
-                S.gemm(.transpose, .noTranspose, m: g, n: h, k: n, alpha: 1, a: pd.baseAddress!, lda: g,
-                       b: ph.baseAddress!, ldb: h, beta: 1, c: store.gradient(weightHH), ldc: h)
+                S.gemmSlicedK(.transpose, .noTranspose, m: g, n: h, k: n, alpha: 1, a: pd.baseAddress!, lda: g,
+                              b: ph.baseAddress!, ldb: h, beta: 1, c: store.gradient(weightHH), ldc: h)
                 if let biasHH { Kernels.addColumnSums(pd.baseAddress!, rows: n, columns: g, into: store.gradient(biasHH)) }
             }
         }

@@ -64,9 +64,9 @@ public struct RecurrentNetwork: Sendable {
         precondition(states.count == layers.count, "Expected \(layers.count) initial states, got \(states.count)")
         var caches: [RecurrentCache<S>] = []
         var x = input
-        for (layer, state) in zip(layers, states) {
+        for (k, (layer, state)) in zip(layers, states).enumerated() {
             let cache = RecurrentNetwork.forward(layer, x, batch: batch, initial: state, store)
-            x = cache.output
+            if k + 1 < layers.count { x = cache.output }  // the next layer's input (a copy; none after the top)
             caches.append(cache)
         }
         return caches
