@@ -28,9 +28,12 @@ test: deps
 test-long: deps
 	MODULI_LONG_TESTS=1 $(SWIFT) test
 
-## bench: training-step benchmarks (release), see BENCHMARKS.md
+## bench: training-step benchmarks (release), see BENCHMARKS.md; the PyTorch peer runs when
+## BENCH_PYTHON names a Python with torch (found at /opt/torchenv/bin/python when present)
+BENCH_PYTHON ?= $(wildcard /opt/torchenv/bin/python)
+BENCH_ARGS ?=
 bench: deps
-	cd Benchmarks && $(SWIFT) run -c release moduli-bench
+	cd Benchmarks && $(SWIFT) run -c release moduli-bench $(if $(BENCH_PYTHON),--pytorch $(BENCH_PYTHON)) $(BENCH_ARGS)
 
 clean:
 	rm -rf .build

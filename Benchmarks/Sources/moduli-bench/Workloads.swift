@@ -60,6 +60,8 @@ struct NavigationWorkload: Workload {
     let start: Matrix<Float>
     /// Soft targets, `(T * B) x N`, rows summing to 1.
     let target: Matrix<Float>
+    /// dLoss/dLogits, `(T * B) x N`, allocated once and overwritten every step.
+    var dLogits: Matrix<Float>
     /// The loss of the last step.
     var lastLoss = 0.0
 
@@ -75,6 +77,7 @@ struct NavigationWorkload: Workload {
         velocity = rng.normalMatrix(rows: length * batch, columns: 2, std: 0.02)
         start = NavigationWorkload.softmaxRows(rng.normalMatrix(rows: batch, columns: places))
         target = NavigationWorkload.softmaxRows(rng.normalMatrix(rows: length * batch, columns: places))
+        dLogits = Matrix(rows: length * batch, columns: places)
     }
 
     /// GEMM flops of one step: forward encoder, input projection, recurrence and decoder; backward
@@ -102,7 +105,7 @@ struct NavigationWorkload: Workload {
         let caches = rnn.forward(velocity, batch: batch, initial: [RecurrentState(hidden: h0)], store)
         let outputs = caches[0].output
         let logits = decoder.forward(outputs, store)
-        let (loss, dLogits) = SoftCrossEntropy.lossAndGradient(logits: logits, targets: target)
+        let loss = SoftCrossEntropy.lossAndGradient(logits: logits, targets: target, into: &dLogits)
         let dOutputs = decoder.backward(input: outputs, dOutput: dLogits, store)
         let (_, dInitial) = rnn.backward(caches, dOutput: dOutputs, store)
         encoder.backward(input: start, dOutput: dInitial[0].hidden, store, needInputGradient: false)
