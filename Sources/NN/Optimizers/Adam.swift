@@ -64,7 +64,19 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
         let p = store.values, g = store.gradients
         m.scalars.withUnsafeMutableBufferPointer { mb in
             v.scalars.withUnsafeMutableBufferPointer { vb in
-                for i in 0..<n {
+                var start = 0
+                if Scalar.self == Float.self, n >= 8 {
+                    // The same formula 8 lanes at a time (the scalar loop does not vectorize): about
+                    // twice as fast, with identical results (each lane does the same IEEE operations).
+                    func f(_ x: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
+                        UnsafeMutableRawPointer(x).assumingMemoryBound(to: Float.self)
+                    }
+                    func s(_ x: Scalar) -> Float { unsafeBitCast(x, to: Float.self) }
+                    start = Adam.updateLanes(p: f(p.baseAddress!), g: f(g.baseAddress!), m: f(mb.baseAddress!),
+                                             v: f(vb.baseAddress!), count: n, l2: s(l2), b1: s(b1), b2: s(b2),
+                                             stepSize: s(stepSize), bc2Root: s(bc2Root), eps: s(eps), decay: s(decay))
+                }
+                for i in start..<n {
                     let gi = g[i] + l2 * p[i]
                     let mi = b1 * mb[i] + (1 - b1) * gi
                     let vi = b2 * vb[i] + (1 - b2) * gi * gi
@@ -76,5 +88,30 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
             }
         }
         store.applyMasks()
+    }
+
+    /// The Float update of `step`, 8 lanes at a time over the first `count - count % 8` entries;
+    /// returns how many entries it did.
+    @inline(__always)
+    static func updateLanes(p: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
+                            v: UnsafeMutablePointer<Float>, count: Int, l2: Float, b1: Float, b2: Float,
+                            stepSize: Float, bc2Root: Float, eps: Float, decay: Float) -> Int {
+        @inline(__always) func load(_ x: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+            UnsafeRawPointer(x).loadUnaligned(as: SIMD8<Float>.self)
+        }
+        @inline(__always) func store(_ x: SIMD8<Float>, _ to: UnsafeMutablePointer<Float>) {
+            UnsafeMutableRawPointer(to).storeBytes(of: x, as: SIMD8<Float>.self)
+        }
+        var i = 0
+        while i + 8 <= count {
+            let pi = load(p + i)
+            let gi = load(g + i) + l2 * pi
+            let mi = b1 * load(m + i) + (1 - b1) * gi
+            let vi = b2 * load(v + i) + (1 - b2) * gi * gi
+            store(mi, m + i); store(vi, v + i)
+            store(pi * decay - stepSize * mi / (vi.squareRoot() / bc2Root + eps), p + i)
+            i += 8
+        }
+        return i
     }
 }
