@@ -1,12 +1,13 @@
 // The `moduli` command line: parse, validate, call the library. Commands never compute.
 import ArgumentParser
+import Experiments
 
 /// The root command.
 public struct ModuliCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "moduli",
         abstract: "Train recurrent networks with moduli regularization (geometric sparsification).",
-        version: "0.1.0",
+        version: ModuliVersion.string,
         subcommands: [TrainCommand.self, GeometryCommand.self])
     public init() {}
 }
