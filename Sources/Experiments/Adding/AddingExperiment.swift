@@ -127,8 +127,7 @@ public enum AddingExperiment {
             }
         }
         let metrics = try MetricsLog(run: run, keepUpToStep: resume ? state.globalStep : nil)
-        let regularizerStatistics = state.phase == 0 ? session.regularizer.statistics() : nil
-        if !resume, let stats = regularizerStatistics { try run.writeJSON(stats, to: "regularizer.json") }
+        if !resume, let stats = session.regularizer.statistics() { try run.writeJSON(stats, to: "regularizer.json") }
 
         var sessionStart = Date()
         func saveCheckpoint(_ session: AddingSession, _ state: inout AddingTrainingState) throws {
@@ -183,9 +182,11 @@ public enum AddingExperiment {
     /// (resuming inside the lottery phase) the masks come from the checkpoint instead.
     static func lotterySession(_ config: AddingConfig, root: SeededGenerator, main: ParameterStore<Float>?,
                                run: RunDirectory) throws -> AddingSession {
-        var session = try AddingSession(config: config, weightsRNG: root.derived(11), regularizerRNG: root.derived(13), prune: false)
-        if config.lottery == .rewind {
-            session = try AddingSession(config: config, weightsRNG: root.derived(1), regularizerRNG: root.derived(3), prune: false)
+        // rewind: the main phase's own streams (same positions), then its saved initial values.
+        let rewind = config.lottery == .rewind
+        var session = try AddingSession(config: config, weightsRNG: root.derived(rewind ? 1 : 11),
+                                        regularizerRNG: root.derived(rewind ? 3 : 13), prune: false)
+        if rewind {
             let (initial, _) = try SafeTensors.decode(Data(contentsOf: run.file("initial.safetensors")))
             try session.store.load(initial)
         }
