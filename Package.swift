@@ -36,7 +36,10 @@ let package = Package(
         .target(name: "NN", dependencies: ["Linalg"]),
 
         // MARK: Where geometry meets networks: the moduli regularizer, pruning, lottery tickets
-        .target(name: "Sparsity", dependencies: ["Linalg", "Geometry", "NN"]),
+        .target(
+            name: "Sparsity",
+            dependencies: ["Linalg", "Geometry", "NN", .product(name: "RealModule", package: "swift-numerics")]
+        ),
 
         // MARK: Tasks, the trainer, run directories
         .target(name: "Experiments", dependencies: ["Linalg", "Geometry", "NN", "Sparsity"]),
@@ -48,7 +51,7 @@ let package = Package(
         .target(
             name: "ModuliCLI",
             dependencies: [
-                "Experiments", "Reports",
+                "Experiments", "Reports", "NN", "Sparsity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,6 +1,7 @@
 // The `moduli` command line: parse, validate, call the library. Commands never compute.
 import ArgumentParser
 import Experiments
+import Foundation
 
 /// The root command.
 public struct ModuliCommand: ParsableCommand {
@@ -12,10 +13,28 @@ public struct ModuliCommand: ParsableCommand {
     public init() {}
 }
 
-/// `moduli train <task>`.
+/// `moduli train <task>`, or `moduli train --config FILE.json` for any task.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a model on one of the paper's tasks and write a run directory.",
+        discussion: "moduli train --config FILE.json runs the task named in a resolved configuration (a run's config.json, edited).",
         subcommands: [TrainAddingCommand.self])
+
+    @Option(help: "Run the task and settings of a resolved configuration file (a run's config.json).") var config: String?
+    @OptionGroup var output: RunOptions
+
+    func run() throws {
+        guard let config else { throw CleanExit.helpRequest(self) }
+        if output.resume { throw ValidationError("--config starts a new run; to continue one, give only --out and --resume to its task command.") }
+        let url = URL(fileURLWithPath: config)
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ValidationError("Cannot read --config \(url.path): \(error.localizedDescription).")
+        }
+        let task = try TaskRegistry.task(inConfig: data, path: url.path)
+        let directory = try output.directory(task: task.name)
+        guard let summary = try task.run(configData: data, path: url.path, in: directory, showProgress: !output.quiet) else { return }
+        printSummary(summary, directory: directory)
+    }
 }

@@ -33,6 +33,8 @@ public struct LearnedEmbedding: Sendable {
     public let positionsSlot: ParameterSlot
     /// The slot of the column positions with `changeEmbed`, else nil.
     public let columnPositionsSlot: ParameterSlot?
+    /// Every slot of the learned positions (rows, then columns with changeEmbed).
+    public var slots: [ParameterSlot] { [positionsSlot] + (columnPositionsSlot.map { [$0] } ?? []) }
 
     let inhibitor: Inhibitor
     let invert: Bool

@@ -91,6 +91,7 @@ public struct RegularizerConfig: Codable, Sendable, Equatable {
             if learnEmbedding { throw RegularizerError.learnedWithoutGeometry(space) }
         case .geometric:
             if learnEmbedding && strengthMatched { throw RegularizerError.learnedStrengthMatched }
+            if inhibitor == .constant && invertsR { throw RegularizerError.constantInverted }
         }
     }
 
@@ -122,6 +123,8 @@ public enum RegularizerError: Error, Equatable, CustomStringConvertible {
     case invalidLambda(Double)
     /// `standard` with invert gives R = 0 (no regularization at all: the authors' bug 4).
     case standardInverted
+    /// A constant inhibitor with invert gives R = max(R) - R = 0 everywhere (bug 4 in another form).
+    case constantInverted
     /// Learned positions need a geometric space.
     case learnedWithoutGeometry(String)
     /// Learned positions with a constant (strength-matched) R have no gradient.
@@ -142,6 +145,8 @@ public enum RegularizerError: Error, Equatable, CustomStringConvertible {
         case .invalidLambda(let l): return "Regularizer lambda must be finite and >= 0, got \(l)"
         case .standardInverted:
             return "The standard (L1/L2) regularizer cannot be inverted: R = max(1) - 1 = 0 would switch the penalty off (the authors' bug 4)"
+        case .constantInverted:
+            return "A constant inhibitor cannot be inverted: R = max(R) - R = 0 everywhere would switch the penalty off; drop --invert or choose another --inhibitor"
         case .learnedWithoutGeometry(let s):
             return "Learned embeddings need a moduli space; '\(s)' has no neuron positions"
         case .learnedStrengthMatched:

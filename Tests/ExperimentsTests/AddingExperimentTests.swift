@@ -13,9 +13,16 @@ import NN
     /// A configuration small enough for a debug build.
     static func smallConfig() -> AddingConfig {
         var c = AddingConfig()
-        c.length = 6; c.hiddenSize = 16; c.batchSize = 16; c.learningRate = 3e-3
-        c.epochs = 6; c.batchesPerEpoch = 150; c.fixedEpochs = 0; c.testSize = 400; c.logEvery = 50
+        c.length = 6; c.hiddenSize = 16; c.batchSize = 16; c.optimizer.learningRate = 3e-3
+        c.epochs = 6; c.stepsPerEpoch = 150; c.fixedEpochs = 0; c.testSize = 400; c.logEvery = 50
         return c
+    }
+
+    /// Trains (or resumes) `config` in `path` on the shared trainer.
+    static func train(_ config: AddingConfig, _ path: String, resume: Bool = false, overwrite: Bool = false,
+                      stopAfterEpochs: Int? = nil) throws -> RunSummary? {
+        let run = try RunDirectory(path: path, overwrite: overwrite, resume: resume)
+        return try Trainer<AddingTask>(config: config).train(in: run, resume: resume, stopAfterEpochs: stopAfterEpochs)
     }
 
     @Test func batchesHaveTwoMarkersAndTheirSum() {
@@ -45,9 +52,11 @@ import NN
     @Test func smallRunLearnsAndWritesItsRecords() throws {
         let path = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let run = try RunDirectory(path: path, overwrite: false, resume: false)
-        let summary = try #require(try AddingExperiment.run(Self.smallConfig(), in: run))
-        #expect(summary.testMSE < 0.25 * AddingProblem.trivialMSE, "test MSE \(summary.testMSE), seed 0")
+        let summary = try #require(try Self.train(Self.smallConfig(), path))
+        let run = try RunDirectory(path: path, overwrite: false, resume: true)
+        let mse = try #require(summary["testMSE"])
+        #expect(mse < 0.25 * AddingProblem.trivialMSE, "test MSE \(mse), seed 0")
+        #expect(summary.baselines["trivialMSE"] == AddingProblem.trivialMSE)
         #expect(summary.steps == 900)
         for name in ["config.json", "metrics.jsonl", "summary.json", "model.safetensors", "checkpoint.safetensors"] {
             #expect(FileManager.default.fileExists(atPath: run.file(name).path), "\(name) missing")
@@ -68,11 +77,11 @@ import NN
         defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: split) }
         var config = Self.smallConfig()
         config.epochs = 3
-        let a = try #require(try AddingExperiment.run(config, in: RunDirectory(path: straight, overwrite: false, resume: false)))
-        let stopped = try AddingExperiment.run(config, in: RunDirectory(path: split, overwrite: false, resume: false), stopAfterEpochs: 1)
+        let a = try #require(try Self.train(config, straight))
+        let stopped = try Self.train(config, split, stopAfterEpochs: 1)
         #expect(stopped == nil)
-        let b = try #require(try AddingExperiment.run(config, in: RunDirectory(path: split, overwrite: false, resume: true), resume: true))
-        #expect(a.testMSE == b.testMSE)
+        let b = try #require(try Self.train(config, split, resume: true))
+        #expect(a.metrics == b.metrics)
         #expect(a.trainLoss == b.trainLoss)
         let ma = try Data(contentsOf: URL(fileURLWithPath: straight + "/model.safetensors"))
         let mb = try Data(contentsOf: URL(fileURLWithPath: split + "/model.safetensors"))
@@ -87,21 +96,21 @@ import NN
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = Self.smallConfig()
         config.epochs = 2
-        _ = try AddingExperiment.run(config, in: RunDirectory(path: path, overwrite: false, resume: false), stopAfterEpochs: 1)
-        config.learningRate = 1
-        #expect(throws: ExperimentError.self) {
-            try AddingExperiment.run(config, in: RunDirectory(path: path, overwrite: false, resume: true), resume: true)
-        }
+        _ = try Self.train(config, path, stopAfterEpochs: 1)
+        config.optimizer.learningRate = 1
+        #expect(throws: ExperimentError.self) { try Self.train(config, path, resume: true) }
     }
 
     @Test func runDirectoryRefusesToClobberOrWriteIntoAFile() throws {
         let path = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let run = try RunDirectory(path: path, overwrite: false, resume: false)
-        try run.writeJSON(Self.smallConfig(), to: "config.json")
+        do {
+            let run = try RunDirectory(path: path, overwrite: false, resume: false)
+            try run.writeJSON(Self.smallConfig(), to: "config.json")
+        }  // the run's lock is released here
         #expect(throws: ExperimentError.self) { try RunDirectory(path: path, overwrite: false, resume: false) }
-        _ = try RunDirectory(path: path, overwrite: true, resume: false)
-        #expect(!FileManager.default.fileExists(atPath: run.file("config.json").path))
+        do { _ = try RunDirectory(path: path, overwrite: true, resume: false) }
+        #expect(!FileManager.default.fileExists(atPath: path + "/config.json"))
         let file = path + "/plain-file"
         FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
         #expect(throws: ExperimentError.self) { try RunDirectory(path: file, overwrite: false, resume: false) }
@@ -111,10 +120,10 @@ import NN
     @Test func invalidConfigurationsNameTheOption() {
         var c = Self.smallConfig()
         c.hiddenSize = 0
-        #expect { try c.validate() } throws: { ($0 as? ExperimentError)?.description.contains("--hidden") == true }
+        #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("--hidden") == true }
         c = Self.smallConfig(); c.length = 1
-        #expect { try c.validate() } throws: { ($0 as? ExperimentError)?.description.contains("--length") == true }
-        c = Self.smallConfig(); c.learningRate = -1
-        #expect { try c.validate() } throws: { ($0 as? ExperimentError)?.description.contains("--lr") == true }
+        #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("--length") == true }
+        c = Self.smallConfig(); c.optimizer.learningRate = -1
+        #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("--lr") == true }
     }
 }

@@ -11,7 +11,7 @@ import Sparsity
     static func sparseConfig(lottery: LotteryMode = .none) -> AddingConfig {
         var c = AddingExperimentTests.smallConfig()
         c.regularizer = RegularizerConfig(space: "torus", inhibitor: .invertedDoG, lambda: 1e-3, learnEmbedding: true)
-        c.targetSparsity = 0.9
+        c.pruning.targetSparsity = 0.9
         c.fixedEpochs = 2
         c.lottery = lottery
         return c
@@ -20,11 +20,12 @@ import Sparsity
     @Test func prunesToTheTargetAndSavesLearnedPositions() throws {
         let path = AddingExperimentTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let run = try RunDirectory(path: path, overwrite: false, resume: false)
-        let summary = try #require(try AddingExperiment.run(Self.sparseConfig(), in: run))
+        let summary = try #require(try AddingExperimentTests.train(Self.sparseConfig(), path))
+        let run = try RunDirectory(path: path, overwrite: false, resume: true)
         let pooled = summary.main.sparsity.pooled
         #expect(pooled.pruned == Int((0.9 * Double(pooled.count)).rounded()), "pooled \(pooled)")
-        #expect(summary.testMSE < 0.5 * AddingProblem.trivialMSE, "test MSE \(summary.testMSE) at 90% sparsity, seed 0")
+        let mse = try #require(summary["testMSE"])
+        #expect(mse < 0.5 * AddingProblem.trivialMSE, "test MSE \(mse) at 90% sparsity, seed 0")
         // Sparsity trajectory: one prune line per epoch 1 ... epochs-1, increasing to the target.
         let lines = try String(contentsOf: run.file("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
         let prunes = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -46,9 +47,9 @@ import Sparsity
     @Test func lotteryTicketRetrainsUnderTheFinalMasks() throws {
         let path = AddingExperimentTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let run = try RunDirectory(path: path, overwrite: false, resume: false)
         let config = Self.sparseConfig(lottery: .rewind)
-        let summary = try #require(try AddingExperiment.run(config, in: run))
+        let summary = try #require(try AddingExperimentTests.train(config, path))
+        let run = try RunDirectory(path: path, overwrite: false, resume: true)
         let lottery = try #require(summary.lottery)
         #expect(lottery.sparsity.pooled.pruned == summary.main.sparsity.pooled.pruned)
         #expect(summary.steps == 2 * config.phaseSteps)
@@ -63,17 +64,16 @@ import Sparsity
         let straight = AddingExperimentTests.temporaryDirectory(), split = AddingExperimentTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: split) }
         var config = Self.sparseConfig(lottery: .random)
-        config.epochs = 3; config.fixedEpochs = 1; config.batchesPerEpoch = 40
-        let a = try #require(try AddingExperiment.run(config, in: RunDirectory(path: straight, overwrite: false, resume: false)))
+        config.epochs = 3; config.fixedEpochs = 1; config.stepsPerEpoch = 40
+        let a = try #require(try AddingExperimentTests.train(config, straight))
         // Stop inside the main phase, then at its end, then inside the lottery phase.
         for stop in [2, 4, 6] {
             let resume = stop != 2
-            let r = try AddingExperiment.run(config, in: RunDirectory(path: split, overwrite: false, resume: resume),
-                                             resume: resume, stopAfterEpochs: stop)
+            let r = try AddingExperimentTests.train(config, split, resume: resume, stopAfterEpochs: stop)
             #expect(r == nil)
         }
-        let b = try #require(try AddingExperiment.run(config, in: RunDirectory(path: split, overwrite: false, resume: true), resume: true))
-        #expect(a.testMSE == b.testMSE && a.main.testMSE == b.main.testMSE)
+        let b = try #require(try AddingExperimentTests.train(config, split, resume: true))
+        #expect(a.metrics == b.metrics && a.main.metrics == b.main.metrics)
         let ma = try Data(contentsOf: URL(fileURLWithPath: straight + "/model.safetensors"))
         let mb = try Data(contentsOf: URL(fileURLWithPath: split + "/model.safetensors"))
         #expect(ma == mb, "resumed weights differ from an uninterrupted run")
@@ -88,12 +88,12 @@ import Sparsity
     @Test func contradictoryMethodOptionsAreRefused() {
         var c = AddingExperimentTests.smallConfig()
         c.lottery = .random
-        #expect { try c.validate() } throws: { ($0 as? ExperimentError)?.description.contains("--target-sparsity") == true }
+        #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("--target-sparsity") == true }
         c = AddingExperimentTests.smallConfig()
         c.regularizer = RegularizerConfig(space: "donut", lambda: 1e-3)
-        #expect { try c.validate() } throws: { ($0 as? ExperimentError)?.description.contains("donut") == true }
+        #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("donut") == true }
         c = AddingExperimentTests.smallConfig()
         c.regularizer = RegularizerConfig(space: "standard", inhibitor: .constant, invert: true, lambda: 1e-3)
-        #expect(throws: ExperimentError.self) { try c.validate() }
+        #expect(throws: ExperimentError.self) { try Trainer<AddingTask>.validate(c) }
     }
 }

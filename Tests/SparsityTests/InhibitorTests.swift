@@ -75,5 +75,10 @@ import Testing
             try RegularizerConfig(space: "torus", strengthMatched: true, learnEmbedding: true).validate()
         }
         #expect(throws: Never.self) { try RegularizerConfig(space: "torus", permute: true, learnEmbedding: true).validate() }
+        // A geometric space with a constant inhibitor, inverted, would give R = 0 everywhere.
+        #expect(throws: RegularizerError.constantInverted) {
+            try RegularizerConfig(space: "torus", inhibitor: .constant, invert: true).validate()
+        }
+        #expect(throws: Never.self) { try RegularizerConfig(space: "torus", inhibitor: .constant).validate() }
     }
 }

@@ -17,6 +17,8 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
     public var weightDecay: Double
     /// Whether weight decay is decoupled (AdamW).
     public let decoupledWeightDecay: Bool
+    /// Tensors with a weight decay of their own (PyTorch parameter groups); the rest use `weightDecay`.
+    public var parameterGroups: [ParameterGroup] = []
     /// Steps taken so far.
     public private(set) var stepCount = 0
     private var m = OptimizerBuffer<Scalar>()
@@ -59,29 +61,33 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
         let bc1 = 1 - Double.pow(betas.0, t), bc2 = 1 - Double.pow(betas.1, t)
         let stepSize = Scalar(learningRate / bc1), bc2Root = Scalar(bc2.squareRoot())
         let b1 = Scalar(betas.0), b2 = Scalar(betas.1), eps = Scalar(epsilon)
-        let l2 = decoupledWeightDecay ? 0 : Scalar(weightDecay)
-        let decay = decoupledWeightDecay ? Scalar(1 - learningRate * weightDecay) : 1
         let p = store.values, g = store.gradients
+        let ranges = store.weightDecayRanges(default: weightDecay, groups: parameterGroups)
+        let decoupled = decoupledWeightDecay, lr = learningRate
         m.scalars.withUnsafeMutableBufferPointer { mb in
             v.scalars.withUnsafeMutableBufferPointer { vb in
-                var start = 0
-                if Scalar.self == Float.self, n >= 8 {
-                    // The same formula 8 lanes at a time (the scalar loop does not vectorize): about
-                    // twice as fast, with identical results (each lane does the same IEEE operations).
-                    func f(_ x: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
-                        UnsafeMutableRawPointer(x).assumingMemoryBound(to: Float.self)
+                for (range, weightDecay) in ranges {
+                    let l2 = decoupled ? 0 : Scalar(weightDecay)
+                    let decay = decoupled ? Scalar(1 - lr * weightDecay) : 1
+                    var start = range.lowerBound
+                    if Scalar.self == Float.self, range.count >= 8 {
+                        // The same formula 8 lanes at a time (the scalar loop does not vectorize): about
+                        // twice as fast, with identical results (each lane does the same IEEE operations).
+                        func f(_ x: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
+                            UnsafeMutableRawPointer(x + range.lowerBound).assumingMemoryBound(to: Float.self)
+                        }
+                        func s(_ x: Scalar) -> Float { unsafeBitCast(x, to: Float.self) }
+                        start += Adam.updateLanes(p: f(p.baseAddress!), g: f(g.baseAddress!), m: f(mb.baseAddress!),
+                                                  v: f(vb.baseAddress!), count: range.count, l2: s(l2), b1: s(b1), b2: s(b2),
+                                                  stepSize: s(stepSize), bc2Root: s(bc2Root), eps: s(eps), decay: s(decay))
                     }
-                    func s(_ x: Scalar) -> Float { unsafeBitCast(x, to: Float.self) }
-                    start = Adam.updateLanes(p: f(p.baseAddress!), g: f(g.baseAddress!), m: f(mb.baseAddress!),
-                                             v: f(vb.baseAddress!), count: n, l2: s(l2), b1: s(b1), b2: s(b2),
-                                             stepSize: s(stepSize), bc2Root: s(bc2Root), eps: s(eps), decay: s(decay))
-                }
-                for i in start..<n {
-                    let gi = g[i] + l2 * p[i]
-                    let mi = b1 * mb[i] + (1 - b1) * gi
-                    let vi = b2 * vb[i] + (1 - b2) * gi * gi
-                    mb[i] = mi; vb[i] = vi
-                    p[i] = p[i] * decay - stepSize * mi / (vi.squareRoot() / bc2Root + eps)
+                    for i in start..<range.upperBound {
+                        let gi = g[i] + l2 * p[i]
+                        let mi = b1 * mb[i] + (1 - b1) * gi
+                        let vi = b2 * vb[i] + (1 - b2) * gi * gi
+                        mb[i] = mi; vb[i] = vi
+                        p[i] = p[i] * decay - stepSize * mi / (vi.squareRoot() / bc2Root + eps)
+                    }
                 }
                 store.maskState(mb.baseAddress!)
                 store.maskState(vb.baseAddress!)

@@ -27,6 +27,21 @@ public struct OptimizerState: Sendable, Equatable {
     }
 }
 
+/// Tensors that take a weight decay of their own (a PyTorch parameter group), e.g. 0 for learned
+/// neuron positions.
+public struct ParameterGroup: Sendable, Equatable {
+    /// The tensors of the group.
+    public var slots: [ParameterSlot]
+    /// Their weight decay.
+    public var weightDecay: Double
+
+    /// A group from its parts.
+    public init(slots: [ParameterSlot], weightDecay: Double) {
+        self.slots = slots
+        self.weightDecay = weightDecay
+    }
+}
+
 /// PyTorch's `clip_grad_norm_`: scales every gradient by `maxNorm / (norm + 1e-6)` when the global
 /// L2 norm exceeds `maxNorm`. Returns the norm before clipping.
 @discardableResult
@@ -41,6 +56,24 @@ public func clipGradientNorm<S: BLASScalar>(_ store: ParameterStore<S>, maxNorm:
 }
 
 extension ParameterStore {
+    /// The flat store cut into runs of equal weight decay: `default` everywhere except the slots of
+    /// `groups` (a later group wins). One run over everything when there are no groups.
+    func weightDecayRanges(default value: Double, groups: [ParameterGroup]) -> [(Range<Int>, Double)] {
+        guard !groups.isEmpty else { return [(0..<totalCount, value)] }
+        var decay = [Double](repeating: value, count: infos.count)
+        for group in groups { for s in group.slots { decay[s.index] = group.weightDecay } }
+        var runs: [(Range<Int>, Double)] = []
+        for (k, info) in infos.enumerated() {
+            let range = info.offset..<(info.offset + info.count)
+            if let last = runs.last, last.1 == decay[k], last.0.upperBound == range.lowerBound {
+                runs[runs.count - 1].0 = last.0.lowerBound..<range.upperBound
+            } else {
+                runs.append((range, decay[k]))
+            }
+        }
+        return runs
+    }
+
     /// Zeroes the gradients of pruned entries (so that no optimizer state builds up there).
     func maskGradients() {
         for s in slots where isMasked[s.index] {

@@ -13,6 +13,8 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
     public var weightDecay: Double
     /// Nesterov momentum.
     public var nesterov: Bool
+    /// Tensors with a weight decay of their own (PyTorch parameter groups); the rest use `weightDecay`.
+    public var parameterGroups: [ParameterGroup] = []
     private var buffer = OptimizerBuffer<Scalar>()
     private var stepCount = 0
     private var started: Bool { stepCount > 0 }
@@ -36,17 +38,24 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
     public mutating func step(_ store: ParameterStore<Scalar>) {
         store.maskGradients()
         let p = store.values, g = store.gradients, n = store.totalCount
-        let lr = Scalar(learningRate), wd = Scalar(weightDecay), mu = Scalar(momentum), damp = Scalar(1 - dampening)
+        let lr = Scalar(learningRate), mu = Scalar(momentum), damp = Scalar(1 - dampening)
+        let ranges = store.weightDecayRanges(default: weightDecay, groups: parameterGroups)
         if momentum == 0 {
-            for i in 0..<n { p[i] -= lr * (g[i] + wd * p[i]) }
+            for (range, weightDecay) in ranges {
+                let wd = Scalar(weightDecay)
+                for i in range { p[i] -= lr * (g[i] + wd * p[i]) }
+            }
         } else {
             buffer.prepare(count: n)
-            let first = !started
+            let first = !started, nesterov = nesterov
             buffer.scalars.withUnsafeMutableBufferPointer { b in
-                for i in 0..<n {
-                    let gi = g[i] + wd * p[i]
-                    b[i] = first ? gi : mu * b[i] + damp * gi
-                    p[i] -= lr * (nesterov ? gi + mu * b[i] : b[i])
+                for (range, weightDecay) in ranges {
+                    let wd = Scalar(weightDecay)
+                    for i in range {
+                        let gi = g[i] + wd * p[i]
+                        b[i] = first ? gi : mu * b[i] + damp * gi
+                        p[i] -= lr * (nesterov ? gi + mu * b[i] : b[i])
+                    }
                 }
                 store.maskState(b.baseAddress!)
             }

@@ -1,0 +1,94 @@
+// The adding problem (PAPER.md section 6) as a task of the shared trainer: fresh batches every step,
+// MSE on the final state's read-out, a fixed held-out test set. Defaults are the paper's protocol.
+import Linalg
+import NN
+
+/// The adding problem's own options, as written to config.json under `options`.
+public struct AddingOptions: Codable, Sendable, Equatable {
+    /// Sequence length T.
+    public var length = 50
+    /// Hidden units H.
+    public var hiddenSize = 128
+    /// Recurrent layers.
+    public var layers = 1
+    /// Cell: rnn_relu (paper), rnn_tanh, lstm or gru.
+    public var cell: CellKind = .rnnReLU
+    /// Biases in the recurrent layers.
+    public var bias = true
+    /// Batch size B.
+    public var batchSize = 32
+    /// Held-out test sequences.
+    public var testSize = 2000
+    /// Seed of the fixed held-out test set (the same for every run seed, so runs compare).
+    public var testSeed: UInt64 = 20_240_610
+    /// The paper's options.
+    public init() {}
+}
+
+/// The configuration of an adding-problem run.
+public typealias AddingConfig = RunConfig<AddingOptions>
+
+extension RunConfig where Options == AddingOptions {
+    /// The paper's protocol for the adding problem.
+    public init() { self.init(task: AddingTask.name, training: AddingTask.defaultTraining, options: AddingOptions()) }
+}
+
+/// The adding problem for the trainer.
+public struct AddingTask: TrainingTask {
+    public struct Stream: TaskStream { var rng: SeededGenerator }
+    public static let name = "adding"
+    public static let primaryMetric = "testMSE"
+    public static let defaultLambda = 1e-3
+    /// Adam lr 1e-4, clip 0.5, 100 epochs of 313 batches, then 10 epochs at fixed sparsity.
+    public static var defaultTraining: TrainingConfig {
+        var t = TrainingConfig(epochs: 100, stepsPerEpoch: 313, optimizer: OptimizerConfig(kind: .adam, learningRate: 1e-4))
+        t.fixedEpochs = 10; t.clip = 0.5
+        return t
+    }
+    public let options: AddingOptions
+    /// The fixed held-out test set.
+    public let testSet: AddingBatch
+    public var baselines: [String: Double] { ["trivialMSE": AddingProblem.trivialMSE] }
+
+    public init(options: AddingOptions) {
+        self.options = options
+        var rng = SeededGenerator(seed: options.testSeed)
+        testSet = AddingProblem.batch(length: options.length, batch: options.testSize, rng: &rng)
+    }
+
+    public static func validate(_ o: AddingOptions, training: TrainingConfig) throws {
+        try require(o.length >= 2 && o.length <= 1_000_000, "--length must be between 2 (two markers) and 1000000, got \(o.length).")
+        try require(o.hiddenSize >= 1 && o.hiddenSize <= 65_536, "--hidden must be between 1 and 65536, got \(o.hiddenSize).")
+        try require(o.layers >= 1 && o.layers <= 16, "--layers must be between 1 and 16, got \(o.layers).")
+        try require(o.batchSize >= 1 && o.batchSize <= 1_000_000, "--batch-size must be between 1 and 1000000, got \(o.batchSize).")
+        try require(o.testSize >= 1 && o.testSize <= 10_000_000, "--test-size must be between 1 and 10000000, got \(o.testSize).")
+    }
+
+    public static func memoryEstimate(_ o: AddingOptions, training: TrainingConfig) -> Double {
+        let (t, b, h, l) = (Double(o.length), Double(o.batchSize), Double(o.hiddenSize), Double(o.layers))
+        let gates = Double(o.cell == .lstm ? 4 : o.cell == .gru ? 3 : 1)
+        let activations = 4 * t * max(b, min(Double(o.testSize), 500)) * h * l * (gates + 3)  // caches and gradients
+        let parameters = 4 * 6 * gates * h * (h + 2) * l  // values, gradients, masks, moments, checkpoint copies
+        return activations + parameters + 8 * t * Double(o.testSize) + 12 * h * h  // test set, R
+    }
+
+    public func makeModel(in store: ParameterStore<Float>, rng: inout SeededGenerator) -> AddingModel {
+        AddingModel(kind: options.cell, hiddenSize: options.hiddenSize, layers: options.layers, bias: options.bias, store: store, rng: &rng)
+    }
+
+    public func roles(of model: AddingModel) -> ParameterRoles {
+        ParameterRoles(pruned: model.prunableWeights, recurrent: model.rnn.recurrentWeights,
+                       hiddenSize: options.hiddenSize, networks: [model.rnn])
+    }
+
+    public func makeStream(rng: SeededGenerator) -> Stream { Stream(rng: rng) }
+
+    public func trainStep(_ model: AddingModel, _ store: ParameterStore<Float>, stream: inout Stream) -> Double {
+        let batch = AddingProblem.batch(length: options.length, batch: options.batchSize, rng: &stream.rng)
+        return model.lossAndGradients(batch, store)
+    }
+
+    public func evaluate(_ model: AddingModel, _ store: ParameterStore<Float>) -> [String: Double] {
+        ["testMSE": model.meanSquaredError(testSet, length: options.length, store)]
+    }
+}

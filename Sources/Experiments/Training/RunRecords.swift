@@ -1,0 +1,271 @@
+// The records of a run directory, the same for every task: config.json (`RunConfig`), the lines of
+// metrics.jsonl (`TrainRecord`, `EvalRecord`, `PruneRecord`, read back as `MetricsLine`) and
+// summary.json (`RunSummary`). Reports and sweeps read any run through these types.
+import Foundation
+import Sparsity
+
+/// The fully resolved configuration of a run, as written to config.json: the task's name and
+/// options and the trainer's settings. Fields of either part read as fields of the whole
+/// (`config.epochs`, `config.hiddenSize`).
+@dynamicMemberLookup
+public struct RunConfig<Options: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+    /// The task's name (`adding`, `navigation`, ...).
+    public var task: String
+    /// Package version that wrote the config.
+    public var version: String
+    /// The trainer's settings.
+    public var training: TrainingConfig
+    /// The task's own options.
+    public var options: Options
+
+    /// A configuration from its parts, stamped with this package's version.
+    public init(task: String, training: TrainingConfig, options: Options) {
+        self.task = task; self.version = ModuliVersion.string; self.training = training; self.options = options
+    }
+
+    /// A trainer setting.
+    public subscript<T>(dynamicMember path: WritableKeyPath<TrainingConfig, T>) -> T {
+        get { training[keyPath: path] }
+        set { training[keyPath: path] = newValue }
+    }
+
+    /// A derived trainer value (`config.phaseSteps`).
+    public subscript<T>(dynamicMember path: KeyPath<TrainingConfig, T>) -> T { training[keyPath: path] }
+
+    /// A task option.
+    public subscript<T>(dynamicMember path: WritableKeyPath<Options, T>) -> T {
+        get { options[keyPath: path] }
+        set { options[keyPath: path] = newValue }
+    }
+}
+
+/// A JSON decoder that reads the non-finite numbers run records write as strings.
+func recordDecoder() -> JSONDecoder {
+    let decoder = JSONDecoder()
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return decoder
+}
+
+/// A string key for records whose keys are metric names.
+struct RecordKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// Encodes `metrics` as keys of `container`, beside the record's own keys.
+func encodeMetrics(_ metrics: [String: Double], into container: inout KeyedEncodingContainer<RecordKey>) throws {
+    for (name, value) in metrics { try container.encode(value, forKey: RecordKey(name)) }
+}
+
+/// The number-valued keys of `container` that are not in `known`: a record's task metrics.
+func decodeMetrics(from container: KeyedDecodingContainer<RecordKey>, known: Set<String>) -> [String: Double] {
+    var metrics: [String: Double] = [:]
+    for key in container.allKeys where !known.contains(key.stringValue) {
+        if let value = try? container.decode(Double.self, forKey: key) { metrics[key.stringValue] = value }
+    }
+    return metrics
+}
+
+/// A training-loss line of metrics.jsonl: means over the steps since the previous line.
+public struct TrainRecord: Codable, Sendable, Equatable {
+    /// Always "train".
+    public var kind = "train"
+    /// Steps over all phases after this line's window.
+    public var step: Int
+    /// 0 = main training, 1 = lottery-ticket retraining.
+    public var phase: Int
+    /// Mean task loss (without the penalty).
+    public var loss: Double
+    /// Mean penalty.
+    public var penalty: Double
+    /// Global gradient norm at the window's last step, before clipping.
+    public var gradientNorm: Double
+    /// The learning rate, when a schedule changes it (absent for a constant rate).
+    public var learningRate: Double?
+}
+
+/// An evaluation line of metrics.jsonl: the task's metrics (`testMSE`, ...) as keys of their own.
+public struct EvalRecord: Codable, Sendable, Equatable {
+    /// Always "eval".
+    public var kind = "eval"
+    /// Steps over all phases.
+    public var step: Int
+    /// 0 = main training, 1 = lottery-ticket retraining.
+    public var phase: Int
+    /// Epochs done in the phase.
+    public var epoch: Int
+    /// Mean training loss over the phase's last epoch.
+    public var trainLoss: Double
+    /// Pooled sparsity of the pruned tensors.
+    public var sparsity: Double
+    /// The task's metrics.
+    public var metrics: [String: Double]
+
+    /// A record from its parts.
+    public init(step: Int, phase: Int, epoch: Int, trainLoss: Double, sparsity: Double, metrics: [String: Double]) {
+        self.step = step; self.phase = phase; self.epoch = epoch; self.trainLoss = trainLoss
+        self.sparsity = sparsity; self.metrics = metrics
+    }
+
+    private static let known: Set<String> = ["kind", "step", "phase", "epoch", "trainLoss", "sparsity"]
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: RecordKey.self)
+        try c.encode(kind, forKey: RecordKey("kind")); try c.encode(step, forKey: RecordKey("step"))
+        try c.encode(phase, forKey: RecordKey("phase")); try c.encode(epoch, forKey: RecordKey("epoch"))
+        try c.encode(trainLoss, forKey: RecordKey("trainLoss")); try c.encode(sparsity, forKey: RecordKey("sparsity"))
+        try encodeMetrics(metrics, into: &c)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: RecordKey.self)
+        step = try c.decode(Int.self, forKey: RecordKey("step")); phase = try c.decode(Int.self, forKey: RecordKey("phase"))
+        epoch = try c.decode(Int.self, forKey: RecordKey("epoch")); trainLoss = try c.decode(Double.self, forKey: RecordKey("trainLoss"))
+        sparsity = try c.decode(Double.self, forKey: RecordKey("sparsity"))
+        metrics = decodeMetrics(from: c, known: Self.known)
+    }
+}
+
+/// A pruning event of metrics.jsonl, with the sparsity of every pruned tensor after it.
+public struct PruneRecord: Codable, Sendable, Equatable {
+    /// Always "prune".
+    public var kind = "prune"
+    /// Steps over all phases when the event happened (before that step's update).
+    public var step: Int
+    /// Always 0: only the main phase prunes.
+    public var phase: Int
+    /// The event.
+    public var event: PruningEvent
+    /// Sparsity of every pruned tensor after the event.
+    public var sparsity: SparsityReport
+}
+
+/// The `kind` field every line of metrics.jsonl has.
+private struct RecordKind: Decodable { var kind: String }
+
+/// Any line of metrics.jsonl, read back without knowing its task.
+public enum MetricsLine: Sendable, Equatable {
+    case train(TrainRecord)
+    case eval(EvalRecord)
+    case prune(PruneRecord)
+
+    /// Parses one line; nil for a line of an unknown kind.
+    public static func parse(_ line: some StringProtocol) throws -> MetricsLine? {
+        let data = Data(line.utf8)
+        let decoder = recordDecoder()
+        switch try decoder.decode(RecordKind.self, from: data).kind {
+        case "train": return .train(try decoder.decode(TrainRecord.self, from: data))
+        case "eval": return .eval(try decoder.decode(EvalRecord.self, from: data))
+        case "prune": return .prune(try decoder.decode(PruneRecord.self, from: data))
+        default: return nil
+        }
+    }
+
+    /// Every line of a metrics.jsonl file's text, in order.
+    public static func parseAll(_ text: String) throws -> [MetricsLine] {
+        try text.split(separator: "\n").compactMap { try parse($0) }
+    }
+}
+
+/// The result of one training phase: the task's metrics (as keys of their own), the mean training
+/// loss over its last epoch and the sparsity of the pruned tensors.
+public struct PhaseSummary: Codable, Sendable, Equatable {
+    /// The task's metrics at the end of the phase.
+    public var metrics: [String: Double]
+    /// Mean training loss over the phase's last epoch.
+    public var trainLoss: Double
+    /// Sparsity of the pruned tensors at the end of the phase.
+    public var sparsity: SparsityReport
+
+    /// A phase result from its parts.
+    public init(metrics: [String: Double], trainLoss: Double, sparsity: SparsityReport) {
+        self.metrics = metrics; self.trainLoss = trainLoss; self.sparsity = sparsity
+    }
+
+    /// A metric by name (e.g. `summary.main["testMSE"]`).
+    public subscript(metric: String) -> Double? { metrics[metric] }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: RecordKey.self)
+        try c.encode(trainLoss, forKey: RecordKey("trainLoss")); try c.encode(sparsity, forKey: RecordKey("sparsity"))
+        try encodeMetrics(metrics, into: &c)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: RecordKey.self)
+        trainLoss = try c.decode(Double.self, forKey: RecordKey("trainLoss"))
+        sparsity = try c.decode(SparsityReport.self, forKey: RecordKey("sparsity"))
+        metrics = decodeMetrics(from: c, known: ["trainLoss", "sparsity"])
+    }
+}
+
+/// summary.json: how a run ended, for any task. The final metrics (those of the lottery phase when
+/// there is one) are keys of their own, beside the phases, the baselines and the run's cost.
+public struct RunSummary: Codable, Sendable, Equatable {
+    /// The task's name.
+    public var task: String
+    /// The final metrics (of the last phase).
+    public var metrics: [String: Double]
+    /// Reference values for the metrics (e.g. `trivialMSE`).
+    public var baselines: [String: Double]
+    /// Mean training loss over the last epoch.
+    public var trainLoss: Double
+    /// The main (sparse) training phase.
+    public var main: PhaseSummary
+    /// The lottery-ticket phase, when configured.
+    public var lottery: PhaseSummary?
+    /// Statistics of the regularizer's coefficient matrix R at the start (nil without one).
+    public var regularizer: RegularizerStatistics?
+    /// Optimizer steps taken over all phases.
+    public var steps: Int
+    /// Seconds of training (summed over resumed sessions).
+    public var wallSeconds: Double
+    /// Steps per second of training.
+    public var stepsPerSecond: Double
+    /// The run seed.
+    public var seed: UInt64
+
+    /// A final metric by name (e.g. `summary["testMSE"]`).
+    public subscript(metric: String) -> Double? { metrics[metric] }
+
+    /// A summary from its parts.
+    public init(task: String, metrics: [String: Double], baselines: [String: Double], trainLoss: Double,
+                main: PhaseSummary, lottery: PhaseSummary?, regularizer: RegularizerStatistics?, steps: Int,
+                wallSeconds: Double, stepsPerSecond: Double, seed: UInt64) {
+        self.task = task; self.metrics = metrics; self.baselines = baselines; self.trainLoss = trainLoss
+        self.main = main; self.lottery = lottery; self.regularizer = regularizer; self.steps = steps
+        self.wallSeconds = wallSeconds; self.stepsPerSecond = stepsPerSecond; self.seed = seed
+    }
+
+    private static let known: Set<String> = ["task", "baselines", "trainLoss", "main", "lottery", "regularizer", "steps",
+                                             "wallSeconds", "stepsPerSecond", "seed"]
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: RecordKey.self)
+        try c.encode(task, forKey: RecordKey("task")); try c.encode(baselines, forKey: RecordKey("baselines"))
+        try c.encode(trainLoss, forKey: RecordKey("trainLoss")); try c.encode(main, forKey: RecordKey("main"))
+        try c.encodeIfPresent(lottery, forKey: RecordKey("lottery"))
+        try c.encodeIfPresent(regularizer, forKey: RecordKey("regularizer"))
+        try c.encode(steps, forKey: RecordKey("steps")); try c.encode(wallSeconds, forKey: RecordKey("wallSeconds"))
+        try c.encode(stepsPerSecond, forKey: RecordKey("stepsPerSecond")); try c.encode(seed, forKey: RecordKey("seed"))
+        try encodeMetrics(metrics, into: &c)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: RecordKey.self)
+        task = try c.decode(String.self, forKey: RecordKey("task"))
+        baselines = try c.decodeIfPresent([String: Double].self, forKey: RecordKey("baselines")) ?? [:]
+        trainLoss = try c.decode(Double.self, forKey: RecordKey("trainLoss"))
+        main = try c.decode(PhaseSummary.self, forKey: RecordKey("main"))
+        lottery = try c.decodeIfPresent(PhaseSummary.self, forKey: RecordKey("lottery"))
+        regularizer = try c.decodeIfPresent(RegularizerStatistics.self, forKey: RecordKey("regularizer"))
+        steps = try c.decode(Int.self, forKey: RecordKey("steps"))
+        wallSeconds = try c.decode(Double.self, forKey: RecordKey("wallSeconds"))
+        stepsPerSecond = try c.decode(Double.self, forKey: RecordKey("stepsPerSecond"))
+        seed = try c.decode(UInt64.self, forKey: RecordKey("seed"))
+        metrics = decodeMetrics(from: c, known: Self.known)
+    }
+}

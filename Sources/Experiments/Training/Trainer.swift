@@ -1,0 +1,346 @@
+// The one training loop every task runs on: phases (main, then the lottery ticket), the optimizer
+// and its learning-rate schedule, the moduli penalty, gradient clipping, pruning events,
+// projection of learned positions, evaluation, metrics, progress, checkpoints and exact resume.
+// Reference: PAPER.md sections 2 and 3; docs/adding-a-task.md.
+import Foundation
+import Linalg
+import NN
+import Sparsity
+
+/// What the trainer carries from one checkpoint to the next (JSON in the checkpoint's metadata).
+struct TrainerState<Stream: TaskStream>: Codable {
+    /// 0 = main training, 1 = lottery-ticket retraining.
+    var phase = 0
+    /// Steps taken within the phase.
+    var step = 0
+    /// Steps over all phases (the `step` of metrics.jsonl).
+    var globalStep = 0
+    /// The task's data stream.
+    var stream: Stream
+    /// Seconds of training, summed over sessions.
+    var wallSeconds = 0.0
+    var epochLossSum = 0.0
+    var epochLossCount = 0
+    var lastEpochLoss = Double.nan
+    /// Sums over the current metrics.jsonl logging window.
+    var windowLoss = 0.0, windowPenalty = 0.0, windowCount = 0
+    /// The current learning rate, and the best primary metric of the phase (plateau schedule).
+    var learningRate: Double
+    var bestMetric: Double?
+    /// The last evaluation and the global step it was made at.
+    var lastMetrics: [String: Double] = [:]
+    var lastMetricsStep = -1
+    /// The main phase's result, once it is over.
+    var main: PhaseSummary?
+    /// Bytes of metrics.jsonl that belong to the run up to this state (a resume cuts the file back to it).
+    var metricsBytes = 0
+}
+
+/// Trains a task: the shared engine behind `moduli train <task>`.
+public struct Trainer<Task: TrainingTask> {
+    /// The fully resolved configuration.
+    public let config: RunConfig<Task.Options>
+    /// The task, built from the configuration's options.
+    public let task: Task
+
+    /// Validates the configuration (sizes, overflow and memory first) and builds the task.
+    public init(config: RunConfig<Task.Options>) throws {
+        try Self.validate(config)
+        self.config = config
+        task = try Task(options: config.options)
+    }
+
+    /// Checks the trainer's settings, the task's options and the memory the run needs; the error
+    /// names the option and what to do.
+    public static func validate(_ config: RunConfig<Task.Options>) throws {
+        try require(config.task == Task.name, "The configuration is for task '\(config.task)', not '\(Task.name)'.")
+        try config.training.validate()
+        try Task.validate(config.options, training: config.training)
+        let needed = Task.memoryEstimate(config.options, training: config.training)
+        let available = Double(ProcessInfo.processInfo.physicalMemory)
+        try require(needed.isFinite && needed <= 0.8 * available,
+                    String(format: "This run needs about %.1f GiB of memory; this machine has %.1f GiB. Reduce the hidden size, batch size or sequence length.",
+                           needed / 1_073_741_824, available / 1_073_741_824))
+    }
+
+    /// Runs (or resumes) the run in `run` and returns its summary. Writes config.json,
+    /// metrics.jsonl, checkpoint.safetensors (every epoch), model.safetensors, summary.json, and
+    /// with a geometric regularizer regularizer.json, initial_R.npy, initial_positions.npy and
+    /// positions.npy (with learned positions also R.npy, computed from the saved positions).
+    /// With `stopAfterEpochs`, stops after that many epochs over all phases (at a checkpoint) and
+    /// returns nil: the run can be resumed later.
+    @discardableResult
+    public func train(in run: RunDirectory, resume: Bool = false, showProgress: Bool = false,
+                      stopAfterEpochs: Int? = nil) throws -> RunSummary? {
+        var loop = try TrainingLoop(trainer: self, run: run, resume: resume, showProgress: showProgress)
+        return try loop.run(stopAfterEpochs: stopAfterEpochs)
+    }
+}
+
+/// One process's pass over a run: the state between steps.
+struct TrainingLoop<Task: TrainingTask> {
+    let config: RunConfig<Task.Options>
+    let task: Task
+    let run: RunDirectory
+    let root: SeededGenerator
+    var session: TrainingSession<Task>
+    var state: TrainerState<Task.Stream>
+    let metrics: MetricsLog
+    let progress: ProgressReporter?
+    var sessionStart = Date()
+    /// The global step of the newest checkpoint on disk (nil before the first).
+    var checkpointStep: Int?
+
+    var training: TrainingConfig { config.training }
+
+    init(trainer: Trainer<Task>, run: RunDirectory, resume: Bool, showProgress: Bool) throws {
+        config = trainer.config
+        task = trainer.task
+        self.run = run
+        BLASThreads.set(config.training.threads)
+        root = SeededGenerator(seed: config.training.seed)
+        state = TrainerState(stream: task.makeStream(rng: root.derived(2)), learningRate: config.training.optimizer.learningRate)
+        session = try TrainingSession(task: task, training: config.training, weightsRNG: root.derived(1),
+                                      regularizerRNG: root.derived(3), prune: true)
+        if resume {
+            let saved: RunConfig<Task.Options>
+            do { saved = try run.readJSON(RunConfig<Task.Options>.self, from: "config.json") } catch {
+                throw ExperimentError("Cannot read \(run.file("config.json").path) to resume: \(error)")
+            }
+            guard saved == config else {
+                throw ExperimentError("The configuration differs from the one in \(run.file("config.json").path); resume with the run's own options.")
+            }
+            let (_, peek) = try Checkpoint.load(ParameterStore<Float>(), stateType: TrainerState<Task.Stream>.self, from: run, stateOnly: true)
+            try Self.check(peek, training: config.training, run: run)
+            if peek.phase == 1 { session = try Self.lotterySession(task: task, training: config.training, root: root, main: nil, run: run) }
+            let (optimizerState, saved2) = try Checkpoint.load(session.store, stateType: TrainerState<Task.Stream>.self, from: run)
+            guard optimizerState.stepCount == saved2.step else {
+                throw ExperimentError("The checkpoint \(run.file(Checkpoint.fileName).path) is inconsistent: its optimizer took \(optimizerState.stepCount) steps, its trainer \(saved2.step). Start the run anew with --overwrite.")
+            }
+            session.optimizer.state = optimizerState
+            session.optimizer.learningRate = saved2.learningRate
+            state = saved2
+            session.regularizer.updateCoefficients(from: session.store)
+            checkpointStep = state.globalStep
+            metrics = try MetricsLog(run: run, keepBytes: state.metricsBytes)
+        } else {
+            try run.writeJSON(config, to: "config.json")
+            try Self.writeGeometry(session, to: run, initial: true)
+            if let stats = session.regularizer.statistics() { try run.writeJSON(stats, to: "regularizer.json") }
+            if config.training.lottery == .rewind {
+                try run.writeAtomically(try SafeTensors.encode(session.store.namedValues()), to: "initial.safetensors")
+            }
+            metrics = try MetricsLog(run: run)
+        }
+        let progress = showProgress ? ProgressReporter(label: Task.name, total: config.training.totalSteps, firstStep: state.globalStep) : nil
+        self.progress = progress
+        if resume { progress?.message("Resuming \(run.url.path) at step \(state.globalStep) of \(config.training.totalSteps).") }
+    }
+
+    /// Checks a checkpoint's trainer state against the configuration before anything is built from it.
+    static func check(_ s: TrainerState<Task.Stream>, training: TrainingConfig, run: RunDirectory) throws {
+        let path = run.file(Checkpoint.fileName).path
+        let phases = training.lottery == .none ? 1 : 2
+        let total = training.phaseSteps
+        func fail(_ what: String) -> ExperimentError {
+            ExperimentError("The checkpoint \(path) is inconsistent with the run: \(what). Start the run anew with --overwrite.")
+        }
+        guard s.phase >= 0 && s.phase < phases else { throw fail("phase \(s.phase), but the run has \(phases) phase(s)") }
+        guard s.step >= 0 && s.step <= total else { throw fail("step \(s.step) of a phase of \(total) steps") }
+        guard s.step % training.stepsPerEpoch == 0 else { throw fail("step \(s.step) is not at the end of an epoch") }
+        guard s.globalStep == s.phase * total + s.step else { throw fail("global step \(s.globalStep) does not match phase \(s.phase), step \(s.step)") }
+        guard s.phase == 0 || s.main != nil else { throw fail("the lottery phase has no result of the main phase") }
+        guard s.metricsBytes >= 0, s.learningRate > 0, s.learningRate.isFinite else { throw fail("invalid metrics length or learning rate") }
+    }
+
+    /// Trains every phase to its end; returns the summary, or nil when stopped by `stopAfterEpochs`.
+    mutating func run(stopAfterEpochs: Int?) throws -> RunSummary? {
+        while true {
+            guard try trainPhase(stopAfterEpochs: stopAfterEpochs) else { progress?.finish(); return nil }
+            let result = PhaseSummary(metrics: evaluation(), trainLoss: state.lastEpochLoss, sparsity: session.sparsity())
+            if state.phase == 1 || training.lottery == .none {
+                return try finish(result)
+            }
+            state.main = result
+            try Self.writeGeometry(session, to: run, initial: false)
+            progress?.message(String(format: "main phase: %@ %.5g at %.1f%% sparsity; lottery ticket (%@) next",
+                                     Task.primaryMetric, result[Task.primaryMetric] ?? .nan,
+                                     100 * result.sparsity.pooled.sparsity, training.lottery.rawValue))
+            session = try Self.lotterySession(task: task, training: training, root: root, main: session.store, run: run)
+            state.phase = 1
+            state.step = 0
+            state.epochLossSum = 0; state.epochLossCount = 0
+            state.windowLoss = 0; state.windowPenalty = 0; state.windowCount = 0
+            state.learningRate = training.optimizer.learningRate
+            state.bestMetric = nil
+            try saveCheckpoint()
+        }
+    }
+
+    /// The metrics at the current step: the last evaluation when it was made here, else a new one.
+    mutating func evaluation() -> [String: Double] {
+        if state.lastMetricsStep != state.globalStep {
+            state.lastMetrics = task.evaluate(session.model, session.store)
+            state.lastMetricsStep = state.globalStep
+        }
+        return state.lastMetrics
+    }
+
+    /// Writes model.safetensors, the final geometry and summary.json.
+    mutating func finish(_ last: PhaseSummary) throws -> RunSummary {
+        progress?.finish()
+        state.wallSeconds += Date().timeIntervalSince(sessionStart)
+        sessionStart = Date()
+        if state.phase == 0 { try Self.writeGeometry(session, to: run, initial: false) }
+        let data = try SafeTensors.encode(session.modelTensors(), dtype: .f32,
+                                          metadata: ["task": Task.name, "version": ModuliVersion.string])
+        try run.writeAtomically(data, to: "model.safetensors")
+        let main = state.main ?? last
+        let regularizer = FileManager.default.fileExists(atPath: run.file("regularizer.json").path) ? try run.readJSON(RegularizerStatistics.self, from: "regularizer.json") : nil
+        let summary = RunSummary(task: Task.name, metrics: last.metrics, baselines: task.baselines, trainLoss: last.trainLoss,
+                                 main: main, lottery: state.phase == 1 ? last : nil, regularizer: regularizer,
+                                 steps: state.globalStep, wallSeconds: state.wallSeconds,
+                                 stepsPerSecond: state.wallSeconds > 0 ? Double(state.globalStep) / state.wallSeconds : 0,
+                                 seed: training.seed)
+        try run.writeJSON(summary, to: "summary.json")
+        return summary
+    }
+
+    mutating func saveCheckpoint() throws {
+        let now = Date()
+        state.wallSeconds += now.timeIntervalSince(sessionStart)
+        sessionStart = now
+        state.metricsBytes = metrics.byteCount
+        try Checkpoint.save(session.store, optimizer: session.optimizer.state, state: state, to: run)
+        checkpointStep = state.globalStep
+    }
+
+    /// The learning rate for the next step under the schedule.
+    func scheduledLearningRate() -> Double {
+        let schedule = training.learningRateSchedule
+        switch schedule.kind {
+        case .constant, .plateau: return state.learningRate
+        case .warmup:
+            let base = training.optimizer.learningRate
+            return base * min(1, Double(state.step + 1) / Double(schedule.warmupSteps))
+        }
+    }
+
+    /// Trains the current phase from `state.step` to its end; returns false if stopped early.
+    mutating func trainPhase(stopAfterEpochs: Int?) throws -> Bool {
+        let total = training.phaseSteps, perEpoch = training.stepsPerEpoch
+        let period = training.pruningPeriod, pruningSteps = training.epochs * perEpoch
+        let recurrent = session.roles.recurrent
+        let logLearningRate = training.learningRateSchedule.kind != .constant
+        while state.step < total {
+            if state.step % period == 0, state.step < pruningSteps, let pruner = session.pruner,
+               let event = pruner.prune(atEvent: state.step / period, in: session.store) {
+                session.roles.weightsDidChange(in: session.store)
+                try metrics.append(PruneRecord(step: state.globalStep, phase: state.phase, event: event, sparsity: session.sparsity()))
+            }
+            session.store.zeroGradients()
+            let loss = task.trainStep(session.model, session.store, stream: &state.stream)
+            let penalty = session.regularizer.addGradients(weights: recurrent, in: session.store)
+            guard loss.isFinite && penalty.isFinite else {
+                let saved = checkpointStep.map { "\(run.file(Checkpoint.fileName).path) holds step \($0)" } ?? "no checkpoint was written yet"
+                throw ExperimentError("The training loss became \(loss + penalty) at step \(state.globalStep + 1); the run stopped (\(saved)). Lower --lr or set --clip, and start again with --overwrite.")
+            }
+            let gradientNorm = training.clip > 0 ? clipGradientNorm(session.store, maxNorm: training.clip)
+                : Kernels.sumOfSquares(UnsafePointer(session.store.gradients.baseAddress!), count: session.store.totalCount).squareRoot()
+            session.optimizer.learningRate = scheduledLearningRate()
+            session.optimizer.step(session.store)
+            session.regularizer.projectPositions(in: session.store)
+            session.roles.weightsDidChange(in: session.store)
+            state.step += 1
+            state.globalStep += 1
+            state.windowLoss += loss; state.windowPenalty += penalty; state.windowCount += 1
+            state.epochLossSum += loss; state.epochLossCount += 1
+
+            if state.step % training.logEvery == 0 {
+                let n = Double(state.windowCount)
+                try metrics.append(TrainRecord(step: state.globalStep, phase: state.phase, loss: state.windowLoss / n,
+                                               penalty: state.windowPenalty / n, gradientNorm: gradientNorm,
+                                               learningRate: logLearningRate ? session.optimizer.learningRate : nil))
+                let last = state.lastMetrics[Task.primaryMetric]
+                progress?.update(step: state.globalStep, loss: state.windowLoss / n,
+                                 extra: last.map { String(format: "%@ %.5g", Task.primaryMetric, $0) } ?? "")
+                state.windowLoss = 0; state.windowPenalty = 0; state.windowCount = 0
+            }
+            if state.step % perEpoch == 0 {
+                let epoch = state.step / perEpoch
+                state.lastEpochLoss = state.epochLossSum / Double(max(1, state.epochLossCount))
+                state.epochLossSum = 0; state.epochLossCount = 0
+                if epoch % training.evaluateEvery == 0 || state.step == total {
+                    let values = evaluation()
+                    try metrics.append(EvalRecord(step: state.globalStep, phase: state.phase, epoch: epoch,
+                                                  trainLoss: state.lastEpochLoss, sparsity: session.sparsity().pooled.sparsity,
+                                                  metrics: values))
+                    adjustLearningRateOnPlateau(values)
+                }
+                try saveCheckpoint()
+                let epochsDone = state.phase * (training.epochs + training.fixedEpochs) + epoch
+                if let stop = stopAfterEpochs, epochsDone >= stop,
+                   state.step < total || state.phase == 0 && training.lottery != .none {
+                    return false
+                }
+            }
+        }
+        return true
+    }
+
+    /// The plateau schedule: divide the rate when the primary metric did not improve on the phase's best.
+    mutating func adjustLearningRateOnPlateau(_ values: [String: Double]) {
+        guard training.learningRateSchedule.kind == .plateau, let value = values[Task.primaryMetric], value.isFinite else { return }
+        let improved = state.bestMetric.map { Task.primaryMetricIncreases ? value > $0 : value < $0 } ?? true
+        if improved {
+            state.bestMetric = value
+        } else {
+            state.learningRate /= training.learningRateSchedule.factor
+            progress?.message(String(format: "%@ did not improve (%.5g); learning rate now %.4g",
+                                     Task.primaryMetric, value, state.learningRate))
+        }
+    }
+
+    /// The lottery ticket's session: fresh weights and embedding from new streams (`random`) or
+    /// the initial values (`rewind`), under the final masks of the main phase. With `main` nil
+    /// (resuming inside the lottery phase) the masks come from the checkpoint instead.
+    static func lotterySession(task: Task, training: TrainingConfig, root: SeededGenerator, main: ParameterStore<Float>?,
+                               run: RunDirectory) throws -> TrainingSession<Task> {
+        // rewind: the main phase's own streams (same positions), then its saved initial values.
+        let rewind = training.lottery == .rewind
+        var session = try TrainingSession(task: task, training: training, weightsRNG: root.derived(rewind ? 1 : 11),
+                                          regularizerRNG: root.derived(rewind ? 3 : 13), prune: false)
+        if rewind {
+            let url = run.file("initial.safetensors")
+            do {
+                let (initial, _) = try SafeTensors.decode(Data(contentsOf: url))
+                try session.store.load(initial)
+            } catch {
+                throw ExperimentError("Cannot read the initial weights \(url.path) for the rewound lottery ticket: \(error). Start the run anew with --overwrite.")
+            }
+        }
+        if let main {
+            do { try LotteryTicket.transferMasks(from: main, to: session.store) } catch {
+                throw ExperimentError("Cannot set up the lottery ticket: \(error)")
+            }
+            session.regularizer.updateCoefficients(from: session.store)
+        }
+        session.roles.weightsDidChange(in: session.store)
+        return session
+    }
+
+    /// Writes the positions (initial_positions.npy as drawn, positions.npy at the end) and R
+    /// (initial_R.npy; R.npy at the end for learned positions, computed from the positions written
+    /// beside it) for a geometric regularizer; nothing otherwise.
+    static func writeGeometry(_ session: TrainingSession<Task>, to run: RunDirectory, initial: Bool) throws {
+        var regularizer = session.regularizer
+        guard let positions = regularizer.positions(in: session.store) else { return }
+        let prefix = initial ? "initial_" : ""
+        try run.writeAtomically(NPYFile.encode(positions.rows), to: "\(prefix)positions.npy")
+        if let columns = positions.columns { try run.writeAtomically(NPYFile.encode(columns), to: "\(prefix)column_positions.npy") }
+        if initial || regularizer.learned != nil {
+            regularizer.updateCoefficients(from: session.store)
+            if let r = regularizer.coefficients { try run.writeAtomically(NPYFile.encode(r), to: "\(prefix)R.npy") }
+        }
+    }
+}

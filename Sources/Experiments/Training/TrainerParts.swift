@@ -1,0 +1,103 @@
+// The pieces one training phase is made of: the optimizer chosen by the configuration, and the
+// session that holds a phase's model, parameters, regularizer, optimizer and pruner.
+import Linalg
+import NN
+import Sparsity
+
+/// The configured optimizer over Float parameters (concrete types, so every step runs specialized code).
+enum TrainerOptimizer {
+    case sgd(SGD<Float>)
+    case adam(Adam<Float>)
+
+    /// The optimizer of `config`; `exempt` tensors (learned positions) get no weight decay.
+    init(_ config: OptimizerConfig, exempt: [ParameterSlot]) {
+        let groups = exempt.isEmpty ? [] : [ParameterGroup(slots: exempt, weightDecay: 0)]
+        switch config.kind {
+        case .sgd:
+            var o = SGD<Float>(learningRate: config.learningRate, momentum: config.momentum,
+                               weightDecay: config.weightDecay, nesterov: config.nesterov)
+            o.parameterGroups = groups
+            self = .sgd(o)
+        case .adam, .adamw:
+            var o = config.kind == .adam
+                ? Adam<Float>(learningRate: config.learningRate, weightDecay: config.weightDecay)
+                : Adam<Float>.adamW(learningRate: config.learningRate, weightDecay: config.weightDecay)
+            o.parameterGroups = groups
+            self = .adam(o)
+        }
+    }
+
+    mutating func step(_ store: ParameterStore<Float>) {
+        switch self {
+        case .sgd(var o): o.step(store); self = .sgd(o)
+        case .adam(var o): o.step(store); self = .adam(o)
+        }
+    }
+
+    var learningRate: Double {
+        get {
+            switch self { case .sgd(let o): o.learningRate; case .adam(let o): o.learningRate }
+        }
+        set {
+            switch self {
+            case .sgd(var o): o.learningRate = newValue; self = .sgd(o)
+            case .adam(var o): o.learningRate = newValue; self = .adam(o)
+            }
+        }
+    }
+
+    var state: OptimizerState {
+        get {
+            switch self { case .sgd(let o): o.state; case .adam(let o): o.state }
+        }
+        set {
+            switch self {
+            case .sgd(var o): o.state = newValue; self = .sgd(o)
+            case .adam(var o): o.state = newValue; self = .adam(o)
+            }
+        }
+    }
+}
+
+/// One phase's model, parameters, regularizer, optimizer and pruner.
+struct TrainingSession<Task: TrainingTask> {
+    let store: ParameterStore<Float>
+    let model: Task.Model
+    let roles: ParameterRoles
+    var regularizer: ModuliRegularizer<Float>
+    var optimizer: TrainerOptimizer
+    let pruner: GradualMagnitudePruner?
+
+    /// Builds the model and the regularizer from two independent streams.
+    init(task: Task, training: TrainingConfig, weightsRNG: SeededGenerator, regularizerRNG: SeededGenerator, prune: Bool) throws {
+        var w = weightsRNG, r = regularizerRNG
+        store = ParameterStore<Float>()
+        model = task.makeModel(in: store, rng: &w)
+        roles = task.roles(of: model)
+        do {
+            regularizer = try ModuliRegularizer(config: training.regularizer, hiddenSize: roles.hiddenSize, in: store, rng: &r)
+            try regularizer.checkWeights(roles.recurrent, in: store)
+        } catch { throw ExperimentError("Cannot build the regularizer: \(error).") }
+        optimizer = TrainerOptimizer(training.optimizer, exempt: regularizer.learned?.slots ?? [])
+        if let t = training.pruning.tensorTargets, t.count != roles.pruned.count {
+            let store = store
+            let names = roles.pruned.map { store.info($0).name }.joined(separator: ", ")
+            throw ExperimentError("--tensor-targets needs \(roles.pruned.count) values (\(names)), got \(t.count).")
+        }
+        pruner = prune && training.pruning.targetSparsity > 0
+            ? GradualMagnitudePruner(slots: roles.pruned, schedule: training.pruningSchedule,
+                                     tensorTargets: training.pruning.tensorTargets)
+            : nil
+    }
+
+    /// Sparsity of the pruned tensors, with W_hh alone.
+    func sparsity() -> SparsityReport {
+        SparsityReport(store: store, slots: roles.pruned, recurrentSlots: roles.recurrent)
+    }
+
+    /// The model's tensors without the regularizer's learned positions (what model.safetensors holds).
+    func modelTensors() -> [NamedTensor] {
+        let positions = Set((regularizer.learned?.slots ?? []).map { store.info($0).name })
+        return store.namedValues().filter { !positions.contains($0.name) }
+    }
+}

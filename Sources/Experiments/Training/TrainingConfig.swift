@@ -1,0 +1,219 @@
+// The task-neutral part of a run's configuration: optimizer, learning-rate schedule, clipping, the
+// moduli penalty, pruning, the lottery phase, and the cadence of evaluation, logging and checkpoints.
+// Reference: PAPER.md sections 2 and 3; each task's defaults follow its section of the paper.
+import Foundation
+import Geometry
+import NN
+import Sparsity
+
+/// How the final masks are retrained after sparse training (PAPER.md section 3).
+public enum LotteryMode: String, Codable, Sendable, CaseIterable {
+    /// No lottery-ticket phase.
+    case none
+    /// The paper's version: fresh random weights (and a fresh embedding draw) under the final masks.
+    case random
+    /// Frankle & Carbin: surviving weights reset to their initial values.
+    case rewind
+}
+
+/// The pruning schedule's shape.
+public enum ScheduleShape: String, Codable, Sendable, CaseIterable {
+    /// The paper's: at the start of period e, target * e / (E - 1).
+    case linear
+    /// Zhu & Gupta (2017): target * (1 - (1 - e / (E - 1))^3).
+    case cubic
+}
+
+/// The optimizer of a run, with PyTorch's meaning of every field.
+public struct OptimizerConfig: Codable, Sendable, Equatable {
+    /// Which update rule.
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        /// torch.optim.SGD (momentum, Nesterov, L2 weight decay).
+        case sgd
+        /// torch.optim.Adam (L2 weight decay added to the gradient).
+        case adam
+        /// torch.optim.AdamW (decoupled weight decay).
+        case adamw
+    }
+    /// The update rule.
+    public var kind: Kind
+    /// Learning rate at the start (schedules change it).
+    public var learningRate: Double
+    /// Weight decay of every parameter except learned neuron positions, which get none.
+    public var weightDecay: Double
+    /// SGD momentum (0 = plain SGD).
+    public var momentum: Double
+    /// SGD Nesterov momentum.
+    public var nesterov: Bool
+
+    /// An optimizer from its parts.
+    public init(kind: Kind, learningRate: Double, weightDecay: Double = 0, momentum: Double = 0, nesterov: Bool = false) {
+        self.kind = kind; self.learningRate = learningRate; self.weightDecay = weightDecay
+        self.momentum = momentum; self.nesterov = nesterov
+    }
+
+    /// Checks every value; the error names the option.
+    public func validate() throws {
+        try require(learningRate > 0 && learningRate.isFinite, "--lr must be a positive number, got \(learningRate).")
+        try require(weightDecay >= 0 && weightDecay.isFinite, "--weight-decay must be 0 or positive, got \(weightDecay).")
+        try require(momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got \(momentum).")
+        try require(!nesterov || (kind == .sgd && momentum > 0), "--nesterov needs --optimizer sgd with --momentum above 0.")
+        try require(kind == .sgd || momentum == 0, "--momentum applies to --optimizer sgd only.")
+    }
+}
+
+/// How the learning rate changes during a phase. Each phase starts again from the configured rate.
+public struct LearningRateSchedule: Codable, Sendable, Equatable {
+    /// The shape of the schedule.
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        /// The configured rate throughout.
+        case constant
+        /// Linear warm-up from rate / warmupSteps to the rate over the first `warmupSteps` steps.
+        case warmup
+        /// Divide by `factor` after an evaluation whose primary metric did not improve on the best
+        /// so far (the language model's lr / 4 on a validation plateau).
+        case plateau
+    }
+    /// The shape.
+    public var kind: Kind
+    /// Steps of linear warm-up (`warmup` only).
+    public var warmupSteps: Int
+    /// Division factor on a plateau (`plateau` only).
+    public var factor: Double
+
+    /// A schedule from its parts.
+    public init(kind: Kind = .constant, warmupSteps: Int = 0, factor: Double = 4) {
+        self.kind = kind; self.warmupSteps = warmupSteps; self.factor = factor
+    }
+
+    /// The configured rate throughout.
+    public static let constant = LearningRateSchedule()
+
+    /// Checks every value; the error names the option.
+    public func validate() throws {
+        try require(kind != .warmup || warmupSteps >= 1, "--warmup-steps must be at least 1 with --lr-schedule warmup.")
+        try require(warmupSteps >= 0, "--warmup-steps must be 0 or more, got \(warmupSteps).")
+        try require(kind != .plateau || (factor > 1 && factor.isFinite), "--lr-factor must be above 1, got \(factor).")
+    }
+}
+
+/// Gradual magnitude pruning of the task's pruned tensors (PAPER.md section 3).
+public struct PruningConfig: Codable, Sendable, Equatable {
+    /// Final pooled sparsity (0 = no pruning).
+    public var targetSparsity: Double
+    /// The schedule's shape.
+    public var schedule: ScheduleShape
+    /// Steps between pruning events; nil = one event at the start of every epoch (the paper's).
+    public var everySteps: Int?
+    /// Per-tensor final targets in the order of the task's pruned tensors; nil = one global threshold.
+    public var tensorTargets: [Double]?
+
+    /// Pruning from its parts; the default prunes nothing.
+    public init(targetSparsity: Double = 0, schedule: ScheduleShape = .linear, everySteps: Int? = nil,
+                tensorTargets: [Double]? = nil) {
+        self.targetSparsity = targetSparsity; self.schedule = schedule
+        self.everySteps = everySteps; self.tensorTargets = tensorTargets
+    }
+}
+
+/// Everything the trainer needs to know about a run, whatever the task.
+public struct TrainingConfig: Codable, Sendable, Equatable {
+    /// Seed of the run: weights, data stream and regularizer draws derive from it.
+    public var seed: UInt64 = 0
+    /// Epochs of the main phase (pruning runs over these).
+    public var epochs: Int
+    /// Optimizer steps per epoch.
+    public var stepsPerEpoch: Int
+    /// Epochs at fixed sparsity after the main epochs (same phase).
+    public var fixedEpochs: Int = 0
+    /// The optimizer.
+    public var optimizer: OptimizerConfig
+    /// The learning-rate schedule.
+    public var learningRateSchedule = LearningRateSchedule.constant
+    /// Global gradient-norm clip (0 = none).
+    public var clip: Double = 0
+    /// The moduli regularizer on the recurrent weights.
+    public var regularizer = RegularizerConfig.none
+    /// Gradual magnitude pruning.
+    public var pruning = PruningConfig()
+    /// Lottery-ticket retraining of the final masks for the same budget.
+    public var lottery = LotteryMode.none
+    /// Evaluate every this many epochs (and always after a phase's last).
+    public var evaluateEvery: Int = 1
+    /// Training-loss lines in metrics.jsonl every this many steps.
+    public var logEvery: Int = 100
+    /// OpenBLAS threads.
+    public var threads: Int = 1
+
+    /// A configuration with the given budget and optimizer, everything else at its default.
+    public init(epochs: Int, stepsPerEpoch: Int, optimizer: OptimizerConfig) {
+        self.epochs = epochs; self.stepsPerEpoch = stepsPerEpoch; self.optimizer = optimizer
+    }
+
+    /// Steps of one phase: (epochs + fixedEpochs) x stepsPerEpoch. Valid after `validate()`.
+    public var phaseSteps: Int { (epochs + fixedEpochs) * stepsPerEpoch }
+
+    /// Steps over all phases.
+    public var totalSteps: Int { phaseSteps * (lottery == .none ? 1 : 2) }
+
+    /// Steps between pruning events.
+    public var pruningPeriod: Int { pruning.everySteps ?? stepsPerEpoch }
+
+    /// The pruning schedule over events; event e happens at step e x `pruningPeriod` of the main
+    /// phase, for the periods that fit into the main epochs.
+    public var pruningSchedule: PruningSchedule {
+        guard pruning.targetSparsity > 0 else { return .none }
+        let periods = epochs * stepsPerEpoch / pruningPeriod
+        switch pruning.schedule {
+        case .linear: return .linear(target: pruning.targetSparsity, epochs: periods)
+        case .cubic: return .cubic(initial: 0, final: pruning.targetSparsity, start: 0, interval: 1, steps: max(0, periods - 1))
+        }
+    }
+
+    /// The largest number of steps a run may have (about 30 years at 1,000 steps per second).
+    public static let maximumSteps = 1 << 40
+
+    /// Checks every value, sizes against overflow first; the error names the option and what is allowed.
+    public func validate() throws {
+        try require(epochs >= 1, "--epochs must be at least 1, got \(epochs).")
+        try require(stepsPerEpoch >= 1, "--batches-per-epoch must be at least 1, got \(stepsPerEpoch).")
+        try require(fixedEpochs >= 0, "--fixed-epochs must be 0 or more, got \(fixedEpochs).")
+        let (epochTotal, o1) = epochs.addingReportingOverflow(fixedEpochs)
+        let (steps, o2) = epochTotal.multipliedReportingOverflow(by: stepsPerEpoch)
+        try require(!o1 && !o2 && steps <= Self.maximumSteps / 2,
+                    "(--epochs + --fixed-epochs) x --batches-per-epoch = \(epochs) + \(fixedEpochs) x \(stepsPerEpoch) steps is more than a run can take (at most \(Self.maximumSteps / 2) steps per phase).")
+        try optimizer.validate()
+        try learningRateSchedule.validate()
+        try require(clip >= 0 && clip.isFinite, "--clip must be 0 (off) or positive, got \(clip).")
+        try require(evaluateEvery >= 1, "--evaluate-every must be at least 1, got \(evaluateEvery).")
+        try require(logEvery >= 1, "--log-every must be at least 1, got \(logEvery).")
+        try require(threads >= 1 && threads <= 256, "--threads must be between 1 and 256, got \(threads).")
+        let target = pruning.targetSparsity
+        try require(target >= 0 && target < 1, "--target-sparsity must be in [0, 1), got \(target).")
+        if let k = pruning.everySteps {
+            try require(k >= 1, "--prune-every must be at least 1 step, got \(k).")
+            try require(k <= epochs * stepsPerEpoch, "--prune-every \(k) is longer than the main epochs (\(epochs * stepsPerEpoch) steps).")
+        }
+        if target > 0 {
+            let periods = epochs * stepsPerEpoch / pruningPeriod
+            try require(periods >= 2, pruning.everySteps == nil
+                ? "Pruning happens at the start of epochs 1 ... epochs-1: --epochs must be at least 2 with --target-sparsity."
+                : "Pruning every \(pruningPeriod) steps needs at least 2 periods in the main epochs; lower --prune-every.")
+        }
+        if let t = pruning.tensorTargets {
+            try require(target > 0, "--tensor-targets needs --target-sparsity (the schedule's shape).")
+            try require(t.allSatisfy { $0 >= 0 && $0 < 1 }, "--tensor-targets must each be in [0, 1).")
+        }
+        try require(pruning.everySteps == nil || target > 0, "--prune-every needs --target-sparsity.")
+        try require(lottery == .none || target > 0, "--lottery \(lottery.rawValue) needs pruning masks: set --target-sparsity.")
+        do { try regularizer.validate() } catch { throw ExperimentError("\(error).") }
+        if case .geometric(let name) = regularizer.kind {
+            do { _ = try ModuliSpaces.named(name) } catch { throw ExperimentError("--moduli: \(error)") }
+        }
+    }
+}
+
+/// Throws an `ExperimentError` with `message` unless `condition` holds.
+func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+    if !condition { throw ExperimentError(message()) }
+}

@@ -1,0 +1,82 @@
+// What a task supplies to the shared trainer: its model, its data stream with resumable state, one
+// training step's loss and gradients, its evaluation, and the roles of its parameters.
+// docs/adding-a-task.md walks through a task definition.
+import Linalg
+import NN
+
+/// The roles of a model's parameters, which the trainer needs and the task alone knows.
+public struct ParameterRoles: Sendable {
+    /// Tensors pooled by gradual magnitude pruning, in the order of `PruningConfig.tensorTargets`.
+    public var pruned: [ParameterSlot]
+    /// Recurrent weights `(G * H) x H` that get the moduli penalty (W_hh of every layer).
+    public var recurrent: [ParameterSlot]
+    /// H, the hidden axis of the recurrent weights: the moduli regularizer's R is H x H.
+    public var hiddenSize: Int
+    /// Recurrent networks whose recurrent products must hear of every change of the weights.
+    public var networks: [RecurrentNetwork]
+
+    /// Roles from their parts.
+    public init(pruned: [ParameterSlot], recurrent: [ParameterSlot], hiddenSize: Int, networks: [RecurrentNetwork] = []) {
+        self.pruned = pruned; self.recurrent = recurrent; self.hiddenSize = hiddenSize; self.networks = networks
+    }
+
+    /// Tells the recurrent products of every network that the weights changed (after an optimizer
+    /// step, a pruning event or a load).
+    func weightsDidChange(in store: ParameterStore<Float>) {
+        // TODO-SEAM
+    }
+}
+
+/// A task's data stream: where the next training batch comes from. Its state goes into every
+/// checkpoint (as JSON), so that a resumed run draws exactly the batches an uninterrupted one would.
+/// A carried hidden state or a corpus position belongs here too.
+public protocol TaskStream: Codable, Sendable {}
+
+/// One of the paper's tasks, as a definition the trainer runs. The trainer owns everything else:
+/// optimizer, schedules, clipping, penalty, pruning, lottery phase, evaluation cadence, metrics,
+/// progress, checkpoints and resume.
+public protocol TrainingTask: Sendable {
+    /// The task's own options (sizes, data), as written to config.json under `options`.
+    associatedtype Options: Codable, Sendable, Equatable
+    /// The model: layers holding slots of a parameter store.
+    associatedtype Model
+    /// The data stream.
+    associatedtype Stream: TaskStream
+
+    /// The task's name (`moduli train <name>`, `task` in config.json).
+    static var name: String { get }
+    /// The default trainer settings of the paper's protocol for this task.
+    static var defaultTraining: TrainingConfig { get }
+    /// The default penalty weight lambda for this task (PAPER.md).
+    static var defaultLambda: Double { get }
+
+    /// Builds the task from its options (validated already), e.g. drawing a fixed test set.
+    init(options: Options) throws
+    /// Checks the options against each other and the trainer's settings; errors name the option.
+    static func validate(_ options: Options, training: TrainingConfig) throws
+    /// A rough count of the bytes a run needs at its peak, to refuse impossible sizes up front.
+    static func memoryEstimate(_ options: Options, training: TrainingConfig) -> Double
+
+    /// Registers the model's parameters in `store` (PyTorch names) with draws from `rng`.
+    func makeModel(in store: ParameterStore<Float>, rng: inout SeededGenerator) -> Model
+    /// The roles of the model's parameters.
+    func roles(of model: Model) -> ParameterRoles
+    /// A fresh data stream drawing from `rng`.
+    func makeStream(rng: SeededGenerator) -> Stream
+    /// One training batch: forward and backward on the next batch of `stream`; adds the gradients
+    /// into `store` (zeroed by the trainer) and returns the mean loss (without the penalty).
+    func trainStep(_ model: Model, _ store: ParameterStore<Float>, stream: inout Stream) -> Double
+    /// Evaluates the model; metric names are camelCase (`testMSE`, `decodingErrorCM`).
+    func evaluate(_ model: Model, _ store: ParameterStore<Float>) -> [String: Double]
+    /// The metric that the summary leads with and that the plateau schedule watches.
+    static var primaryMetric: String { get }
+    /// Whether a larger primary metric is better (accuracy) or a smaller one (loss, error).
+    static var primaryMetricIncreases: Bool { get }
+    /// Reference values to read the metrics against (e.g. `trivialMSE`), written to summary.json.
+    var baselines: [String: Double] { get }
+}
+
+extension TrainingTask {
+    public static var primaryMetricIncreases: Bool { false }
+    public var baselines: [String: Double] { [:] }
+}

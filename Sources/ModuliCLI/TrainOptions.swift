@@ -1,0 +1,184 @@
+// Options every `moduli train <task>` command shares: the run directory, the trainer's settings and
+// the paper's method (regularizer, pruning, lottery ticket). Every value is optional, so that a
+// command knows which ones were given: new runs fill in the task's defaults, and `--resume`
+// refuses any (a resumed run keeps its own configuration).
+import ArgumentParser
+import Experiments
+import Foundation
+import Sparsity
+
+/// Where the run goes and how to continue it.
+struct RunOptions: ParsableArguments {
+    @Option(name: .long, help: "Run directory to write (config.json, metrics.jsonl, summary.json, model.safetensors); default runs/<task>-<time>.")
+    var out: String?
+
+    @Flag(name: .long, help: "Replace the run in --out: everything in it is deleted first.")
+    var overwrite = false
+
+    @Flag(name: .long, help: "Continue the run in --out from its last checkpoint with its own configuration (config.json); no other option may be given.")
+    var resume = false
+
+    @Flag(name: .long, help: "Print nothing but errors and the final summary line.")
+    var quiet = false
+
+    func validate() throws {
+        if overwrite && resume { throw ValidationError("--overwrite and --resume contradict each other: choose one.") }
+        if resume && out == nil { throw ValidationError("--resume needs --out, the run directory to continue.") }
+        if let out, out.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--out is empty: name the run directory to write.")
+        }
+    }
+
+    /// The run directory, defaulting to runs/<task>-<timestamp>.
+    func directory(task: String) throws -> RunDirectory {
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        return try RunDirectory(path: out ?? "runs/\(task)-\(stamp)", overwrite: overwrite, resume: resume)
+    }
+}
+
+/// The trainer's settings on the command line; nil = the task's default.
+struct TrainingOptions: ParsableArguments {
+    @Option(help: "Run seed (weights, data stream, positions). Default 0.") var seed: UInt64?
+    @Option(help: "Epochs of the main phase (pruning runs over them).") var epochs: Int?
+    @Option(name: .customLong("batches-per-epoch"), help: "Optimizer steps per epoch.") var batchesPerEpoch: Int?
+    @Option(name: .customLong("fixed-epochs"), help: "Epochs at fixed sparsity after the main epochs.") var fixedEpochs: Int?
+    @Option(help: "Optimizer: sgd, adam, adamw.") var optimizer: OptimizerConfig.Kind?
+    @Option(help: "Learning rate.") var lr: Double?
+    @Option(name: .customLong("weight-decay"), help: "Weight decay (L2 for sgd and adam, decoupled for adamw); learned positions get none.")
+    var weightDecay: Double?
+    @Option(help: "SGD momentum.") var momentum: Double?
+    @Flag(help: "SGD Nesterov momentum.") var nesterov = false
+    @Option(name: .customLong("lr-schedule"), help: "Learning-rate schedule: constant, warmup, plateau (divide by --lr-factor when the evaluation does not improve).")
+    var lrSchedule: LearningRateSchedule.Kind?
+    @Option(name: .customLong("warmup-steps"), help: "Steps of linear warm-up (--lr-schedule warmup).") var warmupSteps: Int?
+    @Option(name: .customLong("lr-factor"), help: "Division of the learning rate on a plateau (default 4).") var lrFactor: Double?
+    @Option(help: "Global gradient-norm clip (0 = off).") var clip: Double?
+    @Option(name: .customLong("evaluate-every"), help: "Evaluate every N epochs (and after the last).") var evaluateEvery: Int?
+    @Option(name: .customLong("log-every"), help: "Write a training-loss line every N steps.") var logEvery: Int?
+    @Option(help: "OpenBLAS threads.") var threads: Int?
+
+    /// The flags given on the command line.
+    var given: [String] {
+        [("--seed", seed != nil), ("--epochs", epochs != nil), ("--batches-per-epoch", batchesPerEpoch != nil),
+         ("--fixed-epochs", fixedEpochs != nil), ("--optimizer", optimizer != nil), ("--lr", lr != nil),
+         ("--weight-decay", weightDecay != nil), ("--momentum", momentum != nil), ("--nesterov", nesterov),
+         ("--lr-schedule", lrSchedule != nil), ("--warmup-steps", warmupSteps != nil), ("--lr-factor", lrFactor != nil),
+         ("--clip", clip != nil), ("--evaluate-every", evaluateEvery != nil), ("--log-every", logEvery != nil),
+         ("--threads", threads != nil)].filter(\.1).map(\.0)
+    }
+
+    /// Sets the given values on `t`.
+    func apply(to t: inout TrainingConfig) {
+        if let seed { t.seed = seed }
+        if let epochs { t.epochs = epochs }
+        if let batchesPerEpoch { t.stepsPerEpoch = batchesPerEpoch }
+        if let fixedEpochs { t.fixedEpochs = fixedEpochs }
+        if let optimizer { t.optimizer.kind = optimizer }
+        if let lr { t.optimizer.learningRate = lr }
+        if let weightDecay { t.optimizer.weightDecay = weightDecay }
+        if let momentum { t.optimizer.momentum = momentum }
+        if nesterov { t.optimizer.nesterov = true }
+        if let lrSchedule { t.learningRateSchedule.kind = lrSchedule }
+        if let warmupSteps { t.learningRateSchedule.warmupSteps = warmupSteps }
+        if let lrFactor { t.learningRateSchedule.factor = lrFactor }
+        if let clip { t.clip = clip }
+        if let evaluateEvery { t.evaluateEvery = evaluateEvery }
+        if let logEvery { t.logEvery = logEvery }
+        if let threads { t.threads = threads }
+    }
+}
+
+/// The paper's method on the command line: the moduli regularizer, pruning and lottery tickets.
+/// Flag map to the authors' scripts: --moduli = `moduli`, --inhibitor = `inhibitor`, --invert =
+/// `invert`, --permute = `permute`, --change-embed = `changeembed`, --learn-embedding =
+/// `learn_embedding`, --lambda = the regularization weight, --target-sparsity = the final pruning
+/// fraction (docs/cli.md).
+struct MethodOptions: ParsableArguments {
+    @Option(help: "Moduli space for the regularizer: none (default), standard (plain L1/L2), or circle, torus, torus6, klein, sphere, s3, r3, r9, mixedcurv.")
+    var moduli: String?
+    @Option(help: "Inhibitor f(d): square, gauss, dog, inverted-dog (default), ripple, constant.")
+    var inhibitor: String?
+    @Flag(help: "Invert R: R = max(R) - R (implied by inverted-dog).") var invert = false
+    @Flag(help: "Control: shuffle the entries of R (same values, no geometry).") var permute = false
+    @Flag(name: .customLong("change-embed"), help: "Separate positions for rows and columns (non-symmetric R).") var changeEmbed = false
+    @Flag(name: .customLong("strength-matched"), help: "Control: constant R equal to the mean of the geometric R.") var strengthMatched = false
+    @Flag(name: .customLong("learn-embedding"), help: "Learn the neuron positions with the model's optimizer (no weight decay on them).") var learnEmbedding = false
+    @Option(help: "Penalty weight lambda (default: the task's).") var lambda: Double?
+    @Option(help: "Penalty power p: 1 (L1-type, default) or 2 (L2-type).") var power: Int?
+    @Option(name: .customLong("target-sparsity"), help: "Final pooled sparsity of the pruned tensors (default 0 = no pruning).")
+    var targetSparsity: Double?
+    @Option(help: "Pruning schedule: linear (paper, default) or cubic (Zhu & Gupta).") var schedule: ScheduleShape?
+    @Option(name: .customLong("prune-every"), help: "Prune every N steps instead of at the start of every epoch.") var pruneEvery: Int?
+    @Option(name: .customLong("tensor-targets"), help: "Per-tensor final targets, comma-separated, in the order of the task's pruned tensors.")
+    var tensorTargets: String?
+    @Option(help: "Lottery ticket after sparse training: none (default), random (paper), rewind (Frankle-Carbin).") var lottery: LotteryMode?
+
+    /// The flags given on the command line.
+    var given: [String] {
+        [("--moduli", moduli != nil), ("--inhibitor", inhibitor != nil), ("--invert", invert), ("--permute", permute),
+         ("--change-embed", changeEmbed), ("--strength-matched", strengthMatched), ("--learn-embedding", learnEmbedding),
+         ("--lambda", lambda != nil), ("--power", power != nil), ("--target-sparsity", targetSparsity != nil),
+         ("--schedule", schedule != nil), ("--prune-every", pruneEvery != nil), ("--tensor-targets", tensorTargets != nil),
+         ("--lottery", lottery != nil)].filter(\.1).map(\.0)
+    }
+
+    /// Sets the regularizer, pruning and lottery of `t`; `lambdaDefault` is the task's lambda.
+    func apply(to t: inout TrainingConfig, lambdaDefault: Double) throws {
+        let name = inhibitor ?? "inverted-dog"
+        guard let f = Inhibitor(name: name) else {
+            throw ValidationError("Unknown --inhibitor \(name): choose square, gauss, dog, inverted-dog, ripple or constant.")
+        }
+        let r = RegularizerConfig(space: (moduli ?? "none").lowercased(), inhibitor: f, invert: invert, permute: permute,
+                                  changeEmbed: changeEmbed, strengthMatched: strengthMatched, lambda: lambda ?? lambdaDefault,
+                                  power: power ?? 1, learnEmbedding: learnEmbedding)
+        if r.kind == .none {
+            let needing = given.filter { ["--inhibitor", "--invert", "--permute", "--change-embed", "--strength-matched",
+                                          "--learn-embedding", "--lambda", "--power"].contains($0) }
+            if !needing.isEmpty { throw ValidationError("\(needing.joined(separator: ", ")) need(s) a regularizer: set --moduli.") }
+        }
+        t.regularizer = r
+        if let targetSparsity { t.pruning.targetSparsity = targetSparsity }
+        if let schedule { t.pruning.schedule = schedule }
+        if let pruneEvery { t.pruning.everySteps = pruneEvery }
+        if let tensorTargets {
+            let values = tensorTargets.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+                throw ValidationError("--tensor-targets must be comma-separated numbers, got \(tensorTargets).")
+            }
+            t.pruning.tensorTargets = values.compactMap { $0 }
+        }
+        if let lottery { t.lottery = lottery }
+    }
+}
+
+extension LotteryMode: ExpressibleByArgument {}
+extension ScheduleShape: ExpressibleByArgument {}
+extension OptimizerConfig.Kind: ExpressibleByArgument {}
+extension LearningRateSchedule.Kind: ExpressibleByArgument {}
+
+/// Runs `config` of `Task` in the directory of `output` (new or resumed) and prints the summary line.
+func train<Task: TrainingTask>(_ task: Task.Type, config: RunConfig<Task.Options>?, output: RunOptions, given: [String]) throws {
+    if output.resume, !given.isEmpty {
+        throw ValidationError("--resume continues the run with its own configuration (\(output.out ?? "")/config.json); \(given.joined(separator: ", ")) cannot be given with it. To change them, start a new run (another --out, or --overwrite).")
+    }
+    let directory = try output.directory(task: Task.name)
+    var resolved: RunConfig<Task.Options>
+    if output.resume {
+        resolved = try directory.readJSON(RunConfig<Task.Options>.self, from: "config.json")
+    } else {
+        guard let config else { throw ValidationError("No configuration to run.") }
+        resolved = config
+    }
+    resolved.version = ModuliVersion.string
+    let trainer = try Trainer<Task>(config: resolved)
+    guard let summary = try trainer.train(in: directory, resume: output.resume, showProgress: !output.quiet) else { return }
+    printSummary(summary, directory: directory)
+}
+
+/// The one line a finished run prints on stdout.
+func printSummary(_ summary: RunSummary, directory: RunDirectory) {
+    let metrics = summary.metrics.sorted { $0.key < $1.key }.map { String(format: "%@ %.5g", $0.key, $0.value) }
+    let baselines = summary.baselines.sorted { $0.key < $1.key }.map { String(format: "%@ %.5g", $0.key, $0.value) }
+    print("\(summary.task): \(metrics.joined(separator: ", "))\(baselines.isEmpty ? "" : " (\(baselines.joined(separator: ", ")))")"
+          + String(format: " after %d steps in %.1f s; results in %@", summary.steps, summary.wallSeconds, directory.url.path))
+}
