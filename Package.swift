@@ -60,10 +60,10 @@ let package = Package(
         // MARK: Tests
         .target(name: "_TestSupport", dependencies: ["Linalg"], path: "Tests/_TestSupport"),
         .testTarget(name: "LinalgTests", dependencies: ["Linalg", "_TestSupport"]),
-        .testTarget(name: "GeometryTests", dependencies: ["Geometry", "_TestSupport"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "_TestSupport"], resources: [.copy("References")]),
-        .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "_TestSupport"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "_TestSupport"]),
+        .testTarget(name: "GeometryTests", dependencies: ["Geometry", "Linalg", "_TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Linalg", "_TestSupport"], resources: [.copy("References")]),
+        .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ModuliCLI", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -40,6 +40,16 @@ import Testing
         (["train", "adding", "--lottery", "random"], "--target-sparsity"),
         (["train", "adding", "--moduli", "torus", "--inhibitor", "mexican-hat"], "--inhibitor"),
         (["train", "adding", "--target-sparsity", "1.5"], "--target-sparsity"),
+        (["train", "adding", "--epochs", "9223372036854775807"], "--epochs"),
+        (["train", "adding", "--hidden", "65536", "--batch-size", "1000000", "--length", "1000"], "GiB"),
+        (["train", "adding", "--out", ""], "--out"),
+        (["train", "adding", "--resume", "--out", "x", "--lr", "1", "--permute"], "--lr, --permute cannot be given"),
+        (["train", "--config", "/nonexistent/config.json"], "/nonexistent/config.json"),
+        (["train", "adding", "--moduli", "torus", "--inhibitor", "constant", "--invert"], "constant inhibitor cannot be inverted"),
+        (["train", "adding", "--prune-every", "10"], "--target-sparsity"),
+        (["train", "adding", "--optimizer", "rmsprop"], "optimizer"),
+        (["train", "adding", "--nesterov"], "--nesterov"),
+        (["train", "adding", "--lr-schedule", "warmup"], "--warmup-steps"),
         (["geometry", "--space", "donut"], "donut"),
         (["geometry", "--neurons", "0"], "--neurons"),
     ])
@@ -94,5 +104,19 @@ import Testing
         let again = try Self.moduli(args)
         #expect(again.status != 0)
         #expect(again.err.contains("--overwrite"), "\(again.err)")
+    }
+
+    @Test func aRunsConfigFileRunsTheSameRunAgain() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try Self.moduli(["train", "adding", "--out", dir + "/a", "--length", "4", "--hidden", "8", "--epochs", "2",
+                                     "--batches-per-epoch", "5", "--fixed-epochs", "0", "--test-size", "20", "--quiet"])
+        #expect(first.status == 0, "\(first.err)")
+        let second = try Self.moduli(["train", "--config", dir + "/a/config.json", "--out", dir + "/b", "--quiet"])
+        #expect(second.status == 0, "\(second.err)")
+        #expect(second.out.hasPrefix("adding: testMSE "), "\(second.out)")
+        let a = try String(contentsOfFile: dir + "/a/metrics.jsonl", encoding: .utf8)
+        let b = try String(contentsOfFile: dir + "/b/metrics.jsonl", encoding: .utf8)
+        #expect(a == b)
     }
 }
