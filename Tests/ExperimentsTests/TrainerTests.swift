@@ -271,4 +271,16 @@ struct LineTask: TrainingTask {
         c.hiddenSize = 65_536; c.batchSize = 1_000_000; c.length = 1_000
         #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("GiB") == true }
     }
+
+    @Test func learnedPositionsGetNoWeightDecay() throws {
+        var config = SparseAddingTests.sparseConfig()  // learned torus positions
+        config.optimizer = OptimizerConfig(kind: .adamw, learningRate: 1e-3, weightDecay: 0.01)
+        let task = AddingTask(options: config.options)
+        let session = try TrainingSession(task: task, training: config.training, weightsRNG: SeededGenerator(seed: 1),
+                                          regularizerRNG: SeededGenerator(seed: 3), prune: true)
+        let positions = try #require(session.regularizer.learned?.slots)
+        guard case .adam(let adam) = session.optimizer else { Issue.record("AdamW expected"); return }
+        #expect(adam.decoupledWeightDecay && adam.weightDecay == 0.01)
+        #expect(adam.parameterGroups == [ParameterGroup(slots: positions, weightDecay: 0)])
+    }
 }
