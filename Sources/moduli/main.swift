@@ -1,2 +1,4 @@
+import Experiments
 import ModuliCLI
+ProcessSetup.prepareStandardStreams()
 ModuliCommand.main()

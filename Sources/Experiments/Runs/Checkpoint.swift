@@ -1,5 +1,7 @@
 // Resumable training checkpoints: one safetensors file holding the parameters, pruning masks and
-// optimizer buffers, with the trainer's own state as JSON in its metadata (one atomic write).
+// optimizer buffers, with the trainer's own state as JSON in its metadata (one atomic write) and
+// a checksum of the tensor data. Loading checks the whole file against the model before any
+// value is used.
 import Foundation
 import Linalg
 import NN
@@ -8,9 +10,14 @@ import NN
 public enum Checkpoint {
     /// The checkpoint file name inside a run directory.
     public static let fileName = "checkpoint.safetensors"
+    /// The `format` metadata value this version writes.
+    public static let format = "moduli-checkpoint-2"
+    /// Formats this version reads: 2 (with a checksum) and 1 (written before checksums).
+    static let readableFormats: Set<String> = ["moduli-checkpoint-1", "moduli-checkpoint-2"]
 
     /// Writes parameters (PyTorch names), masks (`mask/<name>`, masked tensors only), optimizer
-    /// buffers (`optimizer/<buffer>/<name>`) and `state` (JSON in the metadata) atomically.
+    /// buffers (`optimizer/<buffer>/<name>`), `state` (JSON in the metadata), the optimizer's step
+    /// count and a checksum of the tensor data, atomically.
     public static func save<State: Encodable>(_ store: ParameterStore<Float>, optimizer: OptimizerState, state: State,
                                               to run: RunDirectory) throws {
         var tensors = store.namedValues()
@@ -26,63 +33,147 @@ public enum Checkpoint {
                                            scalars: Array(values[i.offset..<(i.offset + i.count)])))
             }
         }
-        let stateJSON = String(decoding: try RunDirectory.encodeJSON(state), as: UTF8.self)
-        let data = try SafeTensors.encode(tensors, dtype: .f32, metadata: [
-            "state": stateJSON, "optimizer_step": String(optimizer.stepCount), "format": "moduli-checkpoint-1",
-        ])
+        let data: Data
+        do {
+            let stateJSON = String(decoding: try RunDirectory.encodeJSON(state), as: UTF8.self)
+            data = try SafeTensors.encode(tensors, dtype: .f32, metadata: [
+                "state": stateJSON, "optimizer_step": String(optimizer.stepCount), "format": format,
+            ], checksum: true)
+        } catch {
+            throw ExperimentError("Cannot write the checkpoint \(run.file(fileName).path): \(RunDirectory.describe(error)).")
+        }
         try run.writeAtomically(data, to: fileName)
     }
 
     /// Restores a checkpoint written by `save` into a store with the same layout; returns the
-    /// optimizer state and the trainer state.
-    /// With `stateOnly`, reads only the trainer state (the store is left alone).
+    /// optimizer state (its `stepCount` is the optimizer's step count) and the trainer state.
+    ///
+    /// Before the store is touched, the whole file is checked: its checksum; its format;
+    /// `optimizer_step` a non-negative integer; the trainer state decodable as `State`; then
+    /// `validate(state, optimizerStep)`, the caller's own checks (its errors pass through
+    /// unchanged); every tensor of the store present with its shape; each mask with its tensor's
+    /// shape and only 0s and 1s; each optimizer buffer complete, with every tensor's shape, and
+    /// finite; no other tensors. Any failure is an `ExperimentError` naming the file.
+    /// With `stateOnly`, only the metadata is checked and read (the store is left alone).
     public static func load<State: Decodable>(_ store: ParameterStore<Float>, stateType: State.Type,
-                                              from run: RunDirectory, stateOnly: Bool = false) throws -> (optimizer: OptimizerState, state: State) {
-        let url = run.file(fileName)
-        guard let data = try? Data(contentsOf: url) else {
-            throw ExperimentError("No checkpoint at \(url.path) to resume from. Start a new run without --resume.")
+                                              from run: RunDirectory, stateOnly: Bool = false,
+                                              validate: ((_ state: State, _ optimizerStep: Int) throws -> Void)? = nil)
+        throws -> (optimizer: OptimizerState, state: State) {
+        let path = run.file(fileName).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ExperimentError("No checkpoint at \(path) to resume from. Start a new run without --resume.")
         }
-        let (tensors, metadata) = try SafeTensors.decode(data)
-        guard let stateText = metadata["state"], let step = metadata["optimizer_step"].flatMap(Int.init) else {
-            throw ExperimentError("\(url.path) is not a moduli checkpoint (no trainer state in its metadata).")
+        let anew = "Delete it and start the run anew (--overwrite), or restore it from a copy."
+        let data = try run.readFile(fileName)
+        let tensors: [NamedTensor], metadata: [String: String]
+        do { (tensors, metadata) = try SafeTensors.decode(data) } catch let e as SafeTensorsError {
+            throw ExperimentError("The checkpoint \(path) is corrupt: \(e.description). \(anew)")
+        }
+        guard let format = metadata["format"], readableFormats.contains(format) else {
+            throw ExperimentError("\(path) is not a moduli checkpoint this version reads (format \(metadata["format"] ?? "missing")). \(anew)")
+        }
+        if format != "moduli-checkpoint-1" && metadata[SafeTensors.checksumKey] == nil {
+            throw ExperimentError("The checkpoint \(path) is corrupt: its checksum is missing. \(anew)")
+        }
+        guard let stepText = metadata["optimizer_step"], !stepText.isEmpty, stepText.utf8.allSatisfy({ (48...57).contains($0) }),
+              let step = Int(stepText) else {
+            throw ExperimentError("The checkpoint \(path) is corrupt: optimizer_step \(metadata["optimizer_step"].map { "\"\($0)\"" } ?? "is missing") is not a non-negative integer. \(anew)")
+        }
+        guard let stateText = metadata["state"] else {
+            throw ExperimentError("The checkpoint \(path) is corrupt: it holds no trainer state. \(anew)")
         }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let state = try decoder.decode(State.self, from: Data(stateText.utf8))
-        if stateOnly { return (OptimizerState(stepCount: step, buffers: [:]), state) }
-        do { try store.load(tensors) } catch {
-            throw ExperimentError("The checkpoint \(url.path) does not fit this model: \(error). Resume with the run's own configuration.")
+        let state: State
+        do { state = try decoder.decode(State.self, from: Data(stateText.utf8)) } catch {
+            throw ExperimentError("The trainer state in the checkpoint \(path) cannot be read (\(RunDirectory.describe(error))): it is corrupt or from another moduli version. \(anew)")
         }
-        let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        var buffers: [String: [Double]] = [:]
+        try validate?(state, step)
+        if stateOnly { return (OptimizerState(stepCount: step, buffers: [:]), state) }
+
+        let plan = try checkTensors(tensors, against: store, path: path)
         for s in store.slots {
-            let i = store.info(s)
-            if let m = byName["mask/\(i.name)"] {
+            let v = store.value(s)
+            for (k, x) in plan.values[s.index].enumerated() { v[k] = Float(x) }
+            if let m = plan.masks[s.index] {
                 let p = store.mask(s)
-                for k in 0..<i.count { p[k] = Float(m.scalars[k]) }
+                for (k, x) in m.enumerated() { p[k] = Float(x) }
                 store.enableMask(s)
             }
         }
-        let prefixes = Set(tensors.compactMap { t -> String? in
-            let parts = t.name.split(separator: "/")
-            return parts.count >= 3 && parts[0] == "optimizer" ? String(parts[1]) : nil
-        })
-        for buffer in prefixes {
+        return (OptimizerState(stepCount: step, buffers: plan.buffers), state)
+    }
+
+    /// What a checked checkpoint puts into a store: values and masks by slot, flat optimizer buffers.
+    private struct Plan {
+        var values: [[Double]]
+        var masks: [[Double]?]
+        var buffers: [String: [Double]]
+    }
+
+    /// Checks every tensor of a checkpoint against `store`'s layout (see `load`) and sorts them.
+    private static func checkTensors(_ tensors: [NamedTensor], against store: ParameterStore<Float>, path: String) throws -> Plan {
+        let anew = "Resume with the run's own configuration, or start the run anew (--overwrite)."
+        func fail(_ why: String) -> ExperimentError { ExperimentError("The checkpoint \(path) does not fit this model: \(why). \(anew)") }
+        var values = [[Double]?](repeating: nil, count: store.slots.count)
+        var masks = [[Double]?](repeating: nil, count: store.slots.count)
+        var bufferParts: [String: [Int: [Double]]] = [:]
+        var unknown: [String] = []
+        for t in tensors {
+            if let s = store.slot(named: t.name) {
+                let i = store.info(s)
+                guard t.shape == i.shape else { throw fail("tensor \(t.name) has shape \(t.shape), the model's has \(i.shape)") }
+                values[s.index] = t.scalars
+            } else if t.name.hasPrefix("mask/"), let s = store.slot(named: String(t.name.dropFirst(5))) {
+                let i = store.info(s)
+                guard t.shape == i.shape else { throw fail("mask \(t.name) has shape \(t.shape), its tensor \(i.shape)") }
+                if let bad = t.scalars.firstIndex(where: { $0 != 0 && $0 != 1 }) {
+                    throw fail("mask \(t.name) holds \(t.scalars[bad]) at element \(bad); a mask holds only 0 and 1")
+                }
+                masks[s.index] = t.scalars
+            } else if t.name.hasPrefix("optimizer/") {
+                let rest = t.name.dropFirst("optimizer/".count)
+                guard let slash = rest.firstIndex(of: "/"), slash != rest.startIndex,
+                      let s = store.slot(named: String(rest[rest.index(after: slash)...])) else {
+                    unknown.append(t.name); continue
+                }
+                let buffer = String(rest[..<slash]), i = store.info(s)
+                guard t.shape == i.shape else {
+                    throw fail("optimizer buffer \(t.name) has \(t.scalars.count) elements (shape \(t.shape)), its tensor \(i.count) (shape \(i.shape))")
+                }
+                if let bad = t.scalars.firstIndex(where: { !$0.isFinite }) {
+                    throw fail("optimizer buffer \(t.name) holds \(t.scalars[bad]) at element \(bad)")
+                }
+                bufferParts[buffer, default: [:]][s.index] = t.scalars
+            } else {
+                unknown.append(t.name)
+            }
+        }
+        if !unknown.isEmpty {
+            throw fail("it holds tensors the model does not have: \(unknown.prefix(5).joined(separator: ", "))\(unknown.count > 5 ? " and \(unknown.count - 5) more" : "")")
+        }
+        var present: [[Double]] = []
+        for s in store.slots {
+            guard let v = values[s.index] else { throw fail("it lacks the tensor \(store.info(s).name)") }
+            present.append(v)
+        }
+        var buffers: [String: [Double]] = [:]
+        for (buffer, parts) in bufferParts {
             var flat = [Double](repeating: 0, count: store.totalCount)
             for s in store.slots {
                 let i = store.info(s)
-                guard let t = byName["optimizer/\(buffer)/\(i.name)"] else {
-                    throw ExperimentError("The checkpoint \(url.path) lacks optimizer buffer \(buffer) for \(i.name).")
-                }
-                flat.replaceSubrange(i.offset..<(i.offset + i.count), with: t.scalars)
+                guard let part = parts[s.index] else { throw fail("optimizer buffer \(buffer) lacks the tensor \(i.name)") }
+                flat.replaceSubrange(i.offset..<(i.offset + i.count), with: part)
             }
             buffers[buffer] = flat
         }
-        return (OptimizerState(stepCount: step, buffers: buffers), state)
+        return Plan(values: present, masks: masks, buffers: buffers)
     }
 
-    /// Writes the final model as `model.safetensors` (PyTorch state_dict names, float32).
+    /// Writes the final model as `model.safetensors` (PyTorch state_dict names, float32, with a
+    /// checksum of the tensor data in the metadata).
     public static func saveModel(_ store: ParameterStore<Float>, to run: RunDirectory, metadata: [String: String] = [:]) throws {
-        try run.writeAtomically(try SafeTensors.encode(store.namedValues(), dtype: .f32, metadata: metadata), to: "model.safetensors")
+        try run.writeAtomically(try SafeTensors.encode(store.namedValues(), dtype: .f32, metadata: metadata, checksum: true),
+                                to: "model.safetensors")
     }
 }

@@ -1,6 +1,12 @@
 // A self-describing run directory: config.json, metrics.jsonl, summary.json, checkpoints.
-// Every file is written to a temporary name and renamed, so a crash never leaves half a file.
+// Every file is written to a temporary name, flushed and renamed, so a crash never leaves half a
+// file; the directory is locked while a RunDirectory value holds it, so two processes never mix.
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Errors a user can act on: each message names the problem and what to do.
 public struct ExperimentError: Error, CustomStringConvertible, Sendable {
@@ -11,43 +17,101 @@ public struct ExperimentError: Error, CustomStringConvertible, Sendable {
 }
 
 /// The output directory of one training run.
+///
+/// Opening one takes an exclusive lock on the directory (flock(2)) for as long as the value or a
+/// copy of it lives, or until `unlock()`; a second opener, in this process or another, gets an
+/// error. Opening also removes temporary files that an interrupted write left behind.
 public struct RunDirectory: Sendable {
     /// The directory.
     public let url: URL
+    private let lock: RunLock
 
-    /// Opens `path` for a new run. Fails with a clear message if it cannot be created or written,
-    /// or if it already holds a run and neither `overwrite` nor `resume` is set.
+    /// Opens `path` for a new run (neither flag), to replace the run there (`overwrite`) or to
+    /// continue it (`resume`).
+    ///
+    /// - A missing directory is created (not with `resume`: there is nothing to continue).
+    /// - An empty directory is used as it is (not with `resume`).
+    /// - A directory holding a run (see `holdsRun(_:)`) needs `resume` or `overwrite`;
+    ///   `overwrite` removes everything in it first, so the new run starts from an empty directory.
+    /// - A directory holding other files is refused, with or without `overwrite`: moduli never
+    ///   deletes files that are not a run's.
+    ///
+    /// Every failure is an `ExperimentError` naming the path and what to do.
     public init(path: String, overwrite: Bool, resume: Bool) throws {
+        guard !path.isEmpty else {
+            throw ExperimentError("The output path is empty. Give --out a directory, for example --out runs/my-run.")
+        }
         let fm = FileManager.default
         url = URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
-        var isDir: ObjCBool = false
-        if fm.fileExists(atPath: url.path, isDirectory: &isDir) {
-            guard isDir.boolValue else {
-                throw ExperimentError("The output path \(url.path) exists and is a file, not a directory. Choose another --out.")
+        let dir = url.path
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: dir, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw ExperimentError("The output path \(dir) exists and is a file, not a directory. Choose another --out.")
             }
-            let hasRun = fm.fileExists(atPath: url.appendingPathComponent("config.json").path)
-            if hasRun && !overwrite && !resume {
-                throw ExperimentError("The output directory \(url.path) already holds a run. Pass --resume to continue it, --overwrite to replace it, or choose another --out.")
+        } else {
+            if resume {
+                throw ExperimentError("Nothing to resume: the run directory \(dir) does not exist. Check --out, or start a new run without --resume.")
             }
-            if hasRun && overwrite && !resume {
-                for name in ["config.json", "metrics.jsonl", "summary.json", "checkpoint.safetensors", "checkpoint.json", "model.safetensors"] {
-                    try? fm.removeItem(at: url.appendingPathComponent(name))
+            try RunDirectory.createDirectories(dir)
+        }
+        lock = try RunLock(directory: dir)
+        // Under the lock no other moduli process writes here, so every temporary file is stale.
+        try RunDirectory.removeStaleTemporaries(in: dir)
+        let names = try RunDirectory.entries(of: dir)
+        if names.isEmpty {
+            if resume {
+                throw ExperimentError("Nothing to resume: the run directory \(dir) is empty. Check --out, or start a new run without --resume.")
+            }
+        } else if RunDirectory.holdsRun(url) {
+            if !resume && !overwrite {
+                throw ExperimentError("The output directory \(dir) already holds a run. Pass --resume to continue it, --overwrite to replace it, or choose another --out.")
+            }
+            if overwrite && !resume {
+                for name in names {
+                    let entry = url.appendingPathComponent(name).path
+                    do { try fm.removeItem(atPath: entry) } catch {
+                        throw ExperimentError("Cannot remove \(entry) to overwrite the run in \(dir): \(RunDirectory.describe(error)). Remove it yourself or choose another --out.")
+                    }
                 }
             }
         } else {
-            do {
-                try fm.createDirectory(at: url, withIntermediateDirectories: true)
-            } catch {
-                throw ExperimentError("Cannot create the output directory \(url.path): \(error.localizedDescription). Choose a writable --out.")
-            }
+            let shown = names.sorted().prefix(5).joined(separator: ", ") + (names.count > 5 ? " and \(names.count - 5) more" : "")
+            let flag = resume ? "--resume" : overwrite ? "--overwrite" : nil
+            let why = names.contains("config.json") ? "its config.json is not one moduli wrote (damaged, or another program's)" : "no config.json"
+            throw ExperimentError("The output directory \(dir) holds files but no moduli run (\(why)): \(shown). "
+                + (flag.map { "\($0) applies only to a run directory; " } ?? "")
+                + "moduli writes only into an empty directory and never deletes other files. Choose another --out, or empty the directory yourself.")
         }
         // Probe writability now, before any training time is spent.
-        let probe = url.appendingPathComponent(".write-test-\(ProcessInfo.processInfo.processIdentifier)")
-        guard fm.createFile(atPath: probe.path, contents: Data()) else {
-            throw ExperimentError("The output directory \(url.path) is not writable. Choose a writable --out.")
+        let probe = url.appendingPathComponent(".write-test-\(getpid())").path
+        let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let e = errno
+            throw ExperimentError("The output directory \(dir) is not writable: \(FileIO.errorText(e)). Choose a writable --out.")
         }
-        try? fm.removeItem(at: probe)
+        close(fd)
+        unlink(probe)
     }
+
+    /// Whether `directory` holds a moduli run: its config.json is a JSON object with a `version`
+    /// string and a `task`, `training` or `seed` field, as every config.json moduli writes.
+    /// A config.json of another program (a model download, a web project) is not a run, whatever
+    /// sits beside it.
+    public static func holdsRun(_ directory: URL) -> Bool {
+        let config = directory.appendingPathComponent("config.json").path
+        guard FileManager.default.fileExists(atPath: config),
+              let data = try? FileIO.readFile(config, hint: ""),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return object["version"] is String && ["task", "training", "seed"].contains { object[$0] != nil }
+    }
+
+    /// Releases the directory's lock before this value goes away (for a caller that hands the
+    /// directory on to another process or opens it again). Idempotent.
+    public func unlock() { lock.release() }
+
+    /// Whether this value still holds the directory's lock.
+    public var isLocked: Bool { lock.isHeld }
 
     /// The URL of a file in the run directory.
     public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
@@ -57,22 +121,30 @@ public struct RunDirectory: Sendable {
         try RunDirectory.writeAtomically(data, to: file(name))
     }
 
-    /// Writes `data` to `destination` through a temporary file in the same directory and a rename.
+    /// Writes `data` to `destination` through a temporary file in the same directory
+    /// (`.NAME.tmp-PID`), flushed to disk, then renamed over `destination`. On failure the
+    /// temporary file is removed and `destination` is untouched. A destination that exists and is
+    /// not a regular file (a directory, a device such as /dev/null) is refused, never replaced.
     public static func writeAtomically(_ data: Data, to destination: URL) throws {
+        let directory = destination.deletingLastPathComponent().path
         let temporary = destination.deletingLastPathComponent()
-            .appendingPathComponent(".\(destination.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
-        do {
-            try data.write(to: temporary)
-            if rename(temporary.path, destination.path) != 0 {
-                throw ExperimentError("Cannot rename \(temporary.path) to \(destination.path): \(String(cString: strerror(errno)))")
-            }
-        } catch let e as ExperimentError {
-            try? FileManager.default.removeItem(at: temporary)
-            throw e
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw ExperimentError("Cannot write \(destination.path): \(error.localizedDescription)")
+            .appendingPathComponent(".\(destination.lastPathComponent).tmp-\(getpid())").path
+        var info = stat()
+        if stat(destination.path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
+            throw ExperimentError("Cannot write \(destination.path): it exists and is not a regular file (a directory or a device). Choose another path.")
         }
+        let fd = try FileIO.openFile(temporary, O_WRONLY | O_CREAT | O_TRUNC, purpose: "create the temporary file")
+        func fail(_ code: Int32, _ what: String) -> ExperimentError {
+            unlink(temporary)
+            return ExperimentError("Cannot write \(destination.path) (\(what)): \(FileIO.errorText(code)). \(FileIO.advice(code))")
+        }
+        var code = FileIO.writeAll(fd, data)
+        if code != 0 { FileIO.closeFile(fd); throw fail(code, "writing \(temporary)") }
+        if fsync(fd) != 0, errno != EINVAL, errno != EROFS { code = errno; FileIO.closeFile(fd); throw fail(code, "flushing \(temporary)") }
+        code = FileIO.closeFile(fd)
+        if code != 0 { throw fail(code, "closing \(temporary)") }
+        if rename(temporary, destination.path) != 0 { code = errno; throw fail(code, "renaming \(temporary)") }
+        FileIO.syncDirectory(directory)
     }
 
     /// Encodes `value` as pretty, key-sorted JSON into `name`, atomically.
@@ -90,48 +162,91 @@ public struct RunDirectory: Sendable {
         return data
     }
 
-    /// Decodes JSON from `name`.
+    /// The bytes of `name`; a missing or unreadable file is an error naming its path.
+    public func readFile(_ name: String) throws -> Data {
+        try FileIO.readFile(file(name).path, hint: "The run directory \(url.path) is incomplete or damaged: restore the file, or start the run anew with --overwrite.")
+    }
+
+    /// Decodes JSON from `name`. A missing file, or one that is not valid JSON of type `T`, is an
+    /// error naming the path and what is wrong.
     public func readJSON<T: Decodable>(_ type: T.Type, from name: String) throws -> T {
-        let data = try Data(contentsOf: file(name))
+        let data = try readFile(name)
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try decoder.decode(T.self, from: data)
+        do {
+            return try decoder.decode(T.self, from: data)
+        } catch {
+            throw ExperimentError("Cannot read \(file(name).path): \(RunDirectory.describe(error)). The file is damaged or from another moduli version: restore it, or start the run anew with --overwrite.")
+        }
     }
-}
 
-/// Appends one JSON object per line to metrics.jsonl. On resume, lines past the checkpoint's
-/// step are dropped so that the log never holds a step twice.
-public final class MetricsLog: @unchecked Sendable {
-    private let handle: FileHandle
-    private let encoder: JSONEncoder
+    /// A short, specific description of a Foundation or decoding error.
+    static func describe(_ error: Error) -> String {
+        func at(_ path: [CodingKey]) -> String {
+            path.isEmpty ? "the top level" : path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case let e as ExperimentError: return e.description
+        case DecodingError.keyNotFound(let key, let c): return "the field \(at(c.codingPath + [key])) is missing"
+        case DecodingError.typeMismatch(let type, let c): return "\(at(c.codingPath)) is not of type \(type)"
+        case DecodingError.valueNotFound(let type, let c): return "\(at(c.codingPath)) is null, expected \(type)"
+        case DecodingError.dataCorrupted(let c):
+            let under = (c.underlyingError as NSError?).map { " (\($0.localizedDescription))" } ?? ""
+            return "\(c.debugDescription)\(under) at \(at(c.codingPath))"
+        default:
+            guard error is CocoaError || type(of: error) is NSError.Type else { return String(describing: error) }
+            let ns = error as NSError
+            if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+                return FileIO.errorText(Int32(posix.code))
+            }
+            return ns.localizedDescription
+        }
+    }
 
-    /// Opens (or creates) `metrics.jsonl` in `run`. With `keepUpToStep`, earlier lines with a
-    /// larger `step` are removed first (resume); otherwise the file starts empty.
-    public init(run: RunDirectory, keepUpToStep: Int? = nil) throws {
-        let url = run.file("metrics.jsonl")
-        var kept = Data()
-        if let limit = keepUpToStep, let old = try? String(contentsOf: url, encoding: .utf8) {
-            for line in old.split(separator: "\n") {
-                if let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                   let step = obj["step"] as? Int, step <= limit {
-                    kept.append(Data(line.utf8)); kept.append(0x0A)
-                }
+    /// Creates `path` and its missing parents; names the component that fails and why.
+    static func createDirectories(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += "/" + component
+            if mkdir(prefix, 0o777) == 0 { continue }
+            let e = errno
+            var isDirectory: ObjCBool = false
+            if e == EEXIST, FileManager.default.fileExists(atPath: prefix, isDirectory: &isDirectory) {
+                if isDirectory.boolValue { continue }
+                throw ExperimentError("Cannot create the output directory \(path): \(prefix) is a file, not a directory. Choose another --out.")
+            }
+            throw ExperimentError("Cannot create the output directory \(path): \(prefix): \(FileIO.errorText(e)). Choose a writable --out.")
+        }
+    }
+
+    /// Whether `name` is a temporary file of an interrupted write: `.NAME.tmp-PID` or `.write-test-PID`.
+    static func isTemporary(_ name: String) -> Bool {
+        func endsInPID(after marker: String) -> Bool {
+            guard let r = name.range(of: marker, options: .backwards) else { return false }
+            let digits = name[r.upperBound...]
+            return !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
+        }
+        guard name.hasPrefix(".") else { return false }
+        return name.hasPrefix(".write-test-") ? endsInPID(after: ".write-test-") : (name.count > 1 && endsInPID(after: ".tmp-"))
+    }
+
+    /// Removes the temporary files that interrupted writes left in `directory`.
+    static func removeStaleTemporaries(in directory: String) throws {
+        for name in try entries(of: directory, includingTemporaries: true) where isTemporary(name) {
+            let path = directory + "/" + name
+            if unlink(path) != 0, errno != ENOENT {
+                let e = errno
+                throw ExperimentError("Cannot remove the stale temporary file \(path): \(FileIO.errorText(e)). Remove it yourself or choose another --out.")
             }
         }
-        try RunDirectory.writeAtomically(kept, to: url)
-        handle = try FileHandle(forWritingTo: url)
-        handle.seekToEndOfFile()
-        encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     }
 
-    deinit { try? handle.close() }
-
-    /// Appends one record.
-    public func append<T: Encodable>(_ record: T) throws {
-        var data = try encoder.encode(record)
-        data.append(0x0A)
-        handle.write(data)
+    /// The names in `directory` (without temporary files unless asked).
+    static func entries(of directory: String, includingTemporaries: Bool = false) throws -> [String] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
+            throw ExperimentError("Cannot list the output directory \(directory): \(describe(error)). Choose a readable --out.")
+        }
+        return includingTemporaries ? names : names.filter { !isTemporary($0) }
     }
 }

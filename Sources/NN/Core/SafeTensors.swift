@@ -28,76 +28,419 @@ public enum SafeTensorsDType: String, Sendable {
 
 /// Errors reading a safetensors file.
 public struct SafeTensorsError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong, in words.
     public let description: String
+    /// An error with a message.
+    public init(description: String) { self.description = description }
 }
 
 /// Encoding and decoding of safetensors files.
+///
+/// `decode` treats its input as untrusted: every malformed header, shape or offset is a
+/// `SafeTensorsError`, never a crash, and the tensors must tile the data section exactly.
 public enum SafeTensors {
+    /// The metadata key under which `encode(..., checksum: true)` stores the data section's hash.
+    public static let checksumKey = "checksum"
+    /// The largest header `decode` accepts, in bytes (the reference implementation's limit).
+    public static let maximumHeaderLength = 100_000_000
+    /// The most tensors `decode` accepts in one file.
+    public static let maximumTensorCount = 1_000_000
+
     /// The bytes of a safetensors file holding `tensors` (in order) with string `metadata`.
-    public static func encode(_ tensors: [NamedTensor], dtype: SafeTensorsDType = .f32, metadata: [String: String] = [:]) throws -> Data {
-        var header: [String: Any] = [:]
-        if !metadata.isEmpty { header["__metadata__"] = metadata }
-        var offset = 0
+    /// With `checksum`, the metadata also holds `checksum` = "fnv1a64:<16 hex digits>" of the data
+    /// section, which `decode` verifies.
+    public static func encode(_ tensors: [NamedTensor], dtype: SafeTensorsDType = .f32, metadata: [String: String] = [:],
+                              checksum: Bool = false) throws -> Data {
         let width = dtype == .f32 ? 4 : 8
+        var body = Data(capacity: tensors.reduce(0) { $0 + $1.scalars.count * width })
+        var entries: [String: Any] = [:]
         for t in tensors {
-            let bytes = t.scalars.count * width
-            header[t.name] = ["dtype": dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
-            offset += bytes
-        }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        while json.count % 8 != 0 { json.append(0x20) }  // pad with spaces to 8-byte alignment
-        var data = Data(capacity: 8 + json.count + offset)
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(json)
-        for t in tensors {
+            guard entries[t.name] == nil, t.name != "__metadata__" else {
+                throw SafeTensorsError(description: "Cannot write two tensors named \(t.name) into one safetensors file")
+            }
+            let begin = body.count
             switch dtype {
             case .f32:
                 let v = t.scalars.map { Float($0).bitPattern.littleEndian }
-                v.withUnsafeBytes { data.append(contentsOf: $0) }
+                v.withUnsafeBytes { body.append(contentsOf: $0) }
             case .f64:
                 let v = t.scalars.map { $0.bitPattern.littleEndian }
-                v.withUnsafeBytes { data.append(contentsOf: $0) }
+                v.withUnsafeBytes { body.append(contentsOf: $0) }
             }
+            entries[t.name] = ["dtype": dtype.rawValue, "shape": t.shape, "data_offsets": [begin, body.count]] as [String: Any]
         }
+        var meta = metadata
+        if checksum { meta[checksumKey] = hashText(of: body) }
+        if !meta.isEmpty { entries["__metadata__"] = meta }
+        var json = try JSONSerialization.data(withJSONObject: entries, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }  // pad with spaces to 8-byte alignment
+        var data = Data(capacity: 8 + json.count + body.count)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(json)
+        data.append(body)
         return data
     }
 
     /// The tensors (sorted by data offset) and metadata of a safetensors file's bytes.
+    ///
+    /// Checks: the header length fits the file; the header is one JSON object without duplicate
+    /// names; `__metadata__` maps strings to strings; every tensor has a supported dtype, a shape
+    /// of non-negative integers whose byte size does not overflow, and `data_offsets` [begin, end]
+    /// with begin <= end spanning exactly that size; the tensors, in offset order, tile the data
+    /// section from its first byte to its last with neither gap nor overlap; a `checksum` in the
+    /// metadata matches the data section.
     public static func decode(_ data: Data) throws -> (tensors: [NamedTensor], metadata: [String: String]) {
+        try decode(data, maximumTensorCount: maximumTensorCount)
+    }
+
+    /// `decode` with another limit on the number of tensors (tests use a small one).
+    static func decode(_ data: Data, maximumTensorCount: Int) throws -> (tensors: [NamedTensor], metadata: [String: String]) {
         func fail(_ why: String) -> SafeTensorsError { SafeTensorsError(description: "Not a valid safetensors file: \(why)") }
         guard data.count >= 8 else { throw fail("shorter than 8 bytes") }
-        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard headerLength <= UInt64(data.count - 8) else { throw fail("header length \(headerLength) exceeds the file") }
         let start = data.startIndex
-        let headerData = data[(start + 8)..<(start + 8 + Int(headerLength))]
-        guard let header = try JSONSerialization.jsonObject(with: headerData) as? [String: Any] else { throw fail("header is not a JSON object") }
-        let body = start + 8 + Int(headerLength)
+        var headerLength: UInt64 = 0
+        for k in 0..<8 { headerLength |= UInt64(data[start + k]) << (8 * UInt64(k)) }
+        guard headerLength <= UInt64(maximumHeaderLength) else {
+            throw fail("header length \(headerLength) exceeds the limit of \(maximumHeaderLength) bytes")
+        }
+        guard headerLength <= UInt64(data.count - 8) else {
+            throw fail("header length \(headerLength) exceeds the \(data.count - 8) bytes after the length field")
+        }
+        let headerEnd = start + 8 + Int(headerLength)
+        let header: HeaderJSON
+        do {
+            var parser = HeaderParser(bytes: Array(data[(start + 8)..<headerEnd]))
+            header = try parser.parseDocument()
+        } catch let e as HeaderParser.Failure {
+            throw fail("header: \(e.why)")
+        }
+        guard case .object(let fields) = header else { throw fail("the header is not a JSON object") }
+
         var metadata: [String: String] = [:]
-        var found: [(Int, NamedTensor)] = []
-        for (name, value) in header {
-            if name == "__metadata__" { metadata = value as? [String: String] ?? [:]; continue }
-            guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
-                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
-            else { throw fail("entry \(name) lacks dtype, shape or data_offsets") }
-            let count = shape.reduce(1, *)
-            let width: Int
-            switch dtype { case "F32": width = 4; case "F64": width = 8; default: throw fail("tensor \(name) has unsupported dtype \(dtype)") }
-            guard offsets[1] - offsets[0] == count * width, offsets[0] >= 0, body + offsets[1] <= data.endIndex
-            else { throw fail("tensor \(name) has inconsistent offsets") }
-            let bytes = data[(body + offsets[0])..<(body + offsets[1])]
-            var scalars = [Double](repeating: 0, count: count)
-            bytes.withUnsafeBytes { raw in
-                for i in 0..<count {
-                    if width == 4 {
-                        scalars[i] = Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))))
-                    } else {
-                        scalars[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+        struct Entry { let name: String; let shape: [Int]; let count: Int; let width: Int; let begin: Int; let end: Int }
+        var entries: [Entry] = []
+        for (name, value) in fields {
+            if name == "__metadata__" {
+                guard case .object(let pairs) = value else { throw fail("__metadata__ is not an object of strings") }
+                for (key, v) in pairs {
+                    guard case .string(let text) = v else { throw fail("metadata \(key) is not a string") }
+                    metadata[key] = text
+                }
+                continue
+            }
+            guard entries.count < maximumTensorCount else { throw fail("more than \(maximumTensorCount) tensors") }
+            guard case .object(let entry) = value else { throw fail("entry \(name) is not an object") }
+            var dtype: String?, shape: [Int]?, offsets: [Int]?
+            for (key, v) in entry {
+                switch key {
+                case "dtype":
+                    guard case .string(let s) = v else { throw fail("tensor \(name): dtype is not a string") }
+                    dtype = s
+                case "shape":
+                    guard let dims = v.nonNegativeIntegers else { throw fail("tensor \(name): shape is not a list of non-negative integers") }
+                    shape = dims
+                case "data_offsets":
+                    guard let o = v.nonNegativeIntegers, o.count == 2 else {
+                        throw fail("tensor \(name): data_offsets is not two non-negative integers")
                     }
+                    offsets = o
+                default:
+                    throw fail("tensor \(name) has an unknown field \(key)")
                 }
             }
-            found.append((offsets[0], NamedTensor(name: name, shape: shape, scalars: scalars)))
+            guard let dtype, let shape, let offsets else { throw fail("entry \(name) lacks dtype, shape or data_offsets") }
+            let width: Int
+            switch dtype {
+            case "F32": width = 4
+            case "F64": width = 8
+            default: throw fail("tensor \(name) has unsupported dtype \(dtype) (F32 and F64 are read)")
+            }
+            var count = 1
+            for d in shape {
+                let (p, overflow) = count.multipliedReportingOverflow(by: d)
+                guard !overflow else { throw fail("tensor \(name): shape \(shape) has too many elements") }
+                count = p
+            }
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
+            guard !overflow else { throw fail("tensor \(name): shape \(shape) has too many bytes") }
+            guard offsets[0] <= offsets[1] else { throw fail("tensor \(name): data_offsets \(offsets) run backwards") }
+            guard offsets[1] - offsets[0] == bytes else {
+                throw fail("tensor \(name): data_offsets \(offsets) span \(offsets[1] - offsets[0]) bytes, its shape \(shape) of \(dtype) needs \(bytes)")
+            }
+            entries.append(Entry(name: name, shape: shape, count: count, width: width, begin: offsets[0], end: offsets[1]))
         }
-        return (found.sorted { $0.0 < $1.0 }.map(\.1), metadata)
+        // The tensors must tile the data section: sorted by offset, each starts where the last ended.
+        entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+        let bodyLength = data.endIndex - headerEnd
+        var expected = 0
+        for e in entries {
+            guard e.begin == expected else {
+                throw fail(e.begin < expected ? "tensor \(e.name) overlaps the tensor before it (data_offsets start at \(e.begin), previous ends at \(expected))"
+                                              : "a gap of \(e.begin - expected) bytes before tensor \(e.name)")
+            }
+            expected = e.end
+        }
+        guard expected == bodyLength else {
+            throw fail(expected > bodyLength ? "the tensors need \(expected) bytes of data, the file has \(bodyLength) (truncated?)"
+                                             : "\(bodyLength - expected) bytes of data after the last tensor")
+        }
+        let body = data[headerEnd...]
+        if let stored = metadata[checksumKey] {
+            guard stored.hasPrefix(hashPrefix) else { throw fail("unknown checksum \(stored)") }
+            let actual = hashText(of: body)
+            guard stored == actual else {
+                throw SafeTensorsError(description: "the tensor data does not match its checksum (stored \(stored), computed \(actual)); the file was damaged after it was written")
+            }
+        }
+        var tensors: [NamedTensor] = []
+        tensors.reserveCapacity(entries.count)
+        body.withUnsafeBytes { raw in
+            for e in entries {
+                var scalars = [Double](repeating: 0, count: e.count)
+                for i in 0..<e.count {
+                    let at = e.begin + e.width * i
+                    if e.width == 4 {
+                        scalars[i] = Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self))))
+                    } else {
+                        scalars[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)))
+                    }
+                }
+                tensors.append(NamedTensor(name: e.name, shape: e.shape, scalars: scalars))
+            }
+        }
+        return (tensors, metadata)
+    }
+
+    private static let hashPrefix = "fnv1a64:"
+
+    /// FNV-1a, 64 bits, of `bytes` as "fnv1a64:<16 lowercase hex digits>". Every change of a
+    /// single byte changes the hash (each step is a bijection of the running value).
+    static func hashText<Bytes: DataProtocol>(of bytes: Bytes) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for region in bytes.regions {
+            region.withUnsafeBytes { raw in
+                for b in raw { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+            }
+        }
+        let hex = String(h, radix: 16)
+        return hashPrefix + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// A JSON value of a safetensors header, as read by `HeaderParser`.
+private indirect enum HeaderJSON {
+    /// Members in file order; names are unique (the parser rejects duplicates).
+    case object([(String, HeaderJSON)])
+    case array([HeaderJSON])
+    case string(String)
+    /// An integer literal that fits in Int.
+    case integer(Int)
+    /// Any other number (fraction, exponent, or too large for Int).
+    case otherNumber
+    case bool(Bool)
+    case null
+
+    /// The value as a list of non-negative integers, or nil.
+    var nonNegativeIntegers: [Int]? {
+        guard case .array(let items) = self else { return nil }
+        var out: [Int] = []
+        for item in items {
+            guard case .integer(let n) = item, n >= 0 else { return nil }
+            out.append(n)
+        }
+        return out
+    }
+}
+
+/// A strict JSON parser for headers: RFC 8259 syntax, valid UTF-8 strings, duplicate member
+/// names rejected, nesting limited, integers read exactly; only spaces may follow the value.
+private struct HeaderParser {
+    struct Failure: Error { let why: String }
+    let bytes: [UInt8]
+    var at = 0
+    var depth = 0
+    static let maximumDepth = 16
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func parseDocument() throws -> HeaderJSON {
+        skipWhitespace()
+        let value = try parseValue()
+        skipWhitespace()
+        guard at == bytes.count else { throw Failure(why: "unexpected bytes after the JSON value at offset \(at)") }
+        return value
+    }
+
+    mutating func skipWhitespace() {
+        while at < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[at]) { at += 1 }
+    }
+
+    mutating func expect(_ byte: UInt8) throws {
+        guard at < bytes.count, bytes[at] == byte else {
+            throw Failure(why: "expected '\(Character(Unicode.Scalar(byte)))' at offset \(at)")
+        }
+        at += 1
+    }
+
+    mutating func parseValue() throws -> HeaderJSON {
+        guard at < bytes.count else { throw Failure(why: "unexpected end of the header") }
+        switch bytes[at] {
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+        default: throw Failure(why: "unexpected byte 0x\(String(bytes[at], radix: 16)) at offset \(at)")
+        }
+    }
+
+    mutating func literal(_ word: String) throws {
+        for b in word.utf8 { try expect(b) }
+    }
+
+    mutating func nest() throws {
+        depth += 1
+        guard depth <= Self.maximumDepth else { throw Failure(why: "nested deeper than \(Self.maximumDepth) levels") }
+    }
+
+    mutating func parseObject() throws -> HeaderJSON {
+        try nest()
+        defer { depth -= 1 }
+        try expect(UInt8(ascii: "{"))
+        var members: [(String, HeaderJSON)] = []
+        var seen = Set<String>()
+        skipWhitespace()
+        if at < bytes.count, bytes[at] == UInt8(ascii: "}") { at += 1; return .object(members) }
+        while true {
+            skipWhitespace()
+            let name = try parseString()
+            guard seen.insert(name).inserted else { throw Failure(why: "the name \(name) appears twice") }
+            skipWhitespace()
+            try expect(UInt8(ascii: ":"))
+            skipWhitespace()
+            members.append((name, try parseValue()))
+            skipWhitespace()
+            guard at < bytes.count else { throw Failure(why: "unexpected end of the header inside an object") }
+            if bytes[at] == UInt8(ascii: ",") { at += 1; continue }
+            try expect(UInt8(ascii: "}"))
+            return .object(members)
+        }
+    }
+
+    mutating func parseArray() throws -> HeaderJSON {
+        try nest()
+        defer { depth -= 1 }
+        try expect(UInt8(ascii: "["))
+        var items: [HeaderJSON] = []
+        skipWhitespace()
+        if at < bytes.count, bytes[at] == UInt8(ascii: "]") { at += 1; return .array(items) }
+        while true {
+            skipWhitespace()
+            items.append(try parseValue())
+            skipWhitespace()
+            guard at < bytes.count else { throw Failure(why: "unexpected end of the header inside a list") }
+            if bytes[at] == UInt8(ascii: ",") { at += 1; continue }
+            try expect(UInt8(ascii: "]"))
+            return .array(items)
+        }
+    }
+
+    mutating func parseNumber() throws -> HeaderJSON {
+        let begin = at
+        if bytes[at] == UInt8(ascii: "-") { at += 1 }
+        func digits(_ p: inout HeaderParser) -> Int {
+            let s = p.at
+            while p.at < p.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(p.bytes[p.at]) { p.at += 1 }
+            return p.at - s
+        }
+        let intDigits = digits(&self)
+        guard intDigits > 0 else { throw Failure(why: "a number without digits at offset \(begin)") }
+        guard !(intDigits > 1 && bytes[at - intDigits] == UInt8(ascii: "0")) else {
+            throw Failure(why: "a number with a leading zero at offset \(begin)")
+        }
+        var integral = true
+        if at < bytes.count, bytes[at] == UInt8(ascii: ".") {
+            at += 1; integral = false
+            guard digits(&self) > 0 else { throw Failure(why: "a number without fraction digits at offset \(begin)") }
+        }
+        if at < bytes.count, bytes[at] == UInt8(ascii: "e") || bytes[at] == UInt8(ascii: "E") {
+            at += 1; integral = false
+            if at < bytes.count, bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-") { at += 1 }
+            guard digits(&self) > 0 else { throw Failure(why: "a number without exponent digits at offset \(begin)") }
+        }
+        guard integral else { return .otherNumber }
+        let negative = bytes[begin] == UInt8(ascii: "-")
+        var value = 0
+        for b in bytes[(negative ? begin + 1 : begin)..<at] {
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (s, o2) = negative ? m.subtractingReportingOverflow(Int(b - UInt8(ascii: "0")))
+                                   : m.addingReportingOverflow(Int(b - UInt8(ascii: "0")))
+            guard !o1, !o2 else { return .otherNumber }
+            value = s
+        }
+        return .integer(value)
+    }
+
+    mutating func parseString() throws -> String {
+        try expect(UInt8(ascii: "\""))
+        var out: [UInt8] = []
+        while true {
+            guard at < bytes.count else { throw Failure(why: "unterminated string") }
+            let b = bytes[at]
+            at += 1
+            switch b {
+            case UInt8(ascii: "\""):
+                guard let s = String(validating: out, as: UTF8.self) else { throw Failure(why: "a string that is not valid UTF-8") }
+                return s
+            case UInt8(ascii: "\\"):
+                guard at < bytes.count else { throw Failure(why: "unterminated string") }
+                let e = bytes[at]
+                at += 1
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var code = try hex4()
+                    if (0xD800..<0xDC00).contains(code) {
+                        try expect(UInt8(ascii: "\\")); try expect(UInt8(ascii: "u"))
+                        let low = try hex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw Failure(why: "an unpaired surrogate escape at offset \(at)") }
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    guard let scalar = Unicode.Scalar(code) else { throw Failure(why: "an invalid \\u escape at offset \(at)") }
+                    out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                default:
+                    throw Failure(why: "an invalid escape at offset \(at - 1)")
+                }
+            case 0..<0x20:
+                throw Failure(why: "a control character inside a string at offset \(at - 1)")
+            default:
+                out.append(b)
+            }
+        }
+    }
+
+    mutating func hex4() throws -> UInt32 {
+        guard at + 4 <= bytes.count else { throw Failure(why: "a truncated \\u escape") }
+        var v: UInt32 = 0
+        for b in bytes[at..<(at + 4)] {
+            let d: UInt8
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = b - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = b - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = b - UInt8(ascii: "A") + 10
+            default: throw Failure(why: "a bad hex digit in a \\u escape at offset \(at)")
+            }
+            v = v << 4 | UInt32(d)
+        }
+        at += 4
+        return v
     }
 }
 
