@@ -55,7 +55,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "moduli", dependencies: ["ModuliCLI"]),
+        .executableTarget(name: "moduli", dependencies: ["ModuliCLI", "Experiments"]),
 
         // MARK: Tests
         .target(name: "_TestSupport", dependencies: ["Linalg"], path: "Tests/_TestSupport"),

@@ -152,7 +152,7 @@ struct LineTask: TrainingTask {
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         var good = TrainerState(stream: AddingTask.Stream(rng: SeededGenerator(seed: 1)), learningRate: 1e-3)
         good.step = 300; good.globalStep = 300
-        try TrainingLoop<AddingTask>.check(good, training: config.training, run: run)
+        try TrainingLoop<AddingTask>.check(good, optimizerStep: 300, training: config.training, run: run)
         var edits: [(String, (inout TrainerState<AddingTask.Stream>) -> Void)] = []
         edits.append(("phase", { $0.phase = 1; $0.globalStep = 1200 }))       // no lottery phase in this run
         edits.append(("phase", { $0.phase = -1 }))
@@ -161,11 +161,14 @@ struct LineTask: TrainingTask {
         edits.append(("global step", { $0.globalStep = 450 }))
         edits.append(("learning rate", { $0.learningRate = .nan }))
         edits.append(("metrics", { $0.metricsBytes = -5 }))
+        #expect(throws: ExperimentError.self, "an optimizer step unlike the trainer's accepted") {
+            try TrainingLoop<AddingTask>.check(good, optimizerStep: 299, training: config.training, run: run)
+        }
         for (what, edit) in edits {
             var bad = good
             edit(&bad)
             #expect(throws: ExperimentError.self, "edited \(what) accepted") {
-                try TrainingLoop<AddingTask>.check(bad, training: config.training, run: run)
+                try TrainingLoop<AddingTask>.check(bad, optimizerStep: bad.step, training: config.training, run: run)
             }
         }
     }

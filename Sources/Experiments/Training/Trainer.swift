@@ -110,13 +110,15 @@ struct TrainingLoop<Task: TrainingTask> {
             guard saved == config else {
                 throw ExperimentError("The configuration differs from the one in \(run.file("config.json").path); resume with the run's own options.")
             }
-            let (_, peek) = try Checkpoint.load(ParameterStore<Float>(), stateType: TrainerState<Task.Stream>.self, from: run, stateOnly: true)
-            try Self.check(peek, training: config.training, run: run)
-            if peek.phase == 1 { session = try Self.lotterySession(task: task, training: config.training, root: root, main: nil, run: run) }
-            let (optimizerState, saved2) = try Checkpoint.load(session.store, stateType: TrainerState<Task.Stream>.self, from: run)
-            guard optimizerState.stepCount == saved2.step else {
-                throw ExperimentError("The checkpoint \(run.file(Checkpoint.fileName).path) is inconsistent: its optimizer took \(optimizerState.stepCount) steps, its trainer \(saved2.step). Start the run anew with --overwrite.")
+            let training = config.training
+            let validate: (TrainerState<Task.Stream>, Int) throws -> Void = { s, optimizerStep in
+                try Self.check(s, optimizerStep: optimizerStep, training: training, run: run)
             }
+            let (_, peek) = try Checkpoint.load(ParameterStore<Float>(), stateType: TrainerState<Task.Stream>.self, from: run,
+                                                stateOnly: true, validate: validate)
+            if peek.phase == 1 { session = try Self.lotterySession(task: task, training: training, root: root, main: nil, run: run) }
+            let (optimizerState, saved2) = try Checkpoint.load(session.store, stateType: TrainerState<Task.Stream>.self, from: run,
+                                                               validate: validate)
             session.optimizer.state = optimizerState
             session.optimizer.learningRate = saved2.learningRate
             state = saved2
@@ -138,7 +140,7 @@ struct TrainingLoop<Task: TrainingTask> {
     }
 
     /// Checks a checkpoint's trainer state against the configuration before anything is built from it.
-    static func check(_ s: TrainerState<Task.Stream>, training: TrainingConfig, run: RunDirectory) throws {
+    static func check(_ s: TrainerState<Task.Stream>, optimizerStep: Int, training: TrainingConfig, run: RunDirectory) throws {
         let path = run.file(Checkpoint.fileName).path
         let phases = training.lottery == .none ? 1 : 2
         let total = training.phaseSteps
@@ -151,6 +153,7 @@ struct TrainingLoop<Task: TrainingTask> {
         guard s.globalStep == s.phase * total + s.step else { throw fail("global step \(s.globalStep) does not match phase \(s.phase), step \(s.step)") }
         guard s.phase == 0 || s.main != nil else { throw fail("the lottery phase has no result of the main phase") }
         guard s.metricsBytes >= 0, s.learningRate > 0, s.learningRate.isFinite else { throw fail("invalid metrics length or learning rate") }
+        guard optimizerStep == s.step else { throw fail("its optimizer took \(optimizerStep) steps in the phase, its trainer \(s.step)") }
     }
 
     /// Trains every phase to its end; returns the summary, or nil when stopped by `stopAfterEpochs`.
