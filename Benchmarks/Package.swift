@@ -17,6 +17,13 @@ let package = Package(
                 .product(name: "Experiments", package: "moduli"),
             ]
         ),
+        .executableTarget(
+            name: "recurrent-bench",
+            dependencies: [
+                .product(name: "Linalg", package: "moduli"),
+                .product(name: "NN", package: "moduli"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

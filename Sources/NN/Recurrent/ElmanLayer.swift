@@ -10,15 +10,23 @@ public enum ElmanNonlinearity: String, Sendable, Codable, CaseIterable {
 
 /// One Elman layer (PyTorch `nn.RNN` layer): `h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`.
 public struct ElmanLayer: RecurrentLayer {
+    /// Input features I.
     public let inputSize: Int
+    /// Hidden units H.
     public let hiddenSize: Int
     /// tanh or ReLU.
     public let nonlinearity: ElmanNonlinearity
+    /// One gate block.
     public var gateCount: Int { 1 }
+    /// An Elman layer carries only h.
     public var hasCellState: Bool { false }
+    /// `H x I`, `weight_ih_l<k>`.
     public let weightIH: ParameterSlot
+    /// `H x H`, `weight_hh_l<k>`.
     public let weightHH: ParameterSlot
+    /// `H`, `bias_ih_l<k>`; nil without bias.
     public let biasIH: ParameterSlot?
+    /// `H`, `bias_hh_l<k>`; nil without bias.
     public let biasHH: ParameterSlot?
 
     /// Registers `<name>.weight_ih_l<layer>` etc. with PyTorch's default initialisation.
@@ -33,21 +41,47 @@ public struct ElmanLayer: RecurrentLayer {
             store: store, rng: &rng)
     }
 
-    /// Runs T steps. The cache keeps h_0 ... h_T (`((T + 1) * B) x H`). Per step: one GEMM
-    /// `h_{t-1} W_hh^T` added onto the precomputed `X W_ih^T + b_ih + b_hh`, then the activation in place.
-    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    /// Runs T steps (Float). The cache keeps h_0 ... h_T (`((T + 1) * B) x H`).
+    public func forward(_ input: Matrix<Float>, batch: Int, initial: RecurrentState<Float>, _ store: ParameterStore<Float>,
+                        product: any RecurrentProduct) -> RecurrentCache<Float> {
+        forwardSteps(input, batch: batch, initial: initial, store, product: product)
+    }
+
+    /// Runs T steps (Double). The cache keeps h_0 ... h_T (`((T + 1) * B) x H`).
+    public func forward(_ input: Matrix<Double>, batch: Int, initial: RecurrentState<Double>, _ store: ParameterStore<Double>,
+                        product: any RecurrentProduct) -> RecurrentCache<Double> {
+        forwardSteps(input, batch: batch, initial: initial, store, product: product)
+    }
+
+    /// BPTT (Float); see `backwardSteps`.
+    public func backward(_ cache: RecurrentCache<Float>, dOutput: Matrix<Float>, dFinal: RecurrentState<Float>?,
+                         _ store: ParameterStore<Float>, needInputGradient: Bool, product: any RecurrentProduct)
+        -> (dInput: Matrix<Float>, dInitial: RecurrentState<Float>) {
+        backwardSteps(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
+    }
+
+    /// BPTT (Double); see `backwardSteps`.
+    public func backward(_ cache: RecurrentCache<Double>, dOutput: Matrix<Double>, dFinal: RecurrentState<Double>?,
+                         _ store: ParameterStore<Double>, needInputGradient: Bool, product: any RecurrentProduct)
+        -> (dInput: Matrix<Double>, dInitial: RecurrentState<Double>) {
+        backwardSteps(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
+    }
+
+    /// The forward pass. Per step: `h_{t-1} W_hh^T` (through `product`) added onto the precomputed
+    /// `X W_ih^T + b_ih + b_hh`, then the activation in place.
+    @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
-                                       _ store: ParameterStore<S>) -> RecurrentCache<S> {
+    func forwardSteps<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
+                                     _ store: ParameterStore<S>, product: any RecurrentProduct) -> RecurrentCache<S> {
         precondition(input.columns == inputSize && input.rows % batch == 0,
                      "Elman layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
         precondition(initial.hidden.rows == batch && initial.hidden.columns == hiddenSize, "Elman layer: initial state has the wrong shape")
+        checkProduct(product)
         let steps = input.rows / batch, h = hiddenSize, bh = batch * h
-        let whh = store.value(weightHH)
         let nonlinearity = nonlinearity
         // hidden holds h_0, then for each step the pre-activation X W_ih^T + b_ih + b_hh (all steps in
         // one GEMM), turned into h_t in place.
-        let transposed = ElmanLayer.stepsOnTransposedStates(batch: batch)
+        let transposed = product.prefersTransposedStates(batch: batch)
         let hidden = Matrix<S>(rows: (steps + 1) * batch, columns: h) { base in
             initial.hidden.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress!, count: bh) }
             RecurrentKernels.inputProjection(input, weightIH: weightIH, biasIH: biasIH, biasHH: biasHH, outputs: h,
@@ -61,8 +95,7 @@ public struct ElmanLayer: RecurrentLayer {
                 for t in 0..<steps {
                     let cur = base + (t + 1) * bh
                     Kernels.transpose(cur, rows: batch, columns: h, xStride: h, into: curT, yStride: batch)
-                    S.gemm(.noTranspose, .noTranspose, m: h, n: batch, k: h, alpha: 1, a: whh, lda: h,
-                           b: prevT, ldb: batch, beta: 1, c: curT, ldc: batch)
+                    product.forwardTransposed(prevT, batch: batch, addingTo: curT, store)
                     ElmanLayer.activate(nonlinearity, curT, count: bh)
                     Kernels.transpose(curT, rows: h, columns: batch, xStride: batch, into: cur, yStride: h)
                     swap(&prevT, &curT)
@@ -70,8 +103,7 @@ public struct ElmanLayer: RecurrentLayer {
             } else {
                 for t in 0..<steps {
                     let prev = base + t * bh, cur = prev + bh
-                    S.gemm(.noTranspose, .transpose, m: batch, n: h, k: h, alpha: 1, a: prev, lda: h,
-                           b: whh, ldb: h, beta: 1, c: cur, ldc: h)
+                    product.forward(prev, batch: batch, addingTo: cur, store)
                     ElmanLayer.activate(nonlinearity, cur, count: bh)
                 }
             }
@@ -80,23 +112,24 @@ public struct ElmanLayer: RecurrentLayer {
                               gates: Matrix(rows: 0, columns: 0))
     }
 
-    /// BPTT: `dPre_t = act'(h_t) ⊙ (dh_t + dOutput_t)`, `dh_{t-1} = dPre_t W_hh`, then
-    /// dW_hh += dPre^T [h_0 ... h_{T-1}] and dW_ih += dPre^T X as one GEMM each.
-    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    /// BPTT: `dPre_t = act'(h_t) ⊙ (dh_t + dOutput_t)`, `dh_{t-1} = dPre_t W_hh` (through
+    /// `product`, in the layout the forward pass used), then dW_hh += dPre^T [h_0 ... h_{T-1}]
+    /// (through `product`) and dW_ih += dPre^T X as one GEMM.
+    @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
-                                        _ store: ParameterStore<S>, needInputGradient: Bool)
+    func backwardSteps<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+                                      _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
+        checkProduct(product)
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, bh = batch * h
         let hasOutputGradient = dOutput.rows > 0
         precondition(!hasOutputGradient || (dOutput.rows == steps * batch && dOutput.columns == h),
                      "Elman backward: dOutput is \(dOutput.rows) x \(dOutput.columns), expected \(steps * batch) x \(h) or empty")
         // dh = dLoss/dh_t, carried backwards.
         var dh = dFinal?.hidden ?? Matrix<S>(rows: batch, columns: h)
-        let whh = store.value(weightHH)
         let nonlinearity = nonlinearity
         // dPre_t = dLoss/d(pre-activation at step t), every row written below.
-        let transposed = ElmanLayer.stepsOnTransposedStates(batch: batch)
+        let transposed = product.prefersTransposedStates(batch: batch)
         let dPre = Matrix<S>(rows: steps * batch, columns: h) { dp in
             cache.hidden.withUnsafeBufferPointer { ph in
                 dOutput.withUnsafeBufferPointer { pdo in
@@ -116,12 +149,10 @@ public struct ElmanLayer: RecurrentLayer {
                             if let scratch {
                                 let dpT = scratch, dhT = scratch + bh
                                 Kernels.transpose(dpt, rows: batch, columns: h, xStride: h, into: dpT, yStride: batch)
-                                S.gemm(.transpose, .noTranspose, m: h, n: batch, k: h, alpha: 1, a: whh, lda: h,
-                                       b: dpT, ldb: batch, beta: 0, c: dhT, ldc: batch)
+                                product.backwardTransposed(dpT, batch: batch, into: dhT, accumulate: false, store)
                                 Kernels.transpose(dhT, rows: h, columns: batch, xStride: batch, into: dhp, yStride: h)
                             } else {
-                                S.gemm(.noTranspose, .noTranspose, m: batch, n: h, k: h, alpha: 1, a: dpt, lda: h,
-                                       b: whh, ldb: h, beta: 0, c: dhp, ldc: h)
+                                product.backward(dpt, batch: batch, into: dhp, accumulate: false, store)
                             }
                         }
                     }
@@ -129,17 +160,16 @@ public struct ElmanLayer: RecurrentLayer {
             }
         }
         RecurrentKernels.recurrentWeightGradient(hidden: cache.hidden, dHH: dPre, steps: steps, batch: batch,
-                                                 weightHH: weightHH, biasHH: biasHH, store)
+                                                 product: product, biasHH: biasHH, store)
         let dInput = RecurrentKernels.inputProjectionBackward(cache.input, dPre: dPre, weightIH: weightIH,
                                                               biasIH: biasIH, store, needInputGradient: needInputGradient)
         return (dInput, RecurrentState(hidden: dh))
     }
 
-    /// Whether the per-step product runs on transposed states (`H x B`, `W_hh h^T`) rather than on
-    /// rows (`B x H`, `h W_hh^T`). With a small batch OpenBLAS's sgemm is about twice as fast that
-    /// way (B 32, H 128: 32 us instead of 61 us per product on the benchmark machine), which pays
-    /// for transposing each step's 4,096 values in and out; at B 200 the row form is as fast.
-    static func stepsOnTransposedStates(batch: Int) -> Bool { batch <= 64 }
+    /// Whether the steps run on transposed states (`H x B`, `W_hh h^T`) rather than on rows
+    /// (`B x H`, `h W_hh^T`) with the dense product; another product decides for itself
+    /// (`RecurrentProduct.prefersTransposedStates(batch:)`).
+    static func stepsOnTransposedStates(batch: Int) -> Bool { DenseRecurrentProduct.prefersTransposedStates(batch: batch) }
 
     /// The activation in place.
     @inline(__always)

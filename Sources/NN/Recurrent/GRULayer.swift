@@ -37,12 +37,40 @@ public struct GRULayer: RecurrentLayer {
             store: store, rng: &rng)
     }
 
-    /// Runs T steps. The cache keeps h_0...h_T (`((T + 1) * B) x H`), the post-activation gates
-    /// [r z n] of every step (`(T * B) x 3H`) and, in `extra`, W_hn h_{t-1} + b_hn (`(T * B) x H`).
-    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    /// Runs T steps (Float); see `forwardSteps`.
+    public func forward(_ input: Matrix<Float>, batch: Int, initial: RecurrentState<Float>, _ store: ParameterStore<Float>,
+                        product: any RecurrentProduct) -> RecurrentCache<Float> {
+        forwardSteps(input, batch: batch, initial: initial, store, product: product)
+    }
+
+    /// Runs T steps (Double); see `forwardSteps`.
+    public func forward(_ input: Matrix<Double>, batch: Int, initial: RecurrentState<Double>, _ store: ParameterStore<Double>,
+                        product: any RecurrentProduct) -> RecurrentCache<Double> {
+        forwardSteps(input, batch: batch, initial: initial, store, product: product)
+    }
+
+    /// Backpropagation through time (Float); see `backwardSteps`.
+    public func backward(_ cache: RecurrentCache<Float>, dOutput: Matrix<Float>, dFinal: RecurrentState<Float>?,
+                         _ store: ParameterStore<Float>, needInputGradient: Bool, product: any RecurrentProduct)
+        -> (dInput: Matrix<Float>, dInitial: RecurrentState<Float>) {
+        backwardSteps(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
+    }
+
+    /// Backpropagation through time (Double); see `backwardSteps`.
+    public func backward(_ cache: RecurrentCache<Double>, dOutput: Matrix<Double>, dFinal: RecurrentState<Double>?,
+                         _ store: ParameterStore<Double>, needInputGradient: Bool, product: any RecurrentProduct)
+        -> (dInput: Matrix<Double>, dInitial: RecurrentState<Double>) {
+        backwardSteps(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
+    }
+
+    /// The forward pass: runs T steps. The cache keeps h_0...h_T (`((T + 1) * B) x H`), the
+    /// post-activation gates [r z n] of every step (`(T * B) x 3H`) and, in `extra`,
+    /// W_hn h_{t-1} + b_hn (`(T * B) x H`). The step product h_{t-1} W_hh^T goes through `product`.
+    @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
-                                       _ store: ParameterStore<S>) -> RecurrentCache<S> {
+    func forwardSteps<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
+                                     _ store: ParameterStore<S>, product: any RecurrentProduct) -> RecurrentCache<S> {
+        checkProduct(product)
         precondition(input.columns == inputSize && input.rows % batch == 0,
                      "GRU layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
         precondition(initial.hidden.rows == batch && initial.hidden.columns == hiddenSize,
@@ -56,7 +84,6 @@ public struct GRULayer: RecurrentLayer {
         var extra = Matrix<S>(rows: steps * batch, columns: h)
         // The recurrent projection of one step, h_{t-1} W_hh^T + b_hh, B x 3H; reused every step.
         var projection = Matrix<S>(rows: batch, columns: g3)
-        let whh = store.value(weightHH)
         let bhh = biasHH.map { store.value($0) }
         gates.withUnsafeMutableBufferPointer { pg in
         hidden.withUnsafeMutableBufferPointer { ph in
@@ -73,8 +100,7 @@ public struct GRULayer: RecurrentLayer {
                     hh.update(repeating: 0, count: batch * g3)
                 }
                 // hh += h_{t-1} W_hh^T: (B x H)(H x 3H).
-                S.gemm(.noTranspose, .transpose, m: batch, n: g3, k: h, alpha: 1, a: hPrev, lda: h,
-                       b: whh, ldb: h, beta: 1, c: hh, ldc: g3)
+                product.forward(hPrev, batch: batch, addingTo: hh, store)
                 for n in 0..<batch {
                     let row = a + n * g3, hrow = hh + n * g3, off = n * h
                     for j in 0..<h {
@@ -102,12 +128,14 @@ public struct GRULayer: RecurrentLayer {
     ///     dh_{t-1} = dh ⊙ z + dHH W_hh
     ///
     /// then dW_hh += dHH^T [h_0 ... h_{T-1}], db_hh += colsum(dHH), dW_ih += dPre^T X,
-    /// db_ih += colsum(dPre), one GEMM each.
-    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    /// db_ih += colsum(dPre), one product each. The W_hh products (dHH W_hh, the dW_hh product)
+    /// go through `product`.
+    @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
-                                        _ store: ParameterStore<S>, needInputGradient: Bool)
+    func backwardSteps<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+                                      _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
+        checkProduct(product)
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, g3 = 3 * h, bh = batch * h
         let dOutput = dOutput.rows == 0 ? Matrix<S>(rows: steps * batch, columns: h) : dOutput  // empty: no output gradient
         precondition(dOutput.rows == steps * batch && dOutput.columns == h, "GRU backward: dOutput has the wrong shape")
@@ -115,7 +143,6 @@ public struct GRULayer: RecurrentLayer {
         var dPre = Matrix<S>(rows: steps * batch, columns: g3)
         var dHH = Matrix<S>(rows: steps * batch, columns: g3)
         var dh = dFinal?.hidden ?? Matrix<S>(rows: batch, columns: h)
-        let whh = store.value(weightHH)
         cache.gates.withUnsafeBufferPointer { pg in
         cache.hidden.withUnsafeBufferPointer { ph in
         extra.withUnsafeBufferPointer { pe in
@@ -143,12 +170,11 @@ public struct GRULayer: RecurrentLayer {
                     }
                 }
                 // dh_{t-1} += dHH W_hh: (B x 3H)(3H x H).
-                S.gemm(.noTranspose, .noTranspose, m: batch, n: h, k: g3, alpha: 1, a: dq, lda: g3,
-                       b: whh, ldb: h, beta: 1, c: dhp, ldc: h)
+                product.backward(dq, batch: batch, into: dhp, accumulate: true, store)
             }
         }}}}}}}
         RecurrentKernels.recurrentWeightGradient(hidden: cache.hidden, dHH: dHH, steps: steps, batch: batch,
-                                                 weightHH: weightHH, biasHH: biasHH, store)
+                                                 product: product, biasHH: biasHH, store)
         let dInput = RecurrentKernels.inputProjectionBackward(cache.input, dPre: dPre, weightIH: weightIH,
                                                               biasIH: biasIH, store, needInputGradient: needInputGradient)
         return (dInput, RecurrentState(hidden: dh))

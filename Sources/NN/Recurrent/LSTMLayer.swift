@@ -37,12 +37,40 @@ public struct LSTMLayer: RecurrentLayer {
             store: store, rng: &rng)
     }
 
-    /// Runs T steps. The cache keeps h_0...h_T and c_0...c_T (`((T + 1) * B) x H`) and the
-    /// post-activation gates [i f g o] of every step (`(T * B) x 4H`). A nil `initial.cell` is c_0 = 0.
-    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    /// Runs T steps (Float); see `forwardSteps`.
+    public func forward(_ input: Matrix<Float>, batch: Int, initial: RecurrentState<Float>, _ store: ParameterStore<Float>,
+                        product: any RecurrentProduct) -> RecurrentCache<Float> {
+        forwardSteps(input, batch: batch, initial: initial, store, product: product)
+    }
+
+    /// Runs T steps (Double); see `forwardSteps`.
+    public func forward(_ input: Matrix<Double>, batch: Int, initial: RecurrentState<Double>, _ store: ParameterStore<Double>,
+                        product: any RecurrentProduct) -> RecurrentCache<Double> {
+        forwardSteps(input, batch: batch, initial: initial, store, product: product)
+    }
+
+    /// Backpropagation through time (Float); see `backwardSteps`.
+    public func backward(_ cache: RecurrentCache<Float>, dOutput: Matrix<Float>, dFinal: RecurrentState<Float>?,
+                         _ store: ParameterStore<Float>, needInputGradient: Bool, product: any RecurrentProduct)
+        -> (dInput: Matrix<Float>, dInitial: RecurrentState<Float>) {
+        backwardSteps(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
+    }
+
+    /// Backpropagation through time (Double); see `backwardSteps`.
+    public func backward(_ cache: RecurrentCache<Double>, dOutput: Matrix<Double>, dFinal: RecurrentState<Double>?,
+                         _ store: ParameterStore<Double>, needInputGradient: Bool, product: any RecurrentProduct)
+        -> (dInput: Matrix<Double>, dInitial: RecurrentState<Double>) {
+        backwardSteps(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
+    }
+
+    /// The forward pass: runs T steps. The cache keeps h_0...h_T and c_0...c_T (`((T + 1) * B) x H`)
+    /// and the post-activation gates [i f g o] of every step (`(T * B) x 4H`). A nil `initial.cell`
+    /// is c_0 = 0. The step product h_{t-1} W_hh^T goes through `product`.
+    @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
-                                       _ store: ParameterStore<S>) -> RecurrentCache<S> {
+    func forwardSteps<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
+                                     _ store: ParameterStore<S>, product: any RecurrentProduct) -> RecurrentCache<S> {
+        checkProduct(product)
         precondition(input.columns == inputSize && input.rows % batch == 0,
                      "LSTM layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
         precondition(initial.hidden.rows == batch && initial.hidden.columns == hiddenSize,
@@ -57,7 +85,6 @@ public struct LSTMLayer: RecurrentLayer {
         var cell = Matrix<S>(rows: (steps + 1) * batch, columns: h)
         hidden.scalars.replaceSubrange(0..<bh, with: initial.hidden.scalars)
         if let c0 = initial.cell { cell.scalars.replaceSubrange(0..<bh, with: c0.scalars) }
-        let whh = store.value(weightHH)
         let bhh = biasHH.map { store.value($0) }
         gates.withUnsafeMutableBufferPointer { pg in
             hidden.withUnsafeMutableBufferPointer { ph in
@@ -68,8 +95,7 @@ public struct LSTMLayer: RecurrentLayer {
                         let cPrev = pc.baseAddress! + t * bh, cCur = cPrev + bh
                         if let bhh { Kernels.addRowVector(a, rows: batch, columns: g4, bhh) }
                         // a += h_{t-1} W_hh^T: (B x H)(H x 4H).
-                        S.gemm(.noTranspose, .transpose, m: batch, n: g4, k: h, alpha: 1, a: hPrev, lda: h,
-                               b: whh, ldb: h, beta: 1, c: a, ldc: g4)
+                        product.forward(hPrev, batch: batch, addingTo: a, store)
                         for n in 0..<batch {
                             let row = a + n * g4, off = n * h
                             for j in 0..<h {
@@ -97,13 +123,14 @@ public struct LSTMLayer: RecurrentLayer {
     ///     da_g = dc ⊙ i ⊙ (1 - g²),   da_o = dh ⊙ tanh(c_t) ⊙ o(1 - o)
     ///     dc_{t-1} = dc ⊙ f,          dh_{t-1} = da W_hh
     ///
-    /// then dW_hh += da^T [h_0 ... h_{T-1}] and dW_ih += da^T X as one GEMM each (b_ih and b_hh
-    /// both get colsum(da)).
-    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    /// then dW_hh += da^T [h_0 ... h_{T-1}] and dW_ih += da^T X as one product each (b_ih and b_hh
+    /// both get colsum(da)). The W_hh products (da W_hh, the dW_hh product) go through `product`.
+    @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
-                                        _ store: ParameterStore<S>, needInputGradient: Bool)
+    func backwardSteps<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+                                      _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
+        checkProduct(product)
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, g4 = 4 * h, bh = batch * h
         let dOutput = dOutput.rows == 0 ? Matrix<S>(rows: steps * batch, columns: h) : dOutput  // empty: no output gradient
         precondition(dOutput.rows == steps * batch && dOutput.columns == h, "LSTM backward: dOutput has the wrong shape")
@@ -112,7 +139,6 @@ public struct LSTMLayer: RecurrentLayer {
         var dA = Matrix<S>(rows: steps * batch, columns: g4)
         var dh = dFinal?.hidden ?? Matrix<S>(rows: batch, columns: h)
         var dc = dFinal?.cell ?? Matrix<S>(rows: batch, columns: h)
-        let whh = store.value(weightHH)
         cache.gates.withUnsafeBufferPointer { pg in
         cellStates.withUnsafeBufferPointer { pc in
         dOutput.withUnsafeBufferPointer { pdo in
@@ -139,12 +165,11 @@ public struct LSTMLayer: RecurrentLayer {
                     }
                 }
                 // dh_{t-1} = da W_hh: (B x 4H)(4H x H).
-                S.gemm(.noTranspose, .noTranspose, m: batch, n: h, k: g4, alpha: 1, a: da, lda: g4,
-                       b: whh, ldb: h, beta: 0, c: dhp, ldc: h)
+                product.backward(da, batch: batch, into: dhp, accumulate: false, store)
             }
         }}}}}}
         RecurrentKernels.recurrentWeightGradient(hidden: cache.hidden, dHH: dA, steps: steps, batch: batch,
-                                                 weightHH: weightHH, biasHH: biasHH, store)
+                                                 product: product, biasHH: biasHH, store)
         let dInput = RecurrentKernels.inputProjectionBackward(cache.input, dPre: dA, weightIH: weightIH,
                                                               biasIH: biasIH, store, needInputGradient: needInputGradient)
         return (dInput, RecurrentState(hidden: dh, cell: dc))

@@ -14,18 +14,36 @@ public enum CellKind: String, Sendable, Codable, CaseIterable {
     case gru
 }
 
-/// A stack of recurrent layers; layer k reads layer k-1's hidden states.
+extension CellKind {
+    /// Gate blocks G stacked in W_ih and W_hh: Elman 1, LSTM 4, GRU 3.
+    public var gateCount: Int {
+        switch self {
+        case .rnnTanh, .rnnReLU: 1
+        case .lstm: 4
+        case .gru: 3
+        }
+    }
+
+    /// Whether the cell carries a cell state c (LSTM).
+    public var hasCellState: Bool { self == .lstm }
+}
+
+/// A stack of recurrent layers; layer k reads layer k-1's hidden states. Layer k multiplies by
+/// its W_hh only through `products[k]` (dense by default; `replaceProducts(in:_:)` swaps them).
 public struct RecurrentNetwork: Sendable {
-    /// The cell kind of every layer.
+    /// The cell kind of every layer: the PyTorch module whose parameter shapes and state the
+    /// layers have.
     public let kind: CellKind
     /// The layers, bottom first.
     public let layers: [any RecurrentLayer]
+    /// The W_hh operator of each layer (`products[k]` multiplies by `layers[k].weightHH`).
+    public private(set) var products: [any RecurrentProduct]
 
-    /// Registers `<name>.weight_ih_l0` ... with PyTorch names, sizes and initialisation.
+    /// Registers `<name>.weight_ih_l0` ... with PyTorch names, sizes and initialisation; every
+    /// layer gets a `DenseRecurrentProduct`.
     public init<S: BLASScalar>(kind: CellKind, inputSize: Int, hiddenSize: Int, layerCount: Int = 1, bias: Bool = true,
                                name: String = "rnn", in store: ParameterStore<S>, rng: inout SeededGenerator) {
         precondition(layerCount >= 1, "A recurrent network needs at least one layer")
-        self.kind = kind
         var layers: [any RecurrentLayer] = []
         for k in 0..<layerCount {
             let i = k == 0 ? inputSize : hiddenSize
@@ -41,7 +59,45 @@ public struct RecurrentNetwork: Sendable {
                                        in: store, rng: &rng))
             }
         }
+        self.init(kind: kind, layers: layers)
+    }
+
+    /// A stack of given layers (of any type conforming to `RecurrentLayer`, from any module), bottom
+    /// first, each with a `DenseRecurrentProduct`. `kind` names the PyTorch module whose gate count
+    /// and state the layers share; every layer must have the same hidden size, and layer k > 0
+    /// reads layer k-1's hidden states.
+    public init(kind: CellKind, layers: [any RecurrentLayer]) {
+        precondition(!layers.isEmpty, "A recurrent network needs at least one layer")
+        for (k, layer) in layers.enumerated() {
+            precondition(layer.gateCount == kind.gateCount && layer.hasCellState == kind.hasCellState,
+                         "Layer \(k) has \(layer.gateCount) gate block(s)\(layer.hasCellState ? " and a cell state" : ""), "
+                         + "which a \(kind.rawValue) network does not")
+            precondition(layer.hiddenSize == layers[0].hiddenSize, "Layer \(k) has \(layer.hiddenSize) hidden units, layer 0 \(layers[0].hiddenSize)")
+            precondition(k == 0 || layer.inputSize == layers[k - 1].hiddenSize,
+                         "Layer \(k) reads \(layer.inputSize) features, layer \(k - 1) gives \(layers[k - 1].hiddenSize)")
+        }
+        self.kind = kind
         self.layers = layers
+        self.products = layers.map { DenseRecurrentProduct(for: $0) }
+    }
+
+    /// Replaces the W_hh operator of every layer with `make(layer)` (return a
+    /// `DenseRecurrentProduct(for: layer)` to keep a layer dense), then tells each new operator the
+    /// current weights (`weightsDidChange(in: store)`). Each operator must multiply by its layer's
+    /// W_hh with its shape.
+    public mutating func replaceProducts<S: BLASScalar>(in store: ParameterStore<S>,
+                                                        _ make: (_ layer: any RecurrentLayer) -> any RecurrentProduct) {
+        let products = layers.map(make)
+        for (layer, product) in zip(layers, products) { layer.checkProduct(product) }
+        self.products = products
+        weightsDidChange(in: store)
+    }
+
+    /// Tells every layer's W_hh operator that the weights or masks in `store` changed. The trainer
+    /// calls this after every optimizer step, pruning event, checkpoint load and value copy; a
+    /// no-op for dense operators, a sparse one rebuilds its compressed matrix here.
+    public func weightsDidChange<S: BLASScalar>(in store: ParameterStore<S>) {
+        for product in products { product.weightsDidChange(in: store) }
     }
 
     /// Hidden units H.
@@ -56,6 +112,8 @@ public struct RecurrentNetwork: Sendable {
     }
 
     /// Runs every layer over the sequence (`(T * B) x I`); the top layer's output is `caches.last!.output`.
+    /// Each layer is called through its Float or Double entry point (`RecurrentLayer`), chosen once
+    /// by the scalar type, so any layer type runs its own specialized code.
     @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
     @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: [RecurrentState<S>]? = nil,
@@ -65,7 +123,7 @@ public struct RecurrentNetwork: Sendable {
         var caches: [RecurrentCache<S>] = []
         var x = input
         for (k, (layer, state)) in zip(layers, states).enumerated() {
-            let cache = RecurrentNetwork.forward(layer, x, batch: batch, initial: state, store)
+            let cache = layer.forward(x, batch: batch, initial: state, store, product: products[k])
             if k + 1 < layers.count { x = cache.output }  // the next layer's input (a copy; none after the top)
             caches.append(cache)
         }
@@ -86,43 +144,11 @@ public struct RecurrentNetwork: Sendable {
         var d = dOutput
         var dInitial: [RecurrentState<S>] = []
         for k in stride(from: layers.count - 1, through: 0, by: -1) {
-            let (dx, d0) = RecurrentNetwork.backward(layers[k], caches[k], dOutput: d, dFinal: dFinal?[k], store,
-                                                     needInputGradient: k > 0 || needInputGradient)
+            let (dx, d0) = layers[k].backward(caches[k], dOutput: d, dFinal: dFinal?[k], store,
+                                              needInputGradient: k > 0 || needInputGradient, product: products[k])
             d = dx
             dInitial.insert(d0, at: 0)
         }
         return (d, dInitial)
-    }
-
-    // Calls through `any RecurrentLayer` reach only a layer's generic implementation; casting to the
-    // concrete layer first lets a specialized caller (S == Float) call the layer's specialized code.
-
-    /// `layer.forward`, dispatched on the concrete layer type.
-    @inline(__always)
-    static func forward<S: BLASScalar>(_ layer: any RecurrentLayer, _ x: Matrix<S>, batch: Int, initial: RecurrentState<S>,
-                                       _ store: ParameterStore<S>) -> RecurrentCache<S> {
-        switch layer {
-        case let l as ElmanLayer: l.forward(x, batch: batch, initial: initial, store)
-        case let l as LSTMLayer: l.forward(x, batch: batch, initial: initial, store)
-        case let l as GRULayer: l.forward(x, batch: batch, initial: initial, store)
-        default: layer.forward(x, batch: batch, initial: initial, store)
-        }
-    }
-
-    /// `layer.backward`, dispatched on the concrete layer type.
-    @inline(__always)
-    static func backward<S: BLASScalar>(_ layer: any RecurrentLayer, _ cache: RecurrentCache<S>, dOutput: Matrix<S>,
-                                        dFinal: RecurrentState<S>?, _ store: ParameterStore<S>, needInputGradient: Bool)
-        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
-        switch layer {
-        case let l as ElmanLayer:
-            l.backward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient)
-        case let l as LSTMLayer:
-            l.backward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient)
-        case let l as GRULayer:
-            l.backward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient)
-        default:
-            layer.backward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient)
-        }
     }
 }
