@@ -286,4 +286,26 @@ struct LineTask: TrainingTask {
         #expect(adam.decoupledWeightDecay && adam.weightDecay == 0.01)
         #expect(adam.parameterGroups == [ParameterGroup(slots: positions, weightDecay: 0)])
     }
+
+    @Test func prunedWeightsCountNeitherInTheGradientNormNorInTheClip() throws {
+        let path = AddingExperimentTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var config = SparseAddingTests.sparseConfig()
+        config.clip = 0
+        var loop = try TrainingLoop(trainer: Trainer<AddingTask>(config: config),
+                                    run: RunDirectory(path: path, overwrite: false, resume: false), resume: false, showProgress: false)
+        let pruner = try #require(loop.session.pruner)
+        _ = try #require(pruner.prune(atEvent: 3, in: loop.session.store))
+        let (_, _, norm) = try loop.takeStep()
+        let store = loop.session.store
+        var kept = 0.0
+        for s in store.slots {
+            let g = store.gradient(s), m = store.mask(s)
+            for i in 0..<store.info(s).count {
+                #expect(m[i] == 1 || g[i] == 0, "\(store.info(s).name)[\(i)] is pruned but has a gradient")
+                kept += Double(g[i]) * Double(g[i])
+            }
+        }
+        #expect(abs(norm - kept.squareRoot()) <= 1e-6 * norm, "norm \(norm), over the kept weights \(kept.squareRoot())")
+    }
 }

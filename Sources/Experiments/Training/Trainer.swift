@@ -123,6 +123,7 @@ struct TrainingLoop<Task: TrainingTask> {
             session.optimizer.learningRate = saved2.learningRate
             state = saved2
             session.regularizer.updateCoefficients(from: session.store)
+            session.roles.weightsDidChange(in: session.store)
             checkpointStep = state.globalStep
             metrics = try MetricsLog(run: run, keepBytes: state.metricsBytes)
         } else {
@@ -233,7 +234,6 @@ struct TrainingLoop<Task: TrainingTask> {
     mutating func trainPhase(stopAfterEpochs: Int?) throws -> Bool {
         let total = training.phaseSteps, perEpoch = training.stepsPerEpoch
         let period = training.pruningPeriod, pruningSteps = training.epochs * perEpoch
-        let recurrent = session.roles.recurrent
         let logLearningRate = training.learningRateSchedule.kind != .constant
         while state.step < total {
             if state.step % period == 0, state.step < pruningSteps, let pruner = session.pruner,
@@ -241,19 +241,7 @@ struct TrainingLoop<Task: TrainingTask> {
                 session.roles.weightsDidChange(in: session.store)
                 try metrics.append(PruneRecord(step: state.globalStep, phase: state.phase, event: event, sparsity: session.sparsity()))
             }
-            session.store.zeroGradients()
-            let loss = task.trainStep(session.model, session.store, stream: &state.stream)
-            let penalty = session.regularizer.addGradients(weights: recurrent, in: session.store)
-            guard loss.isFinite && penalty.isFinite else {
-                let saved = checkpointStep.map { "\(run.file(Checkpoint.fileName).path) holds step \($0)" } ?? "no checkpoint was written yet"
-                throw ExperimentError("The training loss became \(loss + penalty) at step \(state.globalStep + 1); the run stopped (\(saved)). Lower --lr or set --clip, and start again with --overwrite.")
-            }
-            let gradientNorm = training.clip > 0 ? clipGradientNorm(session.store, maxNorm: training.clip)
-                : Kernels.sumOfSquares(UnsafePointer(session.store.gradients.baseAddress!), count: session.store.totalCount).squareRoot()
-            session.optimizer.learningRate = scheduledLearningRate()
-            session.optimizer.step(session.store)
-            session.regularizer.projectPositions(in: session.store)
-            session.roles.weightsDidChange(in: session.store)
+            let (loss, penalty, gradientNorm) = try takeStep()
             state.step += 1
             state.globalStep += 1
             state.windowLoss += loss; state.windowPenalty += penalty; state.windowCount += 1
@@ -289,6 +277,28 @@ struct TrainingLoop<Task: TrainingTask> {
             }
         }
         return true
+    }
+
+    /// One optimizer step on the next batch: gradients of the loss and the penalty, pruned entries
+    /// masked, clipping, the update, projection of learned positions. Returns the loss, the penalty
+    /// and the gradient norm before clipping; throws when the loss is not finite.
+    mutating func takeStep() throws -> (loss: Double, penalty: Double, gradientNorm: Double) {
+        session.store.zeroGradients()
+        let loss = task.trainStep(session.model, session.store, stream: &state.stream)
+        let penalty = session.regularizer.addGradients(weights: session.roles.recurrent, in: session.store)
+        guard loss.isFinite && penalty.isFinite else {
+            let saved = checkpointStep.map { "\(run.file(Checkpoint.fileName).path) holds step \($0)" } ?? "no checkpoint was written yet"
+            throw ExperimentError("The training loss became \(loss + penalty) at step \(state.globalStep + 1); the run stopped (\(saved)). Lower --lr or set --clip, and start again with --overwrite.")
+        }
+        // Pruned weights do not exist: their gradients count neither in the norm nor in the clip.
+        session.store.maskGradients()
+        let gradientNorm = training.clip > 0 ? clipGradientNorm(session.store, maxNorm: training.clip)
+            : Kernels.sumOfSquares(UnsafePointer(session.store.gradients.baseAddress!), count: session.store.totalCount).squareRoot()
+        session.optimizer.learningRate = scheduledLearningRate()
+        session.optimizer.step(session.store)
+        session.regularizer.projectPositions(in: session.store)
+        session.roles.weightsDidChange(in: session.store)
+        return (loss, penalty, gradientNorm)
     }
 
     /// The plateau schedule: divide the rate when the primary metric did not improve on the phase's best.

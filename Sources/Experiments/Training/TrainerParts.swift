@@ -88,6 +88,7 @@ struct TrainingSession<Task: TrainingTask> {
             ? GradualMagnitudePruner(slots: roles.pruned, schedule: training.pruningSchedule,
                                      tensorTargets: training.pruning.tensorTargets)
             : nil
+        roles.weightsDidChange(in: store)
     }
 
     /// Sparsity of the pruned tensors, with W_hh alone.

@@ -23,7 +23,7 @@ public struct ParameterRoles: Sendable {
     /// Tells the recurrent products of every network that the weights changed (after an optimizer
     /// step, a pruning event or a load).
     func weightsDidChange(in store: ParameterStore<Float>) {
-        // TODO-SEAM
+        for network in networks { network.weightsDidChange(in: store) }
     }
 }
 

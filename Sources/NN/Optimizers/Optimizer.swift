@@ -74,8 +74,9 @@ extension ParameterStore {
         return runs
     }
 
-    /// Zeroes the gradients of pruned entries (so that no optimizer state builds up there).
-    func maskGradients() {
+    /// Zeroes the gradients of pruned entries (so that no optimizer state builds up there, and a
+    /// gradient norm counts only the weights that exist, as with PyTorch's pruning masks).
+    public func maskGradients() {
         for s in slots where isMasked[s.index] {
             let g = gradient(s), m = mask(s)
             for i in 0..<info(s).count { g[i] *= m[i] }
