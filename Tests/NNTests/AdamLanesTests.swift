@@ -22,11 +22,12 @@ import Linalg
             let bc1 = 1 - Double.pow(0.9, Double(step)), bc2 = 1 - Double.pow(0.999, Double(step))
             let stepSize = Float(1e-2 / bc1), bc2Root = Float(bc2.squareRoot())
             let b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8
+            let c1 = Float(1 - 0.9), c2 = Float(1 - 0.999)  // 1 - beta formed in Double, then rounded
             let l2: Float = decoupled ? 0 : 0.05, decay: Float = decoupled ? Float(1 - 1e-2 * 0.1) : 1
             for i in 0..<count {
                 let gi = g[i] + l2 * p[i]
-                m[i] = b1 * m[i] + (1 - b1) * gi
-                v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                m[i] = b1 * m[i] + c1 * gi
+                v[i] = b2 * v[i] + c2 * gi * gi
                 p[i] = p[i] * decay - stepSize * m[i] / (v[i].squareRoot() / bc2Root + eps)
             }
             let got = Array(UnsafeBufferPointer(start: store.value(slot), count: count))

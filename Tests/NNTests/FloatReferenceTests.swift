@@ -138,27 +138,18 @@ fileprivate struct OptimizersDocument: Decodable {
             let store = ref.floatStore()
             var opt = optimizer(c)
             #expect(c.parameters.count == ref.gradients.count, "optimizers.json \(c.name)")
-            // Known deviation: Adam<Float> forms 1 - beta2 from beta2 rounded to Float, which for
-            // beta2 = 0.999 is 1.3e-5 below 0.001 (PyTorch rounds 1 - beta2 computed in double), so
-            // each update is 6.4e-6 (relative) larger than PyTorch's and the difference adds up over
-            // the steps. Those cases get a bound of 3e-4 that holds today, and the strict bound is
-            // expected to fail until the optimizer is changed (then remove `withKnownIssue`).
-            let roundedOneMinusBeta2 = c.options.betas.map { Double(1 - Float($0[1])) / (1 - $0[1]) - 1 } ?? 0
-            let knownDeviation = abs(roundedOneMinusBeta2) > 5e-6
+            // Adam forms 1 - beta in Double and rounds it, as PyTorch does, so Float runs stay within
+            // Float rounding of PyTorch's float32 values.
             var worst = (error: 0.0, step: 0)
             for (step, expected) in c.parameters.enumerated() {
                 for i in ref.gradients[step].indices { store.gradients[i] = Float(ref.gradients[step][i]) }
                 opt.step(store)
                 let label = "optimizers.json \(c.name) (seed \(ref.seed)) in Float, step \(step + 1)"
-                FloatOracle.expectClose(Array(store.values), expected, tolerance: knownDeviation ? 3e-4 : 1e-5, label)
+                FloatOracle.expectClose(Array(store.values), expected, tolerance: 1e-5, label)
                 let e = FloatOracle.error(Array(store.values).map(Double.init), expected).error
                 if e > worst.error { worst = (e, step + 1) }
             }
-            if knownDeviation {
-                withKnownIssue("Adam<Float> rounds 1 - beta2 = 1 - \(c.options.betas![1]) in Float (relative \(roundedOneMinusBeta2))") {
-                    #expect(worst.error < 1e-5, "optimizers.json \(c.name) (seed \(ref.seed)) in Float: \(worst) against the strict bound 1e-5")
-                }
-            }
+            #expect(worst.error < 1e-5, "optimizers.json \(c.name) (seed \(ref.seed)) in Float: \(worst)")
         }
     }
 

@@ -5,7 +5,7 @@ import Linalg
 /// Adam (`decoupledWeightDecay == false`, PyTorch `Adam`) or AdamW (`true`, PyTorch `AdamW`).
 ///
 /// At step t: `g += wd * p` (Adam only) or `p *= 1 - lr * wd` (AdamW only);
-/// `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2`;
+/// `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2` (1 - b formed in Double, then rounded);
 /// `p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`.
 public struct Adam<Scalar: BLASScalar>: Optimizer {
     public var learningRate: Double
@@ -60,7 +60,9 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
         let t = Double(stepCount)
         let bc1 = 1 - Double.pow(betas.0, t), bc2 = 1 - Double.pow(betas.1, t)
         let stepSize = Scalar(learningRate / bc1), bc2Root = Scalar(bc2.squareRoot())
-        let b1 = Scalar(betas.0), b2 = Scalar(betas.1), eps = Scalar(epsilon)
+        // 1 - beta is formed in Double and then rounded, as PyTorch does: in Float, 1 - Float(0.999)
+        // is 1.3e-5 short of 0.001, which made every Float update 6.4e-6 (relative) too large.
+        let b1 = Scalar(betas.0), b2 = Scalar(betas.1), c1 = Scalar(1 - betas.0), c2 = Scalar(1 - betas.1), eps = Scalar(epsilon)
         let p = store.values, g = store.gradients
         let ranges = store.weightDecayRanges(default: weightDecay, groups: parameterGroups)
         let decoupled = decoupledWeightDecay, lr = learningRate
@@ -78,13 +80,13 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
                         }
                         func s(_ x: Scalar) -> Float { unsafeBitCast(x, to: Float.self) }
                         start += Adam.updateLanes(p: f(p.baseAddress!), g: f(g.baseAddress!), m: f(mb.baseAddress!),
-                                                  v: f(vb.baseAddress!), count: range.count, l2: s(l2), b1: s(b1), b2: s(b2),
+                                                  v: f(vb.baseAddress!), count: range.count, l2: s(l2), b1: s(b1), b2: s(b2), c1: s(c1), c2: s(c2),
                                                   stepSize: s(stepSize), bc2Root: s(bc2Root), eps: s(eps), decay: s(decay))
                     }
                     for i in start..<range.upperBound {
                         let gi = g[i] + l2 * p[i]
-                        let mi = b1 * mb[i] + (1 - b1) * gi
-                        let vi = b2 * vb[i] + (1 - b2) * gi * gi
+                        let mi = b1 * mb[i] + c1 * gi
+                        let vi = b2 * vb[i] + c2 * gi * gi
                         mb[i] = mi; vb[i] = vi
                         p[i] = p[i] * decay - stepSize * mi / (vi.squareRoot() / bc2Root + eps)
                     }
@@ -100,7 +102,7 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
     /// returns how many entries it did.
     @inline(__always)
     static func updateLanes(p: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
-                            v: UnsafeMutablePointer<Float>, count: Int, l2: Float, b1: Float, b2: Float,
+                            v: UnsafeMutablePointer<Float>, count: Int, l2: Float, b1: Float, b2: Float, c1: Float, c2: Float,
                             stepSize: Float, bc2Root: Float, eps: Float, decay: Float) -> Int {
         @inline(__always) func load(_ x: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
             UnsafeRawPointer(x).loadUnaligned(as: SIMD8<Float>.self)
@@ -112,8 +114,8 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
         while i + 8 <= count {
             let pi = load(p + i)
             let gi = load(g + i) + l2 * pi
-            let mi = b1 * load(m + i) + (1 - b1) * gi
-            let vi = b2 * load(v + i) + (1 - b2) * gi * gi
+            let mi = b1 * load(m + i) + c1 * gi
+            let vi = b2 * load(v + i) + c2 * gi * gi
             store(mi, m + i); store(vi, v + i)
             store(pi * decay - stepSize * mi / (vi.squareRoot() / bc2Root + eps), p + i)
             i += 8
