@@ -19,7 +19,7 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a model on one of the paper's tasks and write a run directory.",
         discussion: "moduli train --config FILE.json runs the task named in a resolved configuration (a run's config.json, edited).",
-        subcommands: [TrainAddingCommand.self])
+        subcommands: [TrainNavigationCommand.self, TrainAddingCommand.self])
 
     @Option(help: "Run the task and settings of a resolved configuration file (a run's config.json).") var config: String?
     @OptionGroup var output: RunOptions

@@ -1,0 +1,155 @@
+// Path integration with place cells (PAPER.md section 4) as a task of the shared trainer: fresh
+// simulated trajectories every step, soft-target cross-entropy against the place-cell code of every
+// position, and the decoding error (cm) on fixed evaluation trajectories. Defaults are the paper's.
+import Linalg
+import NN
+
+/// The navigation task's own options, as written to config.json under `options`.
+public struct NavigationOptions: Codable, Sendable, Equatable {
+    /// Place cells Np.
+    public var placeCells = PlaceCells.paperCount
+    /// Hidden units Ng.
+    public var hiddenSize = 4096
+    /// Place-cell width s in metres.
+    public var width = PlaceCells.paperWidth
+    /// Trajectories per batch B.
+    public var batchSize = 200
+    /// Steps per trajectory T.
+    public var length = 50
+    /// Seed of the place-cell centres (fixed for the run; recorded).
+    public var placeCellSeed: UInt64 = 20_240_609
+    /// Seed of the evaluation trajectories (the same for every run seed, so runs compare).
+    public var evaluationSeed: UInt64 = 20_240_610
+    /// Evaluation batches per length (the paper: 5 of 200).
+    public var evaluationBatches = 5
+    /// Trajectories per evaluation batch.
+    public var evaluationBatchSize = 200
+    /// The paper's options.
+    public init() {}
+}
+
+/// The configuration of a navigation run.
+public typealias NavigationConfig = RunConfig<NavigationOptions>
+
+extension RunConfig where Options == NavigationOptions {
+    /// The paper's protocol for navigation.
+    public init() { self.init(task: NavigationTask.name, training: NavigationTask.defaultTraining, options: NavigationOptions()) }
+}
+
+/// Named starting points for a navigation run.
+public enum NavigationPreset: String, Codable, Sendable, CaseIterable {
+    /// PAPER.md section 4: Ng 4096, Np 512, s 0.12, batch 200, length 50, AdamW lr 1e-4, lambda 0.1, 30 x 1000 steps, 90%.
+    case paper
+    /// One CPU core in a few minutes (docs/navigation-small-preset.md): Ng 256, s 0.2, batch 50,
+    /// length 20, AdamW lr 3e-3, lambda 0.1, 30 x 150 steps, 90%.
+    case small
+
+    /// The preset's configuration.
+    public var config: NavigationConfig {
+        var c = NavigationConfig()
+        switch self {
+        case .paper: break
+        case .small:
+            c.hiddenSize = 256; c.width = 0.2; c.batchSize = 50; c.length = 20
+            c.optimizer.learningRate = 3e-3
+            c.epochs = 30; c.stepsPerEpoch = 150
+        }
+        return c
+    }
+}
+
+/// The navigation task for the trainer.
+public struct NavigationTask: TrainingTask {
+    public struct Stream: TaskStream { var rng: SeededGenerator }
+    public static let name = "navigation"
+    public static let primaryMetric = "decodingErrorCM"
+    public static let defaultLambda = 0.1
+    /// AdamW lr 1e-4, weight decay 0.01, 30 epochs of 1000 steps, pruning to 90%.
+    public static var defaultTraining: TrainingConfig {
+        var t = TrainingConfig(epochs: 30, stepsPerEpoch: 1000,
+                               optimizer: OptimizerConfig(kind: .adamw, learningRate: 1e-4, weightDecay: 0.01))
+        t.pruning.targetSparsity = 0.9
+        t.logEvery = 50
+        return t
+    }
+    /// The lengths evaluated: the training length, and 50 (the paper's) when it differs.
+    public var evaluationLengths: [Int] { options.length == 50 ? [50] : [options.length, 50] }
+    public let options: NavigationOptions
+    /// The place cells.
+    public let cells: PlaceCells
+    /// The fixed evaluation trajectories, per evaluated length.
+    public let evaluationSets: [[TrajectoryBatch]]
+    /// Always guessing the box centre gives about this error (cm) on the evaluation trajectories.
+    public let centreGuessCM: Double
+
+    public init(options: NavigationOptions) throws {
+        self.options = options
+        cells = try PlaceCells(count: options.placeCells, width: options.width, seed: options.placeCellSeed)
+        var rng = SeededGenerator(seed: options.evaluationSeed)
+        let lengths = options.length == 50 ? [50] : [options.length, 50]
+        evaluationSets = lengths.map { length in
+            (0..<options.evaluationBatches).map { _ in
+                TrajectorySimulator.batch(length: length, batch: options.evaluationBatchSize, rng: &rng)
+            }
+        }
+        let first = evaluationSets[0]
+        centreGuessCM = first.map { PlaceCells.decodingError(estimates: Matrix(rows: $0.positions.rows, columns: 2), positions: $0.positions) }
+            .reduce(0, +) / Double(first.count)
+    }
+
+    public var baselines: [String: Double] { ["centreGuessCM": centreGuessCM] }
+
+    public static func validate(_ o: NavigationOptions, training: TrainingConfig) throws {
+        try require(o.placeCells >= 3 && o.placeCells <= 65_536, "--place-cells must be between 3 and 65536, got \(o.placeCells).")
+        try require(o.hiddenSize >= 1 && o.hiddenSize <= 65_536, "--hidden must be between 1 and 65536, got \(o.hiddenSize).")
+        try require(o.width > 0 && o.width.isFinite && o.width <= 10, "--width must be a positive number of metres (at most 10), got \(o.width).")
+        try require(o.batchSize >= 1 && o.batchSize <= 1_000_000, "--batch-size must be between 1 and 1000000, got \(o.batchSize).")
+        try require(o.length >= 1 && o.length <= 100_000, "--length must be between 1 and 100000, got \(o.length).")
+        try require(o.evaluationBatches >= 1 && o.evaluationBatches <= 1_000, "--evaluation-batches must be between 1 and 1000, got \(o.evaluationBatches).")
+        try require(o.evaluationBatchSize >= 1 && o.evaluationBatchSize <= 1_000_000,
+                    "--evaluation-batch-size must be between 1 and 1000000, got \(o.evaluationBatchSize).")
+    }
+
+    public static func memoryEstimate(_ o: NavigationOptions, training: TrainingConfig) -> Double {
+        let (n, g) = (Double(o.placeCells), Double(o.hiddenSize))
+        let rows = Double(max(o.length, 50)) * Double(max(o.batchSize, o.evaluationBatchSize))
+        let activations = 4 * rows * (6 * g + 4 * n)  // hidden states and their gradients; logits, targets, dLogits
+        let parameters = 4 * 7 * (g * g + 2 * n * g + 2 * g)  // values, gradients, masks, moments, checkpoint copies
+        let evaluation = 4 * 4 * Double(o.evaluationBatches) * Double(o.evaluationBatchSize) * 50
+        return activations + parameters + evaluation + 24 * g * g  // R in Double and Float, distances
+    }
+
+    public func makeModel(in store: ParameterStore<Float>, rng: inout SeededGenerator) -> NavigationModel {
+        NavigationModel(placeCells: options.placeCells, hiddenSize: options.hiddenSize, store: store, rng: &rng)
+    }
+
+    public func roles(of model: NavigationModel) -> ParameterRoles {
+        ParameterRoles(pruned: model.prunableWeights, recurrent: model.rnn.recurrentWeights,
+                       hiddenSize: options.hiddenSize, networks: [model.rnn])
+    }
+
+    public func makeStream(rng: SeededGenerator) -> Stream { Stream(rng: rng) }
+
+    public func trainStep(_ model: NavigationModel, _ store: ParameterStore<Float>, stream: inout Stream) -> Double {
+        let batch = TrajectorySimulator.batch(length: options.length, batch: options.batchSize, rng: &stream.rng)
+        return model.lossAndGradients(start: cells.codes(for: batch.start), velocities: batch.velocities,
+                                      targets: cells.codes(for: batch.positions), store)
+    }
+
+    /// `decodingErrorCM` at the training length (and `decodingErrorCM50` at length 50 when that
+    /// differs), and `testLoss`, the cross-entropy at the training length; means over the batches.
+    public func evaluate(_ model: NavigationModel, _ store: ParameterStore<Float>) -> [String: Double] {
+        var metrics: [String: Double] = [:]
+        for (k, set) in evaluationSets.enumerated() {
+            var error = 0.0, loss = 0.0
+            for batch in set {
+                let logits = model.logits(start: cells.codes(for: batch.start), velocities: batch.velocities, store)
+                error += cells.decodingError(activity: logits, positions: batch.positions)
+                if k == 0 { loss += SoftCrossEntropy.loss(logits: logits, targets: cells.codes(for: batch.positions)) }
+            }
+            metrics[k == 0 ? "decodingErrorCM" : "decodingErrorCM50"] = error / Double(set.count)
+            if k == 0 { metrics["testLoss"] = loss / Double(set.count) }
+        }
+        return metrics
+    }
+}
