@@ -1,9 +1,9 @@
 # Set-up and everyday commands. `make demo` and `make test` install OpenBLAS when it is missing.
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-RUN_DIR ?= runs/demo-adding
+RUN_DIR ?= runs/demo-navigation
 
-.PHONY: deps build demo test test-long bench clean
+.PHONY: deps build demo demo-adding test test-long bench clean
 
 ## deps: install OpenBLAS (Debian/Ubuntu libopenblas-dev) and pkg-config when missing
 deps:
@@ -17,9 +17,19 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product moduli
 
-## demo: train the adding problem at its defaults and print where the run directory is
+## demo: the main job. Trains the small navigation preset (PAPER.md section 4, pruning to 90%) with the
+## torus regularizer and with none, side by side on two cores (about 5 minutes), then compares them
 demo: build
-	.build/release/moduli train adding --out $(RUN_DIR) --overwrite
+	@mkdir -p $(RUN_DIR)
+	@echo "Training navigation (small preset, 90% sparsity): torus and none, in $(RUN_DIR)/ ..."
+	@.build/release/moduli train navigation --preset small --moduli torus --out $(RUN_DIR)/torus --overwrite --quiet > $(RUN_DIR).torus.log 2>&1 & t=$$!; \
+	 .build/release/moduli train navigation --preset small --out $(RUN_DIR)/none --overwrite --quiet > $(RUN_DIR).none.log 2>&1 & n=$$!; \
+	 wait $$t || { cat $(RUN_DIR).torus.log; exit 1; }; wait $$n || { cat $(RUN_DIR).none.log; exit 1; }
+	@.build/release/moduli compare $(RUN_DIR)/torus $(RUN_DIR)/none
+
+## demo-adding: the adding problem at the paper's protocol (about 6 minutes)
+demo-adding: build
+	.build/release/moduli train adding --out runs/demo-adding --overwrite
 
 ## test: the whole test suite (about a minute); MODULI_LONG_TESTS=1 adds the long checks
 test: deps

@@ -115,6 +115,14 @@ import Testing
         let second = try Self.moduli(["train", "--config", dir + "/a/config.json", "--out", dir + "/b", "--quiet"])
         #expect(second.status == 0, "\(second.err)")
         #expect(second.out.hasPrefix("adding: testMSE "), "\(second.out)")
+        // Both runs side by side.
+        let table = try Self.moduli(["compare", dir + "/a", dir + "/b"])
+        #expect(table.status == 0, "\(table.err)")
+        let testRow = table.out.split(separator: "\n").first { $0.hasPrefix("testMSE ") }.map(String.init) ?? ""
+        let values = testRow.split(separator: " ").dropFirst()
+        #expect(values.count == 2 && values.first == values.last, "\(table.out)")
+        let missing = try Self.moduli(["compare", dir + "/a", dir + "/nothing"])
+        #expect(missing.status != 0 && missing.err.contains(dir + "/nothing"), "\(missing.err)")
         let a = try String(contentsOfFile: dir + "/a/metrics.jsonl", encoding: .utf8)
         let b = try String(contentsOfFile: dir + "/b/metrics.jsonl", encoding: .utf8)
         #expect(a == b)

@@ -1,2 +1,0 @@
-// Reports from run directories.
-enum ReportsModule {}

@@ -1,0 +1,83 @@
+// Finished runs side by side: each run directory's summary.json and config.json read back through
+// the task-neutral records, as a plain-text table (`moduli compare`).
+import Experiments
+import Foundation
+
+/// One finished run, as a column of a comparison.
+public struct RunColumn: Sendable {
+    /// The run directory.
+    public let path: String
+    /// Its summary.
+    public let summary: RunSummary
+    /// The regularizer named in its config.json (`none`, `torus, inverted-dog, lambda 0.1`, ...).
+    public let regularizer: String
+}
+
+/// Reads finished runs and lays them out side by side.
+public enum RunComparison {
+    /// Reads summary.json and config.json of every run; the error names the directory that is not a finished run.
+    public static func load(_ paths: [String]) throws -> [RunColumn] {
+        try paths.map { path in
+            let url = URL(fileURLWithPath: path, isDirectory: true)
+            let summaryURL = url.appendingPathComponent("summary.json")
+            guard let data = try? Data(contentsOf: summaryURL) else {
+                throw ExperimentError("\(path) holds no summary.json: it is not a finished run directory (a run writes it when it ends).")
+            }
+            let summary: RunSummary
+            do { summary = try decoder().decode(RunSummary.self, from: data) } catch {
+                throw ExperimentError("\(summaryURL.path) is not a run summary: \(error)")
+            }
+            return RunColumn(path: path, summary: summary, regularizer: regularizerName(url.appendingPathComponent("config.json")))
+        }
+    }
+
+    /// A decoder for run records (non-finite numbers are written as strings).
+    static func decoder() -> JSONDecoder {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return d
+    }
+
+    /// The regularizer of a config.json in words; "?" when it cannot be read.
+    static func regularizerName(_ url: URL) -> String {
+        guard let data = try? Data(contentsOf: url),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let r = (object["training"] as? [String: Any])?["regularizer"] as? [String: Any],
+              let space = r["space"] as? String else { return "?" }
+        var words = [space]
+        if space != "none" && space != "standard", let f = r["inhibitor"] as? String { words.append(f) }
+        for flag in ["permute", "strengthMatched", "learnEmbedding", "changeEmbed"] where r[flag] as? Bool == true { words.append(flag) }
+        if space != "none", let lambda = r["lambda"] as? Double { words.append("lambda \(lambda)") }
+        return words.joined(separator: ", ")
+    }
+
+    /// A text table: one column per run, one row per metric (final, then main phase when there is a
+    /// lottery phase), baselines, sparsity, steps and time.
+    public static func table(_ runs: [RunColumn]) -> String {
+        var rows: [(String, [String])] = []
+        func row(_ label: String, _ value: (RunColumn) -> String) { rows.append((label, runs.map(value))) }
+        func number(_ x: Double?) -> String { x.map { String(format: "%.4g", $0) } ?? "-" }
+        row("run") { $0.path }
+        row("task") { $0.summary.task }
+        row("regularizer") { $0.regularizer }
+        let metrics = Set(runs.flatMap { $0.summary.metrics.keys }).sorted()
+        for m in metrics { row(m) { number($0.summary[m]) } }
+        if runs.contains(where: { $0.summary.lottery != nil }) {
+            for m in metrics { row("\(m) (main phase)") { number($0.summary.main[m]) } }
+        }
+        for b in Set(runs.flatMap { $0.summary.baselines.keys }).sorted() {
+            row("\(b) (baseline)") { number($0.summary.baselines[b]) }
+        }
+        row("pruned sparsity") { String(format: "%.1f%%", 100 * $0.summary.main.sparsity.pooled.sparsity) }
+        row("W_hh sparsity") { String(format: "%.1f%%", 100 * $0.summary.main.sparsity.recurrent.sparsity) }
+        row("steps") { "\($0.summary.steps)" }
+        row("seconds") { String(format: "%.1f", $0.summary.wallSeconds) }
+        let labelWidth = rows.map(\.0.count).max() ?? 0
+        let widths = runs.indices.map { k in rows.map { $0.1[k].count }.max() ?? 0 }
+        return rows.map { label, values in
+            ([label.padding(toLength: labelWidth, withPad: " ", startingAt: 0)]
+                + values.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) })
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+}
