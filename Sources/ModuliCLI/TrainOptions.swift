@@ -162,14 +162,13 @@ func train<Task: TrainingTask>(_ task: Task.Type, config: RunConfig<Task.Options
         throw ValidationError("--resume continues the run with its own configuration (\(output.out ?? "")/config.json); \(given.joined(separator: ", ")) cannot be given with it. To change them, start a new run (another --out, or --overwrite).")
     }
     let directory = try output.directory(task: Task.name)
-    var resolved: RunConfig<Task.Options>
+    let resolved: RunConfig<Task.Options>
     if output.resume {
         resolved = try directory.readJSON(RunConfig<Task.Options>.self, from: "config.json")
     } else {
         guard let config else { throw ValidationError("No configuration to run.") }
         resolved = config
     }
-    resolved.version = ModuliVersion.string
     let trainer = try Trainer<Task>(config: resolved)
     guard let summary = try trainer.train(in: directory, resume: output.resume, showProgress: !output.quiet) else { return }
     printSummary(summary, directory: directory)

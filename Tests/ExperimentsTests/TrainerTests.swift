@@ -308,4 +308,21 @@ struct LineTask: TrainingTask {
         }
         #expect(abs(norm - kept.squareRoot()) <= 1e-6 * norm, "norm \(norm), over the kept weights \(kept.squareRoot())")
     }
+
+    @Test func aRunWrittenByAnotherVersionResumes() throws {
+        let path = AddingExperimentTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var config = AddingExperimentTests.smallConfig()
+        config.epochs = 2; config.stepsPerEpoch = 20
+        _ = try AddingExperimentTests.train(config, path, stopAfterEpochs: 1)
+        let url = URL(fileURLWithPath: path + "/config.json")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"version\" : \"\(ModuliVersion.string)\"", with: "\"version\" : \"0.0.9\"")
+            .write(to: url, atomically: true, encoding: .utf8)
+        var saved = try RunDirectory(path: path, overwrite: false, resume: true).readJSON(AddingConfig.self, from: "config.json")
+        #expect(saved.version == "0.0.9")
+        saved.version = "0.0.9"
+        let summary = try AddingExperimentTests.train(saved, path, resume: true)
+        #expect(summary?.steps == 40)
+    }
 }

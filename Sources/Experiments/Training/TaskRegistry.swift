@@ -12,7 +12,8 @@ public struct RegisteredTask: Sendable {
     public init<Task: TrainingTask>(_ task: Task.Type) {
         name = Task.name
         runConfig = { data, path, run, resume, showProgress in
-            let config = try TaskRegistry.decodeStrictly(RunConfig<Task.Options>.self, from: data, path: path)
+            var config = try TaskRegistry.decodeStrictly(RunConfig<Task.Options>.self, from: data, path: path)
+            if !resume { config.version = ModuliVersion.string }  // a new run records the version that runs it
             return try Trainer<Task>(config: config).train(in: run, resume: resume, showProgress: showProgress)
         }
     }

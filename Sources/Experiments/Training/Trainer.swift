@@ -107,7 +107,7 @@ struct TrainingLoop<Task: TrainingTask> {
             do { saved = try run.readJSON(RunConfig<Task.Options>.self, from: "config.json") } catch {
                 throw ExperimentError("Cannot read \(run.file("config.json").path) to resume: \(error)")
             }
-            guard saved == config else {
+            guard saved.task == config.task, saved.training == config.training, saved.options == config.options else {
                 throw ExperimentError("The configuration differs from the one in \(run.file("config.json").path); resume with the run's own options.")
             }
             let training = config.training
