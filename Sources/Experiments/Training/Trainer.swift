@@ -200,7 +200,8 @@ struct TrainingLoop<Task: TrainingTask> {
                                           metadata: ["task": Task.name, "version": ModuliVersion.string])
         try run.writeAtomically(data, to: "model.safetensors")
         let main = state.main ?? last
-        let regularizer = FileManager.default.fileExists(atPath: run.file("regularizer.json").path) ? try run.readJSON(RegularizerStatistics.self, from: "regularizer.json") : nil
+        // R's statistics as written at the start (absent without a regularizer; never a reason to lose the run's end).
+        let regularizer = try? run.readJSON(RegularizerStatistics.self, from: "regularizer.json")
         let summary = RunSummary(task: Task.name, metrics: last.metrics, baselines: task.baselines, trainLoss: last.trainLoss,
                                  main: main, lottery: state.phase == 1 ? last : nil, regularizer: regularizer,
                                  steps: state.globalStep, wallSeconds: state.wallSeconds,
