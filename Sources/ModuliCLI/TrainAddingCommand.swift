@@ -3,7 +3,8 @@ import ArgumentParser
 import Experiments
 import NN
 
-struct TrainAddingCommand: ParsableCommand {
+struct TrainAddingCommand: TaskCommand {
+    typealias Task = AddingTask
     static let configuration = CommandConfiguration(
         commandName: "adding",
         abstract: "The adding problem: Elman ReLU network, Adam, fresh batches, fixed test set.",
@@ -45,14 +46,5 @@ struct TrainAddingCommand: ParsableCommand {
         training.apply(to: &c.training)
         try method.apply(to: &c.training, lambdaDefault: AddingTask.defaultLambda)
         return c
-    }
-
-    func validate() throws {
-        guard !output.resume else { return }
-        do { try Trainer<AddingTask>.validate(config()) } catch let e as ExperimentError { throw ValidationError(e.description) }
-    }
-
-    func run() throws {
-        try train(AddingTask.self, config: output.resume ? nil : config(), output: output, given: given)
     }
 }

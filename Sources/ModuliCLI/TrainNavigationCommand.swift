@@ -4,7 +4,8 @@ import Experiments
 
 extension NavigationPreset: ExpressibleByArgument {}
 
-struct TrainNavigationCommand: ParsableCommand {
+struct TrainNavigationCommand: TaskCommand {
+    typealias Task = NavigationTask
     static let configuration = CommandConfiguration(
         commandName: "navigation",
         abstract: "Path integration: velocities in, place-cell codes out; ReLU RNN, AdamW, pruning to 90%.",
@@ -50,14 +51,5 @@ struct TrainNavigationCommand: ParsableCommand {
         training.apply(to: &c.training)
         try method.apply(to: &c.training, lambdaDefault: NavigationTask.defaultLambda)
         return c
-    }
-
-    func validate() throws {
-        guard !output.resume else { return }
-        do { try Trainer<NavigationTask>.validate(config()) } catch let e as ExperimentError { throw ValidationError(e.description) }
-    }
-
-    func run() throws {
-        try train(NavigationTask.self, config: output.resume ? nil : config(), output: output, given: given)
     }
 }

@@ -156,6 +156,29 @@ extension ScheduleShape: ExpressibleByArgument {}
 extension OptimizerConfig.Kind: ExpressibleByArgument {}
 extension LearningRateSchedule.Kind: ExpressibleByArgument {}
 
+/// A `moduli train <task>` command: it builds its task's configuration from the options given;
+/// validation and running are the same for every task.
+protocol TaskCommand: ParsableCommand {
+    associatedtype Task: TrainingTask
+    /// The run directory options.
+    var output: RunOptions { get }
+    /// The options given on the command line (refused with `--resume`).
+    var given: [String] { get }
+    /// The configuration of a new run.
+    func config() throws -> RunConfig<Task.Options>
+}
+
+extension TaskCommand {
+    func validate() throws {
+        guard !output.resume else { return }
+        do { try Trainer<Task>.validate(config()) } catch let e as ExperimentError { throw ValidationError(e.description) }
+    }
+
+    func run() throws {
+        try train(Task.self, config: output.resume ? nil : config(), output: output, given: given)
+    }
+}
+
 /// Runs `config` of `Task` in the directory of `output` (new or resumed) and prints the summary line.
 func train<Task: TrainingTask>(_ task: Task.Type, config: RunConfig<Task.Options>?, output: RunOptions, given: [String]) throws {
     if output.resume, !given.isEmpty {
