@@ -105,7 +105,7 @@ struct MethodOptions: ParsableArguments {
     @Flag(name: .customLong("learn-embedding"), help: "Learn the neuron positions with the model's optimizer (no weight decay on them).") var learnEmbedding = false
     @Option(help: "Penalty weight lambda (default: the task's).") var lambda: Double?
     @Option(help: "Penalty power p: 1 (L1-type, default) or 2 (L2-type).") var power: Int?
-    @Option(name: .customLong("target-sparsity"), help: "Final pooled sparsity of the pruned tensors (default 0 = no pruning).")
+    @Option(name: .customLong("target-sparsity"), help: "Final pooled sparsity of the pruned tensors (0 = no pruning; default: the task's, navigation 0.9, adding 0).")
     var targetSparsity: Double?
     @Option(help: "Pruning schedule: linear (paper, default) or cubic (Zhu & Gupta).") var schedule: ScheduleShape?
     @Option(name: .customLong("prune-every"), help: "Prune every N steps instead of at the start of every epoch.") var pruneEvery: Int?
