@@ -121,7 +121,7 @@ def main():
             step, flops = peak(a.peak_size)
         else:
             sys.exit(f"unknown workload {name}")
-        warmup, reps = defaults[name]
+        warmup, reps = defaults.get(name, (1, 3))
         times = timed(step, a.warmup or warmup, a.reps or reps)
         med = statistics.median(times)
         row = {"impl": "pytorch", "workload": name, "threads": a.threads, "median_ms": med * 1e3,
