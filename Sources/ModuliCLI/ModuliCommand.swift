@@ -28,10 +28,7 @@ struct TrainCommand: ParsableCommand {
         guard let config else { throw CleanExit.helpRequest(self) }
         if output.resume { throw ValidationError("--config starts a new run; to continue one, give only --out and --resume to its task command.") }
         let url = URL(fileURLWithPath: config)
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ValidationError("Cannot read --config \(url.path): \(error.localizedDescription).")
-        }
+        let data = try TaskRegistry.readConfigFile(url)
         let task = try TaskRegistry.task(inConfig: data, path: url.path)
         let directory = try output.directory(task: task.name)
         guard let summary = try task.run(configData: data, path: url.path, in: directory, showProgress: !output.quiet) else { return }

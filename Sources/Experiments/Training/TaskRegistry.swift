@@ -38,6 +38,27 @@ public enum TaskRegistry {
         return t
     }
 
+    /// The largest config file read (a resolved configuration is a few kilobytes).
+    public static let maximumConfigBytes = 16 << 20
+
+    /// The bytes of a config file: a regular file of at most `maximumConfigBytes`; the error names the path.
+    public static func readConfigFile(_ url: URL) throws -> Data {
+        let attributes: [FileAttributeKey: Any]
+        do { attributes = try FileManager.default.attributesOfItem(atPath: url.path) } catch {
+            throw ExperimentError("Cannot read --config \(url.path): no such file, or it is not readable.")
+        }
+        guard attributes[.type] as? FileAttributeType == .typeRegular else {
+            throw ExperimentError("--config \(url.path) is not a regular file; name a run's config.json or a copy of it.")
+        }
+        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        guard size <= maximumConfigBytes else {
+            throw ExperimentError("--config \(url.path) has \(size) bytes; a run configuration has a few kilobytes. Name a run's config.json.")
+        }
+        do { return try Data(contentsOf: url) } catch {
+            throw ExperimentError("Cannot read --config \(url.path): \(error.localizedDescription).")
+        }
+    }
+
     /// The task a config file names in its `task` field.
     public static func task(inConfig data: Data, path: String) throws -> RegisteredTask {
         struct Header: Decodable { var task: String }
