@@ -20,9 +20,8 @@ public enum RunComparison {
         try paths.map { path in
             let url = URL(fileURLWithPath: path, isDirectory: true)
             let summaryURL = url.appendingPathComponent("summary.json")
-            guard let data = try? Data(contentsOf: summaryURL) else {
-                throw ExperimentError("\(path) holds no summary.json: it is not a finished run directory (a run writes it when it ends).")
-            }
+            let data = try RunDirectory.readFile(atPath: summaryURL.path, maximumBytes: recordBytes,
+                                                 hint: "\(path) is not a finished run directory (a run writes summary.json when it ends).")
             let summary: RunSummary
             do { summary = try decoder().decode(RunSummary.self, from: data) } catch {
                 throw ExperimentError("\(summaryURL.path) is not a run summary: \(error)")
@@ -30,6 +29,9 @@ public enum RunComparison {
             return RunColumn(path: path, summary: summary, regularizer: regularizerName(url.appendingPathComponent("config.json")))
         }
     }
+
+    /// The largest summary.json or config.json read (they have a few kilobytes).
+    static let recordBytes = 16 << 20
 
     /// A decoder for run records (non-finite numbers are written as strings).
     static func decoder() -> JSONDecoder {
@@ -40,7 +42,7 @@ public enum RunComparison {
 
     /// The regularizer of a config.json in words; "?" when it cannot be read.
     static func regularizerName(_ url: URL) -> String {
-        guard let data = try? Data(contentsOf: url),
+        guard let data = try? RunDirectory.readFile(atPath: url.path, maximumBytes: recordBytes, hint: ""),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let r = (object["training"] as? [String: Any])?["regularizer"] as? [String: Any],
               let space = r["space"] as? String else { return "?" }

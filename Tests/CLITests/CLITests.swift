@@ -46,6 +46,7 @@ import Testing
         (["train", "adding", "--resume", "--out", "x", "--lr", "1", "--permute"], "--lr, --permute cannot be given"),
         (["train", "--config", "/nonexistent/config.json"], "/nonexistent/config.json"),
         (["train", "--config", "/dev/zero"], "not a regular file"),
+        (["compare", "/dev"], "/dev/summary.json"),
         (["train", "adding", "--moduli", "torus", "--inhibitor", "constant", "--invert"], "constant inhibitor cannot be inverted"),
         (["train", "adding", "--prune-every", "10"], "--target-sparsity"),
         (["train", "adding", "--optimizer", "rmsprop"], "optimizer"),

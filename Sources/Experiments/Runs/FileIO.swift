@@ -70,8 +70,9 @@ enum FileIO {
         _ = close(fd)
     }
 
-    /// The bytes of the file at `path`, or an error that names it and says why it cannot be read.
-    static func readFile(_ path: String, hint: String) throws -> Data {
+    /// The bytes of the regular file at `path` (at most `maximumBytes` when given), or an error that
+    /// names it and says why it cannot be read.
+    static func readFile(_ path: String, hint: String, maximumBytes: Int? = nil) throws -> Data {
         var info = stat()
         if stat(path, &info) != 0 {
             let e = errno
@@ -80,6 +81,9 @@ enum FileIO {
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             throw ExperimentError("Cannot read \(path): it is not a regular file. \(hint)")
+        }
+        if let maximumBytes, Int(info.st_size) > maximumBytes {
+            throw ExperimentError("Cannot read \(path): it has \(info.st_size) bytes, more than the \(maximumBytes) such a file can have. \(hint)")
         }
         let fd = try openFile(path, O_RDONLY, purpose: "read")
         defer { closeFile(fd) }

@@ -167,6 +167,12 @@ public struct RunDirectory: Sendable {
         try FileIO.readFile(file(name).path, hint: "The run directory \(url.path) is incomplete or damaged: restore the file, or start the run anew with --overwrite.")
     }
 
+    /// The bytes of a file outside any run directory (a config file, another run's record): a
+    /// regular file of at most `maximumBytes`, or an error naming it, with `hint` saying what to do.
+    public static func readFile(atPath path: String, maximumBytes: Int, hint: String) throws -> Data {
+        try FileIO.readFile(path, hint: hint, maximumBytes: maximumBytes)
+    }
+
     /// Decodes JSON from `name`. A missing file, or one that is not valid JSON of type `T`, is an
     /// error naming the path and what is wrong.
     public func readJSON<T: Decodable>(_ type: T.Type, from name: String) throws -> T {

@@ -43,20 +43,8 @@ public enum TaskRegistry {
 
     /// The bytes of a config file: a regular file of at most `maximumConfigBytes`; the error names the path.
     public static func readConfigFile(_ url: URL) throws -> Data {
-        let attributes: [FileAttributeKey: Any]
-        do { attributes = try FileManager.default.attributesOfItem(atPath: url.path) } catch {
-            throw ExperimentError("Cannot read --config \(url.path): no such file, or it is not readable.")
-        }
-        guard attributes[.type] as? FileAttributeType == .typeRegular else {
-            throw ExperimentError("--config \(url.path) is not a regular file; name a run's config.json or a copy of it.")
-        }
-        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-        guard size <= maximumConfigBytes else {
-            throw ExperimentError("--config \(url.path) has \(size) bytes; a run configuration has a few kilobytes. Name a run's config.json.")
-        }
-        do { return try Data(contentsOf: url) } catch {
-            throw ExperimentError("Cannot read --config \(url.path): \(error.localizedDescription).")
-        }
+        try RunDirectory.readFile(atPath: url.path, maximumBytes: maximumConfigBytes,
+                                  hint: "Name a run's config.json (or an edited copy) with --config.")
     }
 
     /// The task a config file names in its `task` field.

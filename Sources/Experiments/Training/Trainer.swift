@@ -326,11 +326,12 @@ struct TrainingLoop<Task: TrainingTask> {
                                           regularizerRNG: root.derived(rewind ? 3 : 13), prune: false)
         if rewind {
             let url = run.file("initial.safetensors")
+            let data = try run.readFile("initial.safetensors")
             do {
-                let (initial, _) = try SafeTensors.decode(Data(contentsOf: url))
+                let (initial, _) = try SafeTensors.decode(data)
                 try session.store.load(initial)
             } catch {
-                throw ExperimentError("Cannot read the initial weights \(url.path) for the rewound lottery ticket: \(error). Start the run anew with --overwrite.")
+                throw ExperimentError("Cannot use the initial weights \(url.path) for the rewound lottery ticket: \(error). Start the run anew with --overwrite.")
             }
         }
         if let main {

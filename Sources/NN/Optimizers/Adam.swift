@@ -64,11 +64,10 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
         // is 1.3e-5 short of 0.001, which made every Float update 6.4e-6 (relative) too large.
         let b1 = Scalar(betas.0), b2 = Scalar(betas.1), c1 = Scalar(1 - betas.0), c2 = Scalar(1 - betas.1), eps = Scalar(epsilon)
         let p = store.values, g = store.gradients
-        let ranges = store.weightDecayRanges(default: weightDecay, groups: parameterGroups)
         let decoupled = decoupledWeightDecay, lr = learningRate
         m.scalars.withUnsafeMutableBufferPointer { mb in
             v.scalars.withUnsafeMutableBufferPointer { vb in
-                for (range, weightDecay) in ranges {
+                store.forEachWeightDecayRun(default: weightDecay, groups: parameterGroups) { range, weightDecay in
                     let l2 = decoupled ? 0 : Scalar(weightDecay)
                     let decay = decoupled ? Scalar(1 - lr * weightDecay) : 1
                     var start = range.lowerBound

@@ -56,22 +56,25 @@ public func clipGradientNorm<S: BLASScalar>(_ store: ParameterStore<S>, maxNorm:
 }
 
 extension ParameterStore {
-    /// The flat store cut into runs of equal weight decay: `default` everywhere except the slots of
-    /// `groups` (a later group wins). One run over everything when there are no groups.
-    func weightDecayRanges(default value: Double, groups: [ParameterGroup]) -> [(Range<Int>, Double)] {
-        guard !groups.isEmpty else { return [(0..<totalCount, value)] }
-        var decay = [Double](repeating: value, count: infos.count)
-        for group in groups { for s in group.slots { decay[s.index] = group.weightDecay } }
-        var runs: [(Range<Int>, Double)] = []
-        for (k, info) in infos.enumerated() {
-            let range = info.offset..<(info.offset + info.count)
-            if let last = runs.last, last.1 == decay[k], last.0.upperBound == range.lowerBound {
-                runs[runs.count - 1].0 = last.0.lowerBound..<range.upperBound
-            } else {
-                runs.append((range, decay[k]))
+    /// Calls `body` for each run of the flat store with one weight decay: `default` everywhere
+    /// except the slots of `groups` (a later group wins); one call over everything when there are
+    /// no groups. Allocates nothing (it runs every optimizer step).
+    func forEachWeightDecayRun(default value: Double, groups: [ParameterGroup], _ body: (Range<Int>, Double) -> Void) {
+        guard !groups.isEmpty else { body(0..<totalCount, value); return }
+        func decay(_ k: Int) -> Double {
+            var d = value
+            for group in groups where group.slots.contains(where: { $0.index == k }) { d = group.weightDecay }
+            return d
+        }
+        var start = 0, current = decay(0)
+        for k in 1..<max(1, infos.count) {
+            let d = decay(k)
+            if d != current {
+                body(start..<infos[k].offset, current)
+                start = infos[k].offset; current = d
             }
         }
-        return runs
+        body(start..<totalCount, current)
     }
 
     /// Zeroes the gradients of pruned entries (so that no optimizer state builds up there, and a

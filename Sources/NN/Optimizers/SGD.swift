@@ -39,9 +39,8 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
         store.maskGradients()
         let p = store.values, g = store.gradients, n = store.totalCount
         let lr = Scalar(learningRate), mu = Scalar(momentum), damp = Scalar(1 - dampening)
-        let ranges = store.weightDecayRanges(default: weightDecay, groups: parameterGroups)
         if momentum == 0 {
-            for (range, weightDecay) in ranges {
+            store.forEachWeightDecayRun(default: weightDecay, groups: parameterGroups) { range, weightDecay in
                 let wd = Scalar(weightDecay)
                 for i in range { p[i] -= lr * (g[i] + wd * p[i]) }
             }
@@ -49,7 +48,7 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
             buffer.prepare(count: n)
             let first = !started, nesterov = nesterov
             buffer.scalars.withUnsafeMutableBufferPointer { b in
-                for (range, weightDecay) in ranges {
+                store.forEachWeightDecayRun(default: weightDecay, groups: parameterGroups) { range, weightDecay in
                     let wd = Scalar(weightDecay)
                     for i in range {
                         let gi = g[i] + wd * p[i]
