@@ -4,6 +4,7 @@
 # decoding errors, mean (std) over seeds. Usage:
 #   Tools/navigation_small_table.sh [RUNS_DIR] [JOBS] [SEEDS] [EXTRA MODULI FLAGS...]
 # Runs that already have a summary.json are not run again, so the script can be resumed.
+# CONFIGS="torus permuted none" runs only the named configurations; MODULI names the binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs/navigation-small}
@@ -31,6 +32,7 @@ jobs_file=$(mktemp)
 for seed in $SEEDS; do
   for entry in "${configs[@]}"; do
     name=${entry%%|*}; flags=${entry#*|}
+    if [ -n "${CONFIGS:-}" ] && [[ " $CONFIGS " != *" $name "* ]]; then continue; fi
     dir="$RUNS/$name-s$seed"
     [ -f "$dir/summary.json" ] && continue
     echo "$MODULI train navigation --preset small --seed $seed --out $dir --overwrite --quiet $flags ${EXTRA[*]:-} > $dir.log 2>&1 || echo FAILED $dir" >> "$jobs_file"

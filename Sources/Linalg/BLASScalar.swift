@@ -99,6 +99,45 @@ public enum BLASThreads {
     public static var count: Int { Int(openblas_get_num_threads()) }
 }
 
+/// Which of OpenBLAS's CPU-specific kernels this process runs.
+///
+/// Debian's OpenBLAS is built with `DYNAMIC_ARCH`: at load it reads the CPU's model and picks
+/// kernels for it. A CPU it does not recognise (a virtual machine reporting a generic "Intel(R)
+/// Xeon(R) Processor" model, say) gets the generic `Prescott` kernels (SSE3): on the benchmark
+/// machine, an AVX-512 Xeon, sgemm then runs at about 29 GFLOP/s instead of 140 GFLOP/s with the
+/// `SkylakeX` kernels (BENCHMARKS.md). OpenBLAS decides when the library loads, before any code of
+/// the program runs, from the environment variable `OPENBLAS_CORETYPE`; `ProcessSetup` re-executes
+/// the command-line tool with the variable set when `betterCoreType` names a better choice.
+public enum BLASKernels {
+    /// The kernel family OpenBLAS chose at load (e.g. "Prescott", "Haswell", "SkylakeX", "Zen").
+    public static var coreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+
+    /// The kernels to ask for instead of `current`, or nil to keep them: only when OpenBLAS fell
+    /// back to its generic `Prescott` kernels although the CPU has AVX-512 (F, CD, BW, DQ, VL:
+    /// `SkylakeX`) or AVX2 with FMA (`Haswell`). `cpuFlags` are the flags of /proc/cpuinfo, which
+    /// Linux lists only when the kernel also saves the registers they use.
+    public static func betterCoreType(current: String, cpuFlags: Set<String>) -> String? {
+        guard current.lowercased() == "prescott" else { return nil }
+        if cpuFlags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]) { return "SkylakeX" }
+        if cpuFlags.isSuperset(of: ["avx2", "fma"]) { return "Haswell" }
+        return nil
+    }
+
+    /// The flags of the first processor in `cpuinfo` (the text of /proc/cpuinfo); empty when
+    /// there is no `flags` line.
+    public static func cpuFlags(cpuinfo: String) -> Set<String> {
+        for line in cpuinfo.split(separator: "\n", omittingEmptySubsequences: true) {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, parts[0].filter({ !$0.isWhitespace }) == "flags" else { continue }
+            return Set(parts[1].split(separator: " ").map(String.init))
+        }
+        return []
+    }
+}
+
 extension BLASScalar {
     /// `C = alpha op(A) op(B) + beta C` computed as a sum of products over slices of the inner
     /// dimension k (`kSlice` rows of op(A)^T / op(B) each; the first slice applies `beta`, the

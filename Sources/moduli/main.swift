@@ -1,5 +1,6 @@
 import Experiments
 import ModuliCLI
 ProcessSetup.prepareStandardStreams()
+ProcessSetup.selectBLASKernels()
 ProcessSetup.keepFreedMemory()
 ModuliCommand.main()

@@ -108,6 +108,41 @@ import Testing
         #expect(again.err.contains("--overwrite"), "\(again.err)")
     }
 
+    /// A tiny adding run with `environment` changed (nil removes a variable); returns the
+    /// `blasKernels` its summary.json records.
+    static func blasKernelsOfATinyRun(_ environment: [String: String?]) throws -> String? {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        let p = Process()
+        p.executableURL = executable
+        p.arguments = ["train", "adding", "--out", dir, "--length", "4", "--hidden", "8", "--epochs", "1",
+                       "--batches-per-epoch", "2", "--fixed-epochs", "0", "--test-size", "20", "--quiet"]
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return object?["blasKernels"] as? String
+    }
+
+    /// OPENBLAS_CORETYPE set by the user is kept; without it, a CPU with AVX2 and FMA never runs
+    /// OpenBLAS's generic Prescott kernels (the tool re-executes itself with better ones when
+    /// OpenBLAS does not recognise the CPU).
+    @Test func openBLASKernelsFitTheCPU() throws {
+        #expect(try Self.blasKernelsOfATinyRun(["OPENBLAS_CORETYPE": "Prescott"]) == "Prescott")
+        let chosen = try Self.blasKernelsOfATinyRun(["OPENBLAS_CORETYPE": nil])
+        #expect(chosen != nil)
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))
+            .map { $0.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? [] } ?? []
+        if flags.contains("avx2") && flags.contains("fma") {
+            #expect(chosen != "Prescott", "an AVX2 CPU ran the generic kernels")
+        }
+    }
+
     @Test func aRunsConfigFileRunsTheSameRunAgain() throws {
         let dir = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -78,3 +78,21 @@ import Linalg
         }
     }
 }
+
+/// The choice of OpenBLAS kernels from /proc/cpuinfo flags.
+@Suite struct BLASKernelChoiceTests {
+    @Test func genericKernelsAreReplacedOnlyWhenTheCPUHasBetterOnes() {
+        let avx512: Set<String> = ["sse3", "avx2", "fma", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]
+        #expect(BLASKernels.betterCoreType(current: "Prescott", cpuFlags: avx512) == "SkylakeX")
+        #expect(BLASKernels.betterCoreType(current: "Prescott", cpuFlags: ["avx2", "fma", "avx512f"]) == "Haswell")
+        #expect(BLASKernels.betterCoreType(current: "Prescott", cpuFlags: ["sse3", "avx"]) == nil)
+        #expect(BLASKernels.betterCoreType(current: "Zen", cpuFlags: avx512) == nil, "a recognised CPU keeps its kernels")
+        #expect(BLASKernels.betterCoreType(current: "SkylakeX", cpuFlags: avx512) == nil)
+    }
+
+    @Test func flagsAreReadFromTheFirstProcessor() {
+        let cpuinfo = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse3 avx2 fma\n\nprocessor\t: 1\nflags\t\t: fpu\n"
+        #expect(BLASKernels.cpuFlags(cpuinfo: cpuinfo) == ["fpu", "sse3", "avx2", "fma"])
+        #expect(BLASKernels.cpuFlags(cpuinfo: "processor : 0\n") == [])
+    }
+}

@@ -1,7 +1,8 @@
 // What the moduli process does before anything else: standard streams that exist, no death by
 // SIGPIPE when its output goes to a pipe that closes early (`moduli ... | head -1`), and freed
-// buffers kept for the next training step.
+// buffers kept for the next training step, and OpenBLAS kernels that fit the CPU.
 import Foundation
+import Linalg
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -23,6 +24,26 @@ public enum ProcessSetup {
             }
         }
         _ = signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Re-executes the program with `OPENBLAS_CORETYPE` set when OpenBLAS fell back to its generic
+    /// kernels on a CPU that has better ones (`BLASKernels.betterCoreType`): about 3.5 times
+    /// faster training on the benchmark machine. Does nothing when the variable is already set
+    /// (the user's choice, or this process after the re-execution), when the program cannot be
+    /// executed again, or off Linux. Call it before anything is printed or any thread starts;
+    /// on success it does not return.
+    public static func selectBLASKernels() {
+        #if os(Linux)
+        guard getenv("OPENBLAS_CORETYPE") == nil,
+              let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let better = BLASKernels.betterCoreType(current: BLASKernels.coreName,
+                                                      cpuFlags: BLASKernels.cpuFlags(cpuinfo: cpuinfo))
+        else { return }
+        setenv("OPENBLAS_CORETYPE", better, 1)
+        _ = execv("/proc/self/exe", CommandLine.unsafeArgv)
+        // Only reached when execv failed: go on with the kernels already loaded.
+        unsetenv("OPENBLAS_CORETYPE")
+        #endif
     }
 
     /// Keeps freed training buffers in the process instead of handing them back to the kernel

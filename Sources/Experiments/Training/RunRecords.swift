@@ -227,6 +227,9 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var stepsPerSecond: Double
     /// The run seed.
     public var seed: UInt64
+    /// The OpenBLAS kernels of the (last) session that trained the run, e.g. "SkylakeX"
+    /// (`BLASKernels.coreName`): runs with different kernels agree only to float rounding.
+    public var blasKernels: String?
 
     /// A final metric by name (e.g. `summary["testMSE"]`).
     public subscript(metric: String) -> Double? { metrics[metric] }
@@ -234,14 +237,15 @@ public struct RunSummary: Codable, Sendable, Equatable {
     /// A summary from its parts.
     public init(task: String, metrics: [String: Double], baselines: [String: Double], trainLoss: Double,
                 main: PhaseSummary, lottery: PhaseSummary?, regularizer: RegularizerStatistics?, steps: Int,
-                wallSeconds: Double, stepsPerSecond: Double, seed: UInt64) {
+                wallSeconds: Double, stepsPerSecond: Double, seed: UInt64, blasKernels: String? = nil) {
         self.task = task; self.metrics = metrics; self.baselines = baselines; self.trainLoss = trainLoss
         self.main = main; self.lottery = lottery; self.regularizer = regularizer; self.steps = steps
         self.wallSeconds = wallSeconds; self.stepsPerSecond = stepsPerSecond; self.seed = seed
+        self.blasKernels = blasKernels
     }
 
     private static let known: Set<String> = ["task", "baselines", "trainLoss", "main", "lottery", "regularizer", "steps",
-                                             "wallSeconds", "stepsPerSecond", "seed"]
+                                             "wallSeconds", "stepsPerSecond", "seed", "blasKernels"]
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: RecordKey.self)
@@ -251,6 +255,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try c.encodeIfPresent(regularizer, forKey: RecordKey("regularizer"))
         try c.encode(steps, forKey: RecordKey("steps")); try c.encode(wallSeconds, forKey: RecordKey("wallSeconds"))
         try c.encode(stepsPerSecond, forKey: RecordKey("stepsPerSecond")); try c.encode(seed, forKey: RecordKey("seed"))
+        try c.encodeIfPresent(blasKernels, forKey: RecordKey("blasKernels"))
         try encodeMetrics(metrics, into: &c)
     }
 
@@ -266,6 +271,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         wallSeconds = try c.decode(Double.self, forKey: RecordKey("wallSeconds"))
         stepsPerSecond = try c.decode(Double.self, forKey: RecordKey("stepsPerSecond"))
         seed = try c.decode(UInt64.self, forKey: RecordKey("seed"))
+        blasKernels = try c.decodeIfPresent(String.self, forKey: RecordKey("blasKernels"))
         metrics = decodeMetrics(from: c, known: Self.known)
     }
 }

@@ -206,7 +206,7 @@ struct TrainingLoop<Task: TrainingTask> {
                                  main: main, lottery: state.phase == 1 ? last : nil, regularizer: regularizer,
                                  steps: state.globalStep, wallSeconds: state.wallSeconds,
                                  stepsPerSecond: state.wallSeconds > 0 ? Double(state.globalStep) / state.wallSeconds : 0,
-                                 seed: training.seed)
+                                 seed: training.seed, blasKernels: BLASKernels.coreName)
         try run.writeJSON(summary, to: "summary.json")
         return summary
     }
