@@ -1,0 +1,82 @@
+// Shared pieces of the sparse kernels (CSRMatrix, BlockSparseMatrix): unaligned SIMD loads and
+// stores, tile transposes and the batch tile width. Baseline x86-64 (SSE2): SIMD8<Float> is two
+// 4-lane operations, SIMD8<Double> four.
+
+/// Helpers of the CSR and block-sparse kernels.
+enum SparseSupport {
+    /// Width of a batch tile: the row-layout kernels transpose `tile` samples at a time into a
+    /// workspace, and the SDDMM reduces over `tile` rows of the sequence at a time.
+    static let tile = 32
+
+    /// Eight consecutive values from `p` (no alignment needed).
+    @inline(__always)
+    static func load8<S: BLASScalar>(_ p: UnsafePointer<S>) -> SIMD8<S> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<S>.self)
+    }
+
+    /// Eight consecutive values from a mutable pointer.
+    @inline(__always)
+    static func load8<S: BLASScalar>(_ p: UnsafeMutablePointer<S>) -> SIMD8<S> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<S>.self)
+    }
+
+    /// Writes eight consecutive values to `p` (no alignment needed).
+    @inline(__always)
+    static func store8<S: BLASScalar>(_ v: SIMD8<S>, _ p: UnsafeMutablePointer<S>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<S>.self)
+    }
+
+    /// A vector of `V.scalarCount` consecutive values from `p` (no alignment needed).
+    @inline(__always)
+    static func load<V: SIMD>(_ p: UnsafePointer<V.Scalar>, as: V.Type) -> V {
+        UnsafeRawPointer(p).loadUnaligned(as: V.self)
+    }
+
+    /// Writes a vector to `p` (no alignment needed).
+    @inline(__always)
+    static func store<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<V.Scalar>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+    }
+
+    /// `out[c * ldOut + r] = x[(r0 + r) * ldx + c]` for r in 0..<count, c in 0..<width, and zeros in
+    /// lanes `count..<ldOut` of every output row: `count` rows of x from row r0, transposed into a
+    /// `width x ldOut` tile (ldOut = `tile`, count <= ldOut).
+    @inline(__always)
+    static func transposeTile<S: BLASScalar>(_ x: UnsafePointer<S>, ldx: Int, from r0: Int, count: Int, width: Int,
+                                             into out: UnsafeMutablePointer<S>, ldOut: Int) {
+        if count < ldOut {
+            for c in 0..<width { (out + c * ldOut + count).update(repeating: 0, count: ldOut - count) }
+        }
+        // Four rows at a time, so that each output line is written four lanes at once.
+        var r = 0
+        while r + 4 <= count {
+            let p0 = x + (r0 + r) * ldx, p1 = p0 + ldx, p2 = p1 + ldx, p3 = p2 + ldx
+            for c in 0..<width {
+                let o = out + c * ldOut + r
+                o[0] = p0[c]; o[1] = p1[c]; o[2] = p2[c]; o[3] = p3[c]
+            }
+            r += 4
+        }
+        while r < count {
+            let p = x + (r0 + r) * ldx
+            for c in 0..<width { out[c * ldOut + r] = p[c] }
+            r += 1
+        }
+    }
+
+    /// `y[(r0 + r) * ldy + c] (+)= t[c * ldt + r]` for r in 0..<count, c in 0..<width: a tile
+    /// written back in row layout (the inverse of `transposeTile`).
+    @inline(__always)
+    static func addTransposedTile<S: BLASScalar>(_ t: UnsafePointer<S>, ldt: Int, count: Int, width: Int,
+                                                 into y: UnsafeMutablePointer<S>, ldy: Int, from r0: Int,
+                                                 accumulate: Bool) {
+        for r in 0..<count {
+            let row = y + (r0 + r) * ldy
+            if accumulate {
+                for c in 0..<width { row[c] += t[c * ldt + r] }
+            } else {
+                for c in 0..<width { row[c] = t[c * ldt + r] }
+            }
+        }
+    }
+}

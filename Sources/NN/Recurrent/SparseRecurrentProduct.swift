@@ -1,0 +1,321 @@
+// The sparse recurrent product: every W_hh product of a pruned layer through a CSR or block-sparse
+// copy of W_hh at its mask's pattern (RecurrentProduct.swift describes the seam; kernels in Linalg/Sparse).
+import Foundation
+import Linalg
+
+/// W_hh products on a compressed copy of the store's W_hh: the kept entries of its mask, in CSR
+/// (`.csr`) or block-sparse (`.block`) form.
+///
+/// - Pattern: the entries the slot's mask keeps (mask != 0), kept zeros included, so that an
+///   optimizer step only changes values. While no mask is in force on the slot, or while the mask
+///   keeps more than `denseAboveDensity` of the entries, the product runs the dense GEMMs of
+///   `DenseRecurrentProduct` instead (a sparse kernel is slower than OpenBLAS there).
+/// - `weightsDidChange(in:)` re-gathers the values at the same pattern, and rebuilds the pattern
+///   only when the mask changed. The store has no mask generation counter, so a change is detected
+///   from a signature of the mask: whether it is in force, the number of kept entries, and the
+///   wrapping sum of a hash of every kept entry's index (one pass over the mask, a small fraction
+///   of a dense product; pruning only removes entries, so the count alone catches every pruning event).
+/// - The weight gradient is the SDDMM at the pattern: entries outside it keep their old gradient
+///   (the seam allows this; the optimizer masks them). The block format also writes the padding
+///   entries of its blocks.
+/// - The compressed copy is made for the store it was built from; a call with another store (or
+///   another scalar type) rebuilds it from that store first.
+///
+/// Thread safety: the product is a class (it owns the compressed copy and a workspace), marked
+/// `@unchecked Sendable` because every method holds `lock` while it reads or replaces them; calls
+/// from several threads are serialized, not wrong. The trainer calls `weightsDidChange(in:)` and the
+/// products from one thread.
+public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable {
+    /// The compressed form of W_hh.
+    public enum Format: Sendable, Equatable, CustomStringConvertible {
+        /// Compressed sparse rows.
+        case csr
+        /// Dense `rows x columns` blocks (`columns` 4 or 8).
+        case block(rows: Int, columns: Int)
+
+        /// The block format with `BlockSparseMatrix.defaultBlockShape`.
+        public static var defaultBlock: Format {
+            let s = BlockSparseMatrix<Float>.defaultBlockShape
+            return .block(rows: s.rows, columns: s.columns)
+        }
+
+        public var description: String {
+            switch self {
+            case .csr: "csr"
+            case .block(let r, let c): "block \(r)x\(c)"
+            }
+        }
+    }
+
+    /// The W_hh slot.
+    public let weightHH: ParameterSlot
+    /// Rows of W_hh: G * H.
+    public let outputs: Int
+    /// Columns of W_hh: H.
+    public let hiddenSize: Int
+    /// The compressed form.
+    public let format: Format
+    /// Above this fraction of kept entries the dense GEMMs run instead of the sparse kernels.
+    public let denseAboveDensity: Double
+
+    private let lock = NSLock()
+    /// A `SparseProductStorage<S>` for the scalar type `storageScalar`, or nil before the first build.
+    private var storage: AnyObject?
+    private var storageScalar: ObjectIdentifier?
+    private var counters = Counters()
+
+    /// How often the compressed copy was built and refreshed (for tests and diagnostics).
+    public struct Counters: Sendable, Equatable {
+        /// Patterns built (first use, a mask change, another store or scalar type).
+        public var patternBuilds = 0
+        /// Value refreshes at an unchanged pattern.
+        public var valueRefreshes = 0
+    }
+
+    /// The product with the W_hh slot `weightHH`, `outputs x hiddenSize` (G * H x H).
+    public init(weightHH: ParameterSlot, outputs: Int, hiddenSize: Int, format: Format = .csr,
+                denseAboveDensity: Double = 0.5) {
+        precondition(outputs > 0 && hiddenSize > 0, "A recurrent product needs a non-empty W_hh")
+        if case .block(let r, let c) = format {
+            precondition((c == 4 || c == 8) && (1...16).contains(r), "Block format \(r)x\(c): columns must be 4 or 8, rows 1 to 16")
+        }
+        self.weightHH = weightHH
+        self.outputs = outputs
+        self.hiddenSize = hiddenSize
+        self.format = format
+        self.denseAboveDensity = denseAboveDensity
+    }
+
+    /// The product with `layer`'s W_hh.
+    public convenience init(for layer: some RecurrentLayer, format: Format = .csr, denseAboveDensity: Double = 0.5) {
+        self.init(weightHH: layer.weightHH, outputs: layer.gateCount * layer.hiddenSize, hiddenSize: layer.hiddenSize,
+                  format: format, denseAboveDensity: denseAboveDensity)
+    }
+
+    /// Build and refresh counts so far.
+    public var counts: Counters { lock.withLock { counters } }
+
+    /// Whether the products currently run the dense GEMMs (no mask in force, or too dense), as of
+    /// the last build for `store`.
+    public func runsDense<S: BLASScalar>(in store: ParameterStore<S>) -> Bool {
+        lock.withLock { current(store).dense }
+    }
+
+    /// The same layout rule as the dense product (transposed states for a batch of at most 64):
+    /// the sparse kernels run on either layout, and a layer may fall back to the dense GEMMs.
+    public func prefersTransposedStates(batch: Int) -> Bool { DenseRecurrentProduct.prefersTransposedStates(batch: batch) }
+
+    // MARK: Products
+
+    /// `pre (B x GH) += h (B x H) W_hh^T`.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func forward<S: BLASScalar>(_ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
+                                       _ store: ParameterStore<S>) {
+        lock.withLock {
+            let s = current(store)
+            if s.dense { dense.forward(hidden, batch: batch, addingTo: pre, store); return }
+        switch s.matrix {
+            case .none: break
+            case .csr(let a): a.multiplyRows(hidden, batch: batch, into: pre, accumulate: true, workspace: s.workspace)
+            case .block(let a): a.multiplyRows(hidden, batch: batch, into: pre, accumulate: true, workspace: s.workspace)
+            }
+        }
+    }
+
+    /// `preT (GH x B) += W_hh hT (H x B)`.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func forwardTransposed<S: BLASScalar>(_ hiddenT: UnsafePointer<S>, batch: Int,
+                                                 addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>) {
+        lock.withLock {
+            let s = current(store)
+            if s.dense { dense.forwardTransposed(hiddenT, batch: batch, addingTo: preT, store); return }
+        switch s.matrix {
+            case .none: break
+            case .csr(let a): a.multiplyColumns(hiddenT, batch: batch, into: preT, accumulate: true)
+            case .block(let a): a.multiplyColumns(hiddenT, batch: batch, into: preT, accumulate: true)
+            }
+        }
+    }
+
+    /// `dHidden (B x H) (+)= dPre (B x GH) W_hh`.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func backward<S: BLASScalar>(_ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
+                                        accumulate: Bool, _ store: ParameterStore<S>) {
+        lock.withLock {
+            let s = current(store)
+            if s.dense { dense.backward(dPre, batch: batch, into: dHidden, accumulate: accumulate, store); return }
+        switch s.matrix {
+            case .none: break
+            case .csr(let a):
+                a.multiplyTransposedRows(dPre, batch: batch, into: dHidden, accumulate: accumulate, workspace: s.workspace)
+            case .block(let a):
+                a.multiplyTransposedRows(dPre, batch: batch, into: dHidden, accumulate: accumulate, workspace: s.workspace)
+            }
+        }
+    }
+
+    /// `dHiddenT (H x B) (+)= W_hh^T dPreT (GH x B)`.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func backwardTransposed<S: BLASScalar>(_ dPreT: UnsafePointer<S>, batch: Int,
+                                                  into dHiddenT: UnsafeMutablePointer<S>, accumulate: Bool,
+                                                  _ store: ParameterStore<S>) {
+        lock.withLock {
+            let s = current(store)
+            if s.dense { dense.backwardTransposed(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate, store); return }
+        switch s.matrix {
+            case .none: break
+            case .csr(let a): a.multiplyTransposedColumns(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate)
+            case .block(let a): a.multiplyTransposedColumns(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate)
+            }
+        }
+    }
+
+    /// `dW_hh[kept] += (dPre^T [h_0 ... h_{T-1}])[kept]`: the SDDMM at the pattern.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func accumulateWeightGradient<S: BLASScalar>(_ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
+                                                        _ store: ParameterStore<S>) {
+        lock.withLock {
+            let s = current(store), g = store.gradient(weightHH)
+            if s.dense { dense.accumulateWeightGradient(dPre, hidden: hidden, rows: rows, store); return }
+        switch s.matrix {
+            case .none: break
+            case .csr(let a):
+                a.addSampledProduct(dPre, hidden, count: rows, into: g, ldg: hiddenSize, workspace: s.workspace)
+            case .block(let a):
+                a.addSampledProduct(dPre, hidden, count: rows, into: g, ldg: hiddenSize, workspace: s.workspace)
+            }
+        }
+    }
+
+    /// Re-gathers W_hh's values at the current pattern, or rebuilds the pattern if the mask changed
+    /// (or the copy was made for another store or scalar type).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func weightsDidChange<S: BLASScalar>(in store: ParameterStore<S>) {
+        lock.withLock {
+            guard storageScalar == ObjectIdentifier(S.self), let any = storage else { build(store); return }
+            let s = unsafeDowncast(any, to: SparseProductStorage<S>.self)
+            guard s.store == ObjectIdentifier(store), s.signature == signature(of: store) else { build(store); return }
+            if !s.dense { s.refresh(from: store.value(weightHH)) }
+            counters.valueRefreshes += 1
+        }
+    }
+
+    // MARK: The compressed copy
+
+    /// The dense GEMMs, for the fallback.
+    private var dense: DenseRecurrentProduct {
+        DenseRecurrentProduct(weightHH: weightHH, outputs: outputs, hiddenSize: hiddenSize)
+    }
+
+    /// The copy for `store` (built first if there is none for it). Call with `lock` held.
+    @inline(__always)
+    private func current<S: BLASScalar>(_ store: ParameterStore<S>) -> SparseProductStorage<S> {
+        if storageScalar == ObjectIdentifier(S.self), let any = storage {
+            let s = unsafeDowncast(any, to: SparseProductStorage<S>.self)
+            if s.store == ObjectIdentifier(store) { return s }
+        }
+        return build(store)
+    }
+
+    /// Builds the copy from the store's values and mask. Call with `lock` held.
+    @discardableResult
+    private func build<S: BLASScalar>(_ store: ParameterStore<S>) -> SparseProductStorage<S> {
+        let sig = signature(of: store)
+        let total = outputs * hiddenSize
+        let dense = !sig.masked || Double(sig.kept) > denseAboveDensity * Double(total)
+        let s = SparseProductStorage<S>(store: ObjectIdentifier(store), signature: sig, dense: dense)
+        if !dense {
+            let v = UnsafePointer(store.value(weightHH)), m = UnsafePointer(store.mask(weightHH))
+            switch format {
+            case .csr:
+                s.matrix = .csr(CSRMatrix(rows: outputs, columns: hiddenSize, dense: v, mask: m))
+            case .block(let r, let c):
+                s.matrix = .block(BlockSparseMatrix(rows: outputs, columns: hiddenSize, dense: v, mask: m,
+                                                    blockRows: r, blockColumns: c))
+            }
+            s.allocateWorkspace((outputs + hiddenSize) * 32)
+        }
+        storage = s
+        storageScalar = ObjectIdentifier(S.self)
+        counters.patternBuilds += 1
+        return s
+    }
+
+    /// Whether the mask is in force, how many entries it keeps, and the wrapping sum of a hash of
+    /// each kept entry's index (independent of order, so a change of which entries are kept shows
+    /// even when their number stays).
+    private func signature<S: BLASScalar>(of store: ParameterStore<S>) -> MaskSignature {
+        let masked = store.isMasked[weightHH.index]
+        guard masked else { return MaskSignature(masked: false, kept: outputs * hiddenSize, hash: 0) }
+        let m = store.mask(weightHH)
+        var kept = 0, hash: UInt64 = 0
+        for i in 0..<(outputs * hiddenSize) {
+            var x = UInt64(truncatingIfNeeded: i &+ 1) &* 0x9E37_79B9_7F4A_7C15
+            x ^= x >> 29
+            x &*= 0xBF58_476D_1CE4_E5B9
+            let keep = m[i] != 0
+            kept &+= keep ? 1 : 0
+            hash &+= keep ? x : 0
+        }
+        return MaskSignature(masked: true, kept: kept, hash: hash)
+    }
+}
+
+/// The mask's state that decides the pattern.
+struct MaskSignature: Equatable {
+    var masked: Bool
+    var kept: Int
+    var hash: UInt64
+}
+
+/// The compressed W_hh of one scalar type, its workspace and what it was built from.
+final class SparseProductStorage<S: BLASScalar> {
+    enum Compressed {
+        case none
+        case csr(CSRMatrix<S>)
+        case block(BlockSparseMatrix<S>)
+    }
+
+    let store: ObjectIdentifier
+    let signature: MaskSignature
+    /// Whether the products run the dense GEMMs instead.
+    let dense: Bool
+    var matrix: Compressed = .none
+    private(set) var workspace: UnsafeMutablePointer<S>?
+    private var workspaceCount = 0
+
+    init(store: ObjectIdentifier, signature: MaskSignature, dense: Bool) {
+        self.store = store
+        self.signature = signature
+        self.dense = dense
+    }
+
+    deinit { workspace?.deallocate() }
+
+    func allocateWorkspace(_ count: Int) {
+        workspace?.deallocate()
+        workspace = .allocate(capacity: max(1, count))
+        workspaceCount = count
+    }
+
+    /// Re-gathers the values at the same pattern (in place: the storage is not shared).
+    func refresh(from values: UnsafePointer<S>) {
+        switch matrix {
+        case .none: break
+        case .csr(var a):
+            matrix = .none  // drop the second reference, so that the refresh writes in place
+            a.refreshValues(from: values)
+            matrix = .csr(a)
+        case .block(var a):
+            matrix = .none
+            a.refreshValues(from: values)
+            matrix = .block(a)
+        }
+    }
+}

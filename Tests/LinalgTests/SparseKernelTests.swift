@@ -1,0 +1,273 @@
+// Oracles for the sparse kernels: every CSRMatrix and BlockSparseMatrix product and the SDDMM
+// against naive dense loops in Double, over shapes, sparsities, block shapes, batches and modes.
+import Testing
+import Linalg
+
+/// A sparse format under test, with every kernel behind one switch.
+enum SparseFormat: CustomStringConvertible, Sendable {
+    case csr
+    case block(rows: Int, columns: Int)
+
+    var description: String {
+        switch self {
+        case .csr: "CSR"
+        case .block(let r, let c): "BSR \(r)x\(c)"
+        }
+    }
+}
+
+/// The kernels of one sparse matrix, whatever its format.
+struct SparseUnderTest<S: BLASScalar> {
+    enum Storage { case csr(CSRMatrix<S>), block(BlockSparseMatrix<S>) }
+    var storage: Storage
+
+    init(_ format: SparseFormat, dense: Matrix<S>, mask: Matrix<S>?) {
+        switch format {
+        case .csr: storage = .csr(CSRMatrix(dense, mask: mask))
+        case .block(let r, let c): storage = .block(BlockSparseMatrix(dense, mask: mask, blockRows: r, blockColumns: c))
+        }
+    }
+
+    var dense: Matrix<S> {
+        switch storage {
+        case .csr(let a): a.dense()
+        case .block(let a): a.dense()
+        }
+    }
+
+    mutating func refresh(_ m: Matrix<S>) {
+        switch storage {
+        case .csr(var a): a.refreshValues(from: m); storage = .csr(a)
+        case .block(var a): a.refreshValues(from: m); storage = .block(a)
+        }
+    }
+
+    /// Kernel `kind` on x into y.
+    func run(_ kind: Kernel, _ x: UnsafePointer<S>, batch: Int, _ y: UnsafeMutablePointer<S>, accumulate: Bool) {
+        switch (storage, kind) {
+        case (.csr(let a), .columns): a.multiplyColumns(x, batch: batch, into: y, accumulate: accumulate)
+        case (.csr(let a), .rows): a.multiplyRows(x, batch: batch, into: y, accumulate: accumulate)
+        case (.csr(let a), .transposedColumns): a.multiplyTransposedColumns(x, batch: batch, into: y, accumulate: accumulate)
+        case (.csr(let a), .transposedRows): a.multiplyTransposedRows(x, batch: batch, into: y, accumulate: accumulate)
+        case (.block(let a), .columns): a.multiplyColumns(x, batch: batch, into: y, accumulate: accumulate)
+        case (.block(let a), .rows): a.multiplyRows(x, batch: batch, into: y, accumulate: accumulate)
+        case (.block(let a), .transposedColumns): a.multiplyTransposedColumns(x, batch: batch, into: y, accumulate: accumulate)
+        case (.block(let a), .transposedRows): a.multiplyTransposedRows(x, batch: batch, into: y, accumulate: accumulate)
+        }
+    }
+
+    /// The batch-1 kernels called directly.
+    func runSingle(transposed: Bool, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, accumulate: Bool) {
+        switch (storage, transposed) {
+        case (.csr(let a), false): a.multiply(x, into: y, accumulate: accumulate)
+        case (.csr(let a), true): a.multiplyTransposed(x, into: y, accumulate: accumulate)
+        case (.block(let a), false): a.multiply(x, into: y, accumulate: accumulate)
+        case (.block(let a), true): a.multiplyTransposed(x, into: y, accumulate: accumulate)
+        }
+    }
+
+    func sddmm(_ l: UnsafePointer<S>, _ r: UnsafePointer<S>, count: Int, _ g: UnsafeMutablePointer<S>, ldg: Int) {
+        switch storage {
+        case .csr(let a): a.addSampledProduct(l, r, count: count, into: g, ldg: ldg)
+        case .block(let a): a.addSampledProduct(l, r, count: count, into: g, ldg: ldg)
+        }
+    }
+
+    /// Whether (i, j) lies in stored storage (a stored entry, or a stored block's padding).
+    func isStored(_ i: Int, _ j: Int) -> Bool {
+        switch storage {
+        case .csr(let a):
+            return (Int(a.rowOffsets[i])..<Int(a.rowOffsets[i + 1])).contains { Int(a.columnIndices[$0]) == j }
+        case .block(let a):
+            let br = i / a.blockRows, q = j / a.blockColumns
+            return (Int(a.blockRowOffsets[br])..<Int(a.blockRowOffsets[br + 1])).contains { Int(a.blockColumnIndices[$0]) == q }
+        }
+    }
+}
+
+/// The four batched products.
+enum Kernel: CaseIterable, Sendable {
+    /// Y = A X, X columns x B.
+    case columns
+    /// Y = X A^T, X B x columns.
+    case rows
+    /// Y = A^T X, X rows x B.
+    case transposedColumns
+    /// Y = X A, X B x rows.
+    case transposedRows
+}
+
+@Suite struct SparseKernelTests {
+    static let formats: [SparseFormat] = [.csr, .block(rows: 1, columns: 8), .block(rows: 4, columns: 4),
+                                          .block(rows: 3, columns: 8), .block(rows: 8, columns: 8)]
+    /// (rows, columns): one entry, one column, one row, not multiples of any block, more than 32 rows.
+    static let shapes = [(1, 1), (9, 1), (1, 7), (13, 11), (17, 35), (40, 24)]
+    static let sparsities = [0.0, 0.5, 0.9, 0.999, 1.0]
+
+    /// A random matrix and a mask pruning about `sparsity` of it; the mask keeps a few exact zeros
+    /// (which must still be stored) and, for sparsity < 1, leaves row 0 and column 0 empty when
+    /// the matrix has more than one row and column.
+    static func problem<S: BLASScalar>(rows: Int, columns: Int, sparsity: Double, seed: UInt64)
+        -> (values: Matrix<S>, mask: Matrix<S>) {
+        var rng = SeededGenerator(seed: seed)
+        var values: Matrix<S> = rng.normalMatrix(rows: rows, columns: columns)
+        var mask = Matrix<S>(rows: rows, columns: columns)
+        for i in 0..<rows {
+            for j in 0..<columns where rng.uniform() >= sparsity {
+                mask[i, j] = 1
+                if rng.uniform() < 0.1 { values[i, j] = 0 }
+            }
+        }
+        if rows > 1 && columns > 1 {
+            for j in 0..<columns { mask[0, j] = 0 }
+            for i in 0..<rows { mask[i, 0] = 0 }
+        }
+        return (values, mask)
+    }
+
+    /// The effective dense matrix in Double: values where the mask keeps, 0 elsewhere.
+    static func effective<S: BLASScalar>(_ v: Matrix<S>, _ m: Matrix<S>) -> Matrix<Double> {
+        Matrix(rows: v.rows, columns: v.columns) { i, j in m[i, j] != 0 ? Double(v[i, j]) : 0 }
+    }
+
+    /// |got - want| <= tol * (scale + 1) for every element, scale the sum of |terms|.
+    static func check<S: BLASScalar>(_ got: [S], _ want: [Double], _ scale: [Double], _ what: String) {
+        let tol = S.self == Float.self ? 1e-5 : 1e-13
+        var worst = 0.0, at = -1
+        for k in got.indices {
+            let e = abs(Double(got[k]) - want[k]) / (scale[k] + 1)
+            if !(e <= worst) { worst = e; at = k }
+        }
+        #expect(worst <= tol, "\(S.self) \(what): worst scaled error \(worst) at \(at)")
+    }
+
+    func checkKernels<S: BLASScalar>(_: S.Type, format: SparseFormat, rows: Int, columns: Int, sparsity: Double, seed: UInt64) {
+        let (values, mask): (Matrix<S>, Matrix<S>) = Self.problem(rows: rows, columns: columns, sparsity: sparsity, seed: seed)
+        let a = SparseUnderTest(format, dense: values, mask: mask)
+        let e = Self.effective(values, mask)
+        let tag = "\(format) \(rows)x\(columns) sparsity \(sparsity) seed \(seed)"
+        #expect(a.dense == e.converted(to: S.self), "\(S.self) \(tag): dense() differs from the masked matrix")
+        var rng = SeededGenerator(seed: seed &+ 1)
+
+        for batch in [1, 41] {
+            for kind in Kernel.allCases {
+                // Shapes: m x k operator, input laid out as (k x B) for columns or (B x k) for rows.
+                let transposedOp = kind == .transposedColumns || kind == .transposedRows
+                let rowLayout = kind == .rows || kind == .transposedRows
+                let (m, k) = transposedOp ? (columns, rows) : (rows, columns)
+                let op = transposedOp ? e.transposed().scalars : e.scalars
+                let x: Matrix<S> = rowLayout ? rng.normalMatrix(rows: batch, columns: k) : rng.normalMatrix(rows: k, columns: batch)
+                let xd = x.scalars.map(Double.init)
+                var product = [Double](repeating: 0, count: m * batch), scale = product
+                for i in 0..<m {
+                    for b in 0..<batch {
+                        var s = 0.0, sa = 0.0
+                        for j in 0..<k {
+                            let t = op[i * k + j] * xd[rowLayout ? b * k + j : j * batch + b]
+                            s += t; sa += abs(t)
+                        }
+                        let out = rowLayout ? b * m + i : i * batch + b
+                        product[out] = s; scale[out] = sa
+                    }
+                }
+                for accumulate in [false, true] {
+                    // Run `body` on a random y (NaN when overwritten, so that a skipped entry shows) and compare.
+                    func verify(_ what: String, _ body: (UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void) {
+                        var out: Matrix<S> = rng.normalMatrix(rows: m * batch, columns: 1)
+                        let want = accumulate ? zip(out.scalars, product).map { Double($0) + $1 } : product
+                        let bound = accumulate ? zip(out.scalars, scale).map { abs(Double($0)) + $1 } : scale
+                        if !accumulate { for i in out.scalars.indices { out.scalars[i] = .nan } }
+                        x.withUnsafeBufferPointer { px in
+                            out.withUnsafeMutableBufferPointer { body(px.baseAddress!, $0.baseAddress!) }
+                        }
+                        Self.check(out.scalars, want, bound, "\(tag) \(what) batch \(batch) accumulate \(accumulate)")
+                    }
+                    verify("\(kind)") { a.run(kind, $0, batch: batch, $1, accumulate: accumulate) }
+                    if batch == 1 && (kind == .columns || kind == .transposedColumns) {
+                        verify("batch-1 entry, \(kind)") {
+                            a.runSingle(transposed: kind == .transposedColumns, $0, $1, accumulate: accumulate)
+                        }
+                    }
+                }
+            }
+        }
+
+        // SDDMM: G[i, j] += sum_r L[r, i] R[r, j] where kept; entries outside stored storage unchanged.
+        for count in [1, 45] {
+            let l: Matrix<S> = rng.normalMatrix(rows: count, columns: rows)
+            let r: Matrix<S> = rng.normalMatrix(rows: count, columns: columns)
+            let ldg = columns + 2
+            var g: Matrix<S> = rng.normalMatrix(rows: rows, columns: ldg)
+            let g0 = g
+            l.withUnsafeBufferPointer { pl in
+                r.withUnsafeBufferPointer { pr in
+                    g.withUnsafeMutableBufferPointer { a.sddmm(pl.baseAddress!, pr.baseAddress!, count: count, $0.baseAddress!, ldg: ldg) }
+                }
+            }
+            var got = [S](), want = [Double](), scale = [Double]()
+            var untouched = true
+            for i in 0..<rows {
+                for j in 0..<ldg {
+                    if j < columns && mask[i, j] != 0 {
+                        var s = Double(g0[i, j]), sa = abs(s)
+                        for n in 0..<count { s += Double(l[n, i]) * Double(r[n, j]); sa += abs(Double(l[n, i]) * Double(r[n, j])) }
+                        got.append(g[i, j]); want.append(s); scale.append(sa)
+                    } else if j >= columns || !a.isStored(i, j) {
+                        untouched = untouched && g[i, j] == g0[i, j]
+                    }
+                }
+            }
+            Self.check(got, want, scale, "\(tag) SDDMM count \(count)")
+            #expect(untouched, "\(S.self) \(tag) SDDMM count \(count): an entry outside the stored pattern changed")
+        }
+    }
+
+    @Test(arguments: formats)
+    func kernelsMatchNaiveLoops(format: SparseFormat) {
+        var seed: UInt64 = 1000
+        for (rows, columns) in Self.shapes {
+            for sparsity in Self.sparsities {
+                seed += 1
+                checkKernels(Float.self, format: format, rows: rows, columns: columns, sparsity: sparsity, seed: seed)
+                if sparsity == 0.9 {
+                    checkKernels(Double.self, format: format, rows: rows, columns: columns, sparsity: sparsity, seed: seed)
+                }
+            }
+        }
+    }
+
+    /// The pattern comes from the mask (kept zeros stored); `refreshValues` re-reads values in place,
+    /// and padding of a block format stays zero.
+    @Test(arguments: formats)
+    func patternFromMaskAndRefresh(format: SparseFormat) {
+        let (values, mask): (Matrix<Float>, Matrix<Float>) = Self.problem(rows: 19, columns: 21, sparsity: 0.7, seed: 77)
+        var a = SparseUnderTest(format, dense: values, mask: mask)
+        let keptCount = mask.scalars.filter { $0 != 0 }.count
+        switch a.storage {
+        case .csr(let m): #expect(m.storedCount == keptCount)
+        case .block(let m): #expect(m.keptCount == keptCount && m.storedCount >= keptCount)
+        }
+        var rng = SeededGenerator(seed: 78)
+        let changed: Matrix<Float> = rng.normalMatrix(rows: 19, columns: 21)
+        a.refresh(changed)
+        #expect(a.dense == Self.effective(changed, mask).converted(to: Float.self))
+        // Without a mask, the pattern is the nonzeros.
+        let b = SparseUnderTest(format, dense: Self.effective(values, mask).converted(to: Float.self), mask: nil)
+        #expect(b.dense == Self.effective(values, mask).converted(to: Float.self))
+    }
+
+    /// A CSR matrix read through strides from the transpose of a row-major matrix.
+    @Test func csrOfTransposeRefreshes() {
+        let (values, mask): (Matrix<Double>, Matrix<Double>) = Self.problem(rows: 6, columns: 9, sparsity: 0.5, seed: 90)
+        var t = values.scalars.withUnsafeBufferPointer { v in
+            mask.scalars.withUnsafeBufferPointer { m in
+                CSRMatrix(rows: 9, columns: 6, dense: v.baseAddress!, mask: m.baseAddress!, rowStride: 1, columnStride: 9)
+            }
+        }
+        #expect(t.dense() == Self.effective(values, mask).transposed())
+        var rng = SeededGenerator(seed: 91)
+        let changed: Matrix<Double> = rng.normalMatrix(rows: 6, columns: 9)
+        changed.withUnsafeBufferPointer { t.refreshValues(from: $0.baseAddress!) }
+        #expect(t.dense() == Self.effective(changed, mask).transposed())
+    }
+}

@@ -1,0 +1,136 @@
+// The sparse recurrent product against the dense one: a pruned network gives the same outputs,
+// input and state gradients and kept W_hh gradients with CSR and block-sparse W_hh, in both
+// layouts, for every cell kind, in Float and Double; weight and mask changes are followed.
+import Testing
+import Linalg
+@testable import NN
+
+@Suite struct SparseRecurrentProductTests {
+    /// One forward and backward pass: top outputs, dInput, dInitial and every gradient (W_hh's
+    /// masked, as the optimizer does before using it).
+    static func pass<S: BLASScalar>(_ net: RecurrentNetwork, _ store: ParameterStore<S>, x: Matrix<S>, batch: Int,
+                                    h0: [RecurrentState<S>], w: Matrix<S>) -> [[Double]] {
+        store.zeroGradients()
+        let caches = net.forward(x, batch: batch, initial: h0, store)
+        let (dx, d0) = net.backward(caches, dOutput: w, dFinal: nil, store, needInputGradient: true)
+        store.maskGradients()
+        let parts = [caches.last!.output.scalars, dx.scalars] + d0.map { $0.hidden.scalars + ($0.cell?.scalars ?? []) }
+            + store.slots.map { store.gradientMatrix($0).scalars }
+        return parts.map { $0.map(Double.init) }
+    }
+
+    /// Largest |a - b| / max(1, |a|) over every part.
+    static func difference(_ a: [[Double]], _ b: [[Double]]) -> Double {
+        guard a.count == b.count else { return .infinity }
+        var worst = 0.0
+        for (x, y) in zip(a, b) {
+            guard x.count == y.count else { return .infinity }
+            for (u, v) in zip(x, y) {
+                let e: Double = abs(u - v) / max(1, abs(u))
+                if !(e <= worst) { worst = e }
+            }
+        }
+        return worst
+    }
+
+    /// Prunes W_hh of every layer at random (about `fraction` of the entries) and puts the mask in force.
+    static func prune<S: BLASScalar>(_ net: RecurrentNetwork, _ store: ParameterStore<S>, fraction: Double,
+                                     rng: inout SeededGenerator) {
+        for slot in net.recurrentWeights {
+            let m = store.mask(slot)
+            for j in 0..<store.info(slot).count where m[j] != 0 && rng.uniform() < fraction { m[j] = 0 }
+            store.enableMask(slot)
+        }
+    }
+
+    func check<S: BLASScalar>(_: S.Type, kind: CellKind, format: SparseRecurrentProduct.Format, batch: Int, seed: UInt64) {
+        let (i, h, t, layers) = (3, 11, 4, 2)
+        let tolerance = S.self == Float.self ? 2e-5 : 1e-12
+        var rng = SeededGenerator(seed: seed)
+        let store = ParameterStore<S>()
+        var net = RecurrentNetwork(kind: kind, inputSize: i, hiddenSize: h, layerCount: layers, in: store, rng: &rng)
+        Self.prune(net, store, fraction: 0.7, rng: &rng)
+        let x: Matrix<S> = rng.normalMatrix(rows: t * batch, columns: i)
+        var h0 = net.zeroState(batch: batch, as: S.self)
+        for k in h0.indices {
+            h0[k].hidden = rng.normalMatrix(rows: batch, columns: h, std: 0.5)
+            if h0[k].cell != nil { h0[k].cell = rng.normalMatrix(rows: batch, columns: h, std: 0.5) }
+        }
+        let w: Matrix<S> = rng.normalMatrix(rows: t * batch, columns: h)
+        let tag = "\(S.self) \(kind) \(format) batch \(batch) seed \(seed)"
+
+        let denseNet = net
+        var products: [SparseRecurrentProduct] = []
+        net.replaceProducts(in: store) { layer in
+            let p = SparseRecurrentProduct(for: layer, format: format)
+            products.append(p)
+            return p
+        }
+        #expect(products.allSatisfy { !$0.runsDense(in: store) }, "\(tag): fell back to dense")
+        var diff = Self.difference(Self.pass(denseNet, store, x: x, batch: batch, h0: h0, w: w),
+                                   Self.pass(net, store, x: x, batch: batch, h0: h0, w: w))
+        #expect(diff < tolerance, "\(tag): sparse differs from dense by \(diff)")
+
+        // New values at the same mask: a refresh, no new pattern.
+        for slot in net.recurrentWeights {
+            let v = store.value(slot)
+            for j in 0..<store.info(slot).count { v[j] = S(rng.normal(std: 0.4)) }
+            store.applyMask(slot)
+        }
+        net.weightsDidChange(in: store)
+        #expect(products.map(\.counts) == Array(repeating: .init(patternBuilds: 1, valueRefreshes: 1), count: layers), "\(tag)")
+        diff = Self.difference(Self.pass(denseNet, store, x: x, batch: batch, h0: h0, w: w),
+                               Self.pass(net, store, x: x, batch: batch, h0: h0, w: w))
+        #expect(diff < tolerance, "\(tag): after a weight change, sparse differs from dense by \(diff)")
+
+        // A pruning event: a new pattern.
+        Self.prune(net, store, fraction: 0.5, rng: &rng)
+        net.weightsDidChange(in: store)
+        #expect(products.map(\.counts.patternBuilds) == Array(repeating: 2, count: layers), "\(tag)")
+        diff = Self.difference(Self.pass(denseNet, store, x: x, batch: batch, h0: h0, w: w),
+                               Self.pass(net, store, x: x, batch: batch, h0: h0, w: w))
+        #expect(diff < tolerance, "\(tag): after pruning, sparse differs from dense by \(diff)")
+    }
+
+    /// Elman in both layouts (batch 5: transposed states; batch 70: rows), CSR and blocks, Float and Double.
+    @Test(arguments: [CellKind.rnnTanh, .rnnReLU], [5, 70])
+    func elmanMatchesDense(kind: CellKind, batch: Int) {
+        for format in [SparseRecurrentProduct.Format.csr, .block(rows: 1, columns: 8), .block(rows: 4, columns: 4)] {
+            check(Double.self, kind: kind, format: format, batch: batch, seed: 800)
+            check(Float.self, kind: kind, format: format, batch: batch, seed: 801)
+        }
+    }
+
+    /// LSTM and GRU (rows layout, gate blocks in W_hh, GRU's accumulating backward product).
+    @Test(arguments: [CellKind.lstm, .gru])
+    func gatedCellsMatchDense(kind: CellKind) {
+        check(Double.self, kind: kind, format: .csr, batch: 3, seed: 810)
+        check(Float.self, kind: kind, format: .defaultBlock, batch: 3, seed: 811)
+    }
+
+    /// No mask in force, or a mask keeping more than `denseAboveDensity`: the dense GEMMs run,
+    /// with the dense results to the bit.
+    @Test func denseFallback() {
+        var rng = SeededGenerator(seed: 820)
+        let store = ParameterStore<Float>()
+        var net = RecurrentNetwork(kind: .rnnTanh, inputSize: 2, hiddenSize: 7, in: store, rng: &rng)
+        let x: Matrix<Float> = rng.normalMatrix(rows: 3 * 4, columns: 2)
+        let w: Matrix<Float> = rng.normalMatrix(rows: 3 * 4, columns: 7)
+        let h0 = net.zeroState(batch: 4, as: Float.self)
+        let denseNet = net
+        var product: SparseRecurrentProduct?
+        net.replaceProducts(in: store) { layer in
+            let p = SparseRecurrentProduct(for: layer, format: .csr, denseAboveDensity: 0.5)
+            product = p
+            return p
+        }
+        #expect(product?.runsDense(in: store) == true)
+        #expect(Self.pass(denseNet, store, x: x, batch: 4, h0: h0, w: w) == Self.pass(net, store, x: x, batch: 4, h0: h0, w: w))
+        Self.prune(net, store, fraction: 0.2, rng: &rng)
+        net.weightsDidChange(in: store)
+        #expect(product?.runsDense(in: store) == true)
+        Self.prune(net, store, fraction: 0.9, rng: &rng)
+        net.weightsDidChange(in: store)
+        #expect(product?.runsDense(in: store) == false)
+    }
+}
