@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "Experiments", dependencies: ["Linalg", "Geometry", "NN", "Sparsity"]),
 
         // MARK: Reports from run directories
-        .target(name: "Reports", dependencies: ["Experiments"]),
+        .target(name: "Reports", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Linalg"]),
 
         // MARK: Command line
         .target(
@@ -64,6 +64,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Linalg", "_TestSupport"], resources: [.copy("References")]),
         .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Experiments", "Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ModuliCLI", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

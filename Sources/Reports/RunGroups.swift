@@ -1,0 +1,81 @@
+// Runs of one configuration over several seeds, grouped by directory name (`torus-s0`, `torus-s1`
+// -> `torus`), with mean and sample standard deviation of every final metric.
+import Foundation
+
+/// A configuration's runs over seeds.
+public struct RunGroup: Sendable {
+    /// The directory name without its `-sN` suffix (the whole name when it has none).
+    public var name: String
+    /// The runs, in the order given.
+    public var runs: [ReportRun]
+
+    /// The statistics of one quantity over the group's runs.
+    public struct Statistic: Sendable, Equatable {
+        /// The values, one per run that has the quantity.
+        public var values: [Double]
+        /// Their mean.
+        public var mean: Double { values.reduce(0, +) / Double(max(1, values.count)) }
+        /// Their sample standard deviation (n - 1); nil for fewer than two values.
+        public var standardDeviation: Double? {
+            guard values.count > 1 else { return nil }
+            let m = mean
+            return (values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(values.count - 1)).squareRoot()
+        }
+    }
+
+    /// The quantities summarized: every final metric of summary.json (sorted), then the baselines,
+    /// the pooled and W_hh sparsity, the train loss and the wall time.
+    public static func quantities(_ runs: [ReportRun]) -> [(name: String, value: @Sendable (ReportRun) -> Double?)] {
+        var q: [(String, @Sendable (ReportRun) -> Double?)] = []
+        for m in Set(runs.flatMap { $0.summary.metrics.keys }).sorted() { q.append((m, { $0.summary[m] })) }
+        for b in Set(runs.flatMap { $0.summary.baselines.keys }).sorted() { q.append(("\(b) (baseline)", { $0.summary.baselines[b] })) }
+        q.append(("trainLoss", { $0.summary.trainLoss }))
+        q.append(("pooled sparsity", { $0.summary.main.sparsity.pooled.sparsity }))
+        q.append(("W_hh sparsity", { $0.summary.main.sparsity.recurrent.sparsity }))
+        q.append(("seconds", { $0.summary.wallSeconds }))
+        return q
+    }
+
+    /// The statistic of `value` over the group.
+    public func statistic(_ value: (ReportRun) -> Double?) -> Statistic {
+        Statistic(values: runs.compactMap(value).filter(\.isFinite))
+    }
+
+    /// `name` without a trailing `-s<digits>` (the seed suffix).
+    public static func configurationName(_ directoryName: String) -> String {
+        guard let dash = directoryName.range(of: "-s", options: .backwards) else { return directoryName }
+        let digits = directoryName[dash.upperBound...]
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), dash.lowerBound > directoryName.startIndex else {
+            return directoryName
+        }
+        return String(directoryName[..<dash.lowerBound])
+    }
+
+    /// The runs grouped by configuration name, groups in order of first appearance. Runs whose
+    /// parent directories differ stay apart (`a/torus-s0` and `b/torus-s1` are two groups).
+    public static func group(_ runs: [ReportRun]) -> [RunGroup] {
+        var groups: [RunGroup] = [], index: [String: Int] = [:]
+        for run in runs {
+            let parent = URL(fileURLWithPath: run.path).standardizedFileURL.deletingLastPathComponent().path
+            let name = configurationName(run.name)
+            let key = parent + "\u{0}" + name
+            if let k = index[key] { groups[k].runs.append(run) } else {
+                index[key] = groups.count
+                groups.append(RunGroup(name: name, runs: [run]))
+            }
+        }
+        return groups
+    }
+
+    /// "mean (std)" with four significant digits (as percentages with one decimal for a fraction);
+    /// "mean" alone for one value; "-" for none.
+    public static func format(_ s: Statistic, percent: Bool = false) -> String {
+        guard !s.values.isEmpty else { return "-" }
+        func text(_ x: Double) -> String { percent ? String(format: "%.1f%%", 100 * x) : String(format: "%.4g", x) }
+        let mean = text(s.mean)
+        return s.standardDeviation.map { mean + " (" + text($0) + ")" } ?? mean
+    }
+
+    /// Whether a quantity of `quantities` is a fraction shown as a percentage.
+    public static func isFraction(_ name: String) -> Bool { name.hasSuffix("sparsity") }
+}
