@@ -95,6 +95,12 @@ public struct Connectivity: Sendable {
         return (n, zip(keptCount, total).map { $1 > 0 ? Double($0) / Double($1) : 0 })
     }
 
+    /// The kept fraction over all pairs of a profile: what a random mask of equal sparsity keeps in every bin.
+    public static func overallFraction(_ bins: [DistanceBin]) -> Double {
+        let pairs = bins.map(\.pairs).reduce(0, +)
+        return pairs > 0 ? Double(bins.map(\.kept).reduce(0, +)) / Double(pairs) : .nan
+    }
+
     /// One bin of the distance profile.
     public struct DistanceBin: Sendable, Equatable {
         /// The bin's distance range [lower, upper).
@@ -105,10 +111,11 @@ public struct Connectivity: Sendable {
         public var fraction: Double { pairs > 0 ? Double(kept) / Double(pairs) : .nan }
     }
 
-    /// The kept fraction of W_hh per bin of manifold distance d(x_i, y_j) over all H^2 entries
-    /// (the diagonal, at distance 0, included), `binCount` equal bins from 0 to the largest
-    /// distance. Distances are recomputed from the positions with the space of the run's
-    /// config.json. Nil without geometry.
+    /// The kept fraction of W_hh per bin of manifold distance d(x_i, y_j), `binCount` equal bins
+    /// from 0 to the largest distance, over every entry whose two neurons are distinct: the
+    /// diagonal (self-connections, at distance 0) is left out unless rows and columns have
+    /// positions of their own (`changeEmbed`). Distances are recomputed from the positions with
+    /// the space of the run's config.json. Nil without geometry.
     public func distanceProfile(binCount: Int = 20) -> [DistanceBin]? {
         guard let space, let r = rowPositions, let c = columnPositions, binCount > 0 else { return nil }
         let h = hiddenSize, k = space.coordinateCount
@@ -127,7 +134,8 @@ public struct Connectivity: Sendable {
         let top = largest > 0 ? largest : 1
         let width = top / Double(binCount)
         var bins = (0..<binCount).map { DistanceBin(lower: Double($0) * width, upper: Double($0 + 1) * width, pairs: 0, kept: 0) }
-        for (e, d) in distances.enumerated() where d.isFinite {
+        let skipDiagonal = r == c
+        for (e, d) in distances.enumerated() where d.isFinite && !(skipDiagonal && e / h == e % h) {
             let b = min(binCount - 1, max(0, Int(d / width)))
             bins[b].pairs += 1
             if kept[e] { bins[b].kept += 1 }

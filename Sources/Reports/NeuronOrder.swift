@@ -1,11 +1,11 @@
-// Neurons ordered by their position on the moduli space, so that a sparsity pattern drawn in that
-// order shows the geometry: by angle on the circle, along a Hilbert curve through a 2-D chart of
-// the space otherwise. Also the 2-D chart itself, for scatter plots of the positions.
+// Neurons ordered by their position on the moduli space (Geometry's NeuronOrdering), so that a
+// sparsity pattern drawn in that order shows the geometry, and a 2-D chart of the space for
+// scatter plots of the positions.
 import Foundation
 import Geometry
 import Linalg
 
-/// Orders neurons along their moduli space.
+/// Orders neurons along their moduli space and draws their positions in two dimensions.
 public enum NeuronOrder {
     /// A 2-D picture of positions on a space: coordinates per neuron and the axis labels.
     public struct Chart: Sendable {
@@ -48,49 +48,20 @@ public enum NeuronOrder {
         }
     }
 
-    /// A permutation of 0..<N: the neurons in order along the space. Circle: by angle from -pi.
-    /// Otherwise by the index of each neuron's chart point on a Hilbert curve of 1024 x 1024 cells
-    /// over the chart's extent (neighbours on the curve are neighbours in the chart). Ties keep
-    /// index order.
+    /// A permutation of 0..<N: the neurons in order along the space, by Geometry's
+    /// `NeuronOrdering` (angle on the circle, a Hilbert curve on 2-D flat spaces, a greedy
+    /// nearest-neighbour chain elsewhere), so reports draw W_hh in the order the sparse kernels use.
     public static func order(space: any ModuliSpace, positions: Matrix<Float>) -> [Int] {
-        let c = chart(space: space, positions: positions)
-        if space is Circle {
-            let angles = c.points.map { atan2($0.y, $0.x) }
-            return angles.indices.sorted { (angles[$0], $0) < (angles[$1], $1) }
-        }
-        return hilbertOrder(c.points, xRange: c.xRange, yRange: c.yRange)
+        guard positions.columns == space.coordinateCount, positions.rows > 0 else { return Array(0..<positions.rows) }
+        return NeuronOrdering.order(NeuronEmbedding(space: space, positions: positions.converted(to: Double.self)))
     }
 
-    /// The indices of `points` sorted by their Hilbert-curve index over the given (or the points') extent.
-    public static func hilbertOrder(_ points: [(x: Double, y: Double)], xRange: ClosedRange<Double>? = nil,
-                                    yRange: ClosedRange<Double>? = nil) -> [Int] {
-        let side = 1024
-        func extent(_ v: [Double], _ fixed: ClosedRange<Double>?) -> (Double, Double) {
-            if let fixed { return (fixed.lowerBound, fixed.upperBound) }
-            let finite = v.filter(\.isFinite)
-            return (finite.min() ?? 0, finite.max() ?? 1)
+    /// How `order` orders the neurons of `space`, in words.
+    public static func describe(_ space: any ModuliSpace) -> String {
+        switch NeuronOrdering.method(for: space) {
+        case .angle: return "by angle on the circle"
+        case .hilbert: return "along a Hilbert curve over the fundamental square"
+        case .greedyChain: return "along a greedy nearest-neighbour chain under the \(space.name)'s distance"
         }
-        let (x0, x1) = extent(points.map(\.x), xRange), (y0, y1) = extent(points.map(\.y), yRange)
-        func cell(_ v: Double, _ lo: Double, _ hi: Double) -> Int {
-            guard v.isFinite, hi > lo else { return 0 }
-            return min(side - 1, max(0, Int((v - lo) / (hi - lo) * Double(side))))
-        }
-        let keys = points.map { hilbertIndex(side: side, x: cell($0.x, x0, x1), y: cell($0.y, y0, y1)) }
-        return keys.indices.sorted { (keys[$0], $0) < (keys[$1], $1) }
-    }
-
-    /// The position of cell (x, y) along the Hilbert curve filling a `side` x `side` grid (side a power of 2).
-    static func hilbertIndex(side: Int, x: Int, y: Int) -> Int {
-        var x = x, y = y, d = 0, s = side / 2
-        while s > 0 {
-            let rx = (x & s) > 0 ? 1 : 0, ry = (y & s) > 0 ? 1 : 0
-            d += s * s * ((3 * rx) ^ ry)
-            if ry == 0 {  // rotate the quadrant so that the curve's pieces join
-                if rx == 1 { x = side - 1 - x; y = side - 1 - y }
-                swap(&x, &y)
-            }
-            s /= 2
-        }
-        return d
     }
 }

@@ -55,8 +55,7 @@ extension Builder {
         }
         chart.notes.append("\(c.kept.lazy.filter { $0 }.count) of \(c.kept.count) kept")
         let order = c.space.map { space -> String in
-            let how = space is Circle ? "by angle on the circle" : "along a Hilbert curve through \(NeuronOrder.chart(space: space, positions: c.rowPositions!).description)"
-            return "Neurons ordered \(how) (positions.npy)"
+            "Neurons ordered \(NeuronOrder.describe(space)) (positions.npy)"
         } ?? "Neurons in index order (\(c.geometryNote ?? "no positions"))"
         figure(chart.render(), caption: "\(c.tensorName) of model.safetensors: black = non-zero (kept) weight" + (binary ? "" : ", pooled into \(cells) x \(cells) cells showing the kept fraction")
                + ". \(order).")
@@ -68,7 +67,7 @@ extension Builder {
             missing("Kept fraction against manifold distance (\(run.name))", c.geometryNote ?? "no positions")
             return
         }
-        let overall = c.keptFraction
+        let overall = Connectivity.overallFraction(bins)
         var chart = SVGChart(title: "Kept W_hh weights by manifold distance (\(run.name))",
                              xLabel: "distance d(x_i, x_j) on the \(space.name) (space units)", yLabel: "kept fraction (%)")
         chart.layers = [.bars(name: "kept in this run", color: color, bins: bins.map { ($0.lower, $0.upper, 100 * $0.fraction) }),
@@ -78,7 +77,7 @@ extension Builder {
         let nearPairs = near.map(\.pairs).reduce(0, +), nearKept = near.map(\.kept).reduce(0, +)
         let nearFraction = nearPairs > 0 ? Double(nearKept) / Double(nearPairs) : .nan
         let lift = overall > 0 ? nearFraction / overall : .nan
-        figure(chart.render(), caption: "Each bar: the fraction of W_hh entries kept among the neuron pairs at that distance, distances recomputed from positions.npy with the \(space.name) of config.json (all H^2 pairs, the diagonal in the first bin). "
+        figure(chart.render(), caption: "Each bar: the fraction of W_hh entries kept among the neuron pairs at that distance, distances recomputed from positions.npy with the \(space.name) of config.json (all pairs of distinct neurons). "
                + "Dashed: a random mask of equal sparsity keeps the same fraction at every distance. Nearest quarter of distances: "
                + String(format: "%.2f%% kept, %.2f times the random mask's.", 100 * nearFraction, lift))
         let rows = bins.enumerated().map { b, bin in
@@ -151,6 +150,27 @@ extension Builder {
         }
         chart.notes = ["dot: start"]
         figure(chart.render(), caption: "The first \(probe.paths.count) trajectories of the run's first evaluation batch (its evaluation seed, training length): true path from the start (dot), and the position decoded after every step (mean of the 3 most active predicted place cells); the legend gives each path's mean error.")
+        // Each path on its own, zoomed to where it goes (at least 0.5 m across).
+        var zoomed: [SVGChart] = []
+        for (t, p) in probe.paths.enumerated() {
+            let xs = (p.truth + p.decoded).map(\.x).filter(\.isFinite), ys = (p.truth + p.decoded).map(\.y).filter(\.isFinite)
+            guard let x0 = xs.min(), let x1 = xs.max(), let y0 = ys.min(), let y1 = ys.max() else { continue }
+            let side = max(0.5, 1.15 * max(x1 - x0, y1 - y0)), cx = (x0 + x1) / 2, cy = (y0 + y1) / 2
+            var panel = SVGChart(title: "path \(t + 1): \(String(format: "%.1f", p.errorCM)) cm mean error", xLabel: "x (m)", yLabel: "y (m)")
+            panel.xRange = (cx - side / 2)...(cx + side / 2); panel.yRange = (cy - side / 2)...(cy + side / 2)
+            panel.equalAspect = true; panel.width = 330; panel.height = 300
+            panel.layers = [.rectangle(x0: -half, x1: half, y0: -half, y1: half, color: "#999999"),
+                            .line(name: "true", color: ColorMap.category(t), points: p.truth, dash: 0, width: 2),
+                            .line(name: "decoded", color: ColorMap.category(t), points: p.decoded, dash: 1, width: 1.5),
+                            .points(name: "", color: ColorMap.category(t), points: p.decoded, colors: nil, radius: 1.8),
+                            .points(name: "start", color: ColorMap.category(t), points: [p.truth[0]], colors: nil, radius: 4)]
+            zoomed.append(panel)
+        }
+        if !zoomed.isEmpty {
+            var grid = SVGPanelGrid(title: "Each path zoomed (\(run.name))", panels: zoomed, columns: 4)
+            grid.note = "solid: true path; dashed: decoded; dot: start; grey: the box wall"
+            figure(grid.render(), caption: "The same paths, each in a window around it.")
+        }
         var all = csv["paths.csv"]?.rows ?? []
         all += rows
         csv["paths.csv"] = (["run", "trajectory", "step", "trueX", "trueY", "decodedX", "decodedY"], all)

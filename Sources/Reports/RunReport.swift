@@ -247,11 +247,20 @@ struct Builder {
                 dotColors.append(ColorMap.category(g))
             }
         }
-        chart.layers = [.bars(name: "mean over seeds", color: "#c9d6e8", bins: means),
-                        .line(name: "mean +- sample std", color: "#222222", points: spread, dash: 0, width: 2),
-                        .points(name: "one run", color: "#555555", points: dots, colors: dotColors, radius: 3.2)]
+        // Bars from zero, unless every value lies within 10% of the largest (losses near 6.2, say):
+        // then a mean mark per configuration on an axis zoomed to the values.
+        let values = dots.map(\.y)
+        let zoomed = (values.min() ?? 0) > 0 && ((values.max() ?? 0) - (values.min() ?? 0)) < 0.1 * (values.max() ?? 0)
+        if zoomed {
+            let marks = means.flatMap { [(x: $0.lower, y: $0.value), (x: $0.upper, y: $0.value), (x: Double.nan, y: Double.nan)] }
+            chart.layers = [.line(name: "mean over seeds", color: "#7d97bd", points: marks, dash: 0, width: 3)]
+        } else {
+            chart.layers = [.bars(name: "mean over seeds", color: "#c9d6e8", bins: means)]
+        }
+        chart.layers += [.line(name: "mean +- sample std", color: "#222222", points: spread, dash: 0, width: 2),
+                         .points(name: "one run", color: "#555555", points: dots, colors: dotColors, radius: 3.2)]
         let top = chart.ranges().y.upperBound
-        if top > 0 { chart.yRange = 0...(top * 1.04) }
+        if top > 0 && !zoomed { chart.yRange = 0...(top * 1.04) }
         let baselines = Set(runs.flatMap { $0.summary.baselines.keys }).sorted().filter { b in
             guard let u = metric.range(of: "[A-Z]+[0-9]*$", options: .regularExpression).map({ String(metric[$0]).trimmingCharacters(in: .decimalDigits) }), !u.isEmpty else { return false }
             return b.hasSuffix(u)
@@ -259,10 +268,10 @@ struct Builder {
         for b in baselines {
             if let v = runs.compactMap({ $0.summary.baselines[b] }).first {
                 chart.layers.append(.horizontal(name: "\(b) (baseline)", color: "#444444", y: v, dash: 1))
-                chart.yRange = 0...max(chart.yRange?.upperBound ?? 0, v * 1.06)
+                if !zoomed { chart.yRange = 0...max(chart.yRange?.upperBound ?? 0, v * 1.06) }
             }
         }
-        figure(chart.render(), caption: "Final \(metric) of summary.json: bar = mean over the configuration's runs, black = mean +- sample standard deviation, dots = single runs.")
+        figure(chart.render(), caption: "Final \(metric) of summary.json: " + (zoomed ? "mark" : "bar") + " = mean over the configuration's runs, black = mean +- sample standard deviation, dots = single runs" + (zoomed ? "; the axis does not start at 0." : "."))
     }
 
     // MARK: Curves

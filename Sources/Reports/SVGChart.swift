@@ -138,7 +138,9 @@ public struct SVGChart: Sendable {
         s += "<text x=\"\(f(left + plotW / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(HTMLText.escape(title))</text>\n"
 
         // Grid and ticks.
-        let xTicks = xCategories.map { c in c.indices.map(Double.init) } ?? SVGChart.ticks(xr), yTicks = SVGChart.ticks(yr)
+        let xTarget = max(3, min(8, Int(plotW / 75))), yTarget = max(3, min(6, Int(plotH / 55)))
+        let xTicks = xCategories.map { c in c.indices.map(Double.init) } ?? SVGChart.ticks(xr, target: xTarget)
+        let yTicks = SVGChart.ticks(yr, target: yTarget)
         s += "<g class=\"grid\" stroke=\"#e4e4e4\" stroke-width=\"1\">\n"
         for t in xTicks { s += "<line x1=\"\(f(px(t)))\" y1=\"\(f(top))\" x2=\"\(f(px(t)))\" y2=\"\(f(top + plotH))\"/>\n" }
         for t in yTicks { s += "<line x1=\"\(f(left))\" y1=\"\(f(py(t)))\" x2=\"\(f(left + plotW))\" y2=\"\(f(py(t)))\"/>\n" }
@@ -189,8 +191,13 @@ public struct SVGChart: Sendable {
                 let ax = px(x0), bx = px(x1), ay = py(y0), by = py(y1)
                 s += "<image x=\"\(f(min(ax, bx)))\" y=\"\(f(min(ay, by)))\" width=\"\(f(abs(bx - ax)))\" height=\"\(f(abs(by - ay)))\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,\(png.base64EncodedString())\"/>\n"
             case .rectangle(let x0, let x1, let y0, let y1, let color):
-                let ax = px(x0), bx = px(x1), ay = py(y0), by = py(y1)
-                s += "<rect x=\"\(f(min(ax, bx)))\" y=\"\(f(min(ay, by)))\" width=\"\(f(abs(bx - ax)))\" height=\"\(f(abs(by - ay)))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1\"/>\n"
+                // Edge by edge, each clipped to the plot (a zoomed chart shows only part of the box).
+                var edges: [(Double, Double, Double, Double)] = []
+                for x in [x0, x1] where x >= xr.lowerBound && x <= xr.upperBound { edges.append((x, y0, x, y1)) }
+                for y in [y0, y1] where y >= yr.lowerBound && y <= yr.upperBound { edges.append((x0, y, x1, y)) }
+                for (ax, ay, bx, by) in edges {
+                    s += "<line x1=\"\(f(clampX(px(ax))))\" y1=\"\(f(clampY(py(ay))))\" x2=\"\(f(clampX(px(bx))))\" y2=\"\(f(clampY(py(by))))\" stroke=\"\(color)\" stroke-width=\"1\"/>\n"
+                }
             }
         }
 

@@ -1,5 +1,5 @@
-// The report's parts on their own: PNG bytes against a naive inflater, the Hilbert order's laws,
-// seed grouping by name, axis ticks, escaping.
+// The report's parts on their own: PNG bytes against a naive inflater, the neuron order, seed
+// grouping by name, axis ticks, escaping.
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
@@ -99,18 +99,6 @@ struct NaiveInflater {
         #expect(trailer == PNGImage.adler32(expected))
         #expect(PNGImage(width: 0, height: 1, channels: 1, pixels: []) == nil)
         #expect(PNGImage(width: 2, height: 2, channels: 1, pixels: [1, 2, 3]) == nil)
-    }
-
-    @Test func hilbertIndexVisitsEveryCellThroughNeighbours() {
-        for side in [2, 8, 32] {
-            var cellAt = [Int: (Int, Int)]()
-            for x in 0..<side { for y in 0..<side { cellAt[NeuronOrder.hilbertIndex(side: side, x: x, y: y)] = (x, y) } }
-            #expect(cellAt.count == side * side && cellAt.keys.min() == 0 && cellAt.keys.max() == side * side - 1)
-            for d in 1..<(side * side) {
-                let a = cellAt[d - 1]!, b = cellAt[d]!
-                #expect(abs(a.0 - b.0) + abs(a.1 - b.1) == 1, "side \(side), step \(d)")
-            }
-        }
     }
 
     @Test func circleNeuronsAreOrderedByAngle() {
