@@ -71,6 +71,13 @@ public struct Connectivity: Sendable {
         self.space = space; rowPositions = rows; columnPositions = columns; geometryNote = note
     }
 
+    /// A pattern from its parts (tests and callers that hold W_hh already).
+    init(kept: [Bool], hiddenSize: Int, space: (any ModuliSpace)?, rowPositions: Matrix<Float>?, columnPositions: Matrix<Float>?) {
+        self.kept = kept; self.hiddenSize = hiddenSize; tensorName = "weight_hh"; self.space = space
+        self.rowPositions = rowPositions; self.columnPositions = columnPositions
+        geometryNote = space == nil ? "no positions" : nil
+    }
+
     /// Row and column orders: neurons along the space, or index order without geometry.
     public var orders: (rows: [Int], columns: [Int]) {
         guard let space, let r = rowPositions, let c = columnPositions else { return (Array(0..<hiddenSize), Array(0..<hiddenSize)) }

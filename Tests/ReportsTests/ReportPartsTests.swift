@@ -110,6 +110,56 @@ struct NaiveInflater {
         #expect(Set(order) == [0, 1, 2] && order.firstIndex(of: 1)! < order.firstIndex(of: 0)!)
     }
 
+    @Test func patternsPoolIntoCellsOfKeptFractions() {
+        // 8 x 8, index order, pooled into 4 x 4 cells of 2 x 2 weights: cell (a, b) keeps (a + b) % 5 of 4.
+        let h = 8
+        var kept = [Bool](repeating: false, count: h * h)
+        for a in 0..<4 {
+            for b in 0..<4 {
+                let entries = [(0, 0), (0, 1), (1, 0), (1, 1)].prefix((a + b) % 5)
+                for (i, j) in entries { kept[(2 * a + i) * h + 2 * b + j] = true }
+            }
+        }
+        let c = Connectivity(kept: kept, hiddenSize: h, space: nil, rowPositions: nil, columnPositions: nil)
+        let (cells, fractions) = c.pattern(maxCells: 4)
+        #expect(cells == 4)
+        let expected: [Double] = (0..<16).map { (k: Int) -> Double in Double((k / 4 + k % 4) % 5) / 4 }
+        #expect(fractions == expected)
+        let binary: [Double] = kept.map { $0 ? 1.0 : 0.0 }
+        #expect(c.pattern(maxCells: 256).fractions == binary, "one cell per weight up to 256")
+        #expect(c.distanceProfile() == nil)
+    }
+
+    @Test func aRingMaskKeepsOnlyTheNearestDistance() throws {
+        // 12 neurons evenly on the circle (shuffled indices), each connected to its two neighbours:
+        // every kept pair lies at one angle step, so one bin holds all of them at fraction 1.
+        let n = 12, shuffled = [5, 0, 7, 3, 11, 1, 9, 2, 10, 4, 8, 6]
+        var scalars = [Float](repeating: 0, count: 2 * n)
+        for (k, i) in shuffled.enumerated() {
+            let angle = 2 * Double.pi * Double(k) / Double(n)
+            scalars[2 * i] = Float(cos(angle)); scalars[2 * i + 1] = Float(sin(angle))
+        }
+        let positions = Matrix<Float>(rows: n, columns: 2, scalars: scalars)
+        var kept = [Bool](repeating: false, count: n * n)
+        for k in 0..<n {
+            kept[shuffled[k] * n + shuffled[(k + 1) % n]] = true
+            kept[shuffled[(k + 1) % n] * n + shuffled[k]] = true
+        }
+        let c = Connectivity(kept: kept, hiddenSize: n, space: Circle(scale: 5), rowPositions: positions, columnPositions: positions)
+        let bins = try #require(c.distanceProfile(binCount: 4))  // bin 0: [0, 3.93) holds only the step 2.62
+        #expect(bins.map(\.pairs).reduce(0, +) == n * n - n && bins.map(\.kept).reduce(0, +) == 2 * n)
+        let step = 5 * 2 * Double.pi / Double(n)
+        let nearest = try #require(bins.firstIndex { $0.lower <= step && step < $0.upper })
+        #expect(bins[nearest].fraction == 1 && bins[nearest].pairs == 2 * n)
+        #expect(bins.enumerated().allSatisfy { $0.offset == nearest || $0.element.kept == 0 })
+        #expect(abs(Connectivity.overallFraction(bins) - 2.0 / Double(n - 1)) < 1e-15)
+        // In manifold order the ring is a band: every kept entry sits next to the diagonal (or in a corner).
+        let (cells, fractions) = c.pattern()
+        for i in 0..<cells { for j in 0..<cells where fractions[i * cells + j] > 0 {
+            #expect([1, n - 1].contains(abs(i - j)), "kept entry at (\(i), \(j)) in manifold order")
+        } }
+    }
+
     @Test func seedSuffixesGroupRuns() {
         #expect(RunGroup.configurationName("torus-s0") == "torus")
         #expect(RunGroup.configurationName("torus-square-s12") == "torus-square")
