@@ -143,6 +143,45 @@ import Testing
         }
     }
 
+    /// Metric lines of `moduli evaluate`: name -> value.
+    static func evaluatedMetrics(_ output: String) -> [String: Double] {
+        var metrics: [String: Double] = [:]
+        for line in output.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 2, let v = Double(fields[1]) { metrics[String(fields[0])] = v }
+        }
+        return metrics
+    }
+
+    /// `moduli evaluate` gives back summary.json's metrics from the saved model, dense and with the
+    /// sparse kernels; a directory without a model is an error that names the file.
+    @Test func evaluateReproducesTheSummaryDenseAndSparse() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let train = try Self.moduli(["train", "navigation", "--out", dir, "--hidden", "12", "--place-cells", "16",
+                                     "--batch-size", "4", "--length", "5", "--epochs", "3", "--batches-per-epoch", "4",
+                                     "--evaluation-batches", "1", "--evaluation-batch-size", "8",
+                                     "--target-sparsity", "0.8", "--moduli", "torus", "--quiet"])
+        #expect(train.status == 0, "\(train.err)")
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as? [String: Any]
+        let saved = try #require(summary?["decodingErrorCM"] as? Double)
+        for sparse in [false, true] {
+            let r = try Self.moduli(["evaluate", dir] + (sparse ? ["--sparse"] : []))
+            #expect(r.status == 0, "\(r.err)")
+            let metrics = Self.evaluatedMetrics(r.out)
+            let value = try #require(metrics["decodingErrorCM"], "\(r.out)")
+            #expect(abs(value - saved) <= 1e-4 * max(1, abs(saved)), "sparse \(sparse): \(value) against \(saved)")
+            #expect(metrics["testLoss"] != nil)
+        }
+        try FileManager.default.removeItem(atPath: dir + "/model.safetensors")
+        let missing = try Self.moduli(["evaluate", dir])
+        #expect(missing.status != 0)
+        #expect(missing.err.contains("model.safetensors"), "\(missing.err)")
+        try Data("{\"task\": \"navigation\"}".utf8).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
+        let corrupt = try Self.moduli(["evaluate", dir])
+        #expect(corrupt.status != 0 && corrupt.err.contains("corrupt"), "\(corrupt.err)")
+    }
+
     @Test func aRunsConfigFileRunsTheSameRunAgain() throws {
         let dir = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

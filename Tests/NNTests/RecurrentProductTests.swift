@@ -407,6 +407,24 @@ struct SoftsignLayer: RecurrentLayer {
         #expect(loop?.counts == LoopProduct.Counts(forward: t, backward: t, weightGradient: 1, weightsDidChange: 1))
     }
 
+    /// A model keeps its network and the trainer a copy: products replaced through the copy are
+    /// the ones the model's network runs.
+    @Test func copiesOfANetworkShareTheirProducts() {
+        var rng = SeededGenerator(seed: 731)
+        let store = ParameterStore<Float>()
+        let net = RecurrentNetwork(kind: .rnnTanh, inputSize: 2, hiddenSize: 5, in: store, rng: &rng)
+        let copy = net
+        var loop: LoopProduct?
+        copy.replaceProducts(in: store) { layer in
+            let p = LoopProduct(for: layer, transposed: false)
+            loop = p
+            return p
+        }
+        #expect(net.products.first as? LoopProduct === loop)
+        _ = net.forward(rng.normalMatrix(rows: 3 * 2, columns: 2), batch: 2, store)
+        #expect(loop?.counts.forward == 3)
+    }
+
     /// A pruned W_hh: an operator that computes only kept gradient entries agrees with the dense
     /// one after the optimizer's masking.
     @Test func maskedWeightGradientAgreesAfterMasking() {

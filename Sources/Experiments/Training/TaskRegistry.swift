@@ -7,6 +7,7 @@ public struct RegisteredTask: Sendable {
     /// The task's name (`task` in config.json).
     public let name: String
     private let runConfig: @Sendable (Data, String, RunDirectory, Bool, Bool) throws -> RunSummary?
+    private let evaluateRun: @Sendable (String, Bool) throws -> [String: Double]
 
     /// Registers `task`.
     public init<Task: TrainingTask>(_ task: Task.Type) {
@@ -16,6 +17,17 @@ public struct RegisteredTask: Sendable {
             if !resume { config.version = ModuliVersion.string }  // a new run records the version that runs it
             return try Trainer<Task>(config: config).train(in: run, resume: resume, showProgress: showProgress)
         }
+        evaluateRun = { path, sparse in
+            let trained = try TrainedModel<Task>(runAt: path)
+            if sparse { trained.useSparseProducts() }
+            return trained.evaluate()
+        }
+    }
+
+    /// Evaluates the finished run at `path` (its config.json and model.safetensors) on the task's
+    /// test data; with `sparse`, every recurrent product runs on the compressed kept weights.
+    public func evaluate(runAt path: String, sparse: Bool) throws -> [String: Double] {
+        try evaluateRun(path, sparse)
     }
 
     /// Validates the config file's bytes (`path` names it in errors) and runs it in `run`.
@@ -45,6 +57,14 @@ public enum TaskRegistry {
     public static func readConfigFile(_ url: URL) throws -> Data {
         try RunDirectory.readFile(atPath: url.path, maximumBytes: maximumConfigBytes,
                                   hint: "Name a run's config.json (or an edited copy) with --config.")
+    }
+
+    /// The task of the run directory at `path`, read from its config.json.
+    public static func task(ofRunAt path: String) throws -> RegisteredTask {
+        let configPath = URL(fileURLWithPath: path).appendingPathComponent("config.json").path
+        let data = try RunDirectory.readFile(atPath: configPath, maximumBytes: maximumConfigBytes,
+                                             hint: "Name a run directory written by moduli train.")
+        return try task(inConfig: data, path: configPath)
     }
 
     /// The task a config file names in its `task` field.

@@ -1,6 +1,7 @@
 // A stack of recurrent layers of one kind (PyTorch nn.RNN / nn.LSTM / nn.GRU with num_layers),
 // with the state carried between windows for truncated BPTT.
 import Linalg
+import Synchronization
 
 /// The kind of recurrent cell, with PyTorch's names.
 public enum CellKind: String, Sendable, Codable, CaseIterable {
@@ -30,6 +31,10 @@ extension CellKind {
 
 /// A stack of recurrent layers; layer k reads layer k-1's hidden states. Layer k multiplies by
 /// its W_hh only through `products[k]` (dense by default; `replaceProducts(in:_:)` swaps them).
+///
+/// Copies of a network share its products: a model holds its network and the trainer holds a
+/// copy (`ParameterRoles.networks`), and replacing the products through either (sparse kernels
+/// once W_hh is pruned enough) changes what both run.
 public struct RecurrentNetwork: Sendable {
     /// The cell kind of every layer: the PyTorch module whose parameter shapes and state the
     /// layers have.
@@ -37,7 +42,9 @@ public struct RecurrentNetwork: Sendable {
     /// The layers, bottom first.
     public let layers: [any RecurrentLayer]
     /// The W_hh operator of each layer (`products[k]` multiplies by `layers[k].weightHH`).
-    public private(set) var products: [any RecurrentProduct]
+    public var products: [any RecurrentProduct] { table.products.withLock { $0 } }
+    /// The products, shared by every copy of the network.
+    private let table: ProductTable
 
     /// Registers `<name>.weight_ih_l0` ... with PyTorch names, sizes and initialisation; every
     /// layer gets a `DenseRecurrentProduct`.
@@ -78,18 +85,18 @@ public struct RecurrentNetwork: Sendable {
         }
         self.kind = kind
         self.layers = layers
-        self.products = layers.map { DenseRecurrentProduct(for: $0) }
+        self.table = ProductTable(layers.map { DenseRecurrentProduct(for: $0) })
     }
 
     /// Replaces the W_hh operator of every layer with `make(layer)` (return a
     /// `DenseRecurrentProduct(for: layer)` to keep a layer dense), then tells each new operator the
     /// current weights (`weightsDidChange(in: store)`). Each operator must multiply by its layer's
-    /// W_hh with its shape.
-    public mutating func replaceProducts<S: BLASScalar>(in store: ParameterStore<S>,
+    /// W_hh with its shape. Every copy of the network runs the new products.
+    public func replaceProducts<S: BLASScalar>(in store: ParameterStore<S>,
                                                         _ make: (_ layer: any RecurrentLayer) -> any RecurrentProduct) {
         let products = layers.map(make)
         for (layer, product) in zip(layers, products) { layer.checkProduct(product) }
-        self.products = products
+        table.products.withLock { $0 = products }
         weightsDidChange(in: store)
     }
 
@@ -151,4 +158,10 @@ public struct RecurrentNetwork: Sendable {
         }
         return (d, dInitial)
     }
+}
+
+/// The products of a network and its copies.
+private final class ProductTable: Sendable {
+    let products: Mutex<[any RecurrentProduct]>
+    init(_ products: [any RecurrentProduct]) { self.products = Mutex(products) }
 }
