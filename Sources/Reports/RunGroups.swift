@@ -67,13 +67,13 @@ public struct RunGroup: Sendable {
         return groups
     }
 
-    /// "mean (std)" with four significant digits (as percentages with one decimal for a fraction);
+    /// "mean (std)" with four significant digits (for a fraction: the mean as a percentage with one
+    /// decimal, the std with two significant digits);
     /// "mean" alone for one value; "-" for none.
     public static func format(_ s: Statistic, percent: Bool = false) -> String {
         guard !s.values.isEmpty else { return "-" }
-        func text(_ x: Double) -> String { percent ? String(format: "%.1f%%", 100 * x) : String(format: "%.4g", x) }
-        let mean = text(s.mean)
-        return s.standardDeviation.map { mean + " (" + text($0) + ")" } ?? mean
+        let mean = percent ? Builder.percent(s.mean) : String(format: "%.4g", s.mean)
+        return s.standardDeviation.map { mean + " (" + (percent ? String(format: "%.2g%%", 100 * $0) : String(format: "%.4g", $0)) + ")" } ?? mean
     }
 
     /// Whether a quantity of `quantities` is a fraction shown as a percentage.

@@ -51,7 +51,8 @@ extension Builder {
                 let v = 255 - Int((255 * Double(k) / 7).rounded())
                 return String(format: "#%02x%02x%02x", v, v, v)
             })
-            chart.notes = ["\(c.hiddenSize / cells) x \(c.hiddenSize / cells)+ weights per cell"]
+            let side = c.hiddenSize % cells == 0 ? "\(c.hiddenSize / cells)" : String(format: "%.1f", Double(c.hiddenSize) / Double(cells))
+            chart.notes = ["\(side) x \(side) weights per cell" + (c.hiddenSize % cells == 0 ? "" : " (on average)")]
         }
         chart.notes.append("\(c.kept.lazy.filter { $0 }.count) of \(c.kept.count) kept")
         let order = c.space.map { space -> String in

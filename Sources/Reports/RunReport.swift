@@ -86,8 +86,11 @@ struct Builder {
         return x.isFinite ? String(format: "%.\(digits)g", x) : "\(x)"
     }
 
-    /// A fraction as a percentage with one decimal.
-    static func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
+    /// A fraction as a percentage with one decimal, or two within 0.05% of 0% or 100% (99.97%, not 100.0%).
+    static func percent(_ x: Double) -> String {
+        let nearEnd = (x > 0.9995 && x < 1) || (x > 0 && x < 0.0005)
+        return String(format: nearEnd ? "%.2f%%" : "%.1f%%", 100 * x)
+    }
 
     /// A number for CSV: exact (round-trips to the same Double).
     static func exact(_ x: Double?) -> String { x.map { $0.isFinite ? "\($0)" : "nan" } ?? "" }
@@ -222,7 +225,7 @@ struct Builder {
         html += HTMLText.htmlTable(header: header, rows: rows)
         markdown += HTMLText.markdownTable(header: header, rows: rows) + "\n"
         csv["groups.csv"] = (csvHeader, csvRows)
-        if runs.count > 1 {
+        if groups.contains(where: { $0.runs.count > 1 }) {
             for m in Set(runs.flatMap { $0.summary.metrics.keys }).sorted() { groupChart(m) }
         }
         endSection()
