@@ -68,12 +68,12 @@ public struct RunGroup: Sendable {
     }
 
     /// "mean (std)" with four significant digits (for a fraction: the mean as a percentage with one
-    /// decimal, the std with two significant digits);
+    /// decimal, the std with two significant digits, below 0.001% as 0%);
     /// "mean" alone for one value; "-" for none.
     public static func format(_ s: Statistic, percent: Bool = false) -> String {
         guard !s.values.isEmpty else { return "-" }
         let mean = percent ? Builder.percent(s.mean) : String(format: "%.4g", s.mean)
-        return s.standardDeviation.map { mean + " (" + (percent ? String(format: "%.2g%%", 100 * $0) : String(format: "%.4g", $0)) + ")" } ?? mean
+        return s.standardDeviation.map { mean + " (" + (percent ? (100 * $0 < 0.001 ? "0%" : String(format: "%.2g%%", 100 * $0)) : String(format: "%.4g", $0)) + ")" } ?? mean
     }
 
     /// Whether a quantity of `quantities` is a fraction shown as a percentage.
