@@ -256,7 +256,7 @@ extension BlockSparseMatrix {
                         for cc in 0..<(columns - q * c) { tail += slices[kk * c + cc] * x[q * c + cc] }
                     }
                 }
-                let s = acc.sum() + tail
+                let s = SparseSupport.sum(acc) + tail
                 y[i] = accumulate ? y[i] + s : s
             }
         }
@@ -498,7 +498,7 @@ extension BlockSparseMatrix {
                                 let s0: SIMD8<S> = l0 * SparseSupport.load8(p) + l1 * SparseSupport.load8(p + 8)
                                 let s1: SIMD8<S> = l2 * SparseSupport.load8(p + 16) + l3 * SparseSupport.load8(p + 24)
                                 let s = s0 + s1
-                                gr[j] += s.sum()
+                                gr[j] += SparseSupport.sum(s)
                             }
                         }
                     }

@@ -167,7 +167,7 @@ extension CSRMatrix {
                     acc += g * SparseSupport.load8(v + k)
                     k += 8
                 }
-                var s = acc.sum()
+                var s = SparseSupport.sum(acc)
                 while k < end { s += v[k] * x[Int(ci[k])]; k += 1 }
                 y[i] = accumulate ? y[i] + s : s
             }
@@ -376,7 +376,7 @@ extension CSRMatrix {
                             let s0: SIMD8<S> = l0 * SparseSupport.load8(p) + l1 * SparseSupport.load8(p + 8)
                             let s1: SIMD8<S> = l2 * SparseSupport.load8(p + 16) + l3 * SparseSupport.load8(p + 24)
                             let s = s0 + s1
-                            gr[j] += s.sum()
+                            gr[j] += SparseSupport.sum(s)
                         }
                     }
                     r0 += n

@@ -26,6 +26,27 @@ enum SparseSupport {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<S>.self)
     }
 
+    /// The sum of the lanes by halving (8 -> 4 -> 2 -> 1: three vector adds instead of seven
+    /// scalar ones after lane extraction).
+    @inline(__always)
+    static func sum<S: BLASScalar>(_ v: SIMD8<S>) -> S {
+        let q = v.lowHalf + v.highHalf
+        let d = q.lowHalf + q.highHalf
+        return d[0] + d[1]
+    }
+
+    /// The sum of the lanes of a 4- or 8-lane vector by halving.
+    @inline(__always)
+    static func sum<V: SIMD>(_ v: V) -> V.Scalar where V.Scalar: BLASScalar {
+        if V.scalarCount == 8 { return sum(unsafeBitCast(v, to: SIMD8<V.Scalar>.self)) }
+        if V.scalarCount == 4 {
+            let q = unsafeBitCast(v, to: SIMD4<V.Scalar>.self)
+            let d = q.lowHalf + q.highHalf
+            return d[0] + d[1]
+        }
+        return v.sum()
+    }
+
     /// A vector of `V.scalarCount` consecutive values from `p` (no alignment needed).
     @inline(__always)
     static func load<V: SIMD>(_ p: UnsafePointer<V.Scalar>, as: V.Type) -> V {
