@@ -17,9 +17,13 @@ struct ReportFixture: Sendable {
     var none0: String { root + "/none-s0" }
     var all: [String] { [torus0, torus1, none0] }
 
+    /// The temporary directory of this test process, deleted when the process exits.
+    static let rootPath = FileManager.default.temporaryDirectory.appendingPathComponent("moduli-report-tests-\(UUID().uuidString)").path
+
     /// Trained once, shared by every test (about a second in a debug build).
     static let shared: Result<ReportFixture, ExperimentError> = {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("moduli-report-tests-\(UUID().uuidString)").path
+        let root = rootPath
+        atexit { try? FileManager.default.removeItem(atPath: ReportFixture.rootPath) }
         do {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
             for (name, seed, space) in [("torus-s0", UInt64(0), "torus"), ("torus-s1", 1, "torus"), ("none-s0", 0, "none")] {
