@@ -56,6 +56,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("evaluate-every"), help: "Evaluate every N epochs (and after the last).") var evaluateEvery: Int?
     @Option(name: .customLong("log-every"), help: "Write a training-loss line every N steps.") var logEvery: Int?
     @Option(help: "OpenBLAS threads.") var threads: Int?
+    @Option(name: .customLong("recurrent-kernels"), help: "W_hh products: auto (default: sparse kernels once pruning leaves W_hh sparse enough) or dense.")
+    var recurrentKernels: RecurrentKernels?
 
     /// The flags given on the command line.
     var given: [String] {
@@ -64,7 +66,7 @@ struct TrainingOptions: ParsableArguments {
          ("--weight-decay", weightDecay != nil), ("--momentum", momentum != nil), ("--nesterov", nesterov),
          ("--lr-schedule", lrSchedule != nil), ("--warmup-steps", warmupSteps != nil), ("--lr-factor", lrFactor != nil),
          ("--clip", clip != nil), ("--evaluate-every", evaluateEvery != nil), ("--log-every", logEvery != nil),
-         ("--threads", threads != nil)].filter(\.1).map(\.0)
+         ("--threads", threads != nil), ("--recurrent-kernels", recurrentKernels != nil)].filter(\.1).map(\.0)
     }
 
     /// Sets the given values on `t`.
@@ -85,6 +87,7 @@ struct TrainingOptions: ParsableArguments {
         if let evaluateEvery { t.evaluateEvery = evaluateEvery }
         if let logEvery { t.logEvery = logEvery }
         if let threads { t.threads = threads }
+        if let recurrentKernels { t.recurrentKernels = recurrentKernels }
     }
 }
 
@@ -152,6 +155,7 @@ struct MethodOptions: ParsableArguments {
 }
 
 extension LotteryMode: ExpressibleByArgument {}
+extension RecurrentKernels: ExpressibleByArgument {}
 extension ScheduleShape: ExpressibleByArgument {}
 extension OptimizerConfig.Kind: ExpressibleByArgument {}
 extension LearningRateSchedule.Kind: ExpressibleByArgument {}

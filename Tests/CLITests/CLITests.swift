@@ -1,6 +1,7 @@
 // The moduli command as a user runs it: exit codes, messages, and what lands on disk.
 import Foundation
 import Testing
+import _TestSupport
 
 @Suite struct CLITests {
     /// The `moduli` executable built next to the test bundle.
@@ -199,8 +200,8 @@ import Testing
         #expect(values.count == 2 && values.first == values.last, "\(table.out)")
         let missing = try Self.moduli(["compare", dir + "/a", dir + "/nothing"])
         #expect(missing.status != 0 && missing.err.contains(dir + "/nothing"), "\(missing.err)")
-        let a = try String(contentsOfFile: dir + "/a/metrics.jsonl", encoding: .utf8)
-        let b = try String(contentsOfFile: dir + "/b/metrics.jsonl", encoding: .utf8)
+        let a = withoutWallTimes(try String(contentsOfFile: dir + "/a/metrics.jsonl", encoding: .utf8))
+        let b = withoutWallTimes(try String(contentsOfFile: dir + "/b/metrics.jsonl", encoding: .utf8))
         #expect(a == b)
     }
 }

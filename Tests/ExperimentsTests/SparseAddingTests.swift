@@ -2,6 +2,7 @@
 // saved, lottery tickets, and exact resume across phases.
 import Foundation
 import Testing
+import _TestSupport
 import Linalg
 import NN
 import Sparsity
@@ -77,8 +78,8 @@ import Sparsity
         let ma = try Data(contentsOf: URL(fileURLWithPath: straight + "/model.safetensors"))
         let mb = try Data(contentsOf: URL(fileURLWithPath: split + "/model.safetensors"))
         #expect(ma == mb, "resumed weights differ from an uninterrupted run")
-        let la = try String(contentsOfFile: straight + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-        let lb = try String(contentsOfFile: split + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let la = withoutWallTimes(try String(contentsOfFile: straight + "/metrics.jsonl", encoding: .utf8)).split(separator: "\n")
+        let lb = withoutWallTimes(try String(contentsOfFile: split + "/metrics.jsonl", encoding: .utf8)).split(separator: "\n")
         #expect(la.count == lb.count)
         if let i = la.indices.first(where: { $0 < lb.count && la[$0] != lb[$0] }) {
             Issue.record("metrics.jsonl line \(i + 1) differs:\n\(la[i])\n\(lb[i])")

@@ -1,4 +1,5 @@
 // Finite-difference gradient checking in Double, and comparison helpers for whole tensors.
+import Foundation
 import Linalg
 
 /// Central finite differences of a scalar function of a buffer.
@@ -48,4 +49,11 @@ extension SeededGenerator {
     public mutating func lossWeights(rows: Int, columns: Int) -> Matrix<Double> {
         normalMatrix(rows: rows, columns: columns)
     }
+}
+
+/// metrics.jsonl text without the `wallSeconds` fields of its evaluation lines, the one part of a
+/// run's records that differs between identical runs.
+public func withoutWallTimes(_ jsonl: String) -> String {
+    jsonl.replacingOccurrences(of: #","wallSeconds":[-+0-9.eE]+"#, with: "", options: .regularExpression)
+        .replacingOccurrences(of: #""wallSeconds":[-+0-9.eE]+,?"#, with: "", options: .regularExpression)
 }

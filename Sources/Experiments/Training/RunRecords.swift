@@ -103,20 +103,25 @@ public struct EvalRecord: Codable, Sendable, Equatable {
     public var sparsity: Double
     /// The task's metrics.
     public var metrics: [String: Double]
+    /// Seconds the run has trained so far, over all its sessions, this evaluation included (absent
+    /// in runs of moduli 0.2 and earlier).
+    public var wallSeconds: Double?
 
     /// A record from its parts.
-    public init(step: Int, phase: Int, epoch: Int, trainLoss: Double, sparsity: Double, metrics: [String: Double]) {
+    public init(step: Int, phase: Int, epoch: Int, trainLoss: Double, sparsity: Double, metrics: [String: Double],
+                wallSeconds: Double? = nil) {
         self.step = step; self.phase = phase; self.epoch = epoch; self.trainLoss = trainLoss
-        self.sparsity = sparsity; self.metrics = metrics
+        self.sparsity = sparsity; self.metrics = metrics; self.wallSeconds = wallSeconds
     }
 
-    private static let known: Set<String> = ["kind", "step", "phase", "epoch", "trainLoss", "sparsity"]
+    private static let known: Set<String> = ["kind", "step", "phase", "epoch", "trainLoss", "sparsity", "wallSeconds"]
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: RecordKey.self)
         try c.encode(kind, forKey: RecordKey("kind")); try c.encode(step, forKey: RecordKey("step"))
         try c.encode(phase, forKey: RecordKey("phase")); try c.encode(epoch, forKey: RecordKey("epoch"))
         try c.encode(trainLoss, forKey: RecordKey("trainLoss")); try c.encode(sparsity, forKey: RecordKey("sparsity"))
+        try c.encodeIfPresent(wallSeconds, forKey: RecordKey("wallSeconds"))
         try encodeMetrics(metrics, into: &c)
     }
 
@@ -125,6 +130,7 @@ public struct EvalRecord: Codable, Sendable, Equatable {
         step = try c.decode(Int.self, forKey: RecordKey("step")); phase = try c.decode(Int.self, forKey: RecordKey("phase"))
         epoch = try c.decode(Int.self, forKey: RecordKey("epoch")); trainLoss = try c.decode(Double.self, forKey: RecordKey("trainLoss"))
         sparsity = try c.decode(Double.self, forKey: RecordKey("sparsity"))
+        wallSeconds = try c.decodeIfPresent(Double.self, forKey: RecordKey("wallSeconds"))
         metrics = decodeMetrics(from: c, known: Self.known)
     }
 }

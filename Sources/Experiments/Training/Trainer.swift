@@ -266,7 +266,8 @@ struct TrainingLoop<Task: TrainingTask> {
                     let values = evaluation()
                     try metrics.append(EvalRecord(step: state.globalStep, phase: state.phase, epoch: epoch,
                                                   trainLoss: state.lastEpochLoss, sparsity: session.sparsity().pooled.sparsity,
-                                                  metrics: values))
+                                                  metrics: values,
+                                                  wallSeconds: state.wallSeconds + Date().timeIntervalSince(sessionStart)))
                     adjustLearningRateOnPlateau(values)
                 }
                 try saveCheckpoint()

@@ -24,6 +24,16 @@ public enum ScheduleShape: String, Codable, Sendable, CaseIterable {
     case cubic
 }
 
+/// Which kernels run the products with the recurrent weights W_hh.
+public enum RecurrentKernels: String, Codable, Sendable, CaseIterable {
+    /// Dense GEMMs while W_hh is dense, the sparse kernels (CSR at the mask's pattern) from the
+    /// pruning event that leaves at most `SparseRecurrentProduct.defaultDenseAboveDensity` of it:
+    /// training gets faster as it prunes, and the lottery phase is sparse from its first step.
+    case auto
+    /// Dense GEMMs throughout (pruned weights are multiplied as zeros).
+    case dense
+}
+
 /// The optimizer of a run, with PyTorch's meaning of every field.
 public struct OptimizerConfig: Codable, Sendable, Equatable {
     /// Which update rule.
@@ -144,6 +154,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var logEvery: Int = 100
     /// OpenBLAS threads.
     public var threads: Int = 1
+    /// The kernels of the W_hh products; nil (absent in config files of moduli 0.2) is `.auto`.
+    public var recurrentKernels: RecurrentKernels?
 
     /// A configuration with the given budget and optimizer, everything else at its default.
     public init(epochs: Int, stepsPerEpoch: Int, optimizer: OptimizerConfig) {
