@@ -3,6 +3,7 @@ import ArgumentParser
 import Experiments
 import Foundation
 import Linalg
+import NN
 import Reports
 
 struct EvaluateCommand: ParsableCommand {
@@ -19,20 +20,25 @@ struct EvaluateCommand: ParsableCommand {
 
     @Argument(help: "A finished run directory (config.json and model.safetensors).") var runDirectory: String
     @Flag(help: "Run the recurrent products on the kept weights only (sparse kernels).") var sparse = false
+    @Option(help: "Sparse format with --sparse: csr (default) or block (blocks of the block-sparse kernels).") var format: SparseFormatName = .csr
+    @Flag(help: "Renumber the hidden units along the moduli space first (the same function; the layout in which kept weights form blocks).")
+    var reorder = false
     @Option(help: "OpenBLAS threads.") var threads: Int = 1
 
     func validate() throws {
         if threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024.") }
+        if format != .csr && !sparse { throw ValidationError("--format applies to --sparse.") }
     }
 
     func run() throws {
         BLASThreads.set(threads)
         let task = try TaskRegistry.task(ofRunAt: runDirectory)
         let start = Date()
-        let metrics = try task.evaluate(runAt: runDirectory, sparse: sparse)
+        let metrics = try task.evaluate(runAt: runDirectory, EvaluationOptions(sparse: sparse ? format.format : nil, reorder: reorder))
         let seconds = Date().timeIntervalSince(start)
         let recorded = try? RunComparison.load([runDirectory]).first?.summary.metrics
-        print("\(task.name) model of \(runDirectory), \(sparse ? "sparse" : "dense") products, \(String(format: "%.1f", seconds)) s:")
+        let products = sparse ? "sparse (\(format.format)) products" : "dense products"
+        print("\(task.name) model of \(runDirectory), \(products)\(reorder ? ", neurons in manifold order" : ""), \(String(format: "%.1f", seconds)) s:")
         let width = max(6, metrics.keys.map(\.count).max() ?? 0)
         for name in metrics.keys.sorted() {
             let value = metrics[name] ?? .nan
@@ -43,4 +49,12 @@ struct EvaluateCommand: ParsableCommand {
             print(line)
         }
     }
+}
+
+/// The sparse formats on the command line.
+enum SparseFormatName: String, ExpressibleByArgument, CaseIterable {
+    case csr, block
+
+    /// The product's format (blocks of `BlockSparseMatrix.defaultBlockShape`).
+    var format: SparseRecurrentProduct.Format { self == .csr ? .csr : .defaultBlock }
 }

@@ -166,13 +166,15 @@ import _TestSupport
         #expect(train.status == 0, "\(train.err)")
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as? [String: Any]
         let saved = try #require(summary?["decodingErrorCM"] as? Double)
-        for sparse in [false, true] {
-            let r = try Self.moduli(["evaluate", dir] + (sparse ? ["--sparse"] : []))
+        let savedLoss = try #require(summary?["testLoss"] as? Double)
+        for variant in [[], ["--sparse"], ["--reorder"], ["--sparse", "--format", "block", "--reorder"]] {
+            let r = try Self.moduli(["evaluate", dir] + variant)
             #expect(r.status == 0, "\(r.err)")
             let metrics = Self.evaluatedMetrics(r.out)
             let value = try #require(metrics["decodingErrorCM"], "\(r.out)")
-            #expect(abs(value - saved) <= 1e-4 * max(1, abs(saved)), "sparse \(sparse): \(value) against \(saved)")
-            #expect(metrics["testLoss"] != nil)
+            #expect(abs(value - saved) <= 1e-4 * max(1, abs(saved)), "\(variant): \(value) against \(saved)")
+            let loss = try #require(metrics["testLoss"], "\(r.out)")
+            #expect(abs(loss - savedLoss) <= 1e-5 * abs(savedLoss), "\(variant): test loss \(loss) against \(savedLoss)")
         }
         try FileManager.default.removeItem(atPath: dir + "/model.safetensors")
         let missing = try Self.moduli(["evaluate", dir])

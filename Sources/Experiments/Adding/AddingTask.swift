@@ -78,7 +78,8 @@ public struct AddingTask: TrainingTask {
 
     public func roles(of model: AddingModel) -> ParameterRoles {
         ParameterRoles(pruned: model.prunableWeights, recurrent: model.rnn.recurrentWeights,
-                       hiddenSize: options.hiddenSize, networks: [model.rnn])
+                       hiddenSize: options.hiddenSize, networks: [model.rnn],
+                       hiddenUnitAxes: model.rnn.hiddenUnitAxes + [HiddenUnitAxis(slot: model.head.weight, dimension: 1)])
     }
 
     public func makeStream(rng: SeededGenerator) -> Stream { Stream(rng: rng) }

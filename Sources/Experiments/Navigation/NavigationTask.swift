@@ -125,7 +125,9 @@ public struct NavigationTask: TrainingTask {
 
     public func roles(of model: NavigationModel) -> ParameterRoles {
         ParameterRoles(pruned: model.prunableWeights, recurrent: model.rnn.recurrentWeights,
-                       hiddenSize: options.hiddenSize, networks: [model.rnn])
+                       hiddenSize: options.hiddenSize, networks: [model.rnn],
+                       hiddenUnitAxes: model.rnn.hiddenUnitAxes + [HiddenUnitAxis(slot: model.encoder.weight, dimension: 0),
+                                                                  HiddenUnitAxis(slot: model.decoder.weight, dimension: 1)])
     }
 
     public func makeStream(rng: SeededGenerator) -> Stream { Stream(rng: rng) }

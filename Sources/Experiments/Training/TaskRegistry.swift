@@ -1,13 +1,14 @@
 // The tasks the command line and config files can name, found by name: `moduli train --config
 // FILE.json` reads the task from the file and runs it on the shared trainer.
 import Foundation
+import NN
 
 /// A task that can run from a resolved config file, without the caller knowing its types.
 public struct RegisteredTask: Sendable {
     /// The task's name (`task` in config.json).
     public let name: String
     private let runConfig: @Sendable (Data, String, RunDirectory, Bool, Bool) throws -> RunSummary?
-    private let evaluateRun: @Sendable (String, Bool) throws -> [String: Double]
+    private let evaluateRun: @Sendable (String, EvaluationOptions) throws -> [String: Double]
 
     /// Registers `task`.
     public init<Task: TrainingTask>(_ task: Task.Type) {
@@ -17,23 +18,42 @@ public struct RegisteredTask: Sendable {
             if !resume { config.version = ModuliVersion.string }  // a new run records the version that runs it
             return try Trainer<Task>(config: config).train(in: run, resume: resume, showProgress: showProgress)
         }
-        evaluateRun = { path, sparse in
+        evaluateRun = { path, options in
             let trained = try TrainedModel<Task>(runAt: path)
-            if sparse { trained.useSparseProducts() }
+            if options.reorder {
+                guard let order = try trained.manifoldOrder() else {
+                    throw ExperimentError("\(path) was trained without a geometric regularizer: its neurons have no positions to order by.")
+                }
+                try trained.permuteHiddenUnits(order)
+            }
+            if let format = options.sparse { trained.useSparseProducts(format: format) }
             return trained.evaluate()
         }
     }
 
     /// Evaluates the finished run at `path` (its config.json and model.safetensors) on the task's
-    /// test data; with `sparse`, every recurrent product runs on the compressed kept weights.
-    public func evaluate(runAt path: String, sparse: Bool) throws -> [String: Double] {
-        try evaluateRun(path, sparse)
+    /// test data, as `options` say.
+    public func evaluate(runAt path: String, _ options: EvaluationOptions = EvaluationOptions()) throws -> [String: Double] {
+        try evaluateRun(path, options)
     }
 
     /// Validates the config file's bytes (`path` names it in errors) and runs it in `run`.
     public func run(configData: Data, path: String, in run: RunDirectory, resume: Bool = false,
                     showProgress: Bool = false) throws -> RunSummary? {
         try runConfig(configData, path, run, resume, showProgress)
+    }
+}
+
+/// How `moduli evaluate` runs a finished model.
+public struct EvaluationOptions: Sendable {
+    /// Run the recurrent products on the kept weights only, in this format (nil: dense GEMMs).
+    public var sparse: SparseRecurrentProduct.Format?
+    /// Renumber the hidden units along the moduli space first (the model computes the same function).
+    public var reorder: Bool
+
+    /// Options from their parts.
+    public init(sparse: SparseRecurrentProduct.Format? = nil, reorder: Bool = false) {
+        self.sparse = sparse; self.reorder = reorder
     }
 }
 

@@ -1,8 +1,10 @@
 // A finished run's model read back from its directory (config.json and model.safetensors), for
 // evaluation, export and inference without training.
 import Foundation
+import Geometry
 import Linalg
 import NN
+import Sparsity
 
 /// The model of a finished run: the task rebuilt from the run's config.json and the weights of its
 /// model.safetensors. Pruned weights are the file's zeros: every pruned tensor gets the mask
@@ -18,9 +20,12 @@ public struct TrainedModel<Task: TrainingTask> {
     public let model: Task.Model
     /// The roles of the model's parameters.
     public let roles: ParameterRoles
+    /// The run directory.
+    public let path: String
 
     /// Reads the run at `path`; every error names the file and what is wrong with it.
     public init(runAt path: String) throws {
+        self.path = path
         let run = URL(fileURLWithPath: path)
         let configPath = run.appendingPathComponent("config.json").path
         let configData = try RunDirectory.readFile(atPath: configPath, maximumBytes: TaskRegistry.maximumConfigBytes,
@@ -73,6 +78,45 @@ public struct TrainedModel<Task: TrainingTask> {
 }
 
 extension TrainedModel {
+    /// The neurons' positions on the run's moduli space (its positions.npy, the final ones of a
+    /// learned embedding), or nil for a run without a geometric regularizer.
+    public func embedding() throws -> NeuronEmbedding? {
+        guard case .geometric(let name) = config.training.regularizer.kind else { return nil }
+        let space = try ModuliSpaces.named(name)
+        let url = URL(fileURLWithPath: path).appendingPathComponent("positions.npy")
+        let limit = roles.hiddenSize * space.coordinateCount * 8 + (1 << 16)
+        let data = try RunDirectory.readFile(atPath: url.path, maximumBytes: limit,
+                                             hint: "A run with a geometric regularizer writes positions.npy when it starts.")
+        let positions: Matrix<Float>
+        do { positions = try NPYFile.decode(data) } catch {
+            throw ExperimentError("\(url.path) is corrupt: \(error).")
+        }
+        guard positions.rows == roles.hiddenSize, positions.columns == space.coordinateCount,
+              positions.scalars.allSatisfy(\.isFinite) else {
+            throw ExperimentError("\(url.path) holds a \(positions.rows) x \(positions.columns) matrix; a \(name) embedding of \(roles.hiddenSize) neurons is \(roles.hiddenSize) x \(space.coordinateCount) finite numbers.")
+        }
+        return NeuronEmbedding(space: space, positions: positions.converted(to: Double.self))
+    }
+
+    /// The order of the hidden units along the run's moduli space (`NeuronOrdering`), or nil for a
+    /// run without a geometric regularizer.
+    public func manifoldOrder() throws -> [Int]? {
+        try embedding().map(NeuronOrdering.order)
+    }
+
+    /// Renumbers the hidden units (new unit k is old unit `order[k]`) along every axis the task
+    /// names; the model computes the same function. Errors if the task names none.
+    public func permuteHiddenUnits(_ order: [Int]) throws {
+        guard !roles.hiddenUnitAxes.isEmpty else {
+            throw ExperimentError("The \(Task.name) task does not say which tensor axes index its hidden units; its model cannot be reordered.")
+        }
+        guard order.count == roles.hiddenSize, Set(order) == Set(0..<roles.hiddenSize) else {
+            throw ExperimentError("A reordering of \(roles.hiddenSize) hidden units must be a permutation of 0..<\(roles.hiddenSize).")
+        }
+        store.permuteHiddenUnits(order, along: roles.hiddenUnitAxes)
+        roles.weightsDidChange(in: store)
+    }
+
     /// Runs every network's recurrent products on the kept weights of W_hh (`format`), however
     /// dense W_hh is.
     public func useSparseProducts(format: SparseRecurrentProduct.Format = .csr) {

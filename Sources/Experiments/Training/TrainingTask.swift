@@ -14,10 +14,16 @@ public struct ParameterRoles: Sendable {
     public var hiddenSize: Int
     /// Recurrent networks whose recurrent products must hear of every change of the weights.
     public var networks: [RecurrentNetwork]
+    /// Every tensor axis that indexes the H hidden units (of every layer), so that renumbering them
+    /// along these axes with one order leaves the model's function unchanged; empty when the task
+    /// does not say (then the model cannot be reordered by the manifold).
+    public var hiddenUnitAxes: [HiddenUnitAxis]
 
     /// Roles from their parts.
-    public init(pruned: [ParameterSlot], recurrent: [ParameterSlot], hiddenSize: Int, networks: [RecurrentNetwork] = []) {
+    public init(pruned: [ParameterSlot], recurrent: [ParameterSlot], hiddenSize: Int, networks: [RecurrentNetwork] = [],
+                hiddenUnitAxes: [HiddenUnitAxis] = []) {
         self.pruned = pruned; self.recurrent = recurrent; self.hiddenSize = hiddenSize; self.networks = networks
+        self.hiddenUnitAxes = hiddenUnitAxes
     }
 
     /// Tells the recurrent products of every network that the weights changed (after an optimizer
