@@ -62,7 +62,7 @@ import Linalg
         let denseNet = net
         var products: [SparseRecurrentProduct] = []
         net.replaceProducts(in: store) { layer in
-            let p = SparseRecurrentProduct(for: layer, format: format)
+            let p = SparseRecurrentProduct(for: layer, format: format, denseAboveDensity: 1)
             products.append(p)
             return p
         }

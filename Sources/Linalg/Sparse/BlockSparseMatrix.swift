@@ -19,10 +19,19 @@
 ///
 /// `blockColumns` is 4 or 8 (one SIMD4 or SIMD8 load per block row slice); `blockRows` is 1 to 16.
 ///
-/// Block shape: `BlockSparseMatrix.defaultBlockShape`, chosen by measurement (BENCHMARKS.md,
-/// "Sparse kernels"). On a random mask a block format stores far more than the kept entries: at 90%
-/// sparsity a fraction 1 - 0.9^(r c) of the blocks is nonempty, i.e. 5.7x the kept entries for
-/// 1 x 8, 8.1x for 4 x 4, 9.7x for 4 x 8 and 10x for 8 x 8, so CSR is the format for random masks.
+/// Block shape: `BlockSparseMatrix.defaultBlockShape` = 1 x 8, chosen by measurement (BENCHMARKS.md,
+/// "Sparse kernels"; `moduli bench sparse --block RxC`, 2-core AVX-512 machine, baseline x86-64
+/// build, OPENBLAS_CORETYPE=SkylakeX, speedup over dense sgemv / sgemm at batch 1 / 200):
+/// - random masks at 90%: a fraction 1 - 0.9^(r c) of the blocks is nonempty, so the blocks store
+///   5.7x the kept entries (1x8), 8.1x (4x4), 9.7x (4x8), 10x (8x8), and every block shape is
+///   slower than CSR (1x8 at H 1024: 1.2x / 0.25x against CSR's 4.7x / 1.4x);
+/// - geometric masks (each neuron keeps its nearest 10% on a torus), neurons in `NeuronOrdering`
+///   order, H 4096: fill 1.25 / 1.31 / 1.40 / 1.52 / 1.28 and batch-1 speedups 8.8 / 7.2 / 8.7 /
+///   7.3 / 5.4 for 1x8 / 2x8 / 4x8 / 8x8 / 4x4 (CSR 5.3-6.8); at batch 200 1.35 / 1.37 / 1.19 /
+///   1.06 / 1.19 (CSR about 1.4);
+/// - trained navigation masks (W_hh 99.5-99.6% sparse, one or two entries per row) in manifold
+///   order: fill 6.7 / 10.8 / 17.9 / 27.5 for 1x8 / 4x4 / 4x8 / 8x8 at Ng 512, CSR fastest.
+/// 1 x 8 has the least padding on every mask and is the fastest or within noise of it.
 /// Kernels are the same as `CSRMatrix`'s: `multiply`, `multiplyColumns`, `multiplyRows`,
 /// `multiplyTransposed`, `multiplyTransposedColumns`, `multiplyTransposedRows`, `addSampledProduct`.
 public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {

@@ -151,7 +151,8 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
 
 extension CSRMatrix {
     /// `y = A x` (or `y += A x` when `accumulate`), x `columns`, y `rows`: per row, eight stored
-    /// entries at a time (gathered x times the values, one 8-lane accumulator), then a scalar tail.
+    /// entries at a time (gathered x times the values, one 8-lane accumulator), then four, then a
+    /// scalar tail.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func multiply(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
@@ -166,6 +167,12 @@ extension CSRMatrix {
                                      x[Int(c[4])], x[Int(c[5])], x[Int(c[6])], x[Int(c[7])])
                     acc += g * SparseSupport.load8(v + k)
                     k += 8
+                }
+                if k + 4 <= end {
+                    let c = ci + k
+                    let g = SIMD4<S>(x[Int(c[0])], x[Int(c[1])], x[Int(c[2])], x[Int(c[3])])
+                    acc.lowHalf += g * SparseSupport.load(v + k, as: SIMD4<S>.self)
+                    k += 4
                 }
                 var s = SparseSupport.sum(acc)
                 while k < end { s += v[k] * x[Int(ci[k])]; k += 1 }

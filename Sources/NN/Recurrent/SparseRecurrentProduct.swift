@@ -56,6 +56,9 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
     /// The compressed form.
     public let format: Format
     /// Above this fraction of kept entries the dense GEMMs run instead of the sparse kernels.
+    /// Default 0.2: on the benchmark machine (BENCHMARKS.md, "Sparse kernels"; AVX-512 OpenBLAS
+    /// against 4-lane SSE kernels) CSR beats dense at 90% sparsity and loses at 50%, at batch 1
+    /// and at batch 200.
     public let denseAboveDensity: Double
 
     private let lock = NSLock()
@@ -74,7 +77,7 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
 
     /// The product with the W_hh slot `weightHH`, `outputs x hiddenSize` (G * H x H).
     public init(weightHH: ParameterSlot, outputs: Int, hiddenSize: Int, format: Format = .csr,
-                denseAboveDensity: Double = 0.5) {
+                denseAboveDensity: Double = 0.2) {
         precondition(outputs > 0 && hiddenSize > 0, "A recurrent product needs a non-empty W_hh")
         if case .block(let r, let c) = format {
             precondition((c == 4 || c == 8) && (1...16).contains(r), "Block format \(r)x\(c): columns must be 4 or 8, rows 1 to 16")
@@ -87,7 +90,7 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
     }
 
     /// The product with `layer`'s W_hh.
-    public convenience init(for layer: some RecurrentLayer, format: Format = .csr, denseAboveDensity: Double = 0.5) {
+    public convenience init(for layer: some RecurrentLayer, format: Format = .csr, denseAboveDensity: Double = 0.2) {
         self.init(weightHH: layer.weightHH, outputs: layer.gateCount * layer.hiddenSize, hiddenSize: layer.hiddenSize,
                   format: format, denseAboveDensity: denseAboveDensity)
     }
