@@ -176,6 +176,24 @@ import _TestSupport
             let loss = try #require(metrics["testLoss"], "\(r.out)")
             #expect(abs(loss - savedLoss) <= 1e-5 * abs(savedLoss), "\(variant): test loss \(loss) against \(savedLoss)")
         }
+        // Exported files: sparse, sparse in manifold order, dense; each evaluates to the same metrics.
+        for (flags, name) in [([String](), "sparse"), (["--reorder"], "reordered"), (["--dense", "--reorder"], "dense")] {
+            let file = dir + "/\(name).safetensors"
+            let export = try Self.moduli(["export", dir, "--out", file] + flags)
+            #expect(export.status == 0, "\(export.err)")
+            let r = try Self.moduli(["evaluate", dir, "--model", file, "--sparse"])
+            #expect(r.status == 0, "\(r.err)")
+            let loss = try #require(Self.evaluatedMetrics(r.out)["testLoss"], "\(r.out)")
+            #expect(abs(loss - savedLoss) <= 1e-5 * abs(savedLoss), "\(name): test loss \(loss) against \(savedLoss)")
+        }
+        let again = try Self.moduli(["export", dir, "--out", dir + "/sparse.safetensors"])
+        #expect(again.status != 0 && again.err.contains("--overwrite"), "\(again.err)")
+        var damaged = try Data(contentsOf: URL(fileURLWithPath: dir + "/sparse.safetensors"))
+        damaged[damaged.count - 3] ^= 0x40
+        try damaged.write(to: URL(fileURLWithPath: dir + "/damaged.safetensors"))
+        let bad = try Self.moduli(["evaluate", dir, "--model", dir + "/damaged.safetensors"])
+        #expect(bad.status != 0 && bad.err.contains("damaged.safetensors") && bad.err.contains("checksum"), "\(bad.err)")
+
         try FileManager.default.removeItem(atPath: dir + "/model.safetensors")
         let missing = try Self.moduli(["evaluate", dir])
         #expect(missing.status != 0)

@@ -55,7 +55,28 @@ import Linalg
         Self.rejects(Self.file("{" + Self.tensor("a", shape: "[1.5]", offsets: "[0,8]") + "}", body: body), mentioning: "shape")
         Self.rejects(Self.file("{" + Self.tensor("a", shape: "[true]", offsets: "[0,8]") + "}", body: body), mentioning: "shape")
         Self.rejects(Self.file("{" + Self.tensor("a", shape: "2", offsets: "[0,8]") + "}", body: body), mentioning: "shape")
-        Self.rejects(Self.file("{" + Self.tensor("a", "I64", shape: "[1]", offsets: "[0,8]") + "}", body: body), mentioning: "dtype")
+        Self.rejects(Self.file("{" + Self.tensor("a", "BF16", shape: "[4]", offsets: "[0,8]") + "}", body: body), mentioning: "dtype")
+        let huge = withUnsafeBytes(of: (Int64(1) << 60).littleEndian) { Array($0) }
+        Self.rejects(Self.file("{" + Self.tensor("a", "I64", shape: "[1]", offsets: "[0,8]") + "}", body: huge), mentioning: "2^53")
+    }
+
+    /// Integer tensors (sparse indices) round-trip exactly; a value that is no integer of the type is refused.
+    @Test func integerTensorsRoundTrip() throws {
+        let tensors = [NamedTensor(name: "w.values", shape: [3], scalars: [0.5, -1.25, 3]),
+                       NamedTensor(name: "w.col_indices", shape: [3], scalars: [0, 7, -2_147_483_648]),
+                       NamedTensor(name: "w.crow_indices", shape: [2], scalars: [0, 9_007_199_254_740_992])]
+        let data = try SafeTensors.encode(tensors, dtypes: ["w.col_indices": .i32, "w.crow_indices": .i64], checksum: true)
+        let back = try SafeTensors.decode(data).tensors
+        #expect(Set(back.map(\.name)) == Set(tensors.map(\.name)))
+        for t in tensors { #expect(back.first { $0.name == t.name } == t) }
+        let header = String(decoding: data[8..<(8 + Int(data[0]) + Int(data[1]) << 8)], as: UTF8.self)
+        #expect(header.contains("\"I32\"") && header.contains("\"I64\""), "\(header)")
+        #expect(throws: SafeTensorsError.self) {
+            try SafeTensors.encode([NamedTensor(name: "i", shape: [1], scalars: [0.5])], dtypes: ["i": .i32])
+        }
+        #expect(throws: SafeTensorsError.self) {
+            try SafeTensors.encode([NamedTensor(name: "i", shape: [1], scalars: [4_294_967_296])], dtypes: ["i": .i32])
+        }
     }
 
     @Test func badOffsetsAreRejected() {

@@ -7,19 +7,23 @@ import NN
 public struct RegisteredTask: Sendable {
     /// The task's name (`task` in config.json).
     public let name: String
+    /// The metric the task's summary leads with (`TrainingTask.primaryMetric`).
+    public let primaryMetric: String
     private let runConfig: @Sendable (Data, String, RunDirectory, Bool, Bool) throws -> RunSummary?
     private let evaluateRun: @Sendable (String, EvaluationOptions) throws -> [String: Double]
+    private let exportRun: @Sendable (String, Bool, Bool) throws -> Data
 
     /// Registers `task`.
     public init<Task: TrainingTask>(_ task: Task.Type) {
         name = Task.name
+        primaryMetric = Task.primaryMetric
         runConfig = { data, path, run, resume, showProgress in
             var config = try TaskRegistry.decodeStrictly(RunConfig<Task.Options>.self, from: data, path: path)
             if !resume { config.version = ModuliVersion.string }  // a new run records the version that runs it
             return try Trainer<Task>(config: config).train(in: run, resume: resume, showProgress: showProgress)
         }
         evaluateRun = { path, options in
-            let trained = try TrainedModel<Task>(runAt: path)
+            var trained = try TrainedModel<Task>(runAt: path, modelFile: options.modelFile)
             if options.reorder {
                 guard let order = try trained.manifoldOrder() else {
                     throw ExperimentError("\(path) was trained without a geometric regularizer: its neurons have no positions to order by.")
@@ -29,6 +33,22 @@ public struct RegisteredTask: Sendable {
             if let format = options.sparse { trained.useSparseProducts(format: format) }
             return trained.evaluate()
         }
+        exportRun = { path, sparse, reorder in
+            var trained = try TrainedModel<Task>(runAt: path)
+            if reorder {
+                guard let order = try trained.manifoldOrder() else {
+                    throw ExperimentError("\(path) was trained without a geometric regularizer: its neurons have no positions to order by.")
+                }
+                try trained.permuteHiddenUnits(order)
+            }
+            return try trained.export(sparse: sparse)
+        }
+    }
+
+    /// The model of the finished run at `path` as a file: pruned tensors in CSR form with `sparse`
+    /// (`SparseModelFile`), hidden units in manifold order with `reorder`.
+    public func export(runAt path: String, sparse: Bool, reorder: Bool) throws -> Data {
+        try exportRun(path, sparse, reorder)
     }
 
     /// Evaluates the finished run at `path` (its config.json and model.safetensors) on the task's
@@ -50,10 +70,12 @@ public struct EvaluationOptions: Sendable {
     public var sparse: SparseRecurrentProduct.Format?
     /// Renumber the hidden units along the moduli space first (the model computes the same function).
     public var reorder: Bool
+    /// Another model file for the run (one `moduli export` wrote) instead of its model.safetensors.
+    public var modelFile: String?
 
     /// Options from their parts.
-    public init(sparse: SparseRecurrentProduct.Format? = nil, reorder: Bool = false) {
-        self.sparse = sparse; self.reorder = reorder
+    public init(sparse: SparseRecurrentProduct.Format? = nil, reorder: Bool = false, modelFile: String? = nil) {
+        self.sparse = sparse; self.reorder = reorder; self.modelFile = modelFile
     }
 }
 

@@ -22,9 +22,13 @@ public struct TrainedModel<Task: TrainingTask> {
     public let roles: ParameterRoles
     /// The run directory.
     public let path: String
+    /// The order of the hidden units: unit k of `store` is unit `neuronOrder[k]` of the trained
+    /// model (nil: the trained order).
+    public private(set) var neuronOrder: [Int]?
 
-    /// Reads the run at `path`; every error names the file and what is wrong with it.
-    public init(runAt path: String) throws {
+    /// Reads the run at `path` with the weights of its model.safetensors, or of `modelFile` (a
+    /// file `export` wrote, dense or sparse); every error names the file and what is wrong with it.
+    public init(runAt path: String, modelFile: String? = nil) throws {
         self.path = path
         let run = URL(fileURLWithPath: path)
         let configPath = run.appendingPathComponent("config.json").path
@@ -43,21 +47,39 @@ public struct TrainedModel<Task: TrainingTask> {
         model = task.makeModel(in: store, rng: &rng)
         roles = task.roles(of: model)
 
-        let modelPath = run.appendingPathComponent("model.safetensors").path
-        // The header and checksum of a file holding exactly this model are a few kilobytes.
-        let limit = store.totalCount * 8 + (1 << 20)
+        let modelPath = modelFile ?? run.appendingPathComponent("model.safetensors").path
+        // The header and checksum of a file holding exactly this model are a few kilobytes; a sparse
+        // file holds at most 12 bytes per weight.
+        let limit = store.totalCount * 12 + (1 << 20)
         let data = try RunDirectory.readFile(atPath: modelPath, maximumBytes: limit,
-                                             hint: "The run may not have finished: model.safetensors is written at its end.")
-        let tensors: [NamedTensor]
-        do { tensors = try SafeTensors.decode(data).tensors } catch let e as SafeTensorsError {
+                                             hint: modelFile == nil ? "The run may not have finished: model.safetensors is written at its end."
+                                                                    : "Name a model file written by moduli export for this run.")
+        let tensors: [NamedTensor], metadata: [String: String]
+        do { (tensors, metadata) = try SafeTensors.decode(data) } catch let e as SafeTensorsError {
             throw ExperimentError("\(modelPath) is corrupt: \(e.description).")
         }
-        let known = Set(store.slots.map { store.info($0).name })
-        if let extra = tensors.first(where: { !known.contains($0.name) }) {
-            throw ExperimentError("\(modelPath) holds a tensor \(extra.name) that a \(Task.name) model with these options does not have.")
+        if let task = metadata["task"], task != Task.name {
+            throw ExperimentError("\(modelPath) holds a \(task) model, and \(configPath) is a \(Task.name) run.")
         }
-        do { try store.load(tensors) } catch let e as SafeTensorsError {
-            throw ExperimentError("\(modelPath) does not fit the model of \(configPath): \(e.description).")
+        if SparseModelFile.isSparse(metadata) {
+            do { neuronOrder = try SparseModelFile.load(tensors, metadata: metadata, into: store, hiddenSize: roles.hiddenSize) } catch let e as SafeTensorsError {
+                throw ExperimentError("\(modelPath) does not fit the model of \(configPath): \(e.description).")
+            }
+        } else {
+            let known = Set(store.slots.map { store.info($0).name })
+            if let extra = tensors.first(where: { !known.contains($0.name) }) {
+                throw ExperimentError("\(modelPath) holds a tensor \(extra.name) that a \(Task.name) model with these options does not have.")
+            }
+            do { try store.load(tensors) } catch let e as SafeTensorsError {
+                throw ExperimentError("\(modelPath) does not fit the model of \(configPath): \(e.description).")
+            }
+            if let text = metadata[SparseModelFile.orderKey] {
+                guard let order = try? JSONDecoder().decode([Int].self, from: Data(text.utf8)),
+                      order.count == roles.hiddenSize, Set(order) == Set(0..<roles.hiddenSize) else {
+                    throw ExperimentError("\(modelPath): its \(SparseModelFile.orderKey) is not a permutation of the model's \(roles.hiddenSize) hidden units.")
+                }
+                neuronOrder = order
+            }
         }
         for s in store.slots {
             let values = UnsafeBufferPointer(start: store.value(s), count: store.info(s).count)
@@ -65,7 +87,7 @@ public struct TrainedModel<Task: TrainingTask> {
                 throw ExperimentError("\(modelPath): \(store.info(s).name) holds \(values[bad]) at element \(bad).")
             }
         }
-        for s in roles.pruned {
+        for s in roles.pruned where !store.isMasked[s.index] {
             let value = store.value(s), mask = store.mask(s)
             for k in 0..<store.info(s).count { mask[k] = value[k] == 0 ? 0 : 1 }
             store.enableMask(s)
@@ -95,7 +117,10 @@ extension TrainedModel {
               positions.scalars.allSatisfy(\.isFinite) else {
             throw ExperimentError("\(url.path) holds a \(positions.rows) x \(positions.columns) matrix; a \(name) embedding of \(roles.hiddenSize) neurons is \(roles.hiddenSize) x \(space.coordinateCount) finite numbers.")
         }
-        return NeuronEmbedding(space: space, positions: positions.converted(to: Double.self))
+        let ordered = neuronOrder.map { order in
+            Matrix<Float>(rows: positions.rows, columns: positions.columns) { r, c in positions[order[r], c] }
+        } ?? positions
+        return NeuronEmbedding(space: space, positions: ordered.converted(to: Double.self))
     }
 
     /// The order of the hidden units along the run's moduli space (`NeuronOrdering`), or nil for a
@@ -106,7 +131,7 @@ extension TrainedModel {
 
     /// Renumbers the hidden units (new unit k is old unit `order[k]`) along every axis the task
     /// names; the model computes the same function. Errors if the task names none.
-    public func permuteHiddenUnits(_ order: [Int]) throws {
+    public mutating func permuteHiddenUnits(_ order: [Int]) throws {
         guard !roles.hiddenUnitAxes.isEmpty else {
             throw ExperimentError("The \(Task.name) task does not say which tensor axes index its hidden units; its model cannot be reordered.")
         }
@@ -115,6 +140,19 @@ extension TrainedModel {
         }
         store.permuteHiddenUnits(order, along: roles.hiddenUnitAxes)
         roles.weightsDidChange(in: store)
+        neuronOrder = order.map { neuronOrder?[$0] ?? $0 }
+    }
+
+    /// The model as a file (safetensors, float32, with a checksum): the pruned tensors in CSR form
+    /// (`SparseModelFile`) with `sparse`, dense otherwise; the hidden units' order, when it is not
+    /// the trained one, in the metadata.
+    public func export(sparse: Bool) throws -> Data {
+        var metadata = ["task": Task.name, "version": ModuliVersion.string]
+        if sparse {
+            return try SparseModelFile.encode(store, sparse: roles.pruned, order: neuronOrder, metadata: metadata)
+        }
+        if let neuronOrder { metadata[SparseModelFile.orderKey] = "[" + neuronOrder.map(String.init).joined(separator: ",") + "]" }
+        return try SafeTensors.encode(store.namedValues(), dtype: .f32, metadata: metadata, checksum: true)
     }
 
     /// Runs every network's recurrent products on the kept weights of W_hh (`format`), however

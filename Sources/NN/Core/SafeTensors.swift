@@ -20,10 +20,16 @@ public struct NamedTensor: Sendable, Equatable {
     }
 }
 
-/// The element type written to a file.
-public enum SafeTensorsDType: String, Sendable {
+/// The element type of a tensor in a file. Integer tensors (indices of a sparse tensor) are read
+/// into Double exactly: I64 values beyond 2^53 are refused.
+public enum SafeTensorsDType: String, Sendable, CaseIterable {
     case f32 = "F32"
     case f64 = "F64"
+    case i32 = "I32"
+    case i64 = "I64"
+
+    /// Bytes per element.
+    public var width: Int { self == .f32 || self == .i32 ? 4 : 8 }
 }
 
 /// Errors reading a safetensors file.
@@ -48,26 +54,39 @@ public enum SafeTensors {
 
     /// The bytes of a safetensors file holding `tensors` (in order) with string `metadata`.
     /// With `checksum`, the metadata also holds `checksum` = "fnv1a64:<16 hex digits>" of the data
-    /// section, which `decode` verifies.
-    public static func encode(_ tensors: [NamedTensor], dtype: SafeTensorsDType = .f32, metadata: [String: String] = [:],
-                              checksum: Bool = false) throws -> Data {
-        let width = dtype == .f32 ? 4 : 8
-        var body = Data(capacity: tensors.reduce(0) { $0 + $1.scalars.count * width })
+    /// section, which `decode` verifies. `dtypes` gives some tensors another element type than
+    /// `dtype` (the indices of sparse tensors as I32 or I64: their values must be integers in range).
+    public static func encode(_ tensors: [NamedTensor], dtype: SafeTensorsDType = .f32, dtypes: [String: SafeTensorsDType] = [:],
+                              metadata: [String: String] = [:], checksum: Bool = false) throws -> Data {
+        var body = Data(capacity: tensors.reduce(0) { $0 + $1.scalars.count * (dtypes[$1.name] ?? dtype).width })
         var entries: [String: Any] = [:]
         for t in tensors {
             guard entries[t.name] == nil, t.name != "__metadata__" else {
                 throw SafeTensorsError(description: "Cannot write two tensors named \(t.name) into one safetensors file")
             }
+            let type = dtypes[t.name] ?? dtype
             let begin = body.count
-            switch dtype {
+            func integers<I: FixedWidthInteger>(_: I.Type) throws -> [I] {
+                try t.scalars.map { x in
+                    guard let i = I(exactly: x) else {
+                        throw SafeTensorsError(description: "Tensor \(t.name) holds \(x), which is not an \(type.rawValue) integer")
+                    }
+                    return i.littleEndian
+                }
+            }
+            switch type {
             case .f32:
                 let v = t.scalars.map { Float($0).bitPattern.littleEndian }
                 v.withUnsafeBytes { body.append(contentsOf: $0) }
             case .f64:
                 let v = t.scalars.map { $0.bitPattern.littleEndian }
                 v.withUnsafeBytes { body.append(contentsOf: $0) }
+            case .i32:
+                try integers(Int32.self).withUnsafeBytes { body.append(contentsOf: $0) }
+            case .i64:
+                try integers(Int64.self).withUnsafeBytes { body.append(contentsOf: $0) }
             }
-            entries[t.name] = ["dtype": dtype.rawValue, "shape": t.shape, "data_offsets": [begin, body.count]] as [String: Any]
+            entries[t.name] = ["dtype": type.rawValue, "shape": t.shape, "data_offsets": [begin, body.count]] as [String: Any]
         }
         var meta = metadata
         if checksum { meta[checksumKey] = hashText(of: body) }
@@ -117,7 +136,7 @@ public enum SafeTensors {
         guard case .object(let fields) = header else { throw fail("the header is not a JSON object") }
 
         var metadata: [String: String] = [:]
-        struct Entry { let name: String; let shape: [Int]; let count: Int; let width: Int; let begin: Int; let end: Int }
+        struct Entry { let name: String; let shape: [Int]; let count: Int; let type: SafeTensorsDType; let begin: Int; let end: Int }
         var entries: [Entry] = []
         for (name, value) in fields {
             if name == "__metadata__" {
@@ -149,12 +168,10 @@ public enum SafeTensors {
                 }
             }
             guard let dtype, let shape, let offsets else { throw fail("entry \(name) lacks dtype, shape or data_offsets") }
-            let width: Int
-            switch dtype {
-            case "F32": width = 4
-            case "F64": width = 8
-            default: throw fail("tensor \(name) has unsupported dtype \(dtype) (F32 and F64 are read)")
+            guard let type = SafeTensorsDType(rawValue: dtype) else {
+                throw fail("tensor \(name) has unsupported dtype \(dtype) (F32, F64, I32 and I64 are read)")
             }
+            let width = type.width
             var count = 1
             for d in shape {
                 let (p, overflow) = count.multipliedReportingOverflow(by: d)
@@ -167,7 +184,7 @@ public enum SafeTensors {
             guard offsets[1] - offsets[0] == bytes else {
                 throw fail("tensor \(name): data_offsets \(offsets) span \(offsets[1] - offsets[0]) bytes, its shape \(shape) of \(dtype) needs \(bytes)")
             }
-            entries.append(Entry(name: name, shape: shape, count: count, width: width, begin: offsets[0], end: offsets[1]))
+            entries.append(Entry(name: name, shape: shape, count: count, type: type, begin: offsets[0], end: offsets[1]))
         }
         // The tensors must tile the data section: sorted by offset, each starts where the last ended.
         entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
@@ -194,15 +211,22 @@ public enum SafeTensors {
         }
         var tensors: [NamedTensor] = []
         tensors.reserveCapacity(entries.count)
-        body.withUnsafeBytes { raw in
+        try body.withUnsafeBytes { raw in
             for e in entries {
                 var scalars = [Double](repeating: 0, count: e.count)
                 for i in 0..<e.count {
-                    let at = e.begin + e.width * i
-                    if e.width == 4 {
+                    let at = e.begin + e.type.width * i
+                    switch e.type {
+                    case .f32:
                         scalars[i] = Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self))))
-                    } else {
+                    case .f64:
                         scalars[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)))
+                    case .i32:
+                        scalars[i] = Double(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: Int32.self)))
+                    case .i64:
+                        let v = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: Int64.self))
+                        guard v.magnitude <= 1 << 53 else { throw fail("tensor \(e.name) holds the integer \(v), beyond the 2^53 this reader keeps exactly") }
+                        scalars[i] = Double(v)
                     }
                 }
                 tensors.append(NamedTensor(name: e.name, shape: e.shape, scalars: scalars))
