@@ -27,8 +27,9 @@ public enum ScheduleShape: String, Codable, Sendable, CaseIterable {
 /// Which kernels run the products with the recurrent weights W_hh.
 public enum RecurrentKernels: String, Codable, Sendable, CaseIterable {
     /// Dense GEMMs while W_hh is dense, the sparse kernels (CSR at the mask's pattern) from the
-    /// pruning event that leaves at most `SparseRecurrentProduct.defaultDenseAboveDensity` of it:
-    /// training gets faster as it prunes, and the lottery phase is sparse from its first step.
+    /// pruning event that leaves at most 20% of it (`SparseRecurrentProduct`'s default
+    /// `denseAboveDensity`, where its kernels overtake OpenBLAS; BENCHMARKS.md): training gets
+    /// faster as it prunes, and the lottery phase is sparse from its first step.
     case auto
     /// Dense GEMMs throughout (pruned weights are multiplied as zeros).
     case dense
