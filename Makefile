@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_DIR ?= runs/demo-navigation
 DEMO_ARGS ?=
 
-.PHONY: deps build demo demo-adding test test-long bench clean
+.PHONY: deps test-deps build demo demo-adding test test-long bench clean
 
 ## deps: install OpenBLAS (Debian/Ubuntu libopenblas-dev) and pkg-config when missing
 deps:
@@ -12,6 +12,15 @@ deps:
 		echo "Installing OpenBLAS (libopenblas-dev) and pkg-config with apt-get..."; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenblas-dev pkg-config >/dev/null; \
+	fi
+
+## test-deps: what the tests use when it can be had: headless Chromium renders a report (the test
+## skips, saying why, where it cannot be installed)
+test-deps: deps
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
+		echo "Installing Chromium (Debian package chromium) for the report rendering test..."; \
+		{ $(SUDO) apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null 2>&1; } || \
+			echo "Chromium could not be installed; the report rendering test will be skipped."; \
 	fi
 
 ## build: release build of the moduli command
@@ -34,10 +43,10 @@ demo-adding: build
 	.build/release/moduli train adding --out runs/demo-adding --overwrite
 
 ## test: the whole test suite (about a minute); MODULI_LONG_TESTS=1 adds the long checks
-test: deps
+test: test-deps
 	$(SWIFT) test
 
-test-long: deps
+test-long: test-deps
 	MODULI_LONG_TESTS=1 $(SWIFT) test
 
 ## bench: training-step benchmarks (release), see BENCHMARKS.md; the PyTorch peer runs when
