@@ -118,7 +118,7 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
         lock.withLock {
             let s = current(store)
             if s.dense { dense.forward(hidden, batch: batch, addingTo: pre, store); return }
-        switch s.matrix {
+            switch s.matrix {
             case .none: break
             case .csr(let a): a.multiplyRows(hidden, batch: batch, into: pre, accumulate: true, workspace: s.workspace)
             case .block(let a): a.multiplyRows(hidden, batch: batch, into: pre, accumulate: true, workspace: s.workspace)
@@ -134,7 +134,7 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
         lock.withLock {
             let s = current(store)
             if s.dense { dense.forwardTransposed(hiddenT, batch: batch, addingTo: preT, store); return }
-        switch s.matrix {
+            switch s.matrix {
             case .none: break
             case .csr(let a): a.multiplyColumns(hiddenT, batch: batch, into: preT, accumulate: true)
             case .block(let a): a.multiplyColumns(hiddenT, batch: batch, into: preT, accumulate: true)
@@ -150,7 +150,7 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
         lock.withLock {
             let s = current(store)
             if s.dense { dense.backward(dPre, batch: batch, into: dHidden, accumulate: accumulate, store); return }
-        switch s.matrix {
+            switch s.matrix {
             case .none: break
             case .csr(let a):
                 a.multiplyTransposedRows(dPre, batch: batch, into: dHidden, accumulate: accumulate, workspace: s.workspace)
@@ -169,7 +169,7 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
         lock.withLock {
             let s = current(store)
             if s.dense { dense.backwardTransposed(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate, store); return }
-        switch s.matrix {
+            switch s.matrix {
             case .none: break
             case .csr(let a): a.multiplyTransposedColumns(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate)
             case .block(let a): a.multiplyTransposedColumns(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate)
@@ -185,7 +185,7 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
         lock.withLock {
             let s = current(store), g = store.gradient(weightHH)
             if s.dense { dense.accumulateWeightGradient(dPre, hidden: hidden, rows: rows, store); return }
-        switch s.matrix {
+            switch s.matrix {
             case .none: break
             case .csr(let a):
                 a.addSampledProduct(dPre, hidden, count: rows, into: g, ldg: hiddenSize, workspace: s.workspace)
