@@ -1,0 +1,178 @@
+// Runs a sweep's runs as child processes of the moduli binary (`moduli train <task> ... --seed S
+// --out DIR/<config>-sS --quiet`), several at a time: every run isolated in its own process, the
+// same command whether a local worker or a Slurm array task starts it. A finished run (summary.json)
+// is never run again, a run with a checkpoint is resumed, a failed one is retried once.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs the runs of a sweep directory.
+public struct SweepRunner: Sendable {
+    /// The sweep.
+    public let directory: SweepDirectory
+    /// The moduli executable the runs are started with.
+    public let executable: String
+    /// Runs at a time (worker processes).
+    public var jobs: Int
+    /// Receives one line per event (run started, finished, failed), for stderr.
+    public var report: @Sendable (String) -> Void
+
+    /// A runner of `directory`'s runs with `executable`, `jobs` at a time.
+    public init(directory: SweepDirectory, executable: String, jobs: Int = 1, report: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.directory = directory; self.executable = executable; self.jobs = max(1, jobs); self.report = report
+    }
+
+    /// How a session of the runner ended.
+    public struct Outcome: Sendable, Equatable {
+        /// Runs that finished in this session.
+        public var finished: [String] = []
+        /// Runs that already had a summary.json (not run).
+        public var skipped: [String] = []
+        /// Runs that failed twice.
+        public var failed: [String] = []
+        /// Runs another process was training (left alone).
+        public var busy: [String] = []
+    }
+
+    /// The path of the running executable: /proc/self/exe resolved, else `CommandLine.arguments[0]`
+    /// made absolute (searched in PATH when it has no slash).
+    public static func currentExecutable() -> String {
+        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
+           FileManager.default.isExecutableFile(atPath: resolved) { return resolved }
+        let first = CommandLine.arguments.first ?? "moduli"
+        if first.contains("/") { return URL(fileURLWithPath: first).standardizedFileURL.path }
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let candidate = String(dir) + "/" + first
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return first
+    }
+
+    /// Runs every run of the sweep that has no summary.json (or only the run `only`, a Slurm
+    /// array index), `jobs` at a time, and records each in sweep.json.
+    public func run(only: Int? = nil) throws -> Outcome {
+        let all = directory.spec.runs
+        if let only, !all.indices.contains(only) {
+            throw ExperimentError("--only-index \(only) is out of range: the sweep has runs 0 to \(all.count - 1).")
+        }
+        var outcome = Outcome()
+        var queue: [(run: SweepRun, attempt: Int)] = []
+        for run in only.map({ [all[$0]] }) ?? all {
+            switch directory.condition(of: run) {
+            case .finished:
+                outcome.skipped.append(run.name)
+                try directory.update(run.index) { if $0.state != .finished { $0.state = .finished } }
+            case .busy:
+                outcome.busy.append(run.name)
+                report("\(run.name): another process is training it; left alone")
+            default:
+                queue.append((run, 1))
+            }
+        }
+        let total = queue.count
+        var done = 0
+        var running: [pid_t: (run: SweepRun, attempt: Int, start: Date)] = [:]
+        while !queue.isEmpty || !running.isEmpty {
+            while running.count < jobs, !queue.isEmpty {
+                let (run, attempt) = queue.removeFirst()
+                if let pid = try start(run, attempt: attempt, outcome: &outcome) {
+                    running[pid] = (run, attempt, Date())
+                }
+            }
+            guard !running.isEmpty else { continue }
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, 0)
+            if pid < 0 {
+                if errno == EINTR { continue }
+                let e = errno
+                throw ExperimentError("Waiting for the sweep's runs failed: \(FileIO.errorText(e)).")
+            }
+            guard let (run, attempt, began) = running.removeValue(forKey: pid) else { continue }
+            let ending = Self.describe(status: status)
+            let seconds = String(format: "%.1f s", Date().timeIntervalSince(began))
+            if ending == nil, directory.condition(of: run) == .finished {
+                done += 1
+                outcome.finished.append(run.name)
+                report("[\(done)/\(total)] \(run.name) finished in \(seconds)")
+                try directory.update(run.index) { $0.state = .finished; $0.attempts = attempt; $0.exit = nil }
+            } else if attempt < 2 {
+                let why = ending ?? "exit 0 without a summary.json"
+                report("\(run.name) failed (\(why)) after \(seconds); retrying once (log: \(directory.file("logs/\(run.name).log").path))")
+                queue.insert((run, attempt + 1), at: 0)
+            } else {
+                done += 1
+                let why = ending ?? "exit 0 without a summary.json"
+                outcome.failed.append(run.name)
+                report("[\(done)/\(total)] \(run.name) failed again (\(why)); see \(directory.file("logs/\(run.name).log").path)")
+                try directory.update(run.index) { $0.state = .failed; $0.attempts = attempt; $0.exit = why }
+            }
+        }
+        return outcome
+    }
+
+    /// Starts `run` as its condition says (new, resumed, or anew over a run without a checkpoint);
+    /// nil when it needs no process after all (finished or busy meanwhile).
+    private func start(_ run: SweepRun, attempt: Int, outcome: inout Outcome) throws -> pid_t? {
+        let dir = directory.directory(of: run).path
+        let arguments: [String]
+        let verb: String
+        switch directory.condition(of: run) {
+        case .finished:
+            outcome.skipped.append(run.name)
+            return nil
+        case .busy:
+            outcome.busy.append(run.name)
+            report("\(run.name): another process is training it; left alone")
+            return nil
+        case .resumable: arguments = run.resumeArguments(directory: dir); verb = "resumed"
+        case .restartable: arguments = run.startArguments(directory: dir, overwrite: true); verb = "restarted"
+        case .fresh: arguments = run.startArguments(directory: dir, overwrite: false); verb = "started"
+        }
+        let log = directory.file("logs/\(run.name).log").path
+        try RunDirectory.createDirectories(directory.file("logs").path)
+        let header = "== \(ISO8601DateFormatter().string(from: Date())) attempt \(attempt): \(([executable] + arguments).joined(separator: " "))\n"
+        let pid = try Self.spawn(executable, arguments, log: log, header: header)
+        try directory.update(run.index) { $0.state = .running; $0.attempts = attempt; $0.exit = nil }
+        report("\(run.name) \(verb)\(attempt > 1 ? " (attempt \(attempt))" : "")")
+        return pid
+    }
+
+    /// How a child ended, from waitpid's status: nil for exit 0, else "exit N" or "signal N".
+    static func describe(status: Int32) -> String? {
+        let signal = status & 0x7f
+        if signal == 0 {
+            let code = (status >> 8) & 0xff
+            return code == 0 ? nil : "exit \(code)"
+        }
+        return "signal \(signal)"
+    }
+
+    /// Starts `executable` with `arguments`, stdin from /dev/null, stdout and stderr appended to
+    /// `log` after `header`; returns its process id.
+    static func spawn(_ executable: String, _ arguments: [String], log: String, header: String) throws -> pid_t {
+        let fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let e = errno
+            throw ExperimentError("Cannot open the run log \(log): \(FileIO.errorText(e)). Choose a writable --out.")
+        }
+        _ = FileIO.writeAll(fd, Data(header.utf8))
+        close(fd)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var pid: pid_t = 0
+        let code = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard code == 0 else {
+            throw ExperimentError("Cannot start \(executable): \(FileIO.errorText(code)).")
+        }
+        return pid
+    }
+}

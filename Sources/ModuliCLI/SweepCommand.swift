@@ -1,0 +1,148 @@
+// `moduli sweep`: a grid of configurations x seeds, run locally as child processes or as a Slurm
+// job array, resumable, summarized as mean (std) per configuration (docs/cli.md, docs/slurm.md).
+import ArgumentParser
+import Experiments
+import Foundation
+import Reports
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Run a grid of configurations x seeds (locally or as a Slurm job array) and tabulate mean (std) per configuration.",
+        discussion: """
+            SPEC is a JSON file {"task": "navigation", "base": ["--preset", "small"], "seeds": [0, 1, 2], \
+            "configurations": {"torus": ["--moduli", "torus", "--inhibitor", "inverted-dog"], "none": []}} \
+            or a built-in grid: paper-navigation (with --preset small|paper), paper-adding, paper-language. \
+            Each run DIR/<config>-s<seed> is `moduli train <task> BASE FLAGS --seed S --out DIR/<config>-sS --quiet` \
+            in a process of its own. Finished runs are never redone, interrupted ones resume from their checkpoint, \
+            a failed run is retried once. The table goes to DIR/summary.md and DIR/summary.csv.
+            """)
+
+    @Argument(help: "A sweep spec file (JSON) or a built-in grid: paper-navigation, paper-adding, paper-language.") var spec: String
+    @Option(help: "The sweep directory (default runs/<spec name>).") var out: String?
+    @Option(help: "Runs at a time on this machine (default 1); with --emit slurm, array tasks at a time.") var jobs: Int?
+    @Option(help: "Use the seeds 0..<N instead of the spec's.") var seeds: Int?
+    @Option(help: "paper-navigation only: the navigation preset, small or paper (default paper).") var preset: String?
+    @Flag(help: "Do not run: write and print the summary of the runs finished so far (after a Slurm array).") var collect = false
+    @Option(help: "Do not run: write a batch script for a scheduler instead (slurm: DIR/sweep.sbatch, a job array).") var emit: String?
+    @Option(help: "With --emit slurm: the partition.") var partition: String?
+    @Option(help: "With --emit slurm: the time limit of each array task (HH:MM:SS).") var time: String?
+    @Option(name: .customLong("cpus-per-task"), help: "With --emit slurm: CPUs of each array task.") var cpusPerTask: Int?
+    @Option(help: "With --emit slurm: memory of each array task (e.g. 4G).") var mem: String?
+    @Option(name: .customLong("only-index"), help: ArgumentHelp("Run only the run with this index (a Slurm array task).", visibility: .hidden))
+    var onlyIndex: Int?
+
+    func validate() throws {
+        if let jobs, !(1...256).contains(jobs) { throw ValidationError("--jobs must be between 1 and 256, got \(jobs).") }
+        if let seeds, !(1...100_000).contains(seeds) { throw ValidationError("--seeds must be between 1 and 100000, got \(seeds).") }
+        if let emit, emit != "slurm" { throw ValidationError("--emit \(emit) is not known: the scheduler is slurm.") }
+        if collect && emit != nil { throw ValidationError("--collect and --emit contradict each other: choose one.") }
+        if onlyIndex != nil && (collect || emit != nil) { throw ValidationError("--only-index runs one run; it cannot go with --collect or --emit.") }
+        if onlyIndex != nil && jobs != nil { throw ValidationError("--only-index runs one run; --jobs does not apply.") }
+        if emit == nil {
+            let slurmOnly = [("--partition", partition != nil), ("--time", time != nil), ("--cpus-per-task", cpusPerTask != nil), ("--mem", mem != nil)]
+                .filter(\.1).map(\.0)
+            if !slurmOnly.isEmpty {
+                throw ValidationError("\(slurmOnly.joined(separator: ", ")) appl\(slurmOnly.count == 1 ? "ies" : "y") only with --emit slurm.")
+            }
+        }
+        if let out, out.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--out is empty: name the sweep directory.") }
+    }
+
+    func run() throws {
+        // A spec that cannot run is a usage error (exit 64), found before any run starts.
+        let resolved: SweepSpec
+        do {
+            let (r, source) = try resolveSpec()
+            try checkFlags(r, source: source)
+            resolved = r
+        } catch let e as ExperimentError {
+            FileHandle.standardError.write(Data("Error: \(e.description)\n".utf8))
+            throw ExitCode(64)
+        }
+        let directory = try SweepDirectory(path: out ?? defaultDirectory(), spec: resolved, create: !collect)
+        let executable = SweepRunner.currentExecutable()
+
+        if collect {
+            try summarize(directory, print: true, requireComplete: true)
+            return
+        }
+        if emit != nil {
+            var arguments = [FileManager.default.fileExists(atPath: spec) ? URL(fileURLWithPath: spec).standardizedFileURL.path : spec]
+            if let seeds { arguments += ["--seeds", String(seeds)] }
+            if let preset { arguments += ["--preset", preset] }
+            let options = SlurmOptions(partition: partition, time: time, cpusPerTask: cpusPerTask, memory: mem, maximumParallel: jobs)
+            let text = try SlurmBatchScript.text(directory: directory, executable: executable, sweepArguments: arguments, options: options)
+            let script = directory.file(SlurmBatchScript.fileName)
+            try RunDirectory.writeAtomically(Data(text.utf8), to: script)
+            print("Wrote \(script.path): a job array of \(resolved.runs.count) runs. Submit it with: sbatch \(script.path)")
+            print("Then collect the table: \(executable) sweep \(arguments.joined(separator: " ")) --out \(directory.url.path) --collect")
+            return
+        }
+        let runner = SweepRunner(directory: directory, executable: executable, jobs: jobs ?? 1) { line in
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+        let outcome = try runner.run(only: onlyIndex)
+        if onlyIndex != nil {
+            // An array task writes the table when its run was the last one missing.
+            let record = try directory.refresh()
+            if record.runs.allSatisfy({ $0.state == .finished }) { try summarize(directory, print: false, requireComplete: false) }
+        } else {
+            try summarize(directory, print: true, requireComplete: false)
+        }
+        if !outcome.failed.isEmpty || !outcome.busy.isEmpty {
+            var parts: [String] = []
+            if !outcome.failed.isEmpty { parts.append("\(outcome.failed.count) run(s) failed twice: \(outcome.failed.joined(separator: ", ")) (logs in \(directory.file("logs").path))") }
+            if !outcome.busy.isEmpty { parts.append("\(outcome.busy.count) run(s) were being trained by another process: \(outcome.busy.joined(separator: ", "))") }
+            throw ExperimentError("The sweep is incomplete: " + parts.joined(separator: "; ") + ". Run the same command again to retry them.")
+        }
+    }
+
+    /// The spec: a file when SPEC names one, else a built-in grid; `--seeds` applied.
+    func resolveSpec() throws -> (SweepSpec, String) {
+        var resolved: SweepSpec
+        if FileManager.default.fileExists(atPath: spec) {
+            if preset != nil { throw ExperimentError("--preset applies to the built-in paper-navigation grid; a spec file gives its flags in \"base\".") }
+            resolved = try SweepSpec.read(path: spec)
+        } else if let builtIn = try SweepSpec.builtIn(spec, preset: preset) {
+            resolved = builtIn
+        } else {
+            throw ExperimentError("\(spec) is neither a spec file (no file at that path) nor a built-in grid (\(SweepSpec.builtInNames.joined(separator: ", "))).")
+        }
+        if let seeds { resolved = resolved.withSeeds(count: seeds) }
+        return (resolved, spec)
+    }
+
+    /// runs/<spec file name without extension>, or runs/<grid>[-<preset>].
+    func defaultDirectory() -> String {
+        if FileManager.default.fileExists(atPath: spec) { return "runs/" + URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent }
+        return "runs/" + spec + (preset.map { "-" + $0 } ?? "")
+    }
+
+    /// Parses every configuration's flags as `moduli train <task>` would, so that a misspelt
+    /// flag stops the sweep before any run starts.
+    func checkFlags(_ spec: SweepSpec, source: String) throws {
+        for c in spec.configurations {
+            let arguments = [spec.task] + spec.base + c.flags + ["--seed", String(spec.seeds.first ?? 0)]
+            do { _ = try TrainCommand.parseAsRoot(arguments) } catch {
+                let message = TrainCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                throw ExperimentError("\(source): configuration \"\(c.name)\" (moduli train \(([spec.task] + spec.base + c.flags).joined(separator: " "))): \(message)")
+            }
+        }
+    }
+
+    /// Writes summary.md and summary.csv and prints the table; with `requireComplete`, an error
+    /// afterwards when runs are missing.
+    func summarize(_ directory: SweepDirectory, print shouldPrint: Bool, requireComplete: Bool) throws {
+        let record = try directory.refresh()
+        let summary = try SweepSummary(directory: directory, record: record)
+        try summary.write(to: directory)
+        if shouldPrint {
+            print(summary.markdown, terminator: "")
+            print("Wrote \(directory.file(SweepSummary.markdownName).path) and \(SweepSummary.csvName).")
+        }
+        if requireComplete && !summary.missing.isEmpty {
+            throw ExperimentError("\(summary.missing.count) of \(directory.spec.runs.count) runs have no summary.json yet: \(summary.missing.prefix(10).joined(separator: ", "))\(summary.missing.count > 10 ? ", ..." : ""). Run the sweep again (or wait for the array) to finish them.")
+        }
+    }
+}
