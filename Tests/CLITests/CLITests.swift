@@ -194,6 +194,16 @@ import _TestSupport
         let bad = try Self.moduli(["evaluate", dir, "--model", dir + "/damaged.safetensors"])
         #expect(bad.status != 0 && bad.err.contains("damaged.safetensors") && bad.err.contains("checksum"), "\(bad.err)")
 
+        // An edited config.json asking for an impossible model is refused before anything is allocated.
+        let configURL = URL(fileURLWithPath: dir + "/config.json")
+        let config = try String(contentsOf: configURL, encoding: .utf8)
+        let edited = config.replacingOccurrences(of: "\"hiddenSize\" : 12", with: "\"hiddenSize\" : 65536")
+        #expect(edited != config, "config.json has no \"hiddenSize\" : 12")
+        try edited.write(to: configURL, atomically: true, encoding: .utf8)
+        let huge = try Self.moduli(["evaluate", dir])
+        #expect(huge.status != 0 && huge.err.contains("GiB"), "\(huge.err)")
+        try config.write(to: configURL, atomically: true, encoding: .utf8)
+
         try FileManager.default.removeItem(atPath: dir + "/model.safetensors")
         let missing = try Self.moduli(["evaluate", dir])
         #expect(missing.status != 0)

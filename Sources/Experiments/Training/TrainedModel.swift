@@ -38,7 +38,8 @@ public struct TrainedModel<Task: TrainingTask> {
         guard config.task == Task.name else {
             throw ExperimentError("\(configPath) is a \(config.task) run, not \(Task.name).")
         }
-        do { try Task.validate(config.options, training: config.training) } catch {
+        // The same checks as a new run's (sizes, overflow, memory) before anything is allocated.
+        do { try Trainer<Task>.validate(config) } catch {
             throw ExperimentError("\(configPath) holds options this version refuses: \(error)")
         }
         task = try Task(options: config.options)
