@@ -42,7 +42,11 @@ let package = Package(
         ),
 
         // MARK: Tasks, the trainer, run directories
-        .target(name: "Experiments", dependencies: ["Linalg", "Geometry", "NN", "Sparsity"]),
+        .target(
+            name: "Experiments",
+            dependencies: ["Linalg", "Geometry", "NN", "Sparsity"],
+            resources: [.copy("Language/wikitext-2")]
+        ),
 
         // MARK: Reports from run directories
         .target(name: "Reports", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Linalg"]),
