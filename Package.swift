@@ -24,9 +24,11 @@ let package = Package(
         ),
 
         // MARK: Numerics: matrices, BLAS, seeded randomness
+        // Float CSR kernels for AVX2/FMA and AVX-512, chosen at run time (the package builds for baseline x86-64)
+        .target(name: "CSparseKernels"),
         .target(
             name: "Linalg",
-            dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]
+            dependencies: ["COpenBLAS", "CSparseKernels", .product(name: "RealModule", package: "swift-numerics")]
         ),
 
         // MARK: Moduli spaces (knows nothing of networks)
@@ -63,7 +65,7 @@ let package = Package(
 
         // MARK: Tests
         .target(name: "_TestSupport", dependencies: ["Linalg"], path: "Tests/_TestSupport"),
-        .testTarget(name: "LinalgTests", dependencies: ["Linalg", "_TestSupport"]),
+        .testTarget(name: "LinalgTests", dependencies: ["Linalg", "CSparseKernels", "_TestSupport"]),
         .testTarget(name: "GeometryTests", dependencies: ["Geometry", "Linalg", "_TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Linalg", "_TestSupport"], resources: [.copy("References")]),
         .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),

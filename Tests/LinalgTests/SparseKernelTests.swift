@@ -2,6 +2,7 @@
 // against naive dense loops in Double, over shapes, sparsities, block shapes, batches and modes.
 import Testing
 import Linalg
+import CSparseKernels
 
 /// A sparse format under test, with every kernel behind one switch.
 enum SparseFormat: CustomStringConvertible, Sendable {
@@ -269,5 +270,50 @@ enum Kernel: CaseIterable, Sendable {
         let changed: Matrix<Double> = rng.normalMatrix(rows: 6, columns: 9)
         changed.withUnsafeBufferPointer { t.refreshValues(from: $0.baseAddress!) }
         #expect(t.dense() == Self.effective(changed, mask).transposed())
+    }
+}
+
+/// The C gather kernels at every vector width this CPU runs (portable C, AVX2/FMA, AVX-512),
+/// against a naive Double loop: widths around every vector and unroll boundary, empty rows,
+/// accumulate and overwrite. (The products above run only the widest level.)
+@Suite struct VectorKernelLevelTests {
+    @Test func everyLevelMatchesNaiveLoops() {
+        var rng = SeededGenerator(seed: 4242)
+        let rows = 13, columns = 37
+        var dense = [Float](repeating: 0, count: rows * columns)
+        for k in dense.indices where rng.uniform() < 0.3 { dense[k] = Float(rng.uniform(-1, 1)) }
+        for c in 0..<columns { dense[4 * columns + c] = 0 }  // an empty row
+        let a = CSRMatrix(Matrix<Float>(rows: rows, columns: columns, scalars: dense))
+        let top = Int(moduli_sparse_cpu_level())
+        for level in 0...top {
+            for width in [1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 200] {
+                let ldx = width + 3, ldy = width + 5
+                let x = (0..<(columns * ldx)).map { _ in Float(rng.uniform(-1, 1)) }
+                let y0 = (0..<(rows * ldy)).map { _ in Float(rng.uniform(-1, 1)) }
+                for accumulate in [false, true] {
+                    var y = y0
+                    a.rowOffsets.withUnsafeBufferPointer { ro in
+                        a.columnIndices.withUnsafeBufferPointer { ci in
+                            a.values.withUnsafeBufferPointer { v in
+                                moduli_csr_gather_f32(Int64(rows), ro.baseAddress, ci.baseAddress, v.baseAddress, x, Int64(ldx),
+                                                      Int64(width), &y, Int64(ldy), accumulate ? 1 : 0, Int32(level))
+                            }
+                        }
+                    }
+                    var worst = 0.0
+                    for i in 0..<rows {
+                        for b in 0..<ldy {
+                            var expected = Double(y0[i * ldy + b])
+                            if b < width {
+                                expected = accumulate ? expected : 0
+                                for c in 0..<columns { expected += Double(dense[i * columns + c]) * Double(x[c * ldx + b]) }
+                            }
+                            worst = max(worst, abs(Double(y[i * ldy + b]) - expected))
+                        }
+                    }
+                    #expect(worst < 1e-5, "level \(level), width \(width), accumulate \(accumulate): error \(worst)")
+                }
+            }
+        }
     }
 }

@@ -342,7 +342,7 @@ struct SoftsignLayer: RecurrentLayer {
         let (i, h, b, t, layers) = (3, 4, 5, 6, 2)
         var rng = SeededGenerator(seed: 720)
         let store = ParameterStore<Double>()
-        var net = RecurrentNetwork(kind: kind, inputSize: i, hiddenSize: h, layerCount: layers, in: store, rng: &rng)
+        let net = RecurrentNetwork(kind: kind, inputSize: i, hiddenSize: h, layerCount: layers, in: store, rng: &rng)
         let x: Matrix<Double> = rng.normalMatrix(rows: t * b, columns: i)
         var h0 = net.zeroState(batch: b, as: Double.self)
         for k in h0.indices {
@@ -385,7 +385,7 @@ struct SoftsignLayer: RecurrentLayer {
         let (i, h, b, t) = (2, 6, 3, 4)
         var rng = SeededGenerator(seed: 730)
         let store = ParameterStore<Float>()
-        var net = RecurrentNetwork(kind: .lstm, inputSize: i, hiddenSize: h, in: store, rng: &rng)
+        let net = RecurrentNetwork(kind: .lstm, inputSize: i, hiddenSize: h, in: store, rng: &rng)
         let x: Matrix<Float> = rng.normalMatrix(rows: t * b, columns: i)
         let w: Matrix<Float> = rng.normalMatrix(rows: t * b, columns: h)
         func run() -> [Float] {
@@ -431,7 +431,7 @@ struct SoftsignLayer: RecurrentLayer {
         let (i, h, b, t) = (2, 5, 3, 4)
         var rng = SeededGenerator(seed: 740)
         let store = ParameterStore<Double>()
-        var net = RecurrentNetwork(kind: .gru, inputSize: i, hiddenSize: h, in: store, rng: &rng)
+        let net = RecurrentNetwork(kind: .gru, inputSize: i, hiddenSize: h, in: store, rng: &rng)
         let whh = net.recurrentWeights[0]
         let mask = store.mask(whh)
         for j in 0..<store.info(whh).count { mask[j] = j % 4 == 1 ? 0 : 1 }
@@ -462,7 +462,7 @@ struct SoftsignLayer: RecurrentLayer {
         let store = ParameterStore<Double>()
         let bottom = ElmanLayer(inputSize: i, hiddenSize: h, nonlinearity: .tanh, name: "rnn", layer: 0, in: store, rng: &rng)
         let top = SoftsignLayer(inputSize: h, hiddenSize: h, name: "soft", in: store, rng: &rng)
-        var net = RecurrentNetwork(kind: .rnnTanh, layers: [bottom, top])
+        let net = RecurrentNetwork(kind: .rnnTanh, layers: [bottom, top])
         #expect(net.recurrentWeights == [bottom.weightHH, top.weightHH])
         let x: Matrix<Double> = rng.normalMatrix(rows: t * b, columns: i)
         var h0 = net.zeroState(batch: b, as: Double.self)

@@ -48,7 +48,7 @@ import Linalg
         let tolerance = S.self == Float.self ? 2e-5 : 1e-12
         var rng = SeededGenerator(seed: seed)
         let store = ParameterStore<S>()
-        var net = RecurrentNetwork(kind: kind, inputSize: i, hiddenSize: h, layerCount: layers, in: store, rng: &rng)
+        let net = RecurrentNetwork(kind: kind, inputSize: i, hiddenSize: h, layerCount: layers, in: store, rng: &rng)
         Self.prune(net, store, fraction: 0.7, rng: &rng)
         let x: Matrix<S> = rng.normalMatrix(rows: t * batch, columns: i)
         var h0 = net.zeroState(batch: batch, as: S.self)

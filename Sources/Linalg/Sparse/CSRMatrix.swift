@@ -1,6 +1,7 @@
 // Compressed sparse row (CSR) matrices and their kernels: the W_hh products of a pruned recurrent
 // layer (forward, transposed backward, and the weight gradient sampled at the kept entries).
 // Reference: Y. Saad, "Iterative Methods for Sparse Linear Systems", 2nd ed., section 3.4 (CSR).
+import CSparseKernels
 
 /// A `rows x columns` sparse matrix in compressed sparse row form.
 ///
@@ -190,11 +191,22 @@ extension CSRMatrix {
         gatherTile(x, ldx: batch, width: batch, into: y, ldy: batch, accumulate: accumulate)
     }
 
-    /// `y[:, 0..<width] (+)= A x[:, 0..<width]` with leading dimensions ldx, ldy.
+    /// `y[:, 0..<width] (+)= A x[:, 0..<width]` with leading dimensions ldx, ldy. Float runs the
+    /// C kernels of CSparseKernels at the CPU's vector width (AVX2/FMA or AVX-512, chosen once at
+    /// run time; `SparseSupport.floatKernelLevel`), at least 8 wide; Double and narrow tiles run here.
     @inline(__always)
     func gatherTile(_ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
                     accumulate: Bool) {
         typealias V = SIMD8<S>
+        if S.self == Float.self, width >= 8, SparseSupport.floatKernelLevel > 0 {
+            withArrays { ro, ci, v in
+                moduli_csr_gather_f32(Int64(rows), ro, ci, UnsafeRawPointer(v).assumingMemoryBound(to: Float.self),
+                                      UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), Int64(ldx), Int64(width),
+                                      UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), Int64(ldy),
+                                      accumulate ? 1 : 0, Int32(SparseSupport.floatKernelLevel))
+            }
+            return
+        }
         withArrays { ro, ci, v in
             for i in 0..<rows {
                 let start = Int(ro[i]), end = Int(ro[i + 1])

@@ -1,9 +1,14 @@
 // Shared pieces of the sparse kernels (CSRMatrix, BlockSparseMatrix): unaligned SIMD loads and
 // stores, tile transposes and the batch tile width. Baseline x86-64 (SSE2): SIMD8<Float> is two
 // 4-lane operations, SIMD8<Double> four.
+import CSparseKernels
 
 /// Helpers of the CSR and block-sparse kernels.
 enum SparseSupport {
+    /// The vector width of the Float CSR gather kernels in CSparseKernels for this CPU: 0 none
+    /// (the Swift SIMD8 kernels run), 1 AVX2 with FMA, 2 AVX-512F; read once from CPUID/XGETBV.
+    static let floatKernelLevel = Int(moduli_sparse_cpu_level())
+
     /// Width of a batch tile: the row-layout kernels transpose `tile` samples at a time into a
     /// workspace, and the SDDMM reduces over `tile` rows of the sequence at a time.
     static let tile = 32

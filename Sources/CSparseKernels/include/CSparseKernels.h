@@ -1,0 +1,19 @@
+// Float CSR kernels compiled for AVX2/FMA and AVX-512 and chosen at run time, so that a package
+// built for baseline x86-64 still runs the sparse products at the vector width of the CPU.
+#ifndef MODULI_CSPARSEKERNELS_H
+#define MODULI_CSPARSEKERNELS_H
+
+#include <stdint.h>
+
+/// The widest kernels this CPU and operating system run: 0 portable C, 1 AVX2 with FMA,
+/// 2 AVX-512F (CPUID and XGETBV, so registers the kernel does not save are never used).
+int moduli_sparse_cpu_level(void);
+
+/// y[i][0..<width] (+)= sum over stored (i, k) of v * x[k][0..<width], for the CSR matrix
+/// (row_offsets, column_indices, values) with `rows` rows; x and y row-major with leading
+/// dimensions ldx and ldy. `level` chooses the kernels (at most moduli_sparse_cpu_level()).
+void moduli_csr_gather_f32(int64_t rows, const int32_t *row_offsets, const int32_t *column_indices,
+                           const float *values, const float *x, int64_t ldx, int64_t width,
+                           float *y, int64_t ldy, int accumulate, int level);
+
+#endif
