@@ -139,3 +139,58 @@ void moduli_csr_gather_f32(int64_t rows, const int32_t *row_offsets, const int32
     (void)level;
     gather_portable(rows, row_offsets, column_indices, values, x, ldx, width, y, ldy, accumulate);
 }
+
+static void transpose_portable(const float *src, int64_t lds, int64_t rows, int64_t columns, float *dst, int64_t ldd,
+                               int accumulate) {
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < columns; j++) {
+            float *d = dst + j * ldd + i;
+            *d = accumulate ? *d + src[i * lds + j] : src[i * lds + j];
+        }
+}
+
+#ifdef MODULI_X86
+/// The 8 x 8 block at src (rows i..i+8, columns j..j+8) transposed into dst.
+__attribute__((target("avx2")))
+static inline void transpose8x8(const float *src, int64_t lds, float *dst, int64_t ldd, int accumulate) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds), r2 = _mm256_loadu_ps(src + 2 * lds),
+           r3 = _mm256_loadu_ps(src + 3 * lds), r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds),
+           r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+    // Interleave pairs of rows, then pairs of pairs, then the 128-bit halves.
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+           s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+           s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    __m256 o[8] = {_mm256_permute2f128_ps(s0, s4, 0x20), _mm256_permute2f128_ps(s1, s5, 0x20),
+                   _mm256_permute2f128_ps(s2, s6, 0x20), _mm256_permute2f128_ps(s3, s7, 0x20),
+                   _mm256_permute2f128_ps(s0, s4, 0x31), _mm256_permute2f128_ps(s1, s5, 0x31),
+                   _mm256_permute2f128_ps(s2, s6, 0x31), _mm256_permute2f128_ps(s3, s7, 0x31)};
+    for (int k = 0; k < 8; k++) {
+        float *d = dst + k * ldd;
+        _mm256_storeu_ps(d, accumulate ? _mm256_add_ps(_mm256_loadu_ps(d), o[k]) : o[k]);
+    }
+}
+
+__attribute__((target("avx2")))
+static void transpose_avx2(const float *src, int64_t lds, int64_t rows, int64_t columns, float *dst, int64_t ldd,
+                           int accumulate) {
+    const int64_t r8 = rows / 8 * 8, c8 = columns / 8 * 8;
+    for (int64_t i = 0; i < r8; i += 8)
+        for (int64_t j = 0; j < c8; j += 8) transpose8x8(src + i * lds + j, lds, dst + j * ldd + i, ldd, accumulate);
+    // The edges: columns past the last full block for every row, rows past it for the full columns.
+    if (c8 < columns) transpose_portable(src + c8, lds, rows, columns - c8, dst + c8 * ldd, ldd, accumulate);
+    if (r8 < rows) transpose_portable(src + r8 * lds, lds, rows - r8, c8, dst + r8, ldd, accumulate);
+}
+#endif
+
+void moduli_transpose_f32(const float *src, int64_t lds, int64_t rows, int64_t columns,
+                          float *dst, int64_t ldd, int accumulate, int level) {
+#ifdef MODULI_X86
+    if (level >= 1) { transpose_avx2(src, lds, rows, columns, dst, ldd, accumulate); return; }
+#endif
+    (void)level;
+    transpose_portable(src, lds, rows, columns, dst, ldd, accumulate);
+}

@@ -317,3 +317,29 @@ enum Kernel: CaseIterable, Sendable {
         }
     }
 }
+
+/// The C transposes (tile in and out of the row layout) at every level against their definition.
+@Suite struct VectorTransposeTests {
+    @Test func everyLevelTransposes() {
+        var rng = SeededGenerator(seed: 4243)
+        for level in 0...Int(moduli_sparse_cpu_level()) {
+            for (rows, columns) in [(1, 1), (7, 9), (8, 8), (9, 17), (32, 40), (13, 64), (33, 5)] {
+                let lds = columns + 2, ldd = rows + 3
+                let src = (0..<(rows * lds)).map { _ in Float(rng.uniform(-1, 1)) }
+                let before = (0..<(columns * ldd)).map { _ in Float(rng.uniform(-1, 1)) }
+                for accumulate in [false, true] {
+                    var dst = before
+                    moduli_transpose_f32(src, Int64(lds), Int64(rows), Int64(columns), &dst, Int64(ldd), accumulate ? 1 : 0, Int32(level))
+                    var wrong = 0
+                    for j in 0..<columns {
+                        for i in 0..<ldd {
+                            let expected = i < rows ? (accumulate ? before[j * ldd + i] + src[i * lds + j] : src[i * lds + j]) : before[j * ldd + i]
+                            if dst[j * ldd + i] != expected { wrong += 1 }
+                        }
+                    }
+                    #expect(wrong == 0, "level \(level), \(rows) x \(columns), accumulate \(accumulate): \(wrong) entries wrong")
+                }
+            }
+        }
+    }
+}

@@ -73,6 +73,12 @@ enum SparseSupport {
         if count < ldOut {
             for c in 0..<width { (out + c * ldOut + count).update(repeating: 0, count: ldOut - count) }
         }
+        if S.self == Float.self, floatKernelLevel > 0 {
+            moduli_transpose_f32(UnsafeRawPointer(x + r0 * ldx).assumingMemoryBound(to: Float.self), Int64(ldx), Int64(count),
+                                 Int64(width), UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), Int64(ldOut),
+                                 0, Int32(floatKernelLevel))
+            return
+        }
         // Four rows at a time, so that each output line is written four lanes at once.
         var r = 0
         while r + 4 <= count {
@@ -96,6 +102,12 @@ enum SparseSupport {
     static func addTransposedTile<S: BLASScalar>(_ t: UnsafePointer<S>, ldt: Int, count: Int, width: Int,
                                                  into y: UnsafeMutablePointer<S>, ldy: Int, from r0: Int,
                                                  accumulate: Bool) {
+        if S.self == Float.self, floatKernelLevel > 0 {
+            moduli_transpose_f32(UnsafeRawPointer(t).assumingMemoryBound(to: Float.self), Int64(ldt), Int64(width), Int64(count),
+                                 UnsafeMutableRawPointer(y + r0 * ldy).assumingMemoryBound(to: Float.self), Int64(ldy),
+                                 accumulate ? 1 : 0, Int32(floatKernelLevel))
+            return
+        }
         for r in 0..<count {
             let row = y + (r0 + r) * ldy
             if accumulate {

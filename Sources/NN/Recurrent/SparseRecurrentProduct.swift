@@ -242,7 +242,11 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
                 s.matrix = .block(BlockSparseMatrix(rows: outputs, columns: hiddenSize, dense: v, mask: m,
                                                     blockRows: r, blockColumns: c))
             }
-            s.allocateWorkspace((outputs + hiddenSize) * 32)
+            switch s.matrix {
+            case .csr(let a): s.allocateWorkspace(a.workspaceCount)
+            case .block(let a): s.allocateWorkspace(a.workspaceCount)
+            case .none: break
+            }
         }
         storage = s
         storageScalar = ObjectIdentifier(S.self)
