@@ -31,6 +31,9 @@ let package = Package(
             dependencies: ["COpenBLAS", "CSparseKernels", .product(name: "RealModule", package: "swift-numerics")]
         ),
 
+        // MARK: Compute backends: the operations layers and trainer run on, on the CPU (OpenBLAS) and CUDA (dlopen)
+        .target(name: "Compute", dependencies: ["Linalg", .product(name: "RealModule", package: "swift-numerics")]),
+
         // MARK: Moduli spaces (knows nothing of networks)
         .target(name: "Geometry", dependencies: ["Linalg"]),
 
@@ -71,6 +74,7 @@ let package = Package(
         .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Experiments", "Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "Linalg", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ModuliCLI", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,229 @@
+// The small set of Float operations that the trainer and the layers are written in, behind one
+// protocol, so that the CPU (OpenBLAS) and a GPU (CUDA) implement the same set (DESIGN.md, "A GPU
+// later, without a rewrite"). Formulas follow PyTorch: torch.nn.RNN/LSTM/GRU, CrossEntropyLoss,
+// torch.optim.SGD/Adam/AdamW; the penalty is PAPER.md section 2, the pruning threshold section 3.
+import Linalg
+import RealModule
+
+/// The nonlinearity of an Elman step.
+public enum CellActivation: String, Sendable, CaseIterable {
+    /// h = tanh(a).
+    case tanh
+    /// h = max(a, 0).
+    case relu
+}
+
+/// Settings of one SGD step (PyTorch `torch.optim.SGD`).
+public struct SGDSettings: Sendable, Equatable {
+    public var learningRate: Double
+    /// Momentum factor; 0 is plain SGD (no momentum buffer is read or written).
+    public var momentum: Double
+    /// Dampening of the momentum.
+    public var dampening: Double
+    /// L2 penalty added to the gradient.
+    public var weightDecay: Double
+    /// Nesterov momentum.
+    public var nesterov: Bool
+
+    /// PyTorch's defaults except the learning rate, which PyTorch requires.
+    public init(learningRate: Double, momentum: Double = 0, dampening: Double = 0, weightDecay: Double = 0,
+                nesterov: Bool = false) {
+        self.learningRate = learningRate; self.momentum = momentum; self.dampening = dampening
+        self.weightDecay = weightDecay; self.nesterov = nesterov
+    }
+}
+
+/// Settings of one Adam or AdamW step (PyTorch `torch.optim.Adam`, `torch.optim.AdamW`).
+public struct AdamSettings: Sendable, Equatable {
+    public var learningRate: Double
+    public var beta1: Double
+    public var beta2: Double
+    /// Added to the denominator.
+    public var epsilon: Double
+    /// L2 (Adam) or decoupled (AdamW) weight decay.
+    public var weightDecay: Double
+    /// Whether weight decay is decoupled (AdamW).
+    public var decoupled: Bool
+
+    /// PyTorch `Adam` defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.
+    public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
+                weightDecay: Double = 0, decoupled: Bool = false) {
+        self.learningRate = learningRate; self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon
+        self.weightDecay = weightDecay; self.decoupled = decoupled
+    }
+
+    /// PyTorch `AdamW` defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01.
+    public static func adamW(learningRate: Double = 1e-3, weightDecay: Double = 0.01) -> AdamSettings {
+        AdamSettings(learningRate: learningRate, weightDecay: weightDecay, decoupled: true)
+    }
+
+    /// The Float constants of step `t` (1-based), formed in Double and rounded once, as the NN
+    /// module's `Adam` does: `(l2, decay, b1, b2, c1 = 1 - b1, c2 = 1 - b2, stepSize = lr / (1 - b1^t),
+    /// bc2Root = sqrt(1 - b2^t), eps)`.
+    public func constants(step t: Int) -> AdamConstants {
+        let bc1 = 1 - Double.pow(beta1, t), bc2 = 1 - Double.pow(beta2, t)
+        return AdamConstants(
+            l2: decoupled ? 0 : Float(weightDecay), decay: decoupled ? Float(1 - learningRate * weightDecay) : 1,
+            b1: Float(beta1), b2: Float(beta2), c1: Float(1 - beta1), c2: Float(1 - beta2),
+            stepSize: Float(learningRate / bc1), bc2Root: Float(bc2.squareRoot()), eps: Float(epsilon))
+    }
+}
+
+/// The Float constants of one Adam step (see `AdamSettings.constants(step:)`).
+public struct AdamConstants: Sendable, Equatable {
+    public var l2, decay, b1, b2, c1, c2, stepSize, bc2Root, eps: Float
+}
+
+/// A set of Float operations on buffers in one backend's memory.
+///
+/// Conventions: matrices are row-major; `B` batch, `H` hidden units, `G` gate blocks; the LSTM
+/// gate order is i, f, g, o and the GRU order r, z, n (PyTorch's). Results that are sums over
+/// many elements (losses, norms, the penalty) stay in a buffer in the backend's memory, so that a
+/// step needs no copy back; read them with `download`. Operations may run asynchronously on a
+/// device; `download` and `synchronize()` wait for all earlier work. Every operation checks its
+/// arguments and throws `ComputeError.invalidArgument` instead of trapping; a device error is
+/// thrown by the call that sees it.
+public protocol ComputeBackend: AnyObject {
+    /// A short name for reports ("cpu", "cuda:0 NVIDIA H200").
+    var name: String { get }
+
+    // MARK: Memory
+
+    /// `count` elements of fresh memory, alive as long as the backend (contents unspecified).
+    func allocate(count: Int) throws -> ComputeBuffer
+    /// Copies `source.count` host values into the first elements of `destination`.
+    func upload(_ source: UnsafeBufferPointer<Float>, to destination: ComputeBuffer) throws
+    /// Copies the first `destination.count` elements of `source` to the host (waits for earlier work).
+    func download(_ source: ComputeBuffer, into destination: UnsafeMutableBufferPointer<Float>) throws
+    /// Copies all of `source` into the first elements of `destination`.
+    func copy(_ source: ComputeBuffer, to destination: ComputeBuffer) throws
+    /// Sets every element of `buffer` to `value`.
+    func fill(_ buffer: ComputeBuffer, with value: Float) throws
+    /// Waits until all earlier operations have finished.
+    func synchronize() throws
+
+    // MARK: Dense algebra
+
+    /// `C = alpha op(A) op(B) + beta C`, op(A) `m x k`, op(B) `k x n`, C `m x n`, row-major with
+    /// leading dimensions `lda`, `ldb`, `ldc` (elements between rows as stored).
+    func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
+              a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, beta: Float, c: ComputeBuffer, ldc: Int) throws
+    /// `y[r, :] += v` for every row r of the `rows x columns` matrix y (a bias).
+    func addRowVector(_ y: ComputeBuffer, rows: Int, columns: Int, _ v: ComputeBuffer) throws
+    /// `out[c] += sum_r x[r, c]` (a bias gradient).
+    func addColumnSums(_ x: ComputeBuffer, rows: Int, columns: Int, into out: ComputeBuffer) throws
+    /// `y += alpha x` over `x.count` elements.
+    func axpy(alpha: Float, _ x: ComputeBuffer, _ y: ComputeBuffer) throws
+    /// `x *= factor` (gradient clipping).
+    func scale(_ x: ComputeBuffer, by factor: Float) throws
+    /// `x *= mask` elementwise, mask entries 0 or 1 (pruned weights, their gradients and moments).
+    func multiplyByMask(_ x: ComputeBuffer, mask: ComputeBuffer) throws
+
+    // MARK: Recurrent cells (elementwise steps; the products go through gemm)
+
+    /// The Elman step's activation in place: `x = act(x)`, x the pre-activation
+    /// `W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`.
+    func elmanForward(_ activation: CellActivation, _ x: ComputeBuffer) throws
+    /// The Elman step's backward: `d = act'(h) (g + o)` (or `act'(h) g` without o), h the step's output.
+    func elmanBackward(_ activation: CellActivation, output h: ComputeBuffer, gradient g: ComputeBuffer,
+                       extra o: ComputeBuffer?, into d: ComputeBuffer) throws
+    /// The LSTM step: `gates` (B x 4H) holds the pre-activations a and is overwritten with
+    /// [σ(a_i) σ(a_f) tanh(a_g) σ(a_o)]; `c = f c_prev + i g`, `h = o tanh(c)` (B x H each).
+    func lstmForward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
+                     batch: Int, hiddenSize: Int) throws
+    /// The LSTM step's backward, with `dhT = dHidden + dOutput` (dOutput may be nil):
+    /// `dc = dCell + dhT o (1 - tanh²c)`; writes the pre-activation gradients
+    /// `dGates = [dc g i(1-i), dc c_prev f(1-f), dc i (1-g²), dhT tanh(c) o(1-o)]` and
+    /// `dCell = dc f` (the carry to step t-1). `dHidden` is only read.
+    func lstmBackward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
+                      dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize: Int) throws
+    /// The GRU step: `gates` (B x 3H) holds the input side `W_i x + b_i` and is overwritten with
+    /// [r z n]; `recurrent` (B x 3H) is `W_hh h_prev + b_hh`. `r = σ(a_r + q_r)`,
+    /// `z = σ(a_z + q_z)`, `n = tanh(a_n + r q_n)`, `h = (1 - z) n + z h_prev`; `recurrentN`
+    /// (B x H) keeps q_n for the backward step.
+    func gruForward(gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
+                    recurrentN: ComputeBuffer, batch: Int, hiddenSize: Int) throws
+    /// The GRU step's backward, with `dhT = dHidden + dOutput`: `da_n = dhT (1-z)(1-n²)`,
+    /// `da_z = dhT (h_prev - n) z(1-z)`, `da_r = da_n q_n r(1-r)`; writes `dPre = [da_r da_z da_n]`,
+    /// `dRecurrent = [da_r da_z da_n r]` and `dHidden = dhT z` (the direct carry to step t-1,
+    /// to which the caller adds `dRecurrent W_hh`).
+    func gruBackward(gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
+                     dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize: Int) throws
+
+    // MARK: Losses
+
+    /// Cross-entropy of each row of `logits` (rows x classes) against the class index in
+    /// `targets[r]` (stored as Float, exact below 2^24): `losses[r] = logsumexp(x_r) - x_r[t]`,
+    /// `argmax[r]` the first largest logit's index (as Float), and, when given,
+    /// `gradient = scale (softmax(x) - onehot(t))`. A target that is not an index in
+    /// `0 ..< classes` gives a NaN loss and a NaN gradient row.
+    func crossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
+                          losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?) throws
+    /// Cross-entropy of each row of `logits` against soft targets p (rows x classes):
+    /// `losses[r] = -sum_c p[c] log softmax(x)[c]` and, when given,
+    /// `gradient = scale (sum_c p[c] softmax(x) - p)`.
+    func softCrossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
+                              losses: ComputeBuffer, gradient: ComputeBuffer?) throws
+
+    // MARK: Reductions
+
+    /// `result[0] = sum_i x_i` (or `+=` with `accumulate`), accumulated in Double.
+    func sum(_ x: ComputeBuffer, into result: ComputeBuffer, accumulate: Bool) throws
+    /// `result[0] = sum_i x_i^2` (or `+=` with `accumulate`), accumulated in Double.
+    func sumOfSquares(_ x: ComputeBuffer, into result: ComputeBuffer, accumulate: Bool) throws
+
+    // MARK: Optimizers
+
+    /// One SGD step over `parameters.count` entries (PyTorch's formula):
+    /// `g' = g + wd p`; with momentum `buf = first ? g' : mu buf + (1 - dampening) g'` and
+    /// `p -= lr (nesterov ? g' + mu buf : buf)`; without, `p -= lr g'`.
+    func sgdStep(parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
+                 settings: SGDSettings, firstStep: Bool) throws
+    /// One Adam/AdamW step `t` (1-based) over `parameters.count` entries with the constants of
+    /// `AdamSettings.constants(step:)`: `g' = g + l2 p`, `m = b1 m + c1 g'`, `v = b2 v + c2 g'^2`,
+    /// `p = p decay - stepSize m / (sqrt(v) / bc2Root + eps)`.
+    func adamStep(parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
+                  secondMoment: ComputeBuffer, settings: AdamSettings, step: Int) throws
+
+    // MARK: Moduli regularization and pruning
+
+    /// The moduli penalty of one recurrent weight `W` (`(G H) x H`, G gate blocks stacked) with
+    /// the coefficients R (`H x H`, used for every block):
+    /// `value = lambda / (G H H) * sum_{g,i,j} R[i][j] |W[g H + i][j]|^p` written to (or, with
+    /// `accumulate`, added to) `value[0]`, and, when `gradient` is given,
+    /// `gradient += lambda / (G H H) * R p |W|^(p-1) sign(W)` (0 at W = 0). p is 1 or 2. For an
+    /// Elman layer (G = 1) this is the paper's `lambda * mean(R |W|^p)`; for G > 1 the mean runs
+    /// over all G H H entries (docs/decisions.md, 12).
+    func moduliPenalty(weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize: Int,
+                       lambda: Float, power: Int, value: ComputeBuffer, accumulate: Bool, gradient: ComputeBuffer?) throws
+    /// The k-th smallest magnitude |w| (k counted from 1) over all elements of the pooled
+    /// `tensors`: the global magnitude-pruning threshold. Zeros count (already pruned entries);
+    /// NaN magnitudes sort after every number.
+    func kthSmallestMagnitude(of tensors: [ComputeBuffer], k: Int) throws -> Float
+}
+
+extension ComputeBackend {
+    /// Copies host values into `destination`.
+    public func upload(_ values: [Float], to destination: ComputeBuffer) throws {
+        try values.withUnsafeBufferPointer { try upload($0, to: destination) }
+    }
+
+    /// A fresh buffer holding `values`.
+    public func buffer(_ values: [Float]) throws -> ComputeBuffer {
+        let b = try allocate(count: values.count)
+        try upload(values, to: b)
+        return b
+    }
+
+    /// The elements of `source`, as an array (allocates: for tests and reports, not per step).
+    public func download(_ source: ComputeBuffer) throws -> [Float] {
+        var out = [Float](repeating: 0, count: source.count)
+        try out.withUnsafeMutableBufferPointer { try download(source, into: $0) }
+        return out
+    }
+
+    /// A workspace of `count` elements (one allocation, see `Workspace`).
+    public func makeWorkspace(count: Int) throws -> Workspace {
+        Workspace(storage: try allocate(count: count))
+    }
+}

@@ -1,0 +1,83 @@
+// Buffers of Float in a compute backend's memory (host memory for the CPU backend, device memory
+// for CUDA), and a workspace that carves per-step scratch out of one buffer allocated up front.
+
+/// A range of `count` Float elements in the memory of one `ComputeBackend`.
+///
+/// A buffer is a handle: it names memory the backend allocated (`ComputeBackend.allocate(count:)`)
+/// or a slice of it, and stays valid as long as that backend lives. Element `i` lives at byte
+/// `address + 4 * i` of the backend's address space (a host pointer for `CPUBackend`, a
+/// `CUdeviceptr` for `CUDABackend`). Every operation checks that its buffers belong to the backend
+/// it runs on and are large enough, and throws `ComputeError.invalidArgument` otherwise.
+public struct ComputeBuffer: Sendable, Hashable, CustomStringConvertible {
+    /// The identity of the backend that owns the memory.
+    public let owner: UInt
+    /// The address of element 0 in the owner's address space.
+    public let address: UInt64
+    /// Number of Float elements.
+    public let count: Int
+
+    /// A buffer handle; backends make these, callers slice them.
+    init(owner: UInt, address: UInt64, count: Int) {
+        self.owner = owner
+        self.address = address
+        self.count = count
+    }
+
+    /// Elements `start ..< start + count` of this buffer. Throws when the range is not inside it.
+    public func slice(from start: Int, count: Int) throws -> ComputeBuffer {
+        guard start >= 0, count >= 0, start <= self.count, count <= self.count - start else {
+            throw ComputeError.invalidArgument(
+                "slice \(start) ..< \(start) + \(count) is outside a buffer of \(self.count) elements")
+        }
+        return ComputeBuffer(owner: owner, address: address + UInt64(start) * 4, count: count)
+    }
+
+    /// Rows `row ..< row + rowCount` of a row-major matrix with `columns` columns stored here.
+    public func rows(_ row: Int, count rowCount: Int, columns: Int) throws -> ComputeBuffer {
+        guard columns >= 0, row >= 0, rowCount >= 0, row.multipliedReportingOverflow(by: columns).overflow == false,
+              rowCount.multipliedReportingOverflow(by: columns).overflow == false else {
+            throw ComputeError.invalidArgument("rows \(row) ..< \(row) + \(rowCount) of \(columns) columns: sizes overflow")
+        }
+        return try slice(from: row * columns, count: rowCount * columns)
+    }
+
+    public var description: String { "ComputeBuffer(\(count) floats at 0x\(String(address, radix: 16)))" }
+}
+
+/// A bump allocator over one buffer: per-step scratch is taken from it and handed back all at
+/// once with `reset()`, so a training step allocates no memory.
+///
+/// Every piece starts at a multiple of 64 elements (256 bytes), the alignment of `cuMemAlloc`,
+/// so that kernels read whole memory transactions.
+public struct Workspace: Sendable {
+    /// The memory the pieces are taken from.
+    public let storage: ComputeBuffer
+    /// Elements handed out since the last `reset()`, alignment padding included.
+    public private(set) var used = 0
+    /// The largest `used` seen: the size a workspace for the same work needs.
+    public private(set) var highWater = 0
+
+    /// A workspace over `storage` (typically one `allocate(count:)` made when the model is built).
+    public init(storage: ComputeBuffer) {
+        self.storage = storage
+    }
+
+    /// The element alignment of every piece.
+    public static let alignment = 64
+
+    /// The next `count` elements. Throws when the workspace is too small, naming the size needed.
+    public mutating func take(_ count: Int) throws -> ComputeBuffer {
+        let start = (used + Workspace.alignment - 1) / Workspace.alignment * Workspace.alignment
+        guard count >= 0, start <= storage.count, count <= storage.count - start else {
+            throw ComputeError.invalidArgument(
+                "workspace of \(storage.count) elements is too small: \(used) are in use and \(count) more were asked for; "
+                + "allocate at least \(start + max(count, 0)) elements")
+        }
+        used = start + count
+        highWater = max(highWater, used)
+        return try storage.slice(from: start, count: count)
+    }
+
+    /// Hands every piece back (their contents are left as they are).
+    public mutating func reset() { used = 0 }
+}

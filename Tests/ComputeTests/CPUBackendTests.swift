@@ -1,0 +1,240 @@
+// The CPU backend against naive Double loops, operation by operation, on seeded random inputs
+// at sizes with and without SIMD tails.
+import Foundation
+import Testing
+import Linalg
+import Compute
+
+@Suite struct CPUBackendTests {
+    let cpu = CPUBackend()
+
+    /// Memory round trips: upload, download, copy, fill, slices and a workspace's pieces.
+    @Test func memoryRoundTrips() throws {
+        var rng = SeededGenerator(seed: 1)
+        let values = rng.floats(100)
+        let a = try cpu.buffer(values)
+        #expect(try cpu.download(a) == values)
+        let b = try cpu.allocate(count: 120)
+        try cpu.copy(a, to: b)
+        #expect(Array(try cpu.download(b).prefix(100)) == values)
+        try cpu.fill(try b.slice(from: 100, count: 20), with: 7)
+        #expect(try cpu.download(b).suffix(20).allSatisfy { $0 == 7 })
+        #expect(try cpu.download(try a.slice(from: 10, count: 5)) == Array(values[10..<15]))
+        var ws = try cpu.makeWorkspace(count: 256)
+        let p1 = try ws.take(10), p2 = try ws.take(100)
+        #expect(p2.address - p1.address == UInt64(Workspace.alignment * 4))
+        try cpu.fill(p1, with: 1); try cpu.fill(p2, with: 2)
+        #expect(try cpu.download(p1).allSatisfy { $0 == 1 } && cpu.download(p2).allSatisfy { $0 == 2 })
+        #expect(throws: ComputeError.self) { _ = try ws.take(200) }
+        ws.reset()
+        #expect(try ws.take(200).count == 200 && ws.highWater == 200)
+    }
+
+    /// GEMM in all four transpose combinations, with padded leading dimensions, alpha and beta.
+    @Test(arguments: [(Transpose.noTranspose, Transpose.noTranspose), (.transpose, .noTranspose),
+                      (.noTranspose, .transpose), (.transpose, .transpose)])
+    func gemmMatchesTripleLoop(_ ta: Transpose, _ tb: Transpose) throws {
+        var rng = SeededGenerator(seed: 2)
+        let m = 13, n = 9, k = 17
+        let (ar, ac) = ta == .noTranspose ? (m, k) : (k, m)
+        let (br, bc) = tb == .noTranspose ? (k, n) : (n, k)
+        let lda = ac + 3, ldb = bc + 1, ldc = n + 2
+        let a = rng.floats(ar * lda), b = rng.floats(br * ldb), c = rng.floats(m * ldc)
+        let (pa, pb, pc) = (try cpu.buffer(a), try cpu.buffer(b), try cpu.buffer(c))
+        try cpu.gemm(ta, tb, m: m, n: n, k: k, alpha: 0.75, a: pa, lda: lda, b: pb, ldb: ldb, beta: -0.5, c: pc, ldc: ldc)
+        var expected = c.doubles
+        Reference.gemm(ta, tb, m: m, n: n, k: k, alpha: 0.75, a: a.doubles, lda: lda, b: b.doubles, ldb: ldb,
+                       beta: -0.5, c: &expected, ldc: ldc)
+        expectClose(try cpu.download(pc), expected, tolerance: 1e-5, "gemm \(ta) \(tb) seed 2")
+    }
+
+    /// Bias broadcast, column sums, axpy, scale and masking.
+    @Test func rowAndElementwiseOperations() throws {
+        var rng = SeededGenerator(seed: 3)
+        let rows = 7, cols = 19
+        let y = rng.floats(rows * cols), v = rng.floats(cols), out0 = rng.floats(cols)
+        let (py, pv, po) = (try cpu.buffer(y), try cpu.buffer(v), try cpu.buffer(out0))
+        try cpu.addRowVector(py, rows: rows, columns: cols, pv)
+        expectClose(try cpu.download(py), (0..<(rows * cols)).map { Double(y[$0]) + Double(v[$0 % cols]) }, tolerance: 1e-6, "addRowVector")
+        try cpu.addColumnSums(try cpu.buffer(y), rows: rows, columns: cols, into: po)
+        expectClose(try cpu.download(po), (0..<cols).map { c in Double(out0[c]) + (0..<rows).reduce(0) { $0 + Double(y[$1 * cols + c]) } },
+                    tolerance: 1e-6, "addColumnSums")
+        let x = rng.floats(37), z = rng.floats(37)
+        let (px, pz) = (try cpu.buffer(x), try cpu.buffer(z))
+        try cpu.axpy(alpha: -1.5, px, pz)
+        expectClose(try cpu.download(pz), (0..<37).map { Double(z[$0]) - 1.5 * Double(x[$0]) }, tolerance: 1e-6, "axpy")
+        try cpu.scale(px, by: 0.25)
+        expectClose(try cpu.download(px), x.map { Double($0) * 0.25 }, tolerance: 0, "scale")
+        let mask: [Float] = (0..<37).map { $0 % 3 == 0 ? 0 : 1 }
+        try cpu.multiplyByMask(pz, mask: try cpu.buffer(mask))
+        let masked = try cpu.download(pz)
+        #expect((0..<37).allSatisfy { mask[$0] == 0 ? masked[$0] == 0 : masked[$0] != 0 })
+    }
+
+    /// The Elman activations in place.
+    @Test(arguments: CellActivation.allCases)
+    func elmanForward(_ activation: CellActivation) throws {
+        var rng = SeededGenerator(seed: 4)
+        let x = rng.floats(45, -3, 3)
+        let p = try cpu.buffer(x)
+        try cpu.elmanForward(activation, p)
+        expectClose(try cpu.download(p), x.map { activation == .tanh ? tanh(Double($0)) : max(Double($0), 0) },
+                    tolerance: 1e-6, "elmanForward \(activation)")
+    }
+
+    /// The LSTM step: gates, cell and hidden state.
+    @Test func lstmForward() throws {
+        var rng = SeededGenerator(seed: 5)
+        let batch = 3, h = 5
+        let a = rng.floats(batch * 4 * h, -3, 3), cPrev = rng.floats(batch * h)
+        let (pa, pcp) = (try cpu.buffer(a), try cpu.buffer(cPrev))
+        let (pc, ph) = (try cpu.allocate(count: batch * h), try cpu.allocate(count: batch * h))
+        try cpu.lstmForward(gates: pa, cellPrevious: pcp, cell: pc, hidden: ph, batch: batch, hiddenSize: h)
+        let ref = Reference.lstm(a: a.doubles, cPrev: cPrev.doubles, batch: batch, h: h)
+        expectClose(try cpu.download(pa), ref.gates, tolerance: 1e-6, "LSTM gates")
+        expectClose(try cpu.download(pc), ref.c, tolerance: 1e-6, "LSTM cell")
+        expectClose(try cpu.download(ph), ref.h, tolerance: 1e-6, "LSTM hidden")
+    }
+
+    /// The GRU step: gates, hidden state and the kept recurrent n projection.
+    @Test func gruForward() throws {
+        var rng = SeededGenerator(seed: 6)
+        let batch = 4, h = 3
+        let a = rng.floats(batch * 3 * h, -2, 2), q = rng.floats(batch * 3 * h, -2, 2), hPrev = rng.floats(batch * h)
+        let (pa, pq, php) = (try cpu.buffer(a), try cpu.buffer(q), try cpu.buffer(hPrev))
+        let (ph, pn) = (try cpu.allocate(count: batch * h), try cpu.allocate(count: batch * h))
+        try cpu.gruForward(gates: pa, recurrent: pq, hiddenPrevious: php, hidden: ph, recurrentN: pn, batch: batch, hiddenSize: h)
+        let ref = Reference.gru(a: a.doubles, q: q.doubles, hPrev: hPrev.doubles, batch: batch, h: h)
+        expectClose(try cpu.download(pa), ref.gates, tolerance: 1e-6, "GRU gates")
+        expectClose(try cpu.download(ph), ref.h, tolerance: 1e-6, "GRU hidden")
+        expectClose(try cpu.download(pn), (0..<(batch * h)).map { Double(q[($0 / h) * 3 * h + 2 * h + $0 % h]) }, tolerance: 0, "GRU q_n")
+    }
+
+    /// Cross-entropy rows: losses and argmax (ties resolve to the first index), and a NaN row
+    /// for a target that is not a class index.
+    @Test(arguments: [5, 8, 37])
+    func crossEntropyRows(classes c: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(7 + c))
+        let rows = 6
+        var x = rng.floats(rows * c, -4, 4)
+        x[2 * c + 1] = 9; x[2 * c + 3] = 9  // a tie in row 2: the first index wins
+        var t = (0..<rows).map { _ in Float(rng.integer(below: c)) }
+        t[5] = Float(c)  // not a class
+        let (px, pt) = (try cpu.buffer(x), try cpu.buffer(t))
+        let (pl, pa) = (try cpu.allocate(count: rows), try cpu.allocate(count: rows))
+        try cpu.crossEntropyRows(logits: px, targets: pt, rows: rows, classes: c, scale: 1, losses: pl, argmax: pa, gradient: nil)
+        let xd = x.doubles
+        let expected = (0..<rows).map { r -> Double in
+            r == 5 ? .nan : Reference.crossEntropy(xd[(r * c)..<((r + 1) * c)], target: Int(t[r]))
+        }
+        expectClose(try cpu.download(pl), expected, tolerance: 1e-5, "cross-entropy losses, \(c) classes")
+        let am = try cpu.download(pa)
+        for r in 0..<rows {
+            let row = Array(x[(r * c)..<((r + 1) * c)])
+            #expect(Int(am[r]) == row.firstIndex(of: row.max()!), "argmax of row \(r)")
+        }
+        #expect(am[2] == 1)
+    }
+
+    /// Soft-target cross-entropy rows (targets that do not sum to 1 included).
+    @Test(arguments: [3, 8, 21])
+    func softCrossEntropyRows(classes c: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(20 + c))
+        let rows = 5
+        let x = rng.floats(rows * c, -4, 4), p = rng.floats(rows * c, 0, 1)
+        let pl = try cpu.allocate(count: rows)
+        try cpu.softCrossEntropyRows(logits: try cpu.buffer(x), targets: try cpu.buffer(p), rows: rows, classes: c, scale: 1,
+                                     losses: pl, gradient: nil)
+        let xd = x.doubles, pd = p.doubles
+        let expected = (0..<rows).map { Reference.softCrossEntropy(xd[($0 * c)..<(($0 + 1) * c)], pd[($0 * c)..<(($0 + 1) * c)]) }
+        expectClose(try cpu.download(pl), expected, tolerance: 1e-5, "soft cross-entropy, \(c) classes")
+    }
+
+    /// Sums and sums of squares, written and accumulated.
+    @Test func reductions() throws {
+        var rng = SeededGenerator(seed: 30)
+        let x = rng.floats(1001, -2, 2)
+        let px = try cpu.buffer(x), r = try cpu.buffer([0.5])
+        try cpu.sum(px, into: r, accumulate: true)
+        expectClose(try cpu.download(r), [0.5 + x.doubles.reduce(0, +)], tolerance: 1e-6, "sum, accumulated")
+        try cpu.sumOfSquares(px, into: r, accumulate: false)
+        expectClose(try cpu.download(r), [x.doubles.reduce(0) { $0 + $1 * $1 }], tolerance: 1e-6, "sum of squares")
+    }
+
+    /// SGD (plain, momentum with dampening, Nesterov, weight decay) over three steps.
+    @Test(arguments: [SGDSettings(learningRate: 0.1), SGDSettings(learningRate: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01),
+                      SGDSettings(learningRate: 0.05, momentum: 0.8, weightDecay: 0.02, nesterov: true)])
+    func sgdMatchesPyTorchFormula(_ s: SGDSettings) throws {
+        var rng = SeededGenerator(seed: 31)
+        let n = 29
+        var p = rng.floats(n).doubles, buf = [Double](repeating: 0, count: n)
+        let pp = try cpu.buffer(p.map(Float.init)), pg = try cpu.allocate(count: n), pb = try cpu.allocate(count: n)
+        for step in 0..<3 {
+            let g = rng.floats(n)
+            try cpu.upload(g, to: pg)
+            try cpu.sgdStep(parameters: pp, gradients: pg, momentumBuffer: s.momentum == 0 ? nil : pb, settings: s, firstStep: step == 0)
+            for i in 0..<n {
+                let gi = Double(g[i]) + s.weightDecay * p[i]
+                if s.momentum == 0 { p[i] -= s.learningRate * gi; continue }
+                buf[i] = step == 0 ? gi : s.momentum * buf[i] + (1 - s.dampening) * gi
+                p[i] -= s.learningRate * (s.nesterov ? gi + s.momentum * buf[i] : buf[i])
+            }
+        }
+        expectClose(try cpu.download(pp), p, tolerance: 1e-6, "SGD \(s)")
+    }
+
+    /// Adam and AdamW over four steps, bias corrections included.
+    @Test(arguments: [AdamSettings(learningRate: 0.01, weightDecay: 0.05), AdamSettings.adamW(learningRate: 0.01, weightDecay: 0.1)])
+    func adamMatchesPyTorchFormula(_ s: AdamSettings) throws {
+        var rng = SeededGenerator(seed: 32)
+        let n = 23
+        var p = rng.floats(n).doubles, m = [Double](repeating: 0, count: n), v = m
+        let pp = try cpu.buffer(p.map(Float.init)), pg = try cpu.allocate(count: n)
+        let pm = try cpu.buffer([Float](repeating: 0, count: n)), pv = try cpu.buffer([Float](repeating: 0, count: n))
+        for t in 1...4 {
+            let g = rng.floats(n)
+            try cpu.upload(g, to: pg)
+            try cpu.adamStep(parameters: pp, gradients: pg, firstMoment: pm, secondMoment: pv, settings: s, step: t)
+            let bc1 = 1 - pow(s.beta1, Double(t)), bc2 = 1 - pow(s.beta2, Double(t))
+            for i in 0..<n {
+                var gi = Double(g[i])
+                if s.decoupled { p[i] *= 1 - s.learningRate * s.weightDecay } else { gi += s.weightDecay * p[i] }
+                m[i] = s.beta1 * m[i] + (1 - s.beta1) * gi
+                v[i] = s.beta2 * v[i] + (1 - s.beta2) * gi * gi
+                p[i] -= s.learningRate / bc1 * m[i] / (sqrt(v[i]) / sqrt(bc2) + s.epsilon)
+            }
+        }
+        expectClose(try cpu.download(pp), p, tolerance: 1e-6, "\(s.decoupled ? "AdamW" : "Adam") parameters")
+        expectClose(try cpu.download(pm), m, tolerance: 1e-6, "first moment")
+        expectClose(try cpu.download(pv), v, tolerance: 1e-6, "second moment")
+    }
+
+    /// The penalty's value for p = 1 and 2 and G = 1, 3, 4 gate blocks, written and accumulated.
+    @Test(arguments: [(1, 1), (2, 1), (3, 2), (4, 1)])
+    func penaltyValue(gates: Int, power: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(40 + gates * 2 + power))
+        let h = 6
+        let w = rng.floats(gates * h * h), r = rng.floats(h * h, 0, 80)
+        let value = try cpu.buffer([2])
+        try cpu.moduliPenalty(weights: try cpu.buffer(w), coefficients: try cpu.buffer(r), gates: gates, hiddenSize: h,
+                              lambda: 0.1, power: power, value: value, accumulate: true, gradient: nil)
+        let expected = 2 + Reference.penalty(w: w.doubles, r: r.doubles, gates: gates, h: h, lambda: 0.1, power: power)
+        expectClose(try cpu.download(value), [expected], tolerance: 1e-6, "penalty G \(gates) p \(power)")
+    }
+
+    /// The k-th smallest magnitude over pooled tensors, against a sort, for every k; with ties,
+    /// zeros (pruned entries) and tensors of different sizes.
+    @Test func kthSmallestMagnitudeMatchesSort() throws {
+        var rng = SeededGenerator(seed: 50)
+        var a = rng.floats(40), b = rng.floats(3), c = rng.floats(61)
+        a[3] = 0; a[7] = 0; c[10] = -a[5]; c[11] = a[5]; b[1] = -0.0
+        let tensors = [try cpu.buffer(a), try cpu.buffer(b), try cpu.buffer(c)]
+        let sorted = (a + b + c).map { abs($0) }.sorted()
+        for k in 1...sorted.count {
+            let got = try cpu.kthSmallestMagnitude(of: tensors, k: k)
+            #expect(got == sorted[k - 1], "k = \(k): \(got) vs \(sorted[k - 1])")
+        }
+        #expect(throws: ComputeError.self) { _ = try cpu.kthSmallestMagnitude(of: tensors, k: 0) }
+        #expect(throws: ComputeError.self) { _ = try cpu.kthSmallestMagnitude(of: tensors, k: sorted.count + 1) }
+    }
+}
