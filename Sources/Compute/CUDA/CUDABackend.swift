@@ -1,0 +1,589 @@
+// The compute operations on an NVIDIA GPU: cuBLAS for GEMM, run-time compiled kernels for the rest,
+// device memory allocated once. Every library is opened with dlopen when the backend is made, so
+// the package builds and runs without CUDA; without a GPU or a library, making one throws an error
+// naming what was looked for. References: CUDA driver API, cuBLAS and NVRTC documentation.
+import Linalg
+import Synchronization
+
+/// `ComputeBackend` on one CUDA device.
+///
+/// Buffers are device memory (`cuMemAlloc`, freed with the backend). Operations run in order on
+/// the device's default stream and return before the device finishes; `download` and
+/// `synchronize()` wait. Kernels are compiled by NVRTC on first use (to CUBIN for the device's
+/// architecture when NVRTC knows it, else to PTX for the newest architecture it knows, which the
+/// driver compiles), cached for the process and loaded once per backend. The kernels are built
+/// with `--fmad=false`, so elementwise results round like the CPU backend's; GEMM runs in full
+/// FP32 (no TF32) unless `setTF32(true)`.
+public final class CUDABackend: ComputeBackend {
+    public let name: String
+    /// The GPU's name ("NVIDIA H200").
+    public let deviceName: String
+    /// The device's compute capability, e.g. (9, 0).
+    public let computeCapability: (major: Int, minor: Int)
+    /// Streaming multiprocessors.
+    public let multiprocessors: Int
+    /// Device memory in bytes.
+    public let totalMemory: Int
+    /// The driver's CUDA version, e.g. 13000 for 13.0.
+    public let driverVersion: Int
+    /// cuBLAS's version, e.g. 130100.
+    public let cublasVersion: Int
+    /// NVRTC's version.
+    public let nvrtcVersion: (major: Int, minor: Int)
+    /// What the kernels are compiled for: "sm_90" (CUBIN) or "compute_XX" (PTX).
+    public let architecture: String
+    /// The library files in use (driver, cuBLAS, NVRTC), as opened.
+    public let libraryPaths: [String]
+
+    private let driver: CUDADriver
+    private let cublas: CUBLAS
+    private let nvrtc: NVRTC
+    private let context: OpaquePointer?
+    private let blas: OpaquePointer?
+    private let deviceOrdinal: Int32
+    private var allocations: [UInt64] = []
+    private var modules: [OpaquePointer?] = []
+    private var functions: [String: OpaquePointer?] = [:]
+    /// Kernel arguments: 32 slots of 8 bytes and the pointers to them, reused by every launch.
+    private let argumentSlots: UnsafeMutableRawPointer
+    private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// Device scratch: partial sums of the reductions (1024 doubles) and the 256-bin histogram.
+    private var partials: ComputeBuffer!
+    private var histogram: ComputeBuffer!
+    private let hostHistogram: UnsafeMutablePointer<Float>
+    private var checks: BufferChecks { BufferChecks(owner: UInt(bitPattern: ObjectIdentifier(self)), backend: name) }
+
+    /// Compiled kernels of this process, by source, architecture and NVRTC version.
+    private static let compiled = Mutex<[String: CompiledKernel]>([:])
+    /// The most blocks a reduction uses (the size of `partials` in doubles).
+    private static let maxReductionBlocks = 1024
+
+    /// Opens the driver, cuBLAS and NVRTC (default locations: `CUDALibraryLocations`) and makes a
+    /// backend on device `device`. Throws `ComputeError.libraryNotFound` (every file tried, what to
+    /// install), `.noDevice`, or the failing call's `.driver` / `.cublas` error.
+    public init(device: Int = 0, driverCandidates: [String]? = nil, cublasCandidates: [String]? = nil,
+                nvrtcCandidates: [String]? = nil) throws {
+        let driver = try CUDADriver(candidates: driverCandidates)
+        let status = driver.cuInit(0)
+        if status == 100 {  // CUDA_ERROR_NO_DEVICE
+            throw ComputeError.noDevice("the driver (\(driver.library.path)) reports no CUDA-capable device (cuInit: CUDA_ERROR_NO_DEVICE); "
+                                        + "check nvidia-smi and that the GPU is visible here (CUDA_VISIBLE_DEVICES, container --gpus)")
+        }
+        try driver.check(status, "cuInit(0)")
+        var version: Int32 = 0, count: Int32 = 0
+        try driver.check(driver.cuDriverGetVersion(&version), "cuDriverGetVersion")
+        try driver.check(driver.cuDeviceGetCount(&count), "cuDeviceGetCount")
+        guard device >= 0 && device < Int(count) else {
+            throw ComputeError.noDevice("device \(device) asked for, the driver sees \(count) device(s)")
+        }
+        var handle: Int32 = 0
+        try driver.check(driver.cuDeviceGet(&handle, Int32(device)), "cuDeviceGet(\(device))")
+        var nameBytes = [CChar](repeating: 0, count: 256)
+        try driver.check(driver.cuDeviceGetName(&nameBytes, 255, handle), "cuDeviceGetName")
+        var major: Int32 = 0, minor: Int32 = 0, sms: Int32 = 0, memory = 0
+        try driver.check(driver.cuDeviceGetAttribute(&major, CUDADriver.computeCapabilityMajor, handle), "cuDeviceGetAttribute(major)")
+        try driver.check(driver.cuDeviceGetAttribute(&minor, CUDADriver.computeCapabilityMinor, handle), "cuDeviceGetAttribute(minor)")
+        try driver.check(driver.cuDeviceGetAttribute(&sms, CUDADriver.multiprocessorCount, handle), "cuDeviceGetAttribute(SMs)")
+        try driver.check(driver.cuDeviceTotalMem(&memory, handle), "cuDeviceTotalMem")
+        let driverMajor = Int(version) / 1000
+        let cublas = try CUBLAS(candidates: cublasCandidates ?? CUDALibraryLocations.cublas(driverMajor: driverMajor))
+        let nvrtc = try NVRTC(candidates: nvrtcCandidates ?? CUDALibraryLocations.nvrtc(driverMajor: driverMajor), driverMajor: driverMajor)
+
+        var context: OpaquePointer? = nil
+        try driver.check(driver.cuDevicePrimaryCtxRetain(&context, handle), "cuDevicePrimaryCtxRetain(\(device))")
+        var blas: OpaquePointer? = nil
+        do {
+            try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+            try cublas.check(cublas.create(&blas), "cublasCreate (\(cublas.library.path))")
+        } catch {
+            _ = driver.cuDevicePrimaryCtxRelease(handle)
+            throw error
+        }
+        var blasVersion: Int32 = 0
+        _ = cublas.getVersion(blas, &blasVersion)
+        _ = cublas.setMathMode(blas, CUBLAS.defaultMath)
+
+        let capability = Int(major) * 10 + Int(minor)
+        let archs = nvrtc.supportedArchitectures()
+        if archs.isEmpty || archs.contains(capability) {
+            architecture = "sm_\(capability)"
+        } else if let best = archs.filter({ $0 <= capability }).max() {
+            architecture = "compute_\(best)"
+        } else {
+            _ = cublas.destroy(blas)
+            _ = driver.cuDevicePrimaryCtxRelease(handle)
+            throw ComputeError.noDevice("NVRTC \(nvrtc.version.major).\(nvrtc.version.minor) (\(nvrtc.library.path)) compiles for "
+                                        + "architectures \(archs), none at or below this GPU's \(capability): install an NVRTC that supports it")
+        }
+        self.driver = driver
+        self.cublas = cublas
+        self.nvrtc = nvrtc
+        self.context = context
+        self.blas = blas
+        self.deviceOrdinal = handle
+        deviceName = String(decoding: nameBytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        computeCapability = (Int(major), Int(minor))
+        multiprocessors = Int(sms)
+        totalMemory = memory
+        driverVersion = Int(version)
+        cublasVersion = Int(blasVersion)
+        nvrtcVersion = nvrtc.version
+        libraryPaths = [driver.library.file(holding: "cuInit"), cublas.library.file(holding: "cublasCreate_v2"),
+                        nvrtc.library.file(holding: "nvrtcVersion")]
+        name = "cuda:\(device) \(deviceName)"
+        argumentSlots = UnsafeMutableRawPointer.allocate(byteCount: 32 * 8, alignment: 16)
+        argumentPointers = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 32)
+        for i in 0..<32 { argumentPointers[i] = argumentSlots + 8 * i }
+        hostHistogram = UnsafeMutablePointer<Float>.allocate(capacity: 256)
+        partials = try allocate(count: 2 * CUDABackend.maxReductionBlocks)
+        histogram = try allocate(count: 256)
+    }
+
+    deinit {
+        _ = driver.cuCtxSetCurrent(context)
+        _ = driver.cuCtxSynchronize()
+        for a in allocations { _ = driver.cuMemFree(a) }
+        for m in modules { _ = driver.cuModuleUnload(m) }
+        _ = cublas.destroy(blas)
+        _ = driver.cuDevicePrimaryCtxRelease(deviceOrdinal)
+        argumentSlots.deallocate()
+        argumentPointers.deallocate()
+        hostHistogram.deallocate()
+    }
+
+    /// Makes this backend's context current on the calling thread (cheap; done by every call).
+    private func activate() throws {
+        try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+    }
+
+    /// Whether GEMM may use TF32 tensor cores (10-bit mantissa inputs): faster, less exact.
+    /// Off by default, as PyTorch's `torch.backends.cuda.matmul.allow_tf32`.
+    public func setTF32(_ enabled: Bool) throws {
+        try cublas.check(cublas.setMathMode(blas, enabled ? CUBLAS.tf32Math : CUBLAS.defaultMath), "cublasSetMathMode")
+    }
+
+    // MARK: Kernels
+
+    /// A kernel argument, stored in an 8-byte slot.
+    private enum Argument {
+        case buffer(ComputeBuffer?)
+        case int64(Int)
+        case int32(Int32)
+        case uint32(UInt32)
+        case float(Float)
+        case double(Double)
+    }
+
+    /// The entry point `entry` of `source`, compiling and loading the source on first use.
+    private func function(_ source: CUDAKernelSource, _ entry: String) throws -> OpaquePointer? {
+        if let f = functions[entry] { return f }
+        let key = "\(source.name)|\(architecture)|\(nvrtcVersion.major).\(nvrtcVersion.minor)"
+        let cached = CUDABackend.compiled.withLock { $0[key] }
+        let kernel: CompiledKernel
+        if let cached { kernel = cached } else {
+            kernel = try nvrtc.compile(source.source, name: source.name, options: CUDAKernelSource.options(architecture: architecture))
+            CUDABackend.compiled.withLock { $0[key] = kernel }
+        }
+        var module: OpaquePointer? = nil
+        var loaded = false
+        if let cubin = kernel.cubin {
+            loaded = cubin.withUnsafeBytes { driver.cuModuleLoadData(&module, $0.baseAddress) } == 0
+        }
+        if !loaded {
+            guard !kernel.ptx.isEmpty else {
+                throw ComputeError.driver(call: "cuModuleLoadData(\(source.name), CUBIN for \(architecture))", code: -1,
+                                          name: "no PTX to fall back on", message: "the CUBIN did not load and NVRTC gave no PTX")
+            }
+            let status = kernel.ptx.withUnsafeBytes { driver.cuModuleLoadData(&module, $0.baseAddress) }
+            try driver.check(status, "cuModuleLoadData(\(source.name), PTX for \(architecture) from NVRTC "
+                             + "\(nvrtcVersion.major).\(nvrtcVersion.minor); a driver older than NVRTC cannot load its PTX: "
+                             + "use an NVRTC no newer than the driver's CUDA \(driverVersion / 1000).\(driverVersion % 1000 / 10))")
+        }
+        modules.append(module)
+        for name in source.entryPoints {
+            var f: OpaquePointer? = nil
+            try driver.check(driver.cuModuleGetFunction(&f, module, name), "cuModuleGetFunction(\(name))")
+            functions[name] = f
+        }
+        guard let f = functions[entry] else {
+            throw ComputeError.invalidArgument("kernel source \(source.name) has no entry point \(entry)")
+        }
+        return f
+    }
+
+    /// Launches `entry` of `source` on a `grid` of `block`-thread blocks.
+    private func launch(_ source: CUDAKernelSource, _ entry: String, grid: Int, block: (Int, Int) = (256, 1),
+                        _ arguments: [Argument]) throws {
+        guard grid > 0 else { return }
+        let f = try function(source, entry)
+        for (i, a) in arguments.enumerated() {
+            let slot = argumentSlots + 8 * i
+            switch a {
+            case .buffer(let b): slot.storeBytes(of: b?.address ?? 0, as: UInt64.self)
+            case .int64(let v): slot.storeBytes(of: Int64(v), as: Int64.self)
+            case .int32(let v): slot.storeBytes(of: v, as: Int32.self)
+            case .uint32(let v): slot.storeBytes(of: v, as: UInt32.self)
+            case .float(let v): slot.storeBytes(of: v, as: Float.self)
+            case .double(let v): slot.storeBytes(of: v, as: Double.self)
+            }
+        }
+        try driver.check(driver.cuLaunchKernel(f, UInt32(min(grid, Int(Int32.max))), 1, 1, UInt32(block.0), UInt32(block.1), 1, 0,
+                                               nil, argumentPointers, nil),
+                         "cuLaunchKernel(\(entry), grid \(grid), block \(block.0)x\(block.1))")
+    }
+
+    /// Blocks of 256 threads for a grid-stride loop over n elements.
+    private func blocks(_ n: Int, max: Int = 8192) -> Int { Swift.min((n + 255) / 256, max) }
+
+    // MARK: Memory
+
+    public func allocate(count: Int) throws -> ComputeBuffer {
+        guard count >= 0, count <= Int.max / 8 else {
+            throw ComputeError.invalidArgument("allocate: cannot allocate \(count) elements")
+        }
+        try activate()
+        var address: UInt64 = 0
+        try driver.check(driver.cuMemAlloc(&address, max(count, 1) * 4), "cuMemAlloc(\(max(count, 1) * 4) bytes)")
+        allocations.append(address)
+        return ComputeBuffer(owner: checks.owner, address: address, count: count)
+    }
+
+    public func upload(_ source: UnsafeBufferPointer<Float>, to destination: ComputeBuffer) throws {
+        try checks.need(destination, "destination", count: source.count, "upload")
+        guard source.count > 0 else { return }
+        try activate()
+        try driver.check(driver.cuMemcpyHtoD(destination.address, source.baseAddress, source.count * 4), "cuMemcpyHtoD")
+    }
+
+    public func download(_ source: ComputeBuffer, into destination: UnsafeMutableBufferPointer<Float>) throws {
+        try checks.need(source, "source", count: destination.count, "download")
+        try activate()
+        guard destination.count > 0 else { return try synchronize() }
+        try driver.check(driver.cuMemcpyDtoH(destination.baseAddress, source.address, destination.count * 4), "cuMemcpyDtoH")
+    }
+
+    public func copy(_ source: ComputeBuffer, to destination: ComputeBuffer) throws {
+        try checks.own(source, "source", "copy")
+        try checks.need(destination, "destination", count: source.count, "copy")
+        guard source.count > 0, source.address != destination.address else { return }
+        let (s, d, bytes) = (source.address, destination.address, UInt64(source.count) * 4)
+        guard s + bytes <= d || d + bytes <= s else {
+            throw ComputeError.invalidArgument("copy: source and destination overlap")
+        }
+        try activate()
+        try driver.check(driver.cuMemcpyDtoD(d, s, Int(bytes)), "cuMemcpyDtoD")
+    }
+
+    public func fill(_ buffer: ComputeBuffer, with value: Float) throws {
+        try checks.own(buffer, "buffer", "fill")
+        guard buffer.count > 0 else { return }
+        try activate()
+        try driver.check(driver.cuMemsetD32(buffer.address, value.bitPattern, buffer.count), "cuMemsetD32")
+    }
+
+    public func synchronize() throws {
+        try activate()
+        try driver.check(driver.cuCtxSynchronize(), "cuCtxSynchronize")
+    }
+
+    // MARK: Dense algebra
+
+    public func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
+                     a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, beta: Float, c: ComputeBuffer, ldc: Int) throws {
+        let op = "gemm"
+        _ = try checks.sizes(op, ("m", m), ("n", n), ("k", k))
+        try checks.int32(op, ("m", m), ("n", n), ("k", k), ("lda", lda), ("ldb", ldb), ("ldc", ldc))
+        try checks.matrix(a, "A", rows: transA == .noTranspose ? m : k, columns: transA == .noTranspose ? k : m, ld: lda, op)
+        try checks.matrix(b, "B", rows: transB == .noTranspose ? k : n, columns: transB == .noTranspose ? n : k, ld: ldb, op)
+        try checks.matrix(c, "C", rows: m, columns: n, ld: ldc, op)
+        guard m > 0 && n > 0 else { return }
+        try activate()
+        // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: the same buffers with
+        // the operands swapped and the same transpose flags.
+        var alpha = alpha, beta = beta
+        let opA = transA == .noTranspose ? CUBLAS.opN : CUBLAS.opT, opB = transB == .noTranspose ? CUBLAS.opN : CUBLAS.opT
+        try cublas.check(cublas.sgemm(blas, opB, opA, Int32(n), Int32(m), Int32(k), &alpha,
+                                      UnsafeRawPointer(bitPattern: UInt(b.address)), Int32(ldb),
+                                      UnsafeRawPointer(bitPattern: UInt(a.address)), Int32(lda), &beta,
+                                      UnsafeMutableRawPointer(bitPattern: UInt(c.address)), Int32(ldc)),
+                         "cublasSgemm(\(transA), \(transB), m \(m), n \(n), k \(k))")
+    }
+
+    public func addRowVector(_ y: ComputeBuffer, rows: Int, columns: Int, _ v: ComputeBuffer) throws {
+        let count = try checks.sizes("addRowVector", ("rows", rows), ("columns", columns))
+        try checks.need(y, "y", count: count, "addRowVector")
+        try checks.need(v, "v", count: columns, "addRowVector")
+        try activate()
+        try launch(.addRowVector, "moduli_add_row_vector", grid: blocks(count), [.buffer(y), .buffer(v), .int64(rows), .int64(columns)])
+    }
+
+    public func addColumnSums(_ x: ComputeBuffer, rows: Int, columns: Int, into out: ComputeBuffer) throws {
+        let count = try checks.sizes("addColumnSums", ("rows", rows), ("columns", columns))
+        try checks.need(x, "x", count: count, "addColumnSums")
+        try checks.need(out, "out", count: columns, "addColumnSums")
+        try activate()
+        try launch(.addColumnSums, "moduli_add_column_sums", grid: (columns + 31) / 32, block: (32, 8),
+                   [.buffer(x), .buffer(out), .int64(rows), .int64(columns)])
+    }
+
+    public func axpy(alpha: Float, _ x: ComputeBuffer, _ y: ComputeBuffer) throws {
+        try checks.own(x, "x", "axpy")
+        try checks.need(y, "y", count: x.count, "axpy")
+        try activate()
+        try launch(.axpy, "moduli_axpy", grid: blocks(x.count), [.buffer(y), .buffer(x), .float(alpha), .int64(x.count)])
+    }
+
+    public func scale(_ x: ComputeBuffer, by factor: Float) throws {
+        try checks.own(x, "x", "scale")
+        try activate()
+        try launch(.scale, "moduli_scale", grid: blocks(x.count), [.buffer(x), .float(factor), .int64(x.count)])
+    }
+
+    public func multiplyByMask(_ x: ComputeBuffer, mask: ComputeBuffer) throws {
+        try checks.own(x, "x", "multiplyByMask")
+        try checks.need(mask, "mask", count: x.count, "multiplyByMask")
+        try activate()
+        try launch(.multiplyByMask, "moduli_multiply_by_mask", grid: blocks(x.count), [.buffer(x), .buffer(mask), .int64(x.count)])
+    }
+
+    // MARK: Recurrent cells
+
+    public func elmanForward(_ activation: CellActivation, _ x: ComputeBuffer) throws {
+        try checks.own(x, "x", "elmanForward")
+        try activate()
+        try launch(.elmanForward, "moduli_elman_forward", grid: blocks(x.count),
+                   [.buffer(x), .int64(x.count), .int32(activation == .relu ? 1 : 0)])
+    }
+
+    public func elmanBackward(_ activation: CellActivation, output h: ComputeBuffer, gradient g: ComputeBuffer,
+                              extra o: ComputeBuffer?, into d: ComputeBuffer) throws {
+        let op = "elmanBackward", n = h.count
+        try checks.own(h, "output", op)
+        try checks.need(g, "gradient", count: n, op)
+        if let o { try checks.need(o, "extra", count: n, op) }
+        try checks.need(d, "result", count: n, op)
+        try activate()
+        try launch(.elmanBackward, "moduli_elman_backward", grid: blocks(n),
+                   [.buffer(h), .buffer(g), .buffer(o), .buffer(d), .int64(n), .int32(activation == .relu ? 1 : 0)])
+    }
+
+    public func lstmForward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
+                            batch: Int, hiddenSize h: Int) throws {
+        let op = "lstmForward"
+        let bh = try checks.sizes(op, ("batch", batch), ("hiddenSize", h))
+        _ = try checks.sizes(op, ("batch x hidden", bh), ("gates", 4))
+        try checks.need(gates, "gates", count: 4 * bh, op)
+        try checks.need(cellPrevious, "cellPrevious", count: bh, op)
+        try checks.need(cell, "cell", count: bh, op)
+        try checks.need(hidden, "hidden", count: bh, op)
+        try activate()
+        try launch(.lstmForward, "moduli_lstm_forward", grid: blocks(bh),
+                   [.buffer(gates), .buffer(cellPrevious), .buffer(cell), .buffer(hidden), .int64(batch), .int64(h)])
+    }
+
+    public func lstmBackward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
+                             dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
+        let op = "lstmBackward"
+        let bh = try checks.sizes(op, ("batch", batch), ("hiddenSize", h))
+        _ = try checks.sizes(op, ("batch x hidden", bh), ("gates", 4))
+        try checks.need(gates, "gates", count: 4 * bh, op)
+        try checks.need(dGates, "dGates", count: 4 * bh, op)
+        for (b, name) in [(cellPrevious, "cellPrevious"), (cell, "cell"), (dHidden, "dHidden"), (dCell, "dCell")] {
+            try checks.need(b, name, count: bh, op)
+        }
+        if let dOutput { try checks.need(dOutput, "dOutput", count: bh, op) }
+        try activate()
+        try launch(.lstmBackward, "moduli_lstm_backward", grid: blocks(bh),
+                   [.buffer(gates), .buffer(cellPrevious), .buffer(cell), .buffer(dOutput), .buffer(dHidden), .buffer(dCell),
+                    .buffer(dGates), .int64(batch), .int64(h)])
+    }
+
+    public func gruForward(gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
+                           recurrentN: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
+        let op = "gruForward"
+        let bh = try checks.sizes(op, ("batch", batch), ("hiddenSize", h))
+        _ = try checks.sizes(op, ("batch x hidden", bh), ("gates", 3))
+        try checks.need(gates, "gates", count: 3 * bh, op)
+        try checks.need(recurrent, "recurrent", count: 3 * bh, op)
+        for (b, name) in [(hiddenPrevious, "hiddenPrevious"), (hidden, "hidden"), (recurrentN, "recurrentN")] {
+            try checks.need(b, name, count: bh, op)
+        }
+        try activate()
+        try launch(.gruForward, "moduli_gru_forward", grid: blocks(bh),
+                   [.buffer(gates), .buffer(recurrent), .buffer(hiddenPrevious), .buffer(hidden), .buffer(recurrentN),
+                    .int64(batch), .int64(h)])
+    }
+
+    public func gruBackward(gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
+                            dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
+        let op = "gruBackward"
+        let bh = try checks.sizes(op, ("batch", batch), ("hiddenSize", h))
+        _ = try checks.sizes(op, ("batch x hidden", bh), ("gates", 3))
+        try checks.need(gates, "gates", count: 3 * bh, op)
+        try checks.need(dPre, "dPre", count: 3 * bh, op)
+        try checks.need(dRecurrent, "dRecurrent", count: 3 * bh, op)
+        for (b, name) in [(hiddenPrevious, "hiddenPrevious"), (recurrentN, "recurrentN"), (dHidden, "dHidden")] {
+            try checks.need(b, name, count: bh, op)
+        }
+        if let dOutput { try checks.need(dOutput, "dOutput", count: bh, op) }
+        try activate()
+        try launch(.gruBackward, "moduli_gru_backward", grid: blocks(bh),
+                   [.buffer(gates), .buffer(hiddenPrevious), .buffer(recurrentN), .buffer(dOutput), .buffer(dHidden),
+                    .buffer(dPre), .buffer(dRecurrent), .int64(batch), .int64(h)])
+    }
+
+    // MARK: Losses
+
+    public func crossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
+                                 losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?) throws {
+        let op = "crossEntropyRows"
+        let count = try checks.sizes(op, ("rows", rows), ("classes", classes))
+        guard classes > 0 || rows == 0 else { throw ComputeError.invalidArgument("\(op): classes must be positive") }
+        try checks.int32(op, ("classes", classes))
+        try checks.need(logits, "logits", count: count, op)
+        try checks.need(targets, "targets", count: rows, op)
+        try checks.need(losses, "losses", count: rows, op)
+        if let argmax { try checks.need(argmax, "argmax", count: rows, op) }
+        if let gradient { try checks.need(gradient, "gradient", count: count, op) }
+        try activate()
+        try launch(.crossEntropyRows, "moduli_cross_entropy_rows", grid: min(rows, 65535),
+                   [.buffer(logits), .buffer(targets), .buffer(losses), .buffer(argmax), .buffer(gradient), .int64(rows),
+                    .int32(Int32(classes)), .float(scale)])
+    }
+
+    public func softCrossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
+                                     losses: ComputeBuffer, gradient: ComputeBuffer?) throws {
+        let op = "softCrossEntropyRows"
+        let count = try checks.sizes(op, ("rows", rows), ("classes", classes))
+        guard classes > 0 || rows == 0 else { throw ComputeError.invalidArgument("\(op): classes must be positive") }
+        try checks.int32(op, ("classes", classes))
+        try checks.need(logits, "logits", count: count, op)
+        try checks.need(targets, "targets", count: count, op)
+        try checks.need(losses, "losses", count: rows, op)
+        if let gradient { try checks.need(gradient, "gradient", count: count, op) }
+        try activate()
+        try launch(.softCrossEntropyRows, "moduli_soft_cross_entropy_rows", grid: min(rows, 65535),
+                   [.buffer(logits), .buffer(targets), .buffer(losses), .buffer(gradient), .int64(rows), .int32(Int32(classes)),
+                    .float(scale)])
+    }
+
+    // MARK: Reductions
+
+    /// result[0] (+)= factor * (the partial sums of `partialBlocks` blocks).
+    private func finishSum(partialBlocks: Int, factor: Double, into result: ComputeBuffer, accumulate: Bool) throws {
+        try launch(.reduce, "moduli_finish_sum", grid: 1, block: (1024, 1),
+                   [.buffer(partials), .int32(Int32(partialBlocks)), .double(factor), .buffer(result), .int32(accumulate ? 1 : 0)])
+    }
+
+    private func reduce(_ x: ComputeBuffer, squares: Bool, into result: ComputeBuffer, accumulate: Bool, _ op: String) throws {
+        try checks.own(x, "x", op)
+        try checks.need(result, "result", count: 1, op)
+        try activate()
+        let grid = blocks(x.count, max: CUDABackend.maxReductionBlocks)
+        try launch(.reduce, "moduli_partial_sums", grid: grid, [.buffer(x), .int64(x.count), .int32(squares ? 1 : 0), .buffer(partials)])
+        try finishSum(partialBlocks: grid, factor: 1, into: result, accumulate: accumulate)
+    }
+
+    public func sum(_ x: ComputeBuffer, into result: ComputeBuffer, accumulate: Bool) throws {
+        try reduce(x, squares: false, into: result, accumulate: accumulate, "sum")
+    }
+
+    public func sumOfSquares(_ x: ComputeBuffer, into result: ComputeBuffer, accumulate: Bool) throws {
+        try reduce(x, squares: true, into: result, accumulate: accumulate, "sumOfSquares")
+    }
+
+    // MARK: Optimizers
+
+    public func sgdStep(parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
+                        settings: SGDSettings, firstStep: Bool) throws {
+        let op = "sgdStep", n = parameters.count
+        try checks.own(parameters, "parameters", op)
+        try checks.need(gradients, "gradients", count: n, op)
+        if settings.momentum != 0 {
+            guard let momentumBuffer else {
+                throw ComputeError.invalidArgument("\(op): momentum \(settings.momentum) needs a momentum buffer")
+            }
+            try checks.need(momentumBuffer, "momentumBuffer", count: n, op)
+        }
+        try activate()
+        try launch(.sgdStep, "moduli_sgd_step", grid: blocks(n),
+                   [.buffer(parameters), .buffer(gradients), .buffer(settings.momentum == 0 ? nil : momentumBuffer), .int64(n),
+                    .float(Float(settings.learningRate)), .float(Float(settings.weightDecay)), .float(Float(settings.momentum)),
+                    .float(Float(1 - settings.dampening)), .int32(settings.nesterov ? 1 : 0), .int32(firstStep ? 1 : 0)])
+    }
+
+    public func adamStep(parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
+                         secondMoment: ComputeBuffer, settings: AdamSettings, step: Int) throws {
+        let op = "adamStep", n = parameters.count
+        guard step >= 1 else { throw ComputeError.invalidArgument("\(op): step is \(step), counts from 1") }
+        try checks.own(parameters, "parameters", op)
+        try checks.need(gradients, "gradients", count: n, op)
+        try checks.need(firstMoment, "firstMoment", count: n, op)
+        try checks.need(secondMoment, "secondMoment", count: n, op)
+        let k = settings.constants(step: step)
+        try activate()
+        try launch(.adamStep, "moduli_adam_step", grid: blocks(n),
+                   [.buffer(parameters), .buffer(gradients), .buffer(firstMoment), .buffer(secondMoment), .int64(n),
+                    .float(k.l2), .float(k.decay), .float(k.b1), .float(k.b2), .float(k.c1), .float(k.c2), .float(k.stepSize),
+                    .float(k.bc2Root), .float(k.eps)])
+    }
+
+    // MARK: Moduli regularization and pruning
+
+    public func moduliPenalty(weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize h: Int,
+                              lambda: Float, power: Int, value: ComputeBuffer, accumulate: Bool, gradient: ComputeBuffer?) throws {
+        let op = "moduliPenalty"
+        let hh = try checks.sizes(op, ("hiddenSize", h), ("hiddenSize", h))
+        let count = try checks.sizes(op, ("gates", gates), ("hiddenSize^2", hh))
+        guard power == 1 || power == 2 else { throw ComputeError.invalidArgument("\(op): power is \(power), must be 1 or 2") }
+        try checks.need(weights, "weights", count: count, op)
+        try checks.need(coefficients, "coefficients", count: hh, op)
+        try checks.need(value, "value", count: 1, op)
+        if let gradient { try checks.need(gradient, "gradient", count: count, op) }
+        let scale = count == 0 ? 0 : Double(lambda) / Double(count)
+        try activate()
+        let grid = blocks(count, max: CUDABackend.maxReductionBlocks)
+        try launch(.moduliPenalty, "moduli_penalty", grid: grid,
+                   [.buffer(weights), .buffer(coefficients), .buffer(gradient), .int64(count), .int64(max(hh, 1)), .int32(Int32(power)),
+                    .float(Float(scale)), .buffer(partials)])
+        try finishSum(partialBlocks: grid, factor: scale, into: value, accumulate: accumulate)
+    }
+
+    public func kthSmallestMagnitude(of tensors: [ComputeBuffer], k: Int) throws -> Float {
+        let op = "kthSmallestMagnitude"
+        var total = 0
+        for (i, t) in tensors.enumerated() {
+            try checks.own(t, "tensor \(i)", op)
+            total += t.count
+        }
+        guard k >= 1 && k <= total else {
+            throw ComputeError.invalidArgument("\(op): k is \(k), must be in 1 ... \(total) (the pooled element count)")
+        }
+        try activate()
+        // Radix select on the bit patterns of |w| (ordered like the magnitudes), 8 bits a pass from
+        // the top: count the entries in each bin of the next 8 bits among those whose higher bits
+        // match the prefix found so far, then step into the bin that holds the k-th.
+        var prefix: UInt32 = 0, mask: UInt32 = 0, remaining = UInt64(k)
+        for shift in stride(from: 24, through: 0, by: -8) {
+            try fill(histogram, with: 0)
+            for t in tensors where t.count > 0 {
+                try launch(.magnitudeHistogram, "moduli_magnitude_histogram", grid: blocks(t.count),
+                           [.buffer(t), .int64(t.count), .uint32(prefix), .uint32(mask), .int32(Int32(shift)), .buffer(histogram)])
+            }
+            try download(histogram, into: UnsafeMutableBufferPointer(start: hostHistogram, count: 256))
+            var bin = 0
+            while bin < 256 {
+                let n = UInt64(hostHistogram[bin].bitPattern)
+                if remaining <= n { break }
+                remaining -= n
+                bin += 1
+            }
+            guard bin < 256 else {
+                throw ComputeError.invalidArgument("\(op): the histogram counted fewer than k entries (tensors changed during the call?)")
+            }
+            prefix |= UInt32(bin) << UInt32(shift)
+            mask |= 0xff << UInt32(shift)
+        }
+        return Float(bitPattern: prefix)
+    }
+}
