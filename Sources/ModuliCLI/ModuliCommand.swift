@@ -9,7 +9,7 @@ public struct ModuliCommand: ParsableCommand {
         commandName: "moduli",
         abstract: "Train recurrent networks with moduli regularization (geometric sparsification).",
         version: ModuliVersion.string,
-        subcommands: [TrainCommand.self, EvaluateCommand.self, ExportCommand.self, CompareCommand.self, ReportCommand.self, SweepCommand.self, GeometryCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, EvaluateCommand.self, GenerateCommand.self, ExportCommand.self, CompareCommand.self, ReportCommand.self, SweepCommand.self, GeometryCommand.self, BenchCommand.self])
     public init() {}
 }
 
@@ -19,7 +19,7 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a model on one of the paper's tasks and write a run directory.",
         discussion: "moduli train --config FILE.json runs the task named in a resolved configuration (a run's config.json, edited).",
-        subcommands: [TrainNavigationCommand.self, TrainAddingCommand.self])
+        subcommands: [TrainNavigationCommand.self, TrainLanguageCommand.self, TrainAddingCommand.self])
 
     @Option(help: "Run the task and settings of a resolved configuration file (a run's config.json).") var config: String?
     @OptionGroup var output: RunOptions

@@ -82,7 +82,8 @@ public struct EvaluationOptions: Sendable {
 /// Every task of the package, by name.
 public enum TaskRegistry {
     /// The tasks, in the order the help lists them.
-    public static let tasks: [RegisteredTask] = [RegisteredTask(AddingTask.self), RegisteredTask(NavigationTask.self)]
+    public static let tasks: [RegisteredTask] = [RegisteredTask(AddingTask.self), RegisteredTask(NavigationTask.self),
+                                                  RegisteredTask(LanguageTask.self)]
 
     /// The task named `name`; the error lists the known ones.
     public static func task(named name: String) throws -> RegisteredTask {

@@ -97,7 +97,7 @@ public struct TrainedModel<Task: TrainingTask> {
     }
 
     /// The task's evaluation of the model (the metrics of summary.json).
-    public func evaluate() -> [String: Double] { task.evaluate(model, store) }
+    public func evaluate() -> [String: Double] { task.evaluate(model, store, final: true) }
 }
 
 extension TrainedModel {

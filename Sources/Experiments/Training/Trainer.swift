@@ -30,6 +30,9 @@ struct TrainerState<Stream: TaskStream>: Codable {
     /// The last evaluation and the global step it was made at.
     var lastMetrics: [String: Double] = [:]
     var lastMetricsStep = -1
+    /// Whether the last evaluation included the test set (`TrainingTask.evaluate(_:_:final:)`;
+    /// nil in checkpoints of moduli 0.2, whose evaluations were all final).
+    var lastMetricsFinal: Bool?
     /// The main phase's result, once it is over.
     var main: PhaseSummary?
     /// Bytes of metrics.jsonl that belong to the run up to this state (a resume cuts the file back to it).
@@ -121,6 +124,9 @@ struct TrainingLoop<Task: TrainingTask> {
                                                                validate: validate)
             session.optimizer.state = optimizerState
             session.optimizer.learningRate = saved2.learningRate
+            do { try task.validate(stream: saved2.stream) } catch {
+                throw ExperimentError("The checkpoint \(run.file(Checkpoint.fileName).path) holds a data stream this run cannot use: \(error) Start the run anew with --overwrite.")
+            }
             state = saved2
             session.regularizer.updateCoefficients(from: session.store)
             session.roles.weightsDidChange(in: session.store)
@@ -161,7 +167,7 @@ struct TrainingLoop<Task: TrainingTask> {
     mutating func run(stopAfterEpochs: Int?) throws -> RunSummary? {
         while true {
             guard try trainPhase(stopAfterEpochs: stopAfterEpochs) else { progress?.finish(); return nil }
-            let result = PhaseSummary(metrics: evaluation(), trainLoss: state.lastEpochLoss, sparsity: session.sparsity())
+            let result = PhaseSummary(metrics: evaluation(final: true), trainLoss: state.lastEpochLoss, sparsity: session.sparsity())
             if state.phase == 1 || training.lottery == .none {
                 return try finish(result)
             }
@@ -181,11 +187,13 @@ struct TrainingLoop<Task: TrainingTask> {
         }
     }
 
-    /// The metrics at the current step: the last evaluation when it was made here, else a new one.
-    mutating func evaluation() -> [String: Double] {
-        if state.lastMetricsStep != state.globalStep {
-            state.lastMetrics = task.evaluate(session.model, session.store)
+    /// The metrics at the current step: the last evaluation when it was made here (with the test
+    /// set when `final`), else a new one.
+    mutating func evaluation(final: Bool) -> [String: Double] {
+        if state.lastMetricsStep != state.globalStep || final && state.lastMetricsFinal == false {
+            state.lastMetrics = task.evaluate(session.model, session.store, final: final)
             state.lastMetricsStep = state.globalStep
+            state.lastMetricsFinal = final
         }
         return state.lastMetrics
     }
@@ -253,9 +261,9 @@ struct TrainingLoop<Task: TrainingTask> {
                 try metrics.append(TrainRecord(step: state.globalStep, phase: state.phase, loss: state.windowLoss / n,
                                                penalty: state.windowPenalty / n, gradientNorm: gradientNorm,
                                                learningRate: logLearningRate ? session.optimizer.learningRate : nil))
-                let last = state.lastMetrics[Task.primaryMetric]
+                let last = state.lastMetrics[Task.scheduleMetric]
                 progress?.update(step: state.globalStep, loss: state.windowLoss / n,
-                                 extra: last.map { String(format: "%@ %.5g", Task.primaryMetric, $0) } ?? "")
+                                 extra: last.map { String(format: "%@ %.5g", Task.scheduleMetric, $0) } ?? "")
                 state.windowLoss = 0; state.windowPenalty = 0; state.windowCount = 0
             }
             if state.step % perEpoch == 0 {
@@ -263,7 +271,7 @@ struct TrainingLoop<Task: TrainingTask> {
                 state.lastEpochLoss = state.epochLossSum / Double(max(1, state.epochLossCount))
                 state.epochLossSum = 0; state.epochLossCount = 0
                 if epoch % training.evaluateEvery == 0 || state.step == total {
-                    let values = evaluation()
+                    let values = evaluation(final: state.step == total)
                     try metrics.append(EvalRecord(step: state.globalStep, phase: state.phase, epoch: epoch,
                                                   trainLoss: state.lastEpochLoss, sparsity: session.sparsity().pooled.sparsity,
                                                   metrics: values,
@@ -305,14 +313,14 @@ struct TrainingLoop<Task: TrainingTask> {
 
     /// The plateau schedule: divide the rate when the primary metric did not improve on the phase's best.
     mutating func adjustLearningRateOnPlateau(_ values: [String: Double]) {
-        guard training.learningRateSchedule.kind == .plateau, let value = values[Task.primaryMetric], value.isFinite else { return }
+        guard training.learningRateSchedule.kind == .plateau, let value = values[Task.scheduleMetric], value.isFinite else { return }
         let improved = state.bestMetric.map { Task.primaryMetricIncreases ? value > $0 : value < $0 } ?? true
         if improved {
             state.bestMetric = value
         } else {
             state.learningRate /= training.learningRateSchedule.factor
             progress?.message(String(format: "%@ did not improve (%.5g); learning rate now %.4g",
-                                     Task.primaryMetric, value, state.learningRate))
+                                     Task.scheduleMetric, value, state.learningRate))
         }
     }
 

@@ -74,8 +74,19 @@ public protocol TrainingTask: Sendable {
     func trainStep(_ model: Model, _ store: ParameterStore<Float>, stream: inout Stream) -> Double
     /// Evaluates the model; metric names are camelCase (`testMSE`, `decodingErrorCM`).
     func evaluate(_ model: Model, _ store: ParameterStore<Float>) -> [String: Double]
-    /// The metric that the summary leads with and that the plateau schedule watches.
+    /// Evaluates the model after an epoch (`final` false) or at the end of a phase and for a
+    /// finished model (`final` true). A task whose test set is expensive evaluates it only when
+    /// `final`, and the validation metric `scheduleMetric` every time; by default both are `evaluate`.
+    func evaluate(_ model: Model, _ store: ParameterStore<Float>, final: Bool) -> [String: Double]
+    /// The metric that the summary leads with.
     static var primaryMetric: String { get }
+    /// The metric that the plateau schedule watches and progress shows, present in every
+    /// evaluation (by default `primaryMetric`; a validation metric when the test set is evaluated
+    /// only at the end).
+    static var scheduleMetric: String { get }
+    /// Checks a data stream read back from a checkpoint before a resumed run uses it (sizes of a
+    /// carried state, positions); the error says what is wrong. By default every stream is accepted.
+    func validate(stream: Stream) throws
     /// Whether a larger primary metric is better (accuracy) or a smaller one (loss, error).
     static var primaryMetricIncreases: Bool { get }
     /// Reference values to read the metrics against (e.g. `trivialMSE`), written to summary.json.
@@ -83,6 +94,9 @@ public protocol TrainingTask: Sendable {
 }
 
 extension TrainingTask {
+    public func evaluate(_ model: Model, _ store: ParameterStore<Float>, final: Bool) -> [String: Double] { evaluate(model, store) }
+    public static var scheduleMetric: String { primaryMetric }
+    public func validate(stream: Stream) throws {}
     public static var primaryMetricIncreases: Bool { false }
     public var baselines: [String: Double] { [:] }
 }

@@ -24,6 +24,55 @@ public struct Linear: Sendable {
         self.bias = bias ? store.add("\(name).bias", shape: [outputSize], biasInit ?? d, rng: &rng) : nil
     }
 
+    /// A layer over slots registered already, e.g. a decoder whose weight is an embedding's
+    /// (weight tying): `weight` must be `outputSize x inputSize`, `bias` `outputSize`.
+    public init<S: BLASScalar>(sharing weight: ParameterSlot, bias: ParameterSlot?, in store: ParameterStore<S>) {
+        let shape = store.info(weight).shape
+        precondition(shape.count == 2, "Linear(sharing:) needs a matrix, got shape \(shape)")
+        precondition(bias.map { store.info($0).shape == [shape[0]] } ?? true, "Linear(sharing:): the bias must have \(shape[0]) entries")
+        self.outputSize = shape[0]
+        self.inputSize = shape[1]
+        self.weight = weight
+        self.bias = bias
+    }
+
+    /// Writes `x W^T + b` into a preallocated `N x O` matrix (no allocation).
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
+    public func forward<S: BLASScalar>(_ x: Matrix<S>, _ store: ParameterStore<S>, into y: inout Matrix<S>) {
+        precondition(x.columns == inputSize, "Linear expects \(inputSize) input features, got \(x.columns)")
+        precondition(y.rows == x.rows && y.columns == outputSize,
+                     "Linear.forward: output is \(y.rows) x \(y.columns), expected \(x.rows) x \(outputSize)")
+        let (inputSize, outputSize) = (inputSize, outputSize)
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { py in
+                S.gemm(.noTranspose, .transpose, m: x.rows, n: outputSize, k: inputSize, alpha: 1,
+                       a: px.baseAddress!, lda: inputSize, b: store.value(weight), ldb: inputSize,
+                       beta: 0, c: py.baseAddress!, ldc: outputSize)
+                if let bias { Kernels.addRowVector(py.baseAddress!, rows: x.rows, columns: outputSize, store.value(bias)) }
+            }
+        }
+    }
+
+    /// Adds dW += dY^T x and db += colsum(dY) into the store and writes dX = dY W into a
+    /// preallocated `N x I` matrix (no allocation).
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
+    public func backward<S: BLASScalar>(input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>,
+                                        dInput dX: inout Matrix<S>) {
+        backward(input: x, dOutput: dY, store, needInputGradient: false)
+        precondition(dX.rows == x.rows && dX.columns == inputSize,
+                     "Linear.backward: dInput is \(dX.rows) x \(dX.columns), expected \(x.rows) x \(inputSize)")
+        let (inputSize, outputSize) = (inputSize, outputSize)
+        dY.withUnsafeBufferPointer { pdy in
+            dX.withUnsafeMutableBufferPointer { pdx in
+                S.gemm(.noTranspose, .noTranspose, m: x.rows, n: inputSize, k: outputSize, alpha: 1,
+                       a: pdy.baseAddress!, lda: outputSize, b: store.value(weight), ldb: inputSize,
+                       beta: 0, c: pdx.baseAddress!, ldc: inputSize)
+            }
+        }
+    }
+
     /// x: N x I -> y: N x O.
     @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
     @_specialize(where S == Double)

@@ -1,0 +1,248 @@
+// Word-level language modelling (PAPER.md section 5) as a task of the shared trainer: bptt windows
+// over the batchified training text with the hidden state carried (detached) between them,
+// cross-entropy over the vocabulary, validation perplexity every epoch (the plateau schedule's
+// metric) and test perplexity and accuracy at the end. docs/language-model.md.
+import Foundation
+import Linalg
+import NN
+
+/// Which tensors gradual magnitude pruning pools.
+public enum LanguagePruning: String, Codable, Sendable, CaseIterable {
+    /// The paper's pool: embedding, decoder weight, every W_ih and W_hh. W_hh is under 1% of it,
+    /// so a pooled threshold mostly prunes the embedding and the decoder.
+    case all
+    /// The recurrent weights W_hh alone (every layer, pooled).
+    case recurrent
+}
+
+/// The language model's own options, as written to config.json under `options`.
+public struct LanguageOptions: Codable, Sendable, Equatable {
+    /// A corpus directory (train.txt, valid.txt, test.txt); nil = the built-in WikiText-2 split.
+    public var data: String?
+    /// Cell: rnn_tanh (paper), rnn_relu, lstm or gru.
+    public var cell: CellKind = .rnnTanh
+    /// Word-vector size E (paper 650).
+    public var embeddingSize = 650
+    /// Hidden units H (paper 650).
+    public var hiddenSize = 650
+    /// Recurrent layers (paper 1 to 3).
+    public var layers = 1
+    /// Dropout on the embedding and every layer's output (paper 0).
+    public var dropout = 0.0
+    /// Whether the decoder shares the embedding's weight (needs E = H).
+    public var tied = false
+    /// Columns of the training text B (20).
+    public var batchSize = 20
+    /// Columns of the validation and test texts (10).
+    public var evaluationBatchSize = 10
+    /// Rows of a window T (35).
+    public var bptt = 35
+    /// The tensors pruning pools.
+    public var prunedTensors = LanguagePruning.all
+    /// The paper's options.
+    public init() {}
+}
+
+/// The configuration of a language-model run.
+public typealias LanguageConfig = RunConfig<LanguageOptions>
+
+extension RunConfig where Options == LanguageOptions {
+    /// The paper's protocol for the language model.
+    public init() { self.init(task: LanguageTask.name, training: LanguageTask.defaultTraining, options: LanguageOptions()) }
+}
+
+/// Named starting points for a language-model run.
+public enum LanguagePreset: String, Codable, Sendable, CaseIterable {
+    /// PAPER.md section 5: E = H = 650, SGD lr 20, clip 0.25, 15 epochs, pruning to 90%.
+    case paper
+    /// One CPU core in minutes (docs/language-model.md): E = H = 200, 6 epochs, pruning to 90%.
+    case small
+
+    /// The preset's configuration (steps per epoch: one pass over the built-in split's training text).
+    public var config: LanguageConfig {
+        var c = LanguageConfig()
+        switch self {
+        case .paper: break
+        case .small:
+            c.options.embeddingSize = 200; c.options.hiddenSize = 200
+            c.training.epochs = 6
+        }
+        return c
+    }
+}
+
+/// The language model for the trainer.
+public struct LanguageTask: TrainingTask {
+    /// The position in the training text and the state carried into the next window.
+    public struct Stream: TaskStream {
+        /// The next window of the current pass.
+        var windows: BPTTWindows
+        /// Every layer's state after the last window (detached); empty at the start of a pass.
+        var states: [SavedState]
+        /// Dropout masks.
+        var rng: SeededGenerator
+    }
+
+    /// One layer's carried state, row-major `B x H` (and the cell state of an LSTM).
+    struct SavedState: Codable, Sendable {
+        var hidden: [Float]
+        var cell: [Float]?
+    }
+
+    public static let name = "language"
+    public static let primaryMetric = "testPerplexity"
+    public static let scheduleMetric = "validPerplexity"
+    public static let defaultLambda = 0.1
+    /// SGD lr 20, clip 0.25, lr / 4 on a validation plateau, 15 epochs of one pass (280 windows of
+    /// the built-in split), pruning to 90%.
+    public static var defaultTraining: TrainingConfig {
+        var t = TrainingConfig(epochs: 15, stepsPerEpoch: 280, optimizer: OptimizerConfig(kind: .sgd, learningRate: 20))
+        t.clip = 0.25
+        t.learningRateSchedule = LearningRateSchedule(kind: .plateau, factor: 4)
+        t.pruning.targetSparsity = 0.9
+        t.logEvery = 50
+        return t
+    }
+
+    public let options: LanguageOptions
+    /// The texts and vocabulary.
+    public let corpus: Corpus
+    /// The training text in `batchSize` columns; the validation and test texts in `evaluationBatchSize`.
+    public let train: BatchifiedTokens, valid: BatchifiedTokens, test: BatchifiedTokens
+    public let baselines: [String: Double]
+
+    public init(options: LanguageOptions) throws {
+        self.options = options
+        corpus = try options.data.map { try Corpus(directory: $0) } ?? Corpus.builtIn()
+        train = batchify(corpus.train, columns: options.batchSize)
+        valid = batchify(corpus.valid, columns: options.evaluationBatchSize)
+        test = batchify(corpus.test, columns: options.evaluationBatchSize)
+        for (name, tokens, columns, option) in [("training", train, options.batchSize, "--batch-size"),
+                                                ("validation", valid, options.evaluationBatchSize, "--evaluation-batch-size"),
+                                                ("test", test, options.evaluationBatchSize, "--evaluation-batch-size")] {
+            try require(tokens.rows >= 2, "The \(name) text of \(corpus.source) has too few tokens for \(columns) columns of at least 2 rows; lower \(option).")
+        }
+        baselines = Self.unigramBaselines(corpus: corpus, test: test)
+    }
+
+    /// Windows per pass over the training text of `options`' corpus (one epoch of the example).
+    public static func windowsPerPass(_ options: LanguageOptions) throws -> Int {
+        let corpus = try options.data.map { try Corpus(directory: $0) } ?? Corpus.builtIn()
+        return BPTTWindows.count(rows: corpus.train.count / max(1, options.batchSize), bptt: max(1, options.bptt))
+    }
+
+    /// Reference points: the test perplexity of the training text's unigram frequencies (add-one
+    /// smoothed over the vocabulary) and the test accuracy of always predicting its most frequent
+    /// word, over the same predictions as the model's.
+    static func unigramBaselines(corpus: Corpus, test: BatchifiedTokens) -> [String: Double] {
+        let v = corpus.vocabulary.count
+        var counts = [Double](repeating: 1, count: v)
+        for id in corpus.train { counts[Int(id)] += 1 }
+        let total = Double(corpus.train.count + v)
+        let mostFrequent = counts.indices.max { counts[$0] < counts[$1] } ?? 0
+        var logSum = 0.0, hits = 0
+        let targets = test.ids[test.columns...]
+        for id in targets {
+            logSum += Foundation.log(counts[Int(id)] / total)
+            if Int(id) == mostFrequent { hits += 1 }
+        }
+        let n = Double(max(1, targets.count))
+        return ["unigramTestPerplexity": Foundation.exp(-logSum / n), "mostFrequentWordTestAccuracy": Double(hits) / n]
+    }
+
+    public static func validate(_ o: LanguageOptions, training: TrainingConfig) throws {
+        try require(o.embeddingSize >= 1 && o.embeddingSize <= 65_536, "--embedding-size must be between 1 and 65536, got \(o.embeddingSize).")
+        try require(o.hiddenSize >= 1 && o.hiddenSize <= 65_536, "--hidden must be between 1 and 65536, got \(o.hiddenSize).")
+        try require(o.layers >= 1 && o.layers <= 16, "--layers must be between 1 and 16, got \(o.layers).")
+        try require(o.dropout >= 0 && o.dropout < 1, "--dropout must be in [0, 1), got \(o.dropout).")
+        try require(!o.tied || o.embeddingSize == o.hiddenSize,
+                    "--tied needs --embedding-size equal to --hidden (got \(o.embeddingSize) and \(o.hiddenSize)).")
+        try require(o.batchSize >= 1 && o.batchSize <= 100_000, "--batch-size must be between 1 and 100000, got \(o.batchSize).")
+        try require(o.evaluationBatchSize >= 1 && o.evaluationBatchSize <= 100_000,
+                    "--evaluation-batch-size must be between 1 and 100000, got \(o.evaluationBatchSize).")
+        try require(o.bptt >= 1 && o.bptt <= 100_000, "--bptt must be between 1 and 100000, got \(o.bptt).")
+        if let data = o.data { try require(!data.isEmpty, "--data is empty: name a directory with train.txt, valid.txt and test.txt.") }
+        if let targets = training.pruning.tensorTargets {
+            let count = o.prunedTensors == .recurrent ? o.layers : (o.tied ? 1 : 2) + 2 * o.layers
+            try require(targets.count == count, "--tensor-targets needs \(count) values (the pruned tensors: \(o.prunedTensors == .recurrent ? "W_hh of every layer" : "encoder, \(o.tied ? "" : "decoder, ")then W_ih and W_hh of every layer")), got \(targets.count).")
+        }
+    }
+
+    /// Parameters, optimizer state and copies; the decoder's logits and gradient for the training
+    /// and evaluation windows; the layers' caches; the texts. The vocabulary is at most 2^20 words.
+    public static func memoryEstimate(_ o: LanguageOptions, training: TrainingConfig) -> Double {
+        let v = 1_048_576.0 / 32  // a typical large vocabulary (full WikiText-2: 33,278); the corpus is checked when read
+        let (e, h, l) = (Double(o.embeddingSize), Double(o.hiddenSize), Double(o.layers))
+        let g = Double(o.cell.gateCount)
+        let parameters = 4 * 7 * (v * e * (o.tied ? 1 : 2) + v + l * g * h * (max(e, h) + h + 2))
+        let rows = Double(o.bptt) * Double(max(o.batchSize, o.evaluationBatchSize))
+        let buffers = 4 * 4 * rows * v  // logits and gradients, a full and a last window
+        let caches = 4 * 2 * rows * l * h * (g + 4)
+        return parameters + buffers + caches
+    }
+
+    public func makeModel(in store: ParameterStore<Float>, rng: inout SeededGenerator) -> LanguageModel {
+        LanguageModel(vocabularySize: corpus.vocabulary.count, embeddingSize: options.embeddingSize, hiddenSize: options.hiddenSize,
+                      layers: options.layers, cell: options.cell, dropout: options.dropout, tied: options.tied,
+                      store: store, rng: &rng)
+    }
+
+    public func roles(of model: LanguageModel) -> ParameterRoles {
+        let pruned = options.prunedTensors == .recurrent ? model.rnn.recurrentWeights : model.prunableWeights
+        // With tying the decoder's input axis is also the embedding's: the hidden units cannot be renumbered alone.
+        let axes = options.tied ? [] : model.rnn.hiddenUnitAxes + [HiddenUnitAxis(slot: model.decoder.weight, dimension: 1)]
+        return ParameterRoles(pruned: pruned, recurrent: model.rnn.recurrentWeights, hiddenSize: options.hiddenSize,
+                              networks: [model.rnn], hiddenUnitAxes: axes)
+    }
+
+    public func makeStream(rng: SeededGenerator) -> Stream {
+        Stream(windows: BPTTWindows(bptt: options.bptt), states: [], rng: rng)
+    }
+
+    public func validate(stream: Stream) throws {
+        try require(stream.windows.bptt == options.bptt, "its windows have bptt \(stream.windows.bptt), the run \(options.bptt).")
+        try require(stream.windows.position <= train.rows, "its position \(stream.windows.position) is past the training text's \(train.rows) rows.")
+        guard !stream.states.isEmpty else { return }
+        try require(stream.states.count == options.layers, "it carries \(stream.states.count) layer states, the model has \(options.layers) layers.")
+        let size = options.batchSize * options.hiddenSize
+        for (k, s) in stream.states.enumerated() {
+            try require(s.hidden.count == size && (s.cell?.count ?? size) == size && (s.cell != nil) == options.cell.hasCellState,
+                        "layer \(k)'s carried state does not have the shape \(options.batchSize) x \(options.hiddenSize)\(options.cell.hasCellState ? " with a cell state" : "").")
+            try require(s.hidden.allSatisfy(\.isFinite) && (s.cell?.allSatisfy(\.isFinite) ?? true), "layer \(k)'s carried state is not finite.")
+        }
+    }
+
+    /// The next window of the training text (a new pass, from the zero state, when one ends).
+    public func trainStep(_ model: LanguageModel, _ store: ParameterStore<Float>, stream: inout Stream) -> Double {
+        if stream.windows.isFinished(in: train) {
+            stream.windows.rewind()
+            stream.states = []
+        }
+        guard let window = stream.windows.next(in: train) else { preconditionFailure("The training text has no window (checked in init)") }
+        let (b, h) = (options.batchSize, options.hiddenSize)
+        let initial = stream.states.isEmpty ? model.rnn.zeroState(batch: b, as: Float.self)
+            : stream.states.map { RecurrentState(hidden: Matrix(rows: b, columns: h, scalars: $0.hidden),
+                                                 cell: $0.cell.map { Matrix(rows: b, columns: h, scalars: $0) }) }
+        let (loss, final) = model.lossAndGradients(inputs: window.inputs.map(Int.init), targets: window.targets.map(Int.init),
+                                                   batch: b, initial: initial, store, rng: &stream.rng)
+        stream.states = final.map { SavedState(hidden: $0.hidden.scalars, cell: $0.cell?.scalars) }
+        return loss
+    }
+
+    public func evaluate(_ model: LanguageModel, _ store: ParameterStore<Float>) -> [String: Double] {
+        evaluate(model, store, final: true)
+    }
+
+    /// `validLoss`, `validPerplexity`, `validAccuracy`; with `final` also `testLoss`,
+    /// `testPerplexity`, `testAccuracy` (the test text is 11 times the validation text).
+    public func evaluate(_ model: LanguageModel, _ store: ParameterStore<Float>, final: Bool) -> [String: Double] {
+        var metrics: [String: Double] = [:]
+        for (name, tokens) in final ? [("valid", valid), ("test", test)] : [("valid", valid)] {
+            let r = model.evaluate(tokens, bptt: options.bptt, store)
+            metrics[name + "Loss"] = r.loss
+            metrics[name + "Perplexity"] = Foundation.exp(r.loss)
+            metrics[name + "Accuracy"] = r.accuracy
+        }
+        return metrics
+    }
+}
