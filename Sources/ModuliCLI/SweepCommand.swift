@@ -12,7 +12,7 @@ struct SweepCommand: ParsableCommand {
         discussion: """
             SPEC is a JSON file {"task": "navigation", "base": ["--preset", "small"], "seeds": [0, 1, 2], \
             "configurations": {"torus": ["--moduli", "torus", "--inhibitor", "inverted-dog"], "none": []}} \
-            or a built-in grid: paper-navigation (with --preset small|paper), paper-adding, paper-language. \
+            or a built-in grid: paper-navigation and paper-language (with --preset small|paper), paper-adding. \
             Each run DIR/<config>-s<seed> is `moduli train <task> BASE FLAGS --seed S --out DIR/<config>-sS --quiet` \
             in a process of its own. Finished runs are never redone, interrupted ones resume from their checkpoint, \
             a failed run is retried once. The table goes to DIR/summary.md and DIR/summary.csv.
@@ -22,7 +22,7 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "The sweep directory (default runs/<spec name>).") var out: String?
     @Option(help: "Runs at a time on this machine (default 1); with --emit slurm, array tasks at a time.") var jobs: Int?
     @Option(help: "Use the seeds 0..<N instead of the spec's.") var seeds: Int?
-    @Option(help: "paper-navigation only: the navigation preset, small or paper (default paper).") var preset: String?
+    @Option(help: "paper-navigation and paper-language only: the task's preset, small or paper (default paper).") var preset: String?
     @Flag(help: "Do not run: write and print the summary of the runs finished so far (after a Slurm array).") var collect = false
     @Option(help: "Do not run: write a batch script for a scheduler instead (slurm: DIR/sweep.sbatch, a job array).") var emit: String?
     @Option(help: "With --emit slurm: the partition.") var partition: String?
@@ -102,7 +102,7 @@ struct SweepCommand: ParsableCommand {
     func resolveSpec() throws -> (SweepSpec, String) {
         var resolved: SweepSpec
         if FileManager.default.fileExists(atPath: spec) {
-            if preset != nil { throw ExperimentError("--preset applies to the built-in paper-navigation grid; a spec file gives its flags in \"base\".") }
+            if preset != nil { throw ExperimentError("--preset applies to the built-in paper-navigation and paper-language grids; a spec file gives its flags in \"base\".") }
             resolved = try SweepSpec.read(path: spec)
         } else if let builtIn = try SweepSpec.builtIn(spec, preset: preset) {
             resolved = builtIn

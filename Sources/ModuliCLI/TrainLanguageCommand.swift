@@ -15,7 +15,7 @@ struct TrainLanguageCommand: TaskCommand {
         discussion: """
             --preset paper (the default) is the paper's protocol: E = H = 650, one tanh RNN layer, batch 20, bptt 35, \
             SGD lr 20, clip 0.25, lr / 4 when validation perplexity does not improve, 15 epochs, pruning to 90% of the \
-            pooled embedding, decoder, W_ih and W_hh, lambda 0.1. --preset small is E = H = 200 and 6 epochs. An epoch \
+            pooled embedding, decoder, W_ih and W_hh, lambda 0.1. --preset small is E = H = 200 and 3 epochs. An epoch \
             is one pass over the training text unless --batches-per-epoch says otherwise. Without --data the built-in \
             WikiText-2 split trains (docs/language-corpus.md: its perplexities are not comparable with published ones).
             """)

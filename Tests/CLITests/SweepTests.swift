@@ -116,9 +116,9 @@ import Testing
     }
 
     @Test(arguments: [
-        (["sweep", "paper-language"], "not available"),
+        (["sweep", "paper-language", "--preset", "tiny"], "--preset must be small or paper"),
         (["sweep", "no-such-grid"], "neither a spec file"),
-        (["sweep", "paper-adding", "--preset", "small"], "--preset applies to the paper-navigation grid"),
+        (["sweep", "paper-adding", "--preset", "small"], "--preset applies to the paper-navigation and paper-language grids"),
         (["sweep", "paper-navigation", "--preset", "huge"], "--preset must be small or paper"),
         (["sweep", "paper-adding", "--partition", "gpu"], "--partition applies only with --emit slurm"),
         (["sweep", "paper-adding", "--emit", "pbs"], "slurm"),

@@ -183,9 +183,9 @@ extension SweepSpec {
     /// The grids built in, by name.
     public static let builtInNames = ["paper-navigation", "paper-adding", "paper-language"]
 
-    /// The built-in grid `name` with seeds 0, 1, 2; `preset` (navigation: small or paper, default
-    /// paper) goes into the base flags. nil when `name` is no built-in grid; an error when the grid
-    /// cannot be built here (no language task) or `preset` does not apply.
+    /// The built-in grid `name` with seeds 0, 1, 2; `preset` (navigation and language: small or
+    /// paper, default paper) goes into the base flags. nil when `name` is no built-in grid; an error
+    /// when `preset` does not apply.
     public static func builtIn(_ name: String, preset: String?) throws -> SweepSpec? {
         let seeds: [UInt64] = [0, 1, 2]
         switch name {
@@ -207,7 +207,7 @@ extension SweepSpec {
                 Configuration(name: "strength-matched", flags: ["--moduli", "torus"] + dog + ["--strength-matched"]),
             ])
         case "paper-adding":
-            if preset != nil { throw ExperimentError("--preset applies to the paper-navigation grid only.") }
+            if preset != nil { throw ExperimentError("--preset applies to the paper-navigation and paper-language grids only.") }
             return SweepSpec(task: "adding", base: [], seeds: seeds, configurations: [
                 Configuration(name: "learned-torus", flags: ["--moduli", "torus", "--learn-embedding", "--target-sparsity", "0.95"]),
                 Configuration(name: "learned-r3", flags: ["--moduli", "r3", "--learn-embedding", "--target-sparsity", "0.95"]),
@@ -215,11 +215,18 @@ extension SweepSpec {
                 Configuration(name: "pruning", flags: ["--target-sparsity", "0.95"]),
             ])
         case "paper-language":
-            let tasks = TaskRegistry.tasks.map(\.name)
-            if !tasks.contains("language") {
-                throw ExperimentError("The paper-language grid is not available: this build has no language task (its tasks: \(tasks.joined(separator: ", "))).")
+            if let preset, !["small", "paper"].contains(preset) {
+                throw ExperimentError("--preset must be small or paper, got \(preset).")
             }
-            throw ExperimentError("The paper-language grid is not defined yet: write its configurations in a spec file (docs/cli.md).")
+            let dog = ["--inhibitor", "inverted-dog"]
+            return SweepSpec(task: "language", base: ["--preset", preset ?? "paper"], seeds: seeds, configurations: [
+                Configuration(name: "torus", flags: ["--moduli", "torus"] + dog),
+                Configuration(name: "klein", flags: ["--moduli", "klein"] + dog),
+                Configuration(name: "permuted", flags: ["--moduli", "torus"] + dog + ["--permute"]),
+                Configuration(name: "none", flags: []),
+                Configuration(name: "l1", flags: ["--moduli", "standard"]),
+                Configuration(name: "strength-matched", flags: ["--moduli", "torus"] + dog + ["--strength-matched"]),
+            ])
         default:
             return nil
         }
