@@ -7,6 +7,7 @@ let package = Package(
     name: "moduli",
     products: [
         .executable(name: "moduli", targets: ["moduli"]),
+        .executable(name: "moduli-gpu-check", targets: ["moduli-gpu-check"]),
         .library(name: "Experiments", targets: ["Experiments"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Linalg", targets: ["Linalg"]),
@@ -33,6 +34,7 @@ let package = Package(
 
         // MARK: Compute backends: the operations layers and trainer run on, on the CPU (OpenBLAS) and CUDA (dlopen)
         .target(name: "Compute", dependencies: ["Linalg", .product(name: "RealModule", package: "swift-numerics")]),
+        .executableTarget(name: "moduli-gpu-check", dependencies: ["Compute"]),
 
         // MARK: Moduli spaces (knows nothing of networks)
         .target(name: "Geometry", dependencies: ["Linalg"]),
