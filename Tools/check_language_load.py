@@ -4,7 +4,7 @@
 Usage:
     python Tools/check_language_load.py RUN_DIR [--model FILE] [--data DIR] [--threads 1]
 
-Reads RUN_DIR/config.json (options: cell, embeddingSize, hiddenSize, layers, tied, evalBatchSize,
+Reads RUN_DIR/config.json (options: cell, embeddingSize, hiddenSize, layers, tied, evaluationBatchSize,
 bptt, data) and the model file (RUN_DIR/model.safetensors, or --model FILE such as a sparse file
 from `moduli export`) with the standard library; keys starting with "moduli." (learned neuron
 positions) are dropped and sparse tensors (NAME.crow_indices, NAME.col_indices, NAME.values) are
@@ -186,7 +186,7 @@ def check_run(args):
           f"({100 * zeros / total:.1f}%)")
     print(f"corpus: {description}; vocabulary {len(vocabulary)}, test tokens {len(test_ids)}")
 
-    test_data = batchify(test_ids, options.get("evalBatchSize", 10))
+    test_data = batchify(test_ids, options.get("evaluationBatchSize", 10))
     _, perplexity, accuracy = evaluate(model, test_data, options.get("bptt", 35))
     predictions = (test_data.size(0) - 1) * test_data.size(1)
     ppl_difference = relative_difference(perplexity, metrics["testPerplexity"])
