@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_DIR ?= runs/demo-navigation
 DEMO_ARGS ?=
 
-.PHONY: deps test-deps build demo demo-adding test test-long bench clean
+.PHONY: deps test-deps build demo demo-adding test test-long bench static clean
 
 ## deps: install OpenBLAS (Debian/Ubuntu libopenblas-dev) and pkg-config when missing
 deps:
@@ -21,6 +21,11 @@ test-deps: deps
 		echo "Installing Chromium (Debian package chromium) for the report rendering test..."; \
 		{ $(SUDO) apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null 2>&1; } || \
 			echo "Chromium could not be installed; the report rendering test will be skipped."; \
+	fi
+	@if ! ls .venv-nvrtc/lib/python3*/site-packages/nvidia/cuda_nvrtc/lib/libnvrtc.so.* >/dev/null 2>&1; then \
+		echo "Installing NVRTC (PyPI nvidia-cuda-nvrtc-cu12) into .venv-nvrtc for the CUDA kernel compilation tests..."; \
+		{ python3 -m venv .venv-nvrtc && .venv-nvrtc/bin/pip install -q nvidia-cuda-nvrtc-cu12; } >/dev/null 2>&1 || \
+			echo "NVRTC could not be installed (python3-venv and PyPI needed); the NVRTC tests will be skipped."; \
 	fi
 
 ## build: release build of the moduli command
@@ -55,6 +60,18 @@ BENCH_PYTHON ?= $(wildcard /opt/torchenv/bin/python)
 BENCH_ARGS ?=
 bench: deps
 	cd Benchmarks && $(SWIFT) run -c release moduli-bench $(if $(BENCH_PYTHON),--pytorch $(BENCH_PYTHON)) $(BENCH_ARGS)
+
+## static: moduli-gpu-check as a release binary with the Swift runtime linked in, for a GPU machine
+## without a Swift toolchain: dist/moduli-gpu-check/ holds it and the OpenBLAS libraries it loads
+## (found through its run path $ORIGIN/lib); Tools/gpu_checks.sh runs it there (docs/gpu.md)
+STATIC_DIR ?= dist/moduli-gpu-check
+static: deps
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product moduli-gpu-check \
+		-Xlinker -rpath -Xlinker '$$ORIGIN/lib'
+	@rm -rf $(STATIC_DIR) && mkdir -p $(STATIC_DIR)/lib
+	@cp .build-static/release/moduli-gpu-check $(STATIC_DIR)/ && strip $(STATIC_DIR)/moduli-gpu-check
+	@ldd $(STATIC_DIR)/moduli-gpu-check | awk '/libopenblas|libgfortran|libquadmath/ { print $$3 }' | xargs -r -I{} cp -L {} $(STATIC_DIR)/lib/
+	@ls -l $(STATIC_DIR) $(STATIC_DIR)/lib
 
 clean:
 	rm -rf .build
