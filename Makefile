@@ -63,11 +63,12 @@ bench: deps
 
 ## static: moduli-gpu-check as a release binary with the Swift runtime linked in, for a GPU machine
 ## without a Swift toolchain: dist/moduli-gpu-check/ holds it and the OpenBLAS libraries it loads
-## (found through its run path $ORIGIN/lib); Tools/gpu_checks.sh runs it there (docs/gpu.md)
+## (found through its RPATH $ORIGIN/lib, which also serves their own dependencies); Tools/gpu_checks.sh
+## runs it there (docs/gpu.md)
 STATIC_DIR ?= dist/moduli-gpu-check
 static: deps
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product moduli-gpu-check \
-		-Xlinker -rpath -Xlinker '$$ORIGIN/lib'
+		-Xlinker -rpath -Xlinker '$$ORIGIN/lib' -Xlinker --disable-new-dtags
 	@rm -rf $(STATIC_DIR) && mkdir -p $(STATIC_DIR)/lib
 	@cp .build-static/release/moduli-gpu-check $(STATIC_DIR)/ && strip $(STATIC_DIR)/moduli-gpu-check
 	@ldd $(STATIC_DIR)/moduli-gpu-check | awk '/libopenblas|libgfortran|libquadmath/ { print $$3 }' | xargs -r -I{} cp -L {} $(STATIC_DIR)/lib/
