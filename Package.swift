@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Experiments", "Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
-        .testTarget(name: "ComputeTests", dependencies: ["Compute", "Linalg", "_TestSupport"]),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ModuliCLI", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
