@@ -56,3 +56,66 @@ import Compute
         #expect(try cpu.download(p) == Array(s.values))
     }
 }
+
+/// The backend operations composed into an LSTM and a GRU layer's forward pass (input projection
+/// for all steps, then per step the W_hh product and the fused step) reproduce the NN layers.
+@Suite struct LayerCompositionTests {
+    /// Uploads a store tensor.
+    func upload(_ cpu: CPUBackend, _ store: ParameterStore<Float>, _ slot: ParameterSlot) throws -> ComputeBuffer {
+        let count = store.info(slot).count
+        return try cpu.buffer(Array(UnsafeBufferPointer(start: store.value(slot), count: count)))
+    }
+
+    @Test(arguments: ["lstm", "gru"])
+    func cellStepsComposeIntoTheLayer(_ kind: String) throws {
+        var rng = SeededGenerator(seed: 90)
+        let (inputs, h, batch, steps) = (3, 5, 4, 3)
+        let store = ParameterStore<Float>()
+        let layer: any RecurrentLayer = kind == "lstm"
+            ? LSTMLayer(inputSize: inputs, hiddenSize: h, in: store, rng: &rng)
+            : GRULayer(inputSize: inputs, hiddenSize: h, in: store, rng: &rng)
+        let g = layer.gateCount * h
+        let x = Matrix<Float>(rows: steps * batch, columns: inputs, scalars: rng.floats(steps * batch * inputs))
+        let h0 = Matrix<Float>(rows: batch, columns: h, scalars: rng.floats(batch * h))
+        let c0 = Matrix<Float>(rows: batch, columns: h, scalars: rng.floats(batch * h))
+        let cache = layer.forward(x, batch: batch, initial: RecurrentState(hidden: h0, cell: kind == "lstm" ? c0 : nil), store,
+                                  product: DenseRecurrentProduct(for: layer))
+        let (biasIH, biasHH) = (try #require(layer.biasIH), try #require(layer.biasHH))
+
+        let cpu = CPUBackend()
+        let wih = try upload(cpu, store, layer.weightIH), whh = try upload(cpu, store, layer.weightHH)
+        let bih = try upload(cpu, store, biasIH), bhh = try upload(cpu, store, biasHH)
+        let xs = try cpu.buffer(x.scalars)
+        // All steps' input projections in one GEMM: pre = X W_ih^T + b_ih, (T B) x G H.
+        let pre = try cpu.allocate(count: steps * batch * g)
+        try cpu.gemm(.noTranspose, .transpose, m: steps * batch, n: g, k: inputs, alpha: 1, a: xs, lda: inputs, b: wih, ldb: inputs,
+                     beta: 0, c: pre, ldc: g)
+        try cpu.addRowVector(pre, rows: steps * batch, columns: g, bih)
+        let hidden = try cpu.allocate(count: (steps + 1) * batch * h), cell = try cpu.allocate(count: (steps + 1) * batch * h)
+        try cpu.upload(h0.scalars, to: hidden)
+        try cpu.upload(c0.scalars, to: cell)
+        var ws = try cpu.makeWorkspace(count: 4 * batch * g)
+        for t in 0..<steps {
+            ws.reset()
+            let a = try pre.rows(t * batch, count: batch, columns: g)
+            let hPrev = try hidden.rows(t * batch, count: batch, columns: h), hCur = try hidden.rows((t + 1) * batch, count: batch, columns: h)
+            if kind == "lstm" {
+                try cpu.addRowVector(a, rows: batch, columns: g, bhh)
+                try cpu.gemm(.noTranspose, .transpose, m: batch, n: g, k: h, alpha: 1, a: hPrev, lda: h, b: whh, ldb: h, beta: 1, c: a, ldc: g)
+                try cpu.lstmForward(gates: a, cellPrevious: try cell.rows(t * batch, count: batch, columns: h),
+                                    cell: try cell.rows((t + 1) * batch, count: batch, columns: h), hidden: hCur, batch: batch, hiddenSize: h)
+            } else {
+                let q = try ws.take(batch * g), qn = try ws.take(batch * h)
+                try cpu.fill(q, with: 0)
+                try cpu.addRowVector(q, rows: batch, columns: g, bhh)
+                try cpu.gemm(.noTranspose, .transpose, m: batch, n: g, k: h, alpha: 1, a: hPrev, lda: h, b: whh, ldb: h, beta: 1, c: q, ldc: g)
+                try cpu.gruForward(gates: a, recurrent: q, hiddenPrevious: hPrev, hidden: hCur, recurrentN: qn, batch: batch, hiddenSize: h)
+            }
+        }
+        expectClose(try cpu.download(hidden), cache.hidden.scalars.map(Double.init), tolerance: 1e-6, "\(kind) hidden states")
+        expectClose(try cpu.download(pre), cache.gates.scalars.map(Double.init), tolerance: 1e-6, "\(kind) gates")
+        if kind == "lstm", let c = cache.cell {
+            expectClose(try cpu.download(cell), c.scalars.map(Double.init), tolerance: 1e-6, "lstm cell states")
+        }
+    }
+}
