@@ -36,6 +36,16 @@ enum TestNVRTC {
     }
 }
 
+/// The .param types of `entry` in PTX text, in order.
+func ptxParameterTypes(_ ptx: String, _ entry: String) -> [String] {
+    guard let start = ptx.range(of: ".entry \(entry)("), let end = ptx[start.upperBound...].firstIndex(of: ")") else { return [] }
+    return ptx[start.upperBound..<end].split(separator: "\n").compactMap { line in
+        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," })
+        guard words.count >= 2, words[0] == ".param" else { return nil }
+        return String(words[1])
+    }
+}
+
 @Suite struct NVRTCTests {
     /// Every kernel source compiles to PTX for compute_80 (an architecture NVRTC 11.1 to 13 all
     /// support), and the PTX defines each of the source's entry points.
@@ -48,6 +58,10 @@ enum TestNVRTC {
             #expect(ptx.contains(".target sm_80"), "\(kernel.name): PTX for another target")
             for entry in kernel.entryPoints {
                 #expect(ptx.contains(".entry \(entry)("), "\(kernel.name): PTX lacks the entry point \(entry)")
+                // The parameter list the backend checks its launches against is the PTX's.
+                let declared = kernel.parameters(of: entry)
+                #expect(declared != nil, "\(entry): its C signature did not parse")
+                #expect(declared?.map(\.ptxType) == ptxParameterTypes(ptx, entry), "\(entry): parameters differ from the PTX's")
             }
             #expect(result.log.isEmpty || !result.log.contains("warning"), "\(kernel.name) compiles with warnings:\n\(result.log)")
             compiled += 1

@@ -44,6 +44,8 @@ public final class CUDABackend: ComputeBackend {
     private var allocations: [UInt64] = []
     private var modules: [OpaquePointer?] = []
     private var functions: [String: OpaquePointer?] = [:]
+    /// Each loaded entry point's parameters (from its C signature), which every launch must match.
+    private var signatures: [String: [KernelParameter]] = [:]
     /// Kernel arguments: 32 slots of 8 bytes and the pointers to them, reused by every launch.
     private let argumentSlots: UnsafeMutableRawPointer
     private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
@@ -172,6 +174,18 @@ public final class CUDABackend: ComputeBackend {
         case uint32(UInt32)
         case float(Float)
         case double(Double)
+
+        /// The parameter type this argument fills.
+        var kind: KernelParameter {
+            switch self {
+            case .buffer: return .pointer
+            case .int64: return .int64
+            case .int32: return .int32
+            case .uint32: return .uint32
+            case .float: return .float
+            case .double: return .double
+            }
+        }
     }
 
     /// The entry point `entry` of `source`, compiling and loading the source on first use.
@@ -204,6 +218,7 @@ public final class CUDABackend: ComputeBackend {
             var f: OpaquePointer? = nil
             try driver.check(driver.cuModuleGetFunction(&f, module, name), "cuModuleGetFunction(\(name))")
             functions[name] = f
+            signatures[name] = source.parameters(of: name)
         }
         guard let f = functions[entry] else {
             throw ComputeError.invalidArgument("kernel source \(source.name) has no entry point \(entry)")
@@ -216,6 +231,11 @@ public final class CUDABackend: ComputeBackend {
                         _ arguments: [Argument]) throws {
         guard grid > 0 else { return }
         let f = try function(source, entry)
+        let expected = signatures[entry] ?? []
+        guard arguments.count <= 32, arguments.count == expected.count, zip(arguments, expected).allSatisfy({ $0.kind == $1 }) else {
+            throw ComputeError.invalidArgument("launch of \(entry) passes (\(arguments.map(\.kind.rawValue).joined(separator: ", "))), "
+                                               + "the kernel takes (\(expected.map(\.rawValue).joined(separator: ", ")))")
+        }
         for (i, a) in arguments.enumerated() {
             let slot = argumentSlots + 8 * i
             switch a {

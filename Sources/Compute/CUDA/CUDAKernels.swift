@@ -360,3 +360,43 @@ public struct CUDAKernelSource: Sendable, Hashable {
         ["--gpu-architecture=\(architecture)", "--fmad=false", "--std=c++14"]
     }
 }
+
+/// The type of one kernel parameter, as the launch passes it.
+public enum KernelParameter: String, Sendable, Equatable {
+    case pointer, int64, int32, uint32, float, double
+
+    /// The PTX parameter type NVRTC gives it (pointers and 64-bit integers are both .u64).
+    public var ptxType: String {
+        switch self {
+        case .pointer, .int64: return ".u64"
+        case .int32, .uint32: return ".u32"
+        case .float: return ".f32"
+        case .double: return ".f64"
+        }
+    }
+}
+
+extension CUDAKernelSource {
+    /// The parameters of `entry` read from its C signature in `body` (`float*` and other pointers,
+    /// `i64`, `int`, `unsigned`, `float`, `double`), or nil when the source has no such kernel or
+    /// a parameter of another type. The CUDA backend checks every launch against this list.
+    public func parameters(of entry: String) -> [KernelParameter]? {
+        guard let start = body.firstRange(of: "void \(entry)(") else { return nil }
+        guard let end = body[start.upperBound...].firstIndex(of: ")") else { return nil }
+        let list = body[start.upperBound..<end].split(separator: ",").map { $0.split(whereSeparator: { $0 == " " || $0 == "\n" }) }
+        var result = [KernelParameter]()
+        for words in list {
+            let type = words.dropLast().filter { $0 != "const" }.joined(separator: " ")
+            switch type {
+            case _ where type.hasSuffix("*"): result.append(.pointer)
+            case "i64": result.append(.int64)
+            case "int": result.append(.int32)
+            case "unsigned": result.append(.uint32)
+            case "float": result.append(.float)
+            case "double": result.append(.double)
+            default: return nil
+            }
+        }
+        return result
+    }
+}
