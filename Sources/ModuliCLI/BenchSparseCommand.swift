@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Time library kernels against their peers.",
-        subcommands: [BenchSparseCommand.self])
+        subcommands: [BenchSparseCommand.self, BenchTrainCommand.self])
 }
 
 struct BenchSparseCommand: ParsableCommand {

@@ -1,0 +1,49 @@
+// `moduli bench train`: milliseconds per training step of any `moduli train <task>` configuration.
+import ArgumentParser
+import Experiments
+import Foundation
+import Linalg
+
+struct BenchTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Time the training step of a task configuration (the trainer's own step, nothing evaluated or saved).",
+        discussion: """
+            Everything after the task name is an option of `moduli train <task>` (so --steps and --warmup come \
+            before it). Prints one JSON line with the \
+            mean, median and fastest milliseconds per step after --warmup untimed steps.
+            Example: moduli bench train --steps 20 language --preset small --cell lstm --target-sparsity 0
+            """)
+
+    @Option(help: "Timed steps (default 20).") var steps = 20
+    @Option(help: "Untimed steps first (default 3).") var warmup = 3
+    @Argument(help: "The task: navigation, language or adding.") var task: String
+    @Argument(parsing: .captureForPassthrough, help: "Options of moduli train <task>.") var trainOptions: [String] = []
+
+    func run() throws {
+        switch task {
+        case NavigationTask.name: try time(TrainNavigationCommand.self)
+        case LanguageTask.name: try time(TrainLanguageCommand.self)
+        case AddingTask.name: try time(TrainAddingCommand.self)
+        default: throw ValidationError("Unknown task '\(task)': choose navigation, language or adding.")
+        }
+    }
+
+    func time<Command: TaskCommand>(_ command: Command.Type) throws {
+        let parsed = try Command.parse(trainOptions)
+        guard parsed.output.out == nil, !parsed.output.resume else {
+            throw ValidationError("moduli bench train writes no run: --out and --resume do not apply.")
+        }
+        let config = try parsed.config()
+        let trainer: Trainer<Command.Task>
+        do { trainer = try Trainer<Command.Task>(config: config) } catch let e as ExperimentError { throw ValidationError(e.description) }
+        let timing = try trainer.timeSteps(steps, warmup: warmup)
+        let record: [String: Any] = [
+            "task": task, "options": trainOptions.joined(separator: " "), "steps": steps, "warmup": warmup,
+            "threads": config.training.threads, "blasKernels": BLASKernels.coreName,
+            "meanMs": timing.mean, "medianMs": timing.median, "minimumMs": timing.minimum,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+        print("BENCH " + String(decoding: data, as: UTF8.self))
+    }
+}
