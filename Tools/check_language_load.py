@@ -162,10 +162,10 @@ def check_run(args):
     if config.get("task") != "language":
         raise LoadError(f"{config_path} is for task {config.get('task')!r}, not 'language'")
     options = read_options(config, config_path)
-    metrics = read_json(os.path.join(args.run, "summary.json")).get("metrics", {})
+    metrics = read_json(os.path.join(args.run, "summary.json"))  # the final metrics are top-level keys
     for key in ("testPerplexity", "testAccuracy"):
         if key not in metrics:
-            raise LoadError(f"{args.run}/summary.json has no metrics.{key}")
+            raise LoadError(f"{args.run}/summary.json has no {key}")
     model_path = args.model or os.path.join(args.run, "model.safetensors")
     tensors, metadata = read_safetensors(model_path)
     state = {name: t for name, t in tensors.items() if not name.startswith("moduli.")}
