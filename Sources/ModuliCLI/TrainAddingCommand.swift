@@ -30,12 +30,7 @@ struct TrainAddingCommand: TaskCommand {
 
     func config() throws -> AddingConfig {
         var c = AddingConfig()
-        if let cell {
-            guard let kind = CellKind(rawValue: cell.lowercased()) else {
-                throw ValidationError("Unknown --cell \(cell): choose one of rnn_relu, rnn_tanh, lstm, gru.")
-            }
-            c.cell = kind
-        }
+        if let cell { c.cell = try cellKind(cell) }
         if let length { c.length = length }
         if let hidden { c.hiddenSize = hidden }
         if let layers { c.layers = layers }

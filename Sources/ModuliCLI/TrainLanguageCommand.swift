@@ -48,12 +48,7 @@ struct TrainLanguageCommand: TaskCommand {
     func config() throws -> LanguageConfig {
         var c = (preset ?? .paper).config
         if let data { c.data = URL(fileURLWithPath: data).standardizedFileURL.path }  // absolute: sweeps run elsewhere
-        if let cell {
-            guard let kind = CellKind(rawValue: cell.lowercased()) else {
-                throw ValidationError("Unknown --cell \(cell): choose one of rnn_tanh, rnn_relu, lstm, gru.")
-            }
-            c.cell = kind
-        }
+        if let cell { c.cell = try cellKind(cell) }
         if let embeddingSize { c.embeddingSize = embeddingSize }
         if let hidden { c.hiddenSize = hidden }
         if let layers { c.layers = layers }

@@ -5,6 +5,7 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import NN
 import Sparsity
 
 /// Where the run goes and how to continue it.
@@ -152,6 +153,14 @@ struct MethodOptions: ParsableArguments {
         }
         if let lottery { t.lottery = lottery }
     }
+}
+
+/// The cell named by `--cell` (PyTorch's names, any case); the error lists the choices.
+func cellKind(_ name: String) throws -> CellKind {
+    guard let kind = CellKind(rawValue: name.lowercased()) else {
+        throw ValidationError("Unknown --cell \(name): choose one of \(CellKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    }
+    return kind
 }
 
 extension LotteryMode: ExpressibleByArgument {}

@@ -60,7 +60,7 @@ public struct Linear: Sendable {
     @_specialize(where S == Double)
     public func backward<S: BLASScalar>(input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>,
                                         dInput dX: inout Matrix<S>) {
-        backward(input: x, dOutput: dY, store, needInputGradient: false)
+        addWeightGradients(input: x, dOutput: dY, store)
         precondition(dX.rows == x.rows && dX.columns == inputSize,
                      "Linear.backward: dInput is \(dX.rows) x \(dX.columns), expected \(x.rows) x \(inputSize)")
         let (inputSize, outputSize) = (inputSize, outputSize)
@@ -77,17 +77,9 @@ public struct Linear: Sendable {
     @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
     @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ x: Matrix<S>, _ store: ParameterStore<S>) -> Matrix<S> {
-        precondition(x.columns == inputSize, "Linear expects \(inputSize) input features, got \(x.columns)")
-        let (inputSize, outputSize) = (inputSize, outputSize)
-        // Fresh storage, written whole by the GEMM (beta 0).
-        return Matrix<S>(rows: x.rows, columns: outputSize) { py in
-            x.withUnsafeBufferPointer { px in
-                S.gemm(.noTranspose, .transpose, m: x.rows, n: outputSize, k: inputSize, alpha: 1,
-                       a: px.baseAddress!, lda: inputSize, b: store.value(weight), ldb: inputSize,
-                       beta: 0, c: py, ldc: outputSize)
-            }
-            if let bias { Kernels.addRowVector(py, rows: x.rows, columns: outputSize, store.value(bias)) }
-        }
+        var y = Matrix<S>(rows: x.rows, columns: outputSize) { _ in }  // fresh storage, written whole by the GEMM (beta 0)
+        forward(x, store, into: &y)
+        return y
     }
 
     /// Adds dW += dY^T x and db += colsum(dY) into the store; returns dX = dY W (N x I) when
@@ -97,6 +89,17 @@ public struct Linear: Sendable {
     @_specialize(where S == Double)
     public func backward<S: BLASScalar>(input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>,
                                         needInputGradient: Bool = true) -> Matrix<S> {
+        guard needInputGradient else {
+            addWeightGradients(input: x, dOutput: dY, store)
+            return Matrix<S>(rows: 0, columns: inputSize)
+        }
+        var dX = Matrix<S>(rows: x.rows, columns: inputSize) { _ in }  // fresh storage, written whole by the GEMM (beta 0)
+        backward(input: x, dOutput: dY, store, dInput: &dX)
+        return dX
+    }
+
+    /// dW += dY^T x and db += colsum(dY).
+    func addWeightGradients<S: BLASScalar>(input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>) {
         precondition(x.columns == inputSize, "Linear.backward expects \(inputSize) input features, got \(x.columns)")
         precondition(dY.rows == x.rows && dY.columns == outputSize,
                      "Linear.backward: dOutput is \(dY.rows) x \(dY.columns), expected \(x.rows) x \(outputSize)")
@@ -107,15 +110,6 @@ public struct Linear: Sendable {
                               a: pdy.baseAddress!, lda: outputSize, b: px.baseAddress!, ldb: inputSize,
                               beta: 1, c: store.gradient(weight), ldc: inputSize)
                 if let bias { Kernels.addColumnSums(pdy.baseAddress!, rows: x.rows, columns: outputSize, into: store.gradient(bias)) }
-            }
-        }
-        guard needInputGradient else { return Matrix<S>(rows: 0, columns: inputSize) }
-        // Fresh storage, written whole by the GEMM (beta 0).
-        return Matrix<S>(rows: x.rows, columns: inputSize) { pdx in
-            dY.withUnsafeBufferPointer { pdy in
-                S.gemm(.noTranspose, .noTranspose, m: x.rows, n: inputSize, k: outputSize, alpha: 1,
-                       a: pdy.baseAddress!, lda: outputSize, b: store.value(weight), ldb: inputSize,
-                       beta: 0, c: pdx, ldc: inputSize)
             }
         }
     }
