@@ -153,6 +153,14 @@ import NN
         let task = try LanguageTask(options: Self.tinyConfig(data: data).options)
         var stream = task.makeStream(rng: SeededGenerator(seed: 1))
         try task.validate(stream: stream)
+        // Every position a pass goes through, the one after its last window included.
+        while stream.windows.next(in: task.train) != nil { try task.validate(stream: stream) }
+        #expect(stream.windows.position > task.train.rows - 1)
+        for position in [3, stream.windows.position + 5] {
+            stream.windows = BPTTWindows(bptt: 5, position: position)
+            #expect { try task.validate(stream: stream) } throws: { "\($0)".contains("position \(position)") }
+        }
+        stream.windows = BPTTWindows(bptt: 5)
         stream.states = [LanguageTask.SavedState(hidden: [Float](repeating: 0, count: 4 * 8), cell: nil)]
         try task.validate(stream: stream)
         stream.states = [LanguageTask.SavedState(hidden: [Float](repeating: 0, count: 5), cell: nil)]

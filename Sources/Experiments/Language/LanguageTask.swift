@@ -202,7 +202,10 @@ public struct LanguageTask: TrainingTask {
 
     public func validate(stream: Stream) throws {
         try require(stream.windows.bptt == options.bptt, "its windows have bptt \(stream.windows.bptt), the run \(options.bptt).")
-        try require(stream.windows.position <= train.rows, "its position \(stream.windows.position) is past the training text's \(train.rows) rows.")
+        // Windows start at multiples of bptt below rows - 1; after a pass's last one the position is past the last row.
+        let position = stream.windows.position
+        try require(position % options.bptt == 0 && position < train.rows - 1 + options.bptt,
+                    "its position \(position) is not the start of a window of \(options.bptt) rows over the training text's \(train.rows) rows.")
         guard !stream.states.isEmpty else { return }
         try require(stream.states.count == options.layers, "it carries \(stream.states.count) layer states, the model has \(options.layers) layers.")
         let size = options.batchSize * options.hiddenSize
