@@ -311,7 +311,7 @@ struct TrainingLoop<Task: TrainingTask> {
         return (loss, penalty, gradientNorm)
     }
 
-    /// The plateau schedule: divide the rate when the primary metric did not improve on the phase's best.
+    /// The plateau schedule: divide the rate when the schedule metric did not improve on the phase's best.
     mutating func adjustLearningRateOnPlateau(_ values: [String: Double]) {
         guard training.learningRateSchedule.kind == .plateau, let value = values[Task.scheduleMetric], value.isFinite else { return }
         let improved = state.bestMetric.map { Task.primaryMetricIncreases ? value > $0 : value < $0 } ?? true
