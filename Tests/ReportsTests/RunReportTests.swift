@@ -40,8 +40,12 @@ import Sparsity
         let (_, out) = try Self.report()
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: out))
         #expect(files == RunReport.fileNames, "\(files.symmetricDifference(RunReport.fileNames))")
-        let parent = URL(fileURLWithPath: out).deletingLastPathComponent().path
-        #expect(try FileManager.default.contentsOfDirectory(atPath: parent).allSatisfy { !$0.contains(".tmp-") && !$0.contains(".old-") })
+        // No temporary or set-aside copy of this report is left beside it (other tests write their
+        // reports into the same parent concurrently, so only this report's name counts).
+        let parent = URL(fileURLWithPath: out).deletingLastPathComponent().path, name = URL(fileURLWithPath: out).lastPathComponent
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent).allSatisfy {
+            !$0.hasPrefix(".\(name).tmp-") && !$0.hasPrefix(".\(name).old-")
+        })
     }
 
     @Test func thePageIsWellFormedAndSelfContained() throws {
