@@ -192,6 +192,24 @@ import NN
         #expect(try LanguageTask.windowsPerPass(LanguageOptions()) == 280)  // the built-in split: 195,890 tokens, 20 columns, bptt 35
     }
 
+    /// The memory check before the corpus is read assumes full WikiText-2's vocabulary; a corpus with
+    /// many more words is checked again with its own, before anything is allocated for it.
+    @Test func theMemoryCheckUsesTheCorpusVocabulary() throws {
+        var o = LanguageOptions()
+        o.embeddingSize = 1000; o.hiddenSize = 1000
+        let gib = 1_073_741_824.0
+        let assumed = LanguageTask.memoryEstimate(o, vocabularySize: LanguageTask.assumedVocabularySize)
+        #expect(LanguageTask.memoryEstimate(o, training: LanguageTask.defaultTraining) == assumed)
+        try LanguageTask.checkMemory(o, vocabularySize: LanguageTask.assumedVocabularySize, available: assumed / 0.79)
+        #expect { try LanguageTask.checkMemory(o, vocabularySize: 500_000, available: assumed / 0.79) } throws: {
+            "\($0)".contains("vocabulary of 500000 words") && "\($0)".contains("GiB") && "\($0)".contains("--embedding-size")
+        }
+        // Ten times the words: about ten times the bytes (embedding, decoder, logits).
+        let ratio = LanguageTask.memoryEstimate(o, vocabularySize: 10 * LanguageTask.assumedVocabularySize) / assumed
+        #expect(ratio > 9 && ratio < 10.01, "\(ratio)")
+        #expect(assumed / gib > 1 && assumed / gib < 10, "\(assumed / gib) GiB")
+    }
+
     @Test func samplingFollowsTheSoftmaxAndTheSeed() throws {
         // The sampler's frequencies against softmax(logits / T).
         let logits = Matrix<Float>(rows: 1, columns: 4, scalars: [0, 1, 2, -1])

@@ -115,6 +115,7 @@ public struct LanguageTask: TrainingTask {
     public init(options: LanguageOptions) throws {
         self.options = options
         corpus = try options.data.map { try Corpus(directory: $0) } ?? Corpus.builtIn()
+        try Self.checkMemory(options, vocabularySize: corpus.vocabulary.count)
         train = batchify(corpus.train, columns: options.batchSize)
         valid = batchify(corpus.valid, columns: options.evaluationBatchSize)
         test = batchify(corpus.test, columns: options.evaluationBatchSize)
@@ -169,10 +170,20 @@ public struct LanguageTask: TrainingTask {
         }
     }
 
+    /// The vocabulary assumed before the corpus is read (full WikiText-2's); `init` checks the
+    /// memory again with the corpus's own vocabulary.
+    static let assumedVocabularySize = 33_278
+
     /// Parameters, optimizer state and copies; the decoder's logits and gradient for the training
-    /// and evaluation windows; the layers' caches; the texts. The vocabulary is at most 2^20 words.
+    /// and evaluation windows; the layers' caches (with the vocabulary of full WikiText-2: the
+    /// corpus is not read yet).
     public static func memoryEstimate(_ o: LanguageOptions, training: TrainingConfig) -> Double {
-        let v = 1_048_576.0 / 32  // a typical large vocabulary (full WikiText-2: 33,278); the corpus is checked when read
+        memoryEstimate(o, vocabularySize: assumedVocabularySize)
+    }
+
+    /// The bytes a run of `o` needs at its peak with a vocabulary of `vocabularySize` words.
+    static func memoryEstimate(_ o: LanguageOptions, vocabularySize: Int) -> Double {
+        let v = Double(vocabularySize)
         let (e, h, l) = (Double(o.embeddingSize), Double(o.hiddenSize), Double(o.layers))
         let g = Double(o.cell.gateCount)
         let parameters = 4 * 7 * (v * e * (o.tied ? 1 : 2) + v + l * g * h * (max(e, h) + h + 2))
@@ -180,6 +191,15 @@ public struct LanguageTask: TrainingTask {
         let buffers = 4 * 4 * rows * v  // logits and gradients, a full and a last window
         let caches = 4 * 2 * rows * l * h * (g + 4)
         return parameters + buffers + caches
+    }
+
+    /// Refuses options whose model and buffers over this corpus's vocabulary would not fit in
+    /// `available` bytes (the check of `memoryEstimate` once the vocabulary is known).
+    static func checkMemory(_ o: LanguageOptions, vocabularySize: Int,
+                            available: Double = Double(ProcessInfo.processInfo.physicalMemory)) throws {
+        try requireMemory(memoryEstimate(o, vocabularySize: vocabularySize), available: available,
+                          what: "This run, over a vocabulary of \(vocabularySize) words,",
+                          reduce: "--embedding-size, --hidden, --batch-size or --bptt, or use a corpus with fewer distinct words")
     }
 
     public func makeModel(in store: ParameterStore<Float>, rng: inout SeededGenerator) -> LanguageModel {

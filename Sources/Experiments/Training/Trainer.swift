@@ -59,11 +59,7 @@ public struct Trainer<Task: TrainingTask> {
         try require(config.task == Task.name, "The configuration is for task '\(config.task)', not '\(Task.name)'.")
         try config.training.validate()
         try Task.validate(config.options, training: config.training)
-        let needed = Task.memoryEstimate(config.options, training: config.training)
-        let available = Double(ProcessInfo.processInfo.physicalMemory)
-        try require(needed.isFinite && needed <= 0.8 * available,
-                    String(format: "This run needs about %.1f GiB of memory; this machine has %.1f GiB. Reduce the hidden size, batch size or sequence length.",
-                           needed / 1_073_741_824, available / 1_073_741_824))
+        try requireMemory(Task.memoryEstimate(config.options, training: config.training))
     }
 
     /// Runs (or resumes) the run in `run` and returns its summary. Writes config.json,

@@ -226,6 +226,15 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     }
 }
 
+/// Throws an `ExperimentError` unless `needed` bytes fit in 80% of `available` (default: this
+/// machine's memory); the message says what to reduce (`reduce`, after "Reduce ").
+func requireMemory(_ needed: Double, available: Double = Double(ProcessInfo.processInfo.physicalMemory),
+                   what: String = "This run", reduce: String = "the hidden size, batch size or sequence length") throws {
+    try require(needed.isFinite && needed <= 0.8 * available,
+                String(format: "%@ needs about %.1f GiB of memory; this machine has %.1f GiB. Reduce %@.",
+                       what, needed / 1_073_741_824, available / 1_073_741_824, reduce))
+}
+
 /// Throws an `ExperimentError` with `message` unless `condition` holds.
 func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
     if !condition { throw ExperimentError(message()) }
