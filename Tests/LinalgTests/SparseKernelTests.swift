@@ -273,6 +273,54 @@ enum Kernel: CaseIterable, Sendable {
     }
 }
 
+/// A caller's workspace of exactly `workspaceCount` scalars, starting anywhere: the kernels move its
+/// start to a cache line within the slack, never write outside it, and give the same results as
+/// with a workspace of their own.
+@Suite struct WorkspacePlacementTests {
+    @Test func anyStartGivesTheSameResultsInsideTheWorkspace() {
+        let (values, mask): (Matrix<Float>, Matrix<Float>) = SparseKernelTests.problem(rows: 70, columns: 45, sparsity: 0.8, seed: 300)
+        var rng = SeededGenerator(seed: 301)
+        let batch = 37, count = 33
+        let x: Matrix<Float> = rng.normalMatrix(rows: batch, columns: 45)
+        let dPre: Matrix<Float> = rng.normalMatrix(rows: batch, columns: 70)
+        let left: Matrix<Float> = rng.normalMatrix(rows: count, columns: 70)
+        let right: Matrix<Float> = rng.normalMatrix(rows: count, columns: 45)
+        for format in SparseKernelTests.formats {
+            let a = SparseUnderTest(format, dense: values, mask: mask)
+            let needed: Int
+            switch a.storage {
+            case .csr(let m): needed = m.workspaceCount
+            case .block(let m): needed = m.workspaceCount
+            }
+            // The three workspace users, on a given workspace (nil: the kernels' own).
+            func run(_ ws: UnsafeMutablePointer<Float>?) -> [Float] {
+                var y = [Float](repeating: 0, count: batch * 70), t = [Float](repeating: 0, count: batch * 45)
+                var g = [Float](repeating: 0, count: 70 * 45)
+                switch a.storage {
+                case .csr(let m):
+                    m.multiplyRows(x.scalars, batch: batch, into: &y, accumulate: false, workspace: ws)
+                    m.multiplyTransposedRows(dPre.scalars, batch: batch, into: &t, accumulate: false, workspace: ws)
+                    m.addSampledProduct(left.scalars, right.scalars, count: count, into: &g, ldg: 45, workspace: ws)
+                case .block(let m):
+                    m.multiplyRows(x.scalars, batch: batch, into: &y, accumulate: false, workspace: ws)
+                    m.multiplyTransposedRows(dPre.scalars, batch: batch, into: &t, accumulate: false, workspace: ws)
+                    m.addSampledProduct(left.scalars, right.scalars, count: count, into: &g, ldg: 45, workspace: ws)
+                }
+                return y + t + g
+            }
+            let reference = run(nil)
+            let guardCount = 64
+            for offset in 0..<16 {
+                var buffer = [Float](repeating: -7, count: offset + needed + guardCount)
+                let got = buffer.withUnsafeMutableBufferPointer { run($0.baseAddress! + offset) }
+                #expect(got == reference, "\(format), workspace at +\(offset) scalars: results differ")
+                let outside = buffer[..<offset].allSatisfy { $0 == -7 } && buffer[(offset + needed)...].allSatisfy { $0 == -7 }
+                #expect(outside, "\(format), workspace at +\(offset) scalars: a kernel wrote outside its workspace")
+            }
+        }
+    }
+}
+
 /// The C gather kernels at every vector width this CPU runs (portable C, AVX2/FMA, AVX-512),
 /// against a naive Double loop: widths around every vector and unroll boundary, empty rows,
 /// accumulate and overwrite. (The products above run only the widest level.)

@@ -65,8 +65,9 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
     public var storedCount: Int { values.count }
     /// Number of block rows.
     public var blockRowCount: Int { blockRowOffsets.count - 1 }
-    /// Scalars of workspace the row-layout kernels and the SDDMM use: `(rows + columns) * 32`.
-    public var workspaceCount: Int { (rows + columns) * SparseSupport.tile }
+    /// Scalars of workspace the row-layout kernels and the SDDMM use: `(rows + columns) * 32`, plus
+    /// 64 bytes of slack for aligning its start to a cache line.
+    public var workspaceCount: Int { SparseSupport.workspaceCount(tileRows: rows + columns, of: S.self) }
 
     public static func == (a: BlockSparseMatrix, b: BlockSparseMatrix) -> Bool {
         a.rows == b.rows && a.columns == b.columns && a.blockRows == b.blockRows && a.blockColumns == b.blockColumns
@@ -214,11 +215,10 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
         }
     }
 
-    /// Runs `body` on `workspace`, or on a temporary one of `workspaceCount` scalars.
+    /// Runs `body` on `workspace` (aligned to a cache line), or on a temporary one.
     @inline(__always)
     func withWorkspace<R>(_ workspace: UnsafeMutablePointer<S>?, _ body: (UnsafeMutablePointer<S>) -> R) -> R {
-        if let workspace { return body(workspace) }
-        return withUnsafeTemporaryAllocation(of: S.self, capacity: max(1, workspaceCount)) { body($0.baseAddress!) }
+        SparseSupport.withAlignedWorkspace(workspace, count: workspaceCount, body)
     }
 
     /// Visits every stored row slice: `body(row, values of the row's slices, first block, block count)`.

@@ -43,8 +43,9 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
     /// Number of stored entries.
     @inlinable public var storedCount: Int { values.count }
 
-    /// Scalars of workspace the row-layout kernels and the SDDMM use: `(rows + columns) * 32`.
-    public var workspaceCount: Int { (rows + columns) * SparseSupport.tile }
+    /// Scalars of workspace the row-layout kernels and the SDDMM use: `(rows + columns) * 32`, plus
+    /// 64 bytes of slack for aligning its start to a cache line.
+    public var workspaceCount: Int { SparseSupport.workspaceCount(tileRows: rows + columns, of: S.self) }
 
     public static func == (a: CSRMatrix, b: CSRMatrix) -> Bool {
         a.rows == b.rows && a.columns == b.columns && a.rowOffsets == b.rowOffsets && a.columnIndices == b.columnIndices
@@ -140,11 +141,10 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
         }
     }
 
-    /// Runs `body` on `workspace`, or on a temporary one of `workspaceCount` scalars.
+    /// Runs `body` on `workspace` (aligned to a cache line), or on a temporary one.
     @inline(__always)
     func withWorkspace<R>(_ workspace: UnsafeMutablePointer<S>?, _ body: (UnsafeMutablePointer<S>) -> R) -> R {
-        if let workspace { return body(workspace) }
-        return withUnsafeTemporaryAllocation(of: S.self, capacity: max(1, workspaceCount)) { body($0.baseAddress!) }
+        SparseSupport.withAlignedWorkspace(workspace, count: workspaceCount, body)
     }
 }
 
