@@ -1,4 +1,4 @@
-// Float CSR gather kernels at three vector widths (see include/CSparseKernels.h).
+// Float CSR kernels at three vector widths (see include/CSparseKernels.h).
 #include "CSparseKernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -138,6 +138,62 @@ void moduli_csr_gather_f32(int64_t rows, const int32_t *row_offsets, const int32
 #endif
     (void)level;
     gather_portable(rows, row_offsets, column_indices, values, x, ldx, width, y, ldy, accumulate);
+}
+
+static void multiply_portable(int64_t rows, const int32_t *ro, const int32_t *ci, const float *v, const float *x,
+                              float *y, int accumulate) {
+    for (int64_t i = 0; i < rows; i++) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int32_t k = ro[i];
+        const int32_t end = ro[i + 1];
+        for (; k + 4 <= end; k += 4) {
+            s0 += v[k] * x[ci[k]]; s1 += v[k + 1] * x[ci[k + 1]];
+            s2 += v[k + 2] * x[ci[k + 2]]; s3 += v[k + 3] * x[ci[k + 3]];
+        }
+        for (; k < end; k++) s0 += v[k] * x[ci[k]];
+        const float s = (s0 + s1) + (s2 + s3);
+        y[i] = accumulate ? y[i] + s : s;
+    }
+}
+
+#ifdef MODULI_X86
+/// Eight entries of x gathered by one instruction, two independent accumulators. The 8-lane gather
+/// measured faster than the 16-lane AVX-512 one on the kernel's shapes (H 256-4096, 90-99.5% sparse),
+/// so both levels run it.
+__attribute__((target("avx2,fma")))
+static void multiply_avx2(int64_t rows, const int32_t *ro, const int32_t *ci, const float *v, const float *x,
+                          float *y, int accumulate) {
+    for (int64_t i = 0; i < rows; i++) {
+        __m256 a = _mm256_setzero_ps(), b = a;
+        int32_t k = ro[i];
+        const int32_t end = ro[i + 1];
+        for (; k + 16 <= end; k += 16) {
+            a = _mm256_fmadd_ps(_mm256_loadu_ps(v + k), _mm256_i32gather_ps(x, _mm256_loadu_si256((const __m256i *)(ci + k)), 4), a);
+            b = _mm256_fmadd_ps(_mm256_loadu_ps(v + k + 8),
+                                _mm256_i32gather_ps(x, _mm256_loadu_si256((const __m256i *)(ci + k + 8)), 4), b);
+        }
+        if (k + 8 <= end) {
+            a = _mm256_fmadd_ps(_mm256_loadu_ps(v + k), _mm256_i32gather_ps(x, _mm256_loadu_si256((const __m256i *)(ci + k)), 4), a);
+            k += 8;
+        }
+        a = _mm256_add_ps(a, b);
+        __m128 q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+        q = _mm_add_ss(q, _mm_movehdup_ps(q));
+        float s = _mm_cvtss_f32(q);
+        for (; k < end; k++) s += v[k] * x[ci[k]];
+        y[i] = accumulate ? y[i] + s : s;
+    }
+}
+#endif
+
+void moduli_csr_multiply_f32(int64_t rows, const int32_t *row_offsets, const int32_t *column_indices,
+                             const float *values, const float *x, float *y, int accumulate, int level) {
+#ifdef MODULI_X86
+    if (level >= 1) { multiply_avx2(rows, row_offsets, column_indices, values, x, y, accumulate); return; }
+#endif
+    (void)level;
+    multiply_portable(rows, row_offsets, column_indices, values, x, y, accumulate);
 }
 
 static void transpose_portable(const float *src, int64_t lds, int64_t rows, int64_t columns, float *dst, int64_t ldd,

@@ -366,6 +366,44 @@ enum Kernel: CaseIterable, Sendable {
     }
 }
 
+/// The C batch-1 product at every level against a naive Double loop: rows of every length from 0
+/// to 40 stored entries (each unroll step and tail), accumulate and overwrite.
+@Suite struct VectorMultiplyLevelTests {
+    @Test func everyLevelMatchesNaiveLoops() {
+        var rng = SeededGenerator(seed: 4244)
+        let rows = 41, columns = 97
+        var dense = [Float](repeating: 0, count: rows * columns)
+        for i in 0..<rows {
+            var kept = Array(0..<columns)
+            rng.shuffle(&kept)
+            for c in kept.prefix(i) { dense[i * columns + c] = Float(rng.uniform(-1, 1)) }  // row i keeps i entries
+        }
+        let a = CSRMatrix(Matrix<Float>(rows: rows, columns: columns, scalars: dense))
+        let x = (0..<columns).map { _ in Float(rng.uniform(-1, 1)) }
+        let y0 = (0..<rows).map { _ in Float(rng.uniform(-1, 1)) }
+        for level in 0...Int(moduli_sparse_cpu_level()) {
+            for accumulate in [false, true] {
+                var y = y0
+                a.rowOffsets.withUnsafeBufferPointer { ro in
+                    a.columnIndices.withUnsafeBufferPointer { ci in
+                        a.values.withUnsafeBufferPointer { v in
+                            moduli_csr_multiply_f32(Int64(rows), ro.baseAddress, ci.baseAddress, v.baseAddress, x, &y,
+                                                    accumulate ? 1 : 0, Int32(level))
+                        }
+                    }
+                }
+                var worst = 0.0
+                for i in 0..<rows {
+                    var expected = accumulate ? Double(y0[i]) : 0
+                    for c in 0..<columns { expected += Double(dense[i * columns + c]) * Double(x[c]) }
+                    worst = max(worst, abs(Double(y[i]) - expected))
+                }
+                #expect(worst < 1e-5, "level \(level), accumulate \(accumulate): error \(worst)")
+            }
+        }
+    }
+}
+
 /// The C transposes (tile in and out of the row layout) at every level against their definition.
 @Suite struct VectorTransposeTests {
     @Test func everyLevelTransposes() {

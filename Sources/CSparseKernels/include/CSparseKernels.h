@@ -16,6 +16,11 @@ void moduli_csr_gather_f32(int64_t rows, const int32_t *row_offsets, const int32
                            const float *values, const float *x, int64_t ldx, int64_t width,
                            float *y, int64_t ldy, int accumulate, int level);
 
+/// y[i] (+)= sum over stored (i, k) of v * x[k]: the batch-1 product (x gathered eight entries at a
+/// time at `level` 1 or more).
+void moduli_csr_multiply_f32(int64_t rows, const int32_t *row_offsets, const int32_t *column_indices,
+                             const float *values, const float *x, float *y, int accumulate, int level);
+
 /// dst[j * ldd + i] (+)= src[i * lds + j] for i in 0..<rows, j in 0..<columns: a transpose, in
 /// 8 x 8 AVX blocks at `level` 1 or more.
 void moduli_transpose_f32(const float *src, int64_t lds, int64_t rows, int64_t columns,
