@@ -194,7 +194,7 @@ enum Kernel: CaseIterable, Sendable {
         }
 
         // SDDMM: G[i, j] += sum_r L[r, i] R[r, j] where kept; entries outside stored storage unchanged.
-        for count in [1, 45] {
+        for count in [1, 45, 300] {  // 300: several of the Float kernel's 128-row tiles
             let l: Matrix<S> = rng.normalMatrix(rows: count, columns: rows)
             let r: Matrix<S> = rng.normalMatrix(rows: count, columns: columns)
             let ldg = columns + 2
@@ -399,6 +399,49 @@ enum Kernel: CaseIterable, Sendable {
                     worst = max(worst, abs(Double(y[i]) - expected))
                 }
                 #expect(worst < 1e-5, "level \(level), accumulate \(accumulate): error \(worst)")
+            }
+        }
+    }
+}
+
+/// The C SDDMM on transposed tiles at every level against a naive Double loop: tile widths that
+/// each level takes (multiples of 16 and of 8) and one it leaves to portable C, rows with 0 to 9
+/// stored entries (the four-at-a-time step and its tail), entries of G outside the pattern unchanged.
+@Suite struct VectorSampledProductLevelTests {
+    @Test func everyLevelMatchesNaiveLoops() {
+        var rng = SeededGenerator(seed: 4245)
+        let rows = 10, columns = 23
+        var dense = [Float](repeating: 0, count: rows * columns)
+        for i in 0..<rows {
+            var kept = Array(0..<columns)
+            rng.shuffle(&kept)
+            for c in kept.prefix(i) { dense[i * columns + c] = 1 }  // row i keeps i entries
+        }
+        let a = CSRMatrix(Matrix<Float>(rows: rows, columns: columns, scalars: dense))
+        for level in 0...Int(moduli_sparse_cpu_level()) {
+            for ld in [5, 8, 16, 24, 48, 128] {
+                let lt = (0..<(rows * ld)).map { _ in Float(rng.uniform(-1, 1)) }
+                let rt = (0..<(columns * ld)).map { _ in Float(rng.uniform(-1, 1)) }
+                let ldg = columns + 3
+                let g0 = (0..<(rows * ldg)).map { _ in Float(rng.uniform(-1, 1)) }
+                var g = g0
+                a.rowOffsets.withUnsafeBufferPointer { ro in
+                    a.columnIndices.withUnsafeBufferPointer { ci in
+                        moduli_csr_sddmm_f32(Int64(rows), ro.baseAddress, ci.baseAddress, lt, rt, Int64(ld), &g, Int64(ldg),
+                                             Int32(level))
+                    }
+                }
+                var worst = 0.0
+                for i in 0..<rows {
+                    for j in 0..<ldg {
+                        var expected = Double(g0[i * ldg + j])
+                        if j < columns && dense[i * columns + j] != 0 {
+                            for t in 0..<ld { expected += Double(lt[i * ld + t]) * Double(rt[j * ld + t]) }
+                        }
+                        worst = max(worst, abs(Double(g[i * ldg + j]) - expected))
+                    }
+                }
+                #expect(worst < 1e-4, "level \(level), tile width \(ld): error \(worst)")
             }
         }
     }

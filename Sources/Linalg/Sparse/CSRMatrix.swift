@@ -378,13 +378,18 @@ extension CSRMatrix {
     /// `count x rows`, `right` `count x columns` (row-major; for W_hh: dPre and the hidden states
     /// of all steps, time-major) and G `rows x columns` with leading dimension `ldg` (the dense
     /// gradient). Entries of G that are not stored are left as they are. Sums run over tiles of
-    /// 32 rows of left and right, transposed into the workspace so that each stored entry is an
-    /// 8-lane dot product.
+    /// rows of left and right transposed into the workspace, so that each stored entry is a dot
+    /// product of contiguous lanes per tile: Float on an AVX2 CPU in the C kernel of CSparseKernels
+    /// (tiles of 128 rows), otherwise in Swift (tiles of 32, 8-lane vectors).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func addSampledProduct(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
                                   into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>? = nil) {
         guard count > 0, storedCount > 0 else { return }
+        if S.self == Float.self, SparseSupport.floatKernelLevel > 0 {
+            addSampledProductFloatKernel(left, right, count: count, into: g, ldg: ldg, workspace: workspace)
+            return
+        }
         withWorkspace(workspace) { ws in
             let t = SparseSupport.tile, lt = ws, rt = ws + rows * t
             withArrays { ro, ci, _ in
@@ -408,6 +413,29 @@ extension CSRMatrix {
                             gr[j] += SparseSupport.sum(s)
                         }
                     }
+                    r0 += n
+                }
+            }
+        }
+    }
+
+    /// The SDDMM through the C kernel: tiles of up to `reductionTile` rows, padded with zero lanes
+    /// to a multiple of 16, one dot product per stored entry and tile.
+    @inline(__always)
+    func addSampledProductFloatKernel(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
+                                      into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>?) {
+        withWorkspace(workspace) { ws in
+            let t = SparseSupport.reductionTile
+            withArrays { ro, ci, _ in
+                var r0 = 0
+                while r0 < count {
+                    let n = min(t, count - r0), lanes = (n + 15) / 16 * 16, lt = ws, rt = ws + rows * lanes
+                    SparseSupport.transposeTile(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: lanes)
+                    SparseSupport.transposeTile(right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: lanes)
+                    moduli_csr_sddmm_f32(Int64(rows), ro, ci, UnsafeRawPointer(lt).assumingMemoryBound(to: Float.self),
+                                         UnsafeRawPointer(rt).assumingMemoryBound(to: Float.self), Int64(lanes),
+                                         UnsafeMutableRawPointer(g).assumingMemoryBound(to: Float.self), Int64(ldg),
+                                         Int32(SparseSupport.floatKernelLevel))
                     r0 += n
                 }
             }
