@@ -58,5 +58,5 @@ enum SparseFormatName: String, ExpressibleByArgument, CaseIterable {
     case csr, block
 
     /// The product's format (blocks of `BlockSparseMatrix.defaultBlockShape`).
-    var format: SparseRecurrentProduct.Format { self == .csr ? .csr : .defaultBlock }
+    var format: SparseWeightProduct.Format { self == .csr ? .csr : .defaultBlock }
 }

@@ -57,7 +57,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("evaluate-every"), help: "Evaluate every N epochs (and after the last).") var evaluateEvery: Int?
     @Option(name: .customLong("log-every"), help: "Write a training-loss line every N steps.") var logEvery: Int?
     @Option(help: "OpenBLAS threads.") var threads: Int?
-    @Option(name: .customLong("recurrent-kernels"), help: "W_hh products: auto (default: sparse kernels once pruning leaves W_hh sparse enough) or dense.")
+    @Option(name: .customLong("recurrent-kernels"), help: "Products with W_hh and the pruned linear layers: auto (default: sparse kernels once pruning leaves a weight sparse enough) or dense.")
     var recurrentKernels: RecurrentKernels?
 
     /// The flags given on the command line.

@@ -78,7 +78,7 @@ public struct AddingTask: TrainingTask {
 
     public func roles(of model: AddingModel) -> ParameterRoles {
         ParameterRoles(pruned: model.prunableWeights, recurrent: model.rnn.recurrentWeights,
-                       hiddenSize: options.hiddenSize, networks: [model.rnn],
+                       hiddenSize: options.hiddenSize, networks: [model.rnn], linears: [model.head],
                        hiddenUnitAxes: model.rnn.hiddenUnitAxes + [HiddenUnitAxis(slot: model.head.weight, dimension: 1)])
     }
 

@@ -213,7 +213,7 @@ public struct LanguageTask: TrainingTask {
         // With tying the decoder's input axis is also the embedding's: the hidden units cannot be renumbered alone.
         let axes = options.tied ? [] : model.rnn.hiddenUnitAxes + [HiddenUnitAxis(slot: model.decoder.weight, dimension: 1)]
         return ParameterRoles(pruned: pruned, recurrent: model.rnn.recurrentWeights, hiddenSize: options.hiddenSize,
-                              networks: [model.rnn], hiddenUnitAxes: axes)
+                              networks: [model.rnn], linears: [model.decoder], hiddenUnitAxes: axes)
     }
 
     public func makeStream(rng: SeededGenerator) -> Stream {

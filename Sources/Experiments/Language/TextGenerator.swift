@@ -11,7 +11,7 @@ public struct TextGenerator {
 
     /// Reads the run at `path` (or its model file `modelFile`), with the recurrent products on the
     /// kept weights only when `sparse` names a format.
-    public init(runAt path: String, modelFile: String? = nil, sparse: SparseRecurrentProduct.Format? = nil) throws {
+    public init(runAt path: String, modelFile: String? = nil, sparse: SparseWeightProduct.Format? = nil) throws {
         let trained = try TrainedModel<LanguageTask>(runAt: path, modelFile: modelFile)
         if let sparse { trained.useSparseProducts(format: sparse) }
         self.trained = trained

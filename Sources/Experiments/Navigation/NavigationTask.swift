@@ -125,7 +125,7 @@ public struct NavigationTask: TrainingTask {
 
     public func roles(of model: NavigationModel) -> ParameterRoles {
         ParameterRoles(pruned: model.prunableWeights, recurrent: model.rnn.recurrentWeights,
-                       hiddenSize: options.hiddenSize, networks: [model.rnn],
+                       hiddenSize: options.hiddenSize, networks: [model.rnn], linears: [model.encoder, model.decoder],
                        hiddenUnitAxes: model.rnn.hiddenUnitAxes + [HiddenUnitAxis(slot: model.encoder.weight, dimension: 0),
                                                                   HiddenUnitAxis(slot: model.decoder.weight, dimension: 1)])
     }

@@ -67,14 +67,14 @@ public struct RegisteredTask: Sendable {
 /// How `moduli evaluate` runs a finished model.
 public struct EvaluationOptions: Sendable {
     /// Run the recurrent products on the kept weights only, in this format (nil: dense GEMMs).
-    public var sparse: SparseRecurrentProduct.Format?
+    public var sparse: SparseWeightProduct.Format?
     /// Renumber the hidden units along the moduli space first (the model computes the same function).
     public var reorder: Bool
     /// Another model file for the run (one `moduli export` wrote) instead of its model.safetensors.
     public var modelFile: String?
 
     /// Options from their parts.
-    public init(sparse: SparseRecurrentProduct.Format? = nil, reorder: Bool = false, modelFile: String? = nil) {
+    public init(sparse: SparseWeightProduct.Format? = nil, reorder: Bool = false, modelFile: String? = nil) {
         self.sparse = sparse; self.reorder = reorder; self.modelFile = modelFile
     }
 }

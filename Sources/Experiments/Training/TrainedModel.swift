@@ -156,11 +156,10 @@ extension TrainedModel {
         return try SafeTensors.encode(store.namedValues(), dtype: .f32, metadata: metadata, checksum: true)
     }
 
-    /// Runs every network's recurrent products on the kept weights of W_hh (`format`), however
-    /// dense W_hh is.
-    public func useSparseProducts(format: SparseRecurrentProduct.Format = .csr) {
-        for network in roles.networks {
-            network.replaceProducts(in: store) { SparseRecurrentProduct(for: $0, format: format, denseAboveDensity: 1) }
-        }
+    /// Runs every network's recurrent products, and every pruned linear layer, on the kept
+    /// weights (`format`), however dense the weights are.
+    public func useSparseProducts(format: SparseWeightProduct.Format = .csr) {
+        roles.useSparseProducts(in: store, format: format, denseAboveDensity: 1)
+        roles.weightsDidChange(in: store)
     }
 }

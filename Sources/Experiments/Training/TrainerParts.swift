@@ -88,11 +88,7 @@ struct TrainingSession<Task: TrainingTask> {
             ? GradualMagnitudePruner(slots: roles.pruned, schedule: training.pruningSchedule,
                                      tensorTargets: training.pruning.tensorTargets)
             : nil
-        if (training.recurrentKernels ?? .auto) == .auto {
-            for network in roles.networks {
-                network.replaceProducts(in: store) { SparseRecurrentProduct(for: $0) }
-            }
-        }
+        if (training.recurrentKernels ?? .auto) == .auto { roles.useSparseProducts(in: store) }
         roles.weightsDidChange(in: store)
     }
 

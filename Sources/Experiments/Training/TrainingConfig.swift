@@ -24,10 +24,11 @@ public enum ScheduleShape: String, Codable, Sendable, CaseIterable {
     case cubic
 }
 
-/// Which kernels run the products with the recurrent weights W_hh.
+/// Which kernels run the products with the recurrent weights W_hh and with the pruned weights of
+/// linear layers (`ParameterRoles.linears`: encoders, decoders, heads).
 public enum RecurrentKernels: String, Codable, Sendable, CaseIterable {
-    /// Dense GEMMs while W_hh is dense, the sparse kernels (CSR at the mask's pattern) from the
-    /// pruning event that leaves at most 20% of it (`SparseRecurrentProduct`'s default
+    /// Dense GEMMs while a weight is dense, the sparse kernels (CSR at the mask's pattern) from the
+    /// pruning event that leaves at most 20% of it (`SparseWeightProduct`'s default
     /// `denseAboveDensity`, where its kernels overtake OpenBLAS; BENCHMARKS.md): training gets
     /// faster as it prunes, and the lottery phase is sparse from its first step.
     case auto

@@ -14,6 +14,9 @@ public struct ParameterRoles: Sendable {
     public var hiddenSize: Int
     /// Recurrent networks whose recurrent products must hear of every change of the weights.
     public var networks: [RecurrentNetwork]
+    /// Fully connected layers (encoders, decoders, heads): those whose weight is pruned run on
+    /// sparse kernels once it is sparse enough, and every one hears of changes of the weights.
+    public var linears: [Linear]
     /// Every tensor axis that indexes the H hidden units (of every layer), so that renumbering them
     /// along these axes with one order leaves the model's function unchanged; empty when the task
     /// does not say (then the model cannot be reordered by the manifold).
@@ -21,15 +24,31 @@ public struct ParameterRoles: Sendable {
 
     /// Roles from their parts.
     public init(pruned: [ParameterSlot], recurrent: [ParameterSlot], hiddenSize: Int, networks: [RecurrentNetwork] = [],
-                hiddenUnitAxes: [HiddenUnitAxis] = []) {
+                linears: [Linear] = [], hiddenUnitAxes: [HiddenUnitAxis] = []) {
         self.pruned = pruned; self.recurrent = recurrent; self.hiddenSize = hiddenSize; self.networks = networks
-        self.hiddenUnitAxes = hiddenUnitAxes
+        self.linears = linears; self.hiddenUnitAxes = hiddenUnitAxes
     }
 
-    /// Tells the recurrent products of every network that the weights changed (after an optimizer
-    /// step, a pruning event or a load).
+    /// Tells the recurrent products of every network, and the sparse products of every linear
+    /// layer, that the weights changed (after an optimizer step, a pruning event or a load).
     func weightsDidChange(in store: ParameterStore<Float>) {
         for network in networks { network.weightsDidChange(in: store) }
+        for linear in linears { linear.weightsDidChange(in: store) }
+    }
+
+    /// Switches every network's W_hh products and every pruned linear layer to the sparse
+    /// products (`SparseWeightProduct`: CSR at the mask's pattern), which run dense GEMMs until at
+    /// most `denseAboveDensity` of the weight is kept.
+    func useSparseProducts(in store: ParameterStore<Float>, format: SparseWeightProduct.Format = .csr,
+                           denseAboveDensity: Double = 0.2) {
+        for network in networks {
+            network.replaceProducts(in: store) { SparseWeightProduct(for: $0, format: format, denseAboveDensity: denseAboveDensity) }
+        }
+        let prunedSlots = Set(pruned)
+        for linear in linears where prunedSlots.contains(linear.weight) {
+            linear.useSparseKernels(SparseWeightProduct(weight: linear.weight, outputs: linear.outputSize, inputs: linear.inputSize,
+                                                        format: format, denseAboveDensity: denseAboveDensity))
+        }
     }
 }
 

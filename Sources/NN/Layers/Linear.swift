@@ -1,4 +1,5 @@
 // A fully connected layer y = x W^T + b, forward and backward. Reference: torch.nn.Linear.
+import Foundation
 import Linalg
 
 /// A fully connected layer: `y = x W^T + b`, W is `O x I` (PyTorch layout).
@@ -11,6 +12,8 @@ public struct Linear: Sendable {
     public let weight: ParameterSlot
     /// `O`, named `<name>.bias`, if the layer has a bias.
     public let bias: ParameterSlot?
+    /// The sparse products of the weight once switched on, shared by every copy of the layer.
+    private let kernels = LinearKernelChoice()
 
     /// Registers `<name>.weight` (and `<name>.bias`) with PyTorch's default initialisation
     /// U(-1/sqrt(I), 1/sqrt(I)) unless another is given.
@@ -36,6 +39,33 @@ public struct Linear: Sendable {
         self.bias = bias
     }
 
+    /// Runs the layer's products on the kept entries of its weight's mask from now on (`product`
+    /// must multiply this layer's weight, `O x I`), or on OpenBLAS GEMMs again (nil). The product
+    /// itself keeps the GEMMs while the weight is unmasked or denser than its threshold. Copies of
+    /// the layer share the choice; call `weightsDidChange(in:)` after every change of the weight.
+    public func useSparseKernels(_ product: SparseWeightProduct?) {
+        if let product {
+            precondition(product.weight == weight && product.outputs == outputSize && product.inputs == inputSize,
+                         "Linear.useSparseKernels: the product multiplies another weight")
+        }
+        kernels.product = product
+    }
+
+    /// The sparse products in use, if any.
+    public var sparseProduct: SparseWeightProduct? { kernels.product }
+
+    /// Tells the sparse products (if any) that the weight's values or mask changed.
+    public func weightsDidChange<S: BLASScalar>(in store: ParameterStore<S>) {
+        kernels.product?.weightsDidChange(in: store)
+    }
+
+    /// The sparse products to run now for `store`: nil while none is switched on or it runs dense.
+    @inline(__always)
+    private func sparse<S: BLASScalar>(_ store: ParameterStore<S>) -> SparseWeightProduct? {
+        guard let p = kernels.product, !p.runsDense(in: store) else { return nil }
+        return p
+    }
+
     /// Writes `x W^T + b` into a preallocated `N x O` matrix (no allocation).
     @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
     @_specialize(where S == Double)
@@ -46,6 +76,12 @@ public struct Linear: Sendable {
         let (inputSize, outputSize) = (inputSize, outputSize)
         x.withUnsafeBufferPointer { px in
             y.withUnsafeMutableBufferPointer { py in
+                if let p = sparse(store) {  // y = b, then y += x W^T on the kept entries
+                    py.update(repeating: 0)
+                    if let bias { Kernels.addRowVector(py.baseAddress!, rows: x.rows, columns: outputSize, store.value(bias)) }
+                    p.forward(px.baseAddress!, batch: x.rows, addingTo: py.baseAddress!, store)
+                    return
+                }
                 S.gemm(.noTranspose, .transpose, m: x.rows, n: outputSize, k: inputSize, alpha: 1,
                        a: px.baseAddress!, lda: inputSize, b: store.value(weight), ldb: inputSize,
                        beta: 0, c: py.baseAddress!, ldc: outputSize)
@@ -66,6 +102,10 @@ public struct Linear: Sendable {
         let (inputSize, outputSize) = (inputSize, outputSize)
         dY.withUnsafeBufferPointer { pdy in
             dX.withUnsafeMutableBufferPointer { pdx in
+                if let p = sparse(store) {
+                    p.backward(pdy.baseAddress!, batch: x.rows, into: pdx.baseAddress!, accumulate: false, store)
+                    return
+                }
                 S.gemm(.noTranspose, .noTranspose, m: x.rows, n: inputSize, k: outputSize, alpha: 1,
                        a: pdy.baseAddress!, lda: outputSize, b: store.value(weight), ldb: inputSize,
                        beta: 0, c: pdx.baseAddress!, ldc: inputSize)
@@ -98,7 +138,8 @@ public struct Linear: Sendable {
         return dX
     }
 
-    /// dW += dY^T x and db += colsum(dY).
+    /// dW += dY^T x (only at the kept entries on sparse kernels; the optimizer masks the others)
+    /// and db += colsum(dY).
     func addWeightGradients<S: BLASScalar>(input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>) {
         precondition(x.columns == inputSize, "Linear.backward expects \(inputSize) input features, got \(x.columns)")
         precondition(dY.rows == x.rows && dY.columns == outputSize,
@@ -106,11 +147,27 @@ public struct Linear: Sendable {
         let (inputSize, outputSize) = (inputSize, outputSize)
         x.withUnsafeBufferPointer { px in
             dY.withUnsafeBufferPointer { pdy in
-                S.gemmSlicedK(.transpose, .noTranspose, m: outputSize, n: inputSize, k: x.rows, alpha: 1,
-                              a: pdy.baseAddress!, lda: outputSize, b: px.baseAddress!, ldb: inputSize,
-                              beta: 1, c: store.gradient(weight), ldc: inputSize)
+                if let p = sparse(store) {
+                    p.accumulateWeightGradient(pdy.baseAddress!, hidden: px.baseAddress!, rows: x.rows, store)
+                } else {
+                    S.gemmSlicedK(.transpose, .noTranspose, m: outputSize, n: inputSize, k: x.rows, alpha: 1,
+                                  a: pdy.baseAddress!, lda: outputSize, b: px.baseAddress!, ldb: inputSize,
+                                  beta: 1, c: store.gradient(weight), ldc: inputSize)
+                }
                 if let bias { Kernels.addColumnSums(pdy.baseAddress!, rows: x.rows, columns: outputSize, into: store.gradient(bias)) }
             }
         }
+    }
+}
+
+/// Which kernels a `Linear` layer runs (a class, so that every copy of the layer sees a switch).
+final class LinearKernelChoice: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: SparseWeightProduct?
+
+    /// The sparse products, or nil for the GEMMs.
+    var product: SparseWeightProduct? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }

@@ -1,11 +1,18 @@
-// The sparse recurrent product: every W_hh product of a pruned layer through a CSR or block-sparse
-// copy of W_hh at its mask's pattern (RecurrentProduct.swift describes the seam; kernels in Linalg/Sparse).
+// The products of a pruned weight matrix through a CSR or block-sparse copy at its mask's pattern:
+// the W_hh products of a recurrent layer (the RecurrentProduct seam, RecurrentProduct.swift) and a
+// pruned Linear layer's products (Linear.useSparseKernels). Kernels in Linalg/Sparse.
 import Foundation
 import Linalg
 
-/// W_hh products on a compressed copy of the store's W_hh: the kept entries of its mask, in CSR
-/// (`.csr`) or block-sparse (`.block`) form.
+/// Products with a weight W (`outputs x inputs`, row-major in the store) on a compressed copy: the
+/// kept entries of its mask, in CSR (`.csr`) or block-sparse (`.block`) form. As a
+/// `RecurrentProduct` W is a recurrent layer's W_hh (`outputs` = G * H, `inputs` = H); a pruned
+/// `Linear` layer runs the same three products (`y += x W^T`, `dx = dy W`, `dW += dy^T x` at the
+/// kept entries).
 ///
+/// - CSR keeps a second CSR copy of W^T (the same kept entries, column by column), so that the
+///   backward products gather like the forward ones instead of scattering into the output
+///   (H 512, 85% sparse, batch 200: 0.84x dense OpenBLAS scattering).
 /// - Pattern: the entries the slot's mask keeps (mask != 0), kept zeros included, so that an
 ///   optimizer step only changes values. While no mask is in force on the slot, or while the mask
 ///   keeps more than `denseAboveDensity` of the entries, the product runs the dense GEMMs of
@@ -25,8 +32,8 @@ import Linalg
 /// `@unchecked Sendable` because every method holds `lock` while it reads or replaces them; calls
 /// from several threads are serialized, not wrong. The trainer calls `weightsDidChange(in:)` and the
 /// products from one thread.
-public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable {
-    /// The compressed form of W_hh.
+public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
+    /// The compressed form of W.
     public enum Format: Sendable, Equatable, CustomStringConvertible {
         /// Compressed sparse rows.
         case csr
@@ -47,12 +54,16 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
         }
     }
 
-    /// The W_hh slot.
-    public let weightHH: ParameterSlot
-    /// Rows of W_hh: G * H.
+    /// The weight's slot.
+    public let weight: ParameterSlot
+    /// Rows of W (G * H for W_hh).
     public let outputs: Int
-    /// Columns of W_hh: H.
-    public let hiddenSize: Int
+    /// Columns of W (H for W_hh).
+    public let inputs: Int
+    /// The weight's slot, by its `RecurrentProduct` name.
+    public var weightHH: ParameterSlot { weight }
+    /// Columns of W, by its `RecurrentProduct` name.
+    public var hiddenSize: Int { inputs }
     /// The compressed form.
     public let format: Format
     /// Above this fraction of kept entries the dense GEMMs run instead of the sparse kernels.
@@ -75,23 +86,23 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
         public var valueRefreshes = 0
     }
 
-    /// The product with the W_hh slot `weightHH`, `outputs x hiddenSize` (G * H x H).
-    public init(weightHH: ParameterSlot, outputs: Int, hiddenSize: Int, format: Format = .csr,
+    /// The products with the weight in slot `weight`, `outputs x inputs`.
+    public init(weight: ParameterSlot, outputs: Int, inputs: Int, format: Format = .csr,
                 denseAboveDensity: Double = 0.2) {
-        precondition(outputs > 0 && hiddenSize > 0, "A recurrent product needs a non-empty W_hh")
+        precondition(outputs > 0 && inputs > 0, "A sparse product needs a non-empty weight")
         if case .block(let r, let c) = format {
             precondition((c == 4 || c == 8) && (1...16).contains(r), "Block format \(r)x\(c): columns must be 4 or 8, rows 1 to 16")
         }
-        self.weightHH = weightHH
+        self.weight = weight
         self.outputs = outputs
-        self.hiddenSize = hiddenSize
+        self.inputs = inputs
         self.format = format
         self.denseAboveDensity = denseAboveDensity
     }
 
     /// The product with `layer`'s W_hh.
     public convenience init(for layer: some RecurrentLayer, format: Format = .csr, denseAboveDensity: Double = 0.2) {
-        self.init(weightHH: layer.weightHH, outputs: layer.gateCount * layer.hiddenSize, hiddenSize: layer.hiddenSize,
+        self.init(weight: layer.weightHH, outputs: layer.gateCount * layer.hiddenSize, inputs: layer.hiddenSize,
                   format: format, denseAboveDensity: denseAboveDensity)
     }
 
@@ -110,7 +121,7 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
 
     // MARK: Products
 
-    /// `pre (B x GH) += h (B x H) W_hh^T`.
+    /// `pre (B x outputs) += h (B x inputs) W^T`.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
@@ -126,7 +137,7 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
         }
     }
 
-    /// `preT (GH x B) += W_hh hT (H x B)`.
+    /// `preT (outputs x B) += W hT (inputs x B)`.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func forwardTransposed<S: BLASScalar>(_ hiddenT: UnsafePointer<S>, batch: Int,
@@ -142,7 +153,7 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
         }
     }
 
-    /// `dHidden (B x H) (+)= dPre (B x GH) W_hh`.
+    /// `dHidden (B x inputs) (+)= dPre (B x outputs) W`.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func backward<S: BLASScalar>(_ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
@@ -152,15 +163,15 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
             if s.dense { dense.backward(dPre, batch: batch, into: dHidden, accumulate: accumulate, store); return }
             switch s.matrix {
             case .none: break
-            case .csr(let a):
-                a.multiplyTransposedRows(dPre, batch: batch, into: dHidden, accumulate: accumulate, workspace: s.workspace)
+            case .csr:
+                s.transposed?.multiplyRows(dPre, batch: batch, into: dHidden, accumulate: accumulate, workspace: s.workspace)
             case .block(let a):
                 a.multiplyTransposedRows(dPre, batch: batch, into: dHidden, accumulate: accumulate, workspace: s.workspace)
             }
         }
     }
 
-    /// `dHiddenT (H x B) (+)= W_hh^T dPreT (GH x B)`.
+    /// `dHiddenT (inputs x B) (+)= W^T dPreT (outputs x B)`.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func backwardTransposed<S: BLASScalar>(_ dPreT: UnsafePointer<S>, batch: Int,
@@ -171,31 +182,31 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
             if s.dense { dense.backwardTransposed(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate, store); return }
             switch s.matrix {
             case .none: break
-            case .csr(let a): a.multiplyTransposedColumns(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate)
+            case .csr: s.transposed?.multiplyColumns(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate)
             case .block(let a): a.multiplyTransposedColumns(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate)
             }
         }
     }
 
-    /// `dW_hh[kept] += (dPre^T [h_0 ... h_{T-1}])[kept]`: the SDDMM at the pattern.
+    /// `dW[kept] += (dPre^T hidden)[kept]` (`rows` rows each; for W_hh the steps' dPre and h_0 ... h_{T-1}): the SDDMM at the pattern.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func accumulateWeightGradient<S: BLASScalar>(_ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
                                                         _ store: ParameterStore<S>) {
         lock.withLock {
-            let s = current(store), g = store.gradient(weightHH)
+            let s = current(store), g = store.gradient(weight)
             if s.dense { dense.accumulateWeightGradient(dPre, hidden: hidden, rows: rows, store); return }
             switch s.matrix {
             case .none: break
             case .csr(let a):
-                a.addSampledProduct(dPre, hidden, count: rows, into: g, ldg: hiddenSize, workspace: s.workspace)
+                a.addSampledProduct(dPre, hidden, count: rows, into: g, ldg: inputs, workspace: s.workspace)
             case .block(let a):
-                a.addSampledProduct(dPre, hidden, count: rows, into: g, ldg: hiddenSize, workspace: s.workspace)
+                a.addSampledProduct(dPre, hidden, count: rows, into: g, ldg: inputs, workspace: s.workspace)
             }
         }
     }
 
-    /// Re-gathers W_hh's values at the current pattern, or rebuilds the pattern if the mask changed
+    /// Re-gathers W's values at the current pattern, or rebuilds the pattern if the mask changed
     /// (or the copy was made for another store or scalar type).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
@@ -204,7 +215,7 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
             guard storageScalar == ObjectIdentifier(S.self), let any = storage else { build(store); return }
             let s = unsafeDowncast(any, to: SparseProductStorage<S>.self)
             guard s.store == ObjectIdentifier(store), s.signature == signature(of: store) else { build(store); return }
-            if !s.dense { s.refresh(from: store.value(weightHH)) }
+            if !s.dense { s.refresh(from: store.value(weight)) }
             counters.valueRefreshes += 1
         }
     }
@@ -213,7 +224,7 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
 
     /// The dense GEMMs, for the fallback.
     private var dense: DenseRecurrentProduct {
-        DenseRecurrentProduct(weightHH: weightHH, outputs: outputs, hiddenSize: hiddenSize)
+        DenseRecurrentProduct(weightHH: weight, outputs: outputs, hiddenSize: inputs)
     }
 
     /// The copy for `store` (built first if there is none for it). Call with `lock` held.
@@ -230,16 +241,17 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
     @discardableResult
     private func build<S: BLASScalar>(_ store: ParameterStore<S>) -> SparseProductStorage<S> {
         let sig = signature(of: store)
-        let total = outputs * hiddenSize
+        let total = outputs * inputs
         let dense = !sig.masked || Double(sig.kept) > denseAboveDensity * Double(total)
         let s = SparseProductStorage<S>(store: ObjectIdentifier(store), signature: sig, dense: dense)
         if !dense {
-            let v = UnsafePointer(store.value(weightHH)), m = UnsafePointer(store.mask(weightHH))
+            let v = UnsafePointer(store.value(weight)), m = UnsafePointer(store.mask(weight))
             switch format {
             case .csr:
-                s.matrix = .csr(CSRMatrix(rows: outputs, columns: hiddenSize, dense: v, mask: m))
+                s.matrix = .csr(CSRMatrix(rows: outputs, columns: inputs, dense: v, mask: m))
+                s.transposed = CSRMatrix(rows: inputs, columns: outputs, dense: v, mask: m, rowStride: 1, columnStride: inputs)
             case .block(let r, let c):
-                s.matrix = .block(BlockSparseMatrix(rows: outputs, columns: hiddenSize, dense: v, mask: m,
+                s.matrix = .block(BlockSparseMatrix(rows: outputs, columns: inputs, dense: v, mask: m,
                                                     blockRows: r, blockColumns: c))
             }
             switch s.matrix {
@@ -258,11 +270,11 @@ public final class SparseRecurrentProduct: RecurrentProduct, @unchecked Sendable
     /// each kept entry's index (independent of order, so a change of which entries are kept shows
     /// even when their number stays).
     private func signature<S: BLASScalar>(of store: ParameterStore<S>) -> MaskSignature {
-        let masked = store.isMasked[weightHH.index]
-        guard masked else { return MaskSignature(masked: false, kept: outputs * hiddenSize, hash: 0) }
-        let m = store.mask(weightHH)
+        let masked = store.isMasked[weight.index]
+        guard masked else { return MaskSignature(masked: false, kept: outputs * inputs, hash: 0) }
+        let m = store.mask(weight)
         var kept = 0, hash: UInt64 = 0
-        for i in 0..<(outputs * hiddenSize) {
+        for i in 0..<(outputs * inputs) {
             var x = UInt64(truncatingIfNeeded: i &+ 1) &* 0x9E37_79B9_7F4A_7C15
             x ^= x >> 29
             x &*= 0xBF58_476D_1CE4_E5B9
@@ -281,7 +293,7 @@ struct MaskSignature: Equatable {
     var hash: UInt64
 }
 
-/// The compressed W_hh of one scalar type, its workspace and what it was built from.
+/// The compressed W of one scalar type, its workspace and what it was built from.
 final class SparseProductStorage<S: BLASScalar> {
     enum Compressed {
         case none
@@ -294,6 +306,8 @@ final class SparseProductStorage<S: BLASScalar> {
     /// Whether the products run the dense GEMMs instead.
     let dense: Bool
     var matrix: Compressed = .none
+    /// CSR of W^T at the same kept entries (with `.csr`), for the backward products.
+    var transposed: CSRMatrix<S>?
     private(set) var workspace: UnsafeMutablePointer<S>?
     private var workspaceCount = 0
 
@@ -319,6 +333,11 @@ final class SparseProductStorage<S: BLASScalar> {
             matrix = .none  // drop the second reference, so that the refresh writes in place
             a.refreshValues(from: values)
             matrix = .csr(a)
+            if var t = transposed {
+                transposed = nil
+                t.refreshValues(from: values)
+                transposed = t
+            }
         case .block(var a):
             matrix = .none
             a.refreshValues(from: values)

@@ -1,11 +1,12 @@
-// The sparse recurrent product against the dense one: a pruned network gives the same outputs,
+// The sparse weight product against the dense GEMMs: a pruned network gives the same outputs,
 // input and state gradients and kept W_hh gradients with CSR and block-sparse W_hh, in both
-// layouts, for every cell kind, in Float and Double; weight and mask changes are followed.
+// layouts, for every cell kind, in Float and Double, and a pruned Linear layer the same outputs
+// and gradients; weight and mask changes are followed.
 import Testing
 import Linalg
 @testable import NN
 
-@Suite struct SparseRecurrentProductTests {
+@Suite struct SparseWeightProductTests {
     /// One forward and backward pass: top outputs, dInput, dInitial and every gradient (W_hh's
     /// masked, as the optimizer does before using it).
     static func pass<S: BLASScalar>(_ net: RecurrentNetwork, _ store: ParameterStore<S>, x: Matrix<S>, batch: Int,
@@ -43,7 +44,7 @@ import Linalg
         }
     }
 
-    func check<S: BLASScalar>(_: S.Type, kind: CellKind, format: SparseRecurrentProduct.Format, batch: Int, seed: UInt64) {
+    func check<S: BLASScalar>(_: S.Type, kind: CellKind, format: SparseWeightProduct.Format, batch: Int, seed: UInt64) {
         let (i, h, t, layers) = (3, 11, 4, 2)
         let tolerance = S.self == Float.self ? 2e-5 : 1e-12
         var rng = SeededGenerator(seed: seed)
@@ -60,9 +61,9 @@ import Linalg
         let tag = "\(S.self) \(kind) \(format) batch \(batch) seed \(seed)"
 
         let denseNet = net
-        var products: [SparseRecurrentProduct] = []
+        var products: [SparseWeightProduct] = []
         net.replaceProducts(in: store) { layer in
-            let p = SparseRecurrentProduct(for: layer, format: format, denseAboveDensity: 1)
+            let p = SparseWeightProduct(for: layer, format: format, denseAboveDensity: 1)
             products.append(p)
             return p
         }
@@ -95,7 +96,7 @@ import Linalg
     /// Elman in both layouts (batch 5: transposed states; batch 70: rows), CSR and blocks, Float and Double.
     @Test(arguments: [CellKind.rnnTanh, .rnnReLU], [5, 70])
     func elmanMatchesDense(kind: CellKind, batch: Int) {
-        for format in [SparseRecurrentProduct.Format.csr, .block(rows: 1, columns: 8), .block(rows: 4, columns: 4)] {
+        for format in [SparseWeightProduct.Format.csr, .block(rows: 1, columns: 8), .block(rows: 4, columns: 4)] {
             check(Double.self, kind: kind, format: format, batch: batch, seed: 800)
             check(Float.self, kind: kind, format: format, batch: batch, seed: 801)
         }
@@ -113,14 +114,14 @@ import Linalg
     @Test func denseFallback() {
         var rng = SeededGenerator(seed: 820)
         let store = ParameterStore<Float>()
-        var net = RecurrentNetwork(kind: .rnnTanh, inputSize: 2, hiddenSize: 7, in: store, rng: &rng)
+        let net = RecurrentNetwork(kind: .rnnTanh, inputSize: 2, hiddenSize: 7, in: store, rng: &rng)
         let x: Matrix<Float> = rng.normalMatrix(rows: 3 * 4, columns: 2)
         let w: Matrix<Float> = rng.normalMatrix(rows: 3 * 4, columns: 7)
         let h0 = net.zeroState(batch: 4, as: Float.self)
         let denseNet = net
-        var product: SparseRecurrentProduct?
+        var product: SparseWeightProduct?
         net.replaceProducts(in: store) { layer in
-            let p = SparseRecurrentProduct(for: layer, format: .csr, denseAboveDensity: 0.5)
+            let p = SparseWeightProduct(for: layer, format: .csr, denseAboveDensity: 0.5)
             product = p
             return p
         }
@@ -132,5 +133,95 @@ import Linalg
         Self.prune(net, store, fraction: 0.9, rng: &rng)
         net.weightsDidChange(in: store)
         #expect(product?.runsDense(in: store) == false)
+    }
+}
+
+/// A pruned `Linear` layer on sparse kernels against the same layer on GEMMs: outputs, input
+/// gradient, kept weight gradients and bias gradient, for one row (the batch-1 kernels) and many
+/// (the tiled row-layout kernels), CSR and blocks, Float and Double; value changes and a pruning
+/// event are followed, and copies of the layer share the switch.
+@Suite struct SparseLinearTests {
+    /// Forward and backward on `layer`: y, dX, and every gradient with the mask applied.
+    static func pass<S: BLASScalar>(_ layer: Linear, _ store: ParameterStore<S>, x: Matrix<S>, dY: Matrix<S>) -> [[Double]] {
+        store.zeroGradients()
+        let y = layer.forward(x, store)
+        let dx = layer.backward(input: x, dOutput: dY, store)
+        store.maskGradients()
+        return ([y.scalars, dx.scalars] + store.slots.map { store.gradientMatrix($0).scalars }).map { $0.map(Double.init) }
+    }
+
+    static func prune<S: BLASScalar>(_ slot: ParameterSlot, _ store: ParameterStore<S>, fraction: Double, rng: inout SeededGenerator) {
+        let m = store.mask(slot)
+        for j in 0..<store.info(slot).count where m[j] != 0 && rng.uniform() < fraction { m[j] = 0 }
+        store.enableMask(slot)
+        store.applyMask(slot)
+    }
+
+    func check<S: BLASScalar>(_: S.Type, format: SparseWeightProduct.Format, rows: Int, bias: Bool, seed: UInt64) {
+        let (inputs, outputs) = (13, 21)
+        let tolerance = S.self == Float.self ? 2e-5 : 1e-12
+        var rng = SeededGenerator(seed: seed)
+        let store = ParameterStore<S>()
+        let layer = Linear(inputSize: inputs, outputSize: outputs, bias: bias, name: "decoder", in: store, rng: &rng)
+        Self.prune(layer.weight, store, fraction: 0.8, rng: &rng)
+        let x: Matrix<S> = rng.normalMatrix(rows: rows, columns: inputs)
+        let dY: Matrix<S> = rng.normalMatrix(rows: rows, columns: outputs)
+        let tag = "\(S.self) \(format) rows \(rows) bias \(bias) seed \(seed)"
+
+        let dense = Self.pass(layer, store, x: x, dY: dY)
+        let copy = layer  // made before the switch: shares it
+        let product = SparseWeightProduct(weight: layer.weight, outputs: outputs, inputs: inputs, format: format,
+                                          denseAboveDensity: 1)
+        layer.useSparseKernels(product)
+        #expect(copy.sparseProduct === product, "\(tag): a copy of the layer does not see the switch")
+        #expect(!product.runsDense(in: store), "\(tag): fell back to dense")
+        var diff = SparseWeightProductTests.difference(dense, Self.pass(copy, store, x: x, dY: dY))
+        #expect(diff < tolerance, "\(tag): sparse differs from dense by \(diff)")
+
+        // New values at the same mask, then a pruning event.
+        for phase in ["new values", "pruning"] {
+            if phase == "pruning" {
+                Self.prune(layer.weight, store, fraction: 0.5, rng: &rng)
+            } else {
+                let v = store.value(layer.weight)
+                for j in 0..<store.info(layer.weight).count { v[j] = S(rng.normal(std: 0.4)) }
+                store.applyMask(layer.weight)
+            }
+            layer.weightsDidChange(in: store)
+            layer.useSparseKernels(nil)
+            let want = Self.pass(layer, store, x: x, dY: dY)
+            layer.useSparseKernels(product)
+            diff = SparseWeightProductTests.difference(want, Self.pass(layer, store, x: x, dY: dY))
+            #expect(diff < tolerance, "\(tag): after \(phase), sparse differs from dense by \(diff)")
+        }
+        #expect(product.counts == .init(patternBuilds: 2, valueRefreshes: 1), "\(tag): \(product.counts)")
+    }
+
+    @Test(arguments: [1, 37])
+    func matchesDense(rows: Int) {
+        for format in [SparseWeightProduct.Format.csr, .defaultBlock] {
+            for bias in [true, false] {
+                check(Double.self, format: format, rows: rows, bias: bias, seed: 830)
+                check(Float.self, format: format, rows: rows, bias: bias, seed: 831)
+            }
+        }
+    }
+
+    /// The trainer's rule: a product keeps the GEMMs (bit for bit) while the weight is unmasked or
+    /// denser than its threshold.
+    @Test func denseUntilSparseEnough() {
+        var rng = SeededGenerator(seed: 840)
+        let store = ParameterStore<Float>()
+        let layer = Linear(inputSize: 9, outputSize: 6, name: "encoder", in: store, rng: &rng)
+        let x: Matrix<Float> = rng.normalMatrix(rows: 40, columns: 9)
+        let dY: Matrix<Float> = rng.normalMatrix(rows: 40, columns: 6)
+        let before = Self.pass(layer, store, x: x, dY: dY)
+        let product = SparseWeightProduct(weight: layer.weight, outputs: 6, inputs: 9, denseAboveDensity: 0.5)
+        layer.useSparseKernels(product)
+        #expect(product.runsDense(in: store))
+        #expect(Self.pass(layer, store, x: x, dY: dY) == before)
+        Self.prune(layer.weight, store, fraction: 0.9, rng: &rng)
+        layer.weightsDidChange(in: store)
+        #expect(!product.runsDense(in: store))
     }
 }
