@@ -13,12 +13,19 @@ struct BenchTrainCommand: ParsableCommand {
             before it). Prints one JSON line with the \
             mean, median and fastest milliseconds per step after --warmup untimed steps.
             Example: moduli bench train --steps 20 language --preset small --cell lstm --target-sparsity 0
+            With --pruned 0.9 every pruned tensor is pruned to 90% first (the step of a run's sparse tail or lottery phase).
             """)
 
     @Option(help: "Timed steps (default 20).") var steps = 20
     @Option(help: "Untimed steps first (default 3).") var warmup = 3
+    @Option(help: "Prune every pruned tensor to this sparsity by magnitude first (0 to below 1), as late in a run or in its lottery phase.")
+    var pruned: Double?
     @Argument(help: "The task: navigation, language or adding.") var task: String
     @Argument(parsing: .captureForPassthrough, help: "Options of moduli train <task>.") var trainOptions: [String] = []
+
+    func validate() throws {
+        if let pruned, !(pruned >= 0 && pruned < 1) { throw ValidationError("--pruned must be at least 0 and below 1, got \(pruned).") }
+    }
 
     func run() throws {
         switch task {
@@ -37,11 +44,14 @@ struct BenchTrainCommand: ParsableCommand {
         let config = try parsed.config()
         let trainer: Trainer<Command.Task>
         do { trainer = try Trainer<Command.Task>(config: config) } catch let e as ExperimentError { throw ValidationError(e.description) }
-        let timing = try trainer.timeSteps(steps, warmup: warmup)
+        let timing: StepTiming
+        do { timing = try trainer.timeSteps(steps, warmup: warmup, prunedTo: pruned) } catch let e as ExperimentError {
+            throw ValidationError(e.description)
+        }
         let record: [String: Any] = [
             "task": task, "options": trainOptions.joined(separator: " "), "steps": steps, "warmup": warmup,
             "threads": config.training.threads, "blasKernels": BLASKernels.coreName,
-            "meanMs": timing.mean, "medianMs": timing.median, "minimumMs": timing.minimum,
+            "pruned": pruned ?? 0, "meanMs": timing.mean, "medianMs": timing.median, "minimumMs": timing.minimum,
         ]
         let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
         print("BENCH " + String(decoding: data, as: UTF8.self))

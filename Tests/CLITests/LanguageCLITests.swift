@@ -47,6 +47,12 @@ import _TestSupport
         #expect(a.out == b.out, "dense and sparse sampling differ: \(a.out) / \(b.out)")
         let bench = try CLITests.moduli(["bench", "train", "--steps", "2", "--warmup", "1", "language", "--data", data] + Self.tiny)
         #expect(bench.status == 0 && bench.out.hasPrefix("BENCH {") && bench.out.contains("\"meanMs\""), "\(bench.out) \(bench.err)")
+        // The step of a pruned model (every pruned tensor at 90% first), on sparse kernels and on GEMMs.
+        for kernels in ["auto", "dense"] {
+            let pruned = try CLITests.moduli(["bench", "train", "--steps", "2", "--warmup", "1", "--pruned", "0.9", "language", "--data", data,
+                                              "--recurrent-kernels", kernels] + Self.tiny)
+            #expect(pruned.status == 0 && pruned.out.contains("\"pruned\":0.9"), "\(pruned.out) \(pruned.err)")
+        }
     }
 
     @Test func badInputFailsWithAMessageAndNoRun() throws {
@@ -62,6 +68,7 @@ import _TestSupport
             (["generate", dir + "/nothing"], "config.json"),
             (["generate", dir, "--temperature", "0"], "--temperature"),
             (["bench", "train", "chess"], "chess"),
+            (["bench", "train", "--pruned", "1", "language", "--data", data], "--pruned"),
         ] {
             let r = try CLITests.moduli(arguments)
             #expect(r.status != 0, "\(arguments) exited 0")

@@ -180,6 +180,8 @@ public enum SparseKernelBenchmark {
                                blockShape: (rows: Int, columns: Int), repeats: Int, seed: UInt64) -> Row {
         let w = workload.weight, h = w.rows
         let csr = CSRMatrix(w)
+        // The backward products gather on a CSR copy of W^T, as `SparseWeightProduct` runs them.
+        let csrT = kernel == .backward ? CSRMatrix(w.transposed()) : csr
         let block = BlockSparseMatrix(workload.blockWeight, blockRows: blockShape.rows, blockColumns: blockShape.columns)
         var rng = SeededGenerator(seed: seed)
         let rowsIn = kernel == .gradient ? steps * batch : batch
@@ -204,7 +206,7 @@ public enum SparseKernelBenchmark {
             case (.backward, nil):
                 let t = time(repeats: repeats, [
                     { Float.gemv(.transpose, m: h, n: h, alpha: 1, a: a, lda: h, x: xp, incx: 1, beta: 0, y: yp, incy: 1) },
-                    { csr.multiplyTransposed(xp, into: yp, accumulate: false) },
+                    { csrT.multiply(xp, into: yp, accumulate: false) },
                     { block.multiplyTransposed(xp, into: yp, accumulate: false) }])
                 (dense, sparse, blocked) = (t[0], t[1], t[2])
             case (.forward, .rows?):
@@ -225,14 +227,14 @@ public enum SparseKernelBenchmark {
                 let t = time(repeats: repeats, [
                     {
                         Float.gemm(.noTranspose, .noTranspose, m: batch, n: h, k: h, alpha: 1, a: xp, lda: h, b: a, ldb: h, beta: 0, c: yp, ldc: h) },
-                    { csr.multiplyTransposedRows(xp, batch: batch, into: yp, accumulate: false, workspace: ws) },
+                    { csrT.multiplyRows(xp, batch: batch, into: yp, accumulate: false, workspace: ws) },
                     { block.multiplyTransposedRows(xp, batch: batch, into: yp, accumulate: false, workspace: ws) }])
                 (dense, sparse, blocked) = (t[0], t[1], t[2])
             case (.backward, .columns?):
                 let t = time(repeats: repeats, [
                     {
                         Float.gemm(.transpose, .noTranspose, m: h, n: batch, k: h, alpha: 1, a: a, lda: h, b: xp, ldb: batch, beta: 0, c: yp, ldc: batch) },
-                    { csr.multiplyTransposedColumns(xp, batch: batch, into: yp, accumulate: false) },
+                    { csrT.multiplyColumns(xp, batch: batch, into: yp, accumulate: false) },
                     { block.multiplyTransposedColumns(xp, batch: batch, into: yp, accumulate: false) }])
                 (dense, sparse, blocked) = (t[0], t[1], t[2])
             case (.gradient, _):

@@ -1,6 +1,7 @@
 // Timing the trainer's own optimizer step for `moduli bench train`: the step a run takes (forward,
 // backward, penalty, masking, clipping, update, products), without evaluation or checkpoints.
 import Foundation
+import Sparsity
 
 /// Milliseconds per training step of a configuration.
 public struct StepTiming: Sendable, Codable {
@@ -21,14 +22,22 @@ public struct StepTiming: Sendable, Codable {
 extension Trainer {
     /// Takes `warmup` and then `steps` timed optimizer steps of the main phase from the run's start
     /// (the same code as `train`, in a scratch run directory that is removed afterwards); nothing is
-    /// evaluated, pruned or saved.
-    public func timeSteps(_ steps: Int, warmup: Int) throws -> StepTiming {
+    /// evaluated, pruned or saved. With `prunedTo`, every pruned tensor is first pruned alone to that
+    /// sparsity by magnitude (masks in force), as a run is late in its schedule or in its lottery
+    /// phase, so that the step runs the kernels `--recurrent-kernels` chooses there.
+    public func timeSteps(_ steps: Int, warmup: Int, prunedTo: Double? = nil) throws -> StepTiming {
         try require(steps >= 1 && steps <= 100_000, "--steps must be between 1 and 100000, got \(steps).")
         try require(warmup >= 0 && warmup <= 100_000, "--warmup must be between 0 and 100000, got \(warmup).")
+        if let prunedTo { try require(prunedTo >= 0 && prunedTo < 1, "--pruned must be at least 0 and below 1, got \(prunedTo).") }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("moduli-bench-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         var loop = try TrainingLoop(trainer: self, run: RunDirectory(path: scratch, overwrite: false, resume: false),
                                     resume: false, showProgress: false)
+        if let prunedTo {
+            let store = loop.session.store
+            for slot in loop.session.roles.pruned { GradualMagnitudePruner.prune([slot], toSparsity: prunedTo, in: store) }
+            loop.session.roles.weightsDidChange(in: store)
+        }
         for _ in 0..<warmup { _ = try loop.takeStep() }
         var times: [Double] = []
         for _ in 0..<steps {

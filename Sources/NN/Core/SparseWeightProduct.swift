@@ -126,13 +126,26 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
                                        _ store: ParameterStore<S>) {
+        forward(hidden, batch: batch, into: pre, accumulate: true, store)
+    }
+
+    /// `y (B x outputs) = x (B x inputs) W^T`, or `+=` when `accumulate` (a linear layer overwrites:
+    /// no pass to clear y first).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func forward<S: BLASScalar>(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
+                                       _ store: ParameterStore<S>) {
         lock.withLock {
             let s = current(store)
-            if s.dense { dense.forward(hidden, batch: batch, addingTo: pre, store); return }
+            if s.dense {
+                if !accumulate { y.update(repeating: 0, count: batch * outputs) }
+                dense.forward(x, batch: batch, addingTo: y, store)
+                return
+            }
             switch s.matrix {
             case .none: break
-            case .csr(let a): a.multiplyRows(hidden, batch: batch, into: pre, accumulate: true, workspace: s.workspace)
-            case .block(let a): a.multiplyRows(hidden, batch: batch, into: pre, accumulate: true, workspace: s.workspace)
+            case .csr(let a): a.multiplyRows(x, batch: batch, into: y, accumulate: accumulate, workspace: s.workspace)
+            case .block(let a): a.multiplyRows(x, batch: batch, into: y, accumulate: accumulate, workspace: s.workspace)
             }
         }
     }

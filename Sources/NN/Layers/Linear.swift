@@ -76,15 +76,13 @@ public struct Linear: Sendable {
         let (inputSize, outputSize) = (inputSize, outputSize)
         x.withUnsafeBufferPointer { px in
             y.withUnsafeMutableBufferPointer { py in
-                if let p = sparse(store) {  // y = b, then y += x W^T on the kept entries
-                    py.update(repeating: 0)
-                    if let bias { Kernels.addRowVector(py.baseAddress!, rows: x.rows, columns: outputSize, store.value(bias)) }
-                    p.forward(px.baseAddress!, batch: x.rows, addingTo: py.baseAddress!, store)
-                    return
+                if let p = sparse(store) {  // x W^T on the kept entries, then + b as below
+                    p.forward(px.baseAddress!, batch: x.rows, into: py.baseAddress!, accumulate: false, store)
+                } else {
+                    S.gemm(.noTranspose, .transpose, m: x.rows, n: outputSize, k: inputSize, alpha: 1,
+                           a: px.baseAddress!, lda: inputSize, b: store.value(weight), ldb: inputSize,
+                           beta: 0, c: py.baseAddress!, ldc: outputSize)
                 }
-                S.gemm(.noTranspose, .transpose, m: x.rows, n: outputSize, k: inputSize, alpha: 1,
-                       a: px.baseAddress!, lda: inputSize, b: store.value(weight), ldb: inputSize,
-                       beta: 0, c: py.baseAddress!, ldc: outputSize)
                 if let bias { Kernels.addRowVector(py.baseAddress!, rows: x.rows, columns: outputSize, store.value(bias)) }
             }
         }
