@@ -53,6 +53,8 @@ public struct GradualMagnitudePruner: Codable, Sendable, Equatable {
 
     /// Prunes for event `e` if the schedule prunes there; returns what happened, or nil.
     @discardableResult
+    @_specialize(where S == Float)  // called from the trainer in another module
+    @_specialize(where S == Double)
     public func prune<S: BLASScalar>(atEvent e: Int, in store: ParameterStore<S>) -> PruningEvent? {
         guard let target = schedule.target(atEvent: e) else { return nil }
         if let tensorTargets {
@@ -71,6 +73,8 @@ public struct GradualMagnitudePruner: Codable, Sendable, Equatable {
     /// Global magnitude pruning of the pooled `slots` to sparsity `s` (clamped to [0, 1]) with the
     /// exact-count rule of the type's documentation. Returns the number of newly pruned entries.
     @discardableResult
+    @_specialize(where S == Float)  // called from the trainer in another module
+    @_specialize(where S == Double)
     public static func prune<S: BLASScalar>(_ slots: [ParameterSlot], toSparsity s: Double,
                                             in store: ParameterStore<S>) -> Int {
         let total = slots.reduce(0) { $0 + store.info($1).count }
@@ -114,6 +118,8 @@ public struct GradualMagnitudePruner: Codable, Sendable, Equatable {
     }
 
     /// Pooled mask-based sparsity of `slots`: (entries with mask 0) / (all entries).
+    @_specialize(where S == Float)  // called from the trainer in another module
+    @_specialize(where S == Double)
     public static func sparsity<S: BLASScalar>(of slots: [ParameterSlot], in store: ParameterStore<S>) -> Double {
         var total = 0, pruned = 0
         for slot in slots {

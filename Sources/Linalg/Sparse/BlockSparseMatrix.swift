@@ -78,6 +78,8 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
     /// The block form of the `rows x columns` matrix whose entry (i, j) is
     /// `dense[i * rowStride + j * columnStride]`, keeping (i, j) where the mask at the same place is
     /// nonzero, or where the value is nonzero without a mask.
+    @_specialize(where S == Float)  // runs every training step, called from NN
+    @_specialize(where S == Double)
     public init(rows: Int, columns: Int, dense: UnsafePointer<S>, mask: UnsafePointer<S>? = nil,
                 rowStride: Int? = nil, columnStride: Int = 1,
                 blockRows: Int = BlockSparseMatrix.defaultBlockShape.rows,
@@ -156,6 +158,8 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
 
     /// Re-reads every kept value from a dense source with the layout given at construction; padding
     /// stays zero (same pattern, no reallocation when the storage is not shared).
+    @_specialize(where S == Float)  // runs every training step, called from NN
+    @_specialize(where S == Double)
     public mutating func refreshValues(from dense: UnsafePointer<S>) {
         let (rs, cs) = sourceStrides, r = blockRows, c = blockColumns, rowCount = rows
         blockRowOffsets.withUnsafeBufferPointer { ro in

@@ -56,6 +56,8 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
     /// `dense[i * rowStride + j * columnStride]` (row-major: `columns`, 1; the transpose of a
     /// row-major `columns x rows` matrix: 1, `rows`), keeping entry (i, j) where
     /// `mask[i * rowStride + j * columnStride] != 0`, or where the value is nonzero without a mask.
+    @_specialize(where S == Float)  // runs every training step, called from NN
+    @_specialize(where S == Double)
     public init(rows: Int, columns: Int, dense: UnsafePointer<S>, mask: UnsafePointer<S>? = nil,
                 rowStride: Int? = nil, columnStride: Int = 1) {
         precondition(rows >= 0 && columns >= 0, "CSRMatrix sizes must be non-negative, got \(rows) x \(columns)")
@@ -98,6 +100,8 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
 
     /// Re-reads every stored value from a dense source with the layout given at construction
     /// (same pattern, no reallocation when the storage is not shared).
+    @_specialize(where S == Float)  // runs every training step, called from NN
+    @_specialize(where S == Double)
     public mutating func refreshValues(from dense: UnsafePointer<S>) {
         let (rs, cs) = sourceStrides
         rowOffsets.withUnsafeBufferPointer { ro in
