@@ -1,6 +1,9 @@
 // Float CSR kernels at three vector widths (see include/CSparseKernels.h).
 #include "CSparseKernels.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #include <immintrin.h>
@@ -220,78 +223,91 @@ static inline float hsum256(__m256 a) {
     return _mm_cvtss_f32(q);
 }
 
-/// Four stored entries of a row at a time: the row's tile of `lt` is loaded once per step for all
-/// four, and the four dot products are independent chains.
+/// Stored entries k0..<k1 of row i: four at a time, the row's tile of `lt` loaded once per step
+/// for all four, four independent dot products.
 __attribute__((target("avx2,fma")))
-static void sddmm_avx2(int64_t rows, const int32_t *ro, const int32_t *ci, const float *lt, const float *rt,
-                       int64_t ld, float *g, int64_t ldg) {
-    for (int64_t i = 0; i < rows; i++) {
-        const float *li = lt + i * ld;
-        float *gr = g + i * ldg;
-        int32_t k = ro[i];
-        const int32_t end = ro[i + 1];
-        for (; k + 4 <= end; k += 4) {
-            const float *p0 = rt + (int64_t)ci[k] * ld, *p1 = rt + (int64_t)ci[k + 1] * ld;
-            const float *p2 = rt + (int64_t)ci[k + 2] * ld, *p3 = rt + (int64_t)ci[k + 3] * ld;
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int64_t t = 0; t < ld; t += 8) {
-                const __m256 l = _mm256_loadu_ps(li + t);
-                a0 = _mm256_fmadd_ps(l, _mm256_loadu_ps(p0 + t), a0);
-                a1 = _mm256_fmadd_ps(l, _mm256_loadu_ps(p1 + t), a1);
-                a2 = _mm256_fmadd_ps(l, _mm256_loadu_ps(p2 + t), a2);
-                a3 = _mm256_fmadd_ps(l, _mm256_loadu_ps(p3 + t), a3);
-            }
-            gr[ci[k]] += hsum256(a0); gr[ci[k + 1]] += hsum256(a1);
-            gr[ci[k + 2]] += hsum256(a2); gr[ci[k + 3]] += hsum256(a3);
+static inline void sddmm_row_avx2(const float *li, const int32_t *ci, int32_t k, int32_t end, const float *rt,
+                                  int64_t ld, float *gr) {
+    for (; k + 4 <= end; k += 4) {
+        const float *p0 = rt + (int64_t)ci[k] * ld, *p1 = rt + (int64_t)ci[k + 1] * ld;
+        const float *p2 = rt + (int64_t)ci[k + 2] * ld, *p3 = rt + (int64_t)ci[k + 3] * ld;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t t = 0; t < ld; t += 8) {
+            const __m256 l = _mm256_loadu_ps(li + t);
+            a0 = _mm256_fmadd_ps(l, _mm256_loadu_ps(p0 + t), a0);
+            a1 = _mm256_fmadd_ps(l, _mm256_loadu_ps(p1 + t), a1);
+            a2 = _mm256_fmadd_ps(l, _mm256_loadu_ps(p2 + t), a2);
+            a3 = _mm256_fmadd_ps(l, _mm256_loadu_ps(p3 + t), a3);
         }
-        for (; k < end; k++) {
-            const float *p = rt + (int64_t)ci[k] * ld;
-            __m256 a = _mm256_setzero_ps();
-            for (int64_t t = 0; t < ld; t += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(li + t), _mm256_loadu_ps(p + t), a);
-            gr[ci[k]] += hsum256(a);
-        }
+        gr[ci[k]] += hsum256(a0); gr[ci[k + 1]] += hsum256(a1);
+        gr[ci[k + 2]] += hsum256(a2); gr[ci[k + 3]] += hsum256(a3);
+    }
+    for (; k < end; k++) {
+        const float *p = rt + (int64_t)ci[k] * ld;
+        __m256 a = _mm256_setzero_ps();
+        for (int64_t t = 0; t < ld; t += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(li + t), _mm256_loadu_ps(p + t), a);
+        gr[ci[k]] += hsum256(a);
     }
 }
 
 __attribute__((target("avx512f")))
-static void sddmm_avx512(int64_t rows, const int32_t *ro, const int32_t *ci, const float *lt, const float *rt,
-                         int64_t ld, float *g, int64_t ldg) {
-    for (int64_t i = 0; i < rows; i++) {
-        const float *li = lt + i * ld;
-        float *gr = g + i * ldg;
-        int32_t k = ro[i];
-        const int32_t end = ro[i + 1];
-        for (; k + 4 <= end; k += 4) {
-            const float *p0 = rt + (int64_t)ci[k] * ld, *p1 = rt + (int64_t)ci[k + 1] * ld;
-            const float *p2 = rt + (int64_t)ci[k + 2] * ld, *p3 = rt + (int64_t)ci[k + 3] * ld;
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int64_t t = 0; t < ld; t += 16) {
-                const __m512 l = _mm512_loadu_ps(li + t);
-                a0 = _mm512_fmadd_ps(l, _mm512_loadu_ps(p0 + t), a0);
-                a1 = _mm512_fmadd_ps(l, _mm512_loadu_ps(p1 + t), a1);
-                a2 = _mm512_fmadd_ps(l, _mm512_loadu_ps(p2 + t), a2);
-                a3 = _mm512_fmadd_ps(l, _mm512_loadu_ps(p3 + t), a3);
-            }
-            gr[ci[k]] += _mm512_reduce_add_ps(a0); gr[ci[k + 1]] += _mm512_reduce_add_ps(a1);
-            gr[ci[k + 2]] += _mm512_reduce_add_ps(a2); gr[ci[k + 3]] += _mm512_reduce_add_ps(a3);
+static inline void sddmm_row_avx512(const float *li, const int32_t *ci, int32_t k, int32_t end, const float *rt,
+                                    int64_t ld, float *gr) {
+    for (; k + 4 <= end; k += 4) {
+        const float *p0 = rt + (int64_t)ci[k] * ld, *p1 = rt + (int64_t)ci[k + 1] * ld;
+        const float *p2 = rt + (int64_t)ci[k + 2] * ld, *p3 = rt + (int64_t)ci[k + 3] * ld;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t t = 0; t < ld; t += 16) {
+            const __m512 l = _mm512_loadu_ps(li + t);
+            a0 = _mm512_fmadd_ps(l, _mm512_loadu_ps(p0 + t), a0);
+            a1 = _mm512_fmadd_ps(l, _mm512_loadu_ps(p1 + t), a1);
+            a2 = _mm512_fmadd_ps(l, _mm512_loadu_ps(p2 + t), a2);
+            a3 = _mm512_fmadd_ps(l, _mm512_loadu_ps(p3 + t), a3);
         }
-        for (; k < end; k++) {
-            const float *p = rt + (int64_t)ci[k] * ld;
-            __m512 a = _mm512_setzero_ps();
-            for (int64_t t = 0; t < ld; t += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(li + t), _mm512_loadu_ps(p + t), a);
-            gr[ci[k]] += _mm512_reduce_add_ps(a);
+        gr[ci[k]] += _mm512_reduce_add_ps(a0); gr[ci[k + 1]] += _mm512_reduce_add_ps(a1);
+        gr[ci[k + 2]] += _mm512_reduce_add_ps(a2); gr[ci[k + 3]] += _mm512_reduce_add_ps(a3);
+    }
+    for (; k < end; k++) {
+        const float *p = rt + (int64_t)ci[k] * ld;
+        __m512 a = _mm512_setzero_ps();
+        for (int64_t t = 0; t < ld; t += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(li + t), _mm512_loadu_ps(p + t), a);
+        gr[ci[k]] += _mm512_reduce_add_ps(a);
+    }
+}
+
+/// Columns per block of the vector SDDMM: the rows of `rt` that one block of columns touches
+/// (1024 x ld floats) stay in L2 while every row of the matrix passes over its entries in the
+/// block (H 4096, 90%, 1,000 rows: 119 ms against 229 ms in one pass over the columns).
+#define SDDMM_COLUMN_BLOCK 1024
+
+static void sddmm_vector(int64_t rows, int64_t columns, const int32_t *ro, const int32_t *ci, const float *lt,
+                         const float *rt, int64_t ld, float *g, int64_t ldg, int wide) {
+    // Each row's next entry; without it (small matrices, or no memory) one pass over all columns.
+    int32_t *cursor = columns > SDDMM_COLUMN_BLOCK ? malloc((size_t)rows * sizeof(int32_t)) : NULL;
+    const int64_t block = cursor ? SDDMM_COLUMN_BLOCK : columns;
+    if (cursor) memcpy(cursor, ro, (size_t)rows * sizeof(int32_t));
+    for (int64_t j0 = 0; j0 < columns; j0 += block) {
+        const int64_t j1 = j0 + block;
+        for (int64_t i = 0; i < rows; i++) {
+            const int32_t start = cursor ? cursor[i] : ro[i], end = ro[i + 1];
+            int32_t stop = start;
+            while (stop < end && ci[stop] < j1) stop++;
+            if (wide) sddmm_row_avx512(lt + i * ld, ci, start, stop, rt, ld, g + i * ldg);
+            else sddmm_row_avx2(lt + i * ld, ci, start, stop, rt, ld, g + i * ldg);
+            if (cursor) cursor[i] = stop;
         }
     }
+    free(cursor);
 }
 #endif
 
-void moduli_csr_sddmm_f32(int64_t rows, const int32_t *row_offsets, const int32_t *column_indices, const float *lt,
-                          const float *rt, int64_t ld, float *g, int64_t ldg, int level) {
+void moduli_csr_sddmm_f32(int64_t rows, int64_t columns, const int32_t *row_offsets, const int32_t *column_indices,
+                          const float *lt, const float *rt, int64_t ld, float *g, int64_t ldg, int level) {
 #ifdef MODULI_X86
-    if (level >= 2 && ld % 16 == 0) { sddmm_avx512(rows, row_offsets, column_indices, lt, rt, ld, g, ldg); return; }
-    if (level >= 1 && ld % 8 == 0) { sddmm_avx2(rows, row_offsets, column_indices, lt, rt, ld, g, ldg); return; }
+    if (level >= 2 && ld % 16 == 0) { sddmm_vector(rows, columns, row_offsets, column_indices, lt, rt, ld, g, ldg, 1); return; }
+    if (level >= 1 && ld % 8 == 0) { sddmm_vector(rows, columns, row_offsets, column_indices, lt, rt, ld, g, ldg, 0); return; }
 #endif
-    (void)level;
+    (void)level; (void)columns;
     sddmm_portable(rows, row_offsets, column_indices, lt, rt, ld, g, ldg);
 }
 

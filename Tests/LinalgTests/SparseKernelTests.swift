@@ -194,7 +194,7 @@ enum Kernel: CaseIterable, Sendable {
         }
 
         // SDDMM: G[i, j] += sum_r L[r, i] R[r, j] where kept; entries outside stored storage unchanged.
-        for count in [1, 45, 300] {  // 300: several of the Float kernel's 128-row tiles
+        for count in [1, 45, 600] {  // 600: several of the Float kernel's 256-row tiles
             let l: Matrix<S> = rng.normalMatrix(rows: count, columns: rows)
             let r: Matrix<S> = rng.normalMatrix(rows: count, columns: columns)
             let ldg = columns + 2
@@ -406,16 +406,20 @@ enum Kernel: CaseIterable, Sendable {
 
 /// The C SDDMM on transposed tiles at every level against a naive Double loop: tile widths that
 /// each level takes (multiples of 16 and of 8) and one it leaves to portable C, rows with 0 to 9
-/// stored entries (the four-at-a-time step and its tail), entries of G outside the pattern unchanged.
+/// (times perRow) stored entries (the four-at-a-time step and its tail), entries of G outside the
+/// pattern unchanged.
 @Suite struct VectorSampledProductLevelTests {
-    @Test func everyLevelMatchesNaiveLoops() {
+    /// 23 columns (one pass), and 2500 (three blocks of the vector kernels' 1024 columns, rows with
+    /// entries in every block).
+    @Test(arguments: [(23, 1), (2500, 60)])
+    func everyLevelMatchesNaiveLoops(columns: Int, perRow: Int) {
         var rng = SeededGenerator(seed: 4245)
-        let rows = 10, columns = 23
+        let rows = 10
         var dense = [Float](repeating: 0, count: rows * columns)
         for i in 0..<rows {
             var kept = Array(0..<columns)
             rng.shuffle(&kept)
-            for c in kept.prefix(i) { dense[i * columns + c] = 1 }  // row i keeps i entries
+            for c in kept.prefix(i * perRow) { dense[i * columns + c] = 1 }  // row i keeps i * perRow entries
         }
         let a = CSRMatrix(Matrix<Float>(rows: rows, columns: columns, scalars: dense))
         for level in 0...Int(moduli_sparse_cpu_level()) {
@@ -427,8 +431,8 @@ enum Kernel: CaseIterable, Sendable {
                 var g = g0
                 a.rowOffsets.withUnsafeBufferPointer { ro in
                     a.columnIndices.withUnsafeBufferPointer { ci in
-                        moduli_csr_sddmm_f32(Int64(rows), ro.baseAddress, ci.baseAddress, lt, rt, Int64(ld), &g, Int64(ldg),
-                                             Int32(level))
+                        moduli_csr_sddmm_f32(Int64(rows), Int64(columns), ro.baseAddress, ci.baseAddress, lt, rt, Int64(ld), &g,
+                                             Int64(ldg), Int32(level))
                     }
                 }
                 var worst = 0.0
@@ -441,7 +445,7 @@ enum Kernel: CaseIterable, Sendable {
                         worst = max(worst, abs(Double(g[i * ldg + j]) - expected))
                     }
                 }
-                #expect(worst < 1e-4, "level \(level), tile width \(ld): error \(worst)")
+                #expect(worst < 1e-4, "level \(level), \(columns) columns, tile width \(ld): error \(worst)")
             }
         }
     }

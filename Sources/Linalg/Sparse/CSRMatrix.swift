@@ -384,7 +384,7 @@ extension CSRMatrix {
     /// gradient). Entries of G that are not stored are left as they are. Sums run over tiles of
     /// rows of left and right transposed into the workspace, so that each stored entry is a dot
     /// product of contiguous lanes per tile: Float on an AVX2 CPU in the C kernel of CSparseKernels
-    /// (tiles of 128 rows), otherwise in Swift (tiles of 32, 8-lane vectors).
+    /// (tiles of 256 rows, blocks of 1024 columns), otherwise in Swift (tiles of 32, 8-lane vectors).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func addSampledProduct(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
@@ -436,7 +436,7 @@ extension CSRMatrix {
                     let n = min(t, count - r0), lanes = (n + 15) / 16 * 16, lt = ws, rt = ws + rows * lanes
                     SparseSupport.transposeTile(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: lanes)
                     SparseSupport.transposeTile(right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: lanes)
-                    moduli_csr_sddmm_f32(Int64(rows), ro, ci, UnsafeRawPointer(lt).assumingMemoryBound(to: Float.self),
+                    moduli_csr_sddmm_f32(Int64(rows), Int64(columns), ro, ci, UnsafeRawPointer(lt).assumingMemoryBound(to: Float.self),
                                          UnsafeRawPointer(rt).assumingMemoryBound(to: Float.self), Int64(lanes),
                                          UnsafeMutableRawPointer(g).assumingMemoryBound(to: Float.self), Int64(ldg),
                                          Int32(SparseSupport.floatKernelLevel))

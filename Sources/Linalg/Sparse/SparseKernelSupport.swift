@@ -15,8 +15,9 @@ enum SparseSupport {
 
     /// Rows of the sequence per tile of the Float SDDMM's C kernel: a longer dot product per stored
     /// entry and tile than `tile` gives, so that the lane sum after it costs less per multiply-add
-    /// (H 1024, 90%, 10,000 rows: 77 ms at 128 against 119 ms at 32; 256 was no faster).
-    static let reductionTile = 128
+    /// (H 1024, 90%, 10,000 rows: 65 ms at 256 or 128 against 110 ms at 32; H 4096, 90%, 1,000
+    /// rows, in blocks of 1024 columns: 119 ms at 256, 153 ms at 128).
+    static let reductionTile = 256
 
     /// Bytes to which the kernels align their workspace: a tile row of 32 Floats is then two whole
     /// cache lines, where an arbitrary 16-byte-aligned start (what malloc gives) makes it three and
