@@ -160,6 +160,15 @@ static void multiply_portable(int64_t rows, const int32_t *ro, const int32_t *ci
 }
 
 #ifdef MODULI_X86
+/// The sum of the eight lanes.
+__attribute__((target("avx2")))
+static inline float hsum256(__m256 a) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+}
+
 /// Eight entries of x gathered by one instruction, two independent accumulators. The 8-lane gather
 /// measured faster than the 16-lane AVX-512 one on the kernel's shapes (H 256-4096, 90-99.5% sparse),
 /// so both levels run it.
@@ -179,11 +188,7 @@ static void multiply_avx2(int64_t rows, const int32_t *ro, const int32_t *ci, co
             a = _mm256_fmadd_ps(_mm256_loadu_ps(v + k), _mm256_i32gather_ps(x, _mm256_loadu_si256((const __m256i *)(ci + k)), 4), a);
             k += 8;
         }
-        a = _mm256_add_ps(a, b);
-        __m128 q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-        q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-        q = _mm_add_ss(q, _mm_movehdup_ps(q));
-        float s = _mm_cvtss_f32(q);
+        float s = hsum256(_mm256_add_ps(a, b));
         for (; k < end; k++) s += v[k] * x[ci[k]];
         y[i] = accumulate ? y[i] + s : s;
     }
@@ -215,16 +220,8 @@ static void sddmm_portable(int64_t rows, const int32_t *ro, const int32_t *ci, c
 }
 
 #ifdef MODULI_X86
-static inline float hsum256(__m256 a) __attribute__((target("avx2")));
-static inline float hsum256(__m256 a) {
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    q = _mm_add_ss(q, _mm_movehdup_ps(q));
-    return _mm_cvtss_f32(q);
-}
-
-/// Stored entries k0..<k1 of row i: four at a time, the row's tile of `lt` loaded once per step
-/// for all four, four independent dot products.
+/// Stored entries k..<end of one row (its tile row `li`, its gradient row `gr`): four at a time,
+/// the tile row loaded once per step for all four, four independent dot products.
 __attribute__((target("avx2,fma")))
 static inline void sddmm_row_avx2(const float *li, const int32_t *ci, int32_t k, int32_t end, const float *rt,
                                   int64_t ld, float *gr) {
