@@ -147,6 +147,36 @@ import NN
                 == withoutWallTimes(try String(contentsOfFile: split + "/metrics.jsonl", encoding: .utf8)))
     }
 
+    /// A whole pruned run with its lottery phase on the sparse products (W_hh, W_ih's GEMMs aside,
+    /// and the decoder: its own weight, or the embedding's when tied) gives the metrics of the same
+    /// run on GEMMs to float rounding (within 5e-8 here; a decoder copy left stale after the
+    /// optimizer steps is 3.5e-4 off or more): the sparse copies follow every optimizer step,
+    /// pruning event and the lottery set-up.
+    @Test(arguments: [false, true])
+    func sparseKernelsGiveTheRunOfTheGEMMs(tied: Bool) throws {
+        let data = try Self.tinyCorpus()
+        let sparse = AddingExperimentTests.temporaryDirectory(), dense = AddingExperimentTests.temporaryDirectory()
+        defer { for p in [data, sparse, dense] { try? FileManager.default.removeItem(atPath: p) } }
+        var config = Self.tinyConfig(data: data)
+        config.cell = .lstm
+        config.tied = tied
+        if tied { config.embeddingSize = config.hiddenSize }
+        config.pruning.targetSparsity = 0.9
+        config.pruning.tensorTargets = Array(repeating: 0.9, count: tied ? 3 : 4)  // every tensor below the 20% switch
+        config.lottery = .random
+        config.recurrentKernels = .auto
+        let a = try #require(try Self.train(config, sparse))
+        config.recurrentKernels = .dense
+        let b = try #require(try Self.train(config, dense))
+        for (phase, x, y) in [("main", a.main.metrics, b.main.metrics), ("lottery", a.metrics, b.metrics)] {
+            #expect(Set(x.keys) == Set(y.keys))
+            for (name, value) in x {
+                let other = try #require(y[name])
+                #expect(abs(value - other) <= 1e-6 * max(1, abs(other)), "tied \(tied), \(phase) \(name): sparse \(value), dense \(other)")
+            }
+        }
+    }
+
     @Test func aCarriedStateOfTheWrongShapeIsRefused() throws {
         let data = try Self.tinyCorpus()
         defer { try? FileManager.default.removeItem(atPath: data) }
