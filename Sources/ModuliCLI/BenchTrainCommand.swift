@@ -51,7 +51,7 @@ struct BenchTrainCommand: ParsableCommand {
         let record: [String: Any] = [
             "task": task, "options": trainOptions.joined(separator: " "), "steps": steps, "warmup": warmup,
             "threads": config.training.threads, "blasKernels": BLASKernels.coreName,
-            "pruned": pruned ?? 0, "meanMs": timing.mean, "medianMs": timing.median, "minimumMs": timing.minimum,
+            "pruned": pruned ?? 0, "sparsity": timing.sparsity, "meanMs": timing.mean, "medianMs": timing.median, "minimumMs": timing.minimum,
         ]
         let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
         print("BENCH " + String(decoding: data, as: UTF8.self))

@@ -52,6 +52,11 @@ import _TestSupport
             let pruned = try CLITests.moduli(["bench", "train", "--steps", "2", "--warmup", "1", "--pruned", "0.9", "language", "--data", data,
                                               "--recurrent-kernels", kernels] + Self.tiny)
             #expect(pruned.status == 0 && pruned.out.contains("\"pruned\":0.9"), "\(pruned.out) \(pruned.err)")
+            // The pooled sparsity of the pruned tensors during the timed steps: 90% of each tensor.
+            let json = pruned.out.split(separator: "\n").first { $0.hasPrefix("BENCH ") }.map { String($0.dropFirst(6)) } ?? ""
+            let record = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+            let sparsity = try #require(record?["sparsity"] as? Double, "\(pruned.out)")
+            #expect(abs(sparsity - 0.9) < 0.01, "sparsity \(sparsity) after --pruned 0.9")
         }
     }
 

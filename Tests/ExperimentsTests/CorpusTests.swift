@@ -181,6 +181,20 @@ import Testing
         try check(good, "valid.txt", "past 6 words", limits: few)
     }
 
+    /// `Corpus.load` reads a directory once, and again when one of its files changes.
+    @Test func loadReadsAgainWhenAFileChanges() throws {
+        let dir = try Self.directory(["train.txt": Array("a b\n".utf8), "valid.txt": Array("a\n".utf8), "test.txt": Array("b\n".utf8)])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try Corpus.load(dir)
+        #expect(first.train == [0, 1, 2] && first.vocabulary.count == 3)
+        #expect(try Corpus.load(dir).train == first.train)
+        try Data("a b c d\n".utf8).write(to: URL(fileURLWithPath: dir + "/train.txt"))
+        let changed = try Corpus.load(dir)
+        #expect(changed.train.count == 5 && changed.vocabulary.count == 5, "\(changed.train)")
+        try FileManager.default.removeItem(atPath: dir + "/valid.txt")
+        #expect(throws: ExperimentError.self) { try Corpus.load(dir) }
+    }
+
     @Test func builtInCorpusHasTheDocumentedSplit() throws {
         let corpus = try Corpus.builtIn()
         #expect(corpus.vocabulary.count == 18_328)

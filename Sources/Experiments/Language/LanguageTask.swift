@@ -114,7 +114,7 @@ public struct LanguageTask: TrainingTask {
 
     public init(options: LanguageOptions) throws {
         self.options = options
-        corpus = try options.data.map { try Corpus(directory: $0) } ?? Corpus.builtIn()
+        corpus = try Corpus.load(options.data)
         try Self.checkMemory(options, vocabularySize: corpus.vocabulary.count)
         train = batchify(corpus.train, columns: options.batchSize)
         valid = batchify(corpus.valid, columns: options.evaluationBatchSize)
@@ -129,7 +129,7 @@ public struct LanguageTask: TrainingTask {
 
     /// Windows per pass over the training text of `options`' corpus (one epoch of the example).
     public static func windowsPerPass(_ options: LanguageOptions) throws -> Int {
-        let corpus = try options.data.map { try Corpus(directory: $0) } ?? Corpus.builtIn()
+        let corpus = try Corpus.load(options.data)
         return BPTTWindows.count(rows: corpus.train.count / max(1, options.batchSize), bptt: max(1, options.bptt))
     }
 

@@ -17,6 +17,8 @@ public struct StepTiming: Sendable, Codable {
     }
     /// The fastest step.
     public var minimum: Double { milliseconds.min() ?? .nan }
+    /// Pooled sparsity of the pruned tensors while the steps ran (0 without pruning).
+    public var sparsity: Double
 }
 
 extension Trainer {
@@ -45,6 +47,6 @@ extension Trainer {
             _ = try loop.takeStep()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
-        return StepTiming(milliseconds: times)
+        return StepTiming(milliseconds: times, sparsity: loop.session.sparsity().pooled.sparsity)
     }
 }
