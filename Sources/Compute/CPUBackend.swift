@@ -50,8 +50,7 @@ public final class CPUBackend: ComputeBackend {
     }
 
     public func copy(_ source: ComputeBuffer, to destination: ComputeBuffer) throws {
-        try checks.own(source, "source", "copy")
-        try checks.need(destination, "destination", count: source.count, "copy")
+        try checks.copy(source, to: destination)
         pointer(destination).update(from: pointer(source), count: source.count)  // memmove semantics
     }
 
@@ -66,12 +65,7 @@ public final class CPUBackend: ComputeBackend {
 
     public func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
                      a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, beta: Float, c: ComputeBuffer, ldc: Int) throws {
-        let op = "gemm"
-        _ = try checks.sizes(op, ("m", m), ("n", n), ("k", k))
-        try checks.int32(op, ("m", m), ("n", n), ("k", k), ("lda", lda), ("ldb", ldb), ("ldc", ldc))
-        try checks.matrix(a, "A", rows: transA == .noTranspose ? m : k, columns: transA == .noTranspose ? k : m, ld: lda, op)
-        try checks.matrix(b, "B", rows: transB == .noTranspose ? k : n, columns: transB == .noTranspose ? n : k, ld: ldb, op)
-        try checks.matrix(c, "C", rows: m, columns: n, ld: ldc, op)
+        try checks.gemm(transA, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
         guard m > 0 && n > 0 else { return }
         if k == 0 {  // C = beta C (BLAS leaves this case to the implementation's care)
             let pc = pointer(c)
@@ -83,22 +77,17 @@ public final class CPUBackend: ComputeBackend {
     }
 
     public func addRowVector(_ y: ComputeBuffer, rows: Int, columns: Int, _ v: ComputeBuffer) throws {
-        let count = try checks.sizes("addRowVector", ("rows", rows), ("columns", columns))
-        try checks.need(y, "y", count: count, "addRowVector")
-        try checks.need(v, "v", count: columns, "addRowVector")
+        _ = try checks.addRowVector(y, rows: rows, columns: columns, v)
         Kernels.addRowVector(pointer(y), rows: rows, columns: columns, pointer(v))
     }
 
     public func addColumnSums(_ x: ComputeBuffer, rows: Int, columns: Int, into out: ComputeBuffer) throws {
-        let count = try checks.sizes("addColumnSums", ("rows", rows), ("columns", columns))
-        try checks.need(x, "x", count: count, "addColumnSums")
-        try checks.need(out, "out", count: columns, "addColumnSums")
+        _ = try checks.addColumnSums(x, rows: rows, columns: columns, into: out)
         Kernels.addColumnSums(pointer(x), rows: rows, columns: columns, into: pointer(out))
     }
 
     public func axpy(alpha: Float, _ x: ComputeBuffer, _ y: ComputeBuffer) throws {
-        try checks.own(x, "x", "axpy")
-        try checks.need(y, "y", count: x.count, "axpy")
+        try checks.axpy(x, y)
         let px = pointer(x), py = pointer(y)
         for i in 0..<x.count { py[i] += alpha * px[i] }
     }
@@ -110,8 +99,7 @@ public final class CPUBackend: ComputeBackend {
     }
 
     public func multiplyByMask(_ x: ComputeBuffer, mask: ComputeBuffer) throws {
-        try checks.own(x, "x", "multiplyByMask")
-        try checks.need(mask, "mask", count: x.count, "multiplyByMask")
+        try checks.multiplyByMask(x, mask: mask)
         let p = pointer(x), m = pointer(mask)
         for i in 0..<x.count { p[i] *= m[i] }
     }
@@ -128,11 +116,7 @@ public final class CPUBackend: ComputeBackend {
 
     public func elmanBackward(_ activation: CellActivation, output h: ComputeBuffer, gradient g: ComputeBuffer,
                               extra o: ComputeBuffer?, into d: ComputeBuffer) throws {
-        let op = "elmanBackward", n = h.count
-        try checks.own(h, "output", op)
-        try checks.need(g, "gradient", count: n, op)
-        if let o { try checks.need(o, "extra", count: n, op) }
-        try checks.need(d, "result", count: n, op)
+        let n = try checks.elmanBackward(output: h, gradient: g, extra: o, into: d)
         let po = o.map { UnsafePointer(pointer($0)) }
         switch activation {
         case .relu: Kernels.reluBackward(output: pointer(h), gradient: pointer(g), extra: po, into: pointer(d), count: n)
@@ -142,13 +126,7 @@ public final class CPUBackend: ComputeBackend {
 
     public func lstmForward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
                             batch: Int, hiddenSize h: Int) throws {
-        let op = "lstmForward"
-        let bh = try checks.sizes(op, ("batch", batch), ("hiddenSize", h))
-        _ = try checks.sizes(op, ("batch x hidden", bh), ("gates", 4))
-        try checks.need(gates, "gates", count: 4 * bh, op)
-        try checks.need(cellPrevious, "cellPrevious", count: bh, op)
-        try checks.need(cell, "cell", count: bh, op)
-        try checks.need(hidden, "hidden", count: bh, op)
+        _ = try checks.lstmForward(gates: gates, cellPrevious: cellPrevious, cell: cell, hidden: hidden, batch: batch, hiddenSize: h)
         let a = pointer(gates), cPrev = pointer(cellPrevious), cCur = pointer(cell), hCur = pointer(hidden)
         for n in 0..<batch {
             let row = a + n * 4 * h, off = n * h
@@ -165,15 +143,8 @@ public final class CPUBackend: ComputeBackend {
 
     public func lstmBackward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
                              dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
-        let op = "lstmBackward"
-        let bh = try checks.sizes(op, ("batch", batch), ("hiddenSize", h))
-        _ = try checks.sizes(op, ("batch x hidden", bh), ("gates", 4))
-        try checks.need(gates, "gates", count: 4 * bh, op)
-        try checks.need(dGates, "dGates", count: 4 * bh, op)
-        for (b, name) in [(cellPrevious, "cellPrevious"), (cell, "cell"), (dHidden, "dHidden"), (dCell, "dCell")] {
-            try checks.need(b, name, count: bh, op)
-        }
-        if let dOutput { try checks.need(dOutput, "dOutput", count: bh, op) }
+        _ = try checks.lstmBackward(gates: gates, cellPrevious: cellPrevious, cell: cell, dOutput: dOutput, dHidden: dHidden,
+                                    dCell: dCell, dGates: dGates, batch: batch, hiddenSize: h)
         let g = pointer(gates), cPrev = pointer(cellPrevious), cCur = pointer(cell), dh = pointer(dHidden)
         let dc = pointer(dCell), da = pointer(dGates), dout = dOutput.map { pointer($0) }
         for n in 0..<batch {
@@ -194,14 +165,8 @@ public final class CPUBackend: ComputeBackend {
 
     public func gruForward(gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
                            recurrentN: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
-        let op = "gruForward"
-        let bh = try checks.sizes(op, ("batch", batch), ("hiddenSize", h))
-        _ = try checks.sizes(op, ("batch x hidden", bh), ("gates", 3))
-        try checks.need(gates, "gates", count: 3 * bh, op)
-        try checks.need(recurrent, "recurrent", count: 3 * bh, op)
-        for (b, name) in [(hiddenPrevious, "hiddenPrevious"), (hidden, "hidden"), (recurrentN, "recurrentN")] {
-            try checks.need(b, name, count: bh, op)
-        }
+        _ = try checks.gruForward(gates: gates, recurrent: recurrent, hiddenPrevious: hiddenPrevious, hidden: hidden,
+                                  recurrentN: recurrentN, batch: batch, hiddenSize: h)
         let a = pointer(gates), q = pointer(recurrent), hPrev = pointer(hiddenPrevious), hCur = pointer(hidden)
         let hn = pointer(recurrentN)
         for n in 0..<batch {
@@ -220,16 +185,8 @@ public final class CPUBackend: ComputeBackend {
 
     public func gruBackward(gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
                             dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
-        let op = "gruBackward"
-        let bh = try checks.sizes(op, ("batch", batch), ("hiddenSize", h))
-        _ = try checks.sizes(op, ("batch x hidden", bh), ("gates", 3))
-        try checks.need(gates, "gates", count: 3 * bh, op)
-        try checks.need(dPre, "dPre", count: 3 * bh, op)
-        try checks.need(dRecurrent, "dRecurrent", count: 3 * bh, op)
-        for (b, name) in [(hiddenPrevious, "hiddenPrevious"), (recurrentN, "recurrentN"), (dHidden, "dHidden")] {
-            try checks.need(b, name, count: bh, op)
-        }
-        if let dOutput { try checks.need(dOutput, "dOutput", count: bh, op) }
+        _ = try checks.gruBackward(gates: gates, hiddenPrevious: hiddenPrevious, recurrentN: recurrentN, dOutput: dOutput,
+                                   dHidden: dHidden, dPre: dPre, dRecurrent: dRecurrent, batch: batch, hiddenSize: h)
         let g = pointer(gates), hPrev = pointer(hiddenPrevious), hn = pointer(recurrentN), dh = pointer(dHidden)
         let dp = pointer(dPre), dq = pointer(dRecurrent), dout = dOutput.map { pointer($0) }
         for n in 0..<batch {
@@ -251,14 +208,8 @@ public final class CPUBackend: ComputeBackend {
 
     public func crossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
                                  losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?) throws {
-        let op = "crossEntropyRows"
-        let count = try checks.sizes(op, ("rows", rows), ("classes", classes))
-        guard classes > 0 || rows == 0 else { throw ComputeError.invalidArgument("\(op): classes must be positive") }
-        try checks.need(logits, "logits", count: count, op)
-        try checks.need(targets, "targets", count: rows, op)
-        try checks.need(losses, "losses", count: rows, op)
-        if let argmax { try checks.need(argmax, "argmax", count: rows, op) }
-        if let gradient { try checks.need(gradient, "gradient", count: count, op) }
+        _ = try checks.crossEntropyRows(logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
+                                        argmax: argmax, gradient: gradient, int32Classes: false)
         let x = pointer(logits), t = pointer(targets), l = pointer(losses)
         let am = argmax.map { pointer($0) }, d = gradient.map { pointer($0) }
         for r in 0..<rows {
@@ -278,13 +229,8 @@ public final class CPUBackend: ComputeBackend {
 
     public func softCrossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
                                      losses: ComputeBuffer, gradient: ComputeBuffer?) throws {
-        let op = "softCrossEntropyRows"
-        let count = try checks.sizes(op, ("rows", rows), ("classes", classes))
-        guard classes > 0 || rows == 0 else { throw ComputeError.invalidArgument("\(op): classes must be positive") }
-        try checks.need(logits, "logits", count: count, op)
-        try checks.need(targets, "targets", count: count, op)
-        try checks.need(losses, "losses", count: rows, op)
-        if let gradient { try checks.need(gradient, "gradient", count: count, op) }
+        _ = try checks.softCrossEntropyRows(logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
+                                            gradient: gradient, int32Classes: false)
         let x = pointer(logits), p = pointer(targets), l = pointer(losses), d = gradient.map { pointer($0) }
         for r in 0..<rows {
             l[r] = Float(Kernels.softCrossEntropyRow(x + r * classes, p + r * classes, count: classes,
@@ -295,8 +241,7 @@ public final class CPUBackend: ComputeBackend {
     // MARK: Reductions
 
     public func sum(_ x: ComputeBuffer, into result: ComputeBuffer, accumulate: Bool) throws {
-        try checks.own(x, "x", "sum")
-        try checks.need(result, "result", count: 1, "sum")
+        try checks.reduction(x, into: result, "sum")
         let p = pointer(x)
         var s = 0.0
         for i in 0..<x.count { s += Double(p[i]) }
@@ -305,8 +250,7 @@ public final class CPUBackend: ComputeBackend {
     }
 
     public func sumOfSquares(_ x: ComputeBuffer, into result: ComputeBuffer, accumulate: Bool) throws {
-        try checks.own(x, "x", "sumOfSquares")
-        try checks.need(result, "result", count: 1, "sumOfSquares")
+        try checks.reduction(x, into: result, "sumOfSquares")
         let s = Kernels.sumOfSquares(UnsafePointer(pointer(x)), count: x.count)
         let out = pointer(result)
         out[0] = accumulate ? Float(Double(out[0]) + s) : Float(s)
@@ -316,20 +260,15 @@ public final class CPUBackend: ComputeBackend {
 
     public func sgdStep(parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
                         settings: SGDSettings, firstStep: Bool) throws {
-        let op = "sgdStep", n = parameters.count
-        try checks.own(parameters, "parameters", op)
-        try checks.need(gradients, "gradients", count: n, op)
+        let (n, momentum) = try checks.sgdStep(parameters: parameters, gradients: gradients, momentumBuffer: momentumBuffer,
+                                               settings: settings)
         let p = pointer(parameters), g = pointer(gradients)
         let lr = Float(settings.learningRate), wd = Float(settings.weightDecay)
-        if settings.momentum == 0 {
+        guard let momentum else {  // momentum 0: no buffer
             for i in 0..<n { p[i] -= lr * (g[i] + wd * p[i]) }
             return
         }
-        guard let momentumBuffer else {
-            throw ComputeError.invalidArgument("\(op): momentum \(settings.momentum) needs a momentum buffer")
-        }
-        try checks.need(momentumBuffer, "momentumBuffer", count: n, op)
-        let b = pointer(momentumBuffer), mu = Float(settings.momentum), damp = Float(1 - settings.dampening)
+        let b = pointer(momentum), mu = Float(settings.momentum), damp = Float(1 - settings.dampening)
         let nesterov = settings.nesterov
         for i in 0..<n {
             let gi = g[i] + wd * p[i]
@@ -340,12 +279,8 @@ public final class CPUBackend: ComputeBackend {
 
     public func adamStep(parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
                          secondMoment: ComputeBuffer, settings: AdamSettings, step: Int) throws {
-        let op = "adamStep", n = parameters.count
-        guard step >= 1 else { throw ComputeError.invalidArgument("\(op): step is \(step), counts from 1") }
-        try checks.own(parameters, "parameters", op)
-        try checks.need(gradients, "gradients", count: n, op)
-        try checks.need(firstMoment, "firstMoment", count: n, op)
-        try checks.need(secondMoment, "secondMoment", count: n, op)
+        let n = try checks.adamStep(parameters: parameters, gradients: gradients, firstMoment: firstMoment,
+                                    secondMoment: secondMoment, step: step)
         let k = settings.constants(step: step)
         let p = pointer(parameters), g = pointer(gradients), m = pointer(firstMoment), v = pointer(secondMoment)
         for i in 0..<n {
@@ -361,14 +296,8 @@ public final class CPUBackend: ComputeBackend {
 
     public func moduliPenalty(weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize h: Int,
                               lambda: Float, power: Int, value: ComputeBuffer, accumulate: Bool, gradient: ComputeBuffer?) throws {
-        let op = "moduliPenalty"
-        let hh = try checks.sizes(op, ("hiddenSize", h), ("hiddenSize", h))
-        let count = try checks.sizes(op, ("gates", gates), ("hiddenSize^2", hh))
-        guard power == 1 || power == 2 else { throw ComputeError.invalidArgument("\(op): power is \(power), must be 1 or 2") }
-        try checks.need(weights, "weights", count: count, op)
-        try checks.need(coefficients, "coefficients", count: hh, op)
-        try checks.need(value, "value", count: 1, op)
-        if let gradient { try checks.need(gradient, "gradient", count: count, op) }
+        let (hh, count) = try checks.moduliPenalty(weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h,
+                                                   power: power, value: value, gradient: gradient)
         let w = pointer(weights), r = pointer(coefficients), d = gradient.map { pointer($0) }
         let scale = count == 0 ? 0 : Double(lambda) / Double(count), gscale = Float(scale)
         var s = 0.0
@@ -388,15 +317,7 @@ public final class CPUBackend: ComputeBackend {
     }
 
     public func kthSmallestMagnitude(of tensors: [ComputeBuffer], k: Int) throws -> Float {
-        let op = "kthSmallestMagnitude"
-        var total = 0
-        for (i, t) in tensors.enumerated() {
-            try checks.own(t, "tensor \(i)", op)
-            total += t.count
-        }
-        guard k >= 1 && k <= total else {
-            throw ComputeError.invalidArgument("\(op): k is \(k), must be in 1 ... \(total) (the pooled element count)")
-        }
+        let total = try checks.kthSmallestMagnitude(of: tensors, k: k)
         // |w| as bit patterns: for non-negative floats (and NaN after infinity) their order is the
         // order of the unsigned integers, the same order the CUDA radix select uses.
         var bits = [UInt32]()

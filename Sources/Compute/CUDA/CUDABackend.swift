@@ -283,8 +283,7 @@ public final class CUDABackend: ComputeBackend {
     }
 
     public func copy(_ source: ComputeBuffer, to destination: ComputeBuffer) throws {
-        try checks.own(source, "source", "copy")
-        try checks.need(destination, "destination", count: source.count, "copy")
+        try checks.copy(source, to: destination)
         guard source.count > 0, source.address != destination.address else { return }
         let (s, d, bytes) = (source.address, destination.address, UInt64(source.count) * 4)
         guard s + bytes <= d || d + bytes <= s else {
@@ -310,12 +309,7 @@ public final class CUDABackend: ComputeBackend {
 
     public func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
                      a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, beta: Float, c: ComputeBuffer, ldc: Int) throws {
-        let op = "gemm"
-        _ = try checks.sizes(op, ("m", m), ("n", n), ("k", k))
-        try checks.int32(op, ("m", m), ("n", n), ("k", k), ("lda", lda), ("ldb", ldb), ("ldc", ldc))
-        try checks.matrix(a, "A", rows: transA == .noTranspose ? m : k, columns: transA == .noTranspose ? k : m, ld: lda, op)
-        try checks.matrix(b, "B", rows: transB == .noTranspose ? k : n, columns: transB == .noTranspose ? n : k, ld: ldb, op)
-        try checks.matrix(c, "C", rows: m, columns: n, ld: ldc, op)
+        try checks.gemm(transA, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
         guard m > 0 && n > 0 else { return }
         try activate()
         // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: the same buffers with
@@ -330,25 +324,20 @@ public final class CUDABackend: ComputeBackend {
     }
 
     public func addRowVector(_ y: ComputeBuffer, rows: Int, columns: Int, _ v: ComputeBuffer) throws {
-        let count = try checks.sizes("addRowVector", ("rows", rows), ("columns", columns))
-        try checks.need(y, "y", count: count, "addRowVector")
-        try checks.need(v, "v", count: columns, "addRowVector")
+        let count = try checks.addRowVector(y, rows: rows, columns: columns, v)
         try activate()
         try launch(.addRowVector, "moduli_add_row_vector", grid: blocks(count), [.buffer(y), .buffer(v), .int64(rows), .int64(columns)])
     }
 
     public func addColumnSums(_ x: ComputeBuffer, rows: Int, columns: Int, into out: ComputeBuffer) throws {
-        let count = try checks.sizes("addColumnSums", ("rows", rows), ("columns", columns))
-        try checks.need(x, "x", count: count, "addColumnSums")
-        try checks.need(out, "out", count: columns, "addColumnSums")
+        _ = try checks.addColumnSums(x, rows: rows, columns: columns, into: out)
         try activate()
         try launch(.addColumnSums, "moduli_add_column_sums", grid: (columns + 31) / 32, block: (32, 8),
                    [.buffer(x), .buffer(out), .int64(rows), .int64(columns)])
     }
 
     public func axpy(alpha: Float, _ x: ComputeBuffer, _ y: ComputeBuffer) throws {
-        try checks.own(x, "x", "axpy")
-        try checks.need(y, "y", count: x.count, "axpy")
+        try checks.axpy(x, y)
         try activate()
         try launch(.axpy, "moduli_axpy", grid: blocks(x.count), [.buffer(y), .buffer(x), .float(alpha), .int64(x.count)])
     }
@@ -360,8 +349,7 @@ public final class CUDABackend: ComputeBackend {
     }
 
     public func multiplyByMask(_ x: ComputeBuffer, mask: ComputeBuffer) throws {
-        try checks.own(x, "x", "multiplyByMask")
-        try checks.need(mask, "mask", count: x.count, "multiplyByMask")
+        try checks.multiplyByMask(x, mask: mask)
         try activate()
         try launch(.multiplyByMask, "moduli_multiply_by_mask", grid: blocks(x.count), [.buffer(x), .buffer(mask), .int64(x.count)])
     }
@@ -377,11 +365,7 @@ public final class CUDABackend: ComputeBackend {
 
     public func elmanBackward(_ activation: CellActivation, output h: ComputeBuffer, gradient g: ComputeBuffer,
                               extra o: ComputeBuffer?, into d: ComputeBuffer) throws {
-        let op = "elmanBackward", n = h.count
-        try checks.own(h, "output", op)
-        try checks.need(g, "gradient", count: n, op)
-        if let o { try checks.need(o, "extra", count: n, op) }
-        try checks.need(d, "result", count: n, op)
+        let n = try checks.elmanBackward(output: h, gradient: g, extra: o, into: d)
         try activate()
         try launch(.elmanBackward, "moduli_elman_backward", grid: blocks(n),
                    [.buffer(h), .buffer(g), .buffer(o), .buffer(d), .int64(n), .int32(activation == .relu ? 1 : 0)])
@@ -389,13 +373,8 @@ public final class CUDABackend: ComputeBackend {
 
     public func lstmForward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
                             batch: Int, hiddenSize h: Int) throws {
-        let op = "lstmForward"
-        let bh = try checks.sizes(op, ("batch", batch), ("hiddenSize", h))
-        _ = try checks.sizes(op, ("batch x hidden", bh), ("gates", 4))
-        try checks.need(gates, "gates", count: 4 * bh, op)
-        try checks.need(cellPrevious, "cellPrevious", count: bh, op)
-        try checks.need(cell, "cell", count: bh, op)
-        try checks.need(hidden, "hidden", count: bh, op)
+        let bh = try checks.lstmForward(gates: gates, cellPrevious: cellPrevious, cell: cell, hidden: hidden, batch: batch,
+                                        hiddenSize: h)
         try activate()
         try launch(.lstmForward, "moduli_lstm_forward", grid: blocks(bh),
                    [.buffer(gates), .buffer(cellPrevious), .buffer(cell), .buffer(hidden), .int64(batch), .int64(h)])
@@ -403,15 +382,8 @@ public final class CUDABackend: ComputeBackend {
 
     public func lstmBackward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
                              dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
-        let op = "lstmBackward"
-        let bh = try checks.sizes(op, ("batch", batch), ("hiddenSize", h))
-        _ = try checks.sizes(op, ("batch x hidden", bh), ("gates", 4))
-        try checks.need(gates, "gates", count: 4 * bh, op)
-        try checks.need(dGates, "dGates", count: 4 * bh, op)
-        for (b, name) in [(cellPrevious, "cellPrevious"), (cell, "cell"), (dHidden, "dHidden"), (dCell, "dCell")] {
-            try checks.need(b, name, count: bh, op)
-        }
-        if let dOutput { try checks.need(dOutput, "dOutput", count: bh, op) }
+        let bh = try checks.lstmBackward(gates: gates, cellPrevious: cellPrevious, cell: cell, dOutput: dOutput, dHidden: dHidden,
+                                         dCell: dCell, dGates: dGates, batch: batch, hiddenSize: h)
         try activate()
         try launch(.lstmBackward, "moduli_lstm_backward", grid: blocks(bh),
                    [.buffer(gates), .buffer(cellPrevious), .buffer(cell), .buffer(dOutput), .buffer(dHidden), .buffer(dCell),
@@ -420,14 +392,8 @@ public final class CUDABackend: ComputeBackend {
 
     public func gruForward(gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
                            recurrentN: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
-        let op = "gruForward"
-        let bh = try checks.sizes(op, ("batch", batch), ("hiddenSize", h))
-        _ = try checks.sizes(op, ("batch x hidden", bh), ("gates", 3))
-        try checks.need(gates, "gates", count: 3 * bh, op)
-        try checks.need(recurrent, "recurrent", count: 3 * bh, op)
-        for (b, name) in [(hiddenPrevious, "hiddenPrevious"), (hidden, "hidden"), (recurrentN, "recurrentN")] {
-            try checks.need(b, name, count: bh, op)
-        }
+        let bh = try checks.gruForward(gates: gates, recurrent: recurrent, hiddenPrevious: hiddenPrevious, hidden: hidden,
+                                       recurrentN: recurrentN, batch: batch, hiddenSize: h)
         try activate()
         try launch(.gruForward, "moduli_gru_forward", grid: blocks(bh),
                    [.buffer(gates), .buffer(recurrent), .buffer(hiddenPrevious), .buffer(hidden), .buffer(recurrentN),
@@ -436,16 +402,8 @@ public final class CUDABackend: ComputeBackend {
 
     public func gruBackward(gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
                             dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
-        let op = "gruBackward"
-        let bh = try checks.sizes(op, ("batch", batch), ("hiddenSize", h))
-        _ = try checks.sizes(op, ("batch x hidden", bh), ("gates", 3))
-        try checks.need(gates, "gates", count: 3 * bh, op)
-        try checks.need(dPre, "dPre", count: 3 * bh, op)
-        try checks.need(dRecurrent, "dRecurrent", count: 3 * bh, op)
-        for (b, name) in [(hiddenPrevious, "hiddenPrevious"), (recurrentN, "recurrentN"), (dHidden, "dHidden")] {
-            try checks.need(b, name, count: bh, op)
-        }
-        if let dOutput { try checks.need(dOutput, "dOutput", count: bh, op) }
+        let bh = try checks.gruBackward(gates: gates, hiddenPrevious: hiddenPrevious, recurrentN: recurrentN, dOutput: dOutput,
+                                        dHidden: dHidden, dPre: dPre, dRecurrent: dRecurrent, batch: batch, hiddenSize: h)
         try activate()
         try launch(.gruBackward, "moduli_gru_backward", grid: blocks(bh),
                    [.buffer(gates), .buffer(hiddenPrevious), .buffer(recurrentN), .buffer(dOutput), .buffer(dHidden),
@@ -456,15 +414,8 @@ public final class CUDABackend: ComputeBackend {
 
     public func crossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
                                  losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?) throws {
-        let op = "crossEntropyRows"
-        let count = try checks.sizes(op, ("rows", rows), ("classes", classes))
-        guard classes > 0 || rows == 0 else { throw ComputeError.invalidArgument("\(op): classes must be positive") }
-        try checks.int32(op, ("classes", classes))
-        try checks.need(logits, "logits", count: count, op)
-        try checks.need(targets, "targets", count: rows, op)
-        try checks.need(losses, "losses", count: rows, op)
-        if let argmax { try checks.need(argmax, "argmax", count: rows, op) }
-        if let gradient { try checks.need(gradient, "gradient", count: count, op) }
+        _ = try checks.crossEntropyRows(logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
+                                        argmax: argmax, gradient: gradient, int32Classes: true)
         try activate()
         try launch(.crossEntropyRows, "moduli_cross_entropy_rows", grid: min(rows, 65535),
                    [.buffer(logits), .buffer(targets), .buffer(losses), .buffer(argmax), .buffer(gradient), .int64(rows),
@@ -473,14 +424,8 @@ public final class CUDABackend: ComputeBackend {
 
     public func softCrossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
                                      losses: ComputeBuffer, gradient: ComputeBuffer?) throws {
-        let op = "softCrossEntropyRows"
-        let count = try checks.sizes(op, ("rows", rows), ("classes", classes))
-        guard classes > 0 || rows == 0 else { throw ComputeError.invalidArgument("\(op): classes must be positive") }
-        try checks.int32(op, ("classes", classes))
-        try checks.need(logits, "logits", count: count, op)
-        try checks.need(targets, "targets", count: count, op)
-        try checks.need(losses, "losses", count: rows, op)
-        if let gradient { try checks.need(gradient, "gradient", count: count, op) }
+        _ = try checks.softCrossEntropyRows(logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
+                                            gradient: gradient, int32Classes: true)
         try activate()
         try launch(.softCrossEntropyRows, "moduli_soft_cross_entropy_rows", grid: min(rows, 65535),
                    [.buffer(logits), .buffer(targets), .buffer(losses), .buffer(gradient), .int64(rows), .int32(Int32(classes)),
@@ -496,8 +441,7 @@ public final class CUDABackend: ComputeBackend {
     }
 
     private func reduce(_ x: ComputeBuffer, squares: Bool, into result: ComputeBuffer, accumulate: Bool, _ op: String) throws {
-        try checks.own(x, "x", op)
-        try checks.need(result, "result", count: 1, op)
+        try checks.reduction(x, into: result, op)
         try activate()
         let grid = blocks(x.count, max: CUDABackend.maxReductionBlocks)
         try launch(.reduce, "moduli_partial_sums", grid: grid, [.buffer(x), .int64(x.count), .int32(squares ? 1 : 0), .buffer(partials)])
@@ -516,30 +460,19 @@ public final class CUDABackend: ComputeBackend {
 
     public func sgdStep(parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
                         settings: SGDSettings, firstStep: Bool) throws {
-        let op = "sgdStep", n = parameters.count
-        try checks.own(parameters, "parameters", op)
-        try checks.need(gradients, "gradients", count: n, op)
-        if settings.momentum != 0 {
-            guard let momentumBuffer else {
-                throw ComputeError.invalidArgument("\(op): momentum \(settings.momentum) needs a momentum buffer")
-            }
-            try checks.need(momentumBuffer, "momentumBuffer", count: n, op)
-        }
+        let (n, momentum) = try checks.sgdStep(parameters: parameters, gradients: gradients, momentumBuffer: momentumBuffer,
+                                               settings: settings)
         try activate()
         try launch(.sgdStep, "moduli_sgd_step", grid: blocks(n),
-                   [.buffer(parameters), .buffer(gradients), .buffer(settings.momentum == 0 ? nil : momentumBuffer), .int64(n),
+                   [.buffer(parameters), .buffer(gradients), .buffer(momentum), .int64(n),
                     .float(Float(settings.learningRate)), .float(Float(settings.weightDecay)), .float(Float(settings.momentum)),
                     .float(Float(1 - settings.dampening)), .int32(settings.nesterov ? 1 : 0), .int32(firstStep ? 1 : 0)])
     }
 
     public func adamStep(parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
                          secondMoment: ComputeBuffer, settings: AdamSettings, step: Int) throws {
-        let op = "adamStep", n = parameters.count
-        guard step >= 1 else { throw ComputeError.invalidArgument("\(op): step is \(step), counts from 1") }
-        try checks.own(parameters, "parameters", op)
-        try checks.need(gradients, "gradients", count: n, op)
-        try checks.need(firstMoment, "firstMoment", count: n, op)
-        try checks.need(secondMoment, "secondMoment", count: n, op)
+        let n = try checks.adamStep(parameters: parameters, gradients: gradients, firstMoment: firstMoment,
+                                    secondMoment: secondMoment, step: step)
         let k = settings.constants(step: step)
         try activate()
         try launch(.adamStep, "moduli_adam_step", grid: blocks(n),
@@ -552,14 +485,8 @@ public final class CUDABackend: ComputeBackend {
 
     public func moduliPenalty(weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize h: Int,
                               lambda: Float, power: Int, value: ComputeBuffer, accumulate: Bool, gradient: ComputeBuffer?) throws {
-        let op = "moduliPenalty"
-        let hh = try checks.sizes(op, ("hiddenSize", h), ("hiddenSize", h))
-        let count = try checks.sizes(op, ("gates", gates), ("hiddenSize^2", hh))
-        guard power == 1 || power == 2 else { throw ComputeError.invalidArgument("\(op): power is \(power), must be 1 or 2") }
-        try checks.need(weights, "weights", count: count, op)
-        try checks.need(coefficients, "coefficients", count: hh, op)
-        try checks.need(value, "value", count: 1, op)
-        if let gradient { try checks.need(gradient, "gradient", count: count, op) }
+        let (hh, count) = try checks.moduliPenalty(weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h,
+                                                   power: power, value: value, gradient: gradient)
         let scale = count == 0 ? 0 : Double(lambda) / Double(count)
         try activate()
         let grid = blocks(count, max: CUDABackend.maxReductionBlocks)
@@ -571,14 +498,7 @@ public final class CUDABackend: ComputeBackend {
 
     public func kthSmallestMagnitude(of tensors: [ComputeBuffer], k: Int) throws -> Float {
         let op = "kthSmallestMagnitude"
-        var total = 0
-        for (i, t) in tensors.enumerated() {
-            try checks.own(t, "tensor \(i)", op)
-            total += t.count
-        }
-        guard k >= 1 && k <= total else {
-            throw ComputeError.invalidArgument("\(op): k is \(k), must be in 1 ... \(total) (the pooled element count)")
-        }
+        _ = try checks.kthSmallestMagnitude(of: tensors, k: k)
         try activate()
         // Radix select on the bit patterns of |w| (ordered like the magnitudes), 8 bits a pass from
         // the top: count the entries in each bin of the next 8 bits among those whose higher bits

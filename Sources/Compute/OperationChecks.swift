@@ -1,0 +1,226 @@
+// The argument checks of each compute operation, in one place for every backend: a backend calls
+// the function named after the operation before its own work, and gets back the sizes that work
+// needs. The messages are the errors `ComputeBackend`'s callers see (ArgumentTests).
+import Linalg
+
+extension BufferChecks {
+    // MARK: Memory
+
+    /// `copy`: `source` is this backend's and `destination` holds at least as many elements.
+    func copy(_ source: ComputeBuffer, to destination: ComputeBuffer) throws {
+        try own(source, "source", "copy")
+        try need(destination, "destination", count: source.count, "copy")
+    }
+
+    // MARK: Dense algebra
+
+    /// `gemm`: non-negative sizes with no overflow, every size and leading dimension a 32-bit
+    /// BLAS argument, and A, B and C large enough for their (transposed) shapes.
+    func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+              a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, c: ComputeBuffer, ldc: Int) throws {
+        let op = "gemm"
+        _ = try sizes(op, ("m", m), ("n", n), ("k", k))
+        try int32(op, ("m", m), ("n", n), ("k", k), ("lda", lda), ("ldb", ldb), ("ldc", ldc))
+        try matrix(a, "A", rows: transA == .noTranspose ? m : k, columns: transA == .noTranspose ? k : m, ld: lda, op)
+        try matrix(b, "B", rows: transB == .noTranspose ? k : n, columns: transB == .noTranspose ? n : k, ld: ldb, op)
+        try matrix(c, "C", rows: m, columns: n, ld: ldc, op)
+    }
+
+    /// `addRowVector`: `y` holds `rows x columns`, `v` holds `columns`. Returns `rows * columns`.
+    func addRowVector(_ y: ComputeBuffer, rows: Int, columns: Int, _ v: ComputeBuffer) throws -> Int {
+        let count = try sizes("addRowVector", ("rows", rows), ("columns", columns))
+        try need(y, "y", count: count, "addRowVector")
+        try need(v, "v", count: columns, "addRowVector")
+        return count
+    }
+
+    /// `addColumnSums`: `x` holds `rows x columns`, `out` holds `columns`. Returns `rows * columns`.
+    func addColumnSums(_ x: ComputeBuffer, rows: Int, columns: Int, into out: ComputeBuffer) throws -> Int {
+        let count = try sizes("addColumnSums", ("rows", rows), ("columns", columns))
+        try need(x, "x", count: count, "addColumnSums")
+        try need(out, "out", count: columns, "addColumnSums")
+        return count
+    }
+
+    /// `axpy`: `x` is this backend's and `y` holds at least as many elements.
+    func axpy(_ x: ComputeBuffer, _ y: ComputeBuffer) throws {
+        try own(x, "x", "axpy")
+        try need(y, "y", count: x.count, "axpy")
+    }
+
+    /// `multiplyByMask`: `x` is this backend's and `mask` holds at least as many elements.
+    func multiplyByMask(_ x: ComputeBuffer, mask: ComputeBuffer) throws {
+        try own(x, "x", "multiplyByMask")
+        try need(mask, "mask", count: x.count, "multiplyByMask")
+    }
+
+    // MARK: Recurrent cells
+
+    /// `elmanBackward`: `gradient`, `extra` (when given) and `result` hold as many elements as
+    /// `output`. Returns that count.
+    func elmanBackward(output h: ComputeBuffer, gradient g: ComputeBuffer, extra o: ComputeBuffer?,
+                       into d: ComputeBuffer) throws -> Int {
+        let op = "elmanBackward", n = h.count
+        try own(h, "output", op)
+        try need(g, "gradient", count: n, op)
+        if let o { try need(o, "extra", count: n, op) }
+        try need(d, "result", count: n, op)
+        return n
+    }
+
+    /// The checks of a fused gate step `op` over `gates` gate blocks: `batch x hiddenSize` and `gates`
+    /// times that without overflow; each of `gateBuffers` holds `gates * bh` elements, each of
+    /// `rowBuffers` and `dOutput` (when given) `bh`, checked in that order. Returns
+    /// `bh = batch * hiddenSize`.
+    private func gateStep(_ op: String, batch: Int, hiddenSize h: Int, gates: Int, gateBuffers: [(ComputeBuffer, String)],
+                          rowBuffers: [(ComputeBuffer, String)], dOutput: ComputeBuffer? = nil) throws -> Int {
+        let bh = try sizes(op, ("batch", batch), ("hiddenSize", h))
+        _ = try sizes(op, ("batch x hidden", bh), ("gates", gates))
+        for (b, name) in gateBuffers { try need(b, name, count: gates * bh, op) }
+        for (b, name) in rowBuffers { try need(b, name, count: bh, op) }
+        if let dOutput { try need(dOutput, "dOutput", count: bh, op) }
+        return bh
+    }
+
+    /// `lstmForward`: `gates` holds `4 bh`, the cell and hidden buffers `bh`
+    /// (`bh = batch * hiddenSize`, returned).
+    func lstmForward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
+                     batch: Int, hiddenSize h: Int) throws -> Int {
+        try gateStep("lstmForward", batch: batch, hiddenSize: h, gates: 4, gateBuffers: [(gates, "gates")],
+                     rowBuffers: [(cellPrevious, "cellPrevious"), (cell, "cell"), (hidden, "hidden")])
+    }
+
+    /// `lstmBackward`: `gates` and `dGates` hold `4 bh`, the cell, hidden and (when given) output
+    /// gradients `bh` (`bh = batch * hiddenSize`, returned).
+    func lstmBackward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
+                      dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize h: Int) throws -> Int {
+        try gateStep("lstmBackward", batch: batch, hiddenSize: h, gates: 4, gateBuffers: [(gates, "gates"), (dGates, "dGates")],
+                     rowBuffers: [(cellPrevious, "cellPrevious"), (cell, "cell"), (dHidden, "dHidden"), (dCell, "dCell")],
+                     dOutput: dOutput)
+    }
+
+    /// `gruForward`: `gates` and `recurrent` hold `3 bh`, the hidden buffers and `recurrentN` `bh`
+    /// (`bh = batch * hiddenSize`, returned).
+    func gruForward(gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
+                    recurrentN: ComputeBuffer, batch: Int, hiddenSize h: Int) throws -> Int {
+        try gateStep("gruForward", batch: batch, hiddenSize: h, gates: 3, gateBuffers: [(gates, "gates"), (recurrent, "recurrent")],
+                     rowBuffers: [(hiddenPrevious, "hiddenPrevious"), (hidden, "hidden"), (recurrentN, "recurrentN")])
+    }
+
+    /// `gruBackward`: `gates`, `dPre` and `dRecurrent` hold `3 bh`, the hidden buffers, `recurrentN`
+    /// and (when given) `dOutput` `bh` (`bh = batch * hiddenSize`, returned).
+    func gruBackward(gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
+                     dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize h: Int) throws -> Int {
+        try gateStep("gruBackward", batch: batch, hiddenSize: h, gates: 3,
+                     gateBuffers: [(gates, "gates"), (dPre, "dPre"), (dRecurrent, "dRecurrent")],
+                     rowBuffers: [(hiddenPrevious, "hiddenPrevious"), (recurrentN, "recurrentN"), (dHidden, "dHidden")],
+                     dOutput: dOutput)
+    }
+
+    // MARK: Losses
+
+    /// The checks of a row loss `op`: `rows x classes` without overflow, classes positive unless
+    /// there are no rows, and, when `int32Classes` (a kernel that takes classes as a 32-bit int),
+    /// classes a 32-bit size; then `logits`, `targets` (`rows x classes` when `softTargets`, else
+    /// `rows`), `losses` (`rows`), `argmax` (`rows`) and `gradient` (`rows x classes`), the last two
+    /// when given. Returns `rows * classes`.
+    private func rowLoss(_ op: String, logits: ComputeBuffer, targets: ComputeBuffer, softTargets: Bool, rows: Int, classes: Int,
+                         losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?, int32Classes: Bool) throws -> Int {
+        let count = try sizes(op, ("rows", rows), ("classes", classes))
+        guard classes > 0 || rows == 0 else { throw ComputeError.invalidArgument("\(op): classes must be positive") }
+        if int32Classes { try int32(op, ("classes", classes)) }
+        try need(logits, "logits", count: count, op)
+        try need(targets, "targets", count: softTargets ? count : rows, op)
+        try need(losses, "losses", count: rows, op)
+        if let argmax { try need(argmax, "argmax", count: rows, op) }
+        if let gradient { try need(gradient, "gradient", count: count, op) }
+        return count
+    }
+
+    /// `crossEntropyRows`: `logits` and `gradient` (when given) hold `rows x classes`; `targets`,
+    /// `losses` and `argmax` (when given) hold `rows`. Returns `rows * classes`.
+    func crossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, losses: ComputeBuffer,
+                          argmax: ComputeBuffer?, gradient: ComputeBuffer?, int32Classes: Bool) throws -> Int {
+        try rowLoss("crossEntropyRows", logits: logits, targets: targets, softTargets: false, rows: rows, classes: classes,
+                    losses: losses, argmax: argmax, gradient: gradient, int32Classes: int32Classes)
+    }
+
+    /// `softCrossEntropyRows`: `logits`, `targets` and `gradient` (when given) hold `rows x classes`;
+    /// `losses` holds `rows`. Returns `rows * classes`.
+    func softCrossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, losses: ComputeBuffer,
+                              gradient: ComputeBuffer?, int32Classes: Bool) throws -> Int {
+        try rowLoss("softCrossEntropyRows", logits: logits, targets: targets, softTargets: true, rows: rows, classes: classes,
+                    losses: losses, argmax: nil, gradient: gradient, int32Classes: int32Classes)
+    }
+
+    // MARK: Reductions
+
+    /// `sum` and `sumOfSquares` (`op`): `x` is this backend's and `result` holds one element.
+    func reduction(_ x: ComputeBuffer, into result: ComputeBuffer, _ op: String) throws {
+        try own(x, "x", op)
+        try need(result, "result", count: 1, op)
+    }
+
+    // MARK: Optimizers
+
+    /// `sgdStep`: `gradients` holds as many elements as `parameters`, and so does a momentum buffer,
+    /// which a non-zero momentum needs. Returns the element count and the momentum buffer to use
+    /// (nil when the momentum is 0).
+    func sgdStep(parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
+                 settings: SGDSettings) throws -> (count: Int, momentumBuffer: ComputeBuffer?) {
+        let op = "sgdStep", n = parameters.count
+        try own(parameters, "parameters", op)
+        try need(gradients, "gradients", count: n, op)
+        guard settings.momentum != 0 else { return (n, nil) }
+        guard let momentumBuffer else {
+            throw ComputeError.invalidArgument("\(op): momentum \(settings.momentum) needs a momentum buffer")
+        }
+        try need(momentumBuffer, "momentumBuffer", count: n, op)
+        return (n, momentumBuffer)
+    }
+
+    /// `adamStep`: `step` counts from 1; the gradients and both moments hold as many elements as
+    /// `parameters`. Returns that count.
+    func adamStep(parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
+                  secondMoment: ComputeBuffer, step: Int) throws -> Int {
+        let op = "adamStep", n = parameters.count
+        guard step >= 1 else { throw ComputeError.invalidArgument("\(op): step is \(step), counts from 1") }
+        try own(parameters, "parameters", op)
+        try need(gradients, "gradients", count: n, op)
+        try need(firstMoment, "firstMoment", count: n, op)
+        try need(secondMoment, "secondMoment", count: n, op)
+        return n
+    }
+
+    // MARK: Moduli regularization and pruning
+
+    /// `moduliPenalty`: power 1 or 2; `weights` and `gradient` (when given) hold `gates x hiddenSize^2`,
+    /// `coefficients` `hiddenSize^2`, `value` one element. Returns `hiddenSize^2` and the weight count.
+    func moduliPenalty(weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize h: Int,
+                       power: Int, value: ComputeBuffer, gradient: ComputeBuffer?) throws -> (hh: Int, count: Int) {
+        let op = "moduliPenalty"
+        let hh = try sizes(op, ("hiddenSize", h), ("hiddenSize", h))
+        let count = try sizes(op, ("gates", gates), ("hiddenSize^2", hh))
+        guard power == 1 || power == 2 else { throw ComputeError.invalidArgument("\(op): power is \(power), must be 1 or 2") }
+        try need(weights, "weights", count: count, op)
+        try need(coefficients, "coefficients", count: hh, op)
+        try need(value, "value", count: 1, op)
+        if let gradient { try need(gradient, "gradient", count: count, op) }
+        return (hh, count)
+    }
+
+    /// `kthSmallestMagnitude`: every tensor is this backend's and `k` is in 1 ... the pooled element
+    /// count. Returns that count.
+    func kthSmallestMagnitude(of tensors: [ComputeBuffer], k: Int) throws -> Int {
+        let op = "kthSmallestMagnitude"
+        var total = 0
+        for (i, t) in tensors.enumerated() {
+            try own(t, "tensor \(i)", op)
+            total += t.count
+        }
+        guard k >= 1 && k <= total else {
+            throw ComputeError.invalidArgument("\(op): k is \(k), must be in 1 ... \(total) (the pooled element count)")
+        }
+        return total
+    }
+}
