@@ -15,14 +15,15 @@ enum SparseSupport {
 
     /// Rows of the sequence per tile of the Float SDDMM's C kernel: a longer dot product per stored
     /// entry and tile than `tile` gives, so that the lane sum after it costs less per multiply-add
-    /// (H 1024, 90%, 10,000 rows: 65 ms at 256 or 128 against 110 ms at 32; H 4096, 90%, 1,000
-    /// rows, in blocks of 1024 columns: 119 ms at 256, 153 ms at 128).
+    /// (Tools/bench_sparse_variants.c, H 1024, 90%, 10,000 rows: 82-83 ms at 128 or 256 rows four
+    /// entries at a time, 201 ms at 32 one at a time; 256 pays at H 4096 with column blocks).
     static let reductionTile = 256
 
     /// Bytes to which the kernels align their workspace: a tile row of 32 Floats is then two whole
     /// cache lines, where an arbitrary 16-byte-aligned start (what malloc gives) makes it three and
-    /// every 64-byte load a split load (the row-layout product at H 1024, batch 200 took 1.8 ms
-    /// from a 16-byte-aligned workspace and 1.1 ms from a 64-byte-aligned one).
+    /// every 64-byte load a split load (Tools/bench_sparse_variants.c: the row-layout product at
+    /// H 1024, 90%, batch 200 takes about 1.4x as long from a workspace 16 or 32 bytes off a
+    /// 64-byte boundary).
     static let workspaceAlignment = 64
 
     /// Scalars of workspace for `tileRows` tile rows: the rows, plus the slack that aligning the start
