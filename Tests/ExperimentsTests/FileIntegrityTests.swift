@@ -106,6 +106,30 @@ import Sparsity
         }
     }
 
+    @Test func theInitialWeightsOfARewoundLotteryTicketAreChecked() throws {
+        let path = AddingExperimentTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var config = SparseAddingTests.sparseConfig(lottery: .rewind)
+        config.epochs = 3; config.fixedEpochs = 1; config.stepsPerEpoch = 20; config.testSize = 50
+        // Stop at the end of the main phase: the lottery phase starts from initial.safetensors.
+        #expect(try AddingExperimentTests.train(config, path, stopAfterEpochs: 4) == nil)
+        let url = URL(fileURLWithPath: path + "/initial.safetensors")
+        let original = try Data(contentsOf: url)
+        var flipped = original
+        flipped[flipped.count - 7] ^= 0x20
+        try flipped.write(to: url)
+        #expect { try AddingExperimentTests.train(config, path, resume: true) } throws: {
+            "\($0)".contains(url.path) && "\($0)".contains("checksum")
+        }
+        // A file larger than the model's initial weights can be is refused before it is read.
+        #expect(truncate(url.path, 64 << 20) == 0)
+        #expect { try AddingExperimentTests.train(config, path, resume: true) } throws: {
+            "\($0)".contains(url.path) && "\($0)".contains("it has \(64 << 20) bytes, more than")
+        }
+        try original.write(to: url)
+        #expect(try AddingExperimentTests.train(config, path, resume: true) != nil)
+    }
+
     /// A .npy header with `shape` and `dataBytes` bytes of data.
     static func npy(shape: String, dataBytes: Int) -> Data {
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }"
