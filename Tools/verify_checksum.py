@@ -8,7 +8,7 @@ The checksum is the metadata value `checksum` = "fnv1a64-file:<16 hex digits>": 
 hash of every byte of the file (the 8-byte header length, the JSON header, the data), with the
 checksum's own 16 hex digits read as the ASCII digit "0". The header is compact JSON, so the
 checksum appears in it as the bytes `"checksum":"fnv1a64-file:` + digits + `"`, exactly once.
-Files of moduli 0.2 carry "fnv1a64:<16 hex digits>", the same hash of the data section alone.
+Files of earlier moduli versions carry "fnv1a64:<16 hex digits>", the same hash of the data section alone.
 Exit status 0 when every file matches, 1 otherwise. Needs only the standard library (pure-Python
 hashing runs at a few MB/s).
 """

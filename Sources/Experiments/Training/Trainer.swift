@@ -350,7 +350,7 @@ struct TrainingLoop<Task: TrainingTask> {
                                         hint: "It cannot hold this run's initial weights: restore it, or start the run anew with --overwrite.")
             do {
                 let (initial, metadata) = try SafeTensors.decode(data)
-                // Written with a checksum over the whole file; moduli 0.2 wrote it without metadata.
+                // Written with a checksum over the whole file; earlier versions wrote it without metadata.
                 guard SafeTensors.checksumCoverage(metadata) == .wholeFile || metadata.isEmpty else {
                     throw ExperimentError("its checksum over the whole file is missing: the file was changed after it was written")
                 }

@@ -78,7 +78,7 @@ public enum SafeTensors {
     public enum ChecksumCoverage: Sendable, Equatable {
         /// No checksum.
         case none
-        /// The data section only ("fnv1a64:", written by moduli 0.2): the header is unchecked.
+        /// The data section only ("fnv1a64:", as earlier versions wrote it): the header is unchecked.
         case dataOnly
         /// Every byte of the file ("fnv1a64-file:").
         case wholeFile
@@ -292,7 +292,7 @@ public enum SafeTensors {
 
     /// The prefix of a checksum over the whole file.
     static let fileHashPrefix = "fnv1a64-file:"
-    /// The prefix of a checksum over the data section alone (moduli 0.2).
+    /// The prefix of a checksum over the data section alone (files of earlier versions).
     static let dataHashPrefix = "fnv1a64:"
 
     /// Checks `stored` (the metadata's checksum) against `data`, a whole file whose header ends
