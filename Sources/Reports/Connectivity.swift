@@ -33,9 +33,8 @@ public struct Connectivity: Sendable {
         guard FileManager.default.fileExists(atPath: modelURL.path) else {
             throw ExperimentError("\(run.path) has no model.safetensors")
         }
-        let data = try RunDirectory.readFile(atPath: modelURL.path, maximumBytes: ReportRun.tensorBytes, hint: "")
-        let tensors: [NamedTensor]
-        do { tensors = try SafeTensors.decode(data).tensors } catch { throw ExperimentError("\(modelURL.path): \(error)") }
+        let tensors = try ModelFiles.read(modelURL.path, maximumBytes: ReportRun.tensorBytes, missingHint: "",
+                                          remedy: "Restore it from a copy, or train the run again: moduli train --config \(run.path)/config.json --out NEW_DIRECTORY.").tensors
         let recurrent = tensors.filter { $0.name.contains("weight_hh") && $0.shape.count == 2 && $0.shape[0] == $0.shape[1] }
             .sorted { $0.name < $1.name }
         guard let w = recurrent.first else {

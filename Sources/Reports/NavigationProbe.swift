@@ -62,8 +62,9 @@ public struct NavigationProbe: Sendable {
         let model = task.makeModel(in: store, rng: &rng)
         let url = run.file("model.safetensors")
         guard FileManager.default.fileExists(atPath: url.path) else { throw ExperimentError("\(run.path) has no model.safetensors") }
-        let data = try RunDirectory.readFile(atPath: url.path, maximumBytes: ReportRun.tensorBytes, hint: "")
-        do { try store.load(SafeTensors.decode(data).tensors) } catch {
+        let tensors = try ModelFiles.read(url.path, maximumBytes: ReportRun.tensorBytes, missingHint: "",
+                                          remedy: "Restore it from a copy, or train the run again: moduli train --config \(run.path)/config.json --out NEW_DIRECTORY.").tensors
+        do { try store.load(tensors) } catch {
             throw ExperimentError("\(url.path) does not fit the navigation model of config.json: \(error)")
         }
         model.rnn.weightsDidChange(in: store)

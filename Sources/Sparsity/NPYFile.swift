@@ -67,13 +67,19 @@ public enum NPYFile {
         guard let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else {
             throw FormatError(description: "no shape in .npy header: \(header)")
         }
-        let dims = header[open.upperBound..<close].split(separator: ",").compactMap {
-            Int($0.trimmingCharacters(in: .whitespaces))
+        let shapeText = header[open.upperBound..<close]
+        let parts = shapeText.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let dims = parts.compactMap { Int($0) }
+        guard dims.count == parts.count, dims.count == 2 else {
+            throw FormatError(description: "expected a 2-D array, got shape (\(shapeText))")
         }
-        guard dims.count == 2 else { throw FormatError(description: "expected a 2-D array, got shape \(dims)") }
-        let count = dims[0] * dims[1], start = headerStart + headerLength
-        guard bytes.count == start + 4 * count else {
-            throw FormatError(description: "expected \(4 * count) data bytes, got \(bytes.count - start)")
+        guard dims.allSatisfy({ $0 >= 0 }) else { throw FormatError(description: "the shape (\(shapeText)) has a negative dimension") }
+        // The declared size, in checked arithmetic, against the bytes the file has.
+        let start = headerStart + headerLength, dataBytes = bytes.count - start
+        let (count, overflow) = dims[0].multipliedReportingOverflow(by: dims[1])
+        let (needed, overflow2) = count.multipliedReportingOverflow(by: 4)
+        guard !overflow, !overflow2, needed == dataBytes else {
+            throw FormatError(description: "its shape (\(dims[0]), \(dims[1])) needs \(overflow || overflow2 ? "more than \(Int.max)" : String(needed)) bytes of float32 data, the file has \(dataBytes)")
         }
         var scalars = [Float](repeating: 0, count: count)
         for i in 0..<count {
@@ -84,8 +90,13 @@ public enum NPYFile {
         return Matrix(rows: dims[0], columns: dims[1], scalars: scalars)
     }
 
-    /// Reads a matrix written by `write` (or by NumPy as a 2-D float32 array).
-    public static func read(from url: URL) throws -> Matrix<Float> {
-        try decode(Data(contentsOf: url))
+    /// Reads a matrix written by `write` (or by NumPy as a 2-D float32 array) of at most
+    /// `maximumBytes` (checked before reading).
+    public static func read(from url: URL, maximumBytes: Int = 1 << 32) throws -> Matrix<Float> {
+        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
+        guard size <= maximumBytes else {
+            throw FormatError(description: "\(url.path) has \(size) bytes, more than the \(maximumBytes) read")
+        }
+        return try decode(Data(contentsOf: url))
     }
 }

@@ -106,9 +106,8 @@ public enum SparseKernelBenchmark {
         let dir = URL(fileURLWithPath: runDirectory)
         let modelPath = dir.appendingPathComponent("model.safetensors").path
         let hint = "--mask-from needs a trained run directory with model.safetensors (and positions.npy for the ordering)."
-        let data = try RunDirectory.readFile(atPath: modelPath, maximumBytes: 1 << 34, hint: hint)
-        let tensors: [NamedTensor]
-        do { tensors = try SafeTensors.decode(data).tensors } catch { throw ExperimentError("Cannot read \(modelPath): \(error)") }
+        let tensors = try ModelFiles.read(modelPath, maximumBytes: 1 << 34, missingHint: hint,
+                                          remedy: "Restore it from a copy, or train the run again: moduli train --config \(runDirectory)/config.json --out NEW_DIRECTORY.").tensors
         guard let t = tensors.first(where: { $0.name == "rnn.weight_hh_l0" }) else {
             throw ExperimentError("\(modelPath) has no tensor rnn.weight_hh_l0 (it has \(tensors.map(\.name).joined(separator: ", "))).")
         }

@@ -127,6 +127,18 @@ public struct LanguageTask: TrainingTask {
         baselines = Self.unigramBaselines(corpus: corpus, test: test)
     }
 
+    /// The corpus's vocabulary (words in id order) and the token ids of its three texts.
+    public func dataFingerprint() -> DataFingerprint? {
+        let directory = options.data != nil
+        return DataFingerprint(kind: "the corpus", source: options.data ?? "the built-in WikiText-2 subset", option: "--data", parts: [
+            DataFingerprint.Part(name: "the vocabulary", count: corpus.vocabulary.count, unit: "words",
+                                 hash: DataFingerprint.hashText(corpus.vocabulary.contentHash())),
+            DataFingerprint.tokens(directory ? "train.txt" : "the training text", corpus.train),
+            DataFingerprint.tokens(directory ? "valid.txt" : "the validation text", corpus.valid),
+            DataFingerprint.tokens(directory ? "test.txt" : "the test text", corpus.test),
+        ])
+    }
+
     /// Windows per pass over the training text of `options`' corpus (one epoch of the example).
     public static func windowsPerPass(_ options: LanguageOptions) throws -> Int {
         let corpus = try Corpus.load(options.data)

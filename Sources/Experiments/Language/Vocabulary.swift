@@ -60,6 +60,19 @@ public struct Vocabulary: Sendable, Equatable {
         return id
     }
 
+    /// FNV-1a (64 bit) of every word's bytes in id order, each followed by a newline (which no
+    /// word holds): equal for two vocabularies exactly when they are equal, but for collisions.
+    public func contentHash() -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        pool.withUnsafeBufferPointer { bytes in
+            for id in 0 ..< count {
+                for k in starts[id] ..< starts[id + 1] { h = (h ^ UInt64(bytes[k])) &* 0x0000_0100_0000_01b3 }
+                h = (h ^ 0x0A) &* 0x0000_0100_0000_01b3
+            }
+        }
+        return h
+    }
+
     /// FNV-1a (64 bit) of `bytes`.
     static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325

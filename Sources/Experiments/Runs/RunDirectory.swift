@@ -101,7 +101,7 @@ public struct RunDirectory: Sendable {
     public static func holdsRun(_ directory: URL) -> Bool {
         let config = directory.appendingPathComponent("config.json").path
         guard FileManager.default.fileExists(atPath: config),
-              let data = try? FileIO.readFile(config, hint: ""),
+              let data = try? FileIO.readFile(config, hint: "", maximumBytes: maximumRecordBytes),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
         return object["version"] is String && ["task", "training", "seed"].contains { object[$0] != nil }
     }
@@ -167,6 +167,15 @@ public struct RunDirectory: Sendable {
         try FileIO.readFile(file(name).path, hint: "The run directory \(url.path) is incomplete or damaged: restore the file, or start the run anew with --overwrite.")
     }
 
+    /// The bytes of `name`, refused before reading when it has more than `maximumBytes`; errors
+    /// name the path and sizes and end with `hint`.
+    public func readFile(_ name: String, maximumBytes: Int, hint: String) throws -> Data {
+        try FileIO.readFile(file(name).path, hint: hint, maximumBytes: maximumBytes)
+    }
+
+    /// The largest JSON record of a run `readJSON` reads (config.json, regularizer.json: kilobytes).
+    public static let maximumRecordBytes = 64 << 20
+
     /// The bytes of a file outside any run directory (a config file, another run's record): a
     /// regular file of at most `maximumBytes`, or an error naming it, with `hint` saying what to do.
     public static func readFile(atPath path: String, maximumBytes: Int, hint: String) throws -> Data {
@@ -176,7 +185,8 @@ public struct RunDirectory: Sendable {
     /// Decodes JSON from `name`. A missing file, or one that is not valid JSON of type `T`, is an
     /// error naming the path and what is wrong.
     public func readJSON<T: Decodable>(_ type: T.Type, from name: String) throws -> T {
-        let data = try readFile(name)
+        let data = try readFile(name, maximumBytes: Self.maximumRecordBytes,
+                                hint: "The file is damaged: restore it, or start the run anew with --overwrite.")
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         do {

@@ -43,6 +43,9 @@ public struct TrainedModel<Task: TrainingTask> {
             throw ExperimentError("\(configPath) holds options this version refuses: \(error)")
         }
         task = try Task(options: config.options)
+        if let fingerprint = task.dataFingerprint() {
+            try DataFingerprint.verify(fingerprint, runAt: path, remedy: "Put back the data the run was trained on, or train a new run on this data: moduli train --config \(configPath) --out NEW_DIRECTORY.")
+        }
         store = ParameterStore<Float>()
         var rng = SeededGenerator(seed: config.training.seed).derived(1)
         model = task.makeModel(in: store, rng: &rng)
@@ -52,13 +55,13 @@ public struct TrainedModel<Task: TrainingTask> {
         // The header and checksum of a file holding exactly this model are a few kilobytes; a sparse
         // file holds at most 12 bytes per weight.
         let limit = store.totalCount * 12 + (1 << 20)
-        let data = try RunDirectory.readFile(atPath: modelPath, maximumBytes: limit,
-                                             hint: modelFile == nil ? "The run may not have finished: model.safetensors is written at its end."
-                                                                    : "Name a model file written by moduli export for this run.")
-        let tensors: [NamedTensor], metadata: [String: String]
-        do { (tensors, metadata) = try SafeTensors.decode(data) } catch let e as SafeTensorsError {
-            throw ExperimentError("\(modelPath) is corrupt: \(e.description).")
-        }
+        let remedy = modelFile == nil
+            ? "Restore it from a copy, or train the run again: moduli train --config \(configPath) --out NEW_DIRECTORY."
+            : "Export it again: moduli export \(path) --out \(modelPath) --overwrite."
+        let (tensors, metadata) = try ModelFiles.read(modelPath, maximumBytes: limit,
+                                                      missingHint: modelFile == nil ? "The run may not have finished: model.safetensors is written at its end."
+                                                                                    : "Name a model file written by moduli export for this run.",
+                                                      remedy: remedy)
         if let task = metadata["task"], task != Task.name {
             throw ExperimentError("\(modelPath) holds a \(task) model, and \(configPath) is a \(Task.name) run.")
         }
@@ -85,7 +88,7 @@ public struct TrainedModel<Task: TrainingTask> {
         for s in store.slots {
             let values = UnsafeBufferPointer(start: store.value(s), count: store.info(s).count)
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw ExperimentError("\(modelPath): \(store.info(s).name) holds \(values[bad]) at element \(bad).")
+                throw ExperimentError("\(modelPath) is damaged: its weight tensor \(store.info(s).name) holds \(values[bad]) at element \(bad), and moduli never saves a non-finite weight. \(remedy)")
             }
         }
         for s in roles.pruned where !store.isMasked[s.index] {
@@ -144,14 +147,15 @@ extension TrainedModel {
         neuronOrder = order.map { neuronOrder?[$0] ?? $0 }
     }
 
-    /// The model as a file (safetensors, float32, with a checksum): the pruned tensors in CSR form
-    /// (`SparseModelFile`) with `sparse`, dense otherwise; the hidden units' order, when it is not
-    /// the trained one, in the metadata.
+    /// The model as a file (safetensors, float32, with a checksum of the whole file): the pruned
+    /// tensors in CSR form (`SparseModelFile`) with `sparse`, dense (`ModelFiles.denseFormat`)
+    /// otherwise; the hidden units' order, when it is not the trained one, in the metadata.
     public func export(sparse: Bool) throws -> Data {
         var metadata = ["task": Task.name, "version": ModuliVersion.string]
         if sparse {
             return try SparseModelFile.encode(store, sparse: roles.pruned, order: neuronOrder, metadata: metadata)
         }
+        metadata["format"] = ModelFiles.denseFormat
         if let neuronOrder { metadata[SparseModelFile.orderKey] = "[" + neuronOrder.map(String.init).joined(separator: ",") + "]" }
         return try SafeTensors.encode(store.namedValues(), dtype: .f32, metadata: metadata, checksum: true)
     }

@@ -109,12 +109,15 @@ struct TrainingLoop<Task: TrainingTask> {
             guard saved.task == config.task, saved.training == config.training, saved.options == config.options else {
                 throw ExperimentError("The configuration differs from the one in \(run.file("config.json").path); resume with the run's own options.")
             }
+            if let fingerprint = task.dataFingerprint() {
+                try DataFingerprint.verify(fingerprint, runAt: run.url.path, remedy: "Put back the data the run was trained on, or start the run anew on this data: give --overwrite instead of --resume.")
+            }
             let training = config.training
             let validate: (TrainerState<Task.Stream>, Int) throws -> Void = { s, optimizerStep in
                 try Self.check(s, optimizerStep: optimizerStep, training: training, run: run)
             }
             let (_, peek) = try Checkpoint.load(ParameterStore<Float>(), stateType: TrainerState<Task.Stream>.self, from: run,
-                                                stateOnly: true, validate: validate)
+                                                stateOnly: true, layout: session.store, validate: validate)
             if peek.phase == 1 { session = try Self.lotterySession(task: task, training: training, root: root, main: nil, run: run) }
             let (optimizerState, saved2) = try Checkpoint.load(session.store, stateType: TrainerState<Task.Stream>.self, from: run,
                                                                validate: validate)
@@ -130,10 +133,12 @@ struct TrainingLoop<Task: TrainingTask> {
             metrics = try MetricsLog(run: run, keepBytes: state.metricsBytes)
         } else {
             try run.writeJSON(config, to: "config.json")
+            if let fingerprint = task.dataFingerprint() { try DataFingerprint.record(fingerprint, in: run) }
             try Self.writeGeometry(session, to: run, initial: true)
             if let stats = session.regularizer.statistics() { try run.writeJSON(stats, to: "regularizer.json") }
             if config.training.lottery == .rewind {
-                try run.writeAtomically(try SafeTensors.encode(session.store.namedValues()), to: "initial.safetensors")
+                try run.writeAtomically(try SafeTensors.encode(session.store.namedValues(), metadata: ["format": Self.initialFormat], checksum: true),
+                                        to: "initial.safetensors")
             }
             metrics = try MetricsLog(run: run)
         }
@@ -200,9 +205,7 @@ struct TrainingLoop<Task: TrainingTask> {
         state.wallSeconds += Date().timeIntervalSince(sessionStart)
         sessionStart = Date()
         if state.phase == 0 { try Self.writeGeometry(session, to: run, initial: false) }
-        let data = try SafeTensors.encode(session.modelTensors(), dtype: .f32,
-                                          metadata: ["task": Task.name, "version": ModuliVersion.string])
-        try run.writeAtomically(data, to: "model.safetensors")
+        try Checkpoint.saveModel(session.modelTensors(), to: run, metadata: ["task": Task.name, "version": ModuliVersion.string])
         let main = state.main ?? last
         // R's statistics as written at the start (absent without a regularizer; never a reason to lose the run's end).
         let regularizer = try? run.readJSON(RegularizerStatistics.self, from: "regularizer.json")
@@ -220,6 +223,15 @@ struct TrainingLoop<Task: TrainingTask> {
         state.wallSeconds += now.timeIntervalSince(sessionStart)
         sessionStart = now
         state.metricsBytes = metrics.byteCount
+        // A weight that became non-finite in the epoch's last step is never saved: a checkpoint
+        // holding one is then damage, and says so when it is read.
+        for s in session.store.slots {
+            let values = UnsafeBufferPointer(start: session.store.value(s), count: session.store.info(s).count)
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                let saved = checkpointStep.map { "\(run.file(Checkpoint.fileName).path) holds step \($0)" } ?? "no checkpoint was written yet"
+                throw ExperimentError("The weight \(session.store.info(s).name) became \(values[bad]) (element \(bad)) at step \(state.globalStep); the run stopped (\(saved)). Lower --lr or set --clip, and start again with --overwrite.")
+            }
+        }
         try Checkpoint.save(session.store, optimizer: session.optimizer.state, state: state, to: run)
         checkpointStep = state.globalStep
     }
@@ -320,6 +332,9 @@ struct TrainingLoop<Task: TrainingTask> {
         }
     }
 
+    /// The `format` of initial.safetensors (the initial weights a rewound lottery ticket restarts from).
+    static var initialFormat: String { "moduli-initial-1" }
+
     /// The lottery ticket's session: fresh weights and embedding from new streams (`random`) or
     /// the initial values (`rewind`), under the final masks of the main phase. With `main` nil
     /// (resuming inside the lottery phase) the masks come from the checkpoint instead.
@@ -331,9 +346,14 @@ struct TrainingLoop<Task: TrainingTask> {
                                           regularizerRNG: root.derived(rewind ? 3 : 13), prune: false)
         if rewind {
             let url = run.file("initial.safetensors")
-            let data = try run.readFile("initial.safetensors")
+            let data = try run.readFile("initial.safetensors", maximumBytes: session.store.totalCount * 8 + (1 << 20),
+                                        hint: "It cannot hold this run's initial weights: restore it, or start the run anew with --overwrite.")
             do {
-                let (initial, _) = try SafeTensors.decode(data)
+                let (initial, metadata) = try SafeTensors.decode(data)
+                // Written with a checksum over the whole file; earlier versions wrote it without metadata.
+                guard SafeTensors.checksumCoverage(metadata) == .wholeFile || metadata.isEmpty else {
+                    throw ExperimentError("its checksum over the whole file is missing: the file was changed after it was written")
+                }
                 try session.store.load(initial)
             } catch {
                 throw ExperimentError("Cannot use the initial weights \(url.path) for the rewound lottery ticket: \(error). Start the run anew with --overwrite.")

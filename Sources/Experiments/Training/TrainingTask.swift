@@ -110,6 +110,9 @@ public protocol TrainingTask: Sendable {
     static var primaryMetricIncreases: Bool { get }
     /// Reference values to read the metrics against (e.g. `trivialMSE`), written to summary.json.
     var baselines: [String: Double] { get }
+    /// A fingerprint of data the task reads from outside the run (a corpus), which a run records
+    /// and later commands check (`DataFingerprint`); nil (the default) for data the task draws itself.
+    func dataFingerprint() -> DataFingerprint?
 }
 
 extension TrainingTask {
@@ -118,4 +121,5 @@ extension TrainingTask {
     public func validate(stream: Stream) throws {}
     public static var primaryMetricIncreases: Bool { false }
     public var baselines: [String: Double] { [:] }
+    public func dataFingerprint() -> DataFingerprint? { nil }
 }

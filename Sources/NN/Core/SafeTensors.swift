@@ -44,20 +44,66 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Sendable {
 ///
 /// `decode` treats its input as untrusted: every malformed header, shape or offset is a
 /// `SafeTensorsError`, never a crash, and the tensors must tile the data section exactly.
+///
+/// Checksums. `encode(..., checksum: true)` stores in the metadata `checksum` =
+/// "fnv1a64-file:<16 lowercase hex digits>": the 64-bit FNV-1a hash (offset basis
+/// 0xcbf29ce484222325, prime 0x100000001b3, each byte XORed in, then multiplied) of every byte of
+/// the file, from the 8-byte length to the last data byte, with the 16 hex digits of the checksum
+/// itself read as the ASCII digit '0'. The header is compact JSON, so it holds the checksum as the
+/// exact bytes `"checksum":"fnv1a64-file:` followed by the digits and `"`; a checker finds that
+/// sequence (exactly once) in the header, zeroes the 16 digits and hashes the whole file, e.g. in
+/// Python (Tools/verify_checksum.py does this):
+///
+///     raw = open(path, "rb").read(); n = int.from_bytes(raw[:8], "little")
+///     stored = json.loads(raw[8:8 + n])["__metadata__"]["checksum"]
+///     marker = b'"checksum":"' + stored.encode() + b'"'; at = raw.index(marker, 8, 8 + n)
+///     digits = at + len(marker) - 17; blank = raw[:digits] + b"0" * 16 + raw[digits + 16:]
+///     h = 0xcbf29ce484222325
+///     for b in blank: h = ((h ^ b) * 0x100000001b3) % 2**64
+///     assert stored == "fnv1a64-file:%016x" % h
+///
+/// So every byte of the header (dtypes, shapes, offsets, metadata such as a trainer state) and of
+/// the data is covered, and the file stays a plain safetensors file that any reader loads. Files of
+/// earlier moduli versions carry "fnv1a64:<hex>", the same hash of the data section alone; `decode`
+/// still verifies those, and `checksumCoverage` tells callers which kind a file had.
 public enum SafeTensors {
-    /// The metadata key under which `encode(..., checksum: true)` stores the data section's hash.
+    /// The metadata key under which `encode(..., checksum: true)` stores the file's hash.
     public static let checksumKey = "checksum"
     /// The largest header `decode` accepts, in bytes (the reference implementation's limit).
     public static let maximumHeaderLength = 100_000_000
     /// The most tensors `decode` accepts in one file.
     public static let maximumTensorCount = 1_000_000
 
+    /// What a file's checksum covers.
+    public enum ChecksumCoverage: Sendable, Equatable {
+        /// No checksum.
+        case none
+        /// The data section only ("fnv1a64:", as earlier versions wrote it): the header is unchecked.
+        case dataOnly
+        /// Every byte of the file ("fnv1a64-file:").
+        case wholeFile
+    }
+
+    /// What the checksum in `metadata` (of a file `decode` accepted, so verified) covers.
+    public static func checksumCoverage(_ metadata: [String: String]) -> ChecksumCoverage {
+        guard let stored = metadata[checksumKey] else { return .none }
+        return stored.hasPrefix(fileHashPrefix) ? .wholeFile : .dataOnly
+    }
+
     /// The bytes of a safetensors file holding `tensors` (in order) with string `metadata`.
-    /// With `checksum`, the metadata also holds `checksum` = "fnv1a64:<16 hex digits>" of the data
-    /// section, which `decode` verifies. `dtypes` gives some tensors another element type than
-    /// `dtype` (the indices of sparse tensors as I32 or I64: their values must be integers in range).
+    /// With `checksum`, the metadata also holds `checksum`, the hash of the whole file (see the
+    /// type's description), which `decode` verifies. `dtypes` gives some tensors another element
+    /// type than `dtype` (the indices of sparse tensors as I32 or I64: their values must be
+    /// integers in range).
     public static func encode(_ tensors: [NamedTensor], dtype: SafeTensorsDType = .f32, dtypes: [String: SafeTensorsDType] = [:],
                               metadata: [String: String] = [:], checksum: Bool = false) throws -> Data {
+        try encode(tensors, dtype: dtype, dtypes: dtypes, metadata: metadata, coverage: checksum ? .wholeFile : .none)
+    }
+
+    /// `encode` with a checksum of the given coverage (tests write the data-only checksum of
+    /// earlier versions with `.dataOnly`).
+    static func encode(_ tensors: [NamedTensor], dtype: SafeTensorsDType = .f32, dtypes: [String: SafeTensorsDType] = [:],
+                       metadata: [String: String] = [:], coverage: ChecksumCoverage) throws -> Data {
         var body = Data(capacity: tensors.reduce(0) { $0 + $1.scalars.count * (dtypes[$1.name] ?? dtype).width })
         var entries: [String: Any] = [:]
         for t in tensors {
@@ -89,7 +135,11 @@ public enum SafeTensors {
             entries[t.name] = ["dtype": type.rawValue, "shape": t.shape, "data_offsets": [begin, body.count]] as [String: Any]
         }
         var meta = metadata
-        if checksum { meta[checksumKey] = hashText(of: body) }
+        switch coverage {
+        case .none: meta[checksumKey] = nil
+        case .dataOnly: meta[checksumKey] = dataHashPrefix + hexDigits(fnv1a64(body))
+        case .wholeFile: meta[checksumKey] = fileHashPrefix + String(repeating: "0", count: 16)
+        }
         if !meta.isEmpty { entries["__metadata__"] = meta }
         var json = try JSONSerialization.data(withJSONObject: entries, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(0x20) }  // pad with spaces to 8-byte alignment
@@ -97,6 +147,14 @@ public enum SafeTensors {
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(json)
         data.append(body)
+        if coverage == .wholeFile {
+            let marker = checksumMarker(meta[checksumKey] ?? "")
+            guard let digits = uniqueDigitsOffset(of: marker, in: data, headerEnd: 8 + json.count) else {
+                throw SafeTensorsError(description: "Cannot write the checksum: the header does not hold it as \(String(decoding: marker, as: UTF8.self)) exactly once")
+            }
+            let text = Array(hexDigits(fileHash(data, digitsAt: digits)).utf8)
+            for k in 0..<16 { data[data.startIndex + digits + k] = text[k] }
+        }
         return data
     }
 
@@ -136,17 +194,21 @@ public enum SafeTensors {
         guard case .object(let fields) = header else { throw fail("the header is not a JSON object") }
 
         var metadata: [String: String] = [:]
+        for (name, value) in fields where name == "__metadata__" {
+            guard case .object(let pairs) = value else { throw fail("__metadata__ is not an object of strings") }
+            for (key, v) in pairs {
+                guard case .string(let text) = v else { throw fail("metadata \(key) is not a string") }
+                metadata[key] = text
+            }
+        }
+        // The checksum first: a damaged file is called damaged, whatever else its damage breaks.
+        if let stored = metadata[checksumKey] {
+            try verifyChecksum(stored, of: data, headerEnd: headerEnd - start)
+        }
         struct Entry { let name: String; let shape: [Int]; let count: Int; let type: SafeTensorsDType; let begin: Int; let end: Int }
         var entries: [Entry] = []
         for (name, value) in fields {
-            if name == "__metadata__" {
-                guard case .object(let pairs) = value else { throw fail("__metadata__ is not an object of strings") }
-                for (key, v) in pairs {
-                    guard case .string(let text) = v else { throw fail("metadata \(key) is not a string") }
-                    metadata[key] = text
-                }
-                continue
-            }
+            if name == "__metadata__" { continue }
             guard entries.count < maximumTensorCount else { throw fail("more than \(maximumTensorCount) tensors") }
             guard case .object(let entry) = value else { throw fail("entry \(name) is not an object") }
             var dtype: String?, shape: [Int]?, offsets: [Int]?
@@ -202,13 +264,6 @@ public enum SafeTensors {
                                              : "\(bodyLength - expected) bytes of data after the last tensor")
         }
         let body = data[headerEnd...]
-        if let stored = metadata[checksumKey] {
-            guard stored.hasPrefix(hashPrefix) else { throw fail("unknown checksum \(stored)") }
-            let actual = hashText(of: body)
-            guard stored == actual else {
-                throw SafeTensorsError(description: "the tensor data does not match its checksum (stored \(stored), computed \(actual)); the file was damaged after it was written")
-            }
-        }
         var tensors: [NamedTensor] = []
         tensors.reserveCapacity(entries.count)
         try body.withUnsafeBytes { raw in
@@ -235,19 +290,93 @@ public enum SafeTensors {
         return (tensors, metadata)
     }
 
-    private static let hashPrefix = "fnv1a64:"
+    /// The prefix of a checksum over the whole file.
+    static let fileHashPrefix = "fnv1a64-file:"
+    /// The prefix of a checksum over the data section alone (files of earlier versions).
+    static let dataHashPrefix = "fnv1a64:"
 
-    /// FNV-1a, 64 bits, of `bytes` as "fnv1a64:<16 lowercase hex digits>". Every change of a
-    /// single byte changes the hash (each step is a bijection of the running value).
-    static func hashText<Bytes: DataProtocol>(of bytes: Bytes) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for region in bytes.regions {
-            region.withUnsafeBytes { raw in
-                for b in raw { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+    /// Checks `stored` (the metadata's checksum) against `data`, a whole file whose header ends
+    /// at offset `headerEnd`.
+    private static func verifyChecksum(_ stored: String, of data: Data, headerEnd: Int) throws {
+        func damaged(_ computed: String) -> SafeTensorsError {
+            SafeTensorsError(description: "the file does not match its checksum (stored \(stored), computed \(computed)): it was changed or damaged after it was written")
+        }
+        func hasHexDigits(after prefix: String) -> Bool {
+            let digits = stored.utf8.dropFirst(prefix.utf8.count)
+            return digits.count == 16 && digits.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+        }
+        if stored.hasPrefix(fileHashPrefix) {
+            guard hasHexDigits(after: fileHashPrefix) else {
+                throw SafeTensorsError(description: "Not a valid safetensors file: its checksum \(stored) is not \(fileHashPrefix) and 16 hex digits; the file was changed after it was written")
+            }
+            guard let digits = uniqueDigitsOffset(of: checksumMarker(stored), in: data, headerEnd: headerEnd) else {
+                throw SafeTensorsError(description: "Not a valid safetensors file: its header does not hold the checksum \(stored) in the compact form it was written in; the file was changed after it was written")
+            }
+            let computed = fileHashPrefix + hexDigits(fileHash(data, digitsAt: digits))
+            guard computed == stored else { throw damaged(computed) }
+        } else if stored.hasPrefix(dataHashPrefix), hasHexDigits(after: dataHashPrefix) {
+            let computed = dataHashPrefix + hexDigits(fnv1a64(data[(data.startIndex + headerEnd)...]))
+            guard computed == stored else { throw damaged(computed) }
+        } else {
+            throw SafeTensorsError(description: "Not a valid safetensors file: unknown checksum \(stored); the file was changed after it was written")
+        }
+    }
+
+    /// The bytes `"checksum":"<stored>"`, as compact JSON writes the checksum member.
+    private static func checksumMarker(_ stored: String) -> [UInt8] {
+        Array("\"\(checksumKey)\":\"\(stored)\"".utf8)
+    }
+
+    /// The offset (from `data.startIndex`) of the 16 hex digits of the checksum member `marker`,
+    /// when `marker` occurs exactly once between offset 8 and `headerEnd`; else nil.
+    private static func uniqueDigitsOffset(of marker: [UInt8], in data: Data, headerEnd: Int) -> Int? {
+        guard marker.count >= 17, headerEnd <= data.count else { return nil }
+        var found: Int?, repeated = false
+        data.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var at = 8
+            while at + marker.count <= headerEnd && !repeated {
+                if bytes[at] == marker[0] {
+                    var k = 1
+                    while k < marker.count && bytes[at + k] == marker[k] { k += 1 }
+                    if k == marker.count {
+                        if found != nil { repeated = true }
+                        found = at + marker.count - 17
+                    }
+                }
+                at += 1
             }
         }
+        return repeated ? nil : found
+    }
+
+    /// FNV-1a 64 of `data` with the 16 bytes at offset `digits` read as ASCII '0'.
+    private static func fileHash(_ data: Data, digitsAt digits: Int) -> UInt64 {
+        let s = data.startIndex
+        var h = fnv1a64(data[s..<(s + digits)])
+        for _ in 0..<16 { h = (h ^ 0x30) &* fnvPrime }
+        return fnv1a64(data[(s + digits + 16)...], continuing: h)
+    }
+
+    static let fnvOffsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
+    static let fnvPrime: UInt64 = 0x0000_0100_0000_01b3
+
+    /// FNV-1a, 64 bits, of `bytes` (continuing from `h`). Every change of a single byte changes
+    /// the hash (each step is a bijection of the running value).
+    static func fnv1a64<Bytes: DataProtocol>(_ bytes: Bytes, continuing h: UInt64 = fnvOffsetBasis) -> UInt64 {
+        var h = h
+        for region in bytes.regions {
+            region.withUnsafeBytes { raw in
+                for b in raw { h = (h ^ UInt64(b)) &* fnvPrime }
+            }
+        }
+        return h
+    }
+
+    /// `h` as 16 lowercase hex digits.
+    private static func hexDigits(_ h: UInt64) -> String {
         let hex = String(h, radix: 16)
-        return hashPrefix + String(repeating: "0", count: 16 - hex.count) + hex
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }
 

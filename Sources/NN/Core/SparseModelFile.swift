@@ -10,13 +10,17 @@ import Linalg
 /// `name.crow_indices` (I32, rows + 1 entries, from 0 to the kept count, non-decreasing),
 /// `name.col_indices` (I32, the kept entries' columns, increasing within a row) and `name.values`
 /// (F32), exactly the arguments of `torch.sparse_csr_tensor(crow, col, values, size)`; every other
-/// tensor is stored dense under its own name. Metadata: `format` = `moduli-sparse-csr-1`,
+/// tensor is stored dense under its own name. Metadata: `format` = `moduli-sparse-csr-2`,
 /// `sparse_shapes` = a JSON object of each sparse tensor's `[rows, columns]`, and optionally
 /// `neuron_order` = a JSON array: the file's hidden unit k is unit `order[k]` of the trained
-/// model (`ParameterStore.permuteHiddenUnits`). A checksum of the data is always written.
+/// model (`ParameterStore.permuteHiddenUnits`). A checksum of the whole file is always written
+/// (`SafeTensors`); format 1, written by earlier versions, has the same layout with a checksum of
+/// the data section only.
 public enum SparseModelFile {
-    /// The `format` metadata value.
-    public static let format = "moduli-sparse-csr-1"
+    /// The `format` metadata value this version writes.
+    public static let format = "moduli-sparse-csr-2"
+    /// The formats `load` reads.
+    public static let readableFormats: Set<String> = ["moduli-sparse-csr-1", "moduli-sparse-csr-2"]
     /// The metadata key of the hidden units' order.
     public static let orderKey = "neuron_order"
 
@@ -60,7 +64,7 @@ public enum SparseModelFile {
     }
 
     /// Whether `metadata` (of a decoded safetensors file) marks a sparse model file.
-    public static func isSparse(_ metadata: [String: String]) -> Bool { metadata["format"] == format }
+    public static func isSparse(_ metadata: [String: String]) -> Bool { metadata["format"].map(readableFormats.contains) ?? false }
 
     /// Loads a decoded sparse model file into `store`: every tensor of the store must be present,
     /// dense with its shape or in CSR form with a valid structure (see the type's description),
