@@ -74,7 +74,7 @@ public struct MemoryBudget: Sendable, Equatable {
     /// A `Name:   N kB` field of /proc/self/status, in bytes.
     static func statusField(_ status: String, _ name: String) -> Double? {
         for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
-            let words = line.dropFirst(name.count + 1).split(separator: " ", omittingEmptySubsequences: true)
+            let words = line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard let value = words.first.flatMap({ Double($0) }) else { return nil }
             return words.count > 1 && words[1].lowercased() == "kb" ? value * 1024 : value
         }

@@ -1,7 +1,7 @@
 // A request to stop, made by a signal: SIGINT (Ctrl-C), SIGTERM (kill, Slurm's end of a job, a
 // sweep stopping its runs) or SIGHUP (a closed terminal). The handler only records the signal; the
 // trainer looks at it between steps and stops with a checkpoint, the sweep forwards it to its runs.
-// A second signal of the same kind while a stop is pending ends the process at once.
+// A second SIGINT while a stop is pending (Ctrl-C twice) ends the process at once.
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -32,10 +32,13 @@ public enum StopRequest {
     /// Forgets a pending request (tests).
     public static func reset() { pending.store(0, ordering: .sequentiallyConsistent) }
 
-    /// Installs the handler for SIGINT, SIGTERM and SIGHUP. It records the signal, and a blocking
-    /// system call in progress returns EINTR (no SA_RESTART) so that a waiting process can look at
-    /// the request. A second signal of the same kind restores the default action and raises it
-    /// again: the process ends as it would have without the handler.
+    /// Installs the handler for SIGINT, SIGTERM and SIGHUP and unblocks them in the calling thread
+    /// (call it from the main thread, before other threads start). The handler records the signal,
+    /// and a blocking system call in progress returns EINTR (no SA_RESTART) so that a waiting
+    /// process can look at the request. A second SIGINT restores the default action and raises it
+    /// again (Ctrl-C twice ends the process as it would have without the handler). A repeated SIGTERM or SIGHUP changes nothing: the parent-death signal
+    /// can arrive more than once (once per thread of a dying multi-threaded parent), and a stop
+    /// with a checkpoint should not turn into a kill without one.
     public static func installHandlers() {
         _ = pending.load(ordering: .relaxed)  // initialized before any handler can run
         for s in signals {
@@ -49,6 +52,12 @@ public enum StopRequest {
             action.sa_flags = 0
             _ = sigaction(s, &action, nil)
         }
+        // A process can start with these signals blocked (a parent that blocked them before it
+        // started this one: the mask is inherited); blocked, they would never arrive.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in signals { sigaddset(&set, s) }
+        _ = pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// The signal's name for messages ("SIGTERM").
@@ -66,7 +75,7 @@ public enum StopRequest {
     public static func exitStatus(for signal: Int32) -> Int32 { 128 + signal }
 
     fileprivate static func handle(_ signal: Int32) {
-        if pending.load(ordering: .relaxed) == signal {
+        if signal == SIGINT, pending.load(ordering: .relaxed) == SIGINT {
             var action = sigaction()
             #if os(Linux)
             action.__sigaction_handler.sa_handler = SIG_DFL
