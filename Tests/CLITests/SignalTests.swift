@@ -8,8 +8,8 @@ import Glibc
 #endif
 
 @Suite(.serialized) struct SignalTests {
-    /// An adding run of 300 steps (about a second in a debug build).
-    static let run = ["train", "adding", "--hidden", "16", "--length", "10", "--epochs", "3", "--batches-per-epoch", "100",
+    /// An adding run of 400 steps (about a second in a debug build).
+    static let run = ["train", "adding", "--hidden", "16", "--length", "10", "--epochs", "4", "--batches-per-epoch", "100",
                       "--fixed-epochs", "0", "--test-size", "50", "--quiet"]
 
     /// Starts `moduli arguments` with stdout and stderr into files under `logs`.
@@ -66,7 +66,7 @@ import Glibc
 
         let stopped = dir + "/stopped"
         let p = try Self.start(Self.run + ["--out", stopped], logs: dir + "/log")
-        // After the first epoch's checkpoint, with two epochs to go.
+        // After the first epoch's checkpoint, with three epochs to go.
         #expect(Self.waitFor(20) { Self.exists(stopped + "/checkpoint.safetensors") || !p.isRunning })
         kill(p.processIdentifier, signal)
         #expect(Self.waitForExit(p, 20), "the run did not stop within 20 s of \(name)")
