@@ -201,10 +201,16 @@ public struct SweepRunner: Sendable {
         posix_spawnattr_setpgroup(&attributes, 0)
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
-        let variable = ProcessSetup.sweepParentVariable
-        var environment = ProcessInfo.processInfo.environment
-        environment[variable] = String(getpid())
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        // This process's environment as it is (entries byte for byte), with the sweep's process id added.
+        let marker = ProcessSetup.sweepParentVariable + "="
+        var envp: [UnsafeMutablePointer<CChar>?] = []
+        var entry = environ
+        while let pointer = entry.pointee {
+            if strncmp(pointer, marker, marker.utf8.count) != 0 { envp.append(strdup(pointer)) }
+            entry += 1
+        }
+        envp.append(strdup(marker + String(getpid())))
+        envp.append(nil)
         defer { for p in envp { free(p) } }
         var pid: pid_t = 0
         let started = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
