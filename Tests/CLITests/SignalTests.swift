@@ -125,10 +125,10 @@ import Glibc
         let runs = [sweep + "/one-s0", sweep + "/two-s0"]
         #expect(Self.waitFor(30) { runs.allSatisfy { Self.exists($0 + "/metrics.jsonl") } || !p.isRunning })
         kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
         let gone = Self.waitFor(20) { Self.processes(mentioning: sweep).isEmpty }
         let left = Self.processes(mentioning: sweep)
         for pid in left { kill(pid, SIGKILL) }  // the test's own runs, should they have lived on
+        p.waitUntilExit()
         #expect(gone, "the runs of the killed sweep were still training 20 s later: \(left)")
         for run in runs {
             #expect(Self.exists(run + "/checkpoint.safetensors") && !Self.exists(run + "/summary.json"), "\(run)")
