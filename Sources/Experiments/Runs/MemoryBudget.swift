@@ -31,7 +31,8 @@ public struct MemoryBudget: Sendable, Equatable {
 
     /// The budget of this process now: the smallest of the machine's, the cgroup's and RLIMIT_AS's.
     public static func current() -> MemoryBudget {
-        var budgets = [physical(Double(ProcessInfo.processInfo.physicalMemory))]
+        let machine = physical(Double(ProcessInfo.processInfo.physicalMemory))
+        var budgets = [machine]
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
         if let limit = addressSpaceLimit() {
             let used = statusField(status, "VmSize") ?? 0
@@ -41,7 +42,7 @@ public struct MemoryBudget: Sendable, Equatable {
             let used = statusField(status, "VmRSS") ?? 0
             budgets.append(cgroup(limit: limit, file: file, used: used))
         }
-        return budgets.min { $0.bytes < $1.bytes }!
+        return budgets.min { $0.bytes < $1.bytes } ?? machine
     }
 
     /// 80% of what RLIMIT_AS leaves beside the `used` bytes of address space the process has.
