@@ -61,9 +61,6 @@ import Glibc
         let dir = CLITests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let straight = try CLITests.moduli(Self.run + ["--out", dir + "/straight"])
-        #expect(straight.status == 0, "\(straight.err)")
-
         let stopped = dir + "/stopped"
         let p = try Self.start(Self.run + ["--out", stopped], logs: dir + "/log")
         // After the first epoch's checkpoint, with three epochs to go.
@@ -75,6 +72,10 @@ import Glibc
         #expect(err.contains("Stopped by \(name)") && err.contains("moduli train adding --out \(stopped) --resume"), "\(err)")
         #expect(Self.exists(stopped + "/checkpoint.safetensors") && !Self.exists(stopped + "/summary.json"))
 
+        // The resumed run equals an uninterrupted one (checked once: the signal makes no difference to it).
+        guard signal == SIGTERM else { return }
+        let straight = try CLITests.moduli(Self.run + ["--out", dir + "/straight"])
+        #expect(straight.status == 0, "\(straight.err)")
         let resumed = try CLITests.moduli(["train", "adding", "--out", stopped, "--resume", "--quiet"])
         #expect(resumed.status == 0, "\(resumed.err)")
         let a = try Data(contentsOf: URL(fileURLWithPath: dir + "/straight/model.safetensors"))
