@@ -30,8 +30,12 @@ struct TrainCommand: ParsableCommand {
         let url = URL(fileURLWithPath: config)
         let data = try TaskRegistry.readConfigFile(url)
         let task = try TaskRegistry.task(inConfig: data, path: url.path)
+        StopRequest.installHandlers()
         let directory = try output.directory(task: task.name)
-        guard let summary = try task.run(configData: data, path: url.path, in: directory, showProgress: !output.quiet) else { return }
+        let summary = try runTraining(in: directory) {
+            try task.run(configData: data, path: url.path, in: directory, showProgress: !output.quiet)
+        }
+        guard let summary else { return }
         printSummary(summary, directory: directory)
     }
 }

@@ -60,6 +60,14 @@ struct SweepCommand: ParsableCommand {
             FileHandle.standardError.write(Data("Error: \(e.description)\n".utf8))
             throw ExitCode(64)
         }
+        let slurmOptions = SlurmOptions(partition: partition, time: time, cpusPerTask: cpusPerTask, memory: mem, maximumParallel: jobs)
+        if emit != nil {
+            // Checked before the sweep directory exists, so that a refused option leaves nothing behind.
+            do { try slurmOptions.validate() } catch let e as ExperimentError {
+                FileHandle.standardError.write(Data("Error: \(e.description)\n".utf8))
+                throw ExitCode(64)
+            }
+        }
         let directory = try SweepDirectory(path: out ?? defaultDirectory(), spec: resolved, create: !collect)
         let executable = SweepRunner.currentExecutable()
 
@@ -71,8 +79,7 @@ struct SweepCommand: ParsableCommand {
             var arguments = [FileManager.default.fileExists(atPath: spec) ? URL(fileURLWithPath: spec).standardizedFileURL.path : spec]
             if let seeds { arguments += ["--seeds", String(seeds)] }
             if let preset { arguments += ["--preset", preset] }
-            let options = SlurmOptions(partition: partition, time: time, cpusPerTask: cpusPerTask, memory: mem, maximumParallel: jobs)
-            let text = try SlurmBatchScript.text(directory: directory, executable: executable, sweepArguments: arguments, options: options)
+            let text = try SlurmBatchScript.text(directory: directory, executable: executable, sweepArguments: arguments, options: slurmOptions)
             let script = directory.file(SlurmBatchScript.fileName)
             try RunDirectory.writeAtomically(Data(text.utf8), to: script)
             print("Wrote \(script.path): a job array of \(resolved.runs.count) runs. Submit it with: sbatch \(script.path)")
@@ -82,7 +89,20 @@ struct SweepCommand: ParsableCommand {
         let runner = SweepRunner(directory: directory, executable: executable, jobs: jobs ?? 1) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
+        // SIGINT, SIGTERM and SIGHUP stop the sweep: forwarded to the runs, which save checkpoints.
+        StopRequest.installHandlers()
         let outcome = try runner.run(only: onlyIndex)
+        if let signal = outcome.stoppedBy {
+            var command = ["moduli", "sweep", spec]
+            if let seeds { command += ["--seeds", String(seeds)] }
+            if let preset { command += ["--preset", preset] }
+            command += ["--out", directory.url.path]
+            if let onlyIndex { command += ["--only-index", String(onlyIndex)] }
+            FileHandle.standardError.write(Data(("Stopped by \(StopRequest.name(of: signal)): \(outcome.stopped.count) run(s) did not finish "
+                + "(the ones that had started saved a checkpoint), \(outcome.finished.count + outcome.skipped.count) did. "
+                + "Resume the sweep with the same command: \(command.joined(separator: " "))\n").utf8))
+            throw ExitCode(StopRequest.exitStatus(for: signal))
+        }
         if onlyIndex != nil {
             // An array task writes the table when its run was the last one missing.
             let record = try directory.refresh()

@@ -30,10 +30,12 @@ struct RunOptions: ParsableArguments {
         }
     }
 
-    /// The run directory, defaulting to runs/<task>-<timestamp>.
+    /// The run directory, defaulting to a new runs/<task>-<timestamp> (with -2, -3, ... when a run
+    /// of the same second has it).
     func directory(task: String) throws -> RunDirectory {
+        if let out { return try RunDirectory(path: out, overwrite: overwrite, resume: resume) }
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-        return try RunDirectory(path: out ?? "runs/\(task)-\(stamp)", overwrite: overwrite, resume: resume)
+        return try RunDirectory(uniquePath: "runs/\(task)-\(stamp)")
     }
 }
 
@@ -197,16 +199,20 @@ func train<Task: TrainingTask>(_ task: Task.Type, config: RunConfig<Task.Options
     if output.resume, !given.isEmpty {
         throw ValidationError("--resume continues the run with its own configuration (\(output.out ?? "")/config.json); \(given.joined(separator: ", ")) cannot be given with it. To change them, start a new run (another --out, or --overwrite).")
     }
+    StopRequest.installHandlers()
     let directory = try output.directory(task: Task.name)
-    let resolved: RunConfig<Task.Options>
-    if output.resume {
-        resolved = try directory.readJSON(RunConfig<Task.Options>.self, from: "config.json")
-    } else {
-        guard let config else { throw ValidationError("No configuration to run.") }
-        resolved = config
+    let summary = try runTraining(in: directory) { () throws -> RunSummary? in
+        let resolved: RunConfig<Task.Options>
+        if output.resume {
+            resolved = try directory.readJSON(RunConfig<Task.Options>.self, from: "config.json")
+        } else {
+            guard let config else { throw ValidationError("No configuration to run.") }
+            resolved = config
+        }
+        let trainer = try Trainer<Task>(config: resolved)
+        return try trainer.train(in: directory, resume: output.resume, showProgress: !output.quiet)
     }
-    let trainer = try Trainer<Task>(config: resolved)
-    guard let summary = try trainer.train(in: directory, resume: output.resume, showProgress: !output.quiet) else { return }
+    guard let summary else { return }
     printSummary(summary, directory: directory)
 }
 

@@ -4,6 +4,12 @@
 import Experiments
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The output directory of `moduli report`.
 public enum ReportDirectory {
     /// Writes `files` (name -> bytes) as the directory `path`.
@@ -14,9 +20,10 @@ public enum ReportDirectory {
     /// - anything else (a run directory, a directory with other files, a regular file): refused with
     ///   an error naming it, and nothing is written.
     ///
-    /// The files are written and synced in `path.tmp-<pid>-<n>`, then renamed into place; an old
-    /// report is first renamed aside and deleted after the new one is in place, so at every moment
-    /// the path holds either the complete old report or the complete new one.
+    /// The files are written and synced in `.NAME.tmp-<pid>-<n>` beside `path`, then renamed into
+    /// place; an old report is first renamed aside and deleted after the new one is in place, so at
+    /// every moment the path holds either the complete old report or the complete new one. Such
+    /// directories that a killed report left behind are removed first (`removeStaleTemporaries`).
     public static func write(_ files: [String: Data], to path: String) throws {
         let fm = FileManager.default
         let target = URL(fileURLWithPath: path).standardizedFileURL
@@ -30,6 +37,7 @@ public enum ReportDirectory {
             guard isDirectory.boolValue else { throw ExperimentError("Cannot write the report to \(path): it is a file, not a directory. Choose another --out.") }
             if let reason = try refusal(target) { throw ExperimentError("Refusing to write the report into \(path): \(reason). Choose a new or empty --out.") }
         }
+        removeStaleTemporaries(in: parent)
         let temporary = parent.appendingPathComponent(".\(target.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         do {
             try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
@@ -56,6 +64,38 @@ public enum ReportDirectory {
             try? fm.removeItem(at: temporary)
             if let e = error as? ExperimentError { throw e }
             throw ExperimentError("Cannot write the report to \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// The process id in the name of a report's temporary directory, `.NAME.tmp-PID-N` (the new
+    /// report being written) or `.NAME.old-PID-N` (the old one set aside), or nil for any other name.
+    static func temporaryOwner(_ name: String) -> pid_t? {
+        guard name.hasPrefix("."), name.count > 1 else { return nil }
+        for marker in [".tmp-", ".old-"] {
+            guard let r = name.range(of: marker, options: .backwards), r.lowerBound > name.index(after: name.startIndex) else { continue }
+            let parts = name[r.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+                  let pid = pid_t(parts[0]), pid > 0 else { continue }
+            return pid
+        }
+        return nil
+    }
+
+    /// Removes the temporary directories that reports killed while writing left in `parent`: a
+    /// directory named as `temporaryOwner` reads, whose process is gone (kill(pid, 0) says ESRCH),
+    /// holding nothing but report files. Anything else (another program's file, a link, a report
+    /// still being written) stays. Best effort: a failure leaves the directory as it was.
+    static func removeStaleTemporaries(in parent: URL) {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: parent.path) else { return }
+        for name in names {
+            guard let pid = temporaryOwner(name), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let path = parent.appendingPathComponent(name).path
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR,
+                  let entries = try? fm.contentsOfDirectory(atPath: path),
+                  entries.allSatisfy({ RunReport.fileNames.contains($0) || RunDirectory.isTemporaryFileName($0) }) else { continue }
+            try? fm.removeItem(atPath: path)
         }
     }
 

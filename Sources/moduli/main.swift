@@ -3,4 +3,5 @@ import ModuliCLI
 ProcessSetup.prepareStandardStreams()
 ProcessSetup.selectBLASKernels()
 ProcessSetup.keepFreedMemory()
+ProcessSetup.watchSweepParent()
 ModuliCommand.main()

@@ -154,10 +154,13 @@ struct LineTask: TrainingTask {
         var good = TrainerState(stream: AddingTask.Stream(rng: SeededGenerator(seed: 1)), learningRate: 1e-3)
         good.step = 300; good.globalStep = 300
         try TrainingLoop<AddingTask>.check(good, optimizerStep: 300, training: config.training, run: run)
+        // A stop between two steps (a signal) checkpoints mid-epoch: a valid state.
+        var midEpoch = good
+        midEpoch.step = 301; midEpoch.globalStep = 301
+        try TrainingLoop<AddingTask>.check(midEpoch, optimizerStep: 301, training: config.training, run: run)
         var edits: [(String, (inout TrainerState<AddingTask.Stream>) -> Void)] = []
         edits.append(("phase", { $0.phase = 1; $0.globalStep = 1200 }))       // no lottery phase in this run
         edits.append(("phase", { $0.phase = -1 }))
-        edits.append(("step", { $0.step = 301; $0.globalStep = 301 }))        // not at an epoch's end
         edits.append(("step", { $0.step = 1050; $0.globalStep = 1050 }))      // past the phase
         edits.append(("global step", { $0.globalStep = 450 }))
         edits.append(("learning rate", { $0.learningRate = .nan }))

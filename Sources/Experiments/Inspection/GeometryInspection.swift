@@ -20,6 +20,18 @@ public struct GeometryInspectionResult: Codable, Sendable {
 
 /// Builds R exactly as a training run with the same options and seed would, and summarizes it.
 public enum GeometryInspection {
+    /// The bytes `inspect` needs at its peak: with n = neurons^2, the distances and R in Double
+    /// (16n), R in Float (4n) and the sorted copy behind the quantiles (8n) or the .npy file's bytes
+    /// (4n), with a permutation and its gathered copy (16n), with learned positions their
+    /// gradient buffer and a second copy of R (16n).
+    public static func memoryEstimate(_ config: RegularizerConfig, neurons: Int, writingMatrix: Bool) -> Double {
+        let n = Double(neurons) * Double(neurons)
+        var perEntry = 16.0 + 4 + 8 + (writingMatrix ? 8 : 0)
+        if config.permute { perEntry += 16 }
+        if config.learnEmbedding { perEntry += 16 }
+        return perEntry * n + 64 * Double(neurons)
+    }
+
     /// Builds the regularizer for `neurons` neurons; writes R (`matrixPath`) and the positions
     /// (`positionsPath`) as float32 .npy files when asked, atomically.
     public static func inspect(_ config: RegularizerConfig, neurons: Int, seed: UInt64,
@@ -34,6 +46,8 @@ public enum GeometryInspection {
         if case .geometric(let name) = config.kind {
             do { _ = try ModuliSpaces.named(name) } catch { throw ExperimentError("--space: \(error)") }
         }
+        try requireMemory(memoryEstimate(config, neurons: neurons, writingMatrix: matrixPath != nil),
+                          what: "R for \(neurons) neurons", reduce: "--neurons")
         var rng = SeededGenerator(seed: seed).derived(3)  // the stream a training run uses for its regularizer
         let store = ParameterStore<Float>()
         let regularizer: ModuliRegularizer<Float>

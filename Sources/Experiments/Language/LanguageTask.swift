@@ -205,11 +205,11 @@ public struct LanguageTask: TrainingTask {
         return parameters + buffers + caches
     }
 
-    /// Refuses options whose model and buffers over this corpus's vocabulary would not fit in
-    /// `available` bytes (the check of `memoryEstimate` once the vocabulary is known).
-    static func checkMemory(_ o: LanguageOptions, vocabularySize: Int,
-                            available: Double = Double(ProcessInfo.processInfo.physicalMemory)) throws {
-        try requireMemory(memoryEstimate(o, vocabularySize: vocabularySize), available: available,
+    /// Refuses options whose model and buffers over this corpus's vocabulary would not fit in 80%
+    /// of `available` bytes, or by default in what the process may still take (`MemoryBudget`):
+    /// the check of `memoryEstimate` once the vocabulary is known.
+    static func checkMemory(_ o: LanguageOptions, vocabularySize: Int, available: Double? = nil) throws {
+        try requireMemory(memoryEstimate(o, vocabularySize: vocabularySize), budget: available.map { .physical($0) } ?? .current(),
                           what: "This run, over a vocabulary of \(vocabularySize) words,",
                           reduce: "--embedding-size, --hidden, --batch-size or --bptt, or use a corpus with fewer distinct words")
     }

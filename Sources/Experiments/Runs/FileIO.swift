@@ -15,21 +15,75 @@ enum FileIO {
     /// What to do after a failed write, by errno.
     static func advice(_ code: Int32) -> String {
         switch code {
-        case ENOSPC, EDQUOT, EFBIG: return "Free disk space (or choose another --out) and try again."
+        case EFBIG: return "The file would pass the process's file-size limit (`ulimit -f`, now \(fileSizeLimitText())) or the largest file the file system allows: raise the limit (ulimit -f unlimited) or choose another --out, and try again."
+        case ENOSPC, EDQUOT: return "Free disk space (or choose another --out) and try again."
+        case ELOOP: return "moduli never writes through a symbolic link: replace the link with a regular file (or remove it) and try again."
         case EACCES, EPERM, EROFS: return "Make the directory writable or choose another --out."
         default: return "Check the disk and the directory, then try again."
         }
     }
 
-    /// Opens `path`, retrying on EINTR; returns the descriptor or throws naming the path.
+    /// The soft RLIMIT_FSIZE in words ("unlimited", "32768 bytes").
+    static func fileSizeLimitText() -> String {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return "unlimited" }
+        return "\(limit.rlim_cur) bytes"
+    }
+
+    /// Opens `path`, retrying on EINTR; returns the descriptor or throws naming the path. Every
+    /// open for writing should pass O_NOFOLLOW: a symbolic link at `path` is then refused (ELOOP)
+    /// with a message saying that the file is a link and what to do.
     static func openFile(_ path: String, _ flags: Int32, mode: mode_t = 0o666, purpose: String) throws -> Int32 {
         while true {
             let fd = open(path, flags | O_CLOEXEC, mode)
             if fd >= 0 { return fd }
             let e = errno
             if e == EINTR { continue }
+            if e == ELOOP, flags & O_NOFOLLOW != 0, isSymbolicLink(path) {
+                throw ExperimentError("Cannot \(purpose) \(path): it is a symbolic link. \(advice(ELOOP))")
+            }
             throw ExperimentError("Cannot \(purpose) \(path): \(errorText(e)). \(advice(e))")
         }
+    }
+
+    /// Whether `path` itself (not what it points to) is a symbolic link.
+    static func isSymbolicLink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
+    }
+
+    /// Refuses a symbolic link at `path`, a file that is about to be appended to, cut or read back
+    /// to be rewritten; `role` names the file in the message ("the metrics log").
+    static func refuseSymbolicLink(_ path: String, role: String) throws {
+        guard isSymbolicLink(path) else { return }
+        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { " (to \($0))" } ?? ""
+        throw ExperimentError("Cannot write \(role) \(path): it is a symbolic link\(target), and moduli never writes through a link. "
+            + "Remove the link (rm \(path)) or put the file itself in its place, and run the command again.")
+    }
+
+    /// A suffix no other process can predict: 16 hexadecimal digits from the system's random source.
+    static func unpredictableSuffix() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = generator.next() as UInt64
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Creates a new temporary file for `destination` in its directory, named
+    /// `.NAME.tmp-PID-RANDOM`, with O_CREAT | O_EXCL | O_NOFOLLOW: never an existing file and never
+    /// through a link planted at the name (another name is drawn then). Returns the descriptor and
+    /// the path.
+    static func createTemporary(for destination: URL) throws -> (descriptor: Int32, path: String) {
+        let directory = destination.deletingLastPathComponent()
+        for _ in 0..<64 {
+            let path = directory.appendingPathComponent(".\(destination.lastPathComponent).tmp-\(getpid())-\(unpredictableSuffix())").path
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
+            if fd >= 0 { return (fd, path) }
+            let e = errno
+            if e == EEXIST || e == EINTR || e == ELOOP { continue }
+            throw ExperimentError("Cannot write \(destination.path) (creating a temporary file in \(directory.path)): \(errorText(e)). \(advice(e))")
+        }
+        throw ExperimentError("Cannot write \(destination.path): 64 temporary names in \(directory.path) were all taken. Remove the files named .\(destination.lastPathComponent).tmp-* there and try again.")
     }
 
     /// Writes every byte of `bytes` to `fd`, retrying on EINTR and after short writes.

@@ -24,6 +24,7 @@ public final class MetricsLog: @unchecked Sendable {
     /// larger (or no) `step` are removed first (resume); otherwise the file starts empty.
     public convenience init(run: RunDirectory, keepUpToStep: Int? = nil) throws {
         let url = run.file("metrics.jsonl")
+        try FileIO.refuseSymbolicLink(url.path, role: "the metrics log")
         var kept = Data()
         if let limit = keepUpToStep, FileManager.default.fileExists(atPath: url.path) {
             let old = try run.readFile("metrics.jsonl")
@@ -44,13 +45,14 @@ public final class MetricsLog: @unchecked Sendable {
     /// a line (the log was edited or replaced).
     public convenience init(run: RunDirectory, keepBytes: Int) throws {
         let url = run.file("metrics.jsonl")
+        try FileIO.refuseSymbolicLink(url.path, role: "the metrics log")
         let advice = "The log does not belong to the checkpoint: start the run anew with --overwrite."
         guard keepBytes >= 0 else { throw ExperimentError("Cannot keep \(keepBytes) bytes of \(url.path): the length is negative. \(advice)") }
         if keepBytes == 0 && !FileManager.default.fileExists(atPath: url.path) {
             try self.init(appendingTo: url)
             return
         }
-        let fd = try FileIO.openFile(url.path, O_RDWR, purpose: "open")
+        let fd = try FileIO.openFile(url.path, O_RDWR | O_NOFOLLOW, purpose: "open the metrics log")
         defer { FileIO.closeFile(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
@@ -75,10 +77,12 @@ public final class MetricsLog: @unchecked Sendable {
         try self.init(appendingTo: url)
     }
 
-    /// Appends to the log at `url`, creating it if missing and keeping what it holds.
+    /// Appends to the log at `url`, creating it if missing and keeping what it holds. A symbolic
+    /// link at `url` is refused: the log is never written through a link.
     public init(appendingTo url: URL) throws {
         self.url = url
-        descriptor = try FileIO.openFile(url.path, O_WRONLY | O_APPEND | O_CREAT, purpose: "open the log")
+        try FileIO.refuseSymbolicLink(url.path, role: "the metrics log")
+        descriptor = try FileIO.openFile(url.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, purpose: "open the metrics log")
         var info = stat()
         byteCount = fstat(descriptor, &info) == 0 ? Int(info.st_size) : 0
         encoder = JSONEncoder()

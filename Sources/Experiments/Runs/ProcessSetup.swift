@@ -14,7 +14,9 @@ public enum ProcessSetup {
     /// Opens /dev/null onto each of the file descriptors 0, 1 and 2 that is closed (so that the
     /// first file the program opens never becomes its stderr, as with `moduli ... 2>&-`), and
     /// ignores SIGPIPE, so that writing to a closed pipe fails with EPIPE instead of killing the
-    /// process. Call it first thing in `main`.
+    /// process, and SIGXFSZ, so that a write past the file-size limit (`ulimit -f`) fails with
+    /// EFBIG and becomes a message naming the file instead of killing the process. Call it first
+    /// thing in `main`.
     public static func prepareStandardStreams() {
         for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) == -1 && errno == EBADF {
             let opened = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY)
@@ -24,6 +26,26 @@ public enum ProcessSetup {
             }
         }
         _ = signal(SIGPIPE, SIG_IGN)
+        _ = signal(SIGXFSZ, SIG_IGN)
+    }
+
+    /// The environment variable `moduli sweep` sets for its runs: the sweep's process id.
+    public static let sweepParentVariable = "MODULI_SWEEP_PARENT"
+
+    /// In a run that `moduli sweep` started (`MODULI_SWEEP_PARENT` set to the sweep's process id):
+    /// asks the kernel for SIGTERM when the sweep dies, however it dies (SIGKILL included), so the
+    /// run stops at its next step with a checkpoint instead of training on as an orphan; when the
+    /// sweep is already gone, requests the stop at once. Linux only; elsewhere nothing.
+    public static func watchSweepParent() {
+        guard let value = getenv(sweepParentVariable), let parent = pid_t(String(cString: value)) else { return }
+        unsetenv(sweepParentVariable)
+        #if os(Linux)
+        StopRequest.installHandlers()  // before the signal can come
+        let setParentDeathSignal: Int32 = 1  // PR_SET_PDEATHSIG of <linux/prctl.h>
+        _ = linuxPrctl(setParentDeathSignal, UInt(SIGTERM), 0, 0, 0)
+        // The sweep may have died before the request took effect: then no signal comes.
+        if getppid() != parent { StopRequest.request(SIGTERM) }
+        #endif
     }
 
     /// Re-executes the program with `OPENBLAS_CORETYPE` set when OpenBLAS fell back to its generic
@@ -64,4 +86,10 @@ public enum ProcessSetup {
 /// glibc's `int mallopt(int param, int value)` (<malloc.h>, which the Glibc module does not import).
 @_silgen_name("mallopt")
 private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif
+
+#if os(Linux)
+/// Linux's `int prctl(int option, ...)` with its five-argument form (variadic in C, so not imported).
+@_silgen_name("prctl")
+private func linuxPrctl(_ option: Int32, _ a2: UInt, _ a3: UInt, _ a4: UInt, _ a5: UInt) -> Int32
 #endif

@@ -25,6 +25,8 @@ public struct RunDirectory: Sendable {
     /// The directory.
     public let url: URL
     private let lock: RunLock
+    /// The directories this value created (the run directory and missing parents, outermost first).
+    private let created: [String]
 
     /// Opens `path` for a new run (neither flag), to replace the run there (`overwrite`) or to
     /// continue it (`resume`).
@@ -38,11 +40,43 @@ public struct RunDirectory: Sendable {
     ///
     /// Every failure is an `ExperimentError` naming the path and what to do.
     public init(path: String, overwrite: Bool, resume: Bool) throws {
+        try self.init(path: path, overwrite: overwrite, resume: resume, unique: false)
+    }
+
+    /// Opens a new run in a directory of its own: `path` when it does not exist yet, else the first
+    /// of `path-2`, `path-3`, ... that does not. Each candidate is created with mkdir(2), which
+    /// fails when the name exists, so two processes started at the same moment (the default
+    /// `runs/<task>-<time>` of the same second) never share a directory.
+    public init(uniquePath path: String) throws {
+        try self.init(path: path, overwrite: false, resume: false, unique: true)
+    }
+
+    private init(path: String, overwrite: Bool, resume: Bool, unique: Bool) throws {
         guard !path.isEmpty else {
             throw ExperimentError("The output path is empty. Give --out a directory, for example --out runs/my-run.")
         }
         let fm = FileManager.default
-        url = URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
+        var url = URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
+        var created: [String] = []
+        if unique {
+            created = try RunDirectory.createDirectories(url.deletingLastPathComponent().path)
+            let base = url.path
+            var n = 1
+            while true {
+                let candidate = n == 1 ? base : "\(base)-\(n)"
+                if mkdir(candidate, 0o777) == 0 {
+                    url = URL(fileURLWithPath: candidate, isDirectory: true)
+                    created.append(candidate)
+                    break
+                }
+                let e = errno
+                guard e == EEXIST, n < 10_000 else {
+                    throw ExperimentError("Cannot create the output directory \(candidate): \(FileIO.errorText(e)). Choose a writable --out.")
+                }
+                n += 1
+            }
+        }
+        self.url = url
         let dir = url.path
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: dir, isDirectory: &isDirectory) {
@@ -53,8 +87,9 @@ public struct RunDirectory: Sendable {
             if resume {
                 throw ExperimentError("Nothing to resume: the run directory \(dir) does not exist. Check --out, or start a new run without --resume.")
             }
-            try RunDirectory.createDirectories(dir)
+            created = try RunDirectory.createDirectories(dir)
         }
+        self.created = created
         lock = try RunLock(directory: dir)
         // Under the lock no other moduli process writes here, so every temporary file is stale.
         try RunDirectory.removeStaleTemporaries(in: dir)
@@ -84,8 +119,8 @@ public struct RunDirectory: Sendable {
                 + "moduli writes only into an empty directory and never deletes other files. Choose another --out, or empty the directory yourself.")
         }
         // Probe writability now, before any training time is spent.
-        let probe = url.appendingPathComponent(".write-test-\(getpid())").path
-        let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let probe = url.appendingPathComponent(".write-test-\(getpid())-\(FileIO.unpredictableSuffix())").path
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             let e = errno
             throw ExperimentError("The output directory \(dir) is not writable: \(FileIO.errorText(e)). Choose a writable --out.")
@@ -113,6 +148,19 @@ public struct RunDirectory: Sendable {
     /// Whether this value still holds the directory's lock.
     public var isLocked: Bool { lock.isHeld }
 
+    /// Removes the run directory again when this value created it and nothing was written into it
+    /// (a run refused after the directory was made: a configuration, a corpus or a memory check
+    /// that failed), and the parent directories it created that are empty now; releases the lock.
+    /// A directory that existed before, or that holds any file, is left as it is. Best effort.
+    public func removeIfUnused() {
+        guard !created.isEmpty, created.last == url.path else { return }
+        guard let names = try? RunDirectory.entries(of: url.path, includingTemporaries: true), names.isEmpty else { return }
+        unlock()
+        for path in created.reversed() {
+            if rmdir(path) != 0 { break }  // rmdir removes only an empty directory: a parent in use stays
+        }
+    }
+
     /// The URL of a file in the run directory.
     public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
 
@@ -122,18 +170,19 @@ public struct RunDirectory: Sendable {
     }
 
     /// Writes `data` to `destination` through a temporary file in the same directory
-    /// (`.NAME.tmp-PID`), flushed to disk, then renamed over `destination`. On failure the
-    /// temporary file is removed and `destination` is untouched. A destination that exists and is
-    /// not a regular file (a directory, a device such as /dev/null) is refused, never replaced.
+    /// (`.NAME.tmp-PID-RANDOM`, created exclusively and never through a link, see
+    /// `FileIO.createTemporary`), flushed to disk, then renamed over `destination`. On failure the
+    /// temporary file is removed and `destination` is untouched. A symbolic link at `destination`
+    /// is replaced by the new file (the rename replaces the link itself; its target is never
+    /// written). A destination that exists and is not a regular file or a link (a directory, a
+    /// device such as /dev/null) is refused, never replaced.
     public static func writeAtomically(_ data: Data, to destination: URL) throws {
         let directory = destination.deletingLastPathComponent().path
-        let temporary = destination.deletingLastPathComponent()
-            .appendingPathComponent(".\(destination.lastPathComponent).tmp-\(getpid())").path
         var info = stat()
-        if stat(destination.path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
+        if lstat(destination.path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG, (info.st_mode & S_IFMT) != S_IFLNK {
             throw ExperimentError("Cannot write \(destination.path): it exists and is not a regular file (a directory or a device). Choose another path.")
         }
-        let fd = try FileIO.openFile(temporary, O_WRONLY | O_CREAT | O_TRUNC, purpose: "create the temporary file")
+        let (fd, temporary) = try FileIO.createTemporary(for: destination)
         func fail(_ code: Int32, _ what: String) -> ExperimentError {
             unlink(temporary)
             return ExperimentError("Cannot write \(destination.path) (\(what)): \(FileIO.errorText(code)). \(FileIO.advice(code))")
@@ -219,12 +268,15 @@ public struct RunDirectory: Sendable {
         }
     }
 
-    /// Creates `path` and its missing parents; names the component that fails and why.
-    static func createDirectories(_ path: String) throws {
+    /// Creates `path` and its missing parents; names the component that fails and why. Returns
+    /// the directories it created, outermost first.
+    @discardableResult
+    static func createDirectories(_ path: String) throws -> [String] {
         var prefix = path.hasPrefix("/") ? "" : "."
+        var created: [String] = []
         for component in path.split(separator: "/", omittingEmptySubsequences: true) {
             prefix += "/" + component
-            if mkdir(prefix, 0o777) == 0 { continue }
+            if mkdir(prefix, 0o777) == 0 { created.append(prefix); continue }
             let e = errno
             var isDirectory: ObjCBool = false
             if e == EEXIST, FileManager.default.fileExists(atPath: prefix, isDirectory: &isDirectory) {
@@ -233,18 +285,30 @@ public struct RunDirectory: Sendable {
             }
             throw ExperimentError("Cannot create the output directory \(path): \(prefix): \(FileIO.errorText(e)). Choose a writable --out.")
         }
+        return created
     }
 
-    /// Whether `name` is a temporary file of an interrupted write: `.NAME.tmp-PID` or `.write-test-PID`.
+    /// Whether `name` is a temporary file of an interrupted write: `.NAME.tmp-PID-RANDOM` or
+    /// `.write-test-PID-RANDOM` (RANDOM 16 hexadecimal digits), or the older `.NAME.tmp-PID` and
+    /// `.write-test-PID`.
     static func isTemporary(_ name: String) -> Bool {
-        func endsInPID(after marker: String) -> Bool {
+        func isDigits(_ s: Substring) -> Bool { !s.isEmpty && s.allSatisfy { $0.isASCII && $0.isNumber } }
+        func isSuffix(_ s: Substring) -> Bool {
+            if isDigits(s) { return true }
+            let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+            return parts.count == 2 && isDigits(parts[0]) && parts[1].count == 16 && parts[1].allSatisfy { $0.isHexDigit && $0.isASCII }
+        }
+        func endsInSuffix(after marker: String) -> Bool {
             guard let r = name.range(of: marker, options: .backwards) else { return false }
-            let digits = name[r.upperBound...]
-            return !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
+            return isSuffix(name[r.upperBound...])
         }
         guard name.hasPrefix(".") else { return false }
-        return name.hasPrefix(".write-test-") ? endsInPID(after: ".write-test-") : (name.count > 1 && endsInPID(after: ".tmp-"))
+        return name.hasPrefix(".write-test-") ? endsInSuffix(after: ".write-test-") : (name.count > 1 && endsInSuffix(after: ".tmp-"))
     }
+
+    /// Whether `name` is a temporary file of an interrupted atomic write (`isTemporary`), for other
+    /// modules that clean up after one.
+    public static func isTemporaryFileName(_ name: String) -> Bool { isTemporary(name) }
 
     /// Removes the temporary files that interrupted writes left in `directory`.
     static func removeStaleTemporaries(in directory: String) throws {

@@ -147,9 +147,10 @@ public struct SweepDirectory: Sendable {
     /// Runs `body` holding the sweep's lock (blocking until other processes release it).
     func withLock<T>(_ body: () throws -> T) throws -> T {
         let path = file(Self.lockName).path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             let e = errno
+            if e == ELOOP { try FileIO.refuseSymbolicLink(path, role: "the sweep's lock file") }
             throw ExperimentError("Cannot open the sweep's lock file \(path): \(FileIO.errorText(e)). Choose a writable --out.")
         }
         defer { close(fd) }

@@ -35,6 +35,10 @@ public struct SweepRunner: Sendable {
         public var failed: [String] = []
         /// Runs another process was training (left alone).
         public var busy: [String] = []
+        /// The signal that stopped the sweep (forwarded to its runs, which saved checkpoints), or nil.
+        public var stoppedBy: Int32?
+        /// Runs that were stopped with the sweep (resumed by the next `moduli sweep` of the same directory).
+        public var stopped: [String] = []
     }
 
     /// The path of the running executable: /proc/self/exe resolved, else `CommandLine.arguments[0]`
@@ -75,8 +79,20 @@ public struct SweepRunner: Sendable {
         let total = queue.count
         var done = 0
         var running: [pid_t: (run: SweepRun, attempt: Int, start: Date)] = [:]
+        var forwarded: Int32?
         while !queue.isEmpty || !running.isEmpty {
-            while running.count < jobs, !queue.isEmpty {
+            if let signal = StopRequest.signal, forwarded != signal {
+                // Stop: no new runs, the signal to every running one, then wait for them all.
+                forwarded = signal
+                outcome.stoppedBy = signal
+                for (run, _) in queue { outcome.stopped.append(run.name) }
+                queue.removeAll()
+                if !running.isEmpty {
+                    report("\(StopRequest.name(of: signal)): stopping \(running.count) run(s) at their next step (each saves a checkpoint)")
+                }
+                for pid in running.keys { _ = kill(pid, signal) }
+            }
+            while running.count < jobs, !queue.isEmpty, forwarded == nil {
                 let (run, attempt) = queue.removeFirst()
                 if let pid = try start(run, attempt: attempt, outcome: &outcome) {
                     running[pid] = (run, attempt, Date())
@@ -84,7 +100,12 @@ public struct SweepRunner: Sendable {
             }
             guard !running.isEmpty else { continue }
             var status: Int32 = 0
-            let pid = waitpid(-1, &status, 0)
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid == 0 {
+                // Nothing ended yet: look again shortly (and at a stop request in between).
+                _ = usleep(20_000)
+                continue
+            }
             if pid < 0 {
                 if errno == EINTR { continue }
                 let e = errno
@@ -98,6 +119,10 @@ public struct SweepRunner: Sendable {
                 outcome.finished.append(run.name)
                 report("[\(done)/\(total)] \(run.name) finished in \(seconds)")
                 try directory.update(run.index) { $0.state = .finished; $0.attempts = attempt; $0.exit = nil }
+            } else if forwarded != nil {
+                outcome.stopped.append(run.name)
+                report("\(run.name) stopped (\(ending ?? "exit 0")) after \(seconds)")
+                try directory.update(run.index) { $0.state = .pending; $0.attempts = attempt; $0.exit = nil }
             } else if attempt < 2 {
                 let why = ending ?? "exit 0 without a summary.json"
                 report("\(run.name) failed (\(why)) after \(seconds); retrying once (log: \(directory.file("logs/\(run.name).log").path))")
@@ -151,27 +176,46 @@ public struct SweepRunner: Sendable {
     }
 
     /// Starts `executable` with `arguments`, stdin from /dev/null, stdout and stderr appended to
-    /// `log` after `header`; returns its process id.
+    /// `log` after `header`; returns its process id. The log is opened once, here, without
+    /// following a symbolic link (a link at its name is refused); the child gets that descriptor.
+    /// The child runs in a process group of its own (a Ctrl-C at the terminal reaches the sweep
+    /// alone, which forwards it once) with `MODULI_SWEEP_PARENT` set to this process's id, so that
+    /// it stops when the sweep dies (`ProcessSetup.watchSweepParent`).
     static func spawn(_ executable: String, _ arguments: [String], log: String, header: String) throws -> pid_t {
-        let fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            let e = errno
-            throw ExperimentError("Cannot open the run log \(log): \(FileIO.errorText(e)). Choose a writable --out.")
+        let fd = try FileIO.openFile(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, mode: 0o644, purpose: "open the run log")
+        defer { FileIO.closeFile(fd) }
+        let code = FileIO.writeAll(fd, Data(header.utf8))
+        guard code == 0 else {
+            throw ExperimentError("Cannot write the run log \(log): \(FileIO.errorText(code)). \(FileIO.advice(code))")
         }
-        _ = FileIO.writeAll(fd, Data(header.utf8))
-        close(fd)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        posix_spawn_file_actions_adddup2(&actions, fd, 1)
+        posix_spawn_file_actions_adddup2(&actions, fd, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
+        // This process's environment as it is (entries byte for byte), with the sweep's process id added.
+        let marker = ProcessSetup.sweepParentVariable + "="
+        var envp: [UnsafeMutablePointer<CChar>?] = []
+        var entry = environ
+        while let pointer = entry.pointee {
+            if strncmp(pointer, marker, marker.utf8.count) != 0 { envp.append(strdup(pointer)) }
+            entry += 1
+        }
+        envp.append(strdup(marker + String(getpid())))
+        envp.append(nil)
+        defer { for p in envp { free(p) } }
         var pid: pid_t = 0
-        let code = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard code == 0 else {
-            throw ExperimentError("Cannot start \(executable): \(FileIO.errorText(code)).")
+        let started = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard started == 0 else {
+            throw ExperimentError("Cannot start \(executable): \(FileIO.errorText(started)).")
         }
         return pid
     }

@@ -157,7 +157,6 @@ struct TrainingLoop<Task: TrainingTask> {
         }
         guard s.phase >= 0 && s.phase < phases else { throw fail("phase \(s.phase), but the run has \(phases) phase(s)") }
         guard s.step >= 0 && s.step <= total else { throw fail("step \(s.step) of a phase of \(total) steps") }
-        guard s.step % training.stepsPerEpoch == 0 else { throw fail("step \(s.step) is not at the end of an epoch") }
         guard s.globalStep == s.phase * total + s.step else { throw fail("global step \(s.globalStep) does not match phase \(s.phase), step \(s.step)") }
         guard s.phase == 0 || s.main != nil else { throw fail("the lottery phase has no result of the main phase") }
         guard s.metricsBytes >= 0, s.learningRate > 0, s.learningRate.isFinite else { throw fail("invalid metrics length or learning rate") }
@@ -253,6 +252,7 @@ struct TrainingLoop<Task: TrainingTask> {
         let period = training.pruningPeriod, pruningSteps = training.epochs * perEpoch
         let logLearningRate = training.learningRateSchedule.kind != .constant
         while state.step < total {
+            try stopIfRequested()
             if state.step % period == 0, state.step < pruningSteps, let pruner = session.pruner,
                let event = pruner.prune(atEvent: state.step / period, in: session.store) {
                 session.roles.weightsDidChange(in: session.store)
@@ -295,6 +295,16 @@ struct TrainingLoop<Task: TrainingTask> {
             }
         }
         return true
+    }
+
+    /// Between two steps: when a signal asked the process to stop (`StopRequest`), writes the
+    /// checkpoint of this step (unless it is on disk already) and throws `TrainingStopped`. The
+    /// checkpoint holds the whole trainer state, mid-epoch too, so `--resume` continues exactly.
+    mutating func stopIfRequested() throws {
+        guard let signal = StopRequest.signal else { return }
+        if checkpointStep != state.globalStep { try saveCheckpoint() }
+        progress?.finish()
+        throw TrainingStopped(signal: signal, step: state.globalStep, directory: run.url.path, task: Task.name)
     }
 
     /// One optimizer step on the next batch: gradients of the loss and the penalty, pruned entries

@@ -227,13 +227,21 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     }
 }
 
-/// Throws an `ExperimentError` unless `needed` bytes fit in 80% of `available` (default: this
-/// machine's memory); the message says what to reduce (`reduce`, after "Reduce ").
-func requireMemory(_ needed: Double, available: Double = Double(ProcessInfo.processInfo.physicalMemory),
+/// Throws an `ExperimentError` unless `needed` bytes fit in `budget` (default: what this process
+/// may still take under the machine's memory, its cgroup's limit and `ulimit -v`, see
+/// `MemoryBudget`); the message gives both numbers, the limit's source and what to reduce
+/// (`reduce`, after "Reduce ").
+func requireMemory(_ needed: Double, budget: MemoryBudget = .current(),
                    what: String = "This run", reduce: String = "the hidden size, batch size or sequence length") throws {
-    try require(needed.isFinite && needed <= 0.8 * available,
-                String(format: "%@ needs about %.1f GiB of memory; this machine has %.1f GiB. Reduce %@.",
-                       what, needed / 1_073_741_824, available / 1_073_741_824, reduce))
+    try require(needed.isFinite && needed <= budget.bytes,
+                String(format: "%@ needs about %.1f GiB of memory; %.1f GiB can be used (%@). Reduce %@.",
+                       what, needed / 1_073_741_824, budget.bytes / 1_073_741_824, budget.source, reduce))
+}
+
+/// The same check against 80% of `available` bytes of memory.
+func requireMemory(_ needed: Double, available: Double,
+                   what: String = "This run", reduce: String = "the hidden size, batch size or sequence length") throws {
+    try requireMemory(needed, budget: .physical(available), what: what, reduce: reduce)
 }
 
 /// Throws an `ExperimentError` with `message` unless `condition` holds.
