@@ -127,6 +127,7 @@ import Testing
         (["train", "adding", "--schedule", "cubic"], "--schedule shapes pruning, and this run prunes nothing"),
         (["train", "navigation", "--target-sparsity", "0", "--schedule", "linear"], "--schedule shapes pruning"),
         (["train", "language", "--target-sparsity", "0", "--prune", "recurrent"], "--prune shapes pruning"),
+        (["report", "runs/a", "--out", "reports/a", "--no-models", "--units", "4"], "--units sets what the navigation models draw, and --no-models runs none"),
         (["geometry", "--neurons", "10", "--matrix", "/tmp/same.npy", "--positions", "/tmp/./same.npy"], "--matrix and --positions name the same file"),
     ])
     func anOptionWithoutItsPrerequisiteIsRefused(arguments: [String], mentions: String) throws {
