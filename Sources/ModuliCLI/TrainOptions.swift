@@ -254,7 +254,11 @@ func checkResumable(_ out: String, task: String) throws {
     let dir = URL(fileURLWithPath: out, isDirectory: true).standardizedFileURL
     let fm = FileManager.default
     guard fm.fileExists(atPath: dir.appendingPathComponent("config.json").path) else { return }
-    if let recorded = try? TaskRegistry.task(ofRunAt: dir.path), recorded.name != task {
+    let recorded: RegisteredTask
+    do { recorded = try TaskRegistry.task(ofRunAt: dir.path) } catch let e as ExperimentError {
+        throw ExperimentError("Cannot resume the run in \(dir.path): \(e.description)")
+    }
+    if recorded.name != task {
         throw ValidationError("The run in \(dir.path) is a run of the task \(recorded.name), not \(task): continue it with moduli train \(recorded.name) --resume --out \(out)")
     }
     if RunDirectory.holdsRun(dir), let restart = RunDirectory.restartCommand(dir) {

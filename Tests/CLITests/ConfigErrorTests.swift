@@ -98,6 +98,16 @@ import Testing
                 && r.err.contains("moduli train adding --resume --out \(run)") && !r.err.contains("damaged"), "\(r.err)")
     }
 
+    @Test func resumingARunWithADamagedConfigSaysWhere() throws {
+        let (dir, run, _) = try Self.setUp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = try String(contentsOfFile: run + "/config.json", encoding: .utf8)
+        try text.replacingOccurrences(of: "\"task\" : \"adding\",", with: "\"task\" : \"adding\" ").write(toFile: run + "/config.json", atomically: true, encoding: .utf8)
+        let r = try Self.moduli(["train", "adding", "--resume", "--out", run])
+        #expect(r.status == 1 && r.err.contains("Cannot resume the run in \(run): \(run)/config.json, line ") && r.err.contains("expected , or } in an object"),
+                "\(r.err)")
+    }
+
     @Test func aRunWithoutACheckpointSaysHowToStartItAnew() throws {
         let (dir, run, _) = try Self.setUp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
