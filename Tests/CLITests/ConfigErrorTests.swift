@@ -138,6 +138,7 @@ import Testing
         (["train", "navigation", "--target-sparsity", "0", "--schedule", "linear"], "--schedule shapes pruning"),
         (["train", "language", "--target-sparsity", "0", "--prune", "recurrent"], "--prune shapes pruning"),
         (["report", "runs/a", "--out", "reports/a", "--no-models", "--units", "4"], "--units sets what the navigation models draw, and --no-models runs none"),
+        (["bench", "train", "adding", "--config", "/tmp/config.json"], "--config does not apply"),
         (["geometry", "--neurons", "10", "--matrix", "/tmp/same.npy", "--positions", "/tmp/./same.npy"], "--matrix and --positions name the same file"),
     ])
     func anOptionWithoutItsPrerequisiteIsRefused(arguments: [String], mentions: String) throws {
