@@ -41,6 +41,9 @@ struct BenchTrainCommand: ParsableCommand {
         guard parsed.output.out == nil, !parsed.output.resume else {
             throw ValidationError("moduli bench train writes no run: --out and --resume do not apply.")
         }
+        guard parsed.configFile.config == nil else {
+            throw ValidationError("moduli bench train times the configuration its options build: --config does not apply. Give the options instead, e.g. moduli bench train \(task) --hidden 256.")
+        }
         let config = try parsed.config()
         let trainer: Trainer<Command.Task>
         do { trainer = try Trainer<Command.Task>(config: config) } catch let e as ExperimentError { throw ValidationError(e.description) }

@@ -22,6 +22,12 @@ struct GeometryCommand: ParsableCommand {
     @Option(help: "Write the neuron positions as a float32 .npy file.") var positions: String?
     @Flag(help: "Print JSON instead of a table.") var json = false
 
+    func validate() throws {
+        if let matrix, let positions, resolvedFilePath(matrix) == resolvedFilePath(positions) {
+            throw ValidationError("--matrix and --positions name the same file (\(resolvedFilePath(matrix))): the positions would replace R. Give two paths, e.g. --matrix R.npy --positions positions.npy.")
+        }
+    }
+
     func run() throws {
         guard let f = Inhibitor(name: inhibitor) else {
             throw ValidationError("Unknown --inhibitor \(inhibitor): choose square, gauss, dog, inverted-dog, ripple or constant.")
@@ -41,4 +47,18 @@ struct GeometryCommand: ParsableCommand {
         if let matrix { print("  R written to \(matrix)") }
         if let positions { print("  positions written to \(positions)") }
     }
+}
+
+/// The file `path` names, with links and `.`/`..` resolved: the file itself when it exists, else its
+/// directory resolved and its name appended (two spellings of one output file compare equal).
+func resolvedFilePath(_ path: String) -> String {
+    let url = URL(fileURLWithPath: path).standardizedFileURL
+    if let real = realpath(url.path, nil) {
+        defer { free(real) }
+        return String(cString: real)
+    }
+    let parent = url.deletingLastPathComponent().path
+    guard let real = realpath(parent, nil) else { return url.path }
+    defer { free(real) }
+    return URL(fileURLWithPath: String(cString: real)).appendingPathComponent(url.lastPathComponent).path
 }

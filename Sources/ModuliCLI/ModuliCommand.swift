@@ -18,24 +18,14 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a model on one of the paper's tasks and write a run directory.",
-        discussion: "moduli train --config FILE.json runs the task named in a resolved configuration (a run's config.json, edited).",
+        discussion: "moduli train --config FILE.json runs the task named in a resolved configuration (a run's config.json, edited) as it is; moduli train <task> --config FILE.json does the same for a file of that task. Options that change the configuration cannot be given with --config.",
         subcommands: [TrainNavigationCommand.self, TrainLanguageCommand.self, TrainAddingCommand.self])
 
-    @Option(help: "Run the task and settings of a resolved configuration file (a run's config.json).") var config: String?
+    @OptionGroup var configFile: ConfigFileOption
     @OptionGroup var output: RunOptions
 
     func run() throws {
-        guard let config else { throw CleanExit.helpRequest(self) }
-        if output.resume { throw ValidationError("--config starts a new run; to continue one, give only --out and --resume to its task command.") }
-        let url = URL(fileURLWithPath: config)
-        let data = try TaskRegistry.readConfigFile(url)
-        let task = try TaskRegistry.task(inConfig: data, path: url.path)
-        StopRequest.installHandlers()
-        let directory = try output.directory(task: task.name)
-        let summary = try runTraining(in: directory) {
-            try task.run(configData: data, path: url.path, in: directory, showProgress: !output.quiet)
-        }
-        guard let summary else { return }
-        printSummary(summary, directory: directory)
+        guard let config = configFile.config else { throw CleanExit.helpRequest(self) }
+        try trainFromConfigFile(config, output: output, command: nil, given: [])
     }
 }

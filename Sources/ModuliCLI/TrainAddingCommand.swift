@@ -11,6 +11,7 @@ struct TrainAddingCommand: TaskCommand {
         discussion: "Defaults are the paper's protocol: T=50, H=128, batch 32, Adam lr 1e-4, clip 0.5, 100 epochs of 313 batches then 10 epochs at fixed sparsity, lambda 1e-3.")
 
     @OptionGroup var output: RunOptions
+    @OptionGroup(visibility: .hidden) var configFile: ConfigFileOption
     @Option(help: "Sequence length T (default 50).") var length: Int?
     @Option(help: "Hidden units H (default 128).") var hidden: Int?
     @Option(help: "Recurrent layers (default 1).") var layers: Int?

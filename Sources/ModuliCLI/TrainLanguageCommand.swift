@@ -21,6 +21,7 @@ struct TrainLanguageCommand: TaskCommand {
             """)
 
     @OptionGroup var output: RunOptions
+    @OptionGroup(visibility: .hidden) var configFile: ConfigFileOption
     @Option(help: "Starting point: paper (default) or small.") var preset: LanguagePreset?
     @Option(help: "Corpus directory with train.txt, valid.txt, test.txt (default: the built-in WikiText-2 split).") var data: String?
     @Option(help: "Cell: rnn_tanh (default), rnn_relu, lstm, gru.") var cell: String?

@@ -17,6 +17,7 @@ struct TrainNavigationCommand: TaskCommand {
             """)
 
     @OptionGroup var output: RunOptions
+    @OptionGroup(visibility: .hidden) var configFile: ConfigFileOption
     @Option(help: "Starting point: paper (default) or small.") var preset: NavigationPreset?
     @Option(name: .customLong("place-cells"), help: "Place cells Np (paper 512).") var placeCells: Int?
     @Option(help: "Hidden units Ng (paper 4096).") var hidden: Int?

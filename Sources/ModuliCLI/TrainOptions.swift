@@ -39,6 +39,14 @@ struct RunOptions: ParsableArguments {
     }
 }
 
+/// `--config FILE`: a resolved configuration (a run's config.json, edited) to run as it is. Both
+/// `moduli train --config FILE` and `moduli train <task> --config FILE` read it (the option group is
+/// shared, so the value reaches the task command wherever it is given).
+struct ConfigFileOption: ParsableArguments {
+    @Option(help: "Run the task and settings of a resolved configuration file (a run's config.json) as they are; only --out, --overwrite and --quiet may be given with it.")
+    var config: String?
+}
+
 /// The trainer's settings on the command line; nil = the task's default.
 struct TrainingOptions: ParsableArguments {
     @Option(help: "Run seed (weights, data stream, positions). Default 0.") var seed: UInt64?
@@ -177,6 +185,8 @@ protocol TaskCommand: ParsableCommand {
     associatedtype Task: TrainingTask
     /// The run directory options.
     var output: RunOptions { get }
+    /// `--config FILE`, when given.
+    var configFile: ConfigFileOption { get }
     /// The options given on the command line (refused with `--resume`).
     var given: [String] { get }
     /// The configuration of a new run.
@@ -185,12 +195,80 @@ protocol TaskCommand: ParsableCommand {
 
 extension TaskCommand {
     func validate() throws {
-        guard !output.resume else { return }
-        do { try Trainer<Task>.validate(config()) } catch let e as ExperimentError { throw ValidationError(e.description) }
+        guard !output.resume, configFile.config == nil else { return }
+        let config = try config()
+        try checkPrerequisites(given: given, training: config.training)
+        do { try Trainer<Task>.validate(config) } catch let e as ExperimentError { throw ValidationError(e.description) }
     }
 
     func run() throws {
+        if let path = configFile.config {
+            try trainFromConfigFile(path, output: output, command: Task.name, given: given)
+            return
+        }
         try train(Task.self, config: output.resume ? nil : config(), output: output, given: given)
+    }
+}
+
+/// Refuses an option given on the command line that has no effect on this configuration: each
+/// needs another setting (its prerequisite), which the message names.
+func checkPrerequisites(given: [String], training t: TrainingConfig) throws {
+    let schedule = t.learningRateSchedule.kind
+    if given.contains("--warmup-steps"), schedule != .warmup {
+        throw ValidationError("--warmup-steps applies only with --lr-schedule warmup (this run's schedule is \(schedule.rawValue)): add --lr-schedule warmup, or drop --warmup-steps.")
+    }
+    if given.contains("--lr-factor"), schedule != .plateau {
+        throw ValidationError("--lr-factor applies only with --lr-schedule plateau (this run's schedule is \(schedule.rawValue)): add --lr-schedule plateau, or drop --lr-factor.")
+    }
+    if t.pruning.targetSparsity == 0 {
+        for option in ["--schedule", "--prune"] where given.contains(option) {
+            throw ValidationError("\(option) shapes pruning, and this run prunes nothing (--target-sparsity is 0): add --target-sparsity, e.g. --target-sparsity 0.9, or drop \(option).")
+        }
+    }
+}
+
+/// Runs the configuration file at `path` as it is: `moduli train --config FILE`, or `moduli train
+/// <command> --config FILE`, where the file's task must be `command`. Options that change the
+/// configuration (`given`) are refused: the file is the whole configuration.
+func trainFromConfigFile(_ path: String, output: RunOptions, command: String?, given: [String]) throws {
+    let out = output.out ?? "DIR"
+    if output.resume {
+        let task = (try? TaskRegistry.task(ofRunAt: out).name) ?? command ?? "<task>"
+        throw ValidationError("--config starts a new run from a file; --resume continues the run in --out with its own config.json. To continue it: moduli train \(task) --resume --out \(out)")
+    }
+    if !given.isEmpty {
+        throw ValidationError("--config runs the configuration in \(path) as it is: \(given.joined(separator: ", ")) cannot be given with it (only --out, --overwrite and --quiet can). Change the values in the file and run moduli train --config \(path) --out \(out), or build the run from options alone: moduli train \(command ?? "<task>") \(given.joined(separator: " ")) ... (without --config).")
+    }
+    let url = URL(fileURLWithPath: path)
+    let data = try TaskRegistry.readConfigFile(url)
+    let task = try TaskRegistry.task(inConfig: data, path: url.path)
+    if let command, task.name != command {
+        throw ValidationError("\(url.path) is a configuration of the task \(task.name), but the command is moduli train \(command): the task comes from the file. Run it with moduli train --config \(path) --out \(out) (or moduli train \(task.name) --config \(path) --out \(out)).")
+    }
+    StopRequest.installHandlers()
+    let directory = try output.directory(task: task.name)
+    let summary = try runTraining(in: directory) {
+        try task.run(configData: data, path: url.path, in: directory, showProgress: !output.quiet)
+    }
+    guard let summary else { return }
+    printSummary(summary, directory: directory)
+}
+
+/// Refuses to resume the run in `out` when it is not a run of `task` (its config.json names
+/// another task) or when it has no checkpoint yet; each message gives the command that works.
+func checkResumable(_ out: String, task: String) throws {
+    let dir = URL(fileURLWithPath: out, isDirectory: true).standardizedFileURL
+    let fm = FileManager.default
+    guard fm.fileExists(atPath: dir.appendingPathComponent("config.json").path) else { return }
+    let recorded: RegisteredTask
+    do { recorded = try TaskRegistry.task(ofRunAt: dir.path) } catch let e as ExperimentError {
+        throw ExperimentError("Cannot resume the run in \(dir.path): \(e.description)")
+    }
+    if recorded.name != task {
+        throw ValidationError("The run in \(dir.path) is a run of the task \(recorded.name), not \(task): continue it with moduli train \(recorded.name) --resume --out \(out)")
+    }
+    if RunDirectory.holdsRun(dir), let restart = RunDirectory.restartCommand(dir) {
+        throw ExperimentError("Nothing to resume yet: the run in \(dir.path) stopped before its first checkpoint. Start it anew with its own configuration: \(restart)")
     }
 }
 
@@ -199,6 +277,7 @@ func train<Task: TrainingTask>(_ task: Task.Type, config: RunConfig<Task.Options
     if output.resume, !given.isEmpty {
         throw ValidationError("--resume continues the run with its own configuration (\(output.out ?? "")/config.json); \(given.joined(separator: ", ")) cannot be given with it. To change them, start a new run (another --out, or --overwrite).")
     }
+    if output.resume, let out = output.out { try checkResumable(out, task: Task.name) }
     StopRequest.installHandlers()
     let directory = try output.directory(task: Task.name)
     let summary = try runTraining(in: directory) { () throws -> RunSummary? in

@@ -51,10 +51,8 @@ public struct NavigationProbe: Sendable {
     public static func probe(run: ReportRun, pathCount: Int = 4, unitCount: Int = 16, bins: Int = 20) throws -> NavigationProbe {
         guard run.task == NavigationTask.name else { throw ExperimentError("\(run.path) is a \(run.task) run, not navigation") }
         struct Options: Decodable { var options: NavigationOptions }
-        let options: NavigationOptions
-        do { options = try ReportRun.decoder().decode(Options.self, from: run.configData).options } catch {
-            throw ExperimentError("\(run.path)/config.json has no navigation options this version reads: \(error)")
-        }
+        let options = try JSONFile.decodeRecord(Options.self, from: run.configData, path: run.file("config.json").path,
+                                                advice: "It holds no navigation options this version reads: restore the run's config.json, or pass --no-models.").options
         try NavigationTask.validate(options, training: TrainingConfig(epochs: 1, stepsPerEpoch: 1, optimizer: OptimizerConfig(kind: .adamw, learningRate: 1e-3)))
         let task = try NavigationTask(options: options)
         let store = ParameterStore<Float>()

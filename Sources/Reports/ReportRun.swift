@@ -38,24 +38,20 @@ public struct ReportRun: Sendable {
         }
         configData = try RunDirectory.readFile(atPath: url.appendingPathComponent("config.json").path, maximumBytes: ReportRun.recordBytes,
                                                hint: "\(path) holds no readable config.json.")
-        let header: ConfigHeader
-        do { header = try ReportRun.decoder().decode(ConfigHeader.self, from: configData) } catch {
-            throw ExperimentError("\(path)/config.json is not a moduli run configuration: \(error)")
-        }
+        let advice = "Restore the run's files, or leave \(path) out of the report."
+        let header = try JSONFile.decodeRecord(ConfigHeader.self, from: configData, path: url.appendingPathComponent("config.json").path,
+                                               advice: advice)
         task = header.task
         regularizer = header.training.regularizer ?? .none
         regularizerName = RunComparison.regularizerName(url.appendingPathComponent("config.json"))
         let summaryData = try RunDirectory.readFile(atPath: url.appendingPathComponent("summary.json").path, maximumBytes: ReportRun.recordBytes,
                                                     hint: "\(path) holds no readable summary.json.")
-        do { summary = try ReportRun.decoder().decode(RunSummary.self, from: summaryData) } catch {
-            throw ExperimentError("\(path)/summary.json is not a run summary: \(error)")
-        }
+        summary = try JSONFile.decodeRecord(RunSummary.self, from: summaryData, path: url.appendingPathComponent("summary.json").path,
+                                            advice: advice)
         let metricsPath = url.appendingPathComponent("metrics.jsonl").path
         if FileManager.default.fileExists(atPath: metricsPath) {
             let data = try RunDirectory.readFile(atPath: metricsPath, maximumBytes: ReportRun.metricsBytes, hint: "\(path) holds no readable metrics.jsonl.")
-            do { lines = try MetricsLine.parseAll(String(decoding: data, as: UTF8.self)) } catch {
-                throw ExperimentError("\(metricsPath) has a line that is not a run record: \(error)")
-            }
+            lines = try MetricsLine.parseAll(data, path: metricsPath, advice: advice)
         } else {
             lines = []
         }

@@ -2,6 +2,11 @@
 // the task-neutral records, as a plain-text table (`moduli compare`).
 import Experiments
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One finished run, as a column of a comparison.
 public struct RunColumn: Sendable {
@@ -17,17 +22,44 @@ public struct RunColumn: Sendable {
 public enum RunComparison {
     /// Reads summary.json and config.json of every run; the error names the directory that is not a finished run.
     public static func load(_ paths: [String]) throws -> [RunColumn] {
-        try paths.map { path in
+        try requireDistinct(paths, command: "compare")
+        return try paths.map { path in
             let url = URL(fileURLWithPath: path, isDirectory: true)
             let summaryURL = url.appendingPathComponent("summary.json")
             let data = try RunDirectory.readFile(atPath: summaryURL.path, maximumBytes: recordBytes,
                                                  hint: "\(path) is not a finished run directory (a run writes summary.json when it ends).")
-            let summary: RunSummary
-            do { summary = try decoder().decode(RunSummary.self, from: data) } catch {
-                throw ExperimentError("\(summaryURL.path) is not a run summary: \(error)")
-            }
+            let summary = try JSONFile.decodeRecord(RunSummary.self, from: data, path: summaryURL.path,
+                                                    advice: "Restore the run's summary.json, or leave \(path) out of the comparison.")
             return RunColumn(path: path, summary: summary, regularizer: regularizerName(url.appendingPathComponent("config.json")))
         }
+    }
+
+    /// Refuses a run directory named twice (the same directory by another spelling or through a
+    /// link counts too): in a report it would count as two seeds. `command` names the command in
+    /// the message.
+    public static func requireDistinct(_ paths: [String], command: String) throws {
+        var first: [String: String] = [:]
+        for path in paths {
+            let real = realPath(path)
+            if let earlier = first[real] {
+                let same = earlier == path ? "\(path) is named twice" : "\(earlier) and \(path) are the same run directory (\(real))"
+                throw ExperimentError("\(same): each run counts once. Name every run directory once: moduli \(command) \(uniqueArguments(paths).joined(separator: " "))\(command == "report" ? " --out REPORT_DIR" : "")")
+            }
+            first[real] = path
+        }
+    }
+
+    /// `path` with links resolved and `.`/`..` removed (as given when it cannot be resolved).
+    static func realPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return URL(fileURLWithPath: path).standardizedFileURL.path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// The paths without the repeats, in order.
+    static func uniqueArguments(_ paths: [String]) -> [String] {
+        var seen = Set<String>()
+        return paths.filter { seen.insert(realPath($0)).inserted }
     }
 
     /// The largest summary.json or config.json read (they have a few kilobytes).

@@ -37,6 +37,7 @@ public struct RunReport: Sendable {
     /// Reads the runs and builds every file. The error names the first directory that is not a finished run.
     public init(paths: [String], options: ReportOptions = ReportOptions()) throws {
         guard !paths.isEmpty else { throw ExperimentError("Name at least one run directory.") }
+        try RunComparison.requireDistinct(paths, command: "report")
         runs = try paths.map { try ReportRun(path: $0) }
         var builder = Builder(runs: runs, options: options)
         files = try builder.build()

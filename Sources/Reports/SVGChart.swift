@@ -100,11 +100,9 @@ public struct SVGChart: Sendable {
             }
         }
         func extent(_ v: [Double], fixed: ClosedRange<Double>?, pad: Bool) -> ClosedRange<Double> {
-            if let fixed { return fixed }
-            guard var lo = v.min(), var hi = v.max() else { return 0...1 }
-            if lo == hi { lo -= lo == 0 ? 1 : abs(lo) * 0.1; hi += hi == 0 ? 1 : abs(hi) * 0.1 }
-            if pad { let m = 0.04 * (hi - lo); lo -= m; hi += m }
-            return lo...hi
+            if let fixed { return SVGChart.drawable(fixed.lowerBound, fixed.upperBound, pad: false) }
+            guard let lo = v.min(), let hi = v.max() else { return 0...1 }
+            return SVGChart.drawable(lo, hi, pad: pad)
         }
         let hasImage = layers.contains { if case .image = $0 { true } else { false } }
         return (extent(xs, fixed: xRange, pad: !hasImage), extent(ys, fixed: yRange, pad: !hasImage))
@@ -138,7 +136,7 @@ public struct SVGChart: Sendable {
         s += "<text x=\"\(f(left + plotW / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(HTMLText.escape(title))</text>\n"
 
         // Grid and ticks.
-        let xTarget = max(3, min(8, Int(plotW / 75))), yTarget = max(3, min(6, Int(plotH / 55)))
+        let xTarget = SVGChart.clampedInt(plotW / 75, 3...8), yTarget = SVGChart.clampedInt(plotH / 55, 3...6)
         let xTicks = xCategories.map { c in c.indices.map(Double.init) } ?? SVGChart.ticks(xr, target: xTarget)
         let yTicks = SVGChart.ticks(yr, target: yTarget)
         s += "<g class=\"grid\" stroke=\"#e4e4e4\" stroke-width=\"1\">\n"
@@ -260,27 +258,69 @@ public struct SVGChart: Sendable {
 
     // MARK: Numbers
 
-    /// About `target` (at most `target` + 2) round tick values (1, 2 or 5 times a power of ten apart) inside `range`.
-    static func ticks(_ range: ClosedRange<Double>, target: Int = 5) -> [Double] {
-        let span = range.upperBound - range.lowerBound
-        guard span > 0, span.isFinite else { return [range.lowerBound] }
-        let raw = span / Double(target)
-        let power = pow(10, floor(log10(raw)))
-        let step = [1.0, 2, 5, 10].map { $0 * power }.first { span / $0 <= Double(target) + 1.5 } ?? 10 * power
-        var ticks: [Double] = []
-        var k = ceil(range.lowerBound / step - 1e-9)
-        while k * step <= range.upperBound + 1e-9 * step && ticks.count < 50 {
-            let t = Double(String(format: "%.12g", k * step)) ?? k * step  // 0.6, not 0.6000000000000001
-            ticks.append(abs(t) < 1e-12 * step ? 0 : t)
-            k += 1
+    /// The largest magnitude an axis reaches: far enough inside a Double's range that spans and
+    /// margins stay finite.
+    static let largestAxisValue = 1e300
+
+    /// An axis range `lo...hi` that can be drawn and labelled, whatever the data: bounds that are
+    /// NaN or infinite are brought inside ±`largestAxisValue` (NaN: the unit range), and a range
+    /// that is empty, or narrower than a Double can resolve at its magnitude (three equal values
+    /// whose mean and standard deviation differ by rounding: a span of 1e-15 at 1), is widened to
+    /// 10% of its magnitude on each side (±1 around 0, and for values below 1e-300). With `pad`, 4%
+    /// margins are added.
+    static func drawable(_ lower: Double, _ upper: Double, pad: Bool) -> ClosedRange<Double> {
+        if lower.isNaN || upper.isNaN { return 0...1 }
+        var lo = min(max(min(lower, upper), -largestAxisValue), largestAxisValue)
+        var hi = min(max(max(lower, upper), -largestAxisValue), largestAxisValue)
+        let magnitude = max(abs(lo), abs(hi))
+        if hi - lo <= 1e-9 * magnitude || magnitude < 1e-300 {
+            let centre = magnitude < 1e-300 ? 0 : lo / 2 + hi / 2
+            let half = centre == 0 ? 1 : abs(centre) * 0.1
+            lo = centre - half; hi = centre + half
         }
-        return ticks
+        if pad { let m = 0.04 * (hi - lo); lo -= m; hi += m }
+        return lo...hi
     }
 
-    /// A tick label with as many decimals as the tick step needs ("0.05", "1500", "1e+06").
+    /// `value` rounded towards zero and clamped to `range`; NaN gives the range's lower bound.
+    static func clampedInt(_ value: Double, _ range: ClosedRange<Int>) -> Int {
+        guard !value.isNaN else { return range.lowerBound }
+        return Int(min(max(value, Double(range.lowerBound)), Double(range.upperBound)))
+    }
+
+    /// About `target` (at most `target` + 2) round tick values (1, 2 or 5 times a power of ten
+    /// apart) inside `range`, each different from the others. A range that is empty, not finite,
+    /// or too narrow for round ticks at its magnitude gives its bounds alone.
+    static func ticks(_ range: ClosedRange<Double>, target: Int = 5) -> [Double] {
+        let lo = range.lowerBound, hi = range.upperBound
+        let span = hi - lo
+        guard span > 0, span.isFinite else { return lo.isFinite ? [lo] : [] }
+        let target = max(1, target)
+        let raw = span / Double(target)
+        let power = pow(10, floor(log10(raw)))
+        guard power > 0, power.isFinite else { return [lo, hi] }
+        let step = [1.0, 2, 5, 10].map { $0 * power }.first { span / $0 <= Double(target) + 1.5 } ?? 10 * power
+        // Ticks are written with 12 significant digits: a step below that resolution would repeat them.
+        guard step > 1e-11 * max(abs(lo), abs(hi)) else { return [lo, hi] }
+        var ticks: [Double] = []
+        var k = ceil(lo / step - 1e-9)
+        while k * step <= hi + 1e-9 * step && ticks.count < 50 {
+            let t = Double(String(format: "%.12g", k * step)) ?? k * step  // 0.6, not 0.6000000000000001
+            let tick = abs(t) < 1e-12 * step ? 0 : t
+            if ticks.last != tick { ticks.append(tick) }
+            k += 1
+        }
+        return ticks.isEmpty ? [lo, hi] : ticks
+    }
+
+    /// A tick label with as many decimals as the tick step needs ("0.05", "1500", "1e+06"); a step
+    /// that is not a positive finite number gives six significant digits, a non-finite value "nan",
+    /// "inf" or "-inf".
     static func tickLabel(_ value: Double, step: Double) -> String {
+        guard value.isFinite else { return value.isNaN ? "nan" : value > 0 ? "inf" : "-inf" }
         if abs(value) >= 1e6 || (abs(value) < 1e-4 && value != 0) { return String(format: "%.2g", value) }
-        let decimals = step >= 1 ? 0 : min(6, Int(ceil(-log10(step) - 1e-9)))
+        guard step > 0, step.isFinite else { return String(format: "%.6g", value) }
+        let decimals = step >= 1 ? 0 : clampedInt(ceil(-log10(step) - 1e-9), 0...6)
         return String(format: "%.\(decimals)f", value)
     }
 

@@ -101,7 +101,7 @@ import Testing
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--hiden", "8"]}}"#, #"configuration "a" (moduli train adding --hiden 8): Unknown option '--hiden'"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--target-sparsity", "2"]}}"#, "--target-sparsity"),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": [], "a": []}}"#, #"the key "a" appears twice"#),
-        (#"{"task": "adding", "seeds": [0], "configurations": {"a": []}"#, "invalid JSON"),
+        (#"{"task": "adding", "seeds": [0], "configurations": {"a": []}"#, "line 1, column 61: unexpected end of the file inside an object"),
     ])
     func aBadSpecIsRefusedBeforeAnyRunNamingTheFileAndKey(spec: String, mentions: String) throws {
         let dir = CLITests.temporaryDirectory()

@@ -100,6 +100,9 @@ public struct RunDirectory: Sendable {
             }
         } else if RunDirectory.holdsRun(url) {
             if !resume && !overwrite {
+                if let restart = RunDirectory.restartCommand(url) {
+                    throw ExperimentError("The output directory \(dir) holds a run that stopped before its first checkpoint, so --resume has nothing to continue. Start it anew with its own configuration (or choose another --out): \(restart)")
+                }
                 throw ExperimentError("The output directory \(dir) already holds a run. Pass --resume to continue it, --overwrite to replace it, or choose another --out.")
             }
             if overwrite && !resume {
@@ -139,6 +142,16 @@ public struct RunDirectory: Sendable {
               let data = try? FileIO.readFile(config, hint: "", maximumBytes: maximumRecordBytes),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
         return object["version"] is String && ["task", "training", "seed"].contains { object[$0] != nil }
+    }
+
+    /// For a run in `directory` that stopped before its first checkpoint (neither a checkpoint nor
+    /// summary.json): the command that starts it anew with its own configuration. nil for a run
+    /// that has either.
+    public static func restartCommand(_ directory: URL) -> String? {
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: directory.appendingPathComponent(Checkpoint.fileName).path),
+              !fm.fileExists(atPath: directory.appendingPathComponent("summary.json").path) else { return nil }
+        return "moduli train --config \(directory.path)/config.json --overwrite --out \(directory.path)"
     }
 
     /// Releases the directory's lock before this value goes away (for a caller that hands the
@@ -234,15 +247,10 @@ public struct RunDirectory: Sendable {
     /// Decodes JSON from `name`. A missing file, or one that is not valid JSON of type `T`, is an
     /// error naming the path and what is wrong.
     public func readJSON<T: Decodable>(_ type: T.Type, from name: String) throws -> T {
-        let data = try readFile(name, maximumBytes: Self.maximumRecordBytes,
-                                hint: "The file is damaged: restore it, or start the run anew with --overwrite.")
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        do {
-            return try decoder.decode(T.self, from: data)
-        } catch {
-            throw ExperimentError("Cannot read \(file(name).path): \(RunDirectory.describe(error)). The file is damaged or from another moduli version: restore it, or start the run anew with --overwrite.")
-        }
+        try JSONFile.decode(T.self, from: readFile(name, maximumBytes: Self.maximumRecordBytes,
+                                                   hint: "The file is damaged: restore it, or start the run anew with --overwrite."),
+                            path: file(name).path,
+                            advice: "The file is damaged or from another moduli version: restore it, or start the run anew with --overwrite.")
     }
 
     /// A short, specific description of a Foundation or decoding error.

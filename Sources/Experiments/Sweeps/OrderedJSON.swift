@@ -47,27 +47,105 @@ public enum OrderedJSON: Sendable, Equatable {
         }
     }
 
-    /// Parses `data` (UTF-8). The error says what is wrong and at which line.
+    /// A syntax error: what is wrong, where (1-based line and column, in characters), and in which
+    /// key (`training.regularizer.lambda`, `configurations.a[1]`; empty at the top level).
+    public struct SyntaxError: Error, CustomStringConvertible, Sendable {
+        /// The line, from 1.
+        public let line: Int
+        /// The column in characters, from 1.
+        public let column: Int
+        /// The key path of the value being read.
+        public let keyPath: String
+        /// What is wrong.
+        public let what: String
+
+        public var description: String {
+            "invalid JSON at line \(line), column \(column)\(keyPath.isEmpty ? "" : " (in \(keyPath))"): \(what)"
+        }
+    }
+
+    /// Parses `data` (UTF-8). The `SyntaxError` says what is wrong and where. A key that appears
+    /// twice in one object, and a number too large for a Double, are errors too.
     public static func parse(_ data: Data) throws -> OrderedJSON {
+        try parseLocating(data).value
+    }
+
+    /// Parses `data` like `parse(_:)` and returns, for every key path (`training.lr`, `a[2].b`; the
+    /// root is ""), the byte offset where its key (or array element) starts.
+    static func parseLocating(_ data: Data) throws -> Located {
         var parser = Parser(bytes: Array(data))
+        if parser.bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.position = 3 }  // a byte-order mark
         parser.skipWhitespace()
+        parser.offsets[""] = parser.position
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
         guard parser.position == parser.bytes.count else { throw parser.error("unexpected text after the JSON value") }
-        return value
+        return Located(value: value, offsets: parser.offsets, numbers: parser.numbers)
+    }
+
+    /// A parsed value with where its parts are in the bytes.
+    struct Located {
+        /// The value.
+        var value: OrderedJSON
+        /// The byte offset where every key path's key (or array element) starts.
+        var offsets: [String: Int]
+        /// Every number: its key path and its bytes.
+        var numbers: [(path: String, bytes: Range<Int>)]
+    }
+
+    /// The 1-based line and column (in characters) of byte `offset` of `bytes`.
+    static func lineAndColumn(of offset: Int, in bytes: [UInt8]) -> (line: Int, column: Int) {
+        var line = 1, column = 1
+        for b in bytes[..<min(max(0, offset), bytes.count)] {
+            if b == 0x0A { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
+        }
+        return (line, column)
+    }
+
+    /// A key path from its components: keys joined by ".", array indices as "[k]".
+    static func keyPath(_ components: [String]) -> String {
+        var out = ""
+        for c in components {
+            if c.hasPrefix("[") { out += c } else { out += out.isEmpty ? c : "." + c }
+        }
+        return out
+    }
+
+    /// The value at a key path's components (keys, or "[k]" for array elements), if there is one.
+    func value(at components: [String]) -> OrderedJSON? {
+        var here = self
+        for c in components {
+            switch here {
+            case .object(let members):
+                guard let v = members.first(where: { $0.key == c })?.value else { return nil }
+                here = v
+            case .array(let elements):
+                guard c.hasPrefix("["), c.hasSuffix("]"), let k = Int(c.dropFirst().dropLast()), elements.indices.contains(k) else { return nil }
+                here = elements[k]
+            default:
+                return nil
+            }
+        }
+        return here
     }
 
     /// A recursive-descent parser over UTF-8 bytes.
     private struct Parser {
         let bytes: [UInt8]
         var position = 0
+        /// The key path of the value being read.
+        var path: [String] = []
+        /// Where every key path starts.
+        var offsets: [String: Int] = [:]
+        /// Every number's key path and bytes.
+        var numbers: [(path: String, bytes: Range<Int>)] = []
         static let maximumDepth = 64
 
         init(bytes: [UInt8]) { self.bytes = bytes }
 
-        func error(_ what: String) -> ExperimentError {
-            let line = bytes[..<min(position, bytes.count)].reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
-            return ExperimentError("invalid JSON at line \(line): \(what)")
+        func error(_ what: String, at offset: Int? = nil) -> SyntaxError {
+            let (line, column) = OrderedJSON.lineAndColumn(of: offset ?? position, in: bytes)
+            return SyntaxError(line: line, column: column, keyPath: OrderedJSON.keyPath(path), what: what)
         }
 
         mutating func skipWhitespace() {
@@ -92,24 +170,38 @@ public enum OrderedJSON: Sendable, Equatable {
             case UInt8(ascii: "t"): try expect("true"); return .bool(true)
             case UInt8(ascii: "f"): try expect("false"); return .bool(false)
             case UInt8(ascii: "n"): try expect("null"); return .null
-            default: return .number(try number())
+            default:
+                let start = position
+                let x = try number()
+                numbers.append((OrderedJSON.keyPath(path), start..<position))
+                return .number(x)
             }
         }
 
         mutating func object(depth: Int) throws -> OrderedJSON {
             position += 1
             var members: [(key: String, value: OrderedJSON)] = []
+            var keyOffsets: [String: Int] = [:]
             skipWhitespace()
             if position < bytes.count, bytes[position] == UInt8(ascii: "}") { position += 1; return .object(members) }
             while true {
                 skipWhitespace()
                 guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw error("expected a key in quotes") }
+                let keyStart = position
                 let key = try string()
-                if members.contains(where: { $0.key == key }) { throw error("the key \"\(key)\" appears twice in one object") }
+                if let first = keyOffsets[key] {
+                    let line = OrderedJSON.lineAndColumn(of: first, in: bytes).line
+                    path.append(key)
+                    throw error("the key \"\(key)\" appears twice in one object (first on line \(line)); keep one of them", at: keyStart)
+                }
+                keyOffsets[key] = keyStart
+                path.append(key)
+                offsets[OrderedJSON.keyPath(path)] = keyStart
                 skipWhitespace()
                 try expect(":")
                 skipWhitespace()
                 members.append((key, try value(depth: depth + 1)))
+                path.removeLast()
                 skipWhitespace()
                 guard position < bytes.count else { throw error("unexpected end of the file inside an object") }
                 if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
@@ -125,7 +217,10 @@ public enum OrderedJSON: Sendable, Equatable {
             if position < bytes.count, bytes[position] == UInt8(ascii: "]") { position += 1; return .array(elements) }
             while true {
                 skipWhitespace()
+                path.append("[\(elements.count)]")
+                offsets[OrderedJSON.keyPath(path)] = position
                 elements.append(try value(depth: depth + 1))
+                path.removeLast()
                 skipWhitespace()
                 guard position < bytes.count else { throw error("unexpected end of the file inside an array") }
                 if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
@@ -187,12 +282,43 @@ public enum OrderedJSON: Sendable, Equatable {
             let start = position
             while position < bytes.count, "+-0123456789.eE".utf8.contains(bytes[position]) { position += 1 }
             let text = String(decoding: bytes[start..<position], as: UTF8.self)
-            let pattern = #"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"#
-            guard !text.isEmpty, text.range(of: pattern, options: .regularExpression) != nil, let v = Double(text) else {
+            guard !text.isEmpty else {
                 position = start
-                throw error(text.isEmpty ? "expected a value" : "\(text) is not a number")
+                throw error("expected a value (a number, a string in quotes, true, false, null, an object or an array)")
+            }
+            guard OrderedJSON.isNumberLiteral(bytes[start..<position]) else {
+                position = start
+                throw error("\(text) is not a number")
+            }
+            let v = Double(text) ?? .infinity
+            guard v.isFinite else {
+                position = start
+                throw error("the number \(text) does not fit a Double (at most about 1.8e308)")
             }
             return v
         }
+    }
+
+    /// Whether `bytes` is a number in JSON's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+    static func isNumberLiteral(_ bytes: ArraySlice<UInt8>) -> Bool {
+        var i = bytes.startIndex
+        func digits() -> Int {
+            let from = i
+            while i < bytes.endIndex, (0x30...0x39).contains(bytes[i]) { i += 1 }
+            return i - from
+        }
+        if i < bytes.endIndex, bytes[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < bytes.endIndex else { return false }
+        if bytes[i] == UInt8(ascii: "0") { i += 1 } else if digits() == 0 { return false }
+        if i < bytes.endIndex, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            guard digits() > 0 else { return false }
+        }
+        if i < bytes.endIndex, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < bytes.endIndex, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            guard digits() > 0 else { return false }
+        }
+        return i == bytes.endIndex
     }
 }

@@ -167,10 +167,8 @@ public struct SweepDirectory: Sendable {
     func readRecord() throws -> SweepRecord {
         let path = file(Self.recordName).path
         let data = try RunDirectory.readFile(atPath: path, maximumBytes: 64 << 20, hint: "The sweep directory \(url.path) is damaged.")
-        let record: SweepRecord
-        do { record = try JSONDecoder().decode(SweepRecord.self, from: data) } catch {
-            throw ExperimentError("\(path) is not a sweep record moduli wrote: \(RunDirectory.describe(error)). Restore it, or start the sweep in another --out.")
-        }
+        let record = try JSONFile.decode(SweepRecord.self, from: data, path: path,
+                                         advice: "It is not a sweep record moduli wrote: restore it, or start the sweep in another --out.")
         guard record.format == SweepRecord.currentFormat, record.runs.map(\.name) == record.spec.runs.map(\.name) else {
             throw ExperimentError("\(path) is a sweep record of another format (\(record.format)) or is damaged. Start the sweep in another --out.")
         }

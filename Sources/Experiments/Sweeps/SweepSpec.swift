@@ -48,10 +48,7 @@ public struct SweepSpec: Codable, Sendable, Equatable {
 
     /// Parses a spec file's bytes; `path` names it in errors.
     public static func parse(_ data: Data, path: String) throws -> SweepSpec {
-        let json: OrderedJSON
-        do { json = try OrderedJSON.parse(data) } catch let e as ExperimentError {
-            throw ExperimentError("\(path): \(e.description)")
-        }
+        let json = try JSONFile.parse(data, path: path, advice: "Fix the spec file (docs/cli.md describes the format).")
         guard case .object(let members) = json else {
             throw ExperimentError("\(path): a sweep spec is a JSON object with \"task\", \"seeds\" and \"configurations\" (and optionally \"base\"), not \(json.typeName).")
         }

@@ -60,11 +60,12 @@ func encodeMetrics(_ metrics: [String: Double], into container: inout KeyedEncod
     for (name, value) in metrics { try container.encode(value, forKey: RecordKey(name)) }
 }
 
-/// The number-valued keys of `container` that are not in `known`: a record's task metrics.
-func decodeMetrics(from container: KeyedDecodingContainer<RecordKey>, known: Set<String>) -> [String: Double] {
+/// The keys of `container` that are not in `known`: a record's task metrics. Each must be a number
+/// (or "inf", "-inf", "nan"); any other value is a decoding error at its key, never dropped.
+func decodeMetrics(from container: KeyedDecodingContainer<RecordKey>, known: Set<String>) throws -> [String: Double] {
     var metrics: [String: Double] = [:]
     for key in container.allKeys where !known.contains(key.stringValue) {
-        if let value = try? container.decode(Double.self, forKey: key) { metrics[key.stringValue] = value }
+        metrics[key.stringValue] = try container.decode(Double.self, forKey: key)
     }
     return metrics
 }
@@ -131,7 +132,7 @@ public struct EvalRecord: Codable, Sendable, Equatable {
         epoch = try c.decode(Int.self, forKey: RecordKey("epoch")); trainLoss = try c.decode(Double.self, forKey: RecordKey("trainLoss"))
         sparsity = try c.decode(Double.self, forKey: RecordKey("sparsity"))
         wallSeconds = try c.decodeIfPresent(Double.self, forKey: RecordKey("wallSeconds"))
-        metrics = decodeMetrics(from: c, known: Self.known)
+        metrics = try decodeMetrics(from: c, known: Self.known)
     }
 }
 
@@ -147,6 +148,18 @@ public struct PruneRecord: Codable, Sendable, Equatable {
     public var event: PruningEvent
     /// Sparsity of every pruned tensor after the event.
     public var sparsity: SparsityReport
+}
+
+/// A line of metrics.jsonl decoded as its kind says, for locating a decoding error.
+private struct RecordProbe: Decodable {
+    init(from decoder: any Decoder) throws {
+        switch try RecordKind(from: decoder).kind {
+        case "train": _ = try TrainRecord(from: decoder)
+        case "eval": _ = try EvalRecord(from: decoder)
+        case "prune": _ = try PruneRecord(from: decoder)
+        default: break
+        }
+    }
 }
 
 /// The `kind` field every line of metrics.jsonl has.
@@ -173,6 +186,22 @@ public enum MetricsLine: Sendable, Equatable {
     /// Every line of a metrics.jsonl file's text, in order.
     public static func parseAll(_ text: String) throws -> [MetricsLine] {
         try text.split(separator: "\n").compactMap { try parse($0) }
+    }
+
+    /// Every line of the metrics.jsonl file at `path` (its bytes `data`), in order; a line that is
+    /// no record is an error naming the file, the line, the column and the key (`JSONFile`).
+    public static func parseAll(_ data: Data, path: String, advice: String) throws -> [MetricsLine] {
+        var lines: [MetricsLine] = []
+        for (k, line) in data.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+            let bytes = Data(line)
+            do {
+                if let parsed = try parse(String(decoding: bytes, as: UTF8.self)) { lines.append(parsed) }
+            } catch {
+                throw ExperimentError(JSONFile.message(for: error, data: bytes, path: path, advice: advice, firstLine: k + 1,
+                                                       type: RecordProbe.self))
+            }
+        }
+        return lines
     }
 }
 
@@ -204,7 +233,7 @@ public struct PhaseSummary: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: RecordKey.self)
         trainLoss = try c.decode(Double.self, forKey: RecordKey("trainLoss"))
         sparsity = try c.decode(SparsityReport.self, forKey: RecordKey("sparsity"))
-        metrics = decodeMetrics(from: c, known: ["trainLoss", "sparsity"])
+        metrics = try decodeMetrics(from: c, known: ["trainLoss", "sparsity"])
     }
 }
 
@@ -278,6 +307,6 @@ public struct RunSummary: Codable, Sendable, Equatable {
         stepsPerSecond = try c.decode(Double.self, forKey: RecordKey("stepsPerSecond"))
         seed = try c.decode(UInt64.self, forKey: RecordKey("seed"))
         blasKernels = try c.decodeIfPresent(String.self, forKey: RecordKey("blasKernels"))
-        metrics = decodeMetrics(from: c, known: Self.known)
+        metrics = try decodeMetrics(from: c, known: Self.known)
     }
 }

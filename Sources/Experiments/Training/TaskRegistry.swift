@@ -110,48 +110,60 @@ public enum TaskRegistry {
         return try task(inConfig: data, path: configPath)
     }
 
-    /// The task a config file names in its `task` field.
+    /// What to do about a config file that cannot be read.
+    static let configAdvice = "Fix the file (a run's config.json is a complete example), or start from a run's config.json again."
+
+    /// The task a config file names in its `task` field; the error names the file, the line and
+    /// column, and what is wrong.
     public static func task(inConfig data: Data, path: String) throws -> RegisteredTask {
-        struct Header: Decodable { var task: String }
-        guard let header = try? JSONDecoder().decode(Header.self, from: data) else {
-            throw ExperimentError("\(path) is not a moduli run configuration: it needs a JSON object with a \"task\" field (config.json of a run directory is one).")
+        let json = try JSONFile.parse(data, path: path, advice: configAdvice)
+        guard case .object(let members) = json else {
+            throw ExperimentError("\(path) is not a moduli run configuration: it is \(json.typeName), not a JSON object with a \"task\" field (config.json of a run directory is one).")
         }
-        return try task(named: header.task)
+        guard let value = members.first(where: { $0.key == "task" })?.value else {
+            throw ExperimentError("\(path) is not a moduli run configuration: it has no \"task\" field (config.json of a run directory is one).")
+        }
+        guard case .string(let name) = value else {
+            throw ExperimentError(JSONFile.message(for: DecodingError.typeMismatch(String.self, .init(codingPath: [RecordKey("task")], debugDescription: "")),
+                                                   data: data, path: path, advice: "Set it to one of \(tasks.map { "\"\($0.name)\"" }.joined(separator: ", ")).",
+                                                   type: [String: String].self))
+        }
+        do { return try task(named: name) } catch let e as ExperimentError { throw ExperimentError("\(path): \"task\": \(e.description)") }
     }
 
     /// Decodes `type` from `data` and refuses keys the type does not know (a misspelt option would
-    /// otherwise be ignored); the error names the file and the key.
+    /// otherwise be ignored), keys given twice and numbers beyond a Double's range; the error names
+    /// the file, the line and column, the key and what is wrong (`JSONFile`).
     static func decodeStrictly<T: Codable>(_ type: T.Type, from data: Data, path: String) throws -> T {
+        let located = try JSONFile.parseLocating(data, path: path, advice: configAdvice)
+        let given = located.value, offsets = located.offsets
         let value: T
-        do { value = try recordDecoder().decode(T.self, from: data) } catch let DecodingError.keyNotFound(key, context) {
-            let at = (context.codingPath + [key]).map(\.stringValue).joined(separator: ".")
-            throw ExperimentError("\(path) lacks \"\(at)\": a config file must be complete (start from a run's config.json).")
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw ExperimentError("\(path): \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type: \(context.debugDescription)")
-        } catch let DecodingError.dataCorrupted(context) {
-            throw ExperimentError("\(path): \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\": \(context.debugDescription)")
-        } catch {
-            throw ExperimentError("\(path) is not a valid run configuration: \(error)")
+        do { value = try JSONFile.decoder().decode(T.self, from: data) } catch {
+            let advice: String
+            if case DecodingError.keyNotFound = error { advice = "A config file must be complete: start from a run's config.json." } else { advice = configAdvice }
+            throw ExperimentError(JSONFile.message(for: error, located: located, bytes: data, path: path, advice: advice, type: T.self))
         }
-        let given = try JSONSerialization.jsonObject(with: data)
-        let known = try JSONSerialization.jsonObject(with: RunDirectory.encodeJSON(value))
-        if let extra = unknownKey(given, known, path: "") {
-            throw ExperimentError("\(path) has an unknown key \"\(extra)\": remove it or check its spelling.")
+        let known = try OrderedJSON.parse(RunDirectory.encodeJSON(value))
+        if let extra = unknownKey(given, known, path: []) {
+            let keyPath = OrderedJSON.keyPath(extra)
+            let (line, column) = OrderedJSON.lineAndColumn(of: offsets[keyPath] ?? 0, in: Array(data))
+            throw ExperimentError(JSONFile.place(path, line: line, column: column, keyPath: keyPath)
+                + ": unknown key \"\(extra.last ?? "")\": remove it or check its spelling.")
         }
         return value
     }
 
     /// The first key path present in `given` but not in `known` (objects compared recursively).
-    static func unknownKey(_ given: Any, _ known: Any, path: String) -> String? {
-        guard let g = given as? [String: Any] else { return nil }
-        let k = known as? [String: Any] ?? [:]
-        for key in g.keys.sorted() {
-            let here = path.isEmpty ? key : path + "." + key
-            guard let sub = k[key] else {
-                if g[key] is NSNull { continue }  // an explicit null for an absent optional
-                return here
+    static func unknownKey(_ given: OrderedJSON, _ known: OrderedJSON, path: [String]) -> [String]? {
+        guard case .object(let g) = given else { return nil }
+        let k: [(key: String, value: OrderedJSON)]
+        if case .object(let members) = known { k = members } else { k = [] }
+        for (key, value) in g {
+            guard let sub = k.first(where: { $0.key == key })?.value else {
+                if value == .null { continue }  // an explicit null for an absent optional
+                return path + [key]
             }
-            if let found = unknownKey(g[key]!, sub, path: here) { return found }
+            if let found = unknownKey(value, sub, path: path + [key]) { return found }
         }
         return nil
     }

@@ -1,5 +1,6 @@
 // The pieces one training phase is made of: the optimizer chosen by the configuration, and the
 // session that holds a phase's model, parameters, regularizer, optimizer and pruner.
+import Foundation
 import Linalg
 import NN
 import Sparsity
@@ -84,12 +85,47 @@ struct TrainingSession<Task: TrainingTask> {
             let names = roles.pruned.map { store.info($0).name }.joined(separator: ", ")
             throw ExperimentError("--tensor-targets needs \(roles.pruned.count) values (\(names)), got \(t.count).")
         }
+        if prune && training.pruning.targetSparsity > 0 {
+            try Self.requireKeptWeights(training.pruning, slots: roles.pruned, in: store)
+        }
         pruner = prune && training.pruning.targetSparsity > 0
             ? GradualMagnitudePruner(slots: roles.pruned, schedule: training.pruningSchedule,
                                      tensorTargets: training.pruning.tensorTargets)
             : nil
         if (training.recurrentKernels ?? .auto) == .auto { roles.useSparseProducts(in: store) }
         roles.weightsDidChange(in: store)
+    }
+
+    /// Refuses a pruning target that would prune every entry of the pooled tensors (global
+    /// pruning) or of one tensor (`--tensor-targets`): the pruner prunes exactly
+    /// `round(target x count)` entries (`GradualMagnitudePruner`), so a target within 0.5 / count
+    /// of 1 leaves none. The message gives the largest target this model allows.
+    static func requireKeptWeights(_ pruning: PruningConfig, slots: [ParameterSlot], in store: ParameterStore<Float>) throws {
+        func prunesAll(_ target: Double, _ count: Int) -> Bool {
+            count > 0 && Int((target * Double(count)).rounded(.toNearestOrAwayFromZero)) >= count
+        }
+        /// The largest target with a few decimals that keeps at least one of `count` entries.
+        func largest(_ count: Int) -> String {
+            let decimals = max(2, Int(log10(Double(max(count, 1))).rounded(.up)) + 1)
+            let scale = pow(10, Double(decimals))
+            var t = (Double(count - 1) / Double(count) * scale).rounded(.down) / scale
+            while t > 0 && prunesAll(t, count) { t -= 1 / scale }
+            return String(format: "%.\(decimals)f", t)
+        }
+        let names = slots.map { store.info($0).name }
+        if let targets = pruning.tensorTargets {
+            for (k, slot) in slots.enumerated() where k < targets.count {
+                let n = store.info(slot).count
+                if prunesAll(targets[k], n) {
+                    throw ExperimentError("--tensor-targets value \(k + 1), \(targets[k]), prunes every one of the \(n) entries of \(names[k]): the largest target that keeps one is \(largest(n)). Lower it.")
+                }
+            }
+            return
+        }
+        let total = slots.reduce(0) { $0 + store.info($1).count }
+        if prunesAll(pruning.targetSparsity, total) {
+            throw ExperimentError("--target-sparsity \(pruning.targetSparsity) prunes every one of the \(total) weights of the pruned tensors (\(names.joined(separator: ", "))): the largest target this model allows is \(largest(total)) (to keep at least one weight). Give --target-sparsity \(largest(total)) or less.")
+        }
     }
 
     /// Sparsity of the pruned tensors, with W_hh alone.
