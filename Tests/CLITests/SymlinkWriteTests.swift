@@ -73,4 +73,20 @@ import Testing
         #expect(r.status != 0 && r.err.contains("alpha-s0.log") && r.err.contains("symbolic link"), "status \(r.status): \(r.err)")
         #expect(Self.text(victim) == "victim\n", "the sweep appended to the link's target")
     }
+
+    @Test func aSweepRefusesALogDirectoryThatIsALink() throws {
+        let dir = CLITests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let spec = try SweepTests.writeSpec(dir, seeds: [0], configurations: [("alpha", [])])
+        let sweep = dir + "/sweep"
+        let emitted = try CLITests.moduli(["sweep", spec, "--out", sweep, "--emit", "slurm"])
+        #expect(emitted.status == 0, "\(emitted.err)")
+        // logs/ replaced by a link to another directory: the run logs would land there.
+        let elsewhere = dir + "/elsewhere"
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        try Self.replaceWithLink(sweep + "/logs", to: elsewhere)
+        let r = try CLITests.moduli(["sweep", spec, "--out", sweep])
+        #expect(r.status != 0 && r.err.contains("/logs") && r.err.contains("symbolic link"), "status \(r.status): \(r.err)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty, "the sweep wrote into the linked directory")
+    }
 }

@@ -3,5 +3,5 @@
 /// The version of moduli.
 public enum ModuliVersion {
     /// Semantic version of the package.
-    public static let string = "0.2.0"
+    public static let string = "0.3.0"
 }

@@ -158,6 +158,8 @@ public struct SweepRunner: Sendable {
         }
         let log = directory.file("logs/\(run.name).log").path
         try RunDirectory.createDirectories(directory.file("logs").path)
+        // A link at logs/ would send every run log elsewhere: the directory must be the sweep's own.
+        try FileIO.refuseSymbolicLink(directory.file("logs").path, role: "the sweep's log directory")
         let header = "== \(ISO8601DateFormatter().string(from: Date())) attempt \(attempt): \(([executable] + arguments).joined(separator: " "))\n"
         let pid = try Self.spawn(executable, arguments, log: log, header: header)
         try directory.update(run.index) { $0.state = .running; $0.attempts = attempt; $0.exit = nil }
