@@ -19,6 +19,16 @@ import Testing
         return (run, victim)
     }
 
+    /// A sweep of one run, alpha-s0, written by --emit (sweep.json and logs/, nothing run) in
+    /// `dir`/sweep; returns the spec's path and the sweep directory.
+    static func emittedSweep(_ dir: String) throws -> (spec: String, sweep: String) {
+        let spec = try SweepTests.writeSpec(dir, seeds: [0], configurations: [("alpha", [])])
+        let sweep = dir + "/sweep"
+        let emitted = try CLITests.moduli(["sweep", spec, "--out", sweep, "--emit", "slurm"])
+        #expect(emitted.status == 0, "\(emitted.err)")
+        return (spec, sweep)
+    }
+
     static func replaceWithLink(_ path: String, to target: String) throws {
         try FileManager.default.removeItem(atPath: path)
         try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: target)
@@ -61,11 +71,7 @@ import Testing
     @Test func aSweepRefusesARunLogThatIsALink() throws {
         let dir = CLITests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let spec = try SweepTests.writeSpec(dir, seeds: [0], configurations: [("alpha", [])])
-        let sweep = dir + "/sweep"
-        // --emit writes the sweep directory (sweep.json, logs/) without running anything.
-        let emitted = try CLITests.moduli(["sweep", spec, "--out", sweep, "--emit", "slurm"])
-        #expect(emitted.status == 0, "\(emitted.err)")
+        let (spec, sweep) = try Self.emittedSweep(dir)
         let victim = dir + "/victim"
         try Data("victim\n".utf8).write(to: URL(fileURLWithPath: victim))
         try FileManager.default.createSymbolicLink(atPath: sweep + "/logs/alpha-s0.log", withDestinationPath: victim)
@@ -77,10 +83,7 @@ import Testing
     @Test func aSweepRefusesALogDirectoryThatIsALink() throws {
         let dir = CLITests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let spec = try SweepTests.writeSpec(dir, seeds: [0], configurations: [("alpha", [])])
-        let sweep = dir + "/sweep"
-        let emitted = try CLITests.moduli(["sweep", spec, "--out", sweep, "--emit", "slurm"])
-        #expect(emitted.status == 0, "\(emitted.err)")
+        let (spec, sweep) = try Self.emittedSweep(dir)
         // logs/ replaced by a link to another directory: the run logs would land there.
         let elsewhere = dir + "/elsewhere"
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)

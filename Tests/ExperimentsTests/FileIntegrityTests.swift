@@ -3,6 +3,7 @@
 // weights for damage; .npy shapes in checked arithmetic; model files' checksums and formats.
 import Foundation
 import Testing
+import _TestSupport
 import Linalg
 @testable import NN
 import Sparsity
@@ -30,7 +31,7 @@ import Sparsity
         #expect(try Self.load(run) == state)
         let original = try Data(contentsOf: run.file(Checkpoint.fileName))
         for (from, to) in [("0.125", "0.126"), ("1234567", "1234568")] {
-            let edited = FileChecksumTestsBytes.replacing(from, with: to, in: original)
+            let edited = ByteEdits.replacing(from, with: to, in: original)
             #expect(edited.count == original.count && edited != original)
             try edited.write(to: run.file(Checkpoint.fileName))
             #expect { try Self.load(run) } throws: {
@@ -164,19 +165,5 @@ import Sparsity
         #expect(try ModelFiles.check(["format": "moduli-sparse-csr-1", "sparse_shapes": "{}", "checksum": "fnv1a64:0"], path: "m", remedy: "") != nil)
         let current = try SafeTensors.encode(tensors, metadata: ["format": ModelFiles.denseFormat], checksum: true)
         #expect(try ModelFiles.check(SafeTensors.decode(current).metadata, path: "m", remedy: "") == nil)
-    }
-}
-
-/// Byte-level edits of a file (a binary file is no String).
-enum FileChecksumTestsBytes {
-    /// `data` with every occurrence of `a` replaced by `b` (of the same length).
-    static func replacing(_ a: String, with b: String, in data: Data) -> Data {
-        let (x, y) = (Array(a.utf8), Array(b.utf8))
-        var bytes = [UInt8](data)
-        var at = 0
-        while at + x.count <= bytes.count {
-            if Array(bytes[at..<(at + x.count)]) == x { bytes.replaceSubrange(at..<(at + x.count), with: y); at += y.count } else { at += 1 }
-        }
-        return Data(bytes)
     }
 }

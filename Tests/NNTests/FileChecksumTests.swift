@@ -2,6 +2,7 @@
 // caught before a value is used, and the hash is the one the documentation describes.
 import Foundation
 import Testing
+import _TestSupport
 @testable import NN
 
 @Suite struct FileChecksumTests {
@@ -25,17 +26,6 @@ import Testing
         let hex = String(h, radix: 16)
         #expect(stored.hasPrefix("fnv1a64-file:"))
         return "fnv1a64-file:" + String(repeating: "0", count: 16 - hex.count) + hex
-    }
-
-    /// `data` with every occurrence of `a` replaced by `b` (of the same length), byte for byte.
-    static func replacing(_ a: String, with b: String, in data: Data) -> Data {
-        let (x, y) = (Array(a.utf8), Array(b.utf8))
-        var bytes = [UInt8](data)
-        var at = 0
-        while at + x.count <= bytes.count {
-            if Array(bytes[at..<(at + x.count)]) == x { bytes.replaceSubrange(at..<(at + x.count), with: y); at += y.count } else { at += 1 }
-        }
-        return Data(bytes)
     }
 
     @Test func theChecksumIsTheDocumentedHashOfTheWholeFile() throws {
@@ -63,7 +53,7 @@ import Testing
 
     @Test func aDtypeChangedFromF32ToI32IsCaught() throws {
         let data = try SafeTensors.encode(Self.tensors, metadata: ["format": "moduli-model-1"], checksum: true)
-        let edited = Self.replacing("\"dtype\":\"F32\"", with: "\"dtype\":\"I32\"", in: data)
+        let edited = ByteEdits.replacing("\"dtype\":\"F32\"", with: "\"dtype\":\"I32\"", in: data)
         #expect(edited.count == data.count && edited != data)
         #expect { try SafeTensors.decode(edited) } throws: { ($0 as? SafeTensorsError)?.description.contains("checksum") == true }
     }

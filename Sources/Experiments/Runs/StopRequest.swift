@@ -41,17 +41,7 @@ public enum StopRequest {
     /// with a checkpoint should not turn into a kill without one.
     public static func installHandlers() {
         _ = pending.load(ordering: .relaxed)  // initialized before any handler can run
-        for s in signals {
-            var action = sigaction()
-            #if os(Linux)
-            action.__sigaction_handler.sa_handler = stopSignalHandler
-            #else
-            action.__sigaction_u.__sa_handler = stopSignalHandler
-            #endif
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = 0
-            _ = sigaction(s, &action, nil)
-        }
+        for s in signals { setAction(of: s, to: stopSignalHandler) }
         // A process can start with these signals blocked (a parent that blocked them before it
         // started this one: the mask is inherited); blocked, they would never arrive.
         var set = sigset_t()
@@ -76,18 +66,25 @@ public enum StopRequest {
 
     fileprivate static func handle(_ signal: Int32) {
         if signal == SIGINT, pending.load(ordering: .relaxed) == SIGINT {
-            var action = sigaction()
-            #if os(Linux)
-            action.__sigaction_handler.sa_handler = SIG_DFL
-            #else
-            action.__sigaction_u.__sa_handler = SIG_DFL
-            #endif
-            sigemptyset(&action.sa_mask)
-            _ = sigaction(signal, &action, nil)
+            setAction(of: signal, to: SIG_DFL)
             _ = raise(signal)
             return
         }
         pending.store(signal, ordering: .relaxed)
+    }
+
+    /// Makes `handler` the action of `signal`: no flags (so no SA_RESTART), nothing else blocked
+    /// while it runs. Async-signal-safe (sigaction and sigemptyset only).
+    private static func setAction(of signal: Int32, to handler: (@convention(c) (Int32) -> Void)?) {
+        var action = sigaction()
+        #if os(Linux)
+        action.__sigaction_handler.sa_handler = handler
+        #else
+        action.__sigaction_u.__sa_handler = handler
+        #endif
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        _ = sigaction(signal, &action, nil)
     }
 }
 
