@@ -166,7 +166,7 @@ rm -rf "$S/w"
 row "--schedule cubic without a pruning target" "" -- "$B" train adding "${TINY[@]}" --schedule cubic --out "$S/w"
 rm -rf "$S/w"
 mkdir -p "$S/same-second"
-failed=$(cd "$S/same-second" && for k in 1 2 3; do ( "$B" train adding "${TINY[@]}" >/dev/null 2>&1 || echo x ) & done; wait | grep -c x)
+failed=$(cd "$S/same-second" && { for k in 1 2 3; do ( "$B" train adding "${TINY[@]}" >/dev/null 2>&1 || echo x ) & done; wait; } | grep -c x)
 echo "| three runs without --out at once | | | $(find "$S/same-second" -name config.json | wc -l) run directories, $failed of 3 runs failed |"
 rm -rf "$S/same-second"
 
