@@ -48,10 +48,13 @@ let package = Package(
             dependencies: ["Linalg", "Geometry", "NN", .product(name: "RealModule", package: "swift-numerics")]
         ),
 
+        // MARK: The shape of data: persistent homology of point clouds (knows nothing of networks)
+        .target(name: "Topology"),
+
         // MARK: Tasks, the trainer, run directories
         .target(
             name: "Experiments",
-            dependencies: ["Linalg", "Geometry", "NN", "Sparsity"],
+            dependencies: ["Linalg", "Geometry", "NN", "Sparsity", "Topology"],
             resources: [.copy("Language/wikitext-2")]
         ),
 
@@ -62,7 +65,7 @@ let package = Package(
         .target(
             name: "ModuliCLI",
             dependencies: [
-                "Experiments", "Reports", "NN", "Sparsity",
+                "Experiments", "Reports", "NN", "Sparsity", "Topology",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -78,6 +81,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Experiments", "Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ModuliCLI", "_TestSupport"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
