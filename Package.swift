@@ -59,7 +59,7 @@ let package = Package(
         ),
 
         // MARK: Reports from run directories
-        .target(name: "Reports", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Linalg"]),
+        .target(name: "Reports", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Linalg", "Topology"]),
 
         // MARK: Command line
         .target(

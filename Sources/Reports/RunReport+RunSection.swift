@@ -1,5 +1,6 @@
 // The per-run part of a report: the W_hh sparsity pattern in manifold order, kept fraction against
-// manifold distance, the neuron positions, and for navigation decoded paths and firing maps.
+// manifold distance, the neuron positions, for navigation decoded paths and firing maps, and the
+// persistent homology a run holds (RunReport+Topology.swift).
 import Experiments
 import Foundation
 import Geometry
@@ -17,6 +18,7 @@ extension Builder {
         do { connectivity = try Connectivity(run: run) } catch {
             missing("W_hh sparsity pattern and distance profile", "\(error)")
             navigation(run)
+            topology(run)
             endSection()
             return
         }
@@ -24,6 +26,7 @@ extension Builder {
         distanceProfile(run, connectivity, color: color(k))
         positions(run, connectivity)
         navigation(run)
+        topology(run)
         endSection()
     }
 

@@ -32,7 +32,7 @@ public struct RunReport: Sendable {
 
     /// The names of the files a report directory holds (and nothing else).
     public static let fileNames: Set<String> = ["report.html", "report.md", "report.json", "runs.csv", "groups.csv", "curves.csv",
-                                                "sparsity.csv", "distance.csv", "paths.csv", "firing_maps.csv"]
+                                                "sparsity.csv", "distance.csv", "paths.csv", "firing_maps.csv", "topology.csv"]
 
     /// Reads the runs and builds every file. The error names the first directory that is not a finished run.
     public init(paths: [String], options: ReportOptions = ReportOptions()) throws {
@@ -139,6 +139,7 @@ struct Builder {
         }
         curveSection()
         sparsitySection()
+        csv["topology.csv"] = (Self.topologyHeader, [])  // rows from the runs that hold diagrams
         for (k, run) in runs.enumerated() { runSection(run, index: k) }
 
         let anchors = contents.map { "<li><a href=\"#\($0.id)\">\(HTMLText.escape($0.title))</a></li>" }.joined(separator: "\n")
