@@ -21,10 +21,10 @@ public enum Landmarks {
     /// below 1, a start out of range, and a negative or NaN distance.
     public static func maxMin(count: Int, of pointCount: Int, start: Int = 0,
                               distance: (Int, Int) -> Double) throws -> LandmarkSelection {
-        guard pointCount >= 1 else { throw TopologyError(description: "Landmarks of an empty point cloud: give at least one point.") }
-        guard count >= 1 else { throw TopologyError(description: "The number of landmarks must be at least 1, got \(count).") }
+        guard pointCount >= 1 else { throw TopologyError("Landmarks of an empty point cloud: give at least one point.") }
+        guard count >= 1 else { throw TopologyError("The number of landmarks must be at least 1, got \(count).") }
         guard start >= 0 && start < pointCount else {
-            throw TopologyError(description: "The first landmark must be one of the \(pointCount) points (0..<\(pointCount)), got \(start).")
+            throw TopologyError("The first landmark must be one of the \(pointCount) points (0..<\(pointCount)), got \(start).")
         }
         let wanted = min(count, pointCount)
         var nearest = [Double](repeating: .infinity, count: pointCount)
@@ -38,7 +38,7 @@ public enum Landmarks {
             for i in 0..<pointCount {
                 let d = i == next ? 0 : distance(next, i)
                 guard d >= 0 else {
-                    throw TopologyError(description: "The distance between points \(next) and \(i) is \(d): distances must be non-negative numbers.")
+                    throw TopologyError("The distance between points \(next) and \(i) is \(d): distances must be non-negative numbers.")
                 }
                 if d < nearest[i] { nearest[i] = d }
                 if nearest[i] > radius { radius = nearest[i]; farthest = i }
@@ -72,14 +72,14 @@ public enum PointCloud {
     /// Errors, naming the first offending row, on an empty cloud, rows of different lengths (or of
     /// no coordinates), and coordinates that are NaN or infinite.
     public static func validate(_ points: [[Double]]) throws {
-        guard let first = points.first else { throw TopologyError(description: "The point cloud is empty: give at least one point.") }
-        guard !first.isEmpty else { throw TopologyError(description: "The points have no coordinates: each row needs at least one.") }
+        guard let first = points.first else { throw TopologyError("The point cloud is empty: give at least one point.") }
+        guard !first.isEmpty else { throw TopologyError("The points have no coordinates: each row needs at least one.") }
         for (i, p) in points.enumerated() {
             guard p.count == first.count else {
-                throw TopologyError(description: "Point \(i) has \(p.count) coordinates and point 0 has \(first.count): every point needs the same number.")
+                throw TopologyError("Point \(i) has \(p.count) coordinates and point 0 has \(first.count): every point needs the same number.")
             }
             if let c = p.firstIndex(where: { !$0.isFinite }) {
-                throw TopologyError(description: "Point \(i) has a coordinate that is not a finite number (\(p[c]) at coordinate \(c)): remove or fix it.")
+                throw TopologyError("Point \(i) has a coordinate that is not a finite number (\(p[c]) at coordinate \(c)): remove or fix it.")
             }
         }
     }

@@ -25,10 +25,10 @@ public struct PrincipalComponents: Sendable {
         try PointCloud.validate(points)
         let n = points.count, d = points[0].count
         guard d <= Self.maximumCoordinates else {
-            throw TopologyError(description: "PCA of points with \(d) coordinates: at most \(Self.maximumCoordinates) are supported (the covariance is d x d).")
+            throw TopologyError("PCA of points with \(d) coordinates: at most \(Self.maximumCoordinates) are supported (the covariance is d x d).")
         }
         guard count >= 1 && count <= d else {
-            throw TopologyError(description: "PCA to \(count) dimensions of points with \(d) coordinates: choose between 1 and \(d).")
+            throw TopologyError("PCA to \(count) dimensions of points with \(d) coordinates: choose between 1 and \(d).")
         }
         var mean = [Double](repeating: 0, count: d)
         for p in points { for k in 0..<d { mean[k] += p[k] } }
@@ -66,7 +66,7 @@ public struct PrincipalComponents: Sendable {
         let d = mean.count
         return try points.enumerated().map { i, p in
             guard p.count == d else {
-                throw TopologyError(description: "Point \(i) has \(p.count) coordinates; the components were computed for \(d).")
+                throw TopologyError("Point \(i) has \(p.count) coordinates; the components were computed for \(d).")
             }
             return components.map { v in
                 var s = 0.0

@@ -1,0 +1,81 @@
+// A working column of the persistence reduction as a binary heap of (diameter, index, coefficient)
+// entries whose top is the pivot, as in Ripser's working coboundary (Bauer 2021, section 3.3).
+
+/// A coboundary (or reduction) entry: a simplex by its `index` in the combinatorial numbering, its
+/// `diameter` and a `coefficient` in Z/p.
+struct RipsEntry {
+    /// The simplex's diameter (its filtration value).
+    var diameter: Double
+    /// The simplex's index in the combinatorial number system.
+    var index: Int
+    /// The coefficient, in `0..<p`.
+    var coefficient: Int
+}
+
+/// A multiset of entries, popped in filtration order: smallest diameter first, ties by largest
+/// index first (the forward filtration is (diameter ascending, index descending), so the top is the
+/// pivot of a coboundary column). Entries of one simplex are summed mod p when popped.
+struct EntryHeap {
+    /// The heap array: `items[i]` precedes both its children.
+    private(set) var items: [RipsEntry] = []
+
+    /// Whether `a` comes out before `b`.
+    @inline(__always) static func precedes(_ a: RipsEntry, _ b: RipsEntry) -> Bool {
+        a.diameter < b.diameter || (a.diameter == b.diameter && a.index > b.index)
+    }
+
+    /// Empties the heap, keeping its storage.
+    mutating func removeAll() { items.removeAll(keepingCapacity: true) }
+
+    /// Adds `e`.
+    mutating func push(_ e: RipsEntry) {
+        items.append(e)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) >> 1
+            if !EntryHeap.precedes(e, items[parent]) { break }
+            items[child] = items[parent]
+            child = parent
+        }
+        items[child] = e
+    }
+
+    /// Removes and returns the top entry, or nil when empty.
+    mutating func pop() -> RipsEntry? {
+        guard let last = items.popLast() else { return nil }
+        if items.isEmpty { return last }
+        let top = items[0]
+        let n = items.count
+        var i = 0
+        while true {
+            var c = 2 * i + 1
+            if c >= n { break }
+            if c + 1 < n && EntryHeap.precedes(items[c + 1], items[c]) { c += 1 }
+            if !EntryHeap.precedes(items[c], last) { break }
+            items[i] = items[c]
+            i = c
+        }
+        items[i] = last
+        return top
+    }
+
+    /// Removes entries from the top until one simplex has a nonzero total coefficient (mod
+    /// `prime`), and returns that simplex with its total; nil when the column sums to zero.
+    mutating func popPivot(prime: Int) -> RipsEntry? {
+        while var pivot = pop() {
+            while let next = items.first, next.index == pivot.index {
+                pivot.coefficient = (pivot.coefficient + next.coefficient) % prime
+                _ = pop()
+            }
+            if pivot.coefficient != 0 { return pivot }
+        }
+        return nil
+    }
+
+    /// The pivot (as `popPivot`), left in the heap as one entry.
+    mutating func pivot(prime: Int) -> RipsEntry? {
+        guard let p = popPivot(prime: prime) else { return nil }
+        push(p)
+        return p
+    }
+}
