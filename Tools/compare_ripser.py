@@ -10,7 +10,7 @@ Run (from the repository root):
 Each cloud is compared twice: as points (moduli computes distances in Double, ripser in float32,
 so births and deaths agree to about 1e-6 relative; the tolerance is 1e-5 relative), and as the
 same float32 distance matrix given to both (--distances; the values must then agree to float32
-rounding, 1e-6 relative). Zero-length bars are dropped on both sides; a bar that never dies has
+rounding, 1e-6 relative). Bars of zero length (up to the tolerance) are dropped on both sides; a bar that never dies has
 death infinity in both. Bars are matched after sorting by (birth, death), and, where near-equal
 births sort differently, to any unmatched bar within the tolerance. Prints one line per cloud and
 mode, and exits 1 if any bar differs.
@@ -45,9 +45,11 @@ CASES = [
 ]
 
 
-def nonzero(pairs):
-    """(birth, death) pairs without zero-length bars, sorted; death inf for never."""
-    return sorted((float(b), float(d)) for b, d in pairs if not (np.isfinite(d) and d - b <= 0))
+def nonzero(pairs, rtol):
+    """(birth, death) pairs without bars of zero length (no longer than the tolerance: float32
+    distances cannot tell them from zero, e.g. sklearn gives duplicate points a distance of
+    1.5e-8), sorted; death inf for never."""
+    return sorted((float(b), float(d)) for b, d in pairs if not (np.isfinite(d) and d - b <= rtol * max(1.0, abs(d))))
 
 
 def match(ours, theirs, rtol):
@@ -86,7 +88,7 @@ def run_moduli(binary, args):
 def compare(name, mode, ours, theirs, max_dim, rtol, seconds):
     ok, parts, worst = True, [], 0.0
     for dim in range(max_dim + 1):
-        a, b = nonzero(ours.get(dim, [])), nonzero(theirs[dim])
+        a, b = nonzero(ours.get(dim, []), rtol), nonzero(theirs[dim], rtol)
         matched, w, left, right = match(a, b, rtol)
         worst = max(worst, w)
         parts.append(f"H{dim} {matched}/{len(b)}")

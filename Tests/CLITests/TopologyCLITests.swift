@@ -156,6 +156,10 @@ import _TestSupport
         ("inf.npy", Self.npy([0, 0, .infinity, 1], shape: "(2, 2)"), "--points", "not a finite number"),
         ("rect.npy", Self.npy([0, 1, 1, 0, 2, 2], shape: "(2, 3)"), "--distances", "square"),
         ("garbage.npy", Data("not numpy".utf8), "--points", "bad magic"),
+        ("asymmetric.npy", Self.npy([0, 1, 2, 0], shape: "(2, 2)"), "--distances", "not symmetric"),
+        ("negative.npy", Self.npy([0, -1, -1, 0], shape: "(2, 2)"), "--distances", "negative"),
+        ("diagonal.npy", Self.npy([1, 1, 1, 0], shape: "(2, 2)"), "--distances", "diagonal"),
+        ("nan-distance.npy", Self.npy([0, .nan, .nan, 0], shape: "(2, 2)"), "--distances", "not finite"),
     ])
     func badFilesFailWithAMessage(name: String, contents: Data, option: String, mentions: String) throws {
         let dir = try Self.directory()
@@ -164,6 +168,22 @@ import _TestSupport
         let r = try CLITests.moduli(["topology", option, dir + "/" + name])
         #expect(r.status > 0 && r.status < 128, "\(name) exited \(r.status): \(r.out)")
         #expect(r.err.contains(mentions), "\(name): stderr does not mention \(mentions): \(r.err)")
+    }
+
+    @Test func onePointThresholdAndLandmarksOfADistanceMatrix() throws {
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let one = try CLITests.moduli(["topology", "--points", try Self.write([[1, 2, 3]], "one.npy", in: dir), "--json"])
+        #expect(one.status == 0 && one.out == "{\"diagrams\":[{\"dimension\":0,\"pairs\":[[0,null]]},{\"dimension\":1,\"pairs\":[]}]}\n", "\(one.out) \(one.err)")
+        // The 24-gon's loop dies at sqrt(3); below that threshold it never does.
+        let points = Self.circle(24)
+        let path = try Self.write(points, "c.npy", in: dir)
+        let cut = try Self.diagrams(try CLITests.moduli(["topology", "--points", path, "--threshold", "1.5", "--json"]).out)
+        #expect(cut[1]?.count == 1 && cut[1]?.first?[1] == .some(nil), "\(cut)")
+        // 8 landmarks of the 24-gon's distance matrix: every third point, still one loop.
+        let matrix = points.map { p in points.map { q in ((p[0] - q[0]) * (p[0] - q[0]) + (p[1] - q[1]) * (p[1] - q[1])).squareRoot() } }
+        let r = try CLITests.moduli(["topology", "--distances", try Self.write(matrix, "d.npy", in: dir), "--landmarks", "8"])
+        #expect(r.status == 0 && r.out.contains("8 landmarks of 24 points") && r.out.contains("H0: 8 bars") && r.out.contains("H1: 1 bar;"), "\(r.out) \(r.err)")
     }
 
     @Test func pcaOfADistanceMatrixIsAnError() throws {
