@@ -43,4 +43,28 @@ import Testing
         #expect(zip(decoded.scalars, logits.scalars).allSatisfy { abs($0 - $1) <= 1e-5 })
         #expect(try #require(task.hiddenStates(model, store, maximumRows: 7)).rows == 7)
     }
+
+    @Test func languageStatesCoverTheTestTextAndDecodeToItsLogits() throws {
+        let data = try LanguageTaskTests.tinyCorpus()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let task = try LanguageTask(options: LanguageTaskTests.tinyConfig(data: data).options)
+        let store = ParameterStore<Float>()
+        var rng = SeededGenerator(seed: 5)
+        let model = task.makeModel(in: store, rng: &rng)
+        let states = try #require(task.hiddenStates(model, store, maximumRows: 1_000_000))
+        // Every input row of the test text (all but the last, which is only a target), every column.
+        #expect(states.rows == (task.test.rows - 1) * task.test.columns && states.columns == 8)
+        // The first window's states through the decoder are the logits the evaluation computes.
+        var windows = BPTTWindows(bptt: task.options.bptt)
+        let next = windows.next(in: task.test)
+        let first = try #require(next)
+        var state = model.rnn.zeroState(batch: task.test.columns, as: Float.self)
+        let n = first.inputs.count
+        let decoded = model.decoder.forward(Matrix<Float>(rows: n, columns: 8) { r, c in states[r, c] }, store)
+        let agree = model.logits(inputs: first.inputs.map(Int.init), batch: first.columns, state: &state, store) { logits in
+            logits.rows == n && zip(decoded.scalars, logits.scalars).allSatisfy { abs($0 - $1) <= 1e-5 }
+        }
+        #expect(agree)
+        #expect(try #require(task.hiddenStates(model, store, maximumRows: 5)).rows == 5)
+    }
 }

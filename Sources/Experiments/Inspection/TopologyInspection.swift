@@ -84,22 +84,19 @@ public enum TopologyInspection {
                 throw ExperimentError("\(path) holds a \(array.rows) x \(array.columns) matrix: --distances needs a square matrix of pairwise distances (n x n, n >= 1).")
             }
             let n = array.rows
-            var indices = Array(0..<n), radius: Double?
+            // The whole matrix is checked (square, finite, non-negative, symmetric, zero diagonal)
+            // before landmarks are chosen from it.
+            let full = try topology(path) { try DistanceMatrix(count: n, entries: array.values) }
+            var matrix = full, radius: Double?
             if let wanted = request.landmarks, wanted < n {
-                try checkDistanceEntries(array.values, count: n, path: path)
-                let selection = try topology { try Landmarks.maxMin(count: wanted, of: n) { array.values[$0 * n + $1] } }
-                indices = selection.indices; radius = selection.coveringRadius
-            }
-            try requireDistanceMemory(indices.count)
-            let matrix: DistanceMatrix
-            if indices.count == n {
-                matrix = try topology(path) { try DistanceMatrix(count: n, entries: array.values) }
-            } else {
-                matrix = try topology(path) { try DistanceMatrix(count: indices.count) { array.values[indices[$0] * n + indices[$1]] } }
+                let selection = try topology { try Landmarks.maxMin(count: wanted, of: n) { full[$0, $1] } }
+                let indices = selection.indices
+                matrix = try topology(path) { try DistanceMatrix(count: indices.count) { full[indices[$0], indices[$1]] } }
+                radius = selection.coveringRadius
             }
             let diagrams = try topology { try VietorisRips.diagrams(matrix, options: options) }
             return TopologyResult(diagrams: diagrams, source: "the \(n) x \(n) distance matrix \(path)", inputCount: n,
-                                  usedCount: indices.count, coveringRadius: radius, explainedVariance: nil, metric: "the given distances")
+                                  usedCount: matrix.count, coveringRadius: radius, explainedVariance: nil, metric: "the given distances")
         case .points(let path):
             let array = try readArray(path, what: "--points")
             guard array.rows >= 1, array.columns >= 1 else {
@@ -201,15 +198,10 @@ public enum TopologyInspection {
     static func readArray(_ path: String, what: String) throws -> NPYFile.DoubleArray {
         let data = try RunDirectory.readFile(atPath: path, maximumBytes: maximumFileBytes,
                                              hint: "\(what) names a .npy file (NumPy: numpy.save(path, array)).")
+        // The Doubles take up to twice the file's float32 bytes, next to the file's bytes.
+        try requireMemory(3 * Double(data.count), what: "Reading \(path)", reduce: "the file (fewer points, or landmarks chosen before saving)")
         do { return try NPYFile.decodeDoubles(data) } catch {
             throw ExperimentError("\(path) cannot be read as \(what): \(error). Save a 2-D float32 or float64 array with numpy.save.")
-        }
-    }
-
-    /// The landmarks of a distance matrix read its entries before the matrix is checked whole.
-    static func checkDistanceEntries(_ values: [Double], count n: Int, path: String) throws {
-        if let bad = values.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
-            throw ExperimentError("\(path): entry (\(bad / n), \(bad % n)) is \(values[bad]): distances must be non-negative finite numbers.")
         }
     }
 
