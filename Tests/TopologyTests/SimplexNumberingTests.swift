@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func tooManyPointsForTheNumberingIsAnError() throws {
-        // C(n, 5) > Int.max from n = 15,151 or so (dimension 3); C(n, 4) from about 113,000.
+        // C(n, 5) > Int.max from n = 16,176 (dimension 3); C(n, 4) from n = 121,978 (dimension 2).
         #expect(throws: TopologyError.self) { try SimplexNumbering(vertexCount: 20_000, largestK: 5) }
         #expect((try? SimplexNumbering(vertexCount: 20_000, largestK: 4)) != nil)
         do {
