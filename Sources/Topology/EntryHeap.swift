@@ -27,36 +27,42 @@ struct EntryHeap {
     /// Empties the heap, keeping its storage.
     mutating func removeAll() { items.removeAll(keepingCapacity: true) }
 
-    /// Adds `e`.
+    /// Adds `e` (sift-up on the raw buffer: this is the innermost loop of the reduction).
     mutating func push(_ e: RipsEntry) {
         items.append(e)
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) >> 1
-            if !EntryHeap.precedes(e, items[parent]) { break }
-            items[child] = items[parent]
-            child = parent
+        items.withUnsafeMutableBufferPointer { h in
+            guard let base = h.baseAddress else { return }
+            var child = h.count &- 1
+            while child > 0 {
+                let parent = (child &- 1) >> 1
+                if !EntryHeap.precedes(e, base[parent]) { break }
+                base[child] = base[parent]
+                child = parent
+            }
+            base[child] = e
         }
-        items[child] = e
     }
 
     /// Removes and returns the top entry, or nil when empty.
     mutating func pop() -> RipsEntry? {
         guard let last = items.popLast() else { return nil }
         if items.isEmpty { return last }
-        let top = items[0]
-        let n = items.count
-        var i = 0
-        while true {
-            var c = 2 * i + 1
-            if c >= n { break }
-            if c + 1 < n && EntryHeap.precedes(items[c + 1], items[c]) { c += 1 }
-            if !EntryHeap.precedes(items[c], last) { break }
-            items[i] = items[c]
-            i = c
+        return items.withUnsafeMutableBufferPointer { h -> RipsEntry in
+            guard let base = h.baseAddress else { return last }  // not reached: the heap is non-empty
+            let top = base[0]
+            let n = h.count
+            var i = 0
+            while true {
+                var c = 2 &* i &+ 1
+                if c >= n { break }
+                if c &+ 1 < n && EntryHeap.precedes(base[c &+ 1], base[c]) { c &+= 1 }
+                if !EntryHeap.precedes(base[c], last) { break }
+                base[i] = base[c]
+                i = c
+            }
+            base[i] = last
+            return top
         }
-        items[i] = last
-        return top
     }
 
     /// Removes entries from the top until one simplex has a nonzero total coefficient (mod

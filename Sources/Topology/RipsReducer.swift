@@ -29,13 +29,16 @@ struct RipsReducer {
     let prime: Int
     /// Only simplices of diameter <= threshold exist.
     let threshold: Double
-    /// The strict lower triangle of the distance matrix (entry (i, j), i > j, at i(i-1)/2 + j).
+    /// The full distance matrix, row-major (n x n): scanning the candidate vertices j of a
+    /// cofacet reads a row contiguously, where the triangle would jump a row per step.
     let dist: UnsafePointer<Double>
     /// C(j, k) at k * (n + 1) + j.
     let binom: UnsafePointer<Int>
     /// Multiplicative inverses mod p (index 0 unused).
     let inverse: [Int]
-    /// Vertex buffers: four blocks of 8, one per nesting level of the enumerations.
+    /// Vertex buffers: blocks of 8 (0: facet in `zeroApparentFacet`, 8: cofacet in
+    /// `zeroApparentCofacet`, 16: coboundary enumeration, 24 and 32: column assembly, 40: decoding,
+    /// 48: the emergent-pair check).
     let scratch: UnsafeMutablePointer<Int>
 
     /// The working coboundary of the column being reduced.
@@ -46,11 +49,7 @@ struct RipsReducer {
     var cofacets: [RipsEntry] = []
 
     /// The distance between vertices i and j.
-    @inline(__always) func distance(_ i: Int, _ j: Int) -> Double {
-        if i > j { return dist[((i &* (i &- 1)) >> 1) &+ j] }
-        if j > i { return dist[((j &* (j &- 1)) >> 1) &+ i] }
-        return 0
-    }
+    @inline(__always) func distance(_ i: Int, _ j: Int) -> Double { dist[i &* n &+ j] }
 
     /// C(j, k).
     @inline(__always) func C(_ j: Int, _ k: Int) -> Int { binom[k &* (n &+ 1) &+ j] }
@@ -78,9 +77,10 @@ struct RipsReducer {
 
     /// The cofacet of the `d`-simplex with vertices `v` (largest first), index `index` and diameter
     /// `diameter` that is earliest in the filtration if it has the same diameter (the pivot of the
-    /// unreduced coboundary when that pivot has zero persistence); -1 otherwise.
+    /// unreduced coboundary when that pivot has zero persistence); -1 otherwise. `added` receives
+    /// the vertex inserted.
     @inline(__always) func zeroPivotCofacet(_ index: Int, _ diameter: Double, _ d: Int,
-                                            _ v: UnsafeMutablePointer<Int>) -> Int {
+                                            _ v: UnsafeMutablePointer<Int>, added: inout Int) -> Int {
         var below = index, above = 0, j = n &- 1, k = d &+ 1
         while true {
             while j >= k && C(j, k) <= below {
@@ -90,19 +90,20 @@ struct RipsReducer {
             var within = true
             var t = 0
             while t <= d {
-                if distance(j, v[t]) > diameter { within = false; break }
+                if distance(v[t], j) > diameter { within = false; break }
                 t &+= 1
             }
-            if within { return above &+ C(j, k &+ 1) &+ below }
+            if within { added = j; return above &+ C(j, k &+ 1) &+ below }
             j &-= 1
         }
     }
 
     /// The facet of the `d`-simplex with vertices `w` (largest first) and diameter `diameter` that
-    /// is latest in the filtration if it has the same diameter; -1 otherwise. `sign` receives its
-    /// coefficient in the boundary, (-1)^r for the removed vertex of rank r, as 1 or p - 1.
+    /// is latest in the filtration if it has the same diameter; -1 otherwise. `removed` receives
+    /// the position in `w` of the vertex left out, `sign` its coefficient in the boundary,
+    /// (-1)^r for the removed vertex of ascending rank r, as 1 or p - 1.
     @inline(__always) func zeroPivotFacet(_ diameter: Double, _ d: Int, _ w: UnsafeMutablePointer<Int>,
-                                          sign: inout Int) -> Int {
+                                          removed: inout Int, sign: inout Int) -> Int {
         // Removing a larger vertex gives a smaller index: remove w[0] first, then w[1], ...
         var q = 0
         while q <= d {
@@ -129,6 +130,7 @@ struct RipsReducer {
                     }
                     t &+= 1
                 }
+                removed = q
                 sign = ((d &- q) & 1) == 1 ? prime &- 1 : 1
                 return index
             }
@@ -137,29 +139,45 @@ struct RipsReducer {
         return -1
     }
 
-    /// The d-simplex paired with the (d+1)-simplex `index` of diameter `diameter` in a zero
-    /// apparent pair (it is the latest facet of that simplex, which is its earliest cofacet), with
-    /// its coefficient in the simplex's boundary; nil when there is none.
-    func zeroApparentFacet(_ index: Int, _ diameter: Double, _ dt: Int) -> (index: Int, sign: Int)? {
-        let w = scratch, v = scratch + 8
-        decode(index, dt, into: w)
-        var sign = 1
-        let facet = zeroPivotFacet(diameter, dt, w, sign: &sign)
+    /// The d-simplex paired with the (d+1)-simplex `index` (vertices `w`, largest first, diameter
+    /// `diameter`) in a zero apparent pair (it is the latest facet of that simplex, which is its
+    /// earliest cofacet), with its coefficient in the simplex's boundary; nil when there is none.
+    func zeroApparentFacet(_ index: Int, _ diameter: Double, _ dt: Int,
+                           vertices w: UnsafeMutablePointer<Int>) -> (index: Int, sign: Int)? {
+        var sign = 1, removed = 0
+        let facet = zeroPivotFacet(diameter, dt, w, removed: &removed, sign: &sign)
         if facet < 0 { return nil }
-        decode(facet, dt &- 1, into: v)
-        return zeroPivotCofacet(facet, diameter, dt &- 1, v) == index ? (facet, sign) : nil
+        let v = scratch  // the facet's vertices: w without w[removed]
+        var t = 0, u = 0
+        while t <= dt {
+            if t != removed { v[u] = w[t]; u &+= 1 }
+            t &+= 1
+        }
+        var added = 0
+        return zeroPivotCofacet(facet, diameter, dt &- 1, v, added: &added) == index ? (facet, sign) : nil
     }
 
-    /// The (d+1)-simplex paired with the d-simplex `index` of diameter `diameter` in a zero
-    /// apparent pair; -1 when there is none.
-    func zeroApparentCofacet(_ index: Int, _ diameter: Double, _ d: Int) -> Int {
-        let v = scratch, w = scratch + 8
-        decode(index, d, into: v)
-        let cofacet = zeroPivotCofacet(index, diameter, d, v)
+    /// `zeroApparentFacet` for a simplex given by its index alone.
+    func zeroApparentFacet(_ index: Int, _ diameter: Double, _ dt: Int) -> (index: Int, sign: Int)? {
+        let w = scratch + 40
+        decode(index, dt, into: w)
+        return zeroApparentFacet(index, diameter, dt, vertices: w)
+    }
+
+    /// The (d+1)-simplex paired with the d-simplex `index` (vertices `v`, largest first, diameter
+    /// `diameter`) in a zero apparent pair; -1 when there is none.
+    func zeroApparentCofacet(_ index: Int, _ diameter: Double, _ d: Int,
+                             vertices v: UnsafeMutablePointer<Int>) -> Int {
+        var added = 0
+        let cofacet = zeroPivotCofacet(index, diameter, d, v, added: &added)
         if cofacet < 0 { return -1 }
-        decode(cofacet, d &+ 1, into: w)
-        var sign = 1
-        return zeroPivotFacet(diameter, d &+ 1, w, sign: &sign) == index ? cofacet : -1
+        let w = scratch + 8  // the cofacet's vertices: v with `added` inserted, largest first
+        var t = 0, u = 0
+        while t <= d && v[t] > added { w[u] = v[t]; u &+= 1; t &+= 1 }
+        w[u] = added; u &+= 1
+        while t <= d { w[u] = v[t]; u &+= 1; t &+= 1 }
+        var sign = 1, removed = 0
+        return zeroPivotFacet(diameter, d &+ 1, w, removed: &removed, sign: &sign) == index ? cofacet : -1
     }
 
     // MARK: Coboundaries
@@ -181,7 +199,7 @@ struct RipsReducer {
             var cd = diameter
             var t = 0
             while t <= d {
-                let x = distance(j, v[t])
+                let x = distance(v[t], j)
                 if x > cd { cd = x }
                 t &+= 1
             }
@@ -211,7 +229,7 @@ struct RipsReducer {
             var cd = column.diameter
             var t = 0
             while t <= d {
-                let x = distance(j, v[t])
+                let x = distance(v[t], j)
                 if x > cd { cd = x }
                 t &+= 1
             }
@@ -219,7 +237,14 @@ struct RipsReducer {
                 let e = RipsEntry(diameter: cd, index: above &+ C(j, k &+ 1) &+ below,
                                   coefficient: (k & 1) == 1 ? prime &- 1 : 1)
                 if checkEmergent && cd == column.diameter {
-                    if !pivots.contains(e.index) && zeroApparentFacet(e.index, cd, d &+ 1) == nil { return e }
+                    if !pivots.contains(e.index) {
+                        let w = scratch + 48  // the cofacet's vertices: v with j inserted
+                        var t = 0, u = 0
+                        while t <= d && v[t] > j { w[u] = v[t]; u &+= 1; t &+= 1 }
+                        w[u] = j; u &+= 1
+                        while t <= d { w[u] = v[t]; u &+= 1; t &+= 1 }
+                        if zeroApparentFacet(e.index, cd, d &+ 1, vertices: w) == nil { return e }
+                    }
                     checkEmergent = false
                 }
                 cofacets.append(e)
@@ -295,23 +320,25 @@ struct RipsReducer {
                         keepAll: Bool) -> (columns: [FilteredSimplex], all: [FilteredSimplex]) {
         var columns = [FilteredSimplex]()
         var all = [FilteredSimplex]()
-        let v = scratch + 24
+        let v = scratch + 24, w = scratch + 32
         for s in simplices {
             decode(s.index, d, into: v)
+            for t in 0...d { w[t &+ 1] = v[t] }
             var j = v[0] &+ 1
             while j < n {
                 var cd = s.diameter
                 var t = 0
                 while t <= d {
-                    let x = distance(j, v[t])
+                    let x = distance(v[t], j)
                     if x > cd { cd = x }
                     t &+= 1
                 }
                 if cd <= threshold {
                     let index = s.index &+ C(j, d &+ 2)
                     if keepAll { all.append(FilteredSimplex(diameter: cd, index: index)) }
-                    if !pivots.contains(index) && zeroApparentFacet(index, cd, d &+ 1) == nil
-                        && zeroApparentCofacet(index, cd, d &+ 1) < 0 {
+                    w[0] = j  // the cofacet's vertices: j, then those of s
+                    if !pivots.contains(index) && zeroApparentFacet(index, cd, d &+ 1, vertices: w) == nil
+                        && zeroApparentCofacet(index, cd, d &+ 1, vertices: w) < 0 {
                         columns.append(FilteredSimplex(diameter: cd, index: index))
                     }
                 }

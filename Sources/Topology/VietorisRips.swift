@@ -23,18 +23,36 @@ public enum VietorisRips {
         inverse[1] = 1
         if p > 2 { for a in 2..<p { inverse[a] = (p - (p / a) * inverse[p % a] % p) % p } }
 
+        // The full square matrix for the reduction (its rows are read contiguously): n^2 doubles,
+        // needed from dimension 1 on.
+        let (squareCount, overflow) = n.multipliedReportingOverflow(by: n)
+        guard !overflow else {
+            throw TopologyError("\(n) points are too many for a distance matrix: use fewer points (landmarks)")
+        }
+        var square = [Double](repeating: 0, count: top >= 1 ? squareCount : 0)
+        if top >= 1 {
+            var t = 0
+            for i in 1..<max(n, 1) {
+                for j in 0..<i {
+                    square[i * n + j] = distances.lower[t]
+                    square[j * n + i] = distances.lower[t]
+                    t += 1
+                }
+            }
+        }
         var result = [PersistenceDiagram]()
+        square.withUnsafeBufferPointer { full in
         distances.lower.withUnsafeBufferPointer { dist in
             numbering.table.withUnsafeBufferPointer { binom in
-                let scratch = UnsafeMutablePointer<Int>.allocate(capacity: 32)
-                scratch.initialize(repeating: 0, count: 32)
+                let scratch = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+                scratch.initialize(repeating: 0, count: 64)
                 let none = UnsafeMutablePointer<Double>.allocate(capacity: 1)  // one point: no distances
                 none.initialize(to: 0)
                 let noTable = UnsafeMutablePointer<Int>.allocate(capacity: 1)
                 noTable.initialize(to: 0)
                 defer { scratch.deallocate(); none.deallocate(); noTable.deallocate() }
                 var reducer = RipsReducer(
-                    n: n, prime: p, threshold: threshold, dist: dist.baseAddress ?? UnsafePointer(none),
+                    n: n, prime: p, threshold: threshold, dist: full.baseAddress ?? UnsafePointer(none),
                     binom: binom.baseAddress ?? UnsafePointer(noTable), inverse: inverse, scratch: scratch)
 
                 // H_0: Kruskal over the edges in filtration order (diameter ascending, index descending).
@@ -56,8 +74,11 @@ public enum VietorisRips {
                     let j = e.index - numbering.binomial(i, 2)
                     if components.union(i, j) {
                         if e.diameter > 0 { pairs0.append(PersistencePair(birth: 0, death: e.diameter)) }
-                    } else if top >= 1 && reducer.zeroApparentCofacet(e.index, e.diameter, 1) < 0 {
-                        columns.append(e)
+                    } else if top >= 1 {
+                        scratch[56] = i; scratch[57] = j  // the edge's vertices, largest first
+                        if reducer.zeroApparentCofacet(e.index, e.diameter, 1, vertices: scratch + 56) < 0 {
+                            columns.append(e)
+                        }
                     }
                 }
                 for v in 0..<n where components.find(v) == v { pairs0.append(PersistencePair(birth: 0, death: nil)) }
@@ -82,6 +103,7 @@ public enum VietorisRips {
                     }
                 }
             }
+        }
         }
         return result
     }

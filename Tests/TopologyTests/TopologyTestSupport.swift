@@ -44,6 +44,41 @@ enum Clouds {
             return [cos(a), sin(a), cos(b), sin(b)].map { $0 + noise * g.normal() }
         }
     }
+    /// The flat torus sampled on a `side` x `side` grid of angles, each jittered by up to
+    /// `jitter` of a cell, plus Gaussian noise.
+    static func flatTorusGrid(side: Int, jitter: Double, noise: Double, seed: UInt64) -> [[Double]] {
+        var g = SplitMix(seed: seed)
+        let cell = 2 * Double.pi / Double(side)
+        return (0..<(side * side)).map { t in
+            let a = (Double(t / side) + jitter * g.uniform(-0.5, 0.5)) * cell
+            let b = (Double(t % side) + jitter * g.uniform(-0.5, 0.5)) * cell
+            return [cos(a), sin(a), cos(b), sin(b)].map { $0 + noise * g.normal() }
+        }
+    }
+    /// The Klein bottle (as `kleinBottle`) on a jittered grid of `uSteps` x `vSteps` values of (u, v),
+    /// odd rows of v shifted half a step in u (a triangular lattice; `vSteps` even keeps it
+    /// symmetric under the gluing (u + 2 pi, v) ~ (u, -v)).
+    static func kleinBottleGrid(uSteps: Int, vSteps: Int, jitter: Double, noise: Double, seed: UInt64,
+                                R: Double = 2, r: Double = 1) -> [[Double]] {
+        var g = SplitMix(seed: seed)
+        return (0..<(uSteps * vSteps)).map { t in
+            let row = t % vSteps  // odd rows shifted half a step in u: triangles, not squares
+            let u = (Double(t / vSteps) + 0.5 * Double(row % 2) + jitter * g.uniform(-0.5, 0.5)) * 2 * Double.pi / Double(uSteps)
+            let v = (Double(t % vSteps) + jitter * g.uniform(-0.5, 0.5)) * 2 * Double.pi / Double(vSteps)
+            return [(R + r * cos(v)) * cos(u), (R + r * cos(v)) * sin(u), r * sin(v) * cos(u / 2), r * sin(v) * sin(u / 2)]
+                .map { $0 + noise * g.normal() }
+        }
+    }
+    /// About `n` points of the unit sphere on a Fibonacci lattice (nearly uniform), plus noise.
+    static func fibonacciSphere(_ n: Int, noise: Double, seed: UInt64) -> [[Double]] {
+        var g = SplitMix(seed: seed)
+        let golden = Double.pi * (3 - 5.0.squareRoot())
+        return (0..<n).map { i in
+            let z = 1 - 2 * (Double(i) + 0.5) / Double(n)
+            let rho = (1 - z * z).squareRoot(), a = golden * Double(i)
+            return [rho * cos(a), rho * sin(a), z].map { $0 + noise * g.normal() }
+        }
+    }
     /// The unit sphere S^2, uniform (normalized Gaussians).
     static func sphere(_ n: Int, noise: Double, seed: UInt64) -> [[Double]] {
         var g = SplitMix(seed: seed)
