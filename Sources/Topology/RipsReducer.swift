@@ -81,12 +81,13 @@ struct RipsReducer {
     /// the vertex inserted.
     @inline(__always) func zeroPivotCofacet(_ index: Int, _ diameter: Double, _ d: Int,
                                             _ v: UnsafeMutablePointer<Int>, added: inout Int) -> Int {
-        var below = index, above = 0, j = n &- 1, k = d &+ 1
-        while true {
-            while j >= k && C(j, k) <= below {
-                below &-= C(j, k); above &+= C(j, k &+ 1); j &-= 1; k &-= 1
+        // j runs down from n - 1; `next` is the position in v of the next vertex of the simplex.
+        var below = index, above = 0, j = n &- 1, k = d &+ 1, next = 0
+        while j >= 0 {
+            if next <= d && j == v[next] {
+                below &-= C(j, k); above &+= C(j, k &+ 1); k &-= 1; next &+= 1; j &-= 1
+                continue
             }
-            if j < k { return -1 }
             var within = true
             var t = 0
             while t <= d {
@@ -96,6 +97,7 @@ struct RipsReducer {
             if within { added = j; return above &+ C(j, k &+ 1) &+ below }
             j &-= 1
         }
+        return -1
     }
 
     /// The facet of the `d`-simplex with vertices `w` (largest first) and diameter `diameter` that
@@ -190,12 +192,12 @@ struct RipsReducer {
         let v = scratch + 16
         decode(index, d, into: v)
         let negated = prime &- coefficient
-        var below = index, above = 0, j = n &- 1, k = d &+ 1
-        while true {
-            while j >= k && C(j, k) <= below {
-                below &-= C(j, k); above &+= C(j, k &+ 1); j &-= 1; k &-= 1
+        var below = index, above = 0, j = n &- 1, k = d &+ 1, next = 0
+        while j >= 0 {
+            if next <= d && j == v[next] {  // a vertex of the simplex: skip it
+                below &-= C(j, k); above &+= C(j, k &+ 1); k &-= 1; next &+= 1; j &-= 1
+                continue
             }
-            if j < k { break }
             var cd = diameter
             var t = 0
             while t <= d {
@@ -220,12 +222,12 @@ struct RipsReducer {
         let v = scratch + 16
         decode(column.index, d, into: v)
         var checkEmergent = true
-        var below = column.index, above = 0, j = n &- 1, k = d &+ 1
-        while true {
-            while j >= k && C(j, k) <= below {
-                below &-= C(j, k); above &+= C(j, k &+ 1); j &-= 1; k &-= 1
+        var below = column.index, above = 0, j = n &- 1, k = d &+ 1, next = 0
+        while j >= 0 {
+            if next <= d && j == v[next] {  // a vertex of the simplex: skip it
+                below &-= C(j, k); above &+= C(j, k &+ 1); k &-= 1; next &+= 1; j &-= 1
+                continue
             }
-            if j < k { break }
             var cd = column.diameter
             var t = 0
             while t <= d {
