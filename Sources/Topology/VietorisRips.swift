@@ -47,8 +47,7 @@ public enum VietorisRips {
             }
         }
         var result = [PersistenceDiagram]()
-        square.withUnsafeBufferPointer { full in
-        distances.lower.withUnsafeBufferPointer { dist in
+        square.withUnsafeBufferPointer { full in distances.lower.withUnsafeBufferPointer { dist in
             numbering.table.withUnsafeBufferPointer { binom in
                 let scratch = UnsafeMutablePointer<Int>.allocate(capacity: 64)
                 scratch.initialize(repeating: 0, count: 64)
@@ -109,8 +108,7 @@ public enum VietorisRips {
                     }
                 }
             }
-        }
-        }
+        } }
         return result
     }
 
