@@ -1,15 +1,25 @@
 // A working column of the persistence reduction as a binary heap of (diameter, index, coefficient)
 // entries whose top is the pivot, as in Ripser's working coboundary (Bauer 2021, section 3.3).
 
-/// A coboundary (or reduction) entry: a simplex by its `index` in the combinatorial numbering, its
-/// `diameter` and a `coefficient` in Z/p.
+/// A coboundary (or reduction) entry: a simplex by its index in the combinatorial numbering, its
+/// `diameter` and a coefficient in Z/p, packed in 16 bytes as `key = index << shift | coefficient`
+/// (`shift` the bit width of p - 1, as Ripser packs them), so ordering by key orders by index.
 struct RipsEntry {
     /// The simplex's diameter (its filtration value).
     var diameter: Double
-    /// The simplex's index in the combinatorial number system.
-    var index: Int
-    /// The coefficient, in `0..<p`.
-    var coefficient: Int
+    /// `index << shift | coefficient`.
+    var key: Int
+
+    /// The entry for simplex `index` with `coefficient` in `0..<p`, p - 1 < 2^shift.
+    @inline(__always) init(diameter: Double, index: Int, coefficient: Int, shift: Int) {
+        self.diameter = diameter
+        key = (index &<< shift) | coefficient
+    }
+
+    /// The simplex's index.
+    @inline(__always) func index(_ shift: Int) -> Int { key &>> shift }
+    /// The coefficient.
+    @inline(__always) func coefficient(_ shift: Int) -> Int { key & ((1 &<< shift) &- 1) }
 }
 
 /// A multiset of entries, popped in filtration order: smallest diameter first, ties by largest
@@ -21,7 +31,7 @@ struct EntryHeap {
 
     /// Whether `a` comes out before `b`.
     @inline(__always) static func precedes(_ a: RipsEntry, _ b: RipsEntry) -> Bool {
-        a.diameter < b.diameter || (a.diameter == b.diameter && a.index > b.index)
+        a.diameter < b.diameter || (a.diameter == b.diameter && a.key > b.key)
     }
 
     /// Empties the heap, keeping its storage.
@@ -67,20 +77,24 @@ struct EntryHeap {
 
     /// Removes entries from the top until one simplex has a nonzero total coefficient (mod
     /// `prime`), and returns that simplex with its total; nil when the column sums to zero.
-    mutating func popPivot(prime: Int) -> RipsEntry? {
-        while var pivot = pop() {
-            while let next = items.first, next.index == pivot.index {
-                pivot.coefficient = (pivot.coefficient + next.coefficient) % prime
+    mutating func popPivot(prime: Int, shift: Int) -> RipsEntry? {
+        while let top = pop() {
+            let index = top.index(shift)
+            var coefficient = top.coefficient(shift)
+            while let next = items.first, next.index(shift) == index {
+                coefficient = (coefficient &+ next.coefficient(shift)) % prime
                 _ = pop()
             }
-            if pivot.coefficient != 0 { return pivot }
+            if coefficient != 0 {
+                return RipsEntry(diameter: top.diameter, index: index, coefficient: coefficient, shift: shift)
+            }
         }
         return nil
     }
 
     /// The pivot (as `popPivot`), left in the heap as one entry.
-    mutating func pivot(prime: Int) -> RipsEntry? {
-        guard let p = popPivot(prime: prime) else { return nil }
+    mutating func pivot(prime: Int, shift: Int) -> RipsEntry? {
+        guard let p = popPivot(prime: prime, shift: shift) else { return nil }
         push(p)
         return p
     }

@@ -6,16 +6,17 @@
 public struct RipsOptions: Sendable {
     /// The largest homology dimension computed, `0...3` (default 1).
     public var maxDimension: Int
-    /// The coefficient field Z/p: a prime in `2...RipsOptions.largestPrime` (default 2).
+    /// The coefficient field Z/p: a prime in `2...65521` (default 2; 65521 is the largest prime
+    /// below 2^16).
     public var prime: Int
     /// Only simplices of diameter `<= threshold` enter the filtration; classes still alive there
     /// have death nil. nil (default): no threshold.
     public var threshold: Double?
 
     /// The largest coefficient prime accepted, 65521 (the largest prime below 2^16).
-    public static let largestPrime = 65521
+    static let largestPrime = 65521
     /// The largest `maxDimension` accepted.
-    public static let largestDimension = 3
+    static let largestDimension = 3
 
     /// Options for dimensions `0...maxDimension`, Z/`prime` coefficients and an optional threshold.
     public init(maxDimension: Int = 1, prime: Int = 2, threshold: Double? = nil) {

@@ -27,6 +27,8 @@ struct RipsReducer {
     let n: Int
     /// The prime p of the coefficients.
     let prime: Int
+    /// The bit width of p - 1: entries pack `index << shift | coefficient`.
+    let shift: Int
     /// Only simplices of diameter <= threshold exist.
     let threshold: Double
     /// The full distance matrix, row-major (n x n): scanning the candidate vertices j of a
@@ -81,12 +83,13 @@ struct RipsReducer {
     /// the vertex inserted.
     @inline(__always) func zeroPivotCofacet(_ index: Int, _ diameter: Double, _ d: Int,
                                             _ v: UnsafeMutablePointer<Int>, added: inout Int) -> Int {
-        var below = index, above = 0, j = n &- 1, k = d &+ 1
-        while true {
-            while j >= k && C(j, k) <= below {
-                below &-= C(j, k); above &+= C(j, k &+ 1); j &-= 1; k &-= 1
+        // j runs down from n - 1; `next` is the position in v of the next vertex of the simplex.
+        var below = index, above = 0, j = n &- 1, k = d &+ 1, next = 0
+        while j >= 0 {
+            if next <= d && j == v[next] {
+                below &-= C(j, k); above &+= C(j, k &+ 1); k &-= 1; next &+= 1; j &-= 1
+                continue
             }
-            if j < k { return -1 }
             var within = true
             var t = 0
             while t <= d {
@@ -96,6 +99,7 @@ struct RipsReducer {
             if within { added = j; return above &+ C(j, k &+ 1) &+ below }
             j &-= 1
         }
+        return -1
     }
 
     /// The facet of the `d`-simplex with vertices `w` (largest first) and diameter `diameter` that
@@ -186,16 +190,16 @@ struct RipsReducer {
     /// column and `coefficient` times its coboundary (cofacets within the threshold) to the working
     /// coboundary.
     mutating func addSimplexCoboundary(_ index: Int, _ diameter: Double, _ coefficient: Int, _ d: Int) {
-        reduction.push(RipsEntry(diameter: diameter, index: index, coefficient: coefficient))
+        reduction.push(RipsEntry(diameter: diameter, index: index, coefficient: coefficient, shift: shift))
         let v = scratch + 16
         decode(index, d, into: v)
         let negated = prime &- coefficient
-        var below = index, above = 0, j = n &- 1, k = d &+ 1
-        while true {
-            while j >= k && C(j, k) <= below {
-                below &-= C(j, k); above &+= C(j, k &+ 1); j &-= 1; k &-= 1
+        var below = index, above = 0, j = n &- 1, k = d &+ 1, next = 0
+        while j >= 0 {
+            if next <= d && j == v[next] {  // a vertex of the simplex: skip it
+                below &-= C(j, k); above &+= C(j, k &+ 1); k &-= 1; next &+= 1; j &-= 1
+                continue
             }
-            if j < k { break }
             var cd = diameter
             var t = 0
             while t <= d {
@@ -205,7 +209,7 @@ struct RipsReducer {
             }
             if cd <= threshold {
                 coboundary.push(RipsEntry(diameter: cd, index: above &+ C(j, k &+ 1) &+ below,
-                                          coefficient: (k & 1) == 1 ? negated : coefficient))
+                                          coefficient: (k & 1) == 1 ? negated : coefficient, shift: shift))
             }
             j &-= 1
         }
@@ -220,12 +224,12 @@ struct RipsReducer {
         let v = scratch + 16
         decode(column.index, d, into: v)
         var checkEmergent = true
-        var below = column.index, above = 0, j = n &- 1, k = d &+ 1
-        while true {
-            while j >= k && C(j, k) <= below {
-                below &-= C(j, k); above &+= C(j, k &+ 1); j &-= 1; k &-= 1
+        var below = column.index, above = 0, j = n &- 1, k = d &+ 1, next = 0
+        while j >= 0 {
+            if next <= d && j == v[next] {  // a vertex of the simplex: skip it
+                below &-= C(j, k); above &+= C(j, k &+ 1); k &-= 1; next &+= 1; j &-= 1
+                continue
             }
-            if j < k { break }
             var cd = column.diameter
             var t = 0
             while t <= d {
@@ -235,15 +239,16 @@ struct RipsReducer {
             }
             if cd <= threshold {
                 let e = RipsEntry(diameter: cd, index: above &+ C(j, k &+ 1) &+ below,
-                                  coefficient: (k & 1) == 1 ? prime &- 1 : 1)
+                                  coefficient: (k & 1) == 1 ? prime &- 1 : 1, shift: shift)
                 if checkEmergent && cd == column.diameter {
-                    if !pivots.contains(e.index) {
+                    let cofacet = e.index(shift)
+                    if !pivots.contains(cofacet) {
                         let w = scratch + 48  // the cofacet's vertices: v with j inserted
                         var t = 0, u = 0
                         while t <= d && v[t] > j { w[u] = v[t]; u &+= 1; t &+= 1 }
                         w[u] = j; u &+= 1
                         while t <= d { w[u] = v[t]; u &+= 1; t &+= 1 }
-                        if zeroApparentFacet(e.index, cd, d &+ 1, vertices: w) == nil { return e }
+                        if zeroApparentFacet(cofacet, cd, d &+ 1, vertices: w) == nil { return e }
                     }
                     checkEmergent = false
                 }
@@ -252,7 +257,7 @@ struct RipsReducer {
             j &-= 1
         }
         for e in cofacets { coboundary.push(e) }
-        return coboundary.pivot(prime: prime)
+        return coboundary.pivot(prime: prime, shift: shift)
     }
 
     // MARK: Reduction
@@ -278,31 +283,32 @@ struct RipsReducer {
                     pairs.append(PersistencePair(birth: column.diameter, death: nil))
                     break
                 }
-                if let (other, otherCoefficient) = pivots.find(p.index) {
+                let pivotIndex = p.index(shift), pivotCoefficient = p.coefficient(shift)
+                if let (other, otherCoefficient) = pivots.find(pivotIndex) {
                     // Cancel the pivot: add -c/c' times the reduced column with the same pivot.
-                    let factor = (prime &- p.coefficient &* inverse[otherCoefficient] % prime) % prime
+                    let factor = (prime &- pivotCoefficient &* inverse[otherCoefficient] % prime) % prime
                     let added = columns[other]
                     addSimplexCoboundary(added.index, added.diameter, factor, d)
                     var t = offsets[other]
                     let end = offsets[other &+ 1]
                     while t < end {
                         let e = stored[t]
-                        addSimplexCoboundary(e.index, e.diameter, e.coefficient &* factor % prime, d)
+                        addSimplexCoboundary(e.index(shift), e.diameter, e.coefficient(shift) &* factor % prime, d)
                         t &+= 1
                     }
-                    pivot = coboundary.pivot(prime: prime)
-                } else if let (facet, sign) = zeroApparentFacet(p.index, p.diameter, d &+ 1) {
+                    pivot = coboundary.pivot(prime: prime, shift: shift)
+                } else if let (facet, sign) = zeroApparentFacet(pivotIndex, p.diameter, d &+ 1) {
                     // The pivot is the apparent cofacet of a skipped column, whose coboundary has
                     // this pivot with coefficient `sign` = +-1: add -c * sign times it.
-                    let factor = sign == 1 ? prime &- p.coefficient : p.coefficient
+                    let factor = sign == 1 ? prime &- pivotCoefficient : pivotCoefficient
                     addSimplexCoboundary(facet, p.diameter, factor, d)
-                    pivot = coboundary.pivot(prime: prime)
+                    pivot = coboundary.pivot(prime: prime, shift: shift)
                 } else {
                     if p.diameter > column.diameter {
                         pairs.append(PersistencePair(birth: column.diameter, death: p.diameter))
                     }
-                    pivots.insert(p.index, column: ci, coefficient: p.coefficient)
-                    while let e = reduction.popPivot(prime: prime) { stored.append(e) }
+                    pivots.insert(pivotIndex, column: ci, coefficient: pivotCoefficient)
+                    while let e = reduction.popPivot(prime: prime, shift: shift) { stored.append(e) }
                     break
                 }
             }

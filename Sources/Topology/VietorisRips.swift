@@ -17,6 +17,12 @@ public enum VietorisRips {
         guard n >= 1 else { throw TopologyError("the distance matrix is empty: give at least one point") }
         let top = options.maxDimension
         let numbering = try SimplexNumbering(vertexCount: n, largestK: top + 2)
+        // Heap entries pack a simplex index and a coefficient: index << shift | coefficient.
+        let shift = Int.bitWidth - (options.prime - 1).leadingZeroBitCount
+        guard numbering.binomial(n, top + 2) <= Int.max >> shift else {
+            throw TopologyError(
+                "\(n) points are too many for dimension \(top) with Z/\(options.prime) coefficients: the simplex numbering needs C(\(n), \(top + 2)) < 2^\(63 - shift); use fewer points (landmarks) or a lower maxDimension")
+        }
         let threshold = min(options.threshold ?? .infinity, enclosingRadius(distances))
         let p = options.prime
         var inverse = [Int](repeating: 0, count: p)
@@ -41,8 +47,7 @@ public enum VietorisRips {
             }
         }
         var result = [PersistenceDiagram]()
-        square.withUnsafeBufferPointer { full in
-        distances.lower.withUnsafeBufferPointer { dist in
+        square.withUnsafeBufferPointer { full in distances.lower.withUnsafeBufferPointer { dist in
             numbering.table.withUnsafeBufferPointer { binom in
                 let scratch = UnsafeMutablePointer<Int>.allocate(capacity: 64)
                 scratch.initialize(repeating: 0, count: 64)
@@ -52,7 +57,7 @@ public enum VietorisRips {
                 noTable.initialize(to: 0)
                 defer { scratch.deallocate(); none.deallocate(); noTable.deallocate() }
                 var reducer = RipsReducer(
-                    n: n, prime: p, threshold: threshold, dist: full.baseAddress ?? UnsafePointer(none),
+                    n: n, prime: p, shift: shift, threshold: threshold, dist: full.baseAddress ?? UnsafePointer(none),
                     binom: binom.baseAddress ?? UnsafePointer(noTable), inverse: inverse, scratch: scratch)
 
                 // H_0: Kruskal over the edges in filtration order (diameter ascending, index descending).
@@ -103,8 +108,7 @@ public enum VietorisRips {
                     }
                 }
             }
-        }
-        }
+        } }
         return result
     }
 

@@ -53,3 +53,19 @@ import Topology
         #expect(big[0].pairs.count == 3)
     }
 }
+
+@Suite struct NumberingLimitTests {
+    /// 1,800 points to dimension 3 with Z/65521: C(1800, 5) is over 2^47, where entries keep 16
+    /// bits for the coefficient. An error, before anything large is allocated.
+    @Test func tooManyPointsForTheNumberingIsAnError() throws {
+        let d = try DistanceMatrix(points: (0..<1800).map { [Double($0)] })
+        do {
+            _ = try VietorisRips.diagrams(d, options: RipsOptions(maxDimension: 3, prime: 65521))
+            Issue.record("no error")
+        } catch let e as TopologyError {
+            for w in ["1800 points", "too many", "dimension 3", "Z/65521", "fewer points"] {
+                #expect(e.description.contains(w), "\(e.description) lacks \(w)")
+            }
+        }
+    }
+}
