@@ -176,10 +176,14 @@ public enum TopologyInspection {
         return data
     }
 
+    /// The highest dimension and the largest coefficient prime the persistence computation accepts
+    /// (`RipsOptions` checks them again).
+    static let largestDimension = 3, largestPrime = 65521
+
     /// Checks the options before any file is read; errors name the option.
     static func validate(_ r: TopologyRequest) throws {
-        try require((0...RipsOptions.largestDimension).contains(r.maxDimension), "--max-dim must be between 0 and \(RipsOptions.largestDimension), got \(r.maxDimension).")
-        try require(r.coefficients >= 2 && r.coefficients <= RipsOptions.largestPrime && isPrime(r.coefficients),
+        try require((0...largestDimension).contains(r.maxDimension), "--max-dim must be between 0 and \(largestDimension), got \(r.maxDimension).")
+        try require(r.coefficients >= 2 && r.coefficients <= largestPrime && isPrime(r.coefficients),
                     "--coefficients must be a prime number (2, 3, 5, ...; at most 65521), got \(r.coefficients): homology is computed over the field Z/p.")
         if let t = r.threshold { try require(t.isFinite && t >= 0, "--threshold must be a non-negative finite distance, got \(t).") }
         if let l = r.landmarks { try require(l >= 1 && l <= 1_000_000, "--landmarks must be between 1 and 1000000, got \(l).") }
