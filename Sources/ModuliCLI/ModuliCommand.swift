@@ -9,7 +9,7 @@ public struct ModuliCommand: ParsableCommand {
         commandName: "moduli",
         abstract: "Train recurrent networks with moduli regularization (geometric sparsification).",
         version: ModuliVersion.string,
-        subcommands: [TrainCommand.self, EvaluateCommand.self, GenerateCommand.self, ExportCommand.self, CompareCommand.self, ReportCommand.self, SweepCommand.self, GeometryCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, EvaluateCommand.self, GenerateCommand.self, ExportCommand.self, CompareCommand.self, ReportCommand.self, SweepCommand.self, GeometryCommand.self, TopologyCommand.self, BenchCommand.self])
     public init() {}
 }
 

@@ -1,4 +1,5 @@
-// NumPy .npy files (format version 1.0) of float32 matrices: how R is written for inspection.
+// NumPy .npy files (format version 1.0) of float32 matrices: how R is written for inspection, and
+// float32 or float64 matrices read as Doubles (point clouds, distance matrices).
 // Reference: the NumPy format specification (numpy.lib.format, "NEP 1").
 import Foundation
 import Linalg
@@ -45,6 +46,52 @@ public enum NPYFile {
     /// Decodes a 2-D little-endian float32 C-order `.npy` (version 1.0 or 2.0).
     public static func decode(_ data: Data) throws -> Matrix<Float> {
         let bytes = [UInt8](data)
+        let layout = try parse(bytes, accepting: ["<f4"])
+        var scalars = [Float](repeating: 0, count: layout.count)
+        for i in 0..<layout.count {
+            let o = layout.start + 4 * i
+            let bits = UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24
+            scalars[i] = Float(bitPattern: bits)
+        }
+        return Matrix(rows: layout.rows, columns: layout.columns, scalars: scalars)
+    }
+
+    /// A 2-D array of `.npy` data as Doubles.
+    public struct DoubleArray: Sendable {
+        /// Rows and columns of the array.
+        public var rows: Int, columns: Int
+        /// The entries, row-major.
+        public var values: [Double]
+        /// The stored type: `<f4` (float32) or `<f8` (float64).
+        public var dtype: String
+    }
+
+    /// Decodes a 2-D little-endian float32 or float64 C-order `.npy` (version 1.0 or 2.0) as Doubles.
+    public static func decodeDoubles(_ data: Data) throws -> DoubleArray {
+        let bytes = [UInt8](data)
+        let layout = try parse(bytes, accepting: ["<f4", "<f8"])
+        var values = [Double](repeating: 0, count: layout.count)
+        if layout.dtype == "<f4" {
+            for i in 0..<layout.count {
+                let o = layout.start + 4 * i
+                let bits = UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24
+                values[i] = Double(Float(bitPattern: bits))
+            }
+        } else {
+            for i in 0..<layout.count {
+                let o = layout.start + 8 * i
+                var bits: UInt64 = 0
+                for k in 0..<8 { bits |= UInt64(bytes[o + k]) << (8 * k) }
+                values[i] = Double(bitPattern: bits)
+            }
+        }
+        return DoubleArray(rows: layout.rows, columns: layout.columns, values: values, dtype: layout.dtype)
+    }
+
+    /// The header of a 2-D C-order `.npy` of one of the `accepted` dtypes, checked against the
+    /// bytes the file has: its shape, dtype and where its data starts.
+    private static func parse(_ bytes: [UInt8], accepting accepted: [String]) throws
+        -> (rows: Int, columns: Int, count: Int, start: Int, dtype: String) {
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
             throw FormatError(description: "not a .npy file (bad magic)")
         }
@@ -62,7 +109,10 @@ public enum NPYFile {
               let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .ascii) else {
             throw FormatError(description: "truncated .npy header")
         }
-        guard header.contains("'<f4'") else { throw FormatError(description: "only '<f4' data is supported: \(header)") }
+        guard let dtype = accepted.first(where: { header.contains("'\($0)'") }) else {
+            let names = accepted.map { "'\($0)'" + ($0 == "<f4" ? " (float32)" : " (float64)") }.joined(separator: " or ")
+            throw FormatError(description: "only \(names) data is supported: \(header)")
+        }
         guard header.contains("'fortran_order': False") else { throw FormatError(description: "only C order is supported") }
         guard let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else {
             throw FormatError(description: "no shape in .npy header: \(header)")
@@ -75,19 +125,14 @@ public enum NPYFile {
         }
         guard dims.allSatisfy({ $0 >= 0 }) else { throw FormatError(description: "the shape (\(shapeText)) has a negative dimension") }
         // The declared size, in checked arithmetic, against the bytes the file has.
+        let width = dtype == "<f8" ? 8 : 4, typeName = dtype == "<f8" ? "float64" : "float32"
         let start = headerStart + headerLength, dataBytes = bytes.count - start
         let (count, overflow) = dims[0].multipliedReportingOverflow(by: dims[1])
-        let (needed, overflow2) = count.multipliedReportingOverflow(by: 4)
+        let (needed, overflow2) = count.multipliedReportingOverflow(by: width)
         guard !overflow, !overflow2, needed == dataBytes else {
-            throw FormatError(description: "its shape (\(dims[0]), \(dims[1])) needs \(overflow || overflow2 ? "more than \(Int.max)" : String(needed)) bytes of float32 data, the file has \(dataBytes)")
+            throw FormatError(description: "its shape (\(dims[0]), \(dims[1])) needs \(overflow || overflow2 ? "more than \(Int.max)" : String(needed)) bytes of \(typeName) data, the file has \(dataBytes)")
         }
-        var scalars = [Float](repeating: 0, count: count)
-        for i in 0..<count {
-            let o = start + 4 * i
-            let bits = UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24
-            scalars[i] = Float(bitPattern: bits)
-        }
-        return Matrix(rows: dims[0], columns: dims[1], scalars: scalars)
+        return (dims[0], dims[1], count, start, dtype)
     }
 
     /// Reads a matrix written by `write` (or by NumPy as a 2-D float32 array) of at most

@@ -45,8 +45,23 @@ public struct AddingModel: Sendable {
 
     /// Mean squared error over a fixed set, evaluated in chunks.
     public func meanSquaredError(_ set: AddingBatch, length: Int, _ store: ParameterStore<Float>, chunk: Int = 500) -> Double {
-        let n = set.targets.rows
         var total = 0.0
+        forEachChunk(set, length: length, store, chunk: chunk) { caches, start in
+            let p = head.forward(caches.last!.final.hidden, store)
+            for b in 0..<p.rows {
+                let e = Double(p[b, 0]) - Double(set.targets[start + b, 0])
+                total += e * e
+            }
+            return true
+        }
+        return total / Double(set.targets.rows)
+    }
+
+    /// Runs the recurrent stack over `set` in chunks of `chunk` sequences, calling `body` with each
+    /// chunk's caches and the index of its first sequence, until `body` returns false.
+    func forEachChunk(_ set: AddingBatch, length: Int, _ store: ParameterStore<Float>, chunk: Int = 500,
+                      _ body: ([RecurrentCache<Float>], Int) -> Bool) {
+        let n = set.targets.rows
         var start = 0
         while start < n {
             let size = min(chunk, n - start)
@@ -57,13 +72,8 @@ public struct AddingModel: Sendable {
                     inputs[t * size + b, 1] = set.inputs[t * n + start + b, 1]
                 }
             }
-            let p = predict(inputs, batch: size, store)
-            for b in 0..<size {
-                let e = Double(p[b, 0]) - Double(set.targets[start + b, 0])
-                total += e * e
-            }
+            guard body(rnn.forward(inputs, batch: size, store), start) else { return }
             start += size
         }
-        return total / Double(n)
     }
 }

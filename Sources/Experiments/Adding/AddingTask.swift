@@ -92,4 +92,15 @@ public struct AddingTask: TrainingTask {
     public func evaluate(_ model: AddingModel, _ store: ParameterStore<Float>) -> [String: Double] {
         ["testMSE": model.meanSquaredError(testSet, length: options.length, store)]
     }
+
+    /// The top layer's hidden states over the test sequences, in chunks of 500 sequences; row
+    /// `t * size + b` of a chunk is sequence b after step t.
+    public func hiddenStates(_ model: AddingModel, _ store: ParameterStore<Float>, maximumRows: Int) -> Matrix<Float>? {
+        var rows = RowCollector(columns: options.hiddenSize, limit: maximumRows)
+        model.forEachChunk(testSet, length: options.length, store) { caches, _ in
+            rows.append(caches.last!.output)
+            return !rows.isFull
+        }
+        return rows.matrix
+    }
 }

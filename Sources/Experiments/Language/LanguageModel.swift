@@ -129,6 +129,26 @@ public struct LanguageModel: Sendable {
         }
     }
 
+    /// The top layer's hidden states over `tokens` (windows of `bptt` rows, the state carried from
+    /// zero, no dropout, as `evaluate` runs them), at most `maximumRows` rows: row `t * B + b` of a
+    /// window is column b after its step t.
+    public func hiddenStates(_ tokens: BatchifiedTokens, bptt: Int, _ store: ParameterStore<Float>, maximumRows: Int) -> Matrix<Float> {
+        var state = rnn.zeroState(batch: tokens.columns, as: Float.self)
+        var windows = BPTTWindows(bptt: bptt)
+        var rows = RowCollector(columns: rnn.hiddenSize, limit: maximumRows)
+        let products = rnn.products
+        while !rows.isFull, let w = windows.next(in: tokens) {
+            var x = encoder.forward(w.inputs.map(Int.init), store)
+            for (k, layer) in rnn.layers.enumerated() {
+                let cache = layer.forward(x, batch: w.columns, initial: state[k], store, product: products[k])
+                x = cache.output
+                state[k] = cache.final
+            }
+            rows.append(x)
+        }
+        return rows.matrix
+    }
+
     /// Mean cross-entropy and top-1 accuracy over every prediction of `tokens` (the example's
     /// `evaluate`: windows of `bptt` rows, the state carried from zero, no dropout). The loss is
     /// the mean over all `(rows - 1) x B` predictions, and so is the accuracy.

@@ -281,4 +281,9 @@ public struct LanguageTask: TrainingTask {
         }
         return metrics
     }
+
+    /// The top layer's hidden states over the test text, as the test evaluation runs it.
+    public func hiddenStates(_ model: LanguageModel, _ store: ParameterStore<Float>, maximumRows: Int) -> Matrix<Float>? {
+        model.hiddenStates(test, bptt: options.bptt, store, maximumRows: maximumRows)
+    }
 }

@@ -33,6 +33,12 @@ public struct NavigationModel: Sendable {
         return decoder.forward(caches[0].output, store)
     }
 
+    /// The hidden states `(T * B) x Ng` after every step, for start codes `B x Np` and velocities `(T * B) x 2`.
+    public func hiddenStates(start: Matrix<Float>, velocities: Matrix<Float>, _ store: ParameterStore<Float>) -> Matrix<Float> {
+        let h0 = encoder.forward(start, store)
+        return rnn.forward(velocities, batch: start.rows, initial: [RecurrentState(hidden: h0)], store)[0].output
+    }
+
     /// One forward and backward pass of the soft-target cross-entropy (mean over batch and time);
     /// adds the gradients into the store and returns the loss.
     public func lossAndGradients(start: Matrix<Float>, velocities: Matrix<Float>, targets: Matrix<Float>,

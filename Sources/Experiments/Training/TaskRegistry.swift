@@ -1,6 +1,8 @@
 // The tasks the command line and config files can name, found by name: `moduli train --config
 // FILE.json` reads the task from the file and runs it on the shared trainer.
 import Foundation
+import Geometry
+import Linalg
 import NN
 
 /// A task that can run from a resolved config file, without the caller knowing its types.
@@ -12,6 +14,8 @@ public struct RegisteredTask: Sendable {
     private let runConfig: @Sendable (Data, String, RunDirectory, Bool, Bool) throws -> RunSummary?
     private let evaluateRun: @Sendable (String, EvaluationOptions) throws -> [String: Double]
     private let exportRun: @Sendable (String, Bool, Bool) throws -> Data
+    private let hiddenStatesRun: @Sendable (String, Int) throws -> Matrix<Float>
+    private let embeddingRun: @Sendable (String) throws -> NeuronEmbedding?
 
     /// Registers `task`.
     public init<Task: TrainingTask>(_ task: Task.Type) {
@@ -43,6 +47,20 @@ public struct RegisteredTask: Sendable {
             }
             return try trained.export(sparse: sparse)
         }
+        hiddenStatesRun = { path, maximumRows in try TrainedModel<Task>(runAt: path).hiddenStates(maximumRows: maximumRows) }
+        embeddingRun = { path in try TrainedModel<Task>(runAt: path).embedding() }
+    }
+
+    /// The hidden states of the finished run at `path` over its task's evaluation inputs
+    /// (`TrainingTask.hiddenStates`), at most `maximumRows`; rows are states, columns hidden units.
+    public func hiddenStates(runAt path: String, maximumRows: Int) throws -> Matrix<Float> {
+        try hiddenStatesRun(path, maximumRows)
+    }
+
+    /// The neuron positions of the finished run at `path` on its moduli space (positions.npy, the
+    /// final ones of a learned embedding), or nil for a run without a geometric regularizer.
+    public func embedding(runAt path: String) throws -> NeuronEmbedding? {
+        try embeddingRun(path)
     }
 
     /// The model of the finished run at `path` as a file: pruned tensors in CSR form with `sparse`

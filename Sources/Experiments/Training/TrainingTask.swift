@@ -113,6 +113,11 @@ public protocol TrainingTask: Sendable {
     /// A fingerprint of data the task reads from outside the run (a corpus), which a run records
     /// and later commands check (`DataFingerprint`); nil (the default) for data the task draws itself.
     func dataFingerprint() -> DataFingerprint?
+    /// The model's hidden states over the task's evaluation inputs, for the shape of what it learned
+    /// (`moduli topology RUN --source hidden`): one row per (time step, sequence) in the order the
+    /// evaluation runs them, the top layer's hidden units as columns, at most `maximumRows` rows
+    /// (the first ones). nil (the default) for a task that does not expose them.
+    func hiddenStates(_ model: Model, _ store: ParameterStore<Float>, maximumRows: Int) -> Matrix<Float>?
 }
 
 extension TrainingTask {
@@ -122,4 +127,21 @@ extension TrainingTask {
     public static var primaryMetricIncreases: Bool { false }
     public var baselines: [String: Double] { [:] }
     public func dataFingerprint() -> DataFingerprint? { nil }
+    public func hiddenStates(_ model: Model, _ store: ParameterStore<Float>, maximumRows: Int) -> Matrix<Float>? { nil }
+}
+
+/// Row-major rows collected up to a limit: the hidden states of successive evaluation batches.
+struct RowCollector {
+    let columns: Int, limit: Int
+    private(set) var scalars: [Float] = []
+    /// Room for more rows.
+    var isFull: Bool { scalars.count >= limit * columns }
+    init(columns: Int, limit: Int) { self.columns = columns; self.limit = max(limit, 0) }
+    /// Appends the rows of `m` (as many as fit).
+    mutating func append(_ m: Matrix<Float>) {
+        let rows = min(m.rows, limit - scalars.count / columns)
+        if rows > 0 { scalars.append(contentsOf: m.scalars[0..<(rows * columns)]) }
+    }
+    /// The rows collected.
+    var matrix: Matrix<Float> { Matrix(rows: scalars.count / columns, columns: columns, scalars: scalars) }
 }
