@@ -1,5 +1,5 @@
 // `moduli topology`: persistent homology (Vietoris-Rips barcodes) of a point cloud, a distance
-// matrix, or a run's hidden states or neuron positions. Reference: docs/cli.md, issue 23.
+// matrix, or a run's hidden states or neuron positions. Reference: docs/cli.md.
 import ArgumentParser
 import Experiments
 import Foundation

@@ -14,9 +14,9 @@ public struct RipsOptions: Sendable {
     public var threshold: Double?
 
     /// The largest coefficient prime accepted, 65521 (the largest prime below 2^16).
-    static let largestPrime = 65521
+    public static let largestPrime = 65521
     /// The largest `maxDimension` accepted.
-    static let largestDimension = 3
+    public static let largestDimension = 3
 
     /// Options for dimensions `0...maxDimension`, Z/`prime` coefficients and an optional threshold.
     public init(maxDimension: Int = 1, prime: Int = 2, threshold: Double? = nil) {
@@ -48,7 +48,7 @@ public struct RipsOptions: Sendable {
     }
 
     /// Whether `p` is prime, by trial division (p is at most `largestPrime`).
-    static func isPrime(_ p: Int) -> Bool {
+    public static func isPrime(_ p: Int) -> Bool {
         if p < 2 { return false }
         var q = 2
         while q * q <= p {

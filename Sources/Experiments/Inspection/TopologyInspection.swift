@@ -1,5 +1,5 @@
 // `moduli topology`: Vietoris-Rips persistent homology of a point cloud, a distance matrix, or a
-// run's hidden states or neuron positions. Reference: docs/cli.md ("moduli topology"), issue 23.
+// run's hidden states or neuron positions. Reference: docs/cli.md ("moduli topology").
 import Foundation
 import Geometry
 import Linalg
@@ -163,39 +163,21 @@ public enum TopologyInspection {
     /// The diagrams as JSON, exactly `{"diagrams": [{"dimension": 0, "pairs": [[birth, death], ...]}, ...]}`
     /// with `death` null for a class that never dies; pairs sorted by birth, then death (never last).
     public static func json(_ diagrams: [PersistenceDiagram]) throws -> Data {
-        struct Diagram: Encodable { let dimension: Int; let pairs: [[Double?]] }
-        struct Document: Encodable { let diagrams: [Diagram] }
-        let document = Document(diagrams: diagrams.map { d in
-            let sorted = d.pairs.sorted { ($0.birth, $0.death ?? .infinity) < ($1.birth, $1.death ?? .infinity) }
-            return Diagram(dimension: d.dimension, pairs: sorted.map { [$0.birth, $0.death] })
+        DiagramFile.encode(diagrams.map { d in
+            PersistenceDiagram(dimension: d.dimension,
+                               pairs: d.pairs.sorted { ($0.birth, $0.death ?? .infinity) < ($1.birth, $1.death ?? .infinity) })
         })
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        var data = try encoder.encode(document)
-        data.append(0x0A)
-        return data
     }
-
-    /// The highest dimension and the largest coefficient prime the persistence computation accepts
-    /// (`RipsOptions` checks them again).
-    static let largestDimension = 3, largestPrime = 65521
 
     /// Checks the options before any file is read; errors name the option.
     static func validate(_ r: TopologyRequest) throws {
-        try require((0...largestDimension).contains(r.maxDimension), "--max-dim must be between 0 and \(largestDimension), got \(r.maxDimension).")
-        try require(r.coefficients >= 2 && r.coefficients <= largestPrime && isPrime(r.coefficients),
-                    "--coefficients must be a prime number (2, 3, 5, ...; at most 65521), got \(r.coefficients): homology is computed over the field Z/p.")
+        try require((0...RipsOptions.largestDimension).contains(r.maxDimension), "--max-dim must be between 0 and \(RipsOptions.largestDimension), got \(r.maxDimension).")
+        try require(r.coefficients >= 2 && r.coefficients <= RipsOptions.largestPrime && RipsOptions.isPrime(r.coefficients),
+                    "--coefficients must be a prime number (2, 3, 5, ...; at most \(RipsOptions.largestPrime)), got \(r.coefficients): homology is computed over the field Z/p.")
         if let t = r.threshold { try require(t.isFinite && t >= 0, "--threshold must be a non-negative finite distance, got \(t).") }
         if let l = r.landmarks { try require(l >= 1 && l <= 1_000_000, "--landmarks must be between 1 and 1000000, got \(l).") }
         if let k = r.pca { try require(k >= 1 && k <= PrincipalComponents.maximumCoordinates, "--pca must be between 1 and \(PrincipalComponents.maximumCoordinates), got \(k).") }
         try require(r.maximumStates >= 1 && r.maximumStates <= 10_000_000, "--max-states must be between 1 and 10000000, got \(r.maximumStates).")
-    }
-
-    static func isPrime(_ p: Int) -> Bool {
-        guard p >= 2 else { return false }
-        var d = 2
-        while d * d <= p { if p % d == 0 { return false }; d += 1 }
-        return true
     }
 
     /// The array of a `.npy` file of at most `maximumFileBytes`; errors name the file and option.
