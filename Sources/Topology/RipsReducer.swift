@@ -53,6 +53,19 @@ struct RipsReducer {
     /// The distance between vertices i and j.
     @inline(__always) func distance(_ i: Int, _ j: Int) -> Double { dist[i &* n &+ j] }
 
+    /// The diameter of the cofacet that adds vertex `j` to the simplex of diameter `diameter` with
+    /// vertices `vertices[0...d]`: the largest of `diameter` and the distances from `j` to them.
+    @inline(__always) func cofacetDiameter(_ diameter: Double, vertices v: UnsafeMutablePointer<Int>, dimension d: Int, adding j: Int) -> Double {
+        var cd = diameter
+        var t = 0
+        while t <= d {
+            let x = distance(v[t], j)
+            if x > cd { cd = x }
+            t &+= 1
+        }
+        return cd
+    }
+
     /// C(j, k).
     @inline(__always) func C(_ j: Int, _ k: Int) -> Int { binom[k &* (n &+ 1) &+ j] }
 
@@ -200,13 +213,7 @@ struct RipsReducer {
                 below &-= C(j, k); above &+= C(j, k &+ 1); k &-= 1; next &+= 1; j &-= 1
                 continue
             }
-            var cd = diameter
-            var t = 0
-            while t <= d {
-                let x = distance(v[t], j)
-                if x > cd { cd = x }
-                t &+= 1
-            }
+            let cd = cofacetDiameter(diameter, vertices: v, dimension: d, adding: j)
             if cd <= threshold {
                 coboundary.push(RipsEntry(diameter: cd, index: above &+ C(j, k &+ 1) &+ below,
                                           coefficient: (k & 1) == 1 ? negated : coefficient, shift: shift))
@@ -230,13 +237,7 @@ struct RipsReducer {
                 below &-= C(j, k); above &+= C(j, k &+ 1); k &-= 1; next &+= 1; j &-= 1
                 continue
             }
-            var cd = column.diameter
-            var t = 0
-            while t <= d {
-                let x = distance(v[t], j)
-                if x > cd { cd = x }
-                t &+= 1
-            }
+            let cd = cofacetDiameter(column.diameter, vertices: v, dimension: d, adding: j)
             if cd <= threshold {
                 let e = RipsEntry(diameter: cd, index: above &+ C(j, k &+ 1) &+ below,
                                   coefficient: (k & 1) == 1 ? prime &- 1 : 1, shift: shift)
@@ -332,13 +333,7 @@ struct RipsReducer {
             for t in 0...d { w[t &+ 1] = v[t] }
             var j = v[0] &+ 1
             while j < n {
-                var cd = s.diameter
-                var t = 0
-                while t <= d {
-                    let x = distance(v[t], j)
-                    if x > cd { cd = x }
-                    t &+= 1
-                }
+                let cd = cofacetDiameter(s.diameter, vertices: v, dimension: d, adding: j)
                 if cd <= threshold {
                     let index = s.index &+ C(j, d &+ 2)
                     if keepAll { all.append(FilteredSimplex(diameter: cd, index: index)) }
