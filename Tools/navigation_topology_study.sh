@@ -16,7 +16,9 @@ SPEC=$(dirname "$0")/sweeps/navigation-topology.json
 for r in "$OUT"/*-s[0-9]; do
     "$B" topology "$r" --source hidden --max-dim 2 --json --out "$r/topology-hidden.json"
     "$B" topology "$r" --source hidden --max-dim 2 --pca 6 --json --out "$r/topology-hidden-pca6.json"
-    [ -f "$r/positions.npy" ] && "$B" topology "$r" --source positions --max-dim 2 --json --out "$r/topology-positions.json"
+    if [ -f "$r/positions.npy" ]; then
+        "$B" topology "$r" --source positions --max-dim 2 --json --out "$r/topology-positions.json"
+    fi
 done
 python3 - "$OUT" <<'EOF'
 import glob, json, os, sys
