@@ -14,9 +14,16 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenblas-dev pkg-config >/dev/null; \
 	fi
 
-## test-deps: what the tests use when it can be had: headless Chromium renders a report (the test
-## skips, saying why, where it cannot be installed)
+## test-deps: what the system tests use, installed when it can be had (the tests themselves install
+## nothing; each skips with its reason where its part is missing): headless Chromium renders a
+## report, a one-node Slurm (Debian's slurmctld, slurmd, munge; root only) runs a job array, NVRTC
+## compiles the CUDA kernels
 test-deps: deps
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		Tools/slurm-local.sh install || echo "Slurm could not be installed; the Slurm sweep test will be skipped."; \
+	elif ! command -v sbatch >/dev/null 2>&1; then \
+		echo "Slurm is missing and is installed only as root with apt-get; the Slurm sweep test will be skipped."; \
+	fi
 	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
 		echo "Installing Chromium (Debian package chromium) for the report rendering test..."; \
 		{ $(SUDO) apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null 2>&1; } || \

@@ -2,7 +2,7 @@
 # A one-node Slurm cluster on this machine, for trying `moduli sweep --emit slurm` without a real
 # cluster (and for the sweep's Slurm test). Needs root; no systemd, no cgroups.
 #   Tools/slurm-local.sh install   install Debian's packages when sbatch or munged is missing
-#   Tools/slurm-local.sh start     write the configuration, start munged, slurmctld and slurmd
+#   Tools/slurm-local.sh start     write the configuration, start munged, slurmctld and slurmd (installs nothing)
 #   Tools/slurm-local.sh stop      stop the daemons this script started
 #   Tools/slurm-local.sh status    print the node and partition (sinfo)
 # After `start`, point the Slurm commands at this cluster:  export SLURM_CONF=$DIR/slurm.conf
@@ -83,7 +83,9 @@ EOF
 }
 
 start() {
-  install
+  if ! command -v sbatch >/dev/null || ! find_daemon munged >/dev/null || ! find_daemon slurmctld >/dev/null || ! find_daemon slurmd >/dev/null; then
+    die "Slurm is not installed: run '$0 install' (or 'make test-deps') first"
+  fi
   [ "$(id -u)" = 0 ] || die "starting the daemons needs root"
   local munged slurmctld slurmd
   munged=$(find_daemon munged) || die "munged not found"

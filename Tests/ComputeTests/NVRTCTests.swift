@@ -20,18 +20,17 @@ enum TestNVRTC {
         catch { return .failure(.invalidArgument("\(error)")) }
     }()
 
-    /// The library, or nil after printing why the test skips (or recording a failure when
-    /// MODULI_REQUIRE_NVRTC=1).
-    static func library(for test: String) -> NVRTC? {
+    /// The library; where it cannot be opened the test is skipped with the reason (the test
+    /// framework's own cancellation, shown as such), or fails when MODULI_REQUIRE_NVRTC=1.
+    static func library() throws -> NVRTC {
         switch loaded {
         case .success(let nvrtc): return nvrtc
         case .failure(let error):
             if ProcessInfo.processInfo.environment["MODULI_REQUIRE_NVRTC"] == "1" {
                 Issue.record("NVRTC is required (MODULI_REQUIRE_NVRTC=1) but could not be opened: \(error)")
-            } else {
-                print("ComputeTests: skipping \(test): NVRTC could not be opened (run `make test-deps`).\n\(error)")
+                throw error
             }
-            return nil
+            try Test.cancel("NVRTC could not be opened (run `make test-deps`): \(error)")
         }
     }
 }
@@ -50,7 +49,7 @@ func ptxParameterTypes(_ ptx: String, _ entry: String) -> [String] {
     /// Every kernel source compiles to PTX for compute_80 (an architecture NVRTC 11.1 to 13 all
     /// support), and the PTX defines each of the source's entry points.
     @Test func everyKernelCompilesToPTX() throws {
-        guard let nvrtc = TestNVRTC.library(for: "everyKernelCompilesToPTX") else { return }
+        let nvrtc = try TestNVRTC.library()
         var compiled = 0
         for kernel in CUDAKernelSource.all {
             let result = try nvrtc.compile(kernel.source, name: kernel.name, options: CUDAKernelSource.options(architecture: "compute_80"))
@@ -74,11 +73,10 @@ func ptxParameterTypes(_ ptx: String, _ entry: String) -> [String] {
     /// Every source also compiles to machine code for the H100/H200 (sm_90), what the backend
     /// loads on such a GPU, when this NVRTC supports that architecture.
     @Test func everyKernelCompilesToCUBINForHopper() throws {
-        guard let nvrtc = TestNVRTC.library(for: "everyKernelCompilesToCUBINForHopper") else { return }
+        let nvrtc = try TestNVRTC.library()
         let archs = nvrtc.supportedArchitectures()
         guard archs.isEmpty || archs.contains(90) else {
-            print("ComputeTests: NVRTC \(nvrtc.version) does not compile for sm_90 (supports \(archs)); skipping")
-            return
+            try Test.cancel("NVRTC \(nvrtc.version) does not compile for sm_90 (it supports \(archs))")
         }
         for kernel in CUDAKernelSource.all {
             let result = try nvrtc.compile(kernel.source, name: kernel.name, options: CUDAKernelSource.options(architecture: "sm_90"))
@@ -89,7 +87,7 @@ func ptxParameterTypes(_ ptx: String, _ entry: String) -> [String] {
 
     /// A source with an error fails with NVRTC's log, naming the line.
     @Test func compileErrorsCarryTheLog() throws {
-        guard let nvrtc = TestNVRTC.library(for: "compileErrorsCarryTheLog") else { return }
+        let nvrtc = try TestNVRTC.library()
         let broken = CUDAKernelSource.prelude + "extern \"C\" __global__ void k(float* x) { x[0] = undefined_name; }\n"
         do {
             _ = try nvrtc.compile(broken, name: "broken", options: CUDAKernelSource.options(architecture: "compute_80"))
