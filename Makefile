@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_DIR ?= runs/demo-navigation
 DEMO_ARGS ?=
 
-.PHONY: deps test-deps build demo demo-adding test test-long bench static clean
+.PHONY: deps test-deps lint format build demo demo-adding test test-long bench static clean
 
 ## deps: install OpenBLAS (Debian/Ubuntu libopenblas-dev) and pkg-config when missing
 deps:
@@ -34,6 +34,19 @@ test-deps: deps
 		{ python3 -m venv .venv-nvrtc && .venv-nvrtc/bin/pip install -q nvidia-cuda-nvrtc-cu12; } >/dev/null 2>&1 || \
 			echo "NVRTC could not be installed (python3-venv and PyPI needed); the NVRTC tests will be skipped."; \
 	fi
+
+## lint: the sources in the formatter's style, no line over 140 characters, every target declaring
+## its imports (Tools/lint.sh; docs/testing.md)
+lint:
+	Tools/lint.sh
+
+## format: rewrite the Swift sources in the formatter's style (.swift-format), long string literals
+## split over lines
+FORMAT_PATHS := Sources Tests Benchmarks/Sources Package.swift
+format:
+	$(SWIFT) format format --in-place --parallel --recursive $(FORMAT_PATHS)
+	find $(FORMAT_PATHS) -name '*.swift' -print0 | xargs -0 python3 Tools/split_long_strings.py
+	$(SWIFT) format format --in-place --parallel --recursive $(FORMAT_PATHS)
 
 ## build: release build of the moduli command
 build: deps

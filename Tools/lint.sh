@@ -14,7 +14,7 @@ fi
 long=$(find "${paths[@]}" -name '*.swift' -print0 | xargs -0 awk 'length > 140 { printf "%s:%d: %d characters\n", FILENAME, FNR, length }')
 if [ -n "$long" ]; then
   echo "$long" >&2
-  echo "lint: lines over 140 characters (above): split them (a long message as two literals joined with +)." >&2
+  echo "lint: lines over 140 characters (above): run 'make format', which also splits long string literals, and shorten comments by hand." >&2
   status=1
 fi
 python3 Tools/check_imports.py || status=1
