@@ -1,5 +1,6 @@
 // safetensors round trips and checkpoint contents (parameters, masks, optimizer buffers, state).
 import Foundation
+import Formats
 import Testing
 import Linalg
 import NN
