@@ -37,6 +37,32 @@ import Linalg
         #expect(back.tensors == Self.tensors && back.order == [2, 0, 1, 3, 4])
     }
 
+    /// The file's bytes, written out by hand from the format's description: the header (compact
+    /// JSON, keys sorted, padded with spaces to 8 bytes) and the parts in the model's order.
+    @Test func theBytesAreTheDocumentedLayout() throws {
+        let data = try SparseModelFile.encode(Self.tensors)
+        let checksum = try #require(try SafeTensors.decode(data).metadata["checksum"])
+        #expect(checksum == (try FileChecksumTests.documentedChecksum(data)))
+        func entry(_ name: String, _ dtype: String, _ shape: Int, _ from: Int, _ to: Int) -> String {
+            #""\#(name)":{"data_offsets":[\#(from),\#(to)],"dtype":"\#(dtype)","shape":[\#(shape)]}"#
+        }
+        var header = #"{"__metadata__":{"checksum":""# + checksum + #"","format":"moduli-sparse-csr-2","sparse_shapes":"{\"r\":[1,3],\"w\":[5,4]}"},"#
+        header += [entry("b", "F32", 5, 80, 100), entry("r.col_indices", "I32", 1, 108, 112), entry("r.crow_indices", "I32", 2, 100, 108),
+                   entry("r.values", "F32", 1, 112, 116), entry("w.col_indices", "I32", 7, 24, 52), entry("w.crow_indices", "I32", 6, 0, 24),
+                   entry("w.values", "F32", 7, 52, 80)].joined(separator: ",") + "}"
+        var json = Array(header.utf8)
+        while json.count % 8 != 0 { json.append(0x20) }
+        var expected: [UInt8] = []
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { expected += $0 }
+        expected += json
+        func int32(_ xs: [Int32]) { for x in xs { withUnsafeBytes(of: x.littleEndian) { expected += $0 } } }
+        func float(_ xs: [Float]) { for x in xs { withUnsafeBytes(of: x.bitPattern.littleEndian) { expected += $0 } } }
+        int32([0, 2, 5, 5, 5, 7]); int32([0, 3, 1, 2, 3, 0, 3]); float([0.5, -1, 2, 0.25, -0.75, 3, 1.5])
+        float([1, 2, 3, 4, 5])
+        int32([0, 1]); int32([1]); float([0.125])
+        #expect([UInt8](data) == expected, "\(String(decoding: data.prefix(8 + json.count), as: UTF8.self))")
+    }
+
     /// A CSR matrix from a dense one keeps exactly the entries asked for, row by row.
     @Test func aCSRMatrixFromADenseOne() {
         let dense: [Float] = [1, 0, 2, 0, 0, 0, 3, 4]
