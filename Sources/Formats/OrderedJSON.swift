@@ -283,9 +283,17 @@ public enum OrderedJSON: Sendable, Equatable {
             }
         }
 
+        /// The four hexadecimal digits of a \\u escape (digits only: no sign).
         mutating func hexQuad() throws -> UInt32 {
-            guard position + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16) else {
-                throw error("\\u needs four hexadecimal digits")
+            guard position + 4 <= bytes.count else { throw error("\\u needs four hexadecimal digits") }
+            var v: UInt32 = 0
+            for b in bytes[position..<position + 4] {
+                switch b {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): v = v << 4 | UInt32(b - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): v = v << 4 | UInt32(b - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): v = v << 4 | UInt32(b - UInt8(ascii: "A") + 10)
+                default: throw error("\\u needs four hexadecimal digits")
+                }
             }
             position += 4
             return v

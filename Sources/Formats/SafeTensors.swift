@@ -380,7 +380,7 @@ public enum SafeTensors {
 
     /// FNV-1a, 64 bits, of `bytes` (continuing from `h`). Every change of a single byte changes
     /// the hash (each step is a bijection of the running value).
-    package static func fnv1a64<Bytes: DataProtocol>(_ bytes: Bytes, continuing h: UInt64 = fnvOffsetBasis) -> UInt64 {
+    static func fnv1a64<Bytes: DataProtocol>(_ bytes: Bytes, continuing h: UInt64 = fnvOffsetBasis) -> UInt64 {
         var h = h
         for region in bytes.regions {
             region.withUnsafeBytes { raw in

@@ -59,6 +59,21 @@ import Testing
         #expect(big?.what == "the number -2e308 does not fit a Double (at most about 1.8e308)" && big?.keyPath == "x[1]" && big?.offset == 10)
     }
 
+    /// Strings: escapes (a surrogate pair as one character), and what is refused.
+    @Test func stringsAndTheirEscapes() throws {
+        #expect(try OrderedJSON.parse(Data(#"["a\"\\\/\b\f\n\r\t\u00E9\ud83d\ude00"]"#.utf8)) == .array([.string("a\"\\/\u{8}\u{C}\n\r\té😀")]))
+        for (text, what) in [(#"["\u+041"]"#, "\\u needs four hexadecimal digits"), (#"["\u-041"]"#, "\\u needs four hexadecimal digits"),
+                             (#"["\ud83d"]"#, "expected \\u"), (#"["\ude00"]"#, "\\u names no character"), (#"["\x"]"#, "unknown escape \\x"),
+                             ("[\"a\u{1}\"]", "a control character inside a string"), (#"["abc"#, "a string is not closed")] {
+            #expect(Self.error(text)?.what == what, "\(text)")
+        }
+        var bad = Array(#"["ab"]"#.utf8)
+        bad[2] = 0xFF
+        do { _ = try OrderedJSON.parse(Data(bad)); Issue.record("accepted") } catch let e as OrderedJSON.SyntaxError {
+            #expect(e.what == "a string is not valid UTF-8")
+        }
+    }
+
     /// Integer literals read exactly (beyond the 2^53 a Double holds), nothing else.
     @Test func integerLiteralsReadExactly() {
         func int(_ s: String) -> Int? { OrderedJSON.integer(literal: ArraySlice(s.utf8)) }
