@@ -94,20 +94,20 @@ public enum OrderedJSON: Sendable, Equatable {
     /// Parses `data` (UTF-8) within `limits`. The `SyntaxError` says what is wrong and where. A
     /// key that appears twice in one object, and a number too large for a Double, are errors too.
     public static func parse(_ data: Data, limits: Limits = .files) throws -> OrderedJSON {
-        try parseLocating(data, limits: limits).value
+        try parseLocating(data, limits: limits, placingKeys: false).value
     }
 
-    /// Parses `data` like `parse(_:limits:)` and returns, for every key path (`training.lr`,
-    /// `a[2].b`; the root is ""), the byte offset where its key (or array element) starts, and
-    /// where every number's text is.
-    package static func parseLocating(_ data: Data, limits: Limits = .files) throws -> Located {
-        var parser = Parser(bytes: Array(data), limits: limits)
+    /// Parses `data` like `parse(_:limits:)` and returns where every number's text is and, with
+    /// `placingKeys`, for every key path (`training.lr`, `a[2].b`; the root is "") the byte offset
+    /// where its key (or array element) starts and every number's key path.
+    package static func parseLocating(_ data: Data, limits: Limits = .files, placingKeys: Bool = true) throws -> Located {
+        var parser = Parser(bytes: Array(data), limits: limits, placingKeys: placingKeys)
         guard parser.bytes.count <= limits.maximumBytes else {
             throw parser.error("the text has \(parser.bytes.count) bytes, more than the \(limits.maximumBytes) this reader accepts", at: 0)
         }
         if limits.allowsByteOrderMark, parser.bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.position = 3 }
         parser.skipWhitespace()
-        parser.offsets[""] = parser.position
+        if placingKeys { parser.offsets[""] = parser.position }
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
         guard parser.position == parser.bytes.count else { throw parser.error("unexpected text after the JSON value") }
@@ -118,11 +118,12 @@ public enum OrderedJSON: Sendable, Equatable {
     package struct Located {
         /// The value.
         package var value: OrderedJSON
-        /// The byte offset where every key path's key (or array element) starts.
+        /// The byte offset where every key path's key (or array element) starts (empty unless
+        /// keys were placed).
         package var offsets: [String: Int]
-        /// Every number, in file order: its key path, the path's components (keys, "[k]" for
-        /// array elements; unambiguous where the joined path is not) and its bytes.
-        package var numbers: [(path: String, components: [String], bytes: Range<Int>)]
+        /// Every number in file order (the order of a walk of `value`): its key path (""
+        /// unless keys were placed) and its bytes.
+        package var numbers: [(path: String, bytes: Range<Int>)]
     }
 
     /// The 1-based line and column (in characters) of byte `offset` of `bytes`.
@@ -161,6 +162,18 @@ public enum OrderedJSON: Sendable, Equatable {
         return here
     }
 
+    /// How many numbers the value holds, at any depth: the numbers of a parse are listed in
+    /// file order (`Located.numbers`), so a walk of the value in order that adds this count for
+    /// each part it skips knows the index of every number it meets.
+    package var numberCount: Int {
+        switch self {
+        case .number: 1
+        case .object(let members): members.reduce(0) { $0 + $1.value.numberCount }
+        case .array(let elements): elements.reduce(0) { $0 + $1.numberCount }
+        case .string, .bool, .null: 0
+        }
+    }
+
     /// The exact value of a number's text when it is an integer literal (no fraction, no
     /// exponent) that fits an Int; nil otherwise. A Double holds integers exactly only to 2^53.
     package static func integer(literal bytes: ArraySlice<UInt8>) -> Int? {
@@ -186,12 +199,16 @@ public enum OrderedJSON: Sendable, Equatable {
         var path: [String] = []
         /// Where every key path starts.
         var offsets: [String: Int] = [:]
-        /// Every number's key path, components and bytes.
-        var numbers: [(path: String, components: [String], bytes: Range<Int>)] = []
+        /// Every number's key path and bytes.
+        var numbers: [(path: String, bytes: Range<Int>)] = []
         /// What the reading accepts.
         let limits: Limits
+        /// Whether `offsets` and the numbers' key paths are recorded.
+        let placingKeys: Bool
 
-        init(bytes: [UInt8], limits: Limits) { self.bytes = bytes; self.limits = limits }
+        init(bytes: [UInt8], limits: Limits, placingKeys: Bool) {
+            self.bytes = bytes; self.limits = limits; self.placingKeys = placingKeys
+        }
 
         func error(_ what: String, at offset: Int? = nil) -> SyntaxError {
             let at = offset ?? position
@@ -227,7 +244,7 @@ public enum OrderedJSON: Sendable, Equatable {
             default:
                 let start = position
                 let x = try number()
-                numbers.append((OrderedJSON.keyPath(path), path, start..<position))
+                numbers.append((placingKeys ? OrderedJSON.keyPath(path) : "", start..<position))
                 return .number(x)
             }
         }
@@ -250,7 +267,7 @@ public enum OrderedJSON: Sendable, Equatable {
                 }
                 keyOffsets[key] = keyStart
                 path.append(key)
-                offsets[OrderedJSON.keyPath(path)] = keyStart
+                if placingKeys { offsets[OrderedJSON.keyPath(path)] = keyStart }
                 skipWhitespace()
                 try expect(":")
                 skipWhitespace()
@@ -272,7 +289,7 @@ public enum OrderedJSON: Sendable, Equatable {
             while true {
                 skipWhitespace()
                 path.append("[\(elements.count)]")
-                offsets[OrderedJSON.keyPath(path)] = position
+                if placingKeys { offsets[OrderedJSON.keyPath(path)] = position }
                 elements.append(try value(depth: depth + 1))
                 path.removeLast()
                 skipWhitespace()

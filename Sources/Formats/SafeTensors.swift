@@ -190,20 +190,21 @@ public enum SafeTensors {
         let headerEnd = start + 8 + Int(headerLength)
         let header: OrderedJSON.Located
         do {
-            header = try OrderedJSON.parseLocating(data[(start + 8)..<headerEnd], limits: headerLimits)
+            header = try OrderedJSON.parseLocating(data[(start + 8)..<headerEnd], limits: headerLimits, placingKeys: false)
         } catch let e as OrderedJSON.SyntaxError {
             throw fail("header: \(e.what), at byte \(8 + e.offset) of the file (line \(e.line), column \(e.column) of the header"
                        + (e.keyPath.isEmpty ? ")" : ", in \(e.keyPath))"))
         }
         guard case .object(let fields) = header.value else { throw fail("the header is not a JSON object") }
-        // Shapes and offsets are read from their digits, exactly: a Double holds integers only to 2^53.
-        let literals = Dictionary(header.numbers.map { ($0.components, $0.bytes) }, uniquingKeysWith: { a, _ in a })
-        func nonNegativeIntegers(_ value: OrderedJSON, at components: [String]) -> [Int]? {
+        // Shapes and offsets are read from their digits, exactly (a Double holds integers only to
+        // 2^53); `first` is the index in `header.numbers` (file order) of the first number of `value`.
+        func nonNegativeIntegers(_ value: OrderedJSON, first: Int) -> [Int]? {
             guard case .array(let items) = value else { return nil }
             var out: [Int] = []
-            for k in items.indices {
-                guard let bytes = literals[components + ["[\(k)]"]],
-                      let n = OrderedJSON.integer(literal: ArraySlice(data[(start + 8 + bytes.lowerBound)..<(start + 8 + bytes.upperBound)])),
+            for (k, item) in items.enumerated() {
+                guard case .number = item, header.numbers.indices.contains(first + k) else { return nil }
+                let bytes = header.numbers[first + k].bytes
+                guard let n = OrderedJSON.integer(literal: ArraySlice(data[(start + 8 + bytes.lowerBound)..<(start + 8 + bytes.upperBound)])),
                       n >= 0 else { return nil }
                 out.append(n)
             }
@@ -224,21 +225,23 @@ public enum SafeTensors {
         }
         struct Entry { let name: String; let shape: [Int]; let count: Int; let type: SafeTensorsDType; let begin: Int; let end: Int }
         var entries: [Entry] = []
+        var next = 0  // the index in `header.numbers` of the next number the walk meets
         for (name, value) in fields {
-            if name == "__metadata__" { continue }
+            if name == "__metadata__" { next += value.numberCount; continue }
             guard entries.count < maximumTensorCount else { throw fail("more than \(maximumTensorCount) tensors") }
             guard case .object(let entry) = value else { throw fail("entry \(name) is not an object") }
             var dtype: String?, shape: [Int]?, offsets: [Int]?
             for (key, v) in entry {
+                defer { next += v.numberCount }
                 switch key {
                 case "dtype":
                     guard case .string(let s) = v else { throw fail("tensor \(name): dtype is not a string") }
                     dtype = s
                 case "shape":
-                    guard let dims = nonNegativeIntegers(v, at: [name, key]) else { throw fail("tensor \(name): shape is not a list of non-negative integers") }
+                    guard let dims = nonNegativeIntegers(v, first: next) else { throw fail("tensor \(name): shape is not a list of non-negative integers") }
                     shape = dims
                 case "data_offsets":
-                    guard let o = nonNegativeIntegers(v, at: [name, key]), o.count == 2 else {
+                    guard let o = nonNegativeIntegers(v, first: next), o.count == 2 else {
                         throw fail("tensor \(name): data_offsets is not two non-negative integers")
                     }
                     offsets = o

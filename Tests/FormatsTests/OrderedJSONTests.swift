@@ -82,14 +82,17 @@ import Testing
         #expect(int("2.0") == nil && int("2e0") == nil && int("02") == nil && int("") == nil && int("-") == nil)
     }
 
-    /// Every number's place: its key path, the path's components (which tell a key with a dot
-    /// from nesting) and its bytes.
-    @Test func numbersArePlacedByComponents() throws {
-        let text = #"{"a.b": [7], "a": {"b": [8]}}"#
-        let located = try OrderedJSON.parseLocating(Data(text.utf8))
+    /// Every number's place: its key path and bytes, in file order, which a walk of the value
+    /// counting `numberCount` for what it skips follows.
+    @Test func numbersArePlacedInFileOrder() throws {
+        let text = #"{"a.b": [7, {"c": [1, 2]}], "a": {"b": [8e0]}, "s": "9"}"#
         let bytes = Array(text.utf8)
-        #expect(located.numbers.map(\.path) == ["a.b[0]", "a.b[0]"])
-        #expect(located.numbers.map(\.components) == [["a.b", "[0]"], ["a", "b", "[0]"]])
-        #expect(located.numbers.map { String(decoding: bytes[$0.bytes], as: UTF8.self) } == ["7", "8"])
+        let located = try OrderedJSON.parseLocating(Data(text.utf8))
+        #expect(located.numbers.map(\.path) == ["a.b[0]", "a.b[1].c[0]", "a.b[1].c[1]", "a.b[0]"])
+        #expect(located.numbers.map { String(decoding: bytes[$0.bytes], as: UTF8.self) } == ["7", "1", "2", "8e0"])
+        #expect(located.value.numberCount == 4 && located.value.value(at: ["a.b"])?.numberCount == 3)
+        #expect(located.offsets["s"] == text.utf8.count - 9)
+        let unplaced = try OrderedJSON.parseLocating(Data(text.utf8), placingKeys: false)
+        #expect(unplaced.offsets.isEmpty && unplaced.numbers.map(\.bytes) == located.numbers.map(\.bytes) && unplaced.value == located.value)
     }
 }

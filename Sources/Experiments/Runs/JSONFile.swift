@@ -74,7 +74,7 @@ public enum JSONFile {
     /// integer field might refuse is replaced by 0 in turn until the decoder stops failing so.
     static func unfitNumber<T: Decodable>(_ located: OrderedJSON.Located, in data: Data, type: T.Type) -> (path: String, text: String)? {
         let bytes = Array(data)
-        for (path, _, range) in located.numbers.prefix(1000) {
+        for (path, range) in located.numbers.prefix(1000) {
             let text = String(decoding: bytes[range], as: UTF8.self)
             guard text.contains(where: { "-.eE".contains($0) }) || text.count > 18 else { continue }
             var trial = bytes
