@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "moduli-gpu-check", targets: ["moduli-gpu-check"]),
         .library(name: "Experiments", targets: ["Experiments"]),
         .library(name: "NN", targets: ["NN"]),
+        .library(name: "Formats", targets: ["Formats"]),
         .library(name: "Linalg", targets: ["Linalg"]),
     ],
     dependencies: [
@@ -32,6 +33,9 @@ let package = Package(
             dependencies: ["COpenBLAS", "CSparseKernels", .product(name: "RealModule", package: "swift-numerics")]
         ),
 
+        // MARK: File formats: the strict JSON reader, NumPy .npy, safetensors, the sparse (CSR) model file
+        .target(name: "Formats", dependencies: ["Linalg"]),
+
         // MARK: Compute backends: the operations layers and trainer run on, on the CPU (OpenBLAS) and CUDA (dlopen)
         .target(name: "Compute", dependencies: ["Linalg", .product(name: "RealModule", package: "swift-numerics")]),
         .executableTarget(name: "moduli-gpu-check", dependencies: ["Compute"]),
@@ -40,12 +44,12 @@ let package = Package(
         .target(name: "Geometry", dependencies: ["Linalg"]),
 
         // MARK: Neural networks (knows nothing of geometry)
-        .target(name: "NN", dependencies: ["Linalg"]),
+        .target(name: "NN", dependencies: ["Linalg", "Formats"]),
 
         // MARK: Where geometry meets networks: the moduli regularizer, pruning, lottery tickets
         .target(
             name: "Sparsity",
-            dependencies: ["Linalg", "Geometry", "NN", .product(name: "RealModule", package: "swift-numerics")]
+            dependencies: ["Linalg", "Geometry", "NN", "Formats", .product(name: "RealModule", package: "swift-numerics")]
         ),
 
         // MARK: The shape of data: persistent homology of point clouds (knows nothing of networks)
@@ -54,12 +58,12 @@ let package = Package(
         // MARK: Tasks, the trainer, run directories
         .target(
             name: "Experiments",
-            dependencies: ["Linalg", "Geometry", "NN", "Sparsity", "Topology"],
+            dependencies: ["Linalg", "Formats", "Geometry", "NN", "Sparsity", "Topology"],
             resources: [.copy("Language/wikitext-2")]
         ),
 
         // MARK: Reports from run directories
-        .target(name: "Reports", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Linalg", "Topology"]),
+        .target(name: "Reports", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "Topology"]),
 
         // MARK: Command line
         .target(
@@ -74,11 +78,12 @@ let package = Package(
         // MARK: Tests
         .target(name: "_TestSupport", dependencies: ["Linalg"], path: "Tests/_TestSupport"),
         .testTarget(name: "LinalgTests", dependencies: ["Linalg", "CSparseKernels", "_TestSupport"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "Linalg", "_TestSupport"]),
         .testTarget(name: "GeometryTests", dependencies: ["Geometry", "Linalg", "_TestSupport"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Linalg", "_TestSupport"], resources: [.copy("References")]),
-        .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Experiments", "Sparsity", "Geometry", "NN", "Linalg", "_TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Formats", "Linalg", "_TestSupport"], resources: [.copy("References")]),
+        .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ModuliCLI", "_TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "_TestSupport"]),

@@ -2,6 +2,7 @@
 // task-neutral run records, and the optional geometry files (positions.npy, column_positions.npy).
 import Experiments
 import Foundation
+import Formats
 import Linalg
 import Sparsity
 

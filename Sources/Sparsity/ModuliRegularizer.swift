@@ -1,6 +1,7 @@
 // The moduli regularizer: penalty = lambda * mean(R * |W_hh|^p) with R = post(f(D)) built from the
 // neurons' positions on a moduli space, and its gradient. Reference: PAPER.md sections 2, 2.2, 2.3.
 import Foundation
+import Formats
 import Geometry
 import Linalg
 import NN

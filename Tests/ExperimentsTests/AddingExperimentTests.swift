@@ -1,5 +1,6 @@
 // The adding problem end to end: data laws, learning on a small run, exact resume, run records.
 import Foundation
+import Formats
 import Testing
 import _TestSupport
 import Linalg

@@ -1,6 +1,7 @@
 // Checkpoints are not trusted: a damaged or foreign checkpoint is refused with a message naming
 // the file, before any of its values reaches the model.
 import Foundation
+import Formats
 import Testing
 import Linalg
 import NN

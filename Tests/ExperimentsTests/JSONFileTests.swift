@@ -54,16 +54,6 @@ import Testing
         #expect(m.hasPrefix("/x/c.json, ") && m.contains(says) && m.hasSuffix("Fix it."), "\(text)\n-> \(m)")
     }
 
-    @Test func orderedJSONReportsColumnsInCharactersAndRefusesDeepNesting() {
-        do { _ = try OrderedJSON.parse(Data("{\"é\": 1,\n  \"ü\": tru}".utf8)); Issue.record("accepted") } catch let e as OrderedJSON.SyntaxError {
-            #expect(e.line == 2 && e.column == 8 && e.keyPath == "ü", "\(e)")
-        } catch { Issue.record("\(error)") }
-        let deep = String(repeating: "[", count: 100_000)
-        #expect(throws: OrderedJSON.SyntaxError.self) { try OrderedJSON.parse(Data(deep.utf8)) }
-        #expect(OrderedJSON.isNumberLiteral(ArraySlice("-0.5e+3".utf8)) && !OrderedJSON.isNumberLiteral(ArraySlice("01".utf8))
-                && !OrderedJSON.isNumberLiteral(ArraySlice("1.".utf8)) && !OrderedJSON.isNumberLiteral(ArraySlice("--1".utf8)))
-    }
-
     @Test func aMetricThatIsNotANumberFailsTheRecordAtItsKey() throws {
         let line = #"{"kind": "eval", "step": 1, "phase": 0, "epoch": 1, "trainLoss": 0.5, "sparsity": 0, "testMSE": "n/a"}"#
         let text = #"{"kind": "train", "step": 1, "phase": 0, "loss": 1, "penalty": 0, "gradientNorm": 1}"# + "\n" + line + "\n"

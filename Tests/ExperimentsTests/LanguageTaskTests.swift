@@ -3,6 +3,7 @@
 // end with exact resume (corpus position, carried state, dropout stream), option and stream checks,
 // and sampling.
 import Foundation
+import Formats
 import Testing
 import Linalg
 import _TestSupport

@@ -1,6 +1,7 @@
 // The navigation task on the shared trainer: a tiny run end to end, its records and model names,
 // exact resume, presets and option checks.
 import Foundation
+import Formats
 import Testing
 import Linalg
 import _TestSupport

@@ -1,6 +1,7 @@
 // The adding problem with the paper's method: pruning to the exact target, learned positions
 // saved, lottery tickets, and exact resume across phases.
 import Foundation
+import Formats
 import Testing
 import _TestSupport
 import Linalg

@@ -1,6 +1,7 @@
 // The shared trainer with a task defined here, outside the library: optimizers, learning-rate
 // schedules, pruning cadence, run records, resume after a kill, and checks of checkpoint state.
 import Foundation
+import Formats
 import Testing
 import Geometry
 import Linalg

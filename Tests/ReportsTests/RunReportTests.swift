@@ -2,6 +2,7 @@
 // Markdown and CSV are those of the runs' records; the kept-by-distance profile against a naive
 // recomputation; bad input and the output directory's rules.
 import Foundation
+import Formats
 #if canImport(FoundationXML)
 import FoundationXML
 #endif

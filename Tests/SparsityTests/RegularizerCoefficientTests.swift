@@ -1,6 +1,7 @@
 // The coefficient matrix R: post-processing (permute, invert), controls (standard, strength-matched),
 // changeEmbed, statistics against PAPER.md 2.2's sanity values, and the .npy file.
 import Foundation
+import Formats
 import Geometry
 import Linalg
 import NN

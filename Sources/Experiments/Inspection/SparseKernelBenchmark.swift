@@ -2,6 +2,7 @@
 // dense OpenBLAS (sgemv, sgemm) on random masks or on the mask of a trained run, optionally PyTorch's
 // sparse CSR product too. Reference: BENCHMARKS.md, "Sparse kernels".
 import Foundation
+import Formats
 import Geometry
 import Linalg
 import NN

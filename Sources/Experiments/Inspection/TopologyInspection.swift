@@ -1,6 +1,7 @@
 // `moduli topology`: Vietoris-Rips persistent homology of a point cloud, a distance matrix, or a
 // run's hidden states or neuron positions. Reference: docs/cli.md ("moduli topology").
 import Foundation
+import Formats
 import Geometry
 import Linalg
 import Sparsity

@@ -4,6 +4,7 @@
 // against the model before reading it, and the whole file against the model before any value is
 // used.
 import Foundation
+import Formats
 import Linalg
 import NN
 

@@ -5,6 +5,7 @@
 // (`OrderedJSON`); the types' own checks come from the Codable decoder, whose errors are placed
 // with the parser's key offsets.
 import Foundation
+import Formats
 
 /// Strict, well-explained reading of JSON files.
 public enum JSONFile {

@@ -1,6 +1,7 @@
 // Reading model files back (a run's model.safetensors, the files `moduli export` writes): size
 // checked before reading, checksum over the whole file checked before any value is used.
 import Foundation
+import Formats
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -2,6 +2,7 @@
 // times seeds, read from a small JSON file or named among the paper's grids (PAPER.md sections 4
 // and 6; the README's results tables). docs/cli.md describes the file format.
 import Foundation
+import Formats
 
 /// A grid of runs: every configuration at every seed.
 public struct SweepSpec: Codable, Sendable, Equatable {

@@ -1,6 +1,7 @@
 // The tasks the command line and config files can name, found by name: `moduli train --config
 // FILE.json` reads the task from the file and runs it on the shared trainer.
 import Foundation
+import Formats
 import Geometry
 import Linalg
 import NN

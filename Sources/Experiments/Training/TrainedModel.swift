@@ -1,6 +1,7 @@
 // A finished run's model read back from its directory (config.json and model.safetensors), for
 // evaluation, export and inference without training.
 import Foundation
+import Formats
 import Geometry
 import Linalg
 import NN

@@ -3,6 +3,7 @@
 // projection of learned positions, evaluation, metrics, progress, checkpoints and exact resume.
 // Reference: PAPER.md sections 2 and 3; docs/adding-a-task.md.
 import Foundation
+import Formats
 import Linalg
 import NN
 import Sparsity

@@ -1,6 +1,7 @@
 // The pieces one training phase is made of: the optimizer chosen by the configuration, and the
 // session that holds a phase's model, parameters, regularizer, optimizer and pruner.
 import Foundation
+import Formats
 import Linalg
 import NN
 import Sparsity

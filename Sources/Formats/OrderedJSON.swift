@@ -1,5 +1,8 @@
-// A JSON value that keeps the order of an object's keys (RFC 8259), for sweep specs whose
-// configurations are listed in the order their table rows should have.
+// The one JSON reader of the package: strict RFC 8259 syntax, objects that keep their keys in file
+// order (sweep specs list configurations in the order their table rows should have), a key given
+// twice refused, nesting and size limited, and every error placed by byte offset, line, column and
+// key path. Config files, sweep specs and run records (through `JSONFile`) and safetensors headers
+// are read with it.
 import Foundation
 
 /// A parsed JSON value; objects keep their keys in file order.
@@ -47,13 +50,37 @@ public enum OrderedJSON: Sendable, Equatable {
         }
     }
 
-    /// A syntax error: what is wrong, where (1-based line and column, in characters), and in which
-    /// key (`training.regularizer.lambda`, `configurations.a[1]`; empty at the top level).
+    /// What a reading accepts: how deeply arrays and objects may nest, how many bytes the text
+    /// may have, and whether a UTF-8 byte-order mark may precede it.
+    public struct Limits: Sendable, Equatable {
+        /// The most arrays and objects nested in one another (the outermost counts as 1).
+        public var maximumDepth: Int
+        /// The most bytes of text.
+        public var maximumBytes: Int
+        /// Whether a UTF-8 byte-order mark (EF BB BF) before the value is skipped (else refused).
+        public var allowsByteOrderMark: Bool
+
+        /// Limits from their parts.
+        public init(maximumDepth: Int, maximumBytes: Int, allowsByteOrderMark: Bool) {
+            self.maximumDepth = maximumDepth
+            self.maximumBytes = maximumBytes
+            self.allowsByteOrderMark = allowsByteOrderMark
+        }
+
+        /// The tool's JSON files (configs, sweep specs, run records): 64 levels, 1 GiB, a
+        /// byte-order mark allowed (editors write one).
+        public static let files = Limits(maximumDepth: 64, maximumBytes: 1 << 30, allowsByteOrderMark: true)
+    }
+
+    /// A syntax error: what is wrong, where (byte offset; 1-based line and column, in characters),
+    /// and in which key (`training.regularizer.lambda`, `configurations.a[1]`; empty at the top level).
     public struct SyntaxError: Error, CustomStringConvertible, Sendable {
         /// The line, from 1.
         public let line: Int
         /// The column in characters, from 1.
         public let column: Int
+        /// The byte offset in the text, from 0.
+        public let offset: Int
         /// The key path of the value being read.
         public let keyPath: String
         /// What is wrong.
@@ -64,19 +91,23 @@ public enum OrderedJSON: Sendable, Equatable {
         }
     }
 
-    /// Parses `data` (UTF-8). The `SyntaxError` says what is wrong and where. A key that appears
-    /// twice in one object, and a number too large for a Double, are errors too.
-    public static func parse(_ data: Data) throws -> OrderedJSON {
-        try parseLocating(data).value
+    /// Parses `data` (UTF-8) within `limits`. The `SyntaxError` says what is wrong and where. A
+    /// key that appears twice in one object, and a number too large for a Double, are errors too.
+    public static func parse(_ data: Data, limits: Limits = .files) throws -> OrderedJSON {
+        try parseLocating(data, limits: limits, placingKeys: false).value
     }
 
-    /// Parses `data` like `parse(_:)` and returns, for every key path (`training.lr`, `a[2].b`; the
-    /// root is ""), the byte offset where its key (or array element) starts.
-    static func parseLocating(_ data: Data) throws -> Located {
-        var parser = Parser(bytes: Array(data))
-        if parser.bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.position = 3 }  // a byte-order mark
+    /// Parses `data` like `parse(_:limits:)` and returns where every number's text is and, with
+    /// `placingKeys`, for every key path (`training.lr`, `a[2].b`; the root is "") the byte offset
+    /// where its key (or array element) starts and every number's key path.
+    package static func parseLocating(_ data: Data, limits: Limits = .files, placingKeys: Bool = true) throws -> Located {
+        var parser = Parser(bytes: Array(data), limits: limits, placingKeys: placingKeys)
+        guard parser.bytes.count <= limits.maximumBytes else {
+            throw parser.error("the text has \(parser.bytes.count) bytes, more than the \(limits.maximumBytes) this reader accepts", at: 0)
+        }
+        if limits.allowsByteOrderMark, parser.bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.position = 3 }
         parser.skipWhitespace()
-        parser.offsets[""] = parser.position
+        if placingKeys { parser.offsets[""] = parser.position }
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
         guard parser.position == parser.bytes.count else { throw parser.error("unexpected text after the JSON value") }
@@ -84,17 +115,19 @@ public enum OrderedJSON: Sendable, Equatable {
     }
 
     /// A parsed value with where its parts are in the bytes.
-    struct Located {
+    package struct Located {
         /// The value.
-        var value: OrderedJSON
-        /// The byte offset where every key path's key (or array element) starts.
-        var offsets: [String: Int]
-        /// Every number: its key path and its bytes.
-        var numbers: [(path: String, bytes: Range<Int>)]
+        package var value: OrderedJSON
+        /// The byte offset where every key path's key (or array element) starts (empty unless
+        /// keys were placed).
+        package var offsets: [String: Int]
+        /// Every number in file order (the order of a walk of `value`): its key path (""
+        /// unless keys were placed) and its bytes.
+        package var numbers: [(path: String, bytes: Range<Int>)]
     }
 
     /// The 1-based line and column (in characters) of byte `offset` of `bytes`.
-    static func lineAndColumn(of offset: Int, in bytes: [UInt8]) -> (line: Int, column: Int) {
+    package static func lineAndColumn(of offset: Int, in bytes: [UInt8]) -> (line: Int, column: Int) {
         var line = 1, column = 1
         for b in bytes[..<min(max(0, offset), bytes.count)] {
             if b == 0x0A { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
@@ -103,7 +136,7 @@ public enum OrderedJSON: Sendable, Equatable {
     }
 
     /// A key path from its components: keys joined by ".", array indices as "[k]".
-    static func keyPath(_ components: [String]) -> String {
+    package static func keyPath(_ components: [String]) -> String {
         var out = ""
         for c in components {
             if c.hasPrefix("[") { out += c } else { out += out.isEmpty ? c : "." + c }
@@ -112,7 +145,7 @@ public enum OrderedJSON: Sendable, Equatable {
     }
 
     /// The value at a key path's components (keys, or "[k]" for array elements), if there is one.
-    func value(at components: [String]) -> OrderedJSON? {
+    package func value(at components: [String]) -> OrderedJSON? {
         var here = self
         for c in components {
             switch here {
@@ -129,6 +162,35 @@ public enum OrderedJSON: Sendable, Equatable {
         return here
     }
 
+    /// How many numbers the value holds, at any depth: the numbers of a parse are listed in
+    /// file order (`Located.numbers`), so a walk of the value in order that adds this count for
+    /// each part it skips knows the index of every number it meets.
+    package var numberCount: Int {
+        switch self {
+        case .number: 1
+        case .object(let members): members.reduce(0) { $0 + $1.value.numberCount }
+        case .array(let elements): elements.reduce(0) { $0 + $1.numberCount }
+        case .string, .bool, .null: 0
+        }
+    }
+
+    /// The exact value of a number's text when it is an integer literal (no fraction, no
+    /// exponent) that fits an Int; nil otherwise. A Double holds integers exactly only to 2^53.
+    package static func integer(literal bytes: ArraySlice<UInt8>) -> Int? {
+        guard isNumberLiteral(bytes) else { return nil }
+        let negative = bytes.first == UInt8(ascii: "-")
+        var value = 0
+        for b in bytes.dropFirst(negative ? 1 : 0) {
+            guard (0x30...0x39).contains(b) else { return nil }
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let digit = Int(b - 0x30)
+            let (s, o2) = negative ? m.subtractingReportingOverflow(digit) : m.addingReportingOverflow(digit)
+            guard !o1, !o2 else { return nil }
+            value = s
+        }
+        return value
+    }
+
     /// A recursive-descent parser over UTF-8 bytes.
     private struct Parser {
         let bytes: [UInt8]
@@ -139,13 +201,19 @@ public enum OrderedJSON: Sendable, Equatable {
         var offsets: [String: Int] = [:]
         /// Every number's key path and bytes.
         var numbers: [(path: String, bytes: Range<Int>)] = []
-        static let maximumDepth = 64
+        /// What the reading accepts.
+        let limits: Limits
+        /// Whether `offsets` and the numbers' key paths are recorded.
+        let placingKeys: Bool
 
-        init(bytes: [UInt8]) { self.bytes = bytes }
+        init(bytes: [UInt8], limits: Limits, placingKeys: Bool) {
+            self.bytes = bytes; self.limits = limits; self.placingKeys = placingKeys
+        }
 
         func error(_ what: String, at offset: Int? = nil) -> SyntaxError {
-            let (line, column) = OrderedJSON.lineAndColumn(of: offset ?? position, in: bytes)
-            return SyntaxError(line: line, column: column, keyPath: OrderedJSON.keyPath(path), what: what)
+            let at = offset ?? position
+            let (line, column) = OrderedJSON.lineAndColumn(of: at, in: bytes)
+            return SyntaxError(line: line, column: column, offset: at, keyPath: OrderedJSON.keyPath(path), what: what)
         }
 
         mutating func skipWhitespace() {
@@ -160,9 +228,12 @@ public enum OrderedJSON: Sendable, Equatable {
             position += utf8.count
         }
 
+        /// The value at `position`, inside `depth` arrays and objects.
         mutating func value(depth: Int) throws -> OrderedJSON {
-            guard depth < Self.maximumDepth else { throw error("nested more than \(Self.maximumDepth) levels deep") }
             guard position < bytes.count else { throw error("unexpected end of the file") }
+            if bytes[position] == UInt8(ascii: "{") || bytes[position] == UInt8(ascii: "[") {
+                guard depth < limits.maximumDepth else { throw error("nested more than \(limits.maximumDepth) levels deep") }
+            }
             switch bytes[position] {
             case UInt8(ascii: "{"): return try object(depth: depth)
             case UInt8(ascii: "["): return try array(depth: depth)
@@ -173,7 +244,7 @@ public enum OrderedJSON: Sendable, Equatable {
             default:
                 let start = position
                 let x = try number()
-                numbers.append((OrderedJSON.keyPath(path), start..<position))
+                numbers.append((placingKeys ? OrderedJSON.keyPath(path) : "", start..<position))
                 return .number(x)
             }
         }
@@ -196,7 +267,7 @@ public enum OrderedJSON: Sendable, Equatable {
                 }
                 keyOffsets[key] = keyStart
                 path.append(key)
-                offsets[OrderedJSON.keyPath(path)] = keyStart
+                if placingKeys { offsets[OrderedJSON.keyPath(path)] = keyStart }
                 skipWhitespace()
                 try expect(":")
                 skipWhitespace()
@@ -218,7 +289,7 @@ public enum OrderedJSON: Sendable, Equatable {
             while true {
                 skipWhitespace()
                 path.append("[\(elements.count)]")
-                offsets[OrderedJSON.keyPath(path)] = position
+                if placingKeys { offsets[OrderedJSON.keyPath(path)] = position }
                 elements.append(try value(depth: depth + 1))
                 path.removeLast()
                 skipWhitespace()
@@ -229,9 +300,17 @@ public enum OrderedJSON: Sendable, Equatable {
             }
         }
 
+        /// The four hexadecimal digits of a \\u escape (digits only: no sign).
         mutating func hexQuad() throws -> UInt32 {
-            guard position + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16) else {
-                throw error("\\u needs four hexadecimal digits")
+            guard position + 4 <= bytes.count else { throw error("\\u needs four hexadecimal digits") }
+            var v: UInt32 = 0
+            for b in bytes[position..<position + 4] {
+                switch b {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): v = v << 4 | UInt32(b - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): v = v << 4 | UInt32(b - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): v = v << 4 | UInt32(b - UInt8(ascii: "A") + 10)
+                default: throw error("\\u needs four hexadecimal digits")
+                }
             }
             position += 4
             return v

@@ -3,7 +3,7 @@
 import Foundation
 import Testing
 import Linalg
-@testable import NN
+@testable import Formats
 
 @Suite struct SafeTensorsValidationTests {
     /// A file from a header text (padded to 8 bytes) and raw data bytes.
@@ -44,6 +44,26 @@ import Linalg
         #expect(metadata == ["k": "v"])
         #expect(tensors.map(\.name) == ["e", "a", "b"])
         #expect(tensors.map(\.scalars) == [[], [1.5, -2], [0.25]])
+    }
+
+    @Test func safetensorsRoundTripsFloatAndDouble() throws {
+        let tensors = [NamedTensor(name: "a.weight", shape: [2, 3], scalars: [1, -2, 3.5, 0, 1e-8, -7]),
+                       NamedTensor(name: "a.bias", shape: [3], scalars: [0.25, 0.5, 0.75])]
+        for dtype in [SafeTensorsDType.f32, .f64] {
+            let data = try SafeTensors.encode(tensors, dtype: dtype, metadata: ["k": "v"])
+            // Header length is little-endian and the header is padded to 8 bytes.
+            let n = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+            #expect(n % 8 == 0)
+            let (back, meta) = try SafeTensors.decode(data)
+            #expect(meta == ["k": "v"])
+            #expect(back.map(\.name) == ["a.weight", "a.bias"])
+            for (x, y) in zip(back, tensors) {
+                #expect(x.shape == y.shape)
+                #expect(x.scalars == (dtype == .f32 ? y.scalars.map { Double(Float($0)) } : y.scalars))
+            }
+        }
+        #expect(throws: SafeTensorsError.self) { try SafeTensors.decode(Data([1, 2, 3])) }
+        #expect(throws: SafeTensorsError.self) { try SafeTensors.decode(Data([255, 0, 0, 0, 0, 0, 0, 0, 123])) }
     }
 
     @Test func badShapesAreRejected() {
@@ -118,6 +138,51 @@ import Linalg
         let x = bad.firstIndex(of: UInt8(ascii: "X"))!
         bad[x] = 0xFF
         Self.rejects(bad, mentioning: "UTF-8")
+    }
+
+    /// The message of decoding `data`, which must be refused.
+    static func message(_ data: Data, sourceLocation: SourceLocation = #_sourceLocation) -> String {
+        do { _ = try SafeTensors.decode(data) } catch { return "\(error)" }
+        Issue.record("accepted a malformed file", sourceLocation: sourceLocation)
+        return ""
+    }
+
+    /// The header is read by the strict JSON reader: a key twice in any object, nesting beyond
+    /// `headerLimits`, a number beyond a Double and a byte-order mark are refused, each error
+    /// placed by its byte in the file, line, column and key; shapes and offsets are exact integers.
+    @Test func theHeaderIsReadStrictlyAndErrorsSayWhere() throws {
+        let b8 = [UInt8](repeating: 0, count: 8)
+        // A key twice inside a tensor's entry (the reader of earlier versions refused only names).
+        let twice = #"{"a":{"dtype":"F32","shape":[2],"dtype":"F32","data_offsets":[0,8]}}"#
+        let shape = try #require(twice.range(of: "[2],"))
+        let second = try #require(twice.range(of: #""dtype""#, range: shape.upperBound..<twice.endIndex))
+        let at = 8 + twice.utf8.distance(from: twice.startIndex, to: second.lowerBound)
+        let m = Self.message(Self.file(twice, body: b8))
+        #expect(m.contains(#"the key "dtype" appears twice"#) && m.contains("at byte \(at) of the file") && m.contains("in a.dtype"), "\(m)")
+        // Nesting: the outer object and 15 arrays are 16 levels, read (and refused as metadata); 17 are not read.
+        let deep15 = #"{"__metadata__":"# + String(repeating: "[", count: 15) + String(repeating: "]", count: 15) + "}"
+        let deep16 = #"{"__metadata__":"# + String(repeating: "[", count: 16) + String(repeating: "]", count: 16) + "}"
+        #expect(Self.message(Self.file(deep15)).contains("__metadata__ is not an object of strings"))
+        let nested = Self.message(Self.file(deep16))
+        #expect(nested.contains("nested more than 16 levels deep") && nested.contains("at byte \(8 + 16 + 15) of the file"), "\(nested)")
+        // A number beyond a Double, named by its key.
+        let huge = Self.message(Self.file("{" + Self.tensor("a", shape: "[1e400]", offsets: "[0,8]") + "}", body: b8))
+        #expect(huge.contains("the number 1e400 does not fit a Double") && huge.contains("in a.shape[0]"), "\(huge)")
+        // 2^53 + 1 elements: read exactly (as a Double it would be 2^53, and the offsets would disagree).
+        let exact = Self.message(Self.file("{" + Self.tensor("a", shape: "[9007199254740993]", offsets: "[0,36028797018963972]") + "}", body: b8))
+        #expect(exact.contains("the tensors need 36028797018963972 bytes of data"), "\(exact)")
+        // An integer written with a fraction or an exponent is no shape.
+        #expect(Self.message(Self.file("{" + Self.tensor("a", shape: "[2.0]", offsets: "[0,8]") + "}", body: b8)).contains("shape is not a list"))
+        #expect(Self.message(Self.file("{" + Self.tensor("a", shape: "[2e0]", offsets: "[0,8]") + "}", body: b8)).contains("shape is not a list"))
+        // A byte-order mark is no JSON (config files may have one; safetensors headers may not).
+        var bom = Self.file("\u{FEFF}{" + Self.tensor("a", shape: "[2]", offsets: "[0,8]") + "}", body: b8)
+        #expect(bom[8..<11] == Data([0xEF, 0xBB, 0xBF]))
+        #expect(Self.message(bom).contains("at byte 8 of the file"))
+        bom.replaceSubrange(8..<11, with: [0x20, 0x20, 0x20])
+        #expect(try SafeTensors.decode(bom).tensors.map(\.name) == ["a"])
+        // Lines and columns of a header written over several lines.
+        let lines = Self.message(Self.file("{\n  \"a\": tru}", body: b8))
+        #expect(lines.contains("line 2, column 8 of the header, in a") && lines.contains("at byte 17 of the file"), "\(lines)")
     }
 
     @Test func tooManyTensorsAreRejected() throws {

@@ -3,7 +3,7 @@
 import Foundation
 import Testing
 import _TestSupport
-@testable import NN
+@testable import Formats
 
 @Suite struct FileChecksumTests {
     static let tensors = [NamedTensor(name: "w", shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6]),
