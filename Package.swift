@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "ModuliCLI",
             dependencies: [
-                "Experiments", "Reports", "NN", "Sparsity", "Topology",
+                "Experiments", "Reports", "NN", "Sparsity", "Topology", "Linalg",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Formats", "Linalg", "_TestSupport"], resources: [.copy("References")]),
         .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "Topology", "_TestSupport"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ModuliCLI", "_TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "_TestSupport"]),
