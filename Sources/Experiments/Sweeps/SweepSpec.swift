@@ -1,5 +1,5 @@
-// A sweep: one task, a grid of configurations (each the flags a user gives `moduli train <task>`)
-// times seeds, read from a small JSON file or named among the paper's grids (PAPER.md sections 4
+// A sweep: one task, a grid of configurations (each the flags a user gives `moduli train <task>`,
+// resolved through the task's option table into a config file per run) times seeds, read from a small JSON file or named among the paper's grids (PAPER.md sections 4
 // and 6; the README's results tables). docs/cli.md describes the file format.
 import Foundation
 
@@ -128,6 +128,27 @@ public struct SweepSpec: Codable, Sendable, Equatable {
         }
     }
 
+    /// Every run's resolved configuration (the bytes of its config.json): the base flags and the
+    /// configuration's flags read by the task's option table (`TaskOptions`), at the run's seed.
+    /// Errors name `path`, the configuration, the flag and the configuration key.
+    public func resolvedConfigs(path: String) throws -> [(run: SweepRun, config: Data)] {
+        let registered: RegisteredTask
+        do { registered = try TaskRegistry.task(named: task) } catch let e as ExperimentError {
+            throw ExperimentError("\(path): \"task\": \(e.description)")
+        }
+        var byConfiguration: [String: [Data]] = [:]
+        for c in configurations {
+            do {
+                byConfiguration[c.name] = try registered.resolvedConfigFiles(arguments: base + c.flags, seeds: seeds)
+            } catch let e as OptionError {
+                throw ExperimentError("\(path): configuration \"\(c.name)\" (moduli train \(([task] + base + c.flags).joined(separator: " "))): \(e.description)")
+            } catch let e as ExperimentError {
+                throw ExperimentError("\(path): configuration \"\(c.name)\" (moduli train \(([task] + base + c.flags).joined(separator: " "))): \(e.description)")
+            }
+        }
+        return runs.map { run in (run, byConfiguration[run.configuration]![seeds.firstIndex(of: run.seed)!]) }
+    }
+
     /// The same grid with the seeds 0..<count.
     public func withSeeds(count: Int) -> SweepSpec {
         var s = self
@@ -164,10 +185,10 @@ public struct SweepRun: Sendable, Equatable {
     /// The run directory's name, `<configuration>-s<seed>`.
     public var name: String { "\(configuration)-s\(seed)" }
 
-    /// Arguments of `moduli` that start the run in `directory` (`overwrite`: replace a run that
-    /// never reached its first checkpoint).
-    public func startArguments(directory: String, overwrite: Bool) -> [String] {
-        ["train", task] + flags + ["--seed", String(seed), "--out", directory, "--quiet"] + (overwrite ? ["--overwrite"] : [])
+    /// Arguments of `moduli` that start the run in `directory` from its resolved configuration file
+    /// `configFile` (`overwrite`: replace a run that never reached its first checkpoint).
+    public func startArguments(configFile: String, directory: String, overwrite: Bool) -> [String] {
+        ["train", "--config", configFile, "--out", directory, "--quiet"] + (overwrite ? ["--overwrite"] : [])
     }
 
     /// Arguments of `moduli` that continue the run in `directory` from its checkpoint.

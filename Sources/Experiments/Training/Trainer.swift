@@ -53,6 +53,13 @@ public struct Trainer<Task: TrainingTask> {
         task = try Task(options: config.options)
     }
 
+    /// Builds the task of a configuration that `validate` accepted already (the command line
+    /// validates once, before it creates the run directory).
+    public init(validated config: RunConfig<Task.Options>) throws {
+        self.config = config
+        task = try Task(options: config.options)
+    }
+
     /// Checks the trainer's settings, the task's options and the memory the run needs; the error
     /// names the option and what to do.
     public static func validate(_ config: RunConfig<Task.Options>) throws {
