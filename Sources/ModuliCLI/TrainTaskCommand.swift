@@ -26,6 +26,14 @@ struct TrainTaskCommand<Task: TrainingTask>: ParsableCommand {
     }
 
     func run() throws {
+        do { try start() } catch let e as ValidationError {
+            // The task's own usage, not the root command's.
+            FileHandle.standardError.write(Data("Error: \(e.description)\nSee 'moduli train \(Task.name) --help' for the options.\n".utf8))
+            throw ExitCode.validationFailure
+        }
+    }
+
+    func start() throws {
         let given = try given()
         if let path = configFile.config {
             try trainFromConfigFile(path, output: output, command: Task.name, given: given)

@@ -121,7 +121,7 @@ public struct LanguageTask: TrainingTask {
                 O.preset("preset", LanguagePreset.self, help: "Starting point: paper (default) or small.") { $0.config },
                 // Absolute: a sweep's runs start elsewhere.
                 O(name: "data", key: "options.data", help: "Corpus directory with train.txt, valid.txt, test.txt (default: the built-in WikiText-2 split).",
-                  arity: .value("DIR"), set: { c, text in c.options.data = URL(fileURLWithPath: text).standardizedFileURL.path }),
+                  arity: .value("DIR"), set: { c, text, _ in c.options.data = URL(fileURLWithPath: text).standardizedFileURL.path }),
                 O.value("cell", \.options.cell, key: "options.cell", "CELL", help: "Cell: rnn_tanh (default), rnn_relu, lstm, gru."),
                 O.value("embedding-size", \.options.embeddingSize, key: "options.embeddingSize", "N", help: "Word-vector size E (paper 650)."),
                 O.value("hidden", \.options.hiddenSize, key: "options.hiddenSize", "N", help: "Hidden units H (paper 650)."),

@@ -81,8 +81,9 @@ public struct ConfigOption<Root>: @unchecked Sendable {
     public var section: String = ""
     /// Whether the option chooses a starting configuration (applied before every other option).
     public var isPreset = false
-    /// Sets the configuration from the text given (for flags: "true", or "false" for `--no-name`).
-    let set: (inout Root, String) throws -> Void
+    /// Sets the configuration from the text given (for flags: "true", or "false" for `--no-name`);
+    /// the third argument is the option's label where the configuration is read (errors name it).
+    let set: (inout Root, String, String) throws -> Void
     /// Why the option has no effect on a resolved configuration (its prerequisite is missing), or nil.
     let prerequisite: ((Root) -> String?)?
 
@@ -92,47 +93,47 @@ public struct ConfigOption<Root>: @unchecked Sendable {
     /// The key with the flag in brackets, as errors name the option: `options.hiddenSize [--hidden]`.
     public var label: String { "\(key) [\(flag)]" }
 
-    /// An option from its parts; `set` parses and stores, `prerequisite` says why a given option
-    /// would have no effect.
+    /// An option from its parts; `set` parses the text and stores the value (its third argument is
+    /// the option's label, for errors), `prerequisite` says why a given option would have no effect.
     public init(name: String, key: String, help: String, arity: OptionArity,
-                set: @escaping (inout Root, String) throws -> Void, prerequisite: ((Root) -> String?)? = nil) {
+                set: @escaping (inout Root, String, String) throws -> Void, prerequisite: ((Root) -> String?)? = nil) {
         self.name = name; self.key = key; self.help = help; self.arity = arity; self.set = set; self.prerequisite = prerequisite
     }
 
     /// An option with one value of type `Value` stored at `path`; `placeholder` names the value in help.
     public static func value<Value: OptionValue>(_ name: String, _ path: WritableKeyPath<Root, Value>, key: String, _ placeholder: String,
                                                  help: String, prerequisite: ((Root) -> String?)? = nil) -> ConfigOption {
-        ConfigOption(name: name, key: key, help: help, arity: .value(placeholder), set: { root, text in
-            root[keyPath: path] = try parse(Value.self, text, label: "\(key) [--\(name)]")
+        ConfigOption(name: name, key: key, help: help, arity: .value(placeholder), set: { root, text, label in
+            root[keyPath: path] = try parse(Value.self, text, label: label)
         }, prerequisite: prerequisite)
     }
 
     /// An option with one value of type `Value` stored in the optional at `path`.
     public static func value<Value: OptionValue>(_ name: String, _ path: WritableKeyPath<Root, Value?>, key: String, _ placeholder: String,
                                                  help: String, prerequisite: ((Root) -> String?)? = nil) -> ConfigOption {
-        ConfigOption(name: name, key: key, help: help, arity: .value(placeholder), set: { root, text in
-            root[keyPath: path] = try parse(Value.self, text, label: "\(key) [--\(name)]")
+        ConfigOption(name: name, key: key, help: help, arity: .value(placeholder), set: { root, text, label in
+            root[keyPath: path] = try parse(Value.self, text, label: label)
         }, prerequisite: prerequisite)
     }
 
     /// A flag that sets the Boolean at `path` to true.
     public static func flag(_ name: String, _ path: WritableKeyPath<Root, Bool>, key: String, help: String,
                             prerequisite: ((Root) -> String?)? = nil) -> ConfigOption {
-        ConfigOption(name: name, key: key, help: help, arity: .flag, set: { root, _ in root[keyPath: path] = true },
+        ConfigOption(name: name, key: key, help: help, arity: .flag, set: { root, _, _ in root[keyPath: path] = true },
                      prerequisite: prerequisite)
     }
 
     /// `--name` / `--no-name`: sets the Boolean at `path` to true or false.
     public static func inversion(_ name: String, _ path: WritableKeyPath<Root, Bool>, key: String, help: String) -> ConfigOption {
-        ConfigOption(name: name, key: key, help: help, arity: .inversion, set: { root, text in root[keyPath: path] = text == "true" })
+        ConfigOption(name: name, key: key, help: help, arity: .inversion, set: { root, text, _ in root[keyPath: path] = text == "true" })
     }
 
     /// A preset: `--name VALUE` replaces the whole configuration by `configuration(VALUE)` before
     /// the other options apply.
     public static func preset<Value: OptionValue>(_ name: String, _ type: Value.Type, key: String = "preset", help: String,
                                                   configuration: @escaping (Value) -> Root) -> ConfigOption {
-        var option = ConfigOption(name: name, key: key, help: help, arity: .value("NAME"), set: { root, text in
-            root = configuration(try parse(Value.self, text, label: "\(key) [--\(name)]"))
+        var option = ConfigOption(name: name, key: key, help: help, arity: .value("NAME"), set: { root, text, label in
+            root = configuration(try parse(Value.self, text, label: label))
         })
         option.isPreset = true
         return option
@@ -142,7 +143,7 @@ public struct ConfigOption<Root>: @unchecked Sendable {
     public func lifted<Outer>(_ path: WritableKeyPath<Outer, Root>, keyPrefix prefix: String) -> ConfigOption<Outer> {
         let set = self.set, prerequisite = self.prerequisite
         var o = ConfigOption<Outer>(name: name, key: prefix + key, help: help, arity: arity,
-                                    set: { outer, text in try set(&outer[keyPath: path], text) },
+                                    set: { outer, text, label in try set(&outer[keyPath: path], text, label) },
                                     prerequisite: prerequisite.map { p in { outer in p(outer[keyPath: path]) } })
         o.section = section; o.isPreset = isPreset
         return o

@@ -110,11 +110,11 @@ public enum MethodOptions {
         return [
             O(name: "moduli", key: regularizer + "space",
               help: "Moduli space for the regularizer: none (default), standard (plain L1/L2), or circle, torus, torus6, klein, sphere, s3, r3, r9, mixedcurv.",
-              arity: .value("SPACE"), set: { t, text in t.regularizer.space = text.lowercased() }),
+              arity: .value("SPACE"), set: { t, text, _ in t.regularizer.space = text.lowercased() }),
             O(name: "inhibitor", key: regularizer + "inhibitor", help: "Inhibitor f(d): square, gauss, dog, inverted-dog (default), ripple, constant.",
-              arity: .value("NAME"), set: { t, text in
+              arity: .value("NAME"), set: { t, text, label in
                   guard let f = Inhibitor(name: text) else {
-                      throw OptionError("training.regularizer.inhibitor [--inhibitor] must be one of square, gauss, dog, inverted-dog, ripple or constant, got '\(text)'.")
+                      throw OptionError("\(label) must be one of square, gauss, dog, inverted-dog, ripple or constant, got '\(text)'.")
                   }
                   t.regularizer.inhibitor = f
               }, prerequisite: { needsRegularizer("inhibitor", $0) }),
@@ -140,10 +140,10 @@ public enum MethodOptions {
             O.value("prune-every", \.pruning.everySteps, key: "pruning.everySteps", "N", help: "Prune every N steps instead of at the start of every epoch."),
             O(name: "tensor-targets", key: "pruning.tensorTargets",
               help: "Per-tensor final targets, comma-separated, in the order of the task's pruned tensors.", arity: .value("X,Y,..."),
-              set: { t, text in
+              set: { t, text, label in
                   let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
                   guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
-                      throw OptionError("training.pruning.tensorTargets [--tensor-targets] must be comma-separated numbers, got '\(text)'.")
+                      throw OptionError("\(label) must be comma-separated numbers, got '\(text)'.")
                   }
                   t.pruning.tensorTargets = values.compactMap { $0 }
               }),
@@ -181,9 +181,9 @@ public enum TaskOptions<Task: TrainingTask> {
         let table = declarations
         let parsed = try OptionParser.parse(arguments, table: table)
         var config = Task.commandLine.defaults
-        for (option, text) in parsed where option.isPreset { try option.set(&config, text) }
+        for (option, text) in parsed where option.isPreset { try option.set(&config, text, option.label) }
         config = start(config)
-        for (option, text) in parsed where !option.isPreset { try option.set(&config, text) }
+        for (option, text) in parsed where !option.isPreset { try option.set(&config, text, option.label) }
         let given = Set(parsed.map(\.option.name))
         if let complete = Task.commandLine.complete { try complete(&config, given) }
         for (option, _) in parsed {
