@@ -98,7 +98,7 @@ import Testing
         (#"{"task": "adding", "seeds": [0], "base": ["--out=x"], "configurations": {"a": []}}"#, #""base" gives --out"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"../a": []}}"#, #"name "../a" cannot name a run directory"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a-s1": []}}"#, "seed suffix"),
-        (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--hiden", "8"]}}"#, #"configuration "a" (moduli train adding --hiden 8): Unknown option '--hiden'"#),
+        (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--hiden", "8"]}}"#, #"configuration "a" (moduli train adding --hiden 8): Unknown option '--hiden': did you mean '--hidden'?"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--target-sparsity", "2"]}}"#, "--target-sparsity"),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": [], "a": []}}"#, #"the key "a" appears twice"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": []}"#, "line 1, column 61: unexpected end of the file inside an object"),

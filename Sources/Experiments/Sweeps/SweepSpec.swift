@@ -212,7 +212,7 @@ extension SweepSpec {
                 throw ExperimentError("--preset must be small or paper, got \(preset).")
             }
             let dog = ["--inhibitor", "inverted-dog"]
-            return SweepSpec(task: "navigation", base: ["--preset", preset ?? "paper"], seeds: seeds, configurations: [
+            return SweepSpec(task: NavigationTask.name, base: ["--preset", preset ?? "paper"], seeds: seeds, configurations: [
                 Configuration(name: "torus", flags: ["--moduli", "torus"] + dog),
                 Configuration(name: "klein", flags: ["--moduli", "klein"] + dog),
                 Configuration(name: "circle", flags: ["--moduli", "circle"] + dog),
@@ -226,7 +226,7 @@ extension SweepSpec {
             ])
         case "paper-adding":
             if preset != nil { throw ExperimentError("--preset applies to the paper-navigation and paper-language grids only.") }
-            return SweepSpec(task: "adding", base: [], seeds: seeds, configurations: [
+            return SweepSpec(task: AddingTask.name, base: [], seeds: seeds, configurations: [
                 Configuration(name: "learned-torus", flags: ["--moduli", "torus", "--learn-embedding", "--target-sparsity", "0.95"]),
                 Configuration(name: "learned-r3", flags: ["--moduli", "r3", "--learn-embedding", "--target-sparsity", "0.95"]),
                 Configuration(name: "torus", flags: ["--moduli", "torus", "--target-sparsity", "0.95"]),
@@ -237,7 +237,7 @@ extension SweepSpec {
                 throw ExperimentError("--preset must be small or paper, got \(preset).")
             }
             let dog = ["--inhibitor", "inverted-dog"]
-            return SweepSpec(task: "language", base: ["--preset", preset ?? "paper"], seeds: seeds, configurations: [
+            return SweepSpec(task: LanguageTask.name, base: ["--preset", preset ?? "paper"], seeds: seeds, configurations: [
                 Configuration(name: "torus", flags: ["--moduli", "torus"] + dog),
                 Configuration(name: "klein", flags: ["--moduli", "klein"] + dog),
                 Configuration(name: "permuted", flags: ["--moduli", "torus"] + dog + ["--permute"]),
