@@ -156,7 +156,7 @@ import Testing
         let ok = try Self.moduli(["train", "adding", "--target-sparsity", "0.988", "--out", dir + "/ok"] + Self.tiny)
         #expect(ok.status == 0, "\(ok.err)")
         let perTensor = try Self.moduli(["train", "adding", "--target-sparsity", "0.5", "--tensor-targets", "0.5,0.995,0.5", "--out", dir + "/t"] + Self.tiny)
-        #expect(perTensor.status == 1 && perTensor.err.contains("--tensor-targets value 2, 0.995, prunes every one of the 64 entries of rnn.weight_hh_l0"),
+        #expect(perTensor.status == 1 && perTensor.err.contains("training.pruning.tensorTargets [--tensor-targets] value 2, 0.995, prunes every one of the 64 entries of rnn.weight_hh_l0"),
                 "\(perTensor.err)")
     }
 

@@ -248,7 +248,7 @@ public struct LanguageTask: TrainingTask {
     static func checkMemory(_ o: LanguageOptions, vocabularySize: Int, available: Double? = nil) throws {
         try requireMemory(memoryEstimate(o, vocabularySize: vocabularySize), budget: available.map { .physical($0) } ?? .current(),
                           what: "This run, over a vocabulary of \(vocabularySize) words,",
-                          reduce: "--embedding-size, --hidden, --batch-size or --bptt, or use a corpus with fewer distinct words")
+                          reduce: "\(label("options.embeddingSize")), \(label("options.hiddenSize")), \(label("options.batchSize")) or \(label("options.bptt")), or use a corpus with fewer distinct words")
     }
 
     public func makeModel(in store: ParameterStore<Float>, rng: inout SeededGenerator) -> LanguageModel {
