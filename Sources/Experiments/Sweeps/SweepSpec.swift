@@ -136,17 +136,18 @@ public struct SweepSpec: Codable, Sendable, Equatable {
         do { registered = try TaskRegistry.task(named: task) } catch let e as ExperimentError {
             throw ExperimentError("\(path): \"task\": \(e.description)")
         }
-        var byConfiguration: [String: [Data]] = [:]
+        var files: [String: Data] = [:]
         for c in configurations {
             do {
-                byConfiguration[c.name] = try registered.resolvedConfigFiles(arguments: base + c.flags, seeds: seeds)
+                let resolved = try registered.resolvedConfigFiles(arguments: base + c.flags, seeds: seeds)
+                for (seed, data) in zip(seeds, resolved) { files[SweepRun.name(configuration: c.name, seed: seed)] = data }
             } catch let e as OptionError {
                 throw ExperimentError("\(path): configuration \"\(c.name)\" (moduli train \(([task] + base + c.flags).joined(separator: " "))): \(e.description)")
             } catch let e as ExperimentError {
                 throw ExperimentError("\(path): configuration \"\(c.name)\" (moduli train \(([task] + base + c.flags).joined(separator: " "))): \(e.description)")
             }
         }
-        return runs.map { run in (run, byConfiguration[run.configuration]![seeds.firstIndex(of: run.seed)!]) }
+        return runs.compactMap { run in files[run.name].map { (run, $0) } }
     }
 
     /// The same grid with the seeds 0..<count.
@@ -183,7 +184,10 @@ public struct SweepRun: Sendable, Equatable {
     public var flags: [String]
 
     /// The run directory's name, `<configuration>-s<seed>`.
-    public var name: String { "\(configuration)-s\(seed)" }
+    public var name: String { Self.name(configuration: configuration, seed: seed) }
+
+    /// The run directory's name of `configuration` at `seed`.
+    public static func name(configuration: String, seed: UInt64) -> String { "\(configuration)-s\(seed)" }
 
     /// Arguments of `moduli` that start the run in `directory` from its resolved configuration file
     /// `configFile` (`overwrite`: replace a run that never reached its first checkpoint).

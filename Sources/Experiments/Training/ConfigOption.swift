@@ -68,7 +68,7 @@ public struct OptionError: Error, CustomStringConvertible, Sendable {
 }
 
 /// One option of a configuration `Root`: declared once, used by every layer.
-public struct ConfigOption<Root>: @unchecked Sendable {
+public struct ConfigOption<Root> {
     /// The name without dashes (`hidden`); the flag is `--hidden`.
     public let name: String
     /// The configuration key the option sets (`options.hiddenSize`, `training.optimizer.learningRate`).

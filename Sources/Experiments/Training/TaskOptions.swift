@@ -7,7 +7,7 @@ import NN
 import Sparsity
 
 /// What `moduli train <task>` says about a task, and the task's own options.
-public struct TaskCommandLine<Options: Codable & Sendable & Equatable>: @unchecked Sendable {
+public struct TaskCommandLine<Options: Codable & Sendable & Equatable> {
     /// One line for the list of tasks.
     public var abstract: String
     /// The paragraph of `moduli train <task> --help`.
@@ -271,13 +271,14 @@ public enum OptionParser {
     /// Levenshtein distance.
     static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
         if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
         var previous = Array(0...b.count)
         for i in 1...a.count {
             var current = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...max(1, b.count) where !b.isEmpty {
+            for j in 1...b.count {
                 current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
             }
-            previous = b.isEmpty ? [i] : current
+            previous = current
         }
         return previous[b.count]
     }
