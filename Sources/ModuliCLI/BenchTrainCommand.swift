@@ -38,15 +38,16 @@ struct BenchTrainCommand: ParsableCommand {
 
     func time<Task: TrainingTask>(_ type: Task.Type) throws {
         let bare = trainOptions.map { $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? $0 }
+        if bare.contains("--help") || bare.contains("-h") { throw CleanExit.helpRequest(TrainTaskCommand<Task>.self) }
         if bare.contains("--out") || bare.contains("--resume") {
             throw ValidationError("moduli bench train writes no run: --out and --resume do not apply.")
         }
         if bare.contains("--config") {
             throw ValidationError("moduli bench train times the configuration its options build: --config does not apply. Give the options instead, e.g. moduli bench train \(task) --hidden 256.")
         }
-        let config = try resolvedConfiguration(trainOptions, task: Task.self)
+        let (config, prepared) = try resolvedConfiguration(trainOptions, task: Task.self)
         let trainer: Trainer<Task>
-        do { trainer = try Trainer<Task>(validated: config) } catch let e as ExperimentError { throw ValidationError(e.description) }
+        do { trainer = try Trainer<Task>(validated: config, prepared: prepared) } catch let e as ExperimentError { throw ValidationError(e.description) }
         let timing: StepTiming
         do { timing = try trainer.timeSteps(steps, warmup: warmup, prunedTo: pruned) } catch let e as ExperimentError {
             throw ValidationError(e.description)

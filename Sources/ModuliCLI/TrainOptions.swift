@@ -91,9 +91,10 @@ func checkResumable(_ out: String, task: String) throws {
     }
 }
 
-/// Runs `config` of `Task` (resolved and validated) in the directory of `output`, or resumes the run
-/// there (`config` nil), and prints the summary line.
-func train<Task: TrainingTask>(_ task: Task.Type, config: RunConfig<Task.Options>?, output: RunOptions, given: [String]) throws {
+/// Runs `config` of `Task` (resolved and validated; `prepared`: the data its resolution read) in the
+/// directory of `output`, or resumes the run there (`config` nil), and prints the summary line.
+func train<Task: TrainingTask>(_ task: Task.Type, config: RunConfig<Task.Options>?, prepared: (any Sendable)? = nil,
+                               output: RunOptions, given: [String]) throws {
     if output.resume, !given.isEmpty {
         throw ValidationError("--resume continues the run with its own configuration (\(output.out ?? "")/config.json); \(given.joined(separator: ", ")) cannot be given with it. To change them, start a new run (another --out, or --overwrite).")
     }
@@ -108,7 +109,7 @@ func train<Task: TrainingTask>(_ task: Task.Type, config: RunConfig<Task.Options
             guard let config else { throw ValidationError("No configuration to run.") }
             resolved = config
         }
-        let trainer = output.resume ? try Trainer<Task>(config: resolved) : try Trainer<Task>(validated: resolved)
+        let trainer = output.resume ? try Trainer<Task>(config: resolved) : try Trainer<Task>(validated: resolved, prepared: prepared)
         return try trainer.train(in: directory, resume: output.resume, showProgress: !output.quiet)
     }
     guard let summary else { return }

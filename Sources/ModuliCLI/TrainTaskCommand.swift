@@ -43,17 +43,20 @@ struct TrainTaskCommand<Task: TrainingTask>: ParsableCommand {
             try train(Task.self, config: nil, output: output, given: given)
             return
         }
-        try train(Task.self, config: resolvedConfiguration(options, task: Task.self), output: output, given: given)
+        let resolved = try resolvedConfiguration(options, task: Task.self)
+        try train(Task.self, config: resolved.config, prepared: resolved.prepared, output: output, given: given)
     }
 }
 
-/// The configuration `arguments` (options of `moduli train <Task.name>`) resolve to, validated:
-/// the one computation of a command's configuration. Errors are usage errors.
-func resolvedConfiguration<Task: TrainingTask>(_ arguments: [String], task: Task.Type) throws -> RunConfig<Task.Options> {
+/// The configuration `arguments` (options of `moduli train <Task.name>`) resolve to, validated,
+/// with the data its resolution read: the one computation of a command's configuration. Errors
+/// are usage errors.
+func resolvedConfiguration<Task: TrainingTask>(_ arguments: [String], task: Task.Type) throws
+    -> (config: RunConfig<Task.Options>, prepared: (any Sendable)?) {
     do {
-        let config = try TaskOptions<Task>.resolve(arguments).config
-        try Trainer<Task>.validate(config)
-        return config
+        let resolved = try TaskOptions<Task>.resolve(arguments)
+        try Trainer<Task>.validate(resolved.config)
+        return (resolved.config, resolved.prepared)
     } catch let e as OptionError {
         throw ValidationError(e.description)
     } catch let e as ExperimentError {

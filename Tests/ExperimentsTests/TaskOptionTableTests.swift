@@ -79,7 +79,7 @@ struct PullTask: TrainingTask {
 
     /// A value option sets exactly the value at its key in config.json.
     @Test func aValueLandsAtItsKey() throws {
-        let (config, given) = try TaskOptions<AddingTask>.resolve(["--hidden", "24", "--lr=0.25", "--no-bias", "--momentum", "-0"])
+        let (config, given, _) = try TaskOptions<AddingTask>.resolve(["--hidden", "24", "--lr=0.25", "--no-bias", "--momentum", "-0"])
         #expect(given == ["--hidden", "--lr", "--bias/--no-bias", "--momentum"])  // in the order given
         let json = try JSONSerialization.jsonObject(with: RunDirectory.encodeJSON(config))
         #expect(Self.value(at: "options.hiddenSize", in: json) as? Int == 24)
@@ -128,6 +128,34 @@ struct PullTask: TrainingTask {
         #expect { try Trainer<LanguageTask>.validate(c) } throws: {
             ($0 as? ExperimentError)?.description == "training.regularizer.power [--power] must be 1 or 2, got 3."
         }
+    }
+
+    /// The language model's corpus is read once per command: to count an epoch's windows while
+    /// the configuration resolves, then handed to the task (the directory may be gone by then).
+    @Test func theCorpusReadToCountAnEpochGoesOnToTheTask() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corpus-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let words = (0..<12).map { "w\($0)" }
+        for (name, lines) in [("train.txt", 12), ("valid.txt", 4), ("test.txt", 4)] {
+            var text = ""
+            for k in 0..<lines {
+                let line: [String] = (0..<9).map { (j: Int) -> String in words[(j * 5 + k * 7) % 12] }
+                text += line.joined(separator: " ") + "\n"
+            }
+            try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
+        }
+        let resolved = try TaskOptions<LanguageTask>.resolve(["--data", dir, "--hidden", "4", "--embedding-size", "4", "--batch-size", "2",
+                                                              "--evaluation-batch-size", "2", "--bptt", "5"])
+        // 12 lines of 9 words and an end of line: 120 tokens, 60 rows of 2 columns, windows of 5 rows over 59 targets: 12.
+        #expect(resolved.config.training.stepsPerEpoch == 12)
+        try Trainer<LanguageTask>.validate(resolved.config)
+        try FileManager.default.removeItem(atPath: dir)
+        let trainer = try Trainer<LanguageTask>(validated: resolved.config, prepared: resolved.prepared)
+        #expect(trainer.task.corpus.train.count == 120 && trainer.task.corpus.vocabulary.count >= 12)
+        #expect(throws: (any Error).self) { try Trainer<LanguageTask>(validated: resolved.config) }
+        // With --batches-per-epoch given nothing is read while resolving.
+        #expect(try TaskOptions<LanguageTask>.resolve(["--data", dir, "--batches-per-epoch", "3"]).prepared == nil)
     }
 
     /// A task defined in this file alone: registered with one line, found by name, its options

@@ -137,8 +137,12 @@ public struct LanguageTask: TrainingTask {
                         prerequisite: { MethodOptions.needsPruning("options.prunedTensors [--prune]", "prune", $0.training) }),
             ],
             complete: { c, given in
-                // An epoch is one pass over the training text unless --batches-per-epoch says otherwise.
-                if !given.contains("batches-per-epoch") { c.training.stepsPerEpoch = try windowsPerPass(c.options) }
+                // An epoch is one pass over the training text unless --batches-per-epoch says otherwise;
+                // the corpus read to count it goes on to the task.
+                guard !given.contains("batches-per-epoch") else { return nil }
+                let corpus = try Corpus.load(c.options.data)
+                c.training.stepsPerEpoch = windowsPerPass(corpus, c.options)
+                return corpus
             })
     }
 
@@ -149,9 +153,13 @@ public struct LanguageTask: TrainingTask {
     public let train: BatchifiedTokens, valid: BatchifiedTokens, test: BatchifiedTokens
     public let baselines: [String: Double]
 
-    public init(options: LanguageOptions) throws {
+    public init(options: LanguageOptions) throws { try self.init(options: options, prepared: nil) }
+
+    /// The task over `prepared`, the corpus the configuration's resolution read to count an
+    /// epoch's windows (the corpus of `options.data`), or over the corpus read now when it is nil.
+    public init(options: LanguageOptions, prepared: (any Sendable)?) throws {
         self.options = options
-        corpus = try Corpus.load(options.data)
+        corpus = try (prepared as? Corpus) ?? Corpus.load(options.data)
         try Self.checkMemory(options, vocabularySize: corpus.vocabulary.count)
         train = batchify(corpus.train, columns: options.batchSize)
         valid = batchify(corpus.valid, columns: options.evaluationBatchSize)
@@ -178,8 +186,12 @@ public struct LanguageTask: TrainingTask {
 
     /// Windows per pass over the training text of `options`' corpus (one epoch of the example).
     public static func windowsPerPass(_ options: LanguageOptions) throws -> Int {
-        let corpus = try Corpus.load(options.data)
-        return BPTTWindows.count(rows: corpus.train.count / max(1, options.batchSize), bptt: max(1, options.bptt))
+        windowsPerPass(try Corpus.load(options.data), options)
+    }
+
+    /// Windows per pass over the training text of `corpus` with `options`' batch size and bptt.
+    static func windowsPerPass(_ corpus: Corpus, _ options: LanguageOptions) -> Int {
+        BPTTWindows.count(rows: corpus.train.count / max(1, options.batchSize), bptt: max(1, options.bptt))
     }
 
     /// Reference points: the test perplexity of the training text's unigram frequencies (add-one

@@ -17,12 +17,13 @@ public struct TaskCommandLine<Options: Codable & Sendable & Equatable> {
     /// The task's own options (a preset among them applies first).
     public var options: [ConfigOption<RunConfig<Options>>]
     /// Fills in values that depend on the task's data once the options are set; `given` holds the
-    /// names of the options given (without dashes).
-    public var complete: ((inout RunConfig<Options>, Set<String>) throws -> Void)?
+    /// names of the options given (without dashes). It returns the data it read, if any, which the
+    /// task then gets instead of reading it again (`TrainingTask.init(options:prepared:)`).
+    public var complete: ((inout RunConfig<Options>, Set<String>) throws -> (any Sendable)?)?
 
     /// A command line from its parts.
     public init(abstract: String, discussion: String, defaults: RunConfig<Options>, options: [ConfigOption<RunConfig<Options>>],
-                complete: ((inout RunConfig<Options>, Set<String>) throws -> Void)? = nil) {
+                complete: ((inout RunConfig<Options>, Set<String>) throws -> (any Sendable)?)? = nil) {
         self.abstract = abstract; self.discussion = discussion; self.defaults = defaults; self.options = options; self.complete = complete
     }
 }
@@ -176,8 +177,9 @@ public enum TaskOptions<Task: TrainingTask> {
 
     /// Resolves `arguments` (options of `moduli train <task>`, nothing else) into a configuration:
     /// preset, the options given, the values that depend on the task's data, prerequisites. It is
-    /// not validated yet (`Trainer.validate`). The second value lists the options given, as their flags.
-    public static func resolve(_ arguments: [String]) throws -> (config: RunConfig<Task.Options>, given: [String]) {
+    /// not validated yet (`Trainer.validate`). `given` lists the options given, as their flags;
+    /// `prepared` is the data the task's `complete` read, for `Trainer(validated:prepared:)`.
+    public static func resolve(_ arguments: [String]) throws -> (config: RunConfig<Task.Options>, given: [String], prepared: (any Sendable)?) {
         let table = declarations
         let parsed = try OptionParser.parse(arguments, table: table)
         var config = Task.commandLine.defaults
@@ -185,11 +187,11 @@ public enum TaskOptions<Task: TrainingTask> {
         config = start(config)
         for (option, text) in parsed where !option.isPreset { try option.set(&config, text, option.label) }
         let given = Set(parsed.map(\.option.name))
-        if let complete = Task.commandLine.complete { try complete(&config, given) }
+        let prepared = try Task.commandLine.complete?(&config, given) ?? nil
         for (option, _) in parsed {
             if let why = option.prerequisite?(config) { throw OptionError(why) }
         }
-        return (config, parsed.map(\.option.flag))
+        return (config, parsed.map(\.option.flag), prepared)
     }
 
     /// The help of the options, by section: `--flag <VALUE>`, the help line and the key it sets.

@@ -54,10 +54,11 @@ public struct Trainer<Task: TrainingTask> {
     }
 
     /// Builds the task of a configuration that `validate` accepted already (the command line
-    /// validates once, before it creates the run directory).
-    public init(validated config: RunConfig<Task.Options>) throws {
+    /// validates once, before it creates the run directory), with the data its resolution read
+    /// (`TaskOptions.resolve`'s `prepared`).
+    public init(validated config: RunConfig<Task.Options>, prepared: (any Sendable)? = nil) throws {
         self.config = config
-        task = try Task(options: config.options)
+        task = try Task(options: config.options, prepared: prepared)
     }
 
     /// Checks the trainer's settings, the task's options and the memory the run needs; the error

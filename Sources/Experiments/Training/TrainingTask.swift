@@ -83,6 +83,9 @@ public protocol TrainingTask: Sendable {
 
     /// Builds the task from its options (validated already), e.g. drawing a fixed test set.
     init(options: Options) throws
+    /// Builds the task from its options and the data its command line's `complete` read while
+    /// resolving them (nil: none); by default `init(options:)`.
+    init(options: Options, prepared: (any Sendable)?) throws
     /// Checks the options against each other and the trainer's settings; errors name the option.
     static func validate(_ options: Options, training: TrainingConfig) throws
     /// A rough count of the bytes a run needs at its peak, to refuse impossible sizes up front.
@@ -130,6 +133,7 @@ extension TrainingTask {
     public func evaluate(_ model: Model, _ store: ParameterStore<Float>, final: Bool) -> [String: Double] { evaluate(model, store) }
     public static var scheduleMetric: String { primaryMetric }
     public static var reportProbe: ReportProbe? { nil }
+    public init(options: Options, prepared: (any Sendable)?) throws { try self.init(options: options) }
     /// The key `key` of this task's configuration with the flag that sets it, for errors:
     /// `options.hiddenSize [--hidden]` (`TaskOptions.label(forKey:)`).
     public static func label(_ key: String) -> String { TaskOptions<Self>.label(forKey: key) }
