@@ -62,6 +62,7 @@ extension CellKind: OptionValue {
 /// An error in the options given: what is wrong and what to do. The command line shows it as a
 /// usage error.
 public struct OptionError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong and what to do.
     public let description: String
     /// An error with `message`.
     public init(_ message: String) { description = message }
