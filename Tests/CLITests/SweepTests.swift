@@ -109,6 +109,8 @@ import Testing
         (#"{"task": "adding", "seeds": [0], "configurations": {"../a": []}}"#, #"name "../a" cannot name a run directory"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a-s1": []}}"#, "seed suffix"),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--hiden", "8"]}}"#, #"configuration "a" (moduli train adding --hiden 8): Unknown option '--hiden': did you mean '--hidden'?"#),
+        (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--hidden", "0"]}}"#, #"configuration "a" (moduli train adding --hidden 0): options.hiddenSize [--hidden] must be between 1 and 65536, got 0."#),
+        (#"{"task": "adding", "base": ["--lr", "1"], "seeds": [0], "configurations": {"a": ["--lr", "2"]}}"#, #"training.optimizer.learningRate [--lr] is given twice"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--target-sparsity", "2"]}}"#, "--target-sparsity"),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": [], "a": []}}"#, #"the key "a" appears twice"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": []}"#, "line 1, column 61: unexpected end of the file inside an object"),
