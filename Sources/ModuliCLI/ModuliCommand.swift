@@ -15,11 +15,11 @@ public struct ModuliCommand: ParsableCommand {
 
 /// `moduli train <task>`, or `moduli train --config FILE.json` for any task.
 struct TrainCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static var configuration: CommandConfiguration { CommandConfiguration(
         commandName: "train",
         abstract: "Train a model on one of the paper's tasks and write a run directory.",
         discussion: "moduli train --config FILE.json runs the task named in a resolved configuration (a run's config.json, edited) as it is; moduli train <task> --config FILE.json does the same for a file of that task. Options that change the configuration cannot be given with --config.",
-        subcommands: [TrainNavigationCommand.self, TrainLanguageCommand.self, TrainAddingCommand.self])
+        subcommands: TaskRegistry.tasks.map(trainCommand)) }
 
     @OptionGroup var configFile: ConfigFileOption
     @OptionGroup var output: RunOptions

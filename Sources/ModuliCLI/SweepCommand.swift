@@ -13,7 +13,8 @@ struct SweepCommand: ParsableCommand {
             SPEC is a JSON file {"task": "navigation", "base": ["--preset", "small"], "seeds": [0, 1, 2], \
             "configurations": {"torus": ["--moduli", "torus", "--inhibitor", "inverted-dog"], "none": []}} \
             or a built-in grid: paper-navigation and paper-language (with --preset small|paper), paper-adding. \
-            Each run DIR/<config>-s<seed> is `moduli train <task> BASE FLAGS --seed S --out DIR/<config>-sS --quiet` \
+            BASE FLAGS --seed S resolve (as `moduli train <task>` reads them) into DIR/configs/<config>-sS.json, \
+            and each run DIR/<config>-sS is `moduli train --config DIR/configs/<config>-sS.json --out DIR/<config>-sS --quiet` \
             in a process of its own. Finished runs are never redone, interrupted ones resume from their checkpoint, \
             a failed run is retried once. The table goes to DIR/summary.md and DIR/summary.csv.
             """)
@@ -52,9 +53,10 @@ struct SweepCommand: ParsableCommand {
     func run() throws {
         // A spec that cannot run is a usage error (exit 64), found before any run starts.
         let resolved: SweepSpec
+        let configs: [(run: SweepRun, config: Data)]
         do {
             let (r, source) = try resolveSpec()
-            try checkFlags(r, source: source)
+            configs = try r.resolvedConfigs(path: source)
             resolved = r
         } catch let e as ExperimentError {
             FileHandle.standardError.write(Data("Error: \(e.description)\n".utf8))
@@ -70,6 +72,7 @@ struct SweepCommand: ParsableCommand {
         }
         let directory = try SweepDirectory(path: out ?? defaultDirectory(), spec: resolved, create: !collect)
         let executable = SweepRunner.currentExecutable()
+        if !collect { try directory.writeConfigs(configs) }
 
         if collect {
             try summarize(directory, print: true, requireComplete: true)
@@ -137,18 +140,6 @@ struct SweepCommand: ParsableCommand {
     func defaultDirectory() -> String {
         if FileManager.default.fileExists(atPath: spec) { return "runs/" + URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent }
         return "runs/" + spec + (preset.map { "-" + $0 } ?? "")
-    }
-
-    /// Parses every configuration's flags as `moduli train <task>` would, so that a misspelt
-    /// flag stops the sweep before any run starts.
-    func checkFlags(_ spec: SweepSpec, source: String) throws {
-        for c in spec.configurations {
-            let arguments = [spec.task] + spec.base + c.flags + ["--seed", String(spec.seeds.first ?? 0)]
-            do { _ = try TrainCommand.parseAsRoot(arguments) } catch {
-                let message = TrainCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-                throw ExperimentError("\(source): configuration \"\(c.name)\" (moduli train \(([spec.task] + spec.base + c.flags).joined(separator: " "))): \(message)")
-            }
-        }
     }
 
     /// Writes summary.md and summary.csv and prints the table; with `requireComplete`, an error

@@ -44,12 +44,20 @@ public struct NavigationProbe: Sendable {
     /// The half side of the box (1.1 m).
     public static let halfSide = TrajectorySimulator.halfSide
 
+    /// Whether `run`'s task offers this probe (`TrainingTask.reportProbe` is `.decodedPaths`,
+    /// looked up in the task registry).
+    public static func applies(to run: ReportRun) -> Bool {
+        (try? TaskRegistry.task(named: run.task))?.reportProbe == .decodedPaths
+    }
+
     /// Loads the run's model into the navigation model of its config.json and probes it: the first
     /// `pathCount` trajectories of the first evaluation batch at the training length, decoded;
     /// firing maps (`bins` x `bins` over the box) of the `unitCount` units whose maps vary most,
     /// from fresh trajectories of the training length (seed: the run's evaluation seed + 1).
     public static func probe(run: ReportRun, pathCount: Int = 4, unitCount: Int = 16, bins: Int = 20) throws -> NavigationProbe {
-        guard run.task == NavigationTask.name else { throw ExperimentError("\(run.path) is a \(run.task) run, not navigation") }
+        guard NavigationProbe.applies(to: run) else {
+            throw ExperimentError("\(run.path) is a \(run.task) run, whose task offers no decoded paths (only navigation does)")
+        }
         struct Options: Decodable { var options: NavigationOptions }
         let options = try JSONFile.decodeRecord(Options.self, from: run.configData, path: run.file("config.json").path,
                                                 advice: "It holds no navigation options this version reads: restore the run's config.json, or pass --no-models.").options

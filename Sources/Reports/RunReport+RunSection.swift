@@ -124,9 +124,9 @@ extension Builder {
                + (learned ? " Grey: initial_positions.npy." : ""))
     }
 
-    /// Decoded trajectories and firing maps of a navigation run (or a note saying why not).
+    /// Decoded trajectories and firing maps of a run whose task offers them (navigation), or a note saying why not.
     mutating func navigation(_ run: ReportRun) {
-        guard run.task == NavigationTask.name else { return }
+        guard NavigationProbe.applies(to: run) else { return }
         guard options.probeModels else {
             missing("Decoded trajectories and firing maps (\(run.name))", "the report was asked not to run models")
             return

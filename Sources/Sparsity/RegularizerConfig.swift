@@ -146,7 +146,7 @@ public enum RegularizerError: Error, Equatable, CustomStringConvertible {
         case .standardInverted:
             return "The standard (L1/L2) regularizer cannot be inverted: R = max(1) - 1 = 0 would switch the penalty off (the authors' bug 4)"
         case .constantInverted:
-            return "A constant inhibitor cannot be inverted: R = max(R) - R = 0 everywhere would switch the penalty off; drop --invert or choose another --inhibitor"
+            return "A constant inhibitor cannot be inverted: R = max(R) - R = 0 everywhere would switch the penalty off; drop invert or choose another inhibitor"
         case .learnedWithoutGeometry(let s):
             return "Learned embeddings need a moduli space; '\(s)' has no neuron positions"
         case .learnedStrengthMatched:

@@ -131,12 +131,12 @@ import Testing
     }
 
     @Test(arguments: [
-        (["train", "adding", "--warmup-steps", "5"], "--warmup-steps applies only with --lr-schedule warmup"),
-        (["train", "adding", "--lr-factor", "2"], "--lr-factor applies only with --lr-schedule plateau"),
-        (["train", "adding", "--lr-schedule", "warmup", "--warmup-steps", "5", "--lr-factor", "2"], "--lr-factor applies only with --lr-schedule plateau"),
-        (["train", "adding", "--schedule", "cubic"], "--schedule shapes pruning, and this run prunes nothing"),
-        (["train", "navigation", "--target-sparsity", "0", "--schedule", "linear"], "--schedule shapes pruning"),
-        (["train", "language", "--target-sparsity", "0", "--prune", "recurrent"], "--prune shapes pruning"),
+        (["train", "adding", "--warmup-steps", "5"], "training.learningRateSchedule.warmupSteps [--warmup-steps] applies only with training.learningRateSchedule.kind [--lr-schedule] warmup"),
+        (["train", "adding", "--lr-factor", "2"], "training.learningRateSchedule.factor [--lr-factor] applies only with training.learningRateSchedule.kind [--lr-schedule] plateau"),
+        (["train", "adding", "--lr-schedule", "warmup", "--warmup-steps", "5", "--lr-factor", "2"], "training.learningRateSchedule.factor [--lr-factor] applies only with training.learningRateSchedule.kind [--lr-schedule] plateau"),
+        (["train", "adding", "--schedule", "cubic"], "training.pruning.schedule [--schedule] shapes pruning, and this run prunes nothing"),
+        (["train", "navigation", "--target-sparsity", "0", "--schedule", "linear"], "[--schedule] shapes pruning"),
+        (["train", "language", "--target-sparsity", "0", "--prune", "recurrent"], "options.prunedTensors [--prune] shapes pruning"),
         (["report", "runs/a", "--out", "reports/a", "--no-models", "--units", "4"], "--units sets what the navigation models draw, and --no-models runs none"),
         (["bench", "train", "adding", "--config", "/tmp/config.json"], "--config does not apply"),
         (["geometry", "--neurons", "10", "--matrix", "/tmp/same.npy", "--positions", "/tmp/./same.npy"], "--matrix and --positions name the same file"),
@@ -156,7 +156,7 @@ import Testing
         let ok = try Self.moduli(["train", "adding", "--target-sparsity", "0.988", "--out", dir + "/ok"] + Self.tiny)
         #expect(ok.status == 0, "\(ok.err)")
         let perTensor = try Self.moduli(["train", "adding", "--target-sparsity", "0.5", "--tensor-targets", "0.5,0.995,0.5", "--out", dir + "/t"] + Self.tiny)
-        #expect(perTensor.status == 1 && perTensor.err.contains("--tensor-targets value 2, 0.995, prunes every one of the 64 entries of rnn.weight_hh_l0"),
+        #expect(perTensor.status == 1 && perTensor.err.contains("training.pruning.tensorTargets [--tensor-targets] value 2, 0.995, prunes every one of the 64 entries of rnn.weight_hh_l0"),
                 "\(perTensor.err)")
     }
 

@@ -27,7 +27,8 @@ import Testing
 
         // A training run: its checkpoint passes the limit; metrics.jsonl keeps whole lines.
         let run = dir + "/run"
-        let t = try Self.underLimits("ulimit -f 16", ProcessRobustnessTests.tiny + ["--hidden", "64", "--out", run])
+        let t = try Self.underLimits("ulimit -f 16", ["train", "adding", "--epochs", "2", "--batches-per-epoch", "5", "--hidden", "64", "--length", "5",
+                                                               "--test-size", "10", "--log-every", "1", "--out", run])
         #expect(!t.signaled, "killed by signal \(t.status)")
         #expect((1...127).contains(t.status), "status \(t.status)")
         #expect(t.err.contains(run) && t.err.contains("ulimit -f"), "\(t.err)")

@@ -44,6 +44,16 @@ import Testing
         let names = ["zeta-s0", "alpha-s0", "zeta-s1", "alpha-s1"]
         for name in names { #expect(FileManager.default.fileExists(atPath: "\(sweep)/\(name)/summary.json"), "\(name) has no summary.json") }
         #expect(try Self.states(sweep) == Dictionary(uniqueKeysWithValues: names.map { ($0, "finished") }))
+        // Each run started from the resolved configuration the sweep wrote, which is the one the
+        // same flags give moduli train: the same bytes as the run's config.json.
+        for name in names {
+            #expect(try Self.read("\(sweep)/configs/\(name).json") == Self.read("\(sweep)/\(name)/config.json"), "\(name)")
+            #expect(try Self.read("\(sweep)/logs/\(name).log").contains(" train --config "), "\(name)")
+            #expect(try Self.read("\(sweep)/logs/\(name).log").contains("configs/\(name).json --out"), "\(name)")
+        }
+        let direct = try CLITests.moduli(["train", "adding"] + Self.tinyBase + ["--moduli", "torus", "--target-sparsity", "0.5", "--seed", "1", "--out", dir + "/direct", "--quiet"])
+        #expect(direct.status == 0, "\(direct.err)")
+        #expect(try Self.read(dir + "/direct/config.json") == Self.read(sweep + "/zeta-s1/config.json"))
         let markdown = try Self.read(sweep + "/summary.md")
         #expect(r.out.contains(markdown), "the table is not printed")
         // One row per configuration in the spec's order (zeta before alpha), primary metric first.
@@ -98,7 +108,9 @@ import Testing
         (#"{"task": "adding", "seeds": [0], "base": ["--out=x"], "configurations": {"a": []}}"#, #""base" gives --out"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"../a": []}}"#, #"name "../a" cannot name a run directory"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a-s1": []}}"#, "seed suffix"),
-        (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--hiden", "8"]}}"#, #"configuration "a" (moduli train adding --hiden 8): Unknown option '--hiden'"#),
+        (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--hiden", "8"]}}"#, #"configuration "a" (moduli train adding --hiden 8): Unknown option '--hiden': did you mean '--hidden'?"#),
+        (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--hidden", "0"]}}"#, #"configuration "a" (moduli train adding --hidden 0): options.hiddenSize [--hidden] must be between 1 and 65536, got 0."#),
+        (#"{"task": "adding", "base": ["--lr", "1"], "seeds": [0], "configurations": {"a": ["--lr", "2"]}}"#, #"training.optimizer.learningRate [--lr] is given twice"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--target-sparsity", "2"]}}"#, "--target-sparsity"),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": [], "a": []}}"#, #"the key "a" appears twice"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": []}"#, "line 1, column 61: unexpected end of the file inside an object"),

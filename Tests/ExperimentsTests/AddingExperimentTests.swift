@@ -122,10 +122,14 @@ import NN
     @Test func invalidConfigurationsNameTheOption() {
         var c = Self.smallConfig()
         c.hiddenSize = 0
-        #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("--hidden") == true }
+        #expect { try Trainer<AddingTask>.validate(c) } throws: {
+            ($0 as? ExperimentError)?.description == "options.hiddenSize [--hidden] must be between 1 and 65536, got 0."
+        }
         c = Self.smallConfig(); c.length = 1
-        #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("--length") == true }
+        #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.hasPrefix("options.length [--length] must") == true }
         c = Self.smallConfig(); c.optimizer.learningRate = -1
-        #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("--lr") == true }
+        #expect { try Trainer<AddingTask>.validate(c) } throws: {
+            ($0 as? ExperimentError)?.description.hasPrefix("training.optimizer.learningRate [--lr] must be a positive number") == true
+        }
     }
 }

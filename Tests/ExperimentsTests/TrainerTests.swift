@@ -26,6 +26,10 @@ struct LineTask: TrainingTask {
         t.logEvery = 5
         return t
     }
+    static var commandLine: TaskCommandLine<Options> {
+        TaskCommandLine(abstract: "y = 3 x + 1.", discussion: "", defaults: RunConfig(task: name, training: defaultTraining, options: Options()),
+                        options: [.value("batch", \.options.batch, key: "options.batch", "N", help: "Samples per step.")])
+    }
     let options: Options
     init(options: Options) { self.options = options }
     static func validate(_ o: Options, training: TrainingConfig) throws {}

@@ -51,26 +51,10 @@ public struct Corpus: Sendable {
         self.init(vocabulary: vocabulary, train: texts[0], valid: texts[1], test: texts[2], source: directory)
     }
 
-    /// The corpus in `directory` (nil: the built-in split), read once per process while its files
-    /// keep their sizes and modification times: `moduli train language` needs it to count an epoch's
-    /// windows, to validate the options and to train, and a reading of full WikiText-2 takes seconds.
+    /// The corpus in `directory` (nil: the built-in split).
     public static func load(_ directory: String?) throws -> Corpus {
-        let path = try directory ?? builtInDirectory()
-        let stamp = fileNames.map { name -> String in
-            let attributes = try? FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: path).appendingPathComponent(name).path)
-            let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
-            let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? -1
-            return "\(name):\(size):\(modified)"
-        }.joined(separator: ",")
-        let key = "\(directory == nil ? "built-in" : "directory"):\(path)|\(stamp)"
-        if let corpus = loaded.corpus(for: key) { return corpus }
-        let corpus = try directory.map { try Corpus(directory: $0) } ?? builtIn()
-        loaded.keep(corpus, for: key)
-        return corpus
+        try directory.map { try Corpus(directory: $0) } ?? builtIn()
     }
-
-    /// The last corpus `load` read, and what it was read from.
-    private static let loaded = LoadedCorpus()
 
     // MARK: The built-in corpus
 
@@ -286,15 +270,4 @@ public struct Corpus: Sendable {
         }
         return nil
     }
-}
-
-/// One corpus kept for `Corpus.load` (a class with a lock: loads may come from several threads).
-private final class LoadedCorpus: @unchecked Sendable {
-    private let lock = NSLock()
-    private var key: String?
-    private var value: Corpus?
-
-    func corpus(for key: String) -> Corpus? { lock.withLock { self.key == key ? value : nil } }
-
-    func keep(_ corpus: Corpus, for key: String) { lock.withLock { self.key = key; value = corpus } }
 }

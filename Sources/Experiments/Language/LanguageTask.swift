@@ -7,7 +7,7 @@ import Linalg
 import NN
 
 /// Which tensors gradual magnitude pruning pools.
-public enum LanguagePruning: String, Codable, Sendable, CaseIterable {
+public enum LanguagePruning: String, Codable, Sendable, CaseIterable, OptionValue {
     /// The paper's pool: embedding, decoder weight, every W_ih and W_hh. W_hh is under 1% of it,
     /// so a pooled threshold mostly prunes the embedding and the decoder.
     case all
@@ -52,7 +52,7 @@ extension RunConfig where Options == LanguageOptions {
 }
 
 /// Named starting points for a language-model run.
-public enum LanguagePreset: String, Codable, Sendable, CaseIterable {
+public enum LanguagePreset: String, Codable, Sendable, CaseIterable, OptionValue {
     /// PAPER.md section 5: E = H = 650, SGD lr 20, clip 0.25, 15 epochs, pruning to 90%.
     case paper
     /// One CPU core in minutes (docs/language-model.md): E = H = 200, 3 epochs (840 steps on the
@@ -105,6 +105,47 @@ public struct LanguageTask: TrainingTask {
         return t
     }
 
+    public static var commandLine: TaskCommandLine<LanguageOptions> {
+        typealias O = ConfigOption<LanguageConfig>
+        return TaskCommandLine(
+            abstract: "Word-level language model: embedding, tanh RNN / LSTM / GRU, decoder over the vocabulary; SGD lr 20.",
+            discussion: """
+                --preset paper (the default) is the paper's protocol: E = H = 650, one tanh RNN layer, batch 20, bptt 35, \
+                SGD lr 20, clip 0.25, lr / 4 when validation perplexity does not improve, 15 epochs, pruning to 90% of the \
+                pooled embedding, decoder, W_ih and W_hh, lambda 0.1. --preset small is E = H = 200 and 3 epochs. An epoch \
+                is one pass over the training text unless --batches-per-epoch says otherwise. Without --data the built-in \
+                WikiText-2 split trains (docs/language-corpus.md: its perplexities are not comparable with published ones).
+                """,
+            defaults: LanguagePreset.paper.config,
+            options: [
+                O.preset("preset", LanguagePreset.self, help: "Starting point: paper (default) or small.") { $0.config },
+                // Absolute: a sweep's runs start elsewhere.
+                O(name: "data", key: "options.data", help: "Corpus directory with train.txt, valid.txt, test.txt (default: the built-in WikiText-2 split).",
+                  arity: .value("DIR"), set: { c, text, _ in c.options.data = URL(fileURLWithPath: text).standardizedFileURL.path }),
+                O.value("cell", \.options.cell, key: "options.cell", "CELL", help: "Cell: rnn_tanh (default), rnn_relu, lstm, gru."),
+                O.value("embedding-size", \.options.embeddingSize, key: "options.embeddingSize", "N", help: "Word-vector size E (paper 650)."),
+                O.value("hidden", \.options.hiddenSize, key: "options.hiddenSize", "N", help: "Hidden units H (paper 650)."),
+                O.value("layers", \.options.layers, key: "options.layers", "N", help: "Recurrent layers (default 1)."),
+                O.value("dropout", \.options.dropout, key: "options.dropout", "X", help: "Dropout on the embedding and every layer's output (default 0)."),
+                O.flag("tied", \.options.tied, key: "options.tied", help: "Tie the decoder's weight to the embedding (needs E = H)."),
+                O.value("batch-size", \.options.batchSize, key: "options.batchSize", "N", help: "Columns of the training text (default 20)."),
+                O.value("evaluation-batch-size", \.options.evaluationBatchSize, key: "options.evaluationBatchSize", "N",
+                        help: "Columns of the validation and test texts (default 10)."),
+                O.value("bptt", \.options.bptt, key: "options.bptt", "N", help: "Rows of a window, truncated backpropagation through time (default 35)."),
+                O.value("prune", \.options.prunedTensors, key: "options.prunedTensors", "NAME",
+                        help: "Pruned tensors: all (paper: embedding, decoder, every W_ih and W_hh, pooled) or recurrent (W_hh only).",
+                        prerequisite: { MethodOptions.needsPruning("options.prunedTensors [--prune]", "prune", $0.training) }),
+            ],
+            complete: { c, given in
+                // An epoch is one pass over the training text unless --batches-per-epoch says otherwise;
+                // the corpus read to count it goes on to the task.
+                guard !given.contains("batches-per-epoch") else { return nil }
+                let corpus = try Corpus.load(c.options.data)
+                c.training.stepsPerEpoch = windowsPerPass(corpus, c.options)
+                return corpus
+            })
+    }
+
     public let options: LanguageOptions
     /// The texts and vocabulary.
     public let corpus: Corpus
@@ -112,16 +153,20 @@ public struct LanguageTask: TrainingTask {
     public let train: BatchifiedTokens, valid: BatchifiedTokens, test: BatchifiedTokens
     public let baselines: [String: Double]
 
-    public init(options: LanguageOptions) throws {
+    public init(options: LanguageOptions) throws { try self.init(options: options, prepared: nil) }
+
+    /// The task over `prepared`, the corpus the configuration's resolution read to count an
+    /// epoch's windows (the corpus of `options.data`), or over the corpus read now when it is nil.
+    public init(options: LanguageOptions, prepared: (any Sendable)?) throws {
         self.options = options
-        corpus = try Corpus.load(options.data)
+        corpus = try (prepared as? Corpus) ?? Corpus.load(options.data)
         try Self.checkMemory(options, vocabularySize: corpus.vocabulary.count)
         train = batchify(corpus.train, columns: options.batchSize)
         valid = batchify(corpus.valid, columns: options.evaluationBatchSize)
         test = batchify(corpus.test, columns: options.evaluationBatchSize)
-        for (name, tokens, columns, option) in [("training", train, options.batchSize, "--batch-size"),
-                                                ("validation", valid, options.evaluationBatchSize, "--evaluation-batch-size"),
-                                                ("test", test, options.evaluationBatchSize, "--evaluation-batch-size")] {
+        for (name, tokens, columns, option) in [("training", train, options.batchSize, Self.label("options.batchSize")),
+                                                ("validation", valid, options.evaluationBatchSize, Self.label("options.evaluationBatchSize")),
+                                                ("test", test, options.evaluationBatchSize, Self.label("options.evaluationBatchSize"))] {
             try require(tokens.rows >= 2, "The \(name) text of \(corpus.source) has too few tokens for \(columns) columns of at least 2 rows; lower \(option).")
         }
         baselines = Self.unigramBaselines(corpus: corpus, test: test)
@@ -141,8 +186,12 @@ public struct LanguageTask: TrainingTask {
 
     /// Windows per pass over the training text of `options`' corpus (one epoch of the example).
     public static func windowsPerPass(_ options: LanguageOptions) throws -> Int {
-        let corpus = try Corpus.load(options.data)
-        return BPTTWindows.count(rows: corpus.train.count / max(1, options.batchSize), bptt: max(1, options.bptt))
+        windowsPerPass(try Corpus.load(options.data), options)
+    }
+
+    /// Windows per pass over the training text of `corpus` with `options`' batch size and bptt.
+    static func windowsPerPass(_ corpus: Corpus, _ options: LanguageOptions) -> Int {
+        BPTTWindows.count(rows: corpus.train.count / max(1, options.batchSize), bptt: max(1, options.bptt))
     }
 
     /// Reference points: the test perplexity of the training text's unigram frequencies (add-one
@@ -165,20 +214,20 @@ public struct LanguageTask: TrainingTask {
     }
 
     public static func validate(_ o: LanguageOptions, training: TrainingConfig) throws {
-        try require(o.embeddingSize >= 1 && o.embeddingSize <= 65_536, "--embedding-size must be between 1 and 65536, got \(o.embeddingSize).")
-        try require(o.hiddenSize >= 1 && o.hiddenSize <= 65_536, "--hidden must be between 1 and 65536, got \(o.hiddenSize).")
-        try require(o.layers >= 1 && o.layers <= 16, "--layers must be between 1 and 16, got \(o.layers).")
-        try require(o.dropout >= 0 && o.dropout < 1, "--dropout must be in [0, 1), got \(o.dropout).")
+        try require(o.embeddingSize >= 1 && o.embeddingSize <= 65_536, "\(label("options.embeddingSize")) must be between 1 and 65536, got \(o.embeddingSize).")
+        try require(o.hiddenSize >= 1 && o.hiddenSize <= 65_536, "\(label("options.hiddenSize")) must be between 1 and 65536, got \(o.hiddenSize).")
+        try require(o.layers >= 1 && o.layers <= 16, "\(label("options.layers")) must be between 1 and 16, got \(o.layers).")
+        try require(o.dropout >= 0 && o.dropout < 1, "\(label("options.dropout")) must be in [0, 1), got \(o.dropout).")
         try require(!o.tied || o.embeddingSize == o.hiddenSize,
-                    "--tied needs --embedding-size equal to --hidden (got \(o.embeddingSize) and \(o.hiddenSize)).")
-        try require(o.batchSize >= 1 && o.batchSize <= 100_000, "--batch-size must be between 1 and 100000, got \(o.batchSize).")
+                    "\(label("options.tied")) needs \(label("options.embeddingSize")) equal to \(label("options.hiddenSize")) (got \(o.embeddingSize) and \(o.hiddenSize)).")
+        try require(o.batchSize >= 1 && o.batchSize <= 100_000, "\(label("options.batchSize")) must be between 1 and 100000, got \(o.batchSize).")
         try require(o.evaluationBatchSize >= 1 && o.evaluationBatchSize <= 100_000,
-                    "--evaluation-batch-size must be between 1 and 100000, got \(o.evaluationBatchSize).")
-        try require(o.bptt >= 1 && o.bptt <= 100_000, "--bptt must be between 1 and 100000, got \(o.bptt).")
-        if let data = o.data { try require(!data.isEmpty, "--data is empty: name a directory with train.txt, valid.txt and test.txt.") }
+                    "\(label("options.evaluationBatchSize")) must be between 1 and 100000, got \(o.evaluationBatchSize).")
+        try require(o.bptt >= 1 && o.bptt <= 100_000, "\(label("options.bptt")) must be between 1 and 100000, got \(o.bptt).")
+        if let data = o.data { try require(!data.isEmpty, "\(label("options.data")) is empty: name a directory with train.txt, valid.txt and test.txt.") }
         if let targets = training.pruning.tensorTargets {
             let count = o.prunedTensors == .recurrent ? o.layers : (o.tied ? 1 : 2) + 2 * o.layers
-            try require(targets.count == count, "--tensor-targets needs \(count) values (the pruned tensors: \(o.prunedTensors == .recurrent ? "W_hh of every layer" : "encoder, \(o.tied ? "" : "decoder, ")then W_ih and W_hh of every layer")), got \(targets.count).")
+            try require(targets.count == count, "\(label("training.pruning.tensorTargets")) needs \(count) values (the pruned tensors: \(o.prunedTensors == .recurrent ? "W_hh of every layer" : "encoder, \(o.tied ? "" : "decoder, ")then W_ih and W_hh of every layer")), got \(targets.count).")
         }
     }
 
@@ -211,7 +260,7 @@ public struct LanguageTask: TrainingTask {
     static func checkMemory(_ o: LanguageOptions, vocabularySize: Int, available: Double? = nil) throws {
         try requireMemory(memoryEstimate(o, vocabularySize: vocabularySize), budget: available.map { .physical($0) } ?? .current(),
                           what: "This run, over a vocabulary of \(vocabularySize) words,",
-                          reduce: "--embedding-size, --hidden, --batch-size or --bptt, or use a corpus with fewer distinct words")
+                          reduce: "\(label("options.embeddingSize")), \(label("options.hiddenSize")), \(label("options.batchSize")) or \(label("options.bptt")), or use a corpus with fewer distinct words")
     }
 
     public func makeModel(in store: ParameterStore<Float>, rng: inout SeededGenerator) -> LanguageModel {

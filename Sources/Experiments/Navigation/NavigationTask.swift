@@ -37,7 +37,7 @@ extension RunConfig where Options == NavigationOptions {
 }
 
 /// Named starting points for a navigation run.
-public enum NavigationPreset: String, Codable, Sendable, CaseIterable {
+public enum NavigationPreset: String, Codable, Sendable, CaseIterable, OptionValue {
     /// PAPER.md section 4: Ng 4096, Np 512, s 0.12, batch 200, length 50, AdamW lr 1e-4, lambda 0.1, 30 x 1000 steps, 90%.
     case paper
     /// One CPU core in a few minutes (docs/navigation-small-preset.md): Ng 256, s 0.2, batch 50,
@@ -99,15 +99,44 @@ public struct NavigationTask: TrainingTask {
 
     public var baselines: [String: Double] { ["centreGuessCM": centreGuessCM] }
 
+    public static let reportProbe: ReportProbe? = .decodedPaths
+
+    public static var commandLine: TaskCommandLine<NavigationOptions> {
+        typealias O = ConfigOption<NavigationConfig>
+        return TaskCommandLine(
+            abstract: "Path integration: velocities in, place-cell codes out; ReLU RNN, AdamW, pruning to 90%.",
+            discussion: """
+                --preset paper (the default) is the paper's protocol: Ng 4096, Np 512, s 0.12 m, batch 200, length 50, \
+                AdamW lr 1e-4, weight decay 0.01, lambda 0.1, 30 epochs of 1000 steps, pruning to 90%. \
+                --preset small runs on one CPU core in a few minutes: Ng 256, s 0.2 m, batch 50, length 20, lr 3e-3, \
+                30 epochs of 150 steps. Any option given overrides the preset.
+                """,
+            defaults: NavigationPreset.paper.config,
+            options: [
+                O.preset("preset", NavigationPreset.self, help: "Starting point: paper (default) or small.") { $0.config },
+                O.value("place-cells", \.options.placeCells, key: "options.placeCells", "N", help: "Place cells Np (paper 512)."),
+                O.value("hidden", \.options.hiddenSize, key: "options.hiddenSize", "N", help: "Hidden units Ng (paper 4096)."),
+                O.value("width", \.options.width, key: "options.width", "METRES", help: "Place-cell width s in metres (paper 0.12)."),
+                O.value("batch-size", \.options.batchSize, key: "options.batchSize", "N", help: "Trajectories per batch (paper 200)."),
+                O.value("length", \.options.length, key: "options.length", "T", help: "Steps per trajectory (paper 50)."),
+                O.value("place-cell-seed", \.options.placeCellSeed, key: "options.placeCellSeed", "N", help: "Seed of the place-cell centres."),
+                O.value("evaluation-seed", \.options.evaluationSeed, key: "options.evaluationSeed", "N", help: "Seed of the evaluation trajectories."),
+                O.value("evaluation-batches", \.options.evaluationBatches, key: "options.evaluationBatches", "N",
+                        help: "Evaluation batches per length (paper 5)."),
+                O.value("evaluation-batch-size", \.options.evaluationBatchSize, key: "options.evaluationBatchSize", "N",
+                        help: "Trajectories per evaluation batch (paper 200)."),
+            ])
+    }
+
     public static func validate(_ o: NavigationOptions, training: TrainingConfig) throws {
-        try require(o.placeCells >= 3 && o.placeCells <= 65_536, "--place-cells must be between 3 and 65536, got \(o.placeCells).")
-        try require(o.hiddenSize >= 1 && o.hiddenSize <= 65_536, "--hidden must be between 1 and 65536, got \(o.hiddenSize).")
-        try require(o.width > 0 && o.width.isFinite && o.width <= 10, "--width must be a positive number of metres (at most 10), got \(o.width).")
-        try require(o.batchSize >= 1 && o.batchSize <= 1_000_000, "--batch-size must be between 1 and 1000000, got \(o.batchSize).")
-        try require(o.length >= 1 && o.length <= 100_000, "--length must be between 1 and 100000, got \(o.length).")
-        try require(o.evaluationBatches >= 1 && o.evaluationBatches <= 1_000, "--evaluation-batches must be between 1 and 1000, got \(o.evaluationBatches).")
+        try require(o.placeCells >= 3 && o.placeCells <= 65_536, "\(label("options.placeCells")) must be between 3 and 65536, got \(o.placeCells).")
+        try require(o.hiddenSize >= 1 && o.hiddenSize <= 65_536, "\(label("options.hiddenSize")) must be between 1 and 65536, got \(o.hiddenSize).")
+        try require(o.width > 0 && o.width.isFinite && o.width <= 10, "\(label("options.width")) must be a positive number of metres (at most 10), got \(o.width).")
+        try require(o.batchSize >= 1 && o.batchSize <= 1_000_000, "\(label("options.batchSize")) must be between 1 and 1000000, got \(o.batchSize).")
+        try require(o.length >= 1 && o.length <= 100_000, "\(label("options.length")) must be between 1 and 100000, got \(o.length).")
+        try require(o.evaluationBatches >= 1 && o.evaluationBatches <= 1_000, "\(label("options.evaluationBatches")) must be between 1 and 1000, got \(o.evaluationBatches).")
         try require(o.evaluationBatchSize >= 1 && o.evaluationBatchSize <= 1_000_000,
-                    "--evaluation-batch-size must be between 1 and 1000000, got \(o.evaluationBatchSize).")
+                    "\(label("options.evaluationBatchSize")) must be between 1 and 1000000, got \(o.evaluationBatchSize).")
     }
 
     public static func memoryEstimate(_ o: NavigationOptions, training: TrainingConfig) -> Double {

@@ -144,6 +144,21 @@ public struct SweepDirectory: Sendable {
     /// The directory of `run`.
     public func directory(of run: SweepRun) -> URL { file(run.name) }
 
+    /// The resolved configuration file of `run`, `configs/<run>.json`: what `moduli train --config` starts it from.
+    public func configFile(of run: SweepRun) -> URL { file("configs/\(run.name).json") }
+
+    /// Writes every run's resolved configuration (`SweepSpec.resolvedConfigs`) to `configs/`,
+    /// leaving a file that holds the same bytes already untouched.
+    public func writeConfigs(_ configs: [(run: SweepRun, config: Data)]) throws {
+        _ = try RunDirectory.createDirectories(file("configs").path)
+        try FileIO.refuseSymbolicLink(file("configs").path, role: "the sweep's configuration directory")
+        for (run, data) in configs {
+            let url = configFile(of: run)
+            if let old = try? Data(contentsOf: url), old == data { continue }
+            try RunDirectory.writeAtomically(data, to: url)
+        }
+    }
+
     /// Runs `body` holding the sweep's lock (blocking until other processes release it).
     func withLock<T>(_ body: () throws -> T) throws -> T {
         let path = file(Self.lockName).path

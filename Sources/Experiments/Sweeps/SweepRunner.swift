@@ -1,5 +1,5 @@
-// Runs a sweep's runs as child processes of the moduli binary (`moduli train <task> ... --seed S
-// --out DIR/<config>-sS --quiet`), several at a time: every run isolated in its own process, the
+// Runs a sweep's runs as child processes of the moduli binary (`moduli train --config
+// DIR/configs/<config>-sS.json --out DIR/<config>-sS --quiet`), several at a time: every run isolated in its own process, the
 // same command whether a local worker or a Slurm array task starts it. A finished run (summary.json)
 // is never run again, a run with a checkpoint is resumed, a failed one is retried once.
 import Foundation
@@ -153,8 +153,10 @@ public struct SweepRunner: Sendable {
             report("\(run.name): another process is training it; left alone")
             return nil
         case .resumable: arguments = run.resumeArguments(directory: dir); verb = "resumed"
-        case .restartable: arguments = run.startArguments(directory: dir, overwrite: true); verb = "restarted"
-        case .fresh: arguments = run.startArguments(directory: dir, overwrite: false); verb = "started"
+        case .restartable:
+            arguments = run.startArguments(configFile: directory.configFile(of: run).path, directory: dir, overwrite: true); verb = "restarted"
+        case .fresh:
+            arguments = run.startArguments(configFile: directory.configFile(of: run).path, directory: dir, overwrite: false); verb = "started"
         }
         let log = directory.file("logs/\(run.name).log").path
         try RunDirectory.createDirectories(directory.file("logs").path)

@@ -1,5 +1,5 @@
-// A sweep: one task, a grid of configurations (each the flags a user gives `moduli train <task>`)
-// times seeds, read from a small JSON file or named among the paper's grids (PAPER.md sections 4
+// A sweep: one task, a grid of configurations (each the flags a user gives `moduli train <task>`,
+// resolved through the task's option table into a config file per run) times seeds, read from a small JSON file or named among the paper's grids (PAPER.md sections 4
 // and 6; the README's results tables). docs/cli.md describes the file format.
 import Foundation
 import Formats
@@ -129,6 +129,28 @@ public struct SweepSpec: Codable, Sendable, Equatable {
         }
     }
 
+    /// Every run's resolved configuration (the bytes of its config.json): the base flags and the
+    /// configuration's flags read by the task's option table (`TaskOptions`), at the run's seed.
+    /// Errors name `path`, the configuration, the flag and the configuration key.
+    public func resolvedConfigs(path: String) throws -> [(run: SweepRun, config: Data)] {
+        let registered: RegisteredTask
+        do { registered = try TaskRegistry.task(named: task) } catch let e as ExperimentError {
+            throw ExperimentError("\(path): \"task\": \(e.description)")
+        }
+        var files: [String: Data] = [:]
+        for c in configurations {
+            do {
+                let resolved = try registered.resolvedConfigFiles(arguments: base + c.flags, seeds: seeds)
+                for (seed, data) in zip(seeds, resolved) { files[SweepRun.name(configuration: c.name, seed: seed)] = data }
+            } catch let e as OptionError {
+                throw ExperimentError("\(path): configuration \"\(c.name)\" (moduli train \(([task] + base + c.flags).joined(separator: " "))): \(e.description)")
+            } catch let e as ExperimentError {
+                throw ExperimentError("\(path): configuration \"\(c.name)\" (moduli train \(([task] + base + c.flags).joined(separator: " "))): \(e.description)")
+            }
+        }
+        return runs.compactMap { run in files[run.name].map { (run, $0) } }
+    }
+
     /// The same grid with the seeds 0..<count.
     public func withSeeds(count: Int) -> SweepSpec {
         var s = self
@@ -163,12 +185,15 @@ public struct SweepRun: Sendable, Equatable {
     public var flags: [String]
 
     /// The run directory's name, `<configuration>-s<seed>`.
-    public var name: String { "\(configuration)-s\(seed)" }
+    public var name: String { Self.name(configuration: configuration, seed: seed) }
 
-    /// Arguments of `moduli` that start the run in `directory` (`overwrite`: replace a run that
-    /// never reached its first checkpoint).
-    public func startArguments(directory: String, overwrite: Bool) -> [String] {
-        ["train", task] + flags + ["--seed", String(seed), "--out", directory, "--quiet"] + (overwrite ? ["--overwrite"] : [])
+    /// The run directory's name of `configuration` at `seed`.
+    public static func name(configuration: String, seed: UInt64) -> String { "\(configuration)-s\(seed)" }
+
+    /// Arguments of `moduli` that start the run in `directory` from its resolved configuration file
+    /// `configFile` (`overwrite`: replace a run that never reached its first checkpoint).
+    public func startArguments(configFile: String, directory: String, overwrite: Bool) -> [String] {
+        ["train", "--config", configFile, "--out", directory, "--quiet"] + (overwrite ? ["--overwrite"] : [])
     }
 
     /// Arguments of `moduli` that continue the run in `directory` from its checkpoint.
@@ -192,7 +217,7 @@ extension SweepSpec {
                 throw ExperimentError("--preset must be small or paper, got \(preset).")
             }
             let dog = ["--inhibitor", "inverted-dog"]
-            return SweepSpec(task: "navigation", base: ["--preset", preset ?? "paper"], seeds: seeds, configurations: [
+            return SweepSpec(task: NavigationTask.name, base: ["--preset", preset ?? "paper"], seeds: seeds, configurations: [
                 Configuration(name: "torus", flags: ["--moduli", "torus"] + dog),
                 Configuration(name: "klein", flags: ["--moduli", "klein"] + dog),
                 Configuration(name: "circle", flags: ["--moduli", "circle"] + dog),
@@ -206,7 +231,7 @@ extension SweepSpec {
             ])
         case "paper-adding":
             if preset != nil { throw ExperimentError("--preset applies to the paper-navigation and paper-language grids only.") }
-            return SweepSpec(task: "adding", base: [], seeds: seeds, configurations: [
+            return SweepSpec(task: AddingTask.name, base: [], seeds: seeds, configurations: [
                 Configuration(name: "learned-torus", flags: ["--moduli", "torus", "--learn-embedding", "--target-sparsity", "0.95"]),
                 Configuration(name: "learned-r3", flags: ["--moduli", "r3", "--learn-embedding", "--target-sparsity", "0.95"]),
                 Configuration(name: "torus", flags: ["--moduli", "torus", "--target-sparsity", "0.95"]),
@@ -217,7 +242,7 @@ extension SweepSpec {
                 throw ExperimentError("--preset must be small or paper, got \(preset).")
             }
             let dog = ["--inhibitor", "inverted-dog"]
-            return SweepSpec(task: "language", base: ["--preset", preset ?? "paper"], seeds: seeds, configurations: [
+            return SweepSpec(task: LanguageTask.name, base: ["--preset", preset ?? "paper"], seeds: seeds, configurations: [
                 Configuration(name: "torus", flags: ["--moduli", "torus"] + dog),
                 Configuration(name: "klein", flags: ["--moduli", "klein"] + dog),
                 Configuration(name: "permuted", flags: ["--moduli", "torus"] + dog + ["--permute"]),

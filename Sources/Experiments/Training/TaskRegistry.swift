@@ -12,6 +12,13 @@ public struct RegisteredTask: Sendable {
     public let name: String
     /// The metric the task's summary leads with (`TrainingTask.primaryMetric`).
     public let primaryMetric: String
+    /// The task's type: a generic caller opens it (`func f<T: TrainingTask>(_: T.Type)`).
+    public let type: any TrainingTask.Type
+    /// The extra report section the task offers (`TrainingTask.reportProbe`).
+    public let reportProbe: ReportProbe?
+    /// Every option of `moduli train <task>`, as flags (`--hidden`, `--bias/--no-bias`).
+    public let optionFlags: [String]
+    private let resolveArguments: @Sendable ([String], [UInt64]) throws -> [Data]
     private let runConfig: @Sendable (Data, String, RunDirectory, Bool, Bool) throws -> RunSummary?
     private let evaluateRun: @Sendable (String, EvaluationOptions) throws -> [String: Double]
     private let exportRun: @Sendable (String, Bool, Bool) throws -> Data
@@ -22,6 +29,17 @@ public struct RegisteredTask: Sendable {
     public init<Task: TrainingTask>(_ task: Task.Type) {
         name = Task.name
         primaryMetric = Task.primaryMetric
+        type = Task.self
+        reportProbe = Task.reportProbe
+        optionFlags = TaskOptions<Task>.declarations.map(\.flag)
+        resolveArguments = { arguments, seeds in
+            var config = try TaskOptions<Task>.resolve(arguments).config
+            try Trainer<Task>.validate(config)
+            return try seeds.map { seed in
+                config.training.seed = seed
+                return try RunDirectory.encodeJSON(config)
+            }
+        }
         runConfig = { data, path, run, resume, showProgress in
             var config = try TaskRegistry.decodeStrictly(RunConfig<Task.Options>.self, from: data, path: path)
             if !resume { config.version = ModuliVersion.string }  // a new run records the version that runs it
@@ -76,6 +94,14 @@ public struct RegisteredTask: Sendable {
         try evaluateRun(path, options)
     }
 
+    /// The resolved and validated configuration of `arguments` (options of `moduli train <task>`)
+    /// at each of `seeds` (its `training.seed`), as the bytes of its config.json: `moduli train
+    /// --config FILE` runs it as `moduli train <task> ARGUMENTS --seed S` would. Errors
+    /// (`OptionError`, `ExperimentError`) name the configuration key and the flag.
+    public func resolvedConfigFiles(arguments: [String], seeds: [UInt64]) throws -> [Data] {
+        try resolveArguments(arguments, seeds)
+    }
+
     /// Validates the config file's bytes (`path` names it in errors) and runs it in `run`.
     public func run(configData: Data, path: String, in run: RunDirectory, resume: Bool = false,
                     showProgress: Bool = false) throws -> RunSummary? {
@@ -98,11 +124,40 @@ public struct EvaluationOptions: Sendable {
     }
 }
 
+/// The list of registered tasks, behind a lock.
+private final class RegisteredTasks: @unchecked Sendable {
+    private let lock = NSLock()
+    private var tasks: [RegisteredTask]
+    init(_ tasks: [RegisteredTask]) { self.tasks = tasks }
+    func withLock<T>(_ body: (inout [RegisteredTask]) -> T) -> T { lock.withLock { body(&tasks) } }
+}
+
+extension RegisteredTask {
+    /// Registers the task of the existential `task`.
+    init(opening task: any TrainingTask.Type) {
+        func open<T: TrainingTask>(_ t: T.Type) -> RegisteredTask { RegisteredTask(t) }
+        self = open(task)
+    }
+}
+
 /// Every task of the package, by name.
 public enum TaskRegistry {
-    /// The tasks, in the order the help lists them.
-    public static let tasks: [RegisteredTask] = [RegisteredTask(AddingTask.self), RegisteredTask(NavigationTask.self),
-                                                  RegisteredTask(LanguageTask.self)]
+    /// The package's tasks, in the order the help lists them: adding a task is one line here.
+    static let packageTasks: [any TrainingTask.Type] = [AddingTask.self, NavigationTask.self, LanguageTask.self]
+
+    /// The tasks registered: the package's, then any `register(_:)` added.
+    public static var tasks: [RegisteredTask] { registered.withLock { $0 } }
+
+    private static let registered = RegisteredTasks(packageTasks.map { RegisteredTask(opening: $0) })
+
+    /// Registers `task` (a task defined outside the package's list, e.g. in a test) so that the
+    /// command line, sweeps and config files find it by name. Registering a name again replaces it.
+    public static func register<Task: TrainingTask>(_ task: Task.Type) {
+        registered.withLock { tasks in
+            tasks.removeAll { $0.name == Task.name }
+            tasks.append(RegisteredTask(task))
+        }
+    }
 
     /// The task named `name`; the error lists the known ones.
     public static func task(named name: String) throws -> RegisteredTask {

@@ -54,6 +54,14 @@ public struct Trainer<Task: TrainingTask> {
         task = try Task(options: config.options)
     }
 
+    /// Builds the task of a configuration that `validate` accepted already (the command line
+    /// validates once, before it creates the run directory), with the data its resolution read
+    /// (`TaskOptions.resolve`'s `prepared`).
+    public init(validated config: RunConfig<Task.Options>, prepared: (any Sendable)? = nil) throws {
+        self.config = config
+        task = try Task(options: config.options, prepared: prepared)
+    }
+
     /// Checks the trainer's settings, the task's options and the memory the run needs; the error
     /// names the option and what to do.
     public static func validate(_ config: RunConfig<Task.Options>) throws {
@@ -229,7 +237,7 @@ struct TrainingLoop<Task: TrainingTask> {
             let values = UnsafeBufferPointer(start: session.store.value(s), count: session.store.info(s).count)
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
                 let saved = checkpointStep.map { "\(run.file(Checkpoint.fileName).path) holds step \($0)" } ?? "no checkpoint was written yet"
-                throw ExperimentError("The weight \(session.store.info(s).name) became \(values[bad]) (element \(bad)) at step \(state.globalStep); the run stopped (\(saved)). Lower --lr or set --clip, and start again with --overwrite.")
+                throw ExperimentError("The weight \(session.store.info(s).name) became \(values[bad]) (element \(bad)) at step \(state.globalStep); the run stopped (\(saved)). Lower \(optionLabel("optimizer.learningRate")) or set \(optionLabel("clip")), and start again with --overwrite.")
             }
         }
         try Checkpoint.save(session.store, optimizer: session.optimizer.state, state: state, to: run)
@@ -317,7 +325,7 @@ struct TrainingLoop<Task: TrainingTask> {
         let penalty = session.regularizer.addGradients(weights: session.roles.recurrent, in: session.store)
         guard loss.isFinite && penalty.isFinite else {
             let saved = checkpointStep.map { "\(run.file(Checkpoint.fileName).path) holds step \($0)" } ?? "no checkpoint was written yet"
-            throw ExperimentError("The training loss became \(loss + penalty) at step \(state.globalStep + 1); the run stopped (\(saved)). Lower --lr or set --clip, and start again with --overwrite.")
+            throw ExperimentError("The training loss became \(loss + penalty) at step \(state.globalStep + 1); the run stopped (\(saved)). Lower \(optionLabel("optimizer.learningRate")) or set \(optionLabel("clip")), and start again with --overwrite.")
         }
         // Pruned weights do not exist: their gradients count neither in the norm nor in the clip.
         session.store.maskGradients()

@@ -84,7 +84,7 @@ struct TrainingSession<Task: TrainingTask> {
         if let t = training.pruning.tensorTargets, t.count != roles.pruned.count {
             let store = store
             let names = roles.pruned.map { store.info($0).name }.joined(separator: ", ")
-            throw ExperimentError("--tensor-targets needs \(roles.pruned.count) values (\(names)), got \(t.count).")
+            throw ExperimentError("\(optionLabel("pruning.tensorTargets")) needs \(roles.pruned.count) values (\(names)), got \(t.count).")
         }
         if prune && training.pruning.targetSparsity > 0 {
             try Self.requireKeptWeights(training.pruning, slots: roles.pruned, in: store)
@@ -118,14 +118,14 @@ struct TrainingSession<Task: TrainingTask> {
             for (k, slot) in slots.enumerated() where k < targets.count {
                 let n = store.info(slot).count
                 if prunesAll(targets[k], n) {
-                    throw ExperimentError("--tensor-targets value \(k + 1), \(targets[k]), prunes every one of the \(n) entries of \(names[k]): the largest target that keeps one is \(largest(n)). Lower it.")
+                    throw ExperimentError("\(optionLabel("pruning.tensorTargets")) value \(k + 1), \(targets[k]), prunes every one of the \(n) entries of \(names[k]): the largest target that keeps one is \(largest(n)). Lower it.")
                 }
             }
             return
         }
         let total = slots.reduce(0) { $0 + store.info($1).count }
         if prunesAll(pruning.targetSparsity, total) {
-            throw ExperimentError("--target-sparsity \(pruning.targetSparsity) prunes every one of the \(total) weights of the pruned tensors (\(names.joined(separator: ", "))): the largest target this model allows is \(largest(total)) (to keep at least one weight). Give --target-sparsity \(largest(total)) or less.")
+            throw ExperimentError("\(optionLabel("pruning.targetSparsity")) \(pruning.targetSparsity) prunes every one of the \(total) weights of the pruned tensors (\(names.joined(separator: ", "))): the largest target this model allows is \(largest(total)) (to keep at least one weight). Give --target-sparsity \(largest(total)) or less.")
         }
     }
 

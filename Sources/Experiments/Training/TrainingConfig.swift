@@ -66,11 +66,11 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
 
     /// Checks every value; the error names the option.
     public func validate() throws {
-        try require(learningRate > 0 && learningRate.isFinite, "--lr must be a positive number, got \(learningRate).")
-        try require(weightDecay >= 0 && weightDecay.isFinite, "--weight-decay must be 0 or positive, got \(weightDecay).")
-        try require(momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got \(momentum).")
-        try require(!nesterov || (kind == .sgd && momentum > 0), "--nesterov needs --optimizer sgd with --momentum above 0.")
-        try require(kind == .sgd || momentum == 0, "--momentum applies to --optimizer sgd only.")
+        try require(learningRate > 0 && learningRate.isFinite, "\(optionLabel("optimizer.learningRate")) must be a positive number, got \(learningRate).")
+        try require(weightDecay >= 0 && weightDecay.isFinite, "\(optionLabel("optimizer.weightDecay")) must be 0 or positive, got \(weightDecay).")
+        try require(momentum >= 0 && momentum < 1, "\(optionLabel("optimizer.momentum")) must be in [0, 1), got \(momentum).")
+        try require(!nesterov || (kind == .sgd && momentum > 0), "\(optionLabel("optimizer.nesterov")) needs \(optionLabel("optimizer.kind")) sgd with \(optionLabel("optimizer.momentum")) above 0.")
+        try require(kind == .sgd || momentum == 0, "\(optionLabel("optimizer.momentum")) applies to \(optionLabel("optimizer.kind")) sgd only.")
     }
 }
 
@@ -103,9 +103,9 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
 
     /// Checks every value; the error names the option.
     public func validate() throws {
-        try require(kind != .warmup || warmupSteps >= 1, "--warmup-steps must be at least 1 with --lr-schedule warmup.")
-        try require(warmupSteps >= 0, "--warmup-steps must be 0 or more, got \(warmupSteps).")
-        try require(kind != .plateau || (factor > 1 && factor.isFinite), "--lr-factor must be above 1, got \(factor).")
+        try require(kind != .warmup || warmupSteps >= 1, "\(optionLabel("learningRateSchedule.warmupSteps")) must be at least 1 with \(optionLabel("learningRateSchedule.kind")) warmup.")
+        try require(warmupSteps >= 0, "\(optionLabel("learningRateSchedule.warmupSteps")) must be 0 or more, got \(warmupSteps).")
+        try require(kind != .plateau || (factor > 1 && factor.isFinite), "\(optionLabel("learningRateSchedule.factor")) must be above 1, got \(factor).")
     }
 }
 
@@ -189,40 +189,55 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
     /// Checks every value, sizes against overflow first; the error names the option and what is allowed.
     public func validate() throws {
-        try require(epochs >= 1, "--epochs must be at least 1, got \(epochs).")
-        try require(stepsPerEpoch >= 1, "--batches-per-epoch must be at least 1, got \(stepsPerEpoch).")
-        try require(fixedEpochs >= 0, "--fixed-epochs must be 0 or more, got \(fixedEpochs).")
+        try require(epochs >= 1, "\(optionLabel("epochs")) must be at least 1, got \(epochs).")
+        try require(stepsPerEpoch >= 1, "\(optionLabel("stepsPerEpoch")) must be at least 1, got \(stepsPerEpoch).")
+        try require(fixedEpochs >= 0, "\(optionLabel("fixedEpochs")) must be 0 or more, got \(fixedEpochs).")
         let (epochTotal, o1) = epochs.addingReportingOverflow(fixedEpochs)
         let (steps, o2) = epochTotal.multipliedReportingOverflow(by: stepsPerEpoch)
         try require(!o1 && !o2 && steps <= Self.maximumSteps / 2,
-                    "(--epochs + --fixed-epochs) x --batches-per-epoch = \(epochs) + \(fixedEpochs) x \(stepsPerEpoch) steps is more than a run can take (at most \(Self.maximumSteps / 2) steps per phase).")
+                    "(\(optionLabel("epochs")) + \(optionLabel("fixedEpochs"))) x \(optionLabel("stepsPerEpoch")) = \(epochs) + \(fixedEpochs) x \(stepsPerEpoch) steps is more than a run can take (at most \(Self.maximumSteps / 2) steps per phase).")
         try optimizer.validate()
         try learningRateSchedule.validate()
-        try require(clip >= 0 && clip.isFinite, "--clip must be 0 (off) or positive, got \(clip).")
-        try require(evaluateEvery >= 1, "--evaluate-every must be at least 1, got \(evaluateEvery).")
-        try require(logEvery >= 1, "--log-every must be at least 1, got \(logEvery).")
-        try require(threads >= 1 && threads <= 256, "--threads must be between 1 and 256, got \(threads).")
+        try require(clip >= 0 && clip.isFinite, "\(optionLabel("clip")) must be 0 (off) or positive, got \(clip).")
+        try require(evaluateEvery >= 1, "\(optionLabel("evaluateEvery")) must be at least 1, got \(evaluateEvery).")
+        try require(logEvery >= 1, "\(optionLabel("logEvery")) must be at least 1, got \(logEvery).")
+        try require(threads >= 1 && threads <= 256, "\(optionLabel("threads")) must be between 1 and 256, got \(threads).")
         let target = pruning.targetSparsity
-        try require(target >= 0 && target < 1, "--target-sparsity must be in [0, 1), got \(target).")
+        try require(target >= 0 && target < 1, "\(optionLabel("pruning.targetSparsity")) must be in [0, 1), got \(target).")
         if let k = pruning.everySteps {
-            try require(k >= 1, "--prune-every must be at least 1 step, got \(k).")
-            try require(k <= epochs * stepsPerEpoch, "--prune-every \(k) is longer than the main epochs (\(epochs * stepsPerEpoch) steps).")
+            try require(k >= 1, "\(optionLabel("pruning.everySteps")) must be at least 1 step, got \(k).")
+            try require(k <= epochs * stepsPerEpoch, "\(optionLabel("pruning.everySteps")) \(k) is longer than the main epochs (\(epochs * stepsPerEpoch) steps).")
         }
         if target > 0 {
             let periods = epochs * stepsPerEpoch / pruningPeriod
             try require(periods >= 2, pruning.everySteps == nil
-                ? "Pruning happens at the start of epochs 1 ... epochs-1: --epochs must be at least 2 with --target-sparsity."
-                : "Pruning every \(pruningPeriod) steps needs at least 2 periods in the main epochs; lower --prune-every.")
+                ? "Pruning happens at the start of epochs 1 ... epochs-1: \(optionLabel("epochs")) must be at least 2 with \(optionLabel("pruning.targetSparsity"))."
+                : "Pruning every \(pruningPeriod) steps needs at least 2 periods in the main epochs; lower \(optionLabel("pruning.everySteps")).")
         }
         if let t = pruning.tensorTargets {
-            try require(target > 0, "--tensor-targets needs --target-sparsity (the schedule's shape).")
-            try require(t.allSatisfy { $0 >= 0 && $0 < 1 }, "--tensor-targets must each be in [0, 1).")
+            try require(target > 0, "\(optionLabel("pruning.tensorTargets")) needs \(optionLabel("pruning.targetSparsity")) (the schedule's shape).")
+            try require(t.allSatisfy { $0 >= 0 && $0 < 1 }, "\(optionLabel("pruning.tensorTargets")) must each be in [0, 1).")
         }
-        try require(pruning.everySteps == nil || target > 0, "--prune-every needs --target-sparsity.")
-        try require(lottery == .none || target > 0, "--lottery \(lottery.rawValue) needs pruning masks: set --target-sparsity.")
-        do { try regularizer.validate() } catch { throw ExperimentError("\(error).") }
+        try require(pruning.everySteps == nil || target > 0, "\(optionLabel("pruning.everySteps")) needs \(optionLabel("pruning.targetSparsity")).")
+        try require(lottery == .none || target > 0, "\(optionLabel("lottery")) \(lottery.rawValue) needs pruning masks: set \(optionLabel("pruning.targetSparsity")).")
+        do { try regularizer.validate() } catch let e as RegularizerError {
+            let r = { (field: String) in optionLabel("regularizer." + field) }
+            switch e {
+            case .invalidPower(let p): throw ExperimentError("\(r("power")) must be 1 or 2, got \(p).")
+            case .invalidLambda(let x): throw ExperimentError("\(r("lambda")) must be finite and 0 or more, got \(x).")
+            case .standardInverted:
+                throw ExperimentError("The standard (L1/L2) regularizer cannot be inverted (\(r("invert"))): R = max(1) - 1 = 0 would switch the penalty off (the authors' bug 4).")
+            case .constantInverted:
+                throw ExperimentError("A constant inhibitor cannot be inverted: R = max(R) - R = 0 everywhere would switch the penalty off; drop \(r("invert")) or choose another \(r("inhibitor")).")
+            case .learnedWithoutGeometry(let space):
+                throw ExperimentError("\(r("learnEmbedding")) needs a moduli space in \(r("space")); '\(space)' has no neuron positions.")
+            case .learnedStrengthMatched:
+                throw ExperimentError("\(r("learnEmbedding")) cannot go with \(r("strengthMatched")): a constant R does not depend on the positions.")
+            default: throw ExperimentError("\(e).")
+            }
+        } catch { throw ExperimentError("\(error).") }
         if case .geometric(let name) = regularizer.kind {
-            do { _ = try ModuliSpaces.named(name) } catch { throw ExperimentError("--moduli: \(error)") }
+            do { _ = try ModuliSpaces.named(name) } catch { throw ExperimentError("\(optionLabel("regularizer.space")): \(error)") }
         }
     }
 }
@@ -243,6 +258,10 @@ func requireMemory(_ needed: Double, available: Double,
                    what: String = "This run", reduce: String = "the hidden size, batch size or sequence length") throws {
     try requireMemory(needed, budget: .physical(available), what: what, reduce: reduce)
 }
+
+/// The key of a trainer setting (under `training.`) with the flag that sets it, for errors:
+/// `training.optimizer.learningRate [--lr]`.
+func optionLabel(_ key: String) -> String { TrainingOptions.label(forKey: key) }
 
 /// Throws an `ExperimentError` with `message` unless `condition` holds.
 func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {

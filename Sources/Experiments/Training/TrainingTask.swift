@@ -74,9 +74,18 @@ public protocol TrainingTask: Sendable {
     static var defaultTraining: TrainingConfig { get }
     /// The default penalty weight lambda for this task (PAPER.md).
     static var defaultLambda: Double { get }
+    /// The task on the command line: its help, its default configuration and its own options
+    /// (`ConfigOption`), from which `moduli train <task>`, `moduli bench train <task>` and sweeps
+    /// derive.
+    static var commandLine: TaskCommandLine<Options> { get }
+    /// The extra section `moduli report` draws for a run of this task; nil (the default) for none.
+    static var reportProbe: ReportProbe? { get }
 
     /// Builds the task from its options (validated already), e.g. drawing a fixed test set.
     init(options: Options) throws
+    /// Builds the task from its options and the data its command line's `complete` read while
+    /// resolving them (nil: none); by default `init(options:)`.
+    init(options: Options, prepared: (any Sendable)?) throws
     /// Checks the options against each other and the trainer's settings; errors name the option.
     static func validate(_ options: Options, training: TrainingConfig) throws
     /// A rough count of the bytes a run needs at its peak, to refuse impossible sizes up front.
@@ -123,11 +132,27 @@ public protocol TrainingTask: Sendable {
 extension TrainingTask {
     public func evaluate(_ model: Model, _ store: ParameterStore<Float>, final: Bool) -> [String: Double] { evaluate(model, store) }
     public static var scheduleMetric: String { primaryMetric }
+    public static var reportProbe: ReportProbe? { nil }
+    public init(options: Options, prepared: (any Sendable)?) throws { try self.init(options: options) }
+    /// The key `key` of this task's configuration with the flag that sets it, for errors:
+    /// `options.hiddenSize [--hidden]` (`TaskOptions.label(forKey:)`).
+    public static func label(_ key: String) -> String { TaskOptions<Self>.label(forKey: key) }
     public func validate(stream: Stream) throws {}
     public static var primaryMetricIncreases: Bool { false }
     public var baselines: [String: Double] { [:] }
     public func dataFingerprint() -> DataFingerprint? { nil }
     public func hiddenStates(_ model: Model, _ store: ParameterStore<Float>, maximumRows: Int) -> Matrix<Float>? { nil }
+}
+
+/// A section `moduli report` can draw for runs of a task, named so that the report finds it
+/// through the task registry rather than by the task's name.
+public struct ReportProbe: Hashable, Sendable {
+    /// The probe's name.
+    public let name: String
+    /// A probe named `name`.
+    public init(name: String) { self.name = name }
+    /// Decoded trajectories and firing maps of a path-integration model (`NavigationProbe`).
+    public static let decodedPaths = ReportProbe(name: "decoded-paths")
 }
 
 /// Row-major rows collected up to a limit: the hidden states of successive evaluation batches.
