@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "Topology", "_TestSupport"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "NN", "Linalg", "_TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["ModuliCLI", "_TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ModuliCLI", "Experiments", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
