@@ -11,21 +11,22 @@ import _TestSupport
         return dir.appendingPathComponent("moduli")
     }
 
-    /// Runs the command; returns exit status, stdout and stderr.
-    static func moduli(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    /// Runs the command; returns exit status, stdout and stderr. The process is killed (SIGKILL)
+    /// after `timeout` seconds, so a hang fails the test instead of stalling the suite.
+    static func moduli(_ arguments: [String], timeout: Double = 300) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = executable
         p.arguments = arguments
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
         try p.run()
+        let pid = p.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
+        watchdog.cancel()
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
-
-    static func temporaryDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("moduli-cli-\(UUID().uuidString)").path
     }
 
     @Test(arguments: [
@@ -63,7 +64,7 @@ import _TestSupport
     }
 
     @Test func geometryPrintsThePaperStatisticsAndWritesR() throws {
-        let dir = Self.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let r = try Self.moduli(["geometry", "--space", "torus", "--inhibitor", "inverted-dog", "--neurons", "600",
@@ -83,7 +84,7 @@ import _TestSupport
     }
 
     @Test func unwritableOutputFailsBeforeTraining() throws {
-        let dir = Self.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: dir + "/file", contents: Data())
@@ -93,7 +94,7 @@ import _TestSupport
     }
 
     @Test func tinyRunEndsWithASummaryLineAndRunDirectory() throws {
-        let dir = Self.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let args = ["train", "adding", "--out", dir, "--length", "4", "--hidden", "8", "--epochs", "2",
                     "--batches-per-epoch", "5", "--fixed-epochs", "0", "--test-size", "20"]
@@ -112,7 +113,7 @@ import _TestSupport
     /// A tiny adding run with `environment` changed (nil removes a variable); returns the
     /// `blasKernels` its summary.json records.
     static func blasKernelsOfATinyRun(_ environment: [String: String?]) throws -> String? {
-        let dir = temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
@@ -157,7 +158,7 @@ import _TestSupport
     /// `moduli evaluate` gives back summary.json's metrics from the saved model, dense and with the
     /// sparse kernels; a directory without a model is an error that names the file.
     @Test func evaluateReproducesTheSummaryDenseAndSparse() throws {
-        let dir = Self.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let train = try Self.moduli(["train", "navigation", "--out", dir, "--hidden", "12", "--place-cells", "16",
                                      "--batch-size", "4", "--length", "5", "--epochs", "3", "--batches-per-epoch", "4",
@@ -214,7 +215,7 @@ import _TestSupport
     }
 
     @Test func aRunsConfigFileRunsTheSameRunAgain() throws {
-        let dir = Self.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let first = try Self.moduli(["train", "adding", "--out", dir + "/a", "--length", "4", "--hidden", "8", "--epochs", "2",
                                      "--batches-per-epoch", "5", "--fixed-epochs", "0", "--test-size", "20", "--quiet"])

@@ -3,6 +3,7 @@
 // one ends in a message and an exit code of 1, never in a crash or in wrong results.
 import Foundation
 import Testing
+import _TestSupport
 
 @Suite struct FileIntegrityCLITests {
     /// A finished tiny language run of two epochs (torus regularizer, so it has positions.npy) and its corpus.
@@ -61,7 +62,7 @@ import Testing
     }
 
     @Test func damagedModelsAreRefusedByEvaluateGenerateAndExport() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (run, _) = try Self.languageRun(dir)
         let model = URL(fileURLWithPath: run + "/model.safetensors")
@@ -93,7 +94,7 @@ import Testing
     }
 
     @Test func editedCheckpointsAreRefusedOnResume() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (run, _) = try Self.languageRun(dir)
         let checkpoint = URL(fileURLWithPath: run + "/checkpoint.safetensors")
@@ -125,7 +126,7 @@ import Testing
     }
 
     @Test func anOverflowingPositionsFileIsAnError() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (run, _) = try Self.languageRun(dir)
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }"
@@ -141,7 +142,7 @@ import Testing
     }
 
     @Test func aCorpusChangedUnderARunIsRefused() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (run, data) = try Self.languageRun(dir)
         // Reverse the lines of train.txt: the same words and tokens, first seen in another order.

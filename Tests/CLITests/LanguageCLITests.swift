@@ -23,7 +23,7 @@ import _TestSupport
     static let tiny = ["--embedding-size", "6", "--hidden", "8", "--batch-size", "4", "--evaluation-batch-size", "3", "--bptt", "5"]
 
     @Test func trainEvaluateGenerateAndBench() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let data = try Self.corpus(dir), run = dir + "/run"
         let train = try CLITests.moduli(["train", "language", "--data", data, "--out", run, "--epochs", "2", "--cell", "lstm",
@@ -61,7 +61,7 @@ import _TestSupport
     }
 
     @Test func badInputFailsWithAMessageAndNoRun() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let data = try Self.corpus(dir)
         try FileManager.default.removeItem(atPath: data + "/valid.txt")

@@ -2,6 +2,7 @@
 // directory of its own for every run started without --out.
 import Foundation
 import Testing
+import _TestSupport
 
 @Suite struct LeftBehindTests {
     /// A small corpus directory of 50 words; returns its path.
@@ -32,7 +33,7 @@ import Testing
     }
 
     @Test func aConfigWhoseCorpusIsRefusedLeavesNoRunDirectory() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = try Self.configWithABrokenCorpus(dir)
         let out = dir + "/new/run"
@@ -43,7 +44,7 @@ import Testing
     }
 
     @Test func aRefusedRunKeepsADirectoryThatExistedBefore() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = try Self.configWithABrokenCorpus(dir)
         let out = dir + "/empty"
@@ -54,7 +55,7 @@ import Testing
     }
 
     @Test func aRefusedSlurmTimeLeavesNoSweepDirectory() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let spec = try SweepTests.writeSpec(dir)
         let sweep = dir + "/sweep"
@@ -65,7 +66,7 @@ import Testing
 
     /// Two runs started together without --out: the same second's default name, two directories.
     @Test func runsWithoutOutStartedTogetherGetADirectoryEach() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let processes = try (0..<3).map { _ -> Process in

@@ -6,6 +6,7 @@ import Foundation
 import Linalg
 import NN
 import Testing
+import _TestSupport
 @testable import ModuliCLI
 
 /// A task that exists only in this test: `size` weights pulled to zero by their squares.
@@ -73,7 +74,7 @@ struct ShrinkTask: TrainingTask {
     @Test func aTaskRegisteredInATestTrainsFromTheCommandLine() throws {
         TaskRegistry.register(ShrinkTask.self)
         #expect(TrainCommand.configuration.subcommands.count == TaskRegistry.tasks.count)
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var command = try ModuliCommand.parseAsRoot(["train", "test-shrink", "--size", "5", "--epochs", "3", "--lr", "0.125", "--out", dir, "--quiet"])
         try command.run()

@@ -3,6 +3,7 @@
 // one run directory, and output paths that must be refused.
 import Foundation
 import Testing
+import _TestSupport
 
 @Suite(.serialized) struct ProcessRobustnessTests {
     /// A tiny adding run (a fraction of a second).
@@ -46,7 +47,7 @@ import Testing
     }
 
     @Test func withStderrClosedProgressStaysOutOfTheRunFiles() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try Self.shell("exec \"$0\" \"$@\" 2>&-", Self.tiny + ["--out", dir])
         #expect(r.status == 0 && !r.signaled, "status \(r.status): \(r.out)")
@@ -59,7 +60,7 @@ import Testing
     }
 
     @Test func aPipeThatClosesEarlyDoesNotKillTheRun() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let status = dir + "-status"
@@ -78,7 +79,7 @@ import Testing
         // Under `ulimit -f` with SIGXFSZ ignored a write past the limit fails with EFBIG, as a
         // write to a full disk fails with ENOSPC.
         for blocks in [1, 4, 8, 16] {
-            let dir = CLITests.temporaryDirectory()
+            let dir = TestFiles.temporaryDirectory("moduli-cli")
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let r = try Self.shell("trap '' XFSZ; ulimit -f \(blocks); exec \"$0\" \"$@\"", Self.tiny + ["--out", dir])
             #expect(!r.signaled, "ulimit -f \(blocks): killed by signal \(r.status)")
@@ -97,7 +98,7 @@ import Testing
     }
 
     @Test func twoProcessesCannotShareARunDirectory() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let long = ["train", "adding", "--epochs", "300", "--batches-per-epoch", "100", "--hidden", "8", "--length", "5",
                     "--test-size", "10", "--quiet", "--out", dir]
@@ -124,7 +125,7 @@ import Testing
         let empty = try CLITests.moduli(Self.tiny + ["--out", ""])
         #expect(empty.status != 0 && empty.err.contains("empty"), "\(empty.err)")
 
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try Data("precious".utf8).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
@@ -136,7 +137,7 @@ import Testing
     }
 
     @Test func overwriteLeavesNothingOfTheOldRun() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let first = try CLITests.moduli(Self.tiny + ["--out", dir, "--quiet"])
         #expect(first.status == 0, "\(first.err)")

@@ -4,6 +4,7 @@
 // leaves no half file.
 import Foundation
 import Testing
+import _TestSupport
 
 @Suite(.serialized) struct ResourceLimitTests {
     /// Runs moduli under `limits` (shell `ulimit` commands) with one BLAS thread, so that the
@@ -13,7 +14,7 @@ import Testing
     }
 
     @Test func aWritePastTheFileSizeLimitIsAMessage() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         // R of 512 neurons is 1 MiB as float32; the limit is 64 blocks (32 or 64 KiB).
@@ -49,7 +50,7 @@ import Testing
     }
 
     @Test func trainingChecksTheAddressSpaceLimitBeforeMakingTheRunDirectory() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let out = dir + "/run"
         let r = try Self.underLimits(Self.addressSpace, ["train", "adding", "--hidden", "8192", "--out", out])
@@ -60,7 +61,7 @@ import Testing
     }
 
     @Test func aCorpusWithManyWordsIsCheckedAgainstTheAddressSpaceLimit() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let corpus = dir + "/corpus"
         try FileManager.default.createDirectory(atPath: corpus, withIntermediateDirectories: true)

@@ -3,6 +3,7 @@
 // SIGKILLed sweep notice (parent-death signal) and stop with a checkpoint. Every wait is bounded.
 import Foundation
 import Testing
+import _TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -58,7 +59,7 @@ import Glibc
 
     @Test(arguments: [(SIGTERM, Int32(143), "SIGTERM"), (SIGINT, 130, "SIGINT"), (SIGHUP, 129, "SIGHUP")])
     func aSignalStopsTrainingWithACheckpointThatResumesExactly(signal: Int32, status: Int32, name: String) throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let stopped = dir + "/stopped"
@@ -91,7 +92,7 @@ import Glibc
     }
 
     @Test func aTerminatedSweepStopsItsRunsWaitsForThemAndResumes() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let spec = try Self.longSweep(dir, epochs: 4)
         let sweep = dir + "/sweep"
@@ -118,7 +119,7 @@ import Glibc
     }
 
     @Test func theRunsOfAKilledSweepStopWithACheckpoint() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let spec = try Self.longSweep(dir, epochs: 200)  // minutes of training, were the runs to go on
         let sweep = dir + "/sweep"

@@ -3,6 +3,7 @@
 // one-node cluster started by Tools/slurm-local.sh.
 import Foundation
 import Testing
+import _TestSupport
 
 @Suite struct SweepTests {
     /// Flags of an adding run that takes a fraction of a second.
@@ -35,7 +36,7 @@ import Testing
     }
 
     @Test func aLocalSweepRunsTheGridAndTabulatesItInTheSpecsOrder() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let spec = try Self.writeSpec(dir)
         let sweep = dir + "/sweep"
@@ -116,7 +117,7 @@ import Testing
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": []}"#, "line 1, column 61: unexpected end of the file inside an object"),
     ])
     func aBadSpecIsRefusedBeforeAnyRunNamingTheFileAndKey(spec: String, mentions: String) throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = dir + "/bad.json"
@@ -144,7 +145,7 @@ import Testing
     }
 
     @Test func aDirectoryWithOtherFilesIsRefusedAndCollectNeedsASweep() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let spec = try Self.writeSpec(dir)
         try FileManager.default.createDirectory(atPath: dir + "/occupied", withIntermediateDirectories: true)
@@ -157,7 +158,7 @@ import Testing
     }
 
     @Test func aFailingRunIsRetriedOnceThenReportedWhileTheOthersFinish() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let spec = try Self.writeSpec(dir, seeds: [0], configurations: [("good", []), ("blocked", [])])
         let sweep = dir + "/sweep"
@@ -191,7 +192,7 @@ import Testing
     }
 
     @Test func aSweepKilledHalfwayFinishesWithoutRedoingRunsAndGivesTheSameTable() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // Runs of about half a second each (with a checkpoint after every epoch), one at a time.
         let base = ["--length", "4", "--hidden", "8", "--epochs", "8", "--batches-per-epoch", "30", "--fixed-epochs", "0", "--test-size", "20"]
@@ -239,7 +240,7 @@ import Testing
         if getuid() != 0 { return "not root: a local Slurm cluster needs root (Tools/slurm-local.sh)" }
         let fm = FileManager.default
         let hasSlurm = ["/usr/bin/sbatch", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged"].allSatisfy { fm.isExecutableFile(atPath: $0) }
-        if !hasSlurm && !fm.isExecutableFile(atPath: "/usr/bin/apt-get") { return "Slurm is not installed and there is no apt-get to install it" }
+        if !hasSlurm { return "Slurm is not installed (make test-deps installs Debian's slurmctld, slurmd, slurm-client and munge as root)" }
         return nil
         #else
         return "the local Slurm cluster needs Linux"
@@ -267,11 +268,8 @@ import Testing
     }
 
     @Test func aSlurmJobArrayGivesTheSameTableAsALocalSweep() throws {
-        if let why = Self.slurmUnavailable {
-            print("SweepTests: the Slurm test is skipped: \(why).")
-            return
-        }
-        let dir = CLITests.temporaryDirectory()
+        if let why = Self.slurmUnavailable { try Test.cancel("the Slurm test needs a local cluster: \(why)") }
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let spec = try Self.writeSpec(dir)
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -280,11 +278,6 @@ import Testing
         let cluster = dir + "/cluster"
         let port = 20_000 + 2 * Int.random(in: 0..<4_000)
         let env = ["MODULI_SLURM_DIR": cluster, "MODULI_SLURM_PORT": String(port), "SLURM_CONF": cluster + "/slurm.conf"]
-        let install = try Self.run(script, ["install"], environment: env)
-        if install.status != 0 {
-            print("SweepTests: the Slurm test is skipped: Slurm could not be installed: \(install.out)")
-            return
-        }
         defer { try? Self.run(script, ["stop"], environment: env) }
         let started = try Self.run(script, ["start"], environment: env)
         try #require(started.status == 0, "Tools/slurm-local.sh start failed: \(started.out)")

@@ -5,9 +5,9 @@
 // file, the rename replacing the link itself.
 import Foundation
 import Testing
+import _TestSupport
 
 @Suite struct SymlinkWriteCLITests {
-    static func text(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
 
     /// A finished tiny run in `dir`/run and a file `dir`/victim; returns their paths.
     static func finishedRun(_ dir: String) throws -> (run: String, victim: String) {
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func resumeRefusesAMetricsLogThatIsALink() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (run, victim) = try Self.finishedRun(dir)
         // The log's text and a line more in the link's target: a resume would cut and append there.
@@ -48,14 +48,14 @@ import Testing
     }
 
     @Test func filesWrittenWholeReplaceALinkInsteadOfWritingThroughIt() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (run, victim) = try Self.finishedRun(dir)
         // A finished run resumed writes model.safetensors and summary.json again.
         for name in ["model.safetensors", "summary.json"] { try Self.replaceWithLink(run + "/" + name, to: victim) }
         let r = try CLITests.moduli(["train", "adding", "--out", run, "--resume", "--quiet"])
         #expect(r.status == 0, "\(r.err)")
-        #expect(Self.text(victim) == "victim\n", "the link's target was written")
+        #expect(TestFiles.text(victim) == "victim\n", "the link's target was written")
         for name in ["model.safetensors", "summary.json"] {
             #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: run + "/" + name)) == nil, "\(name) is still a link")
         }
@@ -64,12 +64,12 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: out, withDestinationPath: victim)
         let e = try CLITests.moduli(["export", run, "--out", out, "--dense", "--overwrite"])
         #expect(e.status == 0, "\(e.err)")
-        #expect(Self.text(victim) == "victim\n", "export wrote into the link's target")
+        #expect(TestFiles.text(victim) == "victim\n", "export wrote into the link's target")
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: out)) == nil)
     }
 
     @Test func aSweepRefusesARunLogThatIsALink() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (spec, sweep) = try Self.emittedSweep(dir)
         let victim = dir + "/victim"
@@ -77,11 +77,11 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: sweep + "/logs/alpha-s0.log", withDestinationPath: victim)
         let r = try CLITests.moduli(["sweep", spec, "--out", sweep])
         #expect(r.status != 0 && r.err.contains("alpha-s0.log") && r.err.contains("symbolic link"), "status \(r.status): \(r.err)")
-        #expect(Self.text(victim) == "victim\n", "the sweep appended to the link's target")
+        #expect(TestFiles.text(victim) == "victim\n", "the sweep appended to the link's target")
     }
 
     @Test func aSweepRefusesALogDirectoryThatIsALink() throws {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (spec, sweep) = try Self.emittedSweep(dir)
         // logs/ replaced by a link to another directory: the run logs would land there.

@@ -32,7 +32,7 @@ import _TestSupport
 
     /// A directory for one test, removed by the caller.
     static func directory() throws -> String {
-        let dir = CLITests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-cli")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }

@@ -8,10 +8,6 @@ import NN
 @testable import Experiments
 
 @Suite struct AddingExperimentTests {
-    static func temporaryDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("moduli-tests-\(UUID().uuidString)").path
-    }
-
     /// A configuration small enough for a debug build.
     static func smallConfig() -> AddingConfig {
         var c = AddingConfig()
@@ -52,7 +48,7 @@ import NN
     }
 
     @Test func smallRunLearnsAndWritesItsRecords() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let summary = try #require(try Self.train(Self.smallConfig(), path))
         let run = try RunDirectory(path: path, overwrite: false, resume: true)
@@ -75,7 +71,7 @@ import NN
     }
 
     @Test func resumingGivesTheSameRunAsNotStopping() throws {
-        let straight = Self.temporaryDirectory(), split = Self.temporaryDirectory()
+        let straight = TestFiles.temporaryDirectory("moduli-tests"), split = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: split) }
         var config = Self.smallConfig()
         config.epochs = 3
@@ -94,7 +90,7 @@ import NN
     }
 
     @Test func resumingWithAnotherConfigurationIsRefused() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = Self.smallConfig()
         config.epochs = 2
@@ -104,7 +100,7 @@ import NN
     }
 
     @Test func runDirectoryRefusesToClobberOrWriteIntoAFile() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         do {
             let run = try RunDirectory(path: path, overwrite: false, resume: false)

@@ -1,6 +1,7 @@
 // Checkpoints are not trusted: a damaged or foreign checkpoint is refused with a message naming
 // the file, before any of its values reaches the model.
 import Foundation
+import _TestSupport
 import Formats
 import Testing
 import Linalg
@@ -8,10 +9,6 @@ import NN
 @testable import Experiments
 
 @Suite struct CheckpointValidationTests {
-    static func temporaryDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("moduli-ckptv-\(UUID().uuidString)").path
-    }
-
     /// A store with one masked Linear layer and an Adam state after one step (seed 1).
     static func model(seed: UInt64 = 1) -> (ParameterStore<Float>, OptimizerState) {
         var rng = SeededGenerator(seed: seed)
@@ -63,7 +60,7 @@ import NN
     }
 
     @Test func aFlippedBitInTheTensorDataIsCaught() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-ckptv")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         let (store, optimizer) = Self.model()
@@ -78,7 +75,7 @@ import NN
     }
 
     @Test func masksMustFitAndHoldOnlyZerosAndOnes() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-ckptv")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         try Self.tampered(run) { t, _ in
@@ -94,7 +91,7 @@ import NN
     }
 
     @Test func optimizerBuffersMustBeCompleteFittingAndFinite() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-ckptv")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         try Self.tampered(run) { t, _ in
@@ -112,7 +109,7 @@ import NN
     }
 
     @Test func parametersMustAllBeThereWithTheirShapesAndNothingElse() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-ckptv")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         try Self.tampered(run) { t, _ in t.append(NamedTensor(name: "extra.weight", shape: [1], scalars: [0])) }
@@ -129,7 +126,7 @@ import NN
     }
 
     @Test func metadataMustBeAModuliCheckpoints() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-ckptv")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         for bad in ["-3", "abc", "1e3", "", "+4", "99999999999999999999999"] {
@@ -159,7 +156,7 @@ import NN
     }
 
     @Test func theCallerChecksStateAndStepBeforeTheStoreIsTouched() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-ckptv")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         let (store, optimizer) = Self.model()
@@ -185,7 +182,7 @@ import NN
     }
 
     @Test func aMissingOrUnreadableCheckpointNamesItsPath() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-ckptv")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         Self.refuses(run, mentioning: "No checkpoint")

@@ -2,6 +2,7 @@
 // export over a corpus that changed since is refused with a message that names it.
 import Foundation
 import Testing
+import _TestSupport
 @testable import Experiments
 
 @Suite struct CorpusFingerprintTests {
@@ -19,7 +20,7 @@ import Testing
 
     @Test func aChangedCorpusIsRefusedByResumeAndByTheTrainedModel() throws {
         let data = try LanguageTaskTests.tinyCorpus()
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: data) }
         var config = LanguageTaskTests.tinyConfig(data: data)
         config.epochs = 2

@@ -13,7 +13,7 @@ import Sparsity
 @Suite struct FileIntegrityTests {
     /// A run directory in a fresh temporary path.
     static func run() throws -> RunDirectory {
-        try RunDirectory(path: CheckpointValidationTests.temporaryDirectory(), overwrite: false, resume: false)
+        try RunDirectory(path: TestFiles.temporaryDirectory("moduli-ckptv"), overwrite: false, resume: false)
     }
 
     /// The trainer-like state a checkpoint carries in its header.
@@ -109,7 +109,7 @@ import Sparsity
     }
 
     @Test func theInitialWeightsOfARewoundLotteryTicketAreChecked() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = SparseAddingTests.sparseConfig(lottery: .rewind)
         config.epochs = 3; config.fixedEpochs = 1; config.stepsPerEpoch = 20; config.testSize = 50

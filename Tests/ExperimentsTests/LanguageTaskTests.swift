@@ -101,7 +101,7 @@ import NN
     }
 
     @Test func aTinyRunTrainsAndWritesPyTorchNames() throws {
-        let data = try Self.tinyCorpus(), path = AddingExperimentTests.temporaryDirectory()
+        let data = try Self.tinyCorpus(), path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: data); try? FileManager.default.removeItem(atPath: path) }
         var config = Self.tinyConfig(data: data)
         config.regularizer = .geometric(space: "torus", lambda: 0.1)
@@ -129,7 +129,7 @@ import NN
 
     @Test func resumingGivesTheSameRunAsNotStopping() throws {
         let data = try Self.tinyCorpus()
-        let straight = AddingExperimentTests.temporaryDirectory(), split = AddingExperimentTests.temporaryDirectory()
+        let straight = TestFiles.temporaryDirectory("moduli-tests"), split = TestFiles.temporaryDirectory("moduli-tests")
         defer { for p in [data, straight, split] { try? FileManager.default.removeItem(atPath: p) } }
         var config = Self.tinyConfig(data: data)
         config.cell = .lstm; config.dropout = 0.2; config.layers = 2
@@ -156,7 +156,7 @@ import NN
     @Test(arguments: [false, true])
     func sparseKernelsGiveTheRunOfTheGEMMs(tied: Bool) throws {
         let data = try Self.tinyCorpus()
-        let sparse = AddingExperimentTests.temporaryDirectory(), dense = AddingExperimentTests.temporaryDirectory()
+        let sparse = TestFiles.temporaryDirectory("moduli-tests"), dense = TestFiles.temporaryDirectory("moduli-tests")
         defer { for p in [data, sparse, dense] { try? FileManager.default.removeItem(atPath: p) } }
         var config = Self.tinyConfig(data: data)
         config.cell = .lstm
@@ -255,7 +255,7 @@ import NN
             #expect(abs(seen - expected) < 4 * (expected * (1 - expected) / Double(n)).squareRoot() + 1e-3, "word \(j): \(seen) vs \(expected)")
         }
         // A whole run: the same seed gives the same words; a near-zero temperature gives the argmax.
-        let data = try Self.tinyCorpus(), path = AddingExperimentTests.temporaryDirectory()
+        let data = try Self.tinyCorpus(), path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: data); try? FileManager.default.removeItem(atPath: path) }
         var config = Self.tinyConfig(data: data)
         config.epochs = 1; config.pruning.targetSparsity = 0

@@ -24,7 +24,7 @@ import NN
     }
 
     @Test func aTinyRunWritesItsRecordsAndAPyTorchShapedModel() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = Self.tinyConfig()
         config.regularizer = .geometric(space: "torus", lambda: 0.1)
@@ -43,7 +43,7 @@ import NN
     }
 
     @Test func resumingGivesTheSameRunAsNotStopping() throws {
-        let straight = AddingExperimentTests.temporaryDirectory(), split = AddingExperimentTests.temporaryDirectory()
+        let straight = TestFiles.temporaryDirectory("moduli-tests"), split = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: split) }
         var config = Self.tinyConfig()
         config.lottery = .random
@@ -73,7 +73,7 @@ import NN
         c = Self.tinyConfig(); c.placeCells = 2
         #expect { try Trainer<NavigationTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("--place-cells") == true }
         c = Self.tinyConfig(); c.pruning.tensorTargets = [0.5, 0.5]
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect { _ = try Self.train(c, path) } throws: {
             ($0 as? ExperimentError)?.description.contains("encoder.weight, rnn.weight_ih_l0, rnn.weight_hh_l0, decoder.weight") == true

@@ -2,14 +2,11 @@
 // processes apart, stale temporary files, errors that name their path, and metrics.jsonl's
 // append, resume cut and failure on a full disk.
 import Foundation
+import _TestSupport
 import Testing
 @testable import Experiments
 
 @Suite struct RunDirectoryTests {
-    static func temporaryDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("moduli-rundir-\(UUID().uuidString)").path
-    }
-
     static func contents(_ path: String) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: path).sorted()
     }
@@ -30,7 +27,7 @@ import Testing
     }
 
     @Test func overwriteStartsFromAnEmptyDirectory() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-rundir")
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Self.makeRun(path)
         let refused = Self.message { _ = try RunDirectory(path: path, overwrite: false, resume: false) }
@@ -48,7 +45,7 @@ import Testing
     }
 
     @Test func filesThatAreNotARunAreNeverDeletedNorWrittenAmong() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-rundir")
         defer { try? FileManager.default.removeItem(atPath: path) }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try Data("mine".utf8).write(to: URL(fileURLWithPath: path + "/model.safetensors"))
@@ -75,7 +72,7 @@ import Testing
     }
 
     @Test func resumeNeedsARunToContinue() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-rundir")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let m = Self.message { _ = try RunDirectory(path: path, overwrite: false, resume: true) }
         #expect(m?.contains("Nothing to resume") == true && m?.contains(path) == true, "\(m ?? "accepted")")
@@ -85,7 +82,7 @@ import Testing
     }
 
     @Test func aSecondOpenOfALockedDirectoryIsRefused() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-rundir")
         defer { try? FileManager.default.removeItem(atPath: path) }
         do {
             let first = try RunDirectory(path: path, overwrite: false, resume: false)
@@ -109,7 +106,7 @@ import Testing
     @Test func anotherProcessHoldingTheLockIsNamed() throws {
         let flockTool = "/usr/bin/flock"
         guard FileManager.default.isExecutableFile(atPath: flockTool) else { return }
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-rundir")
         defer { try? FileManager.default.removeItem(atPath: path) }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let holder = Process()
@@ -133,7 +130,7 @@ import Testing
     }
 
     @Test func openingRemovesTheTemporaryFilesOfAnInterruptedWrite() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-rundir")
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Self.makeRun(path)
         for name in [".checkpoint.safetensors.tmp-4194999", ".metrics.jsonl.tmp-1", ".write-test-77", ".hidden", ".notes.tmp-x"] {
@@ -143,7 +140,7 @@ import Testing
         let left = try Self.contents(path).filter { $0.hasPrefix(".") }
         #expect(left == [".hidden", ".notes.tmp-x"], "\(left)")
         // A directory holding only stale temporary files counts as empty.
-        let other = Self.temporaryDirectory()
+        let other = TestFiles.temporaryDirectory("moduli-rundir")
         defer { try? FileManager.default.removeItem(atPath: other) }
         try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
         try Data("x".utf8).write(to: URL(fileURLWithPath: other + "/.model.safetensors.tmp-12"))
@@ -152,7 +149,7 @@ import Testing
     }
 
     @Test func writeFailuresNameTheFileAndLeaveNoTemporary() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-rundir")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         try FileManager.default.createDirectory(atPath: path + "/taken", withIntermediateDirectories: true)
@@ -165,7 +162,7 @@ import Testing
     }
 
     @Test func readErrorsNameThePathAndWhatToDo() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-rundir")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         let missing = Self.message { _ = try run.readJSON([String: Int].self, from: "summary.json") }
@@ -187,7 +184,7 @@ import Testing
     struct Line: Codable, Equatable { var step: Int; var kind: String }
 
     @Test func metricsCutBackToTheCheckpointsByteCount() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-rundir")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         var log: MetricsLog? = try MetricsLog(run: run)
@@ -213,7 +210,7 @@ import Testing
     }
 
     @Test func metricsRefuseACutThatDoesNotFit() throws {
-        let path = Self.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-rundir")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         let log = try MetricsLog(run: run)

@@ -20,7 +20,7 @@ import Sparsity
     }
 
     @Test func prunesToTheTargetAndSavesLearnedPositions() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let summary = try #require(try AddingExperimentTests.train(Self.sparseConfig(), path))
         let run = try RunDirectory(path: path, overwrite: false, resume: true)
@@ -47,7 +47,7 @@ import Sparsity
     }
 
     @Test func lotteryTicketRetrainsUnderTheFinalMasks() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let config = Self.sparseConfig(lottery: .rewind)
         let summary = try #require(try AddingExperimentTests.train(config, path))
@@ -63,7 +63,7 @@ import Sparsity
     }
 
     @Test func resumingAcrossPhasesGivesTheSameRun() throws {
-        let straight = AddingExperimentTests.temporaryDirectory(), split = AddingExperimentTests.temporaryDirectory()
+        let straight = TestFiles.temporaryDirectory("moduli-tests"), split = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: split) }
         var config = Self.sparseConfig(lottery: .random)
         config.epochs = 3; config.fixedEpochs = 1; config.stepsPerEpoch = 40

@@ -5,6 +5,7 @@
 // run directory made for a refused run is removed again.
 import Foundation
 import Testing
+import _TestSupport
 @testable import Experiments
 #if canImport(Glibc)
 import Glibc
@@ -13,14 +14,13 @@ import Glibc
 @Suite struct SymlinkWriteTests {
     /// A directory with a file `victim` holding "victim\n"; returns both paths.
     static func directoryWithVictim() throws -> (dir: String, victim: String) {
-        let dir = AddingExperimentTests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-tests")
         try FileManager.default.createDirectory(atPath: dir + "/run", withIntermediateDirectories: true)
         let victim = dir + "/victim"
         try Data("victim\n".utf8).write(to: URL(fileURLWithPath: victim))
         return (dir, victim)
     }
 
-    static func text(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
 
     @Test func anAtomicWriteReplacesALinkAndNeverWritesItsTarget() throws {
         let (dir, victim) = try Self.directoryWithVictim()
@@ -29,8 +29,8 @@ import Glibc
             let path = dir + "/run/" + name
             try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: victim)
             try RunDirectory.writeAtomically(Data("new\n".utf8), to: URL(fileURLWithPath: path))
-            #expect(Self.text(victim) == "victim\n", "\(name): the link's target was written")
-            #expect(!FileIO.isSymbolicLink(path) && Self.text(path) == "new\n", "\(name)")
+            #expect(TestFiles.text(victim) == "victim\n", "\(name): the link's target was written")
+            #expect(!FileIO.isSymbolicLink(path) && TestFiles.text(path) == "new\n", "\(name)")
         }
     }
 
@@ -42,8 +42,8 @@ import Glibc
         let predictable = dir + "/run/.model.safetensors.tmp-\(getpid())"
         try FileManager.default.createSymbolicLink(atPath: predictable, withDestinationPath: victim)
         try RunDirectory.writeAtomically(Data("model\n".utf8), to: destination)
-        #expect(Self.text(victim) == "victim\n", "the write followed the planted link")
-        #expect(Self.text(destination.path) == "model\n" && !FileIO.isSymbolicLink(destination.path))
+        #expect(TestFiles.text(victim) == "victim\n", "the write followed the planted link")
+        #expect(TestFiles.text(destination.path) == "model\n" && !FileIO.isSymbolicLink(destination.path))
         #expect(FileIO.isSymbolicLink(predictable), "the planted link is left alone")
         // The temporary names now carry 16 random hexadecimal digits: two never repeat.
         let a = try FileIO.createTemporary(for: destination), b = try FileIO.createTemporary(for: destination)
@@ -63,7 +63,7 @@ import Glibc
         try FileManager.default.createSymbolicLink(atPath: run + "/.model.safetensors.tmp-42-0123456789abcdef", withDestinationPath: victim)
         _ = try RunDirectory(path: run, overwrite: false, resume: false)
         #expect(try FileManager.default.contentsOfDirectory(atPath: run).isEmpty)
-        #expect(Self.text(victim) == "victim\n", "removing a stale link removes the link, not its target")
+        #expect(TestFiles.text(victim) == "victim\n", "removing a stale link removes the link, not its target")
     }
 
     @Test func theMetricsLogRefusesALink() throws {
@@ -78,7 +78,7 @@ import Glibc
         try FileManager.default.createSymbolicLink(atPath: run.file("metrics.jsonl").path, withDestinationPath: victim)
         #expect { try MetricsLog(run: run, keepBytes: 3) } throws: { "\($0)".contains("symbolic link") }
         #expect { try MetricsLog(run: run, keepUpToStep: 3) } throws: { "\($0)".contains("symbolic link") }
-        #expect(Self.text(victim) == "victim\n")
+        #expect(TestFiles.text(victim) == "victim\n")
     }
 
     @Test func resumingARunWhoseMetricsLogIsALinkIsRefused() throws {
@@ -108,11 +108,11 @@ import Glibc
         #expect { try SweepRunner.spawn("/bin/true", [], log: log, header: "== header\n") } throws: {
             "\($0)".contains("symbolic link") && "\($0)".contains(log)
         }
-        #expect(Self.text(victim) == "victim\n")
+        #expect(TestFiles.text(victim) == "victim\n")
     }
 
     @Test func aRunDirectoryMadeForARefusedRunIsRemovedAgain() throws {
-        let dir = AddingExperimentTests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let made = try RunDirectory(path: dir + "/a/b", overwrite: false, resume: false)
         made.removeIfUnused()
@@ -128,7 +128,7 @@ import Glibc
     }
 
     @Test func runsOpenedAtTheSameUniquePathGetADirectoryEach() throws {
-        let dir = AddingExperimentTests.temporaryDirectory()
+        let dir = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let base = dir + "/runs/adding-20260101T000000Z"
         let runs = try (0..<3).map { _ in try RunDirectory(uniquePath: base) }

@@ -70,7 +70,7 @@ struct LineTask: TrainingTask {
     }
 
     @Test func aTaskDefinedOutsideTheLibraryTrains() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         for kind in OptimizerConfig.Kind.allCases {
             let config = Self.lineConfig { $0.optimizer.kind = kind; $0.optimizer.momentum = kind == .sgd ? 0.5 : 0 }
@@ -86,7 +86,7 @@ struct LineTask: TrainingTask {
     }
 
     @Test func plateauScheduleDividesTheRateWhenTheMetricStalls() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let config = Self.lineConfig {
             $0.options.constantMetric = 1.0  // never improves after the first evaluation
@@ -100,7 +100,7 @@ struct LineTask: TrainingTask {
     }
 
     @Test func warmupRaisesTheRateLinearly() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let config = Self.lineConfig {
             $0.learningRateSchedule = LearningRateSchedule(kind: .warmup, warmupSteps: 10)
@@ -115,7 +115,7 @@ struct LineTask: TrainingTask {
     }
 
     @Test func pruningEveryKStepsCutsInSmallSteps() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = AddingExperimentTests.smallConfig()
         config.epochs = 3; config.stepsPerEpoch = 100; config.fixedEpochs = 1
@@ -131,7 +131,7 @@ struct LineTask: TrainingTask {
     }
 
     @Test func resumeAfterAKillKeepsOneLinePerEvent() throws {
-        let straight = AddingExperimentTests.temporaryDirectory(), killed = AddingExperimentTests.temporaryDirectory()
+        let straight = TestFiles.temporaryDirectory("moduli-tests"), killed = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: killed) }
         var config = SparseAddingTests.sparseConfig()
         config.epochs = 3; config.fixedEpochs = 1; config.stepsPerEpoch = 40
@@ -153,7 +153,7 @@ struct LineTask: TrainingTask {
 
     @Test func checkpointStateIsCheckedAgainstTheRun() throws {
         let config = AddingExperimentTests.smallConfig()  // 6 epochs x 150 steps, no lottery
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         var good = TrainerState(stream: AddingTask.Stream(rng: SeededGenerator(seed: 1)), learningRate: 1e-3)
@@ -183,7 +183,7 @@ struct LineTask: TrainingTask {
     }
 
     @Test func anEditedCheckpointStepIsRefusedOnResume() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = AddingExperimentTests.smallConfig()
         config.epochs = 3
@@ -203,7 +203,7 @@ struct LineTask: TrainingTask {
     }
 
     @Test func learnedRunsWriteRFromTheSavedPositionsAndAModelWithoutThem() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = SparseAddingTests.sparseConfig()
         config.epochs = 2; config.fixedEpochs = 0; config.stepsPerEpoch = 30
@@ -227,7 +227,7 @@ struct LineTask: TrainingTask {
     }
 
     @Test func overwriteReplacesTheWholeRun() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         var torus = SparseAddingTests.sparseConfig()
         torus.epochs = 2; torus.fixedEpochs = 0; torus.stepsPerEpoch = 20
@@ -242,7 +242,7 @@ struct LineTask: TrainingTask {
     }
 
     @Test func aConfigFileRunsItsTaskAndRefusesUnknownKeys() throws {
-        let first = AddingExperimentTests.temporaryDirectory(), second = AddingExperimentTests.temporaryDirectory()
+        let first = TestFiles.temporaryDirectory("moduli-tests"), second = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: first); try? FileManager.default.removeItem(atPath: second) }
         var config = AddingExperimentTests.smallConfig()
         config.epochs = 2; config.stepsPerEpoch = 30
@@ -265,7 +265,7 @@ struct LineTask: TrainingTask {
     }
 
     @Test func aDivergingRunSaysWhereItsLastCheckpointIs() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let config = Self.lineConfig { $0.optimizer = OptimizerConfig(kind: .sgd, learningRate: 1e6) }
         #expect { try Trainer<LineTask>(config: config).train(in: RunDirectory(path: path, overwrite: false, resume: false)) }
@@ -297,7 +297,7 @@ struct LineTask: TrainingTask {
     }
 
     @Test func prunedWeightsCountNeitherInTheGradientNormNorInTheClip() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = SparseAddingTests.sparseConfig()
         config.clip = 0
@@ -319,7 +319,7 @@ struct LineTask: TrainingTask {
     }
 
     @Test func aRunWrittenByAnotherVersionResumes() throws {
-        let path = AddingExperimentTests.temporaryDirectory()
+        let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = AddingExperimentTests.smallConfig()
         config.epochs = 2; config.stepsPerEpoch = 20
