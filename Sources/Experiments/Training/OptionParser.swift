@@ -25,7 +25,7 @@ public enum OptionParser {
             }
             guard let option = found else {
                 let hint = closest(to: name, among: table.flatMap { $0.arity == .inversion ? [$0.name, "no-" + $0.name] : [$0.name] })
-                throw OptionError("Unknown option '--\(name)'" + (hint.map { ": did you mean '--\($0)'?" } ?? ".") + " See --help for the options.")
+                throw OptionError("Unknown option '--\(name)'" + (hint.map { ": did you mean '--\($0)'?" } ?? "."))
             }
             if result.contains(where: { $0.option.name == option.name }) {
                 throw OptionError("\(option.label) is given twice: give it once.")
