@@ -27,34 +27,9 @@ extension Kernels {
         return at
     }
 
-    /// The largest of `count >= 1` values (Float: 8 lanes at a time).
+    /// The largest of `count >= 1` values (Float: 8 lanes at a time, `BLASScalar.largest`).
     @inlinable public static func maximum<S: BLASScalar>(_ x: UnsafePointer<S>, count c: Int) -> S {
-        if S.self == Float.self {
-            let m = maximum(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), count: c)
-            return unsafeBitCast(m, to: S.self)
-        }
-        var m = x[0]
-        for j in 1..<c where x[j] > m { m = x[j] }
-        return m
-    }
-
-    /// The largest of `count >= 1` Float values, 8 lanes at a time (a concrete SIMD8<Float> select
-    /// compiles to vector compares; the generic one does not).
-    @inlinable public static func maximum(_ x: UnsafePointer<Float>, count c: Int) -> Float {
-        var j = 0
-        var m = x[0]
-        if c >= 8 {
-            var mv = load8(x)
-            j = 8
-            while j + 8 <= c {
-                let v = load8(x + j)
-                mv.replace(with: v, where: v .> mv)  // a select: pointwiseMax is not inlined
-                j += 8
-            }
-            m = mv.max()
-        }
-        while j < c { if x[j] > m { m = x[j] }; j += 1 }
-        return m
+        S.largest(x, count: c)
     }
 
     /// Cross-entropy of one row of `count` logits against class `target`:
