@@ -17,7 +17,7 @@ extension Kernels {
     }
 
     /// Index of the first largest of `count >= 1` values (torch.argmax's tie rule for non-NaN input).
-    @inlinable public static func argmax<S: BLASScalar>(_ x: UnsafePointer<S>, count: Int) -> Int {
+    @inlinable package static func argmax<S: BLASScalar>(_ x: UnsafePointer<S>, count: Int) -> Int {
         var m = x[0], at = 0
         var j = 1
         while j < count {
@@ -28,7 +28,7 @@ extension Kernels {
     }
 
     /// The largest of `count >= 1` values (Float: 8 lanes at a time, `BLASScalar.largest`).
-    @inlinable public static func maximum<S: BLASScalar>(_ x: UnsafePointer<S>, count c: Int) -> S {
+    @inlinable package static func maximum<S: BLASScalar>(_ x: UnsafePointer<S>, count c: Int) -> S {
         S.largest(x, count: c)
     }
 
@@ -36,7 +36,7 @@ extension Kernels {
     /// `logsumexp(x) - x[target] = log(sum_c exp(x[c] - m)) - (x[target] - m)`, `m = max_c x[c]`,
     /// and the argmax. When `gradient` is given, writes `scale * (softmax(x) - onehot(target))` there
     /// (three passes: max, exponentials and their sum, scaling; sums over 8 lanes, then across them).
-    @inlinable public static func crossEntropyRow<S: BLASScalar>(
+    @inlinable package static func crossEntropyRow<S: BLASScalar>(
         _ x: UnsafePointer<S>, count c: Int, target t: Int, gradient d: UnsafeMutablePointer<S>?, scale: S
     ) -> (loss: Double, argmax: Int) {
         let m = maximum(x, count: c)
@@ -74,7 +74,7 @@ extension Kernels {
     /// `Z = sum_c exp(s[c])`, `P = sum_c p[c]`. When `gradient` is given, writes
     /// `scale * (P softmax(x) - p)` there (three passes: max and P, exponentials with Z and
     /// `sum p s`, scaling; sums over 8 lanes, then across them).
-    @inlinable public static func softCrossEntropyRow<S: BLASScalar>(
+    @inlinable package static func softCrossEntropyRow<S: BLASScalar>(
         _ x: UnsafePointer<S>, _ p: UnsafePointer<S>, count c: Int, gradient d: UnsafeMutablePointer<S>?, scale: S
     ) -> Double {
         let m = maximum(x, count: c)

@@ -6,7 +6,7 @@ import RealModule
 /// Elementwise and reduction kernels on raw buffers (row-major, `rows x columns`).
 public enum Kernels {
     /// y[r, :] += v for every row r.
-    @inlinable public static func addRowVector<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int, _ v: UnsafePointer<S>) {
+    @inlinable package static func addRowVector<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int, _ v: UnsafePointer<S>) {
         for r in 0..<rows {
             let row = y + r * columns
             var c = 0
@@ -16,7 +16,7 @@ public enum Kernels {
     }
 
     /// out[c] += sum over rows of x[r, c].
-    @inlinable public static func addColumnSums<S: BLASScalar>(_ x: UnsafePointer<S>, rows: Int, columns: Int, into out: UnsafeMutablePointer<S>) {
+    @inlinable package static func addColumnSums<S: BLASScalar>(_ x: UnsafePointer<S>, rows: Int, columns: Int, into out: UnsafeMutablePointer<S>) {
         for r in 0..<rows {
             let row = x + r * columns
             var c = 0
@@ -26,7 +26,7 @@ public enum Kernels {
     }
 
     /// y[r, :] += u + v for every row r (added left to right: `(y + u) + v`).
-    @inlinable public static func addRowVectors<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int,
+    @inlinable package static func addRowVectors<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int,
                                                                _ u: UnsafePointer<S>, _ v: UnsafePointer<S>) {
         for r in 0..<rows {
             let row = y + r * columns
@@ -38,14 +38,14 @@ public enum Kernels {
 
     /// x = max(x, 0) in place (a NaN stays NaN, -0 stays -0). Float runs 8 lanes at a time with a
     /// masked select (`BLASScalar.reluInPlace`).
-    @inlinable public static func reluInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
+    @inlinable package static func reluInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
         S.reluInPlace(x, count: count)
     }
 
     /// The ReLU backward step: `d[i] = h[i] > 0 ? g[i] + o[i] : 0`, or `g[i]` alone when `o` is nil
     /// (h is the activation output, g the carried gradient, o an extra gradient on h). Float runs
     /// 8 lanes at a time (`BLASScalar.reluBackward`).
-    @inlinable public static func reluBackward<S: BLASScalar>(output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
+    @inlinable package static func reluBackward<S: BLASScalar>(output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
                                                               extra o: UnsafePointer<S>?, into d: UnsafeMutablePointer<S>,
                                                               count: Int) {
         S.reluBackward(output: h, gradient: g, extra: o, into: d, count: count)
@@ -53,7 +53,7 @@ public enum Kernels {
 
     /// The tanh backward step: `d[i] = (g[i] + o[i]) (1 - h[i]^2)`, or `g[i] (1 - h[i]^2)` when `o` is
     /// nil (h = tanh output).
-    @inlinable public static func tanhBackward<S: BLASScalar>(output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
+    @inlinable package static func tanhBackward<S: BLASScalar>(output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
                                                               extra o: UnsafePointer<S>?, into d: UnsafeMutablePointer<S>,
                                                               count: Int) {
         if let o {
@@ -66,18 +66,18 @@ public enum Kernels {
     /// Writes the transpose of the `rows x columns` block at `x` (row stride `xStride`) to `y`
     /// (`columns x rows`, row stride `yStride`): `y[c, r] = x[r, c]`. Float moves 4 x 4 tiles through
     /// SIMD4 registers, Double walks 8 x 8 tiles (`BLASScalar.transpose`).
-    @inlinable public static func transpose<S: BLASScalar>(_ x: UnsafePointer<S>, rows: Int, columns: Int, xStride: Int,
+    @inlinable package static func transpose<S: BLASScalar>(_ x: UnsafePointer<S>, rows: Int, columns: Int, xStride: Int,
                                                            into y: UnsafeMutablePointer<S>, yStride: Int) {
         S.transpose(x, rows: rows, columns: columns, xStride: xStride, into: y, yStride: yStride)
     }
 
     /// x = tanh(x) in place.
-    @inlinable public static func tanhInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
+    @inlinable package static func tanhInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
         for i in 0..<count { x[i] = S.tanh(x[i]) }
     }
 
     /// x = 1 / (1 + exp(-x)) in place.
-    @inlinable public static func sigmoidInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
+    @inlinable package static func sigmoidInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
         for i in 0..<count { x[i] = sigmoid(x[i]) }
     }
 
@@ -89,7 +89,7 @@ public enum Kernels {
     }
 
     /// Sum of squares of `count` elements (accumulated in Double).
-    @inlinable public static func sumOfSquares<S: BLASScalar>(_ x: UnsafePointer<S>, count: Int) -> Double {
+    @inlinable package static func sumOfSquares<S: BLASScalar>(_ x: UnsafePointer<S>, count: Int) -> Double {
         var s = 0.0
         for i in 0..<count { let v = Double(x[i]); s += v * v }
         return s

@@ -58,7 +58,7 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
     /// `mask[i * rowStride + j * columnStride] != 0`, or where the value is nonzero without a mask.
     @_specialize(where S == Float)  // runs every training step, called from NN
     @_specialize(where S == Double)
-    public init(rows: Int, columns: Int, dense: UnsafePointer<S>, mask: UnsafePointer<S>? = nil,
+    package init(rows: Int, columns: Int, dense: UnsafePointer<S>, mask: UnsafePointer<S>? = nil,
                 rowStride: Int? = nil, columnStride: Int = 1) {
         precondition(rows >= 0 && columns >= 0, "CSRMatrix sizes must be non-negative, got \(rows) x \(columns)")
         precondition(columns <= Int(Int32.max), "CSRMatrix: \(columns) columns do not fit Int32 indices")
@@ -102,7 +102,7 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
     /// (same pattern, no reallocation when the storage is not shared).
     @_specialize(where S == Float)  // runs every training step, called from NN
     @_specialize(where S == Double)
-    public mutating func refreshValues(from dense: UnsafePointer<S>) {
+    package mutating func refreshValues(from dense: UnsafePointer<S>) {
         let (rs, cs) = sourceStrides
         rowOffsets.withUnsafeBufferPointer { ro in
             columnIndices.withUnsafeBufferPointer { ci in
@@ -161,7 +161,7 @@ extension CSRMatrix {
     /// accumulator), then four, then a scalar tail.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiply(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
+    package func multiply(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
         S.csrMultiply(self, x, into: y, accumulate: accumulate)
     }
 
@@ -197,7 +197,7 @@ extension CSRMatrix {
     /// 32 samples at a time in four 8-lane accumulators, then 8 at a time, then a scalar tail.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
+    package func multiplyColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
         if batch == 1 { multiply(x, into: y, accumulate: accumulate); return }
         gatherTile(x, ldx: batch, width: batch, into: y, ldy: batch, accumulate: accumulate)
     }
@@ -256,7 +256,7 @@ extension CSRMatrix {
     /// 32 samples are transposed into the workspace, multiplied as columns, and written back.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
+    package func multiplyRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
                              workspace: UnsafeMutablePointer<S>? = nil) {
         if batch == 1 { multiply(x, into: y, accumulate: accumulate); return }
         withWorkspace(workspace) { ws in
@@ -280,7 +280,7 @@ extension CSRMatrix {
     /// `y = A^T x` (or `+=`), x `rows`, y `columns`: each stored entry (i, j) adds `a_ij x_i` to y_j.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyTransposed(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
+    package func multiplyTransposed(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
         if !accumulate { y.update(repeating: 0, count: columns) }
         withArrays { ro, ci, v in
             for i in 0..<rows {
@@ -301,7 +301,7 @@ extension CSRMatrix {
     /// `a_ij X[i, :]` to `Y[j, :]`, 32 samples at a time.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyTransposedColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
+    package func multiplyTransposedColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
                                           accumulate: Bool) {
         if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
         if !accumulate { y.update(repeating: 0, count: columns * batch) }
@@ -351,7 +351,7 @@ extension CSRMatrix {
     /// samples are transposed into the workspace, multiplied as columns, and written back.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyTransposedRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
+    package func multiplyTransposedRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
                                        accumulate: Bool, workspace: UnsafeMutablePointer<S>? = nil) {
         if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
         withWorkspace(workspace) { ws in
@@ -382,7 +382,7 @@ extension CSRMatrix {
     /// (tiles of 256 rows, blocks of 1024 columns), otherwise in Swift (tiles of 32, 8-lane vectors).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func addSampledProduct(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
+    package func addSampledProduct(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
                                   into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>? = nil) {
         guard count > 0, storedCount > 0 else { return }
         S.csrAddSampledProduct(self, left, right, count: count, into: g, ldg: ldg, workspace: workspace)

@@ -133,8 +133,8 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     /// no pass to clear y first).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func forward<S: BLASScalar>(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
-                                       _ store: ParameterStore<S>) {
+    package func forward<S: BLASScalar>(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
+                                        _ store: ParameterStore<S>) {
         lock.withLock {
             let s = current(store)
             if s.dense {
