@@ -35,6 +35,63 @@ where Self.RawSignificand: FixedWidthInteger {
     static func dot(n: Int, x: UnsafePointer<Self>, incx: Int, y: UnsafePointer<Self>, incy: Int) -> Self
     /// x *= alpha.
     static func scal(n: Int, alpha: Self, x: UnsafeMutablePointer<Self>, incx: Int)
+
+    // MARK: Element kernels. Float's conformance runs concrete SIMD8<Float> code or the C kernels of
+    // CSparseKernels (generic SIMD masks and selects are not lowered to vector instructions, and a
+    // scalar loop does not vectorize); Double's runs the plain loops. The generic entry points
+    // (`Kernels`, `CSRMatrix`, the optimizers and the moduli penalty) call these.
+
+    /// x = max(x, 0) in place (a NaN stays NaN, -0 stays -0); see `Kernels.reluInPlace`.
+    static func reluInPlace(_ x: UnsafeMutablePointer<Self>, count: Int)
+    /// `d[i] = h[i] > 0 ? g[i] + o[i] : 0`, or `g[i]` alone when `o` is nil; see `Kernels.reluBackward`.
+    static func reluBackward(output h: UnsafePointer<Self>, gradient g: UnsafePointer<Self>, extra o: UnsafePointer<Self>?,
+                             into d: UnsafeMutablePointer<Self>, count: Int)
+    /// `y[c * yStride + r] = x[r * xStride + c]`; see `Kernels.transpose`.
+    static func transpose(_ x: UnsafePointer<Self>, rows: Int, columns: Int, xStride: Int,
+                          into y: UnsafeMutablePointer<Self>, yStride: Int)
+    /// The largest of `count >= 1` values; see `Kernels.maximum`.
+    static func largest(_ x: UnsafePointer<Self>, count: Int) -> Self
+
+    /// One Adam update of `count` entries (PyTorch's formula, 1 - beta rounded from Double):
+    /// `g' = g + l2 p`, `m = b1 m + c1 g'`, `v = b2 v + c2 g'^2`,
+    /// `p = p decay - stepSize m / (sqrt(v) / bc2Root + eps)`.
+    static func adamUpdate(parameters p: UnsafeMutablePointer<Self>, gradients g: UnsafeMutablePointer<Self>,
+                           firstMoments m: UnsafeMutablePointer<Self>, secondMoments v: UnsafeMutablePointer<Self>,
+                           count: Int, l2: Self, b1: Self, b2: Self, c1: Self, c2: Self, stepSize: Self,
+                           bc2Root: Self, eps: Self, decay: Self)
+
+    /// `sum_k r_k |w_k|^p` (p = 1 or 2), summed in the scalar type over chunks of 1024 entries and
+    /// across chunks in Double (the moduli penalty of one block).
+    static func weightedPowerSum(_ w: UnsafePointer<Self>, weights r: UnsafePointer<Self>, count: Int, power: Int) -> Double
+    /// `weightedPowerSum`, adding `scale` times its derivative in w into `gradient`
+    /// (p = 1: `scale r sign(w)`, sign(0) = 0; p = 2: `scale 2 r w`).
+    static func weightedPowerSumAddingGradient(_ w: UnsafePointer<Self>, gradient: UnsafeMutablePointer<Self>,
+                                               weights r: UnsafePointer<Self>, count: Int, scale: Self,
+                                               power: Int) -> Double
+    /// `a_k += scale |w_k|^p` in Double (p = 1 or 2).
+    static func accumulatePowers(_ w: UnsafePointer<Self>, into a: UnsafeMutablePointer<Double>, count: Int,
+                                 scale: Double, power: Int)
+    /// `dest[k] = Self(source[k])`.
+    static func convert(_ source: UnsafePointer<Double>, into dest: UnsafeMutablePointer<Self>, count: Int)
+
+    /// `y = A x` (or `+=`) for a CSR matrix; see `CSRMatrix.multiply`.
+    static func csrMultiply(_ a: CSRMatrix<Self>, _ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>,
+                            accumulate: Bool)
+    /// `y[:, 0..<width] (+)= A x[:, 0..<width]` with leading dimensions ldx, ldy (the gather tile
+    /// of the CSR products on columns and rows).
+    static func csrGatherTile(_ a: CSRMatrix<Self>, _ x: UnsafePointer<Self>, ldx: Int, width: Int,
+                              into y: UnsafeMutablePointer<Self>, ldy: Int, accumulate: Bool)
+    /// The CSR SDDMM; see `CSRMatrix.addSampledProduct`.
+    static func csrAddSampledProduct(_ a: CSRMatrix<Self>, _ left: UnsafePointer<Self>, _ right: UnsafePointer<Self>,
+                                     count: Int, into g: UnsafeMutablePointer<Self>, ldg: Int,
+                                     workspace: UnsafeMutablePointer<Self>?)
+    /// `count` rows of x from row r0 transposed into a `width x ldOut` tile (lanes `count..<ldOut`
+    /// already zero); see `SparseSupport.transposeTile`.
+    static func transposeTile(_ x: UnsafePointer<Self>, ldx: Int, from r0: Int, count: Int, width: Int,
+                              into out: UnsafeMutablePointer<Self>, ldOut: Int)
+    /// A tile written back in row layout; see `SparseSupport.addTransposedTile`.
+    static func addTransposedTile(_ t: UnsafePointer<Self>, ldt: Int, count: Int, width: Int,
+                                  into y: UnsafeMutablePointer<Self>, ldy: Int, from r0: Int, accumulate: Bool)
 }
 
 extension Float: BLASScalar {

@@ -17,7 +17,7 @@ extension Kernels {
     }
 
     /// Index of the first largest of `count >= 1` values (torch.argmax's tie rule for non-NaN input).
-    @inlinable public static func argmax<S: BLASScalar>(_ x: UnsafePointer<S>, count: Int) -> Int {
+    @inlinable package static func argmax<S: BLASScalar>(_ x: UnsafePointer<S>, count: Int) -> Int {
         var m = x[0], at = 0
         var j = 1
         while j < count {
@@ -27,41 +27,16 @@ extension Kernels {
         return at
     }
 
-    /// The largest of `count >= 1` values (Float: 8 lanes at a time).
-    @inlinable public static func maximum<S: BLASScalar>(_ x: UnsafePointer<S>, count c: Int) -> S {
-        if S.self == Float.self {
-            let m = maximum(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), count: c)
-            return unsafeBitCast(m, to: S.self)
-        }
-        var m = x[0]
-        for j in 1..<c where x[j] > m { m = x[j] }
-        return m
-    }
-
-    /// The largest of `count >= 1` Float values, 8 lanes at a time (a concrete SIMD8<Float> select
-    /// compiles to vector compares; the generic one does not).
-    @inlinable public static func maximum(_ x: UnsafePointer<Float>, count c: Int) -> Float {
-        var j = 0
-        var m = x[0]
-        if c >= 8 {
-            var mv = load8(x)
-            j = 8
-            while j + 8 <= c {
-                let v = load8(x + j)
-                mv.replace(with: v, where: v .> mv)  // a select: pointwiseMax is not inlined
-                j += 8
-            }
-            m = mv.max()
-        }
-        while j < c { if x[j] > m { m = x[j] }; j += 1 }
-        return m
+    /// The largest of `count >= 1` values (Float: 8 lanes at a time, `BLASScalar.largest`).
+    @inlinable package static func maximum<S: BLASScalar>(_ x: UnsafePointer<S>, count c: Int) -> S {
+        S.largest(x, count: c)
     }
 
     /// Cross-entropy of one row of `count` logits against class `target`:
     /// `logsumexp(x) - x[target] = log(sum_c exp(x[c] - m)) - (x[target] - m)`, `m = max_c x[c]`,
     /// and the argmax. When `gradient` is given, writes `scale * (softmax(x) - onehot(target))` there
     /// (three passes: max, exponentials and their sum, scaling; sums over 8 lanes, then across them).
-    @inlinable public static func crossEntropyRow<S: BLASScalar>(
+    @inlinable package static func crossEntropyRow<S: BLASScalar>(
         _ x: UnsafePointer<S>, count c: Int, target t: Int, gradient d: UnsafeMutablePointer<S>?, scale: S
     ) -> (loss: Double, argmax: Int) {
         let m = maximum(x, count: c)
@@ -99,7 +74,7 @@ extension Kernels {
     /// `Z = sum_c exp(s[c])`, `P = sum_c p[c]`. When `gradient` is given, writes
     /// `scale * (P softmax(x) - p)` there (three passes: max and P, exponentials with Z and
     /// `sum p s`, scaling; sums over 8 lanes, then across them).
-    @inlinable public static func softCrossEntropyRow<S: BLASScalar>(
+    @inlinable package static func softCrossEntropyRow<S: BLASScalar>(
         _ x: UnsafePointer<S>, _ p: UnsafePointer<S>, count c: Int, gradient d: UnsafeMutablePointer<S>?, scale: S
     ) -> Double {
         let m = maximum(x, count: c)

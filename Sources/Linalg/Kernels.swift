@@ -6,7 +6,7 @@ import RealModule
 /// Elementwise and reduction kernels on raw buffers (row-major, `rows x columns`).
 public enum Kernels {
     /// y[r, :] += v for every row r.
-    @inlinable public static func addRowVector<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int, _ v: UnsafePointer<S>) {
+    @inlinable package static func addRowVector<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int, _ v: UnsafePointer<S>) {
         for r in 0..<rows {
             let row = y + r * columns
             var c = 0
@@ -16,7 +16,7 @@ public enum Kernels {
     }
 
     /// out[c] += sum over rows of x[r, c].
-    @inlinable public static func addColumnSums<S: BLASScalar>(_ x: UnsafePointer<S>, rows: Int, columns: Int, into out: UnsafeMutablePointer<S>) {
+    @inlinable package static func addColumnSums<S: BLASScalar>(_ x: UnsafePointer<S>, rows: Int, columns: Int, into out: UnsafeMutablePointer<S>) {
         for r in 0..<rows {
             let row = x + r * columns
             var c = 0
@@ -26,7 +26,7 @@ public enum Kernels {
     }
 
     /// y[r, :] += u + v for every row r (added left to right: `(y + u) + v`).
-    @inlinable public static func addRowVectors<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int,
+    @inlinable package static func addRowVectors<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int,
                                                                _ u: UnsafePointer<S>, _ v: UnsafePointer<S>) {
         for r in 0..<rows {
             let row = y + r * columns
@@ -37,68 +37,23 @@ public enum Kernels {
     }
 
     /// x = max(x, 0) in place (a NaN stays NaN, -0 stays -0). Float runs 8 lanes at a time with a
-    /// masked select (a scalar `v < 0 ? 0 : v` loop is compiled back into branches, and generic
-    /// SIMD masks are not lowered to vector instructions, so the Float path is written concretely).
-    @inlinable public static func reluInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
-        if S.self == Float.self {
-            reluInPlace(UnsafeMutableRawPointer(x).assumingMemoryBound(to: Float.self), count: count)
-            return
-        }
-        for i in 0..<count where x[i] < 0 { x[i] = 0 }
-    }
-
-    /// x = max(x, 0) in place for Float, 8 lanes at a time.
-    @inlinable public static func reluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 8 <= count {
-            let v = load8(x + i)
-            store8(v.replacing(with: 0, where: v .< 0), x + i)
-            i += 8
-        }
-        while i < count { if x[i] < 0 { x[i] = 0 }; i += 1 }
+    /// masked select (`BLASScalar.reluInPlace`).
+    @inlinable package static func reluInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
+        S.reluInPlace(x, count: count)
     }
 
     /// The ReLU backward step: `d[i] = h[i] > 0 ? g[i] + o[i] : 0`, or `g[i]` alone when `o` is nil
-    /// (h is the activation output, g the carried gradient, o an extra gradient on h).
-    @inlinable public static func reluBackward<S: BLASScalar>(output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
+    /// (h is the activation output, g the carried gradient, o an extra gradient on h). Float runs
+    /// 8 lanes at a time (`BLASScalar.reluBackward`).
+    @inlinable package static func reluBackward<S: BLASScalar>(output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
                                                               extra o: UnsafePointer<S>?, into d: UnsafeMutablePointer<S>,
                                                               count: Int) {
-        if S.self == Float.self {
-            func f(_ p: UnsafePointer<S>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
-            reluBackward(output: f(h), gradient: f(g), extra: o.map(f),
-                         into: UnsafeMutableRawPointer(d).assumingMemoryBound(to: Float.self), count: count)
-            return
-        }
-        if let o {
-            for i in 0..<count { d[i] = h[i] > 0 ? g[i] + o[i] : 0 }
-        } else {
-            for i in 0..<count { d[i] = h[i] > 0 ? g[i] : 0 }
-        }
-    }
-
-    /// The ReLU backward step for Float, 8 lanes at a time.
-    @inlinable public static func reluBackward(output h: UnsafePointer<Float>, gradient g: UnsafePointer<Float>,
-                                               extra o: UnsafePointer<Float>?, into d: UnsafeMutablePointer<Float>,
-                                               count: Int) {
-        var i = 0
-        if let o {
-            while i + 8 <= count {
-                store8((load8(g + i) + load8(o + i)).replacing(with: 0, where: .!(load8(h + i) .> 0)), d + i)
-                i += 8
-            }
-            while i < count { d[i] = h[i] > 0 ? g[i] + o[i] : 0; i += 1 }
-        } else {
-            while i + 8 <= count {
-                store8(load8(g + i).replacing(with: 0, where: .!(load8(h + i) .> 0)), d + i)
-                i += 8
-            }
-            while i < count { d[i] = h[i] > 0 ? g[i] : 0; i += 1 }
-        }
+        S.reluBackward(output: h, gradient: g, extra: o, into: d, count: count)
     }
 
     /// The tanh backward step: `d[i] = (g[i] + o[i]) (1 - h[i]^2)`, or `g[i] (1 - h[i]^2)` when `o` is
     /// nil (h = tanh output).
-    @inlinable public static func tanhBackward<S: BLASScalar>(output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
+    @inlinable package static func tanhBackward<S: BLASScalar>(output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
                                                               extra o: UnsafePointer<S>?, into d: UnsafeMutablePointer<S>,
                                                               count: Int) {
         if let o {
@@ -109,33 +64,76 @@ public enum Kernels {
     }
 
     /// Writes the transpose of the `rows x columns` block at `x` (row stride `xStride`) to `y`
-    /// (`columns x rows`, row stride `yStride`): `y[c, r] = x[r, c]`. Walks 8 x 8 tiles so that
-    /// both sides stay in cache.
-    @inlinable public static func transpose<S: BLASScalar>(_ x: UnsafePointer<S>, rows: Int, columns: Int, xStride: Int,
+    /// (`columns x rows`, row stride `yStride`): `y[c, r] = x[r, c]`. Float moves 4 x 4 tiles through
+    /// SIMD4 registers, Double walks 8 x 8 tiles (`BLASScalar.transpose`).
+    @inlinable package static func transpose<S: BLASScalar>(_ x: UnsafePointer<S>, rows: Int, columns: Int, xStride: Int,
                                                            into y: UnsafeMutablePointer<S>, yStride: Int) {
-        if S.self == Float.self {
-            transpose(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), rows: rows, columns: columns, xStride: xStride,
-                      into: UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), yStride: yStride)
-            return
+        S.transpose(x, rows: rows, columns: columns, xStride: xStride, into: y, yStride: yStride)
+    }
+
+    /// x = tanh(x) in place.
+    @inlinable package static func tanhInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
+        for i in 0..<count { x[i] = S.tanh(x[i]) }
+    }
+
+    /// x = 1 / (1 + exp(-x)) in place.
+    @inlinable package static func sigmoidInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
+        for i in 0..<count { x[i] = sigmoid(x[i]) }
+    }
+
+    /// The logistic function, computed without overflow for large |x|.
+    @inlinable public static func sigmoid<S: BLASScalar>(_ x: S) -> S {
+        if x >= 0 { return 1 / (1 + S.exp(-x)) }
+        let e = S.exp(x)
+        return e / (1 + e)
+    }
+
+    /// Sum of squares of `count` elements (accumulated in Double).
+    @inlinable package static func sumOfSquares<S: BLASScalar>(_ x: UnsafePointer<S>, count: Int) -> Double {
+        var s = 0.0
+        for i in 0..<count { let v = Double(x[i]); s += v * v }
+        return s
+    }
+}
+
+// MARK: - The element kernels of BLASScalar
+
+extension Float {
+    /// x = max(x, 0) in place, 8 lanes at a time with a masked select (a scalar `v < 0 ? 0 : v` loop
+    /// is compiled back into branches).
+    @inlinable public static func reluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let v = Kernels.load8(x + i)
+            Kernels.store8(v.replacing(with: 0, where: v .< 0), x + i)
+            i += 8
         }
-        var r0 = 0
-        while r0 < rows {
-            let r1 = min(r0 + 8, rows)
-            var c0 = 0
-            while c0 < columns {
-                let c1 = min(c0 + 8, columns)
-                for r in r0..<r1 {
-                    let row = x + r * xStride
-                    for c in c0..<c1 { y[c * yStride + r] = row[c] }
-                }
-                c0 = c1
+        while i < count { if x[i] < 0 { x[i] = 0 }; i += 1 }
+    }
+
+    /// The ReLU backward step, 8 lanes at a time.
+    @inlinable public static func reluBackward(output h: UnsafePointer<Float>, gradient g: UnsafePointer<Float>,
+                                               extra o: UnsafePointer<Float>?, into d: UnsafeMutablePointer<Float>,
+                                               count: Int) {
+        var i = 0
+        if let o {
+            while i + 8 <= count {
+                Kernels.store8((Kernels.load8(g + i) + Kernels.load8(o + i))
+                    .replacing(with: 0, where: .!(Kernels.load8(h + i) .> 0)), d + i)
+                i += 8
             }
-            r0 = r1
+            while i < count { d[i] = h[i] > 0 ? g[i] + o[i] : 0; i += 1 }
+        } else {
+            while i + 8 <= count {
+                Kernels.store8(Kernels.load8(g + i).replacing(with: 0, where: .!(Kernels.load8(h + i) .> 0)), d + i)
+                i += 8
+            }
+            while i < count { d[i] = h[i] > 0 ? g[i] : 0; i += 1 }
         }
     }
 
-    /// The transpose for Float: 4 x 4 tiles moved as four SIMD4 rows turned into four SIMD4
-    /// columns (register shuffles), the ragged edges element by element.
+    /// The transpose: 4 x 4 tiles moved as four SIMD4 rows turned into four SIMD4 columns
+    /// (register shuffles), the ragged edges element by element.
     @inlinable public static func transpose(_ x: UnsafePointer<Float>, rows: Int, columns: Int, xStride: Int,
                                             into y: UnsafeMutablePointer<Float>, yStride: Int) {
         @inline(__always) func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
@@ -170,27 +168,66 @@ public enum Kernels {
         }
     }
 
-    /// x = tanh(x) in place.
-    @inlinable public static func tanhInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
-        for i in 0..<count { x[i] = S.tanh(x[i]) }
+    /// The largest of `count >= 1` values, 8 lanes at a time (a concrete SIMD8<Float> select
+    /// compiles to vector compares; the generic one does not).
+    @inlinable public static func largest(_ x: UnsafePointer<Float>, count c: Int) -> Float {
+        var j = 0
+        var m = x[0]
+        if c >= 8 {
+            var mv = Kernels.load8(x)
+            j = 8
+            while j + 8 <= c {
+                let v = Kernels.load8(x + j)
+                mv.replace(with: v, where: v .> mv)  // a select: pointwiseMax is not inlined
+                j += 8
+            }
+            m = mv.max()
+        }
+        while j < c { if x[j] > m { m = x[j] }; j += 1 }
+        return m
+    }
+}
+
+extension Double {
+    /// x = max(x, 0) in place, element by element.
+    @inlinable public static func reluInPlace(_ x: UnsafeMutablePointer<Double>, count: Int) {
+        for i in 0..<count where x[i] < 0 { x[i] = 0 }
     }
 
-    /// x = 1 / (1 + exp(-x)) in place.
-    @inlinable public static func sigmoidInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
-        for i in 0..<count { x[i] = sigmoid(x[i]) }
+    /// The ReLU backward step, element by element.
+    @inlinable public static func reluBackward(output h: UnsafePointer<Double>, gradient g: UnsafePointer<Double>,
+                                               extra o: UnsafePointer<Double>?, into d: UnsafeMutablePointer<Double>,
+                                               count: Int) {
+        if let o {
+            for i in 0..<count { d[i] = h[i] > 0 ? g[i] + o[i] : 0 }
+        } else {
+            for i in 0..<count { d[i] = h[i] > 0 ? g[i] : 0 }
+        }
     }
 
-    /// The logistic function, computed without overflow for large |x|.
-    @inlinable public static func sigmoid<S: BLASScalar>(_ x: S) -> S {
-        if x >= 0 { return 1 / (1 + S.exp(-x)) }
-        let e = S.exp(x)
-        return e / (1 + e)
+    /// The transpose in 8 x 8 tiles, so that both sides stay in cache.
+    @inlinable public static func transpose(_ x: UnsafePointer<Double>, rows: Int, columns: Int, xStride: Int,
+                                            into y: UnsafeMutablePointer<Double>, yStride: Int) {
+        var r0 = 0
+        while r0 < rows {
+            let r1 = Swift.min(r0 + 8, rows)
+            var c0 = 0
+            while c0 < columns {
+                let c1 = Swift.min(c0 + 8, columns)
+                for r in r0..<r1 {
+                    let row = x + r * xStride
+                    for c in c0..<c1 { y[c * yStride + r] = row[c] }
+                }
+                c0 = c1
+            }
+            r0 = r1
+        }
     }
 
-    /// Sum of squares of `count` elements (accumulated in Double).
-    @inlinable public static func sumOfSquares<S: BLASScalar>(_ x: UnsafePointer<S>, count: Int) -> Double {
-        var s = 0.0
-        for i in 0..<count { let v = Double(x[i]); s += v * v }
-        return s
+    /// The largest of `count >= 1` values, element by element.
+    @inlinable public static func largest(_ x: UnsafePointer<Double>, count c: Int) -> Double {
+        var m = x[0]
+        for j in 1..<c where x[j] > m { m = x[j] }
+        return m
     }
 }

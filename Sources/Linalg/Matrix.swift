@@ -10,15 +10,23 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
     public let rows: Int
     /// Number of columns.
     public let columns: Int
-    /// The elements, row by row.
-    public var scalars: [Scalar]
+    /// The elements, row by row. Read-only outside the package: write elements through the
+    /// subscript or `withUnsafeMutableBufferPointer`, which keep the count at `rows * columns`.
+    @inlinable public package(set) var scalars: [Scalar] {
+        get { storage }
+        set { storage = newValue }
+        _modify { yield &storage }
+    }
+
+    /// The elements (the storage behind `scalars`).
+    @usableFromInline var storage: [Scalar]
 
     /// A matrix filled with one value.
     public init(rows: Int, columns: Int, repeating value: Scalar = 0) {
         precondition(rows >= 0 && columns >= 0, "Matrix sizes must be non-negative, got \(rows) x \(columns)")
         self.rows = rows
         self.columns = columns
-        self.scalars = [Scalar](repeating: value, count: rows * columns)
+        self.storage = [Scalar](repeating: value, count: rows * columns)
     }
 
     /// A matrix over existing row-major elements.
@@ -27,7 +35,7 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
                      "Matrix \(rows) x \(columns) needs \(rows * columns) elements, got \(scalars.count)")
         self.rows = rows
         self.columns = columns
-        self.scalars = scalars
+        self.storage = scalars
     }
 
     /// A matrix whose elements `body` writes, every one of them, through a pointer to fresh,
@@ -38,7 +46,7 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
         self.rows = rows
         self.columns = columns
         let count = rows * columns
-        self.scalars = try [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
+        self.storage = try [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
             if count > 0 { try body(buffer.baseAddress!) }
             initialized = count
         }
@@ -57,8 +65,8 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
 
     /// Element (row, column).
     @inlinable public subscript(row: Int, column: Int) -> Scalar {
-        get { scalars[row * columns + column] }
-        set { scalars[row * columns + column] = newValue }
+        get { storage[row * columns + column] }
+        set { storage[row * columns + column] = newValue }
     }
 
     /// Row `r` as an array.
@@ -76,12 +84,12 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
 
     /// Calls `body` with a pointer to the elements.
     @inlinable public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Scalar>) throws -> R) rethrows -> R {
-        try scalars.withUnsafeBufferPointer(body)
+        try storage.withUnsafeBufferPointer(body)
     }
 
     /// Calls `body` with a mutable pointer to the elements.
     @inlinable public mutating func withUnsafeMutableBufferPointer<R>(_ body: (inout UnsafeMutableBufferPointer<Scalar>) throws -> R) rethrows -> R {
-        try scalars.withUnsafeMutableBufferPointer(body)
+        try storage.withUnsafeMutableBufferPointer(body)
     }
 
     /// op(a) * op(b) through BLAS gemm.

@@ -303,228 +303,33 @@ enum CoefficientMath {
     }
 }
 
-/// The per-step loops over one H x H block, specialized for Float and Double.
+/// The per-step loops over one H x H block: the element kernels of the scalar type
+/// (`BLASScalar.weightedPowerSum` and its companions; Float runs eight SIMD lanes, Double the
+/// plain loops).
 ///
 /// p = 1: value `sum R |w|`, gradient `g += scale * R * sign(w)` (sign(0) = 0);
 /// p = 2: value `sum R w^2`, gradient `g += scale * 2 R w`. Values are summed in the
-/// scalar type (eight SIMD lanes for Float) over chunks of 1024 and across chunks in Double.
+/// scalar type over chunks of 1024 and across chunks in Double.
 enum PenaltyKernel {
     /// sum_k R_k |w_k|^p for one block.
     static func value<S: BLASScalar>(w: UnsafePointer<S>, r: UnsafePointer<S>, count: Int, power: Int) -> Double {
-        if S.self == Float.self {
-            return valueFloat(w: rebind(w), r: rebind(r), count: count, power: power)
-        } else if S.self == Double.self {
-            return valueDouble(w: rebind(w), r: rebind(r), count: count, power: power)
-        }
-        return valueLoop(w: w, r: r, count: count, power: power)
+        S.weightedPowerSum(w, weights: r, count: count, power: power)
     }
 
     /// sum_k R_k |w_k|^p for one block, adding `scale * d/dw` of it into `gradient`.
     static func valueAndGradient<S: BLASScalar>(w: UnsafePointer<S>, gradient: UnsafeMutablePointer<S>, r: UnsafePointer<S>,
                                                 count: Int, scale: Double, power: Int) -> Double {
-        if S.self == Float.self {
-            return stepFloat(w: rebind(w), g: rebindMutable(gradient), r: rebind(r), count: count,
-                             scale: Float(scale), power: power)
-        } else if S.self == Double.self {
-            return stepDouble(w: rebind(w), g: rebindMutable(gradient), r: rebind(r), count: count,
-                              scale: scale, power: power)
-        }
-        return stepLoop(w: w, g: gradient, r: r, count: count, scale: S(scale), power: power)
+        S.weightedPowerSumAddingGradient(w, gradient: gradient, weights: r, count: count, scale: S(scale), power: power)
     }
 
     /// a_k += scale * |w_k|^p (dPenalty/dR, for learned positions).
     static func accumulateMagnitudes<S: BLASScalar>(w: UnsafePointer<S>, into a: UnsafeMutablePointer<Double>,
                                                     count: Int, scale: Double, power: Int) {
-        if S.self == Float.self {
-            magnitudesFloat(w: rebind(w), into: a, count: count, scale: scale, power: power)
-        } else if S.self == Double.self {
-            magnitudesDouble(w: rebind(w), into: a, count: count, scale: scale, power: power)
-        } else {
-            magnitudesLoop(w: w, into: a, count: count, scale: scale, power: power)
-        }
+        S.accumulatePowers(w, into: a, count: count, scale: scale, power: power)
     }
 
     /// dest[k] = S(source[k]) (R's training copy).
     static func convert<S: BLASScalar>(_ source: UnsafePointer<Double>, into dest: UnsafeMutablePointer<S>, count: Int) {
-        if S.self == Float.self {
-            let d: UnsafeMutablePointer<Float> = rebindMutable(dest)
-            for k in 0..<count { d[k] = Float(source[k]) }
-        } else if S.self == Double.self {
-            let d: UnsafeMutablePointer<Double> = rebindMutable(dest)
-            d.update(from: source, count: count)
-        } else {
-            for k in 0..<count { dest[k] = S(source[k]) }
-        }
-    }
-
-    private static func magnitudesFloat(w: UnsafePointer<Float>, into a: UnsafeMutablePointer<Double>, count: Int,
-                                        scale: Double, power: Int) {
-        magnitudesLoop(w: w, into: a, count: count, scale: scale, power: power)
-    }
-    private static func magnitudesDouble(w: UnsafePointer<Double>, into a: UnsafeMutablePointer<Double>, count: Int,
-                                         scale: Double, power: Int) {
-        magnitudesLoop(w: w, into: a, count: count, scale: scale, power: power)
-    }
-
-    @inline(__always)
-    private static func magnitudesLoop<T: BinaryFloatingPoint>(w: UnsafePointer<T>, into a: UnsafeMutablePointer<Double>,
-                                                               count: Int, scale: Double, power: Int) {
-        if power == 1 {
-            for k in 0..<count { a[k] += scale * Double(Swift.abs(w[k])) }
-        } else {
-            for k in 0..<count { let x = Double(w[k]); a[k] += scale * x * x }
-        }
-    }
-
-    private static func rebind<S, T>(_ p: UnsafePointer<S>) -> UnsafePointer<T> {
-        UnsafeRawPointer(p).assumingMemoryBound(to: T.self)
-    }
-    private static func rebindMutable<S, T>(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<T> {
-        UnsafeMutableRawPointer(p).assumingMemoryBound(to: T.self)
-    }
-
-    private static func valueFloat(w: UnsafePointer<Float>, r: UnsafePointer<Float>, count: Int, power: Int) -> Double {
-        valueSIMD(w: w, r: r, count: count, power: power)
-    }
-    private static func valueDouble(w: UnsafePointer<Double>, r: UnsafePointer<Double>, count: Int, power: Int) -> Double {
-        valueLoop(w: w, r: r, count: count, power: power)
-    }
-    private static func stepFloat(w: UnsafePointer<Float>, g: UnsafeMutablePointer<Float>, r: UnsafePointer<Float>,
-                                  count: Int, scale: Float, power: Int) -> Double {
-        stepSIMD(w: w, g: g, r: r, count: count, scale: scale, power: power)
-    }
-    private static func stepDouble(w: UnsafePointer<Double>, g: UnsafeMutablePointer<Double>, r: UnsafePointer<Double>,
-                                   count: Int, scale: Double, power: Int) -> Double {
-        stepLoop(w: w, g: g, r: r, count: count, scale: scale, power: power)
-    }
-
-    /// Chunk length for the partial sums (keeps the scalar-type sums short; a multiple of 8).
-    private static let chunk = 1024
-
-    /// |x| lane by lane, by clearing the sign bits.
-    @inline(__always)
-    private static func magnitude(_ bits: SIMD8<UInt32>) -> SIMD8<Float> {
-        unsafeBitCast(bits & 0x7FFF_FFFF, to: SIMD8<Float>.self)
-    }
-
-    /// The Float training path of `value`, eight lanes at a time (eight independent partial sums,
-    /// so the reduction vectorizes).
-    private static func valueSIMD(w: UnsafePointer<Float>, r: UnsafePointer<Float>, count: Int, power: Int) -> Double {
-        let vectorEnd = count - count % 8
-        var total = 0.0
-        var start = 0
-        while start < vectorEnd {
-            let end = Swift.min(start + chunk, vectorEnd)
-            var acc = SIMD8<Float>(repeating: 0)
-            var k = start
-            while k < end {
-                let x = UnsafeRawPointer(w + k).loadUnaligned(as: SIMD8<Float>.self)
-                let c = UnsafeRawPointer(r + k).loadUnaligned(as: SIMD8<Float>.self)
-                acc += power == 1 ? c * magnitude(unsafeBitCast(x, to: SIMD8<UInt32>.self)) : c * x * x
-                k += 8
-            }
-            total += Double(acc.sum())
-            start = end
-        }
-        if vectorEnd < count { total += valueLoop(w: w + vectorEnd, r: r + vectorEnd, count: count - vectorEnd, power: power) }
-        return total
-    }
-
-    /// The Float training path of `valueAndGradient`, eight lanes at a time. For p = 1 the
-    /// subgradient R sign(w) is built from bits: R with its sign bit flipped where w < 0, and all
-    /// bits cleared where w = +-0 (mask = 0 - (((|w| bits) + 0x7FFFFFFF) >> 31)).
-    private static func stepSIMD(w: UnsafePointer<Float>, g: UnsafeMutablePointer<Float>, r: UnsafePointer<Float>,
-                                 count: Int, scale: Float, power: Int) -> Double {
-        let vectorEnd = count - count % 8
-        var total = 0.0
-        var start = 0
-        while start < vectorEnd {
-            let end = Swift.min(start + chunk, vectorEnd)
-            var acc = SIMD8<Float>(repeating: 0)
-            var k = start
-            if power == 1 {
-                while k < end {
-                    let x = UnsafeRawPointer(w + k).loadUnaligned(as: SIMD8<Float>.self)
-                    let c = UnsafeRawPointer(r + k).loadUnaligned(as: SIMD8<Float>.self)
-                    var d = UnsafeRawPointer(g + k).loadUnaligned(as: SIMD8<Float>.self)
-                    let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
-                    let absBits = bits & 0x7FFF_FFFF
-                    let nonzero = 0 &- ((absBits &+ 0x7FFF_FFFF) &>> 31)
-                    let signed = (unsafeBitCast(c, to: SIMD8<UInt32>.self) ^ (bits & 0x8000_0000)) & nonzero
-                    acc += c * unsafeBitCast(absBits, to: SIMD8<Float>.self)
-                    d += scale * unsafeBitCast(signed, to: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(g + k).storeBytes(of: d, as: SIMD8<Float>.self)
-                    k += 8
-                }
-            } else {
-                let twiceScale = 2 * scale
-                while k < end {
-                    let x = UnsafeRawPointer(w + k).loadUnaligned(as: SIMD8<Float>.self)
-                    let c = UnsafeRawPointer(r + k).loadUnaligned(as: SIMD8<Float>.self)
-                    var d = UnsafeRawPointer(g + k).loadUnaligned(as: SIMD8<Float>.self)
-                    let cx = c * x
-                    acc += cx * x
-                    d += twiceScale * cx
-                    UnsafeMutableRawPointer(g + k).storeBytes(of: d, as: SIMD8<Float>.self)
-                    k += 8
-                }
-            }
-            total += Double(acc.sum())
-            start = end
-        }
-        if vectorEnd < count {
-            total += stepLoop(w: w + vectorEnd, g: g + vectorEnd, r: r + vectorEnd, count: count - vectorEnd,
-                              scale: scale, power: power)
-        }
-        return total
-    }
-
-    @inline(__always)
-    private static func valueLoop<T: BinaryFloatingPoint>(w: UnsafePointer<T>, r: UnsafePointer<T>, count: Int,
-                                                          power: Int) -> Double {
-        var total = 0.0
-        var start = 0
-        while start < count {
-            let end = Swift.min(start + chunk, count)
-            var s: T = 0
-            if power == 1 {
-                for k in start..<end { s += r[k] * Swift.abs(w[k]) }
-            } else {
-                for k in start..<end { s += r[k] * w[k] * w[k] }
-            }
-            total += Double(s)
-            start = end
-        }
-        return total
-    }
-
-    @inline(__always)
-    private static func stepLoop<T: BinaryFloatingPoint>(w: UnsafePointer<T>, g: UnsafeMutablePointer<T>,
-                                                         r: UnsafePointer<T>, count: Int, scale: T,
-                                                         power: Int) -> Double {
-        var total = 0.0
-        var start = 0
-        let twiceScale = 2 * scale
-        while start < count {
-            let end = Swift.min(start + chunk, count)
-            var s: T = 0
-            if power == 1 {
-                for k in start..<end {
-                    let x = w[k], c = r[k]
-                    s += c * Swift.abs(x)
-                    let signed: T = x > 0 ? c : (x < 0 ? -c : 0)
-                    g[k] += scale * signed
-                }
-            } else {
-                for k in start..<end {
-                    let x = w[k], c = r[k]
-                    s += c * x * x
-                    g[k] += twiceScale * c * x
-                }
-            }
-            total += Double(s)
-            start = end
-        }
-        return total
+        S.convert(source, into: dest, count: count)
     }
 }

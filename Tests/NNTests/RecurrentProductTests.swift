@@ -107,7 +107,7 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
 }
 
 /// A layer type defined outside NN, from public API only: `h_t = softsign(W_ih x_t + W_hh h_{t-1})`
-/// with softsign(a) = a / (1 + |a|), no bias, one gate block. Its four entry points call one
+/// with softsign(a) = a / (1 + |a|), no bias, one gate block. Its two generic entry points call one
 /// generic function each.
 struct SoftsignLayer: RecurrentLayer {
     let inputSize: Int
@@ -127,25 +127,14 @@ struct SoftsignLayer: RecurrentLayer {
         weightHH = store.add("\(name).weight_hh", shape: [hiddenSize, hiddenSize], .pytorchDefault(fanIn: hiddenSize), rng: &rng)
     }
 
-    func forward(_ input: Matrix<Float>, batch: Int, initial: RecurrentState<Float>, _ store: ParameterStore<Float>,
-                 product: any RecurrentProduct) -> RecurrentCache<Float> {
+    func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>, _ store: ParameterStore<S>,
+                                product: any RecurrentProduct) -> RecurrentCache<S> {
         run(input, batch: batch, initial: initial, store, product: product)
     }
 
-    func forward(_ input: Matrix<Double>, batch: Int, initial: RecurrentState<Double>, _ store: ParameterStore<Double>,
-                 product: any RecurrentProduct) -> RecurrentCache<Double> {
-        run(input, batch: batch, initial: initial, store, product: product)
-    }
-
-    func backward(_ cache: RecurrentCache<Float>, dOutput: Matrix<Float>, dFinal: RecurrentState<Float>?,
-                  _ store: ParameterStore<Float>, needInputGradient: Bool, product: any RecurrentProduct)
-        -> (dInput: Matrix<Float>, dInitial: RecurrentState<Float>) {
-        runBackward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
-    }
-
-    func backward(_ cache: RecurrentCache<Double>, dOutput: Matrix<Double>, dFinal: RecurrentState<Double>?,
-                  _ store: ParameterStore<Double>, needInputGradient: Bool, product: any RecurrentProduct)
-        -> (dInput: Matrix<Double>, dInitial: RecurrentState<Double>) {
+    func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+                                 _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
+        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
         runBackward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
     }
 

@@ -80,7 +80,7 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
     /// nonzero, or where the value is nonzero without a mask.
     @_specialize(where S == Float)  // runs every training step, called from NN
     @_specialize(where S == Double)
-    public init(rows: Int, columns: Int, dense: UnsafePointer<S>, mask: UnsafePointer<S>? = nil,
+    package init(rows: Int, columns: Int, dense: UnsafePointer<S>, mask: UnsafePointer<S>? = nil,
                 rowStride: Int? = nil, columnStride: Int = 1,
                 blockRows: Int = BlockSparseMatrix.defaultBlockShape.rows,
                 blockColumns: Int = BlockSparseMatrix.defaultBlockShape.columns) {
@@ -160,7 +160,7 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
     /// stays zero (same pattern, no reallocation when the storage is not shared).
     @_specialize(where S == Float)  // runs every training step, called from NN
     @_specialize(where S == Double)
-    public mutating func refreshValues(from dense: UnsafePointer<S>) {
+    package mutating func refreshValues(from dense: UnsafePointer<S>) {
         let (rs, cs) = sourceStrides, r = blockRows, c = blockColumns, rowCount = rows
         blockRowOffsets.withUnsafeBufferPointer { ro in
             blockColumnIndices.withUnsafeBufferPointer { ci in
@@ -248,7 +248,7 @@ extension BlockSparseMatrix {
     /// values per block, one accumulator per row.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiply(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
+    package func multiply(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
         if blockColumns == 8 { multiply(x, into: y, accumulate: accumulate, SIMD8<S>.self) }
         else { multiply(x, into: y, accumulate: accumulate, SIMD4<S>.self) }
     }
@@ -278,7 +278,7 @@ extension BlockSparseMatrix {
     /// `Y = A X` (or `+=`), X `columns x batch`, Y `rows x batch` (states as columns).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
+    package func multiplyColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
         if batch == 1 { multiply(x, into: y, accumulate: accumulate); return }
         gatherTile(x, ldx: batch, width: batch, into: y, ldy: batch, accumulate: accumulate)
     }
@@ -343,7 +343,7 @@ extension BlockSparseMatrix {
     /// transposed tiles of 32 samples in the workspace.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
+    package func multiplyRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
                              workspace: UnsafeMutablePointer<S>? = nil) {
         if batch == 1 { multiply(x, into: y, accumulate: accumulate); return }
         withWorkspace(workspace) { ws in
@@ -368,7 +368,7 @@ extension BlockSparseMatrix {
     /// to a contiguous run of y.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyTransposed(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
+    package func multiplyTransposed(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
         if !accumulate { y.update(repeating: 0, count: columns) }
         if blockColumns == 8 { multiplyTransposed(x, into: y, SIMD8<S>.self) }
         else { multiplyTransposed(x, into: y, SIMD4<S>.self) }
@@ -397,7 +397,7 @@ extension BlockSparseMatrix {
     /// `Y = A^T X` (or `+=`), X `rows x batch`, Y `columns x batch` (states as columns).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyTransposedColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
+    package func multiplyTransposedColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
                                           accumulate: Bool) {
         if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
         if !accumulate { y.update(repeating: 0, count: columns * batch) }
@@ -458,7 +458,7 @@ extension BlockSparseMatrix {
     /// transposed tiles of 32 samples in the workspace.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyTransposedRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
+    package func multiplyTransposedRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
                                        accumulate: Bool, workspace: UnsafeMutablePointer<S>? = nil) {
         if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
         withWorkspace(workspace) { ws in
@@ -486,7 +486,7 @@ extension BlockSparseMatrix {
     /// `ldg`. Sums run over tiles of 32 rows, transposed into the workspace.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func addSampledProduct(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
+    package func addSampledProduct(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
                                   into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>? = nil) {
         guard count > 0, blockCount > 0 else { return }
         let c = blockColumns, full = columns / c

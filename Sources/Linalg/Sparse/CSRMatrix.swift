@@ -58,7 +58,7 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
     /// `mask[i * rowStride + j * columnStride] != 0`, or where the value is nonzero without a mask.
     @_specialize(where S == Float)  // runs every training step, called from NN
     @_specialize(where S == Double)
-    public init(rows: Int, columns: Int, dense: UnsafePointer<S>, mask: UnsafePointer<S>? = nil,
+    package init(rows: Int, columns: Int, dense: UnsafePointer<S>, mask: UnsafePointer<S>? = nil,
                 rowStride: Int? = nil, columnStride: Int = 1) {
         precondition(rows >= 0 && columns >= 0, "CSRMatrix sizes must be non-negative, got \(rows) x \(columns)")
         precondition(columns <= Int(Int32.max), "CSRMatrix: \(columns) columns do not fit Int32 indices")
@@ -102,7 +102,7 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
     /// (same pattern, no reallocation when the storage is not shared).
     @_specialize(where S == Float)  // runs every training step, called from NN
     @_specialize(where S == Double)
-    public mutating func refreshValues(from dense: UnsafePointer<S>) {
+    package mutating func refreshValues(from dense: UnsafePointer<S>) {
         let (rs, cs) = sourceStrides
         rowOffsets.withUnsafeBufferPointer { ro in
             columnIndices.withUnsafeBufferPointer { ci in
@@ -161,16 +161,13 @@ extension CSRMatrix {
     /// accumulator), then four, then a scalar tail.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiply(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
-        if S.self == Float.self, SparseSupport.floatKernelLevel > 0 {
-            withArrays { ro, ci, v in
-                moduli_csr_multiply_f32(Int64(rows), ro, ci, UnsafeRawPointer(v).assumingMemoryBound(to: Float.self),
-                                        UnsafeRawPointer(x).assumingMemoryBound(to: Float.self),
-                                        UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), accumulate ? 1 : 0,
-                                        Int32(SparseSupport.floatKernelLevel))
-            }
-            return
-        }
+    package func multiply(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
+        S.csrMultiply(self, x, into: y, accumulate: accumulate)
+    }
+
+    /// The Swift loop of `multiply` (Double, and Float without the C kernels).
+    @inline(__always)
+    func multiplyLoop(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
         withArrays { ro, ci, v in
             for i in 0..<rows {
                 var k = Int(ro[i])
@@ -200,7 +197,7 @@ extension CSRMatrix {
     /// 32 samples at a time in four 8-lane accumulators, then 8 at a time, then a scalar tail.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
+    package func multiplyColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
         if batch == 1 { multiply(x, into: y, accumulate: accumulate); return }
         gatherTile(x, ldx: batch, width: batch, into: y, ldy: batch, accumulate: accumulate)
     }
@@ -211,16 +208,14 @@ extension CSRMatrix {
     @inline(__always)
     func gatherTile(_ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
                     accumulate: Bool) {
+        S.csrGatherTile(self, x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
+    }
+
+    /// The Swift loop of `gatherTile` (Double, and Float on narrow tiles or without the C kernels).
+    @inline(__always)
+    func gatherTileLoop(_ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
+                        accumulate: Bool) {
         typealias V = SIMD8<S>
-        if S.self == Float.self, width >= 8, SparseSupport.floatKernelLevel > 0 {
-            withArrays { ro, ci, v in
-                moduli_csr_gather_f32(Int64(rows), ro, ci, UnsafeRawPointer(v).assumingMemoryBound(to: Float.self),
-                                      UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), Int64(ldx), Int64(width),
-                                      UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), Int64(ldy),
-                                      accumulate ? 1 : 0, Int32(SparseSupport.floatKernelLevel))
-            }
-            return
-        }
         withArrays { ro, ci, v in
             for i in 0..<rows {
                 let start = Int(ro[i]), end = Int(ro[i + 1])
@@ -261,7 +256,7 @@ extension CSRMatrix {
     /// 32 samples are transposed into the workspace, multiplied as columns, and written back.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
+    package func multiplyRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
                              workspace: UnsafeMutablePointer<S>? = nil) {
         if batch == 1 { multiply(x, into: y, accumulate: accumulate); return }
         withWorkspace(workspace) { ws in
@@ -285,7 +280,7 @@ extension CSRMatrix {
     /// `y = A^T x` (or `+=`), x `rows`, y `columns`: each stored entry (i, j) adds `a_ij x_i` to y_j.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyTransposed(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
+    package func multiplyTransposed(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
         if !accumulate { y.update(repeating: 0, count: columns) }
         withArrays { ro, ci, v in
             for i in 0..<rows {
@@ -306,7 +301,7 @@ extension CSRMatrix {
     /// `a_ij X[i, :]` to `Y[j, :]`, 32 samples at a time.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyTransposedColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
+    package func multiplyTransposedColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
                                           accumulate: Bool) {
         if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
         if !accumulate { y.update(repeating: 0, count: columns * batch) }
@@ -356,7 +351,7 @@ extension CSRMatrix {
     /// samples are transposed into the workspace, multiplied as columns, and written back.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func multiplyTransposedRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
+    package func multiplyTransposedRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
                                        accumulate: Bool, workspace: UnsafeMutablePointer<S>? = nil) {
         if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
         withWorkspace(workspace) { ws in
@@ -387,13 +382,16 @@ extension CSRMatrix {
     /// (tiles of 256 rows, blocks of 1024 columns), otherwise in Swift (tiles of 32, 8-lane vectors).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func addSampledProduct(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
+    package func addSampledProduct(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
                                   into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>? = nil) {
         guard count > 0, storedCount > 0 else { return }
-        if S.self == Float.self, SparseSupport.floatKernelLevel > 0 {
-            addSampledProductFloatKernel(left, right, count: count, into: g, ldg: ldg, workspace: workspace)
-            return
-        }
+        S.csrAddSampledProduct(self, left, right, count: count, into: g, ldg: ldg, workspace: workspace)
+    }
+
+    /// The Swift SDDMM: tiles of 32 rows, 8-lane vectors (Double, and Float without the C kernels).
+    @inline(__always)
+    func addSampledProductLoop(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
+                               into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>?) {
         withWorkspace(workspace) { ws in
             let t = SparseSupport.tile, lt = ws, rt = ws + rows * t
             withArrays { ro, ci, _ in
@@ -422,12 +420,14 @@ extension CSRMatrix {
             }
         }
     }
+}
 
+extension CSRMatrix where S == Float {
     /// The SDDMM through the C kernel: tiles of up to `reductionTile` rows, padded with zero lanes
     /// to a multiple of 16, one dot product per stored entry and tile.
     @inline(__always)
-    func addSampledProductFloatKernel(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
-                                      into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>?) {
+    func addSampledProductFloatKernel(_ left: UnsafePointer<Float>, _ right: UnsafePointer<Float>, count: Int,
+                                      into g: UnsafeMutablePointer<Float>, ldg: Int, workspace: UnsafeMutablePointer<Float>?) {
         withWorkspace(workspace) { ws in
             let t = SparseSupport.reductionTile
             withArrays { ro, ci, _ in
@@ -436,13 +436,73 @@ extension CSRMatrix {
                     let n = min(t, count - r0), lanes = (n + 15) / 16 * 16, lt = ws, rt = ws + rows * lanes
                     SparseSupport.transposeTile(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: lanes)
                     SparseSupport.transposeTile(right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: lanes)
-                    moduli_csr_sddmm_f32(Int64(rows), Int64(columns), ro, ci, UnsafeRawPointer(lt).assumingMemoryBound(to: Float.self),
-                                         UnsafeRawPointer(rt).assumingMemoryBound(to: Float.self), Int64(lanes),
-                                         UnsafeMutableRawPointer(g).assumingMemoryBound(to: Float.self), Int64(ldg),
+                    moduli_csr_sddmm_f32(Int64(rows), Int64(columns), ro, ci, lt, rt, Int64(lanes), g, Int64(ldg),
                                          Int32(SparseSupport.floatKernelLevel))
                     r0 += n
                 }
             }
         }
+    }
+}
+
+// MARK: - The CSR kernels of BLASScalar
+
+extension Float {
+    /// `CSRMatrix.multiply`: the C kernel (hardware gathers of eight x entries, two accumulators)
+    /// on an AVX2 CPU, else the Swift loop.
+    public static func csrMultiply(_ a: CSRMatrix<Float>, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                                   accumulate: Bool) {
+        let level = SparseSupport.floatKernelLevel
+        guard level > 0 else { a.multiplyLoop(x, into: y, accumulate: accumulate); return }
+        a.withArrays { ro, ci, v in
+            moduli_csr_multiply_f32(Int64(a.rows), ro, ci, v, x, y, accumulate ? 1 : 0, Int32(level))
+        }
+    }
+
+    /// The CSR gather tile: the C kernel at the CPU's vector width (AVX2/FMA or AVX-512) for tiles
+    /// at least 8 wide, else the Swift loop.
+    public static func csrGatherTile(_ a: CSRMatrix<Float>, _ x: UnsafePointer<Float>, ldx: Int, width: Int,
+                                     into y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
+        let level = SparseSupport.floatKernelLevel
+        guard width >= 8, level > 0 else {
+            a.gatherTileLoop(x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
+            return
+        }
+        a.withArrays { ro, ci, v in
+            moduli_csr_gather_f32(Int64(a.rows), ro, ci, v, x, Int64(ldx), Int64(width), y, Int64(ldy),
+                                  accumulate ? 1 : 0, Int32(level))
+        }
+    }
+
+    /// The CSR SDDMM: the C kernel (tiles of 256 rows) on an AVX2 CPU, else the Swift loop.
+    public static func csrAddSampledProduct(_ a: CSRMatrix<Float>, _ left: UnsafePointer<Float>, _ right: UnsafePointer<Float>,
+                                            count: Int, into g: UnsafeMutablePointer<Float>, ldg: Int,
+                                            workspace: UnsafeMutablePointer<Float>?) {
+        if SparseSupport.floatKernelLevel > 0 {
+            a.addSampledProductFloatKernel(left, right, count: count, into: g, ldg: ldg, workspace: workspace)
+        } else {
+            a.addSampledProductLoop(left, right, count: count, into: g, ldg: ldg, workspace: workspace)
+        }
+    }
+}
+
+extension Double {
+    /// `CSRMatrix.multiply`: the Swift loop.
+    public static func csrMultiply(_ a: CSRMatrix<Double>, _ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>,
+                                   accumulate: Bool) {
+        a.multiplyLoop(x, into: y, accumulate: accumulate)
+    }
+
+    /// The CSR gather tile: the Swift loop.
+    public static func csrGatherTile(_ a: CSRMatrix<Double>, _ x: UnsafePointer<Double>, ldx: Int, width: Int,
+                                     into y: UnsafeMutablePointer<Double>, ldy: Int, accumulate: Bool) {
+        a.gatherTileLoop(x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
+    }
+
+    /// The CSR SDDMM: the Swift loop.
+    public static func csrAddSampledProduct(_ a: CSRMatrix<Double>, _ left: UnsafePointer<Double>, _ right: UnsafePointer<Double>,
+                                            count: Int, into g: UnsafeMutablePointer<Double>, ldg: Int,
+                                            workspace: UnsafeMutablePointer<Double>?) {
+        a.addSampledProductLoop(left, right, count: count, into: g, ldg: ldg, workspace: workspace)
     }
 }

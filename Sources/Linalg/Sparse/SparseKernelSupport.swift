@@ -106,12 +106,13 @@ enum SparseSupport {
         if count < ldOut {
             for c in 0..<width { (out + c * ldOut + count).update(repeating: 0, count: ldOut - count) }
         }
-        if S.self == Float.self, floatKernelLevel > 0 {
-            moduli_transpose_f32(UnsafeRawPointer(x + r0 * ldx).assumingMemoryBound(to: Float.self), Int64(ldx), Int64(count),
-                                 Int64(width), UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), Int64(ldOut),
-                                 0, Int32(floatKernelLevel))
-            return
-        }
+        S.transposeTile(x, ldx: ldx, from: r0, count: count, width: width, into: out, ldOut: ldOut)
+    }
+
+    /// The loop of `transposeTile` after the zero lanes (Double, and Float without the C kernels).
+    @inline(__always)
+    static func transposeTileLoop<S: BLASScalar>(_ x: UnsafePointer<S>, ldx: Int, from r0: Int, count: Int, width: Int,
+                                                 into out: UnsafeMutablePointer<S>, ldOut: Int) {
         // Four rows at a time, so that each output line is written four lanes at once.
         var r = 0
         while r + 4 <= count {
@@ -135,12 +136,14 @@ enum SparseSupport {
     static func addTransposedTile<S: BLASScalar>(_ t: UnsafePointer<S>, ldt: Int, count: Int, width: Int,
                                                  into y: UnsafeMutablePointer<S>, ldy: Int, from r0: Int,
                                                  accumulate: Bool) {
-        if S.self == Float.self, floatKernelLevel > 0 {
-            moduli_transpose_f32(UnsafeRawPointer(t).assumingMemoryBound(to: Float.self), Int64(ldt), Int64(width), Int64(count),
-                                 UnsafeMutableRawPointer(y + r0 * ldy).assumingMemoryBound(to: Float.self), Int64(ldy),
-                                 accumulate ? 1 : 0, Int32(floatKernelLevel))
-            return
-        }
+        S.addTransposedTile(t, ldt: ldt, count: count, width: width, into: y, ldy: ldy, from: r0, accumulate: accumulate)
+    }
+
+    /// The loop of `addTransposedTile` (Double, and Float without the C kernels).
+    @inline(__always)
+    static func addTransposedTileLoop<S: BLASScalar>(_ t: UnsafePointer<S>, ldt: Int, count: Int, width: Int,
+                                                     into y: UnsafeMutablePointer<S>, ldy: Int, from r0: Int,
+                                                     accumulate: Bool) {
         for r in 0..<count {
             let row = y + (r0 + r) * ldy
             if accumulate {
@@ -149,5 +152,48 @@ enum SparseSupport {
                 for c in 0..<width { row[c] = t[c * ldt + r] }
             }
         }
+    }
+}
+
+extension Float {
+    /// `SparseSupport.transposeTile` after the zero lanes: the C kernel at the CPU's vector width,
+    /// or the Swift loop on a CPU without AVX2.
+    public static func transposeTile(_ x: UnsafePointer<Float>, ldx: Int, from r0: Int, count: Int, width: Int,
+                                     into out: UnsafeMutablePointer<Float>, ldOut: Int) {
+        let level = SparseSupport.floatKernelLevel
+        guard level > 0 else {
+            SparseSupport.transposeTileLoop(x, ldx: ldx, from: r0, count: count, width: width, into: out, ldOut: ldOut)
+            return
+        }
+        moduli_transpose_f32(x + r0 * ldx, Int64(ldx), Int64(count), Int64(width), out, Int64(ldOut), 0, Int32(level))
+    }
+
+    /// `SparseSupport.addTransposedTile`: the C kernel at the CPU's vector width, or the Swift loop
+    /// on a CPU without AVX2.
+    public static func addTransposedTile(_ t: UnsafePointer<Float>, ldt: Int, count: Int, width: Int,
+                                         into y: UnsafeMutablePointer<Float>, ldy: Int, from r0: Int, accumulate: Bool) {
+        let level = SparseSupport.floatKernelLevel
+        guard level > 0 else {
+            SparseSupport.addTransposedTileLoop(t, ldt: ldt, count: count, width: width, into: y, ldy: ldy, from: r0,
+                                                accumulate: accumulate)
+            return
+        }
+        moduli_transpose_f32(t, Int64(ldt), Int64(width), Int64(count), y + r0 * ldy, Int64(ldy),
+                             accumulate ? 1 : 0, Int32(level))
+    }
+}
+
+extension Double {
+    /// `SparseSupport.transposeTile` after the zero lanes, four rows at a time.
+    public static func transposeTile(_ x: UnsafePointer<Double>, ldx: Int, from r0: Int, count: Int, width: Int,
+                                     into out: UnsafeMutablePointer<Double>, ldOut: Int) {
+        SparseSupport.transposeTileLoop(x, ldx: ldx, from: r0, count: count, width: width, into: out, ldOut: ldOut)
+    }
+
+    /// `SparseSupport.addTransposedTile`, element by element.
+    public static func addTransposedTile(_ t: UnsafePointer<Double>, ldt: Int, count: Int, width: Int,
+                                         into y: UnsafeMutablePointer<Double>, ldy: Int, from r0: Int, accumulate: Bool) {
+        SparseSupport.addTransposedTileLoop(t, ldt: ldt, count: count, width: width, into: y, ldy: ldy, from: r0,
+                                            accumulate: accumulate)
     }
 }

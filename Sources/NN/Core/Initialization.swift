@@ -15,7 +15,7 @@ public enum Initialization: Sendable, Equatable {
     public static func pytorchDefault(fanIn: Int) -> Initialization { .uniform(bound: 1 / Double(fanIn).squareRoot()) }
 
     /// Fills `count` scalars at `p`.
-    public func fill<S: BLASScalar>(_ p: UnsafeMutablePointer<S>, count: Int, rng: inout SeededGenerator) {
+    package func fill<S: BLASScalar>(_ p: UnsafeMutablePointer<S>, count: Int, rng: inout SeededGenerator) {
         switch self {
         case .uniform(let b): for i in 0..<count { p[i] = S(rng.uniform(-b, b)) }
         case .normal(let s): for i in 0..<count { p[i] = S(rng.normal(std: s)) }

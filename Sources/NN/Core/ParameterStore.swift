@@ -109,11 +109,11 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
     @inlinable public func mask(_ slot: ParameterSlot) -> UnsafeMutablePointer<Scalar> { masks.baseAddress! + infos[slot.index].offset }
 
     /// All values, flat.
-    public var values: UnsafeMutableBufferPointer<Scalar> { UnsafeMutableBufferPointer(start: valueBase, count: totalCount) }
+    @usableFromInline package var values: UnsafeMutableBufferPointer<Scalar> { UnsafeMutableBufferPointer(start: valueBase, count: totalCount) }
     /// All gradients, flat (same layout as `values`).
-    public var gradients: UnsafeMutableBufferPointer<Scalar> { UnsafeMutableBufferPointer(start: gradientBase, count: totalCount) }
+    @usableFromInline package var gradients: UnsafeMutableBufferPointer<Scalar> { UnsafeMutableBufferPointer(start: gradientBase, count: totalCount) }
     /// All masks, flat (same layout as `values`).
-    public var masks: UnsafeMutableBufferPointer<Scalar> { UnsafeMutableBufferPointer(start: maskBase, count: totalCount) }
+    @usableFromInline package var masks: UnsafeMutableBufferPointer<Scalar> { UnsafeMutableBufferPointer(start: maskBase, count: totalCount) }
 
     /// A copy of a tensor as a matrix (`rows x columns` of its shape).
     public func matrix(_ slot: ParameterSlot) -> Matrix<Scalar> {

@@ -122,8 +122,6 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     // MARK: Products
 
     /// `pre (B x outputs) += h (B x inputs) W^T`.
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
                                        _ store: ParameterStore<S>) {
         forward(hidden, batch: batch, into: pre, accumulate: true, store)
@@ -131,10 +129,8 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
 
     /// `y (B x outputs) = x (B x inputs) W^T`, or `+=` when `accumulate` (a linear layer overwrites:
     /// no pass to clear y first).
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
-    public func forward<S: BLASScalar>(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
-                                       _ store: ParameterStore<S>) {
+    package func forward<S: BLASScalar>(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
+                                        _ store: ParameterStore<S>) {
         lock.withLock {
             let s = current(store)
             if s.dense {
@@ -151,8 +147,6 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     }
 
     /// `preT (outputs x B) += W hT (inputs x B)`.
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
     public func forwardTransposed<S: BLASScalar>(_ hiddenT: UnsafePointer<S>, batch: Int,
                                                  addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>) {
         lock.withLock {
@@ -167,8 +161,6 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     }
 
     /// `dHidden (B x inputs) (+)= dPre (B x outputs) W`.
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
     public func backward<S: BLASScalar>(_ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
                                         accumulate: Bool, _ store: ParameterStore<S>) {
         lock.withLock {
@@ -185,8 +177,6 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     }
 
     /// `dHiddenT (inputs x B) (+)= W^T dPreT (outputs x B)`.
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
     public func backwardTransposed<S: BLASScalar>(_ dPreT: UnsafePointer<S>, batch: Int,
                                                   into dHiddenT: UnsafeMutablePointer<S>, accumulate: Bool,
                                                   _ store: ParameterStore<S>) {
@@ -202,8 +192,6 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     }
 
     /// `dW[kept] += (dPre^T hidden)[kept]` (`rows` rows each; for W_hh the steps' dPre and h_0 ... h_{T-1}): the SDDMM at the pattern.
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
     public func accumulateWeightGradient<S: BLASScalar>(_ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
                                                         _ store: ParameterStore<S>) {
         lock.withLock {
@@ -221,7 +209,7 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
 
     /// Re-gathers W's values at the current pattern, or rebuilds the pattern if the mask changed
     /// (or the copy was made for another store or scalar type).
-    @_specialize(where S == Float)
+    @_specialize(where S == Float)  // the mask signature reads every entry of W each step
     @_specialize(where S == Double)
     public func weightsDidChange<S: BLASScalar>(in store: ParameterStore<S>) {
         lock.withLock {

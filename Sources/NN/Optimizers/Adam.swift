@@ -70,55 +70,18 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
                 store.forEachWeightDecayRun(default: weightDecay, groups: parameterGroups) { range, weightDecay in
                     let l2 = decoupled ? 0 : Scalar(weightDecay)
                     let decay = decoupled ? Scalar(1 - lr * weightDecay) : 1
-                    var start = range.lowerBound
-                    if Scalar.self == Float.self, range.count >= 8 {
-                        // The same formula 8 lanes at a time (the scalar loop does not vectorize): about
-                        // twice as fast, with identical results (each lane does the same IEEE operations).
-                        func f(_ x: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
-                            UnsafeMutableRawPointer(x + range.lowerBound).assumingMemoryBound(to: Float.self)
-                        }
-                        func s(_ x: Scalar) -> Float { unsafeBitCast(x, to: Float.self) }
-                        start += Adam.updateLanes(p: f(p.baseAddress!), g: f(g.baseAddress!), m: f(mb.baseAddress!),
-                                                  v: f(vb.baseAddress!), count: range.count, l2: s(l2), b1: s(b1), b2: s(b2), c1: s(c1), c2: s(c2),
-                                                  stepSize: s(stepSize), bc2Root: s(bc2Root), eps: s(eps), decay: s(decay))
-                    }
-                    for i in start..<range.upperBound {
-                        let gi = g[i] + l2 * p[i]
-                        let mi = b1 * mb[i] + c1 * gi
-                        let vi = b2 * vb[i] + c2 * gi * gi
-                        mb[i] = mi; vb[i] = vi
-                        p[i] = p[i] * decay - stepSize * mi / (vi.squareRoot() / bc2Root + eps)
-                    }
+                    // Float runs 8 lanes at a time (the scalar loop does not vectorize), with identical
+                    // results: each lane does the same IEEE operations.
+                    let at = range.lowerBound
+                    Scalar.adamUpdate(parameters: p.baseAddress! + at, gradients: g.baseAddress! + at,
+                                      firstMoments: mb.baseAddress! + at, secondMoments: vb.baseAddress! + at,
+                                      count: range.count, l2: l2, b1: b1, b2: b2, c1: c1, c2: c2, stepSize: stepSize,
+                                      bc2Root: bc2Root, eps: eps, decay: decay)
                 }
                 store.maskState(mb.baseAddress!)
                 store.maskState(vb.baseAddress!)
             }
         }
         store.applyMasks()
-    }
-
-    /// The Float update of `step`, 8 lanes at a time over the first `count - count % 8` entries;
-    /// returns how many entries it did.
-    @inline(__always)
-    static func updateLanes(p: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
-                            v: UnsafeMutablePointer<Float>, count: Int, l2: Float, b1: Float, b2: Float, c1: Float, c2: Float,
-                            stepSize: Float, bc2Root: Float, eps: Float, decay: Float) -> Int {
-        @inline(__always) func load(_ x: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
-            UnsafeRawPointer(x).loadUnaligned(as: SIMD8<Float>.self)
-        }
-        @inline(__always) func store(_ x: SIMD8<Float>, _ to: UnsafeMutablePointer<Float>) {
-            UnsafeMutableRawPointer(to).storeBytes(of: x, as: SIMD8<Float>.self)
-        }
-        var i = 0
-        while i + 8 <= count {
-            let pi = load(p + i)
-            let gi = load(g + i) + l2 * pi
-            let mi = b1 * load(m + i) + c1 * gi
-            let vi = b2 * load(v + i) + c2 * gi * gi
-            store(mi, m + i); store(vi, v + i)
-            store(pi * decay - stepSize * mi / (vi.squareRoot() / bc2Root + eps), p + i)
-            i += 8
-        }
-        return i
     }
 }

@@ -35,8 +35,6 @@ public struct DenseRecurrentProduct: RecurrentProduct {
     public static func prefersTransposedStates(batch: Int) -> Bool { batch <= 64 }
 
     /// `pre (B x GH) += h (B x H) W_hh^T`: one GEMM.
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
                                        _ store: ParameterStore<S>) {
         S.gemm(.noTranspose, .transpose, m: batch, n: outputs, k: hiddenSize, alpha: 1, a: hidden, lda: hiddenSize,
@@ -44,8 +42,6 @@ public struct DenseRecurrentProduct: RecurrentProduct {
     }
 
     /// `preT (GH x B) += W_hh hT (H x B)`: one GEMM.
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
     public func forwardTransposed<S: BLASScalar>(_ hiddenT: UnsafePointer<S>, batch: Int,
                                                  addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>) {
         S.gemm(.noTranspose, .noTranspose, m: outputs, n: batch, k: hiddenSize, alpha: 1, a: store.value(weightHH),
@@ -53,8 +49,6 @@ public struct DenseRecurrentProduct: RecurrentProduct {
     }
 
     /// `dHidden (B x H) (+)= dPre (B x GH) W_hh`: one GEMM.
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
     public func backward<S: BLASScalar>(_ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
                                         accumulate: Bool, _ store: ParameterStore<S>) {
         S.gemm(.noTranspose, .noTranspose, m: batch, n: hiddenSize, k: outputs, alpha: 1, a: dPre, lda: outputs,
@@ -62,8 +56,6 @@ public struct DenseRecurrentProduct: RecurrentProduct {
     }
 
     /// `dHiddenT (H x B) (+)= W_hh^T dPreT (GH x B)`: one GEMM.
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
     public func backwardTransposed<S: BLASScalar>(_ dPreT: UnsafePointer<S>, batch: Int,
                                                   into dHiddenT: UnsafeMutablePointer<S>, accumulate: Bool,
                                                   _ store: ParameterStore<S>) {
@@ -73,8 +65,6 @@ public struct DenseRecurrentProduct: RecurrentProduct {
 
     /// `dW_hh (GH x H) += dPre^T (GH x rows) [h_0 ... h_{T-1}] (rows x H)` over every entry,
     /// as one GEMM sliced along the long inner dimension (`gemmSlicedK`).
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
     public func accumulateWeightGradient<S: BLASScalar>(_ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
                                                         _ store: ParameterStore<S>) {
         S.gemmSlicedK(.transpose, .noTranspose, m: outputs, n: hiddenSize, k: rows, alpha: 1, a: dPre, lda: outputs,

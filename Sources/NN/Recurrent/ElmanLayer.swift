@@ -41,38 +41,12 @@ public struct ElmanLayer: RecurrentLayer {
             store: store, rng: &rng)
     }
 
-    /// Runs T steps (Float). The cache keeps h_0 ... h_T (`((T + 1) * B) x H`).
-    public func forward(_ input: Matrix<Float>, batch: Int, initial: RecurrentState<Float>, _ store: ParameterStore<Float>,
-                        product: any RecurrentProduct) -> RecurrentCache<Float> {
-        forwardSteps(input, batch: batch, initial: initial, store, product: product)
-    }
-
-    /// Runs T steps (Double). The cache keeps h_0 ... h_T (`((T + 1) * B) x H`).
-    public func forward(_ input: Matrix<Double>, batch: Int, initial: RecurrentState<Double>, _ store: ParameterStore<Double>,
-                        product: any RecurrentProduct) -> RecurrentCache<Double> {
-        forwardSteps(input, batch: batch, initial: initial, store, product: product)
-    }
-
-    /// BPTT (Float); see `backwardSteps`.
-    public func backward(_ cache: RecurrentCache<Float>, dOutput: Matrix<Float>, dFinal: RecurrentState<Float>?,
-                         _ store: ParameterStore<Float>, needInputGradient: Bool, product: any RecurrentProduct)
-        -> (dInput: Matrix<Float>, dInitial: RecurrentState<Float>) {
-        backwardSteps(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
-    }
-
-    /// BPTT (Double); see `backwardSteps`.
-    public func backward(_ cache: RecurrentCache<Double>, dOutput: Matrix<Double>, dFinal: RecurrentState<Double>?,
-                         _ store: ParameterStore<Double>, needInputGradient: Bool, product: any RecurrentProduct)
-        -> (dInput: Matrix<Double>, dInitial: RecurrentState<Double>) {
-        backwardSteps(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
-    }
-
     /// The forward pass. Per step: `h_{t-1} W_hh^T` (through `product`) added onto the precomputed
     /// `X W_ih^T + b_ih + b_hh`, then the activation in place.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    func forwardSteps<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
-                                     _ store: ParameterStore<S>, product: any RecurrentProduct) -> RecurrentCache<S> {
+    public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
+                                       _ store: ParameterStore<S>, product: any RecurrentProduct) -> RecurrentCache<S> {
         precondition(input.columns == inputSize && input.rows % batch == 0,
                      "Elman layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
         precondition(initial.hidden.rows == batch && initial.hidden.columns == hiddenSize, "Elman layer: initial state has the wrong shape")
@@ -117,8 +91,8 @@ public struct ElmanLayer: RecurrentLayer {
     /// (through `product`) and dW_ih += dPre^T X as one GEMM.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    func backwardSteps<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
-                                      _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
+    public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+                                        _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
         checkProduct(product)
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, bh = batch * h

@@ -37,39 +37,13 @@ public struct LSTMLayer: RecurrentLayer {
             store: store, rng: &rng)
     }
 
-    /// Runs T steps (Float); see `forwardSteps`.
-    public func forward(_ input: Matrix<Float>, batch: Int, initial: RecurrentState<Float>, _ store: ParameterStore<Float>,
-                        product: any RecurrentProduct) -> RecurrentCache<Float> {
-        forwardSteps(input, batch: batch, initial: initial, store, product: product)
-    }
-
-    /// Runs T steps (Double); see `forwardSteps`.
-    public func forward(_ input: Matrix<Double>, batch: Int, initial: RecurrentState<Double>, _ store: ParameterStore<Double>,
-                        product: any RecurrentProduct) -> RecurrentCache<Double> {
-        forwardSteps(input, batch: batch, initial: initial, store, product: product)
-    }
-
-    /// Backpropagation through time (Float); see `backwardSteps`.
-    public func backward(_ cache: RecurrentCache<Float>, dOutput: Matrix<Float>, dFinal: RecurrentState<Float>?,
-                         _ store: ParameterStore<Float>, needInputGradient: Bool, product: any RecurrentProduct)
-        -> (dInput: Matrix<Float>, dInitial: RecurrentState<Float>) {
-        backwardSteps(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
-    }
-
-    /// Backpropagation through time (Double); see `backwardSteps`.
-    public func backward(_ cache: RecurrentCache<Double>, dOutput: Matrix<Double>, dFinal: RecurrentState<Double>?,
-                         _ store: ParameterStore<Double>, needInputGradient: Bool, product: any RecurrentProduct)
-        -> (dInput: Matrix<Double>, dInitial: RecurrentState<Double>) {
-        backwardSteps(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
-    }
-
     /// The forward pass: runs T steps. The cache keeps h_0...h_T and c_0...c_T (`((T + 1) * B) x H`)
     /// and the post-activation gates [i f g o] of every step (`(T * B) x 4H`). A nil `initial.cell`
     /// is c_0 = 0. The step product h_{t-1} W_hh^T goes through `product`.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    func forwardSteps<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
-                                     _ store: ParameterStore<S>, product: any RecurrentProduct) -> RecurrentCache<S> {
+    public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
+                                       _ store: ParameterStore<S>, product: any RecurrentProduct) -> RecurrentCache<S> {
         checkProduct(product)
         precondition(input.columns == inputSize && input.rows % batch == 0,
                      "LSTM layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
@@ -127,8 +101,8 @@ public struct LSTMLayer: RecurrentLayer {
     /// both get colsum(da)). The W_hh products (da W_hh, the dW_hh product) go through `product`.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    func backwardSteps<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
-                                      _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
+    public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+                                        _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
         checkProduct(product)
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, g4 = 4 * h, bh = batch * h

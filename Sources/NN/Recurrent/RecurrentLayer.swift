@@ -64,11 +64,13 @@ public struct RecurrentCache<Scalar: BLASScalar>: Sendable {
 
 /// One recurrent layer over a whole sequence, PyTorch parameter names and gate order.
 ///
-/// A layer is found by its conformance, not by its type: `RecurrentNetwork` calls the Float or
-/// Double entry points below through the protocol, so a layer defined in any module runs its own
-/// specialized code. A layer typically implements the four entry points by calling one generic
-/// function of its own (which the compiler specializes for each, being in the same module). Every
-/// product with W_hh goes through the given `RecurrentProduct`.
+/// A layer is found by its conformance, not by its type: `RecurrentNetwork` calls `forward` and
+/// `backward` through the protocol, so a layer defined in any module runs its own code. The two
+/// requirements are generic over the scalar; an implementation whose element loops matter should
+/// mark them `@_specialize(where S == Float)` and `@_specialize(where S == Double)`: a call
+/// through the protocol then reaches the specialized body (the specialized copy is chosen at run
+/// time inside the generic entry point). Every product with W_hh goes through the given
+/// `RecurrentProduct`.
 public protocol RecurrentLayer: Sendable {
     /// Input features I.
     var inputSize: Int { get }
@@ -89,64 +91,20 @@ public protocol RecurrentLayer: Sendable {
 
     /// Runs T steps over `input` (`(T * B) x I`) from `initial`; keeps what backward needs. Every
     /// W_hh product goes through `product`.
-    func forward(_ input: Matrix<Float>, batch: Int, initial: RecurrentState<Float>, _ store: ParameterStore<Float>,
-                 product: any RecurrentProduct) -> RecurrentCache<Float>
-
-    /// The Double version of the Float forward pass.
-    func forward(_ input: Matrix<Double>, batch: Int, initial: RecurrentState<Double>, _ store: ParameterStore<Double>,
-                 product: any RecurrentProduct) -> RecurrentCache<Double>
+    func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>, _ store: ParameterStore<S>,
+                                product: any RecurrentProduct) -> RecurrentCache<S>
 
     /// Backpropagation through time. `dOutput` is dLoss/dh_t for t = 1 ... T (`(T * B) x H`), or an
     /// empty matrix (0 rows) when no step's output has a gradient (a read-out of the final state
     /// only); `dFinal` an extra gradient on the final state (nil for none). Adds parameter gradients into
     /// the store; returns dLoss/dInput (empty when not needed) and dLoss/d(initial state). Every
     /// W_hh product goes through `product`.
-    func backward(_ cache: RecurrentCache<Float>, dOutput: Matrix<Float>, dFinal: RecurrentState<Float>?,
-                  _ store: ParameterStore<Float>, needInputGradient: Bool, product: any RecurrentProduct)
-        -> (dInput: Matrix<Float>, dInitial: RecurrentState<Float>)
-
-    /// The Double version of the Float backward pass.
-    func backward(_ cache: RecurrentCache<Double>, dOutput: Matrix<Double>, dFinal: RecurrentState<Double>?,
-                  _ store: ParameterStore<Double>, needInputGradient: Bool, product: any RecurrentProduct)
-        -> (dInput: Matrix<Double>, dInitial: RecurrentState<Double>)
+    func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+                                 _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
+        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
 }
 
 extension RecurrentLayer {
-    /// The forward pass for any scalar: chooses the Float or Double entry point once.
-    @inlinable
-    public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
-                                       _ store: ParameterStore<S>, product: any RecurrentProduct) -> RecurrentCache<S> {
-        if S.self == Float.self {
-            return forward(input as! Matrix<Float>, batch: batch, initial: initial as! RecurrentState<Float>,
-                           store as! ParameterStore<Float>, product: product) as! RecurrentCache<S>
-        }
-        if S.self == Double.self {
-            return forward(input as! Matrix<Double>, batch: batch, initial: initial as! RecurrentState<Double>,
-                           store as! ParameterStore<Double>, product: product) as! RecurrentCache<S>
-        }
-        preconditionFailure("Recurrent layers run in Float or Double, not \(S.self)")
-    }
-
-    /// The backward pass for any scalar: chooses the Float or Double entry point once.
-    @inlinable
-    public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
-                                        _ store: ParameterStore<S>, needInputGradient: Bool,
-                                        product: any RecurrentProduct) -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
-        if S.self == Float.self {
-            let r = backward(cache as! RecurrentCache<Float>, dOutput: dOutput as! Matrix<Float>,
-                             dFinal: dFinal.map { $0 as! RecurrentState<Float> }, store as! ParameterStore<Float>,
-                             needInputGradient: needInputGradient, product: product)
-            return (r.dInput as! Matrix<S>, r.dInitial as! RecurrentState<S>)
-        }
-        if S.self == Double.self {
-            let r = backward(cache as! RecurrentCache<Double>, dOutput: dOutput as! Matrix<Double>,
-                             dFinal: dFinal.map { $0 as! RecurrentState<Double> }, store as! ParameterStore<Double>,
-                             needInputGradient: needInputGradient, product: product)
-            return (r.dInput as! Matrix<S>, r.dInitial as! RecurrentState<S>)
-        }
-        preconditionFailure("Recurrent layers run in Float or Double, not \(S.self)")
-    }
-
     /// The forward pass with the dense product (`DenseRecurrentProduct`).
     @inlinable
     public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,

@@ -119,8 +119,8 @@ public struct RecurrentNetwork: Sendable {
     }
 
     /// Runs every layer over the sequence (`(T * B) x I`); the top layer's output is `caches.last!.output`.
-    /// Each layer is called through its Float or Double entry point (`RecurrentLayer`), chosen once
-    /// by the scalar type, so any layer type runs its own specialized code.
+    /// Each layer is called through its generic `RecurrentLayer.forward`, whose `@_specialize`d
+    /// body the generic entry point chooses at run time, so any layer type runs its own specialized code.
     @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
     @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: [RecurrentState<S>]? = nil,
