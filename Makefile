@@ -52,7 +52,7 @@ format:
 build: deps
 	$(SWIFT) build -c release --product moduli
 
-## demo: the main job. Trains the small navigation preset (PAPER.md section 4, pruning to 90%) with the
+## demo: the main job. Trains the small navigation preset (docs/method.md section 4, pruning to 90%) with the
 ## torus regularizer and with none, side by side on two cores, then compares them; DEMO_ARGS adds
 ## options to both runs (e.g. DEMO_ARGS="--epochs 2 --batches-per-epoch 20" for a quick look)
 demo: build

@@ -36,7 +36,7 @@ let package = Package(
         // MARK: File formats: the strict JSON reader, NumPy .npy, safetensors, the sparse (CSR) model file
         .target(name: "Formats", dependencies: ["Linalg"]),
 
-        // MARK: Compute backends: the operations layers and trainer run on, on the CPU (OpenBLAS) and CUDA (dlopen)
+        // MARK: Compute backends: the operations of a training step on the CPU (OpenBLAS) and CUDA (dlopen); the trainer does not use them yet
         .target(name: "Compute", dependencies: ["Linalg", .product(name: "RealModule", package: "swift-numerics")]),
         .executableTarget(name: "moduli-gpu-check", dependencies: ["Compute"]),
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch reference for `moduli train language`: the word-level language model (PAPER.md section 5).
+"""PyTorch reference for `moduli train language`: the word-level language model (docs/method.md section 5).
 
 Usage:
     python Tools/language_model_torch.py [--data DIR] [--cell rnn_tanh|rnn_relu|lstm|gru]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the small-preset navigation comparison (every configuration of PAPER.md section 4 plus the
+# Runs the small-preset navigation comparison (every configuration of docs/method.md section 4 plus the
 # real and strength-matched L1 controls, 3 seeds each, pruning to 90%) and prints the table of
 # decoding errors, mean (std) over seeds. Usage:
 #   Tools/navigation_small_table.sh [RUNS_DIR] [JOBS] [SEEDS] [EXTRA MODULI FLAGS...]

@@ -48,8 +48,8 @@ public struct GEMMShape: Sendable {
         self.name = name; self.transA = transA; self.transB = transB; self.m = m; self.n = n; self.k = k; self.perStep = perStep
     }
 
-    /// The GEMMs of one training step of the navigation paper preset (PAPER.md section 4: B 200,
-    /// T 50, Ng = H 4096, Np 512; the cuDNN-style BPTT of DESIGN.md): per step of the 50, the
+    /// The GEMMs of one training step of the navigation paper preset (docs/method.md section 4: B 200,
+    /// T 50, Ng = H 4096, Np 512; BPTT as cuDNN does it: the input projections of all steps in one GEMM): per step of the 50, the
     /// forward product h W_hh^T and the backward product dPre W_hh; once per sequence, the
     /// decoder over all T B rows, its two gradients, and the W_hh gradient over all steps.
     public static func navigationPaperPreset(batch b: Int = 200, steps t: Int = 50, hidden h: Int = 4096, cells np: Int = 512) -> [GEMMShape] {

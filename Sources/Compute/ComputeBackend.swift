@@ -1,7 +1,7 @@
-// The small set of Float operations that the trainer and the layers are written in, behind one
-// protocol, so that the CPU (OpenBLAS) and a GPU (CUDA) implement the same set (DESIGN.md, "A GPU
-// later, without a rewrite"). Formulas follow PyTorch: torch.nn.RNN/LSTM/GRU, CrossEntropyLoss,
-// torch.optim.SGD/Adam/AdamW; the penalty is PAPER.md section 2, the pruning threshold section 3.
+// The small set of Float operations of a training step, behind one protocol, so that the CPU
+// (OpenBLAS) and a GPU (CUDA) implement the same set; `moduli-gpu-check` and the tests run them (the
+// trainer and the layers still run on NN's own host code). Formulas follow PyTorch: torch.nn.RNN/LSTM/GRU, CrossEntropyLoss,
+// torch.optim.SGD/Adam/AdamW; the penalty is docs/method.md section 2, the pruning threshold section 3.
 import Linalg
 import RealModule
 

@@ -1,5 +1,5 @@
 // The circle S^1 as a moduli space: unit vectors in R^2, distance = scale x geodesic angle.
-// Reference: PAPER.md section 2.1 (circle, scale 5, circumference 10 pi).
+// Reference: docs/method.md section 2.1 (circle, scale 5, circumference 10 pi).
 import Linalg
 
 /// The circle: points are unit vectors (cos t, sin t) in R^2.

@@ -1,5 +1,5 @@
 // Euclidean space R^k as a moduli space (no identifications), with normal sampling.
-// Reference: PAPER.md sections 2.1 (r3: normal(0, 1); adding problem: 10 x normal) and 6.
+// Reference: docs/method.md sections 2.1 (r3: normal(0, 1); adding problem: 10 x normal) and 6.
 import Linalg
 
 /// Euclidean space R^k: points are any k-vectors, sampled as `samplingStd * normal(0, 1)` per

@@ -1,5 +1,5 @@
 // The flat torus T^k = R^k / (side Z)^k as a moduli space.
-// Reference: PAPER.md sections 2.1 (torus: k = 2, torus6: k = 6, side 10) and 7 (bug 1).
+// Reference: docs/method.md sections 2.1 (torus: k = 2, torus6: k = 6, side 10) and 7 (bug 1).
 import Linalg
 
 /// The flat torus of dimension k: points in [0, side)^k, each coordinate periodic with period `side`.

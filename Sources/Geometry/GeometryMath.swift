@@ -1,5 +1,5 @@
 // Shared numerics of the moduli spaces: the robust angle between two vectors and its gradient,
-// and differences modulo a period. Reference: PAPER.md sections 2.1 and 7 (bug 2).
+// and differences modulo a period. Reference: docs/method.md sections 2.1 and 7 (bug 2).
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

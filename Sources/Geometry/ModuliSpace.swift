@@ -1,5 +1,5 @@
 // The moduli-space abstraction: a metric space with uniform sampling, pairwise distances and the
-// gradient of the distance. Reference: PAPER.md section 2.1.
+// gradient of the distance. Reference: docs/method.md section 2.1.
 import Linalg
 
 /// A space on which hidden neurons get positions (circle, torus, Klein bottle, sphere, ...).

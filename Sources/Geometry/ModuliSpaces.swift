@@ -1,5 +1,5 @@
 // The registry of named moduli spaces with the paper's scales, as used on the command line.
-// Reference: PAPER.md section 2.1 (table of spaces and scales).
+// Reference: docs/method.md section 2.1 (table of spaces and scales).
 import Linalg
 
 /// The error thrown for a moduli-space name that the registry does not know.
@@ -15,7 +15,7 @@ public struct UnknownModuliSpaceError: Error, CustomStringConvertible, Sendable 
 
 /// The named moduli spaces of the paper, with its scales.
 public enum ModuliSpaces {
-    /// Every valid name, in the order of PAPER.md's table.
+    /// Every valid name, in the order of docs/method.md's table.
     public static let names: [String] = ["circle", "torus", "torus6", "klein", "sphere", "s3", "r3", "r9", "mixedcurv"]
 
     /// The space called `name`:

@@ -1,5 +1,5 @@
 // Positions of neurons on a moduli space, and their pairwise distance matrices (with backward).
-// Reference: PAPER.md sections 2 (D[i][j] = d_M(x_i, x_j)), 2.2 (changeembed) and 2.3 (learned).
+// Reference: docs/method.md sections 2 (D[i][j] = d_M(x_i, x_j)), 2.2 (changeembed) and 2.3 (learned).
 import Linalg
 
 /// N neurons placed on a moduli space: row i of `positions` is the point x_i.

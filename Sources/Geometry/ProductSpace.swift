@@ -1,5 +1,5 @@
 // Products of moduli spaces (e.g. "mixedcurv" = S^2 x T^2) with the product (L2) metric.
-// Reference: PAPER.md section 2.1 (product, "mixedcurv").
+// Reference: docs/method.md section 2.1 (product, "mixedcurv").
 import Linalg
 
 /// The product M_1 x ... x M_m: a point is one point per factor, concatenated.

@@ -1,5 +1,5 @@
 // The round sphere S^n as a moduli space: unit vectors in R^(n+1), distance = scale x angle.
-// Reference: PAPER.md sections 2.1 (sphere S^2 scale 5, s3 S^3 scale 10), 2.3 and 7 (bugs 2, 3).
+// Reference: docs/method.md sections 2.1 (sphere S^2 scale 5, s3 S^3 scale 10), 2.3 and 7 (bugs 2, 3).
 import Linalg
 
 /// The sphere S^n: points are unit vectors in R^(n+1) (`sphere` = S^2 in R^3, `s3` = S^3 in R^4).

@@ -1,4 +1,4 @@
-// `moduli geometry`: the statistics of the regularizer's coefficient matrix R (PAPER.md 2.2).
+// `moduli geometry`: the statistics of the regularizer's coefficient matrix R (docs/method.md 2.2).
 import ArgumentParser
 import Experiments
 import Foundation

@@ -1,6 +1,6 @@
 // A trained navigation model run again for its report: decoded paths against true paths on the
 // run's own evaluation trajectories, and spatial firing maps of hidden units (mean activation per
-// bin of the 2.2 m box). Reads model.safetensors; never trains. Reference: PAPER.md section 4.
+// bin of the 2.2 m box). Reads model.safetensors; never trains. Reference: docs/method.md section 4.
 import Experiments
 import Foundation
 import Linalg

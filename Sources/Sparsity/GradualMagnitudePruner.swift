@@ -1,5 +1,5 @@
 // Gradual global magnitude pruning with growing masks: one threshold over the pooled weights of the
-// listed tensors, an exact target count, and per-tensor targets as an option. Reference: PAPER.md 3.
+// listed tensors, an exact target count, and per-tensor targets as an option. Reference: docs/method.md 3.
 import Linalg
 import NN
 
@@ -17,7 +17,7 @@ public struct PruningEvent: Codable, Sendable, Equatable {
     public var achieved: Double
 }
 
-/// Gradual magnitude pruning over a fixed list of tensors (PAPER.md 3).
+/// Gradual magnitude pruning over a fixed list of tensors (docs/method.md 3).
 ///
 /// Global pruning (the paper's): at an event with target s, exactly `k = round(s * total)` of the
 /// pooled entries are pruned afterwards, where `total` is the number of entries of all listed

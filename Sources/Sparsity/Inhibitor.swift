@@ -1,8 +1,8 @@
 // Inhibitor functions f(d): how the moduli regularizer charges a connection between two neurons at
-// geodesic distance d, with their derivatives f'(d). Reference: PAPER.md section 2.2.
+// geodesic distance d, with their derivatives f'(d). Reference: docs/method.md section 2.2.
 import RealModule
 
-/// An inhibitor function f(d) of the geodesic distance between two neurons (PAPER.md 2.2).
+/// An inhibitor function f(d) of the geodesic distance between two neurons (docs/method.md 2.2).
 ///
 /// | case         | f(d)                                  | f'(d)                                         |
 /// |--------------|---------------------------------------|-----------------------------------------------|

@@ -1,10 +1,10 @@
 // Learned geometry: neuron positions as trainable parameters in the model's store, with the
-// regularizer's gradient through invert, permute, the inhibitor and the distance. Reference: PAPER.md 2.3.
+// regularizer's gradient through invert, permute, the inhibitor and the distance. Reference: docs/method.md 2.3.
 import Geometry
 import Linalg
 import NN
 
-/// Neuron positions learned end to end (PAPER.md 2.3): an `H x coordinateCount` slot in the same
+/// Neuron positions learned end to end (docs/method.md 2.3): an `H x coordinateCount` slot in the same
 /// `ParameterStore` as the weights, so the model's optimizer updates them.
 ///
 /// Backward of `R = invert(permute(f(D)))` with `A = dPenalty/dR`:
@@ -18,7 +18,7 @@ import NN
 /// The diagonal d(x, x) = 0 contributes nothing (subgradient 0; f'(0) = 0 for every inhibitor), so
 /// coincident points never give NaN. After every optimizer step `project(in:)` maps the positions
 /// back onto the space in place: the optimizer keeps tracking the same slot (unlike the authors'
-/// bug 3 of PAPER.md section 7). Weight decay of the optimizer applies to this slot like any other.
+/// bug 3 of docs/method.md section 7). Weight decay of the optimizer applies to this slot like any other.
 public struct LearnedEmbedding: Sendable {
     /// Store name of the (row) positions.
     public static let positionsName = "moduli.positions"

@@ -1,5 +1,5 @@
 // Lottery tickets: the paper's version (final masks on a freshly initialised model) and Frankle &
-// Carbin's rewinding (surviving weights reset to their initial values). Reference: PAPER.md section 3.
+// Carbin's rewinding (surviving weights reset to their initial values). Reference: docs/method.md section 3.
 import Linalg
 import NN
 
@@ -22,7 +22,7 @@ public enum LotteryTicketError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Lottery-ticket retraining setups (PAPER.md 3).
+/// Lottery-ticket retraining setups (docs/method.md 3).
 public enum LotteryTicket {
     /// The paper's version: copies the masks of every masked tensor of `trained` into the tensor of
     /// the same name in `fresh` (a freshly initialised model with the same layout and a new seed),

@@ -1,12 +1,12 @@
 // The moduli regularizer: penalty = lambda * mean(R * |W_hh|^p) with R = post(f(D)) built from the
-// neurons' positions on a moduli space, and its gradient. Reference: PAPER.md sections 2, 2.2, 2.3.
+// neurons' positions on a moduli space, and its gradient. Reference: docs/method.md sections 2, 2.2, 2.3.
 import Foundation
 import Formats
 import Geometry
 import Linalg
 import NN
 
-/// The moduli regularizer of PAPER.md section 2 for one model.
+/// The moduli regularizer of docs/method.md section 2 for one model.
 ///
 /// ```
 /// D[i][j] = d_M(x_i, y_j)          H x H (y = x unless changeEmbed)
@@ -26,7 +26,7 @@ import NN
 /// with `permute`: Fisher-Yates over the flat row-major R, `SeededGenerator.shuffle`).
 ///
 /// Training calls `addGradients(weights:in:)` once per step after zeroing the gradients; it
-/// allocates nothing for fixed positions. With learned positions (PAPER.md 2.3) it also recomputes
+/// allocates nothing for fixed positions. With learned positions (docs/method.md 2.3) it also recomputes
 /// R from the positions in the store and adds their gradient; call `projectPositions(in:)` after
 /// every optimizer step.
 public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {

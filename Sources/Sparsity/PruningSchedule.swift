@@ -1,5 +1,5 @@
 // Pruning schedules: the sparsity target at each pruning event. The paper's linear per-epoch
-// schedule and the cubic schedule of Zhu & Gupta (2017). Reference: PAPER.md section 3.
+// schedule and the cubic schedule of Zhu & Gupta (2017). Reference: docs/method.md section 3.
 
 /// A function from a pruning event index (an epoch, or a training step) to a target sparsity
 /// (the fraction of pruned entries), or nil where no pruning happens at that event.

@@ -1,5 +1,5 @@
 // The options of the moduli regularizer, as recorded in a run's config.json, and their validation.
-// Reference: PAPER.md sections 2 and 2.2 (post-processing, controls) and 7 (bugs 4 and 5).
+// Reference: docs/method.md sections 2 and 2.2 (post-processing, controls) and 7 (bugs 4 and 5).
 
 /// Which regularizer a configuration asks for.
 public enum RegularizerKind: Sendable, Equatable {
@@ -11,10 +11,10 @@ public enum RegularizerKind: Sendable, Equatable {
     case geometric(space: String)
 }
 
-/// Everything that defines a moduli regularizer (PAPER.md 2): space, inhibitor, post-processing,
+/// Everything that defines a moduli regularizer (docs/method.md 2): space, inhibitor, post-processing,
 /// controls, strength and power. Codable for run records; missing keys take the defaults below.
 ///
-/// Post-processing order (PAPER.md 2.2): R = f(D), then `permute`, then invert (R = max(R) - R).
+/// Post-processing order (docs/method.md 2.2): R = f(D), then `permute`, then invert (R = max(R) - R).
 /// `strengthMatched` replaces the finished geometric R by the constant mean(R).
 public struct RegularizerConfig: Codable, Sendable, Equatable {
     /// A moduli-space name (`circle`, `torus`, `torus6`, `klein`, `sphere`, `s3`, `r3`, `r9`,
@@ -37,7 +37,7 @@ public struct RegularizerConfig: Codable, Sendable, Equatable {
     public var lambda: Double
     /// p: 1 (L1-type) or 2 (L2-type).
     public var power: Int
-    /// Learn the neuron positions with the model's optimizer (PAPER.md 2.3).
+    /// Learn the neuron positions with the model's optimizer (docs/method.md 2.3).
     public var learnEmbedding: Bool
 
     /// A configuration. The defaults mean "no penalty" (`space: "none"`); once a space is named, the
@@ -53,7 +53,7 @@ public struct RegularizerConfig: Codable, Sendable, Equatable {
     /// No penalty.
     public static let none = RegularizerConfig(space: "none")
 
-    /// Plain L1 (p = 1) or L2 (p = 2) on W_hh: R = 1 everywhere (the real "L1" control, PAPER.md 7 bug 4).
+    /// Plain L1 (p = 1) or L2 (p = 2) on W_hh: R = 1 everywhere (the real "L1" control, docs/method.md 7 bug 4).
     public static func standard(lambda: Double, power: Int = 1) -> RegularizerConfig {
         RegularizerConfig(space: "standard", inhibitor: .constant, lambda: lambda, power: power)
     }

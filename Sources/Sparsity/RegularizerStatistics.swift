@@ -1,5 +1,5 @@
 // Summary statistics of a regularizer's coefficient matrix R, for run records and `moduli geometry`.
-// Reference: PAPER.md section 2.2 (sanity values: torus, inverted DoG, H = 4096).
+// Reference: docs/method.md section 2.2 (sanity values: torus, inverted DoG, H = 4096).
 
 /// Mean, spread, order statistics and the fraction of small entries of R's H^2 values.
 ///
@@ -29,7 +29,7 @@ public struct RegularizerStatistics: Codable, Sendable, Equatable {
     public var maximum: Double
     /// q(p) for each of `probabilities` given at construction (default 1, 5, 25, 75, 95, 99 %).
     public var quantiles: [Quantile]
-    /// The fraction of entries strictly below 10 (PAPER.md 2.2: 4.1 % for torus, inverted DoG).
+    /// The fraction of entries strictly below 10 (docs/method.md 2.2: 4.1 % for torus, inverted DoG).
     public var fractionBelow10: Double
 
     /// The default quantile probabilities: 1, 5, 25, 75, 95, 99 %.

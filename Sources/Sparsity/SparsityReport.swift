@@ -1,5 +1,5 @@
 // Sparsity of a model's tensors: per tensor, pooled over the pruned tensors, and W_hh alone, with
-// the paper's log count of |w| < 1e-3 in W_hh. Reference: PAPER.md section 3 (sparsity reporting).
+// the paper's log count of |w| < 1e-3 in W_hh. Reference: docs/method.md section 3 (sparsity reporting).
 import Linalg
 import NN
 

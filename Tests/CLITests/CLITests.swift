@@ -73,7 +73,7 @@ import _TestSupport
         let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
         let statistics = try #require(object?["statistics"] as? [String: Any])
         let stats = statistics.compactMapValues { $0 as? Double }
-        // PAPER.md 2.2 (H = 4096): mean 66.26, median 77.0, max 81.14, min 0; H = 600 within sampling error.
+        // docs/method.md 2.2 (H = 4096): mean 66.26, median 77.0, max 81.14, min 0; H = 600 within sampling error.
         #expect(abs(stats["mean"]! - 66.26) < 1.5, "mean \(stats["mean"]!)")
         #expect(abs(stats["median"]! - 77.0) < 1.5, "median \(stats["median"]!)")
         #expect(abs(stats["maximum"]! - 81.14) < 0.01 && stats["minimum"]! == 0)

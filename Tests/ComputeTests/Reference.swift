@@ -1,5 +1,5 @@
 // Independent oracles for the compute operations: naive loops in Double, written from the
-// formulas (PyTorch's cells, losses and optimizers; PAPER.md section 2's penalty), plus helpers
+// formulas (PyTorch's cells, losses and optimizers; docs/method.md section 2's penalty), plus helpers
 // that compare whole tensors and name the seed in failures.
 import Foundation
 import Testing

@@ -1,4 +1,4 @@
-// The language model's corpus (PAPER.md section 5): tokens and vocabulary against hand-computed
+// The language model's corpus (docs/method.md section 5): tokens and vocabulary against hand-computed
 // answers, batchify and bptt windows against naive constructions, resume, file errors, the built-in split.
 import Foundation
 import Testing

@@ -1,4 +1,4 @@
-// The navigation task's data (PAPER.md section 4): the trajectory simulator against an independent
+// The navigation task's data (docs/method.md section 4): the trajectory simulator against an independent
 // oracle and its statistical laws, and the place-cell codes and decoding against naive Double loops.
 import Foundation
 import Testing
@@ -227,7 +227,7 @@ import Linalg
 
     // MARK: Place cells: the Double oracle
 
-    /// The code written straight from PAPER.md section 4, in Double.
+    /// The code written straight from docs/method.md section 4, in Double.
     static func oracleCode(_ cells: PlaceCells, x: Double, y: Double) -> [Double] {
         let s = cells.width
         let d2 = (0..<cells.count).map { c -> Double in

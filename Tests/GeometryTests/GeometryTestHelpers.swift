@@ -1,5 +1,5 @@
 // Shared helpers for the Geometry tests: seeded point clouds, random isometries, image enumeration.
-// Reference: DESIGN.md "Tests: four independent oracles" (laws, finite differences).
+// Reference: docs/testing.md, "Four independent oracles" (laws, finite differences).
 import Geometry
 import Linalg
 

@@ -1,5 +1,5 @@
 // Finite-difference checks (in Double) of distanceGradient on every space, and the subgradient
-// at kinks: 0 at a == b, finite at antipodes and cut loci. Reference: PAPER.md 2.3; DESIGN.md oracle 2.
+// at kinks: 0 at a == b, finite at antipodes and cut loci. Reference: docs/method.md 2.3; docs/testing.md oracle 2.
 import Testing
 import Geometry
 import Linalg

@@ -1,6 +1,6 @@
 // Invariance of every distance under the space's identifications and isometries: torus period
 // shifts and common translations, the Klein bottle's generators, rotations of spheres.
-// Reference: PAPER.md 2.1; DESIGN.md oracle 4 (invariance under identifications).
+// Reference: docs/method.md 2.1; docs/testing.md oracle 4 (invariance under identifications).
 import Testing
 import Geometry
 import Linalg

@@ -1,5 +1,5 @@
 // Distances known in closed form: torus diameters, antipodes at pi x scale, the circle's quarter
-// turn, Klein bottle pairs worked out by hand, and the registry's scales. Reference: PAPER.md 2.1.
+// turn, Klein bottle pairs worked out by hand, and the registry's scales. Reference: docs/method.md 2.1.
 import Testing
 import Geometry
 import Linalg

@@ -1,5 +1,5 @@
 // Metric laws for every named moduli space over thousands of seeded points: identity, symmetry,
-// non-negativity, triangle inequality. Reference: PAPER.md 2.1; DESIGN.md oracle 4 (laws).
+// non-negativity, triangle inequality. Reference: docs/method.md 2.1; docs/testing.md oracle 4 (laws).
 import Testing
 import Geometry
 import Linalg

@@ -1,6 +1,6 @@
 // NeuronEmbedding: distance matrices against the pairwise loop, rows-versus-columns distances
 // (changeembed), the backward pass against finite differences, and projection.
-// Reference: PAPER.md sections 2, 2.2 (changeembed), 2.3 (learned geometry).
+// Reference: docs/method.md sections 2, 2.2 (changeembed), 2.3 (learned geometry).
 import Foundation
 import Testing
 import Geometry

@@ -1,5 +1,5 @@
 // Sampling: points lie on their space, moments match the uniform (or normal) law, and a seed
-// fixes the draw. Reference: PAPER.md 2.1 (points drawn uniformly).
+// fixes the draw. Reference: docs/method.md 2.1 (points drawn uniformly).
 import Testing
 import Geometry
 import Linalg

@@ -1,5 +1,5 @@
 // Inhibitor values and derivatives, and the regularizer configuration (aliases, Codable, validation).
-// Reference: PAPER.md section 2.2.
+// Reference: docs/method.md section 2.2.
 import Foundation
 import Testing
 @testable import Sparsity
@@ -23,7 +23,7 @@ import Testing
         #expect(abs(Inhibitor.ripple.value(0) - 100) < 1e-12)
         #expect(abs(Inhibitor.ripple.value(Double.pi / 2)) < 1e-12)
         #expect(Inhibitor.constant.value(7) == 1)
-        // PAPER.md 2.2: DoG peaks at 81.14 for d = 0.888.
+        // docs/method.md 2.2: DoG peaks at 81.14 for d = 0.888.
         #expect(abs(Inhibitor.dogPeakDistance - 0.888) < 1e-3)
         #expect(abs(Inhibitor.dogPeakValue - 81.14) < 5e-3)
         #expect(abs(Inhibitor.dog.derivative(Inhibitor.dogPeakDistance)) < 1e-9)

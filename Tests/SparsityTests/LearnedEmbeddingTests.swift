@@ -1,6 +1,6 @@
 // Learned neuron positions: central differences of the penalty w.r.t. the positions on every space
 // and inhibitor (with invert, permute, changeEmbed), projection after optimizer steps, no NaN.
-// Reference: PAPER.md section 2.3.
+// Reference: docs/method.md section 2.3.
 import Geometry
 import Linalg
 import NN

@@ -1,5 +1,5 @@
 // Lottery tickets: masks moved onto a freshly initialised model (the paper's version) and
-// Frankle-Carbin rewinding to the initial values. Reference: PAPER.md section 3.
+// Frankle-Carbin rewinding to the initial values. Reference: docs/method.md section 3.
 import Linalg
 import NN
 import Testing

@@ -2,7 +2,7 @@
 // built from bits for p = 1, 2 R w for p = 2, 1024-long partial sums) against its Double path on
 // the same Float-representable inputs, value and gradient, at block sizes with and without a tail
 // after the 8 lanes and across the chunk boundary; then the whole regularizer in Float against
-// Double. Reference: PAPER.md section 2.
+// Double. Reference: docs/method.md section 2.
 import Geometry
 import Linalg
 import NN

@@ -1,5 +1,5 @@
 // Gradual magnitude pruning: exact pooled and per-tensor sparsity (with ties), growing masks,
-// masked weights staying 0 under Adam, schedules, sparsity reports. Reference: PAPER.md section 3.
+// masked weights staying 0 under Adam, schedules, sparsity reports. Reference: docs/method.md section 3.
 import Foundation
 import Linalg
 import NN

@@ -1,5 +1,5 @@
 // The coefficient matrix R: post-processing (permute, invert), controls (standard, strength-matched),
-// changeEmbed, statistics against PAPER.md 2.2's sanity values, and the .npy file.
+// changeEmbed, statistics against docs/method.md 2.2's sanity values, and the .npy file.
 import Foundation
 import Formats
 import Geometry
@@ -128,7 +128,7 @@ import Testing
         #expect(abs(t.quantile(0.05)! - 1.15) < 1e-12)
     }
 
-    /// PAPER.md 2.2: torus, inverted DoG. The paper's H = 4096 values are mean 66.26, median 77.0,
+    /// docs/method.md 2.2: torus, inverted DoG. The paper's H = 4096 values are mean 66.26, median 77.0,
     /// max 81.14 (the diagonal), min 0, 4.1 % below 10. The default suite uses H = 512: over seeds
     /// 1-8 it gave mean 66.23-66.38, median 77.00-77.06, below-10 fraction 4.05-4.16 %, max 81.1425,
     /// so the tolerances below cover the seed-to-seed spread. MODULI_LONG_TESTS=1 runs H = 4096

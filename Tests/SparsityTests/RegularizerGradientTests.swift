@@ -1,5 +1,5 @@
 // The penalty lambda * mean(R |W|^p) and its gradient w.r.t. W_hh: naive loops and central
-// differences in Double (p = 1, 2; gate-tiled G = 4; several layers). Reference: PAPER.md section 2.
+// differences in Double (p = 1, 2; gate-tiled G = 4; several layers). Reference: docs/method.md section 2.
 import Geometry
 import Linalg
 import NN

@@ -14,7 +14,7 @@ protocol Workload {
     mutating func step()
 }
 
-/// The adding problem's training step (PAPER.md section 6): Elman ReLU with bias, I 2, H 128,
+/// The adding problem's training step (docs/method.md section 6): Elman ReLU with bias, I 2, H 128,
 /// B 32, T 50, Linear(128 -> 1) on the last state, MSE, clip 0.5, Adam lr 1e-4. The batch is drawn
 /// once (data generation is not timed, as in the PyTorch peer).
 struct AddingWorkload: Workload {
@@ -41,7 +41,7 @@ struct AddingWorkload: Workload {
     }
 }
 
-/// A navigation-shaped training step (PAPER.md section 4): h0 = encoder(place code) with
+/// A navigation-shaped training step (docs/method.md section 4): h0 = encoder(place code) with
 /// Linear(N -> H, no bias); ReLU Elman without bias, I 2; Linear(H -> N, no bias) on every step's
 /// hidden state; soft-target cross-entropy against a fixed random soft target; AdamW lr 1e-4,
 /// weight decay 0.01. N = 512, B = 200, T = 50.

@@ -1,4 +1,4 @@
-// The adding-problem network (PAPER.md section 6): Elman layer(s), h0 = 0, and a linear read-out
+// The adding-problem network (docs/method.md section 6): Elman layer(s), h0 = 0, and a linear read-out
 // of the last hidden state. Parameter names match a PyTorch module with `rnn` and `fc`.
 import Linalg
 import NN

@@ -1,4 +1,4 @@
-// Data of the adding problem (Hochreiter & Schmidhuber 1997; PAPER.md section 6): sequences of
+// Data of the adding problem (Hochreiter & Schmidhuber 1997; docs/method.md section 6): sequences of
 // (value, marker) pairs with exactly two markers; the target is the sum of the two marked values.
 import Linalg
 

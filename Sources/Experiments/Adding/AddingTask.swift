@@ -1,4 +1,4 @@
-// The adding problem (PAPER.md section 6) as a task of the shared trainer: fresh batches every step,
+// The adding problem (docs/method.md section 6) as a task of the shared trainer: fresh batches every step,
 // MSE on the final state's read-out, a fixed held-out test set. Defaults are the paper's protocol.
 import Linalg
 import NN

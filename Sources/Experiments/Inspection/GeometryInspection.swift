@@ -1,5 +1,5 @@
 // Inspecting a regularizer before training: R's statistics for a space, inhibitor and neuron
-// count, and optionally the matrix and the positions as .npy files. Reference: PAPER.md 2.2.
+// count, and optionally the matrix and the positions as .npy files. Reference: docs/method.md 2.2.
 import Foundation
 import Formats
 import Geometry

@@ -1,4 +1,4 @@
-// The word-level corpus of the language model (PAPER.md section 5), read as PyTorch's
+// The word-level corpus of the language model (docs/method.md section 5), read as PyTorch's
 // `word_language_model` example (data.py) reads it; docs/language-corpus.md describes files, split and limits.
 import Foundation
 

@@ -1,4 +1,4 @@
-// The word-level language model (PAPER.md section 5): embedding -> tanh/ReLU RNN, LSTM or GRU
+// The word-level language model (docs/method.md section 5): embedding -> tanh/ReLU RNN, LSTM or GRU
 // (1 to 3 layers, dropout) -> decoder over the vocabulary, with optional weight tying. Parameter
 // names match PyTorch's word_language_model example: `encoder`, `rnn`, `decoder`.
 import Linalg

@@ -1,4 +1,4 @@
-// Word-level language modelling (PAPER.md section 5) as a task of the shared trainer: bptt windows
+// Word-level language modelling (docs/method.md section 5) as a task of the shared trainer: bptt windows
 // over the batchified training text with the hidden state carried (detached) between them,
 // cross-entropy over the vocabulary, validation perplexity every epoch (the plateau schedule's
 // metric) and test perplexity and accuracy at the end. docs/language-model.md.
@@ -53,7 +53,7 @@ extension RunConfig where Options == LanguageOptions {
 
 /// Named starting points for a language-model run.
 public enum LanguagePreset: String, Codable, Sendable, CaseIterable, OptionValue {
-    /// PAPER.md section 5: E = H = 650, SGD lr 20, clip 0.25, 15 epochs, pruning to 90%.
+    /// docs/method.md section 5: E = H = 650, SGD lr 20, clip 0.25, 15 epochs, pruning to 90%.
     case paper
     /// One CPU core in minutes (docs/language-model.md): E = H = 200, 3 epochs (840 steps on the
     /// built-in split), pruning to 90%.

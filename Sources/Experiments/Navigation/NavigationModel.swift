@@ -1,4 +1,4 @@
-// The path-integration network of PAPER.md section 4: h0 = encoder(place code of the start), a
+// The path-integration network of docs/method.md section 4: h0 = encoder(place code of the start), a
 // ReLU RNN without bias over the velocity inputs, and a decoder to place-cell logits at every step.
 // Parameter names match a PyTorch module with `encoder`, `rnn` (nn.RNN) and `decoder`.
 import Linalg

@@ -1,4 +1,4 @@
-// Path integration with place cells (PAPER.md section 4) as a task of the shared trainer: fresh
+// Path integration with place cells (docs/method.md section 4) as a task of the shared trainer: fresh
 // simulated trajectories every step, soft-target cross-entropy against the place-cell code of every
 // position, and the decoding error (cm) on fixed evaluation trajectories. Defaults are the paper's.
 import Linalg
@@ -38,7 +38,7 @@ extension RunConfig where Options == NavigationOptions {
 
 /// Named starting points for a navigation run.
 public enum NavigationPreset: String, Codable, Sendable, CaseIterable, OptionValue {
-    /// PAPER.md section 4: Ng 4096, Np 512, s 0.12, batch 200, length 50, AdamW lr 1e-4, lambda 0.1, 30 x 1000 steps, 90%.
+    /// docs/method.md section 4: Ng 4096, Np 512, s 0.12, batch 200, length 50, AdamW lr 1e-4, lambda 0.1, 30 x 1000 steps, 90%.
     case paper
     /// One CPU core in a few minutes (docs/navigation-small-preset.md): Ng 256, s 0.2, batch 50,
     /// length 20, AdamW lr 3e-3, lambda 0.1, 30 x 150 steps, 90%.

@@ -1,4 +1,4 @@
-// Place cells for the path-integration task (PAPER.md section 4): difference-of-softmaxes target
+// Place cells for the path-integration task (docs/method.md section 4): difference-of-softmaxes target
 // codes for positions, and the decoding of predicted activity back to a position (top-3 centres).
 #if canImport(Glibc)
 import Glibc
@@ -10,7 +10,7 @@ import Linalg
 
 /// A population of place cells with centres in the box of `TrajectorySimulator`.
 ///
-/// The code of a position x over the cells c is, as written in PAPER.md section 4,
+/// The code of a position x over the cells c is, as written in docs/method.md section 4,
 /// ```
 /// a = softmax_c(-|x - c|^2 / (2 s^2)) - softmax_c(-|x - c|^2 / (2 * 2 * s^2))
 /// a -= min_c a;  a /= sum_c a

@@ -1,4 +1,4 @@
-// Simulated trajectories in a square box for the path-integration task (PAPER.md section 4): a
+// Simulated trajectories in a square box for the path-integration task (docs/method.md section 4): a
 // smooth random walk with Rayleigh speeds, Gaussian turns and wall avoidance, time-major batches.
 #if canImport(Glibc)
 import Glibc
@@ -28,7 +28,7 @@ public struct TrajectoryBatch: Sendable, Equatable {
     public var shortenedSteps: Int
 }
 
-/// The random walk of PAPER.md section 4 in a square box `[-halfSide, halfSide]^2` (not periodic).
+/// The random walk of docs/method.md section 4 in a square box `[-halfSide, halfSide]^2` (not periodic).
 ///
 /// One step of one trajectory, at position p with heading theta:
 /// 1. draw the speed `v ~ Rayleigh(speedScale)` and the turn noise `n ~ normal(0, turnStd)`;

@@ -1,5 +1,5 @@
 // A sweep: one task, a grid of configurations (each the flags a user gives `moduli train <task>`,
-// resolved through the task's option table into a config file per run) times seeds, read from a small JSON file or named among the paper's grids (PAPER.md sections 4
+// resolved through the task's option table into a config file per run) times seeds, read from a small JSON file or named among the paper's grids (docs/method.md sections 4
 // and 6; the README's results tables). docs/cli.md describes the file format.
 import Foundation
 import Formats

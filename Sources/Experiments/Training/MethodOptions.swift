@@ -1,5 +1,5 @@
 // The paper's method on the command line, declared once (`ConfigOption` on `TrainingConfig`): the
-// moduli regularizer, pruning and lottery tickets (PAPER.md sections 2 and 3; docs/cli.md maps the
+// moduli regularizer, pruning and lottery tickets (docs/method.md sections 2 and 3; docs/cli.md maps the
 // authors' options to these flags).
 import Foundation
 import Sparsity

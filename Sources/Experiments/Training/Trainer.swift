@@ -1,7 +1,7 @@
 // The one training loop every task runs on: phases (main, then the lottery ticket), the optimizer
 // and its learning-rate schedule, the moduli penalty, gradient clipping, pruning events,
 // projection of learned positions, evaluation, metrics, progress, checkpoints and exact resume.
-// Reference: PAPER.md sections 2 and 3; docs/adding-a-task.md.
+// Reference: docs/method.md sections 2 and 3; docs/adding-a-task.md.
 import Foundation
 import Formats
 import Linalg

@@ -1,12 +1,12 @@
 // The task-neutral part of a run's configuration: optimizer, learning-rate schedule, clipping, the
 // moduli penalty, pruning, the lottery phase, and the cadence of evaluation, logging and checkpoints.
-// Reference: PAPER.md sections 2 and 3; each task's defaults follow its section of the paper.
+// Reference: docs/method.md sections 2 and 3; each task's defaults follow its section of the paper.
 import Foundation
 import Geometry
 import NN
 import Sparsity
 
-/// How the final masks are retrained after sparse training (PAPER.md section 3).
+/// How the final masks are retrained after sparse training (docs/method.md section 3).
 public enum LotteryMode: String, Codable, Sendable, CaseIterable {
     /// No lottery-ticket phase.
     case none
@@ -109,7 +109,7 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
     }
 }
 
-/// Gradual magnitude pruning of the task's pruned tensors (PAPER.md section 3).
+/// Gradual magnitude pruning of the task's pruned tensors (docs/method.md section 3).
 public struct PruningConfig: Codable, Sendable, Equatable {
     /// Final pooled sparsity (0 = no pruning).
     public var targetSparsity: Double

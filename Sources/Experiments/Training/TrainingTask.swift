@@ -72,7 +72,7 @@ public protocol TrainingTask: Sendable {
     static var name: String { get }
     /// The default trainer settings of the paper's protocol for this task.
     static var defaultTraining: TrainingConfig { get }
-    /// The default penalty weight lambda for this task (PAPER.md).
+    /// The default penalty weight lambda for this task (docs/method.md).
     static var defaultLambda: Double { get }
     /// The task on the command line: its help, its default configuration and its own options
     /// (`ConfigOption`), from which `moduli train <task>`, `moduli bench train <task>` and sweeps

@@ -1,5 +1,5 @@
 // The seam through which every product with a recurrent weight W_hh goes (forward, transposed
-// backward, weight gradient); dense, sparse and GPU implementations conform. See docs/decisions.md.
+// backward, weight gradient); dense and sparse implementations conform (none for a GPU yet). See docs/decisions.md.
 import Linalg
 
 /// The products of one recurrent layer with its recurrent weight `W_hh` (`(G * H) x H`,
