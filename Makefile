@@ -68,10 +68,10 @@ demo-adding: build
 	.build/release/moduli train adding --out runs/demo-adding --overwrite
 
 ## test: the whole test suite (about a minute); MODULI_LONG_TESTS=1 adds the long checks
-test: test-deps
+test: test-deps lint
 	$(SWIFT) test
 
-test-long: test-deps
+test-long: test-deps lint
 	MODULI_LONG_TESTS=1 $(SWIFT) test
 
 ## bench: training-step benchmarks (release), see BENCHMARKS.md; the PyTorch peer runs when

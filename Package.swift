@@ -11,11 +11,11 @@ let package = Package(
         .library(name: "Experiments", targets: ["Experiments"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Formats", targets: ["Formats"]),
-        .library(name: "Linalg", targets: ["Linalg"]),
+        .library(name: "Linalg", targets: ["Linalg"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1")
     ],
     targets: [
         // MARK: System libraries
@@ -36,7 +36,8 @@ let package = Package(
         // MARK: File formats: the strict JSON reader, NumPy .npy, safetensors, the sparse (CSR) model file
         .target(name: "Formats", dependencies: ["Linalg"]),
 
-        // MARK: Compute backends: the operations of a training step on the CPU (OpenBLAS) and CUDA (dlopen); the trainer does not use them yet
+        // MARK: Compute backends: a training step's operations on the CPU (OpenBLAS) and CUDA (dlopen);
+        // the trainer does not use them yet
         .target(name: "Compute", dependencies: ["Linalg", .product(name: "RealModule", package: "swift-numerics")]),
         .executableTarget(name: "moduli-gpu-check", dependencies: ["Compute"]),
 
@@ -70,7 +71,7 @@ let package = Package(
             name: "ModuliCLI",
             dependencies: [
                 "Experiments", "Reports", "NN", "Sparsity", "Topology", "Linalg",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]
         ),
         .executableTarget(name: "moduli", dependencies: ["ModuliCLI", "Experiments"]),
@@ -82,11 +83,14 @@ let package = Package(
         .testTarget(name: "GeometryTests", dependencies: ["Geometry", "Linalg", "_TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Formats", "Linalg", "_TestSupport"], resources: [.copy("References")]),
         .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "Topology", "_TestSupport"]),
+        .testTarget(
+            name: "ExperimentsTests", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
+        .testTarget(
+            name: "ReportsTests",
+            dependencies: ["Reports", "Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "Topology", "_TestSupport"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ModuliCLI", "Experiments", "NN", "Linalg", "_TestSupport"]),
-        .testTarget(name: "TopologyTests", dependencies: ["Topology", "_TestSupport"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "_TestSupport"])
     ],
     swiftLanguageModes: [.v6]
 )

@@ -52,14 +52,18 @@ public struct GEMMShape: Sendable {
     /// T 50, Ng = H 4096, Np 512; BPTT as cuDNN does it: the input projections of all steps in one GEMM): per step of the 50, the
     /// forward product h W_hh^T and the backward product dPre W_hh; once per sequence, the
     /// decoder over all T B rows, its two gradients, and the W_hh gradient over all steps.
-    public static func navigationPaperPreset(batch b: Int = 200, steps t: Int = 50, hidden h: Int = 4096, cells np: Int = 512) -> [GEMMShape] {
-        [GEMMShape("W_hh step forward  h W_hh^T", .noTranspose, .transpose, m: b, n: h, k: h, perStep: t),
-         GEMMShape("W_hh step backward dPre W_hh", .noTranspose, .noTranspose, m: b, n: h, k: h, perStep: t),
-         GEMMShape("W_hh gradient      dPre^T H", .transpose, .noTranspose, m: h, n: h, k: t * b, perStep: 1),
-         GEMMShape("decoder forward    H W_dec^T", .noTranspose, .transpose, m: t * b, n: np, k: h, perStep: 1),
-         GEMMShape("decoder backward   dY W_dec", .noTranspose, .noTranspose, m: t * b, n: h, k: np, perStep: 1),
-         GEMMShape("decoder gradient   dY^T H", .transpose, .noTranspose, m: np, n: h, k: t * b, perStep: 1),
-         GEMMShape("encoder forward    P W_enc^T", .noTranspose, .transpose, m: b, n: h, k: np, perStep: 1)]
+    public static func navigationPaperPreset(batch b: Int = 200, steps t: Int = 50, hidden h: Int = 4096, cells np: Int = 512)
+        -> [GEMMShape]
+    {
+        [
+            GEMMShape("W_hh step forward  h W_hh^T", .noTranspose, .transpose, m: b, n: h, k: h, perStep: t),
+            GEMMShape("W_hh step backward dPre W_hh", .noTranspose, .noTranspose, m: b, n: h, k: h, perStep: t),
+            GEMMShape("W_hh gradient      dPre^T H", .transpose, .noTranspose, m: h, n: h, k: t * b, perStep: 1),
+            GEMMShape("decoder forward    H W_dec^T", .noTranspose, .transpose, m: t * b, n: np, k: h, perStep: 1),
+            GEMMShape("decoder backward   dY W_dec", .noTranspose, .noTranspose, m: t * b, n: h, k: np, perStep: 1),
+            GEMMShape("decoder gradient   dY^T H", .transpose, .noTranspose, m: np, n: h, k: t * b, perStep: 1),
+            GEMMShape("encoder forward    P W_enc^T", .noTranspose, .transpose, m: b, n: h, k: np, perStep: 1)
+        ]
     }
 }
 
@@ -101,8 +105,10 @@ public enum BackendCheck {
 
     /// Runs every operation of `ComputeBackend` on `test` and on `reference` with the same
     /// inputs (drawn from `seed`) and compares the results. `progress` gets each result as it comes.
-    public static func compare(_ test: ComputeBackend, against reference: ComputeBackend, sizes: Sizes, seed: UInt64,
-                               progress: (OperationComparison) -> Void = { _ in }) throws -> [OperationComparison] {
+    public static func compare(
+        _ test: ComputeBackend, against reference: ComputeBackend, sizes: Sizes, seed: UInt64,
+        progress: (OperationComparison) -> Void = { _ in }
+    ) throws -> [OperationComparison] {
         var results = [OperationComparison]()
         for c in cases(sizes: sizes, seed: seed) {
             var outputs = [[[Float]]]()
@@ -110,14 +116,18 @@ public enum BackendCheck {
                 var buffers = [String: ComputeBuffer]()
                 for (name, values) in c.inputs { buffers[name] = try backend.buffer(values) }
                 try c.run(backend, buffers)
-                outputs.append(try c.compared.map { name in
-                    guard let b = buffers[name] else { throw ComputeError.invalidArgument("check case \(c.name) has no buffer \(name)") }
-                    return try backend.download(b)
-                })
+                outputs.append(
+                    try c.compared.map { name in
+                        guard let b = buffers[name] else {
+                            throw ComputeError.invalidArgument("check case \(c.name) has no buffer \(name)")
+                        }
+                        return try backend.download(b)
+                    })
             }
             for (i, name) in c.compared.enumerated() {
-                let r = OperationComparison(operation: c.compared.count > 1 ? "\(c.name) \(name)" : c.name,
-                                            error: relativeError(outputs[0][i], outputs[1][i]), tolerance: c.tolerance)
+                let r = OperationComparison(
+                    operation: c.compared.count > 1 ? "\(c.name) \(name)" : c.name,
+                    error: relativeError(outputs[0][i], outputs[1][i]), tolerance: c.tolerance)
                 progress(r)
                 results.append(r)
             }
@@ -135,138 +145,216 @@ public enum BackendCheck {
         var cases = [Case]()
         // Memory.
         let memory = u(bh)
-        cases.append(Case(name: "upload/copy/fill/download", inputs: [("x", memory), ("y", zeros(bh + 5))], compared: ["y"], tolerance: 0) { k, x in
-            try k.copy(x["x"]!, to: x["y"]!)
-            try k.fill(try x["y"]!.slice(from: bh, count: 5), with: 3.5)
-        })
+        cases.append(
+            Case(name: "upload/copy/fill/download", inputs: [("x", memory), ("y", zeros(bh + 5))], compared: ["y"], tolerance: 0) { k, x in
+                try k.copy(x["x"]!, to: x["y"]!)
+                try k.fill(try x["y"]!.slice(from: bh, count: 5), with: 3.5)
+            })
         // GEMM, all transposes, padded leading dimensions, alpha and beta.
         let (m, n, kk) = s.gemm
-        for (ta, tb) in [(Transpose.noTranspose, Transpose.noTranspose), (.transpose, .noTranspose), (.noTranspose, .transpose), (.transpose, .transpose)] {
+        for (ta, tb) in [
+            (Transpose.noTranspose, Transpose.noTranspose), (.transpose, .noTranspose), (.noTranspose, .transpose), (.transpose, .transpose)
+        ] {
             let (ar, ac) = ta == .noTranspose ? (m, kk) : (kk, m), (br, bc) = tb == .noTranspose ? (kk, n) : (n, kk)
             let label = "gemm \(ta == .noTranspose ? "N" : "T")\(tb == .noTranspose ? "N" : "T") \(m)x\(n)x\(kk)"
-            cases.append(Case(name: label, inputs: [("a", u(ar * (ac + 1))), ("b", u(br * (bc + 3))), ("c", u(m * (n + 2)))],
-                              compared: ["c"], tolerance: 1e-5) { k, x in
-                try k.gemm(ta, tb, m: m, n: n, k: kk, alpha: 0.5, a: x["a"]!, lda: ac + 1, b: x["b"]!, ldb: bc + 3, beta: 0.25,
-                           c: x["c"]!, ldc: n + 2)
-            })
+            cases.append(
+                Case(
+                    name: label, inputs: [("a", u(ar * (ac + 1))), ("b", u(br * (bc + 3))), ("c", u(m * (n + 2)))],
+                    compared: ["c"], tolerance: 1e-5
+                ) { k, x in
+                    try k.gemm(
+                        ta, tb, m: m, n: n, k: kk, alpha: 0.5, a: x["a"]!, lda: ac + 1, b: x["b"]!, ldb: bc + 3, beta: 0.25,
+                        c: x["c"]!, ldc: n + 2)
+                })
         }
         // Rows and elementwise.
-        cases.append(Case(name: "addRowVector", inputs: [("y", u(rows * c)), ("v", u(c))], compared: ["y"], tolerance: 1e-6) { k, x in
-            try k.addRowVector(x["y"]!, rows: rows, columns: c, x["v"]!)
-        })
-        cases.append(Case(name: "addColumnSums", inputs: [("x", u(rows * c)), ("o", u(c))], compared: ["o"], tolerance: 1e-5) { k, x in
-            try k.addColumnSums(x["x"]!, rows: rows, columns: c, into: x["o"]!)
-        })
-        cases.append(Case(name: "axpy", inputs: [("x", u(bh)), ("y", u(bh))], compared: ["y"], tolerance: 1e-6) { k, x in
-            try k.axpy(alpha: -0.75, x["x"]!, x["y"]!)
-        })
+        cases.append(
+            Case(name: "addRowVector", inputs: [("y", u(rows * c)), ("v", u(c))], compared: ["y"], tolerance: 1e-6) { k, x in
+                try k.addRowVector(x["y"]!, rows: rows, columns: c, x["v"]!)
+            })
+        cases.append(
+            Case(name: "addColumnSums", inputs: [("x", u(rows * c)), ("o", u(c))], compared: ["o"], tolerance: 1e-5) { k, x in
+                try k.addColumnSums(x["x"]!, rows: rows, columns: c, into: x["o"]!)
+            })
+        cases.append(
+            Case(name: "axpy", inputs: [("x", u(bh)), ("y", u(bh))], compared: ["y"], tolerance: 1e-6) { k, x in
+                try k.axpy(alpha: -0.75, x["x"]!, x["y"]!)
+            })
         cases.append(Case(name: "scale", inputs: [("x", u(bh))], compared: ["x"], tolerance: 0) { k, x in try k.scale(x["x"]!, by: 0.3) })
-        cases.append(Case(name: "multiplyByMask", inputs: [("x", u(bh)), ("m", u(bh).map { $0 < 0 ? 0 : 1 })], compared: ["x"], tolerance: 0) { k, x in
-            try k.multiplyByMask(x["x"]!, mask: x["m"]!)
-        })
+        cases.append(
+            Case(name: "multiplyByMask", inputs: [("x", u(bh)), ("m", u(bh).map { $0 < 0 ? 0 : 1 })], compared: ["x"], tolerance: 0) {
+                k, x in
+                try k.multiplyByMask(x["x"]!, mask: x["m"]!)
+            })
         // Cells.
         for act in CellActivation.allCases {
-            cases.append(Case(name: "elmanForward \(act)", inputs: [("x", u(bh, -3, 3))], compared: ["x"], tolerance: 1e-6) { k, x in
-                try k.elmanForward(act, x["x"]!)
-            })
-            for extra in [true, false] {
-                cases.append(Case(name: "elmanBackward \(act)\(extra ? "" : " without extra")",
-                                  inputs: [("h", u(bh)), ("g", u(bh)), ("o", u(bh)), ("d", zeros(bh))], compared: ["d"], tolerance: 1e-6) { k, x in
-                    try k.elmanBackward(act, output: x["h"]!, gradient: x["g"]!, extra: extra ? x["o"]! : nil, into: x["d"]!)
+            cases.append(
+                Case(name: "elmanForward \(act)", inputs: [("x", u(bh, -3, 3))], compared: ["x"], tolerance: 1e-6) { k, x in
+                    try k.elmanForward(act, x["x"]!)
                 })
+            for extra in [true, false] {
+                cases.append(
+                    Case(
+                        name: "elmanBackward \(act)\(extra ? "" : " without extra")",
+                        inputs: [("h", u(bh)), ("g", u(bh)), ("o", u(bh)), ("d", zeros(bh))], compared: ["d"], tolerance: 1e-6
+                    ) { k, x in
+                        try k.elmanBackward(act, output: x["h"]!, gradient: x["g"]!, extra: extra ? x["o"]! : nil, into: x["d"]!)
+                    })
             }
         }
-        cases.append(Case(name: "lstmForward", inputs: [("a", u(4 * bh, -3, 3)), ("cp", u(bh)), ("c", zeros(bh)), ("h", zeros(bh))],
-                          compared: ["a", "c", "h"], tolerance: 1e-6) { k, x in
-            try k.lstmForward(gates: x["a"]!, cellPrevious: x["cp"]!, cell: x["c"]!, hidden: x["h"]!, batch: b, hiddenSize: h)
-        })
-        cases.append(Case(name: "lstmBackward", inputs: [("a", u(4 * bh, -3, 3)), ("cp", u(bh)), ("c", zeros(bh)), ("h", zeros(bh)),
-                                                          ("do", u(bh)), ("dh", u(bh)), ("dc", u(bh)), ("da", zeros(4 * bh))],
-                          compared: ["da", "dc"], tolerance: 1e-6) { k, x in
-            try k.lstmForward(gates: x["a"]!, cellPrevious: x["cp"]!, cell: x["c"]!, hidden: x["h"]!, batch: b, hiddenSize: h)
-            try k.lstmBackward(gates: x["a"]!, cellPrevious: x["cp"]!, cell: x["c"]!, dOutput: x["do"]!, dHidden: x["dh"]!,
-                               dCell: x["dc"]!, dGates: x["da"]!, batch: b, hiddenSize: h)
-        })
-        cases.append(Case(name: "gruForward", inputs: [("a", u(3 * bh, -2, 2)), ("q", u(3 * bh, -2, 2)), ("hp", u(bh)), ("h", zeros(bh)),
-                                                        ("qn", zeros(bh))], compared: ["a", "h", "qn"], tolerance: 1e-6) { k, x in
-            try k.gruForward(gates: x["a"]!, recurrent: x["q"]!, hiddenPrevious: x["hp"]!, hidden: x["h"]!, recurrentN: x["qn"]!,
-                             batch: b, hiddenSize: h)
-        })
-        cases.append(Case(name: "gruBackward", inputs: [("a", u(3 * bh, -2, 2)), ("q", u(3 * bh, -2, 2)), ("hp", u(bh)), ("h", zeros(bh)),
-                                                         ("qn", zeros(bh)), ("dh", u(bh)), ("dp", zeros(3 * bh)), ("dq", zeros(3 * bh))],
-                          compared: ["dp", "dq", "dh"], tolerance: 1e-6) { k, x in
-            try k.gruForward(gates: x["a"]!, recurrent: x["q"]!, hiddenPrevious: x["hp"]!, hidden: x["h"]!, recurrentN: x["qn"]!,
-                             batch: b, hiddenSize: h)
-            try k.gruBackward(gates: x["a"]!, hiddenPrevious: x["hp"]!, recurrentN: x["qn"]!, dOutput: nil, dHidden: x["dh"]!,
-                              dPre: x["dp"]!, dRecurrent: x["dq"]!, batch: b, hiddenSize: h)
-        })
+        cases.append(
+            Case(
+                name: "lstmForward", inputs: [("a", u(4 * bh, -3, 3)), ("cp", u(bh)), ("c", zeros(bh)), ("h", zeros(bh))],
+                compared: ["a", "c", "h"], tolerance: 1e-6
+            ) { k, x in
+                try k.lstmForward(gates: x["a"]!, cellPrevious: x["cp"]!, cell: x["c"]!, hidden: x["h"]!, batch: b, hiddenSize: h)
+            })
+        cases.append(
+            Case(
+                name: "lstmBackward",
+                inputs: [
+                    ("a", u(4 * bh, -3, 3)), ("cp", u(bh)), ("c", zeros(bh)), ("h", zeros(bh)),
+                    ("do", u(bh)), ("dh", u(bh)), ("dc", u(bh)), ("da", zeros(4 * bh))
+                ],
+                compared: ["da", "dc"], tolerance: 1e-6
+            ) { k, x in
+                try k.lstmForward(gates: x["a"]!, cellPrevious: x["cp"]!, cell: x["c"]!, hidden: x["h"]!, batch: b, hiddenSize: h)
+                try k.lstmBackward(
+                    gates: x["a"]!, cellPrevious: x["cp"]!, cell: x["c"]!, dOutput: x["do"]!, dHidden: x["dh"]!,
+                    dCell: x["dc"]!, dGates: x["da"]!, batch: b, hiddenSize: h)
+            })
+        cases.append(
+            Case(
+                name: "gruForward",
+                inputs: [
+                    ("a", u(3 * bh, -2, 2)), ("q", u(3 * bh, -2, 2)), ("hp", u(bh)), ("h", zeros(bh)),
+                    ("qn", zeros(bh))
+                ], compared: ["a", "h", "qn"], tolerance: 1e-6
+            ) { k, x in
+                try k.gruForward(
+                    gates: x["a"]!, recurrent: x["q"]!, hiddenPrevious: x["hp"]!, hidden: x["h"]!, recurrentN: x["qn"]!,
+                    batch: b, hiddenSize: h)
+            })
+        cases.append(
+            Case(
+                name: "gruBackward",
+                inputs: [
+                    ("a", u(3 * bh, -2, 2)), ("q", u(3 * bh, -2, 2)), ("hp", u(bh)), ("h", zeros(bh)),
+                    ("qn", zeros(bh)), ("dh", u(bh)), ("dp", zeros(3 * bh)), ("dq", zeros(3 * bh))
+                ],
+                compared: ["dp", "dq", "dh"], tolerance: 1e-6
+            ) { k, x in
+                try k.gruForward(
+                    gates: x["a"]!, recurrent: x["q"]!, hiddenPrevious: x["hp"]!, hidden: x["h"]!, recurrentN: x["qn"]!,
+                    batch: b, hiddenSize: h)
+                try k.gruBackward(
+                    gates: x["a"]!, hiddenPrevious: x["hp"]!, recurrentN: x["qn"]!, dOutput: nil, dHidden: x["dh"]!,
+                    dPre: x["dp"]!, dRecurrent: x["dq"]!, batch: b, hiddenSize: h)
+            })
         // Losses (one target is not a class: NaN on both).
         var targets = (0..<rows).map { _ in Float(rng.integer(below: c)) }
         targets[rows - 1] = -1
-        cases.append(Case(name: "crossEntropyRows", inputs: [("x", u(rows * c, -5, 5)), ("t", targets), ("l", zeros(rows)),
-                                                              ("am", zeros(rows)), ("d", zeros(rows * c))],
-                          compared: ["l", "am", "d"], tolerance: 1e-5) { k, x in
-            try k.crossEntropyRows(logits: x["x"]!, targets: x["t"]!, rows: rows, classes: c, scale: 1 / Float(rows),
-                                   losses: x["l"]!, argmax: x["am"]!, gradient: x["d"]!)
-        })
-        cases.append(Case(name: "softCrossEntropyRows", inputs: [("x", u(rows * c, -5, 5)), ("p", u(rows * c, 0, 1)), ("l", zeros(rows)),
-                                                                  ("d", zeros(rows * c))], compared: ["l", "d"], tolerance: 1e-5) { k, x in
-            try k.softCrossEntropyRows(logits: x["x"]!, targets: x["p"]!, rows: rows, classes: c, scale: 1 / Float(rows),
-                                       losses: x["l"]!, gradient: x["d"]!)
-        })
+        cases.append(
+            Case(
+                name: "crossEntropyRows",
+                inputs: [
+                    ("x", u(rows * c, -5, 5)), ("t", targets), ("l", zeros(rows)),
+                    ("am", zeros(rows)), ("d", zeros(rows * c))
+                ],
+                compared: ["l", "am", "d"], tolerance: 1e-5
+            ) { k, x in
+                try k.crossEntropyRows(
+                    logits: x["x"]!, targets: x["t"]!, rows: rows, classes: c, scale: 1 / Float(rows),
+                    losses: x["l"]!, argmax: x["am"]!, gradient: x["d"]!)
+            })
+        cases.append(
+            Case(
+                name: "softCrossEntropyRows",
+                inputs: [
+                    ("x", u(rows * c, -5, 5)), ("p", u(rows * c, 0, 1)), ("l", zeros(rows)),
+                    ("d", zeros(rows * c))
+                ], compared: ["l", "d"], tolerance: 1e-5
+            ) { k, x in
+                try k.softCrossEntropyRows(
+                    logits: x["x"]!, targets: x["p"]!, rows: rows, classes: c, scale: 1 / Float(rows),
+                    losses: x["l"]!, gradient: x["d"]!)
+            })
         // Reductions.
-        cases.append(Case(name: "sum, sumOfSquares", inputs: [("x", u(4 * bh + 3)), ("r", [0.5, 0])], compared: ["r"], tolerance: 1e-6) { k, x in
-            try k.sum(x["x"]!, into: x["r"]!, accumulate: true)
-            try k.sumOfSquares(x["x"]!, into: try x["r"]!.slice(from: 1, count: 1), accumulate: false)
-        })
+        cases.append(
+            Case(name: "sum, sumOfSquares", inputs: [("x", u(4 * bh + 3)), ("r", [0.5, 0])], compared: ["r"], tolerance: 1e-6) { k, x in
+                try k.sum(x["x"]!, into: x["r"]!, accumulate: true)
+                try k.sumOfSquares(x["x"]!, into: try x["r"]!.slice(from: 1, count: 1), accumulate: false)
+            })
         // Optimizers: three steps each.
         let grads = [u(bh), u(bh), u(bh)]
-        for settings in [SGDSettings(learningRate: 0.1, weightDecay: 0.01), SGDSettings(learningRate: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01),
-                         SGDSettings(learningRate: 0.05, momentum: 0.8, nesterov: true)] {
+        for settings in [
+            SGDSettings(learningRate: 0.1, weightDecay: 0.01),
+            SGDSettings(learningRate: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01),
+            SGDSettings(learningRate: 0.05, momentum: 0.8, nesterov: true)
+        ] {
             let label = settings.momentum == 0 ? "sgdStep" : (settings.nesterov ? "sgdStep nesterov" : "sgdStep momentum")
-            cases.append(Case(name: label, inputs: [("p", u(bh)), ("g", zeros(bh)), ("buf", zeros(bh))], compared: ["p", "buf"], tolerance: 1e-6) { k, x in
-                for (i, g) in grads.enumerated() {
-                    try k.upload(g, to: x["g"]!)
-                    try k.sgdStep(parameters: x["p"]!, gradients: x["g"]!, momentumBuffer: x["buf"]!, settings: settings, firstStep: i == 0)
-                }
-            })
+            cases.append(
+                Case(name: label, inputs: [("p", u(bh)), ("g", zeros(bh)), ("buf", zeros(bh))], compared: ["p", "buf"], tolerance: 1e-6) {
+                    k, x in
+                    for (i, g) in grads.enumerated() {
+                        try k.upload(g, to: x["g"]!)
+                        try k.sgdStep(
+                            parameters: x["p"]!, gradients: x["g"]!, momentumBuffer: x["buf"]!, settings: settings, firstStep: i == 0)
+                    }
+                })
         }
         for settings in [AdamSettings(learningRate: 1e-3, weightDecay: 0.01), AdamSettings.adamW(learningRate: 1e-3, weightDecay: 0.01)] {
-            cases.append(Case(name: settings.decoupled ? "adamStep AdamW" : "adamStep Adam", inputs: [("p", u(bh)), ("g", zeros(bh)), ("m", zeros(bh)), ("v", zeros(bh))],
-                              compared: ["p", "m", "v"], tolerance: 1e-6) { k, x in
-                for (i, g) in grads.enumerated() {
-                    try k.upload(g, to: x["g"]!)
-                    try k.adamStep(parameters: x["p"]!, gradients: x["g"]!, firstMoment: x["m"]!, secondMoment: x["v"]!, settings: settings, step: i + 1)
-                }
-            })
+            cases.append(
+                Case(
+                    name: settings.decoupled ? "adamStep AdamW" : "adamStep Adam",
+                    inputs: [("p", u(bh)), ("g", zeros(bh)), ("m", zeros(bh)), ("v", zeros(bh))],
+                    compared: ["p", "m", "v"], tolerance: 1e-6
+                ) { k, x in
+                    for (i, g) in grads.enumerated() {
+                        try k.upload(g, to: x["g"]!)
+                        try k.adamStep(
+                            parameters: x["p"]!, gradients: x["g"]!, firstMoment: x["m"]!, secondMoment: x["v"]!, settings: settings,
+                            step: i + 1)
+                    }
+                })
         }
         // Penalty: Elman L1 and LSTM L2, value and gradient.
         for (gates, power) in [(1, 1), (4, 2)] {
             let count = gates * h * h
-            cases.append(Case(name: "moduliPenalty G\(gates) p\(power)", inputs: [("w", u(count)), ("r", u(h * h, 0, 81)), ("v", [1]), ("d", u(count))],
-                              compared: ["v", "d"], tolerance: 1e-5) { k, x in
-                try k.moduliPenalty(weights: x["w"]!, coefficients: x["r"]!, gates: gates, hiddenSize: h, lambda: 0.1, power: power,
-                                    value: x["v"]!, accumulate: true, gradient: x["d"]!)
-            })
+            cases.append(
+                Case(
+                    name: "moduliPenalty G\(gates) p\(power)",
+                    inputs: [("w", u(count)), ("r", u(h * h, 0, 81)), ("v", [1]), ("d", u(count))],
+                    compared: ["v", "d"], tolerance: 1e-5
+                ) { k, x in
+                    try k.moduliPenalty(
+                        weights: x["w"]!, coefficients: x["r"]!, gates: gates, hiddenSize: h, lambda: 0.1, power: power,
+                        value: x["v"]!, accumulate: true, gradient: x["d"]!)
+                })
         }
         // Pruning thresholds over three pooled tensors (zeros and ties included), exact.
         var pooled = [u(bh), u(3 * h), u(2 * bh + 1)]
         for i in stride(from: 0, to: bh, by: 7) { pooled[0][i] = 0 }
         pooled[2][5] = -pooled[1][2]
         let total = pooled.reduce(0) { $0 + $1.count }
-        cases.append(Case(name: "kthSmallestMagnitude", inputs: [("a", pooled[0]), ("b", pooled[1]), ("c", pooled[2]), ("out", zeros(5))],
-                          compared: ["out"], tolerance: 0) { k, x in
-            let ks = [1, total / 10, total / 2, (total * 9) / 10, total]
-            let values = try ks.map { try k.kthSmallestMagnitude(of: [x["a"]!, x["b"]!, x["c"]!], k: max($0, 1)) }
-            try k.upload(values, to: x["out"]!)
-        })
+        cases.append(
+            Case(
+                name: "kthSmallestMagnitude", inputs: [("a", pooled[0]), ("b", pooled[1]), ("c", pooled[2]), ("out", zeros(5))],
+                compared: ["out"], tolerance: 0
+            ) { k, x in
+                let ks = [1, total / 10, total / 2, (total * 9) / 10, total]
+                let values = try ks.map { try k.kthSmallestMagnitude(of: [x["a"]!, x["b"]!, x["c"]!], k: max($0, 1)) }
+                try k.upload(values, to: x["out"]!)
+            })
         return cases
     }
 
     /// Times each shape on `backend`: `warmup` untimed products, then `repeats` timed ones
     /// between two synchronizations (wall clock).
-    public static func timeGEMM(_ backend: ComputeBackend, shapes: [GEMMShape], tf32: Bool, repeats: Int = 10, warmup: Int = 2,
-                                seed: UInt64 = 7) throws -> [GEMMTiming] {
+    public static func timeGEMM(
+        _ backend: ComputeBackend, shapes: [GEMMShape], tf32: Bool, repeats: Int = 10, warmup: Int = 2,
+        seed: UInt64 = 7
+    ) throws -> [GEMMTiming] {
         var rng = SeededGenerator(seed: seed)
         var timings = [GEMMTiming]()
         for s in shapes {
@@ -276,7 +364,8 @@ public enum BackendCheck {
             let b = try backend.buffer((0..<(br * bc)).map { _ in Float(rng.uniform(-1, 1)) })
             let c = try backend.allocate(count: s.m * s.n)
             func run() throws {
-                try backend.gemm(s.transA, s.transB, m: s.m, n: s.n, k: s.k, alpha: 1, a: a, lda: ac, b: b, ldb: bc, beta: 0, c: c, ldc: s.n)
+                try backend.gemm(
+                    s.transA, s.transB, m: s.m, n: s.n, k: s.k, alpha: 1, a: a, lda: ac, b: b, ldb: bc, beta: 0, c: c, ldc: s.n)
             }
             for _ in 0..<warmup { try run() }
             try backend.synchronize()
@@ -284,8 +373,10 @@ public enum BackendCheck {
             for _ in 0..<repeats { try run() }
             try backend.synchronize()
             let seconds = MonotonicClock.seconds() - start
-            timings.append(GEMMTiming(name: s.name, transA: s.transA, transB: s.transB, m: s.m, n: s.n, k: s.k, tf32: tf32,
-                                      milliseconds: seconds * 1e3 / Double(max(repeats, 1))))
+            timings.append(
+                GEMMTiming(
+                    name: s.name, transA: s.transA, transB: s.transB, m: s.m, n: s.n, k: s.k, tf32: tf32,
+                    milliseconds: seconds * 1e3 / Double(max(repeats, 1))))
         }
         return timings
     }

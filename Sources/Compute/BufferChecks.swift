@@ -35,7 +35,7 @@ struct BufferChecks {
         guard !o1 && !o2 && b.count >= needed else {
             throw ComputeError.invalidArgument(
                 "\(op): \(name) (\(rows) x \(columns), leading dimension \(ld)) needs \(o1 || o2 ? "more than Int.max" : "\(needed)") "
-                + "elements, the buffer has \(b.count)")
+                    + "elements, the buffer has \(b.count)")
         }
     }
 

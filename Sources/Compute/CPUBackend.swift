@@ -63,8 +63,10 @@ public final class CPUBackend: ComputeBackend {
 
     // MARK: Dense algebra
 
-    public func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
-                     a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, beta: Float, c: ComputeBuffer, ldc: Int) throws {
+    public func gemm(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
+        a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, beta: Float, c: ComputeBuffer, ldc: Int
+    ) throws {
         try checks.gemm(transA, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
         guard m > 0 && n > 0 else { return }
         if k == 0 {  // C = beta C (BLAS leaves this case to the implementation's care)
@@ -72,8 +74,9 @@ public final class CPUBackend: ComputeBackend {
             for r in 0..<m { for j in 0..<n { pc[r * ldc + j] = beta == 0 ? 0 : beta * pc[r * ldc + j] } }
             return
         }
-        Float.gemm(transA, transB, m: m, n: n, k: k, alpha: alpha, a: pointer(a), lda: lda, b: pointer(b), ldb: ldb,
-                   beta: beta, c: pointer(c), ldc: ldc)
+        Float.gemm(
+            transA, transB, m: m, n: n, k: k, alpha: alpha, a: pointer(a), lda: lda, b: pointer(b), ldb: ldb,
+            beta: beta, c: pointer(c), ldc: ldc)
     }
 
     public func addRowVector(_ y: ComputeBuffer, rows: Int, columns: Int, _ v: ComputeBuffer) throws {
@@ -114,8 +117,10 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
-    public func elmanBackward(_ activation: CellActivation, output h: ComputeBuffer, gradient g: ComputeBuffer,
-                              extra o: ComputeBuffer?, into d: ComputeBuffer) throws {
+    public func elmanBackward(
+        _ activation: CellActivation, output h: ComputeBuffer, gradient g: ComputeBuffer,
+        extra o: ComputeBuffer?, into d: ComputeBuffer
+    ) throws {
         let n = try checks.elmanBackward(output: h, gradient: g, extra: o, into: d)
         let po = o.map { UnsafePointer(pointer($0)) }
         switch activation {
@@ -124,8 +129,10 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
-    public func lstmForward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
-                            batch: Int, hiddenSize h: Int) throws {
+    public func lstmForward(
+        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
+        batch: Int, hiddenSize h: Int
+    ) throws {
         _ = try checks.lstmForward(gates: gates, cellPrevious: cellPrevious, cell: cell, hidden: hidden, batch: batch, hiddenSize: h)
         let a = pointer(gates), cPrev = pointer(cellPrevious), cCur = pointer(cell), hCur = pointer(hidden)
         for n in 0..<batch {
@@ -141,10 +148,13 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
-    public func lstmBackward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
-                             dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
-        _ = try checks.lstmBackward(gates: gates, cellPrevious: cellPrevious, cell: cell, dOutput: dOutput, dHidden: dHidden,
-                                    dCell: dCell, dGates: dGates, batch: batch, hiddenSize: h)
+    public func lstmBackward(
+        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
+        dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize h: Int
+    ) throws {
+        _ = try checks.lstmBackward(
+            gates: gates, cellPrevious: cellPrevious, cell: cell, dOutput: dOutput, dHidden: dHidden,
+            dCell: dCell, dGates: dGates, batch: batch, hiddenSize: h)
         let g = pointer(gates), cPrev = pointer(cellPrevious), cCur = pointer(cell), dh = pointer(dHidden)
         let dc = pointer(dCell), da = pointer(dGates), dout = dOutput.map { pointer($0) }
         for n in 0..<batch {
@@ -163,10 +173,13 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
-    public func gruForward(gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
-                           recurrentN: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
-        _ = try checks.gruForward(gates: gates, recurrent: recurrent, hiddenPrevious: hiddenPrevious, hidden: hidden,
-                                  recurrentN: recurrentN, batch: batch, hiddenSize: h)
+    public func gruForward(
+        gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
+        recurrentN: ComputeBuffer, batch: Int, hiddenSize h: Int
+    ) throws {
+        _ = try checks.gruForward(
+            gates: gates, recurrent: recurrent, hiddenPrevious: hiddenPrevious, hidden: hidden,
+            recurrentN: recurrentN, batch: batch, hiddenSize: h)
         let a = pointer(gates), q = pointer(recurrent), hPrev = pointer(hiddenPrevious), hCur = pointer(hidden)
         let hn = pointer(recurrentN)
         for n in 0..<batch {
@@ -183,10 +196,13 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
-    public func gruBackward(gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
-                            dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
-        _ = try checks.gruBackward(gates: gates, hiddenPrevious: hiddenPrevious, recurrentN: recurrentN, dOutput: dOutput,
-                                   dHidden: dHidden, dPre: dPre, dRecurrent: dRecurrent, batch: batch, hiddenSize: h)
+    public func gruBackward(
+        gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
+        dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize h: Int
+    ) throws {
+        _ = try checks.gruBackward(
+            gates: gates, hiddenPrevious: hiddenPrevious, recurrentN: recurrentN, dOutput: dOutput,
+            dHidden: dHidden, dPre: dPre, dRecurrent: dRecurrent, batch: batch, hiddenSize: h)
         let g = pointer(gates), hPrev = pointer(hiddenPrevious), hn = pointer(recurrentN), dh = pointer(dHidden)
         let dp = pointer(dPre), dq = pointer(dRecurrent), dout = dOutput.map { pointer($0) }
         for n in 0..<batch {
@@ -206,10 +222,13 @@ public final class CPUBackend: ComputeBackend {
 
     // MARK: Losses
 
-    public func crossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
-                                 losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?) throws {
-        _ = try checks.crossEntropyRows(logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
-                                        argmax: argmax, gradient: gradient, int32Classes: false)
+    public func crossEntropyRows(
+        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
+        losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?
+    ) throws {
+        _ = try checks.crossEntropyRows(
+            logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
+            argmax: argmax, gradient: gradient, int32Classes: false)
         let x = pointer(logits), t = pointer(targets), l = pointer(losses)
         let am = argmax.map { pointer($0) }, d = gradient.map { pointer($0) }
         for r in 0..<rows {
@@ -227,14 +246,19 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
-    public func softCrossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
-                                     losses: ComputeBuffer, gradient: ComputeBuffer?) throws {
-        _ = try checks.softCrossEntropyRows(logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
-                                            gradient: gradient, int32Classes: false)
+    public func softCrossEntropyRows(
+        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
+        losses: ComputeBuffer, gradient: ComputeBuffer?
+    ) throws {
+        _ = try checks.softCrossEntropyRows(
+            logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
+            gradient: gradient, int32Classes: false)
         let x = pointer(logits), p = pointer(targets), l = pointer(losses), d = gradient.map { pointer($0) }
         for r in 0..<rows {
-            l[r] = Float(Kernels.softCrossEntropyRow(x + r * classes, p + r * classes, count: classes,
-                                                     gradient: d.map { $0 + r * classes }, scale: scale))
+            l[r] = Float(
+                Kernels.softCrossEntropyRow(
+                    x + r * classes, p + r * classes, count: classes,
+                    gradient: d.map { $0 + r * classes }, scale: scale))
         }
     }
 
@@ -258,10 +282,13 @@ public final class CPUBackend: ComputeBackend {
 
     // MARK: Optimizers
 
-    public func sgdStep(parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
-                        settings: SGDSettings, firstStep: Bool) throws {
-        let (n, momentum) = try checks.sgdStep(parameters: parameters, gradients: gradients, momentumBuffer: momentumBuffer,
-                                               settings: settings)
+    public func sgdStep(
+        parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
+        settings: SGDSettings, firstStep: Bool
+    ) throws {
+        let (n, momentum) = try checks.sgdStep(
+            parameters: parameters, gradients: gradients, momentumBuffer: momentumBuffer,
+            settings: settings)
         let p = pointer(parameters), g = pointer(gradients)
         let lr = Float(settings.learningRate), wd = Float(settings.weightDecay)
         guard let momentum else {  // momentum 0: no buffer
@@ -277,10 +304,13 @@ public final class CPUBackend: ComputeBackend {
         }
     }
 
-    public func adamStep(parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
-                         secondMoment: ComputeBuffer, settings: AdamSettings, step: Int) throws {
-        let n = try checks.adamStep(parameters: parameters, gradients: gradients, firstMoment: firstMoment,
-                                    secondMoment: secondMoment, step: step)
+    public func adamStep(
+        parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
+        secondMoment: ComputeBuffer, settings: AdamSettings, step: Int
+    ) throws {
+        let n = try checks.adamStep(
+            parameters: parameters, gradients: gradients, firstMoment: firstMoment,
+            secondMoment: secondMoment, step: step)
         let k = settings.constants(step: step)
         let p = pointer(parameters), g = pointer(gradients), m = pointer(firstMoment), v = pointer(secondMoment)
         for i in 0..<n {
@@ -294,10 +324,13 @@ public final class CPUBackend: ComputeBackend {
 
     // MARK: Moduli regularization and pruning
 
-    public func moduliPenalty(weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize h: Int,
-                              lambda: Float, power: Int, value: ComputeBuffer, accumulate: Bool, gradient: ComputeBuffer?) throws {
-        let (hh, count) = try checks.moduliPenalty(weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h,
-                                                   power: power, value: value, gradient: gradient)
+    public func moduliPenalty(
+        weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize h: Int,
+        lambda: Float, power: Int, value: ComputeBuffer, accumulate: Bool, gradient: ComputeBuffer?
+    ) throws {
+        let (hh, count) = try checks.moduliPenalty(
+            weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h,
+            power: power, value: value, gradient: gradient)
         let w = pointer(weights), r = pointer(coefficients), d = gradient.map { pointer($0) }
         let scale = count == 0 ? 0 : Double(lambda) / Double(count), gscale = Float(scale)
         var s = 0.0

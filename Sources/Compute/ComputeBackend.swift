@@ -26,8 +26,10 @@ public struct SGDSettings: Sendable, Equatable {
     public var nesterov: Bool
 
     /// PyTorch's defaults except the learning rate, which PyTorch requires.
-    public init(learningRate: Double, momentum: Double = 0, dampening: Double = 0, weightDecay: Double = 0,
-                nesterov: Bool = false) {
+    public init(
+        learningRate: Double, momentum: Double = 0, dampening: Double = 0, weightDecay: Double = 0,
+        nesterov: Bool = false
+    ) {
         self.learningRate = learningRate; self.momentum = momentum; self.dampening = dampening
         self.weightDecay = weightDecay; self.nesterov = nesterov
     }
@@ -46,8 +48,10 @@ public struct AdamSettings: Sendable, Equatable {
     public var decoupled: Bool
 
     /// PyTorch `Adam` defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.
-    public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
-                weightDecay: Double = 0, decoupled: Bool = false) {
+    public init(
+        learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
+        weightDecay: Double = 0, decoupled: Bool = false
+    ) {
         self.learningRate = learningRate; self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon
         self.weightDecay = weightDecay; self.decoupled = decoupled
     }
@@ -106,8 +110,9 @@ public protocol ComputeBackend: AnyObject {
 
     /// `C = alpha op(A) op(B) + beta C`, op(A) `m x k`, op(B) `k x n`, C `m x n`, row-major with
     /// leading dimensions `lda`, `ldb`, `ldc` (elements between rows as stored).
-    func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
-              a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, beta: Float, c: ComputeBuffer, ldc: Int) throws
+    func gemm(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
+        a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, beta: Float, c: ComputeBuffer, ldc: Int) throws
     /// `y[r, :] += v` for every row r of the `rows x columns` matrix y (a bias).
     func addRowVector(_ y: ComputeBuffer, rows: Int, columns: Int, _ v: ComputeBuffer) throws
     /// `out[c] += sum_r x[r, c]` (a bias gradient).
@@ -125,30 +130,35 @@ public protocol ComputeBackend: AnyObject {
     /// `W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`.
     func elmanForward(_ activation: CellActivation, _ x: ComputeBuffer) throws
     /// The Elman step's backward: `d = act'(h) (g + o)` (or `act'(h) g` without o), h the step's output.
-    func elmanBackward(_ activation: CellActivation, output h: ComputeBuffer, gradient g: ComputeBuffer,
-                       extra o: ComputeBuffer?, into d: ComputeBuffer) throws
+    func elmanBackward(
+        _ activation: CellActivation, output h: ComputeBuffer, gradient g: ComputeBuffer,
+        extra o: ComputeBuffer?, into d: ComputeBuffer) throws
     /// The LSTM step: `gates` (B x 4H) holds the pre-activations a and is overwritten with
     /// [σ(a_i) σ(a_f) tanh(a_g) σ(a_o)]; `c = f c_prev + i g`, `h = o tanh(c)` (B x H each).
-    func lstmForward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
-                     batch: Int, hiddenSize: Int) throws
+    func lstmForward(
+        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
+        batch: Int, hiddenSize: Int) throws
     /// The LSTM step's backward, with `dhT = dHidden + dOutput` (dOutput may be nil):
     /// `dc = dCell + dhT o (1 - tanh²c)`; writes the pre-activation gradients
     /// `dGates = [dc g i(1-i), dc c_prev f(1-f), dc i (1-g²), dhT tanh(c) o(1-o)]` and
     /// `dCell = dc f` (the carry to step t-1). `dHidden` is only read.
-    func lstmBackward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
-                      dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize: Int) throws
+    func lstmBackward(
+        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
+        dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize: Int) throws
     /// The GRU step: `gates` (B x 3H) holds the input side `W_i x + b_i` and is overwritten with
     /// [r z n]; `recurrent` (B x 3H) is `W_hh h_prev + b_hh`. `r = σ(a_r + q_r)`,
     /// `z = σ(a_z + q_z)`, `n = tanh(a_n + r q_n)`, `h = (1 - z) n + z h_prev`; `recurrentN`
     /// (B x H) keeps q_n for the backward step.
-    func gruForward(gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
-                    recurrentN: ComputeBuffer, batch: Int, hiddenSize: Int) throws
+    func gruForward(
+        gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
+        recurrentN: ComputeBuffer, batch: Int, hiddenSize: Int) throws
     /// The GRU step's backward, with `dhT = dHidden + dOutput`: `da_n = dhT (1-z)(1-n²)`,
     /// `da_z = dhT (h_prev - n) z(1-z)`, `da_r = da_n q_n r(1-r)`; writes `dPre = [da_r da_z da_n]`,
     /// `dRecurrent = [da_r da_z da_n r]` and `dHidden = dhT z` (the direct carry to step t-1,
     /// to which the caller adds `dRecurrent W_hh`).
-    func gruBackward(gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
-                     dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize: Int) throws
+    func gruBackward(
+        gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
+        dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize: Int) throws
 
     // MARK: Losses
 
@@ -157,13 +167,15 @@ public protocol ComputeBackend: AnyObject {
     /// `argmax[r]` the first largest logit's index (as Float), and, when given,
     /// `gradient = scale (softmax(x) - onehot(t))`. A target that is not an index in
     /// `0 ..< classes` gives a NaN loss and a NaN gradient row.
-    func crossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
-                          losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?) throws
+    func crossEntropyRows(
+        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
+        losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?) throws
     /// Cross-entropy of each row of `logits` against soft targets p (rows x classes):
     /// `losses[r] = -sum_c p[c] log softmax(x)[c]` and, when given,
     /// `gradient = scale (sum_c p[c] softmax(x) - p)`.
-    func softCrossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
-                              losses: ComputeBuffer, gradient: ComputeBuffer?) throws
+    func softCrossEntropyRows(
+        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
+        losses: ComputeBuffer, gradient: ComputeBuffer?) throws
 
     // MARK: Reductions
 
@@ -177,13 +189,15 @@ public protocol ComputeBackend: AnyObject {
     /// One SGD step over `parameters.count` entries (PyTorch's formula):
     /// `g' = g + wd p`; with momentum `buf = first ? g' : mu buf + (1 - dampening) g'` and
     /// `p -= lr (nesterov ? g' + mu buf : buf)`; without, `p -= lr g'`.
-    func sgdStep(parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
-                 settings: SGDSettings, firstStep: Bool) throws
+    func sgdStep(
+        parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
+        settings: SGDSettings, firstStep: Bool) throws
     /// One Adam/AdamW step `t` (1-based) over `parameters.count` entries with the constants of
     /// `AdamSettings.constants(step:)`: `g' = g + l2 p`, `m = b1 m + c1 g'`, `v = b2 v + c2 g'^2`,
     /// `p = p decay - stepSize m / (sqrt(v) / bc2Root + eps)`.
-    func adamStep(parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
-                  secondMoment: ComputeBuffer, settings: AdamSettings, step: Int) throws
+    func adamStep(
+        parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
+        secondMoment: ComputeBuffer, settings: AdamSettings, step: Int) throws
 
     // MARK: Moduli regularization and pruning
 
@@ -194,8 +208,9 @@ public protocol ComputeBackend: AnyObject {
     /// `gradient += lambda / (G H H) * R p |W|^(p-1) sign(W)` (0 at W = 0). p is 1 or 2. For an
     /// Elman layer (G = 1) this is the paper's `lambda * mean(R |W|^p)`; for G > 1 the mean runs
     /// over all G H H entries (docs/decisions.md, 12).
-    func moduliPenalty(weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize: Int,
-                       lambda: Float, power: Int, value: ComputeBuffer, accumulate: Bool, gradient: ComputeBuffer?) throws
+    func moduliPenalty(
+        weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize: Int,
+        lambda: Float, power: Int, value: ComputeBuffer, accumulate: Bool, gradient: ComputeBuffer?) throws
     /// The k-th smallest magnitude |w| (k counted from 1) over all elements of the pooled
     /// `tensors`: the global magnitude-pruning threshold. Zeros count (already pruned entries);
     /// NaN magnitudes sort after every number.

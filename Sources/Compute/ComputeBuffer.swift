@@ -35,7 +35,8 @@ public struct ComputeBuffer: Sendable, Hashable, CustomStringConvertible {
     /// Rows `row ..< row + rowCount` of a row-major matrix with `columns` columns stored here.
     public func rows(_ row: Int, count rowCount: Int, columns: Int) throws -> ComputeBuffer {
         guard columns >= 0, row >= 0, rowCount >= 0, row.multipliedReportingOverflow(by: columns).overflow == false,
-              rowCount.multipliedReportingOverflow(by: columns).overflow == false else {
+            rowCount.multipliedReportingOverflow(by: columns).overflow == false
+        else {
             throw ComputeError.invalidArgument("rows \(row) ..< \(row) + \(rowCount) of \(columns) columns: sizes overflow")
         }
         return try slice(from: row * columns, count: rowCount * columns)
@@ -71,7 +72,7 @@ public struct Workspace: Sendable {
         guard count >= 0, start <= storage.count, count <= storage.count - start else {
             throw ComputeError.invalidArgument(
                 "workspace of \(storage.count) elements is too small: \(used) are in use and \(count) more were asked for; "
-                + "allocate at least \(start + max(count, 0)) elements")
+                    + "allocate at least \(start + max(count, 0)) elements")
         }
         used = start + count
         highWater = max(highWater, used)

@@ -3,9 +3,9 @@
 // per training step, as JSON and as text. Written without Foundation so that the static check
 // binary stays small.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 import Linalg
 
@@ -24,8 +24,10 @@ public struct GPUCheckReport: Sendable {
     /// The error that stopped the check, if any.
     public var error: String?
 
-    public init(status: String, environment: [(String, String)] = [], comparisons: [OperationComparison] = [],
-                timings: [GEMMTiming] = [], stepShapes: [GEMMShape] = [], error: String? = nil) {
+    public init(
+        status: String, environment: [(String, String)] = [], comparisons: [OperationComparison] = [],
+        timings: [GEMMTiming] = [], stepShapes: [GEMMShape] = [], error: String? = nil
+    ) {
         self.status = status; self.environment = environment; self.comparisons = comparisons
         self.timings = timings; self.stepShapes = stepShapes; self.error = error
     }
@@ -62,21 +64,37 @@ public struct GPUCheckReport: Sendable {
             s += "\ncorrectness: CUDA against the CPU backend, \(comparisons.count) results, \(failed) over tolerance\n"
             s += "  error = max|cuda - cpu| / max|cpu| over the whole tensor\n"
             for c in comparisons {
-                s += "  \(c.passed ? "ok  " : "FAIL") \(c.operation.padding(44)) error \(Self.format(c.error, 3).padding(10)) tolerance \(Self.format(c.tolerance, 1))\n"
+                s +=
+                    """
+                      \(c.passed ? "ok  " : "FAIL") \(c.operation.padding(44)) error \(Self.format(c.error, 3).padding(10)) tolerance \
+                    \(Self.format(c.tolerance, 1))\n
+                    """
             }
         }
         if !timings.isEmpty {
             s += "\nGEMM (cuBLAS, row-major, mean of the timed repeats)\n"
             for t in timings {
                 let shape = "\(Self.op(t.transA))\(Self.op(t.transB)) \(t.m)x\(t.n)x\(t.k)"
-                s += "  \(t.name.padding(30)) \(shape.padding(20)) \(t.tf32 ? "TF32" : "FP32")  \(Self.fixed(t.milliseconds, 3).padding(9)) ms  \(Self.fixed(t.teraflops, 1)) TFLOP/s\n"
+                s +=
+                    """
+                      \(t.name.padding(30)) \(shape.padding(20)) \(t.tf32 ? "TF32" : "FP32")  \
+                    \(Self.fixed(t.milliseconds, 3).padding(9)) ms  \(Self.fixed(t.teraflops, 1)) TFLOP/s\n
+                    """
             }
         }
         if !stepShapes.isEmpty {
-            s += "\nnavigation paper preset (B 200, T 50, H 4096, Np 512): GEMM FLOPs per training step \(Self.fixed(stepFLOPs / 1e12, 3)) TFLOP\n"
+            s +=
+                """
+                \nnavigation paper preset (B 200, T 50, H 4096, Np 512): GEMM FLOPs per training step \
+                \(Self.fixed(stepFLOPs / 1e12, 3)) TFLOP\n
+                """
             for tf32 in [false, true] {
                 if let ms = stepMilliseconds(tf32: tf32) {
-                    s += "  GEMM time per step at the measured \(tf32 ? "TF32" : "FP32") rates: \(Self.fixed(ms, 2)) ms (\(Self.fixed(stepFLOPs / (ms * 1e-3) / 1e12, 1)) TFLOP/s)\n"
+                    s +=
+                        """
+                          GEMM time per step at the measured \(tf32 ? "TF32" : "FP32") rates: \(Self.fixed(ms, 2)) ms \
+                        (\(Self.fixed(stepFLOPs / (ms * 1e-3) / 1e12, 1)) TFLOP/s)\n
+                        """
                 }
             }
         }
@@ -89,13 +107,28 @@ public struct GPUCheckReport: Sendable {
         s += "  \"error\": \(error.map(Self.quote) ?? "null"),\n"
         s += "  \"environment\": {" + environment.map { "\(Self.quote($0.0)): \(Self.quote($0.1))" }.joined(separator: ", ") + "},\n"
         func list(_ items: [String]) -> String { items.isEmpty ? "[]" : "[\n" + items.joined(separator: ",\n") + "\n  ]" }
-        s += "  \"comparisons\": " + list(comparisons.map {
-            "    {\"operation\": \(Self.quote($0.operation)), \"error\": \(Self.number($0.error)), \"tolerance\": \(Self.number($0.tolerance)), \"passed\": \($0.passed)}"
-        }) + ",\n"
-        s += "  \"gemm\": " + list(timings.map {
-            "    {\"name\": \(Self.quote($0.name)), \"op\": \"\(Self.op($0.transA))\(Self.op($0.transB))\", \"m\": \($0.m), \"n\": \($0.n), \"k\": \($0.k), "
-            + "\"tf32\": \($0.tf32), \"milliseconds\": \(Self.number($0.milliseconds)), \"tflops\": \(Self.number($0.teraflops))}"
-        }) + ",\n"
+        s +=
+            "  \"comparisons\": "
+            + list(
+                comparisons.map {
+                    """
+                        {\"operation\": \(Self.quote($0.operation)), \"error\": \(Self.number($0.error)), \"tolerance\": \
+                    \(Self.number($0.tolerance)), \"passed\": \($0.passed)}
+                    """
+                }) + ",\n"
+        s +=
+            "  \"gemm\": "
+            + list(
+                timings.map {
+                    """
+                        {\"name\": \(Self.quote($0.name)), \"op\": \"\(Self.op($0.transA))\(Self.op($0.transB))\", \"m\": \($0.m), \
+                    \"n\": \($0.n), \"k\": \($0.k), 
+                    """
+                        + """
+                        \"tf32\": \($0.tf32), \"milliseconds\": \(Self.number($0.milliseconds)), \"tflops\": \
+                        \(Self.number($0.teraflops))}
+                        """
+                }) + ",\n"
         s += "  \"stepGemmFlops\": \(Self.number(stepFLOPs)),\n"
         s += "  \"stepGemmMillisecondsFP32\": \(stepMilliseconds(tf32: false).map(Self.number) ?? "null"),\n"
         s += "  \"stepGemmMillisecondsTF32\": \(stepMilliseconds(tf32: true).map(Self.number) ?? "null")\n}\n"

@@ -1,8 +1,8 @@
 // A monotonic wall clock for timings (clock_gettime, CLOCK_MONOTONIC).
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Seconds from an arbitrary fixed point, never going backwards.

@@ -16,8 +16,10 @@ extension BufferChecks {
 
     /// `gemm`: non-negative sizes with no overflow, every size and leading dimension a 32-bit
     /// BLAS argument, and A, B and C large enough for their (transposed) shapes.
-    func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
-              a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, c: ComputeBuffer, ldc: Int) throws {
+    func gemm(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+        a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, c: ComputeBuffer, ldc: Int
+    ) throws {
         let op = "gemm"
         _ = try sizes(op, ("m", m), ("n", n), ("k", k))
         try int32(op, ("m", m), ("n", n), ("k", k), ("lda", lda), ("ldb", ldb), ("ldc", ldc))
@@ -58,8 +60,10 @@ extension BufferChecks {
 
     /// `elmanBackward`: `gradient`, `extra` (when given) and `result` hold as many elements as
     /// `output`. Returns that count.
-    func elmanBackward(output h: ComputeBuffer, gradient g: ComputeBuffer, extra o: ComputeBuffer?,
-                       into d: ComputeBuffer) throws -> Int {
+    func elmanBackward(
+        output h: ComputeBuffer, gradient g: ComputeBuffer, extra o: ComputeBuffer?,
+        into d: ComputeBuffer
+    ) throws -> Int {
         let op = "elmanBackward", n = h.count
         try own(h, "output", op)
         try need(g, "gradient", count: n, op)
@@ -72,8 +76,10 @@ extension BufferChecks {
     /// times that without overflow; each of `gateBuffers` holds `gates * bh` elements, each of
     /// `rowBuffers` and `dOutput` (when given) `bh`, checked in that order. Returns
     /// `bh = batch * hiddenSize`.
-    private func gateStep(_ op: String, batch: Int, hiddenSize h: Int, gates: Int, gateBuffers: [(ComputeBuffer, String)],
-                          rowBuffers: [(ComputeBuffer, String)], dOutput: ComputeBuffer? = nil) throws -> Int {
+    private func gateStep(
+        _ op: String, batch: Int, hiddenSize h: Int, gates: Int, gateBuffers: [(ComputeBuffer, String)],
+        rowBuffers: [(ComputeBuffer, String)], dOutput: ComputeBuffer? = nil
+    ) throws -> Int {
         let bh = try sizes(op, ("batch", batch), ("hiddenSize", h))
         _ = try sizes(op, ("batch x hidden", bh), ("gates", gates))
         for (b, name) in gateBuffers { try need(b, name, count: gates * bh, op) }
@@ -84,37 +90,49 @@ extension BufferChecks {
 
     /// `lstmForward`: `gates` holds `4 bh`, the cell and hidden buffers `bh`
     /// (`bh = batch * hiddenSize`, returned).
-    func lstmForward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
-                     batch: Int, hiddenSize h: Int) throws -> Int {
-        try gateStep("lstmForward", batch: batch, hiddenSize: h, gates: 4, gateBuffers: [(gates, "gates")],
-                     rowBuffers: [(cellPrevious, "cellPrevious"), (cell, "cell"), (hidden, "hidden")])
+    func lstmForward(
+        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
+        batch: Int, hiddenSize h: Int
+    ) throws -> Int {
+        try gateStep(
+            "lstmForward", batch: batch, hiddenSize: h, gates: 4, gateBuffers: [(gates, "gates")],
+            rowBuffers: [(cellPrevious, "cellPrevious"), (cell, "cell"), (hidden, "hidden")])
     }
 
     /// `lstmBackward`: `gates` and `dGates` hold `4 bh`, the cell, hidden and (when given) output
     /// gradients `bh` (`bh = batch * hiddenSize`, returned).
-    func lstmBackward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
-                      dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize h: Int) throws -> Int {
-        try gateStep("lstmBackward", batch: batch, hiddenSize: h, gates: 4, gateBuffers: [(gates, "gates"), (dGates, "dGates")],
-                     rowBuffers: [(cellPrevious, "cellPrevious"), (cell, "cell"), (dHidden, "dHidden"), (dCell, "dCell")],
-                     dOutput: dOutput)
+    func lstmBackward(
+        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
+        dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize h: Int
+    ) throws -> Int {
+        try gateStep(
+            "lstmBackward", batch: batch, hiddenSize: h, gates: 4, gateBuffers: [(gates, "gates"), (dGates, "dGates")],
+            rowBuffers: [(cellPrevious, "cellPrevious"), (cell, "cell"), (dHidden, "dHidden"), (dCell, "dCell")],
+            dOutput: dOutput)
     }
 
     /// `gruForward`: `gates` and `recurrent` hold `3 bh`, the hidden buffers and `recurrentN` `bh`
     /// (`bh = batch * hiddenSize`, returned).
-    func gruForward(gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
-                    recurrentN: ComputeBuffer, batch: Int, hiddenSize h: Int) throws -> Int {
-        try gateStep("gruForward", batch: batch, hiddenSize: h, gates: 3, gateBuffers: [(gates, "gates"), (recurrent, "recurrent")],
-                     rowBuffers: [(hiddenPrevious, "hiddenPrevious"), (hidden, "hidden"), (recurrentN, "recurrentN")])
+    func gruForward(
+        gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
+        recurrentN: ComputeBuffer, batch: Int, hiddenSize h: Int
+    ) throws -> Int {
+        try gateStep(
+            "gruForward", batch: batch, hiddenSize: h, gates: 3, gateBuffers: [(gates, "gates"), (recurrent, "recurrent")],
+            rowBuffers: [(hiddenPrevious, "hiddenPrevious"), (hidden, "hidden"), (recurrentN, "recurrentN")])
     }
 
     /// `gruBackward`: `gates`, `dPre` and `dRecurrent` hold `3 bh`, the hidden buffers, `recurrentN`
     /// and (when given) `dOutput` `bh` (`bh = batch * hiddenSize`, returned).
-    func gruBackward(gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
-                     dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize h: Int) throws -> Int {
-        try gateStep("gruBackward", batch: batch, hiddenSize: h, gates: 3,
-                     gateBuffers: [(gates, "gates"), (dPre, "dPre"), (dRecurrent, "dRecurrent")],
-                     rowBuffers: [(hiddenPrevious, "hiddenPrevious"), (recurrentN, "recurrentN"), (dHidden, "dHidden")],
-                     dOutput: dOutput)
+    func gruBackward(
+        gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
+        dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize h: Int
+    ) throws -> Int {
+        try gateStep(
+            "gruBackward", batch: batch, hiddenSize: h, gates: 3,
+            gateBuffers: [(gates, "gates"), (dPre, "dPre"), (dRecurrent, "dRecurrent")],
+            rowBuffers: [(hiddenPrevious, "hiddenPrevious"), (recurrentN, "recurrentN"), (dHidden, "dHidden")],
+            dOutput: dOutput)
     }
 
     // MARK: Losses
@@ -124,8 +142,10 @@ extension BufferChecks {
     /// classes a 32-bit size; then `logits`, `targets` (`rows x classes` when `softTargets`, else
     /// `rows`), `losses` (`rows`), `argmax` (`rows`) and `gradient` (`rows x classes`), the last two
     /// when given. Returns `rows * classes`.
-    private func rowLoss(_ op: String, logits: ComputeBuffer, targets: ComputeBuffer, softTargets: Bool, rows: Int, classes: Int,
-                         losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?, int32Classes: Bool) throws -> Int {
+    private func rowLoss(
+        _ op: String, logits: ComputeBuffer, targets: ComputeBuffer, softTargets: Bool, rows: Int, classes: Int,
+        losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?, int32Classes: Bool
+    ) throws -> Int {
         let count = try sizes(op, ("rows", rows), ("classes", classes))
         guard classes > 0 || rows == 0 else { throw ComputeError.invalidArgument("\(op): classes must be positive") }
         if int32Classes { try int32(op, ("classes", classes)) }
@@ -139,18 +159,24 @@ extension BufferChecks {
 
     /// `crossEntropyRows`: `logits` and `gradient` (when given) hold `rows x classes`; `targets`,
     /// `losses` and `argmax` (when given) hold `rows`. Returns `rows * classes`.
-    func crossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, losses: ComputeBuffer,
-                          argmax: ComputeBuffer?, gradient: ComputeBuffer?, int32Classes: Bool) throws -> Int {
-        try rowLoss("crossEntropyRows", logits: logits, targets: targets, softTargets: false, rows: rows, classes: classes,
-                    losses: losses, argmax: argmax, gradient: gradient, int32Classes: int32Classes)
+    func crossEntropyRows(
+        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, losses: ComputeBuffer,
+        argmax: ComputeBuffer?, gradient: ComputeBuffer?, int32Classes: Bool
+    ) throws -> Int {
+        try rowLoss(
+            "crossEntropyRows", logits: logits, targets: targets, softTargets: false, rows: rows, classes: classes,
+            losses: losses, argmax: argmax, gradient: gradient, int32Classes: int32Classes)
     }
 
     /// `softCrossEntropyRows`: `logits`, `targets` and `gradient` (when given) hold `rows x classes`;
     /// `losses` holds `rows`. Returns `rows * classes`.
-    func softCrossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, losses: ComputeBuffer,
-                              gradient: ComputeBuffer?, int32Classes: Bool) throws -> Int {
-        try rowLoss("softCrossEntropyRows", logits: logits, targets: targets, softTargets: true, rows: rows, classes: classes,
-                    losses: losses, argmax: nil, gradient: gradient, int32Classes: int32Classes)
+    func softCrossEntropyRows(
+        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, losses: ComputeBuffer,
+        gradient: ComputeBuffer?, int32Classes: Bool
+    ) throws -> Int {
+        try rowLoss(
+            "softCrossEntropyRows", logits: logits, targets: targets, softTargets: true, rows: rows, classes: classes,
+            losses: losses, argmax: nil, gradient: gradient, int32Classes: int32Classes)
     }
 
     // MARK: Reductions
@@ -166,8 +192,10 @@ extension BufferChecks {
     /// `sgdStep`: `gradients` holds as many elements as `parameters`, and so does a momentum buffer,
     /// which a non-zero momentum needs. Returns the element count and the momentum buffer to use
     /// (nil when the momentum is 0).
-    func sgdStep(parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
-                 settings: SGDSettings) throws -> (count: Int, momentumBuffer: ComputeBuffer?) {
+    func sgdStep(
+        parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
+        settings: SGDSettings
+    ) throws -> (count: Int, momentumBuffer: ComputeBuffer?) {
         let op = "sgdStep", n = parameters.count
         try own(parameters, "parameters", op)
         try need(gradients, "gradients", count: n, op)
@@ -181,8 +209,10 @@ extension BufferChecks {
 
     /// `adamStep`: `step` counts from 1; the gradients and both moments hold as many elements as
     /// `parameters`. Returns that count.
-    func adamStep(parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
-                  secondMoment: ComputeBuffer, step: Int) throws -> Int {
+    func adamStep(
+        parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
+        secondMoment: ComputeBuffer, step: Int
+    ) throws -> Int {
         let op = "adamStep", n = parameters.count
         guard step >= 1 else { throw ComputeError.invalidArgument("\(op): step is \(step), counts from 1") }
         try own(parameters, "parameters", op)
@@ -196,8 +226,10 @@ extension BufferChecks {
 
     /// `moduliPenalty`: power 1 or 2; `weights` and `gradient` (when given) hold `gates x hiddenSize^2`,
     /// `coefficients` `hiddenSize^2`, `value` one element. Returns `hiddenSize^2` and the weight count.
-    func moduliPenalty(weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize h: Int,
-                       power: Int, value: ComputeBuffer, gradient: ComputeBuffer?) throws -> (hh: Int, count: Int) {
+    func moduliPenalty(
+        weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize h: Int,
+        power: Int, value: ComputeBuffer, gradient: ComputeBuffer?
+    ) throws -> (hh: Int, count: Int) {
         let op = "moduliPenalty"
         let hh = try sizes(op, ("hiddenSize", h), ("hiddenSize", h))
         let count = try sizes(op, ("gates", gates), ("hiddenSize^2", hh))

@@ -91,7 +91,8 @@ public enum NPYFile {
     /// The header of a 2-D C-order `.npy` of one of the `accepted` dtypes, checked against the
     /// bytes the file has: its shape, dtype and where its data starts.
     private static func parse(_ bytes: [UInt8], accepting accepted: [String]) throws
-        -> (rows: Int, columns: Int, count: Int, start: Int, dtype: String) {
+        -> (rows: Int, columns: Int, count: Int, start: Int, dtype: String)
+    {
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
             throw FormatError(description: "not a .npy file (bad magic)")
         }
@@ -106,7 +107,8 @@ public enum NPYFile {
         default: throw FormatError(description: ".npy version \(major) is not supported")
         }
         guard bytes.count >= headerStart + headerLength,
-              let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .ascii) else {
+            let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .ascii)
+        else {
             throw FormatError(description: "truncated .npy header")
         }
         guard let dtype = accepted.first(where: { header.contains("'\($0)'") }) else {
@@ -130,7 +132,13 @@ public enum NPYFile {
         let (count, overflow) = dims[0].multipliedReportingOverflow(by: dims[1])
         let (needed, overflow2) = count.multipliedReportingOverflow(by: width)
         guard !overflow, !overflow2, needed == dataBytes else {
-            throw FormatError(description: "its shape (\(dims[0]), \(dims[1])) needs \(overflow || overflow2 ? "more than \(Int.max)" : String(needed)) bytes of \(typeName) data, the file has \(dataBytes)")
+            throw FormatError(
+                description:
+                    """
+                    its shape (\(dims[0]), \(dims[1])) needs \(overflow || overflow2 ? "more than \(Int.max)" : String(needed)) bytes \
+                    of \(typeName) data, the file has \(dataBytes)
+                    """
+            )
         }
         return (dims[0], dims[1], count, start, dtype)
     }

@@ -153,7 +153,9 @@ public enum OrderedJSON: Sendable, Equatable {
                 guard let v = members.first(where: { $0.key == c })?.value else { return nil }
                 here = v
             case .array(let elements):
-                guard c.hasPrefix("["), c.hasSuffix("]"), let k = Int(c.dropFirst().dropLast()), elements.indices.contains(k) else { return nil }
+                guard c.hasPrefix("["), c.hasSuffix("]"), let k = Int(c.dropFirst().dropLast()), elements.indices.contains(k) else {
+                    return nil
+                }
                 here = elements[k]
             default:
                 return nil

@@ -98,15 +98,19 @@ public enum SafeTensors {
     /// type's description), which `decode` verifies. `dtypes` gives some tensors another element
     /// type than `dtype` (the indices of sparse tensors as I32 or I64: their values must be
     /// integers in range).
-    public static func encode(_ tensors: [NamedTensor], dtype: SafeTensorsDType = .f32, dtypes: [String: SafeTensorsDType] = [:],
-                              metadata: [String: String] = [:], checksum: Bool = false) throws -> Data {
+    public static func encode(
+        _ tensors: [NamedTensor], dtype: SafeTensorsDType = .f32, dtypes: [String: SafeTensorsDType] = [:],
+        metadata: [String: String] = [:], checksum: Bool = false
+    ) throws -> Data {
         try encode(tensors, dtype: dtype, dtypes: dtypes, metadata: metadata, coverage: checksum ? .wholeFile : .none)
     }
 
     /// `encode` with a checksum of the given coverage (tests write the data-only checksum of
     /// earlier versions with `.dataOnly`).
-    package static func encode(_ tensors: [NamedTensor], dtype: SafeTensorsDType = .f32, dtypes: [String: SafeTensorsDType] = [:],
-                       metadata: [String: String] = [:], coverage: ChecksumCoverage) throws -> Data {
+    package static func encode(
+        _ tensors: [NamedTensor], dtype: SafeTensorsDType = .f32, dtypes: [String: SafeTensorsDType] = [:],
+        metadata: [String: String] = [:], coverage: ChecksumCoverage
+    ) throws -> Data {
         var body = Data(capacity: tensors.reduce(0) { $0 + $1.scalars.count * (dtypes[$1.name] ?? dtype).width })
         var entries: [String: Any] = [:]
         for t in tensors {
@@ -153,7 +157,9 @@ public enum SafeTensors {
         if coverage == .wholeFile {
             let marker = checksumMarker(meta[checksumKey] ?? "")
             guard let digits = uniqueDigitsOffset(of: marker, in: data, headerEnd: 8 + json.count) else {
-                throw SafeTensorsError(description: "Cannot write the checksum: the header does not hold it as \(String(decoding: marker, as: UTF8.self)) exactly once")
+                throw SafeTensorsError(
+                    description:
+                        "Cannot write the checksum: the header does not hold it as \(String(decoding: marker, as: UTF8.self)) exactly once")
             }
             let text = Array(hexDigits(fileHash(data, digitsAt: digits)).utf8)
             for k in 0..<16 { data[data.startIndex + digits + k] = text[k] }
@@ -165,11 +171,11 @@ public enum SafeTensors {
     ///
     /// Checks: the header length fits the file; the header is one strict JSON object (`OrderedJSON`
     /// within `headerLimits`: no key twice in any object, no number beyond a Double, a syntax
-    /// error placed by its byte in the file, line, column and key); `__metadata__` maps strings to strings; every tensor has a supported dtype, a shape
-    /// of non-negative integers whose byte size does not overflow, and `data_offsets` [begin, end]
-    /// with begin <= end spanning exactly that size; the tensors, in offset order, tile the data
-    /// section from its first byte to its last with neither gap nor overlap; a `checksum` in the
-    /// metadata matches the data section.
+    /// error placed by its byte in the file, line, column and key); `__metadata__` maps strings to
+    /// strings; every tensor has a supported dtype, a shape of non-negative integers whose byte
+    /// size does not overflow, and `data_offsets` [begin, end] with begin <= end spanning exactly
+    /// that size; the tensors, in offset order, tile the data section from its first byte to its
+    /// last with neither gap nor overlap; a `checksum` in the metadata matches the data section.
     public static func decode(_ data: Data) throws -> (tensors: [NamedTensor], metadata: [String: String]) {
         try decode(data, maximumTensorCount: maximumTensorCount)
     }
@@ -192,8 +198,9 @@ public enum SafeTensors {
         do {
             header = try OrderedJSON.parseLocating(data[(start + 8)..<headerEnd], limits: headerLimits, placingKeys: false)
         } catch let e as OrderedJSON.SyntaxError {
-            throw fail("header: \(e.what), at byte \(8 + e.offset) of the file (line \(e.line), column \(e.column) of the header"
-                       + (e.keyPath.isEmpty ? ")" : ", in \(e.keyPath))"))
+            throw fail(
+                "header: \(e.what), at byte \(8 + e.offset) of the file (line \(e.line), column \(e.column) of the header"
+                    + (e.keyPath.isEmpty ? ")" : ", in \(e.keyPath))"))
         }
         guard case .object(let fields) = header.value else { throw fail("the header is not a JSON object") }
         // Shapes and offsets are read from their digits, exactly (a Double holds integers only to
@@ -204,8 +211,10 @@ public enum SafeTensors {
             for (k, item) in items.enumerated() {
                 guard case .number = item, header.numbers.indices.contains(first + k) else { return nil }
                 let bytes = header.numbers[first + k].bytes
-                guard let n = OrderedJSON.integer(literal: ArraySlice(data[(start + 8 + bytes.lowerBound)..<(start + 8 + bytes.upperBound)])),
-                      n >= 0 else { return nil }
+                guard
+                    let n = OrderedJSON.integer(literal: ArraySlice(data[(start + 8 + bytes.lowerBound)..<(start + 8 + bytes.upperBound)])),
+                    n >= 0
+                else { return nil }
                 out.append(n)
             }
             return out
@@ -238,7 +247,9 @@ public enum SafeTensors {
                     guard case .string(let s) = v else { throw fail("tensor \(name): dtype is not a string") }
                     dtype = s
                 case "shape":
-                    guard let dims = nonNegativeIntegers(v, first: next) else { throw fail("tensor \(name): shape is not a list of non-negative integers") }
+                    guard let dims = nonNegativeIntegers(v, first: next) else {
+                        throw fail("tensor \(name): shape is not a list of non-negative integers")
+                    }
                     shape = dims
                 case "data_offsets":
                     guard let o = nonNegativeIntegers(v, first: next), o.count == 2 else {
@@ -264,7 +275,12 @@ public enum SafeTensors {
             guard !overflow else { throw fail("tensor \(name): shape \(shape) has too many bytes") }
             guard offsets[0] <= offsets[1] else { throw fail("tensor \(name): data_offsets \(offsets) run backwards") }
             guard offsets[1] - offsets[0] == bytes else {
-                throw fail("tensor \(name): data_offsets \(offsets) span \(offsets[1] - offsets[0]) bytes, its shape \(shape) of \(dtype) needs \(bytes)")
+                throw fail(
+                    """
+                    tensor \(name): data_offsets \(offsets) span \(offsets[1] - offsets[0]) bytes, its shape \(shape) of \(dtype) \
+                    needs \(bytes)
+                    """
+                )
             }
             entries.append(Entry(name: name, shape: shape, count: count, type: type, begin: offsets[0], end: offsets[1]))
         }
@@ -274,14 +290,18 @@ public enum SafeTensors {
         var expected = 0
         for e in entries {
             guard e.begin == expected else {
-                throw fail(e.begin < expected ? "tensor \(e.name) overlaps the tensor before it (data_offsets start at \(e.begin), previous ends at \(expected))"
-                                              : "a gap of \(e.begin - expected) bytes before tensor \(e.name)")
+                throw fail(
+                    e.begin < expected
+                        ? "tensor \(e.name) overlaps the tensor before it (data_offsets start at \(e.begin), previous ends at \(expected))"
+                        : "a gap of \(e.begin - expected) bytes before tensor \(e.name)")
             }
             expected = e.end
         }
         guard expected == bodyLength else {
-            throw fail(expected > bodyLength ? "the tensors need \(expected) bytes of data, the file has \(bodyLength) (truncated?)"
-                                             : "\(bodyLength - expected) bytes of data after the last tensor")
+            throw fail(
+                expected > bodyLength
+                    ? "the tensors need \(expected) bytes of data, the file has \(bodyLength) (truncated?)"
+                    : "\(bodyLength - expected) bytes of data after the last tensor")
         }
         let body = data[headerEnd...]
         var tensors: [NamedTensor] = []
@@ -300,7 +320,9 @@ public enum SafeTensors {
                         scalars[i] = Double(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: Int32.self)))
                     case .i64:
                         let v = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: Int64.self))
-                        guard v.magnitude <= 1 << 53 else { throw fail("tensor \(e.name) holds the integer \(v), beyond the 2^53 this reader keeps exactly") }
+                        guard v.magnitude <= 1 << 53 else {
+                            throw fail("tensor \(e.name) holds the integer \(v), beyond the 2^53 this reader keeps exactly")
+                        }
                         scalars[i] = Double(v)
                     }
                 }
@@ -319,7 +341,13 @@ public enum SafeTensors {
     /// at offset `headerEnd`.
     private static func verifyChecksum(_ stored: String, of data: Data, headerEnd: Int) throws {
         func damaged(_ computed: String) -> SafeTensorsError {
-            SafeTensorsError(description: "the file does not match its checksum (stored \(stored), computed \(computed)): it was changed or damaged after it was written")
+            SafeTensorsError(
+                description:
+                    """
+                    the file does not match its checksum (stored \(stored), computed \(computed)): it was changed or damaged after it \
+                    was written
+                    """
+            )
         }
         func hasHexDigits(after prefix: String) -> Bool {
             let digits = stored.utf8.dropFirst(prefix.utf8.count)
@@ -327,10 +355,22 @@ public enum SafeTensors {
         }
         if stored.hasPrefix(fileHashPrefix) {
             guard hasHexDigits(after: fileHashPrefix) else {
-                throw SafeTensorsError(description: "Not a valid safetensors file: its checksum \(stored) is not \(fileHashPrefix) and 16 hex digits; the file was changed after it was written")
+                throw SafeTensorsError(
+                    description:
+                        """
+                        Not a valid safetensors file: its checksum \(stored) is not \(fileHashPrefix) and 16 hex digits; the file was \
+                        changed after it was written
+                        """
+                )
             }
             guard let digits = uniqueDigitsOffset(of: checksumMarker(stored), in: data, headerEnd: headerEnd) else {
-                throw SafeTensorsError(description: "Not a valid safetensors file: its header does not hold the checksum \(stored) in the compact form it was written in; the file was changed after it was written")
+                throw SafeTensorsError(
+                    description:
+                        """
+                        Not a valid safetensors file: its header does not hold the checksum \(stored) in the compact form it was \
+                        written in; the file was changed after it was written
+                        """
+                )
             }
             let computed = fileHashPrefix + hexDigits(fileHash(data, digitsAt: digits))
             guard computed == stored else { throw damaged(computed) }
@@ -338,7 +378,8 @@ public enum SafeTensors {
             let computed = dataHashPrefix + hexDigits(fnv1a64(data[(data.startIndex + headerEnd)...]))
             guard computed == stored else { throw damaged(computed) }
         } else {
-            throw SafeTensorsError(description: "Not a valid safetensors file: unknown checksum \(stored); the file was changed after it was written")
+            throw SafeTensorsError(
+                description: "Not a valid safetensors file: unknown checksum \(stored); the file was changed after it was written")
         }
     }
 

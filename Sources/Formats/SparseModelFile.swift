@@ -76,9 +76,11 @@ public enum SparseModelFile {
                 named.append(d)
             case .csr(let m):
                 let parts = parts(of: m.name)
-                named += [NamedTensor(name: parts.crow, shape: [m.rowOffsets.count], scalars: m.rowOffsets.map(Double.init)),
-                          NamedTensor(name: parts.col, shape: [m.columnIndices.count], scalars: m.columnIndices.map(Double.init)),
-                          NamedTensor(name: parts.values, shape: [m.values.count], scalars: m.values)]
+                named += [
+                    NamedTensor(name: parts.crow, shape: [m.rowOffsets.count], scalars: m.rowOffsets.map(Double.init)),
+                    NamedTensor(name: parts.col, shape: [m.columnIndices.count], scalars: m.columnIndices.map(Double.init)),
+                    NamedTensor(name: parts.values, shape: [m.values.count], scalars: m.values)
+                ]
                 dtypes[parts.crow] = .i32
                 dtypes[parts.col] = .i32
                 shapes[m.name] = [m.rows, m.columns]
@@ -104,10 +106,14 @@ public enum SparseModelFile {
     /// (see the type's description), with finite values; nothing else may be in the file. Also
     /// the hidden units' order of the file, if it has one (checked to be a permutation of
     /// 0 ..< `hiddenSize`). Every failure is a `SafeTensorsError` saying what is wrong.
-    public static func decode(_ tensors: [NamedTensor], metadata: [String: String], model: [(name: String, shape: [Int])],
-                              hiddenSize: Int) throws -> (tensors: [Tensor], order: [Int]?) {
+    public static func decode(
+        _ tensors: [NamedTensor], metadata: [String: String], model: [(name: String, shape: [Int])],
+        hiddenSize: Int
+    ) throws -> (tensors: [Tensor], order: [Int]?) {
         func fail(_ why: String) -> SafeTensorsError { SafeTensorsError(description: why) }
-        guard isSparse(metadata) else { throw fail("it is not a sparse model file (format \(metadata["format"] ?? "missing"), expected \(format))") }
+        guard isSparse(metadata) else {
+            throw fail("it is not a sparse model file (format \(metadata["format"] ?? "missing"), expected \(format))")
+        }
         var byName: [String: NamedTensor] = [:]
         for t in tensors { byName[t.name] = t }
         var used = Set<String>()
@@ -126,7 +132,9 @@ public enum SparseModelFile {
             }
             guard shape.count == 2 else { throw fail("\(name) is stored in CSR form, but the model's is not a matrix (shape \(shape))") }
             let rows = shape[0], columns = shape[1]
-            guard crow.shape == [rows + 1] else { throw fail("\(names.crow) has shape \(crow.shape); \(name) has \(rows) rows, so it needs [\(rows + 1)]") }
+            guard crow.shape == [rows + 1] else {
+                throw fail("\(names.crow) has shape \(crow.shape); \(name) has \(rows) rows, so it needs [\(rows + 1)]")
+            }
             guard col.shape.count == 1, kept.shape == col.shape else {
                 throw fail("\(names.col) (shape \(col.shape)) and \(names.values) (shape \(kept.shape)) must be vectors of one length")
             }
@@ -137,16 +145,28 @@ public enum SparseModelFile {
                 offsets.append(i)
             }
             guard offsets.first == 0, offsets.last == count else {
-                throw fail("\(names.crow) must run from 0 to the \(count) stored entries, runs from \(offsets.first ?? -1) to \(offsets.last ?? -1)")
+                throw fail(
+                    """
+                    \(names.crow) must run from 0 to the \(count) stored entries, runs from \(offsets.first ?? -1) to \
+                    \(offsets.last ?? -1)
+                    """
+                )
             }
             var columnIndices = [Int](repeating: 0, count: count)
             for r in 0..<rows {
                 let begin = offsets[r], end = offsets[r + 1]
-                guard begin <= end, end <= count else { throw fail("\(names.crow) is not non-decreasing within 0...\(count) at row \(r) (\(begin) then \(end))") }
+                guard begin <= end, end <= count else {
+                    throw fail("\(names.crow) is not non-decreasing within 0...\(count) at row \(r) (\(begin) then \(end))")
+                }
                 var last = -1
                 for k in begin..<end {
                     guard let c = Int(exactly: col.scalars[k]), c >= 0, c < columns, c > last else {
-                        throw fail("\(names.col) holds column \(col.scalars[k]) in row \(r); columns must be integers in 0..<\(columns), increasing within a row")
+                        throw fail(
+                            """
+                            \(names.col) holds column \(col.scalars[k]) in row \(r); columns must be integers in 0..<\(columns), \
+                            increasing within a row
+                            """
+                        )
                     }
                     last = c
                     let x = kept.scalars[k]
@@ -154,7 +174,10 @@ public enum SparseModelFile {
                     columnIndices[k] = c
                 }
             }
-            out.append(.csr(CSRMatrix(name: name, rows: rows, columns: columns, rowOffsets: offsets, columnIndices: columnIndices, values: kept.scalars)))
+            out.append(
+                .csr(
+                    CSRMatrix(
+                        name: name, rows: rows, columns: columns, rowOffsets: offsets, columnIndices: columnIndices, values: kept.scalars)))
             used.formUnion(partList)
         }
         if let extra = tensors.first(where: { !used.contains($0.name) }) {
@@ -162,7 +185,8 @@ public enum SparseModelFile {
         }
         guard let text = metadata[orderKey] else { return (out, nil) }
         guard let order = try? JSONDecoder().decode([Int].self, from: Data(text.utf8)),
-              order.count == hiddenSize, Set(order) == Set(0..<hiddenSize) else {
+            order.count == hiddenSize, Set(order) == Set(0..<hiddenSize)
+        else {
             throw fail("its \(orderKey) is not a permutation of the model's \(hiddenSize) hidden units")
         }
         return (out, order)

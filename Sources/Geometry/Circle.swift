@@ -33,8 +33,10 @@ public struct Circle: ModuliSpace {
     }
 
     /// `-scale * z / (|z| |a|)` with z the component of b orthogonal to a; 0 where a = +-b.
-    public func distanceGradient(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
-                                 into gradient: UnsafeMutablePointer<Double>) {
+    public func distanceGradient(
+        _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
+        into gradient: UnsafeMutablePointer<Double>
+    ) {
         GeometryMath.angleGradient(a, b, count: 2, scale: scale, into: gradient)
     }
 

@@ -17,8 +17,9 @@ public struct EuclideanSpace: ModuliSpace {
     /// R^dimension with normal(0, samplingStd^2) sampling per coordinate.
     public init(dimension: Int, samplingStd: Double = 1) {
         precondition(dimension >= 1, "EuclideanSpace dimension must be at least 1, got \(dimension)")
-        precondition(samplingStd > 0 && samplingStd.isFinite,
-                     "EuclideanSpace samplingStd must be positive and finite, got \(samplingStd)")
+        precondition(
+            samplingStd > 0 && samplingStd.isFinite,
+            "EuclideanSpace samplingStd must be positive and finite, got \(samplingStd)")
         self.dimension = dimension
         self.samplingStd = samplingStd
     }
@@ -44,8 +45,10 @@ public struct EuclideanSpace: ModuliSpace {
     }
 
     /// `(a - b) / |a - b|`; 0 where a = b.
-    public func distanceGradient(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
-                                 into gradient: UnsafeMutablePointer<Double>) {
+    public func distanceGradient(
+        _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
+        into gradient: UnsafeMutablePointer<Double>
+    ) {
         var s = 0.0
         for i in 0..<dimension {
             let r = a[i] - b[i]

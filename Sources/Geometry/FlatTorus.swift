@@ -43,8 +43,10 @@ public struct FlatTorus: ModuliSpace {
     }
 
     /// `r_i / d` (signed nearest-image differences over the distance); 0 where d = 0.
-    public func distanceGradient(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
-                                 into gradient: UnsafeMutablePointer<Double>) {
+    public func distanceGradient(
+        _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
+        into gradient: UnsafeMutablePointer<Double>
+    ) {
         var s = 0.0
         for i in 0..<dimension {
             let r = GeometryMath.signedDifference(a[i], b[i], period: side)

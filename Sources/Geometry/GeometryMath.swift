@@ -1,11 +1,11 @@
 // Shared numerics of the moduli spaces: the robust angle between two vectors and its gradient,
 // and differences modulo a period. Reference: docs/method.md sections 2.1 and 7 (bug 2).
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Numerical building blocks shared by the spaces (internal).
@@ -55,8 +55,10 @@ enum GeometryMath {
     /// `z_i = sum_j u_j (u_j v_i - u_i v_j)`. The gradient is tangent to the sphere through u.
     /// Where z = 0 (v = u, v = -u, or u = 0) the subgradient 0 is returned: never NaN.
     @inline(__always)
-    static func angleGradient(_ u: UnsafePointer<Double>, _ v: UnsafePointer<Double>, count n: Int, scale: Double,
-                              into g: UnsafeMutablePointer<Double>) {
+    static func angleGradient(
+        _ u: UnsafePointer<Double>, _ v: UnsafePointer<Double>, count n: Int, scale: Double,
+        into g: UnsafeMutablePointer<Double>
+    ) {
         var uu = 0.0, zz = 0.0
         for i in 0..<n {
             uu += u[i] * u[i]
@@ -96,7 +98,7 @@ enum GeometryMath {
     @inline(__always)
     static func periodicDistance(_ a: Double, _ b: Double, period: Double) -> Double {
         var t = Swift.abs(a - b)
-        if !(t < 2 * period) { t = remainderOutOfLine(t, period) } // rare: far representatives
+        if !(t < 2 * period) { t = remainderOutOfLine(t, period) }  // rare: far representatives
         return Swift.min(Swift.min(t, Swift.abs(t - period)), 2 * period - t)
     }
 
@@ -113,9 +115,9 @@ enum GeometryMath {
         var r = x.truncatingRemainder(dividingBy: period)
         if r < 0 {
             r += period
-            if r >= period { r = 0 } // a tiny negative r rounds up to `period`, which is 0 again
+            if r >= period { r = 0 }  // a tiny negative r rounds up to `period`, which is 0 again
         }
-        if r == 0 { r = 0 } // turn -0 into +0
+        if r == 0 { r = 0 }  // turn -0 into +0
         return r
     }
 }

@@ -39,7 +39,8 @@ public struct KleinBottle: ModuliSpace {
     /// Signed nearest-image offsets of both branches (even and odd m), with their squared lengths.
     @inline(__always)
     func branches(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>)
-        -> (x0: Double, y0: Double, s0: Double, x1: Double, y1: Double, s1: Double) {
+        -> (x0: Double, y0: Double, s0: Double, x1: Double, y1: Double, s1: Double)
+    {
         let x0 = GeometryMath.signedDifference(a[0], b[0], period: 2 * side)
         let y0 = GeometryMath.signedDifference(a[1], b[1], period: side)
         let y1 = GeometryMath.signedDifference(a[1] + b[1], 0, period: side)
@@ -61,8 +62,10 @@ public struct KleinBottle: ModuliSpace {
 
     /// `(dx, dy) / d` of the nearest image (signed offsets, d/da of a - image(b)); on a tie of the
     /// two branches the even one is used (a valid subgradient); 0 where d = 0.
-    public func distanceGradient(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
-                                 into gradient: UnsafeMutablePointer<Double>) {
+    public func distanceGradient(
+        _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
+        into gradient: UnsafeMutablePointer<Double>
+    ) {
         let t = branches(a, b)
         let (gx, gy, s) = t.s0 <= t.s1 ? (t.x0, t.y0, t.s0) : (t.x1, t.y1, t.s1)
         let d = s.squareRoot()

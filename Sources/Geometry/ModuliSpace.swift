@@ -24,26 +24,32 @@ public protocol ModuliSpace: Sendable {
     ///
     /// The batched form lets a caller holding `any ModuliSpace` pay one dynamic dispatch per row
     /// instead of one per pair. Results are bitwise equal to calling `distance` pair by pair.
-    func distances(from a: UnsafePointer<Double>, to points: UnsafePointer<Double>, stride: Int, count: Int,
-                   into out: UnsafeMutablePointer<Double>)
+    func distances(
+        from a: UnsafePointer<Double>, to points: UnsafePointer<Double>, stride: Int, count: Int,
+        into out: UnsafeMutablePointer<Double>)
     /// Adds `sum_j weights[j] * d distance(a, p_j) / d a` into `gradient`, where
     /// `p_j = points + j * stride` for j in 0..<count (the backward of `distances(from:...)`).
-    func accumulateDistanceGradients(from a: UnsafePointer<Double>, to points: UnsafePointer<Double>, stride: Int,
-                                     count: Int, weights: UnsafePointer<Double>,
-                                     into gradient: UnsafeMutablePointer<Double>)
+    func accumulateDistanceGradients(
+        from a: UnsafePointer<Double>, to points: UnsafePointer<Double>, stride: Int,
+        count: Int, weights: UnsafePointer<Double>,
+        into gradient: UnsafeMutablePointer<Double>)
 }
 
 extension ModuliSpace {
     /// Default batched distances: a loop over `distance` (specialized per conforming type).
-    public func distances(from a: UnsafePointer<Double>, to points: UnsafePointer<Double>, stride: Int, count: Int,
-                          into out: UnsafeMutablePointer<Double>) {
+    public func distances(
+        from a: UnsafePointer<Double>, to points: UnsafePointer<Double>, stride: Int, count: Int,
+        into out: UnsafeMutablePointer<Double>
+    ) {
         for j in 0..<count { out[j] = distance(a, points + j * stride) }
     }
 
     /// Default batched gradient: a loop over `distanceGradient`, skipping zero weights.
-    public func accumulateDistanceGradients(from a: UnsafePointer<Double>, to points: UnsafePointer<Double>, stride: Int,
-                                            count: Int, weights: UnsafePointer<Double>,
-                                            into gradient: UnsafeMutablePointer<Double>) {
+    public func accumulateDistanceGradients(
+        from a: UnsafePointer<Double>, to points: UnsafePointer<Double>, stride: Int,
+        count: Int, weights: UnsafePointer<Double>,
+        into gradient: UnsafeMutablePointer<Double>
+    ) {
         let k = coordinateCount
         withUnsafeTemporaryAllocation(of: Double.self, capacity: k) { g in
             let gp = g.baseAddress!
@@ -57,8 +63,9 @@ extension ModuliSpace {
 
     /// Distance between two points given as arrays of `coordinateCount` values.
     public func distance(_ a: [Double], _ b: [Double]) -> Double {
-        precondition(a.count == coordinateCount && b.count == coordinateCount,
-                     "\(name): points need \(coordinateCount) coordinates, got \(a.count) and \(b.count)")
+        precondition(
+            a.count == coordinateCount && b.count == coordinateCount,
+            "\(name): points need \(coordinateCount) coordinates, got \(a.count) and \(b.count)")
         return a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in distance(pa.baseAddress!, pb.baseAddress!) }
         }
@@ -66,8 +73,9 @@ extension ModuliSpace {
 
     /// d distance(a, b) / d a for points given as arrays.
     public func distanceGradient(_ a: [Double], _ b: [Double]) -> [Double] {
-        precondition(a.count == coordinateCount && b.count == coordinateCount,
-                     "\(name): points need \(coordinateCount) coordinates, got \(a.count) and \(b.count)")
+        precondition(
+            a.count == coordinateCount && b.count == coordinateCount,
+            "\(name): points need \(coordinateCount) coordinates, got \(a.count) and \(b.count)")
         var g = [Double](repeating: 0, count: coordinateCount)
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
@@ -79,8 +87,9 @@ extension ModuliSpace {
 
     /// The point mapped back onto the space (`project` on a copy).
     public func projected(_ point: [Double]) -> [Double] {
-        precondition(point.count == coordinateCount,
-                     "\(name): points need \(coordinateCount) coordinates, got \(point.count)")
+        precondition(
+            point.count == coordinateCount,
+            "\(name): points need \(coordinateCount) coordinates, got \(point.count)")
         var p = point
         p.withUnsafeMutableBufferPointer { project($0.baseAddress!) }
         return p

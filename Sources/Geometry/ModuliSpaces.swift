@@ -38,8 +38,9 @@ public enum ModuliSpaces {
         case "r3": return EuclideanSpace(dimension: 3, samplingStd: 1)
         case "r9": return EuclideanSpace(dimension: 9, samplingStd: 10)
         case "mixedcurv":
-            return ProductSpace(factors: [Sphere(dimension: 2, scale: 5), FlatTorus(dimension: 2, side: 10)],
-                                name: "mixedcurv")
+            return ProductSpace(
+                factors: [Sphere(dimension: 2, scale: 5), FlatTorus(dimension: 2, side: 10)],
+                name: "mixedcurv")
         default: throw UnknownModuliSpaceError(name: name)
         }
     }

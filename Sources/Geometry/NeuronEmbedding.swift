@@ -14,8 +14,9 @@ public struct NeuronEmbedding: Sendable {
 
     /// An embedding over given positions (`positions.columns` must equal `space.coordinateCount`).
     public init(space: any ModuliSpace, positions: Matrix<Double>) {
-        precondition(positions.columns == space.coordinateCount,
-                     "\(space.name) points have \(space.coordinateCount) coordinates, positions have \(positions.columns) columns")
+        precondition(
+            positions.columns == space.coordinateCount,
+            "\(space.name) points have \(space.coordinateCount) coordinates, positions have \(positions.columns) columns")
         self.space = space
         self.positions = positions
     }
@@ -52,8 +53,9 @@ public struct NeuronEmbedding: Sendable {
             d.withUnsafeMutableBufferPointer { pd in
                 let p = pp.baseAddress!, out = pd.baseAddress!
                 for i in 0..<n where i + 1 < n {
-                    s.distances(from: p + i * k, to: p + (i + 1) * k, stride: k, count: n - i - 1,
-                                into: out + i * n + i + 1)
+                    s.distances(
+                        from: p + i * k, to: p + (i + 1) * k, stride: k, count: n - i - 1,
+                        into: out + i * n + i + 1)
                 }
                 // Lower triangle = transpose of the upper one, tile by tile for cache locality.
                 let tile = 32
@@ -73,8 +75,9 @@ public struct NeuronEmbedding: Sendable {
     /// `changeembed`: separate positions for rows and columns). Both must share the space's
     /// coordinate layout.
     public func distances(to other: NeuronEmbedding) -> Matrix<Double> {
-        precondition(other.space.coordinateCount == space.coordinateCount,
-                     "distances(to:): coordinate counts differ (\(space.coordinateCount) vs \(other.space.coordinateCount))")
+        precondition(
+            other.space.coordinateCount == space.coordinateCount,
+            "distances(to:): coordinate counts differ (\(space.coordinateCount) vs \(other.space.coordinateCount))")
         let m = count, n = other.count, k = space.coordinateCount, s = space
         var d = Matrix<Double>(rows: m, columns: n)
         positions.withUnsafeBufferPointer { pa in
@@ -82,8 +85,9 @@ public struct NeuronEmbedding: Sendable {
                 d.withUnsafeMutableBufferPointer { pd in
                     guard n > 0 else { return }
                     for i in 0..<m {
-                        s.distances(from: pa.baseAddress! + i * k, to: pb.baseAddress!, stride: k, count: n,
-                                    into: pd.baseAddress! + i * n)
+                        s.distances(
+                            from: pa.baseAddress! + i * k, to: pb.baseAddress!, stride: k, count: n,
+                            into: pd.baseAddress! + i * n)
                     }
                 }
             }
@@ -97,10 +101,12 @@ public struct NeuronEmbedding: Sendable {
     /// The diagonal contributes nothing (subgradient 0 at a == b), so no NaN ever appears.
     public func distanceMatrixBackward(_ dDistances: Matrix<Double>, into dPositions: inout Matrix<Double>) {
         let n = count, k = space.coordinateCount, s = space
-        precondition(dDistances.rows == n && dDistances.columns == n,
-                     "dDistances must be \(n) x \(n), got \(dDistances.rows) x \(dDistances.columns)")
-        precondition(dPositions.rows == n && dPositions.columns == k,
-                     "dPositions must be \(n) x \(k), got \(dPositions.rows) x \(dPositions.columns)")
+        precondition(
+            dDistances.rows == n && dDistances.columns == n,
+            "dDistances must be \(n) x \(n), got \(dDistances.rows) x \(dDistances.columns)")
+        precondition(
+            dPositions.rows == n && dPositions.columns == k,
+            "dPositions must be \(n) x \(k), got \(dPositions.rows) x \(dPositions.columns)")
         guard n > 0 else { return }
         var weights = [Double](repeating: 0, count: n)
         positions.withUnsafeBufferPointer { pp in
@@ -111,8 +117,9 @@ public struct NeuronEmbedding: Sendable {
                         for i in 0..<n {
                             for j in 0..<n { w[j] = g[i * n + j] + g[j * n + i] }
                             w[i] = 0
-                            s.accumulateDistanceGradients(from: p + i * k, to: p, stride: k, count: n, weights: w,
-                                                          into: pdp.baseAddress! + i * k)
+                            s.accumulateDistanceGradients(
+                                from: p + i * k, to: p, stride: k, count: n, weights: w,
+                                into: pdp.baseAddress! + i * k)
                         }
                     }
                 }

@@ -2,11 +2,11 @@
 // indices and a geometrically sparse W_hh becomes nearly block-banded (for block-sparse kernels).
 // Reference: the Hilbert curve (D. Hilbert, 1891), index computed bit by bit from the top level.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Linalg
 
@@ -125,8 +125,9 @@ public enum NeuronOrdering {
     /// `out[g * H + a, b] = m[g * H + order[a], order[b]]` for every gate block g.
     public static func permuted<S: BLASScalar>(_ m: Matrix<S>, by order: [Int]) -> Matrix<S> {
         let h = m.columns
-        precondition(order.count == h && m.rows % h == 0,
-                     "permuted: order of \(order.count) neurons for a \(m.rows) x \(m.columns) matrix")
+        precondition(
+            order.count == h && m.rows % h == 0,
+            "permuted: order of \(order.count) neurons for a \(m.rows) x \(m.columns) matrix")
         return Matrix(rows: m.rows, columns: h) { r, c in m[(r / h) * h + order[r % h], order[c]] }
     }
 }

@@ -49,8 +49,10 @@ public struct ProductSpace: ModuliSpace {
 
     /// Batched: each factor's batched distances, squared and summed, then the square root
     /// (bitwise equal to `distance` pair by pair).
-    public func distances(from a: UnsafePointer<Double>, to points: UnsafePointer<Double>, stride: Int, count: Int,
-                          into out: UnsafeMutablePointer<Double>) {
+    public func distances(
+        from a: UnsafePointer<Double>, to points: UnsafePointer<Double>, stride: Int, count: Int,
+        into out: UnsafeMutablePointer<Double>
+    ) {
         for j in 0..<count { out[j] = 0 }
         withUnsafeTemporaryAllocation(of: Double.self, capacity: Swift.max(count, 1)) { tmp in
             let t = tmp.baseAddress!
@@ -64,8 +66,10 @@ public struct ProductSpace: ModuliSpace {
     }
 
     /// `(d_k / d) * grad d_k` per factor; 0 where d = 0.
-    public func distanceGradient(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
-                                 into gradient: UnsafeMutablePointer<Double>) {
+    public func distanceGradient(
+        _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
+        into gradient: UnsafeMutablePointer<Double>
+    ) {
         withUnsafeTemporaryAllocation(of: Double.self, capacity: factors.count) { factorDistances in
             var s = 0.0
             for k in factors.indices {

@@ -39,8 +39,10 @@ public struct Sphere: ModuliSpace {
     }
 
     /// `-scale * z / (|z| |a|)` with `z = |a|^2 b - (a . b) a`; 0 where a = +-b (a subgradient).
-    public func distanceGradient(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
-                                 into gradient: UnsafeMutablePointer<Double>) {
+    public func distanceGradient(
+        _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
+        into gradient: UnsafeMutablePointer<Double>
+    ) {
         GeometryMath.angleGradient(a, b, count: dimension + 1, scale: scale, into: gradient)
     }
 

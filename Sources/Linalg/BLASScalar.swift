@@ -44,54 +44,65 @@ where Self.RawSignificand: FixedWidthInteger {
     /// x = max(x, 0) in place (a NaN stays NaN, -0 stays -0); see `Kernels.reluInPlace`.
     static func reluInPlace(_ x: UnsafeMutablePointer<Self>, count: Int)
     /// `d[i] = h[i] > 0 ? g[i] + o[i] : 0`, or `g[i]` alone when `o` is nil; see `Kernels.reluBackward`.
-    static func reluBackward(output h: UnsafePointer<Self>, gradient g: UnsafePointer<Self>, extra o: UnsafePointer<Self>?,
-                             into d: UnsafeMutablePointer<Self>, count: Int)
+    static func reluBackward(
+        output h: UnsafePointer<Self>, gradient g: UnsafePointer<Self>, extra o: UnsafePointer<Self>?,
+        into d: UnsafeMutablePointer<Self>, count: Int)
     /// `y[c * yStride + r] = x[r * xStride + c]`; see `Kernels.transpose`.
-    static func transpose(_ x: UnsafePointer<Self>, rows: Int, columns: Int, xStride: Int,
-                          into y: UnsafeMutablePointer<Self>, yStride: Int)
+    static func transpose(
+        _ x: UnsafePointer<Self>, rows: Int, columns: Int, xStride: Int,
+        into y: UnsafeMutablePointer<Self>, yStride: Int)
     /// The largest of `count >= 1` values; see `Kernels.maximum`.
     static func largest(_ x: UnsafePointer<Self>, count: Int) -> Self
 
     /// One Adam update of `count` entries (PyTorch's formula, 1 - beta rounded from Double):
     /// `g' = g + l2 p`, `m = b1 m + c1 g'`, `v = b2 v + c2 g'^2`,
     /// `p = p decay - stepSize m / (sqrt(v) / bc2Root + eps)`.
-    static func adamUpdate(parameters p: UnsafeMutablePointer<Self>, gradients g: UnsafeMutablePointer<Self>,
-                           firstMoments m: UnsafeMutablePointer<Self>, secondMoments v: UnsafeMutablePointer<Self>,
-                           count: Int, l2: Self, b1: Self, b2: Self, c1: Self, c2: Self, stepSize: Self,
-                           bc2Root: Self, eps: Self, decay: Self)
+    static func adamUpdate(
+        parameters p: UnsafeMutablePointer<Self>, gradients g: UnsafeMutablePointer<Self>,
+        firstMoments m: UnsafeMutablePointer<Self>, secondMoments v: UnsafeMutablePointer<Self>,
+        count: Int, l2: Self, b1: Self, b2: Self, c1: Self, c2: Self, stepSize: Self,
+        bc2Root: Self, eps: Self, decay: Self)
 
     /// `sum_k r_k |w_k|^p` (p = 1 or 2), summed in the scalar type over chunks of 1024 entries and
     /// across chunks in Double (the moduli penalty of one block).
     static func weightedPowerSum(_ w: UnsafePointer<Self>, weights r: UnsafePointer<Self>, count: Int, power: Int) -> Double
     /// `weightedPowerSum`, adding `scale` times its derivative in w into `gradient`
     /// (p = 1: `scale r sign(w)`, sign(0) = 0; p = 2: `scale 2 r w`).
-    static func weightedPowerSumAddingGradient(_ w: UnsafePointer<Self>, gradient: UnsafeMutablePointer<Self>,
-                                               weights r: UnsafePointer<Self>, count: Int, scale: Self,
-                                               power: Int) -> Double
+    static func weightedPowerSumAddingGradient(
+        _ w: UnsafePointer<Self>, gradient: UnsafeMutablePointer<Self>,
+        weights r: UnsafePointer<Self>, count: Int, scale: Self,
+        power: Int
+    ) -> Double
     /// `a_k += scale |w_k|^p` in Double (p = 1 or 2).
-    static func accumulatePowers(_ w: UnsafePointer<Self>, into a: UnsafeMutablePointer<Double>, count: Int,
-                                 scale: Double, power: Int)
+    static func accumulatePowers(
+        _ w: UnsafePointer<Self>, into a: UnsafeMutablePointer<Double>, count: Int,
+        scale: Double, power: Int)
     /// `dest[k] = Self(source[k])`.
     static func convert(_ source: UnsafePointer<Double>, into dest: UnsafeMutablePointer<Self>, count: Int)
 
     /// `y = A x` (or `+=`) for a CSR matrix; see `CSRMatrix.multiply`.
-    static func csrMultiply(_ a: CSRMatrix<Self>, _ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>,
-                            accumulate: Bool)
+    static func csrMultiply(
+        _ a: CSRMatrix<Self>, _ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>,
+        accumulate: Bool)
     /// `y[:, 0..<width] (+)= A x[:, 0..<width]` with leading dimensions ldx, ldy (the gather tile
     /// of the CSR products on columns and rows).
-    static func csrGatherTile(_ a: CSRMatrix<Self>, _ x: UnsafePointer<Self>, ldx: Int, width: Int,
-                              into y: UnsafeMutablePointer<Self>, ldy: Int, accumulate: Bool)
+    static func csrGatherTile(
+        _ a: CSRMatrix<Self>, _ x: UnsafePointer<Self>, ldx: Int, width: Int,
+        into y: UnsafeMutablePointer<Self>, ldy: Int, accumulate: Bool)
     /// The CSR SDDMM; see `CSRMatrix.addSampledProduct`.
-    static func csrAddSampledProduct(_ a: CSRMatrix<Self>, _ left: UnsafePointer<Self>, _ right: UnsafePointer<Self>,
-                                     count: Int, into g: UnsafeMutablePointer<Self>, ldg: Int,
-                                     workspace: UnsafeMutablePointer<Self>?)
+    static func csrAddSampledProduct(
+        _ a: CSRMatrix<Self>, _ left: UnsafePointer<Self>, _ right: UnsafePointer<Self>,
+        count: Int, into g: UnsafeMutablePointer<Self>, ldg: Int,
+        workspace: UnsafeMutablePointer<Self>?)
     /// `count` rows of x from row r0 transposed into a `width x ldOut` tile (lanes `count..<ldOut`
     /// already zero); see `SparseSupport.transposeTile`.
-    static func transposeTile(_ x: UnsafePointer<Self>, ldx: Int, from r0: Int, count: Int, width: Int,
-                              into out: UnsafeMutablePointer<Self>, ldOut: Int)
+    static func transposeTile(
+        _ x: UnsafePointer<Self>, ldx: Int, from r0: Int, count: Int, width: Int,
+        into out: UnsafeMutablePointer<Self>, ldOut: Int)
     /// A tile written back in row layout; see `SparseSupport.addTransposedTile`.
-    static func addTransposedTile(_ t: UnsafePointer<Self>, ldt: Int, count: Int, width: Int,
-                                  into y: UnsafeMutablePointer<Self>, ldy: Int, from r0: Int, accumulate: Bool)
+    static func addTransposedTile(
+        _ t: UnsafePointer<Self>, ldt: Int, count: Int, width: Int,
+        into y: UnsafeMutablePointer<Self>, ldy: Int, from r0: Int, accumulate: Bool)
 }
 
 extension Float: BLASScalar {
@@ -100,17 +111,20 @@ extension Float: BLASScalar {
         alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        cblas_sgemm(
+            CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+            alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
     @inlinable public static func gemv(
         _ transA: Transpose, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
         x: UnsafePointer<Float>, incx: Int, beta: Float, y: UnsafeMutablePointer<Float>, incy: Int
     ) {
-        cblas_sgemv(CblasRowMajor, transA.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
-                    x, Int32(incx), beta, y, Int32(incy))
+        cblas_sgemv(
+            CblasRowMajor, transA.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
+            x, Int32(incx), beta, y, Int32(incy))
     }
-    @inlinable public static func axpy(n: Int, alpha: Float, x: UnsafePointer<Float>, incx: Int, y: UnsafeMutablePointer<Float>, incy: Int) {
+    @inlinable public static func axpy(n: Int, alpha: Float, x: UnsafePointer<Float>, incx: Int, y: UnsafeMutablePointer<Float>, incy: Int)
+    {
         cblas_saxpy(Int32(n), alpha, x, Int32(incx), y, Int32(incy))
     }
     @inlinable public static func dot(n: Int, x: UnsafePointer<Float>, incx: Int, y: UnsafePointer<Float>, incy: Int) -> Float {
@@ -127,17 +141,21 @@ extension Double: BLASScalar {
         alpha: Double, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
-        cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        cblas_dgemm(
+            CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+            alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
     @inlinable public static func gemv(
         _ transA: Transpose, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
         x: UnsafePointer<Double>, incx: Int, beta: Double, y: UnsafeMutablePointer<Double>, incy: Int
     ) {
-        cblas_dgemv(CblasRowMajor, transA.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
-                    x, Int32(incx), beta, y, Int32(incy))
+        cblas_dgemv(
+            CblasRowMajor, transA.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
+            x, Int32(incx), beta, y, Int32(incy))
     }
-    @inlinable public static func axpy(n: Int, alpha: Double, x: UnsafePointer<Double>, incx: Int, y: UnsafeMutablePointer<Double>, incy: Int) {
+    @inlinable public static func axpy(
+        n: Int, alpha: Double, x: UnsafePointer<Double>, incx: Int, y: UnsafeMutablePointer<Double>, incy: Int
+    ) {
         cblas_daxpy(Int32(n), alpha, x, Int32(incx), y, Int32(incy))
     }
     @inlinable public static func dot(n: Int, x: UnsafePointer<Double>, incx: Int, y: UnsafePointer<Double>, incy: Int) -> Double {
@@ -219,8 +237,9 @@ extension BLASScalar {
             // Start of slice k0 in op(A) (m x k) and op(B) (k x n) for row-major storage.
             let aSlice = transA == .noTranspose ? a + k0 : a + k0 * lda
             let bSlice = transB == .noTranspose ? b + k0 * ldb : b + k0
-            gemm(transA, transB, m: m, n: n, k: kc, alpha: alpha, a: aSlice, lda: lda, b: bSlice, ldb: ldb,
-                 beta: k0 == 0 ? beta : 1, c: c, ldc: ldc)
+            gemm(
+                transA, transB, m: m, n: n, k: kc, alpha: alpha, a: aSlice, lda: lda, b: bSlice, ldb: ldb,
+                beta: k0 == 0 ? beta : 1, c: c, ldc: ldc)
             k0 += kc
         }
     }

@@ -6,7 +6,8 @@ import RealModule
 /// Elementwise and reduction kernels on raw buffers (row-major, `rows x columns`).
 public enum Kernels {
     /// y[r, :] += v for every row r.
-    @inlinable package static func addRowVector<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int, _ v: UnsafePointer<S>) {
+    @inlinable package static func addRowVector<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int, _ v: UnsafePointer<S>)
+    {
         for r in 0..<rows {
             let row = y + r * columns
             var c = 0
@@ -16,7 +17,9 @@ public enum Kernels {
     }
 
     /// out[c] += sum over rows of x[r, c].
-    @inlinable package static func addColumnSums<S: BLASScalar>(_ x: UnsafePointer<S>, rows: Int, columns: Int, into out: UnsafeMutablePointer<S>) {
+    @inlinable package static func addColumnSums<S: BLASScalar>(
+        _ x: UnsafePointer<S>, rows: Int, columns: Int, into out: UnsafeMutablePointer<S>
+    ) {
         for r in 0..<rows {
             let row = x + r * columns
             var c = 0
@@ -26,8 +29,10 @@ public enum Kernels {
     }
 
     /// y[r, :] += u + v for every row r (added left to right: `(y + u) + v`).
-    @inlinable package static func addRowVectors<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int,
-                                                               _ u: UnsafePointer<S>, _ v: UnsafePointer<S>) {
+    @inlinable package static func addRowVectors<S: BLASScalar>(
+        _ y: UnsafeMutablePointer<S>, rows: Int, columns: Int,
+        _ u: UnsafePointer<S>, _ v: UnsafePointer<S>
+    ) {
         for r in 0..<rows {
             let row = y + r * columns
             var c = 0
@@ -45,17 +50,21 @@ public enum Kernels {
     /// The ReLU backward step: `d[i] = h[i] > 0 ? g[i] + o[i] : 0`, or `g[i]` alone when `o` is nil
     /// (h is the activation output, g the carried gradient, o an extra gradient on h). Float runs
     /// 8 lanes at a time (`BLASScalar.reluBackward`).
-    @inlinable package static func reluBackward<S: BLASScalar>(output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
-                                                              extra o: UnsafePointer<S>?, into d: UnsafeMutablePointer<S>,
-                                                              count: Int) {
+    @inlinable package static func reluBackward<S: BLASScalar>(
+        output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
+        extra o: UnsafePointer<S>?, into d: UnsafeMutablePointer<S>,
+        count: Int
+    ) {
         S.reluBackward(output: h, gradient: g, extra: o, into: d, count: count)
     }
 
     /// The tanh backward step: `d[i] = (g[i] + o[i]) (1 - h[i]^2)`, or `g[i] (1 - h[i]^2)` when `o` is
     /// nil (h = tanh output).
-    @inlinable package static func tanhBackward<S: BLASScalar>(output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
-                                                              extra o: UnsafePointer<S>?, into d: UnsafeMutablePointer<S>,
-                                                              count: Int) {
+    @inlinable package static func tanhBackward<S: BLASScalar>(
+        output h: UnsafePointer<S>, gradient g: UnsafePointer<S>,
+        extra o: UnsafePointer<S>?, into d: UnsafeMutablePointer<S>,
+        count: Int
+    ) {
         if let o {
             for i in 0..<count { d[i] = (g[i] + o[i]) * (1 - h[i] * h[i]) }
         } else {
@@ -66,8 +75,10 @@ public enum Kernels {
     /// Writes the transpose of the `rows x columns` block at `x` (row stride `xStride`) to `y`
     /// (`columns x rows`, row stride `yStride`): `y[c, r] = x[r, c]`. Float moves 4 x 4 tiles through
     /// SIMD4 registers, Double walks 8 x 8 tiles (`BLASScalar.transpose`).
-    @inlinable package static func transpose<S: BLASScalar>(_ x: UnsafePointer<S>, rows: Int, columns: Int, xStride: Int,
-                                                           into y: UnsafeMutablePointer<S>, yStride: Int) {
+    @inlinable package static func transpose<S: BLASScalar>(
+        _ x: UnsafePointer<S>, rows: Int, columns: Int, xStride: Int,
+        into y: UnsafeMutablePointer<S>, yStride: Int
+    ) {
         S.transpose(x, rows: rows, columns: columns, xStride: xStride, into: y, yStride: yStride)
     }
 
@@ -112,14 +123,17 @@ extension Float {
     }
 
     /// The ReLU backward step, 8 lanes at a time.
-    @inlinable public static func reluBackward(output h: UnsafePointer<Float>, gradient g: UnsafePointer<Float>,
-                                               extra o: UnsafePointer<Float>?, into d: UnsafeMutablePointer<Float>,
-                                               count: Int) {
+    @inlinable public static func reluBackward(
+        output h: UnsafePointer<Float>, gradient g: UnsafePointer<Float>,
+        extra o: UnsafePointer<Float>?, into d: UnsafeMutablePointer<Float>,
+        count: Int
+    ) {
         var i = 0
         if let o {
             while i + 8 <= count {
-                Kernels.store8((Kernels.load8(g + i) + Kernels.load8(o + i))
-                    .replacing(with: 0, where: .!(Kernels.load8(h + i) .> 0)), d + i)
+                Kernels.store8(
+                    (Kernels.load8(g + i) + Kernels.load8(o + i))
+                        .replacing(with: 0, where: .!(Kernels.load8(h + i) .> 0)), d + i)
                 i += 8
             }
             while i < count { d[i] = h[i] > 0 ? g[i] + o[i] : 0; i += 1 }
@@ -134,8 +148,10 @@ extension Float {
 
     /// The transpose: 4 x 4 tiles moved as four SIMD4 rows turned into four SIMD4 columns
     /// (register shuffles), the ragged edges element by element.
-    @inlinable public static func transpose(_ x: UnsafePointer<Float>, rows: Int, columns: Int, xStride: Int,
-                                            into y: UnsafeMutablePointer<Float>, yStride: Int) {
+    @inlinable public static func transpose(
+        _ x: UnsafePointer<Float>, rows: Int, columns: Int, xStride: Int,
+        into y: UnsafeMutablePointer<Float>, yStride: Int
+    ) {
         @inline(__always) func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
             UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
         }
@@ -195,9 +211,11 @@ extension Double {
     }
 
     /// The ReLU backward step, element by element.
-    @inlinable public static func reluBackward(output h: UnsafePointer<Double>, gradient g: UnsafePointer<Double>,
-                                               extra o: UnsafePointer<Double>?, into d: UnsafeMutablePointer<Double>,
-                                               count: Int) {
+    @inlinable public static func reluBackward(
+        output h: UnsafePointer<Double>, gradient g: UnsafePointer<Double>,
+        extra o: UnsafePointer<Double>?, into d: UnsafeMutablePointer<Double>,
+        count: Int
+    ) {
         if let o {
             for i in 0..<count { d[i] = h[i] > 0 ? g[i] + o[i] : 0 }
         } else {
@@ -206,8 +224,10 @@ extension Double {
     }
 
     /// The transpose in 8 x 8 tiles, so that both sides stay in cache.
-    @inlinable public static func transpose(_ x: UnsafePointer<Double>, rows: Int, columns: Int, xStride: Int,
-                                            into y: UnsafeMutablePointer<Double>, yStride: Int) {
+    @inlinable public static func transpose(
+        _ x: UnsafePointer<Double>, rows: Int, columns: Int, xStride: Int,
+        into y: UnsafeMutablePointer<Double>, yStride: Int
+    ) {
         var r0 = 0
         while r0 < rows {
             let r1 = Swift.min(r0 + 8, rows)

@@ -31,8 +31,9 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
 
     /// A matrix over existing row-major elements.
     public init(rows: Int, columns: Int, scalars: [Scalar]) {
-        precondition(scalars.count == rows * columns,
-                     "Matrix \(rows) x \(columns) needs \(rows * columns) elements, got \(scalars.count)")
+        precondition(
+            scalars.count == rows * columns,
+            "Matrix \(rows) x \(columns) needs \(rows * columns) elements, got \(scalars.count)")
         self.rows = rows
         self.columns = columns
         self.storage = scalars
@@ -88,13 +89,17 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
     }
 
     /// Calls `body` with a mutable pointer to the elements.
-    @inlinable public mutating func withUnsafeMutableBufferPointer<R>(_ body: (inout UnsafeMutableBufferPointer<Scalar>) throws -> R) rethrows -> R {
+    @inlinable public mutating func withUnsafeMutableBufferPointer<R>(_ body: (inout UnsafeMutableBufferPointer<Scalar>) throws -> R)
+        rethrows -> R
+    {
         try storage.withUnsafeMutableBufferPointer(body)
     }
 
     /// op(a) * op(b) through BLAS gemm.
-    public static func product(_ a: Matrix, _ transA: Transpose = .noTranspose,
-                               _ b: Matrix, _ transB: Transpose = .noTranspose) -> Matrix {
+    public static func product(
+        _ a: Matrix, _ transA: Transpose = .noTranspose,
+        _ b: Matrix, _ transB: Transpose = .noTranspose
+    ) -> Matrix {
         let m = transA == .noTranspose ? a.rows : a.columns
         let k = transA == .noTranspose ? a.columns : a.rows
         let kb = transB == .noTranspose ? b.rows : b.columns
@@ -104,10 +109,11 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 c.withUnsafeMutableBufferPointer { pc in
-                    Scalar.gemm(transA, transB, m: m, n: n, k: k, alpha: 1,
-                                a: pa.baseAddress!, lda: max(1, a.columns),
-                                b: pb.baseAddress!, ldb: max(1, b.columns),
-                                beta: 0, c: pc.baseAddress!, ldc: max(1, n))
+                    Scalar.gemm(
+                        transA, transB, m: m, n: n, k: k, alpha: 1,
+                        a: pa.baseAddress!, lda: max(1, a.columns),
+                        b: pb.baseAddress!, ldb: max(1, b.columns),
+                        beta: 0, c: pc.baseAddress!, ldc: max(1, n))
                 }
             }
         }

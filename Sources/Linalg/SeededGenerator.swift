@@ -100,14 +100,18 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
     }
 
     /// A matrix of uniform draws in [low, high).
-    public mutating func uniformMatrix<Scalar: BLASScalar>(rows: Int, columns: Int, low: Double, high: Double,
-                                                           as: Scalar.Type = Scalar.self) -> Matrix<Scalar> {
+    public mutating func uniformMatrix<Scalar: BLASScalar>(
+        rows: Int, columns: Int, low: Double, high: Double,
+        as: Scalar.Type = Scalar.self
+    ) -> Matrix<Scalar> {
         Matrix(rows: rows, columns: columns, scalars: (0..<(rows * columns)).map { _ in Scalar(uniform(low, high)) })
     }
 
     /// A matrix of normal draws.
-    public mutating func normalMatrix<Scalar: BLASScalar>(rows: Int, columns: Int, mean: Double = 0, std: Double = 1,
-                                                          as: Scalar.Type = Scalar.self) -> Matrix<Scalar> {
+    public mutating func normalMatrix<Scalar: BLASScalar>(
+        rows: Int, columns: Int, mean: Double = 0, std: Double = 1,
+        as: Scalar.Type = Scalar.self
+    ) -> Matrix<Scalar> {
         Matrix(rows: rows, columns: columns, scalars: (0..<(rows * columns)).map { _ in Scalar(normal(mean: mean, std: std)) })
     }
 }

@@ -10,10 +10,12 @@ extension Float {
     /// The Adam update 8 lanes at a time over the first `count - count % 8` entries (the scalar
     /// loop does not vectorize), the rest as in `adamUpdateLoop`: every lane does the same IEEE
     /// operations, so the results equal the scalar loop's.
-    public static func adamUpdate(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
-                                  firstMoments m: UnsafeMutablePointer<Float>, secondMoments v: UnsafeMutablePointer<Float>,
-                                  count: Int, l2: Float, b1: Float, b2: Float, c1: Float, c2: Float, stepSize: Float,
-                                  bc2Root: Float, eps: Float, decay: Float) {
+    public static func adamUpdate(
+        parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+        firstMoments m: UnsafeMutablePointer<Float>, secondMoments v: UnsafeMutablePointer<Float>,
+        count: Int, l2: Float, b1: Float, b2: Float, c1: Float, c2: Float, stepSize: Float,
+        bc2Root: Float, eps: Float, decay: Float
+    ) {
         @inline(__always) func load(_ x: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
             UnsafeRawPointer(x).loadUnaligned(as: SIMD8<Float>.self)
         }
@@ -30,14 +32,17 @@ extension Float {
             store(pi * decay - stepSize * mi / (vi.squareRoot() / bc2Root + eps), p + i)
             i += 8
         }
-        adamUpdateLoop(p + i, g + i, m + i, v + i, count: count - i, l2: l2, b1: b1, b2: b2, c1: c1, c2: c2,
-                       stepSize: stepSize, bc2Root: bc2Root, eps: eps, decay: decay)
+        adamUpdateLoop(
+            p + i, g + i, m + i, v + i, count: count - i, l2: l2, b1: b1, b2: b2, c1: c1, c2: c2,
+            stepSize: stepSize, bc2Root: bc2Root, eps: eps, decay: decay)
     }
 
     /// `sum_k r_k |w_k|^p` eight lanes at a time (eight independent partial sums, so the
     /// reduction vectorizes), the tail as in `weightedPowerSumLoop`.
-    public static func weightedPowerSum(_ w: UnsafePointer<Float>, weights r: UnsafePointer<Float>, count: Int,
-                                        power: Int) -> Double {
+    public static func weightedPowerSum(
+        _ w: UnsafePointer<Float>, weights r: UnsafePointer<Float>, count: Int,
+        power: Int
+    ) -> Double {
         let vectorEnd = count - count % 8
         var total = 0.0
         var start = 0
@@ -63,9 +68,11 @@ extension Float {
     /// `weightedPowerSum` with the gradient, eight lanes at a time. For p = 1 the subgradient
     /// r sign(w) is built from bits: r with its sign bit flipped where w < 0, and all bits cleared
     /// where w = +-0 (mask = 0 - (((|w| bits) + 0x7FFFFFFF) >> 31)).
-    public static func weightedPowerSumAddingGradient(_ w: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>,
-                                                      weights r: UnsafePointer<Float>, count: Int, scale: Float,
-                                                      power: Int) -> Double {
+    public static func weightedPowerSumAddingGradient(
+        _ w: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>,
+        weights r: UnsafePointer<Float>, count: Int, scale: Float,
+        power: Int
+    ) -> Double {
         let vectorEnd = count - count % 8
         var total = 0.0
         var start = 0
@@ -104,15 +111,18 @@ extension Float {
             start = end
         }
         if vectorEnd < count {
-            total += weightedPowerSumAddingGradientLoop(w + vectorEnd, g + vectorEnd, r + vectorEnd,
-                                                        count: count - vectorEnd, scale: scale, power: power)
+            total += weightedPowerSumAddingGradientLoop(
+                w + vectorEnd, g + vectorEnd, r + vectorEnd,
+                count: count - vectorEnd, scale: scale, power: power)
         }
         return total
     }
 
     /// `a_k += scale |w_k|^p`, element by element.
-    public static func accumulatePowers(_ w: UnsafePointer<Float>, into a: UnsafeMutablePointer<Double>, count: Int,
-                                        scale: Double, power: Int) {
+    public static func accumulatePowers(
+        _ w: UnsafePointer<Float>, into a: UnsafeMutablePointer<Double>, count: Int,
+        scale: Double, power: Int
+    ) {
         accumulatePowersLoop(w, into: a, count: count, scale: scale, power: power)
     }
 
@@ -130,30 +140,39 @@ extension Float {
 
 extension Double {
     /// The Adam update, element by element.
-    public static func adamUpdate(parameters p: UnsafeMutablePointer<Double>, gradients g: UnsafeMutablePointer<Double>,
-                                  firstMoments m: UnsafeMutablePointer<Double>, secondMoments v: UnsafeMutablePointer<Double>,
-                                  count: Int, l2: Double, b1: Double, b2: Double, c1: Double, c2: Double, stepSize: Double,
-                                  bc2Root: Double, eps: Double, decay: Double) {
-        adamUpdateLoop(p, g, m, v, count: count, l2: l2, b1: b1, b2: b2, c1: c1, c2: c2,
-                       stepSize: stepSize, bc2Root: bc2Root, eps: eps, decay: decay)
+    public static func adamUpdate(
+        parameters p: UnsafeMutablePointer<Double>, gradients g: UnsafeMutablePointer<Double>,
+        firstMoments m: UnsafeMutablePointer<Double>, secondMoments v: UnsafeMutablePointer<Double>,
+        count: Int, l2: Double, b1: Double, b2: Double, c1: Double, c2: Double, stepSize: Double,
+        bc2Root: Double, eps: Double, decay: Double
+    ) {
+        adamUpdateLoop(
+            p, g, m, v, count: count, l2: l2, b1: b1, b2: b2, c1: c1, c2: c2,
+            stepSize: stepSize, bc2Root: bc2Root, eps: eps, decay: decay)
     }
 
     /// `sum_k r_k |w_k|^p`, element by element.
-    public static func weightedPowerSum(_ w: UnsafePointer<Double>, weights r: UnsafePointer<Double>, count: Int,
-                                        power: Int) -> Double {
+    public static func weightedPowerSum(
+        _ w: UnsafePointer<Double>, weights r: UnsafePointer<Double>, count: Int,
+        power: Int
+    ) -> Double {
         weightedPowerSumLoop(w, r, count: count, power: power)
     }
 
     /// `weightedPowerSum` with the gradient, element by element.
-    public static func weightedPowerSumAddingGradient(_ w: UnsafePointer<Double>, gradient g: UnsafeMutablePointer<Double>,
-                                                      weights r: UnsafePointer<Double>, count: Int, scale: Double,
-                                                      power: Int) -> Double {
+    public static func weightedPowerSumAddingGradient(
+        _ w: UnsafePointer<Double>, gradient g: UnsafeMutablePointer<Double>,
+        weights r: UnsafePointer<Double>, count: Int, scale: Double,
+        power: Int
+    ) -> Double {
         weightedPowerSumAddingGradientLoop(w, g, r, count: count, scale: scale, power: power)
     }
 
     /// `a_k += scale |w_k|^p`, element by element.
-    public static func accumulatePowers(_ w: UnsafePointer<Double>, into a: UnsafeMutablePointer<Double>, count: Int,
-                                        scale: Double, power: Int) {
+    public static func accumulatePowers(
+        _ w: UnsafePointer<Double>, into a: UnsafeMutablePointer<Double>, count: Int,
+        scale: Double, power: Int
+    ) {
         accumulatePowersLoop(w, into: a, count: count, scale: scale, power: power)
     }
 
@@ -165,9 +184,11 @@ extension Double {
 
 /// The Adam update of `BLASScalar.adamUpdate`, element by element.
 @inline(__always)
-func adamUpdateLoop<T: BLASScalar>(_ p: UnsafeMutablePointer<T>, _ g: UnsafeMutablePointer<T>, _ m: UnsafeMutablePointer<T>,
-                                   _ v: UnsafeMutablePointer<T>, count: Int, l2: T, b1: T, b2: T, c1: T, c2: T,
-                                   stepSize: T, bc2Root: T, eps: T, decay: T) {
+func adamUpdateLoop<T: BLASScalar>(
+    _ p: UnsafeMutablePointer<T>, _ g: UnsafeMutablePointer<T>, _ m: UnsafeMutablePointer<T>,
+    _ v: UnsafeMutablePointer<T>, count: Int, l2: T, b1: T, b2: T, c1: T, c2: T,
+    stepSize: T, bc2Root: T, eps: T, decay: T
+) {
     for i in 0..<count {
         let gi = g[i] + l2 * p[i]
         let mi = b1 * m[i] + c1 * gi
@@ -179,8 +200,10 @@ func adamUpdateLoop<T: BLASScalar>(_ p: UnsafeMutablePointer<T>, _ g: UnsafeMuta
 
 /// `sum_k r_k |w_k|^p`, summed in T over chunks of `penaltyChunk` and across chunks in Double.
 @inline(__always)
-func weightedPowerSumLoop<T: BinaryFloatingPoint>(_ w: UnsafePointer<T>, _ r: UnsafePointer<T>, count: Int,
-                                                  power: Int) -> Double {
+func weightedPowerSumLoop<T: BinaryFloatingPoint>(
+    _ w: UnsafePointer<T>, _ r: UnsafePointer<T>, count: Int,
+    power: Int
+) -> Double {
     var total = 0.0
     var start = 0
     while start < count {
@@ -199,9 +222,11 @@ func weightedPowerSumLoop<T: BinaryFloatingPoint>(_ w: UnsafePointer<T>, _ r: Un
 
 /// `weightedPowerSumLoop`, adding `scale` times its derivative in w into g.
 @inline(__always)
-func weightedPowerSumAddingGradientLoop<T: BinaryFloatingPoint>(_ w: UnsafePointer<T>, _ g: UnsafeMutablePointer<T>,
-                                                                _ r: UnsafePointer<T>, count: Int, scale: T,
-                                                                power: Int) -> Double {
+func weightedPowerSumAddingGradientLoop<T: BinaryFloatingPoint>(
+    _ w: UnsafePointer<T>, _ g: UnsafeMutablePointer<T>,
+    _ r: UnsafePointer<T>, count: Int, scale: T,
+    power: Int
+) -> Double {
     var total = 0.0
     var start = 0
     let twiceScale = 2 * scale
@@ -230,8 +255,10 @@ func weightedPowerSumAddingGradientLoop<T: BinaryFloatingPoint>(_ w: UnsafePoint
 
 /// `a_k += scale |w_k|^p` in Double.
 @inline(__always)
-func accumulatePowersLoop<T: BinaryFloatingPoint>(_ w: UnsafePointer<T>, into a: UnsafeMutablePointer<Double>, count: Int,
-                                                  scale: Double, power: Int) {
+func accumulatePowersLoop<T: BinaryFloatingPoint>(
+    _ w: UnsafePointer<T>, into a: UnsafeMutablePointer<Double>, count: Int,
+    scale: Double, power: Int
+) {
     if power == 1 {
         for k in 0..<count { a[k] += scale * Double(Swift.abs(w[k])) }
     } else {

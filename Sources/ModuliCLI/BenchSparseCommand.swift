@@ -17,26 +17,36 @@ struct BenchSparseCommand: ParsableCommand {
         commandName: "sparse",
         abstract: "Time the sparse W_hh products (CSR, block-sparse) against dense OpenBLAS sgemv/sgemm.",
         discussion: """
-        Prints one row per hidden size x sparsity x batch (hidden 256/1024/4096, sparsity 0/50/90/95/98%, \
-        batch 1 and 200 by default, random masks), milliseconds per product (median of --repeats after a warm-up) \
-        and the speedup over dense. Set OPENBLAS_CORETYPE=SkylakeX on CPUs OpenBLAS does not recognise. \
-        Example: moduli bench sparse --hidden 4096 --sparsity 90 --batch 1
-        """)
+            Prints one row per hidden size x sparsity x batch (hidden 256/1024/4096, sparsity 0/50/90/95/98%, \
+            batch 1 and 200 by default, random masks), milliseconds per product (median of --repeats after a warm-up) \
+            and the speedup over dense. Set OPENBLAS_CORETYPE=SkylakeX on CPUs OpenBLAS does not recognise. \
+            Example: moduli bench sparse --hidden 4096 --sparsity 90 --batch 1
+            """)
 
     @Option(help: "Only this hidden size H (W_hh is H x H).") var hidden: Int?
     @Option(help: "Only this sparsity, in percent of W_hh's entries pruned.") var sparsity: Double?
     @Option(help: "Only this batch size.") var batch: Int?
     @Option(help: "Product to time: forward, backward or gradient (the SDDMM of --steps steps).") var kernel = "forward"
-    @Option(help: "Layout of batched states: rows (B x H), columns (H x B), or auto (columns for a batch of at most 64, as the products choose).")
+    @Option(
+        help:
+            "Layout of batched states: rows (B x H), columns (H x B), or auto (columns for a batch of at most 64, as the products choose).")
     var layout = "auto"
     @Option(help: "Steps of the sequence whose weight gradient --kernel gradient times.") var steps = 50
     @Option(help: "Block shape of the block-sparse format, RxC with C 4 or 8.") var block = "1x8"
     @Option(help: "Threads of OpenBLAS and PyTorch (the sparse kernels run on one).") var threads = 1
     @Option(help: "Timed samples per product (each about 20 ms), after one warm-up call.") var repeats = 7
     @Option(help: "Seed of the random masks and inputs.") var seed: UInt64 = 0
-    @Option(help: "Masks: random (uniform) or geometric (each neuron keeps its nearest neurons on a torus; the block format gets them in manifold order).")
+    @Option(
+        help:
+            """
+            Masks: random (uniform) or geometric (each neuron keeps its nearest neurons on a torus; the block format gets them in \
+            manifold order).
+            """
+    )
     var mask = "random"
-    @Option(name: .customLong("mask-from"), help: "A trained run directory: time its W_hh (zeros pruned); the block format gets the neurons in manifold order (positions.npy).")
+    @Option(
+        name: .customLong("mask-from"),
+        help: "A trained run directory: time its W_hh (zeros pruned); the block format gets the neurons in manifold order (positions.npy).")
     var maskFrom: String?
     @Option(help: "A Python with torch and numpy: adds PyTorch's sparse CSR product (torch.sparse_csr_tensor @ dense).")
     var pytorch: String?
@@ -44,9 +54,13 @@ struct BenchSparseCommand: ParsableCommand {
 
     func validate() throws {
         if let hidden, !(1...16_384).contains(hidden) { throw ValidationError("--hidden must be between 1 and 16384, got \(hidden).") }
-        if let sparsity, !(0...100).contains(sparsity) { throw ValidationError("--sparsity is a percentage between 0 and 100, got \(sparsity).") }
+        if let sparsity, !(0...100).contains(sparsity) {
+            throw ValidationError("--sparsity is a percentage between 0 and 100, got \(sparsity).")
+        }
         if let batch, !(1...4096).contains(batch) { throw ValidationError("--batch must be between 1 and 4096, got \(batch).") }
-        if SparseKernelBenchmark.Kernel(rawValue: kernel) == nil { throw ValidationError("--kernel must be forward, backward or gradient, got \(kernel).") }
+        if SparseKernelBenchmark.Kernel(rawValue: kernel) == nil {
+            throw ValidationError("--kernel must be forward, backward or gradient, got \(kernel).")
+        }
         if layout != "auto" && SparseKernelBenchmark.Layout(rawValue: layout) == nil {
             throw ValidationError("--layout must be rows, columns or auto, got \(layout).")
         }
@@ -82,30 +96,42 @@ struct BenchSparseCommand: ParsableCommand {
             for h in hidden.map({ [$0] }) ?? [256, 1024, 4096] {
                 for s in sparsity.map({ [$0] }) ?? [0, 50, 90, 95, 98] {
                     workloads.append { [mask, seed] in
-                        mask == "geometric" ? SparseKernelBenchmark.geometricWorkload(hidden: h, sparsity: s / 100, seed: seed)
+                        mask == "geometric"
+                            ? SparseKernelBenchmark.geometricWorkload(hidden: h, sparsity: s / 100, seed: seed)
                             : SparseKernelBenchmark.randomWorkload(hidden: h, sparsity: s / 100, seed: seed)
                     }
                 }
             }
         }
         let core = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset"
-        say("moduli bench sparse: \(maskFrom == nil ? mask + " masks" : "trained mask"), \(kind.rawValue), \(threads) thread(s), block \(shape.rows)x\(shape.columns), OPENBLAS_CORETYPE=\(core), median of \(repeats)")
-        say("| H | sparsity | B | layout | dense ms | CSR ms | CSR x | block ms | block x | block fill |" + (pytorch != nil ? " PyTorch ms | PyTorch x |" : ""))
+        say(
+            """
+            moduli bench sparse: \(maskFrom == nil ? mask + " masks" : "trained mask"), \(kind.rawValue), \(threads) thread(s), block \
+            \(shape.rows)x\(shape.columns), OPENBLAS_CORETYPE=\(core), median of \(repeats)
+            """
+        )
+        say(
+            "| H | sparsity | B | layout | dense ms | CSR ms | CSR x | block ms | block x | block fill |"
+                + (pytorch != nil ? " PyTorch ms | PyTorch x |" : ""))
         say("|---|---|---|---|---|---|---|---|---|---|" + (pytorch != nil ? "---|---|" : ""))
         for make in workloads {
             let w = try make()
             for b in batches {
-                let l: SparseKernelBenchmark.Layout = layout == "auto" ? (b <= 64 ? .columns : .rows) : (SparseKernelBenchmark.Layout(rawValue: layout) ?? .rows)
-                var row = SparseKernelBenchmark.measure(w, batch: b, kernel: kind, layout: l, steps: steps, blockShape: shape,
-                                                        repeats: repeats, seed: seed &+ 1)
+                let l: SparseKernelBenchmark.Layout =
+                    layout == "auto" ? (b <= 64 ? .columns : .rows) : (SparseKernelBenchmark.Layout(rawValue: layout) ?? .rows)
+                var row = SparseKernelBenchmark.measure(
+                    w, batch: b, kernel: kind, layout: l, steps: steps, blockShape: shape,
+                    repeats: repeats, seed: seed &+ 1)
                 if let pytorch, kind == .forward {
-                    row.pytorchMilliseconds = try SparseKernelBenchmark.pytorch(python: pytorch, script: pytorchScript, workload: w,
-                                                                                batch: b, threads: threads, repeats: repeats)
+                    row.pytorchMilliseconds = try SparseKernelBenchmark.pytorch(
+                        python: pytorch, script: pytorchScript, workload: w,
+                        batch: b, threads: threads, repeats: repeats)
                 }
                 var line = "| \(row.hidden) | " + String(format: "%.1f%%", 100 * row.sparsity) + " | \(row.batch) | \(row.layout) "
-                line += String(format: "| %.4f | %.4f | %.2f | %.4f | %.2f | %.2f |", row.denseMilliseconds, row.csrMilliseconds,
-                               row.denseMilliseconds / row.csrMilliseconds, row.blockMilliseconds,
-                               row.denseMilliseconds / row.blockMilliseconds, row.blockFill)
+                line += String(
+                    format: "| %.4f | %.4f | %.2f | %.4f | %.2f | %.2f |", row.denseMilliseconds, row.csrMilliseconds,
+                    row.denseMilliseconds / row.csrMilliseconds, row.blockMilliseconds,
+                    row.denseMilliseconds / row.blockMilliseconds, row.blockFill)
                 if pytorch != nil {
                     line += row.pytorchMilliseconds.map { String(format: " %.4f | %.2f |", $0, row.denseMilliseconds / $0) } ?? " - | - |"
                 }

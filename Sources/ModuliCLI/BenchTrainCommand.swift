@@ -43,11 +43,18 @@ struct BenchTrainCommand: ParsableCommand {
             throw ValidationError("moduli bench train writes no run: --out and --resume do not apply.")
         }
         if bare.contains("--config") {
-            throw ValidationError("moduli bench train times the configuration its options build: --config does not apply. Give the options instead, e.g. moduli bench train \(task) --hidden 256.")
+            throw ValidationError(
+                """
+                moduli bench train times the configuration its options build: --config does not apply. Give the options instead, e.g. \
+                moduli bench train \(task) --hidden 256.
+                """
+            )
         }
         let (config, prepared) = try resolvedConfiguration(trainOptions, task: Task.self)
         let trainer: Trainer<Task>
-        do { trainer = try Trainer<Task>(validated: config, prepared: prepared) } catch let e as ExperimentError { throw ValidationError(e.description) }
+        do { trainer = try Trainer<Task>(validated: config, prepared: prepared) } catch let e as ExperimentError {
+            throw ValidationError(e.description)
+        }
         let timing: StepTiming
         do { timing = try trainer.timeSteps(steps, warmup: warmup, prunedTo: pruned) } catch let e as ExperimentError {
             throw ValidationError(e.description)
@@ -55,7 +62,8 @@ struct BenchTrainCommand: ParsableCommand {
         let record: [String: Any] = [
             "task": task, "options": trainOptions.joined(separator: " "), "steps": steps, "warmup": warmup,
             "threads": config.training.threads, "blasKernels": BLASKernels.coreName,
-            "pruned": pruned ?? 0, "sparsity": timing.sparsity, "meanMs": timing.mean, "medianMs": timing.median, "minimumMs": timing.minimum,
+            "pruned": pruned ?? 0, "sparsity": timing.sparsity, "meanMs": timing.mean, "medianMs": timing.median,
+            "minimumMs": timing.minimum
         ]
         let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
         print("BENCH " + String(decoding: data, as: UTF8.self))

@@ -20,7 +20,8 @@ struct EvaluateCommand: ParsableCommand {
 
     @Argument(help: "A finished run directory (config.json and model.safetensors).") var runDirectory: String
     @Flag(help: "Run the recurrent products on the kept weights only (sparse kernels).") var sparse = false
-    @Option(help: "Sparse format with --sparse: csr (default) or block (blocks of the block-sparse kernels).") var format: SparseFormatName = .csr
+    @Option(help: "Sparse format with --sparse: csr (default) or block (blocks of the block-sparse kernels).") var format:
+        SparseFormatName = .csr
     @Option(help: "Evaluate this model file of the run (written by moduli export, dense or sparse) instead of its model.safetensors.")
     var model: String?
     @Flag(help: "Renumber the hidden units along the moduli space first (the same function; the layout in which kept weights form blocks).")
@@ -36,11 +37,17 @@ struct EvaluateCommand: ParsableCommand {
         BLASThreads.set(threads)
         let task = try TaskRegistry.task(ofRunAt: runDirectory)
         let start = Date()
-        let metrics = try task.evaluate(runAt: runDirectory, EvaluationOptions(sparse: sparse ? format.format : nil, reorder: reorder, modelFile: model))
+        let metrics = try task.evaluate(
+            runAt: runDirectory, EvaluationOptions(sparse: sparse ? format.format : nil, reorder: reorder, modelFile: model))
         let seconds = Date().timeIntervalSince(start)
         let recorded = try? RunComparison.load([runDirectory]).first?.summary.metrics
         let products = sparse ? "sparse (\(format.format)) products" : "dense products"
-        print("\(task.name) model of \(runDirectory), \(products)\(reorder ? ", neurons in manifold order" : ""), \(String(format: "%.1f", seconds)) s:")
+        print(
+            """
+            \(task.name) model of \(runDirectory), \(products)\(reorder ? ", neurons in manifold order" : ""), \
+            \(String(format: "%.1f", seconds)) s:
+            """
+        )
         let width = max(6, metrics.keys.map(\.count).max() ?? 0)
         for name in metrics.keys.sorted() {
             let value = metrics[name] ?? .nan

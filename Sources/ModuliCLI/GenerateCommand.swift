@@ -26,7 +26,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "OpenBLAS threads.") var threads: Int = 1
 
     func validate() throws {
-        if words < 1 || words > TextGenerator.maximumWords { throw ValidationError("--words must be between 1 and \(TextGenerator.maximumWords).") }
+        if words < 1 || words > TextGenerator.maximumWords {
+            throw ValidationError("--words must be between 1 and \(TextGenerator.maximumWords).")
+        }
         if !(temperature >= 1e-3) || !temperature.isFinite { throw ValidationError("--temperature must be a number of at least 0.001.") }
         if threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024.") }
         if format != .csr && !sparse { throw ValidationError("--format applies to --sparse.") }

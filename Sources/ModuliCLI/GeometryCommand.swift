@@ -24,7 +24,12 @@ struct GeometryCommand: ParsableCommand {
 
     func validate() throws {
         if let matrix, let positions, resolvedFilePath(matrix) == resolvedFilePath(positions) {
-            throw ValidationError("--matrix and --positions name the same file (\(resolvedFilePath(matrix))): the positions would replace R. Give two paths, e.g. --matrix R.npy --positions positions.npy.")
+            throw ValidationError(
+                """
+                --matrix and --positions name the same file (\(resolvedFilePath(matrix))): the positions would replace R. Give two \
+                paths, e.g. --matrix R.npy --positions positions.npy.
+                """
+            )
         }
     }
 
@@ -32,16 +37,26 @@ struct GeometryCommand: ParsableCommand {
         guard let f = Inhibitor(name: inhibitor) else {
             throw ValidationError("Unknown --inhibitor \(inhibitor): choose square, gauss, dog, inverted-dog, ripple or constant.")
         }
-        let config = RegularizerConfig(space: space.lowercased(), inhibitor: f, invert: invert, permute: permute,
-                                       changeEmbed: changeEmbed, strengthMatched: strengthMatched, lambda: 1)
+        let config = RegularizerConfig(
+            space: space.lowercased(), inhibitor: f, invert: invert, permute: permute,
+            changeEmbed: changeEmbed, strengthMatched: strengthMatched, lambda: 1)
         let result = try GeometryInspection.inspect(config, neurons: neurons, seed: seed, matrixPath: matrix, positionsPath: positions)
         if json {
             print(String(decoding: try RunDirectory.encodeJSON(result), as: UTF8.self), terminator: "")
             return
         }
         let s = result.statistics
-        print("R for \(space), \(f.rawValue)\(invert ? ", inverted" : "")\(permute ? ", permuted" : "")\(strengthMatched ? ", strength-matched" : ""), H = \(neurons), seed \(seed)")
-        print(String(format: "  mean %.4f  median %.4f  min %.4f  max %.4f  std %.4f", s.mean, s.median, s.minimum, s.maximum, s.standardDeviation))
+        print(
+            """
+            R for \(space), \
+            \(f.rawValue)\(invert ? ", inverted" : "")\(permute ? ", permuted" : "")\(strengthMatched ? ", strength-matched" : ""), H \
+            = \(neurons), seed \(seed)
+            """
+        )
+        print(
+            String(
+                format: "  mean %.4f  median %.4f  min %.4f  max %.4f  std %.4f", s.mean, s.median, s.minimum, s.maximum,
+                s.standardDeviation))
         print("  quantiles " + s.quantiles.map { String(format: "%g%%: %.4f", 100 * $0.probability, $0.value) }.joined(separator: "  "))
         print(String(format: "  fraction below 10: %.2f%%", 100 * s.fractionBelow10))
         if let matrix { print("  R written to \(matrix)") }

@@ -26,7 +26,8 @@ struct ReportCommand: ParsableCommand {
         if let paths, !(0...64).contains(paths) { throw ValidationError("--paths must be between 0 and 64, got \(paths).") }
         if let units, !(0...256).contains(units) { throw ValidationError("--units must be between 0 and 256, got \(units).") }
         if noModels, let option = [("--paths", paths != nil), ("--units", units != nil)].first(where: \.1)?.0 {
-            throw ValidationError("\(option) sets what the navigation models draw, and --no-models runs none: drop \(option) or --no-models.")
+            throw ValidationError(
+                "\(option) sets what the navigation models draw, and --no-models runs none: drop \(option) or --no-models.")
         }
     }
 

@@ -30,7 +30,8 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "With --emit slurm: the time limit of each array task (HH:MM:SS).") var time: String?
     @Option(name: .customLong("cpus-per-task"), help: "With --emit slurm: CPUs of each array task.") var cpusPerTask: Int?
     @Option(help: "With --emit slurm: memory of each array task (e.g. 4G).") var mem: String?
-    @Option(name: .customLong("only-index"), help: ArgumentHelp("Run only the run with this index (a Slurm array task).", visibility: .hidden))
+    @Option(
+        name: .customLong("only-index"), help: ArgumentHelp("Run only the run with this index (a Slurm array task).", visibility: .hidden))
     var onlyIndex: Int?
 
     func validate() throws {
@@ -38,13 +39,18 @@ struct SweepCommand: ParsableCommand {
         if let seeds, !(1...100_000).contains(seeds) { throw ValidationError("--seeds must be between 1 and 100000, got \(seeds).") }
         if let emit, emit != "slurm" { throw ValidationError("--emit \(emit) is not known: the scheduler is slurm.") }
         if collect && emit != nil { throw ValidationError("--collect and --emit contradict each other: choose one.") }
-        if onlyIndex != nil && (collect || emit != nil) { throw ValidationError("--only-index runs one run; it cannot go with --collect or --emit.") }
+        if onlyIndex != nil && (collect || emit != nil) {
+            throw ValidationError("--only-index runs one run; it cannot go with --collect or --emit.")
+        }
         if onlyIndex != nil && jobs != nil { throw ValidationError("--only-index runs one run; --jobs does not apply.") }
         if emit == nil {
-            let slurmOnly = [("--partition", partition != nil), ("--time", time != nil), ("--cpus-per-task", cpusPerTask != nil), ("--mem", mem != nil)]
-                .filter(\.1).map(\.0)
+            let slurmOnly = [
+                ("--partition", partition != nil), ("--time", time != nil), ("--cpus-per-task", cpusPerTask != nil), ("--mem", mem != nil)
+            ]
+            .filter(\.1).map(\.0)
             if !slurmOnly.isEmpty {
-                throw ValidationError("\(slurmOnly.joined(separator: ", ")) appl\(slurmOnly.count == 1 ? "ies" : "y") only with --emit slurm.")
+                throw ValidationError(
+                    "\(slurmOnly.joined(separator: ", ")) appl\(slurmOnly.count == 1 ? "ies" : "y") only with --emit slurm.")
             }
         }
         if let out, out.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--out is empty: name the sweep directory.") }
@@ -82,7 +88,8 @@ struct SweepCommand: ParsableCommand {
             var arguments = [FileManager.default.fileExists(atPath: spec) ? URL(fileURLWithPath: spec).standardizedFileURL.path : spec]
             if let seeds { arguments += ["--seeds", String(seeds)] }
             if let preset { arguments += ["--preset", preset] }
-            let text = try SlurmBatchScript.text(directory: directory, executable: executable, sweepArguments: arguments, options: slurmOptions)
+            let text = try SlurmBatchScript.text(
+                directory: directory, executable: executable, sweepArguments: arguments, options: slurmOptions)
             let script = directory.file(SlurmBatchScript.fileName)
             try RunDirectory.writeAtomically(Data(text.utf8), to: script)
             print("Wrote \(script.path): a job array of \(resolved.runs.count) runs. Submit it with: sbatch \(script.path)")
@@ -101,9 +108,11 @@ struct SweepCommand: ParsableCommand {
             if let preset { command += ["--preset", preset] }
             command += ["--out", directory.url.path]
             if let onlyIndex { command += ["--only-index", String(onlyIndex)] }
-            FileHandle.standardError.write(Data(("Stopped by \(StopRequest.name(of: signal)): \(outcome.stopped.count) run(s) did not finish "
-                + "(the ones that had started saved a checkpoint), \(outcome.finished.count + outcome.skipped.count) did. "
-                + "Resume the sweep with the same command: \(command.joined(separator: " "))\n").utf8))
+            FileHandle.standardError.write(
+                Data(
+                    ("Stopped by \(StopRequest.name(of: signal)): \(outcome.stopped.count) run(s) did not finish "
+                        + "(the ones that had started saved a checkpoint), \(outcome.finished.count + outcome.skipped.count) did. "
+                        + "Resume the sweep with the same command: \(command.joined(separator: " "))\n").utf8))
             throw ExitCode(StopRequest.exitStatus(for: signal))
         }
         if onlyIndex != nil {
@@ -115,9 +124,19 @@ struct SweepCommand: ParsableCommand {
         }
         if !outcome.failed.isEmpty || !outcome.busy.isEmpty {
             var parts: [String] = []
-            if !outcome.failed.isEmpty { parts.append("\(outcome.failed.count) run(s) failed twice: \(outcome.failed.joined(separator: ", ")) (logs in \(directory.file("logs").path))") }
-            if !outcome.busy.isEmpty { parts.append("\(outcome.busy.count) run(s) were being trained by another process: \(outcome.busy.joined(separator: ", "))") }
-            throw ExperimentError("The sweep is incomplete: " + parts.joined(separator: "; ") + ". Run the same command again to retry them.")
+            if !outcome.failed.isEmpty {
+                parts.append(
+                    """
+                    \(outcome.failed.count) run(s) failed twice: \(outcome.failed.joined(separator: ", ")) (logs in \
+                    \(directory.file("logs").path))
+                    """
+                )
+            }
+            if !outcome.busy.isEmpty {
+                parts.append("\(outcome.busy.count) run(s) were being trained by another process: \(outcome.busy.joined(separator: ", "))")
+            }
+            throw ExperimentError(
+                "The sweep is incomplete: " + parts.joined(separator: "; ") + ". Run the same command again to retry them.")
         }
     }
 
@@ -125,12 +144,20 @@ struct SweepCommand: ParsableCommand {
     func resolveSpec() throws -> (SweepSpec, String) {
         var resolved: SweepSpec
         if FileManager.default.fileExists(atPath: spec) {
-            if preset != nil { throw ExperimentError("--preset applies to the built-in paper-navigation and paper-language grids; a spec file gives its flags in \"base\".") }
+            if preset != nil {
+                throw ExperimentError(
+                    "--preset applies to the built-in paper-navigation and paper-language grids; a spec file gives its flags in \"base\".")
+            }
             resolved = try SweepSpec.read(path: spec)
         } else if let builtIn = try SweepSpec.builtIn(spec, preset: preset) {
             resolved = builtIn
         } else {
-            throw ExperimentError("\(spec) is neither a spec file (no file at that path) nor a built-in grid (\(SweepSpec.builtInNames.joined(separator: ", "))).")
+            throw ExperimentError(
+                """
+                \(spec) is neither a spec file (no file at that path) nor a built-in grid \
+                (\(SweepSpec.builtInNames.joined(separator: ", "))).
+                """
+            )
         }
         if let seeds { resolved = resolved.withSeeds(count: seeds) }
         return (resolved, spec)
@@ -138,7 +165,9 @@ struct SweepCommand: ParsableCommand {
 
     /// runs/<spec file name without extension>, or runs/<grid>[-<preset>].
     func defaultDirectory() -> String {
-        if FileManager.default.fileExists(atPath: spec) { return "runs/" + URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent }
+        if FileManager.default.fileExists(atPath: spec) {
+            return "runs/" + URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent
+        }
         return "runs/" + spec + (preset.map { "-" + $0 } ?? "")
     }
 
@@ -153,7 +182,13 @@ struct SweepCommand: ParsableCommand {
             print("Wrote \(directory.file(SweepSummary.markdownName).path) and \(SweepSummary.csvName).")
         }
         if requireComplete && !summary.missing.isEmpty {
-            throw ExperimentError("\(summary.missing.count) of \(directory.spec.runs.count) runs have no summary.json yet: \(summary.missing.prefix(10).joined(separator: ", "))\(summary.missing.count > 10 ? ", ..." : ""). Run the sweep again (or wait for the array) to finish them.")
+            throw ExperimentError(
+                """
+                \(summary.missing.count) of \(directory.spec.runs.count) runs have no summary.json yet: \
+                \(summary.missing.prefix(10).joined(separator: ", "))\(summary.missing.count > 10 ? ", ..." : ""). Run the sweep \
+                again (or wait for the array) to finish them.
+                """
+            )
         }
     }
 }

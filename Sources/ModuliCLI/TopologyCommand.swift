@@ -13,7 +13,11 @@ enum TopologySourceName: String, ExpressibleByArgument, CaseIterable {
 struct TopologyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "topology",
-        abstract: "Persistent homology (Vietoris-Rips barcodes) of a point cloud, a distance matrix, or a run's hidden states or neuron positions.",
+        abstract:
+            """
+            Persistent homology (Vietoris-Rips barcodes) of a point cloud, a distance matrix, or a run's hidden states or neuron \
+            positions.
+            """,
         discussion: """
             Input: --points FILE.npy (rows are points, float32 or float64; Euclidean distances), \
             --distances FILE.npy (a square matrix of pairwise distances), or a run directory with \
@@ -40,7 +44,9 @@ struct TopologyCommand: ParsableCommand {
     @Option(name: .customLong("max-dim"), help: "The highest homology dimension, 0 to 3.") var maxDim = 1
     @Option(help: "The prime p of the coefficients Z/p.") var coefficients = 2
     @Option(help: "Only distances up to this value enter the filtration (classes alive there never die).") var threshold: Double?
-    @Option(help: "Keep this many points by max-min sampling first (default for --source hidden: \(TopologyInspection.defaultHiddenLandmarks)).")
+    @Option(
+        help: "Keep this many points by max-min sampling first (default for --source hidden: \(TopologyInspection.defaultHiddenLandmarks))."
+    )
     var landmarks: Int?
     @Option(help: "Project the points onto their top K principal components first.") var pca: Int?
     @Option(name: .customLong("max-states"), help: "With --source hidden: read at most this many hidden states (the first ones).")
@@ -51,7 +57,8 @@ struct TopologyCommand: ParsableCommand {
     func validate() throws {
         let given = [runDirectory != nil, points != nil, distances != nil].filter { $0 }.count
         if given != 1 {
-            throw ValidationError("Give exactly one input: --points FILE.npy, --distances FILE.npy, or a run directory with --source hidden|positions.")
+            throw ValidationError(
+                "Give exactly one input: --points FILE.npy, --distances FILE.npy, or a run directory with --source hidden|positions.")
         }
         if runDirectory != nil && source == nil {
             throw ValidationError("A run directory needs --source hidden (its hidden states) or --source positions (its neuron positions).")
@@ -62,9 +69,15 @@ struct TopologyCommand: ParsableCommand {
 
     func request() -> TopologyRequest {
         let input: TopologyInput
-        if let points { input = .points(points) } else if let distances { input = .distances(distances) } else if source == .hidden {
+        if let points {
+            input = .points(points)
+        } else if let distances {
+            input = .distances(distances)
+        } else if source == .hidden {
             input = .hiddenStates(run: runDirectory ?? "")
-        } else { input = .positions(run: runDirectory ?? "") }
+        } else {
+            input = .positions(run: runDirectory ?? "")
+        }
         var r = TopologyRequest(input: input)
         r.maxDimension = maxDim; r.coefficients = coefficients; r.threshold = threshold; r.pca = pca
         r.landmarks = landmarks ?? (source == .hidden ? TopologyInspection.defaultHiddenLandmarks : nil)
@@ -97,9 +110,12 @@ struct TopologyCommand: ParsableCommand {
         func number(_ x: Double?) -> String { x.map { String(format: "%.6g", $0) } ?? "never" }
         for d in r.diagrams {
             let essential = d.pairs.filter { $0.death == nil }.count
-            lines.append("H\(d.dimension): \(d.pairs.count) bar\(d.pairs.count == 1 ? "" : "s")\(essential > 0 ? " (\(essential) never dying)" : "")\(d.pairs.isEmpty ? "" : "; the longest:")")
+            let bars = d.pairs.count == 1 ? "bar" : "bars"
+            let never = essential > 0 ? " (\(essential) never dying)" : ""
+            lines.append("H\(d.dimension): \(d.pairs.count) \(bars)\(never)\(d.pairs.isEmpty ? "" : "; the longest:")")
             for p in d.byPersistence.prefix(longest) {
-                lines.append("  [" + number(p.birth) + ", " + number(p.death) + ")  length " + (p.death == nil ? "inf" : number(p.persistence)))
+                lines.append(
+                    "  [" + number(p.birth) + ", " + number(p.death) + ")  length " + (p.death == nil ? "inf" : number(p.persistence)))
             }
         }
         return lines.joined(separator: "\n")

@@ -9,13 +9,17 @@ import Sparsity
 
 /// Where the run goes and how to continue it.
 struct RunOptions: ParsableArguments {
-    @Option(name: .long, help: "Run directory to write (config.json, metrics.jsonl, summary.json, model.safetensors); default runs/<task>-<time>.")
+    @Option(
+        name: .long,
+        help: "Run directory to write (config.json, metrics.jsonl, summary.json, model.safetensors); default runs/<task>-<time>.")
     var out: String?
 
     @Flag(name: .long, help: "Replace the run in --out: everything in it is deleted first.")
     var overwrite = false
 
-    @Flag(name: .long, help: "Continue the run in --out from its last checkpoint with its own configuration (config.json); no other option may be given.")
+    @Flag(
+        name: .long,
+        help: "Continue the run in --out from its last checkpoint with its own configuration (config.json); no other option may be given.")
     var resume = false
 
     @Flag(name: .long, help: "Print nothing but errors and the final summary line.")
@@ -42,7 +46,13 @@ struct RunOptions: ParsableArguments {
 /// `moduli train --config FILE` and `moduli train <task> --config FILE` read it (the option group is
 /// shared, so the value reaches the task command wherever it is given).
 struct ConfigFileOption: ParsableArguments {
-    @Option(help: "Run the task and settings of a resolved configuration file (a run's config.json) as they are; only --out, --overwrite and --quiet may be given with it.")
+    @Option(
+        help:
+            """
+            Run the task and settings of a resolved configuration file (a run's config.json) as they are; only --out, --overwrite and \
+            --quiet may be given with it.
+            """
+    )
     var config: String?
 }
 
@@ -53,16 +63,34 @@ func trainFromConfigFile(_ path: String, output: RunOptions, command: String?, g
     let out = output.out ?? "DIR"
     if output.resume {
         let task = (try? TaskRegistry.task(ofRunAt: out).name) ?? command ?? "<task>"
-        throw ValidationError("--config starts a new run from a file; --resume continues the run in --out with its own config.json. To continue it: moduli train \(task) --resume --out \(out)")
+        throw ValidationError(
+            """
+            --config starts a new run from a file; --resume continues the run in --out with its own config.json. To continue it: \
+            moduli train \(task) --resume --out \(out)
+            """
+        )
     }
     if !given.isEmpty {
-        throw ValidationError("--config runs the configuration in \(path) as it is: \(given.joined(separator: ", ")) cannot be given with it (only --out, --overwrite and --quiet can). Change the values in the file and run moduli train --config \(path) --out \(out), or build the run from options alone: moduli train \(command ?? "<task>") \(given.joined(separator: " ")) ... (without --config).")
+        throw ValidationError(
+            """
+            --config runs the configuration in \(path) as it is: \(given.joined(separator: ", ")) cannot be given with it (only \
+            --out, --overwrite and --quiet can). Change the values in the file and run moduli train --config \(path) --out \(out), or \
+            build the run from options alone: moduli train \(command ?? "<task>") \(given.joined(separator: " ")) ... (without \
+            --config).
+            """
+        )
     }
     let url = URL(fileURLWithPath: path)
     let data = try TaskRegistry.readConfigFile(url)
     let task = try TaskRegistry.task(inConfig: data, path: url.path)
     if let command, task.name != command {
-        throw ValidationError("\(url.path) is a configuration of the task \(task.name), but the command is moduli train \(command): the task comes from the file. Run it with moduli train --config \(path) --out \(out) (or moduli train \(task.name) --config \(path) --out \(out)).")
+        throw ValidationError(
+            """
+            \(url.path) is a configuration of the task \(task.name), but the command is moduli train \(command): the task comes from \
+            the file. Run it with moduli train --config \(path) --out \(out) (or moduli train \(task.name) --config \(path) --out \
+            \(out)).
+            """
+        )
     }
     StopRequest.installHandlers()
     let directory = try output.directory(task: task.name)
@@ -84,19 +112,36 @@ func checkResumable(_ out: String, task: String) throws {
         throw ExperimentError("Cannot resume the run in \(dir.path): \(e.description)")
     }
     if recorded.name != task {
-        throw ValidationError("The run in \(dir.path) is a run of the task \(recorded.name), not \(task): continue it with moduli train \(recorded.name) --resume --out \(out)")
+        throw ValidationError(
+            """
+            The run in \(dir.path) is a run of the task \(recorded.name), not \(task): continue it with moduli train \(recorded.name) \
+            --resume --out \(out)
+            """
+        )
     }
     if RunDirectory.holdsRun(dir), let restart = RunDirectory.restartCommand(dir) {
-        throw ExperimentError("Nothing to resume yet: the run in \(dir.path) stopped before its first checkpoint. Start it anew with its own configuration: \(restart)")
+        throw ExperimentError(
+            """
+            Nothing to resume yet: the run in \(dir.path) stopped before its first checkpoint. Start it anew with its own \
+            configuration: \(restart)
+            """
+        )
     }
 }
 
 /// Runs `config` of `Task` (resolved and validated; `prepared`: the data its resolution read) in the
 /// directory of `output`, or resumes the run there (`config` nil), and prints the summary line.
-func train<Task: TrainingTask>(_ task: Task.Type, config: RunConfig<Task.Options>?, prepared: (any Sendable)? = nil,
-                               output: RunOptions, given: [String]) throws {
+func train<Task: TrainingTask>(
+    _ task: Task.Type, config: RunConfig<Task.Options>?, prepared: (any Sendable)? = nil,
+    output: RunOptions, given: [String]
+) throws {
     if output.resume, !given.isEmpty {
-        throw ValidationError("--resume continues the run with its own configuration (\(output.out ?? "")/config.json); \(given.joined(separator: ", ")) cannot be given with it. To change them, start a new run (another --out, or --overwrite).")
+        throw ValidationError(
+            """
+            --resume continues the run with its own configuration (\(output.out ?? "")/config.json); \(given.joined(separator: ", ")) \
+            cannot be given with it. To change them, start a new run (another --out, or --overwrite).
+            """
+        )
     }
     if output.resume, let out = output.out { try checkResumable(out, task: Task.name) }
     StopRequest.installHandlers()
@@ -120,6 +165,7 @@ func train<Task: TrainingTask>(_ task: Task.Type, config: RunConfig<Task.Options
 func printSummary(_ summary: RunSummary, directory: RunDirectory) {
     let metrics = summary.metrics.sorted { $0.key < $1.key }.map { String(format: "%@ %.5g", $0.key, $0.value) }
     let baselines = summary.baselines.sorted { $0.key < $1.key }.map { String(format: "%@ %.5g", $0.key, $0.value) }
-    print("\(summary.task): \(metrics.joined(separator: ", "))\(baselines.isEmpty ? "" : " (\(baselines.joined(separator: ", ")))")"
-          + String(format: " after %d steps in %.1f s; results in %@", summary.steps, summary.wallSeconds, directory.url.path))
+    print(
+        "\(summary.task): \(metrics.joined(separator: ", "))\(baselines.isEmpty ? "" : " (\(baselines.joined(separator: ", ")))")"
+            + String(format: " after %d steps in %.1f s; results in %@", summary.steps, summary.wallSeconds, directory.url.path))
 }

@@ -9,13 +9,16 @@ import Foundation
 /// `moduli train <Task.name>`.
 struct TrainTaskCommand<Task: TrainingTask>: ParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: Task.name, abstract: Task.commandLine.abstract,
-                             discussion: Task.commandLine.discussion + "\n\n" + TaskOptions<Task>.helpText)
+        CommandConfiguration(
+            commandName: Task.name, abstract: Task.commandLine.abstract,
+            discussion: Task.commandLine.discussion + "\n\n" + TaskOptions<Task>.helpText)
     }
 
     @OptionGroup var output: RunOptions
     @OptionGroup(visibility: .hidden) var configFile: ConfigFileOption
-    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Options of the task, the trainer and the method (listed below).", valueName: "options"))
+    @Argument(
+        parsing: .allUnrecognized,
+        help: ArgumentHelp("Options of the task, the trainer and the method (listed below).", valueName: "options"))
     var options: [String] = []
 
     /// The options given, as flags: syntax checked (unknown options, missing values, repeats), values not yet read.
@@ -52,7 +55,8 @@ struct TrainTaskCommand<Task: TrainingTask>: ParsableCommand {
 /// with the data its resolution read: the one computation of a command's configuration. Errors
 /// are usage errors.
 func resolvedConfiguration<Task: TrainingTask>(_ arguments: [String], task: Task.Type) throws
-    -> (config: RunConfig<Task.Options>, prepared: (any Sendable)?) {
+    -> (config: RunConfig<Task.Options>, prepared: (any Sendable)?)
+{
     do {
         let resolved = try TaskOptions<Task>.resolve(arguments)
         try Trainer<Task>.validate(resolved.config)

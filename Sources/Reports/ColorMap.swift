@@ -5,15 +5,17 @@ import Foundation
 /// Colours for series and for values in [0, 1].
 public enum ColorMap {
     /// Ten well-separated colours for runs and series, in order.
-    public static let palette = ["#1f5fa8", "#d9541e", "#2a9d3c", "#c62e45", "#7b4fb0",
-                                 "#8c5a2b", "#d957a8", "#5c5c5c", "#a8a21a", "#1aa6b7"]
+    public static let palette = [
+        "#1f5fa8", "#d9541e", "#2a9d3c", "#c62e45", "#7b4fb0",
+        "#8c5a2b", "#d957a8", "#5c5c5c", "#a8a21a", "#1aa6b7"
+    ]
 
     /// The palette colour for index k (repeating after ten).
     public static func category(_ k: Int) -> String { palette[((k % palette.count) + palette.count) % palette.count] }
 
     /// Anchors of the sequential ramp, low to high.
     static let anchors: [(Double, Double, Double)] = [
-        (0.07, 0.04, 0.30), (0.18, 0.28, 0.55), (0.13, 0.53, 0.56), (0.30, 0.72, 0.42), (0.99, 0.91, 0.14),
+        (0.07, 0.04, 0.30), (0.18, 0.28, 0.55), (0.13, 0.53, 0.56), (0.30, 0.72, 0.42), (0.99, 0.91, 0.14)
     ]
 
     /// The ramp at t in [0, 1] (clamped; NaN gives light grey) as 8-bit RGB.

@@ -33,8 +33,10 @@ public struct Connectivity: Sendable {
         guard FileManager.default.fileExists(atPath: modelURL.path) else {
             throw ExperimentError("\(run.path) has no model.safetensors")
         }
-        let tensors = try ModelFiles.read(modelURL.path, maximumBytes: ReportRun.tensorBytes, missingHint: "",
-                                          remedy: "Restore it from a copy, or train the run again: moduli train --config \(run.path)/config.json --out NEW_DIRECTORY.").tensors
+        let tensors = try ModelFiles.read(
+            modelURL.path, maximumBytes: ReportRun.tensorBytes, missingHint: "",
+            remedy: "Restore it from a copy, or train the run again: moduli train --config \(run.path)/config.json --out NEW_DIRECTORY."
+        ).tensors
         let recurrent = tensors.filter { $0.name.contains("weight_hh") && $0.shape.count == 2 && $0.shape[0] == $0.shape[1] }
             .sorted { $0.name < $1.name }
         guard let w = recurrent.first else {
@@ -58,7 +60,11 @@ public struct Connectivity: Sendable {
                         columns = try run.matrix("column_positions.npy") ?? p
                         if let c = columns, c.rows != hiddenSize || c.columns != s.coordinateCount { columns = p }
                     } else {
-                        note = "positions.npy has shape \(p.rows) x \(p.columns); \(name) with H = \(hiddenSize) needs \(hiddenSize) x \(s.coordinateCount)"
+                        note =
+                            """
+                            positions.npy has shape \(p.rows) x \(p.columns); \(name) with H = \(hiddenSize) needs \(hiddenSize) x \
+                            \(s.coordinateCount)
+                            """
                     }
                 } else {
                     note = "the run directory has no positions.npy"
@@ -131,7 +137,8 @@ public struct Connectivity: Sendable {
             columns.withUnsafeBufferPointer { pc in
                 distances.withUnsafeMutableBufferPointer { pd in
                     for i in 0..<h {
-                        space.distances(from: pr.baseAddress! + i * k, to: pc.baseAddress!, stride: k, count: h, into: pd.baseAddress! + i * h)
+                        space.distances(
+                            from: pr.baseAddress! + i * k, to: pc.baseAddress!, stride: k, count: h, into: pd.baseAddress! + i * h)
                     }
                 }
             }

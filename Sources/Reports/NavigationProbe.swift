@@ -59,17 +59,22 @@ public struct NavigationProbe: Sendable {
             throw ExperimentError("\(run.path) is a \(run.task) run, whose task offers no decoded paths (only navigation does)")
         }
         struct Options: Decodable { var options: NavigationOptions }
-        let options = try JSONFile.decodeRecord(Options.self, from: run.configData, path: run.file("config.json").path,
-                                                advice: "It holds no navigation options this version reads: restore the run's config.json, or pass --no-models.").options
-        try NavigationTask.validate(options, training: TrainingConfig(epochs: 1, stepsPerEpoch: 1, optimizer: OptimizerConfig(kind: .adamw, learningRate: 1e-3)))
+        let options = try JSONFile.decodeRecord(
+            Options.self, from: run.configData, path: run.file("config.json").path,
+            advice: "It holds no navigation options this version reads: restore the run's config.json, or pass --no-models."
+        ).options
+        try NavigationTask.validate(
+            options, training: TrainingConfig(epochs: 1, stepsPerEpoch: 1, optimizer: OptimizerConfig(kind: .adamw, learningRate: 1e-3)))
         let task = try NavigationTask(options: options)
         let store = ParameterStore<Float>()
         var rng = SeededGenerator(seed: 0)
         let model = task.makeModel(in: store, rng: &rng)
         let url = run.file("model.safetensors")
         guard FileManager.default.fileExists(atPath: url.path) else { throw ExperimentError("\(run.path) has no model.safetensors") }
-        let tensors = try ModelFiles.read(url.path, maximumBytes: ReportRun.tensorBytes, missingHint: "",
-                                          remedy: "Restore it from a copy, or train the run again: moduli train --config \(run.path)/config.json --out NEW_DIRECTORY.").tensors
+        let tensors = try ModelFiles.read(
+            url.path, maximumBytes: ReportRun.tensorBytes, missingHint: "",
+            remedy: "Restore it from a copy, or train the run again: moduli train --config \(run.path)/config.json --out NEW_DIRECTORY."
+        ).tensors
         do { try store.load(tensors) } catch {
             throw ExperimentError("\(url.path) does not fit the navigation model of config.json: \(error)")
         }
@@ -123,7 +128,8 @@ public struct NavigationProbe: Sendable {
             allMaps.append((FiringMap(unit: u, means: means, peak: seen.max() ?? 0), variance))
         }
         let maps = allMaps.sorted { ($0.1, -$0.0.unit) > ($1.1, -$1.0.unit) }.prefix(unitCount).map(\.0)
-        return NavigationProbe(paths: paths, maps: Array(maps), bins: bins, mapTrajectories: trajectories, mapSteps: length,
-                               silentUnits: active.lazy.filter { !$0 }.count, hiddenSize: h)
+        return NavigationProbe(
+            paths: paths, maps: Array(maps), bins: bins, mapTrajectories: trajectories, mapSteps: length,
+            silentUnits: active.lazy.filter { !$0 }.count, hiddenSize: h)
     }
 }

@@ -29,22 +29,27 @@ public enum NeuronOrder {
         func p(_ i: Int, _ c: Int) -> Double { c < k ? Double(positions[i, c]) : 0 }
         switch space {
         case is Circle:
-            return Chart(points: (0..<n).map { (p($0, 0), p($0, 1)) }, xLabel: "x (unit circle)", yLabel: "y (unit circle)",
-                         xRange: -1.1...1.1, yRange: -1.1...1.1, description: "the unit vectors on the circle")
+            return Chart(
+                points: (0..<n).map { (p($0, 0), p($0, 1)) }, xLabel: "x (unit circle)", yLabel: "y (unit circle)",
+                xRange: -1.1...1.1, yRange: -1.1...1.1, description: "the unit vectors on the circle")
         case let s as Sphere where s.dimension == 2:
-            return Chart(points: (0..<n).map { (atan2(p($0, 1), p($0, 0)), p($0, 2)) }, xLabel: "longitude atan2(y, x) (rad)",
-                         yLabel: "z (unit sphere)", xRange: -Double.pi...Double.pi, yRange: -1...1,
-                         description: "longitude against height (equal-area projection of the sphere)")
+            return Chart(
+                points: (0..<n).map { (atan2(p($0, 1), p($0, 0)), p($0, 2)) }, xLabel: "longitude atan2(y, x) (rad)",
+                yLabel: "z (unit sphere)", xRange: -Double.pi...Double.pi, yRange: -1...1,
+                description: "longitude against height (equal-area projection of the sphere)")
         case let t as FlatTorus:
-            return Chart(points: (0..<n).map { (p($0, 0), p($0, 1)) }, xLabel: "coordinate 1", yLabel: "coordinate 2",
-                         xRange: 0...t.side, yRange: 0...t.side,
-                         description: t.dimension == 2 ? "the fundamental square of the torus" : "the first two of \(t.dimension) torus coordinates")
+            return Chart(
+                points: (0..<n).map { (p($0, 0), p($0, 1)) }, xLabel: "coordinate 1", yLabel: "coordinate 2",
+                xRange: 0...t.side, yRange: 0...t.side,
+                description: t.dimension == 2 ? "the fundamental square of the torus" : "the first two of \(t.dimension) torus coordinates")
         case let kb as KleinBottle:
-            return Chart(points: (0..<n).map { (p($0, 0), p($0, 1)) }, xLabel: "x", yLabel: "y",
-                         xRange: 0...kb.side, yRange: 0...kb.side, description: "the fundamental square of the Klein bottle")
+            return Chart(
+                points: (0..<n).map { (p($0, 0), p($0, 1)) }, xLabel: "x", yLabel: "y",
+                xRange: 0...kb.side, yRange: 0...kb.side, description: "the fundamental square of the Klein bottle")
         default:
-            return Chart(points: (0..<n).map { (p($0, 0), p($0, 1)) }, xLabel: "coordinate 1", yLabel: "coordinate 2",
-                         xRange: nil, yRange: nil, description: "the first two coordinates")
+            return Chart(
+                points: (0..<n).map { (p($0, 0), p($0, 1)) }, xLabel: "coordinate 1", yLabel: "coordinate 2",
+                xRange: nil, yRange: nil, description: "the first two coordinates")
         }
     }
 

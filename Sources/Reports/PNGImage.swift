@@ -73,8 +73,10 @@ public struct PNGImage: Sendable {
     // MARK: DEFLATE with fixed Huffman codes (RFC 1951 section 3.2.6)
 
     /// Base lengths of the length codes 257...285 and their extra bits.
-    static let lengthBase: [Int] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59,
-                                    67, 83, 99, 115, 131, 163, 195, 227, 258]
+    static let lengthBase: [Int] = [
+        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59,
+        67, 83, 99, 115, 131, 163, 195, 227, 258
+    ]
     static let lengthExtra: [Int] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
     /// Base distances of the distance codes 0...29 and their extra bits.
     static let distanceExtra: [Int] = [0, 0, 0, 0] + (4..<30).map { $0 / 2 - 1 }

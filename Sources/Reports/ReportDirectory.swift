@@ -5,9 +5,9 @@ import Experiments
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The output directory of `moduli report`.
@@ -34,23 +34,31 @@ public enum ReportDirectory {
         }
         let exists = fm.fileExists(atPath: target.path, isDirectory: &isDirectory)
         if exists {
-            guard isDirectory.boolValue else { throw ExperimentError("Cannot write the report to \(path): it is a file, not a directory. Choose another --out.") }
-            if let reason = try refusal(target) { throw ExperimentError("Refusing to write the report into \(path): \(reason). Choose a new or empty --out.") }
+            guard isDirectory.boolValue else {
+                throw ExperimentError("Cannot write the report to \(path): it is a file, not a directory. Choose another --out.")
+            }
+            if let reason = try refusal(target) {
+                throw ExperimentError("Refusing to write the report into \(path): \(reason). Choose a new or empty --out.")
+            }
         }
         removeStaleTemporaries(in: parent)
         let temporary = parent.appendingPathComponent(".\(target.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         do {
             try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
         } catch {
-            throw ExperimentError("Cannot write the report next to \(path): \(parent.path) is not writable (\(error.localizedDescription)).")
+            throw ExperimentError(
+                "Cannot write the report next to \(path): \(parent.path) is not writable (\(error.localizedDescription)).")
         }
         do {
             for (name, data) in files.sorted(by: { $0.key < $1.key }) {
-                guard !name.contains("/"), !name.hasPrefix(".") else { throw ExperimentError("Report file name \(name) is not a plain name.") }
+                guard !name.contains("/"), !name.hasPrefix(".") else {
+                    throw ExperimentError("Report file name \(name) is not a plain name.")
+                }
                 try RunDirectory.writeAtomically(data, to: temporary.appendingPathComponent(name))
             }
             if exists {
-                let aside = parent.appendingPathComponent(".\(target.lastPathComponent).old-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+                let aside = parent.appendingPathComponent(
+                    ".\(target.lastPathComponent).old-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
                 try fm.moveItem(at: target, to: aside)
                 do { try fm.moveItem(at: temporary, to: target) } catch {
                     try? fm.moveItem(at: aside, to: target)  // put the old report back
@@ -75,7 +83,8 @@ public enum ReportDirectory {
             guard let r = name.range(of: marker, options: .backwards), r.lowerBound > name.index(after: name.startIndex) else { continue }
             let parts = name[r.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
             guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
-                  let pid = pid_t(parts[0]), pid > 0 else { continue }
+                let pid = pid_t(parts[0]), pid > 0
+            else { continue }
             return pid
         }
         return nil
@@ -93,8 +102,9 @@ public enum ReportDirectory {
             let path = parent.appendingPathComponent(name).path
             var info = stat()
             guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR,
-                  let entries = try? fm.contentsOfDirectory(atPath: path),
-                  entries.allSatisfy({ RunReport.fileNames.contains($0) || RunDirectory.isTemporaryFileName($0) }) else { continue }
+                let entries = try? fm.contentsOfDirectory(atPath: path),
+                entries.allSatisfy({ RunReport.fileNames.contains($0) || RunDirectory.isTemporaryFileName($0) })
+            else { continue }
             try? fm.removeItem(atPath: path)
         }
     }
@@ -106,12 +116,17 @@ public enum ReportDirectory {
         if RunDirectory.holdsRun(directory) { return "it is a run directory" }
         let others = entries.filter { !RunReport.fileNames.contains($0) }.sorted()
         if !others.isEmpty {
-            return "it holds files that are not part of a report (\(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", ..." : ""))"
+            return
+                """
+                it holds files that are not part of a report \
+                (\(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", ..." : ""))
+                """
         }
         let manifest = directory.appendingPathComponent("report.json")
         guard let data = try? RunDirectory.readFile(atPath: manifest.path, maximumBytes: 1 << 20, hint: ""),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              object["kind"] as? String == "moduli-report" else {
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            object["kind"] as? String == "moduli-report"
+        else {
             return "it has no report.json of an earlier moduli report"
         }
         return nil

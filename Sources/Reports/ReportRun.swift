@@ -35,23 +35,33 @@ public struct ReportRun: Sendable {
             throw ExperimentError("\(path) is not a run directory: there is no directory at that path.")
         }
         for file in ["config.json", "summary.json"] where !FileManager.default.fileExists(atPath: url.appendingPathComponent(file).path) {
-            throw ExperimentError("\(path) is not a finished run directory: it has no \(file) (a run writes config.json when it starts and summary.json when it ends).")
+            throw ExperimentError(
+                """
+                \(path) is not a finished run directory: it has no \(file) (a run writes config.json when it starts and summary.json \
+                when it ends).
+                """
+            )
         }
-        configData = try RunDirectory.readFile(atPath: url.appendingPathComponent("config.json").path, maximumBytes: ReportRun.recordBytes,
-                                               hint: "\(path) holds no readable config.json.")
+        configData = try RunDirectory.readFile(
+            atPath: url.appendingPathComponent("config.json").path, maximumBytes: ReportRun.recordBytes,
+            hint: "\(path) holds no readable config.json.")
         let advice = "Restore the run's files, or leave \(path) out of the report."
-        let header = try JSONFile.decodeRecord(ConfigHeader.self, from: configData, path: url.appendingPathComponent("config.json").path,
-                                               advice: advice)
+        let header = try JSONFile.decodeRecord(
+            ConfigHeader.self, from: configData, path: url.appendingPathComponent("config.json").path,
+            advice: advice)
         task = header.task
         regularizer = header.training.regularizer ?? .none
         regularizerName = RunComparison.regularizerName(url.appendingPathComponent("config.json"))
-        let summaryData = try RunDirectory.readFile(atPath: url.appendingPathComponent("summary.json").path, maximumBytes: ReportRun.recordBytes,
-                                                    hint: "\(path) holds no readable summary.json.")
-        summary = try JSONFile.decodeRecord(RunSummary.self, from: summaryData, path: url.appendingPathComponent("summary.json").path,
-                                            advice: advice)
+        let summaryData = try RunDirectory.readFile(
+            atPath: url.appendingPathComponent("summary.json").path, maximumBytes: ReportRun.recordBytes,
+            hint: "\(path) holds no readable summary.json.")
+        summary = try JSONFile.decodeRecord(
+            RunSummary.self, from: summaryData, path: url.appendingPathComponent("summary.json").path,
+            advice: advice)
         let metricsPath = url.appendingPathComponent("metrics.jsonl").path
         if FileManager.default.fileExists(atPath: metricsPath) {
-            let data = try RunDirectory.readFile(atPath: metricsPath, maximumBytes: ReportRun.metricsBytes, hint: "\(path) holds no readable metrics.jsonl.")
+            let data = try RunDirectory.readFile(
+                atPath: metricsPath, maximumBytes: ReportRun.metricsBytes, hint: "\(path) holds no readable metrics.jsonl.")
             lines = try MetricsLine.parseAll(data, path: metricsPath, advice: advice)
         } else {
             lines = []

@@ -3,9 +3,9 @@
 import Experiments
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One finished run, as a column of a comparison.
@@ -26,10 +26,12 @@ public enum RunComparison {
         return try paths.map { path in
             let url = URL(fileURLWithPath: path, isDirectory: true)
             let summaryURL = url.appendingPathComponent("summary.json")
-            let data = try RunDirectory.readFile(atPath: summaryURL.path, maximumBytes: recordBytes,
-                                                 hint: "\(path) is not a finished run directory (a run writes summary.json when it ends).")
-            let summary = try JSONFile.decodeRecord(RunSummary.self, from: data, path: summaryURL.path,
-                                                    advice: "Restore the run's summary.json, or leave \(path) out of the comparison.")
+            let data = try RunDirectory.readFile(
+                atPath: summaryURL.path, maximumBytes: recordBytes,
+                hint: "\(path) is not a finished run directory (a run writes summary.json when it ends).")
+            let summary = try JSONFile.decodeRecord(
+                RunSummary.self, from: data, path: summaryURL.path,
+                advice: "Restore the run's summary.json, or leave \(path) out of the comparison.")
             return RunColumn(path: path, summary: summary, regularizer: regularizerName(url.appendingPathComponent("config.json")))
         }
     }
@@ -43,7 +45,12 @@ public enum RunComparison {
             let real = realPath(path)
             if let earlier = first[real] {
                 let same = earlier == path ? "\(path) is named twice" : "\(earlier) and \(path) are the same run directory (\(real))"
-                throw ExperimentError("\(same): each run counts once. Name every run directory once: moduli \(command) \(uniqueArguments(paths).joined(separator: " "))\(command == "report" ? " --out REPORT_DIR" : "")")
+                throw ExperimentError(
+                    """
+                    \(same): each run counts once. Name every run directory once: moduli \(command) \
+                    \(uniqueArguments(paths).joined(separator: " "))\(command == "report" ? " --out REPORT_DIR" : "")
+                    """
+                )
             }
             first[real] = path
         }
@@ -75,9 +82,10 @@ public enum RunComparison {
     /// The regularizer of a config.json in words; "?" when it cannot be read.
     static func regularizerName(_ url: URL) -> String {
         guard let data = try? RunDirectory.readFile(atPath: url.path, maximumBytes: recordBytes, hint: ""),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let r = (object["training"] as? [String: Any])?["regularizer"] as? [String: Any],
-              let space = r["space"] as? String else { return "?" }
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let r = (object["training"] as? [String: Any])?["regularizer"] as? [String: Any],
+            let space = r["space"] as? String
+        else { return "?" }
         var words = [space]
         if space != "none" && space != "standard", let f = r["inhibitor"] as? String { words.append(f) }
         for flag in ["permute", "strengthMatched", "learnEmbedding", "changeEmbed"] where r[flag] as? Bool == true { words.append(flag) }

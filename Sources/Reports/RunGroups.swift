@@ -45,7 +45,8 @@ public struct RunGroup: Sendable {
     public static func configurationName(_ directoryName: String) -> String {
         guard let dash = directoryName.range(of: "-s", options: .backwards) else { return directoryName }
         let digits = directoryName[dash.upperBound...]
-        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), dash.lowerBound > directoryName.startIndex else {
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), dash.lowerBound > directoryName.startIndex
+        else {
             return directoryName
         }
         return String(directoryName[..<dash.lowerBound])
@@ -59,7 +60,9 @@ public struct RunGroup: Sendable {
             let parent = URL(fileURLWithPath: run.path).standardizedFileURL.deletingLastPathComponent().path
             let name = configurationName(run.name)
             let key = parent + "\u{0}" + name
-            if let k = index[key] { groups[k].runs.append(run) } else {
+            if let k = index[key] {
+                groups[k].runs.append(run)
+            } else {
                 index[key] = groups.count
                 groups.append(RunGroup(name: name, runs: [run]))
             }
@@ -73,7 +76,9 @@ public struct RunGroup: Sendable {
     public static func format(_ s: Statistic, percent: Bool = false) -> String {
         guard !s.values.isEmpty else { return "-" }
         let mean = percent ? Builder.percent(s.mean) : String(format: "%.4g", s.mean)
-        return s.standardDeviation.map { mean + " (" + (percent ? (100 * $0 < 0.001 ? "0%" : String(format: "%.2g%%", 100 * $0)) : String(format: "%.4g", $0)) + ")" } ?? mean
+        return s.standardDeviation.map {
+            mean + " (" + (percent ? (100 * $0 < 0.001 ? "0%" : String(format: "%.2g%%", 100 * $0)) : String(format: "%.4g", $0)) + ")"
+        } ?? mean
     }
 
     /// Whether a quantity of `quantities` is a fraction shown as a percentage.

@@ -10,7 +10,11 @@ extension Builder {
         let id = "run-" + String(run.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" }) + "-\(k)"
         section(id, "Run \(run.name)")
         let s = run.summary
-        let facts = "\(run.path): \(s.task), regularizer \(run.regularizerName), seed \(s.seed), \(s.steps) steps; W_hh sparsity \(Builder.percent(s.main.sparsity.recurrent.sparsity))."
+        let facts =
+            """
+            \(run.path): \(s.task), regularizer \(run.regularizerName), seed \(s.seed), \(s.steps) steps; W_hh sparsity \
+            \(Builder.percent(s.main.sparsity.recurrent.sparsity)).
+            """
         html += "<p>\(HTMLText.escape(facts))</p>\n"
         markdown += facts + "\n\n"
 
@@ -41,28 +45,36 @@ extension Builder {
         }
         let h = Double(c.hiddenSize)
         let ordered = c.space != nil
-        var chart = SVGChart(title: "W_hh: kept weights (\(run.name))",
-                             xLabel: "pre-synaptic neuron j" + (ordered ? ", in manifold order" : " (index)"),
-                             yLabel: "post-synaptic neuron i" + (ordered ? ", in manifold order" : " (index)"))
+        var chart = SVGChart(
+            title: "W_hh: kept weights (\(run.name))",
+            xLabel: "pre-synaptic neuron j" + (ordered ? ", in manifold order" : " (index)"),
+            yLabel: "post-synaptic neuron i" + (ordered ? ", in manifold order" : " (index)"))
         chart.layers = [.image(png: png.encoded(), x0: 0, x1: h, y0: 0, y1: h)]
         chart.xRange = 0...h; chart.yRange = 0...h; chart.yDownwards = true; chart.equalAspect = true
         chart.width = 600; chart.height = 480
         if binary {
             chart.colorScale = ("pruned", "kept", ["#ffffff", "#000000"])
         } else {
-            chart.colorScale = ("0", Builder.percent(peak) + " kept", (0..<8).map { k -> String in
-                let v = 255 - Int((255 * Double(k) / 7).rounded())
-                return String(format: "#%02x%02x%02x", v, v, v)
-            })
+            chart.colorScale = (
+                "0", Builder.percent(peak) + " kept",
+                (0..<8).map { k -> String in
+                    let v = 255 - Int((255 * Double(k) / 7).rounded())
+                    return String(format: "#%02x%02x%02x", v, v, v)
+                }
+            )
             let side = c.hiddenSize % cells == 0 ? "\(c.hiddenSize / cells)" : String(format: "%.1f", Double(c.hiddenSize) / Double(cells))
             chart.notes = ["\(side) x \(side) weights per cell" + (c.hiddenSize % cells == 0 ? "" : " (on average)")]
         }
         chart.notes.append("\(c.kept.lazy.filter { $0 }.count) of \(c.kept.count) kept")
-        let order = c.space.map { space -> String in
-            "Neurons ordered \(NeuronOrder.describe(space)) (positions.npy)"
-        } ?? "Neurons in index order (\(c.geometryNote ?? "no positions"))"
-        figure(chart.render(), caption: "\(c.tensorName) of model.safetensors: black = non-zero (kept) weight" + (binary ? "" : ", pooled into \(cells) x \(cells) cells showing the kept fraction")
-               + ". \(order).")
+        let order =
+            c.space.map { space -> String in
+                "Neurons ordered \(NeuronOrder.describe(space)) (positions.npy)"
+            } ?? "Neurons in index order (\(c.geometryNote ?? "no positions"))"
+        figure(
+            chart.render(),
+            caption: "\(c.tensorName) of model.safetensors: black = non-zero (kept) weight"
+                + (binary ? "" : ", pooled into \(cells) x \(cells) cells showing the kept fraction")
+                + ". \(order).")
     }
 
     /// Kept fraction against manifold distance, next to a random mask's (flat) expectation.
@@ -72,28 +84,50 @@ extension Builder {
             return
         }
         let overall = Connectivity.overallFraction(bins)
-        var chart = SVGChart(title: "Kept W_hh weights by manifold distance (\(run.name))",
-                             xLabel: "distance d(x_i, x_j) on the \(space.name) (space units)", yLabel: "kept fraction (%)")
-        chart.layers = [.bars(name: "kept in this run", color: color, bins: bins.map { ($0.lower, $0.upper, 100 * $0.fraction) }),
-                        .horizontal(name: "random mask, same sparsity", color: "#222222", y: 100 * overall, dash: 1)]
+        var chart = SVGChart(
+            title: "Kept W_hh weights by manifold distance (\(run.name))",
+            xLabel: "distance d(x_i, x_j) on the \(space.name) (space units)", yLabel: "kept fraction (%)")
+        chart.layers = [
+            .bars(name: "kept in this run", color: color, bins: bins.map { ($0.lower, $0.upper, 100 * $0.fraction) }),
+            .horizontal(name: "random mask, same sparsity", color: "#222222", y: 100 * overall, dash: 1)
+        ]
         chart.notes = ["overall kept: " + String(format: "%.2f%%", 100 * overall)]
         let near = bins.prefix(max(1, bins.count / 4))
         let nearPairs = near.map(\.pairs).reduce(0, +), nearKept = near.map(\.kept).reduce(0, +)
         let nearFraction = nearPairs > 0 ? Double(nearKept) / Double(nearPairs) : .nan
         let lift = overall > 0 ? nearFraction / overall : .nan
-        figure(chart.render(), caption: "Each bar: the fraction of W_hh entries kept among the neuron pairs at that distance, distances recomputed from positions.npy with the \(space.name) of config.json (all pairs of distinct neurons). "
-               + "Dashed: a random mask of equal sparsity keeps the same fraction at every distance. Nearest quarter of distances: "
-               + String(format: "%.2f%% kept, %.2f times the random mask's.", 100 * nearFraction, lift))
+        figure(
+            chart.render(),
+            caption:
+                """
+                Each bar: the fraction of W_hh entries kept among the neuron pairs at that distance, distances recomputed from \
+                positions.npy with the \(space.name) of config.json (all pairs of distinct neurons). 
+                """
+                    + "Dashed: a random mask of equal sparsity keeps the same fraction at every distance. Nearest quarter of distances: "
+                    + String(format: "%.2f%% kept, %.2f times the random mask's.", 100 * nearFraction, lift))
         let rows = bins.enumerated().map { b, bin in
-            [run.name, "\(b)", Builder.exact(bin.lower), Builder.exact(bin.upper), "\(bin.pairs)", "\(bin.kept)", Builder.exact(bin.fraction), Builder.exact(overall)]
+            [
+                run.name, "\(b)", Builder.exact(bin.lower), Builder.exact(bin.upper), "\(bin.pairs)", "\(bin.kept)",
+                Builder.exact(bin.fraction), Builder.exact(overall)
+            ]
         }
         var all = csv["distance.csv"]?.rows ?? []
         all += rows
         csv["distance.csv"] = (["run", "bin", "lower", "upper", "pairs", "kept", "fraction", "randomMaskFraction"], all)
-        markdown += "Kept fraction of W_hh by manifold distance (\(space.name), distances from positions.npy); a random mask of equal sparsity keeps \(String(format: "%.3f%%", 100 * overall)) in every bin:\n\n"
-        markdown += HTMLText.markdownTable(header: ["distance", "pairs", "kept", "kept fraction"], rows: bins.map {
-            [String(format: "%.3g-%.3g", $0.lower, $0.upper), "\($0.pairs)", "\($0.kept)", $0.pairs > 0 ? String(format: "%.3f%%", 100 * $0.fraction) : "-"]
-        }) + "\n"
+        markdown +=
+            """
+            Kept fraction of W_hh by manifold distance (\(space.name), distances from positions.npy); a random mask of equal sparsity \
+            keeps \(String(format: "%.3f%%", 100 * overall)) in every bin:\n\n
+            """
+        markdown +=
+            HTMLText.markdownTable(
+                header: ["distance", "pairs", "kept", "kept fraction"],
+                rows: bins.map {
+                    [
+                        String(format: "%.3g-%.3g", $0.lower, $0.upper), "\($0.pairs)", "\($0.kept)",
+                        $0.pairs > 0 ? String(format: "%.3f%%", 100 * $0.fraction) : "-"
+                    ]
+                }) + "\n"
     }
 
     /// The neuron positions in a 2-D chart of the space, coloured by their place in the manifold order.
@@ -104,24 +138,42 @@ extension Builder {
         var rank = [Int](repeating: 0, count: order.count)
         for (r, i) in order.enumerated() { rank[i] = r }
         let n = max(1, order.count - 1)
-        var chart = SVGChart(title: "Neuron positions on the \(space.name) (\(run.name))", xLabel: chartData.xLabel, yLabel: chartData.yLabel)
-        chart.xRange = chartData.xRange.map { r in (r.lowerBound - 0.02 * (r.upperBound - r.lowerBound))...(r.upperBound + 0.02 * (r.upperBound - r.lowerBound)) }
-        chart.yRange = chartData.yRange.map { r in (r.lowerBound - 0.02 * (r.upperBound - r.lowerBound))...(r.upperBound + 0.02 * (r.upperBound - r.lowerBound)) }
+        var chart = SVGChart(
+            title: "Neuron positions on the \(space.name) (\(run.name))", xLabel: chartData.xLabel, yLabel: chartData.yLabel)
+        chart.xRange = chartData.xRange.map { r in
+            (r.lowerBound - 0.02 * (r.upperBound - r.lowerBound))...(r.upperBound + 0.02 * (r.upperBound - r.lowerBound))
+        }
+        chart.yRange = chartData.yRange.map { r in
+            (r.lowerBound - 0.02 * (r.upperBound - r.lowerBound))...(r.upperBound + 0.02 * (r.upperBound - r.lowerBound))
+        }
         chart.equalAspect = !(space is Sphere)
         chart.width = 560; chart.height = 460
         if let x = chartData.xRange, let y = chartData.yRange, !(space is Circle) {
             chart.layers.append(.rectangle(x0: x.lowerBound, x1: x.upperBound, y0: y.lowerBound, y1: y.upperBound, color: "#999999"))
         }
         var learned = false
-        if run.regularizer.learnEmbedding, let initial = try? run.matrix("initial_positions.npy"), initial.rows == rows.rows, initial.columns == rows.columns {
-            chart.layers.append(.points(name: "initial position", color: "#bbbbbb", points: NeuronOrder.chart(space: space, positions: initial).points, colors: nil, radius: 2))
+        if run.regularizer.learnEmbedding, let initial = try? run.matrix("initial_positions.npy"), initial.rows == rows.rows,
+            initial.columns == rows.columns
+        {
+            chart.layers.append(
+                .points(
+                    name: "initial position", color: "#bbbbbb", points: NeuronOrder.chart(space: space, positions: initial).points,
+                    colors: nil, radius: 2))
             learned = true
         }
-        chart.layers.append(.points(name: learned ? "learned position" : "fixed position", color: ColorMap.rampHex(0.5), points: chartData.points,
-                                    colors: (0..<order.count).map { ColorMap.rampHex(Double(rank[$0]) / Double(n)) }, radius: 2.6))
+        chart.layers.append(
+            .points(
+                name: learned ? "learned position" : "fixed position", color: ColorMap.rampHex(0.5), points: chartData.points,
+                colors: (0..<order.count).map { ColorMap.rampHex(Double(rank[$0]) / Double(n)) }, radius: 2.6))
         chart.colorScale = ("first", "last in order", ColorMap.rampSteps(8))
-        figure(chart.render(), caption: "positions.npy (\(rows.rows) neurons) drawn as \(chartData.description); colour: the neuron's place in the order used for the sparsity pattern."
-               + (learned ? " Grey: initial_positions.npy." : ""))
+        figure(
+            chart.render(),
+            caption:
+                """
+                positions.npy (\(rows.rows) neurons) drawn as \(chartData.description); colour: the neuron's place in the order used \
+                for the sparsity pattern.
+                """
+                    + (learned ? " Grey: initial_positions.npy." : ""))
     }
 
     /// Decoded trajectories and firing maps of a run whose task offers them (navigation), or a note saying why not.
@@ -145,29 +197,45 @@ extension Builder {
         for (t, p) in probe.paths.enumerated() {
             let c = ColorMap.category(t)
             chart.layers.append(.line(name: "path \(t + 1): true", color: c, points: p.truth, dash: 0, width: 2))
-            chart.layers.append(.line(name: "path \(t + 1): decoded (\(String(format: "%.1f", p.errorCM)) cm)", color: c, points: p.decoded, dash: 1, width: 1.5))
+            chart.layers.append(
+                .line(
+                    name: "path \(t + 1): decoded (\(String(format: "%.1f", p.errorCM)) cm)", color: c, points: p.decoded, dash: 1,
+                    width: 1.5))
             chart.layers.append(.points(name: "", color: c, points: [p.truth[0]], colors: nil, radius: 4))
             for s in 0..<p.decoded.count {
-                rows.append([run.name, "\(t)", "\(s + 1)", Builder.exact(p.truth[s + 1].x), Builder.exact(p.truth[s + 1].y),
-                             Builder.exact(p.decoded[s].x), Builder.exact(p.decoded[s].y)])
+                rows.append([
+                    run.name, "\(t)", "\(s + 1)", Builder.exact(p.truth[s + 1].x), Builder.exact(p.truth[s + 1].y),
+                    Builder.exact(p.decoded[s].x), Builder.exact(p.decoded[s].y)
+                ])
             }
         }
         chart.notes = ["dot: start"]
-        figure(chart.render(), caption: "The first \(probe.paths.count) trajectories of the run's first evaluation batch (its evaluation seed, training length): true path from the start (dot), and the position decoded after every step (mean of the 3 most active predicted place cells); the legend gives each path's mean error.")
+        figure(
+            chart.render(),
+            caption:
+                """
+                The first \(probe.paths.count) trajectories of the run's first evaluation batch (its evaluation seed, training \
+                length): true path from the start (dot), and the position decoded after every step (mean of the 3 most active \
+                predicted place cells); the legend gives each path's mean error.
+                """
+        )
         // Each path on its own, zoomed to where it goes (at least 0.5 m across).
         var zoomed: [SVGChart] = []
         for (t, p) in probe.paths.enumerated() {
             let xs = (p.truth + p.decoded).map(\.x).filter(\.isFinite), ys = (p.truth + p.decoded).map(\.y).filter(\.isFinite)
             guard let x0 = xs.min(), let x1 = xs.max(), let y0 = ys.min(), let y1 = ys.max() else { continue }
             let side = max(0.5, 1.15 * max(x1 - x0, y1 - y0)), cx = (x0 + x1) / 2, cy = (y0 + y1) / 2
-            var panel = SVGChart(title: "path \(t + 1): \(String(format: "%.1f", p.errorCM)) cm mean error", xLabel: "x (m)", yLabel: "y (m)")
+            var panel = SVGChart(
+                title: "path \(t + 1): \(String(format: "%.1f", p.errorCM)) cm mean error", xLabel: "x (m)", yLabel: "y (m)")
             panel.xRange = (cx - side / 2)...(cx + side / 2); panel.yRange = (cy - side / 2)...(cy + side / 2)
             panel.equalAspect = true; panel.width = 330; panel.height = 300
-            panel.layers = [.rectangle(x0: -half, x1: half, y0: -half, y1: half, color: "#999999"),
-                            .line(name: "true", color: ColorMap.category(t), points: p.truth, dash: 0, width: 2),
-                            .line(name: "decoded", color: ColorMap.category(t), points: p.decoded, dash: 1, width: 1.5),
-                            .points(name: "", color: ColorMap.category(t), points: p.decoded, colors: nil, radius: 1.8),
-                            .points(name: "start", color: ColorMap.category(t), points: [p.truth[0]], colors: nil, radius: 4)]
+            panel.layers = [
+                .rectangle(x0: -half, x1: half, y0: -half, y1: half, color: "#999999"),
+                .line(name: "true", color: ColorMap.category(t), points: p.truth, dash: 0, width: 2),
+                .line(name: "decoded", color: ColorMap.category(t), points: p.decoded, dash: 1, width: 1.5),
+                .points(name: "", color: ColorMap.category(t), points: p.decoded, colors: nil, radius: 1.8),
+                .points(name: "start", color: ColorMap.category(t), points: [p.truth[0]], colors: nil, radius: 4)
+            ]
             zoomed.append(panel)
         }
         if !zoomed.isEmpty {
@@ -178,7 +246,10 @@ extension Builder {
         var all = csv["paths.csv"]?.rows ?? []
         all += rows
         csv["paths.csv"] = (["run", "trajectory", "step", "trueX", "trueY", "decodedX", "decodedY"], all)
-        markdown += "Decoded paths (\(run.name)): " + probe.paths.enumerated().map { "path \($0 + 1) \(String(format: "%.1f", $1.errorCM)) cm" }.joined(separator: ", ") + " mean error (paths.csv).\n\n"
+        markdown +=
+            "Decoded paths (\(run.name)): "
+            + probe.paths.enumerated().map { "path \($0 + 1) \(String(format: "%.1f", $1.errorCM)) cm" }.joined(separator: ", ")
+            + " mean error (paths.csv).\n\n"
 
         guard !probe.maps.isEmpty else {
             missing("Firing maps (\(run.name))", "no hidden unit was ever active on \(probe.mapTrajectories) trajectories")
@@ -213,8 +284,17 @@ extension Builder {
         var grid = SVGPanelGrid(title: "Firing maps: mean activation over the box (\(run.name))", panels: panels, columns: 4)
         grid.colorScale = ("0", "unit's peak", ColorMap.rampSteps(8))
         grid.note = "light grey: bin not visited"
-        figure(grid.render(), caption: "Mean ReLU activation of the \(probe.maps.count) hidden units whose maps vary most over space, in \(b) x \(b) bins of the 2.2 m box, from \(probe.mapTrajectories) fresh trajectories of \(probe.mapSteps) steps; each map scaled to its own peak. \(probe.silentUnits) of \(probe.hiddenSize) units were never active.")
-        markdown += "Firing maps (\(run.name)): units " + probe.maps.map { "\($0.unit)" }.joined(separator: ", ")
+        figure(
+            grid.render(),
+            caption:
+                """
+                Mean ReLU activation of the \(probe.maps.count) hidden units whose maps vary most over space, in \(b) x \(b) bins of \
+                the 2.2 m box, from \(probe.mapTrajectories) fresh trajectories of \(probe.mapSteps) steps; each map scaled to its \
+                own peak. \(probe.silentUnits) of \(probe.hiddenSize) units were never active.
+                """
+        )
+        markdown +=
+            "Firing maps (\(run.name)): units " + probe.maps.map { "\($0.unit)" }.joined(separator: ", ")
             + " (firing_maps.csv); \(probe.silentUnits) of \(probe.hiddenSize) units never active.\n\n"
     }
 }

@@ -17,7 +17,8 @@ extension Builder {
             let what = source == "hidden" ? "hidden states" : "neuron positions"
             let diagrams: [PersistenceDiagram]
             do {
-                let data = try RunDirectory.readFile(atPath: path, maximumBytes: DiagramFile.maximumBytes, hint: "Write it again with moduli topology.")
+                let data = try RunDirectory.readFile(
+                    atPath: path, maximumBytes: DiagramFile.maximumBytes, hint: "Write it again with moduli topology.")
                 diagrams = try DiagramFile.decode(data)
             } catch {
                 missing("Persistent homology of the \(what) (\(run.name))", "\(path): \(error)")
@@ -39,14 +40,17 @@ extension Builder {
     mutating func barcode(_ run: ReportRun, _ diagrams: [PersistenceDiagram], what: String, file: String) {
         let finite = diagrams.flatMap { $0.pairs.flatMap { [$0.birth] + ($0.death.map { [$0] } ?? []) } }.filter(\.isFinite)
         let right = max(finite.max() ?? 1, 1e-12) * 1.08
-        var chart = SVGChart(title: "Barcode of the \(what) (\(run.name))", xLabel: "filtration value (distance)", yLabel: "bar (longest first, per dimension)")
+        var chart = SVGChart(
+            title: "Barcode of the \(what) (\(run.name))", xLabel: "filtration value (distance)",
+            yLabel: "bar (longest first, per dimension)")
         var row = 0.0
         var notes: [String] = []
         for d in diagrams.sorted(by: { $0.dimension < $1.dimension }) {
             let bars = d.byPersistence.prefix(Self.barcodeBars)
             let color = ColorMap.category(d.dimension)
             for p in bars {
-                chart.layers.append(.line(name: "H\(d.dimension)", color: color, points: [(p.birth, row), (p.death ?? right, row)], dash: 0, width: 2.5))
+                chart.layers.append(
+                    .line(name: "H\(d.dimension)", color: color, points: [(p.birth, row), (p.death ?? right, row)], dash: 0, width: 2.5))
                 row += 1
             }
             if d.pairs.count > bars.count { notes.append("H\(d.dimension): \(bars.count) of \(d.pairs.count) bars drawn") }
@@ -57,13 +61,23 @@ extension Builder {
         chart.yDownwards = true
         chart.height = max(240, min(720, 60 + 9 * row))
         chart.notes = notes
-        figure(chart.render(), caption: "\(file): each line is one homology class, from its birth to its death; a line reaching the right edge never dies (or is alive at the threshold). H0 components, H1 loops, H2 voids.")
-        var diagram = SVGChart(title: "Persistence diagram of the \(what) (\(run.name))", xLabel: "birth", yLabel: "death (top line: never dies)")
+        figure(
+            chart.render(),
+            caption:
+                """
+                \(file): each line is one homology class, from its birth to its death; a line reaching the right edge never dies (or \
+                is alive at the threshold). H0 components, H1 loops, H2 voids.
+                """
+        )
+        var diagram = SVGChart(
+            title: "Persistence diagram of the \(what) (\(run.name))", xLabel: "birth", yLabel: "death (top line: never dies)")
         diagram.layers.append(.line(name: "", color: "#999999", points: [(0, 0), (right, right)], dash: 1, width: 1))
         diagram.layers.append(.horizontal(name: "never dies", color: "#999999", y: right, dash: 2))
         for d in diagrams.sorted(by: { $0.dimension < $1.dimension }) where !d.pairs.isEmpty {
-            diagram.layers.append(.points(name: "H\(d.dimension)", color: ColorMap.category(d.dimension),
-                                          points: d.pairs.map { ($0.birth, $0.death ?? right) }, colors: nil, radius: 2.5))
+            diagram.layers.append(
+                .points(
+                    name: "H\(d.dimension)", color: ColorMap.category(d.dimension),
+                    points: d.pairs.map { ($0.birth, $0.death ?? right) }, colors: nil, radius: 2.5))
         }
         diagram.xRange = 0...right; diagram.yRange = 0...(right * 1.02); diagram.equalAspect = true
         diagram.width = 480; diagram.height = 440
@@ -78,7 +92,9 @@ extension Builder {
                 let death = p.death.map { String(format: "%.4g", $0) } ?? "never"
                 let length = p.death == nil ? "∞" : String(format: "%.4g", p.persistence)
                 rows.append(["H\(d.dimension)", "\(rank + 1)", String(format: "%.4g", p.birth), death, length, "\(d.pairs.count)"])
-                csvRows.append([run.name, source, "\(d.dimension)", "\(rank + 1)", Builder.exact(p.birth), Builder.exact(p.death), "\(d.pairs.count)"])
+                csvRows.append([
+                    run.name, source, "\(d.dimension)", "\(rank + 1)", Builder.exact(p.birth), Builder.exact(p.death), "\(d.pairs.count)"
+                ])
             }
         }
         markdown += "Longest bars of the \(source == "hidden" ? "hidden states" : "neuron positions") (topology-\(source).json):\n\n"

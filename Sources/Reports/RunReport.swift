@@ -31,8 +31,10 @@ public struct RunReport: Sendable {
     public private(set) var files: [String: Data] = [:]
 
     /// The names of the files a report directory holds (and nothing else).
-    public static let fileNames: Set<String> = ["report.html", "report.md", "report.json", "runs.csv", "groups.csv", "curves.csv",
-                                                "sparsity.csv", "distance.csv", "paths.csv", "firing_maps.csv", "topology.csv"]
+    public static let fileNames: Set<String> = [
+        "report.html", "report.md", "report.json", "runs.csv", "groups.csv", "curves.csv",
+        "sparsity.csv", "distance.csv", "paths.csv", "firing_maps.csv", "topology.csv"
+    ]
 
     /// Reads the runs and builds every file. The error names the first directory that is not a finished run.
     public init(paths: [String], options: ReportOptions = ReportOptions()) throws {
@@ -144,8 +146,12 @@ struct Builder {
 
         let anchors = contents.map { "<li><a href=\"#\($0.id)\">\(HTMLText.escape($0.title))</a></li>" }.joined(separator: "\n")
         let title = HTMLText.escape(options.title)
-        let intro = "Runs: " + runs.map { HTMLText.escape($0.path) }.joined(separator: ", ")
-            + ". Written by moduli \(HTMLText.escape(ModuliVersion.string)) from each run's config.json, summary.json, metrics.jsonl, model.safetensors and positions.npy; the numbers are also in report.md and the CSV files beside this page."
+        let intro =
+            "Runs: " + runs.map { HTMLText.escape($0.path) }.joined(separator: ", ")
+                + """
+                . Written by moduli \(HTMLText.escape(ModuliVersion.string)) from each run's config.json, summary.json, metrics.jsonl, \
+                model.safetensors and positions.npy; the numbers are also in report.md and the CSV files beside this page.
+                """
         let page = """
             <!DOCTYPE html>
             <html lang="en">
@@ -177,12 +183,15 @@ struct Builder {
 
         var out: [String: Data] = [:]
         out["report.html"] = Data(page.utf8)
-        let md = "# \(options.title)\n\nRuns: " + runs.map(\.path).joined(separator: ", ")
+        let md =
+            "# \(options.title)\n\nRuns: " + runs.map(\.path).joined(separator: ", ")
             + ". Written by moduli \(ModuliVersion.string); the figures are in report.html.\n" + markdown
         out["report.md"] = Data(md.utf8)
         for (name, t) in csv { out[name] = Data(HTMLText.csv(header: t.header, rows: t.rows).utf8) }
-        let manifest: [String: Any] = ["kind": "moduli-report", "version": ModuliVersion.string, "runs": runs.map(\.path),
-                                       "files": (Array(out.keys) + ["report.json"]).sorted()]
+        let manifest: [String: Any] = [
+            "kind": "moduli-report", "version": ModuliVersion.string, "runs": runs.map(\.path),
+            "files": (Array(out.keys) + ["report.json"]).sorted()
+        ]
         out["report.json"] = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys]) + Data("\n".utf8)
         return out
     }
@@ -193,24 +202,41 @@ struct Builder {
         section("summary", "Final metrics")
         let metrics = Set(runs.flatMap { $0.summary.metrics.keys }).sorted()
         let baselines = Set(runs.flatMap { $0.summary.baselines.keys }).sorted()
-        let header = ["run", "task", "regularizer", "seed"] + metrics + baselines.map { "\($0) (baseline)" }
+        let header =
+            ["run", "task", "regularizer", "seed"] + metrics + baselines.map { "\($0) (baseline)" }
             + ["trainLoss", "pooled sparsity", "W_hh sparsity", "steps", "seconds"]
         func row(_ r: ReportRun, _ n: (Double?) -> String, _ p: (Double) -> String) -> [String] {
             let s = r.summary
             return [r.name, s.task, r.regularizerName, "\(s.seed)"] + metrics.map { n(s[$0]) } + baselines.map { n(s.baselines[$0]) }
-                + [n(s.trainLoss), p(s.main.sparsity.pooled.sparsity), p(s.main.sparsity.recurrent.sparsity), "\(s.steps)", n(s.wallSeconds)]
+                + [
+                    n(s.trainLoss), p(s.main.sparsity.pooled.sparsity), p(s.main.sparsity.recurrent.sparsity), "\(s.steps)",
+                    n(s.wallSeconds)
+                ]
         }
-        html += "<p>The final metrics of summary.json (those of the lottery phase when a run has one), with the baselines and the sparsity of the pruned tensors.</p>\n"
-        table("runs.csv", header: header, rows: runs.map { row($0, { Builder.number($0) }, Builder.percent) },
-              csvRows: runs.map { row($0, Builder.exact, { Builder.exact($0) }) })
+        html +=
+            """
+            <p>The final metrics of summary.json (those of the lottery phase when a run has one), with the baselines and the sparsity \
+            of the pruned tensors.</p>\n
+            """
+        table(
+            "runs.csv", header: header, rows: runs.map { row($0, { Builder.number($0) }, Builder.percent) },
+            csvRows: runs.map { row($0, Builder.exact, { Builder.exact($0) }) })
         endSection()
     }
 
     mutating func groupSection() {
         section("groups", "Configurations over seeds")
         let quantities = RunGroup.quantities(runs)
-        html += "<p>Runs whose directory names differ only by a <code>-sN</code> seed suffix form one configuration: mean (sample standard deviation) over its runs.</p>\n"
-        markdown += "Runs whose directory names differ only by a `-sN` seed suffix form one configuration: mean (sample standard deviation) over its runs.\n\n"
+        html +=
+            """
+            <p>Runs whose directory names differ only by a <code>-sN</code> seed suffix form one configuration: mean (sample standard \
+            deviation) over its runs.</p>\n
+            """
+        markdown +=
+            """
+            Runs whose directory names differ only by a `-sN` seed suffix form one configuration: mean (sample standard deviation) \
+            over its runs.\n\n
+            """
         let header = ["configuration", "runs", "seeds"] + quantities.map(\.name)
         let rows = groups.map { g in
             [g.name, "\(g.runs.count)", g.runs.map { "\($0.summary.seed)" }.joined(separator: ",")]
@@ -236,7 +262,8 @@ struct Builder {
     /// Bars of a final metric's mean per configuration, the sample standard deviation as a bar
     /// from mean - std to mean + std, and every run's value as a dot.
     mutating func groupChart(_ metric: String) {
-        var chart = SVGChart(title: "Final \(metric) per configuration", xLabel: "configuration", yLabel: "\(metric) (\(Builder.unit(of: metric)))")
+        var chart = SVGChart(
+            title: "Final \(metric) per configuration", xLabel: "configuration", yLabel: "\(metric) (\(Builder.unit(of: metric)))")
         chart.xCategories = groups.map(\.name)
         chart.xRange = -0.6...(Double(groups.count) - 0.4)
         var means: [(lower: Double, upper: Double, value: Double)] = [], spread: [(x: Double, y: Double)] = []
@@ -262,12 +289,18 @@ struct Builder {
         } else {
             chart.layers = [.bars(name: "mean over seeds", color: "#c9d6e8", bins: means)]
         }
-        chart.layers += [.line(name: "mean +- sample std", color: "#222222", points: spread, dash: 0, width: 2),
-                         .points(name: "one run", color: "#555555", points: dots, colors: dotColors, radius: 3.2)]
+        chart.layers += [
+            .line(name: "mean +- sample std", color: "#222222", points: spread, dash: 0, width: 2),
+            .points(name: "one run", color: "#555555", points: dots, colors: dotColors, radius: 3.2)
+        ]
         let top = chart.ranges().y.upperBound
         if top > 0 && !zoomed { chart.yRange = 0...(top * 1.04) }
         let baselines = Set(runs.flatMap { $0.summary.baselines.keys }).sorted().filter { b in
-            guard let u = metric.range(of: "[A-Z]+[0-9]*$", options: .regularExpression).map({ String(metric[$0]).trimmingCharacters(in: .decimalDigits) }), !u.isEmpty else { return false }
+            guard
+                let u = metric.range(of: "[A-Z]+[0-9]*$", options: .regularExpression).map({
+                    String(metric[$0]).trimmingCharacters(in: .decimalDigits)
+                }), !u.isEmpty
+            else { return false }
             return b.hasSuffix(u)
         }
         for b in baselines {
@@ -276,7 +309,11 @@ struct Builder {
                 if !zoomed { chart.yRange = 0...max(chart.yRange?.upperBound ?? 0, v * 1.06) }
             }
         }
-        figure(chart.render(), caption: "Final \(metric) of summary.json: " + (zoomed ? "mark" : "bar") + " = mean over the configuration's runs, black = mean +- sample standard deviation, dots = single runs" + (zoomed ? "; the axis does not start at 0." : "."))
+        figure(
+            chart.render(),
+            caption: "Final \(metric) of summary.json: " + (zoomed ? "mark" : "bar")
+                + " = mean over the configuration's runs, black = mean +- sample standard deviation, dots = single runs"
+                + (zoomed ? "; the axis does not start at 0." : "."))
     }
 
     // MARK: Curves
@@ -291,8 +328,10 @@ struct Builder {
         var penalty = SVGChart(title: "Penalty", xLabel: "step", yLabel: "mean penalty lambda * mean(R * |W|^p)")
         for (k, run) in runs.enumerated() {
             let t = run.trainRecords
-            loss.layers.append(.line(name: run.name, color: color(k), points: t.map { (Double($0.step), $0.loss) }, dash: dash(k), width: 1.5))
-            penalty.layers.append(.line(name: run.name, color: color(k), points: t.map { (Double($0.step), $0.penalty) }, dash: dash(k), width: 1.5))
+            loss.layers.append(
+                .line(name: run.name, color: color(k), points: t.map { (Double($0.step), $0.loss) }, dash: dash(k), width: 1.5))
+            penalty.layers.append(
+                .line(name: run.name, color: color(k), points: t.map { (Double($0.step), $0.penalty) }, dash: dash(k), width: 1.5))
             for r in t {
                 rows.append([run.name, "train", "\(r.step)", "\(r.phase)", "loss", Builder.exact(r.loss)])
                 rows.append([run.name, "train", "\(r.step)", "\(r.phase)", "penalty", Builder.exact(r.penalty)])
@@ -300,7 +339,9 @@ struct Builder {
             for e in run.evalRecords {
                 rows.append([run.name, "eval", "\(e.step)", "\(e.phase)", "trainLoss", Builder.exact(e.trainLoss)])
                 rows.append([run.name, "eval", "\(e.step)", "\(e.phase)", "sparsity", Builder.exact(e.sparsity)])
-                for m in e.metrics.keys.sorted() { rows.append([run.name, "eval", "\(e.step)", "\(e.phase)", m, Builder.exact(e.metrics[m])]) }
+                for m in e.metrics.keys.sorted() {
+                    rows.append([run.name, "eval", "\(e.step)", "\(e.phase)", m, Builder.exact(e.metrics[m])])
+                }
             }
         }
         let marks = SVGChart.Layer.verticals(name: "pruning event", color: "#888888", xs: pruneSteps)
@@ -317,7 +358,9 @@ struct Builder {
                 chart.layers.append(.line(name: run.name, color: color(k), points: points, dash: dash(k), width: 1.5))
                 chart.layers.append(.points(name: "", color: color(k), points: points, colors: nil, radius: 2))
             }
-            let unitSuffix = m.range(of: "[A-Z]+[0-9]*$", options: .regularExpression).map { String(m[$0]).trimmingCharacters(in: .decimalDigits) }
+            let unitSuffix = m.range(of: "[A-Z]+[0-9]*$", options: .regularExpression).map {
+                String(m[$0]).trimmingCharacters(in: .decimalDigits)
+            }
             let baselines = Set(runs.flatMap { $0.summary.baselines.keys }).sorted().filter { b in
                 guard let u = unitSuffix, !u.isEmpty else { return false }
                 return b.hasSuffix(u)
@@ -328,15 +371,18 @@ struct Builder {
                 }
             }
             chart.layers.append(marks)
-            figure(chart.render(), caption: "\(m) at every evaluation (metrics.jsonl eval lines)"
-                   + (baselines.isEmpty ? "" : "; dashed: the baseline of summary.json") + "; grey lines: pruning events.")
+            figure(
+                chart.render(),
+                caption: "\(m) at every evaluation (metrics.jsonl eval lines)"
+                    + (baselines.isEmpty ? "" : "; dashed: the baseline of summary.json") + "; grey lines: pruning events.")
         }
         csv["curves.csv"] = (["run", "kind", "step", "phase", "series", "value"], rows)
         markdown += "Every training and evaluation line is in curves.csv. The evaluations:\n\n"
         let evalHeader = ["run", "step", "epoch", "phase", "trainLoss", "sparsity"] + metrics
         let evalRows = runs.flatMap { run in
             run.evalRecords.map { e in
-                [run.name, "\(e.step)", "\(e.epoch)", "\(e.phase)", Builder.number(e.trainLoss), Builder.percent(e.sparsity)] + metrics.map { Builder.number(e.metrics[$0]) }
+                [run.name, "\(e.step)", "\(e.epoch)", "\(e.phase)", Builder.number(e.trainLoss), Builder.percent(e.sparsity)]
+                    + metrics.map { Builder.number(e.metrics[$0]) }
             }
         }
         markdown += HTMLText.markdownTable(header: evalHeader, rows: evalRows) + "\n"
@@ -364,8 +410,9 @@ struct Builder {
             return points
         }
         for tensor in tensorNames {
-            var chart = SVGChart(title: tensor == "pooled" ? "Pooled sparsity of the pruned tensors" : "Sparsity of \(tensor)",
-                                 xLabel: "step", yLabel: "sparsity (% of entries pruned)")
+            var chart = SVGChart(
+                title: tensor == "pooled" ? "Pooled sparsity of the pruned tensors" : "Sparsity of \(tensor)",
+                xLabel: "step", yLabel: "sparsity (% of entries pruned)")
             chart.yRange = 0...100
             for (k, run) in runs.enumerated() {
                 let p = series(run, tensor)
@@ -373,16 +420,28 @@ struct Builder {
                 chart.layers.append(.points(name: "", color: color(k), points: p, colors: nil, radius: 1.8))
                 for q in p { rows.append([run.name, "\(Int(q.x))", tensor, Builder.exact(q.y / 100)]) }
             }
-            figure(chart.render(), caption: "After every pruning event (metrics.jsonl prune lines), from dense at step 0 to the end of the main phase (summary.json).")
+            figure(
+                chart.render(),
+                caption:
+                    """
+                    After every pruning event (metrics.jsonl prune lines), from dense at step 0 to the end of the main phase \
+                    (summary.json).
+                    """
+            )
         }
         csv["sparsity.csv"] = (["run", "step", "tensor", "sparsity"], rows)
         let header = ["run"] + tensorNames + ["W_hh kept entries"]
         markdown += "At the end of the main phase (summary.json); every event is in sparsity.csv.\n\n"
-        markdown += HTMLText.markdownTable(header: header, rows: runs.map { run in
-            let view = SparsityReportView(run.summary.main.sparsity)
-            let r = run.summary.main.sparsity.recurrent
-            return [run.name] + tensorNames.map { view.value($0).map(Builder.percent) ?? "-" } + ["\(r.count - r.zeros) of \(r.count)"]
-        }) + "\n"
+        markdown +=
+            HTMLText.markdownTable(
+                header: header,
+                rows: runs.map { run in
+                    let view = SparsityReportView(run.summary.main.sparsity)
+                    let r = run.summary.main.sparsity.recurrent
+                    return [run.name] + tensorNames.map { view.value($0).map(Builder.percent) ?? "-" } + [
+                        "\(r.count - r.zeros) of \(r.count)"
+                    ]
+                }) + "\n"
         endSection()
     }
 }

@@ -129,11 +129,19 @@ public struct SVGChart: Sendable {
         func clampX(_ v: Double) -> Double { min(max(v, left), left + plotW) }
         func clampY(_ v: Double) -> Double { min(max(v, top), top + plotH) }
 
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" data-title=\"\(HTMLText.escape(title))\" width=\"\(f(totalW))\" height=\"\(f(totalH))\" "
+        var s =
+            """
+            <svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" data-title=\"\(HTMLText.escape(title))\" width=\"\(f(totalW))\" \
+            height=\"\(f(totalH))\" 
+            """
             + "viewBox=\"0 0 \(f(totalW)) \(f(totalH))\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\">\n"
         s += "<title>\(HTMLText.escape(title))</title>\n"
         s += "<rect x=\"0\" y=\"0\" width=\"\(f(totalW))\" height=\"\(f(totalH))\" fill=\"#ffffff\"/>\n"
-        s += "<text x=\"\(f(left + plotW / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(HTMLText.escape(title))</text>\n"
+        s +=
+            """
+            <text x=\"\(f(left + plotW / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"13\" \
+            font-weight=\"bold\">\(HTMLText.escape(title))</text>\n
+            """
 
         // Grid and ticks.
         let xTarget = SVGChart.clampedInt(plotW / 75, 3...8), yTarget = SVGChart.clampedInt(plotH / 55, 3...6)
@@ -150,14 +158,24 @@ public struct SVGChart: Sendable {
             case .line(let name, let color, let points, let dash, let width):
                 var pieces: [[(Double, Double)]] = [[]]
                 for p in points {
-                    if p.x.isFinite && p.y.isFinite { pieces[pieces.count - 1].append((p.x, p.y)) } else if !pieces[pieces.count - 1].isEmpty { pieces.append([]) }
+                    if p.x.isFinite && p.y.isFinite {
+                        pieces[pieces.count - 1].append((p.x, p.y))
+                    } else if !pieces[pieces.count - 1].isEmpty {
+                        pieces.append([])
+                    }
                 }
                 let data = SVGChart.dataAttributes(name: name, points)
                 s += "<g class=\"series\" \(data)>\n"
                 for piece in pieces where !piece.isEmpty {
                     let coords = piece.map { "\(f(clampX(px($0.0)))),\(f(clampY(py($0.1))))" }.joined(separator: " ")
-                    s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(f(width))\"\(SVGChart.dashAttribute(dash)) stroke-linejoin=\"round\" points=\"\(coords)\"/>\n"
-                    if piece.count == 1 { s += "<circle cx=\"\(f(px(piece[0].0)))\" cy=\"\(f(py(piece[0].1)))\" r=\"2\" fill=\"\(color)\"/>\n" }
+                    s +=
+                        """
+                        <polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(f(width))\"\(SVGChart.dashAttribute(dash)) \
+                        stroke-linejoin=\"round\" points=\"\(coords)\"/>\n
+                        """
+                    if piece.count == 1 {
+                        s += "<circle cx=\"\(f(px(piece[0].0)))\" cy=\"\(f(py(piece[0].1)))\" r=\"2\" fill=\"\(color)\"/>\n"
+                    }
                 }
                 s += "</g>\n"
             case .points(let name, let color, let points, let colors, let radius):
@@ -173,28 +191,51 @@ public struct SVGChart: Sendable {
                 for b in bins where b.value.isFinite {
                     let x0 = clampX(px(b.lower)), x1 = clampX(px(b.upper))
                     let y0 = clampY(py(0)), y1 = clampY(py(b.value))
-                    s += "<rect x=\"\(f(min(x0, x1) + 0.5))\" y=\"\(f(min(y0, y1)))\" width=\"\(f(max(0, abs(x1 - x0) - 1)))\" height=\"\(f(abs(y1 - y0)))\"/>\n"
+                    s +=
+                        """
+                        <rect x=\"\(f(min(x0, x1) + 0.5))\" y=\"\(f(min(y0, y1)))\" width=\"\(f(max(0, abs(x1 - x0) - 1)))\" \
+                        height=\"\(f(abs(y1 - y0)))\"/>\n
+                        """
                 }
                 s += "</g>\n"
             case .horizontal(let name, let color, let y, let dash):
                 guard y.isFinite else { continue }
-                s += "<line class=\"reference\" data-series=\"\(HTMLText.escape(name))\" data-y=\"\(SVGChart.exact(y))\" x1=\"\(f(left))\" y1=\"\(f(clampY(py(y))))\" x2=\"\(f(left + plotW))\" y2=\"\(f(clampY(py(y))))\" stroke=\"\(color)\" stroke-width=\"1.5\"\(SVGChart.dashAttribute(dash))/>\n"
+                s +=
+                    """
+                    <line class=\"reference\" data-series=\"\(HTMLText.escape(name))\" data-y=\"\(SVGChart.exact(y))\" \
+                    x1=\"\(f(left))\" y1=\"\(f(clampY(py(y))))\" x2=\"\(f(left + plotW))\" y2=\"\(f(clampY(py(y))))\" \
+                    stroke=\"\(color)\" stroke-width=\"1.5\"\(SVGChart.dashAttribute(dash))/>\n
+                    """
             case .verticals(let name, let color, let xs):
-                s += "<g class=\"events\" data-series=\"\(HTMLText.escape(name))\" data-x=\"\(xs.map(SVGChart.exact).joined(separator: " "))\" stroke=\"\(color)\" stroke-width=\"1\" stroke-opacity=\"0.45\">\n"
+                s +=
+                    """
+                    <g class=\"events\" data-series=\"\(HTMLText.escape(name))\" \
+                    data-x=\"\(xs.map(SVGChart.exact).joined(separator: " "))\" stroke=\"\(color)\" stroke-width=\"1\" \
+                    stroke-opacity=\"0.45\">\n
+                    """
                 for x in xs where x.isFinite && x >= xr.lowerBound && x <= xr.upperBound {
                     s += "<line x1=\"\(f(px(x)))\" y1=\"\(f(top))\" x2=\"\(f(px(x)))\" y2=\"\(f(top + plotH))\"/>\n"
                 }
                 s += "</g>\n"
             case .image(let png, let x0, let x1, let y0, let y1):
                 let ax = px(x0), bx = px(x1), ay = py(y0), by = py(y1)
-                s += "<image x=\"\(f(min(ax, bx)))\" y=\"\(f(min(ay, by)))\" width=\"\(f(abs(bx - ax)))\" height=\"\(f(abs(by - ay)))\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,\(png.base64EncodedString())\"/>\n"
+                s +=
+                    """
+                    <image x=\"\(f(min(ax, bx)))\" y=\"\(f(min(ay, by)))\" width=\"\(f(abs(bx - ax)))\" height=\"\(f(abs(by - ay)))\" \
+                    preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" \
+                    href=\"data:image/png;base64,\(png.base64EncodedString())\"/>\n
+                    """
             case .rectangle(let x0, let x1, let y0, let y1, let color):
                 // Edge by edge, each clipped to the plot (a zoomed chart shows only part of the box).
                 var edges: [(Double, Double, Double, Double)] = []
                 for x in [x0, x1] where x >= xr.lowerBound && x <= xr.upperBound { edges.append((x, y0, x, y1)) }
                 for y in [y0, y1] where y >= yr.lowerBound && y <= yr.upperBound { edges.append((x0, y, x1, y)) }
                 for (ax, ay, bx, by) in edges {
-                    s += "<line x1=\"\(f(clampX(px(ax))))\" y1=\"\(f(clampY(py(ay))))\" x2=\"\(f(clampX(px(bx))))\" y2=\"\(f(clampY(py(by))))\" stroke=\"\(color)\" stroke-width=\"1\"/>\n"
+                    s +=
+                        """
+                        <line x1=\"\(f(clampX(px(ax))))\" y1=\"\(f(clampY(py(ay))))\" x2=\"\(f(clampX(px(bx))))\" \
+                        y2=\"\(f(clampY(py(by))))\" stroke=\"\(color)\" stroke-width=\"1\"/>\n
+                        """
                 }
             }
         }
@@ -211,12 +252,28 @@ public struct SVGChart: Sendable {
                 s += "<text x=\"\(f(px(Double(k))))\" y=\"\(f(top + plotH + 16))\" text-anchor=\"middle\">\(HTMLText.escape(name))</text>\n"
             }
         } else {
-            for t in xTicks { s += "<text x=\"\(f(px(t)))\" y=\"\(f(top + plotH + 16))\" text-anchor=\"middle\">\(SVGChart.tickLabel(t, step: xStep))</text>\n" }
+            for t in xTicks {
+                s +=
+                    """
+                    <text x=\"\(f(px(t)))\" y=\"\(f(top + plotH + 16))\" \
+                    text-anchor=\"middle\">\(SVGChart.tickLabel(t, step: xStep))</text>\n
+                    """
+            }
         }
-        for t in yTicks { s += "<text x=\"\(f(left - 7))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(SVGChart.tickLabel(t, step: yStep))</text>\n" }
+        for t in yTicks {
+            s += "<text x=\"\(f(left - 7))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(SVGChart.tickLabel(t, step: yStep))</text>\n"
+        }
         s += "</g>\n"
-        s += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH + 38))\" text-anchor=\"middle\" font-size=\"12\">\(HTMLText.escape(xLabel))</text>\n"
-        s += "<text transform=\"translate(16 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">\(HTMLText.escape(yLabel))</text>\n"
+        s +=
+            """
+            <text x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH + 38))\" text-anchor=\"middle\" \
+            font-size=\"12\">\(HTMLText.escape(xLabel))</text>\n
+            """
+        s +=
+            """
+            <text transform=\"translate(16 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" \
+            font-size=\"12\">\(HTMLText.escape(yLabel))</text>\n
+            """
 
         // Legend.
         if legend > 0 {
@@ -227,9 +284,18 @@ public struct SVGChart: Sendable {
                 switch e.kind {
                 case "point": s += "<circle cx=\"\(f(lx + 10))\" cy=\"\(f(ly))\" r=\"4\" fill=\"\(e.color)\"/>\n"
                 case "bar": s += "<rect x=\"\(f(lx + 3))\" y=\"\(f(ly - 5))\" width=\"14\" height=\"10\" fill=\"\(e.color)\"/>\n"
-                case "vertical": s += "<line x1=\"\(f(lx + 10))\" y1=\"\(f(ly - 7))\" x2=\"\(f(lx + 10))\" y2=\"\(f(ly + 7))\" stroke=\"\(e.color)\" stroke-width=\"1.5\"/>\n"
+                case "vertical":
+                    s +=
+                        """
+                        <line x1=\"\(f(lx + 10))\" y1=\"\(f(ly - 7))\" x2=\"\(f(lx + 10))\" y2=\"\(f(ly + 7))\" stroke=\"\(e.color)\" \
+                        stroke-width=\"1.5\"/>\n
+                        """
                 default:
-                    s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 20))\" y2=\"\(f(ly))\" stroke=\"\(e.color)\" stroke-width=\"2\"\(SVGChart.dashAttribute(Int(e.kind.dropFirst(4)) ?? 0))/>\n"
+                    s +=
+                        """
+                        <line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 20))\" y2=\"\(f(ly))\" stroke=\"\(e.color)\" \
+                        stroke-width=\"2\"\(SVGChart.dashAttribute(Int(e.kind.dropFirst(4)) ?? 0))/>\n
+                        """
                 }
                 s += "<text x=\"\(f(lx + 26))\" y=\"\(f(ly + 4))\">\(HTMLText.escape(e.name))</text>\n"
                 ly += 16
@@ -371,11 +437,19 @@ public struct SVGPanelGrid: Sendable {
         let w = panels.map(\.width).max() ?? 0, h = panels.map(\.height).max() ?? 0
         let rows = (panels.count + columns - 1) / columns, header = 50.0
         let totalW = max(520, w * Double(min(columns, max(1, panels.count)))), totalH = header + h * Double(rows)
-        var s = String(format: "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\">\n", totalW, totalH, totalW, totalH)
+        var s = String(
+            format:
+                """
+                <svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" \
+                font-family=\"sans-serif\" font-size=\"11\" role=\"img\">\n
+                """,
+            totalW, totalH, totalW, totalH)
         s = s.replacingOccurrences(of: "class=\"chart\" ", with: "class=\"chart\" data-title=\"\(HTMLText.escape(title))\" ")
         s += "<title>\(HTMLText.escape(title))</title>\n"
         s += String(format: "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"#ffffff\"/>\n", totalW, totalH)
-        s += String(format: "<text x=\"%.1f\" y=\"19\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">", totalW / 2) + HTMLText.escape(title) + "</text>\n"
+        s +=
+            String(format: "<text x=\"%.1f\" y=\"19\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">", totalW / 2)
+            + HTMLText.escape(title) + "</text>\n"
         s += "<g class=\"legend\">\n"
         var x = 20.0
         if let scale = colorScale, !scale.colors.isEmpty {
@@ -383,7 +457,9 @@ public struct SVGPanelGrid: Sendable {
             x = 26 + 6.4 * Double(scale.low.count)
             let step = 120.0 / Double(scale.colors.count)
             for (k, c) in scale.colors.enumerated() {
-                s += String(format: "<rect x=\"%.2f\" y=\"30\" width=\"%.2f\" height=\"12\" ", x + Double(k) * step, step + 0.3) + "fill=\"\(c)\"/>\n"
+                s +=
+                    String(format: "<rect x=\"%.2f\" y=\"30\" width=\"%.2f\" height=\"12\" ", x + Double(k) * step, step + 0.3)
+                    + "fill=\"\(c)\"/>\n"
             }
             s += String(format: "<rect x=\"%.2f\" y=\"30\" width=\"120\" height=\"12\" fill=\"none\" stroke=\"#333333\"/>\n", x)
             s += String(format: "<text x=\"%.2f\" y=\"40\">", x + 126) + HTMLText.escape(scale.high) + "</text>\n"

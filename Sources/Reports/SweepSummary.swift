@@ -24,7 +24,9 @@ public struct SweepSummary: Sendable {
         let spec = directory.spec
         let primary = try TaskRegistry.task(named: spec.task).primaryMetric
         var runs: [ReportRun] = [], missing: [String] = [], unreadable: [String] = []
-        for run in spec.runs.sorted(by: { ($0.index % spec.configurations.count, $0.index) < ($1.index % spec.configurations.count, $1.index) }) {
+        for run in spec.runs.sorted(by: {
+            ($0.index % spec.configurations.count, $0.index) < ($1.index % spec.configurations.count, $1.index)
+        }) {
             guard directory.condition(of: run) == .finished else { missing.append(run.name); continue }
             do { runs.append(try ReportRun(path: directory.directory(of: run).path)) } catch {
                 missing.append(run.name); unreadable.append("\(run.name) (\(error))")
@@ -47,7 +49,9 @@ public struct SweepSummary: Sendable {
             var row = [c.name, c.flags.joined(separator: " "), String(done), String(spec.seeds.count), String(failures)]
             for m in metrics + ["W_hh sparsity"] {
                 let s: RunGroup.Statistic
-                if let group { s = m == "W_hh sparsity" ? group.statistic(sparsity) : group.statistic { run in run.summary[m] } } else {
+                if let group {
+                    s = m == "W_hh sparsity" ? group.statistic(sparsity) : group.statistic { run in run.summary[m] }
+                } else {
                     s = RunGroup.Statistic(values: [])
                 }
                 md.append(RunGroup.format(s, percent: m == "W_hh sparsity"))
@@ -57,12 +61,19 @@ public struct SweepSummary: Sendable {
             mdRows.append(md); csvRows.append(row)
         }
         let headerMetrics = metrics + ["W_hh sparsity"]
-        var text = "# Sweep: \(spec.task), \(spec.configurations.count) configuration\(spec.configurations.count == 1 ? "" : "s") x \(spec.seeds.count) seed\(spec.seeds.count == 1 ? "" : "s")\n\n"
-        text += "Every run: `moduli train \(spec.task)\(spec.base.isEmpty ? "" : " " + spec.base.joined(separator: " ")) FLAGS --seed S`"
+        var text =
+            """
+            # Sweep: \(spec.task), \(spec.configurations.count) configuration\(spec.configurations.count == 1 ? "" : "s") x \
+            \(spec.seeds.count) seed\(spec.seeds.count == 1 ? "" : "s")\n\n
+            """
+        text +=
+            "Every run: `moduli train \(spec.task)\(spec.base.isEmpty ? "" : " " + spec.base.joined(separator: " ")) FLAGS --seed S`"
             + " (seeds \(spec.seeds.map(String.init).joined(separator: ", "))). Mean (sample standard deviation) over the seeds;"
             + " \(primary) is the task's primary metric; W_hh sparsity pooled over every recurrent weight_hh.\n\n"
-        text += HTMLText.markdownTable(header: ["configuration", "flags", "runs"] + headerMetrics.enumerated().map { $0.offset == 0 ? "**\($0.element)**" : $0.element },
-                                       rows: mdRows)
+        text += HTMLText.markdownTable(
+            header: ["configuration", "flags", "runs"]
+                + headerMetrics.enumerated().map { $0.offset == 0 ? "**\($0.element)**" : $0.element },
+            rows: mdRows)
         if !failed.isEmpty {
             text += "\nFailed: " + failed.map { "\($0.name) (\($0.exit ?? "failed"); \($0.log))" }.joined(separator: ", ") + ".\n"
         }
@@ -70,7 +81,8 @@ public struct SweepSummary: Sendable {
         if !notRun.isEmpty { text += "\nWithout a summary.json: " + notRun.joined(separator: ", ") + ".\n" }
         if !unreadable.isEmpty { text += "\nUnreadable: " + unreadable.joined(separator: "; ") + ".\n" }
         markdown = text
-        csv = HTMLText.csv(header: ["configuration", "flags", "runs", "seeds", "failed"] + headerMetrics.flatMap { [$0, $0 + " std"] }, rows: csvRows)
+        csv = HTMLText.csv(
+            header: ["configuration", "flags", "runs", "seeds", "failed"] + headerMetrics.flatMap { [$0, $0 + " std"] }, rows: csvRows)
         self.missing = missing
         self.failed = failed.map(\.name)
     }

@@ -44,8 +44,9 @@ public struct GradualMagnitudePruner: Codable, Sendable, Equatable {
 
     /// A pruner over `slots` with a schedule; pass `tensorTargets` (one per slot) for per-tensor pruning.
     public init(slots: [ParameterSlot], schedule: PruningSchedule, tensorTargets: [Double]? = nil) {
-        precondition(tensorTargets == nil || tensorTargets!.count == slots.count,
-                     "GradualMagnitudePruner: \(tensorTargets?.count ?? 0) per-tensor targets for \(slots.count) tensors")
+        precondition(
+            tensorTargets == nil || tensorTargets!.count == slots.count,
+            "GradualMagnitudePruner: \(tensorTargets?.count ?? 0) per-tensor targets for \(slots.count) tensors")
         self.slots = slots
         self.schedule = schedule
         self.tensorTargets = tensorTargets
@@ -62,12 +63,14 @@ public struct GradualMagnitudePruner: Codable, Sendable, Equatable {
             let scaled = tensorTargets.map { final > 0 ? $0 * target / final : 0 }
             var newly = 0
             for (slot, s) in zip(slots, scaled) { newly += Self.prune([slot], toSparsity: s, in: store) }
-            return PruningEvent(event: e, target: target, tensorTargets: scaled, newlyPruned: newly,
-                                achieved: Self.sparsity(of: slots, in: store))
+            return PruningEvent(
+                event: e, target: target, tensorTargets: scaled, newlyPruned: newly,
+                achieved: Self.sparsity(of: slots, in: store))
         }
         let newly = Self.prune(slots, toSparsity: target, in: store)
-        return PruningEvent(event: e, target: target, tensorTargets: nil, newlyPruned: newly,
-                            achieved: Self.sparsity(of: slots, in: store))
+        return PruningEvent(
+            event: e, target: target, tensorTargets: nil, newlyPruned: newly,
+            achieved: Self.sparsity(of: slots, in: store))
     }
 
     /// Global magnitude pruning of the pooled `slots` to sparsity `s` (clamped to [0, 1]) with the
@@ -75,8 +78,10 @@ public struct GradualMagnitudePruner: Codable, Sendable, Equatable {
     @discardableResult
     @_specialize(where S == Float)  // called from the trainer in another module
     @_specialize(where S == Double)
-    public static func prune<S: BLASScalar>(_ slots: [ParameterSlot], toSparsity s: Double,
-                                            in store: ParameterStore<S>) -> Int {
+    public static func prune<S: BLASScalar>(
+        _ slots: [ParameterSlot], toSparsity s: Double,
+        in store: ParameterStore<S>
+    ) -> Int {
         let total = slots.reduce(0) { $0 + store.info($1).count }
         guard total > 0 else { return 0 }
         let k = Int((Swift.min(Swift.max(s, 0), 1) * Double(total)).rounded(.toNearestOrAwayFromZero))

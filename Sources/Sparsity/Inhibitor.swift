@@ -49,8 +49,10 @@ public enum Inhibitor: String, Codable, Sendable, CaseIterable {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let value = Inhibitor(name: text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                debugDescription: "Unknown inhibitor '\(text)'; expected one of \(Inhibitor.allCases.map(\.rawValue))"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "Unknown inhibitor '\(text)'; expected one of \(Inhibitor.allCases.map(\.rawValue))"))
         }
         self = value
     }

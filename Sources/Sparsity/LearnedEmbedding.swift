@@ -55,8 +55,10 @@ public struct LearnedEmbedding: Sendable {
     /// Registers the positions in `store` (or reuses slots already registered under the same
     /// names with the right shape, keeping their values, e.g. when resuming), initialised from
     /// `rows` (and `columns`).
-    init<S: BLASScalar>(rows: NeuronEmbedding, columns: NeuronEmbedding?, inhibitor: Inhibitor, invert: Bool,
-                        permutation: [Int]?, in store: ParameterStore<S>) throws {
+    init<S: BLASScalar>(
+        rows: NeuronEmbedding, columns: NeuronEmbedding?, inhibitor: Inhibitor, invert: Bool,
+        permutation: [Int]?, in store: ParameterStore<S>
+    ) throws {
         let n = rows.count
         space = rows.space
         count = n
@@ -73,8 +75,10 @@ public struct LearnedEmbedding: Sendable {
         dDistances = Matrix(rows: n, columns: n)
     }
 
-    private static func register<S: BLASScalar>(_ name: String, _ positions: Matrix<Double>,
-                                                in store: ParameterStore<S>) throws -> ParameterSlot {
+    private static func register<S: BLASScalar>(
+        _ name: String, _ positions: Matrix<Double>,
+        in store: ParameterStore<S>
+    ) throws -> ParameterSlot {
         let shape = [positions.rows, positions.columns]
         if let existing = store.slot(named: name) {
             guard store.info(existing).shape == shape else {
@@ -197,8 +201,10 @@ public struct LearnedEmbedding: Sendable {
 
     /// Backward of `D = rows.distances(to: columns)`: dx_i += sum_j G_ij grad_a d(x_i, y_j),
     /// dy_j += sum_i G_ij grad_a d(y_j, x_i).
-    private static func crossBackward(rows: NeuronEmbedding, columns: NeuronEmbedding, dDistances: Matrix<Double>,
-                                      dRows: inout Matrix<Double>, dColumns: inout Matrix<Double>) {
+    private static func crossBackward(
+        rows: NeuronEmbedding, columns: NeuronEmbedding, dDistances: Matrix<Double>,
+        dRows: inout Matrix<Double>, dColumns: inout Matrix<Double>
+    ) {
         let n = rows.count, k = rows.space.coordinateCount, s = rows.space
         var column = [Double](repeating: 0, count: n)
         rows.positions.withUnsafeBufferPointer { px in
@@ -206,18 +212,20 @@ public struct LearnedEmbedding: Sendable {
                 dDistances.withUnsafeBufferPointer { g in
                     dRows.withUnsafeMutableBufferPointer { dx in
                         for i in 0..<n {
-                            s.accumulateDistanceGradients(from: px.baseAddress! + i * k, to: py.baseAddress!, stride: k,
-                                                          count: n, weights: g.baseAddress! + i * n,
-                                                          into: dx.baseAddress! + i * k)
+                            s.accumulateDistanceGradients(
+                                from: px.baseAddress! + i * k, to: py.baseAddress!, stride: k,
+                                count: n, weights: g.baseAddress! + i * n,
+                                into: dx.baseAddress! + i * k)
                         }
                     }
                     dColumns.withUnsafeMutableBufferPointer { dy in
                         column.withUnsafeMutableBufferPointer { w in
                             for j in 0..<n {
                                 for i in 0..<n { w[i] = g[i * n + j] }
-                                s.accumulateDistanceGradients(from: py.baseAddress! + j * k, to: px.baseAddress!, stride: k,
-                                                              count: n, weights: w.baseAddress!,
-                                                              into: dy.baseAddress! + j * k)
+                                s.accumulateDistanceGradients(
+                                    from: py.baseAddress! + j * k, to: px.baseAddress!, stride: k,
+                                    count: n, weights: w.baseAddress!,
+                                    into: dy.baseAddress! + j * k)
                             }
                         }
                     }

@@ -16,7 +16,8 @@ public enum LotteryTicketError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missingTensor(let n): return "Lottery ticket: tensor \(n) is masked in the trained model but missing in the new one"
-        case .shapeMismatch(let n, let a, let b): return "Lottery ticket: tensor \(n) has shape \(a) in the trained model and \(b) in the new one"
+        case .shapeMismatch(let n, let a, let b):
+            return "Lottery ticket: tensor \(n) has shape \(a) in the trained model and \(b) in the new one"
         case .layoutMismatch: return "Lottery ticket: the initial snapshot has a different parameter layout"
         }
     }
@@ -29,8 +30,10 @@ public enum LotteryTicket {
     /// enables them and zeroes the pruned weights. Unmasked tensors of `fresh` are left as they
     /// are. Returns the names of the tensors that received masks.
     @discardableResult
-    public static func transferMasks<S: BLASScalar>(from trained: ParameterStore<S>,
-                                                    to fresh: ParameterStore<S>) throws -> [String] {
+    public static func transferMasks<S: BLASScalar>(
+        from trained: ParameterStore<S>,
+        to fresh: ParameterStore<S>
+    ) throws -> [String] {
         var moved: [String] = []
         for slot in trained.slots where trained.isMasked[slot.index] {
             let info = trained.info(slot)

@@ -56,8 +56,10 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
     /// in `store` (`LearnedEmbedding.positionsName`, and `columnPositionsName` with changeEmbed):
     /// do this before the optimizer's first step. Throws `RegularizerError` for invalid
     /// configurations (see `RegularizerConfig.validate()`) or a missing space.
-    public init(config: RegularizerConfig, hiddenSize: Int, space: (any ModuliSpace)?,
-                in store: ParameterStore<Scalar>, rng: inout SeededGenerator) throws {
+    public init(
+        config: RegularizerConfig, hiddenSize: Int, space: (any ModuliSpace)?,
+        in store: ParameterStore<Scalar>, rng: inout SeededGenerator
+    ) throws {
         try config.validate()
         var rows: NeuronEmbedding?, columns: NeuronEmbedding?
         if case .geometric(let name) = config.kind {
@@ -65,15 +67,18 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
             rows = NeuronEmbedding.sample(space: space, count: hiddenSize, rng: &rng)
             if config.changeEmbed { columns = NeuronEmbedding.sample(space: space, count: hiddenSize, rng: &rng) }
         }
-        try self.init(config: config, hiddenSize: hiddenSize, space: space, positions: rows?.positions,
-                      columnPositions: columns?.positions, in: store, rng: &rng)
+        try self.init(
+            config: config, hiddenSize: hiddenSize, space: space, positions: rows?.positions,
+            columnPositions: columns?.positions, in: store, rng: &rng)
     }
 
     /// Builds the regularizer on the named space from the registry (`ModuliSpaces.named`), or
     /// without a space for `standard` and `none`. Throws `UnknownModuliSpaceError` for an unknown
     /// name and `RegularizerError` for an invalid configuration.
-    public init(config: RegularizerConfig, hiddenSize: Int, in store: ParameterStore<Scalar>,
-                rng: inout SeededGenerator) throws {
+    public init(
+        config: RegularizerConfig, hiddenSize: Int, in store: ParameterStore<Scalar>,
+        rng: inout SeededGenerator
+    ) throws {
         var space: (any ModuliSpace)?
         if case .geometric(let name) = config.kind { space = try ModuliSpaces.named(name) }
         try self.init(config: config, hiddenSize: hiddenSize, space: space, in: store, rng: &rng)
@@ -81,9 +86,11 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
 
     /// Builds the regularizer over given positions (H x coordinateCount each; `columnPositions`
     /// required with `changeEmbed`, ignored otherwise). `rng` is used only to permute.
-    public init(config: RegularizerConfig, hiddenSize: Int, space: (any ModuliSpace)?, positions: Matrix<Double>?,
-                columnPositions: Matrix<Double>? = nil, in store: ParameterStore<Scalar>,
-                rng: inout SeededGenerator) throws {
+    public init(
+        config: RegularizerConfig, hiddenSize: Int, space: (any ModuliSpace)?, positions: Matrix<Double>?,
+        columnPositions: Matrix<Double>? = nil, in store: ParameterStore<Scalar>,
+        rng: inout SeededGenerator
+    ) throws {
         try config.validate()
         precondition(hiddenSize > 0, "ModuliRegularizer needs a positive hidden size, got \(hiddenSize)")
         self.config = config
@@ -111,8 +118,9 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
             var columns: NeuronEmbedding?
             if config.changeEmbed {
                 guard let columnPositions, columnPositions.rows == h, columnPositions.columns == k else {
-                    throw RegularizerError.positionsShape(expected: [h, k],
-                                                          got: columnPositions.map { [$0.rows, $0.columns] } ?? [])
+                    throw RegularizerError.positionsShape(
+                        expected: [h, k],
+                        got: columnPositions.map { [$0.rows, $0.columns] } ?? [])
                 }
                 columns = NeuronEmbedding(space: space, positions: columnPositions)
             }
@@ -120,8 +128,9 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
             initialColumnPositions = columns
             let permutation: [Int]? = config.permute ? rng.permutation(n) : nil
             if config.learnEmbedding {
-                var embedding = try LearnedEmbedding(rows: rows, columns: columns, inhibitor: config.inhibitor,
-                                                     invert: config.invertsR, permutation: permutation, in: store)
+                var embedding = try LearnedEmbedding(
+                    rows: rows, columns: columns, inhibitor: config.inhibitor,
+                    invert: config.invertsR, permutation: permutation, in: store)
                 embedding.computeCoefficients(from: store)
                 rDouble = embedding.coefficients
                 learned = embedding
@@ -145,7 +154,9 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
         }
         rScalar = [Scalar](repeating: 0, count: rDouble.count)
         rDouble.withUnsafeBufferPointer { source in
-            rScalar.withUnsafeMutableBufferPointer { PenaltyKernel.convert(source.baseAddress!, into: $0.baseAddress!, count: source.count) }
+            rScalar.withUnsafeMutableBufferPointer {
+                PenaltyKernel.convert(source.baseAddress!, into: $0.baseAddress!, count: source.count)
+            }
         }
     }
 
@@ -224,11 +235,13 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
                     let w = store.value(slot), g = store.gradient(slot)
                     var sum = 0.0
                     for b in 0..<blocks {
-                        sum += PenaltyKernel.valueAndGradient(w: w + b * hh, gradient: g + b * hh, r: r.baseAddress!,
-                                                              count: hh, scale: scale, power: power)
+                        sum += PenaltyKernel.valueAndGradient(
+                            w: w + b * hh, gradient: g + b * hh, r: r.baseAddress!,
+                            count: hh, scale: scale, power: power)
                         if isLearned {
-                            PenaltyKernel.accumulateMagnitudes(w: w + b * hh, into: a.baseAddress!, count: hh,
-                                                               scale: scale, power: power)
+                            PenaltyKernel.accumulateMagnitudes(
+                                w: w + b * hh, into: a.baseAddress!, count: hh,
+                                scale: scale, power: power)
                         }
                     }
                     total += scale * sum
@@ -262,11 +275,14 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
     }
 
     /// (G, lambda / (G * H * H)) for a `(G * H) x H` weight.
-    private static func blockLayout(_ slot: ParameterSlot, _ store: ParameterStore<Scalar>, hiddenSize h: Int,
-                                    lambda: Double) -> (Int, Double) {
+    private static func blockLayout(
+        _ slot: ParameterSlot, _ store: ParameterStore<Scalar>, hiddenSize h: Int,
+        lambda: Double
+    ) -> (Int, Double) {
         let info = store.info(slot)
-        precondition(info.columns == h && info.rows % h == 0,
-                     "Moduli regularizer: \(info.name) has shape \(info.shape), needs (G * \(h)) x \(h)")
+        precondition(
+            info.columns == h && info.rows % h == 0,
+            "Moduli regularizer: \(info.name) has shape \(info.shape), needs (G * \(h)) x \(h)")
         let blocks = info.rows / h
         return (blocks, lambda / Double(blocks * h * h))
     }
@@ -317,14 +333,18 @@ enum PenaltyKernel {
     }
 
     /// sum_k R_k |w_k|^p for one block, adding `scale * d/dw` of it into `gradient`.
-    static func valueAndGradient<S: BLASScalar>(w: UnsafePointer<S>, gradient: UnsafeMutablePointer<S>, r: UnsafePointer<S>,
-                                                count: Int, scale: Double, power: Int) -> Double {
+    static func valueAndGradient<S: BLASScalar>(
+        w: UnsafePointer<S>, gradient: UnsafeMutablePointer<S>, r: UnsafePointer<S>,
+        count: Int, scale: Double, power: Int
+    ) -> Double {
         S.weightedPowerSumAddingGradient(w, gradient: gradient, weights: r, count: count, scale: S(scale), power: power)
     }
 
     /// a_k += scale * |w_k|^p (dPenalty/dR, for learned positions).
-    static func accumulateMagnitudes<S: BLASScalar>(w: UnsafePointer<S>, into a: UnsafeMutablePointer<Double>,
-                                                    count: Int, scale: Double, power: Int) {
+    static func accumulateMagnitudes<S: BLASScalar>(
+        w: UnsafePointer<S>, into a: UnsafeMutablePointer<Double>,
+        count: Int, scale: Double, power: Int
+    ) {
         S.accumulatePowers(w, into: a, count: count, scale: scale, power: power)
     }
 

@@ -42,9 +42,11 @@ public struct RegularizerConfig: Codable, Sendable, Equatable {
 
     /// A configuration. The defaults mean "no penalty" (`space: "none"`); once a space is named, the
     /// other defaults are the paper's navigation choices (inverted DoG, lambda 0.1, L1, fixed positions).
-    public init(space: String = "none", inhibitor: Inhibitor = .invertedDoG, invert: Bool = false,
-                permute: Bool = false, changeEmbed: Bool = false, strengthMatched: Bool = false,
-                lambda: Double = 0.1, power: Int = 1, learnEmbedding: Bool = false) {
+    public init(
+        space: String = "none", inhibitor: Inhibitor = .invertedDoG, invert: Bool = false,
+        permute: Bool = false, changeEmbed: Bool = false, strengthMatched: Bool = false,
+        lambda: Double = 0.1, power: Int = 1, learnEmbedding: Bool = false
+    ) {
         self.space = space; self.inhibitor = inhibitor; self.invert = invert; self.permute = permute
         self.changeEmbed = changeEmbed; self.strengthMatched = strengthMatched; self.lambda = lambda
         self.power = power; self.learnEmbedding = learnEmbedding
@@ -59,8 +61,10 @@ public struct RegularizerConfig: Codable, Sendable, Equatable {
     }
 
     /// A geometric regularizer on a named space (default: the paper's inverted DoG, L1).
-    public static func geometric(space: String, inhibitor: Inhibitor = .invertedDoG, lambda: Double,
-                                 power: Int = 1) -> RegularizerConfig {
+    public static func geometric(
+        space: String, inhibitor: Inhibitor = .invertedDoG, lambda: Double,
+        power: Int = 1
+    ) -> RegularizerConfig {
         RegularizerConfig(space: space, inhibitor: inhibitor, lambda: lambda, power: power)
     }
 
@@ -78,8 +82,8 @@ public struct RegularizerConfig: Codable, Sendable, Equatable {
 
     /// Throws a `RegularizerError` for combinations that make no sense or reproduce a known bug:
     /// p not in {1, 2}; negative or non-finite lambda; `standard` with `invert: true` (R = max(1) - 1
-    /// = 0, the authors' bug 4; the inhibitor is ignored for `standard`); learned positions without a geometric space or with `strengthMatched`
-    /// (a constant R has no gradient with respect to the positions).
+    /// = 0, the authors' bug 4; the inhibitor is ignored for `standard`); learned positions without a
+    /// geometric space or with `strengthMatched` (a constant R has no gradient with respect to the positions).
     public func validate() throws {
         guard power == 1 || power == 2 else { throw RegularizerError.invalidPower(power) }
         guard lambda.isFinite && lambda >= 0 else { throw RegularizerError.invalidLambda(lambda) }
@@ -144,9 +148,14 @@ public enum RegularizerError: Error, Equatable, CustomStringConvertible {
         case .invalidPower(let p): return "Regularizer power p must be 1 or 2, got \(p)"
         case .invalidLambda(let l): return "Regularizer lambda must be finite and >= 0, got \(l)"
         case .standardInverted:
-            return "The standard (L1/L2) regularizer cannot be inverted: R = max(1) - 1 = 0 would switch the penalty off (the authors' bug 4)"
+            return
+                "The standard (L1/L2) regularizer cannot be inverted: R = max(1) - 1 = 0 would switch the penalty off (the authors' bug 4)"
         case .constantInverted:
-            return "A constant inhibitor cannot be inverted: R = max(R) - R = 0 everywhere would switch the penalty off; drop invert or choose another inhibitor"
+            return
+                """
+                A constant inhibitor cannot be inverted: R = max(R) - R = 0 everywhere would switch the penalty off; drop invert or \
+                choose another inhibitor
+                """
         case .learnedWithoutGeometry(let s):
             return "Learned embeddings need a moduli space; '\(s)' has no neuron positions"
         case .learnedStrengthMatched:

@@ -34,8 +34,9 @@ public struct SparsityReport: Codable, Sendable, Equatable {
         }
 
         static func + (a: Entry, b: Entry) -> Entry {
-            Entry(name: a.name, count: a.count + b.count, pruned: a.pruned + b.pruned, zeros: a.zeros + b.zeros,
-                  small: a.small + b.small)
+            Entry(
+                name: a.name, count: a.count + b.count, pruned: a.pruned + b.pruned, zeros: a.zeros + b.zeros,
+                small: a.small + b.small)
         }
     }
 
@@ -52,8 +53,10 @@ public struct SparsityReport: Codable, Sendable, Equatable {
     public var recurrentSmallCount: Int { recurrent.small }
 
     /// Counts `slots` (typically the pruned tensors) and `recurrentSlots` (every W_hh) in `store`.
-    public init<S: BLASScalar>(store: ParameterStore<S>, slots: [ParameterSlot], recurrentSlots: [ParameterSlot],
-                               smallThreshold: Double = 1e-3) {
+    public init<S: BLASScalar>(
+        store: ParameterStore<S>, slots: [ParameterSlot], recurrentSlots: [ParameterSlot],
+        smallThreshold: Double = 1e-3
+    ) {
         func entry(_ slot: ParameterSlot) -> Entry {
             let info = store.info(slot), w = store.value(slot), m = store.mask(slot)
             var pruned = 0, zeros = 0, small = 0

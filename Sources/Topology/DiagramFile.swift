@@ -26,7 +26,9 @@ public enum DiagramFile {
     /// and pair: not that shape, a dimension below 0 or repeated, a pair that is not two numbers, a
     /// birth that is not finite, a death below its birth.
     public static func decode(_ data: Data) throws -> [PersistenceDiagram] {
-        guard data.count <= maximumBytes else { throw DiagramFileError("it has \(data.count) bytes, more than the \(maximumBytes) a diagram file may have") }
+        guard data.count <= maximumBytes else {
+            throw DiagramFileError("it has \(data.count) bytes, more than the \(maximumBytes) a diagram file may have")
+        }
         struct File: Decodable { let diagrams: [Diagram] }
         struct Diagram: Decodable { let dimension: Int; let pairs: [[Double?]] }
         let file: File
@@ -37,15 +39,17 @@ public enum DiagramFile {
         return try file.diagrams.map { d in
             guard d.dimension >= 0 else { throw DiagramFileError("a diagram has dimension \(d.dimension)") }
             guard seen.insert(d.dimension).inserted else { throw DiagramFileError("dimension \(d.dimension) appears twice") }
-            return PersistenceDiagram(dimension: d.dimension, pairs: try d.pairs.enumerated().map { k, p in
-                guard p.count == 2, let birth = p[0], birth.isFinite else {
-                    throw DiagramFileError("pair \(k) of dimension \(d.dimension) is not [birth, death] with a finite birth")
-                }
-                if let death = p[1], !(death >= birth) {
-                    throw DiagramFileError("pair \(k) of dimension \(d.dimension) dies at \(death), before its birth \(birth)")
-                }
-                return PersistencePair(birth: birth, death: p[1])
-            })
+            return PersistenceDiagram(
+                dimension: d.dimension,
+                pairs: try d.pairs.enumerated().map { k, p in
+                    guard p.count == 2, let birth = p[0], birth.isFinite else {
+                        throw DiagramFileError("pair \(k) of dimension \(d.dimension) is not [birth, death] with a finite birth")
+                    }
+                    if let death = p[1], !(death >= birth) {
+                        throw DiagramFileError("pair \(k) of dimension \(d.dimension) dies at \(death), before its birth \(birth)")
+                    }
+                    return PersistencePair(birth: birth, death: p[1])
+                })
         }
     }
 

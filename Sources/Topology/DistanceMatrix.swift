@@ -24,11 +24,19 @@ public struct DistanceMatrix: Sendable {
         for (i, p) in points.enumerated() {
             guard p.count == dimension else {
                 throw TopologyError(
-                    "ragged point cloud: point \(i) has \(p.count) coordinates where point 0 has \(dimension); give every point the same number of coordinates")
+                    """
+                    ragged point cloud: point \(i) has \(p.count) coordinates where point 0 has \(dimension); give every point the \
+                    same number of coordinates
+                    """
+                )
             }
             for (k, x) in p.enumerated() where !x.isFinite {
                 throw TopologyError(
-                    "point \(i) has a non-finite coordinate (\(x) at coordinate \(k)): NaN or infinite coordinates have no distances; remove or fix the point")
+                    """
+                    point \(i) has a non-finite coordinate (\(x) at coordinate \(k)): NaN or infinite coordinates have no distances; \
+                    remove or fix the point
+                    """
+                )
             }
         }
         let n = points.count
@@ -63,13 +71,18 @@ public struct DistanceMatrix: Sendable {
     public init(count: Int, entries: [Double]) throws {
         guard count >= 1 else {
             throw TopologyError(
-                count == 0 ? "the distance matrix is empty: give at least one point"
+                count == 0
+                    ? "the distance matrix is empty: give at least one point"
                     : "the point count \(count) is negative: give at least one point")
         }
         let (square, overflow) = count.multipliedReportingOverflow(by: count)
         guard !overflow, entries.count == square else {
             throw TopologyError(
-                "the distance matrix is not square: \(entries.count) entries for \(count) points, where a \(count) x \(count) matrix has \(overflow ? "more than Int.max" : String(square)); give all count * count entries, row-major")
+                """
+                the distance matrix is not square: \(entries.count) entries for \(count) points, where a \(count) x \(count) matrix \
+                has \(overflow ? "more than Int.max" : String(square)); give all count * count entries, row-major
+                """
+            )
         }
         try self.init(count: count) { i, j in entries[i * count + j] }
     }
@@ -79,7 +92,8 @@ public struct DistanceMatrix: Sendable {
     public init(count: Int, distance: (Int, Int) -> Double) throws {
         guard count >= 1 else {
             throw TopologyError(
-                count == 0 ? "the distance matrix is empty: give at least one point"
+                count == 0
+                    ? "the distance matrix is empty: give at least one point"
                     : "the point count \(count) is negative: give at least one point")
         }
         let n = count
@@ -94,7 +108,11 @@ public struct DistanceMatrix: Sendable {
                 try DistanceMatrix.checkEntry(b, j, i)
                 guard abs(a - b) <= 1e-9 * max(a, b) else {
                     throw TopologyError(
-                        "the distance matrix is not symmetric: entry (\(i), \(j)) is \(a) but entry (\(j), \(i)) is \(b); give a symmetric matrix (d(i, j) = d(j, i))")
+                        """
+                        the distance matrix is not symmetric: entry (\(i), \(j)) is \(a) but entry (\(j), \(i)) is \(b); give a \
+                        symmetric matrix (d(i, j) = d(j, i))
+                        """
+                    )
                 }
                 lower[t] = a
                 largest = max(largest, a)
@@ -105,7 +123,11 @@ public struct DistanceMatrix: Sendable {
             let v = distance(i, i)
             guard v.isFinite, abs(v) <= 1e-9 * largest else {
                 throw TopologyError(
-                    "diagonal entry (\(i), \(i)) is \(v), not zero: a point is at distance 0 from itself; give a matrix with a zero diagonal")
+                    """
+                    diagonal entry (\(i), \(i)) is \(v), not zero: a point is at distance 0 from itself; give a matrix with a zero \
+                    diagonal
+                    """
+                )
             }
         }
         self.count = n
@@ -114,8 +136,9 @@ public struct DistanceMatrix: Sendable {
 
     /// The distance between points `i` and `j` (0 when `i == j`).
     public subscript(i: Int, j: Int) -> Double {
-        precondition(i >= 0 && i < count && j >= 0 && j < count,
-                     "point index (\(i), \(j)) out of range for \(count) points")
+        precondition(
+            i >= 0 && i < count && j >= 0 && j < count,
+            "point index (\(i), \(j)) out of range for \(count) points")
         if i == j { return 0 }
         return i > j ? lower[i * (i - 1) / 2 + j] : lower[j * (j - 1) / 2 + i]
     }

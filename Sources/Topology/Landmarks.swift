@@ -19,8 +19,10 @@ public enum Landmarks {
     /// `count` landmarks of the `pointCount` points of a metric space given by `distance` (all
     /// points when `count >= pointCount`), starting at `start`. Errors on an empty space, a count
     /// below 1, a start out of range, and a negative or NaN distance.
-    public static func maxMin(count: Int, of pointCount: Int, start: Int = 0,
-                              distance: (Int, Int) -> Double) throws -> LandmarkSelection {
+    public static func maxMin(
+        count: Int, of pointCount: Int, start: Int = 0,
+        distance: (Int, Int) -> Double
+    ) throws -> LandmarkSelection {
         guard pointCount >= 1 else { throw TopologyError("Landmarks of an empty point cloud: give at least one point.") }
         guard count >= 1 else { throw TopologyError("The number of landmarks must be at least 1, got \(count).") }
         guard start >= 0 && start < pointCount else {
@@ -76,10 +78,12 @@ public enum PointCloud {
         guard !first.isEmpty else { throw TopologyError("The points have no coordinates: each row needs at least one.") }
         for (i, p) in points.enumerated() {
             guard p.count == first.count else {
-                throw TopologyError("Point \(i) has \(p.count) coordinates and point 0 has \(first.count): every point needs the same number.")
+                throw TopologyError(
+                    "Point \(i) has \(p.count) coordinates and point 0 has \(first.count): every point needs the same number.")
             }
             if let c = p.firstIndex(where: { !$0.isFinite }) {
-                throw TopologyError("Point \(i) has a coordinate that is not a finite number (\(p[c]) at coordinate \(c)): remove or fix it.")
+                throw TopologyError(
+                    "Point \(i) has a coordinate that is not a finite number (\(p[c]) at coordinate \(c)): remove or fix it.")
             }
         }
     }

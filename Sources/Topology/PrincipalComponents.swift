@@ -25,7 +25,8 @@ public struct PrincipalComponents: Sendable {
         try PointCloud.validate(points)
         let n = points.count, d = points[0].count
         guard d <= Self.maximumCoordinates else {
-            throw TopologyError("PCA of points with \(d) coordinates: at most \(Self.maximumCoordinates) are supported (the covariance is d x d).")
+            throw TopologyError(
+                "PCA of points with \(d) coordinates: at most \(Self.maximumCoordinates) are supported (the covariance is d x d).")
         }
         guard count >= 1 && count <= d else {
             throw TopologyError("PCA to \(count) dimensions of points with \(d) coordinates: choose between 1 and \(d).")
@@ -165,12 +166,16 @@ enum SymmetricEigen {
             }
             // T = q^T z (b x b), its eigenpairs, the Ritz vectors q V and their images z V.
             var t = [Double](repeating: 0, count: b * b)
-            for i in 0..<b { for j in 0..<b {
-                var s = 0.0
-                for m in 0..<n { s += q[i * n + m] * z[j * n + m] }
-                t[i * b + j] = s
-            } }
-            for i in 0..<b { for j in (i + 1)..<b where j < b { let m = (t[i * b + j] + t[j * b + i]) / 2; t[i * b + j] = m; t[j * b + i] = m } }
+            for i in 0..<b {
+                for j in 0..<b {
+                    var s = 0.0
+                    for m in 0..<n { s += q[i * n + m] * z[j * n + m] }
+                    t[i * b + j] = s
+                }
+            }
+            for i in 0..<b {
+                for j in (i + 1)..<b where j < b { let m = (t[i * b + j] + t[j * b + i]) / 2; t[i * b + j] = m; t[j * b + i] = m }
+            }
             let (theta, v) = jacobi(t, size: b)
             var zv = [Double](repeating: 0, count: b * n)
             for j in 0..<b {

@@ -29,7 +29,11 @@ public struct RipsOptions: Sendable {
     func validate() throws {
         guard (0...RipsOptions.largestDimension).contains(maxDimension) else {
             throw TopologyError(
-                "maxDimension \(maxDimension) is out of range: Vietoris-Rips persistence is computed in dimensions 0 to \(RipsOptions.largestDimension); choose a maxDimension in 0...\(RipsOptions.largestDimension)")
+                """
+                maxDimension \(maxDimension) is out of range: Vietoris-Rips persistence is computed in dimensions 0 to \
+                \(RipsOptions.largestDimension); choose a maxDimension in 0...\(RipsOptions.largestDimension)
+                """
+            )
         }
         guard prime >= 2, prime <= RipsOptions.largestPrime else {
             throw TopologyError(

@@ -55,7 +55,9 @@ struct RipsReducer {
 
     /// The diameter of the cofacet that adds vertex `j` to the simplex of diameter `diameter` with
     /// vertices `vertices[0...d]`: the largest of `diameter` and the distances from `j` to them.
-    @inline(__always) func cofacetDiameter(_ diameter: Double, vertices v: UnsafeMutablePointer<Int>, dimension d: Int, adding j: Int) -> Double {
+    @inline(__always) func cofacetDiameter(_ diameter: Double, vertices v: UnsafeMutablePointer<Int>, dimension d: Int, adding j: Int)
+        -> Double
+    {
         var cd = diameter
         var t = 0
         while t <= d {
@@ -94,8 +96,10 @@ struct RipsReducer {
     /// `diameter` that is earliest in the filtration if it has the same diameter (the pivot of the
     /// unreduced coboundary when that pivot has zero persistence); -1 otherwise. `added` receives
     /// the vertex inserted.
-    @inline(__always) func zeroPivotCofacet(_ index: Int, _ diameter: Double, _ d: Int,
-                                            _ v: UnsafeMutablePointer<Int>, added: inout Int) -> Int {
+    @inline(__always) func zeroPivotCofacet(
+        _ index: Int, _ diameter: Double, _ d: Int,
+        _ v: UnsafeMutablePointer<Int>, added: inout Int
+    ) -> Int {
         // j runs down from n - 1; `next` is the position in v of the next vertex of the simplex.
         var below = index, above = 0, j = n &- 1, k = d &+ 1, next = 0
         while j >= 0 {
@@ -119,8 +123,10 @@ struct RipsReducer {
     /// is latest in the filtration if it has the same diameter; -1 otherwise. `removed` receives
     /// the position in `w` of the vertex left out, `sign` its coefficient in the boundary,
     /// (-1)^r for the removed vertex of ascending rank r, as 1 or p - 1.
-    @inline(__always) func zeroPivotFacet(_ diameter: Double, _ d: Int, _ w: UnsafeMutablePointer<Int>,
-                                          removed: inout Int, sign: inout Int) -> Int {
+    @inline(__always) func zeroPivotFacet(
+        _ diameter: Double, _ d: Int, _ w: UnsafeMutablePointer<Int>,
+        removed: inout Int, sign: inout Int
+    ) -> Int {
         // Removing a larger vertex gives a smaller index: remove w[0] first, then w[1], ...
         var q = 0
         while q <= d {
@@ -159,8 +165,10 @@ struct RipsReducer {
     /// The d-simplex paired with the (d+1)-simplex `index` (vertices `w`, largest first, diameter
     /// `diameter`) in a zero apparent pair (it is the latest facet of that simplex, which is its
     /// earliest cofacet), with its coefficient in the simplex's boundary; nil when there is none.
-    func zeroApparentFacet(_ index: Int, _ diameter: Double, _ dt: Int,
-                           vertices w: UnsafeMutablePointer<Int>) -> (index: Int, sign: Int)? {
+    func zeroApparentFacet(
+        _ index: Int, _ diameter: Double, _ dt: Int,
+        vertices w: UnsafeMutablePointer<Int>
+    ) -> (index: Int, sign: Int)? {
         var sign = 1, removed = 0
         let facet = zeroPivotFacet(diameter, dt, w, removed: &removed, sign: &sign)
         if facet < 0 { return nil }
@@ -183,8 +191,10 @@ struct RipsReducer {
 
     /// The (d+1)-simplex paired with the d-simplex `index` (vertices `v`, largest first, diameter
     /// `diameter`) in a zero apparent pair; -1 when there is none.
-    func zeroApparentCofacet(_ index: Int, _ diameter: Double, _ d: Int,
-                             vertices v: UnsafeMutablePointer<Int>) -> Int {
+    func zeroApparentCofacet(
+        _ index: Int, _ diameter: Double, _ d: Int,
+        vertices v: UnsafeMutablePointer<Int>
+    ) -> Int {
         var added = 0
         let cofacet = zeroPivotCofacet(index, diameter, d, v, added: &added)
         if cofacet < 0 { return -1 }
@@ -215,8 +225,10 @@ struct RipsReducer {
             }
             let cd = cofacetDiameter(diameter, vertices: v, dimension: d, adding: j)
             if cd <= threshold {
-                coboundary.push(RipsEntry(diameter: cd, index: above &+ C(j, k &+ 1) &+ below,
-                                          coefficient: (k & 1) == 1 ? negated : coefficient, shift: shift))
+                coboundary.push(
+                    RipsEntry(
+                        diameter: cd, index: above &+ C(j, k &+ 1) &+ below,
+                        coefficient: (k & 1) == 1 ? negated : coefficient, shift: shift))
             }
             j &-= 1
         }
@@ -239,8 +251,9 @@ struct RipsReducer {
             }
             let cd = cofacetDiameter(column.diameter, vertices: v, dimension: d, adding: j)
             if cd <= threshold {
-                let e = RipsEntry(diameter: cd, index: above &+ C(j, k &+ 1) &+ below,
-                                  coefficient: (k & 1) == 1 ? prime &- 1 : 1, shift: shift)
+                let e = RipsEntry(
+                    diameter: cd, index: above &+ C(j, k &+ 1) &+ below,
+                    coefficient: (k & 1) == 1 ? prime &- 1 : 1, shift: shift)
                 if checkEmergent && cd == column.diameter {
                     let cofacet = e.index(shift)
                     if !pivots.contains(cofacet) {
@@ -267,8 +280,10 @@ struct RipsReducer {
     /// descending, index ascending), appending the pairs of positive persistence and the essential
     /// classes of H_d to `pairs`; returns the pivots ((d+1)-simplices that are deaths), which the
     /// next dimension skips (clearing).
-    mutating func reduce(_ columns: [FilteredSimplex], dimension d: Int,
-                         pairs: inout [PersistencePair]) -> PivotMap {
+    mutating func reduce(
+        _ columns: [FilteredSimplex], dimension d: Int,
+        pairs: inout [PersistencePair]
+    ) -> PivotMap {
         var pivots = PivotMap(expected: columns.count)
         var offsets = [Int]()
         offsets.reserveCapacity(columns.count + 1)
@@ -323,8 +338,10 @@ struct RipsReducer {
     /// The (d+1)-simplices within the threshold, from the `d`-simplices `simplices`: as columns to
     /// reduce (those neither a pivot of dimension d, cleared, nor in a zero apparent pair), sorted
     /// in reduction order, and, when `keepAll`, all of them (the next dimension's `simplices`).
-    func cofacetColumns(of simplices: [FilteredSimplex], dimension d: Int, pivots: PivotMap,
-                        keepAll: Bool) -> (columns: [FilteredSimplex], all: [FilteredSimplex]) {
+    func cofacetColumns(
+        of simplices: [FilteredSimplex], dimension d: Int, pivots: PivotMap,
+        keepAll: Bool
+    ) -> (columns: [FilteredSimplex], all: [FilteredSimplex]) {
         var columns = [FilteredSimplex]()
         var all = [FilteredSimplex]()
         let v = scratch + 24, w = scratch + 32
@@ -339,7 +356,8 @@ struct RipsReducer {
                     if keepAll { all.append(FilteredSimplex(diameter: cd, index: index)) }
                     w[0] = j  // the cofacet's vertices: j, then those of s
                     if !pivots.contains(index) && zeroApparentFacet(index, cd, d &+ 1, vertices: w) == nil
-                        && zeroApparentCofacet(index, cd, d &+ 1, vertices: w) < 0 {
+                        && zeroApparentCofacet(index, cd, d &+ 1, vertices: w) < 0
+                    {
                         columns.append(FilteredSimplex(diameter: cd, index: index))
                     }
                 }

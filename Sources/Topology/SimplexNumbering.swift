@@ -29,7 +29,12 @@ struct SimplexNumbering {
                     let (s, overflow) = t[(k - 1) * width + j - 1].addingReportingOverflow(t[k * width + j - 1])
                     guard !overflow else {
                         throw TopologyError(
-                            "\(n) points are too many for dimension \(largestK - 2): the (\(largestK - 1))-simplices number C(\(n), \(largestK)), more than the simplex numbering's Int.max; use fewer points (landmarks) or a lower maxDimension")
+                            """
+                            \(n) points are too many for dimension \(largestK - 2): the (\(largestK - 1))-simplices number C(\(n), \
+                            \(largestK)), more than the simplex numbering's Int.max; use fewer points (landmarks) or a lower \
+                            maxDimension
+                            """
+                        )
                     }
                     t[k * width + j] = s
                 }

@@ -21,7 +21,11 @@ public enum VietorisRips {
         let shift = Int.bitWidth - (options.prime - 1).leadingZeroBitCount
         guard numbering.binomial(n, top + 2) <= Int.max >> shift else {
             throw TopologyError(
-                "\(n) points are too many for dimension \(top) with Z/\(options.prime) coefficients: the simplex numbering needs C(\(n), \(top + 2)) < 2^\(63 - shift); use fewer points (landmarks) or a lower maxDimension")
+                """
+                \(n) points are too many for dimension \(top) with Z/\(options.prime) coefficients: the simplex numbering needs \
+                C(\(n), \(top + 2)) < 2^\(63 - shift); use fewer points (landmarks) or a lower maxDimension
+                """
+            )
         }
         let threshold = min(options.threshold ?? .infinity, enclosingRadius(distances))
         let p = options.prime
@@ -47,68 +51,71 @@ public enum VietorisRips {
             }
         }
         var result = [PersistenceDiagram]()
-        square.withUnsafeBufferPointer { full in distances.lower.withUnsafeBufferPointer { dist in
-            numbering.table.withUnsafeBufferPointer { binom in
-                let scratch = UnsafeMutablePointer<Int>.allocate(capacity: 64)
-                scratch.initialize(repeating: 0, count: 64)
-                let none = UnsafeMutablePointer<Double>.allocate(capacity: 1)  // one point: no distances
-                none.initialize(to: 0)
-                let noTable = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-                noTable.initialize(to: 0)
-                defer { scratch.deallocate(); none.deallocate(); noTable.deallocate() }
-                var reducer = RipsReducer(
-                    n: n, prime: p, shift: shift, threshold: threshold, dist: full.baseAddress ?? UnsafePointer(none),
-                    binom: binom.baseAddress ?? UnsafePointer(noTable), inverse: inverse, scratch: scratch)
+        square.withUnsafeBufferPointer { full in
+            distances.lower.withUnsafeBufferPointer { dist in
+                numbering.table.withUnsafeBufferPointer { binom in
+                    let scratch = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+                    scratch.initialize(repeating: 0, count: 64)
+                    let none = UnsafeMutablePointer<Double>.allocate(capacity: 1)  // one point: no distances
+                    none.initialize(to: 0)
+                    let noTable = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+                    noTable.initialize(to: 0)
+                    defer { scratch.deallocate(); none.deallocate(); noTable.deallocate() }
+                    var reducer = RipsReducer(
+                        n: n, prime: p, shift: shift, threshold: threshold, dist: full.baseAddress ?? UnsafePointer(none),
+                        binom: binom.baseAddress ?? UnsafePointer(noTable), inverse: inverse, scratch: scratch)
 
-                // H_0: Kruskal over the edges in filtration order (diameter ascending, index descending).
-                var edges = [FilteredSimplex]()
-                var k = 0
-                for i in 1..<max(n, 1) {
-                    for _ in 0..<i {
-                        if dist[k] <= threshold { edges.append(FilteredSimplex(diameter: dist[k], index: k)) }
-                        k += 1
-                    }
-                }
-                var ascending = edges
-                ascending.sort { $0.diameter < $1.diameter || ($0.diameter == $1.diameter && $0.index > $1.index) }
-                var components = UnionFind(count: n)
-                var pairs0 = [PersistencePair]()
-                var columns = [FilteredSimplex]()
-                for e in ascending {
-                    let i = numbering.largestVertex(e.index, k: 2, below: n)
-                    let j = e.index - numbering.binomial(i, 2)
-                    if components.union(i, j) {
-                        if e.diameter > 0 { pairs0.append(PersistencePair(birth: 0, death: e.diameter)) }
-                    } else if top >= 1 {
-                        scratch[56] = i; scratch[57] = j  // the edge's vertices, largest first
-                        if reducer.zeroApparentCofacet(e.index, e.diameter, 1, vertices: scratch + 56) < 0 {
-                            columns.append(e)
+                    // H_0: Kruskal over the edges in filtration order (diameter ascending, index descending).
+                    var edges = [FilteredSimplex]()
+                    var k = 0
+                    for i in 1..<max(n, 1) {
+                        for _ in 0..<i {
+                            if dist[k] <= threshold { edges.append(FilteredSimplex(diameter: dist[k], index: k)) }
+                            k += 1
                         }
                     }
-                }
-                for v in 0..<n where components.find(v) == v { pairs0.append(PersistencePair(birth: 0, death: nil)) }
-                result.append(PersistenceDiagram(dimension: 0, pairs: pairs0))
-                ascending = []
-                columns.reverse()
+                    var ascending = edges
+                    ascending.sort { $0.diameter < $1.diameter || ($0.diameter == $1.diameter && $0.index > $1.index) }
+                    var components = UnionFind(count: n)
+                    var pairs0 = [PersistencePair]()
+                    var columns = [FilteredSimplex]()
+                    for e in ascending {
+                        let i = numbering.largestVertex(e.index, k: 2, below: n)
+                        let j = e.index - numbering.binomial(i, 2)
+                        if components.union(i, j) {
+                            if e.diameter > 0 { pairs0.append(PersistencePair(birth: 0, death: e.diameter)) }
+                        } else if top >= 1 {
+                            scratch[56] = i; scratch[57] = j  // the edge's vertices, largest first
+                            if reducer.zeroApparentCofacet(e.index, e.diameter, 1, vertices: scratch + 56) < 0 {
+                                columns.append(e)
+                            }
+                        }
+                    }
+                    for v in 0..<n where components.find(v) == v { pairs0.append(PersistencePair(birth: 0, death: nil)) }
+                    result.append(PersistenceDiagram(dimension: 0, pairs: pairs0))
+                    ascending = []
+                    columns.reverse()
 
-                // H_d, d >= 1: reduce, then the (d+1)-simplices not cleared are the next columns.
-                var simplices = edges
-                edges = []
-                if top >= 1 {
-                    for d in 1...top {
-                        var pairs = [PersistencePair]()
-                        let pivots = reducer.reduce(columns, dimension: d, pairs: &pairs)
-                        result.append(PersistenceDiagram(dimension: d, pairs: pairs))
-                        if d < top {
-                            let next = reducer.cofacetColumns(of: simplices, dimension: d, pivots: pivots,
-                                                              keepAll: d + 1 < top)
-                            columns = next.columns
-                            simplices = next.all
+                    // H_d, d >= 1: reduce, then the (d+1)-simplices not cleared are the next columns.
+                    var simplices = edges
+                    edges = []
+                    if top >= 1 {
+                        for d in 1...top {
+                            var pairs = [PersistencePair]()
+                            let pivots = reducer.reduce(columns, dimension: d, pairs: &pairs)
+                            result.append(PersistenceDiagram(dimension: d, pairs: pairs))
+                            if d < top {
+                                let next = reducer.cofacetColumns(
+                                    of: simplices, dimension: d, pivots: pivots,
+                                    keepAll: d + 1 < top)
+                                columns = next.columns
+                                simplices = next.all
+                            }
                         }
                     }
                 }
             }
-        } }
+        }
         return result
     }
 

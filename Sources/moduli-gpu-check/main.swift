@@ -3,9 +3,9 @@
 // GEMM at the navigation paper preset's shapes, and writes report.json and report.txt. Built as a
 // static binary (`make static`) so the GPU machine needs no Swift toolchain (docs/gpu.md).
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 import Compute
 
@@ -94,9 +94,14 @@ func run() -> Int32 {
         ("driverCUDA", "\(cuda.driverVersion / 1000).\(cuda.driverVersion % 1000 / 10)"), ("cublas", "\(cuda.cublasVersion)"),
         ("nvrtc", "\(cuda.nvrtcVersion.major).\(cuda.nvrtcVersion.minor)"), ("kernels", cuda.architecture),
         ("libraries", cuda.libraryPaths.joined(separator: ", ")), ("sizes", options.quick ? "quick" : "paper preset widths"),
-        ("seed", "\(options.seed)"),
+        ("seed", "\(options.seed)")
     ]
-    print("moduli-gpu-check on \(cuda.name) (compute \(cuda.computeCapability.major).\(cuda.computeCapability.minor), kernels \(cuda.architecture))")
+    print(
+        """
+        moduli-gpu-check on \(cuda.name) (compute \(cuda.computeCapability.major).\(cuda.computeCapability.minor), kernels \
+        \(cuda.architecture))
+        """
+    )
     do {
         let cpu = CPUBackend()
         let start = MonotonicClock.seconds()
@@ -107,8 +112,10 @@ func run() -> Int32 {
         fflush(nil)
         print("comparisons took \(Int(MonotonicClock.seconds() - start)) s")
         if options.timing {
-            let shapes = options.quick ? GEMMShape.navigationPaperPreset(batch: 20, steps: 5, hidden: 512, cells: 64)
-                                       : GEMMShape.navigationPaperPreset()
+            let shapes =
+                options.quick
+                ? GEMMShape.navigationPaperPreset(batch: 20, steps: 5, hidden: 512, cells: 64)
+                : GEMMShape.navigationPaperPreset()
             report.stepShapes = shapes
             for tf32 in [false, true] {
                 try cuda.setTF32(tf32)

@@ -55,7 +55,7 @@ import _TestSupport
         (["train", "adding", "--nesterov"], "--nesterov"),
         (["train", "adding", "--lr-schedule", "warmup"], "--warmup-steps"),
         (["geometry", "--space", "donut"], "donut"),
-        (["geometry", "--neurons", "0"], "--neurons"),
+        (["geometry", "--neurons", "0"], "--neurons")
     ])
     func badInputFailsWithAMessage(arguments: [String], mentions: String) throws {
         let r = try Self.moduli(arguments)
@@ -67,8 +67,10 @@ import _TestSupport
         let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let r = try Self.moduli(["geometry", "--space", "torus", "--inhibitor", "inverted-dog", "--neurons", "600",
-                                 "--seed", "1", "--json", "--matrix", dir + "/R.npy"])
+        let r = try Self.moduli([
+            "geometry", "--space", "torus", "--inhibitor", "inverted-dog", "--neurons", "600",
+            "--seed", "1", "--json", "--matrix", dir + "/R.npy"
+        ])
         #expect(r.status == 0, "\(r.err)")
         let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
         let statistics = try #require(object?["statistics"] as? [String: Any])
@@ -96,8 +98,10 @@ import _TestSupport
     @Test func tinyRunEndsWithASummaryLineAndRunDirectory() throws {
         let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let args = ["train", "adding", "--out", dir, "--length", "4", "--hidden", "8", "--epochs", "2",
-                    "--batches-per-epoch", "5", "--fixed-epochs", "0", "--test-size", "20"]
+        let args = [
+            "train", "adding", "--out", dir, "--length", "4", "--hidden", "8", "--epochs", "2",
+            "--batches-per-epoch", "5", "--fixed-epochs", "0", "--test-size", "20"
+        ]
         let r = try Self.moduli(args)
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.hasPrefix("adding: testMSE ") && r.out.contains("trivialMSE 0.16667") && r.out.contains(dir), "\(r.out)")
@@ -119,8 +123,10 @@ import _TestSupport
         for (key, value) in environment { env[key] = value }
         let p = Process()
         p.executableURL = executable
-        p.arguments = ["train", "adding", "--out", dir, "--length", "4", "--hidden", "8", "--epochs", "1",
-                       "--batches-per-epoch", "2", "--fixed-epochs", "0", "--test-size", "20", "--quiet"]
+        p.arguments = [
+            "train", "adding", "--out", dir, "--length", "4", "--hidden", "8", "--epochs", "1",
+            "--batches-per-epoch", "2", "--fixed-epochs", "0", "--test-size", "20", "--quiet"
+        ]
         p.environment = env
         p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
         try p.run()
@@ -138,8 +144,10 @@ import _TestSupport
         #expect(try Self.blasKernelsOfATinyRun(["OPENBLAS_CORETYPE": "Prescott"]) == "Prescott")
         let chosen = try Self.blasKernelsOfATinyRun(["OPENBLAS_CORETYPE": nil])
         #expect(chosen != nil)
-        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))
-            .map { $0.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? [] } ?? []
+        let flags =
+            (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))
+            .map { $0.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? [] }
+            ?? []
         if flags.contains("avx2") && flags.contains("fma") {
             #expect(chosen != "Prescott", "an AVX2 CPU ran the generic kernels")
         }
@@ -160,12 +168,15 @@ import _TestSupport
     @Test func evaluateReproducesTheSummaryDenseAndSparse() throws {
         let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let train = try Self.moduli(["train", "navigation", "--out", dir, "--hidden", "12", "--place-cells", "16",
-                                     "--batch-size", "4", "--length", "5", "--epochs", "3", "--batches-per-epoch", "4",
-                                     "--evaluation-batches", "1", "--evaluation-batch-size", "8",
-                                     "--target-sparsity", "0.8", "--moduli", "torus", "--quiet"])
+        let train = try Self.moduli([
+            "train", "navigation", "--out", dir, "--hidden", "12", "--place-cells", "16",
+            "--batch-size", "4", "--length", "5", "--epochs", "3", "--batches-per-epoch", "4",
+            "--evaluation-batches", "1", "--evaluation-batch-size", "8",
+            "--target-sparsity", "0.8", "--moduli", "torus", "--quiet"
+        ])
         #expect(train.status == 0, "\(train.err)")
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as? [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as? [String: Any]
         let saved = try #require(summary?["decodingErrorCM"] as? Double)
         let savedLoss = try #require(summary?["testLoss"] as? Double)
         for variant in [[], ["--sparse"], ["--reorder"], ["--sparse", "--format", "block", "--reorder"]] {
@@ -217,8 +228,10 @@ import _TestSupport
     @Test func aRunsConfigFileRunsTheSameRunAgain() throws {
         let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let first = try Self.moduli(["train", "adding", "--out", dir + "/a", "--length", "4", "--hidden", "8", "--epochs", "2",
-                                     "--batches-per-epoch", "5", "--fixed-epochs", "0", "--test-size", "20", "--quiet"])
+        let first = try Self.moduli([
+            "train", "adding", "--out", dir + "/a", "--length", "4", "--hidden", "8", "--epochs", "2",
+            "--batches-per-epoch", "5", "--fixed-epochs", "0", "--test-size", "20", "--quiet"
+        ])
         #expect(first.status == 0, "\(first.err)")
         let second = try Self.moduli(["train", "--config", dir + "/a/config.json", "--out", dir + "/b", "--quiet"])
         #expect(second.status == 0, "\(second.err)")

@@ -17,7 +17,8 @@ import _TestSupport
         let r = try CLITests.moduli(["train", "adding", "--out", dir + "/run"] + tiny)
         #expect(r.status == 0, "\(r.err)")
         let text = try String(contentsOfFile: dir + "/run/config.json", encoding: .utf8)
-        try text.replacingOccurrences(of: "\"hiddenSize\" : 8", with: "\"hiddenSize\" : 6").write(toFile: dir + "/six.json", atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"hiddenSize\" : 8", with: "\"hiddenSize\" : 6").write(
+            toFile: dir + "/six.json", atomically: true, encoding: .utf8)
         return (dir, dir + "/run", dir + "/six.json")
     }
 
@@ -29,9 +30,11 @@ import _TestSupport
     @Test func aTaskCommandWithConfigRunsTheFile() throws {
         let (dir, _, six) = try Self.setUp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        for arguments in [["train", "--config", six, "--out", dir + "/a", "adding", "--quiet"],
-                          ["train", "adding", "--config", six, "--out", dir + "/b", "--quiet"],
-                          ["train", "--config", six, "--out", dir + "/c", "--quiet"]] {
+        for arguments in [
+            ["train", "--config", six, "--out", dir + "/a", "adding", "--quiet"],
+            ["train", "adding", "--config", six, "--out", dir + "/b", "--quiet"],
+            ["train", "--config", six, "--out", dir + "/c", "--quiet"]
+        ] {
             let r = try CLITests.moduli(arguments)
             #expect(r.status == 0, "\(arguments): \(r.err)")
             #expect(try Self.hidden(arguments[arguments.firstIndex(of: "--out")! + 1]) == 6, "\(arguments) did not run the file")
@@ -42,10 +45,13 @@ import _TestSupport
         let (dir, _, six) = try Self.setUp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let options = try CLITests.moduli(["train", "--config", six, "--out", dir + "/a", "adding", "--hidden", "9", "--lr", "1"])
-        #expect(options.status == 64 && options.err.contains("--hidden, --lr cannot be given with it") && options.err.contains("moduli train --config \(six)"),
-                "\(options.err)")
+        #expect(
+            options.status == 64 && options.err.contains("--hidden, --lr cannot be given with it")
+                && options.err.contains("moduli train --config \(six)"),
+            "\(options.err)")
         let task = try CLITests.moduli(["train", "navigation", "--config", six, "--out", dir + "/b"])
-        #expect(task.status == 64 && task.err.contains("of the task adding, but the command is moduli train navigation")
+        #expect(
+            task.status == 64 && task.err.contains("of the task adding, but the command is moduli train navigation")
                 && task.err.contains("moduli train --config \(six) --out \(dir)/b"), "\(task.err)")
         let resume = try CLITests.moduli(["train", "--config", six, "--resume", "--out", dir + "/run"])
         #expect(resume.status == 64 && resume.err.contains("moduli train adding --resume --out \(dir)/run"), "\(resume.err)")
@@ -53,12 +59,15 @@ import _TestSupport
     }
 
     @Test(arguments: [
-        (#""hiddenSize" : 8,"#, #""hiddenSize" : 8, "hiddenSize" : 7,"#, #", line 6, column 23, at options.hiddenSize: the key "hiddenSize" appears twice"#),
+        (
+            #""hiddenSize" : 8,"#, #""hiddenSize" : 8, "hiddenSize" : 7,"#,
+            #", line 6, column 23, at options.hiddenSize: the key "hiddenSize" appears twice"#
+        ),
         (#""lambda" : 0.001,"#, #""lambda" : 1e400,"#, ", at training.regularizer.lambda: the number 1e400 does not fit a Double"),
         (#""lambda" : 0.001,"#, #""lambda" : "0.001","#, #", at training.regularizer.lambda: expected a number, found a string ("0.001")"#),
         (#""seed" : 0,"#, #""seed" : -1,"#, ", at training.seed: expected a whole number in this field's range, found -1"),
         (#""seed" : 0,"#, #""seed" : 0"#, ": expected , or } in an object"),
-        (#""clip" : 0.5,"#, #""clip" : 0.5, "clipp" : 1,"#, #", at training.clipp: unknown key "clipp""#),
+        (#""clip" : 0.5,"#, #""clip" : 0.5, "clipp" : 1,"#, #", at training.clipp: unknown key "clipp""#)
     ])
     func aConfigFileErrorSaysWhereAndWhat(replacing: String, with: String, says: String) throws {
         let (dir, run, _) = try Self.setUp()
@@ -77,7 +86,8 @@ import _TestSupport
         let (dir, run, _) = try Self.setUp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try CLITests.moduli(["train", "navigation", "--resume", "--out", run])
-        #expect(r.status == 64 && r.err.contains("is a run of the task adding, not navigation")
+        #expect(
+            r.status == 64 && r.err.contains("is a run of the task adding, not navigation")
                 && r.err.contains("moduli train adding --resume --out \(run)") && !r.err.contains("damaged"), "\(r.err)")
     }
 
@@ -85,10 +95,13 @@ import _TestSupport
         let (dir, run, _) = try Self.setUp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let text = try String(contentsOfFile: run + "/config.json", encoding: .utf8)
-        try text.replacingOccurrences(of: "\"task\" : \"adding\",", with: "\"task\" : \"adding\" ").write(toFile: run + "/config.json", atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"task\" : \"adding\",", with: "\"task\" : \"adding\" ").write(
+            toFile: run + "/config.json", atomically: true, encoding: .utf8)
         let r = try CLITests.moduli(["train", "adding", "--resume", "--out", run])
-        #expect(r.status == 1 && r.err.contains("Cannot resume the run in \(run): \(run)/config.json, line ") && r.err.contains("expected , or } in an object"),
-                "\(r.err)")
+        #expect(
+            r.status == 1 && r.err.contains("Cannot resume the run in \(run): \(run)/config.json, line ")
+                && r.err.contains("expected , or } in an object"),
+            "\(r.err)")
     }
 
     @Test func aRunWithoutACheckpointSaysHowToStartItAnew() throws {
@@ -103,7 +116,8 @@ import _TestSupport
         let resume = try CLITests.moduli(["train", "adding", "--resume", "--out", killed])
         #expect(resume.status == 1 && resume.err.contains("Nothing to resume yet") && resume.err.contains(restart), "\(resume.err)")
         let again = try CLITests.moduli(["train", "adding", "--out", killed] + Self.tiny)
-        #expect(again.status == 1 && again.err.contains("stopped before its first checkpoint") && again.err.contains(restart), "\(again.err)")
+        #expect(
+            again.status == 1 && again.err.contains("stopped before its first checkpoint") && again.err.contains(restart), "\(again.err)")
         // The command given works and trains the run's own configuration.
         let anew = try CLITests.moduli(Array(restart.split(separator: " ").dropFirst().map(String.init)) + ["--quiet"])
         #expect(anew.status == 0, "\(anew.err)")
@@ -114,15 +128,39 @@ import _TestSupport
     }
 
     @Test(arguments: [
-        (["train", "adding", "--warmup-steps", "5"], "training.learningRateSchedule.warmupSteps [--warmup-steps] applies only with training.learningRateSchedule.kind [--lr-schedule] warmup"),
-        (["train", "adding", "--lr-factor", "2"], "training.learningRateSchedule.factor [--lr-factor] applies only with training.learningRateSchedule.kind [--lr-schedule] plateau"),
-        (["train", "adding", "--lr-schedule", "warmup", "--warmup-steps", "5", "--lr-factor", "2"], "training.learningRateSchedule.factor [--lr-factor] applies only with training.learningRateSchedule.kind [--lr-schedule] plateau"),
+        (
+            ["train", "adding", "--warmup-steps", "5"],
+            """
+            training.learningRateSchedule.warmupSteps [--warmup-steps] applies only with training.learningRateSchedule.kind \
+            [--lr-schedule] warmup
+            """
+        ),
+        (
+            ["train", "adding", "--lr-factor", "2"],
+            """
+            training.learningRateSchedule.factor [--lr-factor] applies only with training.learningRateSchedule.kind [--lr-schedule] \
+            plateau
+            """
+        ),
+        (
+            ["train", "adding", "--lr-schedule", "warmup", "--warmup-steps", "5", "--lr-factor", "2"],
+            """
+            training.learningRateSchedule.factor [--lr-factor] applies only with training.learningRateSchedule.kind [--lr-schedule] \
+            plateau
+            """
+        ),
         (["train", "adding", "--schedule", "cubic"], "training.pruning.schedule [--schedule] shapes pruning, and this run prunes nothing"),
         (["train", "navigation", "--target-sparsity", "0", "--schedule", "linear"], "[--schedule] shapes pruning"),
         (["train", "language", "--target-sparsity", "0", "--prune", "recurrent"], "options.prunedTensors [--prune] shapes pruning"),
-        (["report", "runs/a", "--out", "reports/a", "--no-models", "--units", "4"], "--units sets what the navigation models draw, and --no-models runs none"),
+        (
+            ["report", "runs/a", "--out", "reports/a", "--no-models", "--units", "4"],
+            "--units sets what the navigation models draw, and --no-models runs none"
+        ),
         (["bench", "train", "adding", "--config", "/tmp/config.json"], "--config does not apply"),
-        (["geometry", "--neurons", "10", "--matrix", "/tmp/same.npy", "--positions", "/tmp/./same.npy"], "--matrix and --positions name the same file"),
+        (
+            ["geometry", "--neurons", "10", "--matrix", "/tmp/same.npy", "--positions", "/tmp/./same.npy"],
+            "--matrix and --positions name the same file"
+        )
     ])
     func anOptionWithoutItsPrerequisiteIsRefused(arguments: [String], mentions: String) throws {
         let r = try CLITests.moduli(arguments)
@@ -135,12 +173,22 @@ import _TestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // 88 pruned weights (W_ih 8, W_hh 64, fc 8... of H = 8): round(0.999999 x 88) = 88.
         let r = try CLITests.moduli(["train", "adding", "--target-sparsity", "0.999999", "--out", dir + "/run"] + Self.tiny)
-        #expect(r.status == 1 && r.err.contains("prunes every one of the 88 weights") && r.err.contains("--target-sparsity 0.988 or less"), "\(r.err)")
+        #expect(
+            r.status == 1 && r.err.contains("prunes every one of the 88 weights") && r.err.contains("--target-sparsity 0.988 or less"),
+            "\(r.err)")
         let ok = try CLITests.moduli(["train", "adding", "--target-sparsity", "0.988", "--out", dir + "/ok"] + Self.tiny)
         #expect(ok.status == 0, "\(ok.err)")
-        let perTensor = try CLITests.moduli(["train", "adding", "--target-sparsity", "0.5", "--tensor-targets", "0.5,0.995,0.5", "--out", dir + "/t"] + Self.tiny)
-        #expect(perTensor.status == 1 && perTensor.err.contains("training.pruning.tensorTargets [--tensor-targets] value 2, 0.995, prunes every one of the 64 entries of rnn.weight_hh_l0"),
-                "\(perTensor.err)")
+        let perTensor = try CLITests.moduli(
+            ["train", "adding", "--target-sparsity", "0.5", "--tensor-targets", "0.5,0.995,0.5", "--out", dir + "/t"] + Self.tiny)
+        #expect(
+            perTensor.status == 1
+                && perTensor.err.contains(
+                    """
+                    training.pruning.tensorTargets [--tensor-targets] value 2, 0.995, prunes every one of the 64 entries of \
+                    rnn.weight_hh_l0
+                    """
+                ),
+            "\(perTensor.err)")
     }
 
     @Test func geometryWritesTwoFilesAtTwoPaths() throws {
@@ -148,6 +196,8 @@ import _TestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let r = try CLITests.moduli(["geometry", "--neurons", "10", "--matrix", dir + "/R.npy", "--positions", dir + "/p.npy"])
-        #expect(r.status == 0 && FileManager.default.fileExists(atPath: dir + "/R.npy") && FileManager.default.fileExists(atPath: dir + "/p.npy"), "\(r.err)")
+        #expect(
+            r.status == 0 && FileManager.default.fileExists(atPath: dir + "/R.npy")
+                && FileManager.default.fileExists(atPath: dir + "/p.npy"), "\(r.err)")
     }
 }

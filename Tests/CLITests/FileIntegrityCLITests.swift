@@ -9,8 +9,11 @@ import _TestSupport
     /// A finished tiny language run of two epochs (torus regularizer, so it has positions.npy) and its corpus.
     static func languageRun(_ dir: String) throws -> (run: String, data: String) {
         let data = try LanguageCLITests.corpus(dir), run = dir + "/run"
-        let train = try CLITests.moduli(["train", "language", "--data", data, "--out", run, "--epochs", "2", "--moduli", "torus",
-                                         "--target-sparsity", "0.5", "--lr", "1", "--quiet"] + LanguageCLITests.tiny)
+        let train = try CLITests.moduli(
+            [
+                "train", "language", "--data", data, "--out", run, "--epochs", "2", "--moduli", "torus",
+                "--target-sparsity", "0.5", "--lr", "1", "--quiet"
+            ] + LanguageCLITests.tiny)
         #expect(train.status == 0, "\(train.err)")
         return (run, data)
     }
@@ -55,8 +58,10 @@ import _TestSupport
         return dataStart + offsets[0]
     }
 
-    static func refused(_ r: (status: Int32, out: String, err: String), mentioning words: [String],
-                        sourceLocation: SourceLocation = #_sourceLocation) {
+    static func refused(
+        _ r: (status: Int32, out: String, err: String), mentioning words: [String],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(r.status == 1, "exit \(r.status): \(r.err)", sourceLocation: sourceLocation)
         for w in words { #expect(r.err.contains(w), "stderr does not mention \(w): \(r.err)", sourceLocation: sourceLocation) }
     }
@@ -150,10 +155,15 @@ import _TestSupport
         let lines = try String(contentsOfFile: train, encoding: .utf8).split(separator: "\n")
         try (lines.reversed().joined(separator: "\n") + "\n").write(toFile: train, atomically: true, encoding: .utf8)
         for c in [["evaluate", run], ["generate", run, "--words", "5"]] {
-            Self.refused(try CLITests.moduli(c), mentioning: ["The corpus at \(data) is not the one the run \(run) was trained on",
-                                                              "the vocabulary has the same", "moduli train --config"])
+            Self.refused(
+                try CLITests.moduli(c),
+                mentioning: [
+                    "The corpus at \(data) is not the one the run \(run) was trained on",
+                    "the vocabulary has the same", "moduli train --config"
+                ])
         }
-        Self.refused(try CLITests.moduli(["train", "language", "--resume", "--out", run, "--quiet"]),
-                     mentioning: ["The corpus at \(data)", "--overwrite instead of --resume"])
+        Self.refused(
+            try CLITests.moduli(["train", "language", "--resume", "--out", run, "--quiet"]),
+            mentioning: ["The corpus at \(data)", "--overwrite instead of --resume"])
     }
 }

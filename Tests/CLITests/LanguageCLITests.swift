@@ -13,7 +13,10 @@ import _TestSupport
         for (name, lines) in [("train.txt", 50), ("valid.txt", 10), ("test.txt", 10)] {
             var text = ""
             for _ in 0..<lines {
-                text += (0..<(3 + k % 5)).map { _ in k += 7; return words[k % words.count] }.joined(separator: " ") + "\n"
+                text +=
+                    (0..<(3 + k % 5)).map { _ in
+                        k += 7; return words[k % words.count]
+                    }.joined(separator: " ") + "\n"
             }
             try text.write(toFile: path + "/" + name, atomically: true, encoding: .utf8)
         }
@@ -26,11 +29,15 @@ import _TestSupport
         let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let data = try Self.corpus(dir), run = dir + "/run"
-        let train = try CLITests.moduli(["train", "language", "--data", data, "--out", run, "--epochs", "2", "--cell", "lstm",
-                                         "--moduli", "torus", "--target-sparsity", "0.5", "--lr", "1", "--quiet"] + Self.tiny)
+        let train = try CLITests.moduli(
+            [
+                "train", "language", "--data", data, "--out", run, "--epochs", "2", "--cell", "lstm",
+                "--moduli", "torus", "--target-sparsity", "0.5", "--lr", "1", "--quiet"
+            ] + Self.tiny)
         #expect(train.status == 0, "\(train.err)")
         #expect(train.out.contains("testPerplexity"), "\(train.out)")
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any]
         let saved = try #require(summary?["testPerplexity"] as? Double)
         for variant in [[], ["--sparse"], ["--reorder"]] {
             let r = try CLITests.moduli(["evaluate", run] + variant)
@@ -42,15 +49,20 @@ import _TestSupport
         let b = try CLITests.moduli(["generate", run, "--words", "25", "--seed", "3", "--sparse"])
         #expect(a.status == 0 && b.status == 0, "\(a.err) \(b.err)")
         let sampled = a.out.split(whereSeparator: \.isWhitespace)
-        #expect(sampled.count >= 10 && sampled.allSatisfy { ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "to", "and", "big"].contains(String($0)) },
-                "\(a.out)")
+        #expect(
+            sampled.count >= 10
+                && sampled.allSatisfy { ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "to", "and", "big"].contains(String($0)) },
+            "\(a.out)")
         #expect(a.out == b.out, "dense and sparse sampling differ: \(a.out) / \(b.out)")
         let bench = try CLITests.moduli(["bench", "train", "--steps", "2", "--warmup", "1", "language", "--data", data] + Self.tiny)
         #expect(bench.status == 0 && bench.out.hasPrefix("BENCH {") && bench.out.contains("\"meanMs\""), "\(bench.out) \(bench.err)")
         // The step of a pruned model (every pruned tensor at 90% first), on sparse kernels and on GEMMs.
         for kernels in ["auto", "dense"] {
-            let pruned = try CLITests.moduli(["bench", "train", "--steps", "2", "--warmup", "1", "--pruned", "0.9", "language", "--data", data,
-                                              "--recurrent-kernels", kernels] + Self.tiny)
+            let pruned = try CLITests.moduli(
+                [
+                    "bench", "train", "--steps", "2", "--warmup", "1", "--pruned", "0.9", "language", "--data", data,
+                    "--recurrent-kernels", kernels
+                ] + Self.tiny)
             #expect(pruned.status == 0 && pruned.out.contains("\"pruned\":0.9"), "\(pruned.out) \(pruned.err)")
             // The pooled sparsity of the pruned tensors during the timed steps: 90% of each tensor.
             let json = pruned.out.split(separator: "\n").first { $0.hasPrefix("BENCH ") }.map { String($0.dropFirst(6)) } ?? ""
@@ -73,7 +85,7 @@ import _TestSupport
             (["generate", dir + "/nothing"], "config.json"),
             (["generate", dir, "--temperature", "0"], "--temperature"),
             (["bench", "train", "chess"], "chess"),
-            (["bench", "train", "--pruned", "1", "language", "--data", data], "--pruned"),
+            (["bench", "train", "--pruned", "1", "language", "--data", data], "--pruned")
         ] {
             let r = try CLITests.moduli(arguments)
             #expect(r.status != 0, "\(arguments) exited 0")

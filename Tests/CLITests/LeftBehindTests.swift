@@ -11,7 +11,8 @@ import _TestSupport
         try FileManager.default.createDirectory(atPath: corpus, withIntermediateDirectories: true)
         var generator = SystemRandomNumberGenerator()
         for (name, lines) in [("train", 40), ("valid", 10), ("test", 10)] {
-            let text = (0..<lines).map { _ in (0..<10).map { _ in "w\(Int.random(in: 0..<50, using: &generator))" }.joined(separator: " ") }
+            let text =
+                (0..<lines).map { _ in (0..<10).map { _ in "w\(Int.random(in: 0..<50, using: &generator))" }.joined(separator: " ") }
                 .joined(separator: "\n") + "\n"
             try text.write(toFile: "\(corpus)/\(name).txt", atomically: true, encoding: .utf8)
         }
@@ -22,9 +23,11 @@ import _TestSupport
     /// is not UTF-8), after the run directory exists; returns its path.
     static func configWithABrokenCorpus(_ dir: String) throws -> String {
         let corpus = try writeCorpus(dir)
-        let first = try CLITests.moduli(["train", "language", "--data", corpus, "--embedding-size", "8", "--hidden", "8", "--epochs", "2",
-                                         "--batches-per-epoch", "2", "--batch-size", "2", "--evaluation-batch-size", "2", "--bptt", "5",
-                                         "--out", dir + "/good", "--quiet"])
+        let first = try CLITests.moduli([
+            "train", "language", "--data", corpus, "--embedding-size", "8", "--hidden", "8", "--epochs", "2",
+            "--batches-per-epoch", "2", "--batch-size", "2", "--evaluation-batch-size", "2", "--bptt", "5",
+            "--out", dir + "/good", "--quiet"
+        ])
         #expect(first.status == 0, "\(first.err)")
         try Data([0x61, 0x20, 0xFF, 0x0A]).write(to: URL(fileURLWithPath: corpus + "/valid.txt"))
         let config = dir + "/config.json"

@@ -16,14 +16,16 @@ struct ShrinkTask: TrainingTask {
     static let name = "test-shrink"
     static let primaryMetric = "norm"
     static let defaultLambda = 0.25
-    static var defaultTraining: TrainingConfig { TrainingConfig(epochs: 2, stepsPerEpoch: 5, optimizer: OptimizerConfig(kind: .sgd, learningRate: 0.25)) }
+    static var defaultTraining: TrainingConfig {
+        TrainingConfig(epochs: 2, stepsPerEpoch: 5, optimizer: OptimizerConfig(kind: .sgd, learningRate: 0.25))
+    }
     static var commandLine: TaskCommandLine<Options> {
-        TaskCommandLine(abstract: "Weights shrunk to zero.", discussion: "A test task.",
-                        defaults: RunConfig(task: name, training: defaultTraining, options: Options()),
-                        options: [.value("size", \.options.size, key: "options.size", "N", help: "Weights.")])
+        TaskCommandLine(
+            abstract: "Weights shrunk to zero.", discussion: "A test task.",
+            defaults: RunConfig(task: name, training: defaultTraining, options: Options()),
+            options: [.value("size", \.options.size, key: "options.size", "N", help: "Weights.")])
     }
     let options: Options
-    init(options: Options) { self.options = options }
     static func validate(_ o: Options, training: TrainingConfig) throws {}
     static func memoryEstimate(_ o: Options, training: TrainingConfig) -> Double { 1_000 }
     func makeModel(in store: ParameterStore<Float>, rng: inout SeededGenerator) -> ParameterSlot {
@@ -54,17 +56,28 @@ struct ShrinkTask: TrainingTask {
             var takesValue: [String: Bool] = [:]
             for line in help.out.split(separator: "\n") where line.hasPrefix("  --") {
                 // The flags and the placeholder, up to the help text.
-                let words = line.dropFirst(2).split(separator: " ").map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: ",")) }
-                    .prefix { $0.hasPrefix("--") || $0.hasPrefix("<") }
+                let words = line.dropFirst(2).split(separator: " ").map {
+                    String($0).trimmingCharacters(in: CharacterSet(charactersIn: ","))
+                }
+                .prefix { $0.hasPrefix("--") || $0.hasPrefix("<") }
                 for w in words where w.hasPrefix("--") { takesValue[w] = words.contains { $0.hasPrefix("<") } }
             }
             let listed = Set(takesValue.keys).subtracting(Self.commandOptions)
             let declared = Set(task.optionFlags.flatMap { $0.split(separator: "/").map(String.init) })
-            #expect(listed == declared, "\(task.name): help lists \(listed.subtracting(declared).sorted()) outside the table, omits \(declared.subtracting(listed).sorted())")
+            #expect(
+                listed == declared,
+                """
+                \(task.name): help lists \(listed.subtracting(declared).sorted()) outside the table, omits \
+                \(declared.subtracting(listed).sorted())
+                """
+            )
             for flag in declared.sorted() {
                 // Refused before any value is read: any value will do.
-                let r = try CLITests.moduli(["train", task.name, "--resume", "--out", "/nonexistent/run", flag] + (takesValue[flag] == true ? ["1"] : []))
-                #expect(r.status == 64 && r.err.contains(flag) && r.err.contains("cannot be given with it"), "\(task.name) \(flag): exit \(r.status): \(r.err)")
+                let r = try CLITests.moduli(
+                    ["train", task.name, "--resume", "--out", "/nonexistent/run", flag] + (takesValue[flag] == true ? ["1"] : []))
+                #expect(
+                    r.status == 64 && r.err.contains(flag) && r.err.contains("cannot be given with it"),
+                    "\(task.name) \(flag): exit \(r.status): \(r.err)")
             }
         }
     }
@@ -76,12 +89,15 @@ struct ShrinkTask: TrainingTask {
         #expect(TrainCommand.configuration.subcommands.count == TaskRegistry.tasks.count)
         let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var command = try ModuliCommand.parseAsRoot(["train", "test-shrink", "--size", "5", "--epochs", "3", "--lr", "0.125", "--out", dir, "--quiet"])
+        var command = try ModuliCommand.parseAsRoot([
+            "train", "test-shrink", "--size", "5", "--epochs", "3", "--lr", "0.125", "--out", dir, "--quiet"
+        ])
         try command.run()
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as? [String: Any]
         #expect((config?["options"] as? [String: Any])?["size"] as? Int == 5)
         // w <- w (1 - 2 lr) = 0.75 w for 15 steps: norm 5 x 0.75^30.
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as? [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as? [String: Any]
         let norm = try #require(summary?["norm"] as? Double)
         #expect(abs(norm - 5 * pow(0.75, 30)) < 1e-6, "norm \(norm)")
         #expect(throws: (any Error).self) {

@@ -7,8 +7,10 @@ import _TestSupport
 
 @Suite(.serialized) struct ProcessRobustnessTests {
     /// A tiny adding run (a fraction of a second).
-    static let tiny = ["train", "adding", "--epochs", "2", "--batches-per-epoch", "5", "--hidden", "8", "--length", "5",
-                       "--test-size", "10", "--log-every", "1"]
+    static let tiny = [
+        "train", "adding", "--epochs", "2", "--batches-per-epoch", "5", "--hidden", "8", "--length", "5",
+        "--test-size", "10", "--log-every", "1"
+    ]
 
     struct Outcome {
         var status: Int32
@@ -28,8 +30,9 @@ import _TestSupport
         try p.run()
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Outcome(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
-                       out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+        return Outcome(
+            status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
+            out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
     }
 
     static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
@@ -66,8 +69,9 @@ import _TestSupport
         let status = dir + "-status"
         defer { try? FileManager.default.removeItem(atPath: status) }
         // `head -1` exits after the first line; moduli's later writes meet a closed pipe.
-        let r = try Self.shell("{ \"$0\" \"$@\" 2>&1; echo $? > \"$STATUS\"; } | head -1", Self.tiny + ["--out", dir + "/run"],
-                               environment: ["STATUS": status])
+        let r = try Self.shell(
+            "{ \"$0\" \"$@\" 2>&1; echo $? > \"$STATUS\"; } | head -1", Self.tiny + ["--out", dir + "/run"],
+            environment: ["STATUS": status])
         #expect(r.status == 0)
         let code = try String(contentsOfFile: status, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(code == "0", "moduli exited with \(code) (141 = killed by SIGPIPE)")
@@ -100,8 +104,10 @@ import _TestSupport
     @Test func twoProcessesCannotShareARunDirectory() throws {
         let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let long = ["train", "adding", "--epochs", "300", "--batches-per-epoch", "100", "--hidden", "8", "--length", "5",
-                    "--test-size", "10", "--quiet", "--out", dir]
+        let long = [
+            "train", "adding", "--epochs", "300", "--batches-per-epoch", "100", "--hidden", "8", "--length", "5",
+            "--test-size", "10", "--quiet", "--out", dir
+        ]
         let first = Process()
         first.executableURL = CLITests.executable
         first.arguments = long

@@ -28,8 +28,12 @@ import _TestSupport
 
         // A training run: its checkpoint passes the limit; metrics.jsonl keeps whole lines.
         let run = dir + "/run"
-        let t = try Self.underLimits("ulimit -f 16", ["train", "adding", "--epochs", "2", "--batches-per-epoch", "5", "--hidden", "64", "--length", "5",
-                                                               "--test-size", "10", "--log-every", "1", "--out", run])
+        let t = try Self.underLimits(
+            "ulimit -f 16",
+            [
+                "train", "adding", "--epochs", "2", "--batches-per-epoch", "5", "--hidden", "64", "--length", "5",
+                "--test-size", "10", "--log-every", "1", "--out", run
+            ])
         #expect(!t.signaled, "killed by signal \(t.status)")
         #expect((1...127).contains(t.status), "status \(t.status)")
         #expect(t.err.contains(run) && t.err.contains("ulimit -f"), "\(t.err)")
@@ -70,11 +74,16 @@ import _TestSupport
         for i in 0..<200_000 { text += "w\(i)" + (i % 20 == 19 ? "\n" : " ") }
         try text.write(toFile: corpus + "/train.txt", atomically: true, encoding: .utf8)
         for name in ["valid", "test"] {
-            try (0..<100).map { "w\($0)" }.joined(separator: " ").appending("\n").write(toFile: "\(corpus)/\(name).txt", atomically: true, encoding: .utf8)
+            try (0..<100).map { "w\($0)" }.joined(separator: " ").appending("\n").write(
+                toFile: "\(corpus)/\(name).txt", atomically: true, encoding: .utf8)
         }
         let out = dir + "/run"
-        let r = try Self.underLimits(Self.addressSpace, ["train", "language", "--data", corpus, "--embedding-size", "64", "--hidden", "64",
-                                                         "--out", out, "--quiet"])
+        let r = try Self.underLimits(
+            Self.addressSpace,
+            [
+                "train", "language", "--data", corpus, "--embedding-size", "64", "--hidden", "64",
+                "--out", out, "--quiet"
+            ])
         #expect(!r.signaled, "killed by signal \(r.status)")
         #expect((1...127).contains(r.status), "status \(r.status)")
         #expect(r.err.contains("vocabulary of 200001 words") && r.err.contains("ulimit -v"), "\(r.err)")

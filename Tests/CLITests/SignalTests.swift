@@ -5,13 +5,15 @@ import Foundation
 import Testing
 import _TestSupport
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite(.serialized) struct SignalTests {
     /// An adding run of 400 steps (about a second in a debug build).
-    static let run = ["train", "adding", "--hidden", "16", "--length", "10", "--epochs", "4", "--batches-per-epoch", "100",
-                      "--fixed-epochs", "0", "--test-size", "50", "--quiet"]
+    static let run = [
+        "train", "adding", "--hidden", "16", "--length", "10", "--epochs", "4", "--batches-per-epoch", "100",
+        "--fixed-epochs", "0", "--test-size", "50", "--quiet"
+    ]
 
     /// Starts `moduli arguments` with stdout and stderr into files under `logs`.
     static func start(_ arguments: [String], logs: String) throws -> Process {
@@ -49,7 +51,8 @@ import Glibc
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { name -> pid_t? in
             guard let pid = pid_t(name), pid != getpid(),
-                  let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { return nil }
+                let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline")
+            else { return nil }
             let line = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
             return line.contains(text) ? pid : nil
         }
@@ -86,8 +89,10 @@ import Glibc
 
     /// A sweep of two long runs (one per configuration) in `dir`/sweep; returns the spec's path.
     static func longSweep(_ dir: String, epochs: Int) throws -> String {
-        let base = ["--length", "10", "--hidden", "16", "--epochs", String(epochs), "--batches-per-epoch", "150",
-                    "--fixed-epochs", "0", "--test-size", "50"]
+        let base = [
+            "--length", "10", "--hidden", "16", "--epochs", String(epochs), "--batches-per-epoch", "150",
+            "--fixed-epochs", "0", "--test-size", "50"
+        ]
         return try SweepTests.writeSpec(dir, base: base, seeds: [0], configurations: [("one", []), ("two", ["--lr", "0.001"])])
     }
 
@@ -134,7 +139,8 @@ import Glibc
         #expect(gone, "the runs of the killed sweep were still training 20 s later: \(left)")
         for run in runs {
             #expect(Self.exists(run + "/checkpoint.safetensors") && !Self.exists(run + "/summary.json"), "\(run)")
-            let log = (try? String(contentsOfFile: sweep + "/logs/\(URL(fileURLWithPath: run).lastPathComponent).log", encoding: .utf8)) ?? ""
+            let log =
+                (try? String(contentsOfFile: sweep + "/logs/\(URL(fileURLWithPath: run).lastPathComponent).log", encoding: .utf8)) ?? ""
             #expect(log.contains("Stopped by SIGTERM"), "\(log)")
         }
     }

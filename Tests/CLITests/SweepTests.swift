@@ -7,11 +7,15 @@ import _TestSupport
 
 @Suite struct SweepTests {
     /// Flags of an adding run that takes a fraction of a second.
-    static let tinyBase = ["--length", "4", "--hidden", "8", "--epochs", "2", "--batches-per-epoch", "5", "--fixed-epochs", "0", "--test-size", "20"]
+    static let tinyBase = [
+        "--length", "4", "--hidden", "8", "--epochs", "2", "--batches-per-epoch", "5", "--fixed-epochs", "0", "--test-size", "20"
+    ]
 
     /// A spec file with `configurations` (in this order) over `seeds`; returns its path.
-    static func writeSpec(_ dir: String, base: [String] = tinyBase, seeds: [Int] = [0, 1],
-                          configurations: [(String, [String])] = [("zeta", ["--moduli", "torus", "--target-sparsity", "0.5"]), ("alpha", [])]) throws -> String {
+    static func writeSpec(
+        _ dir: String, base: [String] = tinyBase, seeds: [Int] = [0, 1],
+        configurations: [(String, [String])] = [("zeta", ["--moduli", "torus", "--target-sparsity", "0.5"]), ("alpha", [])]
+    ) throws -> String {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         func list(_ flags: [String]) -> String { "[" + flags.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
         let text = """
@@ -43,7 +47,9 @@ import _TestSupport
         let r = try CLITests.moduli(["sweep", spec, "--out", sweep, "--jobs", "2"])
         #expect(r.status == 0, "\(r.err)")
         let names = ["zeta-s0", "alpha-s0", "zeta-s1", "alpha-s1"]
-        for name in names { #expect(FileManager.default.fileExists(atPath: "\(sweep)/\(name)/summary.json"), "\(name) has no summary.json") }
+        for name in names {
+            #expect(FileManager.default.fileExists(atPath: "\(sweep)/\(name)/summary.json"), "\(name) has no summary.json")
+        }
         #expect(try Self.states(sweep) == Dictionary(uniqueKeysWithValues: names.map { ($0, "finished") }))
         // Each run started from the resolved configuration the sweep wrote, which is the one the
         // same flags give moduli train: the same bytes as the run's config.json.
@@ -52,7 +58,10 @@ import _TestSupport
             #expect(try Self.read("\(sweep)/logs/\(name).log").contains(" train --config "), "\(name)")
             #expect(try Self.read("\(sweep)/logs/\(name).log").contains("configs/\(name).json --out"), "\(name)")
         }
-        let direct = try CLITests.moduli(["train", "adding"] + Self.tinyBase + ["--moduli", "torus", "--target-sparsity", "0.5", "--seed", "1", "--out", dir + "/direct", "--quiet"])
+        let direct = try CLITests.moduli(
+            ["train", "adding"] + Self.tinyBase + [
+                "--moduli", "torus", "--target-sparsity", "0.5", "--seed", "1", "--out", dir + "/direct", "--quiet"
+            ])
         #expect(direct.status == 0, "\(direct.err)")
         #expect(try Self.read(dir + "/direct/config.json") == Self.read(sweep + "/zeta-s1/config.json"))
         let markdown = try Self.read(sweep + "/summary.md")
@@ -65,7 +74,9 @@ import _TestSupport
         #expect(rows.last?.hasPrefix("| alpha | - | 2/2 | ") == true, "\(rows)")
         // The table's numbers are the runs' mean (sample std).
         func testMSE(_ name: String) throws -> Double {
-            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(sweep)/\(name)/summary.json"))) as? [String: Any]
+            let object =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(sweep)/\(name)/summary.json")))
+                as? [String: Any]
             return try #require(object?["testMSE"] as? Double)
         }
         let (a, b) = (try testMSE("alpha-s0"), try testMSE("alpha-s1"))
@@ -109,12 +120,21 @@ import _TestSupport
         (#"{"task": "adding", "seeds": [0], "base": ["--out=x"], "configurations": {"a": []}}"#, #""base" gives --out"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"../a": []}}"#, #"name "../a" cannot name a run directory"#),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a-s1": []}}"#, "seed suffix"),
-        (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--hiden", "8"]}}"#, #"configuration "a" (moduli train adding --hiden 8): Unknown option '--hiden': did you mean '--hidden'?"#),
-        (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--hidden", "0"]}}"#, #"configuration "a" (moduli train adding --hidden 0): options.hiddenSize [--hidden] must be between 1 and 65536, got 0."#),
-        (#"{"task": "adding", "base": ["--lr", "1"], "seeds": [0], "configurations": {"a": ["--lr", "2"]}}"#, #"training.optimizer.learningRate [--lr] is given twice"#),
+        (
+            #"{"task": "adding", "seeds": [0], "configurations": {"a": ["--hiden", "8"]}}"#,
+            #"configuration "a" (moduli train adding --hiden 8): Unknown option '--hiden': did you mean '--hidden'?"#
+        ),
+        (
+            #"{"task": "adding", "seeds": [0], "configurations": {"a": ["--hidden", "0"]}}"#,
+            #"configuration "a" (moduli train adding --hidden 0): options.hiddenSize [--hidden] must be between 1 and 65536, got 0."#
+        ),
+        (
+            #"{"task": "adding", "base": ["--lr", "1"], "seeds": [0], "configurations": {"a": ["--lr", "2"]}}"#,
+            #"training.optimizer.learningRate [--lr] is given twice"#
+        ),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": ["--target-sparsity", "2"]}}"#, "--target-sparsity"),
         (#"{"task": "adding", "seeds": [0], "configurations": {"a": [], "a": []}}"#, #"the key "a" appears twice"#),
-        (#"{"task": "adding", "seeds": [0], "configurations": {"a": []}"#, "line 1, column 61: unexpected end of the file inside an object"),
+        (#"{"task": "adding", "seeds": [0], "configurations": {"a": []}"#, "line 1, column 61: unexpected end of the file inside an object")
     ])
     func aBadSpecIsRefusedBeforeAnyRunNamingTheFileAndKey(spec: String, mentions: String) throws {
         let dir = TestFiles.temporaryDirectory("moduli-cli")
@@ -136,7 +156,7 @@ import _TestSupport
         (["sweep", "paper-adding", "--partition", "gpu"], "--partition applies only with --emit slurm"),
         (["sweep", "paper-adding", "--emit", "pbs"], "slurm"),
         (["sweep", "paper-adding", "--collect", "--emit", "slurm"], "contradict"),
-        (["sweep", "paper-adding", "--jobs", "0"], "--jobs"),
+        (["sweep", "paper-adding", "--jobs", "0"], "--jobs")
     ])
     func badOptionsFailWithAMessage(arguments: [String], mentions: String) throws {
         let r = try CLITests.moduli(arguments)
@@ -170,13 +190,16 @@ import _TestSupport
         FileManager.default.createFile(atPath: sweep + "/blocked-s0/notes.txt", contents: Data())
         let r = try CLITests.moduli(["sweep", spec, "--out", sweep])
         #expect(r.status == 1, "exit \(r.status): \(r.err)")
-        #expect(r.err.contains("blocked-s0 failed (exit 1)") && r.err.contains("retrying once") && r.err.contains("failed again"), "\(r.err)")
+        #expect(
+            r.err.contains("blocked-s0 failed (exit 1)") && r.err.contains("retrying once") && r.err.contains("failed again"), "\(r.err)")
         #expect(r.err.contains("The sweep is incomplete: 1 run(s) failed twice: blocked-s0"), "\(r.err)")
         #expect(try Self.states(sweep) == ["good-s0": "finished", "blocked-s0": "failed"])
         let log = try Self.read(sweep + "/logs/blocked-s0.log")
         #expect(log.contains("attempt 1") && log.contains("attempt 2") && log.contains("holds files but no moduli run"), "\(log)")
         let markdown = try Self.read(sweep + "/summary.md")
-        #expect(markdown.contains("| blocked | - | 0/1 (1 failed) | - | - |") && markdown.contains("Failed: blocked-s0 (exit 1; logs/blocked-s0.log)"), "\(markdown)")
+        #expect(
+            markdown.contains("| blocked | - | 0/1 (1 failed) | - | - |")
+                && markdown.contains("Failed: blocked-s0 (exit 1; logs/blocked-s0.log)"), "\(markdown)")
         #expect(markdown.contains("| good | - | 1/1 | "), "\(markdown)")
     }
 
@@ -185,7 +208,8 @@ import _TestSupport
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { Int32($0) }.filter { child in
             guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8),
-                  let close = stat.range(of: ")", options: .backwards) else { return false }
+                let close = stat.range(of: ")", options: .backwards)
+            else { return false }
             let fields = stat[close.upperBound...].split(separator: " ")
             return fields.count > 2 && Int32(fields[1]) == pid
         }
@@ -195,9 +219,14 @@ import _TestSupport
         let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // Runs of about half a second each (with a checkpoint after every epoch), one at a time.
-        let base = ["--length", "4", "--hidden", "8", "--epochs", "8", "--batches-per-epoch", "30", "--fixed-epochs", "0", "--test-size", "20"]
-        let spec = try Self.writeSpec(dir, base: base, seeds: [0], configurations: [
-            ("torus", ["--moduli", "torus", "--target-sparsity", "0.5"]), ("none", []), ("pruned", ["--target-sparsity", "0.5"])])
+        let base = [
+            "--length", "4", "--hidden", "8", "--epochs", "8", "--batches-per-epoch", "30", "--fixed-epochs", "0", "--test-size", "20"
+        ]
+        let spec = try Self.writeSpec(
+            dir, base: base, seeds: [0],
+            configurations: [
+                ("torus", ["--moduli", "torus", "--target-sparsity", "0.5"]), ("none", []), ("pruned", ["--target-sparsity", "0.5"])
+            ])
         let sweep = dir + "/killed"
         let p = Process()
         p.executableURL = CLITests.executable
@@ -236,21 +265,26 @@ import _TestSupport
     /// Whether the Slurm test can run here, or why not.
     static var slurmUnavailable: String? {
         #if os(Linux)
-        if ProcessInfo.processInfo.environment["MODULI_SKIP_SLURM"] == "1" { return "MODULI_SKIP_SLURM=1" }
-        if getuid() != 0 { return "not root: a local Slurm cluster needs root (Tools/slurm-local.sh)" }
-        let fm = FileManager.default
-        let hasSlurm = ["/usr/bin/sbatch", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged"].allSatisfy { fm.isExecutableFile(atPath: $0) }
-        if !hasSlurm { return "Slurm is not installed (make test-deps installs Debian's slurmctld, slurmd, slurm-client and munge as root)" }
-        return nil
+            if ProcessInfo.processInfo.environment["MODULI_SKIP_SLURM"] == "1" { return "MODULI_SKIP_SLURM=1" }
+            if getuid() != 0 { return "not root: a local Slurm cluster needs root (Tools/slurm-local.sh)" }
+            let fm = FileManager.default
+            let hasSlurm = ["/usr/bin/sbatch", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged"].allSatisfy {
+                fm.isExecutableFile(atPath: $0)
+            }
+            if !hasSlurm {
+                return "Slurm is not installed (make test-deps installs Debian's slurmctld, slurmd, slurm-client and munge as root)"
+            }
+            return nil
         #else
-        return "the local Slurm cluster needs Linux"
+            return "the local Slurm cluster needs Linux"
         #endif
     }
 
     /// Runs a command (no shell), returns exit status and output. The output goes through a file,
     /// not a pipe: a daemon the command starts may keep a pipe open long after the command ended.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String) {
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String)
+    {
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("moduli-sweep-\(UUID().uuidString).out").path
         FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
@@ -283,7 +317,9 @@ import _TestSupport
         try #require(started.status == 0, "Tools/slurm-local.sh start failed: \(started.out)")
 
         let sweep = dir + "/slurm"
-        let emitted = try CLITests.moduli(["sweep", spec, "--out", sweep, "--emit", "slurm", "--time", "00:05:00", "--cpus-per-task", "1", "--mem", "500M"])
+        let emitted = try CLITests.moduli([
+            "sweep", spec, "--out", sweep, "--emit", "slurm", "--time", "00:05:00", "--cpus-per-task", "1", "--mem", "500M"
+        ])
         #expect(emitted.status == 0, "\(emitted.err)")
         let batch = try Self.read(sweep + "/sweep.sbatch")
         #expect(batch.contains("#SBATCH --array=0-3\n") && batch.contains("--only-index \"$SLURM_ARRAY_TASK_ID\""), "\(batch)")
@@ -305,7 +341,9 @@ import _TestSupport
         }
         let collected = try CLITests.moduli(["sweep", spec, "--out", sweep, "--collect"])
         #expect(collected.status == 0, "\(collected.err)")
-        for k in 0..<4 { #expect(FileManager.default.fileExists(atPath: "\(sweep)/logs/slurm-\(job)_\(k).out"), "no output of array task \(k)") }
+        for k in 0..<4 {
+            #expect(FileManager.default.fileExists(atPath: "\(sweep)/logs/slurm-\(job)_\(k).out"), "no output of array task \(k)")
+        }
 
         let local = try CLITests.moduli(["sweep", spec, "--out", dir + "/local"])
         #expect(local.status == 0, "\(local.err)")

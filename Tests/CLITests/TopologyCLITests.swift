@@ -54,7 +54,9 @@ import _TestSupport
 
     /// `n` points on a circle of radius 1 in the plane.
     static func circle(_ n: Int) -> [[Double]] {
-        (0..<n).map { let t = 2 * Double.pi * Double($0) / Double(n); return [cos(t), sin(t)] }
+        (0..<n).map {
+            let t = 2 * Double.pi * Double($0) / Double(n); return [cos(t), sin(t)]
+        }
     }
 
     @Test func jsonHasExactlyTheDocumentedShape() throws {
@@ -118,7 +120,9 @@ import _TestSupport
         let path = try Self.write(tilted, "tilted.npy", in: dir)
         let r = try CLITests.moduli(["topology", "--points", path, "--landmarks", "20", "--pca", "2"])
         #expect(r.status == 0, "\(r.err)")
-        #expect(r.out.contains("20 landmarks of 200 points (max-min), covering radius") && r.out.contains("PCA keeps 100.0% of the variance"), "\(r.out)")
+        #expect(
+            r.out.contains("20 landmarks of 200 points (max-min), covering radius") && r.out.contains("PCA keeps 100.0% of the variance"),
+            "\(r.out)")
         #expect(r.out.contains("H1: 1 bar;"), "\(r.out)")
         let json = try CLITests.moduli(["topology", "--points", path, "--landmarks", "20", "--pca", "2", "--json"])
         let d = try Self.diagrams(json.out)
@@ -137,7 +141,7 @@ import _TestSupport
         (["topology", "--points", "a.npy", "--threshold", "-1"], "--threshold"),
         (["topology", "--points", "a.npy", "--landmarks", "0"], "--landmarks"),
         (["topology", "--points", "a.npy", "--pca", "0"], "--pca"),
-        (["topology", "/nonexistent-run", "--source", "hidden"], "/nonexistent-run/config.json"),
+        (["topology", "/nonexistent-run", "--source", "hidden"], "/nonexistent-run/config.json")
     ])
     func badOptionsFailWithAMessage(arguments: [String], mentions: String) throws {
         let r = try CLITests.moduli(arguments)
@@ -159,7 +163,7 @@ import _TestSupport
         ("asymmetric.npy", Self.npy([0, 1, 2, 0], shape: "(2, 2)"), "--distances", "not symmetric"),
         ("negative.npy", Self.npy([0, -1, -1, 0], shape: "(2, 2)"), "--distances", "negative"),
         ("diagonal.npy", Self.npy([1, 1, 1, 0], shape: "(2, 2)"), "--distances", "diagonal"),
-        ("nan-distance.npy", Self.npy([0, .nan, .nan, 0], shape: "(2, 2)"), "--distances", "not finite"),
+        ("nan-distance.npy", Self.npy([0, .nan, .nan, 0], shape: "(2, 2)"), "--distances", "not finite")
     ])
     func badFilesFailWithAMessage(name: String, contents: Data, option: String, mentions: String) throws {
         let dir = try Self.directory()
@@ -174,7 +178,10 @@ import _TestSupport
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let one = try CLITests.moduli(["topology", "--points", try Self.write([[1, 2, 3]], "one.npy", in: dir), "--json"])
-        #expect(one.status == 0 && one.out == "{\"diagrams\": [{\"dimension\": 0, \"pairs\": [[0.0, null]]}, {\"dimension\": 1, \"pairs\": []}]}\n", "\(one.out) \(one.err)")
+        #expect(
+            one.status == 0
+                && one.out == "{\"diagrams\": [{\"dimension\": 0, \"pairs\": [[0.0, null]]}, {\"dimension\": 1, \"pairs\": []}]}\n",
+            "\(one.out) \(one.err)")
         // The 24-gon's loop dies at sqrt(3); below that threshold it never does.
         let points = Self.circle(24)
         let path = try Self.write(points, "c.npy", in: dir)
@@ -183,7 +190,9 @@ import _TestSupport
         // 8 landmarks of the 24-gon's distance matrix: every third point, still one loop.
         let matrix = points.map { p in points.map { q in ((p[0] - q[0]) * (p[0] - q[0]) + (p[1] - q[1]) * (p[1] - q[1])).squareRoot() } }
         let r = try CLITests.moduli(["topology", "--distances", try Self.write(matrix, "d.npy", in: dir), "--landmarks", "8"])
-        #expect(r.status == 0 && r.out.contains("8 landmarks of 24 points") && r.out.contains("H0: 8 bars") && r.out.contains("H1: 1 bar;"), "\(r.out) \(r.err)")
+        #expect(
+            r.status == 0 && r.out.contains("8 landmarks of 24 points") && r.out.contains("H0: 8 bars") && r.out.contains("H1: 1 bar;"),
+            "\(r.out) \(r.err)")
     }
 
     @Test func pcaOfADistanceMatrixIsAnError() throws {
@@ -199,8 +208,10 @@ import _TestSupport
     @Test func runSources() throws {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let common = ["--hidden", "12", "--place-cells", "16", "--batch-size", "4", "--length", "5", "--epochs", "2",
-                      "--batches-per-epoch", "2", "--evaluation-batches", "1", "--evaluation-batch-size", "8", "--quiet"]
+        let common = [
+            "--hidden", "12", "--place-cells", "16", "--batch-size", "4", "--length", "5", "--epochs", "2",
+            "--batches-per-epoch", "2", "--evaluation-batches", "1", "--evaluation-batch-size", "8", "--quiet"
+        ]
         let torus = dir + "/torus", plain = dir + "/plain"
         #expect(try CLITests.moduli(["train", "navigation", "--out", torus, "--moduli", "torus"] + common).status == 0)
         #expect(try CLITests.moduli(["train", "navigation", "--out", plain] + common).status == 0)
@@ -208,7 +219,9 @@ import _TestSupport
         // 8 trajectories of 5 steps: 40 states of 12 units, 500 landmarks (all of them) by default.
         let hidden = try CLITests.moduli(["topology", torus, "--source", "hidden"])
         #expect(hidden.status == 0, "\(hidden.err)")
-        #expect(hidden.out.contains("40 hidden states (12 units) of the navigation run") && hidden.out.contains("metric: Euclidean"), "\(hidden.out)")
+        #expect(
+            hidden.out.contains("40 hidden states (12 units) of the navigation run") && hidden.out.contains("metric: Euclidean"),
+            "\(hidden.out)")
         let few = try CLITests.moduli(["topology", torus, "--source", "hidden", "--landmarks", "10", "--max-states", "30", "--pca", "3"])
         #expect(few.status == 0 && few.out.contains("10 landmarks of 30 points"), "\(few.out) \(few.err)")
 
@@ -216,7 +229,9 @@ import _TestSupport
         #expect(positions.status == 0, "\(positions.err)")
         #expect(try Self.diagrams(positions.out)[0]?.count ?? 0 >= 1)
         let table = try CLITests.moduli(["topology", torus, "--source", "positions"])
-        #expect(table.out.contains("12 neuron positions on the torus space") && table.out.contains("metric: the geodesic distance of the torus space"), "\(table.out)")
+        #expect(
+            table.out.contains("12 neuron positions on the torus space")
+                && table.out.contains("metric: the geodesic distance of the torus space"), "\(table.out)")
 
         let none = try CLITests.moduli(["topology", plain, "--source", "positions"])
         #expect(none.status > 0 && none.status < 128 && none.err.contains("no positions"), "\(none.err)")

@@ -13,9 +13,11 @@ import Compute
         #expect(results.count >= 40, "\(results.count) comparisons")
         for r in results { #expect(r.error == 0, "\(r.operation): \(r.error)") }
         let names = Set(results.map { $0.operation.split(separator: " ").first.map(String.init) ?? "" })
-        for op in ["gemm", "addRowVector", "addColumnSums", "axpy", "scale", "multiplyByMask", "elmanForward", "elmanBackward",
-                   "lstmForward", "lstmBackward", "gruForward", "gruBackward", "crossEntropyRows", "softCrossEntropyRows",
-                   "sum,", "sgdStep", "adamStep", "moduliPenalty", "kthSmallestMagnitude", "upload/copy/fill/download"] {
+        for op in [
+            "gemm", "addRowVector", "addColumnSums", "axpy", "scale", "multiplyByMask", "elmanForward", "elmanBackward",
+            "lstmForward", "lstmBackward", "gruForward", "gruBackward", "crossEntropyRows", "softCrossEntropyRows",
+            "sum,", "sgdStep", "adamStep", "moduliPenalty", "kthSmallestMagnitude", "upload/copy/fill/download"
+        ] {
             #expect(names.contains(op), "no comparison of \(op)")
         }
     }
@@ -34,9 +36,10 @@ import Compute
         let shapes = GEMMShape.navigationPaperPreset(batch: 3, steps: 2, hidden: 8, cells: 5)
         let timings = try BackendCheck.timeGEMM(CPUBackend(), shapes: shapes, tf32: false, repeats: 2, warmup: 1)
         #expect(timings.count == shapes.count && timings.allSatisfy { $0.milliseconds > 0 })
-        let report = GPUCheckReport(status: "passed", environment: [("device", "cpu \"test\"\n")],
-                                    comparisons: [OperationComparison(operation: "gemm", error: 1e-7, tolerance: 1e-5)],
-                                    timings: timings, stepShapes: shapes)
+        let report = GPUCheckReport(
+            status: "passed", environment: [("device", "cpu \"test\"\n")],
+            comparisons: [OperationComparison(operation: "gemm", error: 1e-7, tolerance: 1e-5)],
+            timings: timings, stepShapes: shapes)
         // 2 * (2 steps * 2 products * 3*8*8 + 8*8*6 + 6*5*8 + 6*8*5 + 5*8*6 + 3*8*5)
         let products: Int = 2 * 2 * 3 * 8 * 8 + 8 * 8 * 6 + 6 * 5 * 8 + 6 * 8 * 5 + 5 * 8 * 6 + 3 * 8 * 5
         #expect(report.stepFLOPs == 2 * Double(products))
@@ -45,7 +48,8 @@ import Compute
         #expect((object?["environment"] as? [String: String])?["device"] == "cpu \"test\"\n")
         #expect((object?["gemm"] as? [Any])?.count == shapes.count)
         #expect(report.text.contains("GEMM FLOPs per training step"))
-        let empty = try JSONSerialization.jsonObject(with: Data(GPUCheckReport(status: "error", error: "no GPU").json.utf8)) as? [String: Any]
+        let empty =
+            try JSONSerialization.jsonObject(with: Data(GPUCheckReport(status: "error", error: "no GPU").json.utf8)) as? [String: Any]
         #expect(empty?["error"] as? String == "no GPU" && empty?["stepGemmMillisecondsFP32"] is NSNull)
     }
 

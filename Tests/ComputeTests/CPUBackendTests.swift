@@ -31,8 +31,10 @@ import Compute
     }
 
     /// GEMM in all four transpose combinations, with padded leading dimensions, alpha and beta.
-    @Test(arguments: [(Transpose.noTranspose, Transpose.noTranspose), (.transpose, .noTranspose),
-                      (.noTranspose, .transpose), (.transpose, .transpose)])
+    @Test(arguments: [
+        (Transpose.noTranspose, Transpose.noTranspose), (.transpose, .noTranspose),
+        (.noTranspose, .transpose), (.transpose, .transpose)
+    ])
     func gemmMatchesTripleLoop(_ ta: Transpose, _ tb: Transpose) throws {
         var rng = SeededGenerator(seed: 2)
         let m = 13, n = 9, k = 17
@@ -43,8 +45,9 @@ import Compute
         let (pa, pb, pc) = (try cpu.buffer(a), try cpu.buffer(b), try cpu.buffer(c))
         try cpu.gemm(ta, tb, m: m, n: n, k: k, alpha: 0.75, a: pa, lda: lda, b: pb, ldb: ldb, beta: -0.5, c: pc, ldc: ldc)
         var expected = c.doubles
-        Reference.gemm(ta, tb, m: m, n: n, k: k, alpha: 0.75, a: a.doubles, lda: lda, b: b.doubles, ldb: ldb,
-                       beta: -0.5, c: &expected, ldc: ldc)
+        Reference.gemm(
+            ta, tb, m: m, n: n, k: k, alpha: 0.75, a: a.doubles, lda: lda, b: b.doubles, ldb: ldb,
+            beta: -0.5, c: &expected, ldc: ldc)
         expectClose(try cpu.download(pc), expected, tolerance: 1e-5, "gemm \(ta) \(tb) seed 2")
     }
 
@@ -57,8 +60,9 @@ import Compute
         try cpu.addRowVector(py, rows: rows, columns: cols, pv)
         expectClose(try cpu.download(py), (0..<(rows * cols)).map { Double(y[$0]) + Double(v[$0 % cols]) }, tolerance: 1e-6, "addRowVector")
         try cpu.addColumnSums(try cpu.buffer(y), rows: rows, columns: cols, into: po)
-        expectClose(try cpu.download(po), (0..<cols).map { c in Double(out0[c]) + (0..<rows).reduce(0) { $0 + Double(y[$1 * cols + c]) } },
-                    tolerance: 1e-6, "addColumnSums")
+        expectClose(
+            try cpu.download(po), (0..<cols).map { c in Double(out0[c]) + (0..<rows).reduce(0) { $0 + Double(y[$1 * cols + c]) } },
+            tolerance: 1e-6, "addColumnSums")
         let x = rng.floats(37), z = rng.floats(37)
         let (px, pz) = (try cpu.buffer(x), try cpu.buffer(z))
         try cpu.axpy(alpha: -1.5, px, pz)
@@ -78,8 +82,9 @@ import Compute
         let x = rng.floats(45, -3, 3)
         let p = try cpu.buffer(x)
         try cpu.elmanForward(activation, p)
-        expectClose(try cpu.download(p), x.map { activation == .tanh ? tanh(Double($0)) : max(Double($0), 0) },
-                    tolerance: 1e-6, "elmanForward \(activation)")
+        expectClose(
+            try cpu.download(p), x.map { activation == .tanh ? tanh(Double($0)) : max(Double($0), 0) },
+            tolerance: 1e-6, "elmanForward \(activation)")
     }
 
     /// The LSTM step: gates, cell and hidden state.
@@ -143,8 +148,9 @@ import Compute
         let rows = 5
         let x = rng.floats(rows * c, -4, 4), p = rng.floats(rows * c, 0, 1)
         let pl = try cpu.allocate(count: rows)
-        try cpu.softCrossEntropyRows(logits: try cpu.buffer(x), targets: try cpu.buffer(p), rows: rows, classes: c, scale: 1,
-                                     losses: pl, gradient: nil)
+        try cpu.softCrossEntropyRows(
+            logits: try cpu.buffer(x), targets: try cpu.buffer(p), rows: rows, classes: c, scale: 1,
+            losses: pl, gradient: nil)
         let xd = x.doubles, pd = p.doubles
         let expected = (0..<rows).map { Reference.softCrossEntropy(xd[($0 * c)..<(($0 + 1) * c)], pd[($0 * c)..<(($0 + 1) * c)]) }
         expectClose(try cpu.download(pl), expected, tolerance: 1e-5, "soft cross-entropy, \(c) classes")
@@ -162,8 +168,10 @@ import Compute
     }
 
     /// SGD (plain, momentum with dampening, Nesterov, weight decay) over three steps.
-    @Test(arguments: [SGDSettings(learningRate: 0.1), SGDSettings(learningRate: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01),
-                      SGDSettings(learningRate: 0.05, momentum: 0.8, weightDecay: 0.02, nesterov: true)])
+    @Test(arguments: [
+        SGDSettings(learningRate: 0.1), SGDSettings(learningRate: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01),
+        SGDSettings(learningRate: 0.05, momentum: 0.8, weightDecay: 0.02, nesterov: true)
+    ])
     func sgdMatchesPyTorchFormula(_ s: SGDSettings) throws {
         var rng = SeededGenerator(seed: 31)
         let n = 29
@@ -216,8 +224,9 @@ import Compute
         let h = 6
         let w = rng.floats(gates * h * h), r = rng.floats(h * h, 0, 80)
         let value = try cpu.buffer([2])
-        try cpu.moduliPenalty(weights: try cpu.buffer(w), coefficients: try cpu.buffer(r), gates: gates, hiddenSize: h,
-                              lambda: 0.1, power: power, value: value, accumulate: true, gradient: nil)
+        try cpu.moduliPenalty(
+            weights: try cpu.buffer(w), coefficients: try cpu.buffer(r), gates: gates, hiddenSize: h,
+            lambda: 0.1, power: power, value: value, accumulate: true, gradient: nil)
         let expected = 2 + Reference.penalty(w: w.doubles, r: r.doubles, gates: gates, h: h, lambda: 0.1, power: power)
         expectClose(try cpu.download(value), [expected], tolerance: 1e-6, "penalty G \(gates) p \(power)")
     }

@@ -49,8 +49,9 @@ import _TestSupport
         let pg = try cpu.buffer(a), pcp = try cpu.buffer(cPrev), pc = try cpu.allocate(count: bh), ph = try cpu.allocate(count: bh)
         try cpu.lstmForward(gates: pg, cellPrevious: pcp, cell: pc, hidden: ph, batch: batch, hiddenSize: h)
         let pdc = try cpu.buffer(dc), pda = try cpu.allocate(count: 4 * bh)
-        try cpu.lstmBackward(gates: pg, cellPrevious: pcp, cell: pc, dOutput: try cpu.buffer(dOut), dHidden: try cpu.buffer(dh),
-                             dCell: pdc, dGates: pda, batch: batch, hiddenSize: h)
+        try cpu.lstmBackward(
+            gates: pg, cellPrevious: pcp, cell: pc, dOutput: try cpu.buffer(dOut), dHidden: try cpu.buffer(dh),
+            dCell: pdc, dGates: pda, batch: batch, hiddenSize: h)
         expectClose(try cpu.download(pda), numerical(a.doubles) { loss($0, cPrev.doubles) }, tolerance: 1e-5, "LSTM dGates, seed 61")
         expectClose(try cpu.download(pdc), numerical(cPrev.doubles) { loss(a.doubles, $0) }, tolerance: 1e-5, "LSTM dCell carry")
     }
@@ -71,8 +72,9 @@ import _TestSupport
         let ph = try cpu.allocate(count: bh), pn = try cpu.allocate(count: bh)
         try cpu.gruForward(gates: pg, recurrent: pq, hiddenPrevious: php, hidden: ph, recurrentN: pn, batch: batch, hiddenSize: h)
         let pdh = try cpu.buffer(dh), pdp = try cpu.allocate(count: 3 * bh), pdq = try cpu.allocate(count: 3 * bh)
-        try cpu.gruBackward(gates: pg, hiddenPrevious: php, recurrentN: pn, dOutput: try cpu.buffer(dOut), dHidden: pdh,
-                            dPre: pdp, dRecurrent: pdq, batch: batch, hiddenSize: h)
+        try cpu.gruBackward(
+            gates: pg, hiddenPrevious: php, recurrentN: pn, dOutput: try cpu.buffer(dOut), dHidden: pdh,
+            dPre: pdp, dRecurrent: pdq, batch: batch, hiddenSize: h)
         let (ad, qd, hd) = (a.doubles, q.doubles, hPrev.doubles)
         expectClose(try cpu.download(pdp), numerical(ad) { loss($0, qd, hd) }, tolerance: 1e-5, "GRU dPre, seed 62")
         expectClose(try cpu.download(pdq), numerical(qd) { loss(ad, $0, hd) }, tolerance: 1e-5, "GRU dRecurrent")
@@ -85,8 +87,9 @@ import _TestSupport
         let rows = 3, c = 11, scale: Float = 0.5
         let x = rng.floats(rows * c, -3, 3), t = (0..<rows).map { _ in Float(rng.integer(below: c)) }
         let d = try cpu.allocate(count: rows * c)
-        try cpu.crossEntropyRows(logits: try cpu.buffer(x), targets: try cpu.buffer(t), rows: rows, classes: c, scale: scale,
-                                 losses: try cpu.allocate(count: rows), argmax: nil, gradient: d)
+        try cpu.crossEntropyRows(
+            logits: try cpu.buffer(x), targets: try cpu.buffer(t), rows: rows, classes: c, scale: scale,
+            losses: try cpu.allocate(count: rows), argmax: nil, gradient: d)
         let fd = numerical(x.doubles) { xs in
             (0..<rows).reduce(0) { $0 + Double(scale) * Reference.crossEntropy(xs[($1 * c)..<(($1 + 1) * c)], target: Int(t[$1])) }
         }
@@ -99,11 +102,14 @@ import _TestSupport
         let rows = 3, c = 10, scale: Float = 0.25
         let x = rng.floats(rows * c, -3, 3), p = rng.floats(rows * c, 0, 0.3)
         let d = try cpu.allocate(count: rows * c)
-        try cpu.softCrossEntropyRows(logits: try cpu.buffer(x), targets: try cpu.buffer(p), rows: rows, classes: c, scale: scale,
-                                     losses: try cpu.allocate(count: rows), gradient: d)
+        try cpu.softCrossEntropyRows(
+            logits: try cpu.buffer(x), targets: try cpu.buffer(p), rows: rows, classes: c, scale: scale,
+            losses: try cpu.allocate(count: rows), gradient: d)
         let pd = p.doubles
         let fd = numerical(x.doubles) { xs in
-            (0..<rows).reduce(0) { $0 + Double(scale) * Reference.softCrossEntropy(xs[($1 * c)..<(($1 + 1) * c)], pd[($1 * c)..<(($1 + 1) * c)]) }
+            (0..<rows).reduce(0) {
+                $0 + Double(scale) * Reference.softCrossEntropy(xs[($1 * c)..<(($1 + 1) * c)], pd[($1 * c)..<(($1 + 1) * c)])
+            }
         }
         expectClose(try cpu.download(d), fd, tolerance: 1e-5, "soft cross-entropy gradient, seed 64")
     }
@@ -116,9 +122,11 @@ import _TestSupport
         let h = 4, n = gates * h * h, lambda: Float = 0.3
         let w = rng.awayFromZero(n, gap: 0.05), r = rng.floats(h * h, 0, 5), g0 = rng.floats(n)
         let pgr = try cpu.buffer(g0)
-        try cpu.moduliPenalty(weights: try cpu.buffer(w), coefficients: try cpu.buffer(r), gates: gates, hiddenSize: h,
-                              lambda: lambda, power: power, value: try cpu.allocate(count: 1), accumulate: false, gradient: pgr)
+        try cpu.moduliPenalty(
+            weights: try cpu.buffer(w), coefficients: try cpu.buffer(r), gates: gates, hiddenSize: h,
+            lambda: lambda, power: power, value: try cpu.allocate(count: 1), accumulate: false, gradient: pgr)
         let fd = numerical(w.doubles) { Reference.penalty(w: $0, r: r.doubles, gates: gates, h: h, lambda: Double(lambda), power: power) }
-        expectClose(try cpu.download(pgr), (0..<n).map { Double(g0[$0]) + fd[$0] }, tolerance: 1e-6, "penalty gradient G \(gates) p \(power)")
+        expectClose(
+            try cpu.download(pgr), (0..<n).map { Double(g0[$0]) + fd[$0] }, tolerance: 1e-6, "penalty gradient G \(gates) p \(power)")
     }
 }

@@ -22,7 +22,8 @@ import Compute
         let initial = rng.floats(n)
         let (s, _) = store(initial)
         var nn: Adam<Float> = decoupled ? .adamW(learningRate: 3e-3, weightDecay: 0.01) : Adam(learningRate: 3e-3, weightDecay: 0.02)
-        let settings = decoupled ? AdamSettings.adamW(learningRate: 3e-3, weightDecay: 0.01) : AdamSettings(learningRate: 3e-3, weightDecay: 0.02)
+        let settings =
+            decoupled ? AdamSettings.adamW(learningRate: 3e-3, weightDecay: 0.01) : AdamSettings(learningRate: 3e-3, weightDecay: 0.02)
         let cpu = CPUBackend()
         let p = try cpu.buffer(initial), g = try cpu.allocate(count: n)
         let m = try cpu.buffer([Float](repeating: 0, count: n)), v = try cpu.buffer([Float](repeating: 0, count: n))
@@ -71,15 +72,17 @@ import Compute
         var rng = SeededGenerator(seed: 90)
         let (inputs, h, batch, steps) = (3, 5, 4, 3)
         let store = ParameterStore<Float>()
-        let layer: any RecurrentLayer = kind == "lstm"
+        let layer: any RecurrentLayer =
+            kind == "lstm"
             ? LSTMLayer(inputSize: inputs, hiddenSize: h, in: store, rng: &rng)
             : GRULayer(inputSize: inputs, hiddenSize: h, in: store, rng: &rng)
         let g = layer.gateCount * h
         let x = Matrix<Float>(rows: steps * batch, columns: inputs, scalars: rng.floats(steps * batch * inputs))
         let h0 = Matrix<Float>(rows: batch, columns: h, scalars: rng.floats(batch * h))
         let c0 = Matrix<Float>(rows: batch, columns: h, scalars: rng.floats(batch * h))
-        let cache = layer.forward(x, batch: batch, initial: RecurrentState(hidden: h0, cell: kind == "lstm" ? c0 : nil), store,
-                                  product: DenseRecurrentProduct(for: layer))
+        let cache = layer.forward(
+            x, batch: batch, initial: RecurrentState(hidden: h0, cell: kind == "lstm" ? c0 : nil), store,
+            product: DenseRecurrentProduct(for: layer))
         let (biasIH, biasHH) = (try #require(layer.biasIH), try #require(layer.biasHH))
 
         let cpu = CPUBackend()
@@ -88,8 +91,9 @@ import Compute
         let xs = try cpu.buffer(x.scalars)
         // All steps' input projections in one GEMM: pre = X W_ih^T + b_ih, (T B) x G H.
         let pre = try cpu.allocate(count: steps * batch * g)
-        try cpu.gemm(.noTranspose, .transpose, m: steps * batch, n: g, k: inputs, alpha: 1, a: xs, lda: inputs, b: wih, ldb: inputs,
-                     beta: 0, c: pre, ldc: g)
+        try cpu.gemm(
+            .noTranspose, .transpose, m: steps * batch, n: g, k: inputs, alpha: 1, a: xs, lda: inputs, b: wih, ldb: inputs,
+            beta: 0, c: pre, ldc: g)
         try cpu.addRowVector(pre, rows: steps * batch, columns: g, bih)
         let hidden = try cpu.allocate(count: (steps + 1) * batch * h), cell = try cpu.allocate(count: (steps + 1) * batch * h)
         try cpu.upload(h0.scalars, to: hidden)
@@ -98,17 +102,21 @@ import Compute
         for t in 0..<steps {
             ws.reset()
             let a = try pre.rows(t * batch, count: batch, columns: g)
-            let hPrev = try hidden.rows(t * batch, count: batch, columns: h), hCur = try hidden.rows((t + 1) * batch, count: batch, columns: h)
+            let hPrev = try hidden.rows(t * batch, count: batch, columns: h),
+                hCur = try hidden.rows((t + 1) * batch, count: batch, columns: h)
             if kind == "lstm" {
                 try cpu.addRowVector(a, rows: batch, columns: g, bhh)
-                try cpu.gemm(.noTranspose, .transpose, m: batch, n: g, k: h, alpha: 1, a: hPrev, lda: h, b: whh, ldb: h, beta: 1, c: a, ldc: g)
-                try cpu.lstmForward(gates: a, cellPrevious: try cell.rows(t * batch, count: batch, columns: h),
-                                    cell: try cell.rows((t + 1) * batch, count: batch, columns: h), hidden: hCur, batch: batch, hiddenSize: h)
+                try cpu.gemm(
+                    .noTranspose, .transpose, m: batch, n: g, k: h, alpha: 1, a: hPrev, lda: h, b: whh, ldb: h, beta: 1, c: a, ldc: g)
+                try cpu.lstmForward(
+                    gates: a, cellPrevious: try cell.rows(t * batch, count: batch, columns: h),
+                    cell: try cell.rows((t + 1) * batch, count: batch, columns: h), hidden: hCur, batch: batch, hiddenSize: h)
             } else {
                 let q = try ws.take(batch * g), qn = try ws.take(batch * h)
                 try cpu.fill(q, with: 0)
                 try cpu.addRowVector(q, rows: batch, columns: g, bhh)
-                try cpu.gemm(.noTranspose, .transpose, m: batch, n: g, k: h, alpha: 1, a: hPrev, lda: h, b: whh, ldb: h, beta: 1, c: q, ldc: g)
+                try cpu.gemm(
+                    .noTranspose, .transpose, m: batch, n: g, k: h, alpha: 1, a: hPrev, lda: h, b: whh, ldb: h, beta: 1, c: q, ldc: g)
                 try cpu.gruForward(gates: a, recurrent: q, hiddenPrevious: hPrev, hidden: hCur, recurrentN: qn, batch: batch, hiddenSize: h)
             }
         }

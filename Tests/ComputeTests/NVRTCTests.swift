@@ -15,9 +15,9 @@ enum TestNVRTC {
     /// The library, or why it could not be opened.
     static let loaded: Result<NVRTC, ComputeError> = {
         let extra = [repositoryRoot + "/.venv-nvrtc/lib/python3*/site-packages"]
-        do { return .success(try NVRTC(candidates: CUDALibraryLocations.nvrtc(driverMajor: nil, extraSitePackages: extra))) }
-        catch let e as ComputeError { return .failure(e) }
-        catch { return .failure(.invalidArgument("\(error)")) }
+        do { return .success(try NVRTC(candidates: CUDALibraryLocations.nvrtc(driverMajor: nil, extraSitePackages: extra))) } catch let e
+            as ComputeError
+        { return .failure(e) } catch { return .failure(.invalidArgument("\(error)")) }
     }()
 
     /// The library; where it cannot be opened the test is skipped with the reason (the test
@@ -66,8 +66,9 @@ func ptxParameterTypes(_ ptx: String, _ entry: String) -> [String] {
             compiled += 1
         }
         #expect(compiled == CUDAKernelSource.all.count)
-        print("ComputeTests: NVRTC \(nvrtc.version.major).\(nvrtc.version.minor) (\(nvrtc.library.path)) compiled "
-              + "\(compiled) kernel sources to PTX")
+        print(
+            "ComputeTests: NVRTC \(nvrtc.version.major).\(nvrtc.version.minor) (\(nvrtc.library.path)) compiled "
+                + "\(compiled) kernel sources to PTX")
     }
 
     /// Every source also compiles to machine code for the H100/H200 (sm_90), what the backend

@@ -11,8 +11,10 @@ enum Reference {
     static func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
 
     /// C = alpha op(A) op(B) + beta C, a triple loop.
-    static func gemm(_ ta: Transpose, _ tb: Transpose, m: Int, n: Int, k: Int, alpha: Double, a: [Double], lda: Int,
-                     b: [Double], ldb: Int, beta: Double, c: inout [Double], ldc: Int) {
+    static func gemm(
+        _ ta: Transpose, _ tb: Transpose, m: Int, n: Int, k: Int, alpha: Double, a: [Double], lda: Int,
+        b: [Double], ldb: Int, beta: Double, c: inout [Double], ldc: Int
+    ) {
         for i in 0..<m {
             for j in 0..<n {
                 var s = 0.0
@@ -118,9 +120,17 @@ func worstError(_ actual: [Float], _ expected: [Double]) -> (error: Double, inde
 }
 
 /// Expects two whole tensors to agree to `tolerance` (see `worstError`), naming the case.
-func expectClose(_ actual: [Float], _ expected: [Double], tolerance: Double, _ what: String,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
+func expectClose(
+    _ actual: [Float], _ expected: [Double], tolerance: Double, _ what: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     let (err, at) = worstError(actual, expected)
-    #expect(err <= tolerance, "\(what): worst error \(err) at index \(at) (\(at >= 0 && at < actual.count ? "\(actual[at]) vs \(expected[at])" : "length \(actual.count) vs \(expected.count)")), tolerance \(tolerance)",
-            sourceLocation: sourceLocation)
+    #expect(
+        err <= tolerance,
+        """
+        \(what): worst error \(err) at index \(at) \
+        (\(at >= 0 && at < actual.count ? "\(actual[at]) vs \(expected[at])" : "length \(actual.count) vs \(expected.count)")), \
+        tolerance \(tolerance)
+        """,
+        sourceLocation: sourceLocation)
 }

@@ -17,8 +17,10 @@ import NN
     }
 
     /// Trains (or resumes) `config` in `path` on the shared trainer.
-    static func train(_ config: AddingConfig, _ path: String, resume: Bool = false, overwrite: Bool = false,
-                      stopAfterEpochs: Int? = nil) throws -> RunSummary? {
+    static func train(
+        _ config: AddingConfig, _ path: String, resume: Bool = false, overwrite: Bool = false,
+        stopAfterEpochs: Int? = nil
+    ) throws -> RunSummary? {
         let run = try RunDirectory(path: path, overwrite: overwrite, resume: resume)
         return try Trainer<AddingTask>(config: config).train(in: run, resume: resume, stopAfterEpochs: stopAfterEpochs)
     }
@@ -67,7 +69,9 @@ import NN
         #expect(lines.count == 18 + 6)  // a train line every 50 steps, an eval line per epoch
         // The saved model loads back and reproduces the summary's test MSE.
         let (tensors, _) = try SafeTensors.decode(Data(contentsOf: run.file("model.safetensors")))
-        #expect(Set(tensors.map(\.name)) == ["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "fc.weight", "fc.bias"])
+        #expect(
+            Set(tensors.map(\.name)) == ["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "fc.weight", "fc.bias"]
+        )
     }
 
     @Test func resumingGivesTheSameRunAsNotStopping() throws {
@@ -122,7 +126,9 @@ import NN
             ($0 as? ExperimentError)?.description == "options.hiddenSize [--hidden] must be between 1 and 65536, got 0."
         }
         c = Self.smallConfig(); c.length = 1
-        #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.hasPrefix("options.length [--length] must") == true }
+        #expect { try Trainer<AddingTask>.validate(c) } throws: {
+            ($0 as? ExperimentError)?.description.hasPrefix("options.length [--length] must") == true
+        }
         c = Self.smallConfig(); c.optimizer.learningRate = -1
         #expect { try Trainer<AddingTask>.validate(c) } throws: {
             ($0 as? ExperimentError)?.description.hasPrefix("training.optimizer.learningRate [--lr] must be a positive number") == true

@@ -55,8 +55,9 @@ import NN
         } catch {
             Issue.record("threw \(type(of: error)): \(error)", sourceLocation: sourceLocation)
         }
-        #expect(Array(store.values) == before.0 && Array(store.masks) == before.1 && store.isMasked == before.2,
-                "a refused checkpoint changed the store", sourceLocation: sourceLocation)
+        #expect(
+            Array(store.values) == before.0 && Array(store.masks) == before.1 && store.isMasked == before.2,
+            "a refused checkpoint changed the store", sourceLocation: sourceLocation)
     }
 
     @Test func aFlippedBitInTheTensorDataIsCaught() throws {

@@ -11,7 +11,8 @@ import _TestSupport
     static func swapWords(in file: String, _ a: String, _ b: String) throws {
         let text = try String(contentsOfFile: file, encoding: .utf8)
         let swapped = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.split(separator: " ", omittingEmptySubsequences: false).map { $0 == a ? b : $0 == b ? a : String($0) }.joined(separator: " ")
+            line.split(separator: " ", omittingEmptySubsequences: false).map { $0 == a ? b : $0 == b ? a : String($0) }.joined(
+                separator: " ")
         }.joined(separator: "\n")
         #expect(swapped != text)
         try swapped.write(toFile: file, atomically: true, encoding: .utf8)
@@ -31,7 +32,8 @@ import _TestSupport
         try Self.swapWords(in: data + "/train.txt", "cat", "dog")
         #expect { try LanguageTaskTests.train(config, path, resume: true) } throws: {
             let message = "\($0)"
-            return message.contains(data) && message.contains("the vocabulary has the same") && message.contains("--overwrite instead of --resume")
+            return message.contains(data) && message.contains("the vocabulary has the same")
+                && message.contains("--overwrite instead of --resume")
         }
         try original.write(to: URL(fileURLWithPath: data + "/train.txt"))
         _ = try LanguageTaskTests.train(config, path, resume: true)

@@ -19,7 +19,7 @@ import Testing
     static let tiny: [String: [UInt8]] = [
         "train.txt": text(" \n the cat sat\n\nthe  dog\r\n"),
         "valid.txt": text("a\tcat\u{00A0}ran\rthe end"),
-        "test.txt": text("dog <eos> new\n"),
+        "test.txt": text("dog <eos> new\n")
     ]
 
     /// The error message of `body`, or nil when it does not throw an ExperimentError.
@@ -57,7 +57,7 @@ import Testing
             // U+200B (zero width space) is not white space in Python.
             ("a\u{2028}b\u{3000}c\u{0085}d\u{0B}e\u{0C}f\u{200B}g", ["a", "b", "c", "d", "e", "f\u{200B}g", "<eos>"], 1),
             // Precomposed and decomposed accents are two words, as in Python.
-            ("\u{E9} e\u{301}", ["\u{E9}", "e\u{301}", "<eos>"], 1),
+            ("\u{E9} e\u{301}", ["\u{E9}", "e\u{301}", "<eos>"], 1)
         ]
         for (input, expected, lines) in cases {
             var bytes = Array(input.utf8)
@@ -73,21 +73,21 @@ import Testing
     }
 
     @Test func batchifyMatchesANaiveLayout() {
-        let ids = (0 ..< 103).map { Int32($0 * 7 % 31) }
+        let ids = (0..<103).map { Int32($0 * 7 % 31) }
         for columns in [1, 2, 10, 20, 103] {
             let m = batchify(ids, columns: columns)
             let rows = ids.count / columns
             #expect(m.rows == rows && m.columns == columns)
             // Naive: the columns are consecutive stretches of `rows` tokens; the tail is dropped.
             var naive: [Int32] = []
-            for t in 0 ..< rows { for b in 0 ..< columns { naive.append(ids[b * rows + t]) } }
+            for t in 0..<rows { for b in 0..<columns { naive.append(ids[b * rows + t]) } }
             #expect(m.ids == naive, "columns \(columns)")
         }
         #expect(batchify(Array(ids.prefix(5)), columns: 10).rows == 0)
     }
 
     @Test func windowsCoverEveryTargetOnceWithTheRightInputs() {
-        let ids = (0 ..< 997).map { Int32($0) }
+        let ids = (0..<997).map { Int32($0) }
         for (columns, bptt) in [(20, 35), (10, 35), (7, 1), (3, 5), (1, 400), (4, 1000)] {
             let m = batchify(ids, columns: columns)
             var windows = BPTTWindows(bptt: bptt)
@@ -97,9 +97,9 @@ import Testing
                 count += 1
                 #expect(w.length == min(bptt, m.rows - 1 - w.start) && w.length >= 1)
                 #expect(w.inputs.count == w.length * columns && w.targets.count == w.length * columns)
-                for t in 0 ..< w.length {
+                for t in 0..<w.length {
                     covered[w.start + 1 + t] += 1
-                    for b in 0 ..< columns {
+                    for b in 0..<columns {
                         // Column b is ids[b * rows ..< (b + 1) * rows]; the target is the next token.
                         #expect(w.input(t, b) == ids[b * m.rows + w.start + t])
                         #expect(w.target(t, b) == ids[b * m.rows + w.start + t + 1])
@@ -118,12 +118,12 @@ import Testing
     }
 
     @Test func stateRoundTripsThroughJSONAndResumesAtTheSameWindow() throws {
-        let m = batchify((0 ..< 500).map { Int32($0 % 17) }, columns: 4)
+        let m = batchify((0..<500).map { Int32($0 % 17) }, columns: 4)
         var uninterrupted = BPTTWindows(bptt: 6)
         var all: [BPTTWindow] = []
         while let w = uninterrupted.next(in: m) { all.append(w) }
         var first = BPTTWindows(bptt: 6)
-        for _ in 0 ..< 7 { _ = first.next(in: m) }
+        for _ in 0..<7 { _ = first.next(in: m) }
         let json = try JSONEncoder().encode(first)
         var resumed = try JSONDecoder().decode(BPTTWindows.self, from: json)
         #expect(resumed == first)
@@ -142,8 +142,10 @@ import Testing
 
         var dirs: [String] = []
         defer { for d in dirs { try? FileManager.default.removeItem(atPath: d) } }
-        func check(_ files: [String: [UInt8]], _ name: String, _ expected: String, limits: Corpus.Limits = .init(),
-                   sourceLocation: SourceLocation = #_sourceLocation) throws {
+        func check(
+            _ files: [String: [UInt8]], _ name: String, _ expected: String, limits: Corpus.Limits = .init(),
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) throws {
             let dir = try Self.directory(files)
             dirs.append(dir)
             let path = URL(fileURLWithPath: dir).appendingPathComponent(name).path

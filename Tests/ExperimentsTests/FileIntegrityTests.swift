@@ -90,8 +90,11 @@ import Sparsity
         #expect(limit < size)
         CheckpointValidationTests.refuses(run, mentioning: "it has \(size) bytes, more than the \(limit)")
         // The state-only reading of a resume is bounded by the model it will load into.
-        #expect { try Checkpoint.load(ParameterStore<Float>(), stateType: State.self, from: run, stateOnly: true,
-                                      layout: CheckpointValidationTests.freshStore()) } throws: {
+        #expect {
+            try Checkpoint.load(
+                ParameterStore<Float>(), stateType: State.self, from: run, stateOnly: true,
+                layout: CheckpointValidationTests.freshStore())
+        } throws: {
             ($0 as? ExperimentError)?.description.contains("more than the \(limit)") == true
         }
     }
@@ -142,7 +145,9 @@ import Sparsity
         #expect(throws: ExperimentError.self) { try ModelFiles.check(["format": SparseModelFile.format], path: "m", remedy: "") }
         // Files of earlier versions: model.safetensors without metadata beyond task and version; exports.
         #expect(try ModelFiles.check(["task": "adding", "version": "0.2.0"], path: "m", remedy: "") != nil)
-        #expect(try ModelFiles.check(["format": "moduli-sparse-csr-1", "sparse_shapes": "{}", "checksum": "fnv1a64:0"], path: "m", remedy: "") != nil)
+        #expect(
+            try ModelFiles.check(["format": "moduli-sparse-csr-1", "sparse_shapes": "{}", "checksum": "fnv1a64:0"], path: "m", remedy: "")
+                != nil)
         let current = try SafeTensors.encode(tensors, metadata: ["format": ModelFiles.denseFormat], checksum: true)
         #expect(try ModelFiles.check(SafeTensors.decode(current).metadata, path: "m", remedy: "") == nil)
     }

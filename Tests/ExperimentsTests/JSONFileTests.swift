@@ -46,7 +46,7 @@ import Testing
         // Numbers that do not fit a whole-number field (Foundation gives no place for them).
         (#""seed": 7"#, #""seed": -1"#, "line 2, column 46, at trainer.seed: expected a whole number in this field's range, found -1"),
         (#""steps": 3"#, #""steps": 2.5"#, "at trainer.steps: expected a whole number in this field's range, found 2.5"),
-        (#""steps": 3"#, #""steps": 1e30"#, "at trainer.steps: expected a whole number in this field's range, found 1e30"),
+        (#""steps": 3"#, #""steps": 1e30"#, "at trainer.steps: expected a whole number in this field's range, found 1e30")
     ])
     func everyErrorSaysWhereAndWhat(replacing: String, with: String, says: String) {
         let text = Self.good.replacingOccurrences(of: replacing, with: with)
@@ -57,9 +57,12 @@ import Testing
     @Test func aMetricThatIsNotANumberFailsTheRecordAtItsKey() throws {
         let line = #"{"kind": "eval", "step": 1, "phase": 0, "epoch": 1, "trainLoss": 0.5, "sparsity": 0, "testMSE": "n/a"}"#
         let text = #"{"kind": "train", "step": 1, "phase": 0, "loss": 1, "penalty": 0, "gradientNorm": 1}"# + "\n" + line + "\n"
-        let e = #expect(throws: ExperimentError.self) { try MetricsLine.parseAll(Data(text.utf8), path: "/r/metrics.jsonl", advice: "Restore it.") }
-        #expect(e?.description.contains(#"/r/metrics.jsonl, line 2, column 86, at testMSE: expected a number, found a string ("n/a")"#) == true,
-                "\(e?.description ?? "accepted")")
+        let e = #expect(throws: ExperimentError.self) {
+            try MetricsLine.parseAll(Data(text.utf8), path: "/r/metrics.jsonl", advice: "Restore it.")
+        }
+        #expect(
+            e?.description.contains(#"/r/metrics.jsonl, line 2, column 86, at testMSE: expected a number, found a string ("n/a")"#) == true,
+            "\(e?.description ?? "accepted")")
         // Non-finite values as run records write them still read.
         let nan = line.replacingOccurrences(of: "\"n/a\"", with: "\"nan\"")
         let parsed = try MetricsLine.parseAll(Data(nan.utf8), path: "m", advice: "")
@@ -74,18 +77,26 @@ import Testing
         let register = try TaskRegistry.task(named: "adding")
         #expect(register.name == "adding")
         let cases: [(String, String)] = [
-            (text.replacingOccurrences(of: "\"hiddenSize\" : 8,", with: "\"hiddenSize\" : 8, \"hiddenSize\" : 9,"),
-             #"at options.hiddenSize: the key "hiddenSize" appears twice"#),
-            (text.replacingOccurrences(of: "\"clip\" : 0.5,", with: "\"clip\" : 0.5, \"clipp\" : 1,"),
-             #"at training.clipp: unknown key "clipp""#),
-            (text.replacingOccurrences(of: "\"clip\" : 0.5,", with: "\"clip\" : 5e999,"), "at training.clip: the number 5e999 does not fit a Double"),
+            (
+                text.replacingOccurrences(of: "\"hiddenSize\" : 8,", with: "\"hiddenSize\" : 8, \"hiddenSize\" : 9,"),
+                #"at options.hiddenSize: the key "hiddenSize" appears twice"#
+            ),
+            (
+                text.replacingOccurrences(of: "\"clip\" : 0.5,", with: "\"clip\" : 0.5, \"clipp\" : 1,"),
+                #"at training.clipp: unknown key "clipp""#
+            ),
+            (
+                text.replacingOccurrences(of: "\"clip\" : 0.5,", with: "\"clip\" : 5e999,"),
+                "at training.clip: the number 5e999 does not fit a Double"
+            )
         ]
         for (file, says) in cases {
             let e = #expect(throws: ExperimentError.self) {
                 try TaskRegistry.decodeStrictly(AddingConfig.self, from: Data(file.utf8), path: "/c/config.json")
             }
-            #expect(e?.description.hasPrefix("/c/config.json, line ") == true && e?.description.contains(says) == true,
-                    "\(e?.description ?? "accepted")")
+            #expect(
+                e?.description.hasPrefix("/c/config.json, line ") == true && e?.description.contains(says) == true,
+                "\(e?.description ?? "accepted")")
         }
     }
 }

@@ -16,7 +16,9 @@ import NN
         var rng = SeededGenerator(seed: 7)
         let words = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "to", "and", "big"]
         func text(_ lines: Int) -> [UInt8] {
-            let body = (0..<lines).map { _ in (0..<(3 + rng.integer(below: 6))).map { _ in words[rng.integer(below: words.count)] }.joined(separator: " ") }
+            let body = (0..<lines).map { _ in
+                (0..<(3 + rng.integer(below: 6))).map { _ in words[rng.integer(below: words.count)] }.joined(separator: " ")
+            }
             return Array((body.joined(separator: "\n") + "\n").utf8)
         }
         return try CorpusTests.directory(["train.txt": text(60), "valid.txt": text(12), "test.txt": text(12)])
@@ -32,8 +34,9 @@ import NN
     }
 
     static func train(_ c: LanguageConfig, _ path: String, resume: Bool = false, stopAfterEpochs: Int? = nil) throws -> RunSummary? {
-        try Trainer<LanguageTask>(config: c).train(in: RunDirectory(path: path, overwrite: false, resume: resume),
-                                                   resume: resume, stopAfterEpochs: stopAfterEpochs)
+        try Trainer<LanguageTask>(config: c).train(
+            in: RunDirectory(path: path, overwrite: false, resume: resume),
+            resume: resume, stopAfterEpochs: stopAfterEpochs)
     }
 
     /// dLoss/dParameters of one window (state carried in, dropout on) against central differences.
@@ -41,14 +44,16 @@ import NN
         let (v, e, h, t, b) = (9, 4, 4, 3, 2)
         let store = ParameterStore<Double>()
         var rng = SeededGenerator(seed: 11)
-        let model = LanguageModel(vocabularySize: v, embeddingSize: e, hiddenSize: h, layers: layers, cell: cell,
-                                  dropout: dropout, tied: tied, store: store, rng: &rng)
+        let model = LanguageModel(
+            vocabularySize: v, embeddingSize: e, hiddenSize: h, layers: layers, cell: cell,
+            dropout: dropout, tied: tied, store: store, rng: &rng)
         // Larger weights than the initialisation's, so that every path carries signal.
         for i in 0..<store.totalCount { store.values[i] = rng.normal(std: 0.5) }
         let inputs = (0..<(t * b)).map { _ in rng.integer(below: v) }, targets = (0..<(t * b)).map { _ in rng.integer(below: v) }
         let initial = model.rnn.layers.map { layer in
-            RecurrentState<Double>(hidden: rng.normalMatrix(rows: b, columns: h, std: 0.3),
-                                   cell: layer.hasCellState ? rng.normalMatrix(rows: b, columns: h, std: 0.3) : nil)
+            RecurrentState<Double>(
+                hidden: rng.normalMatrix(rows: b, columns: h, std: 0.3),
+                cell: layer.hasCellState ? rng.normalMatrix(rows: b, columns: h, std: 0.3) : nil)
         }
         let dropoutRNG = SeededGenerator(seed: 5)
         var r = dropoutRNG
@@ -76,8 +81,9 @@ import NN
         let store = ParameterStore<Double>()
         var rng = SeededGenerator(seed: 3)
         let (v, columns, bptt) = (13, 3, 4)
-        let model = LanguageModel(vocabularySize: v, embeddingSize: 5, hiddenSize: 6, layers: 2, cell: .lstm, dropout: 0,
-                                  tied: false, store: store, rng: &rng)
+        let model = LanguageModel(
+            vocabularySize: v, embeddingSize: 5, hiddenSize: 6, layers: 2, cell: .lstm, dropout: 0,
+            tied: false, store: store, rng: &rng)
         let ids = (0..<47).map { _ in Int32(rng.integer(below: v)) }
         let tokens = batchify(ids, columns: columns)
         let result = model.evaluate(tokens, bptt: bptt, store)
@@ -113,9 +119,12 @@ import NN
         #expect(summary["testAccuracy"] != nil && summary["validPerplexity"] != nil)
         #expect(abs(summary.main.sparsity.pooled.sparsity - 0.5) < 0.01)
         let (tensors, _) = try SafeTensors.decode(Data(contentsOf: URL(fileURLWithPath: path + "/model.safetensors")))
-        #expect(Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.shape) })
-                == ["encoder.weight": [12, 6], "rnn.weight_ih_l0": [8, 6], "rnn.weight_hh_l0": [8, 8], "rnn.bias_ih_l0": [8],
-                    "rnn.bias_hh_l0": [8], "decoder.weight": [12, 8], "decoder.bias": [12]])
+        #expect(
+            Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.shape) })
+                == [
+                    "encoder.weight": [12, 6], "rnn.weight_ih_l0": [8, 6], "rnn.weight_hh_l0": [8, 8], "rnn.bias_ih_l0": [8],
+                    "rnn.bias_hh_l0": [8], "decoder.weight": [12, 8], "decoder.bias": [12]
+                ])
         // Validation every epoch, the test set only at the end.
         let lines = try MetricsLine.parseAll(String(contentsOfFile: path + "/metrics.jsonl", encoding: .utf8))
         let evals = lines.compactMap { if case .eval(let e) = $0 { e } else { nil } }
@@ -144,7 +153,8 @@ import NN
         let ma = try Data(contentsOf: URL(fileURLWithPath: straight + "/model.safetensors"))
         let mb = try Data(contentsOf: URL(fileURLWithPath: split + "/model.safetensors"))
         #expect(ma == mb)
-        #expect(withoutWallTimes(try String(contentsOfFile: straight + "/metrics.jsonl", encoding: .utf8))
+        #expect(
+            withoutWallTimes(try String(contentsOfFile: straight + "/metrics.jsonl", encoding: .utf8))
                 == withoutWallTimes(try String(contentsOfFile: split + "/metrics.jsonl", encoding: .utf8)))
     }
 
@@ -213,7 +223,10 @@ import NN
         #expect(message { $0.bptt = 0 }.contains("--bptt"))
         #expect(message { $0.batchSize = 1000 }.contains("--batch-size"))  // fewer than 2 rows of training text
         #expect(message { $0.data = data + "/missing" }.contains("missing"))
-        #expect(message { $0.pruning.targetSparsity = 0.5; $0.pruning.tensorTargets = [0.5] }.contains("needs 4 values"))
+        #expect(
+            message {
+                $0.pruning.targetSparsity = 0.5; $0.pruning.tensorTargets = [0.5]
+            }.contains("needs 4 values"))
         #expect(message { _ in }.isEmpty)
         let paper = LanguagePreset.paper.config, small = LanguagePreset.small.config
         #expect(paper.embeddingSize == 650 && paper.hiddenSize == 650 && paper.cell == .rnnTanh && paper.epochs == 15)
@@ -252,7 +265,8 @@ import NN
         let w = [0.0, 1, 2, -1].map { Foundation.exp($0 / 2) }, z = w.reduce(0, +)
         for j in 0..<4 {
             let expected = w[j] / z, seen = Double(counts[j]) / Double(n)
-            #expect(abs(seen - expected) < 4 * (expected * (1 - expected) / Double(n)).squareRoot() + 1e-3, "word \(j): \(seen) vs \(expected)")
+            #expect(
+                abs(seen - expected) < 4 * (expected * (1 - expected) / Double(n)).squareRoot() + 1e-3, "word \(j): \(seen) vs \(expected)")
         }
         // A whole run: the same seed gives the same words; a near-zero temperature gives the argmax.
         let data = try Self.tinyCorpus(), path = TestFiles.temporaryDirectory("moduli-tests")

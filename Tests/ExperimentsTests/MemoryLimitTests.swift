@@ -22,13 +22,15 @@ import Testing
             "/proc/self/mountinfo": Self.mountInfoV2,
             "/sys/fs/cgroup/user.slice/job-7/step/memory.max": "max\n",
             "/sys/fs/cgroup/user.slice/job-7/memory.max": "4294967296\n",
-            "/sys/fs/cgroup/user.slice/memory.max": "8589934592\n",
+            "/sys/fs/cgroup/user.slice/memory.max": "8589934592\n"
         ]
         let limit = MemoryBudget.cgroupLimit { files[$0] }
         #expect(limit?.bytes == 4_294_967_296)
         #expect(limit?.file == "/sys/fs/cgroup/user.slice/job-7/memory.max")
         // No limit anywhere: nil.
-        let open = files.merging(["/sys/fs/cgroup/user.slice/job-7/memory.max": "max", "/sys/fs/cgroup/user.slice/memory.max": "max"]) { $1 }
+        let open = files.merging(["/sys/fs/cgroup/user.slice/job-7/memory.max": "max", "/sys/fs/cgroup/user.slice/memory.max": "max"]) {
+            $1
+        }
         #expect(MemoryBudget.cgroupLimit { open[$0] } == nil)
     }
 
@@ -37,7 +39,7 @@ import Testing
             "/proc/self/cgroup": "9:name=systemd:/\n4:memory:/slurm/uid_0/job_12\n3:cpu,cpuacct:/\n0::/\n",
             "/proc/self/mountinfo": Self.mountInfoV1,
             "/sys/fs/cgroup/memory/slurm/uid_0/job_12/memory.limit_in_bytes": "2147483648\n",
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"
         ]
         let limit = MemoryBudget.cgroupLimit { files[$0] }
         #expect(limit?.bytes == 2_147_483_648)
@@ -53,7 +55,7 @@ import Testing
             "/proc/self/cgroup": "0::/kubepods/pod1/app\n",
             "/proc/self/mountinfo": "30 25 0:26 /kubepods/pod1 /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
             "/sys/fs/cgroup/app/memory.max": "max\n",
-            "/sys/fs/cgroup/memory.max": "1073741824\n",
+            "/sys/fs/cgroup/memory.max": "1073741824\n"
         ]
         let limit = MemoryBudget.cgroupLimit { files[$0] }
         #expect(limit?.bytes == 1_073_741_824 && limit?.file == "/sys/fs/cgroup/memory.max")

@@ -18,7 +18,8 @@ import Linalg
 
     /// Position of trajectory b before step t (the start for t = 0).
     static func before(_ w: TrajectoryBatch, _ t: Int, _ b: Int) -> (Double, Double) {
-        t == 0 ? (Double(w.start[b, 0]), Double(w.start[b, 1]))
+        t == 0
+            ? (Double(w.start[b, 0]), Double(w.start[b, 1]))
             : (Double(w.positions[(t - 1) * w.batchSize + b, 0]), Double(w.positions[(t - 1) * w.batchSize + b, 1]))
     }
 
@@ -125,8 +126,9 @@ import Linalg
                 for t in 0..<w.length {
                     let (vx, vy) = Self.velocity(w, t, b)
                     x += vx; y += vy
-                    worst = max(worst, abs(x - Double(w.positions[t * w.batchSize + b, 0])),
-                                abs(y - Double(w.positions[t * w.batchSize + b, 1])))
+                    worst = max(
+                        worst, abs(x - Double(w.positions[t * w.batchSize + b, 0])),
+                        abs(y - Double(w.positions[t * w.batchSize + b, 1])))
                 }
             }
             let tolerance = 1e-7 + Double(w.length) * 4e-9
@@ -217,8 +219,9 @@ import Linalg
             let n = Double(speeds.count)
             #expect(n > 500, "seed \(Self.walkSeed): only \(speeds.count) steps \(name) a wall")
             let meanSpeed = speeds.reduce(0, +) / n
-            #expect(abs(meanSpeed - rayleighMean) < 5 * speedSD / n.squareRoot(),
-                    "seed \(Self.walkSeed), \(name): mean speed \(meanSpeed) (toward: divided by the slowdown)")
+            #expect(
+                abs(meanSpeed - rayleighMean) < 5 * speedSD / n.squareRoot(),
+                "seed \(Self.walkSeed), \(name): mean speed \(meanSpeed) (toward: divided by the slowdown)")
             let (mean, std) = Self.meanAndStd(turns)
             #expect(abs(mean) < 5 * sd / n.squareRoot(), "seed \(Self.walkSeed), \(name): mean turn residual \(mean)")
             #expect(abs(std - sd) < 5 * sd / (2 * n).squareRoot(), "seed \(Self.walkSeed), \(name): turn residual sd \(std)")
@@ -266,13 +269,16 @@ import Linalg
         let positions = Self.probePositions(cells, count: 40, seed: 22)
         let codes = cells.codes(for: positions)
         #expect(codes.rows == positions.rows && codes.columns == count)
-        let oracle = Matrix<Float>(rows: positions.rows, columns: count, scalars: (0..<positions.rows).flatMap {
-            Self.oracleCode(cells, x: Double(positions[$0, 0]), y: Double(positions[$0, 1])).map(Float.init)
-        })
+        let oracle = Matrix<Float>(
+            rows: positions.rows, columns: count,
+            scalars: (0..<positions.rows).flatMap {
+                Self.oracleCode(cells, x: Double(positions[$0, 0]), y: Double(positions[$0, 1])).map(Float.init)
+            })
         // Every code is at most 1; the fast path is within a few Float ulps of its largest entries.
         let largest = oracle.scalars.max()!
-        #expect(codes.maxAbsDifference(oracle) <= 1e-5 * largest,
-                "cells \(count), width \(width), seeds 21/22: max difference \(codes.maxAbsDifference(oracle)), largest \(largest)")
+        #expect(
+            codes.maxAbsDifference(oracle) <= 1e-5 * largest,
+            "cells \(count), width \(width), seeds 21/22: max difference \(codes.maxAbsDifference(oracle)), largest \(largest)")
         // The buffer-reusing form writes the same values, over whatever the buffer held.
         var reused = Matrix<Float>(rows: positions.rows, columns: count, repeating: .nan)
         cells.writeCodes(for: positions, into: &reused)
@@ -326,8 +332,9 @@ import Linalg
             let r = exp(-(d3 - d2) / fourS2)
             let code = cells.codes(for: Matrix(rows: 1, columns: 2, scalars: [x, y]))
             let expected: [Float] = [Float((2 + r) / 3), 0, Float((1 - r) / 3)]
-            #expect(code.maxAbsDifference(Matrix(rows: 1, columns: 3, scalars: expected)) < 1e-5,
-                    "position (\(x), \(y)): \(code.scalars), expected \(expected)")
+            #expect(
+                code.maxAbsDifference(Matrix(rows: 1, columns: 3, scalars: expected)) < 1e-5,
+                "position (\(x), \(y)): \(code.scalars), expected \(expected)")
         }
     }
 
@@ -363,8 +370,10 @@ import Linalg
 
     /// The mean of three centres exactly as an independent sum in Double gives it.
     static func centreMean(_ cells: PlaceCells, _ i: Int, _ j: Int, _ k: Int) -> (Float, Float) {
-        (Float((Double(cells.centres[i, 0]) + Double(cells.centres[j, 0]) + Double(cells.centres[k, 0])) / 3),
-         Float((Double(cells.centres[i, 1]) + Double(cells.centres[j, 1]) + Double(cells.centres[k, 1])) / 3))
+        (
+            Float((Double(cells.centres[i, 0]) + Double(cells.centres[j, 0]) + Double(cells.centres[k, 0])) / 3),
+            Float((Double(cells.centres[i, 1]) + Double(cells.centres[j, 1]) + Double(cells.centres[k, 1])) / 3)
+        )
     }
 
     @Test func decodeAveragesTheCentresOfTheTopThreeCells() throws {
@@ -398,12 +407,14 @@ import Linalg
     @Test func decodeBreaksTiesTowardsLowerCellsAndSkipsNaN() throws {
         let cells = try PlaceCells(count: 10, seed: 43)
         let nan = Float.nan
-        let activity = Matrix<Float>(rows: 4, columns: 10, scalars: [
-            1, 1, 1, 1, 1, 1, 1, 1, 1, 1,               // all tied: cells 0, 1, 2
-            0, 5, 0, 5, 0, 5, 0, 5, 0, 0,               // tied on top: cells 1, 3, 5
-            nan, 9, nan, 8, nan, 0, 0, 0, 7, nan,       // NaN never wins: cells 1, 3, 8
-            nan, nan, nan, nan, nan, nan, nan, nan, 2, nan,  // one cell left: its centre
-        ])
+        let activity = Matrix<Float>(
+            rows: 4, columns: 10,
+            scalars: [
+                1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // all tied: cells 0, 1, 2
+                0, 5, 0, 5, 0, 5, 0, 5, 0, 0,  // tied on top: cells 1, 3, 5
+                nan, 9, nan, 8, nan, 0, 0, 0, 7, nan,  // NaN never wins: cells 1, 3, 8
+                nan, nan, nan, nan, nan, nan, nan, nan, 2, nan  // one cell left: its centre
+            ])
         let e = cells.decode(activity)
         let expected = [Self.centreMean(cells, 0, 1, 2), Self.centreMean(cells, 1, 3, 5), Self.centreMean(cells, 1, 3, 8)]
         for r in 0..<3 { #expect(e[r, 0] == expected[r].0 && e[r, 1] == expected[r].1, "row \(r), seed 43") }
@@ -447,7 +458,8 @@ import Linalg
         // The activity form decodes first.
         let cells = try PlaceCells(count: 32, seed: 62)
         let activity = rng.normalMatrix(rows: 100, columns: 32, as: Float.self)
-        #expect(cells.decodingError(activity: activity, positions: positions)
+        #expect(
+            cells.decodingError(activity: activity, positions: positions)
                 == PlaceCells.decodingError(estimates: cells.decode(activity), positions: positions))
     }
 }

@@ -19,8 +19,9 @@ import NN
     }
 
     static func train(_ c: NavigationConfig, _ path: String, resume: Bool = false, stopAfterEpochs: Int? = nil) throws -> RunSummary? {
-        try Trainer<NavigationTask>(config: c).train(in: RunDirectory(path: path, overwrite: false, resume: resume),
-                                                     resume: resume, stopAfterEpochs: stopAfterEpochs)
+        try Trainer<NavigationTask>(config: c).train(
+            in: RunDirectory(path: path, overwrite: false, resume: resume),
+            resume: resume, stopAfterEpochs: stopAfterEpochs)
     }
 
     @Test func aTinyRunWritesItsRecordsAndAPyTorchShapedModel() throws {
@@ -35,7 +36,8 @@ import NN
         #expect(centre > 40 && centre < 120, "guessing the centre: \(centre) cm")
         #expect(summary.main.sparsity.pooled.sparsity > 0.899 && summary.main.sparsity.pooled.sparsity < 0.901)
         let (tensors, _) = try SafeTensors.decode(Data(contentsOf: URL(fileURLWithPath: path + "/model.safetensors")))
-        #expect(Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.shape) })
+        #expect(
+            Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.shape) })
                 == ["encoder.weight": [16, 24], "rnn.weight_ih_l0": [16, 2], "rnn.weight_hh_l0": [16, 16], "decoder.weight": [24, 16]])
         let lines = try MetricsLine.parseAll(String(contentsOfFile: path + "/metrics.jsonl", encoding: .utf8))
         #expect(lines.filter { if case .prune = $0 { true } else { false } }.count == 2)
@@ -55,7 +57,8 @@ import NN
         let ma = try Data(contentsOf: URL(fileURLWithPath: straight + "/model.safetensors"))
         let mb = try Data(contentsOf: URL(fileURLWithPath: split + "/model.safetensors"))
         #expect(ma == mb)
-        #expect(withoutWallTimes(try String(contentsOfFile: straight + "/metrics.jsonl", encoding: .utf8))
+        #expect(
+            withoutWallTimes(try String(contentsOfFile: straight + "/metrics.jsonl", encoding: .utf8))
                 == withoutWallTimes(try String(contentsOfFile: split + "/metrics.jsonl", encoding: .utf8)))
     }
 
@@ -71,7 +74,9 @@ import NN
         var c = Self.tinyConfig(); c.width = 0
         #expect { try Trainer<NavigationTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("--width") == true }
         c = Self.tinyConfig(); c.placeCells = 2
-        #expect { try Trainer<NavigationTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("--place-cells") == true }
+        #expect { try Trainer<NavigationTask>.validate(c) } throws: {
+            ($0 as? ExperimentError)?.description.contains("--place-cells") == true
+        }
         c = Self.tinyConfig(); c.pruning.tensorTargets = [0.5, 0.5]
         let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -19,7 +19,9 @@ import Testing
     static func makeRun(_ path: String) throws {
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         try run.writeJSON(["version": ModuliVersion.string, "task": "adding"], to: "config.json")
-        for name in ["metrics.jsonl", "R.npy", "positions.npy", "initial_R.npy", "initial_positions.npy", "regularizer.json", "model.safetensors"] {
+        for name in [
+            "metrics.jsonl", "R.npy", "positions.npy", "initial_R.npy", "initial_positions.npy", "regularizer.json", "model.safetensors"
+        ] {
             try run.writeAtomically(Data("x".utf8), to: name)
         }
         try FileManager.default.createDirectory(atPath: path + "/report", withIntermediateDirectories: true)
@@ -52,13 +54,16 @@ import Testing
         try Data("notes".utf8).write(to: URL(fileURLWithPath: path + "/notes.txt"))
         for (overwrite, resume) in [(false, false), (true, false), (false, true)] {
             let m = Self.message { _ = try RunDirectory(path: path, overwrite: overwrite, resume: resume) }
-            #expect(m?.contains(path) == true && m?.contains("notes.txt") == true && m?.contains("no moduli run") == true,
-                    "overwrite \(overwrite) resume \(resume): \(m ?? "accepted")")
+            #expect(
+                m?.contains(path) == true && m?.contains("notes.txt") == true && m?.contains("no moduli run") == true,
+                "overwrite \(overwrite) resume \(resume): \(m ?? "accepted")")
         }
         #expect(try Self.contents(path) == ["model.safetensors", "notes.txt"])
         // A config.json of another program does not make a run either, not even beside a model
         // (a downloaded model directory holds exactly config.json and model.safetensors).
-        for config in ["{\"name\": \"my-app\", \"version\": \"1.0\"}", "{\"transformers_version\": \"4.40\", \"model_type\": \"gpt2\"}", "[1]", "{"] {
+        for config in [
+            "{\"name\": \"my-app\", \"version\": \"1.0\"}", "{\"transformers_version\": \"4.40\", \"model_type\": \"gpt2\"}", "[1]", "{"
+        ] {
             try Data(config.utf8).write(to: URL(fileURLWithPath: path + "/config.json"))
             #expect(throws: ExperimentError.self, "\(config)") { try RunDirectory(path: path, overwrite: true, resume: false) }
             #expect(try Self.contents(path) == ["config.json", "model.safetensors", "notes.txt"])

@@ -90,7 +90,9 @@ import Sparsity
     @Test func contradictoryMethodOptionsAreRefused() {
         var c = AddingExperimentTests.smallConfig()
         c.lottery = .random
-        #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("--target-sparsity") == true }
+        #expect { try Trainer<AddingTask>.validate(c) } throws: {
+            ($0 as? ExperimentError)?.description.contains("--target-sparsity") == true
+        }
         c = AddingExperimentTests.smallConfig()
         c.regularizer = RegularizerConfig(space: "donut", lambda: 1e-3)
         #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("donut") == true }

@@ -8,7 +8,7 @@ import Testing
 import _TestSupport
 @testable import Experiments
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct SymlinkWriteTests {
@@ -20,7 +20,6 @@ import Glibc
         try Data("victim\n".utf8).write(to: URL(fileURLWithPath: victim))
         return (dir, victim)
     }
-
 
     @Test func anAtomicWriteReplacesALinkAndNeverWritesItsTarget() throws {
         let (dir, victim) = try Self.directoryWithVictim()
@@ -50,7 +49,9 @@ import Glibc
         defer { close(a.descriptor); close(b.descriptor); unlink(a.path); unlink(b.path) }
         #expect(a.path != b.path)
         let name = URL(fileURLWithPath: a.path).lastPathComponent
-        #expect(name.hasPrefix(".model.safetensors.tmp-\(getpid())-") && name.count == ".model.safetensors.tmp-\(getpid())-".count + 16, "\(name)")
+        #expect(
+            name.hasPrefix(".model.safetensors.tmp-\(getpid())-") && name.count == ".model.safetensors.tmp-\(getpid())-".count + 16,
+            "\(name)")
         #expect(RunDirectory.isTemporary(name) && RunDirectory.isTemporary(".write-test-12-0123456789abcdef"))
         #expect(!RunDirectory.isTemporary(".notes.tmp-12-xyz") && !RunDirectory.isTemporary(".notes.tmp-12-0123456789abcdeg"))
     }

@@ -19,13 +19,18 @@ struct PullTask: TrainingTask {
     static let name = "test-pull"
     static let primaryMetric = "error"
     static let defaultLambda = 0.5
-    static var defaultTraining: TrainingConfig { TrainingConfig(epochs: 3, stepsPerEpoch: 4, optimizer: OptimizerConfig(kind: .sgd, learningRate: 0.1)) }
+    static var defaultTraining: TrainingConfig {
+        TrainingConfig(epochs: 3, stepsPerEpoch: 4, optimizer: OptimizerConfig(kind: .sgd, learningRate: 0.1))
+    }
     static var commandLine: TaskCommandLine<Options> {
         typealias O = ConfigOption<RunConfig<Options>>
-        return TaskCommandLine(abstract: "Weights pulled towards a target.", discussion: "A test task.",
-                               defaults: RunConfig(task: name, training: defaultTraining, options: Options()),
-                               options: [O.value("width", \.options.width, key: "options.width", "N", help: "Weights."),
-                                         O.value("target", \.options.target, key: "options.target", "X", help: "Their target.")])
+        return TaskCommandLine(
+            abstract: "Weights pulled towards a target.", discussion: "A test task.",
+            defaults: RunConfig(task: name, training: defaultTraining, options: Options()),
+            options: [
+                O.value("width", \.options.width, key: "options.width", "N", help: "Weights."),
+                O.value("target", \.options.target, key: "options.target", "X", help: "Their target.")
+            ])
     }
 
     let options: Options
@@ -70,7 +75,8 @@ struct PullTask: TrainingTask {
             for o in TaskOptions<T>.declarations {
                 #expect(names.insert(o.name).inserted, "\(T.name): --\(o.name) is declared twice")
                 guard o.key != "options.data", o.key != "training.pruning.everySteps", o.key != "training.pruning.tensorTargets",
-                      o.key != "training.recurrentKernels", !o.isPreset else { continue }  // nil (absent) by default
+                    o.key != "training.recurrentKernels", !o.isPreset
+                else { continue }  // nil (absent) by default
                 #expect(Self.value(at: o.key, in: json) != nil, "\(T.name): \(o.key) [--\(o.name)] is not in config.json")
             }
         }
@@ -105,7 +111,7 @@ struct PullTask: TrainingTask {
         (["8"], "Unexpected argument '8'"),
         (["--nesterov=yes"], "training.optimizer.nesterov [--nesterov] takes no value"),
         (["--permute"], "training.regularizer.permute [--permute] needs a regularizer: set training.regularizer.space [--moduli]"),
-        (["--tensor-targets", "0.5,x"], "training.pruning.tensorTargets [--tensor-targets] must be comma-separated numbers"),
+        (["--tensor-targets", "0.5,x"], "training.pruning.tensorTargets [--tensor-targets] must be comma-separated numbers")
     ])
     func badOptionsAreRefusedByName(arguments: [String], message: String) {
         #expect { try TaskOptions<AddingTask>.resolve(arguments) } throws: {
@@ -145,8 +151,10 @@ struct PullTask: TrainingTask {
             }
             try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
         }
-        let resolved = try TaskOptions<LanguageTask>.resolve(["--data", dir, "--hidden", "4", "--embedding-size", "4", "--batch-size", "2",
-                                                              "--evaluation-batch-size", "2", "--bptt", "5"])
+        let resolved = try TaskOptions<LanguageTask>.resolve([
+            "--data", dir, "--hidden", "4", "--embedding-size", "4", "--batch-size", "2",
+            "--evaluation-batch-size", "2", "--bptt", "5"
+        ])
         // 12 lines of 9 words and an end of line: 120 tokens, 60 rows of 2 columns, windows of 5 rows over 59 targets: 12.
         #expect(resolved.config.training.stepsPerEpoch == 12)
         try Trainer<LanguageTask>.validate(resolved.config)
@@ -164,7 +172,8 @@ struct PullTask: TrainingTask {
         TaskRegistry.register(PullTask.self)
         let registered = try TaskRegistry.task(named: PullTask.name)
         #expect(registered.optionFlags.prefix(3) == ["--width", "--target", "--seed"])
-        let files = try registered.resolvedConfigFiles(arguments: ["--width", "3", "--target", "2", "--epochs", "20", "--lr", "0.2"], seeds: [5, 6])
+        let files = try registered.resolvedConfigFiles(
+            arguments: ["--width", "3", "--target", "2", "--epochs", "20", "--lr", "0.2"], seeds: [5, 6])
         let config = try TaskRegistry.decodeStrictly(RunConfig<PullTask.Options>.self, from: files[1], path: "test")
         #expect(config.options == PullTask.Options(width: 3, target: 2) && config.training.seed == 6 && config.training.epochs == 20)
         #expect { try registered.resolvedConfigFiles(arguments: ["--width", "0"], seeds: [0]) } throws: {

@@ -27,11 +27,11 @@ struct LineTask: TrainingTask {
         return t
     }
     static var commandLine: TaskCommandLine<Options> {
-        TaskCommandLine(abstract: "y = 3 x + 1.", discussion: "", defaults: RunConfig(task: name, training: defaultTraining, options: Options()),
-                        options: [.value("batch", \.options.batch, key: "options.batch", "N", help: "Samples per step.")])
+        TaskCommandLine(
+            abstract: "y = 3 x + 1.", discussion: "", defaults: RunConfig(task: name, training: defaultTraining, options: Options()),
+            options: [.value("batch", \.options.batch, key: "options.batch", "N", help: "Samples per step.")])
     }
     let options: Options
-    init(options: Options) { self.options = options }
     static func validate(_ o: Options, training: TrainingConfig) throws {}
     static func memoryEstimate(_ o: Options, training: TrainingConfig) -> Double { 1_000 }
     func makeModel(in store: ParameterStore<Float>, rng: inout SeededGenerator) -> Linear {
@@ -73,7 +73,9 @@ struct LineTask: TrainingTask {
         let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         for kind in OptimizerConfig.Kind.allCases {
-            let config = Self.lineConfig { $0.optimizer.kind = kind; $0.optimizer.momentum = kind == .sgd ? 0.5 : 0 }
+            let config = Self.lineConfig {
+                $0.optimizer.kind = kind; $0.optimizer.momentum = kind == .sgd ? 0.5 : 0
+            }
             let run = try RunDirectory(path: path, overwrite: true, resume: false)
             let summary = try #require(try Trainer<LineTask>(config: config).train(in: run))
             let error = try #require(summary["testError"])
@@ -164,9 +166,21 @@ struct LineTask: TrainingTask {
         midEpoch.step = 301; midEpoch.globalStep = 301
         try TrainingLoop<AddingTask>.check(midEpoch, optimizerStep: 301, training: config.training, run: run)
         var edits: [(String, (inout TrainerState<AddingTask.Stream>) -> Void)] = []
-        edits.append(("phase", { $0.phase = 1; $0.globalStep = 1200 }))       // no lottery phase in this run
+        edits.append(
+            (
+                "phase",
+                {
+                    $0.phase = 1; $0.globalStep = 1200
+                }
+            ))  // no lottery phase in this run
         edits.append(("phase", { $0.phase = -1 }))
-        edits.append(("step", { $0.step = 1050; $0.globalStep = 1050 }))      // past the phase
+        edits.append(
+            (
+                "step",
+                {
+                    $0.step = 1050; $0.globalStep = 1050
+                }
+            ))  // past the phase
         edits.append(("global step", { $0.globalStep = 450 }))
         edits.append(("learning rate", { $0.learningRate = .nan }))
         edits.append(("metrics", { $0.metricsBytes = -5 }))
@@ -213,17 +227,21 @@ struct LineTask: TrainingTask {
         var fixed = config.regularizer
         fixed.learnEmbedding = false
         var rng = SeededGenerator(seed: 0)
-        let rebuilt = try ModuliRegularizer<Float>(config: fixed, hiddenSize: config.hiddenSize, space: try ModuliSpaces.named("torus"),
-                                                   positions: Matrix(rows: positions.rows, columns: positions.columns,
-                                                                     scalars: positions.scalars.map(Double.init)),
-                                                   in: ParameterStore<Float>(), rng: &rng)
+        let rebuilt = try ModuliRegularizer<Float>(
+            config: fixed, hiddenSize: config.hiddenSize, space: try ModuliSpaces.named("torus"),
+            positions: Matrix(
+                rows: positions.rows, columns: positions.columns,
+                scalars: positions.scalars.map(Double.init)),
+            in: ParameterStore<Float>(), rng: &rng)
         let r = try #require(rebuilt.coefficients)
         var worst = 0.0
         for (a, b) in zip(r.scalars, saved.scalars) { worst = max(worst, abs(a - Double(b))) }
         // Positions are saved in float32: R from them agrees to float32 rounding of the positions.
         #expect(worst < 1e-3, "R.npy differs from R of positions.npy by up to \(worst)")
         let (tensors, _) = try SafeTensors.decode(Data(contentsOf: URL(fileURLWithPath: path + "/model.safetensors")))
-        #expect(Set(tensors.map(\.name)) == ["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "fc.weight", "fc.bias"])
+        #expect(
+            Set(tensors.map(\.name)) == ["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "fc.weight", "fc.bias"]
+        )
     }
 
     @Test func overwriteReplacesTheWholeRun() throws {
@@ -250,16 +268,20 @@ struct LineTask: TrainingTask {
         let data = try Data(contentsOf: URL(fileURLWithPath: first + "/config.json"))
         let task = try TaskRegistry.task(inConfig: data, path: "config.json")
         #expect(task.name == "adding")
-        let b = try #require(try task.run(configData: data, path: "config.json",
-                                          in: RunDirectory(path: second, overwrite: false, resume: false)))
+        let b = try #require(
+            try task.run(
+                configData: data, path: "config.json",
+                in: RunDirectory(path: second, overwrite: false, resume: false)))
         #expect(a.metrics == b.metrics)
         let text = String(decoding: data, as: UTF8.self)
         let misspelt = Data(text.replacingOccurrences(of: "\"hiddenSize\"", with: "\"hiddenSise\"").utf8)
-        #expect { try task.run(configData: misspelt, path: "edited.json", in: RunDirectory(path: second, overwrite: true, resume: false)) }
-            throws: { ($0 as? ExperimentError)?.description.contains("hiddenSi") == true }
+        #expect {
+            try task.run(configData: misspelt, path: "edited.json", in: RunDirectory(path: second, overwrite: true, resume: false))
+        } throws: { ($0 as? ExperimentError)?.description.contains("hiddenSi") == true }
         let extra = Data(text.replacingOccurrences(of: "\"layers\"", with: "\"colour\" : 1, \"layers\"").utf8)
-        #expect { try task.run(configData: extra, path: "edited.json", in: RunDirectory(path: second, overwrite: true, resume: false)) }
-            throws: { ($0 as? ExperimentError)?.description.contains("colour") == true }
+        #expect {
+            try task.run(configData: extra, path: "edited.json", in: RunDirectory(path: second, overwrite: true, resume: false))
+        } throws: { ($0 as? ExperimentError)?.description.contains("colour") == true }
         #expect(throws: ExperimentError.self) { try TaskRegistry.task(inConfig: Data("{\"task\": \"chess\"}".utf8), path: "x.json") }
         #expect(throws: ExperimentError.self) { try TaskRegistry.task(inConfig: Data("[1, 2]".utf8), path: "x.json") }
     }
@@ -268,8 +290,9 @@ struct LineTask: TrainingTask {
         let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let config = Self.lineConfig { $0.optimizer = OptimizerConfig(kind: .sgd, learningRate: 1e6) }
-        #expect { try Trainer<LineTask>(config: config).train(in: RunDirectory(path: path, overwrite: false, resume: false)) }
-            throws: { ($0 as? ExperimentError)?.description.contains("no checkpoint was written yet") == true }
+        #expect { try Trainer<LineTask>(config: config).train(in: RunDirectory(path: path, overwrite: false, resume: false)) } throws: {
+            ($0 as? ExperimentError)?.description.contains("no checkpoint was written yet") == true
+        }
     }
 
     @Test func impossibleSizesAreRefusedBeforeAnyWork() {
@@ -278,7 +301,9 @@ struct LineTask: TrainingTask {
         #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("--epochs") == true }
         c = AddingExperimentTests.smallConfig()
         c.stepsPerEpoch = Int.max / 2; c.fixedEpochs = 3
-        #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("--batches-per-epoch") == true }
+        #expect { try Trainer<AddingTask>.validate(c) } throws: {
+            ($0 as? ExperimentError)?.description.contains("--batches-per-epoch") == true
+        }
         c = AddingExperimentTests.smallConfig()
         c.hiddenSize = 65_536; c.batchSize = 1_000_000; c.length = 1_000
         #expect { try Trainer<AddingTask>.validate(c) } throws: { ($0 as? ExperimentError)?.description.contains("GiB") == true }
@@ -288,8 +313,9 @@ struct LineTask: TrainingTask {
         var config = SparseAddingTests.sparseConfig()  // learned torus positions
         config.optimizer = OptimizerConfig(kind: .adamw, learningRate: 1e-3, weightDecay: 0.01)
         let task = AddingTask(options: config.options)
-        let session = try TrainingSession(task: task, training: config.training, weightsRNG: SeededGenerator(seed: 1),
-                                          regularizerRNG: SeededGenerator(seed: 3), prune: true)
+        let session = try TrainingSession(
+            task: task, training: config.training, weightsRNG: SeededGenerator(seed: 1),
+            regularizerRNG: SeededGenerator(seed: 3), prune: true)
         let positions = try #require(session.regularizer.learned?.slots)
         guard case .adam(let adam) = session.optimizer else { Issue.record("AdamW expected"); return }
         #expect(adam.decoupledWeightDecay && adam.weightDecay == 0.01)
@@ -301,8 +327,9 @@ struct LineTask: TrainingTask {
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = SparseAddingTests.sparseConfig()
         config.clip = 0
-        var loop = try TrainingLoop(trainer: Trainer<AddingTask>(config: config),
-                                    run: RunDirectory(path: path, overwrite: false, resume: false), resume: false, showProgress: false)
+        var loop = try TrainingLoop(
+            trainer: Trainer<AddingTask>(config: config),
+            run: RunDirectory(path: path, overwrite: false, resume: false), resume: false, showProgress: false)
         let pruner = try #require(loop.session.pruner)
         _ = try #require(pruner.prune(atEvent: 3, in: loop.session.store))
         let (_, _, norm) = try loop.takeStep()

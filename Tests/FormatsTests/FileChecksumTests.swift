@@ -6,8 +6,10 @@ import _TestSupport
 @testable import Formats
 
 @Suite struct FileChecksumTests {
-    static let tensors = [NamedTensor(name: "w", shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6]),
-                          NamedTensor(name: "b", shape: [2], scalars: [-1, 0.5])]
+    static let tensors = [
+        NamedTensor(name: "w", shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6]),
+        NamedTensor(name: "b", shape: [2], scalars: [-1, 0.5])
+    ]
 
     /// The documented algorithm, written out here: FNV-1a 64 of the whole file with the checksum's
     /// 16 hex digits read as '0'.

@@ -18,9 +18,11 @@ import Formats
 
     @Test func npyShapesThatOverflowOrDisagreeWithTheFileAreRefused() throws {
         #expect(try NPYFile.decode(Self.npy(shape: "(2, 3)", dataBytes: 24)).count == 6)
-        for (shape, bytes, words) in [("(4611686018427387904, 4)", 16, "needs more than"), ("(2305843009213693952, 2)", 0, "needs more than"),
-                                      ("(9223372036854775807, 9223372036854775807)", 0, "needs more than"), ("(-2, -3)", 24, "negative"),
-                                      ("(2, 3)", 20, "needs 24 bytes"), ("(2, x)", 0, "2-D"), ("(6,)", 24, "2-D")] {
+        for (shape, bytes, words) in [
+            ("(4611686018427387904, 4)", 16, "needs more than"), ("(2305843009213693952, 2)", 0, "needs more than"),
+            ("(9223372036854775807, 9223372036854775807)", 0, "needs more than"), ("(-2, -3)", 24, "negative"),
+            ("(2, 3)", 20, "needs 24 bytes"), ("(2, x)", 0, "2-D"), ("(6,)", 24, "2-D")
+        ] {
             #expect { try NPYFile.decode(Self.npy(shape: shape, dataBytes: bytes)) } throws: {
                 "\($0)".contains(words)
             }
@@ -40,7 +42,8 @@ import Formats
         #expect([UInt8](data) == expected)
         #expect(try NPYFile.decode(data).scalars == m.scalars.map(Float.init))
         let doubles = try NPYFile.decodeDoubles(data)
-        #expect(doubles.rows == 2 && doubles.columns == 3 && doubles.dtype == "<f4" && doubles.values == m.scalars.map { Double(Float($0)) })
+        #expect(
+            doubles.rows == 2 && doubles.columns == 3 && doubles.dtype == "<f4" && doubles.values == m.scalars.map { Double(Float($0)) })
     }
 
     /// A float64 file (as NumPy writes one) reads as Doubles, exactly; `decode` (float32 only) refuses it.

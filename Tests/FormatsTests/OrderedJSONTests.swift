@@ -15,19 +15,26 @@ import Testing
 
     @Test func objectsKeepTheirKeysInFileOrder() throws {
         let v = try OrderedJSON.parse(Data(#"{"z": 1, "a": [true, null, "x\u00e9"], "m": {"k": -2.5e1}}"#.utf8))
-        #expect(v == .object([(key: "z", value: .number(1)), (key: "a", value: .array([.bool(true), .null, .string("xé")])),
-                              (key: "m", value: .object([(key: "k", value: .number(-25))]))]))
+        #expect(
+            v
+                == .object([
+                    (key: "z", value: .number(1)), (key: "a", value: .array([.bool(true), .null, .string("xé")])),
+                    (key: "m", value: .object([(key: "k", value: .number(-25))]))
+                ]))
     }
 
     @Test func orderedJSONReportsColumnsInCharactersAndRefusesDeepNesting() {
-        do { _ = try OrderedJSON.parse(Data("{\"é\": 1,\n  \"ü\": tru}".utf8)); Issue.record("accepted") } catch let e as OrderedJSON.SyntaxError {
+        do { _ = try OrderedJSON.parse(Data("{\"é\": 1,\n  \"ü\": tru}".utf8)); Issue.record("accepted") } catch let e
+            as OrderedJSON.SyntaxError
+        {
             #expect(e.line == 2 && e.column == 8 && e.keyPath == "ü", "\(e)")
             // Byte 18: "{", "é" in quotes (4 bytes), ": 1,", newline, two spaces, "ü" in quotes (4), ": ".
             #expect(e.offset == 18, "\(e.offset)")
         } catch { Issue.record("\(error)") }
         let deep = String(repeating: "[", count: 100_000)
         #expect(throws: OrderedJSON.SyntaxError.self) { try OrderedJSON.parse(Data(deep.utf8)) }
-        #expect(OrderedJSON.isNumberLiteral(ArraySlice("-0.5e+3".utf8)) && !OrderedJSON.isNumberLiteral(ArraySlice("01".utf8))
+        #expect(
+            OrderedJSON.isNumberLiteral(ArraySlice("-0.5e+3".utf8)) && !OrderedJSON.isNumberLiteral(ArraySlice("01".utf8))
                 && !OrderedJSON.isNumberLiteral(ArraySlice("1.".utf8)) && !OrderedJSON.isNumberLiteral(ArraySlice("--1".utf8)))
     }
 
@@ -39,7 +46,8 @@ import Testing
         let e = Self.error("[[[[1]]]]", limits: limits)
         #expect(e?.what == "nested more than 3 levels deep" && e?.offset == 3 && e?.keyPath == "[0][0][0]", "\(String(describing: e))")
         #expect(try OrderedJSON.parse(Data((String(repeating: "[", count: 64) + String(repeating: "]", count: 64)).utf8)) != .null)
-        #expect(Self.error(String(repeating: "[", count: 65) + String(repeating: "]", count: 65))?.what == "nested more than 64 levels deep")
+        #expect(
+            Self.error(String(repeating: "[", count: 65) + String(repeating: "]", count: 65))?.what == "nested more than 64 levels deep")
     }
 
     @Test func theSizeLimitAndTheByteOrderMark() throws {
@@ -56,15 +64,19 @@ import Testing
         #expect(twice?.what == #"the key "b" appears twice in one object (first on line 1); keep one of them"#)
         #expect(twice?.line == 2 && twice?.column == 2 && twice?.offset == 16 && twice?.keyPath == "a.b")
         let big = Self.error("{\"x\": [0, -2e308]}")
-        #expect(big?.what == "the number -2e308 does not fit a Double (at most about 1.8e308)" && big?.keyPath == "x[1]" && big?.offset == 10)
+        #expect(
+            big?.what == "the number -2e308 does not fit a Double (at most about 1.8e308)" && big?.keyPath == "x[1]" && big?.offset == 10)
     }
 
     /// Strings: escapes (a surrogate pair as one character), and what is refused.
     @Test func stringsAndTheirEscapes() throws {
-        #expect(try OrderedJSON.parse(Data(#"["a\"\\\/\b\f\n\r\t\u00E9\ud83d\ude00"]"#.utf8)) == .array([.string("a\"\\/\u{8}\u{C}\n\r\té😀")]))
-        for (text, what) in [(#"["\u+041"]"#, "\\u needs four hexadecimal digits"), (#"["\u-041"]"#, "\\u needs four hexadecimal digits"),
-                             (#"["\ud83d"]"#, "expected \\u"), (#"["\ude00"]"#, "\\u names no character"), (#"["\x"]"#, "unknown escape \\x"),
-                             ("[\"a\u{1}\"]", "a control character inside a string"), (#"["abc"#, "a string is not closed")] {
+        let escaped = try OrderedJSON.parse(Data(#"["a\"\\\/\b\f\n\r\t\u00E9\ud83d\ude00"]"#.utf8))
+        #expect(escaped == .array([.string("a\"\\/\u{8}\u{C}\n\r\té😀")]))
+        for (text, what) in [
+            (#"["\u+041"]"#, "\\u needs four hexadecimal digits"), (#"["\u-041"]"#, "\\u needs four hexadecimal digits"),
+            (#"["\ud83d"]"#, "expected \\u"), (#"["\ude00"]"#, "\\u names no character"), (#"["\x"]"#, "unknown escape \\x"),
+            ("[\"a\u{1}\"]", "a control character inside a string"), (#"["abc"#, "a string is not closed")
+        ] {
             #expect(Self.error(text)?.what == what, "\(text)")
         }
         var bad = Array(#"["ab"]"#.utf8)
@@ -93,6 +105,7 @@ import Testing
         #expect(located.value.numberCount == 4 && located.value.value(at: ["a.b"])?.numberCount == 3)
         #expect(located.offsets["s"] == text.utf8.count - 9)
         let unplaced = try OrderedJSON.parseLocating(Data(text.utf8), placingKeys: false)
-        #expect(unplaced.offsets.isEmpty && unplaced.numbers.map(\.bytes) == located.numbers.map(\.bytes) && unplaced.value == located.value)
+        #expect(
+            unplaced.offsets.isEmpty && unplaced.numbers.map(\.bytes) == located.numbers.map(\.bytes) && unplaced.value == located.value)
     }
 }

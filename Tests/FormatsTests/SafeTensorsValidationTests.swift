@@ -34,8 +34,12 @@ import Linalg
 
     @Test func wellFormedFilesStillDecode() throws {
         // Zero-size tensors share an offset; F64 next to F32; metadata of strings.
-        let header = "{" + [Self.tensor("e", shape: "[0,3]", offsets: "[0,0]"), Self.tensor("a", shape: "[2]", offsets: "[0,8]"),
-                            Self.tensor("b", "F64", shape: "[1]", offsets: "[8,16]"), "\"__metadata__\":{\"k\":\"v\"}"]
+        let header =
+            "{"
+            + [
+                Self.tensor("e", shape: "[0,3]", offsets: "[0,0]"), Self.tensor("a", shape: "[2]", offsets: "[0,8]"),
+                Self.tensor("b", "F64", shape: "[1]", offsets: "[8,16]"), "\"__metadata__\":{\"k\":\"v\"}"
+            ]
             .joined(separator: ",") + "}"
         var body: [UInt8] = []
         for x: Float in [1.5, -2] { withUnsafeBytes(of: x.bitPattern.littleEndian) { body += $0 } }
@@ -47,8 +51,10 @@ import Linalg
     }
 
     @Test func safetensorsRoundTripsFloatAndDouble() throws {
-        let tensors = [NamedTensor(name: "a.weight", shape: [2, 3], scalars: [1, -2, 3.5, 0, 1e-8, -7]),
-                       NamedTensor(name: "a.bias", shape: [3], scalars: [0.25, 0.5, 0.75])]
+        let tensors = [
+            NamedTensor(name: "a.weight", shape: [2, 3], scalars: [1, -2, 3.5, 0, 1e-8, -7]),
+            NamedTensor(name: "a.bias", shape: [3], scalars: [0.25, 0.5, 0.75])
+        ]
         for dtype in [SafeTensorsDType.f32, .f64] {
             let data = try SafeTensors.encode(tensors, dtype: dtype, metadata: ["k": "v"])
             // Header length is little-endian and the header is padded to 8 bytes.
@@ -69,9 +75,13 @@ import Linalg
     @Test func badShapesAreRejected() {
         let body = [UInt8](repeating: 0, count: 8)
         Self.rejects(Self.file("{" + Self.tensor("a", shape: "[-2]", offsets: "[0,8]") + "}", body: body), mentioning: "shape")
-        Self.rejects(Self.file("{" + Self.tensor("a", shape: "[4611686018427387904,4]", offsets: "[0,8]") + "}", body: body), mentioning: "too many")
-        Self.rejects(Self.file("{" + Self.tensor("a", shape: "[2305843009213693952]", offsets: "[0,8]") + "}", body: body), mentioning: "too many bytes")
-        Self.rejects(Self.file("{" + Self.tensor("a", shape: "[99999999999999999999999]", offsets: "[0,8]") + "}", body: body), mentioning: "shape")
+        Self.rejects(
+            Self.file("{" + Self.tensor("a", shape: "[4611686018427387904,4]", offsets: "[0,8]") + "}", body: body), mentioning: "too many")
+        Self.rejects(
+            Self.file("{" + Self.tensor("a", shape: "[2305843009213693952]", offsets: "[0,8]") + "}", body: body),
+            mentioning: "too many bytes")
+        Self.rejects(
+            Self.file("{" + Self.tensor("a", shape: "[99999999999999999999999]", offsets: "[0,8]") + "}", body: body), mentioning: "shape")
         Self.rejects(Self.file("{" + Self.tensor("a", shape: "[1.5]", offsets: "[0,8]") + "}", body: body), mentioning: "shape")
         Self.rejects(Self.file("{" + Self.tensor("a", shape: "[true]", offsets: "[0,8]") + "}", body: body), mentioning: "shape")
         Self.rejects(Self.file("{" + Self.tensor("a", shape: "2", offsets: "[0,8]") + "}", body: body), mentioning: "shape")
@@ -82,9 +92,11 @@ import Linalg
 
     /// Integer tensors (sparse indices) round-trip exactly; a value that is no integer of the type is refused.
     @Test func integerTensorsRoundTrip() throws {
-        let tensors = [NamedTensor(name: "w.values", shape: [3], scalars: [0.5, -1.25, 3]),
-                       NamedTensor(name: "w.col_indices", shape: [3], scalars: [0, 7, -2_147_483_648]),
-                       NamedTensor(name: "w.crow_indices", shape: [2], scalars: [0, 9_007_199_254_740_992])]
+        let tensors = [
+            NamedTensor(name: "w.values", shape: [3], scalars: [0.5, -1.25, 3]),
+            NamedTensor(name: "w.col_indices", shape: [3], scalars: [0, 7, -2_147_483_648]),
+            NamedTensor(name: "w.crow_indices", shape: [2], scalars: [0, 9_007_199_254_740_992])
+        ]
         let data = try SafeTensors.encode(tensors, dtypes: ["w.col_indices": .i32, "w.crow_indices": .i64], checksum: true)
         let back = try SafeTensors.decode(data).tensors
         #expect(Set(back.map(\.name)) == Set(tensors.map(\.name)))
@@ -106,14 +118,21 @@ import Linalg
         Self.rejects(Self.file("{" + Self.tensor("a", shape: "[2]", offsets: "[0,4]") + "}", body: b8), mentioning: "span")
         Self.rejects(Self.file("{" + Self.tensor("a", shape: "[2]", offsets: "[0,8,9]") + "}", body: b8), mentioning: "data_offsets")
         // Overlap, gap, bytes left over, data cut short.
-        Self.rejects(Self.file("{" + Self.tensor("a", shape: "[2]", offsets: "[0,8]") + "," + Self.tensor("b", shape: "[2]", offsets: "[4,12]") + "}", body: b12),
-                     mentioning: "overlaps")
-        Self.rejects(Self.file("{" + Self.tensor("a", shape: "[1]", offsets: "[0,4]") + "," + Self.tensor("b", shape: "[1]", offsets: "[8,12]") + "}", body: b12),
-                     mentioning: "gap")
+        Self.rejects(
+            Self.file(
+                "{" + Self.tensor("a", shape: "[2]", offsets: "[0,8]") + "," + Self.tensor("b", shape: "[2]", offsets: "[4,12]") + "}",
+                body: b12),
+            mentioning: "overlaps")
+        Self.rejects(
+            Self.file(
+                "{" + Self.tensor("a", shape: "[1]", offsets: "[0,4]") + "," + Self.tensor("b", shape: "[1]", offsets: "[8,12]") + "}",
+                body: b12),
+            mentioning: "gap")
         Self.rejects(Self.file("{" + Self.tensor("a", shape: "[1]", offsets: "[0,4]") + "}", body: b8), mentioning: "after the last tensor")
         Self.rejects(Self.file("{" + Self.tensor("a", shape: "[2]", offsets: "[0,8]") + "}", body: [0, 0, 0, 0]), mentioning: "truncated")
-        Self.rejects(Self.file("{" + Self.tensor("a", shape: "[1]", offsets: "[4611686018427387904,4611686018427387908]") + "}", body: b8),
-                     mentioning: "gap")
+        Self.rejects(
+            Self.file("{" + Self.tensor("a", shape: "[1]", offsets: "[4611686018427387904,4611686018427387908]") + "}", body: b8),
+            mentioning: "gap")
     }
 
     @Test func badHeadersAreRejected() {
@@ -127,7 +146,9 @@ import Linalg
         Self.rejects(Self.file("{" + a, body: b8), mentioning: "header")
         Self.rejects(Self.file("{" + a + "} x", body: b8), mentioning: "after the JSON value")
         Self.rejects(Self.file("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", body: b8), mentioning: "lacks")
-        Self.rejects(Self.file("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"extra\":1}}", body: b8), mentioning: "unknown field")
+        Self.rejects(
+            Self.file("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"extra\":1}}", body: b8), mentioning: "unknown field"
+        )
         Self.rejects(Self.file(String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)), mentioning: "nested")
         // Header length beyond the file, beyond the limit, beyond Int.
         Self.rejects(Self.file("{}", length: 64), mentioning: "exceeds")
@@ -158,7 +179,8 @@ import Linalg
         let second = try #require(twice.range(of: #""dtype""#, range: shape.upperBound..<twice.endIndex))
         let at = 8 + twice.utf8.distance(from: twice.startIndex, to: second.lowerBound)
         let m = Self.message(Self.file(twice, body: b8))
-        #expect(m.contains(#"the key "dtype" appears twice"#) && m.contains("at byte \(at) of the file") && m.contains("in a.dtype"), "\(m)")
+        #expect(
+            m.contains(#"the key "dtype" appears twice"#) && m.contains("at byte \(at) of the file") && m.contains("in a.dtype"), "\(m)")
         // Nesting: the outer object and 15 arrays are 16 levels, read (and refused as metadata); 17 are not read.
         let deep15 = #"{"__metadata__":"# + String(repeating: "[", count: 15) + String(repeating: "]", count: 15) + "}"
         let deep16 = #"{"__metadata__":"# + String(repeating: "[", count: 16) + String(repeating: "]", count: 16) + "}"
@@ -169,11 +191,16 @@ import Linalg
         let huge = Self.message(Self.file("{" + Self.tensor("a", shape: "[1e400]", offsets: "[0,8]") + "}", body: b8))
         #expect(huge.contains("the number 1e400 does not fit a Double") && huge.contains("in a.shape[0]"), "\(huge)")
         // 2^53 + 1 elements: read exactly (as a Double it would be 2^53, and the offsets would disagree).
-        let exact = Self.message(Self.file("{" + Self.tensor("a", shape: "[9007199254740993]", offsets: "[0,36028797018963972]") + "}", body: b8))
+        let exact = Self.message(
+            Self.file("{" + Self.tensor("a", shape: "[9007199254740993]", offsets: "[0,36028797018963972]") + "}", body: b8))
         #expect(exact.contains("the tensors need 36028797018963972 bytes of data"), "\(exact)")
         // An integer written with a fraction or an exponent is no shape.
-        #expect(Self.message(Self.file("{" + Self.tensor("a", shape: "[2.0]", offsets: "[0,8]") + "}", body: b8)).contains("shape is not a list"))
-        #expect(Self.message(Self.file("{" + Self.tensor("a", shape: "[2e0]", offsets: "[0,8]") + "}", body: b8)).contains("shape is not a list"))
+        #expect(
+            Self.message(Self.file("{" + Self.tensor("a", shape: "[2.0]", offsets: "[0,8]") + "}", body: b8)).contains(
+                "shape is not a list"))
+        #expect(
+            Self.message(Self.file("{" + Self.tensor("a", shape: "[2e0]", offsets: "[0,8]") + "}", body: b8)).contains(
+                "shape is not a list"))
         // A byte-order mark is no JSON (config files may have one; safetensors headers may not).
         var bom = Self.file("\u{FEFF}{" + Self.tensor("a", shape: "[2]", offsets: "[0,8]") + "}", body: b8)
         #expect(bom[8..<11] == Data([0xEF, 0xBB, 0xBF]))
@@ -192,7 +219,9 @@ import Linalg
     }
 
     @Test func aChecksumCatchesEveryFlippedBitOfTheData() throws {
-        let tensors = [NamedTensor(name: "w", shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6]), NamedTensor(name: "b", shape: [2], scalars: [-1, 0.5])]
+        let tensors = [
+            NamedTensor(name: "w", shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6]), NamedTensor(name: "b", shape: [2], scalars: [-1, 0.5])
+        ]
         let data = try SafeTensors.encode(tensors, metadata: ["k": "v"], checksum: true)
         let (back, meta) = try SafeTensors.decode(data)
         #expect(back.map(\.scalars) == tensors.map(\.scalars))
@@ -219,15 +248,19 @@ import Linalg
     /// Random damage to a valid file (flipped bytes in header and data, cuts, splices) must give
     /// a SafeTensorsError or a decoded file, never a crash. Seed 7.
     @Test func randomDamageNeverCrashes() throws {
-        let tensors = [NamedTensor(name: "rnn.weight_hh_l0", shape: [4, 4], scalars: (0..<16).map(Double.init)),
-                       NamedTensor(name: "fc.bias", shape: [1], scalars: [3])]
+        let tensors = [
+            NamedTensor(name: "rnn.weight_hh_l0", shape: [4, 4], scalars: (0..<16).map(Double.init)),
+            NamedTensor(name: "fc.bias", shape: [1], scalars: [3])
+        ]
         let good = try SafeTensors.encode(tensors, metadata: ["state": "{\"step\":3}"])
         var rng = SeededGenerator(seed: 7)
         for _ in 0..<3000 {
             var d = good
             switch Int.random(in: 0..<4, using: &rng) {
             case 0:
-                for _ in 0..<Int.random(in: 1...4, using: &rng) { d[Int.random(in: 0..<d.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+                for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                    d[Int.random(in: 0..<d.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                }
             case 1:
                 d = d.prefix(Int.random(in: 0..<d.count, using: &rng))
             case 2:

@@ -11,10 +11,12 @@ import Linalg
     /// values are exact in Float.
     static let model: [(name: String, shape: [Int])] = [("w", [5, 4]), ("b", [5]), ("r", [1, 3])]
     static let tensors: [SparseModelFile.Tensor] = [
-        .csr(.init(name: "w", rows: 5, columns: 4, rowOffsets: [0, 2, 5, 5, 5, 7], columnIndices: [0, 3, 1, 2, 3, 0, 3],
-                   values: [0.5, -1, 2, 0.25, -0.75, 3, 1.5])),
+        .csr(
+            .init(
+                name: "w", rows: 5, columns: 4, rowOffsets: [0, 2, 5, 5, 5, 7], columnIndices: [0, 3, 1, 2, 3, 0, 3],
+                values: [0.5, -1, 2, 0.25, -0.75, 3, 1.5])),
         .dense(NamedTensor(name: "b", shape: [5], scalars: [1, 2, 3, 4, 5])),
-        .csr(.init(name: "r", rows: 1, columns: 3, rowOffsets: [0, 1], columnIndices: [1], values: [0.125])),
+        .csr(.init(name: "r", rows: 1, columns: 3, rowOffsets: [0, 1], columnIndices: [1], values: [0.125]))
     ]
 
     static func decoded(_ data: Data) throws -> ([NamedTensor], [String: String]) {
@@ -25,14 +27,18 @@ import Linalg
     @Test func theLayoutIsTorchsCSRAndReadsBack() throws {
         let data = try SparseModelFile.encode(Self.tensors, order: [2, 0, 1, 3, 4], metadata: ["task": "t"])
         let (tensors, metadata) = try Self.decoded(data)
-        #expect(Set(tensors.map(\.name)) == ["w.crow_indices", "w.col_indices", "w.values", "b", "r.crow_indices", "r.col_indices", "r.values"])
+        #expect(
+            Set(tensors.map(\.name)) == ["w.crow_indices", "w.col_indices", "w.values", "b", "r.crow_indices", "r.col_indices", "r.values"])
         #expect(tensors.first { $0.name == "w.crow_indices" }?.scalars == [0, 2, 5, 5, 5, 7])
         #expect(tensors.first { $0.name == "w.col_indices" }?.scalars == [0, 3, 1, 2, 3, 0, 3])
         #expect(metadata["sparse_shapes"] == "{\"r\":[1,3],\"w\":[5,4]}" && metadata["format"] == "moduli-sparse-csr-2")
-        #expect(metadata["neuron_order"] == "[2,0,1,3,4]" && metadata["task"] == "t" && SafeTensors.checksumCoverage(metadata) == .wholeFile)
+        #expect(
+            metadata["neuron_order"] == "[2,0,1,3,4]" && metadata["task"] == "t" && SafeTensors.checksumCoverage(metadata) == .wholeFile)
         let headerLength = Int(data[0]) | Int(data[1]) << 8 | Int(data[2]) << 16
         let header = String(decoding: data[8..<(8 + headerLength)], as: UTF8.self)
-        #expect(header.contains(#""w.crow_indices":{"data_offsets":"#) && header.components(separatedBy: #""dtype":"I32""#).count == 5, "\(header)")
+        #expect(
+            header.contains(#""w.crow_indices":{"data_offsets":"#) && header.components(separatedBy: #""dtype":"I32""#).count == 5,
+            "\(header)")
         let back = try SparseModelFile.decode(tensors, metadata: metadata, model: Self.model, hiddenSize: 5)
         #expect(back.tensors == Self.tensors && back.order == [2, 0, 1, 3, 4])
     }
@@ -46,10 +52,15 @@ import Linalg
         func entry(_ name: String, _ dtype: String, _ shape: Int, _ from: Int, _ to: Int) -> String {
             #""\#(name)":{"data_offsets":[\#(from),\#(to)],"dtype":"\#(dtype)","shape":[\#(shape)]}"#
         }
-        var header = #"{"__metadata__":{"checksum":""# + checksum + #"","format":"moduli-sparse-csr-2","sparse_shapes":"{\"r\":[1,3],\"w\":[5,4]}"},"#
-        header += [entry("b", "F32", 5, 80, 100), entry("r.col_indices", "I32", 1, 108, 112), entry("r.crow_indices", "I32", 2, 100, 108),
-                   entry("r.values", "F32", 1, 112, 116), entry("w.col_indices", "I32", 7, 24, 52), entry("w.crow_indices", "I32", 6, 0, 24),
-                   entry("w.values", "F32", 7, 52, 80)].joined(separator: ",") + "}"
+        var header =
+            #"{"__metadata__":{"checksum":""# + checksum
+            + #"","format":"moduli-sparse-csr-2","sparse_shapes":"{\"r\":[1,3],\"w\":[5,4]}"},"#
+        header +=
+            [
+                entry("b", "F32", 5, 80, 100), entry("r.col_indices", "I32", 1, 108, 112), entry("r.crow_indices", "I32", 2, 100, 108),
+                entry("r.values", "F32", 1, 112, 116), entry("w.col_indices", "I32", 7, 24, 52), entry("w.crow_indices", "I32", 6, 0, 24),
+                entry("w.values", "F32", 7, 52, 80)
+            ].joined(separator: ",") + "}"
         var json = Array(header.utf8)
         while json.count % 8 != 0 { json.append(0x20) }
         var expected: [UInt8] = []
@@ -95,16 +106,21 @@ import Linalg
             (good + [NamedTensor(name: "x", shape: [1], scalars: [0])], meta, "does not have"),
             (good, meta.merging(["neuron_order": "[0,1,1,3,4]"]) { $1 }, "permutation"),
             (good, meta.merging(["neuron_order": "[0,1,2]"]) { $1 }, "permutation"),
-            (good, meta.merging(["format": "other"]) { $1 }, "not a sparse model file"),
+            (good, meta.merging(["format": "other"]) { $1 }, "not a sparse model file")
         ]
         for (tensors, metadata, words) in cases {
             #expect { try SparseModelFile.decode(tensors, metadata: metadata, model: Self.model, hiddenSize: 5) } throws: { error in
                 let text = (error as? SafeTensorsError)?.description ?? "\(error)"
-                return text.contains(words) || { Issue.record("\(words): \(text)"); return true }()
+                return text.contains(words)
+                    || {
+                        Issue.record("\(words): \(text)"); return true
+                    }()
             }
         }
         // A matrix of the model in CSR form for a model whose tensor is no matrix.
-        #expect { try SparseModelFile.decode(good, metadata: meta, model: [("w", [20]), ("b", [5]), ("r", [1, 3])], hiddenSize: 5) } throws: {
+        #expect {
+            try SparseModelFile.decode(good, metadata: meta, model: [("w", [20]), ("b", [5]), ("r", [1, 3])], hiddenSize: 5)
+        } throws: {
             "\($0)".contains("not a matrix")
         }
     }

@@ -14,7 +14,7 @@ func randomOrthogonal(_ n: Int, rng: inout SeededGenerator) -> [[Double]] {
     var q = [[Double]]()
     while q.count < n {
         var v = (0..<n).map { _ in rng.normal() }
-        for _ in 0..<2 { // twice for numerical orthogonality
+        for _ in 0..<2 {  // twice for numerical orthogonality
             for u in q {
                 let p = zip(u, v).reduce(0) { $0 + $1.0 * $1.1 }
                 for i in 0..<n { v[i] -= p * u[i] }
@@ -41,7 +41,7 @@ func kleinGenerators(side l: Double) -> [([Double]) -> [Double]] {
         { p in [p[0], p[1] + l] },
         { p in [p[0], p[1] - l] },
         { p in [p[0] + l, l - p[1]] },
-        { p in [p[0] - l, l - p[1]] },
+        { p in [p[0] - l, l - p[1]] }
     ]
 }
 

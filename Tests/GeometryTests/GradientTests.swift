@@ -133,14 +133,19 @@ import _TestSupport
             for (p, w) in zip(points, weights) {
                 for (c, g) in space.distanceGradient(a, p).enumerated() { expected[c] += w * g }
             }
-            var got = [Double](repeating: 0.5, count: k) // accumulates on top of what is there
+            var got = [Double](repeating: 0.5, count: k)  // accumulates on top of what is there
             let flat = points.flatMap { $0 }
-            a.withUnsafeBufferPointer { pa in flat.withUnsafeBufferPointer { pp in weights.withUnsafeBufferPointer { pw in
-                got.withUnsafeMutableBufferPointer { pg in
-                    space.accumulateDistanceGradients(from: pa.baseAddress!, to: pp.baseAddress!, stride: k, count: 7,
-                                                      weights: pw.baseAddress!, into: pg.baseAddress!)
+            a.withUnsafeBufferPointer { pa in
+                flat.withUnsafeBufferPointer { pp in
+                    weights.withUnsafeBufferPointer { pw in
+                        got.withUnsafeMutableBufferPointer { pg in
+                            space.accumulateDistanceGradients(
+                                from: pa.baseAddress!, to: pp.baseAddress!, stride: k, count: 7,
+                                weights: pw.baseAddress!, into: pg.baseAddress!)
+                        }
+                    }
                 }
-            } } }
+            }
             #expect(GradientCheck.maxRelativeError(got, expected) <= 1e-14, "\(name) seed \(seed): \(got) vs \(expected)")
         }
     }

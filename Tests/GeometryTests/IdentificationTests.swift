@@ -71,8 +71,8 @@ import Linalg
         #expect(worstIsometry <= 1e-12, "klein seed \(seed): a common group element changed a distance by \(worstIsometry)")
         // The glide and tau specifically, on one hand-picked pair.
         let a = [1.0, 2.0], b = [3.0, 7.5]
-        #expect(abs(space.distance(a, [13.0, 2.5]) - space.distance(a, b)) <= 1e-14)   // glide (x+10, 10-y)
-        #expect(abs(space.distance(a, [3.0, 17.5]) - space.distance(a, b)) <= 1e-14)   // tau (x, y+10)
+        #expect(abs(space.distance(a, [13.0, 2.5]) - space.distance(a, b)) <= 1e-14)  // glide (x+10, 10-y)
+        #expect(abs(space.distance(a, [3.0, 17.5]) - space.distance(a, b)) <= 1e-14)  // tau (x, y+10)
     }
 
     @Test func kleinDistanceMatchesBruteForceOverGroupImages() {
@@ -119,7 +119,7 @@ import Linalg
         var rng = SeededGenerator(seed: seed)
         var worst = 0.0, worstScaled = 0.0
         for _ in 0..<100 {
-            let q = randomOrthogonal(n, rng: &rng) // includes reflections
+            let q = randomOrthogonal(n, rng: &rng)  // includes reflections
             for _ in 0..<10 {
                 let a = space.samplePoint(rng: &rng), b = space.samplePoint(rng: &rng)
                 let d = space.distance(a, b)

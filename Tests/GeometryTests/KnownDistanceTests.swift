@@ -7,17 +7,18 @@ import Linalg
 @Suite struct KnownDistanceTests {
     @Test func torusDiameterAndWrapAround() throws {
         let torus = try ModuliSpaces.named("torus"), torus6 = try ModuliSpaces.named("torus6")
-        #expect(torus.distance([0, 0], [5, 5]) == 50.0.squareRoot())                 // the diameter 5 sqrt 2
+        #expect(torus.distance([0, 0], [5, 5]) == 50.0.squareRoot())  // the diameter 5 sqrt 2
         #expect(torus6.distance([0, 0, 0, 0, 0, 0], [5, 5, 5, 5, 5, 5]) == 150.0.squareRoot())
-        #expect(torus.distance([0.5, 0], [9.5, 0]) == 1)                              // across the seam
-        #expect(torus.distance([0.5, 9], [9.5, 1]) == 5.0.squareRoot())              // across both seams
-        #expect(torus.distance([1, 2], [11, -8]) == 0)                               // the same point
-        #expect(torus.distance([1, 1], [4, 5]) == 5)                                 // no wrap: 3-4-5
+        #expect(torus.distance([0.5, 0], [9.5, 0]) == 1)  // across the seam
+        #expect(torus.distance([0.5, 9], [9.5, 1]) == 5.0.squareRoot())  // across both seams
+        #expect(torus.distance([1, 2], [11, -8]) == 0)  // the same point
+        #expect(torus.distance([1, 1], [4, 5]) == 5)  // no wrap: 3-4-5
         // No pair is farther apart than the diameter.
         let seed: UInt64 = 301
         let xs = samplePoints(torus6, count: 2000, seed: seed)
-        #expect(zip(xs, xs.dropFirst()).allSatisfy { torus6.distance($0, $1) <= 150.0.squareRoot() },
-                "torus6 seed \(seed): a distance exceeds the diameter")
+        #expect(
+            zip(xs, xs.dropFirst()).allSatisfy { torus6.distance($0, $1) <= 150.0.squareRoot() },
+            "torus6 seed \(seed): a distance exceeds the diameter")
     }
 
     @Test func circleQuarterTurnAndAntipodes() throws {
@@ -25,7 +26,7 @@ import Linalg
         #expect(abs(circle.distance([1, 0], [0, 1]) - 5 * .pi / 2) <= 1e-14)
         #expect(circle.distance([1, 0], [-1, 0]) == 5 * .pi)
         #expect(abs(circle.distance([1, 0], [0.5, 0.75.squareRoot()]) - 5 * .pi / 3) <= 1e-14)
-        #expect(circle.distance([0, 1], [0, -1]) == 5 * .pi)                        // half the circumference 10 pi
+        #expect(circle.distance([0, 1], [0, -1]) == 5 * .pi)  // half the circumference 10 pi
     }
 
     @Test(arguments: [("circle", 5.0), ("sphere", 5.0), ("s3", 10.0)])

@@ -25,7 +25,7 @@ import Linalg
         var asymmetric = 0, negative = 0, nonFinite = 0
         for i in stride(from: 0, to: xs.count - 1, by: 1) {
             let dab = space.distance(xs[i], xs[i + 1]), dba = space.distance(xs[i + 1], xs[i])
-            if dab != dba { asymmetric += 1 }          // bitwise symmetric, not just approximately
+            if dab != dba { asymmetric += 1 }  // bitwise symmetric, not just approximately
             if dab < 0 { negative += 1 }
             if !dab.isFinite { nonFinite += 1 }
         }
@@ -77,7 +77,7 @@ import Linalg
         let spaces: [any ModuliSpace] = [
             Circle(scale: 1), FlatTorus(dimension: 3, side: 7), KleinBottle(side: 2.5),
             Sphere(dimension: 4, scale: 2), Sphere(dimension: 1, scale: 3), EuclideanSpace(dimension: 1),
-            ProductSpace(factors: [Circle(scale: 1), KleinBottle(side: 4), EuclideanSpace(dimension: 2)]),
+            ProductSpace(factors: [Circle(scale: 1), KleinBottle(side: 4), EuclideanSpace(dimension: 2)])
         ]
         let seed: UInt64 = 105
         for space in spaces {

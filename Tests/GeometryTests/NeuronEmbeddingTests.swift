@@ -13,7 +13,7 @@ import _TestSupport
         let space = try ModuliSpaces.named(name)
         let seed: UInt64 = 601
         var rng = SeededGenerator(seed: seed)
-        let n = 150 // several 32-wide tiles of the mirroring
+        let n = 150  // several 32-wide tiles of the mirroring
         let e = NeuronEmbedding.sample(space: space, count: n, rng: &rng)
         let d = e.distanceMatrix()
         let points = (0..<n).map { e.position($0) }
@@ -55,7 +55,7 @@ import _TestSupport
         var rng = SeededGenerator(seed: seed)
         let n = 6
         let e = NeuronEmbedding.sample(space: space, count: n, rng: &rng)
-        let g = rng.lossWeights(rows: n, columns: n) // not symmetric: both G_ij and G_ji must count
+        let g = rng.lossWeights(rows: n, columns: n)  // not symmetric: both G_ij and G_ji must count
         var dPositions = Matrix<Double>(rows: n, columns: space.coordinateCount)
         e.distanceMatrixBackward(g, into: &dPositions)
         let numeric = GradientCheck.numericalGradient(of: e.positions) { positions in
@@ -67,7 +67,8 @@ import _TestSupport
         // Backward adds into what is there.
         var twice = dPositions
         e.distanceMatrixBackward(g, into: &twice)
-        #expect(twice.maxAbsDifference(Matrix(rows: n, columns: space.coordinateCount, scalars: dPositions.scalars.map { 2 * $0 })) <= 1e-12)
+        #expect(
+            twice.maxAbsDifference(Matrix(rows: n, columns: space.coordinateCount, scalars: dPositions.scalars.map { 2 * $0 })) <= 1e-12)
     }
 
     @Test func backwardHasNoNaNWithCoincidentAndAntipodalNeurons() throws {

@@ -66,8 +66,9 @@ import Linalg
         let space = try ModuliSpaces.named("mixedcurv")
         let seed: UInt64 = 504
         let xs = samplePoints(space, count: Self.count, seed: seed)
-        #expect(xs.allSatisfy { abs(norm(Array($0[0..<3])) - 1) <= 4e-16 && $0[3] >= 0 && $0[3] < 10 && $0[4] >= 0 && $0[4] < 10 },
-                "mixedcurv seed \(seed): a point is off S^2 x T^2")
+        #expect(
+            xs.allSatisfy { abs(norm(Array($0[0..<3])) - 1) <= 4e-16 && $0[3] >= 0 && $0[3] < 10 && $0[4] >= 0 && $0[4] < 10 },
+            "mixedcurv seed \(seed): a point is off S^2 x T^2")
         #expect(abs(mean(xs.map { $0[4] }) - 5) < 0.25, "mixedcurv seed \(seed): torus coordinate mean")
     }
 

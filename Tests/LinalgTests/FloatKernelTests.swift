@@ -110,8 +110,9 @@ fileprivate func genericMaximum<S: BLASScalar>(_ x: [S]) -> S {
             let generic = genericReLUBackward(output: h, gradient: g, extra: withExtra ? o : nil)
             #expect(bits(generic) == bits(expected), "generic Float reluBackward extra \(withExtra), count \(count) seed \(seed)")
 
-            let dd = genericReLUBackward(output: h.map(Double.init), gradient: g.map(Double.init),
-                                         extra: withExtra ? o.map(Double.init) : nil)
+            let dd = genericReLUBackward(
+                output: h.map(Double.init), gradient: g.map(Double.init),
+                extra: withExtra ? o.map(Double.init) : nil)
             let e = floatError(d, dd, floor: 0)
             #expect(e.error < 1e-7, "Float vs Double reluBackward extra \(withExtra), count \(count) seed \(seed): \(e)")
         }
@@ -132,8 +133,9 @@ fileprivate func genericMaximum<S: BLASScalar>(_ x: [S]) -> S {
         for withExtra in [false, true] {
             let hf = hd.map { Float($0) }
             let d = genericTanhBackward(output: hf, gradient: g, extra: withExtra ? o : nil)
-            let dd = genericTanhBackward(output: hf.map(Double.init), gradient: g.map(Double.init),
-                                         extra: withExtra ? o.map(Double.init) : nil)
+            let dd = genericTanhBackward(
+                output: hf.map(Double.init), gradient: g.map(Double.init),
+                extra: withExtra ? o.map(Double.init) : nil)
             let e = floatError(d, dd)
             #expect(e.error < 1e-5, "tanhBackward extra \(withExtra) count \(count) seed \(seed): \(e)")
         }
@@ -192,8 +194,9 @@ fileprivate func genericMaximum<S: BLASScalar>(_ x: [S]) -> S {
                 let m = x.withUnsafeBufferPointer { Kernels.maximum($0.baseAddress!, count: count) }
                 let generic = genericMaximum(x)
                 let md = genericMaximum(x.map(Double.init))
-                #expect(m == shift + 10 && generic == m && Double(m) == md,
-                        "maximum count \(count) at \(position) shift \(shift) seed \(seed): \(m), Double \(md)")
+                #expect(
+                    m == shift + 10 && generic == m && Double(m) == md,
+                    "maximum count \(count) at \(position) shift \(shift) seed \(seed): \(m), Double \(md)")
             }
         }
     }
@@ -231,16 +234,18 @@ fileprivate func genericMaximum<S: BLASScalar>(_ x: [S]) -> S {
         let soft = Kernels.softCrossEntropyRow(x, p, count: c, gradient: &d, scale: scale)
         let softD = Kernels.softCrossEntropyRow(xd, pd, count: c, gradient: &dd, scale: Double(scale))
         let softNoGradient = Kernels.softCrossEntropyRow(x, p, count: c, gradient: nil, scale: scale)
-        #expect(abs(soft - softD) < 1e-5 * max(1, abs(softD)) && soft == softNoGradient,
-                "soft loss width \(c) seed \(seed): Float \(soft) (no gradient \(softNoGradient)), Double \(softD)")
+        #expect(
+            abs(soft - softD) < 1e-5 * max(1, abs(softD)) && soft == softNoGradient,
+            "soft loss width \(c) seed \(seed): Float \(soft) (no gradient \(softNoGradient)), Double \(softD)")
         let es = floatError(d, dd)
         #expect(es.error < 1e-5, "soft gradient width \(c) seed \(seed): \(es), Float \(d), Double \(dd)")
 
         let hard = Kernels.crossEntropyRow(x, count: c, target: target, gradient: &d, scale: scale)
         let hardD = Kernels.crossEntropyRow(xd, count: c, target: target, gradient: &dd, scale: Double(scale))
         let hardNoGradient = Kernels.crossEntropyRow(x, count: c, target: target, gradient: nil, scale: scale)
-        #expect(abs(hard.loss - hardD.loss) < 1e-5 * max(1, abs(hardD.loss)) && hard.loss == hardNoGradient.loss,
-                "loss width \(c) seed \(seed): Float \(hard.loss) (no gradient \(hardNoGradient.loss)), Double \(hardD.loss)")
+        #expect(
+            abs(hard.loss - hardD.loss) < 1e-5 * max(1, abs(hardD.loss)) && hard.loss == hardNoGradient.loss,
+            "loss width \(c) seed \(seed): Float \(hard.loss) (no gradient \(hardNoGradient.loss)), Double \(hardD.loss)")
         #expect(hard.argmax == hardD.argmax && hard.argmax == hardNoGradient.argmax, "argmax width \(c) seed \(seed)")
         let eh = floatError(d, dd)
         #expect(eh.error < 1e-5, "gradient width \(c) seed \(seed): \(eh), Float \(d), Double \(dd)")

@@ -69,8 +69,12 @@ import Linalg
         let x: Matrix<Double> = rng.normalMatrix(rows: rows, columns: xStride)
         let xf: Matrix<Float> = x.converted()
         var y = [Double](repeating: .nan, count: columns * yStride), yf = [Float](repeating: .nan, count: columns * yStride)
-        x.withUnsafeBufferPointer { Kernels.transpose($0.baseAddress!, rows: rows, columns: columns, xStride: xStride, into: &y, yStride: yStride) }
-        xf.withUnsafeBufferPointer { Kernels.transpose($0.baseAddress!, rows: rows, columns: columns, xStride: xStride, into: &yf, yStride: yStride) }
+        x.withUnsafeBufferPointer {
+            Kernels.transpose($0.baseAddress!, rows: rows, columns: columns, xStride: xStride, into: &y, yStride: yStride)
+        }
+        xf.withUnsafeBufferPointer {
+            Kernels.transpose($0.baseAddress!, rows: rows, columns: columns, xStride: xStride, into: &yf, yStride: yStride)
+        }
         for r in 0..<rows {
             for c in 0..<columns {
                 #expect(y[c * yStride + r] == x[r, c] && yf[c * yStride + r] == xf[r, c], "(\(r), \(c)) of \(rows) x \(columns)")
@@ -91,7 +95,8 @@ import Linalg
     }
 
     @Test func flagsAreReadFromTheFirstProcessor() {
-        let cpuinfo = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse3 avx2 fma\n\nprocessor\t: 1\nflags\t\t: fpu\n"
+        let cpuinfo =
+            "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse3 avx2 fma\n\nprocessor\t: 1\nflags\t\t: fpu\n"
         #expect(BLASKernels.cpuFlags(cpuinfo: cpuinfo) == ["fpu", "sse3", "avx2", "fma"])
         #expect(BLASKernels.cpuFlags(cpuinfo: "processor : 0\n") == [])
     }

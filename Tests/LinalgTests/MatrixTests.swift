@@ -20,8 +20,9 @@ import Linalg
         let b: Matrix<Double> = tb ? rng.normalMatrix(rows: n, columns: k) : rng.normalMatrix(rows: k, columns: n)
         let c = Matrix.product(a, ta ? .transpose : .noTranspose, b, tb ? .transpose : .noTranspose)
         #expect(c.maxAbsDifference(naiveProduct(a, ta, b, tb)) < 1e-12)
-        let cf = Matrix.product(a.converted(to: Float.self), ta ? .transpose : .noTranspose,
-                                b.converted(to: Float.self), tb ? .transpose : .noTranspose)
+        let cf = Matrix.product(
+            a.converted(to: Float.self), ta ? .transpose : .noTranspose,
+            b.converted(to: Float.self), tb ? .transpose : .noTranspose)
         #expect(cf.converted(to: Double.self).maxAbsDifference(c) < 1e-5)
     }
 

@@ -99,8 +99,10 @@ enum Kernel: CaseIterable, Sendable {
 }
 
 @Suite struct SparseKernelTests {
-    static let formats: [SparseFormat] = [.csr, .block(rows: 1, columns: 8), .block(rows: 4, columns: 4),
-                                          .block(rows: 3, columns: 8), .block(rows: 8, columns: 8)]
+    static let formats: [SparseFormat] = [
+        .csr, .block(rows: 1, columns: 8), .block(rows: 4, columns: 4),
+        .block(rows: 3, columns: 8), .block(rows: 8, columns: 8)
+    ]
     /// (rows, columns): one entry, one column, one row, not multiples of any block, more than 32 rows.
     static let shapes = [(1, 1), (9, 1), (1, 7), (13, 11), (17, 35), (40, 24)]
     static let sparsities = [0.0, 0.5, 0.9, 0.999, 1.0]
@@ -109,7 +111,8 @@ enum Kernel: CaseIterable, Sendable {
     /// (which must still be stored) and, for sparsity < 1, leaves row 0 and column 0 empty when
     /// the matrix has more than one row and column.
     static func problem<S: BLASScalar>(rows: Int, columns: Int, sparsity: Double, seed: UInt64)
-        -> (values: Matrix<S>, mask: Matrix<S>) {
+        -> (values: Matrix<S>, mask: Matrix<S>)
+    {
         var rng = SeededGenerator(seed: seed)
         var values: Matrix<S> = rng.normalMatrix(rows: rows, columns: columns)
         var mask = Matrix<S>(rows: rows, columns: columns)
@@ -343,8 +346,9 @@ enum Kernel: CaseIterable, Sendable {
                     a.rowOffsets.withUnsafeBufferPointer { ro in
                         a.columnIndices.withUnsafeBufferPointer { ci in
                             a.values.withUnsafeBufferPointer { v in
-                                moduli_csr_gather_f32(Int64(rows), ro.baseAddress, ci.baseAddress, v.baseAddress, x, Int64(ldx),
-                                                      Int64(width), &y, Int64(ldy), accumulate ? 1 : 0, Int32(level))
+                                moduli_csr_gather_f32(
+                                    Int64(rows), ro.baseAddress, ci.baseAddress, v.baseAddress, x, Int64(ldx),
+                                    Int64(width), &y, Int64(ldy), accumulate ? 1 : 0, Int32(level))
                             }
                         }
                     }
@@ -387,8 +391,9 @@ enum Kernel: CaseIterable, Sendable {
                 a.rowOffsets.withUnsafeBufferPointer { ro in
                     a.columnIndices.withUnsafeBufferPointer { ci in
                         a.values.withUnsafeBufferPointer { v in
-                            moduli_csr_multiply_f32(Int64(rows), ro.baseAddress, ci.baseAddress, v.baseAddress, x, &y,
-                                                    accumulate ? 1 : 0, Int32(level))
+                            moduli_csr_multiply_f32(
+                                Int64(rows), ro.baseAddress, ci.baseAddress, v.baseAddress, x, &y,
+                                accumulate ? 1 : 0, Int32(level))
                         }
                     }
                 }
@@ -431,8 +436,9 @@ enum Kernel: CaseIterable, Sendable {
                 var g = g0
                 a.rowOffsets.withUnsafeBufferPointer { ro in
                     a.columnIndices.withUnsafeBufferPointer { ci in
-                        moduli_csr_sddmm_f32(Int64(rows), Int64(columns), ro.baseAddress, ci.baseAddress, lt, rt, Int64(ld), &g,
-                                             Int64(ldg), Int32(level))
+                        moduli_csr_sddmm_f32(
+                            Int64(rows), Int64(columns), ro.baseAddress, ci.baseAddress, lt, rt, Int64(ld), &g,
+                            Int64(ldg), Int32(level))
                     }
                 }
                 var worst = 0.0
@@ -466,7 +472,8 @@ enum Kernel: CaseIterable, Sendable {
                     var wrong = 0
                     for j in 0..<columns {
                         for i in 0..<ldd {
-                            let expected = i < rows ? (accumulate ? before[j * ldd + i] + src[i * lds + j] : src[i * lds + j]) : before[j * ldd + i]
+                            let expected =
+                                i < rows ? (accumulate ? before[j * ldd + i] + src[i * lds + j] : src[i * lds + j]) : before[j * ldd + i]
                             if dst[j * ldd + i] != expected { wrong += 1 }
                         }
                     }

@@ -11,8 +11,10 @@ import Linalg
         var rng = SeededGenerator(seed: 900 + UInt64(count))
         let store = ParameterStore<Float>()
         let slot = store.add("w", shape: [count]) { Float(rng.normal()) }
-        var optimizer = decoupled ? Adam<Float>.adamW(learningRate: 1e-2, weightDecay: 0.1)
-                                  : Adam<Float>(learningRate: 1e-2, weightDecay: 0.05)
+        var optimizer =
+            decoupled
+            ? Adam<Float>.adamW(learningRate: 1e-2, weightDecay: 0.1)
+            : Adam<Float>(learningRate: 1e-2, weightDecay: 0.05)
         var p = Array(UnsafeBufferPointer(start: store.value(slot), count: count))
         var m = [Float](repeating: 0, count: count), v = [Float](repeating: 0, count: count)
         for step in 1...4 {

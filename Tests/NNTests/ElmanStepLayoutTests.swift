@@ -32,8 +32,9 @@ import _TestSupport
             let analytic = Array(UnsafeBufferPointer(start: store.gradient(slot), count: info.count))
             #expect(GradientCheck.maxRelativeError(numeric, analytic) < 1e-6, "\(nonlinearity) \(form) \(info.name)")
         }
-        #expect(GradientCheck.maxRelativeError(GradientCheck.numericalGradient(of: x) { loss($0, h0) }, dx.scalars) < 1e-6,
-                "\(nonlinearity) \(form) dInput")
+        #expect(
+            GradientCheck.maxRelativeError(GradientCheck.numericalGradient(of: x) { loss($0, h0) }, dx.scalars) < 1e-6,
+            "\(nonlinearity) \(form) dInput")
         let nh = GradientCheck.numericalGradient(of: h0.hidden) { loss(x, RecurrentState(hidden: $0)) }
         #expect(GradientCheck.maxRelativeError(nh, d0.hidden.scalars) < 1e-6, "\(nonlinearity) \(form) dInitial")
     }

@@ -37,9 +37,10 @@ enum FloatOracle {
         guard a.count == b.count, !a.isEmpty else { return }
         let ad = a.map { Double($0) }, bd = b.map { Double($0) }
         let e = error(ad, bd, floor: floor)
-        #expect(e.error < tolerance,
-                "\(what()): error \(e.error) at [\(e.at)] (\(ad[Swift.max(e.at, 0)]) vs \(bd[Swift.max(e.at, 0)])), tolerance \(tolerance)",
-                sourceLocation: sourceLocation)
+        #expect(
+            e.error < tolerance,
+            "\(what()): error \(e.error) at [\(e.at)] (\(ad[Swift.max(e.at, 0)]) vs \(bd[Swift.max(e.at, 0)])), tolerance \(tolerance)",
+            sourceLocation: sourceLocation)
     }
 
     /// Rounds every value of a Double store to Float precision (in place) and returns a Float store
@@ -75,11 +76,11 @@ enum FloatOracle {
 }
 
 /// Float-valued random Double matrices (both precisions see the same numbers).
-fileprivate extension SeededGenerator {
-    mutating func floatNormal(rows: Int, columns: Int, std: Double = 1) -> Matrix<Double> {
+extension SeededGenerator {
+    fileprivate mutating func floatNormal(rows: Int, columns: Int, std: Double = 1) -> Matrix<Double> {
         FloatOracle.floatValued(normalMatrix(rows: rows, columns: columns, std: std))
     }
-    mutating func floatUniform(rows: Int, columns: Int, low: Double, high: Double) -> Matrix<Double> {
+    fileprivate mutating func floatUniform(rows: Int, columns: Int, low: Double, high: Double) -> Matrix<Double> {
         FloatOracle.floatValued(uniformMatrix(rows: rows, columns: columns, low: low, high: high))
     }
 }
@@ -124,14 +125,18 @@ fileprivate let recurrentCases: [RecurrentCase] = {
         let withCell = kind == .lstm
         let x = rng.floatNormal(rows: t * b, columns: i)
         let initial = (0..<layers).map { _ in
-            RecurrentState(hidden: rng.floatNormal(rows: b, columns: h, std: 0.5),
-                           cell: withCell ? rng.floatNormal(rows: b, columns: h, std: 0.5) : nil)
+            RecurrentState(
+                hidden: rng.floatNormal(rows: b, columns: h, std: 0.5),
+                cell: withCell ? rng.floatNormal(rows: b, columns: h, std: 0.5) : nil)
         }
         let dOutput = outputGradient ? rng.floatNormal(rows: t * b, columns: h) : Matrix<Double>(rows: 0, columns: h)
-        let dFinal: [RecurrentState<Double>]? = finalGradient ? (0..<layers).map { _ in
-            RecurrentState(hidden: rng.floatNormal(rows: b, columns: h),
-                           cell: withCell ? rng.floatNormal(rows: b, columns: h) : nil)
-        } : nil
+        let dFinal: [RecurrentState<Double>]? =
+            finalGradient
+            ? (0..<layers).map { _ in
+                RecurrentState(
+                    hidden: rng.floatNormal(rows: b, columns: h),
+                    cell: withCell ? rng.floatNormal(rows: b, columns: h) : nil)
+            } : nil
         func toFloat(_ s: RecurrentState<Double>) -> RecurrentState<Float> {
             RecurrentState(hidden: s.hidden.converted(), cell: s.cell.map { $0.converted() })
         }
@@ -140,33 +145,40 @@ fileprivate let recurrentCases: [RecurrentCase] = {
         let caches = net.forward(x, batch: b, initial: initial, store)
         let cachesF = net.forward(x.converted(to: Float.self), batch: b, initial: initial.map(toFloat), storeF)
         let back = net.backward(caches, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: true)
-        let backF = net.backward(cachesF, dOutput: dOutput.converted(), dFinal: dFinal?.map(toFloat), storeF,
-                                 needInputGradient: true)
+        let backF = net.backward(
+            cachesF, dOutput: dOutput.converted(), dFinal: dFinal?.map(toFloat), storeF,
+            needInputGradient: true)
 
         let tol = Self.recurrentTolerance
         FloatOracle.expectClose(cachesF.last!.output.scalars, caches.last!.output.scalars, tolerance: tol, "\(label): output")
         for k in 0..<layers {
-            FloatOracle.expectClose(cachesF[k].hidden.scalars, caches[k].hidden.scalars, tolerance: tol, "\(label): h_0...h_T of layer \(k)")
+            FloatOracle.expectClose(
+                cachesF[k].hidden.scalars, caches[k].hidden.scalars, tolerance: tol, "\(label): h_0...h_T of layer \(k)")
             if withCell {
-                FloatOracle.expectClose(cachesF[k].cell?.scalars ?? [], caches[k].cell?.scalars ?? [], tolerance: tol, "\(label): c of layer \(k)")
+                FloatOracle.expectClose(
+                    cachesF[k].cell?.scalars ?? [], caches[k].cell?.scalars ?? [], tolerance: tol, "\(label): c of layer \(k)")
             }
-            FloatOracle.expectClose(backF.dInitial[k].hidden.scalars, back.dInitial[k].hidden.scalars, tolerance: tol,
-                                    "\(label): dh_0 of layer \(k)")
+            FloatOracle.expectClose(
+                backF.dInitial[k].hidden.scalars, back.dInitial[k].hidden.scalars, tolerance: tol,
+                "\(label): dh_0 of layer \(k)")
             if withCell {
-                FloatOracle.expectClose(backF.dInitial[k].cell?.scalars ?? [], back.dInitial[k].cell?.scalars ?? [], tolerance: tol,
-                                        "\(label): dc_0 of layer \(k)")
+                FloatOracle.expectClose(
+                    backF.dInitial[k].cell?.scalars ?? [], back.dInitial[k].cell?.scalars ?? [], tolerance: tol,
+                    "\(label): dc_0 of layer \(k)")
             }
         }
         FloatOracle.expectClose(backF.dInput.scalars, back.dInput.scalars, tolerance: tol, "\(label): dInput")
         for slot in store.slots {
-            FloatOracle.expectClose(FloatOracle.gradient(storeF, slot), FloatOracle.gradient(store, slot), tolerance: tol,
-                                    "\(label): d \(store.info(slot).name)")
+            FloatOracle.expectClose(
+                FloatOracle.gradient(storeF, slot), FloatOracle.gradient(store, slot), tolerance: tol,
+                "\(label): d \(store.info(slot).name)")
         }
         // The gradients are not all zero (a case that tests nothing would pass the comparisons), and
         // ReLU layers have units at exactly 0, where the backward mask decides.
         #expect(storeF.gradients.contains { $0 != 0 } && backF.dInput.scalars.contains { $0 != 0 }, "\(label): zero gradients")
-        #expect(kind != .rnnReLU || cachesF.allSatisfy { $0.output.scalars.contains(0) && $0.output.scalars.contains { $0 > 0 } },
-                "\(label): no ReLU unit at 0")
+        #expect(
+            kind != .rnnReLU || cachesF.allSatisfy { $0.output.scalars.contains(0) && $0.output.scalars.contains { $0 > 0 } },
+            "\(label): no ReLU unit at 0")
     }
 
     // MARK: Linear and Embedding
@@ -189,8 +201,9 @@ fileprivate let recurrentCases: [RecurrentCase] = {
         let dxF = layer.backward(input: x.converted(to: Float.self), dOutput: dy.converted(), storeF)
         FloatOracle.expectClose(dxF.scalars, dx.scalars, tolerance: 3e-5, "\(label): dInput")
         for slot in store.slots {
-            FloatOracle.expectClose(FloatOracle.gradient(storeF, slot), FloatOracle.gradient(store, slot), tolerance: 3e-5,
-                                    "\(label): d \(store.info(slot).name)")
+            FloatOracle.expectClose(
+                FloatOracle.gradient(storeF, slot), FloatOracle.gradient(store, slot), tolerance: 3e-5,
+                "\(label): d \(store.info(slot).name)")
         }
     }
 
@@ -207,8 +220,9 @@ fileprivate let recurrentCases: [RecurrentCase] = {
         let dy = rng.floatNormal(rows: 20, columns: 13)
         layer.backward(indices: indices, dOutput: dy, store)
         layer.backward(indices: indices, dOutput: dy.converted(to: Float.self), storeF)
-        FloatOracle.expectClose(FloatOracle.gradient(storeF, layer.weight), FloatOracle.gradient(store, layer.weight),
-                                tolerance: 2e-6, "Embedding dWeight, seed \(seed)")
+        FloatOracle.expectClose(
+            FloatOracle.gradient(storeF, layer.weight), FloatOracle.gradient(store, layer.weight),
+            tolerance: 2e-6, "Embedding dWeight, seed \(seed)")
     }
 
     // MARK: Losses
@@ -250,7 +264,8 @@ fileprivate let recurrentCases: [RecurrentCase] = {
         expectLoss(mseF.loss, mse.loss, "MSE loss")
         FloatOracle.expectClose(mseF.dPrediction.scalars, mse.dPrediction.scalars, tolerance: 1e-6, "MSE gradient width \(c), seed \(seed)")
         expectLoss(mse.loss, naiveMSE, "MSE loss (Double) against the naive formula")
-        FloatOracle.expectClose(mseF.dPrediction.scalars, naiveDMSE, tolerance: 1e-6, "MSE gradient against the naive formula, width \(c), seed \(seed)")
+        FloatOracle.expectClose(
+            mseF.dPrediction.scalars, naiveDMSE, tolerance: 1e-6, "MSE gradient against the naive formula, width \(c), seed \(seed)")
 
         let ce = CrossEntropy.lossAndGradient(logits: x, targets: targets)
         let ceF = CrossEntropy.lossAndGradient(logits: xf, targets: targets)
@@ -258,34 +273,41 @@ fileprivate let recurrentCases: [RecurrentCase] = {
         FloatOracle.expectClose(ceF.dLogits.scalars, ce.dLogits.scalars, tolerance: 1e-5, "CrossEntropy gradient width \(c), seed \(seed)")
         expectLoss(ce.loss, naiveCE, "CrossEntropy loss (Double) against the naive formula")
         expectLoss(ceF.loss, naiveCE, "CrossEntropy loss (Float) against the naive formula")
-        FloatOracle.expectClose(ce.dLogits.scalars, naiveDCE, tolerance: 1e-9,
-                                "CrossEntropy gradient (Double) against the naive formula, width \(c), seed \(seed)")
-        FloatOracle.expectClose(ceF.dLogits.scalars, naiveDCE, tolerance: 1e-5,
-                                "CrossEntropy gradient (Float) against the naive formula, width \(c), seed \(seed)")
+        FloatOracle.expectClose(
+            ce.dLogits.scalars, naiveDCE, tolerance: 1e-9,
+            "CrossEntropy gradient (Double) against the naive formula, width \(c), seed \(seed)")
+        FloatOracle.expectClose(
+            ceF.dLogits.scalars, naiveDCE, tolerance: 1e-5,
+            "CrossEntropy gradient (Float) against the naive formula, width \(c), seed \(seed)")
         let evaluated = CrossEntropy.evaluate(logits: xf, targets: targets)
         var into = Matrix<Float>(rows: n, columns: c, repeating: .nan)
         let intoResult = CrossEntropy.lossAndGradient(logits: xf, targets: targets, into: &into)
         let doubleCorrect = CrossEntropy.evaluate(logits: x, targets: targets).correct
-        #expect(evaluated.loss == ceF.loss && intoResult.loss == ceF.loss && into == ceF.dLogits
+        #expect(
+            evaluated.loss == ceF.loss && intoResult.loss == ceF.loss && into == ceF.dLogits
                 && evaluated.correct == doubleCorrect && intoResult.correct == doubleCorrect
                 && CrossEntropy.correctPredictions(logits: xf, targets: targets) == doubleCorrect,
-                "CrossEntropy entry points width \(c), seed \(seed)")
+            "CrossEntropy entry points width \(c), seed \(seed)")
 
         let soft = SoftCrossEntropy.lossAndGradient(logits: x, targets: p)
         let softF = SoftCrossEntropy.lossAndGradient(logits: xf, targets: pf)
         expectLoss(softF.loss, soft.loss, "SoftCrossEntropy loss")
-        FloatOracle.expectClose(softF.dLogits.scalars, soft.dLogits.scalars, tolerance: 1e-5,
-                                "SoftCrossEntropy gradient width \(c), seed \(seed)")
+        FloatOracle.expectClose(
+            softF.dLogits.scalars, soft.dLogits.scalars, tolerance: 1e-5,
+            "SoftCrossEntropy gradient width \(c), seed \(seed)")
         expectLoss(soft.loss, naiveSoft, "SoftCrossEntropy loss (Double) against the naive formula")
         expectLoss(softF.loss, naiveSoft, "SoftCrossEntropy loss (Float) against the naive formula")
-        FloatOracle.expectClose(soft.dLogits.scalars, naiveDSoft, tolerance: 1e-9,
-                                "SoftCrossEntropy gradient (Double) against the naive formula, width \(c), seed \(seed)")
-        FloatOracle.expectClose(softF.dLogits.scalars, naiveDSoft, tolerance: 1e-5,
-                                "SoftCrossEntropy gradient (Float) against the naive formula, width \(c), seed \(seed)")
+        FloatOracle.expectClose(
+            soft.dLogits.scalars, naiveDSoft, tolerance: 1e-9,
+            "SoftCrossEntropy gradient (Double) against the naive formula, width \(c), seed \(seed)")
+        FloatOracle.expectClose(
+            softF.dLogits.scalars, naiveDSoft, tolerance: 1e-5,
+            "SoftCrossEntropy gradient (Float) against the naive formula, width \(c), seed \(seed)")
         var softInto = Matrix<Float>(rows: n, columns: c, repeating: .nan)
         let softIntoLoss = SoftCrossEntropy.lossAndGradient(logits: xf, targets: pf, into: &softInto)
-        #expect(SoftCrossEntropy.loss(logits: xf, targets: pf) == softF.loss && softIntoLoss == softF.loss && softInto == softF.dLogits,
-                "SoftCrossEntropy entry points width \(c), seed \(seed)")
+        #expect(
+            SoftCrossEntropy.loss(logits: xf, targets: pf) == softF.loss && softIntoLoss == softF.loss && softInto == softF.dLogits,
+            "SoftCrossEntropy entry points width \(c), seed \(seed)")
     }
 
     // MARK: Optimizers and clipping
@@ -322,7 +344,7 @@ fileprivate let recurrentCases: [RecurrentCase] = {
     static let optimizerLayouts: [([[Int]], Bool)] = [
         ([[2, 2], [1], [2]], false), ([[2, 2], [1], [3]], false), ([[2, 2], [1], [3]], true),
         ([[2, 4], [8], [5]], false), ([[2, 4], [8], [5]], true), ([[2, 5], [11], [16]], true),
-        ([[3, 9], [10], [19]], false), ([[3, 9], [10], [19]], true),
+        ([[3, 9], [10], [19]], false), ([[3, 9], [10], [19]], true)
     ]
 
     /// Every optimizer in Float against Double over 8 steps; from step 4 on, every third entry of

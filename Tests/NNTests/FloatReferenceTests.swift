@@ -23,8 +23,9 @@ fileprivate struct CellsDocument: Decodable {
     let cases: [Case]
 
     static func load() throws -> [Case] {
-        let url = try #require(Bundle.module.url(forResource: "cells", withExtension: "json", subdirectory: "References"),
-                               "References/cells.json is missing from the test bundle")
+        let url = try #require(
+            Bundle.module.url(forResource: "cells", withExtension: "json", subdirectory: "References"),
+            "References/cells.json is missing from the test bundle")
         return try JSONDecoder().decode(CellsDocument.self, from: Data(contentsOf: url)).cases
     }
 }
@@ -45,8 +46,9 @@ fileprivate struct OptimizersDocument: Decodable {
     let clip: [Clip]
 
     static func load() throws -> OptimizersDocument {
-        let url = try #require(Bundle.module.url(forResource: "optimizers", withExtension: "json", subdirectory: "References"),
-                               "References/optimizers.json is missing from the test bundle")
+        let url = try #require(
+            Bundle.module.url(forResource: "optimizers", withExtension: "json", subdirectory: "References"),
+            "References/optimizers.json is missing from the test bundle")
         return try JSONDecoder().decode(OptimizersDocument.self, from: Data(contentsOf: url))
     }
 
@@ -77,8 +79,9 @@ fileprivate struct OptimizersDocument: Decodable {
         let label = "cells.json \(c.name) (seed \(c.seed)) in Float"
         var rng = SeededGenerator(seed: 0)
         let store = ParameterStore<Float>()
-        let net = RecurrentNetwork(kind: kind, inputSize: c.inputSize, hiddenSize: h, layerCount: l, bias: c.bias,
-                                   name: "rnn", in: store, rng: &rng)
+        let net = RecurrentNetwork(
+            kind: kind, inputSize: c.inputSize, hiddenSize: h, layerCount: l, bias: c.bias,
+            name: "rnn", in: store, rng: &rng)
         #expect(store.slots.count == c.parameters.count, "\(label): parameter count")
         for (name, tensor) in c.parameters {
             let slot = try #require(store.slot(named: "rnn." + name), "\(label): no slot rnn.\(name)")
@@ -116,8 +119,9 @@ fileprivate struct OptimizersDocument: Decodable {
         let o = c.options
         switch c.optimizer {
         case "SGD":
-            return SGD<Float>(learningRate: o.lr, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0,
-                              weightDecay: o.weight_decay, nesterov: o.nesterov ?? false)
+            return SGD<Float>(
+                learningRate: o.lr, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0,
+                weightDecay: o.weight_decay, nesterov: o.nesterov ?? false)
         case "Adam":
             return Adam<Float>(learningRate: o.lr, betas: (o.betas![0], o.betas![1]), epsilon: o.eps!, weightDecay: o.weight_decay)
         case "AdamW":
@@ -161,10 +165,12 @@ fileprivate struct OptimizersDocument: Decodable {
             let store = ref.floatStore()
             for i in c.gradients.indices { store.gradients[i] = Float(c.gradients[i]) }
             let norm = clipGradientNorm(store, maxNorm: c.maxNorm)
-            #expect(abs(norm - c.totalNorm) < 1e-6 * c.totalNorm,
-                    "optimizers.json \(c.name) (seed \(ref.seed)) in Float: norm \(norm), PyTorch \(c.totalNorm)")
-            FloatOracle.expectClose(Array(store.gradients), c.clipped, tolerance: 1e-6,
-                                    "optimizers.json \(c.name) (seed \(ref.seed)) in Float: clipped gradients")
+            #expect(
+                abs(norm - c.totalNorm) < 1e-6 * c.totalNorm,
+                "optimizers.json \(c.name) (seed \(ref.seed)) in Float: norm \(norm), PyTorch \(c.totalNorm)")
+            FloatOracle.expectClose(
+                Array(store.gradients), c.clipped, tolerance: 1e-6,
+                "optimizers.json \(c.name) (seed \(ref.seed)) in Float: clipped gradients")
         }
     }
 }

@@ -24,8 +24,9 @@ import _TestSupport
             let (i, h, b, t) = (LSTMGRUTests.inputSize, LSTMGRUTests.hiddenSize, LSTMGRUTests.batch, LSTMGRUTests.steps)
             var rng = SeededGenerator(seed: seed)
             store = ParameterStore<Double>()
-            net = RecurrentNetwork(kind: kind, inputSize: i, hiddenSize: h, layerCount: layers, bias: bias,
-                                   in: store, rng: &rng)
+            net = RecurrentNetwork(
+                kind: kind, inputSize: i, hiddenSize: h, layerCount: layers, bias: bias,
+                in: store, rng: &rng)
             x = rng.normalMatrix(rows: t * b, columns: i)
             var states = net.zeroState(batch: b, as: Double.self)
             for k in states.indices {
@@ -109,8 +110,9 @@ import _TestSupport
         let f = Fixture(kind: kind, layers: 2, bias: true, seed: 301)
         var rng = SeededGenerator(seed: 301)
         let storeF = ParameterStore<Float>()
-        let netF = RecurrentNetwork(kind: kind, inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, layerCount: 2,
-                                    in: storeF, rng: &rng)
+        let netF = RecurrentNetwork(
+            kind: kind, inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, layerCount: 2,
+            in: storeF, rng: &rng)
         #expect(storeF.infos == f.store.infos)
         for i in 0..<f.store.totalCount { storeF.values[i] = Float(f.store.values[i]) }
         func toFloat(_ s: RecurrentState<Double>) -> RecurrentState<Float> {
@@ -122,8 +124,9 @@ import _TestSupport
         let cachesD = f.net.forward(f.x, batch: Self.batch, initial: f.h0, f.store)
         let cachesF = netF.forward(f.x.converted(to: Float.self), batch: Self.batch, initial: f.h0.map(toFloat), storeF)
         let (dxD, d0D) = f.net.backward(cachesD, dOutput: f.w, dFinal: f.finalWeights, f.store, needInputGradient: true)
-        let (dxF, d0F) = netF.backward(cachesF, dOutput: f.w.converted(), dFinal: f.finalWeights.map(toFloat), storeF,
-                                       needInputGradient: true)
+        let (dxF, d0F) = netF.backward(
+            cachesF, dOutput: f.w.converted(), dFinal: f.finalWeights.map(toFloat), storeF,
+            needInputGradient: true)
 
         func close(_ a: Matrix<Float>, _ b: Matrix<Double>, _ what: String, tolerance: Double = 1e-5) {
             #expect(a.rows == b.rows && a.columns == b.columns, "\(kind) \(what): shape")

@@ -121,8 +121,9 @@ fileprivate func weightedSum(_ y: Matrix<Double>, _ w: Matrix<Double>) -> Double
         var rng = SeededGenerator(seed: 106)
         let store = ParameterStore<Float>()
         let normal = Embedding(vocabularySize: 50, embeddingSize: 40, name: "a", in: store, rng: &rng)
-        let uniform = Embedding(vocabularySize: 50, embeddingSize: 40, name: "b", in: store, rng: &rng,
-                                weightInit: .uniform(bound: 0.1))
+        let uniform = Embedding(
+            vocabularySize: 50, embeddingSize: 40, name: "b", in: store, rng: &rng,
+            weightInit: .uniform(bound: 0.1))
         let nv = store.matrix(normal.weight).scalars.map(Double.init)
         let mean = nv.reduce(0, +) / Double(nv.count)
         let std = (nv.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(nv.count)).squareRoot()

@@ -62,8 +62,9 @@ fileprivate func maxRelativeDifference(_ a: some Collection<Double>, _ b: [Doubl
         let o = c.options
         switch c.optimizer {
         case "SGD":
-            return SGD<Double>(learningRate: o.lr, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0,
-                               weightDecay: o.weight_decay, nesterov: o.nesterov ?? false)
+            return SGD<Double>(
+                learningRate: o.lr, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0,
+                weightDecay: o.weight_decay, nesterov: o.nesterov ?? false)
         case "Adam":
             return Adam<Double>(learningRate: o.lr, betas: (o.betas![0], o.betas![1]), epsilon: o.eps!, weightDecay: o.weight_decay)
         case "AdamW":
@@ -120,8 +121,10 @@ fileprivate func maxRelativeDifference(_ a: some Collection<Double>, _ b: [Doubl
     /// an entry stays exactly 0 only if its first moment (Adam's m, SGD's momentum buffer) is 0;
     /// with a unit gradient next, Adam's step equals the first step from zero moments
     /// (m = 1 - b1, v = 1 - b2) only if v was 0 as well.
-    func checkMasks(_ make: () -> any Optimizer<Float>, moments: [String],
-                    adam: (betas: (Double, Double), epsilon: Double)?, label: String) {
+    func checkMasks(
+        _ make: () -> any Optimizer<Float>, moments: [String],
+        adam: (betas: (Double, Double), epsilon: Double)?, label: String
+    ) {
         var rng = SeededGenerator(seed: 301)
         let store = ParameterStore<Float>()
         let w = store.add("w", shape: [4, 5], .uniform(bound: 1), rng: &rng)
@@ -167,22 +170,32 @@ fileprivate func maxRelativeDifference(_ a: some Collection<Double>, _ b: [Doubl
         for i in pruned { store.gradients[i] = 1 }
         opt.step(store)
         let t = Double(warmUp + masked + 2), (b1, b2) = adam.betas
-        let expected = -opt.learningRate / (1 - Double.pow(b1, t)) * (1 - b1)
+        let expected =
+            -opt.learningRate / (1 - Double.pow(b1, t)) * (1 - b1)
             / ((1 - b2).squareRoot() / (1 - Double.pow(b2, t)).squareRoot() + adam.epsilon)
         for i in pruned {
-            #expect(abs(Double(store.values[i]) - expected) < 1e-5 * abs(expected),
-                    "\(label): second moment at entry \(i) is not 0 (value \(store.values[i]), expected \(expected)), seed 301")
+            #expect(
+                abs(Double(store.values[i]) - expected) < 1e-5 * abs(expected),
+                "\(label): second moment at entry \(i) is not 0 (value \(store.values[i]), expected \(expected)), seed 301")
         }
     }
 
     @Test func masksHoldUnderAdam() {
-        checkMasks({ Adam<Float>(learningRate: 0.01, weightDecay: 0.1) }, moments: ["exp_avg", "exp_avg_sq"], adam: ((0.9, 0.999), 1e-8), label: "Adam")
+        checkMasks(
+            { Adam<Float>(learningRate: 0.01, weightDecay: 0.1) }, moments: ["exp_avg", "exp_avg_sq"], adam: ((0.9, 0.999), 1e-8),
+            label: "Adam")
     }
     @Test func masksHoldUnderAdamW() {
-        checkMasks({ Adam<Float>.adamW(learningRate: 0.01, betas: (0.8, 0.99), weightDecay: 0.1) }, moments: ["exp_avg", "exp_avg_sq"], adam: ((0.8, 0.99), 1e-8), label: "AdamW")
+        checkMasks(
+            { Adam<Float>.adamW(learningRate: 0.01, betas: (0.8, 0.99), weightDecay: 0.1) }, moments: ["exp_avg", "exp_avg_sq"],
+            adam: ((0.8, 0.99), 1e-8), label: "AdamW")
     }
     @Test func masksHoldUnderSGDMomentum() {
-        checkMasks({ SGD<Float>(learningRate: 0.01, momentum: 0.9, weightDecay: 0.01) }, moments: ["momentum_buffer"], adam: nil, label: "SGD momentum")
-        checkMasks({ SGD<Float>(learningRate: 0.01, momentum: 0.9, weightDecay: 0.01, nesterov: true) }, moments: ["momentum_buffer"], adam: nil, label: "SGD Nesterov")
+        checkMasks(
+            { SGD<Float>(learningRate: 0.01, momentum: 0.9, weightDecay: 0.01) }, moments: ["momentum_buffer"], adam: nil,
+            label: "SGD momentum")
+        checkMasks(
+            { SGD<Float>(learningRate: 0.01, momentum: 0.9, weightDecay: 0.01, nesterov: true) }, moments: ["momentum_buffer"], adam: nil,
+            label: "SGD Nesterov")
     }
 }

@@ -8,8 +8,12 @@ import NN
     static func store() -> (ParameterStore<Float>, ParameterSlot, ParameterSlot) {
         let store = ParameterStore<Float>()
         var k: Float = 0
-        let a = store.add("a", shape: [3, 5]) { k += 0.25; return k }
-        let b = store.add("b", shape: [11]) { k -= 0.5; return k }
+        let a = store.add("a", shape: [3, 5]) {
+            k += 0.25; return k
+        }
+        let b = store.add("b", shape: [11]) {
+            k -= 0.5; return k
+        }
         return (store, a, b)
     }
 

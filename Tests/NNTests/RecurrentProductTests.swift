@@ -35,8 +35,10 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
 
     private func w(_ r: Int, _ c: Int) -> Double { weights[r * hiddenSize + c] }
 
-    func forward<S: BLASScalar>(_ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
-                                _ store: ParameterStore<S>) {
+    func forward<S: BLASScalar>(
+        _ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
+        _ store: ParameterStore<S>
+    ) {
         counts.forward += 1
         for b in 0..<batch {
             for r in 0..<outputs {
@@ -47,8 +49,10 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         }
     }
 
-    func forwardTransposed<S: BLASScalar>(_ hiddenT: UnsafePointer<S>, batch: Int,
-                                          addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>) {
+    func forwardTransposed<S: BLASScalar>(
+        _ hiddenT: UnsafePointer<S>, batch: Int,
+        addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>
+    ) {
         counts.forwardTransposed += 1
         for r in 0..<outputs {
             for b in 0..<batch {
@@ -59,8 +63,10 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         }
     }
 
-    func backward<S: BLASScalar>(_ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
-                                 accumulate: Bool, _ store: ParameterStore<S>) {
+    func backward<S: BLASScalar>(
+        _ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
+        accumulate: Bool, _ store: ParameterStore<S>
+    ) {
         counts.backward += 1
         for b in 0..<batch {
             for c in 0..<hiddenSize {
@@ -71,9 +77,11 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         }
     }
 
-    func backwardTransposed<S: BLASScalar>(_ dPreT: UnsafePointer<S>, batch: Int,
-                                           into dHiddenT: UnsafeMutablePointer<S>, accumulate: Bool,
-                                           _ store: ParameterStore<S>) {
+    func backwardTransposed<S: BLASScalar>(
+        _ dPreT: UnsafePointer<S>, batch: Int,
+        into dHiddenT: UnsafeMutablePointer<S>, accumulate: Bool,
+        _ store: ParameterStore<S>
+    ) {
         counts.backwardTransposed += 1
         for c in 0..<hiddenSize {
             for b in 0..<batch {
@@ -84,8 +92,10 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         }
     }
 
-    func accumulateWeightGradient<S: BLASScalar>(_ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
-                                                 _ store: ParameterStore<S>) {
+    func accumulateWeightGradient<S: BLASScalar>(
+        _ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
+        _ store: ParameterStore<S>
+    ) {
         counts.weightGradient += 1
         let g = store.gradient(weightHH)
         for r in 0..<outputs {
@@ -119,79 +129,100 @@ struct SoftsignLayer: RecurrentLayer {
     var biasIH: ParameterSlot? { nil }
     var biasHH: ParameterSlot? { nil }
 
-    init<S: BLASScalar>(inputSize: Int, hiddenSize: Int, name: String, in store: ParameterStore<S>,
-                        rng: inout SeededGenerator) {
+    init<S: BLASScalar>(
+        inputSize: Int, hiddenSize: Int, name: String, in store: ParameterStore<S>,
+        rng: inout SeededGenerator
+    ) {
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         weightIH = store.add("\(name).weight_ih", shape: [hiddenSize, inputSize], .pytorchDefault(fanIn: hiddenSize), rng: &rng)
         weightHH = store.add("\(name).weight_hh", shape: [hiddenSize, hiddenSize], .pytorchDefault(fanIn: hiddenSize), rng: &rng)
     }
 
-    func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>, _ store: ParameterStore<S>,
-                                product: any RecurrentProduct) -> RecurrentCache<S> {
+    func forward<S: BLASScalar>(
+        _ input: Matrix<S>, batch: Int, initial: RecurrentState<S>, _ store: ParameterStore<S>,
+        product: any RecurrentProduct
+    ) -> RecurrentCache<S> {
         run(input, batch: batch, initial: initial, store, product: product)
     }
 
-    func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
-                                 _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
-        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
+    func backward<S: BLASScalar>(
+        _ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+        _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct
+    )
+        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
+    {
         runBackward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
     }
 
     /// Forward: the cache keeps h_0 ... h_T and, in `gates`, the pre-activations a_t.
-    func run<S: BLASScalar>(_ x: Matrix<S>, batch: Int, initial: RecurrentState<S>, _ store: ParameterStore<S>,
-                            product: any RecurrentProduct) -> RecurrentCache<S> {
+    func run<S: BLASScalar>(
+        _ x: Matrix<S>, batch: Int, initial: RecurrentState<S>, _ store: ParameterStore<S>,
+        product: any RecurrentProduct
+    ) -> RecurrentCache<S> {
         let steps = x.rows / batch, h = hiddenSize, bh = batch * h
         var pre = Matrix<S>(rows: x.rows, columns: h)
         var hidden = Matrix<S>(rows: (steps + 1) * batch, columns: h)
         hidden.scalars.replaceSubrange(0..<bh, with: initial.hidden.scalars)
         x.withUnsafeBufferPointer { px in
-        pre.withUnsafeMutableBufferPointer { pp in
-        hidden.withUnsafeMutableBufferPointer { ph in
-            S.gemm(.noTranspose, .transpose, m: x.rows, n: h, k: inputSize, alpha: 1, a: px.baseAddress!, lda: inputSize,
-                   b: store.value(weightIH), ldb: inputSize, beta: 0, c: pp.baseAddress!, ldc: h)
-            for t in 0..<steps {
-                let a = pp.baseAddress! + t * bh, hPrev = ph.baseAddress! + t * bh
-                product.forward(hPrev, batch: batch, addingTo: a, store)
-                for i in 0..<bh { hPrev[bh + i] = a[i] / (1 + abs(a[i])) }
+            pre.withUnsafeMutableBufferPointer { pp in
+                hidden.withUnsafeMutableBufferPointer { ph in
+                    S.gemm(
+                        .noTranspose, .transpose, m: x.rows, n: h, k: inputSize, alpha: 1, a: px.baseAddress!, lda: inputSize,
+                        b: store.value(weightIH), ldb: inputSize, beta: 0, c: pp.baseAddress!, ldc: h)
+                    for t in 0..<steps {
+                        let a = pp.baseAddress! + t * bh, hPrev = ph.baseAddress! + t * bh
+                        product.forward(hPrev, batch: batch, addingTo: a, store)
+                        for i in 0..<bh { hPrev[bh + i] = a[i] / (1 + abs(a[i])) }
+                    }
+                }
             }
-        }}}
+        }
         return RecurrentCache(steps: steps, batch: batch, input: x, hidden: hidden, gates: pre)
     }
 
     /// BPTT: dA_t = (dh_t + dOutput_t) / (1 + |a_t|)^2, dh_{t-1} = dA_t W_hh; then
     /// dW_hh += dA^T [h_0 ... h_{T-1}], dW_ih += dA^T X, dX = dA W_ih.
-    func runBackward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
-                                    _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
-        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
+    func runBackward<S: BLASScalar>(
+        _ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+        _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct
+    )
+        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
+    {
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, bh = batch * h, n = steps * batch
         var dh = dFinal?.hidden ?? Matrix<S>(rows: batch, columns: h)
         var dA = Matrix<S>(rows: n, columns: h)
         var dX = Matrix<S>(rows: needInputGradient ? n : 0, columns: inputSize)
         cache.gates.withUnsafeBufferPointer { pa in
-        cache.hidden.withUnsafeBufferPointer { ph in
-        cache.input.withUnsafeBufferPointer { px in
-        dA.withUnsafeMutableBufferPointer { pd in
-        dh.withUnsafeMutableBufferPointer { pdh in
-            for t in stride(from: steps - 1, through: 0, by: -1) {
-                let a = pa.baseAddress! + t * bh, da = pd.baseAddress! + t * bh
-                for i in 0..<bh {
-                    let out = dOutput.rows > 0 ? dOutput.scalars[t * bh + i] : 0
-                    let s = 1 + abs(a[i])
-                    da[i] = (pdh[i] + out) / (s * s)
+            cache.hidden.withUnsafeBufferPointer { ph in
+                cache.input.withUnsafeBufferPointer { px in
+                    dA.withUnsafeMutableBufferPointer { pd in
+                        dh.withUnsafeMutableBufferPointer { pdh in
+                            for t in stride(from: steps - 1, through: 0, by: -1) {
+                                let a = pa.baseAddress! + t * bh, da = pd.baseAddress! + t * bh
+                                for i in 0..<bh {
+                                    let out = dOutput.rows > 0 ? dOutput.scalars[t * bh + i] : 0
+                                    let s = 1 + abs(a[i])
+                                    da[i] = (pdh[i] + out) / (s * s)
+                                }
+                                product.backward(da, batch: batch, into: pdh.baseAddress!, accumulate: false, store)
+                            }
+                            product.accumulateWeightGradient(pd.baseAddress!, hidden: ph.baseAddress!, rows: n, store)
+                            S.gemm(
+                                .transpose, .noTranspose, m: h, n: inputSize, k: n, alpha: 1, a: pd.baseAddress!, lda: h,
+                                b: px.baseAddress!, ldb: inputSize, beta: 1, c: store.gradient(weightIH), ldc: inputSize)
+                            if needInputGradient {
+                                dX.withUnsafeMutableBufferPointer { pdx in
+                                    S.gemm(
+                                        .noTranspose, .noTranspose, m: n, n: inputSize, k: h, alpha: 1, a: pd.baseAddress!, lda: h,
+                                        b: store.value(weightIH), ldb: inputSize, beta: 0, c: pdx.baseAddress!, ldc: inputSize)
+                                }
+                            }
+                        }
+                    }
                 }
-                product.backward(da, batch: batch, into: pdh.baseAddress!, accumulate: false, store)
             }
-            product.accumulateWeightGradient(pd.baseAddress!, hidden: ph.baseAddress!, rows: n, store)
-            S.gemm(.transpose, .noTranspose, m: h, n: inputSize, k: n, alpha: 1, a: pd.baseAddress!, lda: h,
-                   b: px.baseAddress!, ldb: inputSize, beta: 1, c: store.gradient(weightIH), ldc: inputSize)
-            if needInputGradient {
-                dX.withUnsafeMutableBufferPointer { pdx in
-                    S.gemm(.noTranspose, .noTranspose, m: n, n: inputSize, k: h, alpha: 1, a: pd.baseAddress!, lda: h,
-                           b: store.value(weightIH), ldb: inputSize, beta: 0, c: pdx.baseAddress!, ldc: inputSize)
-                }
-            }
-        }}}}}
+        }
         return (dX, RecurrentState(hidden: dh))
     }
 }
@@ -287,8 +318,9 @@ struct SoftsignLayer: RecurrentLayer {
         }
         close(store.gradientMatrix(slot), expected, "weight gradient, every entry")
         store.maskGradients()
-        close(store.gradientMatrix(slot), expected.enumerated().map { $0.offset % 3 == 0 ? 0 : $0.element },
-              "weight gradient, kept entries")
+        close(
+            store.gradientMatrix(slot), expected.enumerated().map { $0.offset % 3 == 0 ? 0 : $0.element },
+            "weight gradient, kept entries")
         let values = store.matrix(slot)
         product.weightsDidChange(in: store)  // a no-op for the dense operator
         #expect(store.matrix(slot) == values)
@@ -305,22 +337,26 @@ struct SoftsignLayer: RecurrentLayer {
         var output: [Double], dInput: [Double], dInitial: [[Double]], gradients: [[Double]]
     }
 
-    static func pass(_ net: RecurrentNetwork, _ store: ParameterStore<Double>, x: Matrix<Double>, batch: Int,
-                     h0: [RecurrentState<Double>], w: Matrix<Double>) -> Pass {
+    static func pass(
+        _ net: RecurrentNetwork, _ store: ParameterStore<Double>, x: Matrix<Double>, batch: Int,
+        h0: [RecurrentState<Double>], w: Matrix<Double>
+    ) -> Pass {
         store.zeroGradients()
         let caches = net.forward(x, batch: batch, initial: h0, store)
         let (dx, d0) = net.backward(caches, dOutput: w, dFinal: nil, store, needInputGradient: true)
-        return Pass(output: caches.last!.output.scalars, dInput: dx.scalars,
-                    dInitial: d0.map { $0.hidden.scalars + ($0.cell?.scalars ?? []) },
-                    gradients: store.slots.map { store.gradientMatrix($0).scalars })
+        return Pass(
+            output: caches.last!.output.scalars, dInput: dx.scalars,
+            dInitial: d0.map { $0.hidden.scalars + ($0.cell?.scalars ?? []) },
+            gradients: store.slots.map { store.gradientMatrix($0).scalars })
     }
 
     static func maxDifference(_ a: Pass, _ b: Pass) -> Double {
         func d(_ x: [Double], _ y: [Double]) -> Double {
             x.count == y.count ? zip(x, y).map { abs($0 - $1) }.max() ?? 0 : .infinity
         }
-        return ([d(a.output, b.output), d(a.dInput, b.dInput)] + zip(a.dInitial, b.dInitial).map(d)
-                + zip(a.gradients, b.gradients).map(d) + [a.gradients.count == b.gradients.count ? 0 : .infinity]).max()!
+        return
+            ([d(a.output, b.output), d(a.dInput, b.dInput)] + zip(a.dInitial, b.dInitial).map(d)
+            + zip(a.gradients, b.gradients).map(d) + [a.gradients.count == b.gradients.count ? 0 : .infinity]).max()!
     }
 
     /// For every cell kind and both layouts: with loop operators in place and W_hh in the store
@@ -493,13 +529,18 @@ struct SoftsignLayer: RecurrentLayer {
         let bottomF = ElmanLayer(inputSize: i, hiddenSize: h, nonlinearity: .tanh, name: "rnn", layer: 0, in: storeF, rng: &rngF)
         let topF = SoftsignLayer(inputSize: h, hiddenSize: h, name: "soft", in: storeF, rng: &rngF)
         for (s, sF) in zip(store.slots, storeF.slots) {
-            storeF.setValue(sF, Matrix(rows: store.info(s).rows, columns: store.info(s).columns,
-                                       scalars: store.matrix(s).scalars.map(Float.init)))
+            storeF.setValue(
+                sF,
+                Matrix(
+                    rows: store.info(s).rows, columns: store.info(s).columns,
+                    scalars: store.matrix(s).scalars.map(Float.init)))
         }
         let netF = RecurrentNetwork(kind: .rnnTanh, layers: [bottomF, topF])
-        let outF = netF.forward(Matrix(rows: x.rows, columns: x.columns, scalars: x.scalars.map(Float.init)), batch: b,
-                                initial: h0.map { RecurrentState(hidden: Matrix(rows: b, columns: h, scalars: $0.hidden.scalars.map(Float.init))) },
-                                storeF).last!.output
+        let outF = netF.forward(
+            Matrix(rows: x.rows, columns: x.columns, scalars: x.scalars.map(Float.init)), batch: b,
+            initial: h0.map { RecurrentState(hidden: Matrix(rows: b, columns: h, scalars: $0.hidden.scalars.map(Float.init))) },
+            storeF
+        ).last!.output
         let err = zip(outF.scalars, analytic.output).map { abs(Double($0) - $1) }.max()!
         #expect(err < 1e-5, "custom stack: Float output differs from Double by \(err)")
     }

@@ -28,8 +28,9 @@ import _TestSupport
     struct Document: Decodable { let torch: String; let cases: [Case] }
 
     static func loadCases() throws -> [Case] {
-        let url = try #require(Bundle.module.url(forResource: "cells", withExtension: "json", subdirectory: "References"),
-                               "References/cells.json is missing from the test bundle")
+        let url = try #require(
+            Bundle.module.url(forResource: "cells", withExtension: "json", subdirectory: "References"),
+            "References/cells.json is missing from the test bundle")
         return try JSONDecoder().decode(Document.self, from: Data(contentsOf: url)).cases
     }
 
@@ -50,8 +51,9 @@ import _TestSupport
         let (b, h, l) = (c.batch, c.hiddenSize, c.layers)
         var rng = SeededGenerator(seed: 0)
         let store = ParameterStore<Double>()
-        let net = RecurrentNetwork(kind: kind, inputSize: c.inputSize, hiddenSize: h, layerCount: l, bias: c.bias,
-                                   name: "rnn", in: store, rng: &rng)
+        let net = RecurrentNetwork(
+            kind: kind, inputSize: c.inputSize, hiddenSize: h, layerCount: l, bias: c.bias,
+            name: "rnn", in: store, rng: &rng)
         #expect(store.slots.count == c.parameters.count, "\(c.name): parameter count")
         for (name, tensor) in c.parameters {
             let slot = try #require(store.slot(named: "rnn." + name), "\(c.name): no slot rnn.\(name)")

@@ -9,13 +9,16 @@ import Linalg
 @Suite struct SparseWeightProductTests {
     /// One forward and backward pass: top outputs, dInput, dInitial and every gradient (W_hh's
     /// masked, as the optimizer does before using it).
-    static func pass<S: BLASScalar>(_ net: RecurrentNetwork, _ store: ParameterStore<S>, x: Matrix<S>, batch: Int,
-                                    h0: [RecurrentState<S>], w: Matrix<S>) -> [[Double]] {
+    static func pass<S: BLASScalar>(
+        _ net: RecurrentNetwork, _ store: ParameterStore<S>, x: Matrix<S>, batch: Int,
+        h0: [RecurrentState<S>], w: Matrix<S>
+    ) -> [[Double]] {
         store.zeroGradients()
         let caches = net.forward(x, batch: batch, initial: h0, store)
         let (dx, d0) = net.backward(caches, dOutput: w, dFinal: nil, store, needInputGradient: true)
         store.maskGradients()
-        let parts = [caches.last!.output.scalars, dx.scalars] + d0.map { $0.hidden.scalars + ($0.cell?.scalars ?? []) }
+        let parts =
+            [caches.last!.output.scalars, dx.scalars] + d0.map { $0.hidden.scalars + ($0.cell?.scalars ?? []) }
             + store.slots.map { store.gradientMatrix($0).scalars }
         return parts.map { $0.map(Double.init) }
     }
@@ -35,8 +38,10 @@ import Linalg
     }
 
     /// Prunes W_hh of every layer at random (about `fraction` of the entries) and puts the mask in force.
-    static func prune<S: BLASScalar>(_ net: RecurrentNetwork, _ store: ParameterStore<S>, fraction: Double,
-                                     rng: inout SeededGenerator) {
+    static func prune<S: BLASScalar>(
+        _ net: RecurrentNetwork, _ store: ParameterStore<S>, fraction: Double,
+        rng: inout SeededGenerator
+    ) {
         for slot in net.recurrentWeights {
             let m = store.mask(slot)
             for j in 0..<store.info(slot).count where m[j] != 0 && rng.uniform() < fraction { m[j] = 0 }
@@ -68,8 +73,9 @@ import Linalg
             return p
         }
         #expect(products.allSatisfy { !$0.runsDense(in: store) }, "\(tag): fell back to dense")
-        var diff = Self.difference(Self.pass(denseNet, store, x: x, batch: batch, h0: h0, w: w),
-                                   Self.pass(net, store, x: x, batch: batch, h0: h0, w: w))
+        var diff = Self.difference(
+            Self.pass(denseNet, store, x: x, batch: batch, h0: h0, w: w),
+            Self.pass(net, store, x: x, batch: batch, h0: h0, w: w))
         #expect(diff < tolerance, "\(tag): sparse differs from dense by \(diff)")
 
         // New values at the same mask: a refresh, no new pattern.
@@ -80,16 +86,18 @@ import Linalg
         }
         net.weightsDidChange(in: store)
         #expect(products.map(\.counts) == Array(repeating: .init(patternBuilds: 1, valueRefreshes: 1), count: layers), "\(tag)")
-        diff = Self.difference(Self.pass(denseNet, store, x: x, batch: batch, h0: h0, w: w),
-                               Self.pass(net, store, x: x, batch: batch, h0: h0, w: w))
+        diff = Self.difference(
+            Self.pass(denseNet, store, x: x, batch: batch, h0: h0, w: w),
+            Self.pass(net, store, x: x, batch: batch, h0: h0, w: w))
         #expect(diff < tolerance, "\(tag): after a weight change, sparse differs from dense by \(diff)")
 
         // A pruning event: a new pattern.
         Self.prune(net, store, fraction: 0.5, rng: &rng)
         net.weightsDidChange(in: store)
         #expect(products.map(\.counts.patternBuilds) == Array(repeating: 2, count: layers), "\(tag)")
-        diff = Self.difference(Self.pass(denseNet, store, x: x, batch: batch, h0: h0, w: w),
-                               Self.pass(net, store, x: x, batch: batch, h0: h0, w: w))
+        diff = Self.difference(
+            Self.pass(denseNet, store, x: x, batch: batch, h0: h0, w: w),
+            Self.pass(net, store, x: x, batch: batch, h0: h0, w: w))
         #expect(diff < tolerance, "\(tag): after pruning, sparse differs from dense by \(diff)")
     }
 
@@ -170,8 +178,9 @@ import Linalg
 
         let dense = Self.pass(layer, store, x: x, dY: dY)
         let copy = layer  // made before the switch: shares it
-        let product = SparseWeightProduct(weight: layer.weight, outputs: outputs, inputs: inputs, format: format,
-                                          denseAboveDensity: 1)
+        let product = SparseWeightProduct(
+            weight: layer.weight, outputs: outputs, inputs: inputs, format: format,
+            denseAboveDensity: 1)
         layer.useSparseKernels(product)
         #expect(copy.sparseProduct === product, "\(tag): a copy of the layer does not see the switch")
         #expect(!product.runsDense(in: store), "\(tag): fell back to dense")

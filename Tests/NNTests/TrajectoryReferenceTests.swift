@@ -36,8 +36,9 @@ fileprivate struct TrajectoryDocument: Decodable {
     let runs: [Run]
 
     static func load() throws -> TrajectoryDocument {
-        let url = try #require(Bundle.module.url(forResource: "trajectory", withExtension: "json", subdirectory: "References"),
-                               "References/trajectory.json is missing from the test bundle")
+        let url = try #require(
+            Bundle.module.url(forResource: "trajectory", withExtension: "json", subdirectory: "References"),
+            "References/trajectory.json is missing from the test bundle")
         return try JSONDecoder().decode(TrajectoryDocument.self, from: Data(contentsOf: url))
     }
 
@@ -92,7 +93,8 @@ fileprivate struct Trace {
         }
         #expect(report.isEmpty, "\(label): loss trajectory leaves PyTorch's: \(report.joined(separator: "; "))")
         for (name, ref) in run.firstGradients {
-            FloatOracle.expectClose(trace.firstGradients[name] ?? [], ref, tolerance: Self.gradientTolerance, "\(label): step 0 gradient of \(name)")
+            FloatOracle.expectClose(
+                trace.firstGradients[name] ?? [], ref, tolerance: Self.gradientTolerance, "\(label): step 0 gradient of \(name)")
         }
         for (name, tensor) in run.final {
             guard let slot = store.slot(named: name) else { Issue.record("\(label): no slot \(name)"); continue }

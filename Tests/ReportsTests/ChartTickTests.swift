@@ -7,8 +7,10 @@ import Experiments
 @testable import Reports
 
 @Suite struct ChartTickTests {
-    @Test(arguments: [(0.7, 0.7), (0.6999999999999997, 0.7), (1.0, 1.0 + 1e-15), (1e-320, 1e-320), (0.0, 0.0), (-5.0, -5.0),
-                      (-Double.infinity, Double.infinity), (-1e308, 1e308), (Double.nan, 1.0), (0.0, Double.infinity)])
+    @Test(arguments: [
+        (0.7, 0.7), (0.6999999999999997, 0.7), (1.0, 1.0 + 1e-15), (1e-320, 1e-320), (0.0, 0.0), (-5.0, -5.0),
+        (-Double.infinity, Double.infinity), (-1e308, 1e308), (Double.nan, 1.0), (0.0, Double.infinity)
+    ])
     func aDegenerateRangeIsWidenedIntoADrawableOne(lower: Double, upper: Double) {
         for pad in [false, true] {
             let r = SVGChart.drawable(lower, upper, pad: pad)
@@ -49,7 +51,7 @@ import Experiments
             [(0, 1), (1, 1 + 1e-15)],
             [(0, .nan), (1, .infinity), (2, -.infinity)],
             [(0, 1e308), (1, -1e308)],
-            [(5e-324, 5e-324)],
+            [(5e-324, 5e-324)]
         ]
         for points in cases {
             for aspect in [false, true] {
@@ -74,7 +76,8 @@ import Experiments
             for name in ["config.json", "summary.json", "metrics.jsonl"] {
                 try FileManager.default.copyItem(atPath: fixture.none0 + "/" + name, toPath: run + "/" + name)
             }
-            var summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as! [String: Any]
+            var summary =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as! [String: Any]
             summary["testMSE"] = value
             summary["baselines"] = [String: Double]()
             try JSONSerialization.data(withJSONObject: summary).write(to: URL(fileURLWithPath: run + "/summary.json"))
@@ -124,7 +127,9 @@ import Experiments
         options.probeModels = false
         let e = #expect(throws: ExperimentError.self) { try RunReport(paths: runs, options: options) }
         let m = e?.description ?? ""
-        #expect(m.contains(path) && m.contains("line 1, column") && m.contains("testMSE") && m.contains("expected a number, found a string"), "\(m)")
+        #expect(
+            m.contains(path) && m.contains("line 1, column") && m.contains("testMSE") && m.contains("expected a number, found a string"),
+            "\(m)")
         let c = #expect(throws: ExperimentError.self) { try RunComparison.load([runs[1]]) }
         #expect(c?.description.contains("testMSE") == true, "\(c?.description ?? "accepted")")
     }

@@ -18,9 +18,11 @@ let chromiumPath: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "
         defer { try? FileManager.default.removeItem(atPath: screenshot); try? FileManager.default.removeItem(atPath: profile) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: chromium)
-        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-                       "--user-data-dir=\(profile)", "--enable-logging=stderr", "--v=0",
-                       "--window-size=1360,2400", "--screenshot=\(screenshot)", URL(fileURLWithPath: out + "/report.html").absoluteString]
+        p.arguments = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+            "--user-data-dir=\(profile)", "--enable-logging=stderr", "--v=0",
+            "--window-size=1360,2400", "--screenshot=\(screenshot)", URL(fileURLWithPath: out + "/report.html").absoluteString
+        ]
         let errors = Pipe()
         p.standardError = errors
         p.standardOutput = FileHandle.nullDevice

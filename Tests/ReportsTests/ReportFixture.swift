@@ -2,7 +2,7 @@
 // read a report back: its XML, the numbers in its charts' data attributes, its CSV files.
 import Foundation
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 import Testing
 import Experiments
@@ -74,8 +74,10 @@ final class ReportPage: NSObject, XMLParserDelegate {
         return parser.parse() ? page : nil
     }
 
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                attributes: [String: String] = [:]) {
+    func parser(
+        _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+        attributes: [String: String] = [:]
+    ) {
         if name == "svg" {
             svgDepth += 1; maxSvgDepth = max(maxSvgDepth, svgDepth)
             titles.append(attributes["data-title"] ?? "")
@@ -101,7 +103,13 @@ func readCSV(_ text: String) -> (header: [String], rows: [[String: String]]) {
         while let c = it.next() {
             if quoted {
                 if c == "\"" { quoted = false } else { field.append(c) }
-            } else if c == "\"" { quoted = true } else if c == "," { out.append(field); field = "" } else { field.append(c) }
+            } else if c == "\"" {
+                quoted = true
+            } else if c == "," {
+                out.append(field); field = ""
+            } else {
+                field.append(c)
+            }
         }
         out.append(field)
         return out
@@ -109,7 +117,10 @@ func readCSV(_ text: String) -> (header: [String], rows: [[String: String]]) {
     let lines = text.split(separator: "\n")
     guard let first = lines.first else { return ([], []) }
     let header = fields(first)
-    return (header, lines.dropFirst().map { line in
-        Dictionary(zip(header, fields(line)).map { ($0, $1) }, uniquingKeysWith: { a, _ in a })
-    })
+    return (
+        header,
+        lines.dropFirst().map { line in
+            Dictionary(zip(header, fields(line)).map { ($0, $1) }, uniquingKeysWith: { a, _ in a })
+        }
+    )
 }

@@ -2,7 +2,7 @@
 // grouping by name, axis ticks, escaping.
 import Foundation
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 import Testing
 import Geometry
@@ -42,7 +42,10 @@ struct NaiveInflater {
         var out: [UInt8] = []
         let lengthBase = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258]
         let lengthExtra = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
-        let distBase = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577]
+        let distBase = [
+            1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289,
+            16385, 24577
+        ]
         let distExtra = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
         var final = 0
         repeat {
@@ -155,9 +158,11 @@ struct NaiveInflater {
         #expect(abs(Connectivity.overallFraction(bins) - 2.0 / Double(n - 1)) < 1e-15)
         // In manifold order the ring is a band: every kept entry sits next to the diagonal (or in a corner).
         let (cells, fractions) = c.pattern()
-        for i in 0..<cells { for j in 0..<cells where fractions[i * cells + j] > 0 {
-            #expect([1, n - 1].contains(abs(i - j)), "kept entry at (\(i), \(j)) in manifold order")
-        } }
+        for i in 0..<cells {
+            for j in 0..<cells where fractions[i * cells + j] > 0 {
+                #expect([1, n - 1].contains(abs(i - j)), "kept entry at (\(i), \(j)) in manifold order")
+            }
+        }
     }
 
     @Test func seedSuffixesGroupRuns() {
@@ -181,7 +186,9 @@ struct NaiveInflater {
 
     @Test func textIsEscapedForEveryFormat() {
         #expect(HTMLText.escape("<a & \"b\" 'c'>") == "&lt;a &amp; &quot;b&quot; &#39;c&#39;&gt;")
-        #expect(HTMLText.csvField("a,b") == "\"a,b\"" && HTMLText.csvField("say \"x\"") == "\"say \"\"x\"\"\"" && HTMLText.csvField("plain") == "plain")
+        #expect(
+            HTMLText.csvField("a,b") == "\"a,b\"" && HTMLText.csvField("say \"x\"") == "\"say \"\"x\"\"\""
+                && HTMLText.csvField("plain") == "plain")
         #expect(HTMLText.markdownTable(header: ["a|b"], rows: [["1"]]) == "| a\\|b |\n|---|\n| 1 |\n")
         var chart = SVGChart(title: "<t>", xLabel: "x & y", yLabel: "z")
         chart.layers = [.line(name: "\"run\"", color: "#000000", points: [(0, 1), (1, .nan), (2, 3)], dash: 0, width: 1)]

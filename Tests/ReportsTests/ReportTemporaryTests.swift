@@ -7,7 +7,7 @@ import Testing
 @testable import Reports
 @testable import Experiments
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct ReportTemporaryTests {
@@ -26,9 +26,9 @@ import Glibc
         }
         try make(".report.tmp-\(Self.deadPID)-17", holding: ["report.md", ".report.json.tmp-\(Self.deadPID)-0123456789abcdef"])
         try make(".older.old-\(Self.deadPID)-3", holding: ["report.html", "runs.csv"])
-        try make(".alive.tmp-\(getppid())-5", holding: ["report.md"])        // its process lives
+        try make(".alive.tmp-\(getppid())-5", holding: ["report.md"])  // its process lives
         try make(".foreign.tmp-\(Self.deadPID)-6", holding: ["thesis.tex"])  // not a report's files
-        try make(".notes.tmp-x-6", holding: [])                               // not the pattern
+        try make(".notes.tmp-x-6", holding: [])  // not the pattern
         try ReportDirectory.write(Self.files, to: parent + "/report")
         let left = try fm.contentsOfDirectory(atPath: parent).sorted()
         #expect(left == [".alive.tmp-\(getppid())-5", ".foreign.tmp-\(Self.deadPID)-6", ".notes.tmp-x-6", "report"], "\(left)")

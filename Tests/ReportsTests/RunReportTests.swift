@@ -4,7 +4,7 @@
 import Foundation
 import Formats
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 import Testing
 import Experiments
@@ -44,9 +44,10 @@ import Sparsity
         // No temporary or set-aside copy of this report is left beside it (other tests write their
         // reports into the same parent concurrently, so only this report's name counts).
         let parent = URL(fileURLWithPath: out).deletingLastPathComponent().path, name = URL(fileURLWithPath: out).lastPathComponent
-        #expect(try FileManager.default.contentsOfDirectory(atPath: parent).allSatisfy {
-            !$0.hasPrefix(".\(name).tmp-") && !$0.hasPrefix(".\(name).old-")
-        })
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: parent).allSatisfy {
+                !$0.hasPrefix(".\(name).tmp-") && !$0.hasPrefix(".\(name).old-")
+            })
     }
 
     @Test func thePageIsWellFormedAndSelfContained() throws {
@@ -90,7 +91,8 @@ import Sparsity
         }
         let events = try #require(page.series.first { $0.chart == "Training loss" && $0.series == "pruning event" })
         #expect(events.xs == [10, 20], "pruning at the start of epochs 2 and 3")
-        let baseline = try #require(page.series.first { $0.chart == "decodingErrorCM on evaluation" && $0.series == "centreGuessCM (baseline)" })
+        let baseline = try #require(
+            page.series.first { $0.chart == "decodingErrorCM on evaluation" && $0.series == "centreGuessCM (baseline)" })
         #expect(baseline.ys == [try Self.summary(f.torus0).baselines["centreGuessCM"]!])
     }
 
@@ -141,7 +143,9 @@ import Sparsity
         #expect(rows.compactMap { Int($0["pairs"] ?? "") }.reduce(0, +) == h * h - h, "every pair of distinct neurons")
         let s = try Self.summary(f.torus0)
         let keptOnDiagonal = (0..<h).filter { w.scalars[$0 * h + $0] != 0 }.count
-        #expect(rows.compactMap { Int($0["kept"] ?? "") }.reduce(0, +) + keptOnDiagonal == s.main.sparsity.recurrent.count - s.main.sparsity.recurrent.zeros)
+        #expect(
+            rows.compactMap { Int($0["kept"] ?? "") }.reduce(0, +) + keptOnDiagonal == s.main.sparsity.recurrent.count
+                - s.main.sparsity.recurrent.zeros)
         let top = d.max()!
         for row in rows {
             let b = Int(row["bin"]!)!
@@ -160,7 +164,8 @@ import Sparsity
         let paths = readCSV(try Self.text(out + "/paths.csv")).rows.filter { $0["run"] == "torus-s0" }
         #expect(paths.count == 4 * 5, "4 trajectories of 5 steps")
         // The true path is the run's first evaluation batch.
-        let config = try JSONDecoder().decode(NavigationConfig.self, from: Data(contentsOf: URL(fileURLWithPath: f.torus0 + "/config.json")))
+        let config = try JSONDecoder().decode(
+            NavigationConfig.self, from: Data(contentsOf: URL(fileURLWithPath: f.torus0 + "/config.json")))
         let task = try NavigationTask(options: config.options)
         let batch = task.evaluationSets[0][0]
         for row in paths {
@@ -198,7 +203,11 @@ import Sparsity
 
     @Test func theOutputDirectoryIsReplacedOnlyWhenItHoldsAReport() throws {
         let f = try ReportFixture.get()
-        let report = try RunReport(paths: [f.none0], options: { var o = ReportOptions(); o.probeModels = false; return o }())
+        let report = try RunReport(
+            paths: [f.none0],
+            options: {
+                var o = ReportOptions(); o.probeModels = false; return o
+            }())
         // A run directory, a directory with other files and a file are refused, untouched.
         #expect { try report.write(to: f.none0) } throws: { "\($0)".contains("run directory") }
         let other = f.root + "/other-\(UUID().uuidString)"
@@ -210,7 +219,11 @@ import Sparsity
         // An earlier report is replaced; an empty directory is used.
         let out = f.outputPath()
         try report.write(to: out)
-        let second = try RunReport(paths: [f.torus0], options: { var o = ReportOptions(); o.probeModels = false; return o }())
+        let second = try RunReport(
+            paths: [f.torus0],
+            options: {
+                var o = ReportOptions(); o.probeModels = false; return o
+            }())
         try second.write(to: out)
         #expect(try Self.text(out + "/runs.csv").contains("torus-s0") && !(try Self.text(out + "/runs.csv")).contains("none-s0"))
         let empty = f.root + "/empty-out-\(UUID().uuidString)"

@@ -18,9 +18,11 @@ import Topology
     @Test func savedDiagramsBecomeBarcodesAndTheLongestBars() throws {
         let diagrams = [
             PersistenceDiagram(dimension: 0, pairs: [PersistencePair(birth: 0, death: nil), PersistencePair(birth: 0, death: 0.25)]),
-            PersistenceDiagram(dimension: 1, pairs: (0..<30).map { PersistencePair(birth: 0.5, death: 0.5 + 0.01 * Double($0 + 1)) }
-                + [PersistencePair(birth: 0.4, death: 1.9), PersistencePair(birth: 0.45, death: 1.7)]),
-            PersistenceDiagram(dimension: 2, pairs: [PersistencePair(birth: 0.9, death: 1.5)]),
+            PersistenceDiagram(
+                dimension: 1,
+                pairs: (0..<30).map { PersistencePair(birth: 0.5, death: 0.5 + 0.01 * Double($0 + 1)) }
+                    + [PersistencePair(birth: 0.4, death: 1.9), PersistencePair(birth: 0.45, death: 1.7)]),
+            PersistenceDiagram(dimension: 2, pairs: [PersistencePair(birth: 0.9, death: 1.5)])
         ]
         let dir = try Self.run(with: ["topology-hidden.json": String(decoding: DiagramFile.encode(diagrams), as: UTF8.self)])
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -46,10 +48,13 @@ import Topology
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let report = try RunReport(paths: [dir])
         let html = String(decoding: try #require(report.files["report.html"]), as: UTF8.self)
-        #expect(html.contains("Persistent homology of the neuron positions") && html.contains("topology-positions.json")
+        #expect(
+            html.contains("Persistent homology of the neuron positions") && html.contains("topology-positions.json")
                 && html.contains("dies at 1.0, before its birth 2.0"))
         #expect(html.contains("W_hh: kept weights"), "the rest of the run's section is still there")
         // Without diagrams topology.csv is its header alone.
-        #expect(String(decoding: try #require(report.files["topology.csv"]), as: UTF8.self) == "run,source,dimension,rank,birth,death,barsInAll\n")
+        #expect(
+            String(decoding: try #require(report.files["topology.csv"]), as: UTF8.self)
+                == "run,source,dimension,rank,birth,death,barsInAll\n")
     }
 }

@@ -45,8 +45,9 @@ import Testing
 
 @Suite struct RegularizerConfigTests {
     @Test func codableRoundTripAndDefaults() throws {
-        let config = RegularizerConfig(space: "klein", inhibitor: .ripple, invert: true, permute: true, changeEmbed: true,
-                                       strengthMatched: true, lambda: 1e-3, power: 2, learnEmbedding: false)
+        let config = RegularizerConfig(
+            space: "klein", inhibitor: .ripple, invert: true, permute: true, changeEmbed: true,
+            strengthMatched: true, lambda: 1e-3, power: 2, learnEmbedding: false)
         let data = try JSONEncoder().encode(config)
         #expect(try JSONDecoder().decode(RegularizerConfig.self, from: data) == config)
         let partial = try JSONDecoder().decode(RegularizerConfig.self, from: Data(#"{"space": "torus", "lambda": 0.5}"#.utf8))

@@ -9,12 +9,15 @@ import _TestSupport
 @testable import Sparsity
 
 @Suite struct LearnedEmbeddingTests {
-    func checkPositionGradient(space: String, inhibitor: Inhibitor, invert: Bool = false, permute: Bool = false,
-                               changeEmbed: Bool = false, power: Int = 1, gates: [Int] = [1], seed: UInt64) throws {
+    func checkPositionGradient(
+        space: String, inhibitor: Inhibitor, invert: Bool = false, permute: Bool = false,
+        changeEmbed: Bool = false, power: Int = 1, gates: [Int] = [1], seed: UInt64
+    ) throws {
         let h = 5
         let (store, slots) = recurrentStore(hiddenSize: h, gates: gates, seed: seed, as: Double.self)
-        let config = RegularizerConfig(space: space, inhibitor: inhibitor, invert: invert, permute: permute,
-                                       changeEmbed: changeEmbed, lambda: 0.7, power: power, learnEmbedding: true)
+        let config = RegularizerConfig(
+            space: space, inhibitor: inhibitor, invert: invert, permute: permute,
+            changeEmbed: changeEmbed, lambda: 0.7, power: power, learnEmbedding: true)
         var rng = SeededGenerator(seed: seed &+ 1)
         var regularizer = try ModuliRegularizer(config: config, hiddenSize: h, in: store, rng: &rng)
         let learned = try #require(regularizer.learned)
@@ -30,7 +33,11 @@ import _TestSupport
             }
             let analytic = gradients(store, slot)
             let error = GradientCheck.maxRelativeError(numeric, analytic)
-            let label = "\(store.info(slot).name) on \(space), \(inhibitor), invert \(invert), permute \(permute), changeEmbed \(changeEmbed), p = \(power), seed \(seed)"
+            let label =
+                """
+                \(store.info(slot).name) on \(space), \(inhibitor), invert \(invert), permute \(permute), changeEmbed \(changeEmbed), \
+                p = \(power), seed \(seed)
+                """
             #expect(analytic.allSatisfy { $0.isFinite }, "\(label)")
             #expect(error < 1e-5, "\(label): max relative error \(error)")
         }
@@ -59,7 +66,7 @@ import _TestSupport
         for (k, config) in [
             RegularizerConfig(space: "torus", inhibitor: .invertedDoG, lambda: 1),
             RegularizerConfig(space: "sphere", inhibitor: .dog, invert: true, permute: true, lambda: 1),
-            RegularizerConfig(space: "klein", inhibitor: .ripple, permute: true, changeEmbed: true, lambda: 1),
+            RegularizerConfig(space: "klein", inhibitor: .ripple, permute: true, changeEmbed: true, lambda: 1)
         ].enumerated() {
             var learnedConfig = config
             learnedConfig.learnEmbedding = true
@@ -75,13 +82,17 @@ import _TestSupport
     }
 
     /// Adam steps with a large learning rate on the regularizer's gradient only, then `project`.
-    func train(space: String, h: Int, seed: UInt64, steps: Int = 20,
-               prepare: (ParameterStore<Float>, LearnedEmbedding) -> Void = { _, _ in }) throws -> (ParameterStore<Float>, LearnedEmbedding) {
+    func train(
+        space: String, h: Int, seed: UInt64, steps: Int = 20,
+        prepare: (ParameterStore<Float>, LearnedEmbedding) -> Void = { _, _ in }
+    ) throws -> (ParameterStore<Float>, LearnedEmbedding) {
         let (store, slots) = recurrentStore(hiddenSize: h, gates: [1], seed: seed, as: Float.self)
         var rng = SeededGenerator(seed: seed &+ 1)
-        var regularizer = try ModuliRegularizer(config: RegularizerConfig(space: space, inhibitor: .invertedDoG, lambda: 10,
-                                                                          learnEmbedding: true),
-                                                hiddenSize: h, in: store, rng: &rng)
+        var regularizer = try ModuliRegularizer(
+            config: RegularizerConfig(
+                space: space, inhibitor: .invertedDoG, lambda: 10,
+                learnEmbedding: true),
+            hiddenSize: h, in: store, rng: &rng)
         let learned = try #require(regularizer.learned)
         prepare(store, learned)
         var adam = Adam<Float>(learningRate: 0.5)
@@ -124,7 +135,7 @@ import _TestSupport
     @Test func coincidentTorusPointsGiveNoNaN() throws {
         let (store, learned) = try train(space: "torus", h: 6, seed: 160) { store, learned in
             let p = store.value(learned.positionsSlot)
-            for i in 0..<12 { p[i] = 3 }   // every neuron at (3, 3)
+            for i in 0..<12 { p[i] = 3 }  // every neuron at (3, 3)
         }
         #expect(learned.positions(in: store).scalars.allSatisfy { $0.isFinite && $0 >= 0 && $0 < 10 })
     }

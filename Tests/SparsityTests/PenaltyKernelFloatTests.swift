@@ -94,7 +94,8 @@ fileprivate func floatError(_ a: [Double], _ b: [Double], floor: Double = 1e-2) 
         store.zeroGradients(); storeF.zeroGradients()
         let added = regularizer.addGradients(weights: slots, in: store)
         let addedF = regularizerF.addGradients(weights: slots, in: storeF)
-        #expect(abs(addedF - added) < 1e-5 * added && addedF == penaltyF, "\(label): addGradients' penalty Float \(addedF), Double \(added)")
+        #expect(
+            abs(addedF - added) < 1e-5 * added && addedF == penaltyF, "\(label): addGradients' penalty Float \(addedF), Double \(added)")
         for slot in slots {
             let e = floatError(gradients(storeF, slot), gradients(store, slot))
             #expect(e.error < 1e-5, "\(label): gradient of \(store.info(slot).name): \(e)")

@@ -75,8 +75,9 @@ import Testing
 
     @Test func perTensorTargetsHitEachTensorExactly() {
         let (store, slots) = tiedStore(seed: 4)
-        let pruner = GradualMagnitudePruner(slots: slots, schedule: .linear(target: 0.8, epochs: 5),
-                                            tensorTargets: [0.5, 0.8, 0.3])
+        let pruner = GradualMagnitudePruner(
+            slots: slots, schedule: .linear(target: 0.8, epochs: 5),
+            tensorTargets: [0.5, 0.8, 0.3])
         #expect(pruner.prune(atEvent: 0, in: store) == nil)
         for e in 1...4 {
             let event = try! #require(pruner.prune(atEvent: e, in: store))
@@ -169,8 +170,10 @@ import Testing
         let store = ParameterStore<Float>()
         let ih = store.add("rnn.weight_ih_l0", shape: [4, 2]) { 0.5 }
         var k = 0
-        let hh = store.add("rnn.weight_hh_l0", shape: [4, 4]) { k += 1; return k <= 6 ? 0.0005 : 1 }
-        GradualMagnitudePruner.prune([hh], toSparsity: 0.25, in: store)   // prunes 4 of the 6 small ones
+        let hh = store.add("rnn.weight_hh_l0", shape: [4, 4]) {
+            k += 1; return k <= 6 ? 0.0005 : 1
+        }
+        GradualMagnitudePruner.prune([hh], toSparsity: 0.25, in: store)  // prunes 4 of the 6 small ones
         let report = SparsityReport(store: store, slots: [ih, hh], recurrentSlots: [hh])
         #expect(report.tensors.map(\.name) == ["rnn.weight_ih_l0", "rnn.weight_hh_l0"])
         #expect(report.tensors[1].pruned == 4 && report.tensors[1].zeros == 4 && report.tensors[1].small == 6)

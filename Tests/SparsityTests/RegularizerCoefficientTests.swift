@@ -29,9 +29,12 @@ import Testing
     @Test func invertSubtractsFromTheMaximum() throws {
         let h = 16
         let plain = try #require(try build(RegularizerConfig(space: "torus", inhibitor: .dog, lambda: 1), h: h, seed: 2).coefficients)
-        let inverted = try #require(try build(RegularizerConfig(space: "torus", inhibitor: .dog, invert: true, lambda: 1), h: h, seed: 2).coefficients)
-        let named = try #require(try build(RegularizerConfig(space: "torus", inhibitor: .invertedDoG, lambda: 1), h: h, seed: 2).coefficients)
-        let both = try #require(try build(RegularizerConfig(space: "torus", inhibitor: .invertedDoG, invert: true, lambda: 1), h: h, seed: 2).coefficients)
+        let inverted = try #require(
+            try build(RegularizerConfig(space: "torus", inhibitor: .dog, invert: true, lambda: 1), h: h, seed: 2).coefficients)
+        let named = try #require(
+            try build(RegularizerConfig(space: "torus", inhibitor: .invertedDoG, lambda: 1), h: h, seed: 2).coefficients)
+        let both = try #require(
+            try build(RegularizerConfig(space: "torus", inhibitor: .invertedDoG, invert: true, lambda: 1), h: h, seed: 2).coefficients)
         let top = plain.scalars.max()!
         #expect(inverted.scalars == plain.scalars.map { top - $0 })
         #expect(named == inverted, "dog + invert and invertedDoG are the same regularizer")
@@ -109,12 +112,14 @@ import Testing
     @Test func missingSpaceAndUnknownNameThrow() {
         var rng = SeededGenerator(seed: 8)
         #expect(throws: RegularizerError.missingSpace("torus")) {
-            try ModuliRegularizer<Float>(config: .geometric(space: "torus", lambda: 1), hiddenSize: 4, space: nil,
-                                         in: ParameterStore<Float>(), rng: &rng)
+            try ModuliRegularizer<Float>(
+                config: .geometric(space: "torus", lambda: 1), hiddenSize: 4, space: nil,
+                in: ParameterStore<Float>(), rng: &rng)
         }
         #expect(throws: UnknownModuliSpaceError.self) {
-            try ModuliRegularizer<Float>(config: .geometric(space: "donut", lambda: 1), hiddenSize: 4,
-                                         in: ParameterStore<Float>(), rng: &rng)
+            try ModuliRegularizer<Float>(
+                config: .geometric(space: "donut", lambda: 1), hiddenSize: 4,
+                in: ParameterStore<Float>(), rng: &rng)
         }
     }
 
@@ -162,6 +167,8 @@ import Testing
         let data = try Data(contentsOf: url)
         let headerLength = Int(data[8]) | Int(data[9]) << 8
         #expect((10 + headerLength) % 64 == 0, "data starts at a multiple of 64 bytes")
-        #expect(String(decoding: data[10..<(10 + headerLength)], as: UTF8.self).hasPrefix("{'descr': '<f4', 'fortran_order': False, 'shape': (10, 10), }"))
+        #expect(
+            String(decoding: data[10..<(10 + headerLength)], as: UTF8.self).hasPrefix(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (10, 10), }"))
     }
 }

@@ -9,8 +9,10 @@ import _TestSupport
 
 @Suite struct RegularizerGradientTests {
     /// Penalty from explicit loops over R and every slot: lambda * sum_layers mean_{g,i,j} R_ij |W_gij|^p.
-    func naivePenalty(_ r: Matrix<Double>, _ store: ParameterStore<Double>, _ slots: [ParameterSlot],
-                      lambda: Double, power: Int) -> Double {
+    func naivePenalty(
+        _ r: Matrix<Double>, _ store: ParameterStore<Double>, _ slots: [ParameterSlot],
+        lambda: Double, power: Int
+    ) -> Double {
         let h = r.rows
         var total = 0.0
         for slot in slots {
@@ -48,7 +50,13 @@ import _TestSupport
                 regularizer.penalty(weights: slots, in: store)
             }
             let error = GradientCheck.maxRelativeError(numeric, gradients(store, slot))
-            #expect(error < 1e-7, "dW \(store.info(slot).name), \(config.space)/\(config.inhibitor) p = \(config.power) gates \(gates) seed \(seed): error \(error)")
+            #expect(
+                error < 1e-7,
+                """
+                dW \(store.info(slot).name), \(config.space)/\(config.inhibitor) p = \(config.power) gates \(gates) seed \(seed): \
+                error \(error)
+                """
+            )
         }
     }
 
@@ -86,14 +94,15 @@ import _TestSupport
     /// exact for p = 1 (including +0, -0, subnormal and negative weights), close for p = 2.
     @Test(arguments: [1, 2])
     func floatKernelMatchesScalarLoop(power: Int) throws {
-        let h = 13   // 169 entries per block: 21 vectors of 8 and a tail of 1
+        let h = 13  // 169 entries per block: 21 vectors of 8 and a tail of 1
         let (store, slots) = recurrentStore(hiddenSize: h, gates: [3], seed: 25, as: Float.self)
         let w = store.value(slots[0]), count = 3 * h * h
         let specials: [Float] = [0, -0.0, Float.leastNonzeroMagnitude, -Float.leastNonzeroMagnitude, -1e-30, 1e-30]
         for (k, v) in specials.enumerated() { w[k * 17] = v }
         var rng = SeededGenerator(seed: 26)
-        var regularizer = try ModuliRegularizer(config: .geometric(space: "torus", lambda: 0.3, power: power),
-                                                hiddenSize: h, in: store, rng: &rng)
+        var regularizer = try ModuliRegularizer(
+            config: .geometric(space: "torus", lambda: 0.3, power: power),
+            hiddenSize: h, in: store, rng: &rng)
         let r = try #require(regularizer.coefficients).converted(to: Float.self)
         let initial = (0..<count).map { _ in Float(rng.normal()) }
         for i in 0..<count { store.gradient(slots[0])[i] = initial[i] }
@@ -103,8 +112,10 @@ import _TestSupport
         for i in 0..<count {
             let x = w[i], c = r.scalars[i % (h * h)]
             naive += Double(power == 1 ? c * abs(x) : c * x * x)
-            let expected: Float = power == 1 ? initial[i] + scale * (x > 0 ? c : (x < 0 ? -c : 0))
-                                             : initial[i] + 2 * scale * c * x
+            let expected: Float =
+                power == 1
+                ? initial[i] + scale * (x > 0 ? c : (x < 0 ? -c : 0))
+                : initial[i] + 2 * scale * c * x
             let got = store.gradient(slots[0])[i]
             if power == 1 {
                 #expect(got == expected, "entry \(i), w = \(x), seed 25")

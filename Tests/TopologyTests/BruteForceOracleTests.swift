@@ -5,12 +5,18 @@ import Topology
 
 @Suite struct BruteForceOracleTests {
     /// Checks that both computations give the same diagrams, bar for bar, as multisets.
-    func expectSameDiagrams(_ d: DistanceMatrix, maxDimension: Int, prime: Int, threshold: Double? = nil,
-                            _ label: String) throws {
-        let fast = try VietorisRips.diagrams(d, options: RipsOptions(maxDimension: maxDimension, prime: prime,
-                                                                     threshold: threshold))
-        let slow = BruteForcePersistence.diagrams(d, maxDimension: maxDimension, prime: prime,
-                                                  threshold: threshold ?? .infinity)
+    func expectSameDiagrams(
+        _ d: DistanceMatrix, maxDimension: Int, prime: Int, threshold: Double? = nil,
+        _ label: String
+    ) throws {
+        let fast = try VietorisRips.diagrams(
+            d,
+            options: RipsOptions(
+                maxDimension: maxDimension, prime: prime,
+                threshold: threshold))
+        let slow = BruteForcePersistence.diagrams(
+            d, maxDimension: maxDimension, prime: prime,
+            threshold: threshold ?? .infinity)
         #expect(fast.map(\.dimension) == Array(0...maxDimension), "\(label)")
         for (f, s) in zip(fast, slow) {
             #expect(canonical(f) == canonical(s), "\(label) H\(f.dimension)")

@@ -8,8 +8,10 @@ enum BruteForcePersistence {
     /// Diagrams of dimensions `0...maxDimension` of the Rips filtration of `d` (simplices of up to
     /// `maxDimension + 2` vertices, diameter <= `threshold`), with Z/`prime` coefficients; pairs of
     /// zero persistence omitted, essential classes with death nil.
-    static func diagrams(_ d: DistanceMatrix, maxDimension: Int, prime: Int,
-                         threshold: Double = .infinity) -> [PersistenceDiagram] {
+    static func diagrams(
+        _ d: DistanceMatrix, maxDimension: Int, prime: Int,
+        threshold: Double = .infinity
+    ) -> [PersistenceDiagram] {
         let n = d.count
         // Every simplex as an ascending vertex list, with its diameter.
         var simplices: [(vertices: [Int], diameter: Double)] = []

@@ -22,8 +22,9 @@ import Topology
     @Test func duplicatePointsChangeOnlyZeroLengthBars() throws {
         let circle = Clouds.circle(24, noise: 0.05, seed: 9)
         let once = try VietorisRips.diagrams(DistanceMatrix(points: circle), options: RipsOptions(maxDimension: 2, prime: 3))
-        let twice = try VietorisRips.diagrams(DistanceMatrix(points: circle + circle.reversed()),
-                                              options: RipsOptions(maxDimension: 2, prime: 3))
+        let twice = try VietorisRips.diagrams(
+            DistanceMatrix(points: circle + circle.reversed()),
+            options: RipsOptions(maxDimension: 2, prime: 3))
         for (a, b) in zip(once, twice) { #expect(canonical(a) == canonical(b), "H\(a.dimension)") }
     }
 
@@ -32,8 +33,11 @@ import Topology
         let square: [[Double]] = [[0, 0], [1, 0], [1, 1], [0, 1]]
         for p in [2, 3, 5] {
             let d = try VietorisRips.diagrams(DistanceMatrix(points: square), options: RipsOptions(maxDimension: 2, prime: p))
-            #expect(canonical(d[0]) == [PersistencePair(birth: 0, death: 1), PersistencePair(birth: 0, death: 1),
-                                        PersistencePair(birth: 0, death: 1), PersistencePair(birth: 0, death: nil)])
+            #expect(
+                canonical(d[0]) == [
+                    PersistencePair(birth: 0, death: 1), PersistencePair(birth: 0, death: 1),
+                    PersistencePair(birth: 0, death: 1), PersistencePair(birth: 0, death: nil)
+                ])
             #expect(d[1].pairs == [PersistencePair(birth: 1, death: 2.0.squareRoot())])
             #expect(d[2].pairs.isEmpty)
         }

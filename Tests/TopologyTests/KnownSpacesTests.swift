@@ -39,7 +39,8 @@ import Topology
             let d = try diagrams(pts, 2, prime: p)
             #expect(d[1].pairs.isEmpty)
             #expect(d[2].pairs.count == 1)
-            #expect(d[2].pairs.first.map { abs($0.birth - 2.0.squareRoot()) < 1e-12 && $0.death.map { abs($0 - 2) < 1e-12 } == true } == true)
+            #expect(
+                d[2].pairs.first.map { abs($0.birth - 2.0.squareRoot()) < 1e-12 && $0.death.map { abs($0 - 2) < 1e-12 } == true } == true)
         }
     }
 
@@ -48,8 +49,9 @@ import Topology
     /// radius R - r = 0.5), the Klein bottle's bars are above 0.7.
     @Test(arguments: [2, 3])
     func aKleinBottleDependsOnTheCoefficients(prime: Int) throws {
-        let d = try diagrams(Clouds.kleinBottleGrid(uSteps: 16, vSteps: 8, jitter: 0, noise: 0, seed: 4, R: 1.5), 2,
-                             prime: prime)
+        let d = try diagrams(
+            Clouds.kleinBottleGrid(uSteps: 16, vSteps: 8, jitter: 0, noise: 0, seed: 4, R: 1.5), 2,
+            prime: prime)
         let long1 = persistences(d[1]).filter { $0 > 0.6 }, long2 = persistences(d[2]).filter { $0 > 0.6 }
         #expect(persistences(d[1]).filter { $0 > 0.45 && $0 <= 0.6 }.isEmpty)
         #expect(persistences(d[2]).filter { $0 > 0.45 && $0 <= 0.6 }.isEmpty)

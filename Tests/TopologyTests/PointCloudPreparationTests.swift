@@ -60,10 +60,12 @@ import Topology
 
     @Test(arguments: [
         ([[Double]](), 1, "empty"), ([[0.0], [1, 2]], 1, "coordinates"), ([[0.0], [.nan]], 1, "finite"),
-        ([[0.0], [.infinity]], 1, "finite"), ([[0.0]], 0, "at least 1"), ([[Double]]([[]]), 1, "no coordinates"),
+        ([[0.0], [.infinity]], 1, "finite"), ([[0.0]], 0, "at least 1"), ([[Double]]([[]]), 1, "no coordinates")
     ])
     func badCloudsAreErrors(points: [[Double]], count: Int, mentions: String) {
-        #expect { _ = try Landmarks.maxMin(points, count: count) } throws: { ($0 as? TopologyError)?.description.contains(mentions) == true }
+        #expect { _ = try Landmarks.maxMin(points, count: count) } throws: {
+            ($0 as? TopologyError)?.description.contains(mentions) == true
+        }
     }
 
     @Test func badMetricsAreErrors() {

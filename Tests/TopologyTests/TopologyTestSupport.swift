@@ -58,8 +58,10 @@ enum Clouds {
     /// The Klein bottle (as `kleinBottle`) on a jittered grid of `uSteps` x `vSteps` values of (u, v),
     /// odd rows of v shifted half a step in u (a triangular lattice; `vSteps` even keeps it
     /// symmetric under the gluing (u + 2 pi, v) ~ (u, -v)).
-    static func kleinBottleGrid(uSteps: Int, vSteps: Int, jitter: Double, noise: Double, seed: UInt64,
-                                R: Double = 2, r: Double = 1) -> [[Double]] {
+    static func kleinBottleGrid(
+        uSteps: Int, vSteps: Int, jitter: Double, noise: Double, seed: UInt64,
+        R: Double = 2, r: Double = 1
+    ) -> [[Double]] {
         var g = SplitMix(seed: seed)
         return (0..<(uSteps * vSteps)).map { t in
             let row = t % vSteps  // odd rows shifted half a step in u: triangles, not squares

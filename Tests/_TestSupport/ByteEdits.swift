@@ -10,7 +10,11 @@ public enum ByteEdits {
         var bytes = [UInt8](data)
         var at = 0
         while at + x.count <= bytes.count {
-            if Array(bytes[at..<(at + x.count)]) == x { bytes.replaceSubrange(at..<(at + x.count), with: y); at += y.count } else { at += 1 }
+            if Array(bytes[at..<(at + x.count)]) == x {
+                bytes.replaceSubrange(at..<(at + x.count), with: y); at += y.count
+            } else {
+                at += 1
+            }
         }
         return Data(bytes)
     }

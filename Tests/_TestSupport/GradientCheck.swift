@@ -6,8 +6,10 @@ import Linalg
 public enum GradientCheck {
     /// Numerical dF/dx_i by central differences `(F(x + h e_i) - F(x - h e_i)) / 2h` for every i
     /// of `x`. `f` reads `x` as it is at the time of the call.
-    public static func numericalGradient(_ x: UnsafeMutablePointer<Double>, count: Int, step h: Double = 1e-6,
-                                         _ f: () -> Double) -> [Double] {
+    public static func numericalGradient(
+        _ x: UnsafeMutablePointer<Double>, count: Int, step h: Double = 1e-6,
+        _ f: () -> Double
+    ) -> [Double] {
         var g = [Double](repeating: 0, count: count)
         for i in 0..<count {
             let saved = x[i]
@@ -20,8 +22,10 @@ public enum GradientCheck {
     }
 
     /// Numerical dF/dm for a function of a matrix value (perturbs a copy, so `f` may read freely).
-    public static func numericalGradient(of m: Matrix<Double>, step h: Double = 1e-6,
-                                         _ f: (Matrix<Double>) -> Double) -> [Double] {
+    public static func numericalGradient(
+        of m: Matrix<Double>, step h: Double = 1e-6,
+        _ f: (Matrix<Double>) -> Double
+    ) -> [Double] {
         var x = m
         var g = [Double](repeating: 0, count: m.count)
         for i in 0..<m.count {

@@ -23,8 +23,10 @@ struct PyTorchPeer {
     func run(workload: String, threads: Int, warmup: Int, repetitions: Int, peakSize: Int) -> PeerResult? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, "--json", "--workload", workload, "--threads", String(threads),
-                             "--warmup", String(warmup), "--reps", String(repetitions), "--peak-size", String(peakSize)]
+        process.arguments = [
+            script, "--json", "--workload", workload, "--threads", String(threads),
+            "--warmup", String(warmup), "--reps", String(repetitions), "--peak-size", String(peakSize)
+        ]
         // The peer must not inherit a thread setting meant for us; it sets its own.
         var environment = ProcessInfo.processInfo.environment
         for key in ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"] { environment[key] = String(threads) }
@@ -38,8 +40,9 @@ struct PyTorchPeer {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0,
-              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
-              let result = try? JSONDecoder().decode(PeerResult.self, from: Data(line.utf8)) else {
+            let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+            let result = try? JSONDecoder().decode(PeerResult.self, from: Data(line.utf8))
+        else {
             FileHandle.standardError.write(Data("PyTorch peer failed on \(workload) (status \(process.terminationStatus))\n".utf8))
             return nil
         }

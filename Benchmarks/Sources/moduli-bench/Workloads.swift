@@ -71,8 +71,9 @@ struct NavigationWorkload: Workload {
         flops = NavigationWorkload.flops(hiddenSize: hiddenSize, batch: batch, length: length, places: places)
         var rng = SeededGenerator(seed: 0)
         encoder = Linear(inputSize: places, outputSize: hiddenSize, bias: false, name: "encoder", in: store, rng: &rng)
-        rnn = RecurrentNetwork(kind: .rnnReLU, inputSize: 2, hiddenSize: hiddenSize, bias: false, name: "rnn",
-                               in: store, rng: &rng)
+        rnn = RecurrentNetwork(
+            kind: .rnnReLU, inputSize: 2, hiddenSize: hiddenSize, bias: false, name: "rnn",
+            in: store, rng: &rng)
         decoder = Linear(inputSize: hiddenSize, outputSize: places, bias: false, name: "decoder", in: store, rng: &rng)
         velocity = rng.normalMatrix(rows: length * batch, columns: 2, std: 0.02)
         start = NavigationWorkload.softmaxRows(rng.normalMatrix(rows: batch, columns: places))
@@ -136,8 +137,9 @@ struct PeakWorkload: Workload {
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 c.withUnsafeMutableBufferPointer { pc in
-                    Float.gemm(.noTranspose, .noTranspose, m: n, n: n, k: n, alpha: 1, a: pa.baseAddress!, lda: n,
-                               b: pb.baseAddress!, ldb: n, beta: 0, c: pc.baseAddress!, ldc: n)
+                    Float.gemm(
+                        .noTranspose, .noTranspose, m: n, n: n, k: n, alpha: 1, a: pa.baseAddress!, lda: n,
+                        b: pb.baseAddress!, ldb: n, beta: 0, c: pc.baseAddress!, ldc: n)
                 }
             }
         }

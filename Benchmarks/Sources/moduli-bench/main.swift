@@ -34,12 +34,13 @@ struct Options {
             case "--no-peak": measurePeak = false
             case "--rounds": rounds = max(1, Int(value())!)
             case "-h", "--help":
-                print("""
-                usage: moduli-bench [--threads 1,2] [--workloads adding,nav256,nav1024] [--pytorch PYTHON | --no-pytorch]
-                                    [--reps N] [--rounds N] [--peak-size N | --no-peak]
-                Each round times ours, then PyTorch; the table keeps each side's lowest median over the rounds.
-                The PyTorch peer runs when --pytorch (or MODULI_BENCH_PYTHON) names a Python with torch.
-                """)
+                print(
+                    """
+                    usage: moduli-bench [--threads 1,2] [--workloads adding,nav256,nav1024] [--pytorch PYTHON | --no-pytorch]
+                                        [--reps N] [--rounds N] [--peak-size N | --no-peak]
+                    Each round times ours, then PyTorch; the table keeps each side's lowest median over the rounds.
+                    The PyTorch peer runs when --pytorch (or MODULI_BENCH_PYTHON) names a Python with torch.
+                    """)
                 exit(0)
             default: fatalError("unknown option \(arguments[i]); see --help")
             }
@@ -77,7 +78,8 @@ func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").u
 func readFile(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
 
 func machineDescription() -> String {
-    let model = readFile("/proc/cpuinfo").split(separator: "\n")
+    let model =
+        readFile("/proc/cpuinfo").split(separator: "\n")
         .first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
     return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
 }
@@ -92,8 +94,9 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 let peer = options.python.map { PyTorchPeer(python: $0, script: repositoryRoot.appendingPathComponent("Tools/bench_pytorch.py").path) }
 
 emit("moduli-bench: \(machineDescription()); load average at start \(loadAverage())")
-emit("ms per call: median (fastest) of the timed calls after warm-up, best median of \(options.rounds) alternating round(s); "
-     + "ratio = PyTorch / ours (> 1: ours faster)")
+emit(
+    "ms per call: median (fastest) of the timed calls after warm-up, best median of \(options.rounds) alternating round(s); "
+        + "ratio = PyTorch / ours (> 1: ours faster)")
 var torchVersion: String? = nil
 var lines: [String] = []
 for threads in options.threads {
@@ -106,12 +109,18 @@ for threads in options.threads {
         var peak = makeWorkload("peak", options)
         oursPeak = peakFlops / (Timing.measure(warmup: ps.warmup, repetitions: ps.repetitions) { peak.step() }.median * 1e-3) / 1e9
     }
-    let torchPeakResult = options.measurePeak
+    let torchPeakResult =
+        options.measurePeak
         ? peer?.run(workload: "peak", threads: threads, warmup: ps.warmup, repetitions: ps.repetitions, peakSize: options.peakSize) : nil
     let torchPeak = torchPeakResult.map { peakFlops / ($0.median_ms * 1e-3) / 1e9 } ?? .nan
     let machinePeak = [oursPeak, torchPeak].filter { !$0.isNaN }.max() ?? .nan
     torchVersion = torchPeakResult?.torch ?? torchVersion
-    emit("\n\(threads) thread(s), load average \(loadAverage()): sgemm peak \(options.peakSize)^3: OpenBLAS \(f(oursPeak, 1)) GFLOP/s, torch.mm \(f(torchPeak, 1)) GFLOP/s")
+    emit(
+        """
+        \n\(threads) thread(s), load average \(loadAverage()): sgemm peak \(options.peakSize)^3: OpenBLAS \(f(oursPeak, 1)) GFLOP/s, \
+        torch.mm \(f(torchPeak, 1)) GFLOP/s
+        """
+    )
     emit("| workload | threads | ours ms | PyTorch ms | ratio | GFLOP/step | ours GFLOP/s (% peak) | PyTorch GFLOP/s (% peak) |")
     emit("|---|---|---|---|---|---|---|---|")
     for name in options.workloads {
@@ -123,9 +132,11 @@ for threads in options.threads {
         for _ in 0..<options.rounds {
             let mine = Timing.measure(warmup: s.warmup, repetitions: s.repetitions) { workload.step() }
             if best.map({ mine.median < $0.median }) ?? true { best = mine }
-            if let peerResult = peer?.run(workload: name, threads: threads, warmup: s.warmup, repetitions: s.repetitions,
-                                          peakSize: options.peakSize),
-               theirs.map({ peerResult.median_ms < $0.median_ms }) ?? true {
+            if let peerResult = peer?.run(
+                workload: name, threads: threads, warmup: s.warmup, repetitions: s.repetitions,
+                peakSize: options.peakSize),
+                theirs.map({ peerResult.median_ms < $0.median_ms }) ?? true
+            {
                 theirs = peerResult
             }
         }
@@ -134,10 +145,12 @@ for threads in options.threads {
         var flopColumns = "- | - | -"
         if let flops = workload.flops {
             let oursRate = flops / (ours.median * 1e-3) / 1e9, torchRate = flops / (torchMs * 1e-3) / 1e9
-            flopColumns = "\(f(flops / 1e9, 2)) | \(f(oursRate, 1)) (\(f(100 * oursRate / machinePeak, 0))%) | "
+            flopColumns =
+                "\(f(flops / 1e9, 2)) | \(f(oursRate, 1)) (\(f(100 * oursRate / machinePeak, 0))%) | "
                 + "\(f(torchRate, 1)) (\(f(100 * torchRate / machinePeak, 0))%)"
         }
-        let line = "| \(name) | \(threads) | \(f(ours.median)) (\(f(ours.minimum))) | "
+        let line =
+            "| \(name) | \(threads) | \(f(ours.median)) (\(f(ours.minimum))) | "
             + "\(f(torchMs)) (\(f(theirs?.min_ms ?? .nan))) | \(f(torchMs / ours.median)) | \(flopColumns) |"
         emit(line)
     }

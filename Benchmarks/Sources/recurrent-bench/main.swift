@@ -63,9 +63,10 @@ while !arguments.isEmpty {
     case "--reps": repetitions = Int(arguments.removeFirst())!
     case "--rounds": rounds = max(1, Int(arguments.removeFirst())!)
     case "-h", "--help":
-        print("usage: recurrent-bench [--workloads rnn32,rnn200,lstm32,gru32] [--reps N] [--rounds N]\n"
-              + "Workload <kind><B>: one layer, I 32, H 128, T 50, batch B; one call = zero gradients, forward, backward.\n"
-              + "Prints the median ms of N calls per round, the lowest median over the rounds, and a hash of the results' bits.")
+        print(
+            "usage: recurrent-bench [--workloads rnn32,rnn200,lstm32,gru32] [--reps N] [--rounds N]\n"
+                + "Workload <kind><B>: one layer, I 32, H 128, T 50, batch B; one call = zero gradients, forward, backward.\n"
+                + "Prints the median ms of N calls per round, the lowest median over the rounds, and a hash of the results' bits.")
         exit(0)
     default: fatalError("unknown option \(option); see --help")
     }
@@ -91,6 +92,7 @@ for name in workloads {
         samples.sort()
         medians.append(samples[samples.count / 2])
     }
-    print("| \(name) | \(medians.map { String(format: "%.2f", $0) }.joined(separator: ", ")) | "
-          + "\(String(format: "%.2f", medians.min()!)) | \(hash) |")
+    print(
+        "| \(name) | \(medians.map { String(format: "%.2f", $0) }.joined(separator: ", ")) | "
+            + "\(String(format: "%.2f", medians.min()!)) | \(hash) |")
 }

@@ -63,13 +63,16 @@ public final class CUDABackend: ComputeBackend {
     /// Opens the driver, cuBLAS and NVRTC (default locations: `CUDALibraryLocations`) and makes a
     /// backend on device `device`. Throws `ComputeError.libraryNotFound` (every file tried, what to
     /// install), `.noDevice`, or the failing call's `.driver` / `.cublas` error.
-    public init(device: Int = 0, driverCandidates: [String]? = nil, cublasCandidates: [String]? = nil,
-                nvrtcCandidates: [String]? = nil) throws {
+    public init(
+        device: Int = 0, driverCandidates: [String]? = nil, cublasCandidates: [String]? = nil,
+        nvrtcCandidates: [String]? = nil
+    ) throws {
         let driver = try CUDADriver(candidates: driverCandidates)
         let status = driver.cuInit(0)
         if status == 100 {  // CUDA_ERROR_NO_DEVICE
-            throw ComputeError.noDevice("the driver (\(driver.library.path)) reports no CUDA-capable device (cuInit: CUDA_ERROR_NO_DEVICE); "
-                                        + "check nvidia-smi and that the GPU is visible here (CUDA_VISIBLE_DEVICES, container --gpus)")
+            throw ComputeError.noDevice(
+                "the driver (\(driver.library.path)) reports no CUDA-capable device (cuInit: CUDA_ERROR_NO_DEVICE); "
+                    + "check nvidia-smi and that the GPU is visible here (CUDA_VISIBLE_DEVICES, container --gpus)")
         }
         try driver.check(status, "cuInit(0)")
         var version: Int32 = 0, count: Int32 = 0
@@ -114,8 +117,9 @@ public final class CUDABackend: ComputeBackend {
         } else {
             _ = cublas.destroy(blas)
             _ = driver.cuDevicePrimaryCtxRelease(handle)
-            throw ComputeError.noDevice("NVRTC \(nvrtc.version.major).\(nvrtc.version.minor) (\(nvrtc.library.path)) compiles for "
-                                        + "architectures \(archs), none at or below this GPU's \(capability): install an NVRTC that supports it")
+            throw ComputeError.noDevice(
+                "NVRTC \(nvrtc.version.major).\(nvrtc.version.minor) (\(nvrtc.library.path)) compiles for "
+                    + "architectures \(archs), none at or below this GPU's \(capability): install an NVRTC that supports it")
         }
         self.driver = driver
         self.cublas = cublas
@@ -130,8 +134,10 @@ public final class CUDABackend: ComputeBackend {
         driverVersion = Int(version)
         cublasVersion = Int(blasVersion)
         nvrtcVersion = nvrtc.version
-        libraryPaths = [driver.library.file(holding: "cuInit"), cublas.library.file(holding: "cublasCreate_v2"),
-                        nvrtc.library.file(holding: "nvrtcVersion")]
+        libraryPaths = [
+            driver.library.file(holding: "cuInit"), cublas.library.file(holding: "cublasCreate_v2"),
+            nvrtc.library.file(holding: "nvrtcVersion")
+        ]
         name = "cuda:\(device) \(deviceName)"
         argumentSlots = UnsafeMutableRawPointer.allocate(byteCount: 32 * 8, alignment: 16)
         argumentPointers = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 32)
@@ -194,7 +200,9 @@ public final class CUDABackend: ComputeBackend {
         let key = "\(source.name)|\(architecture)|\(nvrtcVersion.major).\(nvrtcVersion.minor)"
         let cached = CUDABackend.compiled.withLock { $0[key] }
         let kernel: CompiledKernel
-        if let cached { kernel = cached } else {
+        if let cached {
+            kernel = cached
+        } else {
             kernel = try nvrtc.compile(source.source, name: source.name, options: CUDAKernelSource.options(architecture: architecture))
             CUDABackend.compiled.withLock { $0[key] = kernel }
         }
@@ -205,13 +213,16 @@ public final class CUDABackend: ComputeBackend {
         }
         if !loaded {
             guard !kernel.ptx.isEmpty else {
-                throw ComputeError.driver(call: "cuModuleLoadData(\(source.name), CUBIN for \(architecture))", code: -1,
-                                          name: "no PTX to fall back on", message: "the CUBIN did not load and NVRTC gave no PTX")
+                throw ComputeError.driver(
+                    call: "cuModuleLoadData(\(source.name), CUBIN for \(architecture))", code: -1,
+                    name: "no PTX to fall back on", message: "the CUBIN did not load and NVRTC gave no PTX")
             }
             let status = kernel.ptx.withUnsafeBytes { driver.cuModuleLoadData(&module, $0.baseAddress) }
-            try driver.check(status, "cuModuleLoadData(\(source.name), PTX for \(architecture) from NVRTC "
-                             + "\(nvrtcVersion.major).\(nvrtcVersion.minor); a driver older than NVRTC cannot load its PTX: "
-                             + "use an NVRTC no newer than the driver's CUDA \(driverVersion / 1000).\(driverVersion % 1000 / 10))")
+            try driver.check(
+                status,
+                "cuModuleLoadData(\(source.name), PTX for \(architecture) from NVRTC "
+                    + "\(nvrtcVersion.major).\(nvrtcVersion.minor); a driver older than NVRTC cannot load its PTX: "
+                    + "use an NVRTC no newer than the driver's CUDA \(driverVersion / 1000).\(driverVersion % 1000 / 10))")
         }
         modules.append(module)
         for name in source.entryPoints {
@@ -227,14 +238,17 @@ public final class CUDABackend: ComputeBackend {
     }
 
     /// Launches `entry` of `source` on a `grid` of `block`-thread blocks.
-    private func launch(_ source: CUDAKernelSource, _ entry: String, grid: Int, block: (Int, Int) = (256, 1),
-                        _ arguments: [Argument]) throws {
+    private func launch(
+        _ source: CUDAKernelSource, _ entry: String, grid: Int, block: (Int, Int) = (256, 1),
+        _ arguments: [Argument]
+    ) throws {
         guard grid > 0 else { return }
         let f = try function(source, entry)
         let expected = signatures[entry] ?? []
         guard arguments.count <= 32, arguments.count == expected.count, zip(arguments, expected).allSatisfy({ $0.kind == $1 }) else {
-            throw ComputeError.invalidArgument("launch of \(entry) passes (\(arguments.map(\.kind.rawValue).joined(separator: ", "))), "
-                                               + "the kernel takes (\(expected.map(\.rawValue).joined(separator: ", ")))")
+            throw ComputeError.invalidArgument(
+                "launch of \(entry) passes (\(arguments.map(\.kind.rawValue).joined(separator: ", "))), "
+                    + "the kernel takes (\(expected.map(\.rawValue).joined(separator: ", ")))")
         }
         for (i, a) in arguments.enumerated() {
             let slot = argumentSlots + 8 * i
@@ -247,9 +261,11 @@ public final class CUDABackend: ComputeBackend {
             case .double(let v): slot.storeBytes(of: v, as: Double.self)
             }
         }
-        try driver.check(driver.cuLaunchKernel(f, UInt32(min(grid, Int(Int32.max))), 1, 1, UInt32(block.0), UInt32(block.1), 1, 0,
-                                               nil, argumentPointers, nil),
-                         "cuLaunchKernel(\(entry), grid \(grid), block \(block.0)x\(block.1))")
+        try driver.check(
+            driver.cuLaunchKernel(
+                f, UInt32(min(grid, Int(Int32.max))), 1, 1, UInt32(block.0), UInt32(block.1), 1, 0,
+                nil, argumentPointers, nil),
+            "cuLaunchKernel(\(entry), grid \(grid), block \(block.0)x\(block.1))")
     }
 
     /// Blocks of 256 threads for a grid-stride loop over n elements.
@@ -307,8 +323,10 @@ public final class CUDABackend: ComputeBackend {
 
     // MARK: Dense algebra
 
-    public func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
-                     a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, beta: Float, c: ComputeBuffer, ldc: Int) throws {
+    public func gemm(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
+        a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, beta: Float, c: ComputeBuffer, ldc: Int
+    ) throws {
         try checks.gemm(transA, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
         guard m > 0 && n > 0 else { return }
         try activate()
@@ -316,11 +334,13 @@ public final class CUDABackend: ComputeBackend {
         // the operands swapped and the same transpose flags.
         var alpha = alpha, beta = beta
         let opA = transA == .noTranspose ? CUBLAS.opN : CUBLAS.opT, opB = transB == .noTranspose ? CUBLAS.opN : CUBLAS.opT
-        try cublas.check(cublas.sgemm(blas, opB, opA, Int32(n), Int32(m), Int32(k), &alpha,
-                                      UnsafeRawPointer(bitPattern: UInt(b.address)), Int32(ldb),
-                                      UnsafeRawPointer(bitPattern: UInt(a.address)), Int32(lda), &beta,
-                                      UnsafeMutableRawPointer(bitPattern: UInt(c.address)), Int32(ldc)),
-                         "cublasSgemm(\(transA), \(transB), m \(m), n \(n), k \(k))")
+        try cublas.check(
+            cublas.sgemm(
+                blas, opB, opA, Int32(n), Int32(m), Int32(k), &alpha,
+                UnsafeRawPointer(bitPattern: UInt(b.address)), Int32(ldb),
+                UnsafeRawPointer(bitPattern: UInt(a.address)), Int32(lda), &beta,
+                UnsafeMutableRawPointer(bitPattern: UInt(c.address)), Int32(ldc)),
+            "cublasSgemm(\(transA), \(transB), m \(m), n \(n), k \(k))")
     }
 
     public func addRowVector(_ y: ComputeBuffer, rows: Int, columns: Int, _ v: ComputeBuffer) throws {
@@ -332,8 +352,9 @@ public final class CUDABackend: ComputeBackend {
     public func addColumnSums(_ x: ComputeBuffer, rows: Int, columns: Int, into out: ComputeBuffer) throws {
         _ = try checks.addColumnSums(x, rows: rows, columns: columns, into: out)
         try activate()
-        try launch(.addColumnSums, "moduli_add_column_sums", grid: (columns + 31) / 32, block: (32, 8),
-                   [.buffer(x), .buffer(out), .int64(rows), .int64(columns)])
+        try launch(
+            .addColumnSums, "moduli_add_column_sums", grid: (columns + 31) / 32, block: (32, 8),
+            [.buffer(x), .buffer(out), .int64(rows), .int64(columns)])
     }
 
     public func axpy(alpha: Float, _ x: ComputeBuffer, _ y: ComputeBuffer) throws {
@@ -359,85 +380,124 @@ public final class CUDABackend: ComputeBackend {
     public func elmanForward(_ activation: CellActivation, _ x: ComputeBuffer) throws {
         try checks.own(x, "x", "elmanForward")
         try activate()
-        try launch(.elmanForward, "moduli_elman_forward", grid: blocks(x.count),
-                   [.buffer(x), .int64(x.count), .int32(activation == .relu ? 1 : 0)])
+        try launch(
+            .elmanForward, "moduli_elman_forward", grid: blocks(x.count),
+            [.buffer(x), .int64(x.count), .int32(activation == .relu ? 1 : 0)])
     }
 
-    public func elmanBackward(_ activation: CellActivation, output h: ComputeBuffer, gradient g: ComputeBuffer,
-                              extra o: ComputeBuffer?, into d: ComputeBuffer) throws {
+    public func elmanBackward(
+        _ activation: CellActivation, output h: ComputeBuffer, gradient g: ComputeBuffer,
+        extra o: ComputeBuffer?, into d: ComputeBuffer
+    ) throws {
         let n = try checks.elmanBackward(output: h, gradient: g, extra: o, into: d)
         try activate()
-        try launch(.elmanBackward, "moduli_elman_backward", grid: blocks(n),
-                   [.buffer(h), .buffer(g), .buffer(o), .buffer(d), .int64(n), .int32(activation == .relu ? 1 : 0)])
+        try launch(
+            .elmanBackward, "moduli_elman_backward", grid: blocks(n),
+            [.buffer(h), .buffer(g), .buffer(o), .buffer(d), .int64(n), .int32(activation == .relu ? 1 : 0)])
     }
 
-    public func lstmForward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
-                            batch: Int, hiddenSize h: Int) throws {
-        let bh = try checks.lstmForward(gates: gates, cellPrevious: cellPrevious, cell: cell, hidden: hidden, batch: batch,
-                                        hiddenSize: h)
+    public func lstmForward(
+        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
+        batch: Int, hiddenSize h: Int
+    ) throws {
+        let bh = try checks.lstmForward(
+            gates: gates, cellPrevious: cellPrevious, cell: cell, hidden: hidden, batch: batch,
+            hiddenSize: h)
         try activate()
-        try launch(.lstmForward, "moduli_lstm_forward", grid: blocks(bh),
-                   [.buffer(gates), .buffer(cellPrevious), .buffer(cell), .buffer(hidden), .int64(batch), .int64(h)])
+        try launch(
+            .lstmForward, "moduli_lstm_forward", grid: blocks(bh),
+            [.buffer(gates), .buffer(cellPrevious), .buffer(cell), .buffer(hidden), .int64(batch), .int64(h)])
     }
 
-    public func lstmBackward(gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
-                             dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
-        let bh = try checks.lstmBackward(gates: gates, cellPrevious: cellPrevious, cell: cell, dOutput: dOutput, dHidden: dHidden,
-                                         dCell: dCell, dGates: dGates, batch: batch, hiddenSize: h)
+    public func lstmBackward(
+        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
+        dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize h: Int
+    ) throws {
+        let bh = try checks.lstmBackward(
+            gates: gates, cellPrevious: cellPrevious, cell: cell, dOutput: dOutput, dHidden: dHidden,
+            dCell: dCell, dGates: dGates, batch: batch, hiddenSize: h)
         try activate()
-        try launch(.lstmBackward, "moduli_lstm_backward", grid: blocks(bh),
-                   [.buffer(gates), .buffer(cellPrevious), .buffer(cell), .buffer(dOutput), .buffer(dHidden), .buffer(dCell),
-                    .buffer(dGates), .int64(batch), .int64(h)])
+        try launch(
+            .lstmBackward, "moduli_lstm_backward", grid: blocks(bh),
+            [
+                .buffer(gates), .buffer(cellPrevious), .buffer(cell), .buffer(dOutput), .buffer(dHidden), .buffer(dCell),
+                .buffer(dGates), .int64(batch), .int64(h)
+            ])
     }
 
-    public func gruForward(gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
-                           recurrentN: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
-        let bh = try checks.gruForward(gates: gates, recurrent: recurrent, hiddenPrevious: hiddenPrevious, hidden: hidden,
-                                       recurrentN: recurrentN, batch: batch, hiddenSize: h)
+    public func gruForward(
+        gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
+        recurrentN: ComputeBuffer, batch: Int, hiddenSize h: Int
+    ) throws {
+        let bh = try checks.gruForward(
+            gates: gates, recurrent: recurrent, hiddenPrevious: hiddenPrevious, hidden: hidden,
+            recurrentN: recurrentN, batch: batch, hiddenSize: h)
         try activate()
-        try launch(.gruForward, "moduli_gru_forward", grid: blocks(bh),
-                   [.buffer(gates), .buffer(recurrent), .buffer(hiddenPrevious), .buffer(hidden), .buffer(recurrentN),
-                    .int64(batch), .int64(h)])
+        try launch(
+            .gruForward, "moduli_gru_forward", grid: blocks(bh),
+            [
+                .buffer(gates), .buffer(recurrent), .buffer(hiddenPrevious), .buffer(hidden), .buffer(recurrentN),
+                .int64(batch), .int64(h)
+            ])
     }
 
-    public func gruBackward(gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
-                            dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize h: Int) throws {
-        let bh = try checks.gruBackward(gates: gates, hiddenPrevious: hiddenPrevious, recurrentN: recurrentN, dOutput: dOutput,
-                                        dHidden: dHidden, dPre: dPre, dRecurrent: dRecurrent, batch: batch, hiddenSize: h)
+    public func gruBackward(
+        gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
+        dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize h: Int
+    ) throws {
+        let bh = try checks.gruBackward(
+            gates: gates, hiddenPrevious: hiddenPrevious, recurrentN: recurrentN, dOutput: dOutput,
+            dHidden: dHidden, dPre: dPre, dRecurrent: dRecurrent, batch: batch, hiddenSize: h)
         try activate()
-        try launch(.gruBackward, "moduli_gru_backward", grid: blocks(bh),
-                   [.buffer(gates), .buffer(hiddenPrevious), .buffer(recurrentN), .buffer(dOutput), .buffer(dHidden),
-                    .buffer(dPre), .buffer(dRecurrent), .int64(batch), .int64(h)])
+        try launch(
+            .gruBackward, "moduli_gru_backward", grid: blocks(bh),
+            [
+                .buffer(gates), .buffer(hiddenPrevious), .buffer(recurrentN), .buffer(dOutput), .buffer(dHidden),
+                .buffer(dPre), .buffer(dRecurrent), .int64(batch), .int64(h)
+            ])
     }
 
     // MARK: Losses
 
-    public func crossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
-                                 losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?) throws {
-        _ = try checks.crossEntropyRows(logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
-                                        argmax: argmax, gradient: gradient, int32Classes: true)
+    public func crossEntropyRows(
+        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
+        losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?
+    ) throws {
+        _ = try checks.crossEntropyRows(
+            logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
+            argmax: argmax, gradient: gradient, int32Classes: true)
         try activate()
-        try launch(.crossEntropyRows, "moduli_cross_entropy_rows", grid: min(rows, 65535),
-                   [.buffer(logits), .buffer(targets), .buffer(losses), .buffer(argmax), .buffer(gradient), .int64(rows),
-                    .int32(Int32(classes)), .float(scale)])
+        try launch(
+            .crossEntropyRows, "moduli_cross_entropy_rows", grid: min(rows, 65535),
+            [
+                .buffer(logits), .buffer(targets), .buffer(losses), .buffer(argmax), .buffer(gradient), .int64(rows),
+                .int32(Int32(classes)), .float(scale)
+            ])
     }
 
-    public func softCrossEntropyRows(logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
-                                     losses: ComputeBuffer, gradient: ComputeBuffer?) throws {
-        _ = try checks.softCrossEntropyRows(logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
-                                            gradient: gradient, int32Classes: true)
+    public func softCrossEntropyRows(
+        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
+        losses: ComputeBuffer, gradient: ComputeBuffer?
+    ) throws {
+        _ = try checks.softCrossEntropyRows(
+            logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
+            gradient: gradient, int32Classes: true)
         try activate()
-        try launch(.softCrossEntropyRows, "moduli_soft_cross_entropy_rows", grid: min(rows, 65535),
-                   [.buffer(logits), .buffer(targets), .buffer(losses), .buffer(gradient), .int64(rows), .int32(Int32(classes)),
-                    .float(scale)])
+        try launch(
+            .softCrossEntropyRows, "moduli_soft_cross_entropy_rows", grid: min(rows, 65535),
+            [
+                .buffer(logits), .buffer(targets), .buffer(losses), .buffer(gradient), .int64(rows), .int32(Int32(classes)),
+                .float(scale)
+            ])
     }
 
     // MARK: Reductions
 
     /// result[0] (+)= factor * (the partial sums of `partialBlocks` blocks).
     private func finishSum(partialBlocks: Int, factor: Double, into result: ComputeBuffer, accumulate: Bool) throws {
-        try launch(.reduce, "moduli_finish_sum", grid: 1, block: (1024, 1),
-                   [.buffer(partials), .int32(Int32(partialBlocks)), .double(factor), .buffer(result), .int32(accumulate ? 1 : 0)])
+        try launch(
+            .reduce, "moduli_finish_sum", grid: 1, block: (1024, 1),
+            [.buffer(partials), .int32(Int32(partialBlocks)), .double(factor), .buffer(result), .int32(accumulate ? 1 : 0)])
     }
 
     private func reduce(_ x: ComputeBuffer, squares: Bool, into result: ComputeBuffer, accumulate: Bool, _ op: String) throws {
@@ -458,41 +518,59 @@ public final class CUDABackend: ComputeBackend {
 
     // MARK: Optimizers
 
-    public func sgdStep(parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
-                        settings: SGDSettings, firstStep: Bool) throws {
-        let (n, momentum) = try checks.sgdStep(parameters: parameters, gradients: gradients, momentumBuffer: momentumBuffer,
-                                               settings: settings)
+    public func sgdStep(
+        parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
+        settings: SGDSettings, firstStep: Bool
+    ) throws {
+        let (n, momentum) = try checks.sgdStep(
+            parameters: parameters, gradients: gradients, momentumBuffer: momentumBuffer,
+            settings: settings)
         try activate()
-        try launch(.sgdStep, "moduli_sgd_step", grid: blocks(n),
-                   [.buffer(parameters), .buffer(gradients), .buffer(momentum), .int64(n),
-                    .float(Float(settings.learningRate)), .float(Float(settings.weightDecay)), .float(Float(settings.momentum)),
-                    .float(Float(1 - settings.dampening)), .int32(settings.nesterov ? 1 : 0), .int32(firstStep ? 1 : 0)])
+        try launch(
+            .sgdStep, "moduli_sgd_step", grid: blocks(n),
+            [
+                .buffer(parameters), .buffer(gradients), .buffer(momentum), .int64(n),
+                .float(Float(settings.learningRate)), .float(Float(settings.weightDecay)), .float(Float(settings.momentum)),
+                .float(Float(1 - settings.dampening)), .int32(settings.nesterov ? 1 : 0), .int32(firstStep ? 1 : 0)
+            ])
     }
 
-    public func adamStep(parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
-                         secondMoment: ComputeBuffer, settings: AdamSettings, step: Int) throws {
-        let n = try checks.adamStep(parameters: parameters, gradients: gradients, firstMoment: firstMoment,
-                                    secondMoment: secondMoment, step: step)
+    public func adamStep(
+        parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
+        secondMoment: ComputeBuffer, settings: AdamSettings, step: Int
+    ) throws {
+        let n = try checks.adamStep(
+            parameters: parameters, gradients: gradients, firstMoment: firstMoment,
+            secondMoment: secondMoment, step: step)
         let k = settings.constants(step: step)
         try activate()
-        try launch(.adamStep, "moduli_adam_step", grid: blocks(n),
-                   [.buffer(parameters), .buffer(gradients), .buffer(firstMoment), .buffer(secondMoment), .int64(n),
-                    .float(k.l2), .float(k.decay), .float(k.b1), .float(k.b2), .float(k.c1), .float(k.c2), .float(k.stepSize),
-                    .float(k.bc2Root), .float(k.eps)])
+        try launch(
+            .adamStep, "moduli_adam_step", grid: blocks(n),
+            [
+                .buffer(parameters), .buffer(gradients), .buffer(firstMoment), .buffer(secondMoment), .int64(n),
+                .float(k.l2), .float(k.decay), .float(k.b1), .float(k.b2), .float(k.c1), .float(k.c2), .float(k.stepSize),
+                .float(k.bc2Root), .float(k.eps)
+            ])
     }
 
     // MARK: Moduli regularization and pruning
 
-    public func moduliPenalty(weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize h: Int,
-                              lambda: Float, power: Int, value: ComputeBuffer, accumulate: Bool, gradient: ComputeBuffer?) throws {
-        let (hh, count) = try checks.moduliPenalty(weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h,
-                                                   power: power, value: value, gradient: gradient)
+    public func moduliPenalty(
+        weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize h: Int,
+        lambda: Float, power: Int, value: ComputeBuffer, accumulate: Bool, gradient: ComputeBuffer?
+    ) throws {
+        let (hh, count) = try checks.moduliPenalty(
+            weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h,
+            power: power, value: value, gradient: gradient)
         let scale = count == 0 ? 0 : Double(lambda) / Double(count)
         try activate()
         let grid = blocks(count, max: CUDABackend.maxReductionBlocks)
-        try launch(.moduliPenalty, "moduli_penalty", grid: grid,
-                   [.buffer(weights), .buffer(coefficients), .buffer(gradient), .int64(count), .int64(max(hh, 1)), .int32(Int32(power)),
-                    .float(Float(scale)), .buffer(partials)])
+        try launch(
+            .moduliPenalty, "moduli_penalty", grid: grid,
+            [
+                .buffer(weights), .buffer(coefficients), .buffer(gradient), .int64(count), .int64(max(hh, 1)), .int32(Int32(power)),
+                .float(Float(scale)), .buffer(partials)
+            ])
         try finishSum(partialBlocks: grid, factor: scale, into: value, accumulate: accumulate)
     }
 
@@ -507,8 +585,9 @@ public final class CUDABackend: ComputeBackend {
         for shift in stride(from: 24, through: 0, by: -8) {
             try fill(histogram, with: 0)
             for t in tensors where t.count > 0 {
-                try launch(.magnitudeHistogram, "moduli_magnitude_histogram", grid: blocks(t.count),
-                           [.buffer(t), .int64(t.count), .uint32(prefix), .uint32(mask), .int32(Int32(shift)), .buffer(histogram)])
+                try launch(
+                    .magnitudeHistogram, "moduli_magnitude_histogram", grid: blocks(t.count),
+                    [.buffer(t), .int64(t.count), .uint32(prefix), .uint32(mask), .int32(Int32(shift)), .buffer(histogram)])
             }
             try download(histogram, into: UnsafeMutableBufferPointer(start: hostHistogram, count: 256))
             var bin = 0

@@ -27,16 +27,20 @@ final class CUDADriver: @unchecked Sendable {
     let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<Handle>, UnsafeRawPointer?) -> Status
     let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<Handle>, Handle, UnsafePointer<CChar>) -> Status
     let cuModuleUnload: @convention(c) (Handle) -> Status
-    let cuLaunchKernel: @convention(c) (Handle, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, Handle,
-                                        UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Status
+    let cuLaunchKernel:
+        @convention(c) (
+            Handle, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, Handle,
+            UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+        ) -> Status
     let cuGetErrorName: @convention(c) (Status, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Status
     let cuGetErrorString: @convention(c) (Status, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Status
 
     /// Opens the driver library from `candidates` (by default `CUDALibraryLocations.driver()`).
     init(candidates: [String]? = nil) throws {
-        let l = try DynamicLibrary.open(name: "the CUDA driver library (libcuda.so.1)",
-                                        candidates: candidates ?? CUDALibraryLocations.driver(),
-                                        remedy: CUDALibraryLocations.driverRemedy)
+        let l = try DynamicLibrary.open(
+            name: "the CUDA driver library (libcuda.so.1)",
+            candidates: candidates ?? CUDALibraryLocations.driver(),
+            remedy: CUDALibraryLocations.driverRemedy)
         library = l
         cuInit = try l.function("cuInit")
         cuDriverGetVersion = try l.function("cuDriverGetVersion")
@@ -69,8 +73,9 @@ final class CUDADriver: @unchecked Sendable {
         var name: UnsafePointer<CChar>? = nil, text: UnsafePointer<CChar>? = nil
         _ = cuGetErrorName(status, &name)
         _ = cuGetErrorString(status, &text)
-        throw ComputeError.driver(call: call(), code: status, name: name.map { String(cString: $0) } ?? "CUresult \(status)",
-                                  message: text.map { String(cString: $0) } ?? "unknown error")
+        throw ComputeError.driver(
+            call: call(), code: status, name: name.map { String(cString: $0) } ?? "CUresult \(status)",
+            message: text.map { String(cString: $0) } ?? "unknown error")
     }
 
     /// CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR / _MINOR / MULTIPROCESSOR_COUNT.
@@ -86,8 +91,11 @@ final class CUBLAS: @unchecked Sendable {
     let destroy: @convention(c) (Handle) -> Status
     let getVersion: @convention(c) (Handle, UnsafeMutablePointer<Int32>) -> Status
     let setMathMode: @convention(c) (Handle, Int32) -> Status
-    let sgemm: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, UnsafePointer<Float>, UnsafeRawPointer?, Int32,
-                               UnsafeRawPointer?, Int32, UnsafePointer<Float>, UnsafeMutableRawPointer?, Int32) -> Status
+    let sgemm:
+        @convention(c) (
+            Handle, Int32, Int32, Int32, Int32, Int32, UnsafePointer<Float>, UnsafeRawPointer?, Int32,
+            UnsafeRawPointer?, Int32, UnsafePointer<Float>, UnsafeMutableRawPointer?, Int32
+        ) -> Status
     let statusName: (@convention(c) (Status) -> UnsafePointer<CChar>?)?
     let statusString: (@convention(c) (Status) -> UnsafePointer<CChar>?)?
 
@@ -113,13 +121,16 @@ final class CUBLAS: @unchecked Sendable {
     /// Throws `ComputeError.cublas` unless `status` is CUBLAS_STATUS_SUCCESS.
     func check(_ status: Status, _ call: @autoclosure () -> String) throws {
         guard status != 0 else { return }
-        let names: [Int32: String] = [1: "CUBLAS_STATUS_NOT_INITIALIZED", 3: "CUBLAS_STATUS_ALLOC_FAILED",
-                                      7: "CUBLAS_STATUS_INVALID_VALUE", 8: "CUBLAS_STATUS_ARCH_MISMATCH",
-                                      11: "CUBLAS_STATUS_MAPPING_ERROR", 13: "CUBLAS_STATUS_EXECUTION_FAILED",
-                                      14: "CUBLAS_STATUS_INTERNAL_ERROR", 15: "CUBLAS_STATUS_NOT_SUPPORTED"]
-        throw ComputeError.cublas(call: call(), code: status,
-                                  name: statusName?(status).map { String(cString: $0) } ?? names[status] ?? "cublasStatus_t \(status)",
-                                  message: statusString?(status).map { String(cString: $0) } ?? "see cublas_api.h")
+        let names: [Int32: String] = [
+            1: "CUBLAS_STATUS_NOT_INITIALIZED", 3: "CUBLAS_STATUS_ALLOC_FAILED",
+            7: "CUBLAS_STATUS_INVALID_VALUE", 8: "CUBLAS_STATUS_ARCH_MISMATCH",
+            11: "CUBLAS_STATUS_MAPPING_ERROR", 13: "CUBLAS_STATUS_EXECUTION_FAILED",
+            14: "CUBLAS_STATUS_INTERNAL_ERROR", 15: "CUBLAS_STATUS_NOT_SUPPORTED"
+        ]
+        throw ComputeError.cublas(
+            call: call(), code: status,
+            name: statusName?(status).map { String(cString: $0) } ?? names[status] ?? "cublasStatus_t \(status)",
+            message: statusString?(status).map { String(cString: $0) } ?? "see cublas_api.h")
     }
 
     /// cublasOperation_t: CUBLAS_OP_N, CUBLAS_OP_T.

@@ -56,302 +56,337 @@ public struct CUDAKernelSource: Sendable, Hashable {
         """#
 
     /// y[r, c] += v[c].
-    public static let addRowVector = CUDAKernelSource(name: "add_row_vector", entryPoints: ["moduli_add_row_vector"], body: #"""
-        extern "C" __global__ void moduli_add_row_vector(float* y, const float* v, i64 rows, i64 columns) {
-            MODULI_FOR_EACH(i, rows * columns) y[i] += v[i % columns];
-        }
-        """#)
+    public static let addRowVector = CUDAKernelSource(
+        name: "add_row_vector", entryPoints: ["moduli_add_row_vector"],
+        body: #"""
+            extern "C" __global__ void moduli_add_row_vector(float* y, const float* v, i64 rows, i64 columns) {
+                MODULI_FOR_EACH(i, rows * columns) y[i] += v[i % columns];
+            }
+            """#)
 
     /// out[c] += sum_r x[r, c]: blocks of 32 columns x 8 row strides, summed in a fixed order.
-    public static let addColumnSums = CUDAKernelSource(name: "add_column_sums", entryPoints: ["moduli_add_column_sums"], body: #"""
-        extern "C" __global__ void moduli_add_column_sums(const float* x, float* out, i64 rows, i64 columns) {
-            __shared__ float partial[8][33];
-            const i64 c = (i64)blockIdx.x * 32 + threadIdx.x;
-            float s = 0.0f;
-            if (c < columns) for (i64 r = threadIdx.y; r < rows; r += 8) s += x[r * columns + c];
-            partial[threadIdx.y][threadIdx.x] = s;
-            __syncthreads();
-            if (threadIdx.y == 0 && c < columns) {
-                float t = 0.0f;
-                for (int k = 0; k < 8; ++k) t += partial[k][threadIdx.x];
-                out[c] += t;
+    public static let addColumnSums = CUDAKernelSource(
+        name: "add_column_sums", entryPoints: ["moduli_add_column_sums"],
+        body: #"""
+            extern "C" __global__ void moduli_add_column_sums(const float* x, float* out, i64 rows, i64 columns) {
+                __shared__ float partial[8][33];
+                const i64 c = (i64)blockIdx.x * 32 + threadIdx.x;
+                float s = 0.0f;
+                if (c < columns) for (i64 r = threadIdx.y; r < rows; r += 8) s += x[r * columns + c];
+                partial[threadIdx.y][threadIdx.x] = s;
+                __syncthreads();
+                if (threadIdx.y == 0 && c < columns) {
+                    float t = 0.0f;
+                    for (int k = 0; k < 8; ++k) t += partial[k][threadIdx.x];
+                    out[c] += t;
+                }
             }
-        }
-        """#)
+            """#)
 
     /// y += alpha x.
-    public static let axpy = CUDAKernelSource(name: "axpy", entryPoints: ["moduli_axpy"], body: #"""
-        extern "C" __global__ void moduli_axpy(float* y, const float* x, float alpha, i64 n) {
-            MODULI_FOR_EACH(i, n) y[i] += alpha * x[i];
-        }
-        """#)
+    public static let axpy = CUDAKernelSource(
+        name: "axpy", entryPoints: ["moduli_axpy"],
+        body: #"""
+            extern "C" __global__ void moduli_axpy(float* y, const float* x, float alpha, i64 n) {
+                MODULI_FOR_EACH(i, n) y[i] += alpha * x[i];
+            }
+            """#)
 
     /// x *= factor.
-    public static let scale = CUDAKernelSource(name: "scale", entryPoints: ["moduli_scale"], body: #"""
-        extern "C" __global__ void moduli_scale(float* x, float factor, i64 n) {
-            MODULI_FOR_EACH(i, n) x[i] *= factor;
-        }
-        """#)
+    public static let scale = CUDAKernelSource(
+        name: "scale", entryPoints: ["moduli_scale"],
+        body: #"""
+            extern "C" __global__ void moduli_scale(float* x, float factor, i64 n) {
+                MODULI_FOR_EACH(i, n) x[i] *= factor;
+            }
+            """#)
 
     /// x *= mask.
-    public static let multiplyByMask = CUDAKernelSource(name: "multiply_by_mask", entryPoints: ["moduli_multiply_by_mask"], body: #"""
-        extern "C" __global__ void moduli_multiply_by_mask(float* x, const float* mask, i64 n) {
-            MODULI_FOR_EACH(i, n) x[i] *= mask[i];
-        }
-        """#)
+    public static let multiplyByMask = CUDAKernelSource(
+        name: "multiply_by_mask", entryPoints: ["moduli_multiply_by_mask"],
+        body: #"""
+            extern "C" __global__ void moduli_multiply_by_mask(float* x, const float* mask, i64 n) {
+                MODULI_FOR_EACH(i, n) x[i] *= mask[i];
+            }
+            """#)
 
     /// x = relu(x) (NaN and -0 kept) or tanh(x).
-    public static let elmanForward = CUDAKernelSource(name: "elman_forward", entryPoints: ["moduli_elman_forward"], body: #"""
-        extern "C" __global__ void moduli_elman_forward(float* x, i64 n, int relu) {
-            MODULI_FOR_EACH(i, n) {
-                const float v = x[i];
-                x[i] = relu ? (v < 0.0f ? 0.0f : v) : tanhf(v);
+    public static let elmanForward = CUDAKernelSource(
+        name: "elman_forward", entryPoints: ["moduli_elman_forward"],
+        body: #"""
+            extern "C" __global__ void moduli_elman_forward(float* x, i64 n, int relu) {
+                MODULI_FOR_EACH(i, n) {
+                    const float v = x[i];
+                    x[i] = relu ? (v < 0.0f ? 0.0f : v) : tanhf(v);
+                }
             }
-        }
-        """#)
+            """#)
 
     /// d = relu'(h) (g + o) or (g + o)(1 - h^2); o may be null.
-    public static let elmanBackward = CUDAKernelSource(name: "elman_backward", entryPoints: ["moduli_elman_backward"], body: #"""
-        extern "C" __global__ void moduli_elman_backward(const float* h, const float* g, const float* o, float* d, i64 n, int relu) {
-            MODULI_FOR_EACH(i, n) {
-                const float gi = o ? g[i] + o[i] : g[i];
-                d[i] = relu ? (h[i] > 0.0f ? gi : 0.0f) : gi * (1.0f - h[i] * h[i]);
+    public static let elmanBackward = CUDAKernelSource(
+        name: "elman_backward", entryPoints: ["moduli_elman_backward"],
+        body: #"""
+            extern "C" __global__ void moduli_elman_backward(const float* h, const float* g, const float* o, float* d, i64 n, int relu) {
+                MODULI_FOR_EACH(i, n) {
+                    const float gi = o ? g[i] + o[i] : g[i];
+                    d[i] = relu ? (h[i] > 0.0f ? gi : 0.0f) : gi * (1.0f - h[i] * h[i]);
+                }
             }
-        }
-        """#)
+            """#)
 
     /// The LSTM step, one thread per (sample, unit).
-    public static let lstmForward = CUDAKernelSource(name: "lstm_forward", entryPoints: ["moduli_lstm_forward"], body: #"""
-        extern "C" __global__ void moduli_lstm_forward(float* gates, const float* cPrev, float* c, float* h, i64 batch, i64 hidden) {
-            MODULI_FOR_EACH(idx, batch * hidden) {
-                const i64 n = idx / hidden, j = idx % hidden;
-                float* row = gates + n * 4 * hidden;
-                const float ig = moduli_sigmoid(row[j]), fg = moduli_sigmoid(row[hidden + j]);
-                const float gg = tanhf(row[2 * hidden + j]), og = moduli_sigmoid(row[3 * hidden + j]);
-                row[j] = ig; row[hidden + j] = fg; row[2 * hidden + j] = gg; row[3 * hidden + j] = og;
-                const float cc = fg * cPrev[idx] + ig * gg;
-                c[idx] = cc;
-                h[idx] = og * tanhf(cc);
+    public static let lstmForward = CUDAKernelSource(
+        name: "lstm_forward", entryPoints: ["moduli_lstm_forward"],
+        body: #"""
+            extern "C" __global__ void moduli_lstm_forward(float* gates, const float* cPrev, float* c, float* h, i64 batch, i64 hidden) {
+                MODULI_FOR_EACH(idx, batch * hidden) {
+                    const i64 n = idx / hidden, j = idx % hidden;
+                    float* row = gates + n * 4 * hidden;
+                    const float ig = moduli_sigmoid(row[j]), fg = moduli_sigmoid(row[hidden + j]);
+                    const float gg = tanhf(row[2 * hidden + j]), og = moduli_sigmoid(row[3 * hidden + j]);
+                    row[j] = ig; row[hidden + j] = fg; row[2 * hidden + j] = gg; row[3 * hidden + j] = og;
+                    const float cc = fg * cPrev[idx] + ig * gg;
+                    c[idx] = cc;
+                    h[idx] = og * tanhf(cc);
+                }
             }
-        }
-        """#)
+            """#)
 
     /// The LSTM step's backward; dOutput may be null.
-    public static let lstmBackward = CUDAKernelSource(name: "lstm_backward", entryPoints: ["moduli_lstm_backward"], body: #"""
-        extern "C" __global__ void moduli_lstm_backward(const float* gates, const float* cPrev, const float* c, const float* dOutput,
-                                                        const float* dh, float* dc, float* dGates, i64 batch, i64 hidden) {
-            MODULI_FOR_EACH(idx, batch * hidden) {
-                const i64 n = idx / hidden, j = idx % hidden;
-                const float* row = gates + n * 4 * hidden;
-                float* drow = dGates + n * 4 * hidden;
-                const float ig = row[j], fg = row[hidden + j], gg = row[2 * hidden + j], og = row[3 * hidden + j];
-                const float tc = tanhf(c[idx]);
-                const float dhT = dh[idx] + (dOutput ? dOutput[idx] : 0.0f);
-                const float dcT = dc[idx] + dhT * og * (1.0f - tc * tc);
-                drow[j] = dcT * gg * ig * (1.0f - ig);
-                drow[hidden + j] = dcT * cPrev[idx] * fg * (1.0f - fg);
-                drow[2 * hidden + j] = dcT * ig * (1.0f - gg * gg);
-                drow[3 * hidden + j] = dhT * tc * og * (1.0f - og);
-                dc[idx] = dcT * fg;
+    public static let lstmBackward = CUDAKernelSource(
+        name: "lstm_backward", entryPoints: ["moduli_lstm_backward"],
+        body: #"""
+            extern "C" __global__ void moduli_lstm_backward(const float* gates, const float* cPrev, const float* c, const float* dOutput,
+                                                            const float* dh, float* dc, float* dGates, i64 batch, i64 hidden) {
+                MODULI_FOR_EACH(idx, batch * hidden) {
+                    const i64 n = idx / hidden, j = idx % hidden;
+                    const float* row = gates + n * 4 * hidden;
+                    float* drow = dGates + n * 4 * hidden;
+                    const float ig = row[j], fg = row[hidden + j], gg = row[2 * hidden + j], og = row[3 * hidden + j];
+                    const float tc = tanhf(c[idx]);
+                    const float dhT = dh[idx] + (dOutput ? dOutput[idx] : 0.0f);
+                    const float dcT = dc[idx] + dhT * og * (1.0f - tc * tc);
+                    drow[j] = dcT * gg * ig * (1.0f - ig);
+                    drow[hidden + j] = dcT * cPrev[idx] * fg * (1.0f - fg);
+                    drow[2 * hidden + j] = dcT * ig * (1.0f - gg * gg);
+                    drow[3 * hidden + j] = dhT * tc * og * (1.0f - og);
+                    dc[idx] = dcT * fg;
+                }
             }
-        }
-        """#)
+            """#)
 
     /// The GRU step, one thread per (sample, unit).
-    public static let gruForward = CUDAKernelSource(name: "gru_forward", entryPoints: ["moduli_gru_forward"], body: #"""
-        extern "C" __global__ void moduli_gru_forward(float* gates, const float* recurrent, const float* hPrev, float* h,
-                                                      float* recurrentN, i64 batch, i64 hidden) {
-            MODULI_FOR_EACH(idx, batch * hidden) {
-                const i64 n = idx / hidden, j = idx % hidden;
-                float* row = gates + n * 3 * hidden;
-                const float* q = recurrent + n * 3 * hidden;
-                const float r = moduli_sigmoid(row[j] + q[j]);
-                const float z = moduli_sigmoid(row[hidden + j] + q[hidden + j]);
-                const float qn = q[2 * hidden + j];
-                const float nn = tanhf(row[2 * hidden + j] + r * qn);
-                row[j] = r; row[hidden + j] = z; row[2 * hidden + j] = nn;
-                recurrentN[idx] = qn;
-                h[idx] = (1.0f - z) * nn + z * hPrev[idx];
+    public static let gruForward = CUDAKernelSource(
+        name: "gru_forward", entryPoints: ["moduli_gru_forward"],
+        body: #"""
+            extern "C" __global__ void moduli_gru_forward(float* gates, const float* recurrent, const float* hPrev, float* h,
+                                                          float* recurrentN, i64 batch, i64 hidden) {
+                MODULI_FOR_EACH(idx, batch * hidden) {
+                    const i64 n = idx / hidden, j = idx % hidden;
+                    float* row = gates + n * 3 * hidden;
+                    const float* q = recurrent + n * 3 * hidden;
+                    const float r = moduli_sigmoid(row[j] + q[j]);
+                    const float z = moduli_sigmoid(row[hidden + j] + q[hidden + j]);
+                    const float qn = q[2 * hidden + j];
+                    const float nn = tanhf(row[2 * hidden + j] + r * qn);
+                    row[j] = r; row[hidden + j] = z; row[2 * hidden + j] = nn;
+                    recurrentN[idx] = qn;
+                    h[idx] = (1.0f - z) * nn + z * hPrev[idx];
+                }
             }
-        }
-        """#)
+            """#)
 
     /// The GRU step's backward; dOutput may be null.
-    public static let gruBackward = CUDAKernelSource(name: "gru_backward", entryPoints: ["moduli_gru_backward"], body: #"""
-        extern "C" __global__ void moduli_gru_backward(const float* gates, const float* hPrev, const float* recurrentN,
-                                                       const float* dOutput, float* dh, float* dPre, float* dRecurrent,
-                                                       i64 batch, i64 hidden) {
-            MODULI_FOR_EACH(idx, batch * hidden) {
-                const i64 n = idx / hidden, j = idx % hidden;
-                const float* row = gates + n * 3 * hidden;
-                float* prow = dPre + n * 3 * hidden;
-                float* qrow = dRecurrent + n * 3 * hidden;
-                const float r = row[j], z = row[hidden + j], nn = row[2 * hidden + j];
-                const float dhT = dh[idx] + (dOutput ? dOutput[idx] : 0.0f);
-                const float dan = dhT * (1.0f - z) * (1.0f - nn * nn);
-                const float daz = dhT * (hPrev[idx] - nn) * z * (1.0f - z);
-                const float dar = dan * recurrentN[idx] * r * (1.0f - r);
-                prow[j] = dar; prow[hidden + j] = daz; prow[2 * hidden + j] = dan;
-                qrow[j] = dar; qrow[hidden + j] = daz; qrow[2 * hidden + j] = dan * r;
-                dh[idx] = dhT * z;
+    public static let gruBackward = CUDAKernelSource(
+        name: "gru_backward", entryPoints: ["moduli_gru_backward"],
+        body: #"""
+            extern "C" __global__ void moduli_gru_backward(const float* gates, const float* hPrev, const float* recurrentN,
+                                                           const float* dOutput, float* dh, float* dPre, float* dRecurrent,
+                                                           i64 batch, i64 hidden) {
+                MODULI_FOR_EACH(idx, batch * hidden) {
+                    const i64 n = idx / hidden, j = idx % hidden;
+                    const float* row = gates + n * 3 * hidden;
+                    float* prow = dPre + n * 3 * hidden;
+                    float* qrow = dRecurrent + n * 3 * hidden;
+                    const float r = row[j], z = row[hidden + j], nn = row[2 * hidden + j];
+                    const float dhT = dh[idx] + (dOutput ? dOutput[idx] : 0.0f);
+                    const float dan = dhT * (1.0f - z) * (1.0f - nn * nn);
+                    const float daz = dhT * (hPrev[idx] - nn) * z * (1.0f - z);
+                    const float dar = dan * recurrentN[idx] * r * (1.0f - r);
+                    prow[j] = dar; prow[hidden + j] = daz; prow[2 * hidden + j] = dan;
+                    qrow[j] = dar; qrow[hidden + j] = daz; qrow[2 * hidden + j] = dan * r;
+                    dh[idx] = dhT * z;
+                }
             }
-        }
-        """#)
+            """#)
 
     /// Cross-entropy rows against class indices, one block per row: max, first argmax, the sum of
     /// exponentials, then the loss and the gradient. argmax and gradient may be null.
-    public static let crossEntropyRows = CUDAKernelSource(name: "cross_entropy_rows", entryPoints: ["moduli_cross_entropy_rows"], body: #"""
-        extern "C" __global__ void moduli_cross_entropy_rows(const float* logits, const float* targets, float* losses, float* argmax,
-                                                             float* gradient, i64 rows, int classes, float scale) {
-            for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
-                const float* x = logits + r * classes;
-                float m = MODULI_NEG_INF;
-                for (int j = threadIdx.x; j < classes; j += blockDim.x) m = fmaxf(m, x[j]);
-                m = moduli_block_reduce<ModuliMax<float> >(m, MODULI_NEG_INF);
-                int first = classes;
-                for (int j = threadIdx.x; j < classes; j += blockDim.x) if (x[j] == m) { first = j; break; }
-                first = moduli_block_reduce<ModuliMin<int> >(first, classes);
-                float z = 0.0f;
-                for (int j = threadIdx.x; j < classes; j += blockDim.x) z += expf(x[j] - m);
-                z = moduli_block_reduce<ModuliSum<float> >(z, 0.0f);
-                const float t = targets[r];
-                const bool valid = t >= 0.0f && t < (float)classes && truncf(t) == t;
-                const int target = valid ? (int)t : 0;
-                if (threadIdx.x == 0) {
-                    losses[r] = valid ? (float)(log((double)z) - (double)(x[target] - m)) : MODULI_NAN;
-                    if (argmax) argmax[r] = (float)(first < classes ? first : 0);
-                }
-                if (gradient) {
-                    float* d = gradient + r * classes;
-                    const float k = scale / z;
-                    for (int j = threadIdx.x; j < classes; j += blockDim.x) {
-                        const float e = expf(x[j] - m) * k;
-                        d[j] = valid ? (j == target ? e - scale : e) : MODULI_NAN;
+    public static let crossEntropyRows = CUDAKernelSource(
+        name: "cross_entropy_rows", entryPoints: ["moduli_cross_entropy_rows"],
+        body: #"""
+            extern "C" __global__ void moduli_cross_entropy_rows(const float* logits, const float* targets, float* losses, float* argmax,
+                                                                 float* gradient, i64 rows, int classes, float scale) {
+                for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+                    const float* x = logits + r * classes;
+                    float m = MODULI_NEG_INF;
+                    for (int j = threadIdx.x; j < classes; j += blockDim.x) m = fmaxf(m, x[j]);
+                    m = moduli_block_reduce<ModuliMax<float> >(m, MODULI_NEG_INF);
+                    int first = classes;
+                    for (int j = threadIdx.x; j < classes; j += blockDim.x) if (x[j] == m) { first = j; break; }
+                    first = moduli_block_reduce<ModuliMin<int> >(first, classes);
+                    float z = 0.0f;
+                    for (int j = threadIdx.x; j < classes; j += blockDim.x) z += expf(x[j] - m);
+                    z = moduli_block_reduce<ModuliSum<float> >(z, 0.0f);
+                    const float t = targets[r];
+                    const bool valid = t >= 0.0f && t < (float)classes && truncf(t) == t;
+                    const int target = valid ? (int)t : 0;
+                    if (threadIdx.x == 0) {
+                        losses[r] = valid ? (float)(log((double)z) - (double)(x[target] - m)) : MODULI_NAN;
+                        if (argmax) argmax[r] = (float)(first < classes ? first : 0);
+                    }
+                    if (gradient) {
+                        float* d = gradient + r * classes;
+                        const float k = scale / z;
+                        for (int j = threadIdx.x; j < classes; j += blockDim.x) {
+                            const float e = expf(x[j] - m) * k;
+                            d[j] = valid ? (j == target ? e - scale : e) : MODULI_NAN;
+                        }
                     }
                 }
             }
-        }
-        """#)
+            """#)
 
     /// Soft-target cross-entropy rows, one block per row; gradient may be null.
-    public static let softCrossEntropyRows = CUDAKernelSource(name: "soft_cross_entropy_rows",
-                                                              entryPoints: ["moduli_soft_cross_entropy_rows"], body: #"""
-        extern "C" __global__ void moduli_soft_cross_entropy_rows(const float* logits, const float* targets, float* losses,
-                                                                  float* gradient, i64 rows, int classes, float scale) {
-            for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
-                const float* x = logits + r * classes;
-                const float* p = targets + r * classes;
-                float m = MODULI_NEG_INF;
-                for (int j = threadIdx.x; j < classes; j += blockDim.x) m = fmaxf(m, x[j]);
-                m = moduli_block_reduce<ModuliMax<float> >(m, MODULI_NEG_INF);
-                float z = 0.0f, ps = 0.0f, mass = 0.0f;
-                for (int j = threadIdx.x; j < classes; j += blockDim.x) {
-                    const float s = x[j] - m;
-                    z += expf(s); ps += p[j] * s; mass += p[j];
-                }
-                z = moduli_block_reduce<ModuliSum<float> >(z, 0.0f);
-                ps = moduli_block_reduce<ModuliSum<float> >(ps, 0.0f);
-                mass = moduli_block_reduce<ModuliSum<float> >(mass, 0.0f);
-                if (threadIdx.x == 0) losses[r] = (float)((double)mass * log((double)z) - (double)ps);
-                if (gradient) {
-                    float* d = gradient + r * classes;
-                    const float k = scale * mass / z;
-                    for (int j = threadIdx.x; j < classes; j += blockDim.x) d[j] = expf(x[j] - m) * k - scale * p[j];
+    public static let softCrossEntropyRows = CUDAKernelSource(
+        name: "soft_cross_entropy_rows",
+        entryPoints: ["moduli_soft_cross_entropy_rows"],
+        body: #"""
+            extern "C" __global__ void moduli_soft_cross_entropy_rows(const float* logits, const float* targets, float* losses,
+                                                                      float* gradient, i64 rows, int classes, float scale) {
+                for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+                    const float* x = logits + r * classes;
+                    const float* p = targets + r * classes;
+                    float m = MODULI_NEG_INF;
+                    for (int j = threadIdx.x; j < classes; j += blockDim.x) m = fmaxf(m, x[j]);
+                    m = moduli_block_reduce<ModuliMax<float> >(m, MODULI_NEG_INF);
+                    float z = 0.0f, ps = 0.0f, mass = 0.0f;
+                    for (int j = threadIdx.x; j < classes; j += blockDim.x) {
+                        const float s = x[j] - m;
+                        z += expf(s); ps += p[j] * s; mass += p[j];
+                    }
+                    z = moduli_block_reduce<ModuliSum<float> >(z, 0.0f);
+                    ps = moduli_block_reduce<ModuliSum<float> >(ps, 0.0f);
+                    mass = moduli_block_reduce<ModuliSum<float> >(mass, 0.0f);
+                    if (threadIdx.x == 0) losses[r] = (float)((double)mass * log((double)z) - (double)ps);
+                    if (gradient) {
+                        float* d = gradient + r * classes;
+                        const float k = scale * mass / z;
+                        for (int j = threadIdx.x; j < classes; j += blockDim.x) d[j] = expf(x[j] - m) * k - scale * p[j];
+                    }
                 }
             }
-        }
-        """#)
+            """#)
 
     /// Sums in Double: each block writes one partial sum; one block then adds the partials in a
     /// fixed order and scales (deterministic for a given size).
-    public static let reduce = CUDAKernelSource(name: "reduce", entryPoints: ["moduli_partial_sums", "moduli_finish_sum"], body: #"""
-        extern "C" __global__ void moduli_partial_sums(const float* x, i64 n, int squares, double* partials) {
-            double s = 0.0;
-            MODULI_FOR_EACH(i, n) { const double v = x[i]; s += squares ? v * v : v; }
-            s = moduli_block_reduce<ModuliSum<double> >(s, 0.0);
-            if (threadIdx.x == 0) partials[blockIdx.x] = s;
-        }
+    public static let reduce = CUDAKernelSource(
+        name: "reduce", entryPoints: ["moduli_partial_sums", "moduli_finish_sum"],
+        body: #"""
+            extern "C" __global__ void moduli_partial_sums(const float* x, i64 n, int squares, double* partials) {
+                double s = 0.0;
+                MODULI_FOR_EACH(i, n) { const double v = x[i]; s += squares ? v * v : v; }
+                s = moduli_block_reduce<ModuliSum<double> >(s, 0.0);
+                if (threadIdx.x == 0) partials[blockIdx.x] = s;
+            }
 
-        extern "C" __global__ void moduli_finish_sum(const double* partials, int count, double factor, float* result, int accumulate) {
-            double s = 0.0;
-            for (int i = threadIdx.x; i < count; i += blockDim.x) s += partials[i];
-            s = moduli_block_reduce<ModuliSum<double> >(s, 0.0) * factor;
-            if (threadIdx.x == 0) result[0] = accumulate ? (float)((double)result[0] + s) : (float)s;
-        }
-        """#)
+            extern "C" __global__ void moduli_finish_sum(const double* partials, int count, double factor, float* result, int accumulate) {
+                double s = 0.0;
+                for (int i = threadIdx.x; i < count; i += blockDim.x) s += partials[i];
+                s = moduli_block_reduce<ModuliSum<double> >(s, 0.0) * factor;
+                if (threadIdx.x == 0) result[0] = accumulate ? (float)((double)result[0] + s) : (float)s;
+            }
+            """#)
 
     /// One SGD step; buffer is null without momentum.
-    public static let sgdStep = CUDAKernelSource(name: "sgd_step", entryPoints: ["moduli_sgd_step"], body: #"""
-        extern "C" __global__ void moduli_sgd_step(float* p, const float* g, float* buffer, i64 n, float lr, float wd, float mu,
-                                                   float damp, int nesterov, int first) {
-            MODULI_FOR_EACH(i, n) {
-                if (!buffer) { p[i] -= lr * (g[i] + wd * p[i]); continue; }
-                const float gi = g[i] + wd * p[i];
-                const float b = first ? gi : mu * buffer[i] + damp * gi;
-                buffer[i] = b;
-                p[i] -= lr * (nesterov ? gi + mu * b : b);
+    public static let sgdStep = CUDAKernelSource(
+        name: "sgd_step", entryPoints: ["moduli_sgd_step"],
+        body: #"""
+            extern "C" __global__ void moduli_sgd_step(float* p, const float* g, float* buffer, i64 n, float lr, float wd, float mu,
+                                                       float damp, int nesterov, int first) {
+                MODULI_FOR_EACH(i, n) {
+                    if (!buffer) { p[i] -= lr * (g[i] + wd * p[i]); continue; }
+                    const float gi = g[i] + wd * p[i];
+                    const float b = first ? gi : mu * buffer[i] + damp * gi;
+                    buffer[i] = b;
+                    p[i] -= lr * (nesterov ? gi + mu * b : b);
+                }
             }
-        }
-        """#)
+            """#)
 
     /// One Adam/AdamW step with the host-computed constants.
-    public static let adamStep = CUDAKernelSource(name: "adam_step", entryPoints: ["moduli_adam_step"], body: #"""
-        extern "C" __global__ void moduli_adam_step(float* p, const float* g, float* m, float* v, i64 n, float l2, float decay,
-                                                    float b1, float b2, float c1, float c2, float stepSize, float bc2Root, float eps) {
-            MODULI_FOR_EACH(i, n) {
-                const float pi = p[i];
-                const float gi = g[i] + l2 * pi;
-                const float mi = b1 * m[i] + c1 * gi;
-                const float vi = b2 * v[i] + c2 * gi * gi;
-                m[i] = mi; v[i] = vi;
-                p[i] = pi * decay - stepSize * mi / (sqrtf(vi) / bc2Root + eps);
+    public static let adamStep = CUDAKernelSource(
+        name: "adam_step", entryPoints: ["moduli_adam_step"],
+        body: #"""
+            extern "C" __global__ void moduli_adam_step(float* p, const float* g, float* m, float* v, i64 n, float l2, float decay,
+                                                        float b1, float b2, float c1, float c2, float stepSize, float bc2Root, float eps) {
+                MODULI_FOR_EACH(i, n) {
+                    const float pi = p[i];
+                    const float gi = g[i] + l2 * pi;
+                    const float mi = b1 * m[i] + c1 * gi;
+                    const float vi = b2 * v[i] + c2 * gi * gi;
+                    m[i] = mi; v[i] = vi;
+                    p[i] = pi * decay - stepSize * mi / (sqrtf(vi) / bc2Root + eps);
+                }
             }
-        }
-        """#)
+            """#)
 
     /// The moduli penalty: per-block partial sums of R |W|^p (finished by moduli_finish_sum) and,
     /// when gradient is not null, gradient += scale R p |W|^(p-1) sign(W). R is tiled over the
     /// gate blocks: entry i of W uses R[i mod H^2].
-    public static let moduliPenalty = CUDAKernelSource(name: "moduli_penalty", entryPoints: ["moduli_penalty"], body: #"""
-        extern "C" __global__ void moduli_penalty(const float* w, const float* r, float* gradient, i64 count, i64 hh, int power,
-                                                  float scale, double* partials) {
-            double s = 0.0;
-            MODULI_FOR_EACH(i, count) {
-                const float wi = w[i], ri = r[i % hh], a = fabsf(wi);
-                s += (double)ri * (power == 1 ? (double)a : (double)a * (double)a);
-                if (gradient) {
-                    const float slope = power == 1 ? (wi > 0.0f ? 1.0f : (wi < 0.0f ? -1.0f : 0.0f)) : 2.0f * wi;
-                    gradient[i] += scale * ri * slope;
+    public static let moduliPenalty = CUDAKernelSource(
+        name: "moduli_penalty", entryPoints: ["moduli_penalty"],
+        body: #"""
+            extern "C" __global__ void moduli_penalty(const float* w, const float* r, float* gradient, i64 count, i64 hh, int power,
+                                                      float scale, double* partials) {
+                double s = 0.0;
+                MODULI_FOR_EACH(i, count) {
+                    const float wi = w[i], ri = r[i % hh], a = fabsf(wi);
+                    s += (double)ri * (power == 1 ? (double)a : (double)a * (double)a);
+                    if (gradient) {
+                        const float slope = power == 1 ? (wi > 0.0f ? 1.0f : (wi < 0.0f ? -1.0f : 0.0f)) : 2.0f * wi;
+                        gradient[i] += scale * ri * slope;
+                    }
                 }
+                s = moduli_block_reduce<ModuliSum<double> >(s, 0.0);
+                if (threadIdx.x == 0) partials[blockIdx.x] = s;
             }
-            s = moduli_block_reduce<ModuliSum<double> >(s, 0.0);
-            if (threadIdx.x == 0) partials[blockIdx.x] = s;
-        }
-        """#)
+            """#)
 
     /// One pass of the radix select for the pruning threshold: a 256-bin histogram of the next 8
     /// bits of |w|'s bit pattern over the entries whose higher bits equal `prefix`.
-    public static let magnitudeHistogram = CUDAKernelSource(name: "magnitude_histogram", entryPoints: ["moduli_magnitude_histogram"],
-                                                            body: #"""
-        extern "C" __global__ void moduli_magnitude_histogram(const float* x, i64 n, unsigned prefix, unsigned prefixMask, int shift,
-                                                              unsigned* histogram) {
-            __shared__ unsigned local[256];
-            for (int b = threadIdx.x; b < 256; b += blockDim.x) local[b] = 0u;
-            __syncthreads();
-            MODULI_FOR_EACH(i, n) {
-                const unsigned bits = __float_as_uint(x[i]) & 0x7fffffffu;
-                if ((bits & prefixMask) == prefix) atomicAdd(&local[(bits >> shift) & 255u], 1u);
+    public static let magnitudeHistogram = CUDAKernelSource(
+        name: "magnitude_histogram", entryPoints: ["moduli_magnitude_histogram"],
+        body: #"""
+            extern "C" __global__ void moduli_magnitude_histogram(const float* x, i64 n, unsigned prefix, unsigned prefixMask, int shift,
+                                                                  unsigned* histogram) {
+                __shared__ unsigned local[256];
+                for (int b = threadIdx.x; b < 256; b += blockDim.x) local[b] = 0u;
+                __syncthreads();
+                MODULI_FOR_EACH(i, n) {
+                    const unsigned bits = __float_as_uint(x[i]) & 0x7fffffffu;
+                    if ((bits & prefixMask) == prefix) atomicAdd(&local[(bits >> shift) & 255u], 1u);
+                }
+                __syncthreads();
+                for (int b = threadIdx.x; b < 256; b += blockDim.x) if (local[b]) atomicAdd(&histogram[b], local[b]);
             }
-            __syncthreads();
-            for (int b = threadIdx.x; b < 256; b += blockDim.x) if (local[b]) atomicAdd(&histogram[b], local[b]);
-        }
-        """#)
+            """#)
 
     /// Every kernel source of the backend.
     public static let all: [CUDAKernelSource] = [
         addRowVector, addColumnSums, axpy, scale, multiplyByMask, elmanForward, elmanBackward, lstmForward, lstmBackward,
         gruForward, gruBackward, crossEntropyRows, softCrossEntropyRows, reduce, sgdStep, adamStep, moduliPenalty,
-        magnitudeHistogram,
+        magnitudeHistogram
     ]
 
     /// The NVRTC options of every compilation: no fused multiply-add (CPU rounding), and the

@@ -2,9 +2,9 @@
 // on machines without CUDA, and finds the CUDA libraries wherever a driver, a toolkit or a Python
 // wheel put them. Reference: dlopen(3), ld.so(8).
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// A shared library opened with dlopen, kept open for the life of the process.
@@ -30,8 +30,10 @@ public final class DynamicLibrary: @unchecked Sendable {
     ///
     /// Throws `ComputeError.libraryNotFound` listing every candidate with why it failed, and
     /// `remedy` (what to install or set).
-    public static func open(name: String, candidates: [String], remedy: String,
-                            preload: (String) -> [String] = { _ in [] }) throws -> DynamicLibrary {
+    public static func open(
+        name: String, candidates: [String], remedy: String,
+        preload: (String) -> [String] = { _ in [] }
+    ) throws -> DynamicLibrary {
         var tried = [String]()
         var seen = Set<String>()
         for candidate in candidates where seen.insert(candidate).inserted {
@@ -51,8 +53,10 @@ public final class DynamicLibrary: @unchecked Sendable {
                 return DynamicLibrary(handle: handle, path: candidate, name: name)
             }
             let reason = dlerror().map { String(cString: $0) } ?? "dlopen failed"
-            tried.append(candidate.contains("/") ? "\(candidate): \(reason)"
-                         : "\(candidate) (dynamic linker search: LD_LIBRARY_PATH, ld.so cache, default folders): \(reason)")
+            tried.append(
+                candidate.contains("/")
+                    ? "\(candidate): \(reason)"
+                    : "\(candidate) (dynamic linker search: LD_LIBRARY_PATH, ld.so cache, default folders): \(reason)")
         }
         throw ComputeError.libraryNotFound(library: name, tried: tried, remedy: remedy)
     }
@@ -68,7 +72,8 @@ public final class DynamicLibrary: @unchecked Sendable {
         defer { info.deallocate() }
         info.initializeMemory(as: UInt.self, repeating: 0, count: 4)
         guard unsafeBitCast(f, to: Dladdr.self)(address, info) != 0,
-              let name = info.load(as: UnsafePointer<CChar>?.self) else { return path }
+            let name = info.load(as: UnsafePointer<CChar>?.self)
+        else { return path }
         return String(cString: name)
     }
 
@@ -138,10 +143,12 @@ public enum CUDALibraryLocations {
         var patterns = extra
         if let venv = environment("VIRTUAL_ENV") { patterns.append("\(venv)/lib/python3*/site-packages") }
         if let home = environment("HOME") { patterns.append("\(home)/.local/lib/python3*/site-packages") }
-        patterns += ["/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
-                     "/usr/lib/python3/dist-packages", "/opt/*/lib/python3*/site-packages",
-                     "/opt/*/.venv/lib/python3*/site-packages", "/opt/conda/lib/python3*/site-packages",
-                     ".venv-nvrtc/lib/python3*/site-packages"]
+        patterns += [
+            "/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
+            "/usr/lib/python3/dist-packages", "/opt/*/lib/python3*/site-packages",
+            "/opt/*/.venv/lib/python3*/site-packages", "/opt/conda/lib/python3*/site-packages",
+            ".venv-nvrtc/lib/python3*/site-packages"
+        ]
         return patterns.flatMap { $0.contains("*") ? glob($0) : [$0] }
     }
 
@@ -159,8 +166,10 @@ public enum CUDALibraryLocations {
         let names = ["libcuda.so.1", "libcuda.so"]
         var c = environment(driverVariable).map { expand($0, names: names) } ?? []
         if systemSearch { c += names }
-        for folder in ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/local/nvidia/lib64",
-                       "/usr/local/nvidia/lib", "/usr/lib/wsl/lib", "/run/opengl-driver/lib"] {
+        for folder in [
+            "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/local/nvidia/lib64",
+            "/usr/local/nvidia/lib", "/usr/lib/wsl/lib", "/run/opengl-driver/lib"
+        ] {
             c += names.map { "\(folder)/\($0)" }
         }
         return c
@@ -172,7 +181,8 @@ public enum CUDALibraryLocations {
         let names = names("libcublas", majors: ["13", "12", "11"], preferred: driverMajor)
         var c = environment(cublasVariable).map { expand($0, names: names) } ?? []
         if systemSearch { c += names }
-        let folders = toolkitFolders() + ["/usr/lib/x86_64-linux-gnu", "/usr/lib64"]
+        let folders =
+            toolkitFolders() + ["/usr/lib/x86_64-linux-gnu", "/usr/lib64"]
             + sitePackages(extra: extraSitePackages).flatMap { ["\($0)/nvidia/cu13/lib", "\($0)/nvidia/cublas/lib"] }
         for folder in folders { c += names.map { "\(folder)/\($0)" } }
         return c
@@ -184,7 +194,8 @@ public enum CUDALibraryLocations {
         let names = names("libnvrtc", majors: ["13", "12", "11.2", "11"], preferred: driverMajor)
         var c = environment(nvrtcVariable).map { expand($0, names: names) } ?? []
         if systemSearch { c += names }
-        let folders = toolkitFolders() + ["/usr/lib/x86_64-linux-gnu", "/usr/lib64"]
+        let folders =
+            toolkitFolders() + ["/usr/lib/x86_64-linux-gnu", "/usr/lib64"]
             + sitePackages(extra: extraSitePackages).flatMap { ["\($0)/nvidia/cu13/lib", "\($0)/nvidia/cuda_nvrtc/lib"] }
         for folder in folders { c += names.map { "\(folder)/\($0)" } }
         return c

@@ -1,9 +1,9 @@
 // NVRTC, CUDA's run-time compiler, reached through dlopen: CUDA C source to PTX (and to CUBIN for
 // a real GPU architecture). It needs no GPU. Reference: the NVRTC documentation (nvrtc.h).
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The compiled form of one kernel source.
@@ -23,8 +23,11 @@ public struct CompiledKernel: Sendable {
 public final class NVRTC: @unchecked Sendable {
     typealias Result = Int32
     typealias Program = OpaquePointer?
-    private let createProgram: @convention(c) (UnsafeMutablePointer<Program>, UnsafePointer<CChar>, UnsafePointer<CChar>?, Int32,
-                                               UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?) -> Result
+    private let createProgram:
+        @convention(c) (
+            UnsafeMutablePointer<Program>, UnsafePointer<CChar>, UnsafePointer<CChar>?, Int32,
+            UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?
+        ) -> Result
     private let compileProgram: @convention(c) (Program, Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> Result
     private let destroyProgram: @convention(c) (UnsafeMutablePointer<Program>) -> Result
     private let getLogSize: @convention(c) (Program, UnsafeMutablePointer<Int>) -> Result
@@ -61,8 +64,8 @@ public final class NVRTC: @unchecked Sendable {
         errorString = try library.function("nvrtcGetErrorString")
         numSupportedArchs = library.optionalFunction("nvrtcGetNumSupportedArchs")
         supportedArchs = library.optionalFunction("nvrtcGetSupportedArchs")
-        let versionFunction: @convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Result
-            = try library.function("nvrtcVersion")
+        let versionFunction: @convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Result = try library.function(
+            "nvrtcVersion")
         var major: Int32 = 0, minor: Int32 = 0
         let status = versionFunction(&major, &minor)
         guard status == 0 else {
@@ -100,8 +103,10 @@ public final class NVRTC: @unchecked Sendable {
         try check(createProgram(&program, source, name, 0, nil, nil), "nvrtcCreateProgram(\(name))")
         defer { _ = destroyProgram(&program) }
         let cOptions: [UnsafeMutablePointer<CChar>?] = options.map { strdup($0) }
-        defer { cOptions.forEach { free($0) } }
-        let status = cOptions.map { UnsafePointer($0) }.withUnsafeBufferPointer { compileProgram(program, Int32(options.count), $0.baseAddress) }
+        defer { for option in cOptions { free(option) } }
+        let status = cOptions.map { UnsafePointer($0) }.withUnsafeBufferPointer {
+            compileProgram(program, Int32(options.count), $0.baseAddress)
+        }
         let log = programLog(program)
         try check(status, "nvrtcCompileProgram(\(name), options \(options.joined(separator: " ")))", log: log)
         var ptx = [UInt8]()

@@ -12,8 +12,9 @@ public struct AddingModel: Sendable {
 
     /// Registers the parameters in `store` with PyTorch's default initialisation.
     public init(kind: CellKind, hiddenSize: Int, layers: Int, bias: Bool, store: ParameterStore<Float>, rng: inout SeededGenerator) {
-        rnn = RecurrentNetwork(kind: kind, inputSize: 2, hiddenSize: hiddenSize, layerCount: layers, bias: bias,
-                               name: "rnn", in: store, rng: &rng)
+        rnn = RecurrentNetwork(
+            kind: kind, inputSize: 2, hiddenSize: hiddenSize, layerCount: layers, bias: bias,
+            name: "rnn", in: store, rng: &rng)
         head = Linear(inputSize: hiddenSize, outputSize: 1, name: "fc", in: store, rng: &rng)
     }
 
@@ -59,8 +60,10 @@ public struct AddingModel: Sendable {
 
     /// Runs the recurrent stack over `set` in chunks of `chunk` sequences, calling `body` with each
     /// chunk's caches and the index of its first sequence, until `body` returns false.
-    func forEachChunk(_ set: AddingBatch, length: Int, _ store: ParameterStore<Float>, chunk: Int = 500,
-                      _ body: ([RecurrentCache<Float>], Int) -> Bool) {
+    func forEachChunk(
+        _ set: AddingBatch, length: Int, _ store: ParameterStore<Float>, chunk: Int = 500,
+        _ body: ([RecurrentCache<Float>], Int) -> Bool
+    ) {
         let n = set.targets.rows
         var start = 0
         while start < n {

@@ -54,7 +54,11 @@ public struct AddingTask: TrainingTask {
         typealias O = ConfigOption<AddingConfig>
         return TaskCommandLine(
             abstract: "The adding problem: Elman ReLU network, Adam, fresh batches, fixed test set.",
-            discussion: "Defaults are the paper's protocol: T=50, H=128, batch 32, Adam lr 1e-4, clip 0.5, 100 epochs of 313 batches then 10 epochs at fixed sparsity, lambda 1e-3.",
+            discussion:
+                """
+                Defaults are the paper's protocol: T=50, H=128, batch 32, Adam lr 1e-4, clip 0.5, 100 epochs of 313 batches then 10 \
+                epochs at fixed sparsity, lambda 1e-3.
+                """,
             defaults: AddingConfig(),
             options: [
                 O.value("length", \.options.length, key: "options.length", "T", help: "Sequence length T (default 50)."),
@@ -64,7 +68,7 @@ public struct AddingTask: TrainingTask {
                 O.inversion("bias", \.options.bias, key: "options.bias", help: "Biases in the recurrent layers (default on)."),
                 O.value("batch-size", \.options.batchSize, key: "options.batchSize", "N", help: "Batch size B (default 32)."),
                 O.value("test-size", \.options.testSize, key: "options.testSize", "N", help: "Held-out test sequences (default 2000)."),
-                O.value("test-seed", \.options.testSeed, key: "options.testSeed", "N", help: "Seed of the fixed held-out test set."),
+                O.value("test-seed", \.options.testSeed, key: "options.testSeed", "N", help: "Seed of the fixed held-out test set.")
             ])
     }
 
@@ -75,11 +79,17 @@ public struct AddingTask: TrainingTask {
     }
 
     public static func validate(_ o: AddingOptions, training: TrainingConfig) throws {
-        try require(o.length >= 2 && o.length <= 1_000_000, "\(label("options.length")) must be between 2 (two markers) and 1000000, got \(o.length).")
-        try require(o.hiddenSize >= 1 && o.hiddenSize <= 65_536, "\(label("options.hiddenSize")) must be between 1 and 65536, got \(o.hiddenSize).")
+        try require(
+            o.length >= 2 && o.length <= 1_000_000,
+            "\(label("options.length")) must be between 2 (two markers) and 1000000, got \(o.length).")
+        try require(
+            o.hiddenSize >= 1 && o.hiddenSize <= 65_536, "\(label("options.hiddenSize")) must be between 1 and 65536, got \(o.hiddenSize).")
         try require(o.layers >= 1 && o.layers <= 16, "\(label("options.layers")) must be between 1 and 16, got \(o.layers).")
-        try require(o.batchSize >= 1 && o.batchSize <= 1_000_000, "\(label("options.batchSize")) must be between 1 and 1000000, got \(o.batchSize).")
-        try require(o.testSize >= 1 && o.testSize <= 10_000_000, "\(label("options.testSize")) must be between 1 and 10000000, got \(o.testSize).")
+        try require(
+            o.batchSize >= 1 && o.batchSize <= 1_000_000, "\(label("options.batchSize")) must be between 1 and 1000000, got \(o.batchSize)."
+        )
+        try require(
+            o.testSize >= 1 && o.testSize <= 10_000_000, "\(label("options.testSize")) must be between 1 and 10000000, got \(o.testSize).")
     }
 
     public static func memoryEstimate(_ o: AddingOptions, training: TrainingConfig) -> Double {
@@ -95,9 +105,10 @@ public struct AddingTask: TrainingTask {
     }
 
     public func roles(of model: AddingModel) -> ParameterRoles {
-        ParameterRoles(pruned: model.prunableWeights, recurrent: model.rnn.recurrentWeights,
-                       hiddenSize: options.hiddenSize, networks: [model.rnn], linears: [model.head],
-                       hiddenUnitAxes: model.rnn.hiddenUnitAxes + [HiddenUnitAxis(slot: model.head.weight, dimension: 1)])
+        ParameterRoles(
+            pruned: model.prunableWeights, recurrent: model.rnn.recurrentWeights,
+            hiddenSize: options.hiddenSize, networks: [model.rnn], linears: [model.head],
+            hiddenUnitAxes: model.rnn.hiddenUnitAxes + [HiddenUnitAxis(slot: model.head.weight, dimension: 1)])
     }
 
     public func makeStream(rng: SeededGenerator) -> Stream { Stream(rng: rng) }

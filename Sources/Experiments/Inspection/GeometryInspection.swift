@@ -35,8 +35,10 @@ public enum GeometryInspection {
 
     /// Builds the regularizer for `neurons` neurons; writes R (`matrixPath`) and the positions
     /// (`positionsPath`) as float32 .npy files when asked, atomically.
-    public static func inspect(_ config: RegularizerConfig, neurons: Int, seed: UInt64,
-                               matrixPath: String? = nil, positionsPath: String? = nil) throws -> GeometryInspectionResult {
+    public static func inspect(
+        _ config: RegularizerConfig, neurons: Int, seed: UInt64,
+        matrixPath: String? = nil, positionsPath: String? = nil
+    ) throws -> GeometryInspectionResult {
         guard neurons >= 1 && neurons <= 32_768 else {
             throw ExperimentError("--neurons must be between 1 and 32768 (R has neurons^2 entries), got \(neurons).")
         }
@@ -47,8 +49,9 @@ public enum GeometryInspection {
         if case .geometric(let name) = config.kind {
             do { _ = try ModuliSpaces.named(name) } catch { throw ExperimentError("--space: \(error)") }
         }
-        try requireMemory(memoryEstimate(config, neurons: neurons, writingMatrix: matrixPath != nil),
-                          what: "R for \(neurons) neurons", reduce: "--neurons")
+        try requireMemory(
+            memoryEstimate(config, neurons: neurons, writingMatrix: matrixPath != nil),
+            what: "R for \(neurons) neurons", reduce: "--neurons")
         var rng = SeededGenerator(seed: seed).derived(3)  // the stream a training run uses for its regularizer
         let store = ParameterStore<Float>()
         let regularizer: ModuliRegularizer<Float>

@@ -107,13 +107,16 @@ public enum SparseKernelBenchmark {
         let dir = URL(fileURLWithPath: runDirectory)
         let modelPath = dir.appendingPathComponent("model.safetensors").path
         let hint = "--mask-from needs a trained run directory with model.safetensors (and positions.npy for the ordering)."
-        let tensors = try ModelFiles.read(modelPath, maximumBytes: 1 << 34, missingHint: hint,
-                                          remedy: "Restore it from a copy, or train the run again: moduli train --config \(runDirectory)/config.json --out NEW_DIRECTORY.").tensors
+        let tensors = try ModelFiles.read(
+            modelPath, maximumBytes: 1 << 34, missingHint: hint,
+            remedy: "Restore it from a copy, or train the run again: moduli train --config \(runDirectory)/config.json --out NEW_DIRECTORY."
+        ).tensors
         guard let t = tensors.first(where: { $0.name == "rnn.weight_hh_l0" }) else {
             throw ExperimentError("\(modelPath) has no tensor rnn.weight_hh_l0 (it has \(tensors.map(\.name).joined(separator: ", "))).")
         }
         guard t.shape.count == 2, t.shape[0] == t.shape[1], t.shape[0] > 0 else {
-            throw ExperimentError("\(modelPath): rnn.weight_hh_l0 has shape \(t.shape); the benchmark needs a square H x H W_hh (an Elman layer).")
+            throw ExperimentError(
+                "\(modelPath): rnn.weight_hh_l0 has shape \(t.shape); the benchmark needs a square H x H W_hh (an Elman layer).")
         }
         let h = t.shape[1]
         let weight = Matrix<Float>(rows: h, columns: h, scalars: t.scalars.map { Float($0) })
@@ -135,8 +138,9 @@ public enum SparseKernelBenchmark {
         let configPath = dir.appendingPathComponent("config.json").path
         let config = try RunDirectory.readFile(atPath: configPath, maximumBytes: 16 << 20, hint: hint)
         guard let root = try? JSONSerialization.jsonObject(with: config) as? [String: Any],
-              let training = root["training"] as? [String: Any], let regularizer = training["regularizer"] as? [String: Any],
-              let name = regularizer["space"] as? String else {
+            let training = root["training"] as? [String: Any], let regularizer = training["regularizer"] as? [String: Any],
+            let name = regularizer["space"] as? String
+        else {
             throw ExperimentError("\(configPath) does not name the run's space (training.regularizer.space).")
         }
         let space: any ModuliSpace
@@ -144,12 +148,14 @@ public enum SparseKernelBenchmark {
             throw ExperimentError("\(configPath): space \(name) is not a moduli space with positions (\(error)).")
         }
         guard positions.columns == space.coordinateCount else {
-            throw ExperimentError("\(positionsPath) has \(positions.columns) coordinates per neuron; \(name) points have \(space.coordinateCount).")
+            throw ExperimentError(
+                "\(positionsPath) has \(positions.columns) coordinates per neuron; \(name) points have \(space.coordinateCount).")
         }
         let embedding = NeuronEmbedding(space: space, positions: positions.converted(to: Double.self))
         let order = NeuronOrdering.order(embedding)
-        return Workload(weight: weight, blockWeight: NeuronOrdering.permuted(weight, by: order),
-                        source: "\(runDirectory) (\(name), block format in \(NeuronOrdering.method(for: space).rawValue) order)")
+        return Workload(
+            weight: weight, blockWeight: NeuronOrdering.permuted(weight, by: order),
+            source: "\(runDirectory) (\(name), block format in \(NeuronOrdering.method(for: space).rawValue) order)")
     }
 
     /// Median seconds per call of each body over `repeats` rounds, after one warm-up call each; a
@@ -176,8 +182,10 @@ public enum SparseKernelBenchmark {
     }
 
     /// Times dense OpenBLAS, CSR and the block format on one workload.
-    public static func measure(_ workload: Workload, batch: Int, kernel: Kernel, layout: Layout, steps: Int,
-                               blockShape: (rows: Int, columns: Int), repeats: Int, seed: UInt64) -> Row {
+    public static func measure(
+        _ workload: Workload, batch: Int, kernel: Kernel, layout: Layout, steps: Int,
+        blockShape: (rows: Int, columns: Int), repeats: Int, seed: UInt64
+    ) -> Row {
         let w = workload.weight, h = w.rows
         let csr = CSRMatrix(w)
         // The backward products gather on a CSR copy of W^T, as `SparseWeightProduct` runs them.
@@ -191,79 +199,129 @@ public enum SparseKernelBenchmark {
         var workspace = [Float](repeating: 0, count: max(csr.workspaceCount, block.workspaceCount))
         var dense = 0.0, sparse = 0.0, blocked = 0.0
         w.withUnsafeBufferPointer { pw in
-        x.withUnsafeBufferPointer { px in
-        x2.withUnsafeBufferPointer { px2 in
-        y.withUnsafeMutableBufferPointer { py in
-        workspace.withUnsafeMutableBufferPointer { pws in
-            let a = pw.baseAddress!, xp = px.baseAddress!, x2p = px2.baseAddress!, yp = py.baseAddress!, ws = pws.baseAddress!
-            switch (kernel, batch == 1 ? nil : layout) {
-            case (.forward, nil):
-                let t = time(repeats: repeats, [
-                    { Float.gemv(.noTranspose, m: h, n: h, alpha: 1, a: a, lda: h, x: xp, incx: 1, beta: 1, y: yp, incy: 1) },
-                    { csr.multiply(xp, into: yp, accumulate: true) },
-                    { block.multiply(xp, into: yp, accumulate: true) }])
-                (dense, sparse, blocked) = (t[0], t[1], t[2])
-            case (.backward, nil):
-                let t = time(repeats: repeats, [
-                    { Float.gemv(.transpose, m: h, n: h, alpha: 1, a: a, lda: h, x: xp, incx: 1, beta: 0, y: yp, incy: 1) },
-                    { csrT.multiply(xp, into: yp, accumulate: false) },
-                    { block.multiplyTransposed(xp, into: yp, accumulate: false) }])
-                (dense, sparse, blocked) = (t[0], t[1], t[2])
-            case (.forward, .rows?):
-                let t = time(repeats: repeats, [
-                    {
-                        Float.gemm(.noTranspose, .transpose, m: batch, n: h, k: h, alpha: 1, a: xp, lda: h, b: a, ldb: h, beta: 1, c: yp, ldc: h) },
-                    { csr.multiplyRows(xp, batch: batch, into: yp, accumulate: true, workspace: ws) },
-                    { block.multiplyRows(xp, batch: batch, into: yp, accumulate: true, workspace: ws) }])
-                (dense, sparse, blocked) = (t[0], t[1], t[2])
-            case (.forward, .columns?):
-                let t = time(repeats: repeats, [
-                    {
-                        Float.gemm(.noTranspose, .noTranspose, m: h, n: batch, k: h, alpha: 1, a: a, lda: h, b: xp, ldb: batch, beta: 1, c: yp, ldc: batch) },
-                    { csr.multiplyColumns(xp, batch: batch, into: yp, accumulate: true) },
-                    { block.multiplyColumns(xp, batch: batch, into: yp, accumulate: true) }])
-                (dense, sparse, blocked) = (t[0], t[1], t[2])
-            case (.backward, .rows?):
-                let t = time(repeats: repeats, [
-                    {
-                        Float.gemm(.noTranspose, .noTranspose, m: batch, n: h, k: h, alpha: 1, a: xp, lda: h, b: a, ldb: h, beta: 0, c: yp, ldc: h) },
-                    { csrT.multiplyRows(xp, batch: batch, into: yp, accumulate: false, workspace: ws) },
-                    { block.multiplyTransposedRows(xp, batch: batch, into: yp, accumulate: false, workspace: ws) }])
-                (dense, sparse, blocked) = (t[0], t[1], t[2])
-            case (.backward, .columns?):
-                let t = time(repeats: repeats, [
-                    {
-                        Float.gemm(.transpose, .noTranspose, m: h, n: batch, k: h, alpha: 1, a: a, lda: h, b: xp, ldb: batch, beta: 0, c: yp, ldc: batch) },
-                    { csrT.multiplyColumns(xp, batch: batch, into: yp, accumulate: false) },
-                    { block.multiplyTransposedColumns(xp, batch: batch, into: yp, accumulate: false) }])
-                (dense, sparse, blocked) = (t[0], t[1], t[2])
-            case (.gradient, _):
-                let n = rowsIn
-                let t = time(repeats: repeats, [
-                    {
-                        Float.gemmSlicedK(.transpose, .noTranspose, m: h, n: h, k: n, alpha: 1, a: xp, lda: h, b: x2p, ldb: h,
-                            beta: 1, c: yp, ldc: h) },
-                    { csr.addSampledProduct(xp, x2p, count: n, into: yp, ldg: h, workspace: ws) },
-                    { block.addSampledProduct(xp, x2p, count: n, into: yp, ldg: h, workspace: ws) }])
-                (dense, sparse, blocked) = (t[0], t[1], t[2])
+            x.withUnsafeBufferPointer { px in
+                x2.withUnsafeBufferPointer { px2 in
+                    y.withUnsafeMutableBufferPointer { py in
+                        workspace.withUnsafeMutableBufferPointer { pws in
+                            let a = pw.baseAddress!, xp = px.baseAddress!, x2p = px2.baseAddress!, yp = py.baseAddress!,
+                                ws = pws.baseAddress!
+                            switch (kernel, batch == 1 ? nil : layout) {
+                            case (.forward, nil):
+                                let t = time(
+                                    repeats: repeats,
+                                    [
+                                        {
+                                            Float.gemv(
+                                                .noTranspose, m: h, n: h, alpha: 1, a: a, lda: h, x: xp, incx: 1, beta: 1, y: yp, incy: 1)
+                                        },
+                                        { csr.multiply(xp, into: yp, accumulate: true) },
+                                        { block.multiply(xp, into: yp, accumulate: true) }
+                                    ])
+                                (dense, sparse, blocked) = (t[0], t[1], t[2])
+                            case (.backward, nil):
+                                let t = time(
+                                    repeats: repeats,
+                                    [
+                                        {
+                                            Float.gemv(
+                                                .transpose, m: h, n: h, alpha: 1, a: a, lda: h, x: xp, incx: 1, beta: 0, y: yp, incy: 1)
+                                        },
+                                        { csrT.multiply(xp, into: yp, accumulate: false) },
+                                        { block.multiplyTransposed(xp, into: yp, accumulate: false) }
+                                    ])
+                                (dense, sparse, blocked) = (t[0], t[1], t[2])
+                            case (.forward, .rows?):
+                                let t = time(
+                                    repeats: repeats,
+                                    [
+                                        {
+                                            Float.gemm(
+                                                .noTranspose, .transpose, m: batch, n: h, k: h, alpha: 1, a: xp, lda: h, b: a, ldb: h,
+                                                beta: 1, c: yp, ldc: h)
+                                        },
+                                        { csr.multiplyRows(xp, batch: batch, into: yp, accumulate: true, workspace: ws) },
+                                        { block.multiplyRows(xp, batch: batch, into: yp, accumulate: true, workspace: ws) }
+                                    ])
+                                (dense, sparse, blocked) = (t[0], t[1], t[2])
+                            case (.forward, .columns?):
+                                let t = time(
+                                    repeats: repeats,
+                                    [
+                                        {
+                                            Float.gemm(
+                                                .noTranspose, .noTranspose, m: h, n: batch, k: h, alpha: 1, a: a, lda: h, b: xp, ldb: batch,
+                                                beta: 1, c: yp, ldc: batch)
+                                        },
+                                        { csr.multiplyColumns(xp, batch: batch, into: yp, accumulate: true) },
+                                        { block.multiplyColumns(xp, batch: batch, into: yp, accumulate: true) }
+                                    ])
+                                (dense, sparse, blocked) = (t[0], t[1], t[2])
+                            case (.backward, .rows?):
+                                let t = time(
+                                    repeats: repeats,
+                                    [
+                                        {
+                                            Float.gemm(
+                                                .noTranspose, .noTranspose, m: batch, n: h, k: h, alpha: 1, a: xp, lda: h, b: a, ldb: h,
+                                                beta: 0, c: yp, ldc: h)
+                                        },
+                                        { csrT.multiplyRows(xp, batch: batch, into: yp, accumulate: false, workspace: ws) },
+                                        { block.multiplyTransposedRows(xp, batch: batch, into: yp, accumulate: false, workspace: ws) }
+                                    ])
+                                (dense, sparse, blocked) = (t[0], t[1], t[2])
+                            case (.backward, .columns?):
+                                let t = time(
+                                    repeats: repeats,
+                                    [
+                                        {
+                                            Float.gemm(
+                                                .transpose, .noTranspose, m: h, n: batch, k: h, alpha: 1, a: a, lda: h, b: xp, ldb: batch,
+                                                beta: 0, c: yp, ldc: batch)
+                                        },
+                                        { csrT.multiplyColumns(xp, batch: batch, into: yp, accumulate: false) },
+                                        { block.multiplyTransposedColumns(xp, batch: batch, into: yp, accumulate: false) }
+                                    ])
+                                (dense, sparse, blocked) = (t[0], t[1], t[2])
+                            case (.gradient, _):
+                                let n = rowsIn
+                                let t = time(
+                                    repeats: repeats,
+                                    [
+                                        {
+                                            Float.gemmSlicedK(
+                                                .transpose, .noTranspose, m: h, n: h, k: n, alpha: 1, a: xp, lda: h, b: x2p, ldb: h,
+                                                beta: 1, c: yp, ldc: h)
+                                        },
+                                        { csr.addSampledProduct(xp, x2p, count: n, into: yp, ldg: h, workspace: ws) },
+                                        { block.addSampledProduct(xp, x2p, count: n, into: yp, ldg: h, workspace: ws) }
+                                    ])
+                                (dense, sparse, blocked) = (t[0], t[1], t[2])
+                            }
+                        }
+                    }
+                }
             }
-        }}}}}
-        return Row(hidden: h, sparsity: workload.sparsity, batch: batch, kernel: kernel.rawValue,
-                   layout: batch == 1 ? "-" : layout.rawValue, denseMilliseconds: 1000 * dense,
-                   csrMilliseconds: 1000 * sparse, blockMilliseconds: 1000 * blocked,
-                   blockFill: Double(block.storedCount) / Double(max(1, block.keptCount)), pytorchMilliseconds: nil,
-                   source: workload.source)
+        }
+        return Row(
+            hidden: h, sparsity: workload.sparsity, batch: batch, kernel: kernel.rawValue,
+            layout: batch == 1 ? "-" : layout.rawValue, denseMilliseconds: 1000 * dense,
+            csrMilliseconds: 1000 * sparse, blockMilliseconds: 1000 * blocked,
+            blockFill: Double(block.storedCount) / Double(max(1, block.keptCount)), pytorchMilliseconds: nil,
+            source: workload.source)
     }
 
     /// Times `torch.sparse_csr_tensor @ dense` on the same weight (written to a temporary .npy),
     /// batch and thread count, with Tools/bench_sparse_torch.py run by `python`. Returns
     /// milliseconds, or an error naming what failed.
-    public static func pytorch(python: String, script: String, workload: Workload, batch: Int, threads: Int,
-                               repeats: Int) throws -> Double {
+    public static func pytorch(
+        python: String, script: String, workload: Workload, batch: Int, threads: Int,
+        repeats: Int
+    ) throws -> Double {
         guard FileManager.default.isReadableFile(atPath: script) else {
             throw ExperimentError("--pytorch: the script \(script) is missing (run from the repository root, or pass --pytorch-script).")
         }
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("moduli-bench-sparse-\(ProcessInfo.processInfo.processIdentifier).npy")
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "moduli-bench-sparse-\(ProcessInfo.processInfo.processIdentifier).npy")
         try NPYFile.write(workload.weight, to: tmp)
         defer { try? FileManager.default.removeItem(at: tmp) }
         let process = Process()
@@ -277,7 +335,12 @@ public enum SparseKernelBenchmark {
         let errors = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw ExperimentError("--pytorch: \(python) \(script) exited with status \(process.terminationStatus): \(String(decoding: errors, as: UTF8.self).suffix(500))")
+            throw ExperimentError(
+                """
+                --pytorch: \(python) \(script) exited with status \(process.terminationStatus): \
+                \(String(decoding: errors, as: UTF8.self).suffix(500))
+                """
+            )
         }
         let text = String(decoding: output, as: UTF8.self)
         guard let line = text.split(separator: "\n").last, let ms = Double(line.trimmingCharacters(in: .whitespaces)) else {

@@ -82,7 +82,12 @@ public enum TopologyInspection {
             }
             let array = try readArray(path, what: "--distances")
             guard array.rows == array.columns, array.rows >= 1 else {
-                throw ExperimentError("\(path) holds a \(array.rows) x \(array.columns) matrix: --distances needs a square matrix of pairwise distances (n x n, n >= 1).")
+                throw ExperimentError(
+                    """
+                    \(path) holds a \(array.rows) x \(array.columns) matrix: --distances needs a square matrix of pairwise distances \
+                    (n x n, n >= 1).
+                    """
+                )
             }
             let n = array.rows
             // The whole matrix is checked (square, finite, non-negative, symmetric, zero diagonal)
@@ -96,30 +101,49 @@ public enum TopologyInspection {
                 radius = selection.coveringRadius
             }
             let diagrams = try topology { try VietorisRips.diagrams(matrix, options: options) }
-            return TopologyResult(diagrams: diagrams, source: "the \(n) x \(n) distance matrix \(path)", inputCount: n,
-                                  usedCount: matrix.count, coveringRadius: radius, explainedVariance: nil, metric: "the given distances")
+            return TopologyResult(
+                diagrams: diagrams, source: "the \(n) x \(n) distance matrix \(path)", inputCount: n,
+                usedCount: matrix.count, coveringRadius: radius, explainedVariance: nil, metric: "the given distances")
         case .points(let path):
             let array = try readArray(path, what: "--points")
             guard array.rows >= 1, array.columns >= 1 else {
-                throw ExperimentError("\(path) holds a \(array.rows) x \(array.columns) array: --points needs at least one point (a row) of at least one coordinate.")
+                throw ExperimentError(
+                    """
+                    \(path) holds a \(array.rows) x \(array.columns) array: --points needs at least one point (a row) of at least one \
+                    coordinate.
+                    """
+                )
             }
             cloud = (0..<array.rows).map { Array(array.values[($0 * array.columns)..<(($0 + 1) * array.columns)]) }
             source = "\(array.rows) points in R^\(array.columns) from \(path)"
         case .hiddenStates(let run):
             let task = try TaskRegistry.task(ofRunAt: run)
             let states = try task.hiddenStates(runAt: run, maximumRows: request.maximumStates)
-            guard states.rows >= 1 else { throw ExperimentError("\(run): its \(task.name) task gave no hidden states over its evaluation inputs.") }
-            try requireMemory(Double(states.rows) * Double(states.columns) * 12, what: "\(states.rows) hidden states of \(states.columns) units",
-                              reduce: "--max-states")
+            guard states.rows >= 1 else {
+                throw ExperimentError("\(run): its \(task.name) task gave no hidden states over its evaluation inputs.")
+            }
+            try requireMemory(
+                Double(states.rows) * Double(states.columns) * 12, what: "\(states.rows) hidden states of \(states.columns) units",
+                reduce: "--max-states")
             cloud = (0..<states.rows).map { r in (0..<states.columns).map { Double(states.scalars[r * states.columns + $0]) } }
             source = "\(states.rows) hidden states (\(states.columns) units) of the \(task.name) run \(run)"
         case .positions(let run):
             let task = try TaskRegistry.task(ofRunAt: run)
             guard let embedding = try task.embedding(runAt: run) else {
-                throw ExperimentError("\(run) was trained without a geometric regularizer: its neurons have no positions. Use --source hidden, or a run trained with --moduli.")
+                throw ExperimentError(
+                    """
+                    \(run) was trained without a geometric regularizer: its neurons have no positions. Use --source hidden, or a run \
+                    trained with --moduli.
+                    """
+                )
             }
             guard request.pca == nil else {
-                throw ExperimentError("--pca applies to Euclidean clouds; the positions of \(run) are points of the \(embedding.space.name) space, measured with its own metric. Drop --pca.")
+                throw ExperimentError(
+                    """
+                    --pca applies to Euclidean clouds; the positions of \(run) are points of the \(embedding.space.name) space, \
+                    measured with its own metric. Drop --pca.
+                    """
+                )
             }
             cloud = (0..<embedding.count).map(embedding.position)
             space = embedding.space
@@ -131,7 +155,12 @@ public enum TopologyInspection {
         var explained: Double?
         if let k = request.pca {
             guard k <= cloud[0].count else {
-                throw ExperimentError("--pca \(k) asks for more dimensions than the \(cloud[0].count) coordinates of the points: choose at most \(cloud[0].count).")
+                throw ExperimentError(
+                    """
+                    --pca \(k) asks for more dimensions than the \(cloud[0].count) coordinates of the points: choose at most \
+                    \(cloud[0].count).
+                    """
+                )
             }
             let pca = try topology { try PrincipalComponents(points: cloud, count: k) }
             cloud = try topology { try pca.project(cloud) }
@@ -143,7 +172,9 @@ public enum TopologyInspection {
             let points = cloud
             let selection: LandmarkSelection
             if let space {
-                selection = try topology { try Landmarks.maxMin(count: wanted, of: points.count) { space.distance(points[$0], points[$1]) } }
+                selection = try topology {
+                    try Landmarks.maxMin(count: wanted, of: points.count) { space.distance(points[$0], points[$1]) }
+                }
             } else {
                 selection = try topology { try Landmarks.maxMin(points, count: wanted) }
             }
@@ -157,36 +188,53 @@ public enum TopologyInspection {
             return try DistanceMatrix(points: points)
         }
         let diagrams = try topology { try VietorisRips.diagrams(matrix, options: options) }
-        return TopologyResult(diagrams: diagrams, source: source, inputCount: inputCount, usedCount: cloud.count,
-                              coveringRadius: radius, explainedVariance: explained, metric: metric)
+        return TopologyResult(
+            diagrams: diagrams, source: source, inputCount: inputCount, usedCount: cloud.count,
+            coveringRadius: radius, explainedVariance: explained, metric: metric)
     }
 
     /// The diagrams as JSON, exactly `{"diagrams": [{"dimension": 0, "pairs": [[birth, death], ...]}, ...]}`
     /// with `death` null for a class that never dies; pairs sorted by birth, then death (never last).
     public static func json(_ diagrams: [PersistenceDiagram]) throws -> Data {
-        DiagramFile.encode(diagrams.map { d in
-            PersistenceDiagram(dimension: d.dimension,
-                               pairs: d.pairs.sorted { ($0.birth, $0.death ?? .infinity) < ($1.birth, $1.death ?? .infinity) })
-        })
+        DiagramFile.encode(
+            diagrams.map { d in
+                PersistenceDiagram(
+                    dimension: d.dimension,
+                    pairs: d.pairs.sorted { ($0.birth, $0.death ?? .infinity) < ($1.birth, $1.death ?? .infinity) })
+            })
     }
 
     /// Checks the options before any file is read; errors name the option.
     static func validate(_ r: TopologyRequest) throws {
-        try require((0...RipsOptions.largestDimension).contains(r.maxDimension), "--max-dim must be between 0 and \(RipsOptions.largestDimension), got \(r.maxDimension).")
-        try require(r.coefficients >= 2 && r.coefficients <= RipsOptions.largestPrime && RipsOptions.isPrime(r.coefficients),
-                    "--coefficients must be a prime number (2, 3, 5, ...; at most \(RipsOptions.largestPrime)), got \(r.coefficients): homology is computed over the field Z/p.")
+        try require(
+            (0...RipsOptions.largestDimension).contains(r.maxDimension),
+            "--max-dim must be between 0 and \(RipsOptions.largestDimension), got \(r.maxDimension).")
+        try require(
+            r.coefficients >= 2 && r.coefficients <= RipsOptions.largestPrime && RipsOptions.isPrime(r.coefficients),
+            """
+            --coefficients must be a prime number (2, 3, 5, ...; at most \(RipsOptions.largestPrime)), got \(r.coefficients): \
+            homology is computed over the field Z/p.
+            """
+        )
         if let t = r.threshold { try require(t.isFinite && t >= 0, "--threshold must be a non-negative finite distance, got \(t).") }
         if let l = r.landmarks { try require(l >= 1 && l <= 1_000_000, "--landmarks must be between 1 and 1000000, got \(l).") }
-        if let k = r.pca { try require(k >= 1 && k <= PrincipalComponents.maximumCoordinates, "--pca must be between 1 and \(PrincipalComponents.maximumCoordinates), got \(k).") }
-        try require(r.maximumStates >= 1 && r.maximumStates <= 10_000_000, "--max-states must be between 1 and 10000000, got \(r.maximumStates).")
+        if let k = r.pca {
+            try require(
+                k >= 1 && k <= PrincipalComponents.maximumCoordinates,
+                "--pca must be between 1 and \(PrincipalComponents.maximumCoordinates), got \(k).")
+        }
+        try require(
+            r.maximumStates >= 1 && r.maximumStates <= 10_000_000, "--max-states must be between 1 and 10000000, got \(r.maximumStates).")
     }
 
     /// The array of a `.npy` file of at most `maximumFileBytes`; errors name the file and option.
     static func readArray(_ path: String, what: String) throws -> NPYFile.DoubleArray {
-        let data = try RunDirectory.readFile(atPath: path, maximumBytes: maximumFileBytes,
-                                             hint: "\(what) names a .npy file (NumPy: numpy.save(path, array)).")
+        let data = try RunDirectory.readFile(
+            atPath: path, maximumBytes: maximumFileBytes,
+            hint: "\(what) names a .npy file (NumPy: numpy.save(path, array)).")
         // The Doubles take up to twice the file's float32 bytes, next to the file's bytes.
-        try requireMemory(3 * Double(data.count), what: "Reading \(path)", reduce: "the file (fewer points, or landmarks chosen before saving)")
+        try requireMemory(
+            3 * Double(data.count), what: "Reading \(path)", reduce: "the file (fewer points, or landmarks chosen before saving)")
         do { return try NPYFile.decodeDoubles(data) } catch {
             throw ExperimentError("\(path) cannot be read as \(what): \(error). Save a 2-D float32 or float64 array with numpy.save.")
         }

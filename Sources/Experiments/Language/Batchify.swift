@@ -26,9 +26,9 @@ public func batchify(_ ids: [Int32], columns: Int) -> BatchifiedTokens {
     var laid = [Int32](repeating: 0, count: rows * columns)
     ids.withUnsafeBufferPointer { source in
         laid.withUnsafeMutableBufferPointer { target in
-            for b in 0 ..< columns {
+            for b in 0..<columns {
                 let start = b * rows
-                for t in 0 ..< rows { target[t * columns + b] = source[start + t] }
+                for t in 0..<rows { target[t * columns + b] = source[start + t] }
             }
         }
     }
@@ -77,8 +77,10 @@ public struct BPTTWindows: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let bptt = try c.decode(Int.self, forKey: .bptt), position = try c.decode(Int.self, forKey: .position)
         guard bptt >= 1, position >= 0 else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                debugDescription: "bptt must be at least 1 and position at least 0, got bptt \(bptt), position \(position)"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "bptt must be at least 1 and position at least 0, got bptt \(bptt), position \(position)"))
         }
         self.bptt = bptt; self.position = position
     }
@@ -94,9 +96,10 @@ public struct BPTTWindows: Codable, Sendable, Equatable {
         guard !isFinished(in: tokens) else { return nil }
         let start = position, length = min(bptt, tokens.rows - 1 - start), b = tokens.columns
         position = start + bptt
-        return BPTTWindow(start: start, length: length, columns: b,
-                          inputs: tokens.ids[start * b ..< (start + length) * b],
-                          targets: tokens.ids[(start + 1) * b ..< (start + 1 + length) * b])
+        return BPTTWindow(
+            start: start, length: length, columns: b,
+            inputs: tokens.ids[start * b..<(start + length) * b],
+            targets: tokens.ids[(start + 1) * b..<(start + 1 + length) * b])
     }
 
     /// Goes back to the first window, for the next pass (epoch).

@@ -78,13 +78,15 @@ public struct Corpus: Sendable {
         let test = try tokenizeFile(testPath, into: &vocabulary, limits: limits)
         let trainLines = valid.lineEnds.count * builtInTrainFraction.numerator / builtInTrainFraction.denominator
         guard trainLines >= 1, trainLines < valid.lineEnds.count else {
-            throw ExperimentError("Cannot split \(validPath): its \(valid.lineEnds.count) lines are too few for a training and a validation part.")
+            throw ExperimentError(
+                "Cannot split \(validPath): its \(valid.lineEnds.count) lines are too few for a training and a validation part.")
         }
         let cut = valid.lineEnds[trainLines - 1]
-        return Corpus(vocabulary: vocabulary, train: Array(valid.ids[..<cut]), valid: Array(valid.ids[cut...]),
-                      test: test.ids,
-                      source: "built-in WikiText-2 subset: train = first \(trainLines) lines of valid.txt, "
-                          + "valid = its last \(valid.lineEnds.count - trainLines) lines, test = test.txt (CC BY-SA 3.0)")
+        return Corpus(
+            vocabulary: vocabulary, train: Array(valid.ids[..<cut]), valid: Array(valid.ids[cut...]),
+            test: test.ids,
+            source: "built-in WikiText-2 subset: train = first \(trainLines) lines of valid.txt, "
+                + "valid = its last \(valid.lineEnds.count - trainLines) lines, test = test.txt (CC BY-SA 3.0)")
     }
 
     /// The resource bundle's name for this module on Linux (`.resources`) and Apple platforms (`.bundle`).
@@ -112,10 +114,11 @@ public struct Corpus: Sendable {
             let valid = candidate.appendingPathComponent("valid.txt").path
             if FileManager.default.fileExists(atPath: valid) { return candidate.path }
         }
-        throw ExperimentError("Cannot find the built-in WikiText-2 corpus (valid.txt and test.txt); looked in "
-            + candidates.map(\.path).joined(separator: ", ")
-            + ". Copy the directory moduli_Experiments.resources from the build folder next to the moduli binary, "
-            + "or give a corpus directory with train.txt, valid.txt and test.txt.")
+        throw ExperimentError(
+            "Cannot find the built-in WikiText-2 corpus (valid.txt and test.txt); looked in "
+                + candidates.map(\.path).joined(separator: ", ")
+                + ". Copy the directory moduli_Experiments.resources from the build folder next to the moduli binary, "
+                + "or give a corpus directory with train.txt, valid.txt and test.txt.")
     }
 
     // MARK: Reading files
@@ -142,7 +145,11 @@ public struct Corpus: Sendable {
     }
 
     /// The advice that ends every file error.
-    static let hint = "A corpus directory holds train.txt, valid.txt and test.txt: text with words separated by spaces, one paragraph per line (the layout of PyTorch's word_language_model example)."
+    static let hint =
+        """
+        A corpus directory holds train.txt, valid.txt and test.txt: text with words separated by spaces, one paragraph per line (the \
+        layout of PyTorch's word_language_model example).
+        """
 
     /// Reads the file at `path` (size checked first) and tokenizes it, adding new words to `vocabulary`.
     static func tokenizeFile(_ path: String, into vocabulary: inout Vocabulary, limits: Limits) throws -> TokenizedFile {
@@ -153,13 +160,16 @@ public struct Corpus: Sendable {
     }
 
     /// Tokenizes the UTF-8 text `bytes` of the file `path` (named in errors), adding new words to `vocabulary`.
-    static func tokenize(_ bytes: UnsafeBufferPointer<UInt8>, path: String, into vocabulary: inout Vocabulary,
-                         limits: Limits) throws -> TokenizedFile {
+    static func tokenize(
+        _ bytes: UnsafeBufferPointer<UInt8>, path: String, into vocabulary: inout Vocabulary,
+        limits: Limits
+    ) throws -> TokenizedFile {
         if let offset = firstInvalidUTF8(bytes) {
             var line = 1
-            for k in 0 ..< offset where bytes[k] == 10 { line += 1 }
-            throw ExperimentError("Cannot read \(path): it is not valid UTF-8 text at byte offset \(offset) (line \(line), byte 0x"
-                + String(bytes[offset], radix: 16, uppercase: true) + "). \(hint)")
+            for k in 0..<offset where bytes[k] == 10 { line += 1 }
+            throw ExperimentError(
+                "Cannot read \(path): it is not valid UTF-8 text at byte offset \(offset) (line \(line), byte 0x"
+                    + String(bytes[offset], radix: 16, uppercase: true) + "). \(hint)")
         }
         var out = TokenizedFile(ids: [], lineEnds: [], words: 0)
         out.ids.reserveCapacity(bytes.count / 5)
@@ -169,10 +179,11 @@ public struct Corpus: Sendable {
         var lineOpen = false
 
         func addWord(_ start: Int, _ end: Int) throws {
-            let id = vocabulary.add(UnsafeBufferPointer(rebasing: bytes[start ..< end]))
+            let id = vocabulary.add(UnsafeBufferPointer(rebasing: bytes[start..<end]))
             if vocabulary.count > limits.maximumVocabularySize {
-                throw ExperimentError("Cannot read \(path): it brings the vocabulary past \(limits.maximumVocabularySize) words. "
-                    + "Is it word-level text with words separated by spaces?")
+                throw ExperimentError(
+                    "Cannot read \(path): it brings the vocabulary past \(limits.maximumVocabularySize) words. "
+                        + "Is it word-level text with words separated by spaces?")
             }
             out.ids.append(id)
         }
@@ -251,12 +262,12 @@ public struct Corpus: Sendable {
             var need = 0
             var low: UInt8 = 0x80, high: UInt8 = 0xBF
             switch c {
-            case 0xC2 ... 0xDF: need = 1
+            case 0xC2...0xDF: need = 1
             case 0xE0: need = 2; low = 0xA0
-            case 0xE1 ... 0xEC, 0xEE ... 0xEF: need = 2
+            case 0xE1...0xEC, 0xEE...0xEF: need = 2
             case 0xED: need = 2; high = 0x9F
             case 0xF0: need = 3; low = 0x90
-            case 0xF1 ... 0xF3: need = 3
+            case 0xF1...0xF3: need = 3
             case 0xF4: need = 3; high = 0x8F
             default: return i
             }

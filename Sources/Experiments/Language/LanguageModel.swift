@@ -15,11 +15,15 @@ final class DecoderBuffers: @unchecked Sendable {  // used by one thread at a ti
     init(vocabularySize: Int) { self.vocabularySize = vocabularySize }
 
     /// Runs `body` with the `rows x V` logits buffer (and gradient buffer when `withGradient`).
-    func with<S: BLASScalar, R>(rows: Int, withGradient: Bool, as: S.Type = S.self,
-                                _ body: (inout Matrix<S>, inout Matrix<S>) -> R) -> R {
+    func with<S: BLASScalar, R>(
+        rows: Int, withGradient: Bool, as: S.Type = S.self,
+        _ body: (inout Matrix<S>, inout Matrix<S>) -> R
+    ) -> R {
         var l = logits.removeValue(forKey: rows) as? Matrix<S> ?? Matrix(rows: rows, columns: vocabularySize)
-        var g = withGradient ? gradients.removeValue(forKey: rows) as? Matrix<S> ?? Matrix(rows: rows, columns: vocabularySize)
-                             : Matrix(rows: 0, columns: vocabularySize)
+        var g =
+            withGradient
+            ? gradients.removeValue(forKey: rows) as? Matrix<S> ?? Matrix(rows: rows, columns: vocabularySize)
+            : Matrix(rows: 0, columns: vocabularySize)
         defer {
             logits[rows] = l
             if withGradient { gradients[rows] = g }
@@ -44,19 +48,24 @@ public struct LanguageModel: Sendable {
 
     /// Registers the parameters with the example's initialisation: encoder and decoder weights
     /// U(-0.1, 0.1), decoder bias 0, the recurrent layers PyTorch's default.
-    public init<S: BLASScalar>(vocabularySize: Int, embeddingSize: Int, hiddenSize: Int, layers: Int, cell: CellKind,
-                               dropout: Double, tied: Bool, store: ParameterStore<S>, rng: inout SeededGenerator) {
+    public init<S: BLASScalar>(
+        vocabularySize: Int, embeddingSize: Int, hiddenSize: Int, layers: Int, cell: CellKind,
+        dropout: Double, tied: Bool, store: ParameterStore<S>, rng: inout SeededGenerator
+    ) {
         precondition(!tied || embeddingSize == hiddenSize, "Weight tying needs the embedding size to equal the hidden size")
-        encoder = Embedding(vocabularySize: vocabularySize, embeddingSize: embeddingSize, name: "encoder", in: store, rng: &rng,
-                            weightInit: .uniform(bound: 0.1))
-        rnn = RecurrentNetwork(kind: cell, inputSize: embeddingSize, hiddenSize: hiddenSize, layerCount: layers, bias: true,
-                               name: "rnn", in: store, rng: &rng)
+        encoder = Embedding(
+            vocabularySize: vocabularySize, embeddingSize: embeddingSize, name: "encoder", in: store, rng: &rng,
+            weightInit: .uniform(bound: 0.1))
+        rnn = RecurrentNetwork(
+            kind: cell, inputSize: embeddingSize, hiddenSize: hiddenSize, layerCount: layers, bias: true,
+            name: "rnn", in: store, rng: &rng)
         if tied {
             let bias = store.add("decoder.bias", shape: [vocabularySize], .zeros, rng: &rng)
             decoder = Linear(sharing: encoder.weight, bias: bias, in: store)
         } else {
-            decoder = Linear(inputSize: hiddenSize, outputSize: vocabularySize, name: "decoder", in: store, rng: &rng,
-                             weightInit: .uniform(bound: 0.1), biasInit: .zeros)
+            decoder = Linear(
+                inputSize: hiddenSize, outputSize: vocabularySize, name: "decoder", in: store, rng: &rng,
+                weightInit: .uniform(bound: 0.1), biasInit: .zeros)
         }
         self.dropout = Dropout(probability: dropout)
         self.tied = tied
@@ -73,9 +82,12 @@ public struct LanguageModel: Sendable {
     /// cross-entropy against `targets`, backward; adds the gradients into `store`. Returns the mean
     /// loss and the final state of every layer (carried, detached, into the next window). Dropout
     /// masks come from `rng`.
-    public func lossAndGradients<S: BLASScalar>(inputs: [Int], targets: [Int], batch: Int, initial: [RecurrentState<S>],
-                                                _ store: ParameterStore<S>, rng: inout SeededGenerator)
-        -> (loss: Double, final: [RecurrentState<S>]) {
+    public func lossAndGradients<S: BLASScalar>(
+        inputs: [Int], targets: [Int], batch: Int, initial: [RecurrentState<S>],
+        _ store: ParameterStore<S>, rng: inout SeededGenerator
+    )
+        -> (loss: Double, final: [RecurrentState<S>])
+    {
         let n = inputs.count
         let products = rnn.products
         var masks: [Matrix<S>] = []
@@ -113,8 +125,10 @@ public struct LanguageModel: Sendable {
 
     /// Runs `inputs` (`T * B` ids, time-major) from `state` without dropout, updates `state` to the
     /// final one and calls `body` with the `(T * B) x V` logits (valid only inside `body`).
-    public func logits<S: BLASScalar, R>(inputs: [Int], batch: Int, state: inout [RecurrentState<S>], _ store: ParameterStore<S>,
-                                         _ body: (Matrix<S>) -> R) -> R {
+    public func logits<S: BLASScalar, R>(
+        inputs: [Int], batch: Int, state: inout [RecurrentState<S>], _ store: ParameterStore<S>,
+        _ body: (Matrix<S>) -> R
+    ) -> R {
         let products = rnn.products
         var x = encoder.forward(inputs, store)
         for (k, layer) in rnn.layers.enumerated() {
@@ -153,7 +167,8 @@ public struct LanguageModel: Sendable {
     /// `evaluate`: windows of `bptt` rows, the state carried from zero, no dropout). The loss is
     /// the mean over all `(rows - 1) x B` predictions, and so is the accuracy.
     public func evaluate<S: BLASScalar>(_ tokens: BatchifiedTokens, bptt: Int, _ store: ParameterStore<S>)
-        -> (loss: Double, accuracy: Double, predictions: Int) {
+        -> (loss: Double, accuracy: Double, predictions: Int)
+    {
         var state = rnn.zeroState(batch: tokens.columns, as: S.self)
         var windows = BPTTWindows(bptt: bptt)
         var lossSum = 0.0, correct = 0, count = 0

@@ -120,21 +120,31 @@ public struct LanguageTask: TrainingTask {
             options: [
                 O.preset("preset", LanguagePreset.self, help: "Starting point: paper (default) or small.") { $0.config },
                 // Absolute: a sweep's runs start elsewhere.
-                O(name: "data", key: "options.data", help: "Corpus directory with train.txt, valid.txt, test.txt (default: the built-in WikiText-2 split).",
-                  arity: .value("DIR"), set: { c, text, _ in c.options.data = URL(fileURLWithPath: text).standardizedFileURL.path }),
+                O(
+                    name: "data", key: "options.data",
+                    help: "Corpus directory with train.txt, valid.txt, test.txt (default: the built-in WikiText-2 split).",
+                    arity: .value("DIR"), set: { c, text, _ in c.options.data = URL(fileURLWithPath: text).standardizedFileURL.path }),
                 O.value("cell", \.options.cell, key: "options.cell", "CELL", help: "Cell: rnn_tanh (default), rnn_relu, lstm, gru."),
-                O.value("embedding-size", \.options.embeddingSize, key: "options.embeddingSize", "N", help: "Word-vector size E (paper 650)."),
+                O.value(
+                    "embedding-size", \.options.embeddingSize, key: "options.embeddingSize", "N", help: "Word-vector size E (paper 650)."),
                 O.value("hidden", \.options.hiddenSize, key: "options.hiddenSize", "N", help: "Hidden units H (paper 650)."),
                 O.value("layers", \.options.layers, key: "options.layers", "N", help: "Recurrent layers (default 1)."),
-                O.value("dropout", \.options.dropout, key: "options.dropout", "X", help: "Dropout on the embedding and every layer's output (default 0)."),
+                O.value(
+                    "dropout", \.options.dropout, key: "options.dropout", "X",
+                    help: "Dropout on the embedding and every layer's output (default 0)."),
                 O.flag("tied", \.options.tied, key: "options.tied", help: "Tie the decoder's weight to the embedding (needs E = H)."),
-                O.value("batch-size", \.options.batchSize, key: "options.batchSize", "N", help: "Columns of the training text (default 20)."),
-                O.value("evaluation-batch-size", \.options.evaluationBatchSize, key: "options.evaluationBatchSize", "N",
-                        help: "Columns of the validation and test texts (default 10)."),
-                O.value("bptt", \.options.bptt, key: "options.bptt", "N", help: "Rows of a window, truncated backpropagation through time (default 35)."),
-                O.value("prune", \.options.prunedTensors, key: "options.prunedTensors", "NAME",
-                        help: "Pruned tensors: all (paper: embedding, decoder, every W_ih and W_hh, pooled) or recurrent (W_hh only).",
-                        prerequisite: { MethodOptions.needsPruning("options.prunedTensors [--prune]", "prune", $0.training) }),
+                O.value(
+                    "batch-size", \.options.batchSize, key: "options.batchSize", "N", help: "Columns of the training text (default 20)."),
+                O.value(
+                    "evaluation-batch-size", \.options.evaluationBatchSize, key: "options.evaluationBatchSize", "N",
+                    help: "Columns of the validation and test texts (default 10)."),
+                O.value(
+                    "bptt", \.options.bptt, key: "options.bptt", "N",
+                    help: "Rows of a window, truncated backpropagation through time (default 35)."),
+                O.value(
+                    "prune", \.options.prunedTensors, key: "options.prunedTensors", "NAME",
+                    help: "Pruned tensors: all (paper: embedding, decoder, every W_ih and W_hh, pooled) or recurrent (W_hh only).",
+                    prerequisite: { MethodOptions.needsPruning("options.prunedTensors [--prune]", "prune", $0.training) })
             ],
             complete: { c, given in
                 // An epoch is one pass over the training text unless --batches-per-epoch says otherwise;
@@ -164,10 +174,14 @@ public struct LanguageTask: TrainingTask {
         train = batchify(corpus.train, columns: options.batchSize)
         valid = batchify(corpus.valid, columns: options.evaluationBatchSize)
         test = batchify(corpus.test, columns: options.evaluationBatchSize)
-        for (name, tokens, columns, option) in [("training", train, options.batchSize, Self.label("options.batchSize")),
-                                                ("validation", valid, options.evaluationBatchSize, Self.label("options.evaluationBatchSize")),
-                                                ("test", test, options.evaluationBatchSize, Self.label("options.evaluationBatchSize"))] {
-            try require(tokens.rows >= 2, "The \(name) text of \(corpus.source) has too few tokens for \(columns) columns of at least 2 rows; lower \(option).")
+        for (name, tokens, columns, option) in [
+            ("training", train, options.batchSize, Self.label("options.batchSize")),
+            ("validation", valid, options.evaluationBatchSize, Self.label("options.evaluationBatchSize")),
+            ("test", test, options.evaluationBatchSize, Self.label("options.evaluationBatchSize"))
+        ] {
+            try require(
+                tokens.rows >= 2,
+                "The \(name) text of \(corpus.source) has too few tokens for \(columns) columns of at least 2 rows; lower \(option).")
         }
         baselines = Self.unigramBaselines(corpus: corpus, test: test)
     }
@@ -175,13 +189,16 @@ public struct LanguageTask: TrainingTask {
     /// The corpus's vocabulary (words in id order) and the token ids of its three texts.
     public func dataFingerprint() -> DataFingerprint? {
         let directory = options.data != nil
-        return DataFingerprint(kind: "the corpus", source: options.data ?? "the built-in WikiText-2 subset", option: "--data", parts: [
-            DataFingerprint.Part(name: "the vocabulary", count: corpus.vocabulary.count, unit: "words",
-                                 hash: DataFingerprint.hashText(corpus.vocabulary.contentHash())),
-            DataFingerprint.tokens(directory ? "train.txt" : "the training text", corpus.train),
-            DataFingerprint.tokens(directory ? "valid.txt" : "the validation text", corpus.valid),
-            DataFingerprint.tokens(directory ? "test.txt" : "the test text", corpus.test),
-        ])
+        return DataFingerprint(
+            kind: "the corpus", source: options.data ?? "the built-in WikiText-2 subset", option: "--data",
+            parts: [
+                DataFingerprint.Part(
+                    name: "the vocabulary", count: corpus.vocabulary.count, unit: "words",
+                    hash: DataFingerprint.hashText(corpus.vocabulary.contentHash())),
+                DataFingerprint.tokens(directory ? "train.txt" : "the training text", corpus.train),
+                DataFingerprint.tokens(directory ? "valid.txt" : "the validation text", corpus.valid),
+                DataFingerprint.tokens(directory ? "test.txt" : "the test text", corpus.test)
+            ])
     }
 
     /// Windows per pass over the training text of `options`' corpus (one epoch of the example).
@@ -214,20 +231,38 @@ public struct LanguageTask: TrainingTask {
     }
 
     public static func validate(_ o: LanguageOptions, training: TrainingConfig) throws {
-        try require(o.embeddingSize >= 1 && o.embeddingSize <= 65_536, "\(label("options.embeddingSize")) must be between 1 and 65536, got \(o.embeddingSize).")
-        try require(o.hiddenSize >= 1 && o.hiddenSize <= 65_536, "\(label("options.hiddenSize")) must be between 1 and 65536, got \(o.hiddenSize).")
+        try require(
+            o.embeddingSize >= 1 && o.embeddingSize <= 65_536,
+            "\(label("options.embeddingSize")) must be between 1 and 65536, got \(o.embeddingSize).")
+        try require(
+            o.hiddenSize >= 1 && o.hiddenSize <= 65_536, "\(label("options.hiddenSize")) must be between 1 and 65536, got \(o.hiddenSize).")
         try require(o.layers >= 1 && o.layers <= 16, "\(label("options.layers")) must be between 1 and 16, got \(o.layers).")
         try require(o.dropout >= 0 && o.dropout < 1, "\(label("options.dropout")) must be in [0, 1), got \(o.dropout).")
-        try require(!o.tied || o.embeddingSize == o.hiddenSize,
-                    "\(label("options.tied")) needs \(label("options.embeddingSize")) equal to \(label("options.hiddenSize")) (got \(o.embeddingSize) and \(o.hiddenSize)).")
-        try require(o.batchSize >= 1 && o.batchSize <= 100_000, "\(label("options.batchSize")) must be between 1 and 100000, got \(o.batchSize).")
-        try require(o.evaluationBatchSize >= 1 && o.evaluationBatchSize <= 100_000,
-                    "\(label("options.evaluationBatchSize")) must be between 1 and 100000, got \(o.evaluationBatchSize).")
+        try require(
+            !o.tied || o.embeddingSize == o.hiddenSize,
+            """
+            \(label("options.tied")) needs \(label("options.embeddingSize")) equal to \(label("options.hiddenSize")) (got \
+            \(o.embeddingSize) and \(o.hiddenSize)).
+            """
+        )
+        try require(
+            o.batchSize >= 1 && o.batchSize <= 100_000, "\(label("options.batchSize")) must be between 1 and 100000, got \(o.batchSize).")
+        try require(
+            o.evaluationBatchSize >= 1 && o.evaluationBatchSize <= 100_000,
+            "\(label("options.evaluationBatchSize")) must be between 1 and 100000, got \(o.evaluationBatchSize).")
         try require(o.bptt >= 1 && o.bptt <= 100_000, "\(label("options.bptt")) must be between 1 and 100000, got \(o.bptt).")
-        if let data = o.data { try require(!data.isEmpty, "\(label("options.data")) is empty: name a directory with train.txt, valid.txt and test.txt.") }
+        if let data = o.data {
+            try require(!data.isEmpty, "\(label("options.data")) is empty: name a directory with train.txt, valid.txt and test.txt.")
+        }
         if let targets = training.pruning.tensorTargets {
             let count = o.prunedTensors == .recurrent ? o.layers : (o.tied ? 1 : 2) + 2 * o.layers
-            try require(targets.count == count, "\(label("training.pruning.tensorTargets")) needs \(count) values (the pruned tensors: \(o.prunedTensors == .recurrent ? "W_hh of every layer" : "encoder, \(o.tied ? "" : "decoder, ")then W_ih and W_hh of every layer")), got \(targets.count).")
+            let tensors =
+                o.prunedTensors == .recurrent
+                ? "W_hh of every layer" : "encoder, \(o.tied ? "" : "decoder, ")then W_ih and W_hh of every layer"
+            try require(
+                targets.count == count,
+                "\(label("training.pruning.tensorTargets")) needs \(count) values (the pruned tensors: \(tensors)), got \(targets.count)."
+            )
         }
     }
 
@@ -258,23 +293,31 @@ public struct LanguageTask: TrainingTask {
     /// of `available` bytes, or by default in what the process may still take (`MemoryBudget`):
     /// the check of `memoryEstimate` once the vocabulary is known.
     static func checkMemory(_ o: LanguageOptions, vocabularySize: Int, available: Double? = nil) throws {
-        try requireMemory(memoryEstimate(o, vocabularySize: vocabularySize), budget: available.map { .physical($0) } ?? .current(),
-                          what: "This run, over a vocabulary of \(vocabularySize) words,",
-                          reduce: "\(label("options.embeddingSize")), \(label("options.hiddenSize")), \(label("options.batchSize")) or \(label("options.bptt")), or use a corpus with fewer distinct words")
+        try requireMemory(
+            memoryEstimate(o, vocabularySize: vocabularySize), budget: available.map { .physical($0) } ?? .current(),
+            what: "This run, over a vocabulary of \(vocabularySize) words,",
+            reduce:
+                """
+                \(label("options.embeddingSize")), \(label("options.hiddenSize")), \(label("options.batchSize")) or \
+                \(label("options.bptt")), or use a corpus with fewer distinct words
+                """
+        )
     }
 
     public func makeModel(in store: ParameterStore<Float>, rng: inout SeededGenerator) -> LanguageModel {
-        LanguageModel(vocabularySize: corpus.vocabulary.count, embeddingSize: options.embeddingSize, hiddenSize: options.hiddenSize,
-                      layers: options.layers, cell: options.cell, dropout: options.dropout, tied: options.tied,
-                      store: store, rng: &rng)
+        LanguageModel(
+            vocabularySize: corpus.vocabulary.count, embeddingSize: options.embeddingSize, hiddenSize: options.hiddenSize,
+            layers: options.layers, cell: options.cell, dropout: options.dropout, tied: options.tied,
+            store: store, rng: &rng)
     }
 
     public func roles(of model: LanguageModel) -> ParameterRoles {
         let pruned = options.prunedTensors == .recurrent ? model.rnn.recurrentWeights : model.prunableWeights
         // With tying the decoder's input axis is also the embedding's: the hidden units cannot be renumbered alone.
         let axes = options.tied ? [] : model.rnn.hiddenUnitAxes + [HiddenUnitAxis(slot: model.decoder.weight, dimension: 1)]
-        return ParameterRoles(pruned: pruned, recurrent: model.rnn.recurrentWeights, hiddenSize: options.hiddenSize,
-                              networks: [model.rnn], linears: [model.decoder], hiddenUnitAxes: axes)
+        return ParameterRoles(
+            pruned: pruned, recurrent: model.rnn.recurrentWeights, hiddenSize: options.hiddenSize,
+            networks: [model.rnn], linears: [model.decoder], hiddenUnitAxes: axes)
     }
 
     public func makeStream(rng: SeededGenerator) -> Stream {
@@ -285,15 +328,24 @@ public struct LanguageTask: TrainingTask {
         try require(stream.windows.bptt == options.bptt, "its windows have bptt \(stream.windows.bptt), the run \(options.bptt).")
         // Windows start at multiples of bptt below rows - 1; after a pass's last one the position is past the last row.
         let position = stream.windows.position
-        try require(position % options.bptt == 0 && position < train.rows - 1 + options.bptt,
-                    "its position \(position) is not the start of a window of \(options.bptt) rows over the training text's \(train.rows) rows.")
+        try require(
+            position % options.bptt == 0 && position < train.rows - 1 + options.bptt,
+            "its position \(position) is not the start of a window of \(options.bptt) rows over the training text's \(train.rows) rows.")
         guard !stream.states.isEmpty else { return }
-        try require(stream.states.count == options.layers, "it carries \(stream.states.count) layer states, the model has \(options.layers) layers.")
+        try require(
+            stream.states.count == options.layers, "it carries \(stream.states.count) layer states, the model has \(options.layers) layers."
+        )
         let size = options.batchSize * options.hiddenSize
         for (k, s) in stream.states.enumerated() {
-            try require(s.hidden.count == size && (s.cell?.count ?? size) == size && (s.cell != nil) == options.cell.hasCellState,
-                        "layer \(k)'s carried state does not have the shape \(options.batchSize) x \(options.hiddenSize)\(options.cell.hasCellState ? " with a cell state" : "").")
-            try require(s.hidden.allSatisfy(\.isFinite) && (s.cell?.allSatisfy(\.isFinite) ?? true), "layer \(k)'s carried state is not finite.")
+            try require(
+                s.hidden.count == size && (s.cell?.count ?? size) == size && (s.cell != nil) == options.cell.hasCellState,
+                """
+                layer \(k)'s carried state does not have the shape \(options.batchSize) x \
+                \(options.hiddenSize)\(options.cell.hasCellState ? " with a cell state" : "").
+                """
+            )
+            try require(
+                s.hidden.allSatisfy(\.isFinite) && (s.cell?.allSatisfy(\.isFinite) ?? true), "layer \(k)'s carried state is not finite.")
         }
     }
 
@@ -305,11 +357,17 @@ public struct LanguageTask: TrainingTask {
         }
         guard let window = stream.windows.next(in: train) else { preconditionFailure("The training text has no window (checked in init)") }
         let (b, h) = (options.batchSize, options.hiddenSize)
-        let initial = stream.states.isEmpty ? model.rnn.zeroState(batch: b, as: Float.self)
-            : stream.states.map { RecurrentState(hidden: Matrix(rows: b, columns: h, scalars: $0.hidden),
-                                                 cell: $0.cell.map { Matrix(rows: b, columns: h, scalars: $0) }) }
-        let (loss, final) = model.lossAndGradients(inputs: window.inputs.map(Int.init), targets: window.targets.map(Int.init),
-                                                   batch: b, initial: initial, store, rng: &stream.rng)
+        let initial =
+            stream.states.isEmpty
+            ? model.rnn.zeroState(batch: b, as: Float.self)
+            : stream.states.map {
+                RecurrentState(
+                    hidden: Matrix(rows: b, columns: h, scalars: $0.hidden),
+                    cell: $0.cell.map { Matrix(rows: b, columns: h, scalars: $0) })
+            }
+        let (loss, final) = model.lossAndGradients(
+            inputs: window.inputs.map(Int.init), targets: window.targets.map(Int.init),
+            batch: b, initial: initial, store, rng: &stream.rng)
         stream.states = final.map { SavedState(hidden: $0.hidden.scalars, cell: $0.cell?.scalars) }
         return loss
     }

@@ -24,15 +24,22 @@ public struct TextGenerator {
     /// the vocabulary) or, without one, a word drawn uniformly from the vocabulary; each next word is
     /// drawn from softmax(logits / `temperature`) with a generator seeded by `seed` and becomes the
     /// next input. `emit` receives every sampled word in order.
-    public func generate(words: Int, temperature: Double, seed: UInt64, prompt: [String] = [],
-                         emit: (String) -> Void) throws {
+    public func generate(
+        words: Int, temperature: Double, seed: UInt64, prompt: [String] = [],
+        emit: (String) -> Void
+    ) throws {
         try require(words >= 1 && words <= Self.maximumWords, "--words must be between 1 and \(Self.maximumWords), got \(words).")
         try require(temperature >= 1e-3 && temperature.isFinite, "--temperature must be a number of at least 0.001, got \(temperature).")
         let vocabulary = trained.task.corpus.vocabulary
         var inputs: [Int] = []
         for word in prompt {
             guard let id = vocabulary.id(of: word) else {
-                throw ExperimentError("The prompt's word '\(word)' is not in the run's vocabulary of \(vocabulary.count) words (\(trained.task.corpus.source)).")
+                throw ExperimentError(
+                    """
+                    The prompt's word '\(word)' is not in the run's vocabulary of \(vocabulary.count) words \
+                    (\(trained.task.corpus.source)).
+                    """
+                )
             }
             inputs.append(Int(id))
         }
@@ -56,8 +63,10 @@ public struct TextGenerator {
     }
 
     /// Draws an index from softmax(logits / temperature) (the largest logit subtracted first).
-    static func sample(_ logits: Matrix<Float>, temperature: Double, probabilities: inout [Double],
-                       rng: inout SeededGenerator) -> Int {
+    static func sample(
+        _ logits: Matrix<Float>, temperature: Double, probabilities: inout [Double],
+        rng: inout SeededGenerator
+    ) -> Int {
         let c = logits.columns
         var m = -Double.infinity
         for j in 0..<c { m = max(m, Double(logits[0, j])) }

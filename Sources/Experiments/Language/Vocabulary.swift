@@ -28,11 +28,11 @@ public struct Vocabulary: Sendable, Equatable {
 
     /// The word with id `id` (0 ..< count).
     public func word(_ id: Int32) -> String {
-        String(decoding: pool[starts[Int(id)] ..< starts[Int(id) + 1]], as: UTF8.self)
+        String(decoding: pool[starts[Int(id)]..<starts[Int(id) + 1]], as: UTF8.self)
     }
 
     /// Every word, in id order.
-    public var words: [String] { (0 ..< count).map { word(Int32($0)) } }
+    public var words: [String] { (0..<count).map { word(Int32($0)) } }
 
     /// The id of `word`, or nil when the corpus does not have it.
     public func id(of word: String) -> Int32? {
@@ -65,8 +65,8 @@ public struct Vocabulary: Sendable, Equatable {
     public func contentHash() -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         pool.withUnsafeBufferPointer { bytes in
-            for id in 0 ..< count {
-                for k in starts[id] ..< starts[id + 1] { h = (h ^ UInt64(bytes[k])) &* 0x0000_0100_0000_01b3 }
+            for id in 0..<count {
+                for k in starts[id]..<starts[id + 1] { h = (h ^ UInt64(bytes[k])) &* 0x0000_0100_0000_01b3 }
                 h = (h ^ 0x0A) &* 0x0000_0100_0000_01b3
             }
         }
@@ -97,7 +97,7 @@ public struct Vocabulary: Sendable, Equatable {
     private func equals(_ id: Int, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let start = starts[id], length = starts[id + 1] - start
         guard length == bytes.count else { return false }
-        for k in 0 ..< length where pool[start + k] != bytes[k] { return false }
+        for k in 0..<length where pool[start + k] != bytes[k] { return false }
         return true
     }
 
@@ -105,7 +105,7 @@ public struct Vocabulary: Sendable, Equatable {
     private mutating func grow() {
         let size = table.count * 2, mask = size - 1
         var fresh = [Int32](repeating: -1, count: size)
-        for id in 0 ..< count {
+        for id in 0..<count {
             var slot = Int(truncatingIfNeeded: hashes[id]) & mask
             while fresh[slot] >= 0 { slot = (slot + 1) & mask }
             fresh[slot] = Int32(id)

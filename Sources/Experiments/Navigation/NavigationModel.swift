@@ -16,8 +16,9 @@ public struct NavigationModel: Sendable {
     /// Registers the parameters in `store` with PyTorch's default initialisation (encoder, rnn, decoder, in that order).
     public init(placeCells: Int, hiddenSize: Int, store: ParameterStore<Float>, rng: inout SeededGenerator) {
         encoder = Linear(inputSize: placeCells, outputSize: hiddenSize, bias: false, name: "encoder", in: store, rng: &rng)
-        rnn = RecurrentNetwork(kind: .rnnReLU, inputSize: 2, hiddenSize: hiddenSize, layerCount: 1, bias: false,
-                               name: "rnn", in: store, rng: &rng)
+        rnn = RecurrentNetwork(
+            kind: .rnnReLU, inputSize: 2, hiddenSize: hiddenSize, layerCount: 1, bias: false,
+            name: "rnn", in: store, rng: &rng)
         decoder = Linear(inputSize: hiddenSize, outputSize: placeCells, bias: false, name: "decoder", in: store, rng: &rng)
     }
 
@@ -41,8 +42,10 @@ public struct NavigationModel: Sendable {
 
     /// One forward and backward pass of the soft-target cross-entropy (mean over batch and time);
     /// adds the gradients into the store and returns the loss.
-    public func lossAndGradients(start: Matrix<Float>, velocities: Matrix<Float>, targets: Matrix<Float>,
-                                 _ store: ParameterStore<Float>) -> Double {
+    public func lossAndGradients(
+        start: Matrix<Float>, velocities: Matrix<Float>, targets: Matrix<Float>,
+        _ store: ParameterStore<Float>
+    ) -> Double {
         let h0 = encoder.forward(start, store)
         let caches = rnn.forward(velocities, batch: start.rows, initial: [RecurrentState(hidden: h0)], store)
         let hidden = caches[0].output

@@ -66,8 +66,9 @@ public struct NavigationTask: TrainingTask {
     public static let defaultLambda = 0.1
     /// AdamW lr 1e-4, weight decay 0.01, 30 epochs of 1000 steps, pruning to 90%.
     public static var defaultTraining: TrainingConfig {
-        var t = TrainingConfig(epochs: 30, stepsPerEpoch: 1000,
-                               optimizer: OptimizerConfig(kind: .adamw, learningRate: 1e-4, weightDecay: 0.01))
+        var t = TrainingConfig(
+            epochs: 30, stepsPerEpoch: 1000,
+            optimizer: OptimizerConfig(kind: .adamw, learningRate: 1e-4, weightDecay: 0.01))
         t.pruning.targetSparsity = 0.9
         t.logEvery = 50
         return t
@@ -93,7 +94,8 @@ public struct NavigationTask: TrainingTask {
             }
         }
         let first = evaluationSets[0]
-        centreGuessCM = first.map { PlaceCells.decodingError(estimates: Matrix(rows: $0.positions.rows, columns: 2), positions: $0.positions) }
+        centreGuessCM =
+            first.map { PlaceCells.decodingError(estimates: Matrix(rows: $0.positions.rows, columns: 2), positions: $0.positions) }
             .reduce(0, +) / Double(first.count)
     }
 
@@ -119,24 +121,38 @@ public struct NavigationTask: TrainingTask {
                 O.value("width", \.options.width, key: "options.width", "METRES", help: "Place-cell width s in metres (paper 0.12)."),
                 O.value("batch-size", \.options.batchSize, key: "options.batchSize", "N", help: "Trajectories per batch (paper 200)."),
                 O.value("length", \.options.length, key: "options.length", "T", help: "Steps per trajectory (paper 50)."),
-                O.value("place-cell-seed", \.options.placeCellSeed, key: "options.placeCellSeed", "N", help: "Seed of the place-cell centres."),
-                O.value("evaluation-seed", \.options.evaluationSeed, key: "options.evaluationSeed", "N", help: "Seed of the evaluation trajectories."),
-                O.value("evaluation-batches", \.options.evaluationBatches, key: "options.evaluationBatches", "N",
-                        help: "Evaluation batches per length (paper 5)."),
-                O.value("evaluation-batch-size", \.options.evaluationBatchSize, key: "options.evaluationBatchSize", "N",
-                        help: "Trajectories per evaluation batch (paper 200)."),
+                O.value(
+                    "place-cell-seed", \.options.placeCellSeed, key: "options.placeCellSeed", "N", help: "Seed of the place-cell centres."),
+                O.value(
+                    "evaluation-seed", \.options.evaluationSeed, key: "options.evaluationSeed", "N",
+                    help: "Seed of the evaluation trajectories."),
+                O.value(
+                    "evaluation-batches", \.options.evaluationBatches, key: "options.evaluationBatches", "N",
+                    help: "Evaluation batches per length (paper 5)."),
+                O.value(
+                    "evaluation-batch-size", \.options.evaluationBatchSize, key: "options.evaluationBatchSize", "N",
+                    help: "Trajectories per evaluation batch (paper 200).")
             ])
     }
 
     public static func validate(_ o: NavigationOptions, training: TrainingConfig) throws {
-        try require(o.placeCells >= 3 && o.placeCells <= 65_536, "\(label("options.placeCells")) must be between 3 and 65536, got \(o.placeCells).")
-        try require(o.hiddenSize >= 1 && o.hiddenSize <= 65_536, "\(label("options.hiddenSize")) must be between 1 and 65536, got \(o.hiddenSize).")
-        try require(o.width > 0 && o.width.isFinite && o.width <= 10, "\(label("options.width")) must be a positive number of metres (at most 10), got \(o.width).")
-        try require(o.batchSize >= 1 && o.batchSize <= 1_000_000, "\(label("options.batchSize")) must be between 1 and 1000000, got \(o.batchSize).")
+        try require(
+            o.placeCells >= 3 && o.placeCells <= 65_536, "\(label("options.placeCells")) must be between 3 and 65536, got \(o.placeCells).")
+        try require(
+            o.hiddenSize >= 1 && o.hiddenSize <= 65_536, "\(label("options.hiddenSize")) must be between 1 and 65536, got \(o.hiddenSize).")
+        try require(
+            o.width > 0 && o.width.isFinite && o.width <= 10,
+            "\(label("options.width")) must be a positive number of metres (at most 10), got \(o.width).")
+        try require(
+            o.batchSize >= 1 && o.batchSize <= 1_000_000, "\(label("options.batchSize")) must be between 1 and 1000000, got \(o.batchSize)."
+        )
         try require(o.length >= 1 && o.length <= 100_000, "\(label("options.length")) must be between 1 and 100000, got \(o.length).")
-        try require(o.evaluationBatches >= 1 && o.evaluationBatches <= 1_000, "\(label("options.evaluationBatches")) must be between 1 and 1000, got \(o.evaluationBatches).")
-        try require(o.evaluationBatchSize >= 1 && o.evaluationBatchSize <= 1_000_000,
-                    "\(label("options.evaluationBatchSize")) must be between 1 and 1000000, got \(o.evaluationBatchSize).")
+        try require(
+            o.evaluationBatches >= 1 && o.evaluationBatches <= 1_000,
+            "\(label("options.evaluationBatches")) must be between 1 and 1000, got \(o.evaluationBatches).")
+        try require(
+            o.evaluationBatchSize >= 1 && o.evaluationBatchSize <= 1_000_000,
+            "\(label("options.evaluationBatchSize")) must be between 1 and 1000000, got \(o.evaluationBatchSize).")
     }
 
     public static func memoryEstimate(_ o: NavigationOptions, training: TrainingConfig) -> Double {
@@ -153,18 +169,22 @@ public struct NavigationTask: TrainingTask {
     }
 
     public func roles(of model: NavigationModel) -> ParameterRoles {
-        ParameterRoles(pruned: model.prunableWeights, recurrent: model.rnn.recurrentWeights,
-                       hiddenSize: options.hiddenSize, networks: [model.rnn], linears: [model.encoder, model.decoder],
-                       hiddenUnitAxes: model.rnn.hiddenUnitAxes + [HiddenUnitAxis(slot: model.encoder.weight, dimension: 0),
-                                                                  HiddenUnitAxis(slot: model.decoder.weight, dimension: 1)])
+        ParameterRoles(
+            pruned: model.prunableWeights, recurrent: model.rnn.recurrentWeights,
+            hiddenSize: options.hiddenSize, networks: [model.rnn], linears: [model.encoder, model.decoder],
+            hiddenUnitAxes: model.rnn.hiddenUnitAxes + [
+                HiddenUnitAxis(slot: model.encoder.weight, dimension: 0),
+                HiddenUnitAxis(slot: model.decoder.weight, dimension: 1)
+            ])
     }
 
     public func makeStream(rng: SeededGenerator) -> Stream { Stream(rng: rng) }
 
     public func trainStep(_ model: NavigationModel, _ store: ParameterStore<Float>, stream: inout Stream) -> Double {
         let batch = TrajectorySimulator.batch(length: options.length, batch: options.batchSize, rng: &stream.rng)
-        return model.lossAndGradients(start: cells.codes(for: batch.start), velocities: batch.velocities,
-                                      targets: cells.codes(for: batch.positions), store)
+        return model.lossAndGradients(
+            start: cells.codes(for: batch.start), velocities: batch.velocities,
+            targets: cells.codes(for: batch.positions), store)
     }
 
     /// `decodingErrorCM` at the training length (and `decodingErrorCM50` at length 50 when that

@@ -1,9 +1,9 @@
 // Place cells for the path-integration task (docs/method.md section 4): difference-of-softmaxes target
 // codes for positions, and the decoding of predicted activity back to a position (top-3 centres).
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Dispatch
 import Linalg
@@ -64,8 +64,10 @@ public struct PlaceCells: Sendable {
 
     /// `count` cells (>= 3) with centres uniform in the box of `TrajectorySimulator` and width
     /// `width` (> 0). Draw order: cell by cell, `uniform(-halfSide, halfSide)` for x, then for y.
-    public init(count: Int = PlaceCells.paperCount, width: Double = PlaceCells.paperWidth,
-                rng: inout SeededGenerator) throws {
+    public init(
+        count: Int = PlaceCells.paperCount, width: Double = PlaceCells.paperWidth,
+        rng: inout SeededGenerator
+    ) throws {
         guard count >= Self.decodingTopCount else {
             throw ExperimentError("Place cells: need at least \(Self.decodingTopCount) cells to decode a position, got \(count)")
         }
@@ -105,8 +107,9 @@ public struct PlaceCells: Sendable {
     /// a training step allocates nothing); `threads` as in `codes(for:threads:)`.
     public func writeCodes(for positions: Matrix<Float>, into codes: inout Matrix<Float>, threads: Int = 1) {
         precondition(positions.columns == 2, "Positions need 2 columns (x, y), got \(positions.columns)")
-        precondition(codes.rows == positions.rows && codes.columns == count,
-                     "Codes must be \(positions.rows) x \(count), got \(codes.rows) x \(codes.columns)")
+        precondition(
+            codes.rows == positions.rows && codes.columns == count,
+            "Codes must be \(positions.rows) x \(count), got \(codes.rows) x \(codes.columns)")
         precondition(threads >= 1, "threads must be at least 1, got \(threads)")
         guard positions.rows > 0 else { return }
         codes.withUnsafeMutableBufferPointer { out in
@@ -117,8 +120,10 @@ public struct PlaceCells: Sendable {
     }
 
     /// Splits the rows over `threads` concurrent parts (see `codes(for:threads:)`).
-    private func writeCodes(_ positions: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
-                            threads: Int) {
+    private func writeCodes(
+        _ positions: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
+        threads: Int
+    ) {
         let parts = max(1, min(threads, rows / 64))
         guard parts > 1 else { return writeCodeRows(positions, rows: rows, into: out) }
         let n = count
@@ -323,8 +328,13 @@ public struct PlaceCells: Sendable {
     /// The decoding error in centimetres: the mean over rows of the Euclidean distance between
     /// `estimates` and `positions` (both `P x 2` in metres, P >= 1), times 100. Accumulated in Double.
     public static func decodingError(estimates: Matrix<Float>, positions: Matrix<Float>) -> Double {
-        precondition(estimates.columns == 2 && positions.columns == 2 && estimates.rows == positions.rows,
-                     "Estimates and positions must both be P x 2, got \(estimates.rows) x \(estimates.columns) and \(positions.rows) x \(positions.columns)")
+        precondition(
+            estimates.columns == 2 && positions.columns == 2 && estimates.rows == positions.rows,
+            """
+            Estimates and positions must both be P x 2, got \(estimates.rows) x \(estimates.columns) and \(positions.rows) x \
+            \(positions.columns)
+            """
+        )
         precondition(positions.rows > 0, "The decoding error needs at least one position")
         var total = 0.0
         for r in 0..<positions.rows {

@@ -1,9 +1,9 @@
 // Simulated trajectories in a square box for the path-integration task (docs/method.md section 4): a
 // smooth random walk with Rayleigh speeds, Gaussian turns and wall avoidance, time-major batches.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Linalg
 
@@ -47,11 +47,11 @@ public struct TrajectoryBatch: Sendable, Equatable {
 /// The step moves along the heading held before this step's turn, as the simulator of the
 /// grid-cell literature the paper builds on does. Because the avoidance acts only within
 /// `wallMargin` and only from the next step on, a fast step that starts just outside the margin
-/// can overshoot the wall (that simulator lets it leave the box). Here such a step is shortened along its heading so that it ends on the wall
-/// (`p + f d` with the largest `f` in [0, 1] that stays in the box), and the shortened displacement
-/// is the recorded velocity input, so inputs always integrate to the positions and every position
-/// lies in the box. `TrajectoryBatch.shortenedSteps` counts these steps (about 0.4% of all steps
-/// at the paper's constants).
+/// can overshoot the wall (that simulator lets it leave the box). Here such a step is shortened
+/// along its heading so that it ends on the wall (`p + f d` with the largest `f` in [0, 1] that
+/// stays in the box), and the shortened displacement is the recorded velocity input, so inputs
+/// always integrate to the positions and every position lies in the box.
+/// `TrajectoryBatch.shortenedSteps` counts these steps (about 0.4% of all steps at the paper's constants).
 ///
 /// Draw order: trajectory by trajectory (b = 0, 1, ...): `uniform(-halfSide, halfSide)` for x,
 /// then for y, `uniform(0, 2 pi)` for the heading; then step by step `rayleigh(scale: speedScale)`
@@ -85,9 +85,9 @@ public enum TrajectorySimulator {
     /// The avoidance turn and speed factor at `(x, y)` with heading `theta` (step 2 above).
     @inline(__always)
     static func wallAvoidance(x: Double, y: Double, theta: Double) -> (turn: Double, speedFactor: Double) {
-        var distance = halfSide - x, normal = 0.0                       // right wall
-        if halfSide - y < distance { distance = halfSide - y; normal = Double.pi / 2 }   // top
-        if halfSide + x < distance { distance = halfSide + x; normal = Double.pi }       // left
+        var distance = halfSide - x, normal = 0.0  // right wall
+        if halfSide - y < distance { distance = halfSide - y; normal = Double.pi / 2 }  // top
+        if halfSide + x < distance { distance = halfSide + x; normal = Double.pi }  // left
         if halfSide + y < distance { distance = halfSide + y; normal = -Double.pi / 2 }  // bottom
         guard distance < wallMargin else { return (0, 1) }
         let a = wrapped(theta - normal)
@@ -153,7 +153,8 @@ public enum TrajectorySimulator {
                 }
             }
         }
-        return TrajectoryBatch(length: length, batchSize: batch, velocities: velocities, start: start,
-                               positions: positions, shortenedSteps: shortened)
+        return TrajectoryBatch(
+            length: length, batchSize: batch, velocities: velocities, start: start,
+            positions: positions, shortenedSteps: shortened)
     }
 }

@@ -20,7 +20,7 @@ public enum Checkpoint {
     /// (written before checksums). A file whose checksum does not match its format is refused, so
     /// no change of a single byte turns a format-3 file into an older, less checked one.
     static let readableFormats: [String: SafeTensors.ChecksumCoverage] = [
-        "moduli-checkpoint-1": .none, "moduli-checkpoint-2": .dataOnly, "moduli-checkpoint-3": .wholeFile,
+        "moduli-checkpoint-1": .none, "moduli-checkpoint-2": .dataOnly, "moduli-checkpoint-3": .wholeFile
     ]
 
     /// The largest checkpoint a store of `totalCount` parameters can have: its values, masks and
@@ -34,27 +34,35 @@ public enum Checkpoint {
     /// Writes parameters (PyTorch names), masks (`mask/<name>`, masked tensors only), optimizer
     /// buffers (`optimizer/<buffer>/<name>`), `state` (JSON in the metadata), the optimizer's step
     /// count and a checksum of the whole file, atomically.
-    public static func save<State: Encodable>(_ store: ParameterStore<Float>, optimizer: OptimizerState, state: State,
-                                              to run: RunDirectory) throws {
+    public static func save<State: Encodable>(
+        _ store: ParameterStore<Float>, optimizer: OptimizerState, state: State,
+        to run: RunDirectory
+    ) throws {
         var tensors = store.namedValues()
         for s in store.slots where store.isMasked[s.index] {
             let i = store.info(s)
-            tensors.append(NamedTensor(name: "mask/\(i.name)", shape: i.shape,
-                                       scalars: UnsafeBufferPointer(start: store.mask(s), count: i.count).map(Double.init)))
+            tensors.append(
+                NamedTensor(
+                    name: "mask/\(i.name)", shape: i.shape,
+                    scalars: UnsafeBufferPointer(start: store.mask(s), count: i.count).map(Double.init)))
         }
         for (buffer, values) in optimizer.buffers.sorted(by: { $0.key < $1.key }) where values.count == store.totalCount {
             for s in store.slots {
                 let i = store.info(s)
-                tensors.append(NamedTensor(name: "optimizer/\(buffer)/\(i.name)", shape: i.shape,
-                                           scalars: Array(values[i.offset..<(i.offset + i.count)])))
+                tensors.append(
+                    NamedTensor(
+                        name: "optimizer/\(buffer)/\(i.name)", shape: i.shape,
+                        scalars: Array(values[i.offset..<(i.offset + i.count)])))
             }
         }
         let data: Data
         do {
             let stateJSON = String(decoding: try RunDirectory.encodeJSON(state), as: UTF8.self)
-            data = try SafeTensors.encode(tensors, dtype: .f32, metadata: [
-                "state": stateJSON, "optimizer_step": String(optimizer.stepCount), "format": format,
-            ], checksum: true)
+            data = try SafeTensors.encode(
+                tensors, dtype: .f32,
+                metadata: [
+                    "state": stateJSON, "optimizer_step": String(optimizer.stepCount), "format": format
+                ], checksum: true)
         } catch {
             throw ExperimentError("Cannot write the checkpoint \(run.file(fileName).path): \(RunDirectory.describe(error)).")
         }
@@ -74,23 +82,28 @@ public enum Checkpoint {
     /// complete with every tensor's shape; no other tensors. Any failure is an `ExperimentError`
     /// naming the file.
     /// With `stateOnly`, only the metadata is checked and read (the store is left alone).
-    public static func load<State: Decodable>(_ store: ParameterStore<Float>, stateType: State.Type,
-                                              from run: RunDirectory, stateOnly: Bool = false, layout: ParameterStore<Float>? = nil,
-                                              validate: ((_ state: State, _ optimizerStep: Int) throws -> Void)? = nil)
-        throws -> (optimizer: OptimizerState, state: State) {
+    public static func load<State: Decodable>(
+        _ store: ParameterStore<Float>, stateType: State.Type,
+        from run: RunDirectory, stateOnly: Bool = false, layout: ParameterStore<Float>? = nil,
+        validate: ((_ state: State, _ optimizerStep: Int) throws -> Void)? = nil
+    )
+        throws -> (optimizer: OptimizerState, state: State)
+    {
         let path = run.file(fileName).path
         guard FileManager.default.fileExists(atPath: path) else {
             throw ExperimentError("No checkpoint at \(path) to resume from. Start a new run without --resume.")
         }
         let anew = "Delete it and start the run anew (--overwrite), or restore it from a copy."
-        let data = try run.readFile(fileName, maximumBytes: maximumFileBytes(parameters: (layout ?? store).totalCount),
-                                    hint: "It cannot be a checkpoint of this run's model. \(anew)")
+        let data = try run.readFile(
+            fileName, maximumBytes: maximumFileBytes(parameters: (layout ?? store).totalCount),
+            hint: "It cannot be a checkpoint of this run's model. \(anew)")
         let tensors: [NamedTensor], metadata: [String: String]
         do { (tensors, metadata) = try SafeTensors.decode(data) } catch let e as SafeTensorsError {
             throw ExperimentError("The checkpoint \(path) is corrupt: \(e.description). \(anew)")
         }
         guard let format = metadata["format"], let coverage = readableFormats[format] else {
-            throw ExperimentError("\(path) is not a moduli checkpoint this version reads (format \(metadata["format"] ?? "missing")). \(anew)")
+            throw ExperimentError(
+                "\(path) is not a moduli checkpoint this version reads (format \(metadata["format"] ?? "missing")). \(anew)")
         }
         let found = SafeTensors.checksumCoverage(metadata)
         guard found == coverage else {
@@ -98,8 +111,14 @@ public enum Checkpoint {
             throw ExperimentError("The checkpoint \(path) is corrupt: \(what). \(anew)")
         }
         guard let stepText = metadata["optimizer_step"], !stepText.isEmpty, stepText.utf8.allSatisfy({ (48...57).contains($0) }),
-              let step = Int(stepText) else {
-            throw ExperimentError("The checkpoint \(path) is corrupt: optimizer_step \(metadata["optimizer_step"].map { "\"\($0)\"" } ?? "is missing") is not a non-negative integer. \(anew)")
+            let step = Int(stepText)
+        else {
+            throw ExperimentError(
+                """
+                The checkpoint \(path) is corrupt: optimizer_step \(metadata["optimizer_step"].map { "\"\($0)\"" } ?? "is missing") \
+                is not a non-negative integer. \(anew)
+                """
+            )
         }
         guard let stateText = metadata["state"] else {
             throw ExperimentError("The checkpoint \(path) is corrupt: it holds no trainer state. \(anew)")
@@ -108,7 +127,12 @@ public enum Checkpoint {
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let state: State
         do { state = try decoder.decode(State.self, from: Data(stateText.utf8)) } catch {
-            throw ExperimentError("The trainer state in the checkpoint \(path) cannot be read (\(RunDirectory.describe(error))): it is corrupt or from another moduli version. \(anew)")
+            throw ExperimentError(
+                """
+                The trainer state in the checkpoint \(path) cannot be read (\(RunDirectory.describe(error))): it is corrupt or from \
+                another moduli version. \(anew)
+                """
+            )
         }
         try validate?(state, step)
         if stateOnly { return (OptimizerState(stepCount: step, buffers: [:]), state) }
@@ -134,7 +158,9 @@ public enum Checkpoint {
     }
 
     /// Checks every tensor of a checkpoint against `store`'s layout (see `load`) and sorts them.
-    private static func checkTensors(_ tensors: [NamedTensor], against store: ParameterStore<Float>, path: String, anew: String) throws -> Plan {
+    private static func checkTensors(_ tensors: [NamedTensor], against store: ParameterStore<Float>, path: String, anew: String) throws
+        -> Plan
+    {
         let fit = "Resume with the run's own configuration, or start the run anew (--overwrite)."
         func fail(_ why: String) -> ExperimentError { ExperimentError("The checkpoint \(path) does not fit this model: \(why). \(fit)") }
         var values = [[Double]?](repeating: nil, count: store.slots.count)
@@ -147,7 +173,12 @@ public enum Checkpoint {
                 guard t.shape == i.shape else { throw fail("tensor \(t.name) has shape \(t.shape), the model's has \(i.shape)") }
                 // Training never checkpoints a non-finite weight (it stops first), so one here is damage.
                 if let bad = t.scalars.firstIndex(where: { !$0.isFinite }) {
-                    throw ExperimentError("The checkpoint \(path) is damaged: its weight tensor \(t.name) holds \(t.scalars[bad]) at element \(bad), and moduli never saves a non-finite weight. \(anew)")
+                    throw ExperimentError(
+                        """
+                        The checkpoint \(path) is damaged: its weight tensor \(t.name) holds \(t.scalars[bad]) at element \(bad), and \
+                        moduli never saves a non-finite weight. \(anew)
+                        """
+                    )
                 }
                 values[s.index] = t.scalars
             } else if t.name.hasPrefix("mask/"), let s = store.slot(named: String(t.name.dropFirst(5))) {
@@ -160,12 +191,18 @@ public enum Checkpoint {
             } else if t.name.hasPrefix("optimizer/") {
                 let rest = t.name.dropFirst("optimizer/".count)
                 guard let slash = rest.firstIndex(of: "/"), slash != rest.startIndex,
-                      let s = store.slot(named: String(rest[rest.index(after: slash)...])) else {
+                    let s = store.slot(named: String(rest[rest.index(after: slash)...]))
+                else {
                     unknown.append(t.name); continue
                 }
                 let buffer = String(rest[..<slash]), i = store.info(s)
                 guard t.shape == i.shape else {
-                    throw fail("optimizer buffer \(t.name) has \(t.scalars.count) elements (shape \(t.shape)), its tensor \(i.count) (shape \(i.shape))")
+                    throw fail(
+                        """
+                        optimizer buffer \(t.name) has \(t.scalars.count) elements (shape \(t.shape)), its tensor \(i.count) (shape \
+                        \(i.shape))
+                        """
+                    )
                 }
                 if let bad = t.scalars.firstIndex(where: { !$0.isFinite }) {
                     throw fail("optimizer buffer \(t.name) holds \(t.scalars[bad]) at element \(bad)")
@@ -176,7 +213,12 @@ public enum Checkpoint {
             }
         }
         if !unknown.isEmpty {
-            throw fail("it holds tensors the model does not have: \(unknown.prefix(5).joined(separator: ", "))\(unknown.count > 5 ? " and \(unknown.count - 5) more" : "")")
+            throw fail(
+                """
+                it holds tensors the model does not have: \
+                \(unknown.prefix(5).joined(separator: ", "))\(unknown.count > 5 ? " and \(unknown.count - 5) more" : "")
+                """
+            )
         }
         var present: [[Double]] = []
         for s in store.slots {

@@ -73,14 +73,25 @@ public struct DataFingerprint: Codable, Equatable, Sendable {
     static func verify(_ current: DataFingerprint, runAt path: String, remedy: String) throws {
         let url = URL(fileURLWithPath: path).appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: url.path) else {
-            Diagnostics.warn("\(path) has no \(fileName) (it was written by an earlier moduli): \(current.kind) at \(current.source) cannot be checked against the one it was trained on.")
+            Diagnostics.warn(
+                """
+                \(path) has no \(fileName) (it was written by an earlier moduli): \(current.kind) at \(current.source) cannot be \
+                checked against the one it was trained on.
+                """
+            )
             return
         }
-        let data = try RunDirectory.readFile(atPath: url.path, maximumBytes: 1 << 20,
-                                             hint: "Restore it from a copy, or train the run again.")
+        let data = try RunDirectory.readFile(
+            atPath: url.path, maximumBytes: 1 << 20,
+            hint: "Restore it from a copy, or train the run again.")
         let recorded: DataFingerprint
         do { recorded = try JSONDecoder().decode(DataFingerprint.self, from: data) } catch {
-            throw ExperimentError("Cannot read \(url.path): \(RunDirectory.describe(error)). The file is damaged: restore it from a copy, or train the run again.")
+            throw ExperimentError(
+                """
+                Cannot read \(url.path): \(RunDirectory.describe(error)). The file is damaged: restore it from a copy, or train the \
+                run again.
+                """
+            )
         }
         guard recorded != current else { return }
         var changes: [String] = []
@@ -95,8 +106,12 @@ public struct DataFingerprint: Codable, Equatable, Sendable {
             }
         }
         if changes.isEmpty { changes.append("its record differs from \(url.path)") }
-        throw ExperimentError("\(current.kind.prefix(1).uppercased() + current.kind.dropFirst()) at \(current.source) is not the one the run \(path) was trained on: "
-            + changes.joined(separator: "; ")
-            + ". The model would read it with other ids than it was trained with, and every result would be wrong. \(remedy)")
+        throw ExperimentError(
+            """
+            \(current.kind.prefix(1).uppercased() + current.kind.dropFirst()) at \(current.source) is not the one the run \(path) was \
+            trained on: 
+            """
+                + changes.joined(separator: "; ")
+                + ". The model would read it with other ids than it was trained with, and every result would be wrong. \(remedy)")
     }
 }

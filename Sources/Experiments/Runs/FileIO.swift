@@ -2,9 +2,9 @@
 // lost mount) as messages naming the file, instead of trapping as FileHandle.write does.
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// POSIX file helpers whose failures come back as `ExperimentError`s naming the path.
@@ -15,7 +15,12 @@ enum FileIO {
     /// What to do after a failed write, by errno.
     static func advice(_ code: Int32) -> String {
         switch code {
-        case EFBIG: return "The file would pass the process's file-size limit (`ulimit -f`, now \(fileSizeLimitText())) or the largest file the file system allows: raise the limit (ulimit -f unlimited) or choose another --out, and try again."
+        case EFBIG:
+            return
+                """
+                The file would pass the process's file-size limit (`ulimit -f`, now \(fileSizeLimitText())) or the largest file the \
+                file system allows: raise the limit (ulimit -f unlimited) or choose another --out, and try again.
+                """
         case ENOSPC, EDQUOT: return "Free disk space (or choose another --out) and try again."
         case ELOOP: return "moduli never writes through a symbolic link: replace the link with a regular file (or remove it) and try again."
         case EACCES, EPERM, EROFS: return "Make the directory writable or choose another --out."
@@ -57,8 +62,9 @@ enum FileIO {
     static func refuseSymbolicLink(_ path: String, role: String) throws {
         guard isSymbolicLink(path) else { return }
         let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { " (to \($0))" } ?? ""
-        throw ExperimentError("Cannot write \(role) \(path): it is a symbolic link\(target), and moduli never writes through a link. "
-            + "Remove the link (rm \(path)) or put the file itself in its place, and run the command again.")
+        throw ExperimentError(
+            "Cannot write \(role) \(path): it is a symbolic link\(target), and moduli never writes through a link. "
+                + "Remove the link (rm \(path)) or put the file itself in its place, and run the command again.")
     }
 
     /// A suffix no other process can predict: 16 hexadecimal digits from the system's random source.
@@ -81,9 +87,15 @@ enum FileIO {
             if fd >= 0 { return (fd, path) }
             let e = errno
             if e == EEXIST || e == EINTR || e == ELOOP { continue }
-            throw ExperimentError("Cannot write \(destination.path) (creating a temporary file in \(directory.path)): \(errorText(e)). \(advice(e))")
+            throw ExperimentError(
+                "Cannot write \(destination.path) (creating a temporary file in \(directory.path)): \(errorText(e)). \(advice(e))")
         }
-        throw ExperimentError("Cannot write \(destination.path): 64 temporary names in \(directory.path) were all taken. Remove the files named .\(destination.lastPathComponent).tmp-* there and try again.")
+        throw ExperimentError(
+            """
+            Cannot write \(destination.path): 64 temporary names in \(directory.path) were all taken. Remove the files named \
+            .\(destination.lastPathComponent).tmp-* there and try again.
+            """
+        )
     }
 
     /// Writes every byte of `bytes` to `fd`, retrying on EINTR and after short writes.
@@ -137,7 +149,8 @@ enum FileIO {
             throw ExperimentError("Cannot read \(path): it is not a regular file. \(hint)")
         }
         if let maximumBytes, Int(info.st_size) > maximumBytes {
-            throw ExperimentError("Cannot read \(path): it has \(info.st_size) bytes, more than the \(maximumBytes) such a file can have. \(hint)")
+            throw ExperimentError(
+                "Cannot read \(path): it has \(info.st_size) bytes, more than the \(maximumBytes) such a file can have. \(hint)")
         }
         let fd = try openFile(path, O_RDONLY, purpose: "read")
         defer { closeFile(fd) }

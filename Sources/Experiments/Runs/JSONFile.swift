@@ -30,8 +30,10 @@ public enum JSONFile {
     /// Decodes `T` from the bytes of a run record the tool wrote (summary.json, a line of
     /// metrics.jsonl): decoded at once, and only on failure parsed again for the error's place.
     /// `firstLine` is the line of the file the bytes start on.
-    public static func decodeRecord<T: Decodable>(_ type: T.Type, from data: Data, path: String, advice: String,
-                                                  firstLine: Int = 1) throws -> T {
+    public static func decodeRecord<T: Decodable>(
+        _ type: T.Type, from data: Data, path: String, advice: String,
+        firstLine: Int = 1
+    ) throws -> T {
         do { return try decoder().decode(T.self, from: data) } catch {
             throw ExperimentError(message(for: error, data: data, path: path, advice: advice, firstLine: firstLine, type: T.self))
         }
@@ -40,8 +42,10 @@ public enum JSONFile {
     /// The message for `error`, an error of decoding `T` from `data` (the bytes of the file at
     /// `path`): file, line, column, key path, what is wrong, then `advice`. `firstLine` is the
     /// line of the file that `data` starts on (a line of metrics.jsonl).
-    public static func message<T: Decodable>(for error: Error, data: Data, path: String, advice: String, firstLine: Int = 1,
-                                             type: T.Type) -> String {
+    public static func message<T: Decodable>(
+        for error: Error, data: Data, path: String, advice: String, firstLine: Int = 1,
+        type: T.Type
+    ) -> String {
         let located: OrderedJSON.Located
         do { located = try OrderedJSON.parseLocating(data) } catch {
             return message(for: error, located: nil, bytes: data, path: path, advice: advice, firstLine: firstLine, type: T.self)
@@ -124,18 +128,22 @@ public enum JSONFile {
         }
     }
 
-    static func message<T: Decodable>(for error: Error, located: OrderedJSON.Located?, bytes data: Data, path: String, advice: String,
-                                      firstLine: Int = 1, type: T.Type) -> String {
+    static func message<T: Decodable>(
+        for error: Error, located: OrderedJSON.Located?, bytes data: Data, path: String, advice: String,
+        firstLine: Int = 1, type: T.Type
+    ) -> String {
         let json = located?.value, offsets = located?.offsets ?? [:], bytes = Array(data)
         func at(_ components: [String], _ what: String) -> String {
             // The deepest part of the path the file has (a missing key is placed at its object).
             var known = components
             while !known.isEmpty && offsets[OrderedJSON.keyPath(known)] == nil { known.removeLast() }
             let (line, column) = OrderedJSON.lineAndColumn(of: offsets[OrderedJSON.keyPath(known)] ?? 0, in: bytes)
-            return place(path, line: line + firstLine - 1, column: column, keyPath: OrderedJSON.keyPath(components)) + ": " + what + ". " + advice
+            return place(path, line: line + firstLine - 1, column: column, keyPath: OrderedJSON.keyPath(components)) + ": " + what + ". "
+                + advice
         }
         if isPlaceless(error), let located, let (keyPath, text) = unfitNumber(located, in: data, type: T.self),
-           let number = located.numbers.first(where: { $0.path == keyPath }) {
+            let number = located.numbers.first(where: { $0.path == keyPath })
+        {
             let (line, column) = OrderedJSON.lineAndColumn(of: number.bytes.lowerBound, in: bytes)
             return place(path, line: line + firstLine - 1, column: column, keyPath: keyPath)
                 + ": expected a whole number in this field's range, found \(text). " + advice
@@ -153,12 +161,14 @@ public enum JSONFile {
             return at(p, "expected \(noun(type)), found \(json?.value(at: p) == nil ? "nothing" : "null")")
         case DecodingError.keyNotFound(let key, let c):
             let p = components(c.codingPath)
-            return at(p + [key.stringValue], "the key \"\(key.stringValue)\" is missing" + (p.isEmpty ? "" : " in \(OrderedJSON.keyPath(p))"))
+            return at(
+                p + [key.stringValue], "the key \"\(key.stringValue)\" is missing" + (p.isEmpty ? "" : " in \(OrderedJSON.keyPath(p))"))
         case DecodingError.dataCorrupted(let c):
             let p = components(c.codingPath)
             let value = json?.value(at: p)
             if case .number = value, let v = value, c.debugDescription.contains("fit") || c.debugDescription.contains("representable") {
-                return at(p, "the number \(v.text) does not fit \(c.debugDescription.contains("Int") ? "this whole-number field" : "this field")")
+                return at(
+                    p, "the number \(v.text) does not fit \(c.debugDescription.contains("Int") ? "this whole-number field" : "this field")")
             }
             return at(p, "\(c.debugDescription.trimmingCharacters(in: CharacterSet(charactersIn: ". "))) (found \(found(value)))")
         default:

@@ -5,9 +5,9 @@
 // that a run that cannot fit is refused with a message instead of dying in an allocation.
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The memory a process can still allocate, and the limit that sets it.
@@ -47,16 +47,20 @@ public struct MemoryBudget: Sendable, Equatable {
 
     /// 80% of what RLIMIT_AS leaves beside the `used` bytes of address space the process has.
     static func addressSpace(limit: Double, used: Double) -> MemoryBudget {
-        MemoryBudget(bytes: usableFraction * max(0, limit - used),
-                     source: String(format: "the address-space limit (ulimit -v) is %.2f GiB, of which the process uses %.2f GiB; raise it with ulimit -v",
-                                    limit / gib, used / gib))
+        MemoryBudget(
+            bytes: usableFraction * max(0, limit - used),
+            source: String(
+                format: "the address-space limit (ulimit -v) is %.2f GiB, of which the process uses %.2f GiB; raise it with ulimit -v",
+                limit / gib, used / gib))
     }
 
     /// 80% of what the cgroup's limit leaves beside the process's `used` resident bytes.
     static func cgroup(limit: Double, file: String, used: Double) -> MemoryBudget {
-        MemoryBudget(bytes: usableFraction * max(0, limit - used),
-                     source: String(format: "the memory limit of the process's cgroup (%@) is %.2f GiB, of which the process uses %.2f GiB",
-                                    file, limit / gib, used / gib))
+        MemoryBudget(
+            bytes: usableFraction * max(0, limit - used),
+            source: String(
+                format: "the memory limit of the process's cgroup (%@) is %.2f GiB, of which the process uses %.2f GiB",
+                file, limit / gib, used / gib))
     }
 
     static let gib = 1_073_741_824.0
@@ -65,9 +69,9 @@ public struct MemoryBudget: Sendable, Equatable {
     static func addressSpaceLimit() -> Double? {
         var limit = rlimit()
         #if os(Linux)
-        guard getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0 else { return nil }
+            guard getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0 else { return nil }
         #else
-        guard getrlimit(RLIMIT_AS, &limit) == 0 else { return nil }
+            guard getrlimit(RLIMIT_AS, &limit) == 0 else { return nil }
         #endif
         return limit.rlim_cur == rlim_t.max ? nil : Double(limit.rlim_cur)
     }
@@ -95,7 +99,8 @@ public struct MemoryBudget: Sendable, Equatable {
                 let directory = ([mount] + relative).joined(separator: "/")
                 let file = directory + (version == 2 ? "/memory.max" : "/memory.limit_in_bytes")
                 if let text = read(file), let bytes = version == 2 ? parseCgroup2Limit(text) : parseCgroup1Limit(text),
-                   best.map({ bytes < $0.bytes }) ?? true {
+                    best.map({ bytes < $0.bytes }) ?? true
+                {
                     best = (bytes, file)
                 }
                 if relative.isEmpty { break }
@@ -124,7 +129,13 @@ public struct MemoryBudget: Sendable, Equatable {
             let root = parts[3], mountPoint = parts[4], type = parts[dash + 1]
             let superOptions = dash + 3 < parts.count ? parts[dash + 3].split(separator: ",").map(String.init) : []
             let path: String?, version: Int
-            if type == "cgroup2" { path = v2Path; version = 2 } else if type == "cgroup" && superOptions.contains("memory") { path = v1Path; version = 1 } else { continue }
+            if type == "cgroup2" {
+                path = v2Path; version = 2
+            } else if type == "cgroup" && superOptions.contains("memory") {
+                path = v1Path; version = 1
+            } else {
+                continue
+            }
             guard let path else { continue }
             // The path is relative to the hierarchy's root; the mount shows the part below `root`.
             var below = path

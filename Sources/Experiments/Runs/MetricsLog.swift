@@ -2,9 +2,9 @@
 // disk) is an error naming the file, and the log never keeps half a line.
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Appends one JSON object per line to metrics.jsonl.
@@ -30,7 +30,8 @@ public final class MetricsLog: @unchecked Sendable {
             let old = try run.readFile("metrics.jsonl")
             for line in old.split(separator: 0x0A) {
                 if let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                   let step = obj["step"] as? Int, step <= limit {
+                    let step = obj["step"] as? Int, step <= limit
+                {
                     kept.append(contentsOf: line); kept.append(0x0A)
                 }
             }
@@ -47,7 +48,9 @@ public final class MetricsLog: @unchecked Sendable {
         let url = run.file("metrics.jsonl")
         try FileIO.refuseSymbolicLink(url.path, role: "the metrics log")
         let advice = "The log does not belong to the checkpoint: start the run anew with --overwrite."
-        guard keepBytes >= 0 else { throw ExperimentError("Cannot keep \(keepBytes) bytes of \(url.path): the length is negative. \(advice)") }
+        guard keepBytes >= 0 else {
+            throw ExperimentError("Cannot keep \(keepBytes) bytes of \(url.path): the length is negative. \(advice)")
+        }
         if keepBytes == 0 && !FileManager.default.fileExists(atPath: url.path) {
             try self.init(appendingTo: url)
             return
@@ -61,13 +64,16 @@ public final class MetricsLog: @unchecked Sendable {
         }
         let size = Int(info.st_size)
         guard size >= keepBytes else {
-            throw ExperimentError("\(url.path) holds \(size) bytes, but the checkpoint covers \(keepBytes): the log was cut short. \(advice)")
+            throw ExperimentError(
+                "\(url.path) holds \(size) bytes, but the checkpoint covers \(keepBytes): the log was cut short. \(advice)")
         }
         if keepBytes > 0 {
             var last: UInt8 = 0
             let n = pread(fd, &last, 1, off_t(keepBytes - 1))
             guard n == 1, last == 0x0A else {
-                throw ExperimentError("\(url.path) does not end a line at byte \(keepBytes), where the checkpoint's part of it ends: it was edited. \(advice)")
+                throw ExperimentError(
+                    "\(url.path) does not end a line at byte \(keepBytes), where the checkpoint's part of it ends: it was edited. \(advice)"
+                )
             }
         }
         if size > keepBytes, ftruncate(fd, off_t(keepBytes)) != 0 {
@@ -103,7 +109,12 @@ public final class MetricsLog: @unchecked Sendable {
         let code = FileIO.writeAll(descriptor, data)
         guard code == 0 else {
             _ = ftruncate(descriptor, off_t(byteCount))
-            throw ExperimentError("Cannot write to \(url.path): \(FileIO.errorText(code)). \(FileIO.advice(code)) The run can continue from its last checkpoint with --resume.")
+            throw ExperimentError(
+                """
+                Cannot write to \(url.path): \(FileIO.errorText(code)). \(FileIO.advice(code)) The run can continue from its last \
+                checkpoint with --resume.
+                """
+            )
         }
         byteCount += data.count
     }

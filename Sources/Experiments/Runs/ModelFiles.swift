@@ -3,9 +3,9 @@
 import Foundation
 import Formats
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import NN
 
@@ -31,7 +31,8 @@ public enum ModelFiles {
     /// `maximumBytes`, a valid safetensors file whose checksum covers the whole file (or an
     /// older file, see the type). Errors name the path, say what is wrong and end with `remedy`.
     public static func read(_ path: String, maximumBytes: Int, missingHint: String, remedy: String) throws
-        -> (tensors: [NamedTensor], metadata: [String: String]) {
+        -> (tensors: [NamedTensor], metadata: [String: String])
+    {
         let data = try RunDirectory.readFile(atPath: path, maximumBytes: maximumBytes, hint: missingHint)
         let tensors: [NamedTensor], metadata: [String: String]
         do { (tensors, metadata) = try SafeTensors.decode(data) } catch let e as SafeTensorsError {
@@ -48,9 +49,19 @@ public enum ModelFiles {
         let unknown = metadata.keys.filter { !legacyKeys.contains($0) }.sorted()
         let format = metadata["format"]
         if unknown.isEmpty, format.map(legacyFormats.contains) ?? true {
-            return "\(path) was written by an earlier moduli, without a checksum over its header: its dtypes, shapes and metadata are read unchecked."
+            return
+                """
+                \(path) was written by an earlier moduli, without a checksum over its header: its dtypes, shapes and metadata are \
+                read unchecked.
+                """
         }
-        let why = format.map { "its format \($0) needs a checksum over the whole file, and it has \(metadata[SafeTensors.checksumKey] == nil ? "none" : "one over its data only")" }
+        let why =
+            format.map {
+                """
+                its format \($0) needs a checksum over the whole file, and it has \
+                \(metadata[SafeTensors.checksumKey] == nil ? "none" : "one over its data only")
+                """
+            }
             ?? "its metadata holds keys no moduli model file has (\(unknown.joined(separator: ", ")))"
         throw ExperimentError("\(path) is corrupt: \(why); the file was changed after it was written. \(remedy)")
     }

@@ -4,9 +4,9 @@
 import Foundation
 import Linalg
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Process-wide setup for the command-line tool.
@@ -40,11 +40,11 @@ public enum ProcessSetup {
         guard let value = getenv(sweepParentVariable), let parent = pid_t(String(cString: value)) else { return }
         unsetenv(sweepParentVariable)
         #if os(Linux)
-        StopRequest.installHandlers()  // before the signal can come
-        let setParentDeathSignal: Int32 = 1  // PR_SET_PDEATHSIG of <linux/prctl.h>
-        _ = linuxPrctl(setParentDeathSignal, UInt(SIGTERM), 0, 0, 0)
-        // The sweep may have died before the request took effect: then no signal comes.
-        if getppid() != parent { StopRequest.request(SIGTERM) }
+            StopRequest.installHandlers()  // before the signal can come
+            let setParentDeathSignal: Int32 = 1  // PR_SET_PDEATHSIG of <linux/prctl.h>
+            _ = linuxPrctl(setParentDeathSignal, UInt(SIGTERM), 0, 0, 0)
+            // The sweep may have died before the request took effect: then no signal comes.
+            if getppid() != parent { StopRequest.request(SIGTERM) }
         #endif
     }
 
@@ -56,15 +56,16 @@ public enum ProcessSetup {
     /// on success it does not return.
     public static func selectBLASKernels() {
         #if os(Linux)
-        guard getenv("OPENBLAS_CORETYPE") == nil,
-              let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let better = BLASKernels.betterCoreType(current: BLASKernels.coreName,
-                                                      cpuFlags: BLASKernels.cpuFlags(cpuinfo: cpuinfo))
-        else { return }
-        setenv("OPENBLAS_CORETYPE", better, 1)
-        _ = execv("/proc/self/exe", CommandLine.unsafeArgv)
-        // Only reached when execv failed: go on with the kernels already loaded.
-        unsetenv("OPENBLAS_CORETYPE")
+            guard getenv("OPENBLAS_CORETYPE") == nil,
+                let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+                let better = BLASKernels.betterCoreType(
+                    current: BLASKernels.coreName,
+                    cpuFlags: BLASKernels.cpuFlags(cpuinfo: cpuinfo))
+            else { return }
+            setenv("OPENBLAS_CORETYPE", better, 1)
+            _ = execv("/proc/self/exe", CommandLine.unsafeArgv)
+            // Only reached when execv failed: go on with the kernels already loaded.
+            unsetenv("OPENBLAS_CORETYPE")
         #endif
     }
 
@@ -75,21 +76,21 @@ public enum ProcessSetup {
     /// with this setting, and 4% less CPU time). No effect on other C libraries.
     public static func keepFreedMemory() {
         #if os(Linux) && canImport(Glibc)
-        let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3  // M_TRIM_THRESHOLD, M_MMAP_THRESHOLD of <malloc.h>
-        _ = glibcMallopt(mmapThreshold, 32 << 20)
-        _ = glibcMallopt(trimThreshold, 1 << 30)
+            let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3  // M_TRIM_THRESHOLD, M_MMAP_THRESHOLD of <malloc.h>
+            _ = glibcMallopt(mmapThreshold, 32 << 20)
+            _ = glibcMallopt(trimThreshold, 1 << 30)
         #endif
     }
 }
 
 #if os(Linux) && canImport(Glibc)
-/// glibc's `int mallopt(int param, int value)` (<malloc.h>, which the Glibc module does not import).
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+    /// glibc's `int mallopt(int param, int value)` (<malloc.h>, which the Glibc module does not import).
+    @_silgen_name("mallopt")
+    private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif
 
 #if os(Linux)
-/// Linux's `int prctl(int option, ...)` with its five-argument form (variadic in C, so not imported).
-@_silgen_name("prctl")
-private func linuxPrctl(_ option: Int32, _ a2: UInt, _ a3: UInt, _ a4: UInt, _ a5: UInt) -> Int32
+    /// Linux's `int prctl(int option, ...)` with its five-argument form (variadic in C, so not imported).
+    @_silgen_name("prctl")
+    private func linuxPrctl(_ option: Int32, _ a2: UInt, _ a3: UInt, _ a4: UInt, _ a5: UInt) -> Int32
 #endif

@@ -2,9 +2,9 @@
 // terminal (cut to the terminal's width); plain lines otherwise (logs, CI).
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reports training progress to standard error.
@@ -69,8 +69,9 @@ public final class ProgressReporter: @unchecked Sendable {
             lastDraw = now
             let width = 24, filled = total > 0 ? max(0, min(width, width * step / total)) : width
             let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-            let line = ProgressReporter.fit("[\(bar)] " + text(step: step, loss: loss, extra: extra, now: now),
-                                            columns: ProgressReporter.terminalColumns())
+            let line = ProgressReporter.fit(
+                "[\(bar)] " + text(step: step, loss: loss, extra: extra, now: now),
+                columns: ProgressReporter.terminalColumns())
             emit("\r\u{1B}[2K" + line)
         } else if now.timeIntervalSince(lastLine) >= lineInterval || step == total {
             lastLine = now

@@ -3,9 +3,9 @@
 // file; the directory is locked while a RunDirectory value holds it, so two processes never mix.
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Errors a user can act on: each message names the problem and what to do.
@@ -71,7 +71,8 @@ public struct RunDirectory: Sendable {
                 }
                 let e = errno
                 guard e == EEXIST, n < 10_000 else {
-                    throw ExperimentError("Cannot create the output directory \(candidate): \(FileIO.errorText(e)). Choose a writable --out.")
+                    throw ExperimentError(
+                        "Cannot create the output directory \(candidate): \(FileIO.errorText(e)). Choose a writable --out.")
                 }
                 n += 1
             }
@@ -85,7 +86,8 @@ public struct RunDirectory: Sendable {
             }
         } else {
             if resume {
-                throw ExperimentError("Nothing to resume: the run directory \(dir) does not exist. Check --out, or start a new run without --resume.")
+                throw ExperimentError(
+                    "Nothing to resume: the run directory \(dir) does not exist. Check --out, or start a new run without --resume.")
             }
             created = try RunDirectory.createDirectories(dir)
         }
@@ -96,30 +98,52 @@ public struct RunDirectory: Sendable {
         let names = try RunDirectory.entries(of: dir)
         if names.isEmpty {
             if resume {
-                throw ExperimentError("Nothing to resume: the run directory \(dir) is empty. Check --out, or start a new run without --resume.")
+                throw ExperimentError(
+                    "Nothing to resume: the run directory \(dir) is empty. Check --out, or start a new run without --resume.")
             }
         } else if RunDirectory.holdsRun(url) {
             if !resume && !overwrite {
                 if let restart = RunDirectory.restartCommand(url) {
-                    throw ExperimentError("The output directory \(dir) holds a run that stopped before its first checkpoint, so --resume has nothing to continue. Start it anew with its own configuration (or choose another --out): \(restart)")
+                    throw ExperimentError(
+                        """
+                        The output directory \(dir) holds a run that stopped before its first checkpoint, so --resume has nothing to \
+                        continue. Start it anew with its own configuration (or choose another --out): \(restart)
+                        """
+                    )
                 }
-                throw ExperimentError("The output directory \(dir) already holds a run. Pass --resume to continue it, --overwrite to replace it, or choose another --out.")
+                throw ExperimentError(
+                    """
+                    The output directory \(dir) already holds a run. Pass --resume to continue it, --overwrite to replace it, or \
+                    choose another --out.
+                    """
+                )
             }
             if overwrite && !resume {
                 for name in names {
                     let entry = url.appendingPathComponent(name).path
                     do { try fm.removeItem(atPath: entry) } catch {
-                        throw ExperimentError("Cannot remove \(entry) to overwrite the run in \(dir): \(RunDirectory.describe(error)). Remove it yourself or choose another --out.")
+                        throw ExperimentError(
+                            """
+                            Cannot remove \(entry) to overwrite the run in \(dir): \(RunDirectory.describe(error)). Remove it \
+                            yourself or choose another --out.
+                            """
+                        )
                     }
                 }
             }
         } else {
             let shown = names.sorted().prefix(5).joined(separator: ", ") + (names.count > 5 ? " and \(names.count - 5) more" : "")
             let flag = resume ? "--resume" : overwrite ? "--overwrite" : nil
-            let why = names.contains("config.json") ? "its config.json is not one moduli wrote (damaged, or another program's)" : "no config.json"
-            throw ExperimentError("The output directory \(dir) holds files but no moduli run (\(why)): \(shown). "
-                + (flag.map { "\($0) applies only to a run directory; " } ?? "")
-                + "moduli writes only into an empty directory and never deletes other files. Choose another --out, or empty the directory yourself.")
+            let why =
+                names.contains("config.json") ? "its config.json is not one moduli wrote (damaged, or another program's)" : "no config.json"
+            throw ExperimentError(
+                "The output directory \(dir) holds files but no moduli run (\(why)): \(shown). "
+                    + (flag.map { "\($0) applies only to a run directory; " } ?? "")
+                        + """
+                        moduli writes only into an empty directory and never deletes other files. Choose another --out, or empty the \
+                        directory yourself.
+                        """
+            )
         }
         // Probe writability now, before any training time is spent.
         let probe = url.appendingPathComponent(".write-test-\(getpid())-\(FileIO.unpredictableSuffix())").path
@@ -139,8 +163,9 @@ public struct RunDirectory: Sendable {
     public static func holdsRun(_ directory: URL) -> Bool {
         let config = directory.appendingPathComponent("config.json").path
         guard FileManager.default.fileExists(atPath: config),
-              let data = try? FileIO.readFile(config, hint: "", maximumBytes: maximumRecordBytes),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+            let data = try? FileIO.readFile(config, hint: "", maximumBytes: maximumRecordBytes),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return false }
         return object["version"] is String && ["task", "training", "seed"].contains { object[$0] != nil }
     }
 
@@ -150,7 +175,8 @@ public struct RunDirectory: Sendable {
     public static func restartCommand(_ directory: URL) -> String? {
         let fm = FileManager.default
         guard !fm.fileExists(atPath: directory.appendingPathComponent(Checkpoint.fileName).path),
-              !fm.fileExists(atPath: directory.appendingPathComponent("summary.json").path) else { return nil }
+            !fm.fileExists(atPath: directory.appendingPathComponent("summary.json").path)
+        else { return nil }
         return "moduli train --config \(directory.path)/config.json --overwrite --out \(directory.path)"
     }
 
@@ -193,7 +219,8 @@ public struct RunDirectory: Sendable {
         let directory = destination.deletingLastPathComponent().path
         var info = stat()
         if lstat(destination.path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG, (info.st_mode & S_IFMT) != S_IFLNK {
-            throw ExperimentError("Cannot write \(destination.path): it exists and is not a regular file (a directory or a device). Choose another path.")
+            throw ExperimentError(
+                "Cannot write \(destination.path): it exists and is not a regular file (a directory or a device). Choose another path.")
         }
         let (fd, temporary) = try FileIO.createTemporary(for: destination)
         func fail(_ code: Int32, _ what: String) -> ExperimentError {
@@ -226,7 +253,9 @@ public struct RunDirectory: Sendable {
 
     /// The bytes of `name`; a missing or unreadable file is an error naming its path.
     public func readFile(_ name: String) throws -> Data {
-        try FileIO.readFile(file(name).path, hint: "The run directory \(url.path) is incomplete or damaged: restore the file, or start the run anew with --overwrite.")
+        try FileIO.readFile(
+            file(name).path,
+            hint: "The run directory \(url.path) is incomplete or damaged: restore the file, or start the run anew with --overwrite.")
     }
 
     /// The bytes of `name`, refused before reading when it has more than `maximumBytes`; errors
@@ -247,10 +276,13 @@ public struct RunDirectory: Sendable {
     /// Decodes JSON from `name`. A missing file, or one that is not valid JSON of type `T`, is an
     /// error naming the path and what is wrong.
     public func readJSON<T: Decodable>(_ type: T.Type, from name: String) throws -> T {
-        try JSONFile.decode(T.self, from: readFile(name, maximumBytes: Self.maximumRecordBytes,
-                                                   hint: "The file is damaged: restore it, or start the run anew with --overwrite."),
-                            path: file(name).path,
-                            advice: "The file is damaged or from another moduli version: restore it, or start the run anew with --overwrite.")
+        try JSONFile.decode(
+            T.self,
+            from: readFile(
+                name, maximumBytes: Self.maximumRecordBytes,
+                hint: "The file is damaged: restore it, or start the run anew with --overwrite."),
+            path: file(name).path,
+            advice: "The file is damaged or from another moduli version: restore it, or start the run anew with --overwrite.")
     }
 
     /// A short, specific description of a Foundation or decoding error.
@@ -289,7 +321,8 @@ public struct RunDirectory: Sendable {
             var isDirectory: ObjCBool = false
             if e == EEXIST, FileManager.default.fileExists(atPath: prefix, isDirectory: &isDirectory) {
                 if isDirectory.boolValue { continue }
-                throw ExperimentError("Cannot create the output directory \(path): \(prefix) is a file, not a directory. Choose another --out.")
+                throw ExperimentError(
+                    "Cannot create the output directory \(path): \(prefix) is a file, not a directory. Choose another --out.")
             }
             throw ExperimentError("Cannot create the output directory \(path): \(prefix): \(FileIO.errorText(e)). Choose a writable --out.")
         }
@@ -324,7 +357,8 @@ public struct RunDirectory: Sendable {
             let path = directory + "/" + name
             if unlink(path) != 0, errno != ENOENT {
                 let e = errno
-                throw ExperimentError("Cannot remove the stale temporary file \(path): \(FileIO.errorText(e)). Remove it yourself or choose another --out.")
+                throw ExperimentError(
+                    "Cannot remove the stale temporary file \(path): \(FileIO.errorText(e)). Remove it yourself or choose another --out.")
             }
         }
     }

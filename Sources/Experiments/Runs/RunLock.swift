@@ -3,9 +3,9 @@
 // and no lock file is left behind.
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Holds an exclusive flock(2) on a directory until `release()` or deinitialization.
@@ -33,7 +33,12 @@ final class RunLock: @unchecked Sendable {
             if e == EINTR { continue }
             if e == EWOULDBLOCK {
                 close(fd)
-                throw ExperimentError("Another moduli process is using the run directory \(path). Wait for it to finish (or stop it), or choose another --out.")
+                throw ExperimentError(
+                    """
+                    Another moduli process is using the run directory \(path). Wait for it to finish (or stop it), or choose another \
+                    --out.
+                    """
+                )
             }
             if e == ENOLCK || e == EOPNOTSUPP || e == ENOTSUP || e == EINVAL { break }
             close(fd)

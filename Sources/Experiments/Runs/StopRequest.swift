@@ -5,9 +5,9 @@
 import Foundation
 import Synchronization
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The process's pending stop request.
@@ -36,9 +36,9 @@ public enum StopRequest {
     /// (call it from the main thread, before other threads start). The handler records the signal,
     /// and a blocking system call in progress returns EINTR (no SA_RESTART) so that a waiting
     /// process can look at the request. A second SIGINT restores the default action and raises it
-    /// again (Ctrl-C twice ends the process as it would have without the handler). A repeated SIGTERM or SIGHUP changes nothing: the parent-death signal
-    /// can arrive more than once (once per thread of a dying multi-threaded parent), and a stop
-    /// with a checkpoint should not turn into a kill without one.
+    /// again (Ctrl-C twice ends the process as it would have without the handler). A repeated
+    /// SIGTERM or SIGHUP changes nothing: the parent-death signal can arrive more than once (once
+    /// per thread of a dying multi-threaded parent), and a stop with a checkpoint should not turn into a kill without one.
     public static func installHandlers() {
         _ = pending.load(ordering: .relaxed)  // initialized before any handler can run
         for s in signals { setAction(of: s, to: stopSignalHandler) }
@@ -78,9 +78,9 @@ public enum StopRequest {
     private static func setAction(of signal: Int32, to handler: (@convention(c) (Int32) -> Void)?) {
         var action = sigaction()
         #if os(Linux)
-        action.__sigaction_handler.sa_handler = handler
+            action.__sigaction_handler.sa_handler = handler
         #else
-        action.__sigaction_u.__sa_handler = handler
+            action.__sigaction_u.__sa_handler = handler
         #endif
         sigemptyset(&action.sa_mask)
         action.sa_flags = 0

@@ -17,7 +17,8 @@ public struct SlurmOptions: Sendable, Equatable {
     public var maximumParallel: Int?
 
     /// Options from their parts; check them with `validate()`.
-    public init(partition: String? = nil, time: String? = nil, cpusPerTask: Int? = nil, memory: String? = nil, maximumParallel: Int? = nil) {
+    public init(partition: String? = nil, time: String? = nil, cpusPerTask: Int? = nil, memory: String? = nil, maximumParallel: Int? = nil)
+    {
         self.partition = partition; self.time = time; self.cpusPerTask = cpusPerTask; self.memory = memory
         self.maximumParallel = maximumParallel
     }
@@ -25,9 +26,14 @@ public struct SlurmOptions: Sendable, Equatable {
     /// Refuses values sbatch would not take; the error names the option.
     public func validate() throws {
         if let partition, partition.range(of: #"^[A-Za-z0-9_.,-]+$"#, options: .regularExpression) == nil {
-            throw ExperimentError("--partition \(partition) is not a Slurm partition name (letters, digits, '_', '.', '-'; several separated by commas).")
+            throw ExperimentError(
+                "--partition \(partition) is not a Slurm partition name (letters, digits, '_', '.', '-'; several separated by commas).")
         }
-        if let time, time.range(of: #"^([0-9]+|[0-9]+:[0-9]{2}|[0-9]+:[0-9]{2}:[0-9]{2}|[0-9]+-[0-9]+(:[0-9]{2}(:[0-9]{2})?)?)$"#, options: .regularExpression) == nil {
+        if let time,
+            time.range(
+                of: #"^([0-9]+|[0-9]+:[0-9]{2}|[0-9]+:[0-9]{2}:[0-9]{2}|[0-9]+-[0-9]+(:[0-9]{2}(:[0-9]{2})?)?)$"#,
+                options: .regularExpression) == nil
+        {
             throw ExperimentError("--time \(time) is not a Slurm time limit: give minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS.")
         }
         if let cpusPerTask, !(1...4096).contains(cpusPerTask) {
@@ -48,28 +54,40 @@ public enum SlurmBatchScript {
     /// The script for `directory`'s sweep: array tasks 0 to runs - 1, each running `executable`
     /// with `sweepArguments` (the spec and the options that shape it) plus `--out DIR --only-index
     /// $SLURM_ARRAY_TASK_ID`. Slurm's own output goes to DIR/logs/slurm-<job>_<task>.out.
-    public static func text(directory: SweepDirectory, executable: String, sweepArguments: [String], options: SlurmOptions) throws -> String {
+    public static func text(directory: SweepDirectory, executable: String, sweepArguments: [String], options: SlurmOptions) throws -> String
+    {
         try options.validate()
         let dir = directory.url.path
         // #SBATCH lines are not shell words: a path with white space or % cannot be written there.
         if dir.contains(where: { $0.isWhitespace || $0 == "%" }) {
-            throw ExperimentError("The sweep directory \(dir) holds white space or '%', which #SBATCH lines cannot carry: choose an --out without them.")
+            throw ExperimentError(
+                "The sweep directory \(dir) holds white space or '%', which #SBATCH lines cannot carry: choose an --out without them.")
         }
         let count = directory.spec.runs.count
         let name = "moduli-" + directory.url.lastPathComponent.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
-        var lines = ["#!/bin/bash",
-                     "# A Slurm job array: one task per run of the sweep in \(dir) (\(count) runs).",
-                     "# Submit with sbatch; then collect the table with: \(shellQuote(executable)) sweep \(sweepArguments.map(shellQuote).joined(separator: " ")) --out \(shellQuote(dir)) --collect",
-                     "#SBATCH --job-name=\(name)",
-                     "#SBATCH --array=0-\(count - 1)\(options.maximumParallel.map { "%\($0)" } ?? "")",
-                     "#SBATCH --output=\(dir)/logs/slurm-%A_%a.out",
-                     "#SBATCH --ntasks=1"]
+        var lines = [
+            "#!/bin/bash",
+            "# A Slurm job array: one task per run of the sweep in \(dir) (\(count) runs).",
+            """
+            # Submit with sbatch; then collect the table with: \(shellQuote(executable)) sweep \
+            \(sweepArguments.map(shellQuote).joined(separator: " ")) --out \(shellQuote(dir)) --collect
+            """,
+            "#SBATCH --job-name=\(name)",
+            "#SBATCH --array=0-\(count - 1)\(options.maximumParallel.map { "%\($0)" } ?? "")",
+            "#SBATCH --output=\(dir)/logs/slurm-%A_%a.out",
+            "#SBATCH --ntasks=1"
+        ]
         if let p = options.partition { lines.append("#SBATCH --partition=\(p)") }
         if let t = options.time { lines.append("#SBATCH --time=\(t)") }
         if let c = options.cpusPerTask { lines.append("#SBATCH --cpus-per-task=\(c)") }
         if let m = options.memory { lines.append("#SBATCH --mem=\(m)") }
-        lines += ["set -eu",
-                  "exec \(shellQuote(executable)) sweep \(sweepArguments.map(shellQuote).joined(separator: " ")) --out \(shellQuote(dir)) --only-index \"$SLURM_ARRAY_TASK_ID\""]
+        lines += [
+            "set -eu",
+            """
+            exec \(shellQuote(executable)) sweep \(sweepArguments.map(shellQuote).joined(separator: " ")) --out \(shellQuote(dir)) \
+            --only-index \"$SLURM_ARRAY_TASK_ID\"
+            """
+        ]
         return lines.joined(separator: "\n") + "\n"
     }
 

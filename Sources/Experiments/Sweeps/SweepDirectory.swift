@@ -4,9 +4,9 @@
 // nodes of a shared file system can record their runs side by side.
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What sweep.json records about one run.
@@ -54,8 +54,11 @@ public struct SweepRecord: Codable, Sendable, Equatable {
     public init(spec: SweepSpec) {
         format = Self.currentFormat
         self.spec = spec
-        runs = spec.runs.map { SweepRunRecord(name: $0.name, configuration: $0.configuration, seed: $0.seed, state: .pending,
-                                               attempts: 0, exit: nil, log: "logs/\($0.name).log") }
+        runs = spec.runs.map {
+            SweepRunRecord(
+                name: $0.name, configuration: $0.configuration, seed: $0.seed, state: .pending,
+                attempts: 0, exit: nil, log: "logs/\($0.name).log")
+        }
     }
 }
 
@@ -96,9 +99,14 @@ public struct SweepDirectory: Sendable {
         let dir = url.path
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw ExperimentError("The sweep directory \(dir) exists and is a file. Choose another --out.") }
+            guard isDirectory.boolValue else {
+                throw ExperimentError("The sweep directory \(dir) exists and is a file. Choose another --out.")
+            }
         } else {
-            guard create else { throw ExperimentError("There is no sweep in \(dir): the directory does not exist. Check --out (the directory the sweep ran in).") }
+            guard create else {
+                throw ExperimentError(
+                    "There is no sweep in \(dir): the directory does not exist. Check --out (the directory the sweep ran in).")
+            }
             try RunDirectory.createDirectories(dir)
         }
         let recordPath = file(Self.recordName).path
@@ -106,16 +114,25 @@ public struct SweepDirectory: Sendable {
             if FileManager.default.fileExists(atPath: recordPath) {
                 let record = try readRecord()
                 if record.spec != spec {
-                    throw ExperimentError("\(dir) holds a sweep of another spec (\(recordPath)): \(SweepDirectory.difference(record.spec, spec)). "
-                        + "Give the same spec (and --seeds, --preset) as before, or choose another --out.")
+                    throw ExperimentError(
+                        "\(dir) holds a sweep of another spec (\(recordPath)): \(SweepDirectory.difference(record.spec, spec)). "
+                            + "Give the same spec (and --seeds, --preset) as before, or choose another --out.")
                 }
                 return
             }
-            guard create else { throw ExperimentError("There is no sweep in \(dir): it has no \(Self.recordName). Check --out (the directory the sweep ran in).") }
+            guard create else {
+                throw ExperimentError(
+                    "There is no sweep in \(dir): it has no \(Self.recordName). Check --out (the directory the sweep ran in).")
+            }
             let names = try RunDirectory.entries(of: dir).filter { $0 != Self.lockName }
             if !names.isEmpty {
                 let shown = names.sorted().prefix(5).joined(separator: ", ") + (names.count > 5 ? " and \(names.count - 5) more" : "")
-                throw ExperimentError("The sweep directory \(dir) holds files but no \(Self.recordName): \(shown). A sweep starts in a new or empty directory: choose another --out.")
+                throw ExperimentError(
+                    """
+                    The sweep directory \(dir) holds files but no \(Self.recordName): \(shown). A sweep starts in a new or empty \
+                    directory: choose another --out.
+                    """
+                )
             }
             try RunDirectory.createDirectories(file("logs").path)
             try writeRecord(SweepRecord(spec: spec))
@@ -126,10 +143,24 @@ public struct SweepDirectory: Sendable {
     static func difference(_ old: SweepSpec, _ new: SweepSpec) -> String {
         var parts: [String] = []
         if old.task != new.task { parts.append("task \(old.task) there, \(new.task) here") }
-        if old.base != new.base { parts.append("base flags [\(old.base.joined(separator: " "))] there, [\(new.base.joined(separator: " "))] here") }
-        if old.seeds != new.seeds { parts.append("seeds \(old.seeds.map(String.init).joined(separator: ",")) there, \(new.seeds.map(String.init).joined(separator: ",")) here") }
+        if old.base != new.base {
+            parts.append("base flags [\(old.base.joined(separator: " "))] there, [\(new.base.joined(separator: " "))] here")
+        }
+        if old.seeds != new.seeds {
+            parts.append(
+                """
+                seeds \(old.seeds.map(String.init).joined(separator: ",")) there, \
+                \(new.seeds.map(String.init).joined(separator: ",")) here
+                """
+            )
+        }
         if old.configurations.map(\.name) != new.configurations.map(\.name) {
-            parts.append("configurations \(old.configurations.map(\.name).joined(separator: ",")) there, \(new.configurations.map(\.name).joined(separator: ",")) here")
+            parts.append(
+                """
+                configurations \(old.configurations.map(\.name).joined(separator: ",")) there, \
+                \(new.configurations.map(\.name).joined(separator: ",")) here
+                """
+            )
         } else {
             for (a, b) in zip(old.configurations, new.configurations) where a.flags != b.flags {
                 parts.append("\(a.name) has flags [\(a.flags.joined(separator: " "))] there, [\(b.flags.joined(separator: " "))] here")
@@ -182,10 +213,12 @@ public struct SweepDirectory: Sendable {
     func readRecord() throws -> SweepRecord {
         let path = file(Self.recordName).path
         let data = try RunDirectory.readFile(atPath: path, maximumBytes: 64 << 20, hint: "The sweep directory \(url.path) is damaged.")
-        let record = try JSONFile.decode(SweepRecord.self, from: data, path: path,
-                                         advice: "It is not a sweep record moduli wrote: restore it, or start the sweep in another --out.")
+        let record = try JSONFile.decode(
+            SweepRecord.self, from: data, path: path,
+            advice: "It is not a sweep record moduli wrote: restore it, or start the sweep in another --out.")
         guard record.format == SweepRecord.currentFormat, record.runs.map(\.name) == record.spec.runs.map(\.name) else {
-            throw ExperimentError("\(path) is a sweep record of another format (\(record.format)) or is damaged. Start the sweep in another --out.")
+            throw ExperimentError(
+                "\(path) is a sweep record of another format (\(record.format)) or is damaged. Start the sweep in another --out.")
         }
         return record
     }

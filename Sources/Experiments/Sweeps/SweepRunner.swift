@@ -4,9 +4,9 @@
 // is never run again, a run with a checkpoint is resumed, a failed one is retried once.
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Runs the runs of a sweep directory.
@@ -45,7 +45,10 @@ public struct SweepRunner: Sendable {
     /// made absolute (searched in PATH when it has no slash).
     public static func currentExecutable() -> String {
         if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
-           FileManager.default.isExecutableFile(atPath: resolved) { return resolved }
+            FileManager.default.isExecutableFile(atPath: resolved)
+        {
+            return resolved
+        }
         let first = CommandLine.arguments.first ?? "moduli"
         if first.contains("/") { return URL(fileURLWithPath: first).standardizedFileURL.path }
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
@@ -118,11 +121,15 @@ public struct SweepRunner: Sendable {
                 done += 1
                 outcome.finished.append(run.name)
                 report("[\(done)/\(total)] \(run.name) finished in \(seconds)")
-                try directory.update(run.index) { $0.state = .finished; $0.attempts = attempt; $0.exit = nil }
+                try directory.update(run.index) {
+                    $0.state = .finished; $0.attempts = attempt; $0.exit = nil
+                }
             } else if forwarded != nil {
                 outcome.stopped.append(run.name)
                 report("\(run.name) stopped (\(ending ?? "exit 0")) after \(seconds)")
-                try directory.update(run.index) { $0.state = .pending; $0.attempts = attempt; $0.exit = nil }
+                try directory.update(run.index) {
+                    $0.state = .pending; $0.attempts = attempt; $0.exit = nil
+                }
             } else if attempt < 2 {
                 let why = ending ?? "exit 0 without a summary.json"
                 report("\(run.name) failed (\(why)) after \(seconds); retrying once (log: \(directory.file("logs/\(run.name).log").path))")
@@ -132,7 +139,9 @@ public struct SweepRunner: Sendable {
                 let why = ending ?? "exit 0 without a summary.json"
                 outcome.failed.append(run.name)
                 report("[\(done)/\(total)] \(run.name) failed again (\(why)); see \(directory.file("logs/\(run.name).log").path)")
-                try directory.update(run.index) { $0.state = .failed; $0.attempts = attempt; $0.exit = why }
+                try directory.update(run.index) {
+                    $0.state = .failed; $0.attempts = attempt; $0.exit = why
+                }
             }
         }
         return outcome
@@ -154,17 +163,22 @@ public struct SweepRunner: Sendable {
             return nil
         case .resumable: arguments = run.resumeArguments(directory: dir); verb = "resumed"
         case .restartable:
-            arguments = run.startArguments(configFile: directory.configFile(of: run).path, directory: dir, overwrite: true); verb = "restarted"
+            arguments = run.startArguments(configFile: directory.configFile(of: run).path, directory: dir, overwrite: true);
+            verb = "restarted"
         case .fresh:
-            arguments = run.startArguments(configFile: directory.configFile(of: run).path, directory: dir, overwrite: false); verb = "started"
+            arguments = run.startArguments(configFile: directory.configFile(of: run).path, directory: dir, overwrite: false);
+            verb = "started"
         }
         let log = directory.file("logs/\(run.name).log").path
         try RunDirectory.createDirectories(directory.file("logs").path)
         // A link at logs/ would send every run log elsewhere: the directory must be the sweep's own.
         try FileIO.refuseSymbolicLink(directory.file("logs").path, role: "the sweep's log directory")
-        let header = "== \(ISO8601DateFormatter().string(from: Date())) attempt \(attempt): \(([executable] + arguments).joined(separator: " "))\n"
+        let header =
+            "== \(ISO8601DateFormatter().string(from: Date())) attempt \(attempt): \(([executable] + arguments).joined(separator: " "))\n"
         let pid = try Self.spawn(executable, arguments, log: log, header: header)
-        try directory.update(run.index) { $0.state = .running; $0.attempts = attempt; $0.exit = nil }
+        try directory.update(run.index) {
+            $0.state = .running; $0.attempts = attempt; $0.exit = nil
+        }
         report("\(run.name) \(verb)\(attempt > 1 ? " (attempt \(attempt))" : "")")
         return pid
     }

@@ -1,6 +1,7 @@
 // A sweep: one task, a grid of configurations (each the flags a user gives `moduli train <task>`,
-// resolved through the task's option table into a config file per run) times seeds, read from a small JSON file or named among the paper's grids (docs/method.md sections 4
-// and 6; the README's results tables). docs/cli.md describes the file format.
+// resolved through the task's option table into a config file per run) times seeds, read from a
+// small JSON file or named among the paper's grids (docs/method.md sections 4 and 6; the README's
+// results tables). docs/cli.md describes the file format.
 import Foundation
 import Formats
 
@@ -42,8 +43,9 @@ public struct SweepSpec: Codable, Sendable, Equatable {
 
     /// Reads the spec file at `path`; every error names the file and the key.
     public static func read(path: String) throws -> SweepSpec {
-        let data = try RunDirectory.readFile(atPath: path, maximumBytes: maximumBytes,
-                                             hint: "Name a sweep spec file (JSON, docs/cli.md) or a built-in grid (\(builtInNames.joined(separator: ", "))).")
+        let data = try RunDirectory.readFile(
+            atPath: path, maximumBytes: maximumBytes,
+            hint: "Name a sweep spec file (JSON, docs/cli.md) or a built-in grid (\(builtInNames.joined(separator: ", "))).")
         return try parse(data, path: path)
     }
 
@@ -51,25 +53,38 @@ public struct SweepSpec: Codable, Sendable, Equatable {
     public static func parse(_ data: Data, path: String) throws -> SweepSpec {
         let json = try JSONFile.parse(data, path: path, advice: "Fix the spec file (docs/cli.md describes the format).")
         guard case .object(let members) = json else {
-            throw ExperimentError("\(path): a sweep spec is a JSON object with \"task\", \"seeds\" and \"configurations\" (and optionally \"base\"), not \(json.typeName).")
+            throw ExperimentError(
+                """
+                \(path): a sweep spec is a JSON object with \"task\", \"seeds\" and \"configurations\" (and optionally \"base\"), not \
+                \(json.typeName).
+                """
+            )
         }
         func member(_ key: String) -> OrderedJSON? { members.first { $0.key == key }?.value }
         if let unknown = members.first(where: { !keys.contains($0.key) }) {
-            throw ExperimentError("\(path) has an unknown key \"\(unknown.key)\": a sweep spec has only \(keys.map { "\"\($0)\"" }.joined(separator: ", ")).")
+            throw ExperimentError(
+                "\(path) has an unknown key \"\(unknown.key)\": a sweep spec has only \(keys.map { "\"\($0)\"" }.joined(separator: ", ")).")
         }
         func flags(_ value: OrderedJSON, at key: String) throws -> [String] {
             guard case .array(let elements) = value else {
-                throw ExperimentError("\(path): \"\(key)\" must be an array of flags as strings (e.g. [\"--moduli\", \"torus\"]), not \(value.typeName).")
+                throw ExperimentError(
+                    "\(path): \"\(key)\" must be an array of flags as strings (e.g. [\"--moduli\", \"torus\"]), not \(value.typeName).")
             }
             return try elements.enumerated().map { k, element in
                 guard case .string(let s) = element else {
-                    throw ExperimentError("\(path): \"\(key)\"[\(k)] must be a string (write numbers as \"0.95\"), not \(element.typeName).")
+                    throw ExperimentError(
+                        "\(path): \"\(key)\"[\(k)] must be a string (write numbers as \"0.95\"), not \(element.typeName).")
                 }
                 return s
             }
         }
-        guard let taskValue = member("task") else { throw ExperimentError("\(path) lacks \"task\": name the task to train (\(TaskRegistry.tasks.map(\.name).joined(separator: ", "))).") }
-        guard case .string(let task) = taskValue else { throw ExperimentError("\(path): \"task\" must be a string, not \(taskValue.typeName).") }
+        guard let taskValue = member("task") else {
+            throw ExperimentError(
+                "\(path) lacks \"task\": name the task to train (\(TaskRegistry.tasks.map(\.name).joined(separator: ", "))).")
+        }
+        guard case .string(let task) = taskValue else {
+            throw ExperimentError("\(path): \"task\" must be a string, not \(taskValue.typeName).")
+        }
         let base = try member("base").map { try flags($0, at: "base") } ?? []
         guard let seedsValue = member("seeds") else { throw ExperimentError("\(path) lacks \"seeds\": list the seeds, e.g. [0, 1, 2].") }
         guard case .array(let seedElements) = seedsValue else {
@@ -82,10 +97,16 @@ public struct SweepSpec: Codable, Sendable, Equatable {
             return UInt64(x)
         }
         guard let configurationsValue = member("configurations") else {
-            throw ExperimentError("\(path) lacks \"configurations\": an object of name: [flags], e.g. {\"torus\": [\"--moduli\", \"torus\"], \"none\": []}.")
+            throw ExperimentError(
+                "\(path) lacks \"configurations\": an object of name: [flags], e.g. {\"torus\": [\"--moduli\", \"torus\"], \"none\": []}.")
         }
         guard case .object(let entries) = configurationsValue else {
-            throw ExperimentError("\(path): \"configurations\" must be an object of name: [flags] (rows in the table's order), not \(configurationsValue.typeName).")
+            throw ExperimentError(
+                """
+                \(path): \"configurations\" must be an object of name: [flags] (rows in the table's order), not \
+                \(configurationsValue.typeName).
+                """
+            )
         }
         let configurations = try entries.map { Configuration(name: $0.key, flags: try flags($0.value, at: "configurations.\($0.key)")) }
         let spec = SweepSpec(task: task, base: base, seeds: seeds, configurations: configurations)
@@ -111,7 +132,12 @@ public struct SweepSpec: Codable, Sendable, Equatable {
             for flag in list {
                 let bare = flag.split(separator: "=", maxSplits: 1).first.map(String.init) ?? flag
                 if Self.reservedFlags.contains(bare) {
-                    throw ExperimentError("\(path): \"\(key)\" gives \(bare), which the sweep sets itself (each run gets --seed, --out and --quiet; resuming is automatic). Remove it.")
+                    throw ExperimentError(
+                        """
+                        \(path): \"\(key)\" gives \(bare), which the sweep sets itself (each run gets --seed, --out and --quiet; \
+                        resuming is automatic). Remove it.
+                        """
+                    )
                 }
             }
         }
@@ -122,10 +148,20 @@ public struct SweepSpec: Codable, Sendable, Equatable {
     static func checkName(_ name: String, path: String) throws {
         let allowed = name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$"#, options: .regularExpression) != nil
         guard allowed else {
-            throw ExperimentError("\(path): the configuration name \"\(name)\" cannot name a run directory: use letters, digits, '.', '_', '+' and '-' (starting with a letter or digit, at most 100 characters).")
+            throw ExperimentError(
+                """
+                \(path): the configuration name \"\(name)\" cannot name a run directory: use letters, digits, '.', '_', '+' and '-' \
+                (starting with a letter or digit, at most 100 characters).
+                """
+            )
         }
         if name.range(of: #"-s[0-9]+$"#, options: .regularExpression) != nil {
-            throw ExperimentError("\(path): the configuration name \"\(name)\" ends like a seed suffix (-s<N>), which would mix it with another configuration's runs: rename it.")
+            throw ExperimentError(
+                """
+                \(path): the configuration name \"\(name)\" ends like a seed suffix (-s<N>), which would mix it with another \
+                configuration's runs: rename it.
+                """
+            )
         }
     }
 
@@ -143,9 +179,19 @@ public struct SweepSpec: Codable, Sendable, Equatable {
                 let resolved = try registered.resolvedConfigFiles(arguments: base + c.flags, seeds: seeds)
                 for (seed, data) in zip(seeds, resolved) { files[SweepRun.name(configuration: c.name, seed: seed)] = data }
             } catch let e as OptionError {
-                throw ExperimentError("\(path): configuration \"\(c.name)\" (moduli train \(([task] + base + c.flags).joined(separator: " "))): \(e.description)")
+                throw ExperimentError(
+                    """
+                    \(path): configuration \"\(c.name)\" (moduli train \(([task] + base + c.flags).joined(separator: " "))): \
+                    \(e.description)
+                    """
+                )
             } catch let e as ExperimentError {
-                throw ExperimentError("\(path): configuration \"\(c.name)\" (moduli train \(([task] + base + c.flags).joined(separator: " "))): \(e.description)")
+                throw ExperimentError(
+                    """
+                    \(path): configuration \"\(c.name)\" (moduli train \(([task] + base + c.flags).joined(separator: " "))): \
+                    \(e.description)
+                    """
+                )
             }
         }
         return runs.compactMap { run in files[run.name].map { (run, $0) } }
@@ -217,39 +263,45 @@ extension SweepSpec {
                 throw ExperimentError("--preset must be small or paper, got \(preset).")
             }
             let dog = ["--inhibitor", "inverted-dog"]
-            return SweepSpec(task: NavigationTask.name, base: ["--preset", preset ?? "paper"], seeds: seeds, configurations: [
-                Configuration(name: "torus", flags: ["--moduli", "torus"] + dog),
-                Configuration(name: "klein", flags: ["--moduli", "klein"] + dog),
-                Configuration(name: "circle", flags: ["--moduli", "circle"] + dog),
-                Configuration(name: "sphere", flags: ["--moduli", "sphere"] + dog),
-                Configuration(name: "torus6", flags: ["--moduli", "torus6"] + dog),
-                Configuration(name: "torus-square", flags: ["--moduli", "torus", "--inhibitor", "square"]),
-                Configuration(name: "permuted", flags: ["--moduli", "torus"] + dog + ["--permute"]),
-                Configuration(name: "none", flags: []),
-                Configuration(name: "l1", flags: ["--moduli", "standard"]),
-                Configuration(name: "strength-matched", flags: ["--moduli", "torus"] + dog + ["--strength-matched"]),
-            ])
+            return SweepSpec(
+                task: NavigationTask.name, base: ["--preset", preset ?? "paper"], seeds: seeds,
+                configurations: [
+                    Configuration(name: "torus", flags: ["--moduli", "torus"] + dog),
+                    Configuration(name: "klein", flags: ["--moduli", "klein"] + dog),
+                    Configuration(name: "circle", flags: ["--moduli", "circle"] + dog),
+                    Configuration(name: "sphere", flags: ["--moduli", "sphere"] + dog),
+                    Configuration(name: "torus6", flags: ["--moduli", "torus6"] + dog),
+                    Configuration(name: "torus-square", flags: ["--moduli", "torus", "--inhibitor", "square"]),
+                    Configuration(name: "permuted", flags: ["--moduli", "torus"] + dog + ["--permute"]),
+                    Configuration(name: "none", flags: []),
+                    Configuration(name: "l1", flags: ["--moduli", "standard"]),
+                    Configuration(name: "strength-matched", flags: ["--moduli", "torus"] + dog + ["--strength-matched"])
+                ])
         case "paper-adding":
             if preset != nil { throw ExperimentError("--preset applies to the paper-navigation and paper-language grids only.") }
-            return SweepSpec(task: AddingTask.name, base: [], seeds: seeds, configurations: [
-                Configuration(name: "learned-torus", flags: ["--moduli", "torus", "--learn-embedding", "--target-sparsity", "0.95"]),
-                Configuration(name: "learned-r3", flags: ["--moduli", "r3", "--learn-embedding", "--target-sparsity", "0.95"]),
-                Configuration(name: "torus", flags: ["--moduli", "torus", "--target-sparsity", "0.95"]),
-                Configuration(name: "pruning", flags: ["--target-sparsity", "0.95"]),
-            ])
+            return SweepSpec(
+                task: AddingTask.name, base: [], seeds: seeds,
+                configurations: [
+                    Configuration(name: "learned-torus", flags: ["--moduli", "torus", "--learn-embedding", "--target-sparsity", "0.95"]),
+                    Configuration(name: "learned-r3", flags: ["--moduli", "r3", "--learn-embedding", "--target-sparsity", "0.95"]),
+                    Configuration(name: "torus", flags: ["--moduli", "torus", "--target-sparsity", "0.95"]),
+                    Configuration(name: "pruning", flags: ["--target-sparsity", "0.95"])
+                ])
         case "paper-language":
             if let preset, !["small", "paper"].contains(preset) {
                 throw ExperimentError("--preset must be small or paper, got \(preset).")
             }
             let dog = ["--inhibitor", "inverted-dog"]
-            return SweepSpec(task: LanguageTask.name, base: ["--preset", preset ?? "paper"], seeds: seeds, configurations: [
-                Configuration(name: "torus", flags: ["--moduli", "torus"] + dog),
-                Configuration(name: "klein", flags: ["--moduli", "klein"] + dog),
-                Configuration(name: "permuted", flags: ["--moduli", "torus"] + dog + ["--permute"]),
-                Configuration(name: "none", flags: []),
-                Configuration(name: "l1", flags: ["--moduli", "standard"]),
-                Configuration(name: "strength-matched", flags: ["--moduli", "torus"] + dog + ["--strength-matched"]),
-            ])
+            return SweepSpec(
+                task: LanguageTask.name, base: ["--preset", preset ?? "paper"], seeds: seeds,
+                configurations: [
+                    Configuration(name: "torus", flags: ["--moduli", "torus"] + dog),
+                    Configuration(name: "klein", flags: ["--moduli", "klein"] + dog),
+                    Configuration(name: "permuted", flags: ["--moduli", "torus"] + dog + ["--permute"]),
+                    Configuration(name: "none", flags: []),
+                    Configuration(name: "l1", flags: ["--moduli", "standard"]),
+                    Configuration(name: "strength-matched", flags: ["--moduli", "torus"] + dog + ["--strength-matched"])
+                ])
         default:
             return nil
         }

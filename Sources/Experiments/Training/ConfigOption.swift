@@ -96,32 +96,45 @@ public struct ConfigOption<Root> {
 
     /// An option from its parts; `set` parses the text and stores the value (its third argument is
     /// the option's label, for errors), `prerequisite` says why a given option would have no effect.
-    public init(name: String, key: String, help: String, arity: OptionArity,
-                set: @escaping (inout Root, String, String) throws -> Void, prerequisite: ((Root) -> String?)? = nil) {
+    public init(
+        name: String, key: String, help: String, arity: OptionArity,
+        set: @escaping (inout Root, String, String) throws -> Void, prerequisite: ((Root) -> String?)? = nil
+    ) {
         self.name = name; self.key = key; self.help = help; self.arity = arity; self.set = set; self.prerequisite = prerequisite
     }
 
     /// An option with one value of type `Value` stored at `path`; `placeholder` names the value in help.
-    public static func value<Value: OptionValue>(_ name: String, _ path: WritableKeyPath<Root, Value>, key: String, _ placeholder: String,
-                                                 help: String, prerequisite: ((Root) -> String?)? = nil) -> ConfigOption {
-        ConfigOption(name: name, key: key, help: help, arity: .value(placeholder), set: { root, text, label in
-            root[keyPath: path] = try parse(Value.self, text, label: label)
-        }, prerequisite: prerequisite)
+    public static func value<Value: OptionValue>(
+        _ name: String, _ path: WritableKeyPath<Root, Value>, key: String, _ placeholder: String,
+        help: String, prerequisite: ((Root) -> String?)? = nil
+    ) -> ConfigOption {
+        ConfigOption(
+            name: name, key: key, help: help, arity: .value(placeholder),
+            set: { root, text, label in
+                root[keyPath: path] = try parse(Value.self, text, label: label)
+            }, prerequisite: prerequisite)
     }
 
     /// An option with one value of type `Value` stored in the optional at `path`.
-    public static func value<Value: OptionValue>(_ name: String, _ path: WritableKeyPath<Root, Value?>, key: String, _ placeholder: String,
-                                                 help: String, prerequisite: ((Root) -> String?)? = nil) -> ConfigOption {
-        ConfigOption(name: name, key: key, help: help, arity: .value(placeholder), set: { root, text, label in
-            root[keyPath: path] = try parse(Value.self, text, label: label)
-        }, prerequisite: prerequisite)
+    public static func value<Value: OptionValue>(
+        _ name: String, _ path: WritableKeyPath<Root, Value?>, key: String, _ placeholder: String,
+        help: String, prerequisite: ((Root) -> String?)? = nil
+    ) -> ConfigOption {
+        ConfigOption(
+            name: name, key: key, help: help, arity: .value(placeholder),
+            set: { root, text, label in
+                root[keyPath: path] = try parse(Value.self, text, label: label)
+            }, prerequisite: prerequisite)
     }
 
     /// A flag that sets the Boolean at `path` to true.
-    public static func flag(_ name: String, _ path: WritableKeyPath<Root, Bool>, key: String, help: String,
-                            prerequisite: ((Root) -> String?)? = nil) -> ConfigOption {
-        ConfigOption(name: name, key: key, help: help, arity: .flag, set: { root, _, _ in root[keyPath: path] = true },
-                     prerequisite: prerequisite)
+    public static func flag(
+        _ name: String, _ path: WritableKeyPath<Root, Bool>, key: String, help: String,
+        prerequisite: ((Root) -> String?)? = nil
+    ) -> ConfigOption {
+        ConfigOption(
+            name: name, key: key, help: help, arity: .flag, set: { root, _, _ in root[keyPath: path] = true },
+            prerequisite: prerequisite)
     }
 
     /// `--name` / `--no-name`: sets the Boolean at `path` to true or false.
@@ -131,11 +144,15 @@ public struct ConfigOption<Root> {
 
     /// A preset: `--name VALUE` replaces the whole configuration by `configuration(VALUE)` before
     /// the other options apply.
-    public static func preset<Value: OptionValue>(_ name: String, _ type: Value.Type, key: String = "preset", help: String,
-                                                  configuration: @escaping (Value) -> Root) -> ConfigOption {
-        var option = ConfigOption(name: name, key: key, help: help, arity: .value("NAME"), set: { root, text, label in
-            root = configuration(try parse(Value.self, text, label: label))
-        })
+    public static func preset<Value: OptionValue>(
+        _ name: String, _ type: Value.Type, key: String = "preset", help: String,
+        configuration: @escaping (Value) -> Root
+    ) -> ConfigOption {
+        var option = ConfigOption(
+            name: name, key: key, help: help, arity: .value("NAME"),
+            set: { root, text, label in
+                root = configuration(try parse(Value.self, text, label: label))
+            })
         option.isPreset = true
         return option
     }
@@ -143,9 +160,10 @@ public struct ConfigOption<Root> {
     /// The same option on a configuration that holds `Root` at `path`, its key under `prefix`.
     public func lifted<Outer>(_ path: WritableKeyPath<Outer, Root>, keyPrefix prefix: String) -> ConfigOption<Outer> {
         let set = self.set, prerequisite = self.prerequisite
-        var o = ConfigOption<Outer>(name: name, key: prefix + key, help: help, arity: arity,
-                                    set: { outer, text, label in try set(&outer[keyPath: path], text, label) },
-                                    prerequisite: prerequisite.map { p in { outer in p(outer[keyPath: path]) } })
+        var o = ConfigOption<Outer>(
+            name: name, key: prefix + key, help: help, arity: arity,
+            set: { outer, text, label in try set(&outer[keyPath: path], text, label) },
+            prerequisite: prerequisite.map { p in { outer in p(outer[keyPath: path]) } })
         o.section = section; o.isPreset = isPreset
         return o
     }

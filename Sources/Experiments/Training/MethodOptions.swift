@@ -22,7 +22,11 @@ public enum MethodOptions {
     /// Why a pruning option has no effect on `t` (it prunes nothing), or nil.
     public static func needsPruning(_ label: String, _ name: String, _ t: TrainingConfig) -> String? {
         guard t.pruning.targetSparsity == 0 else { return nil }
-        return "\(label) shapes pruning, and this run prunes nothing (\(TrainingOptions.label("target-sparsity")) is 0): add --target-sparsity, e.g. --target-sparsity 0.9, or drop --\(name)."
+        return
+            """
+            \(label) shapes pruning, and this run prunes nothing (\(TrainingOptions.label("target-sparsity")) is 0): add \
+            --target-sparsity, e.g. --target-sparsity 0.9, or drop --\(name).
+            """
     }
 
     /// The declarations.
@@ -30,47 +34,72 @@ public enum MethodOptions {
         typealias O = ConfigOption<TrainingConfig>
         let regularizer = "regularizer."
         return [
-            O(name: "moduli", key: regularizer + "space",
-              help: "Moduli space for the regularizer: none (default), standard (plain L1/L2), or circle, torus, torus6, klein, sphere, s3, r3, r9, mixedcurv.",
-              arity: .value("SPACE"), set: { t, text, _ in t.regularizer.space = text.lowercased() }),
-            O(name: "inhibitor", key: regularizer + "inhibitor", help: "Inhibitor f(d): square, gauss, dog, inverted-dog (default), ripple, constant.",
-              arity: .value("NAME"), set: { t, text, label in
-                  guard let f = Inhibitor(name: text) else {
-                      throw OptionError("\(label) must be one of square, gauss, dog, inverted-dog, ripple or constant, got '\(text)'.")
-                  }
-                  t.regularizer.inhibitor = f
-              }, prerequisite: { needsRegularizer("inhibitor", $0) }),
-            O.flag("invert", \.regularizer.invert, key: regularizer + "invert", help: "Invert R: R = max(R) - R (implied by inverted-dog).",
-                   prerequisite: { needsRegularizer("invert", $0) }),
-            O.flag("permute", \.regularizer.permute, key: regularizer + "permute", help: "Control: shuffle the entries of R (same values, no geometry).",
-                   prerequisite: { needsRegularizer("permute", $0) }),
-            O.flag("change-embed", \.regularizer.changeEmbed, key: regularizer + "changeEmbed",
-                   help: "Separate positions for rows and columns (non-symmetric R).", prerequisite: { needsRegularizer("change-embed", $0) }),
-            O.flag("strength-matched", \.regularizer.strengthMatched, key: regularizer + "strengthMatched",
-                   help: "Control: constant R equal to the mean of the geometric R.", prerequisite: { needsRegularizer("strength-matched", $0) }),
-            O.flag("learn-embedding", \.regularizer.learnEmbedding, key: regularizer + "learnEmbedding",
-                   help: "Learn the neuron positions with the model's optimizer (no weight decay on them).",
-                   prerequisite: { needsRegularizer("learn-embedding", $0) }),
-            O.value("lambda", \.regularizer.lambda, key: regularizer + "lambda", "X", help: "Penalty weight lambda (default: the task's).",
-                    prerequisite: { needsRegularizer("lambda", $0) }),
-            O.value("power", \.regularizer.power, key: regularizer + "power", "P", help: "Penalty power p: 1 (L1-type, default) or 2 (L2-type).",
-                    prerequisite: { needsRegularizer("power", $0) }),
-            O.value("target-sparsity", \.pruning.targetSparsity, key: "pruning.targetSparsity", "X",
-                    help: "Final pooled sparsity of the pruned tensors (0 = no pruning; default: the task's, navigation 0.9, adding 0)."),
-            O.value("schedule", \.pruning.schedule, key: "pruning.schedule", "NAME", help: "Pruning schedule: linear (paper, default) or cubic (Zhu & Gupta).",
-                    prerequisite: { needsPruning("training.pruning.schedule [--schedule]", "schedule", $0) }),
-            O.value("prune-every", \.pruning.everySteps, key: "pruning.everySteps", "N", help: "Prune every N steps instead of at the start of every epoch."),
-            O(name: "tensor-targets", key: "pruning.tensorTargets",
-              help: "Per-tensor final targets, comma-separated, in the order of the task's pruned tensors.", arity: .value("X,Y,..."),
-              set: { t, text, label in
-                  let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-                  guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
-                      throw OptionError("\(label) must be comma-separated numbers, got '\(text)'.")
-                  }
-                  t.pruning.tensorTargets = values.compactMap { $0 }
-              }),
-            O.value("lottery", \.lottery, key: "lottery", "MODE",
-                    help: "Lottery ticket after sparse training: none (default), random (paper), rewind (Frankle-Carbin)."),
+            O(
+                name: "moduli", key: regularizer + "space",
+                help:
+                    """
+                    Moduli space for the regularizer: none (default), standard (plain L1/L2), or circle, torus, torus6, klein, \
+                    sphere, s3, r3, r9, mixedcurv.
+                    """,
+                arity: .value("SPACE"), set: { t, text, _ in t.regularizer.space = text.lowercased() }),
+            O(
+                name: "inhibitor", key: regularizer + "inhibitor",
+                help: "Inhibitor f(d): square, gauss, dog, inverted-dog (default), ripple, constant.",
+                arity: .value("NAME"),
+                set: { t, text, label in
+                    guard let f = Inhibitor(name: text) else {
+                        throw OptionError("\(label) must be one of square, gauss, dog, inverted-dog, ripple or constant, got '\(text)'.")
+                    }
+                    t.regularizer.inhibitor = f
+                }, prerequisite: { needsRegularizer("inhibitor", $0) }),
+            O.flag(
+                "invert", \.regularizer.invert, key: regularizer + "invert", help: "Invert R: R = max(R) - R (implied by inverted-dog).",
+                prerequisite: { needsRegularizer("invert", $0) }),
+            O.flag(
+                "permute", \.regularizer.permute, key: regularizer + "permute",
+                help: "Control: shuffle the entries of R (same values, no geometry).",
+                prerequisite: { needsRegularizer("permute", $0) }),
+            O.flag(
+                "change-embed", \.regularizer.changeEmbed, key: regularizer + "changeEmbed",
+                help: "Separate positions for rows and columns (non-symmetric R).", prerequisite: { needsRegularizer("change-embed", $0) }),
+            O.flag(
+                "strength-matched", \.regularizer.strengthMatched, key: regularizer + "strengthMatched",
+                help: "Control: constant R equal to the mean of the geometric R.",
+                prerequisite: { needsRegularizer("strength-matched", $0) }),
+            O.flag(
+                "learn-embedding", \.regularizer.learnEmbedding, key: regularizer + "learnEmbedding",
+                help: "Learn the neuron positions with the model's optimizer (no weight decay on them).",
+                prerequisite: { needsRegularizer("learn-embedding", $0) }),
+            O.value(
+                "lambda", \.regularizer.lambda, key: regularizer + "lambda", "X", help: "Penalty weight lambda (default: the task's).",
+                prerequisite: { needsRegularizer("lambda", $0) }),
+            O.value(
+                "power", \.regularizer.power, key: regularizer + "power", "P",
+                help: "Penalty power p: 1 (L1-type, default) or 2 (L2-type).",
+                prerequisite: { needsRegularizer("power", $0) }),
+            O.value(
+                "target-sparsity", \.pruning.targetSparsity, key: "pruning.targetSparsity", "X",
+                help: "Final pooled sparsity of the pruned tensors (0 = no pruning; default: the task's, navigation 0.9, adding 0)."),
+            O.value(
+                "schedule", \.pruning.schedule, key: "pruning.schedule", "NAME",
+                help: "Pruning schedule: linear (paper, default) or cubic (Zhu & Gupta).",
+                prerequisite: { needsPruning("training.pruning.schedule [--schedule]", "schedule", $0) }),
+            O.value(
+                "prune-every", \.pruning.everySteps, key: "pruning.everySteps", "N",
+                help: "Prune every N steps instead of at the start of every epoch."),
+            O(
+                name: "tensor-targets", key: "pruning.tensorTargets",
+                help: "Per-tensor final targets, comma-separated, in the order of the task's pruned tensors.", arity: .value("X,Y,..."),
+                set: { t, text, label in
+                    let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                    guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+                        throw OptionError("\(label) must be comma-separated numbers, got '\(text)'.")
+                    }
+                    t.pruning.tensorTargets = values.compactMap { $0 }
+                }),
+            O.value(
+                "lottery", \.lottery, key: "lottery", "MODE",
+                help: "Lottery ticket after sparse training: none (default), random (paper), rewind (Frankle-Carbin).")
         ].map { $0.inSection(section) }
     }
 }

@@ -7,7 +7,9 @@ public enum OptionParser {
     /// The options in `arguments` with their texts, in the order given. Refuses an unknown option
     /// (naming the closest known one), a missing value, a value without an option, and an option
     /// given twice.
-    public static func parse<Root>(_ arguments: [String], table: [ConfigOption<Root>]) throws -> [(option: ConfigOption<Root>, text: String)] {
+    public static func parse<Root>(_ arguments: [String], table: [ConfigOption<Root>]) throws -> [(
+        option: ConfigOption<Root>, text: String
+    )] {
         var result: [(option: ConfigOption<Root>, text: String)] = []
         var k = 0
         while k < arguments.count {
@@ -20,7 +22,9 @@ public enum OptionParser {
             if let eq = name.firstIndex(of: "=") { inline = String(name[name.index(after: eq)...]); name = String(name[..<eq]) }
             var negated = false
             var found = table.first { $0.name == name }
-            if found == nil, name.hasPrefix("no-"), let o = table.first(where: { $0.name == String(name.dropFirst(3)) && $0.arity == .inversion }) {
+            if found == nil, name.hasPrefix("no-"),
+                let o = table.first(where: { $0.name == String(name.dropFirst(3)) && $0.arity == .inversion })
+            {
                 found = o; negated = true
             }
             guard let option = found else {

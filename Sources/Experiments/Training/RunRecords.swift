@@ -109,8 +109,10 @@ public struct EvalRecord: Codable, Sendable, Equatable {
     public var wallSeconds: Double?
 
     /// A record from its parts.
-    public init(step: Int, phase: Int, epoch: Int, trainLoss: Double, sparsity: Double, metrics: [String: Double],
-                wallSeconds: Double? = nil) {
+    public init(
+        step: Int, phase: Int, epoch: Int, trainLoss: Double, sparsity: Double, metrics: [String: Double],
+        wallSeconds: Double? = nil
+    ) {
         self.step = step; self.phase = phase; self.epoch = epoch; self.trainLoss = trainLoss
         self.sparsity = sparsity; self.metrics = metrics; self.wallSeconds = wallSeconds
     }
@@ -197,8 +199,10 @@ public enum MetricsLine: Sendable, Equatable {
             do {
                 if let parsed = try parse(String(decoding: bytes, as: UTF8.self)) { lines.append(parsed) }
             } catch {
-                throw ExperimentError(JSONFile.message(for: error, data: bytes, path: path, advice: advice, firstLine: k + 1,
-                                                       type: RecordProbe.self))
+                throw ExperimentError(
+                    JSONFile.message(
+                        for: error, data: bytes, path: path, advice: advice, firstLine: k + 1,
+                        type: RecordProbe.self))
             }
         }
         return lines
@@ -270,17 +274,21 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public subscript(metric: String) -> Double? { metrics[metric] }
 
     /// A summary from its parts.
-    public init(task: String, metrics: [String: Double], baselines: [String: Double], trainLoss: Double,
-                main: PhaseSummary, lottery: PhaseSummary?, regularizer: RegularizerStatistics?, steps: Int,
-                wallSeconds: Double, stepsPerSecond: Double, seed: UInt64, blasKernels: String? = nil) {
+    public init(
+        task: String, metrics: [String: Double], baselines: [String: Double], trainLoss: Double,
+        main: PhaseSummary, lottery: PhaseSummary?, regularizer: RegularizerStatistics?, steps: Int,
+        wallSeconds: Double, stepsPerSecond: Double, seed: UInt64, blasKernels: String? = nil
+    ) {
         self.task = task; self.metrics = metrics; self.baselines = baselines; self.trainLoss = trainLoss
         self.main = main; self.lottery = lottery; self.regularizer = regularizer; self.steps = steps
         self.wallSeconds = wallSeconds; self.stepsPerSecond = stepsPerSecond; self.seed = seed
         self.blasKernels = blasKernels
     }
 
-    private static let known: Set<String> = ["task", "baselines", "trainLoss", "main", "lottery", "regularizer", "steps",
-                                             "wallSeconds", "stepsPerSecond", "seed", "blasKernels"]
+    private static let known: Set<String> = [
+        "task", "baselines", "trainLoss", "main", "lottery", "regularizer", "steps",
+        "wallSeconds", "stepsPerSecond", "seed", "blasKernels"
+    ]
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: RecordKey.self)

@@ -33,8 +33,9 @@ extension Trainer {
         if let prunedTo { try require(prunedTo >= 0 && prunedTo < 1, "--pruned must be at least 0 and below 1, got \(prunedTo).") }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("moduli-bench-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        var loop = try TrainingLoop(trainer: self, run: RunDirectory(path: scratch, overwrite: false, resume: false),
-                                    resume: false, showProgress: false)
+        var loop = try TrainingLoop(
+            trainer: self, run: RunDirectory(path: scratch, overwrite: false, resume: false),
+            resume: false, showProgress: false)
         if let prunedTo {
             let store = loop.session.store
             for slot in loop.session.roles.pruned { GradualMagnitudePruner.prune([slot], toSparsity: prunedTo, in: store) }

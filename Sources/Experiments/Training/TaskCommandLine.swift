@@ -18,8 +18,10 @@ public struct TaskCommandLine<Options: Codable & Sendable & Equatable> {
     public var complete: ((inout RunConfig<Options>, Set<String>) throws -> (any Sendable)?)?
 
     /// A command line from its parts.
-    public init(abstract: String, discussion: String, defaults: RunConfig<Options>, options: [ConfigOption<RunConfig<Options>>],
-                complete: ((inout RunConfig<Options>, Set<String>) throws -> (any Sendable)?)? = nil) {
+    public init(
+        abstract: String, discussion: String, defaults: RunConfig<Options>, options: [ConfigOption<RunConfig<Options>>],
+        complete: ((inout RunConfig<Options>, Set<String>) throws -> (any Sendable)?)? = nil
+    ) {
         self.abstract = abstract; self.discussion = discussion; self.defaults = defaults; self.options = options; self.complete = complete
     }
 }

@@ -10,7 +10,9 @@ public enum TaskOptions<Task: TrainingTask> {
     /// Every option of `moduli train <task>`: the task's own, then the trainer's, then the method's.
     public static var declarations: [ConfigOption<RunConfig<Task.Options>>] {
         Task.commandLine.options.map { $0.section.isEmpty ? $0.inSection("Task") : $0 }
-            + (TrainingOptions.declarations + MethodOptions.declarations).map { $0.lifted(\RunConfig<Task.Options>.training, keyPrefix: "training.") }
+            + (TrainingOptions.declarations + MethodOptions.declarations).map {
+                $0.lifted(\RunConfig<Task.Options>.training, keyPrefix: "training.")
+            }
     }
 
     /// The label (`options.hiddenSize [--hidden]`) of the option that sets `key`; the key alone when none does.
@@ -30,7 +32,9 @@ public enum TaskOptions<Task: TrainingTask> {
     /// preset, the options given, the values that depend on the task's data, prerequisites. It is
     /// not validated yet (`Trainer.validate`). `given` lists the options given, as their flags;
     /// `prepared` is the data the task's `complete` read, for `Trainer(validated:prepared:)`.
-    public static func resolve(_ arguments: [String]) throws -> (config: RunConfig<Task.Options>, given: [String], prepared: (any Sendable)?) {
+    public static func resolve(_ arguments: [String]) throws -> (
+        config: RunConfig<Task.Options>, given: [String], prepared: (any Sendable)?
+    ) {
         let table = declarations
         let parsed = try OptionParser.parse(arguments, table: table)
         var config = Task.commandLine.defaults
@@ -49,18 +53,23 @@ public enum TaskOptions<Task: TrainingTask> {
     public static var helpText: String {
         var sections: [(String, [ConfigOption<RunConfig<Task.Options>>])] = []
         for o in declarations {
-            if let k = sections.firstIndex(where: { $0.0 == o.section }) { sections[k].1.append(o) } else { sections.append((o.section, [o])) }
+            if let k = sections.firstIndex(where: { $0.0 == o.section }) {
+                sections[k].1.append(o)
+            } else {
+                sections.append((o.section, [o]))
+            }
         }
         return sections.map { title, options in
-            "\(title.uppercased()) OPTIONS:\n" + options.map { o in
-                let spelled: String
-                switch o.arity {
-                case .value(let placeholder): spelled = "--\(o.name) <\(placeholder)>"
-                case .flag: spelled = "--\(o.name)"
-                case .inversion: spelled = "--\(o.name), --no-\(o.name)"
-                }
-                return "  \(spelled)\n        \(o.help) [\(o.key)]"
-            }.joined(separator: "\n")
+            "\(title.uppercased()) OPTIONS:\n"
+                + options.map { o in
+                    let spelled: String
+                    switch o.arity {
+                    case .value(let placeholder): spelled = "--\(o.name) <\(placeholder)>"
+                    case .flag: spelled = "--\(o.name)"
+                    case .inversion: spelled = "--\(o.name), --no-\(o.name)"
+                    }
+                    return "  \(spelled)\n        \(o.help) [\(o.key)]"
+                }.joined(separator: "\n")
         }.joined(separator: "\n\n")
     }
 }

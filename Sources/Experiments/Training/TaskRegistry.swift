@@ -103,8 +103,10 @@ public struct RegisteredTask: Sendable {
     }
 
     /// Validates the config file's bytes (`path` names it in errors) and runs it in `run`.
-    public func run(configData: Data, path: String, in run: RunDirectory, resume: Bool = false,
-                    showProgress: Bool = false) throws -> RunSummary? {
+    public func run(
+        configData: Data, path: String, in run: RunDirectory, resume: Bool = false,
+        showProgress: Bool = false
+    ) throws -> RunSummary? {
         try runConfig(configData, path, run, resume, showProgress)
     }
 }
@@ -172,15 +174,17 @@ public enum TaskRegistry {
 
     /// The bytes of a config file: a regular file of at most `maximumConfigBytes`; the error names the path.
     public static func readConfigFile(_ url: URL) throws -> Data {
-        try RunDirectory.readFile(atPath: url.path, maximumBytes: maximumConfigBytes,
-                                  hint: "Name a run's config.json (or an edited copy) with --config.")
+        try RunDirectory.readFile(
+            atPath: url.path, maximumBytes: maximumConfigBytes,
+            hint: "Name a run's config.json (or an edited copy) with --config.")
     }
 
     /// The task of the run directory at `path`, read from its config.json.
     public static func task(ofRunAt path: String) throws -> RegisteredTask {
         let configPath = URL(fileURLWithPath: path).appendingPathComponent("config.json").path
-        let data = try RunDirectory.readFile(atPath: configPath, maximumBytes: maximumConfigBytes,
-                                             hint: "Name a run directory written by moduli train.")
+        let data = try RunDirectory.readFile(
+            atPath: configPath, maximumBytes: maximumConfigBytes,
+            hint: "Name a run directory written by moduli train.")
         return try task(inConfig: data, path: configPath)
     }
 
@@ -192,15 +196,23 @@ public enum TaskRegistry {
     public static func task(inConfig data: Data, path: String) throws -> RegisteredTask {
         let json = try JSONFile.parse(data, path: path, advice: configAdvice)
         guard case .object(let members) = json else {
-            throw ExperimentError("\(path) is not a moduli run configuration: it is \(json.typeName), not a JSON object with a \"task\" field (config.json of a run directory is one).")
+            throw ExperimentError(
+                """
+                \(path) is not a moduli run configuration: it is \(json.typeName), not a JSON object with a \"task\" field \
+                (config.json of a run directory is one).
+                """
+            )
         }
         guard let value = members.first(where: { $0.key == "task" })?.value else {
-            throw ExperimentError("\(path) is not a moduli run configuration: it has no \"task\" field (config.json of a run directory is one).")
+            throw ExperimentError(
+                "\(path) is not a moduli run configuration: it has no \"task\" field (config.json of a run directory is one).")
         }
         guard case .string(let name) = value else {
-            throw ExperimentError(JSONFile.message(for: DecodingError.typeMismatch(String.self, .init(codingPath: [RecordKey("task")], debugDescription: "")),
-                                                   data: data, path: path, advice: "Set it to one of \(tasks.map { "\"\($0.name)\"" }.joined(separator: ", ")).",
-                                                   type: [String: String].self))
+            throw ExperimentError(
+                JSONFile.message(
+                    for: DecodingError.typeMismatch(String.self, .init(codingPath: [RecordKey("task")], debugDescription: "")),
+                    data: data, path: path, advice: "Set it to one of \(tasks.map { "\"\($0.name)\"" }.joined(separator: ", ")).",
+                    type: [String: String].self))
         }
         do { return try task(named: name) } catch let e as ExperimentError { throw ExperimentError("\(path): \"task\": \(e.description)") }
     }
@@ -214,15 +226,20 @@ public enum TaskRegistry {
         let value: T
         do { value = try JSONFile.decoder().decode(T.self, from: data) } catch {
             let advice: String
-            if case DecodingError.keyNotFound = error { advice = "A config file must be complete: start from a run's config.json." } else { advice = configAdvice }
+            if case DecodingError.keyNotFound = error {
+                advice = "A config file must be complete: start from a run's config.json."
+            } else {
+                advice = configAdvice
+            }
             throw ExperimentError(JSONFile.message(for: error, located: located, bytes: data, path: path, advice: advice, type: T.self))
         }
         let known = try OrderedJSON.parse(RunDirectory.encodeJSON(value))
         if let extra = unknownKey(given, known, path: []) {
             let keyPath = OrderedJSON.keyPath(extra)
             let (line, column) = OrderedJSON.lineAndColumn(of: offsets[keyPath] ?? 0, in: Array(data))
-            throw ExperimentError(JSONFile.place(path, line: line, column: column, keyPath: keyPath)
-                + ": unknown key \"\(extra.last ?? "")\": remove it or check its spelling.")
+            throw ExperimentError(
+                JSONFile.place(path, line: line, column: column, keyPath: keyPath)
+                    + ": unknown key \"\(extra.last ?? "")\": remove it or check its spelling.")
         }
         return value
     }

@@ -33,8 +33,9 @@ public struct TrainedModel<Task: TrainingTask> {
         self.path = path
         let run = URL(fileURLWithPath: path)
         let configPath = run.appendingPathComponent("config.json").path
-        let configData = try RunDirectory.readFile(atPath: configPath, maximumBytes: TaskRegistry.maximumConfigBytes,
-                                                   hint: "Name a run directory written by moduli train.")
+        let configData = try RunDirectory.readFile(
+            atPath: configPath, maximumBytes: TaskRegistry.maximumConfigBytes,
+            hint: "Name a run directory written by moduli train.")
         config = try TaskRegistry.decodeStrictly(RunConfig<Task.Options>.self, from: configData, path: configPath)
         guard config.task == Task.name else {
             throw ExperimentError("\(configPath) is a \(config.task) run, not \(Task.name).")
@@ -45,7 +46,14 @@ public struct TrainedModel<Task: TrainingTask> {
         }
         task = try Task(options: config.options)
         if let fingerprint = task.dataFingerprint() {
-            try DataFingerprint.verify(fingerprint, runAt: path, remedy: "Put back the data the run was trained on, or train a new run on this data: moduli train --config \(configPath) --out NEW_DIRECTORY.")
+            try DataFingerprint.verify(
+                fingerprint, runAt: path,
+                remedy:
+                    """
+                    Put back the data the run was trained on, or train a new run on this data: moduli train --config \(configPath) \
+                    --out NEW_DIRECTORY.
+                    """
+            )
         }
         store = ParameterStore<Float>()
         var rng = SeededGenerator(seed: config.training.seed).derived(1)
@@ -56,32 +64,44 @@ public struct TrainedModel<Task: TrainingTask> {
         // The header and checksum of a file holding exactly this model are a few kilobytes; a sparse
         // file holds at most 12 bytes per weight.
         let limit = store.totalCount * 12 + (1 << 20)
-        let remedy = modelFile == nil
+        let remedy =
+            modelFile == nil
             ? "Restore it from a copy, or train the run again: moduli train --config \(configPath) --out NEW_DIRECTORY."
             : "Export it again: moduli export \(path) --out \(modelPath) --overwrite."
-        let (tensors, metadata) = try ModelFiles.read(modelPath, maximumBytes: limit,
-                                                      missingHint: modelFile == nil ? "The run may not have finished: model.safetensors is written at its end."
-                                                                                    : "Name a model file written by moduli export for this run.",
-                                                      remedy: remedy)
+        let (tensors, metadata) = try ModelFiles.read(
+            modelPath, maximumBytes: limit,
+            missingHint: modelFile == nil
+                ? "The run may not have finished: model.safetensors is written at its end."
+                : "Name a model file written by moduli export for this run.",
+            remedy: remedy)
         if let task = metadata["task"], task != Task.name {
             throw ExperimentError("\(modelPath) holds a \(task) model, and \(configPath) is a \(Task.name) run.")
         }
         if SparseModelFile.isSparse(metadata) {
-            do { neuronOrder = try SparseModelFile.load(tensors, metadata: metadata, into: store, hiddenSize: roles.hiddenSize) } catch let e as SafeTensorsError {
+            do { neuronOrder = try SparseModelFile.load(tensors, metadata: metadata, into: store, hiddenSize: roles.hiddenSize) } catch let
+                e as SafeTensorsError
+            {
                 throw ExperimentError("\(modelPath) does not fit the model of \(configPath): \(e.description).")
             }
         } else {
             let known = Set(store.slots.map { store.info($0).name })
             if let extra = tensors.first(where: { !known.contains($0.name) }) {
-                throw ExperimentError("\(modelPath) holds a tensor \(extra.name) that a \(Task.name) model with these options does not have.")
+                throw ExperimentError(
+                    "\(modelPath) holds a tensor \(extra.name) that a \(Task.name) model with these options does not have.")
             }
             do { try store.load(tensors) } catch let e as SafeTensorsError {
                 throw ExperimentError("\(modelPath) does not fit the model of \(configPath): \(e.description).")
             }
             if let text = metadata[SparseModelFile.orderKey] {
                 guard let order = try? JSONDecoder().decode([Int].self, from: Data(text.utf8)),
-                      order.count == roles.hiddenSize, Set(order) == Set(0..<roles.hiddenSize) else {
-                    throw ExperimentError("\(modelPath): its \(SparseModelFile.orderKey) is not a permutation of the model's \(roles.hiddenSize) hidden units.")
+                    order.count == roles.hiddenSize, Set(order) == Set(0..<roles.hiddenSize)
+                else {
+                    throw ExperimentError(
+                        """
+                        \(modelPath): its \(SparseModelFile.orderKey) is not a permutation of the model's \(roles.hiddenSize) hidden \
+                        units.
+                        """
+                    )
                 }
                 neuronOrder = order
             }
@@ -89,7 +109,12 @@ public struct TrainedModel<Task: TrainingTask> {
         for s in store.slots {
             let values = UnsafeBufferPointer(start: store.value(s), count: store.info(s).count)
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw ExperimentError("\(modelPath) is damaged: its weight tensor \(store.info(s).name) holds \(values[bad]) at element \(bad), and moduli never saves a non-finite weight. \(remedy)")
+                throw ExperimentError(
+                    """
+                    \(modelPath) is damaged: its weight tensor \(store.info(s).name) holds \(values[bad]) at element \(bad), and \
+                    moduli never saves a non-finite weight. \(remedy)
+                    """
+                )
             }
         }
         for s in roles.pruned where !store.isMasked[s.index] {
@@ -121,19 +146,27 @@ extension TrainedModel {
         let space = try ModuliSpaces.named(name)
         let url = URL(fileURLWithPath: path).appendingPathComponent("positions.npy")
         let limit = roles.hiddenSize * space.coordinateCount * 8 + (1 << 16)
-        let data = try RunDirectory.readFile(atPath: url.path, maximumBytes: limit,
-                                             hint: "A run with a geometric regularizer writes positions.npy when it starts.")
+        let data = try RunDirectory.readFile(
+            atPath: url.path, maximumBytes: limit,
+            hint: "A run with a geometric regularizer writes positions.npy when it starts.")
         let positions: Matrix<Float>
         do { positions = try NPYFile.decode(data) } catch {
             throw ExperimentError("\(url.path) is corrupt: \(error).")
         }
         guard positions.rows == roles.hiddenSize, positions.columns == space.coordinateCount,
-              positions.scalars.allSatisfy(\.isFinite) else {
-            throw ExperimentError("\(url.path) holds a \(positions.rows) x \(positions.columns) matrix; a \(name) embedding of \(roles.hiddenSize) neurons is \(roles.hiddenSize) x \(space.coordinateCount) finite numbers.")
+            positions.scalars.allSatisfy(\.isFinite)
+        else {
+            throw ExperimentError(
+                """
+                \(url.path) holds a \(positions.rows) x \(positions.columns) matrix; a \(name) embedding of \(roles.hiddenSize) \
+                neurons is \(roles.hiddenSize) x \(space.coordinateCount) finite numbers.
+                """
+            )
         }
-        let ordered = neuronOrder.map { order in
-            Matrix<Float>(rows: positions.rows, columns: positions.columns) { r, c in positions[order[r], c] }
-        } ?? positions
+        let ordered =
+            neuronOrder.map { order in
+                Matrix<Float>(rows: positions.rows, columns: positions.columns) { r, c in positions[order[r], c] }
+            } ?? positions
         return NeuronEmbedding(space: space, positions: ordered.converted(to: Double.self))
     }
 
@@ -147,7 +180,8 @@ extension TrainedModel {
     /// names; the model computes the same function. Errors if the task names none.
     public mutating func permuteHiddenUnits(_ order: [Int]) throws {
         guard !roles.hiddenUnitAxes.isEmpty else {
-            throw ExperimentError("The \(Task.name) task does not say which tensor axes index its hidden units; its model cannot be reordered.")
+            throw ExperimentError(
+                "The \(Task.name) task does not say which tensor axes index its hidden units; its model cannot be reordered.")
         }
         guard order.count == roles.hiddenSize, Set(order) == Set(0..<roles.hiddenSize) else {
             throw ExperimentError("A reordering of \(roles.hiddenSize) hidden units must be a permutation of 0..<\(roles.hiddenSize).")

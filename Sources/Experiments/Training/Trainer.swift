@@ -78,8 +78,10 @@ public struct Trainer<Task: TrainingTask> {
     /// With `stopAfterEpochs`, stops after that many epochs over all phases (at a checkpoint) and
     /// returns nil: the run can be resumed later.
     @discardableResult
-    public func train(in run: RunDirectory, resume: Bool = false, showProgress: Bool = false,
-                      stopAfterEpochs: Int? = nil) throws -> RunSummary? {
+    public func train(
+        in run: RunDirectory, resume: Bool = false, showProgress: Bool = false,
+        stopAfterEpochs: Int? = nil
+    ) throws -> RunSummary? {
         var loop = try TrainingLoop(trainer: self, run: run, resume: resume, showProgress: showProgress)
         return try loop.run(stopAfterEpochs: stopAfterEpochs)
     }
@@ -108,32 +110,48 @@ struct TrainingLoop<Task: TrainingTask> {
         BLASThreads.set(config.training.threads)
         root = SeededGenerator(seed: config.training.seed)
         state = TrainerState(stream: task.makeStream(rng: root.derived(2)), learningRate: config.training.optimizer.learningRate)
-        session = try TrainingSession(task: task, training: config.training, weightsRNG: root.derived(1),
-                                      regularizerRNG: root.derived(3), prune: true)
+        session = try TrainingSession(
+            task: task, training: config.training, weightsRNG: root.derived(1),
+            regularizerRNG: root.derived(3), prune: true)
         if resume {
             let saved: RunConfig<Task.Options>
             do { saved = try run.readJSON(RunConfig<Task.Options>.self, from: "config.json") } catch {
                 throw ExperimentError("Cannot read \(run.file("config.json").path) to resume: \(error)")
             }
             guard saved.task == config.task, saved.training == config.training, saved.options == config.options else {
-                throw ExperimentError("The configuration differs from the one in \(run.file("config.json").path); resume with the run's own options.")
+                throw ExperimentError(
+                    "The configuration differs from the one in \(run.file("config.json").path); resume with the run's own options.")
             }
             if let fingerprint = task.dataFingerprint() {
-                try DataFingerprint.verify(fingerprint, runAt: run.url.path, remedy: "Put back the data the run was trained on, or start the run anew on this data: give --overwrite instead of --resume.")
+                try DataFingerprint.verify(
+                    fingerprint, runAt: run.url.path,
+                    remedy:
+                        """
+                        Put back the data the run was trained on, or start the run anew on this data: give --overwrite instead of \
+                        --resume.
+                        """
+                )
             }
             let training = config.training
             let validate: (TrainerState<Task.Stream>, Int) throws -> Void = { s, optimizerStep in
                 try Self.check(s, optimizerStep: optimizerStep, training: training, run: run)
             }
-            let (_, peek) = try Checkpoint.load(ParameterStore<Float>(), stateType: TrainerState<Task.Stream>.self, from: run,
-                                                stateOnly: true, layout: session.store, validate: validate)
+            let (_, peek) = try Checkpoint.load(
+                ParameterStore<Float>(), stateType: TrainerState<Task.Stream>.self, from: run,
+                stateOnly: true, layout: session.store, validate: validate)
             if peek.phase == 1 { session = try Self.lotterySession(task: task, training: training, root: root, main: nil, run: run) }
-            let (optimizerState, saved2) = try Checkpoint.load(session.store, stateType: TrainerState<Task.Stream>.self, from: run,
-                                                               validate: validate)
+            let (optimizerState, saved2) = try Checkpoint.load(
+                session.store, stateType: TrainerState<Task.Stream>.self, from: run,
+                validate: validate)
             session.optimizer.state = optimizerState
             session.optimizer.learningRate = saved2.learningRate
             do { try task.validate(stream: saved2.stream) } catch {
-                throw ExperimentError("The checkpoint \(run.file(Checkpoint.fileName).path) holds a data stream this run cannot use: \(error) Start the run anew with --overwrite.")
+                throw ExperimentError(
+                    """
+                    The checkpoint \(run.file(Checkpoint.fileName).path) holds a data stream this run cannot use: \(error) Start the \
+                    run anew with --overwrite.
+                    """
+                )
             }
             state = saved2
             session.regularizer.updateCoefficients(from: session.store)
@@ -146,12 +164,14 @@ struct TrainingLoop<Task: TrainingTask> {
             try Self.writeGeometry(session, to: run, initial: true)
             if let stats = session.regularizer.statistics() { try run.writeJSON(stats, to: "regularizer.json") }
             if config.training.lottery == .rewind {
-                try run.writeAtomically(try SafeTensors.encode(session.store.namedValues(), metadata: ["format": Self.initialFormat], checksum: true),
-                                        to: "initial.safetensors")
+                try run.writeAtomically(
+                    try SafeTensors.encode(session.store.namedValues(), metadata: ["format": Self.initialFormat], checksum: true),
+                    to: "initial.safetensors")
             }
             metrics = try MetricsLog(run: run)
         }
-        let progress = showProgress ? ProgressReporter(label: Task.name, total: config.training.totalSteps, firstStep: state.globalStep) : nil
+        let progress =
+            showProgress ? ProgressReporter(label: Task.name, total: config.training.totalSteps, firstStep: state.globalStep) : nil
         self.progress = progress
         if resume { progress?.message("Resuming \(run.url.path) at step \(state.globalStep) of \(config.training.totalSteps).") }
     }
@@ -166,9 +186,13 @@ struct TrainingLoop<Task: TrainingTask> {
         }
         guard s.phase >= 0 && s.phase < phases else { throw fail("phase \(s.phase), but the run has \(phases) phase(s)") }
         guard s.step >= 0 && s.step <= total else { throw fail("step \(s.step) of a phase of \(total) steps") }
-        guard s.globalStep == s.phase * total + s.step else { throw fail("global step \(s.globalStep) does not match phase \(s.phase), step \(s.step)") }
+        guard s.globalStep == s.phase * total + s.step else {
+            throw fail("global step \(s.globalStep) does not match phase \(s.phase), step \(s.step)")
+        }
         guard s.phase == 0 || s.main != nil else { throw fail("the lottery phase has no result of the main phase") }
-        guard s.metricsBytes >= 0, s.learningRate > 0, s.learningRate.isFinite else { throw fail("invalid metrics length or learning rate") }
+        guard s.metricsBytes >= 0, s.learningRate > 0, s.learningRate.isFinite else {
+            throw fail("invalid metrics length or learning rate")
+        }
         guard optimizerStep == s.step else { throw fail("its optimizer took \(optimizerStep) steps in the phase, its trainer \(s.step)") }
     }
 
@@ -182,9 +206,11 @@ struct TrainingLoop<Task: TrainingTask> {
             }
             state.main = result
             try Self.writeGeometry(session, to: run, initial: false)
-            progress?.message(String(format: "main phase: %@ %.5g at %.1f%% sparsity; lottery ticket (%@) next",
-                                     Task.primaryMetric, result[Task.primaryMetric] ?? .nan,
-                                     100 * result.sparsity.pooled.sparsity, training.lottery.rawValue))
+            progress?.message(
+                String(
+                    format: "main phase: %@ %.5g at %.1f%% sparsity; lottery ticket (%@) next",
+                    Task.primaryMetric, result[Task.primaryMetric] ?? .nan,
+                    100 * result.sparsity.pooled.sparsity, training.lottery.rawValue))
             session = try Self.lotterySession(task: task, training: training, root: root, main: session.store, run: run)
             state.phase = 1
             state.step = 0
@@ -217,11 +243,12 @@ struct TrainingLoop<Task: TrainingTask> {
         let main = state.main ?? last
         // R's statistics as written at the start (absent without a regularizer; never a reason to lose the run's end).
         let regularizer = try? run.readJSON(RegularizerStatistics.self, from: "regularizer.json")
-        let summary = RunSummary(task: Task.name, metrics: last.metrics, baselines: task.baselines, trainLoss: last.trainLoss,
-                                 main: main, lottery: state.phase == 1 ? last : nil, regularizer: regularizer,
-                                 steps: state.globalStep, wallSeconds: state.wallSeconds,
-                                 stepsPerSecond: state.wallSeconds > 0 ? Double(state.globalStep) / state.wallSeconds : 0,
-                                 seed: training.seed, blasKernels: BLASKernels.coreName)
+        let summary = RunSummary(
+            task: Task.name, metrics: last.metrics, baselines: task.baselines, trainLoss: last.trainLoss,
+            main: main, lottery: state.phase == 1 ? last : nil, regularizer: regularizer,
+            steps: state.globalStep, wallSeconds: state.wallSeconds,
+            stepsPerSecond: state.wallSeconds > 0 ? Double(state.globalStep) / state.wallSeconds : 0,
+            seed: training.seed, blasKernels: BLASKernels.coreName)
         try run.writeJSON(summary, to: "summary.json")
         return summary
     }
@@ -236,8 +263,15 @@ struct TrainingLoop<Task: TrainingTask> {
         for s in session.store.slots {
             let values = UnsafeBufferPointer(start: session.store.value(s), count: session.store.info(s).count)
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                let saved = checkpointStep.map { "\(run.file(Checkpoint.fileName).path) holds step \($0)" } ?? "no checkpoint was written yet"
-                throw ExperimentError("The weight \(session.store.info(s).name) became \(values[bad]) (element \(bad)) at step \(state.globalStep); the run stopped (\(saved)). Lower \(optionLabel("optimizer.learningRate")) or set \(optionLabel("clip")), and start again with --overwrite.")
+                let saved =
+                    checkpointStep.map { "\(run.file(Checkpoint.fileName).path) holds step \($0)" } ?? "no checkpoint was written yet"
+                throw ExperimentError(
+                    """
+                    The weight \(session.store.info(s).name) became \(values[bad]) (element \(bad)) at step \(state.globalStep); the \
+                    run stopped (\(saved)). Lower \(optionLabel("optimizer.learningRate")) or set \(optionLabel("clip")), and start \
+                    again with --overwrite.
+                    """
+                )
             }
         }
         try Checkpoint.save(session.store, optimizer: session.optimizer.state, state: state, to: run)
@@ -263,7 +297,8 @@ struct TrainingLoop<Task: TrainingTask> {
         while state.step < total {
             try stopIfRequested()
             if state.step % period == 0, state.step < pruningSteps, let pruner = session.pruner,
-               let event = pruner.prune(atEvent: state.step / period, in: session.store) {
+                let event = pruner.prune(atEvent: state.step / period, in: session.store)
+            {
                 session.roles.weightsDidChange(in: session.store)
                 try metrics.append(PruneRecord(step: state.globalStep, phase: state.phase, event: event, sparsity: session.sparsity()))
             }
@@ -275,12 +310,15 @@ struct TrainingLoop<Task: TrainingTask> {
 
             if state.step % training.logEvery == 0 {
                 let n = Double(state.windowCount)
-                try metrics.append(TrainRecord(step: state.globalStep, phase: state.phase, loss: state.windowLoss / n,
-                                               penalty: state.windowPenalty / n, gradientNorm: gradientNorm,
-                                               learningRate: logLearningRate ? session.optimizer.learningRate : nil))
+                try metrics.append(
+                    TrainRecord(
+                        step: state.globalStep, phase: state.phase, loss: state.windowLoss / n,
+                        penalty: state.windowPenalty / n, gradientNorm: gradientNorm,
+                        learningRate: logLearningRate ? session.optimizer.learningRate : nil))
                 let last = state.lastMetrics[Task.scheduleMetric]
-                progress?.update(step: state.globalStep, loss: state.windowLoss / n,
-                                 extra: last.map { String(format: "%@ %.5g", Task.scheduleMetric, $0) } ?? "")
+                progress?.update(
+                    step: state.globalStep, loss: state.windowLoss / n,
+                    extra: last.map { String(format: "%@ %.5g", Task.scheduleMetric, $0) } ?? "")
                 state.windowLoss = 0; state.windowPenalty = 0; state.windowCount = 0
             }
             if state.step % perEpoch == 0 {
@@ -289,16 +327,19 @@ struct TrainingLoop<Task: TrainingTask> {
                 state.epochLossSum = 0; state.epochLossCount = 0
                 if epoch % training.evaluateEvery == 0 || state.step == total {
                     let values = evaluation(final: state.step == total)
-                    try metrics.append(EvalRecord(step: state.globalStep, phase: state.phase, epoch: epoch,
-                                                  trainLoss: state.lastEpochLoss, sparsity: session.sparsity().pooled.sparsity,
-                                                  metrics: values,
-                                                  wallSeconds: state.wallSeconds + Date().timeIntervalSince(sessionStart)))
+                    try metrics.append(
+                        EvalRecord(
+                            step: state.globalStep, phase: state.phase, epoch: epoch,
+                            trainLoss: state.lastEpochLoss, sparsity: session.sparsity().pooled.sparsity,
+                            metrics: values,
+                            wallSeconds: state.wallSeconds + Date().timeIntervalSince(sessionStart)))
                     adjustLearningRateOnPlateau(values)
                 }
                 try saveCheckpoint()
                 let epochsDone = state.phase * (training.epochs + training.fixedEpochs) + epoch
                 if let stop = stopAfterEpochs, epochsDone >= stop,
-                   state.step < total || state.phase == 0 && training.lottery != .none {
+                    state.step < total || state.phase == 0 && training.lottery != .none
+                {
                     return false
                 }
             }
@@ -325,11 +366,18 @@ struct TrainingLoop<Task: TrainingTask> {
         let penalty = session.regularizer.addGradients(weights: session.roles.recurrent, in: session.store)
         guard loss.isFinite && penalty.isFinite else {
             let saved = checkpointStep.map { "\(run.file(Checkpoint.fileName).path) holds step \($0)" } ?? "no checkpoint was written yet"
-            throw ExperimentError("The training loss became \(loss + penalty) at step \(state.globalStep + 1); the run stopped (\(saved)). Lower \(optionLabel("optimizer.learningRate")) or set \(optionLabel("clip")), and start again with --overwrite.")
+            throw ExperimentError(
+                """
+                The training loss became \(loss + penalty) at step \(state.globalStep + 1); the run stopped (\(saved)). Lower \
+                \(optionLabel("optimizer.learningRate")) or set \(optionLabel("clip")), and start again with --overwrite.
+                """
+            )
         }
         // Pruned weights do not exist: their gradients count neither in the norm nor in the clip.
         session.store.maskGradients()
-        let gradientNorm = training.clip > 0 ? clipGradientNorm(session.store, maxNorm: training.clip)
+        let gradientNorm =
+            training.clip > 0
+            ? clipGradientNorm(session.store, maxNorm: training.clip)
             : Kernels.sumOfSquares(UnsafePointer(session.store.gradients.baseAddress!), count: session.store.totalCount).squareRoot()
         session.optimizer.learningRate = scheduledLearningRate()
         session.optimizer.step(session.store)
@@ -346,8 +394,10 @@ struct TrainingLoop<Task: TrainingTask> {
             state.bestMetric = value
         } else {
             state.learningRate /= training.learningRateSchedule.factor
-            progress?.message(String(format: "%@ did not improve (%.5g); learning rate now %.4g",
-                                     Task.scheduleMetric, value, state.learningRate))
+            progress?.message(
+                String(
+                    format: "%@ did not improve (%.5g); learning rate now %.4g",
+                    Task.scheduleMetric, value, state.learningRate))
         }
     }
 
@@ -357,16 +407,20 @@ struct TrainingLoop<Task: TrainingTask> {
     /// The lottery ticket's session: fresh weights and embedding from new streams (`random`) or
     /// the initial values (`rewind`), under the final masks of the main phase. With `main` nil
     /// (resuming inside the lottery phase) the masks come from the checkpoint instead.
-    static func lotterySession(task: Task, training: TrainingConfig, root: SeededGenerator, main: ParameterStore<Float>?,
-                               run: RunDirectory) throws -> TrainingSession<Task> {
+    static func lotterySession(
+        task: Task, training: TrainingConfig, root: SeededGenerator, main: ParameterStore<Float>?,
+        run: RunDirectory
+    ) throws -> TrainingSession<Task> {
         // rewind: the main phase's own streams (same positions), then its saved initial values.
         let rewind = training.lottery == .rewind
-        var session = try TrainingSession(task: task, training: training, weightsRNG: root.derived(rewind ? 1 : 11),
-                                          regularizerRNG: root.derived(rewind ? 3 : 13), prune: false)
+        var session = try TrainingSession(
+            task: task, training: training, weightsRNG: root.derived(rewind ? 1 : 11),
+            regularizerRNG: root.derived(rewind ? 3 : 13), prune: false)
         if rewind {
             let url = run.file("initial.safetensors")
-            let data = try run.readFile("initial.safetensors", maximumBytes: session.store.totalCount * 8 + (1 << 20),
-                                        hint: "It cannot hold this run's initial weights: restore it, or start the run anew with --overwrite.")
+            let data = try run.readFile(
+                "initial.safetensors", maximumBytes: session.store.totalCount * 8 + (1 << 20),
+                hint: "It cannot hold this run's initial weights: restore it, or start the run anew with --overwrite.")
             do {
                 let (initial, metadata) = try SafeTensors.decode(data)
                 // Written with a checksum over the whole file; earlier versions wrote it without metadata.
@@ -375,7 +429,12 @@ struct TrainingLoop<Task: TrainingTask> {
                 }
                 try session.store.load(initial)
             } catch {
-                throw ExperimentError("Cannot use the initial weights \(url.path) for the rewound lottery ticket: \(error). Start the run anew with --overwrite.")
+                throw ExperimentError(
+                    """
+                    Cannot use the initial weights \(url.path) for the rewound lottery ticket: \(error). Start the run anew with \
+                    --overwrite.
+                    """
+                )
             }
         }
         if let main {

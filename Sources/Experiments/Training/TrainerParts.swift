@@ -16,12 +16,14 @@ enum TrainerOptimizer {
         let groups = exempt.isEmpty ? [] : [ParameterGroup(slots: exempt, weightDecay: 0)]
         switch config.kind {
         case .sgd:
-            var o = SGD<Float>(learningRate: config.learningRate, momentum: config.momentum,
-                               weightDecay: config.weightDecay, nesterov: config.nesterov)
+            var o = SGD<Float>(
+                learningRate: config.learningRate, momentum: config.momentum,
+                weightDecay: config.weightDecay, nesterov: config.nesterov)
             o.parameterGroups = groups
             self = .sgd(o)
         case .adam, .adamw:
-            var o = config.kind == .adam
+            var o =
+                config.kind == .adam
                 ? Adam<Float>(learningRate: config.learningRate, weightDecay: config.weightDecay)
                 : Adam<Float>.adamW(learningRate: config.learningRate, weightDecay: config.weightDecay)
             o.parameterGroups = groups
@@ -38,7 +40,10 @@ enum TrainerOptimizer {
 
     var learningRate: Double {
         get {
-            switch self { case .sgd(let o): o.learningRate; case .adam(let o): o.learningRate }
+            switch self {
+            case .sgd(let o): o.learningRate;
+            case .adam(let o): o.learningRate
+            }
         }
         set {
             switch self {
@@ -50,7 +55,10 @@ enum TrainerOptimizer {
 
     var state: OptimizerState {
         get {
-            switch self { case .sgd(let o): o.state; case .adam(let o): o.state }
+            switch self {
+            case .sgd(let o): o.state;
+            case .adam(let o): o.state
+            }
         }
         set {
             switch self {
@@ -89,9 +97,11 @@ struct TrainingSession<Task: TrainingTask> {
         if prune && training.pruning.targetSparsity > 0 {
             try Self.requireKeptWeights(training.pruning, slots: roles.pruned, in: store)
         }
-        pruner = prune && training.pruning.targetSparsity > 0
-            ? GradualMagnitudePruner(slots: roles.pruned, schedule: training.pruningSchedule,
-                                     tensorTargets: training.pruning.tensorTargets)
+        pruner =
+            prune && training.pruning.targetSparsity > 0
+            ? GradualMagnitudePruner(
+                slots: roles.pruned, schedule: training.pruningSchedule,
+                tensorTargets: training.pruning.tensorTargets)
             : nil
         if (training.recurrentKernels ?? .auto) == .auto { roles.useSparseProducts(in: store) }
         roles.weightsDidChange(in: store)
@@ -118,14 +128,25 @@ struct TrainingSession<Task: TrainingTask> {
             for (k, slot) in slots.enumerated() where k < targets.count {
                 let n = store.info(slot).count
                 if prunesAll(targets[k], n) {
-                    throw ExperimentError("\(optionLabel("pruning.tensorTargets")) value \(k + 1), \(targets[k]), prunes every one of the \(n) entries of \(names[k]): the largest target that keeps one is \(largest(n)). Lower it.")
+                    throw ExperimentError(
+                        """
+                        \(optionLabel("pruning.tensorTargets")) value \(k + 1), \(targets[k]), prunes every one of the \(n) entries \
+                        of \(names[k]): the largest target that keeps one is \(largest(n)). Lower it.
+                        """
+                    )
                 }
             }
             return
         }
         let total = slots.reduce(0) { $0 + store.info($1).count }
         if prunesAll(pruning.targetSparsity, total) {
-            throw ExperimentError("\(optionLabel("pruning.targetSparsity")) \(pruning.targetSparsity) prunes every one of the \(total) weights of the pruned tensors (\(names.joined(separator: ", "))): the largest target this model allows is \(largest(total)) (to keep at least one weight). Give --target-sparsity \(largest(total)) or less.")
+            throw ExperimentError(
+                """
+                \(optionLabel("pruning.targetSparsity")) \(pruning.targetSparsity) prunes every one of the \(total) weights of the \
+                pruned tensors (\(names.joined(separator: ", "))): the largest target this model allows is \(largest(total)) (to keep \
+                at least one weight). Give --target-sparsity \(largest(total)) or less.
+                """
+            )
         }
     }
 

@@ -66,11 +66,21 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
 
     /// Checks every value; the error names the option.
     public func validate() throws {
-        try require(learningRate > 0 && learningRate.isFinite, "\(optionLabel("optimizer.learningRate")) must be a positive number, got \(learningRate).")
-        try require(weightDecay >= 0 && weightDecay.isFinite, "\(optionLabel("optimizer.weightDecay")) must be 0 or positive, got \(weightDecay).")
+        try require(
+            learningRate > 0 && learningRate.isFinite,
+            "\(optionLabel("optimizer.learningRate")) must be a positive number, got \(learningRate).")
+        try require(
+            weightDecay >= 0 && weightDecay.isFinite, "\(optionLabel("optimizer.weightDecay")) must be 0 or positive, got \(weightDecay).")
         try require(momentum >= 0 && momentum < 1, "\(optionLabel("optimizer.momentum")) must be in [0, 1), got \(momentum).")
-        try require(!nesterov || (kind == .sgd && momentum > 0), "\(optionLabel("optimizer.nesterov")) needs \(optionLabel("optimizer.kind")) sgd with \(optionLabel("optimizer.momentum")) above 0.")
-        try require(kind == .sgd || momentum == 0, "\(optionLabel("optimizer.momentum")) applies to \(optionLabel("optimizer.kind")) sgd only.")
+        try require(
+            !nesterov || (kind == .sgd && momentum > 0),
+            """
+            \(optionLabel("optimizer.nesterov")) needs \(optionLabel("optimizer.kind")) sgd with \(optionLabel("optimizer.momentum")) \
+            above 0.
+            """
+        )
+        try require(
+            kind == .sgd || momentum == 0, "\(optionLabel("optimizer.momentum")) applies to \(optionLabel("optimizer.kind")) sgd only.")
     }
 }
 
@@ -103,9 +113,14 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
 
     /// Checks every value; the error names the option.
     public func validate() throws {
-        try require(kind != .warmup || warmupSteps >= 1, "\(optionLabel("learningRateSchedule.warmupSteps")) must be at least 1 with \(optionLabel("learningRateSchedule.kind")) warmup.")
+        try require(
+            kind != .warmup || warmupSteps >= 1,
+            "\(optionLabel("learningRateSchedule.warmupSteps")) must be at least 1 with \(optionLabel("learningRateSchedule.kind")) warmup."
+        )
         try require(warmupSteps >= 0, "\(optionLabel("learningRateSchedule.warmupSteps")) must be 0 or more, got \(warmupSteps).")
-        try require(kind != .plateau || (factor > 1 && factor.isFinite), "\(optionLabel("learningRateSchedule.factor")) must be above 1, got \(factor).")
+        try require(
+            kind != .plateau || (factor > 1 && factor.isFinite),
+            "\(optionLabel("learningRateSchedule.factor")) must be above 1, got \(factor).")
     }
 }
 
@@ -121,8 +136,10 @@ public struct PruningConfig: Codable, Sendable, Equatable {
     public var tensorTargets: [Double]?
 
     /// Pruning from its parts; the default prunes nothing.
-    public init(targetSparsity: Double = 0, schedule: ScheduleShape = .linear, everySteps: Int? = nil,
-                tensorTargets: [Double]? = nil) {
+    public init(
+        targetSparsity: Double = 0, schedule: ScheduleShape = .linear, everySteps: Int? = nil,
+        tensorTargets: [Double]? = nil
+    ) {
         self.targetSparsity = targetSparsity; self.schedule = schedule
         self.everySteps = everySteps; self.tensorTargets = tensorTargets
     }
@@ -194,8 +211,13 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         try require(fixedEpochs >= 0, "\(optionLabel("fixedEpochs")) must be 0 or more, got \(fixedEpochs).")
         let (epochTotal, o1) = epochs.addingReportingOverflow(fixedEpochs)
         let (steps, o2) = epochTotal.multipliedReportingOverflow(by: stepsPerEpoch)
-        try require(!o1 && !o2 && steps <= Self.maximumSteps / 2,
-                    "(\(optionLabel("epochs")) + \(optionLabel("fixedEpochs"))) x \(optionLabel("stepsPerEpoch")) = \(epochs) + \(fixedEpochs) x \(stepsPerEpoch) steps is more than a run can take (at most \(Self.maximumSteps / 2) steps per phase).")
+        try require(
+            !o1 && !o2 && steps <= Self.maximumSteps / 2,
+            """
+            (\(optionLabel("epochs")) + \(optionLabel("fixedEpochs"))) x \(optionLabel("stepsPerEpoch")) = \(epochs) + \(fixedEpochs) \
+            x \(stepsPerEpoch) steps is more than a run can take (at most \(Self.maximumSteps / 2) steps per phase).
+            """
+        )
         try optimizer.validate()
         try learningRateSchedule.validate()
         try require(clip >= 0 && clip.isFinite, "\(optionLabel("clip")) must be 0 (off) or positive, got \(clip).")
@@ -206,33 +228,60 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         try require(target >= 0 && target < 1, "\(optionLabel("pruning.targetSparsity")) must be in [0, 1), got \(target).")
         if let k = pruning.everySteps {
             try require(k >= 1, "\(optionLabel("pruning.everySteps")) must be at least 1 step, got \(k).")
-            try require(k <= epochs * stepsPerEpoch, "\(optionLabel("pruning.everySteps")) \(k) is longer than the main epochs (\(epochs * stepsPerEpoch) steps).")
+            try require(
+                k <= epochs * stepsPerEpoch,
+                "\(optionLabel("pruning.everySteps")) \(k) is longer than the main epochs (\(epochs * stepsPerEpoch) steps).")
         }
         if target > 0 {
             let periods = epochs * stepsPerEpoch / pruningPeriod
-            try require(periods >= 2, pruning.everySteps == nil
-                ? "Pruning happens at the start of epochs 1 ... epochs-1: \(optionLabel("epochs")) must be at least 2 with \(optionLabel("pruning.targetSparsity"))."
-                : "Pruning every \(pruningPeriod) steps needs at least 2 periods in the main epochs; lower \(optionLabel("pruning.everySteps")).")
+            try require(
+                periods >= 2,
+                pruning.everySteps == nil
+                    ? """
+                    Pruning happens at the start of epochs 1 ... epochs-1: \(optionLabel("epochs")) must be at least 2 with \
+                    \(optionLabel("pruning.targetSparsity")).
+                    """
+                    : """
+                    Pruning every \(pruningPeriod) steps needs at least 2 periods in the main epochs; lower \
+                    \(optionLabel("pruning.everySteps")).
+                    """
+            )
         }
         if let t = pruning.tensorTargets {
-            try require(target > 0, "\(optionLabel("pruning.tensorTargets")) needs \(optionLabel("pruning.targetSparsity")) (the schedule's shape).")
+            try require(
+                target > 0, "\(optionLabel("pruning.tensorTargets")) needs \(optionLabel("pruning.targetSparsity")) (the schedule's shape)."
+            )
             try require(t.allSatisfy { $0 >= 0 && $0 < 1 }, "\(optionLabel("pruning.tensorTargets")) must each be in [0, 1).")
         }
-        try require(pruning.everySteps == nil || target > 0, "\(optionLabel("pruning.everySteps")) needs \(optionLabel("pruning.targetSparsity")).")
-        try require(lottery == .none || target > 0, "\(optionLabel("lottery")) \(lottery.rawValue) needs pruning masks: set \(optionLabel("pruning.targetSparsity")).")
+        try require(
+            pruning.everySteps == nil || target > 0, "\(optionLabel("pruning.everySteps")) needs \(optionLabel("pruning.targetSparsity")).")
+        try require(
+            lottery == .none || target > 0,
+            "\(optionLabel("lottery")) \(lottery.rawValue) needs pruning masks: set \(optionLabel("pruning.targetSparsity")).")
         do { try regularizer.validate() } catch let e as RegularizerError {
             let r = { (field: String) in optionLabel("regularizer." + field) }
             switch e {
             case .invalidPower(let p): throw ExperimentError("\(r("power")) must be 1 or 2, got \(p).")
             case .invalidLambda(let x): throw ExperimentError("\(r("lambda")) must be finite and 0 or more, got \(x).")
             case .standardInverted:
-                throw ExperimentError("The standard (L1/L2) regularizer cannot be inverted (\(r("invert"))): R = max(1) - 1 = 0 would switch the penalty off (the authors' bug 4).")
+                throw ExperimentError(
+                    """
+                    The standard (L1/L2) regularizer cannot be inverted (\(r("invert"))): R = max(1) - 1 = 0 would switch the penalty \
+                    off (the authors' bug 4).
+                    """
+                )
             case .constantInverted:
-                throw ExperimentError("A constant inhibitor cannot be inverted: R = max(R) - R = 0 everywhere would switch the penalty off; drop \(r("invert")) or choose another \(r("inhibitor")).")
+                throw ExperimentError(
+                    """
+                    A constant inhibitor cannot be inverted: R = max(R) - R = 0 everywhere would switch the penalty off; drop \
+                    \(r("invert")) or choose another \(r("inhibitor")).
+                    """
+                )
             case .learnedWithoutGeometry(let space):
                 throw ExperimentError("\(r("learnEmbedding")) needs a moduli space in \(r("space")); '\(space)' has no neuron positions.")
             case .learnedStrengthMatched:
-                throw ExperimentError("\(r("learnEmbedding")) cannot go with \(r("strengthMatched")): a constant R does not depend on the positions.")
+                throw ExperimentError(
+                    "\(r("learnEmbedding")) cannot go with \(r("strengthMatched")): a constant R does not depend on the positions.")
             default: throw ExperimentError("\(e).")
             }
         } catch { throw ExperimentError("\(error).") }
@@ -246,16 +295,22 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 /// may still take under the machine's memory, its cgroup's limit and `ulimit -v`, see
 /// `MemoryBudget`); the message gives both numbers, the limit's source and what to reduce
 /// (`reduce`, after "Reduce ").
-func requireMemory(_ needed: Double, budget: MemoryBudget = .current(),
-                   what: String = "This run", reduce: String = "the hidden size, batch size or sequence length") throws {
-    try require(needed.isFinite && needed <= budget.bytes,
-                String(format: "%@ needs about %.1f GiB of memory; %.1f GiB can be used (%@). Reduce %@.",
-                       what, needed / 1_073_741_824, budget.bytes / 1_073_741_824, budget.source, reduce))
+func requireMemory(
+    _ needed: Double, budget: MemoryBudget = .current(),
+    what: String = "This run", reduce: String = "the hidden size, batch size or sequence length"
+) throws {
+    try require(
+        needed.isFinite && needed <= budget.bytes,
+        String(
+            format: "%@ needs about %.1f GiB of memory; %.1f GiB can be used (%@). Reduce %@.",
+            what, needed / 1_073_741_824, budget.bytes / 1_073_741_824, budget.source, reduce))
 }
 
 /// The same check against 80% of `available` bytes of memory.
-func requireMemory(_ needed: Double, available: Double,
-                   what: String = "This run", reduce: String = "the hidden size, batch size or sequence length") throws {
+func requireMemory(
+    _ needed: Double, available: Double,
+    what: String = "This run", reduce: String = "the hidden size, batch size or sequence length"
+) throws {
     try requireMemory(needed, budget: .physical(available), what: what, reduce: reduce)
 }
 

@@ -11,7 +11,11 @@ public enum TrainingOptions {
     static func needsSchedule(_ kind: LearningRateSchedule.Kind, _ name: String, _ t: TrainingConfig) -> String? {
         let schedule = t.learningRateSchedule.kind
         guard schedule != kind else { return nil }
-        return "\(label(name)) applies only with \(label("lr-schedule")) \(kind.rawValue) (this run's schedule is \(schedule.rawValue)): add --lr-schedule \(kind.rawValue), or drop --\(name)."
+        return
+            """
+            \(label(name)) applies only with \(label("lr-schedule")) \(kind.rawValue) (this run's schedule is \(schedule.rawValue)): \
+            add --lr-schedule \(kind.rawValue), or drop --\(name).
+            """
     }
 
     /// The declarations.
@@ -24,22 +28,33 @@ public enum TrainingOptions {
             O.value("fixed-epochs", \.fixedEpochs, key: "fixedEpochs", "N", help: "Epochs at fixed sparsity after the main epochs."),
             O.value("optimizer", \.optimizer.kind, key: "optimizer.kind", "NAME", help: "Optimizer: sgd, adam, adamw."),
             O.value("lr", \.optimizer.learningRate, key: "optimizer.learningRate", "X", help: "Learning rate."),
-            O.value("weight-decay", \.optimizer.weightDecay, key: "optimizer.weightDecay", "X",
-                    help: "Weight decay (L2 for sgd and adam, decoupled for adamw); learned positions get none."),
+            O.value(
+                "weight-decay", \.optimizer.weightDecay, key: "optimizer.weightDecay", "X",
+                help: "Weight decay (L2 for sgd and adam, decoupled for adamw); learned positions get none."),
             O.value("momentum", \.optimizer.momentum, key: "optimizer.momentum", "X", help: "SGD momentum."),
             O.flag("nesterov", \.optimizer.nesterov, key: "optimizer.nesterov", help: "SGD Nesterov momentum."),
-            O.value("lr-schedule", \.learningRateSchedule.kind, key: "learningRateSchedule.kind", "NAME",
-                    help: "Learning-rate schedule: constant, warmup, plateau (divide by --lr-factor when the evaluation does not improve)."),
-            O.value("warmup-steps", \.learningRateSchedule.warmupSteps, key: "learningRateSchedule.warmupSteps", "N",
-                    help: "Steps of linear warm-up (--lr-schedule warmup).", prerequisite: { needsSchedule(.warmup, "warmup-steps", $0) }),
-            O.value("lr-factor", \.learningRateSchedule.factor, key: "learningRateSchedule.factor", "X",
-                    help: "Division of the learning rate on a plateau (default 4).", prerequisite: { needsSchedule(.plateau, "lr-factor", $0) }),
+            O.value(
+                "lr-schedule", \.learningRateSchedule.kind, key: "learningRateSchedule.kind", "NAME",
+                help: "Learning-rate schedule: constant, warmup, plateau (divide by --lr-factor when the evaluation does not improve)."),
+            O.value(
+                "warmup-steps", \.learningRateSchedule.warmupSteps, key: "learningRateSchedule.warmupSteps", "N",
+                help: "Steps of linear warm-up (--lr-schedule warmup).", prerequisite: { needsSchedule(.warmup, "warmup-steps", $0) }),
+            O.value(
+                "lr-factor", \.learningRateSchedule.factor, key: "learningRateSchedule.factor", "X",
+                help: "Division of the learning rate on a plateau (default 4).",
+                prerequisite: { needsSchedule(.plateau, "lr-factor", $0) }),
             O.value("clip", \.clip, key: "clip", "X", help: "Global gradient-norm clip (0 = off)."),
             O.value("evaluate-every", \.evaluateEvery, key: "evaluateEvery", "N", help: "Evaluate every N epochs (and after the last)."),
             O.value("log-every", \.logEvery, key: "logEvery", "N", help: "Write a training-loss line every N steps."),
             O.value("threads", \.threads, key: "threads", "N", help: "OpenBLAS threads."),
-            O.value("recurrent-kernels", \.recurrentKernels, key: "recurrentKernels", "NAME",
-                    help: "Products with W_hh and the pruned linear layers: auto (default: sparse kernels once pruning leaves a weight sparse enough) or dense."),
+            O.value(
+                "recurrent-kernels", \.recurrentKernels, key: "recurrentKernels", "NAME",
+                help:
+                    """
+                    Products with W_hh and the pruned linear layers: auto (default: sparse kernels once pruning leaves a weight \
+                    sparse enough) or dense.
+                    """
+            )
         ].map { $0.inSection(section) }
     }
 

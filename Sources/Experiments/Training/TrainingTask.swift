@@ -23,8 +23,10 @@ public struct ParameterRoles: Sendable {
     public var hiddenUnitAxes: [HiddenUnitAxis]
 
     /// Roles from their parts.
-    public init(pruned: [ParameterSlot], recurrent: [ParameterSlot], hiddenSize: Int, networks: [RecurrentNetwork] = [],
-                linears: [Linear] = [], hiddenUnitAxes: [HiddenUnitAxis] = []) {
+    public init(
+        pruned: [ParameterSlot], recurrent: [ParameterSlot], hiddenSize: Int, networks: [RecurrentNetwork] = [],
+        linears: [Linear] = [], hiddenUnitAxes: [HiddenUnitAxis] = []
+    ) {
         self.pruned = pruned; self.recurrent = recurrent; self.hiddenSize = hiddenSize; self.networks = networks
         self.linears = linears; self.hiddenUnitAxes = hiddenUnitAxes
     }
@@ -39,15 +41,19 @@ public struct ParameterRoles: Sendable {
     /// Switches every network's W_hh products and every pruned linear layer to the sparse
     /// products (`SparseWeightProduct`: CSR at the mask's pattern), which run dense GEMMs until at
     /// most `denseAboveDensity` of the weight is kept.
-    func useSparseProducts(in store: ParameterStore<Float>, format: SparseWeightProduct.Format = .csr,
-                           denseAboveDensity: Double = 0.2) {
+    func useSparseProducts(
+        in store: ParameterStore<Float>, format: SparseWeightProduct.Format = .csr,
+        denseAboveDensity: Double = 0.2
+    ) {
         for network in networks {
             network.replaceProducts(in: store) { SparseWeightProduct(for: $0, format: format, denseAboveDensity: denseAboveDensity) }
         }
         let prunedSlots = Set(pruned)
         for linear in linears where prunedSlots.contains(linear.weight) {
-            linear.useSparseKernels(SparseWeightProduct(weight: linear.weight, outputs: linear.outputSize, inputs: linear.inputSize,
-                                                        format: format, denseAboveDensity: denseAboveDensity))
+            linear.useSparseKernels(
+                SparseWeightProduct(
+                    weight: linear.weight, outputs: linear.outputSize, inputs: linear.inputSize,
+                    format: format, denseAboveDensity: denseAboveDensity))
         }
     }
 }

@@ -80,10 +80,12 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
     /// nonzero, or where the value is nonzero without a mask.
     @_specialize(where S == Float)  // runs every training step, called from NN
     @_specialize(where S == Double)
-    package init(rows: Int, columns: Int, dense: UnsafePointer<S>, mask: UnsafePointer<S>? = nil,
-                rowStride: Int? = nil, columnStride: Int = 1,
-                blockRows: Int = BlockSparseMatrix.defaultBlockShape.rows,
-                blockColumns: Int = BlockSparseMatrix.defaultBlockShape.columns) {
+    package init(
+        rows: Int, columns: Int, dense: UnsafePointer<S>, mask: UnsafePointer<S>? = nil,
+        rowStride: Int? = nil, columnStride: Int = 1,
+        blockRows: Int = BlockSparseMatrix.defaultBlockShape.rows,
+        blockColumns: Int = BlockSparseMatrix.defaultBlockShape.columns
+    ) {
         precondition(rows >= 0 && columns >= 0, "BlockSparseMatrix sizes must be non-negative, got \(rows) x \(columns)")
         precondition(blockColumns == 4 || blockColumns == 8, "BlockSparseMatrix: blockColumns must be 4 or 8, got \(blockColumns)")
         precondition((1...16).contains(blockRows), "BlockSparseMatrix: blockRows must be 1 to 16, got \(blockRows)")
@@ -137,21 +139,26 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
 
     /// The block form of a dense matrix, keeping entries where `mask` (same shape) is nonzero, or
     /// the nonzero entries without a mask.
-    public init(_ dense: Matrix<S>, mask: Matrix<S>? = nil, blockRows: Int = BlockSparseMatrix.defaultBlockShape.rows,
-                blockColumns: Int = BlockSparseMatrix.defaultBlockShape.columns) {
+    public init(
+        _ dense: Matrix<S>, mask: Matrix<S>? = nil, blockRows: Int = BlockSparseMatrix.defaultBlockShape.rows,
+        blockColumns: Int = BlockSparseMatrix.defaultBlockShape.columns
+    ) {
         if let mask {
-            precondition(mask.rows == dense.rows && mask.columns == dense.columns,
-                         "BlockSparseMatrix: mask is \(mask.rows) x \(mask.columns), matrix \(dense.rows) x \(dense.columns)")
+            precondition(
+                mask.rows == dense.rows && mask.columns == dense.columns,
+                "BlockSparseMatrix: mask is \(mask.rows) x \(mask.columns), matrix \(dense.rows) x \(dense.columns)")
         }
         let m = mask?.scalars
         self = dense.scalars.withUnsafeBufferPointer { d in
             guard let m else {
-                return BlockSparseMatrix(rows: dense.rows, columns: dense.columns, dense: d.baseAddress!,
-                                         blockRows: blockRows, blockColumns: blockColumns)
+                return BlockSparseMatrix(
+                    rows: dense.rows, columns: dense.columns, dense: d.baseAddress!,
+                    blockRows: blockRows, blockColumns: blockColumns)
             }
             return m.withUnsafeBufferPointer {
-                BlockSparseMatrix(rows: dense.rows, columns: dense.columns, dense: d.baseAddress!, mask: $0.baseAddress!,
-                                  blockRows: blockRows, blockColumns: blockColumns)
+                BlockSparseMatrix(
+                    rows: dense.rows, columns: dense.columns, dense: d.baseAddress!, mask: $0.baseAddress!,
+                    blockRows: blockRows, blockColumns: blockColumns)
             }
         }
     }
@@ -184,8 +191,9 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
 
     /// Re-reads every kept value from a dense row-major matrix of the same shape.
     public mutating func refreshValues(from dense: Matrix<S>) {
-        precondition(dense.rows == rows && dense.columns == columns && sourceStrides == (columns, 1),
-                     "refreshValues: expected a row-major \(rows) x \(columns) matrix, got \(dense.rows) x \(dense.columns)")
+        precondition(
+            dense.rows == rows && dense.columns == columns && sourceStrides == (columns, 1),
+            "refreshValues: expected a row-major \(rows) x \(columns) matrix, got \(dense.rows) x \(dense.columns)")
         dense.withUnsafeBufferPointer { refreshValues(from: $0.baseAddress!) }
     }
 
@@ -227,8 +235,10 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
 
     /// Visits every stored row slice: `body(row, values of the row's slices, first block, block count)`.
     @inline(__always)
-    func forEachRow(_ ro: UnsafePointer<Int32>, _ v: UnsafePointer<S>,
-                    _ body: (_ row: Int, _ slices: UnsafePointer<S>, _ start: Int, _ blocks: Int) -> Void) {
+    func forEachRow(
+        _ ro: UnsafePointer<Int32>, _ v: UnsafePointer<S>,
+        _ body: (_ row: Int, _ slices: UnsafePointer<S>, _ start: Int, _ blocks: Int) -> Void
+    ) {
         let r = blockRows, c = blockColumns
         for br in 0..<blockRowCount {
             let start = Int(ro[br]), nb = Int(ro[br + 1]) - start
@@ -249,8 +259,11 @@ extension BlockSparseMatrix {
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     package func multiply(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
-        if blockColumns == 8 { multiply(x, into: y, accumulate: accumulate, SIMD8<S>.self) }
-        else { multiply(x, into: y, accumulate: accumulate, SIMD4<S>.self) }
+        if blockColumns == 8 {
+            multiply(x, into: y, accumulate: accumulate, SIMD8<S>.self)
+        } else {
+            multiply(x, into: y, accumulate: accumulate, SIMD4<S>.self)
+        }
     }
 
     @inline(__always)
@@ -286,8 +299,10 @@ extension BlockSparseMatrix {
     /// `y[:, 0..<width] (+)= A x[:, 0..<width]` with leading dimensions ldx, ldy: per row, 32
     /// samples in four 8-lane accumulators, each block adding `blockColumns` rows of x.
     @inline(__always)
-    func gatherTile(_ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
-                    accumulate: Bool) {
+    func gatherTile(
+        _ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
+        accumulate: Bool
+    ) {
         typealias V = SIMD8<S>
         let c = blockColumns, full = columns / c
         withArrays { ro, ci, v in
@@ -343,8 +358,10 @@ extension BlockSparseMatrix {
     /// transposed tiles of 32 samples in the workspace.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    package func multiplyRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
-                             workspace: UnsafeMutablePointer<S>? = nil) {
+    package func multiplyRows(
+        _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
+        workspace: UnsafeMutablePointer<S>? = nil
+    ) {
         if batch == 1 { multiply(x, into: y, accumulate: accumulate); return }
         withWorkspace(workspace) { ws in
             let t = SparseSupport.tile, xt = ws, yt = ws + columns * t
@@ -353,8 +370,9 @@ extension BlockSparseMatrix {
                 let n = min(t, batch - b0), lanes = (n + 7) / 8 * 8
                 SparseSupport.transposeTile(x, ldx: columns, from: b0, count: n, width: columns, into: xt, ldOut: lanes)
                 gatherTile(xt, ldx: lanes, width: lanes, into: yt, ldy: lanes, accumulate: false)
-                SparseSupport.addTransposedTile(yt, ldt: lanes, count: n, width: rows, into: y, ldy: rows, from: b0,
-                                                accumulate: accumulate)
+                SparseSupport.addTransposedTile(
+                    yt, ldt: lanes, count: n, width: rows, into: y, ldy: rows, from: b0,
+                    accumulate: accumulate)
                 b0 += n
             }
         }
@@ -370,8 +388,7 @@ extension BlockSparseMatrix {
     @_specialize(where S == Double)
     package func multiplyTransposed(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
         if !accumulate { y.update(repeating: 0, count: columns) }
-        if blockColumns == 8 { multiplyTransposed(x, into: y, SIMD8<S>.self) }
-        else { multiplyTransposed(x, into: y, SIMD4<S>.self) }
+        if blockColumns == 8 { multiplyTransposed(x, into: y, SIMD8<S>.self) } else { multiplyTransposed(x, into: y, SIMD4<S>.self) }
     }
 
     @inline(__always)
@@ -384,8 +401,9 @@ extension BlockSparseMatrix {
                 for kk in 0..<nb {
                     let q = Int(ci[start + kk]), p = y + q * c
                     if q < full {
-                        SparseSupport.store(SparseSupport.load(UnsafePointer(p), as: V.self)
-                                            + SparseSupport.load(slices + kk * c, as: V.self) * xv, p)
+                        SparseSupport.store(
+                            SparseSupport.load(UnsafePointer(p), as: V.self)
+                                + SparseSupport.load(slices + kk * c, as: V.self) * xv, p)
                     } else {
                         for cc in 0..<(columns - q * c) { p[cc] += slices[kk * c + cc] * xi }
                     }
@@ -397,8 +415,10 @@ extension BlockSparseMatrix {
     /// `Y = A^T X` (or `+=`), X `rows x batch`, Y `columns x batch` (states as columns).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    package func multiplyTransposedColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
-                                          accumulate: Bool) {
+    package func multiplyTransposedColumns(
+        _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
+        accumulate: Bool
+    ) {
         if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
         if !accumulate { y.update(repeating: 0, count: columns * batch) }
         scatterTile(x, ldx: batch, width: batch, into: y, ldy: batch)
@@ -458,8 +478,10 @@ extension BlockSparseMatrix {
     /// transposed tiles of 32 samples in the workspace.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    package func multiplyTransposedRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
-                                       accumulate: Bool, workspace: UnsafeMutablePointer<S>? = nil) {
+    package func multiplyTransposedRows(
+        _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
+        accumulate: Bool, workspace: UnsafeMutablePointer<S>? = nil
+    ) {
         if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
         withWorkspace(workspace) { ws in
             let t = SparseSupport.tile, xt = ws, yt = ws + rows * t
@@ -469,8 +491,9 @@ extension BlockSparseMatrix {
                 SparseSupport.transposeTile(x, ldx: rows, from: b0, count: n, width: rows, into: xt, ldOut: lanes)
                 yt.update(repeating: 0, count: columns * lanes)
                 scatterTile(xt, ldx: lanes, width: lanes, into: yt, ldy: lanes)
-                SparseSupport.addTransposedTile(yt, ldt: lanes, count: n, width: columns, into: y, ldy: columns, from: b0,
-                                                accumulate: accumulate)
+                SparseSupport.addTransposedTile(
+                    yt, ldt: lanes, count: n, width: columns, into: y, ldy: columns, from: b0,
+                    accumulate: accumulate)
                 b0 += n
             }
         }
@@ -486,8 +509,10 @@ extension BlockSparseMatrix {
     /// `ldg`. Sums run over tiles of 32 rows, transposed into the workspace.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    package func addSampledProduct(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
-                                  into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>? = nil) {
+    package func addSampledProduct(
+        _ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
+        into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>? = nil
+    ) {
         guard count > 0, blockCount > 0 else { return }
         let c = blockColumns, full = columns / c
         withWorkspace(workspace) { ws in

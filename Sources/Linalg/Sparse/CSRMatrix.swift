@@ -58,8 +58,10 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
     /// `mask[i * rowStride + j * columnStride] != 0`, or where the value is nonzero without a mask.
     @_specialize(where S == Float)  // runs every training step, called from NN
     @_specialize(where S == Double)
-    package init(rows: Int, columns: Int, dense: UnsafePointer<S>, mask: UnsafePointer<S>? = nil,
-                rowStride: Int? = nil, columnStride: Int = 1) {
+    package init(
+        rows: Int, columns: Int, dense: UnsafePointer<S>, mask: UnsafePointer<S>? = nil,
+        rowStride: Int? = nil, columnStride: Int = 1
+    ) {
         precondition(rows >= 0 && columns >= 0, "CSRMatrix sizes must be non-negative, got \(rows) x \(columns)")
         precondition(columns <= Int(Int32.max), "CSRMatrix: \(columns) columns do not fit Int32 indices")
         let rs = rowStride ?? columns, cs = columnStride
@@ -88,13 +90,16 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
     /// nonzero entries without a mask.
     public init(_ dense: Matrix<S>, mask: Matrix<S>? = nil) {
         if let mask {
-            precondition(mask.rows == dense.rows && mask.columns == dense.columns,
-                         "CSRMatrix: mask is \(mask.rows) x \(mask.columns), matrix \(dense.rows) x \(dense.columns)")
+            precondition(
+                mask.rows == dense.rows && mask.columns == dense.columns,
+                "CSRMatrix: mask is \(mask.rows) x \(mask.columns), matrix \(dense.rows) x \(dense.columns)")
         }
         let m = mask?.scalars
         self = dense.scalars.withUnsafeBufferPointer { d in
             guard let m else { return CSRMatrix(rows: dense.rows, columns: dense.columns, dense: d.baseAddress!) }
-            return m.withUnsafeBufferPointer { CSRMatrix(rows: dense.rows, columns: dense.columns, dense: d.baseAddress!, mask: $0.baseAddress!) }
+            return m.withUnsafeBufferPointer {
+                CSRMatrix(rows: dense.rows, columns: dense.columns, dense: d.baseAddress!, mask: $0.baseAddress!)
+            }
         }
     }
 
@@ -118,8 +123,9 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
 
     /// Re-reads every stored value from a dense matrix of the same shape (row-major source only).
     public mutating func refreshValues(from dense: Matrix<S>) {
-        precondition(dense.rows == rows && dense.columns == columns && sourceStrides == (columns, 1),
-                     "refreshValues: expected a row-major \(rows) x \(columns) matrix, got \(dense.rows) x \(dense.columns)")
+        precondition(
+            dense.rows == rows && dense.columns == columns && sourceStrides == (columns, 1),
+            "refreshValues: expected a row-major \(rows) x \(columns) matrix, got \(dense.rows) x \(dense.columns)")
         dense.withUnsafeBufferPointer { refreshValues(from: $0.baseAddress!) }
     }
 
@@ -175,8 +181,9 @@ extension CSRMatrix {
                 var acc = SIMD8<S>()
                 while k + 8 <= end {
                     let c = ci + k
-                    let g = SIMD8<S>(x[Int(c[0])], x[Int(c[1])], x[Int(c[2])], x[Int(c[3])],
-                                     x[Int(c[4])], x[Int(c[5])], x[Int(c[6])], x[Int(c[7])])
+                    let g = SIMD8<S>(
+                        x[Int(c[0])], x[Int(c[1])], x[Int(c[2])], x[Int(c[3])],
+                        x[Int(c[4])], x[Int(c[5])], x[Int(c[6])], x[Int(c[7])])
                     acc += g * SparseSupport.load8(v + k)
                     k += 8
                 }
@@ -206,15 +213,19 @@ extension CSRMatrix {
     /// C kernels of CSparseKernels at the CPU's vector width (AVX2/FMA or AVX-512, chosen once at
     /// run time; `SparseSupport.floatKernelLevel`), at least 8 wide; Double and narrow tiles run here.
     @inline(__always)
-    func gatherTile(_ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
-                    accumulate: Bool) {
+    func gatherTile(
+        _ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
+        accumulate: Bool
+    ) {
         S.csrGatherTile(self, x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
     }
 
     /// The Swift loop of `gatherTile` (Double, and Float on narrow tiles or without the C kernels).
     @inline(__always)
-    func gatherTileLoop(_ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
-                        accumulate: Bool) {
+    func gatherTileLoop(
+        _ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
+        accumulate: Bool
+    ) {
         typealias V = SIMD8<S>
         withArrays { ro, ci, v in
             for i in 0..<rows {
@@ -256,8 +267,10 @@ extension CSRMatrix {
     /// 32 samples are transposed into the workspace, multiplied as columns, and written back.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    package func multiplyRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
-                             workspace: UnsafeMutablePointer<S>? = nil) {
+    package func multiplyRows(
+        _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
+        workspace: UnsafeMutablePointer<S>? = nil
+    ) {
         if batch == 1 { multiply(x, into: y, accumulate: accumulate); return }
         withWorkspace(workspace) { ws in
             let t = SparseSupport.tile, xt = ws, yt = ws + columns * t
@@ -266,8 +279,9 @@ extension CSRMatrix {
                 let n = min(t, batch - b0), lanes = (n + 7) / 8 * 8
                 SparseSupport.transposeTile(x, ldx: columns, from: b0, count: n, width: columns, into: xt, ldOut: lanes)
                 gatherTile(xt, ldx: lanes, width: lanes, into: yt, ldy: lanes, accumulate: false)
-                SparseSupport.addTransposedTile(yt, ldt: lanes, count: n, width: rows, into: y, ldy: rows, from: b0,
-                                                accumulate: accumulate)
+                SparseSupport.addTransposedTile(
+                    yt, ldt: lanes, count: n, width: rows, into: y, ldy: rows, from: b0,
+                    accumulate: accumulate)
                 b0 += n
             }
         }
@@ -301,8 +315,10 @@ extension CSRMatrix {
     /// `a_ij X[i, :]` to `Y[j, :]`, 32 samples at a time.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    package func multiplyTransposedColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
-                                          accumulate: Bool) {
+    package func multiplyTransposedColumns(
+        _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
+        accumulate: Bool
+    ) {
         if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
         if !accumulate { y.update(repeating: 0, count: columns * batch) }
         scatterTile(x, ldx: batch, width: batch, into: y, ldy: batch)
@@ -351,8 +367,10 @@ extension CSRMatrix {
     /// samples are transposed into the workspace, multiplied as columns, and written back.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    package func multiplyTransposedRows(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
-                                       accumulate: Bool, workspace: UnsafeMutablePointer<S>? = nil) {
+    package func multiplyTransposedRows(
+        _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
+        accumulate: Bool, workspace: UnsafeMutablePointer<S>? = nil
+    ) {
         if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
         withWorkspace(workspace) { ws in
             let t = SparseSupport.tile, xt = ws, yt = ws + rows * t
@@ -362,8 +380,9 @@ extension CSRMatrix {
                 SparseSupport.transposeTile(x, ldx: rows, from: b0, count: n, width: rows, into: xt, ldOut: lanes)
                 yt.update(repeating: 0, count: columns * lanes)
                 scatterTile(xt, ldx: lanes, width: lanes, into: yt, ldy: lanes)
-                SparseSupport.addTransposedTile(yt, ldt: lanes, count: n, width: columns, into: y, ldy: columns, from: b0,
-                                                accumulate: accumulate)
+                SparseSupport.addTransposedTile(
+                    yt, ldt: lanes, count: n, width: columns, into: y, ldy: columns, from: b0,
+                    accumulate: accumulate)
                 b0 += n
             }
         }
@@ -382,16 +401,20 @@ extension CSRMatrix {
     /// (tiles of 256 rows, blocks of 1024 columns), otherwise in Swift (tiles of 32, 8-lane vectors).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    package func addSampledProduct(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
-                                  into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>? = nil) {
+    package func addSampledProduct(
+        _ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
+        into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>? = nil
+    ) {
         guard count > 0, storedCount > 0 else { return }
         S.csrAddSampledProduct(self, left, right, count: count, into: g, ldg: ldg, workspace: workspace)
     }
 
     /// The Swift SDDMM: tiles of 32 rows, 8-lane vectors (Double, and Float without the C kernels).
     @inline(__always)
-    func addSampledProductLoop(_ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
-                               into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>?) {
+    func addSampledProductLoop(
+        _ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
+        into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>?
+    ) {
         withWorkspace(workspace) { ws in
             let t = SparseSupport.tile, lt = ws, rt = ws + rows * t
             withArrays { ro, ci, _ in
@@ -426,8 +449,10 @@ extension CSRMatrix where S == Float {
     /// The SDDMM through the C kernel: tiles of up to `reductionTile` rows, padded with zero lanes
     /// to a multiple of 16, one dot product per stored entry and tile.
     @inline(__always)
-    func addSampledProductFloatKernel(_ left: UnsafePointer<Float>, _ right: UnsafePointer<Float>, count: Int,
-                                      into g: UnsafeMutablePointer<Float>, ldg: Int, workspace: UnsafeMutablePointer<Float>?) {
+    func addSampledProductFloatKernel(
+        _ left: UnsafePointer<Float>, _ right: UnsafePointer<Float>, count: Int,
+        into g: UnsafeMutablePointer<Float>, ldg: Int, workspace: UnsafeMutablePointer<Float>?
+    ) {
         withWorkspace(workspace) { ws in
             let t = SparseSupport.reductionTile
             withArrays { ro, ci, _ in
@@ -436,8 +461,9 @@ extension CSRMatrix where S == Float {
                     let n = min(t, count - r0), lanes = (n + 15) / 16 * 16, lt = ws, rt = ws + rows * lanes
                     SparseSupport.transposeTile(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: lanes)
                     SparseSupport.transposeTile(right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: lanes)
-                    moduli_csr_sddmm_f32(Int64(rows), Int64(columns), ro, ci, lt, rt, Int64(lanes), g, Int64(ldg),
-                                         Int32(SparseSupport.floatKernelLevel))
+                    moduli_csr_sddmm_f32(
+                        Int64(rows), Int64(columns), ro, ci, lt, rt, Int64(lanes), g, Int64(ldg),
+                        Int32(SparseSupport.floatKernelLevel))
                     r0 += n
                 }
             }
@@ -450,8 +476,10 @@ extension CSRMatrix where S == Float {
 extension Float {
     /// `CSRMatrix.multiply`: the C kernel (hardware gathers of eight x entries, two accumulators)
     /// on an AVX2 CPU, else the Swift loop.
-    public static func csrMultiply(_ a: CSRMatrix<Float>, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
-                                   accumulate: Bool) {
+    public static func csrMultiply(
+        _ a: CSRMatrix<Float>, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
         let level = SparseSupport.floatKernelLevel
         guard level > 0 else { a.multiplyLoop(x, into: y, accumulate: accumulate); return }
         a.withArrays { ro, ci, v in
@@ -461,23 +489,28 @@ extension Float {
 
     /// The CSR gather tile: the C kernel at the CPU's vector width (AVX2/FMA or AVX-512) for tiles
     /// at least 8 wide, else the Swift loop.
-    public static func csrGatherTile(_ a: CSRMatrix<Float>, _ x: UnsafePointer<Float>, ldx: Int, width: Int,
-                                     into y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
+    public static func csrGatherTile(
+        _ a: CSRMatrix<Float>, _ x: UnsafePointer<Float>, ldx: Int, width: Int,
+        into y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool
+    ) {
         let level = SparseSupport.floatKernelLevel
         guard width >= 8, level > 0 else {
             a.gatherTileLoop(x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
             return
         }
         a.withArrays { ro, ci, v in
-            moduli_csr_gather_f32(Int64(a.rows), ro, ci, v, x, Int64(ldx), Int64(width), y, Int64(ldy),
-                                  accumulate ? 1 : 0, Int32(level))
+            moduli_csr_gather_f32(
+                Int64(a.rows), ro, ci, v, x, Int64(ldx), Int64(width), y, Int64(ldy),
+                accumulate ? 1 : 0, Int32(level))
         }
     }
 
     /// The CSR SDDMM: the C kernel (tiles of 256 rows) on an AVX2 CPU, else the Swift loop.
-    public static func csrAddSampledProduct(_ a: CSRMatrix<Float>, _ left: UnsafePointer<Float>, _ right: UnsafePointer<Float>,
-                                            count: Int, into g: UnsafeMutablePointer<Float>, ldg: Int,
-                                            workspace: UnsafeMutablePointer<Float>?) {
+    public static func csrAddSampledProduct(
+        _ a: CSRMatrix<Float>, _ left: UnsafePointer<Float>, _ right: UnsafePointer<Float>,
+        count: Int, into g: UnsafeMutablePointer<Float>, ldg: Int,
+        workspace: UnsafeMutablePointer<Float>?
+    ) {
         if SparseSupport.floatKernelLevel > 0 {
             a.addSampledProductFloatKernel(left, right, count: count, into: g, ldg: ldg, workspace: workspace)
         } else {
@@ -488,21 +521,27 @@ extension Float {
 
 extension Double {
     /// `CSRMatrix.multiply`: the Swift loop.
-    public static func csrMultiply(_ a: CSRMatrix<Double>, _ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>,
-                                   accumulate: Bool) {
+    public static func csrMultiply(
+        _ a: CSRMatrix<Double>, _ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>,
+        accumulate: Bool
+    ) {
         a.multiplyLoop(x, into: y, accumulate: accumulate)
     }
 
     /// The CSR gather tile: the Swift loop.
-    public static func csrGatherTile(_ a: CSRMatrix<Double>, _ x: UnsafePointer<Double>, ldx: Int, width: Int,
-                                     into y: UnsafeMutablePointer<Double>, ldy: Int, accumulate: Bool) {
+    public static func csrGatherTile(
+        _ a: CSRMatrix<Double>, _ x: UnsafePointer<Double>, ldx: Int, width: Int,
+        into y: UnsafeMutablePointer<Double>, ldy: Int, accumulate: Bool
+    ) {
         a.gatherTileLoop(x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
     }
 
     /// The CSR SDDMM: the Swift loop.
-    public static func csrAddSampledProduct(_ a: CSRMatrix<Double>, _ left: UnsafePointer<Double>, _ right: UnsafePointer<Double>,
-                                            count: Int, into g: UnsafeMutablePointer<Double>, ldg: Int,
-                                            workspace: UnsafeMutablePointer<Double>?) {
+    public static func csrAddSampledProduct(
+        _ a: CSRMatrix<Double>, _ left: UnsafePointer<Double>, _ right: UnsafePointer<Double>,
+        count: Int, into g: UnsafeMutablePointer<Double>, ldg: Int,
+        workspace: UnsafeMutablePointer<Double>?
+    ) {
         a.addSampledProductLoop(left, right, count: count, into: g, ldg: ldg, workspace: workspace)
     }
 }

@@ -35,8 +35,10 @@ enum SparseSupport {
     /// Runs `body` on the first `workspaceAlignment`-byte boundary in `workspace` (which holds at
     /// least `count` scalars, `workspaceCount(tileRows:of:)`), or in a temporary workspace of `count`.
     @inline(__always)
-    static func withAlignedWorkspace<S, R>(_ workspace: UnsafeMutablePointer<S>?, count: Int,
-                                           _ body: (UnsafeMutablePointer<S>) -> R) -> R {
+    static func withAlignedWorkspace<S, R>(
+        _ workspace: UnsafeMutablePointer<S>?, count: Int,
+        _ body: (UnsafeMutablePointer<S>) -> R
+    ) -> R {
         func aligned(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<S> {
             // p is aligned to the scalar's stride, which divides the alignment, so the step is whole scalars.
             let a = Int(bitPattern: p), m = workspaceAlignment - 1
@@ -101,8 +103,10 @@ enum SparseSupport {
     /// lanes `count..<ldOut` of every output row: `count` rows of x from row r0, transposed into a
     /// `width x ldOut` tile (ldOut = `tile`, count <= ldOut).
     @inline(__always)
-    static func transposeTile<S: BLASScalar>(_ x: UnsafePointer<S>, ldx: Int, from r0: Int, count: Int, width: Int,
-                                             into out: UnsafeMutablePointer<S>, ldOut: Int) {
+    static func transposeTile<S: BLASScalar>(
+        _ x: UnsafePointer<S>, ldx: Int, from r0: Int, count: Int, width: Int,
+        into out: UnsafeMutablePointer<S>, ldOut: Int
+    ) {
         if count < ldOut {
             for c in 0..<width { (out + c * ldOut + count).update(repeating: 0, count: ldOut - count) }
         }
@@ -111,8 +115,10 @@ enum SparseSupport {
 
     /// The loop of `transposeTile` after the zero lanes (Double, and Float without the C kernels).
     @inline(__always)
-    static func transposeTileLoop<S: BLASScalar>(_ x: UnsafePointer<S>, ldx: Int, from r0: Int, count: Int, width: Int,
-                                                 into out: UnsafeMutablePointer<S>, ldOut: Int) {
+    static func transposeTileLoop<S: BLASScalar>(
+        _ x: UnsafePointer<S>, ldx: Int, from r0: Int, count: Int, width: Int,
+        into out: UnsafeMutablePointer<S>, ldOut: Int
+    ) {
         // Four rows at a time, so that each output line is written four lanes at once.
         var r = 0
         while r + 4 <= count {
@@ -133,17 +139,21 @@ enum SparseSupport {
     /// `y[(r0 + r) * ldy + c] (+)= t[c * ldt + r]` for r in 0..<count, c in 0..<width: a tile
     /// written back in row layout (the inverse of `transposeTile`).
     @inline(__always)
-    static func addTransposedTile<S: BLASScalar>(_ t: UnsafePointer<S>, ldt: Int, count: Int, width: Int,
-                                                 into y: UnsafeMutablePointer<S>, ldy: Int, from r0: Int,
-                                                 accumulate: Bool) {
+    static func addTransposedTile<S: BLASScalar>(
+        _ t: UnsafePointer<S>, ldt: Int, count: Int, width: Int,
+        into y: UnsafeMutablePointer<S>, ldy: Int, from r0: Int,
+        accumulate: Bool
+    ) {
         S.addTransposedTile(t, ldt: ldt, count: count, width: width, into: y, ldy: ldy, from: r0, accumulate: accumulate)
     }
 
     /// The loop of `addTransposedTile` (Double, and Float without the C kernels).
     @inline(__always)
-    static func addTransposedTileLoop<S: BLASScalar>(_ t: UnsafePointer<S>, ldt: Int, count: Int, width: Int,
-                                                     into y: UnsafeMutablePointer<S>, ldy: Int, from r0: Int,
-                                                     accumulate: Bool) {
+    static func addTransposedTileLoop<S: BLASScalar>(
+        _ t: UnsafePointer<S>, ldt: Int, count: Int, width: Int,
+        into y: UnsafeMutablePointer<S>, ldy: Int, from r0: Int,
+        accumulate: Bool
+    ) {
         for r in 0..<count {
             let row = y + (r0 + r) * ldy
             if accumulate {
@@ -158,8 +168,10 @@ enum SparseSupport {
 extension Float {
     /// `SparseSupport.transposeTile` after the zero lanes: the C kernel at the CPU's vector width,
     /// or the Swift loop on a CPU without AVX2.
-    public static func transposeTile(_ x: UnsafePointer<Float>, ldx: Int, from r0: Int, count: Int, width: Int,
-                                     into out: UnsafeMutablePointer<Float>, ldOut: Int) {
+    public static func transposeTile(
+        _ x: UnsafePointer<Float>, ldx: Int, from r0: Int, count: Int, width: Int,
+        into out: UnsafeMutablePointer<Float>, ldOut: Int
+    ) {
         let level = SparseSupport.floatKernelLevel
         guard level > 0 else {
             SparseSupport.transposeTileLoop(x, ldx: ldx, from: r0, count: count, width: width, into: out, ldOut: ldOut)
@@ -170,30 +182,39 @@ extension Float {
 
     /// `SparseSupport.addTransposedTile`: the C kernel at the CPU's vector width, or the Swift loop
     /// on a CPU without AVX2.
-    public static func addTransposedTile(_ t: UnsafePointer<Float>, ldt: Int, count: Int, width: Int,
-                                         into y: UnsafeMutablePointer<Float>, ldy: Int, from r0: Int, accumulate: Bool) {
+    public static func addTransposedTile(
+        _ t: UnsafePointer<Float>, ldt: Int, count: Int, width: Int,
+        into y: UnsafeMutablePointer<Float>, ldy: Int, from r0: Int, accumulate: Bool
+    ) {
         let level = SparseSupport.floatKernelLevel
         guard level > 0 else {
-            SparseSupport.addTransposedTileLoop(t, ldt: ldt, count: count, width: width, into: y, ldy: ldy, from: r0,
-                                                accumulate: accumulate)
+            SparseSupport.addTransposedTileLoop(
+                t, ldt: ldt, count: count, width: width, into: y, ldy: ldy, from: r0,
+                accumulate: accumulate)
             return
         }
-        moduli_transpose_f32(t, Int64(ldt), Int64(width), Int64(count), y + r0 * ldy, Int64(ldy),
-                             accumulate ? 1 : 0, Int32(level))
+        moduli_transpose_f32(
+            t, Int64(ldt), Int64(width), Int64(count), y + r0 * ldy, Int64(ldy),
+            accumulate ? 1 : 0, Int32(level))
     }
 }
 
 extension Double {
     /// `SparseSupport.transposeTile` after the zero lanes, four rows at a time.
-    public static func transposeTile(_ x: UnsafePointer<Double>, ldx: Int, from r0: Int, count: Int, width: Int,
-                                     into out: UnsafeMutablePointer<Double>, ldOut: Int) {
+    public static func transposeTile(
+        _ x: UnsafePointer<Double>, ldx: Int, from r0: Int, count: Int, width: Int,
+        into out: UnsafeMutablePointer<Double>, ldOut: Int
+    ) {
         SparseSupport.transposeTileLoop(x, ldx: ldx, from: r0, count: count, width: width, into: out, ldOut: ldOut)
     }
 
     /// `SparseSupport.addTransposedTile`, element by element.
-    public static func addTransposedTile(_ t: UnsafePointer<Double>, ldt: Int, count: Int, width: Int,
-                                         into y: UnsafeMutablePointer<Double>, ldy: Int, from r0: Int, accumulate: Bool) {
-        SparseSupport.addTransposedTileLoop(t, ldt: ldt, count: count, width: width, into: y, ldy: ldy, from: r0,
-                                            accumulate: accumulate)
+    public static func addTransposedTile(
+        _ t: UnsafePointer<Double>, ldt: Int, count: Int, width: Int,
+        into y: UnsafeMutablePointer<Double>, ldy: Int, from r0: Int, accumulate: Bool
+    ) {
+        SparseSupport.addTransposedTileLoop(
+            t, ldt: ldt, count: count, width: width, into: y, ldy: ldy, from: r0,
+            accumulate: accumulate)
     }
 }

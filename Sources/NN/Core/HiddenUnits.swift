@@ -33,8 +33,13 @@ extension ParameterStore {
         for axis in axes {
             let info = info(axis.slot)
             let rows = info.rows, columns = info.columns
-            precondition(axis.dimension == 0 ? rows == axis.blocks * h : info.shape.count == 2 && columns == axis.blocks * h,
-                         "permuteHiddenUnits: \(info.name) \(info.shape) has no axis of \(axis.blocks) x \(h) hidden units in dimension \(axis.dimension)")
+            precondition(
+                axis.dimension == 0 ? rows == axis.blocks * h : info.shape.count == 2 && columns == axis.blocks * h,
+                """
+                permuteHiddenUnits: \(info.name) \(info.shape) has no axis of \(axis.blocks) x \(h) hidden units in dimension \
+                \(axis.dimension)
+                """
+            )
             for buffer in [value(axis.slot), mask(axis.slot)] {
                 let old = Array(UnsafeBufferPointer(start: buffer, count: info.count))
                 if axis.dimension == 0 {

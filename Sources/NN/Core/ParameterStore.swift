@@ -104,34 +104,46 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
     /// Pointer to a tensor's values.
     @inlinable public func value(_ slot: ParameterSlot) -> UnsafeMutablePointer<Scalar> { values.baseAddress! + infos[slot.index].offset }
     /// Pointer to a tensor's gradient accumulator.
-    @inlinable public func gradient(_ slot: ParameterSlot) -> UnsafeMutablePointer<Scalar> { gradients.baseAddress! + infos[slot.index].offset }
+    @inlinable public func gradient(_ slot: ParameterSlot) -> UnsafeMutablePointer<Scalar> {
+        gradients.baseAddress! + infos[slot.index].offset
+    }
     /// Pointer to a tensor's mask (1 kept, 0 pruned).
     @inlinable public func mask(_ slot: ParameterSlot) -> UnsafeMutablePointer<Scalar> { masks.baseAddress! + infos[slot.index].offset }
 
     /// All values, flat.
-    @usableFromInline package var values: UnsafeMutableBufferPointer<Scalar> { UnsafeMutableBufferPointer(start: valueBase, count: totalCount) }
+    @usableFromInline package var values: UnsafeMutableBufferPointer<Scalar> {
+        UnsafeMutableBufferPointer(start: valueBase, count: totalCount)
+    }
     /// All gradients, flat (same layout as `values`).
-    @usableFromInline package var gradients: UnsafeMutableBufferPointer<Scalar> { UnsafeMutableBufferPointer(start: gradientBase, count: totalCount) }
+    @usableFromInline package var gradients: UnsafeMutableBufferPointer<Scalar> {
+        UnsafeMutableBufferPointer(start: gradientBase, count: totalCount)
+    }
     /// All masks, flat (same layout as `values`).
-    @usableFromInline package var masks: UnsafeMutableBufferPointer<Scalar> { UnsafeMutableBufferPointer(start: maskBase, count: totalCount) }
+    @usableFromInline package var masks: UnsafeMutableBufferPointer<Scalar> {
+        UnsafeMutableBufferPointer(start: maskBase, count: totalCount)
+    }
 
     /// A copy of a tensor as a matrix (`rows x columns` of its shape).
     public func matrix(_ slot: ParameterSlot) -> Matrix<Scalar> {
         let info = infos[slot.index]
-        return Matrix(rows: info.rows, columns: info.columns,
-                      scalars: Array(UnsafeBufferPointer(start: value(slot), count: info.count)))
+        return Matrix(
+            rows: info.rows, columns: info.columns,
+            scalars: Array(UnsafeBufferPointer(start: value(slot), count: info.count)))
     }
 
     /// A copy of a tensor's gradient as a matrix.
     public func gradientMatrix(_ slot: ParameterSlot) -> Matrix<Scalar> {
         let info = infos[slot.index]
-        return Matrix(rows: info.rows, columns: info.columns,
-                      scalars: Array(UnsafeBufferPointer(start: gradient(slot), count: info.count)))
+        return Matrix(
+            rows: info.rows, columns: info.columns,
+            scalars: Array(UnsafeBufferPointer(start: gradient(slot), count: info.count)))
     }
 
     /// Overwrites a tensor's values from a matrix with the same number of elements.
     public func setValue(_ slot: ParameterSlot, _ m: Matrix<Scalar>) {
-        precondition(m.count == infos[slot.index].count, "setValue: \(infos[slot.index].name) has \(infos[slot.index].count) elements, got \(m.count)")
+        precondition(
+            m.count == infos[slot.index].count,
+            "setValue: \(infos[slot.index].name) has \(infos[slot.index].count) elements, got \(m.count)")
         m.withUnsafeBufferPointer { value(slot).update(from: $0.baseAddress!, count: m.count) }
     }
 

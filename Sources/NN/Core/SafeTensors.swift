@@ -8,8 +8,9 @@ extension ParameterStore {
     /// Every tensor's values under its PyTorch name (a `state_dict`).
     public func namedValues() -> [NamedTensor] {
         slots.map { s in
-            NamedTensor(name: info(s).name, shape: info(s).shape,
-                        scalars: UnsafeBufferPointer(start: value(s), count: info(s).count).map(Double.init))
+            NamedTensor(
+                name: info(s).name, shape: info(s).shape,
+                scalars: UnsafeBufferPointer(start: value(s), count: info(s).count).map(Double.init))
         }
     }
 
@@ -19,7 +20,9 @@ extension ParameterStore {
         for s in slots {
             let i = info(s)
             guard let t = byName[i.name] else { throw SafeTensorsError(description: "The file has no tensor \(i.name)") }
-            guard t.shape == i.shape else { throw SafeTensorsError(description: "Tensor \(i.name) has shape \(t.shape) in the file, \(i.shape) in the model") }
+            guard t.shape == i.shape else {
+                throw SafeTensorsError(description: "Tensor \(i.name) has shape \(t.shape) in the file, \(i.shape) in the model")
+            }
             let p = value(s)
             for k in 0..<i.count { p[k] = Scalar(t.scalars[k]) }
         }

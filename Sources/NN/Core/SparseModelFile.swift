@@ -7,8 +7,10 @@ import Linalg
 extension SparseModelFile {
     /// The file's bytes: `sparse` slots of `store` in CSR form (the entries their mask keeps, or
     /// the non-zero entries of a slot without a mask), every other slot dense.
-    public static func encode(_ store: ParameterStore<Float>, sparse: [ParameterSlot], order: [Int]? = nil,
-                              metadata: [String: String] = [:]) throws -> Data {
+    public static func encode(
+        _ store: ParameterStore<Float>, sparse: [ParameterSlot], order: [Int]? = nil,
+        metadata: [String: String] = [:]
+    ) throws -> Data {
         let sparseSet = Set(sparse.map(\.index))
         let tensors = store.slots.map { s -> Tensor in
             let info = store.info(s)
@@ -18,9 +20,10 @@ extension SparseModelFile {
             }
             precondition(info.shape.count == 2, "SparseModelFile: \(info.name) is not a matrix")
             let mask = store.isMasked[s.index] ? UnsafeBufferPointer(start: store.mask(s), count: info.count) : nil
-            return .csr(CSRMatrix(name: info.name, rows: info.rows, columns: info.columns, dense: values) { k in
-                mask.map { $0[k] != 0 } ?? (values[k] != 0)
-            })
+            return .csr(
+                CSRMatrix(name: info.name, rows: info.rows, columns: info.columns, dense: values) { k in
+                    mask.map { $0[k] != 0 } ?? (values[k] != 0)
+                })
         }
         return try encode(tensors, order: order, metadata: metadata)
     }
@@ -31,8 +34,10 @@ extension SparseModelFile {
     /// store is changed only when the whole file is valid. Returns the hidden units' order of the
     /// file, if it has one (checked to be a permutation of 0 ..< `hiddenSize`). Every failure is a
     /// `SafeTensorsError` saying what is wrong.
-    public static func load(_ tensors: [NamedTensor], metadata: [String: String], into store: ParameterStore<Float>,
-                            hiddenSize: Int) throws -> [Int]? {
+    public static func load(
+        _ tensors: [NamedTensor], metadata: [String: String], into store: ParameterStore<Float>,
+        hiddenSize: Int
+    ) throws -> [Int]? {
         let model = store.slots.map { (name: store.info($0).name, shape: store.info($0).shape) }
         let decoded = try decode(tensors, metadata: metadata, model: model, hiddenSize: hiddenSize)
         for (s, tensor) in zip(store.slots, decoded.tensors) {

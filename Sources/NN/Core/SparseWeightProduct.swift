@@ -87,8 +87,10 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     }
 
     /// The products with the weight in slot `weight`, `outputs x inputs`.
-    public init(weight: ParameterSlot, outputs: Int, inputs: Int, format: Format = .csr,
-                denseAboveDensity: Double = 0.2) {
+    public init(
+        weight: ParameterSlot, outputs: Int, inputs: Int, format: Format = .csr,
+        denseAboveDensity: Double = 0.2
+    ) {
         precondition(outputs > 0 && inputs > 0, "A sparse product needs a non-empty weight")
         if case .block(let r, let c) = format {
             precondition((c == 4 || c == 8) && (1...16).contains(r), "Block format \(r)x\(c): columns must be 4 or 8, rows 1 to 16")
@@ -102,8 +104,9 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
 
     /// The product with `layer`'s W_hh.
     public convenience init(for layer: some RecurrentLayer, format: Format = .csr, denseAboveDensity: Double = 0.2) {
-        self.init(weight: layer.weightHH, outputs: layer.gateCount * layer.hiddenSize, inputs: layer.hiddenSize,
-                  format: format, denseAboveDensity: denseAboveDensity)
+        self.init(
+            weight: layer.weightHH, outputs: layer.gateCount * layer.hiddenSize, inputs: layer.hiddenSize,
+            format: format, denseAboveDensity: denseAboveDensity)
     }
 
     /// Build and refresh counts so far.
@@ -122,15 +125,19 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     // MARK: Products
 
     /// `pre (B x outputs) += h (B x inputs) W^T`.
-    public func forward<S: BLASScalar>(_ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
-                                       _ store: ParameterStore<S>) {
+    public func forward<S: BLASScalar>(
+        _ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
+        _ store: ParameterStore<S>
+    ) {
         forward(hidden, batch: batch, into: pre, accumulate: true, store)
     }
 
     /// `y (B x outputs) = x (B x inputs) W^T`, or `+=` when `accumulate` (a linear layer overwrites:
     /// no pass to clear y first).
-    package func forward<S: BLASScalar>(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
-                                        _ store: ParameterStore<S>) {
+    package func forward<S: BLASScalar>(
+        _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
+        _ store: ParameterStore<S>
+    ) {
         lock.withLock {
             let s = current(store)
             if s.dense {
@@ -147,8 +154,10 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     }
 
     /// `preT (outputs x B) += W hT (inputs x B)`.
-    public func forwardTransposed<S: BLASScalar>(_ hiddenT: UnsafePointer<S>, batch: Int,
-                                                 addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>) {
+    public func forwardTransposed<S: BLASScalar>(
+        _ hiddenT: UnsafePointer<S>, batch: Int,
+        addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>
+    ) {
         lock.withLock {
             let s = current(store)
             if s.dense { dense.forwardTransposed(hiddenT, batch: batch, addingTo: preT, store); return }
@@ -161,8 +170,10 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     }
 
     /// `dHidden (B x inputs) (+)= dPre (B x outputs) W`.
-    public func backward<S: BLASScalar>(_ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
-                                        accumulate: Bool, _ store: ParameterStore<S>) {
+    public func backward<S: BLASScalar>(
+        _ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
+        accumulate: Bool, _ store: ParameterStore<S>
+    ) {
         lock.withLock {
             let s = current(store)
             if s.dense { dense.backward(dPre, batch: batch, into: dHidden, accumulate: accumulate, store); return }
@@ -177,9 +188,11 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     }
 
     /// `dHiddenT (inputs x B) (+)= W^T dPreT (outputs x B)`.
-    public func backwardTransposed<S: BLASScalar>(_ dPreT: UnsafePointer<S>, batch: Int,
-                                                  into dHiddenT: UnsafeMutablePointer<S>, accumulate: Bool,
-                                                  _ store: ParameterStore<S>) {
+    public func backwardTransposed<S: BLASScalar>(
+        _ dPreT: UnsafePointer<S>, batch: Int,
+        into dHiddenT: UnsafeMutablePointer<S>, accumulate: Bool,
+        _ store: ParameterStore<S>
+    ) {
         lock.withLock {
             let s = current(store)
             if s.dense { dense.backwardTransposed(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate, store); return }
@@ -192,8 +205,10 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     }
 
     /// `dW[kept] += (dPre^T hidden)[kept]` (`rows` rows each; for W_hh the steps' dPre and h_0 ... h_{T-1}): the SDDMM at the pattern.
-    public func accumulateWeightGradient<S: BLASScalar>(_ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
-                                                        _ store: ParameterStore<S>) {
+    public func accumulateWeightGradient<S: BLASScalar>(
+        _ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
+        _ store: ParameterStore<S>
+    ) {
         lock.withLock {
             let s = current(store), g = store.gradient(weight)
             if s.dense { dense.accumulateWeightGradient(dPre, hidden: hidden, rows: rows, store); return }
@@ -252,8 +267,10 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
                 s.matrix = .csr(CSRMatrix(rows: outputs, columns: inputs, dense: v, mask: m))
                 s.transposed = CSRMatrix(rows: inputs, columns: outputs, dense: v, mask: m, rowStride: 1, columnStride: inputs)
             case .block(let r, let c):
-                s.matrix = .block(BlockSparseMatrix(rows: outputs, columns: inputs, dense: v, mask: m,
-                                                    blockRows: r, blockColumns: c))
+                s.matrix = .block(
+                    BlockSparseMatrix(
+                        rows: outputs, columns: inputs, dense: v, mask: m,
+                        blockRows: r, blockColumns: c))
             }
             switch s.matrix {
             case .csr(let a): s.allocateWorkspace(a.workspaceCount)

@@ -32,8 +32,9 @@ public struct Dropout: Sendable, Equatable {
     /// backward pass on the gradient).
     @inlinable
     public static func apply<S: BLASScalar>(_ mask: Matrix<S>, to x: inout Matrix<S>) {
-        precondition(mask.rows == x.rows && mask.columns == x.columns,
-                     "Dropout: mask is \(mask.rows) x \(mask.columns), values are \(x.rows) x \(x.columns)")
+        precondition(
+            mask.rows == x.rows && mask.columns == x.columns,
+            "Dropout: mask is \(mask.rows) x \(mask.columns), values are \(x.rows) x \(x.columns)")
         mask.withUnsafeBufferPointer { pm in
             x.withUnsafeMutableBufferPointer { px in
                 for i in 0..<px.count { px[i] *= pm[i] }

@@ -17,9 +17,11 @@ public struct Linear: Sendable {
 
     /// Registers `<name>.weight` (and `<name>.bias`) with PyTorch's default initialisation
     /// U(-1/sqrt(I), 1/sqrt(I)) unless another is given.
-    public init<S: BLASScalar>(inputSize: Int, outputSize: Int, bias: Bool = true, name: String,
-                               in store: ParameterStore<S>, rng: inout SeededGenerator,
-                               weightInit: Initialization? = nil, biasInit: Initialization? = nil) {
+    public init<S: BLASScalar>(
+        inputSize: Int, outputSize: Int, bias: Bool = true, name: String,
+        in store: ParameterStore<S>, rng: inout SeededGenerator,
+        weightInit: Initialization? = nil, biasInit: Initialization? = nil
+    ) {
         self.inputSize = inputSize
         self.outputSize = outputSize
         let d = Initialization.pytorchDefault(fanIn: inputSize)
@@ -45,8 +47,9 @@ public struct Linear: Sendable {
     /// the layer share the choice; call `weightsDidChange(in:)` after every change of the weight.
     public func useSparseKernels(_ product: SparseWeightProduct?) {
         if let product {
-            precondition(product.weight == weight && product.outputs == outputSize && product.inputs == inputSize,
-                         "Linear.useSparseKernels: the product multiplies another weight")
+            precondition(
+                product.weight == weight && product.outputs == outputSize && product.inputs == inputSize,
+                "Linear.useSparseKernels: the product multiplies another weight")
         }
         kernels.product = product
     }
@@ -71,17 +74,19 @@ public struct Linear: Sendable {
     @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ x: Matrix<S>, _ store: ParameterStore<S>, into y: inout Matrix<S>) {
         precondition(x.columns == inputSize, "Linear expects \(inputSize) input features, got \(x.columns)")
-        precondition(y.rows == x.rows && y.columns == outputSize,
-                     "Linear.forward: output is \(y.rows) x \(y.columns), expected \(x.rows) x \(outputSize)")
+        precondition(
+            y.rows == x.rows && y.columns == outputSize,
+            "Linear.forward: output is \(y.rows) x \(y.columns), expected \(x.rows) x \(outputSize)")
         let (inputSize, outputSize) = (inputSize, outputSize)
         x.withUnsafeBufferPointer { px in
             y.withUnsafeMutableBufferPointer { py in
                 if let p = sparse(store) {  // x W^T on the kept entries, then + b as below
                     p.forward(px.baseAddress!, batch: x.rows, into: py.baseAddress!, accumulate: false, store)
                 } else {
-                    S.gemm(.noTranspose, .transpose, m: x.rows, n: outputSize, k: inputSize, alpha: 1,
-                           a: px.baseAddress!, lda: inputSize, b: store.value(weight), ldb: inputSize,
-                           beta: 0, c: py.baseAddress!, ldc: outputSize)
+                    S.gemm(
+                        .noTranspose, .transpose, m: x.rows, n: outputSize, k: inputSize, alpha: 1,
+                        a: px.baseAddress!, lda: inputSize, b: store.value(weight), ldb: inputSize,
+                        beta: 0, c: py.baseAddress!, ldc: outputSize)
                 }
                 if let bias { Kernels.addRowVector(py.baseAddress!, rows: x.rows, columns: outputSize, store.value(bias)) }
             }
@@ -92,11 +97,14 @@ public struct Linear: Sendable {
     /// preallocated `N x I` matrix (no allocation).
     @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
     @_specialize(where S == Double)
-    public func backward<S: BLASScalar>(input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>,
-                                        dInput dX: inout Matrix<S>) {
+    public func backward<S: BLASScalar>(
+        input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>,
+        dInput dX: inout Matrix<S>
+    ) {
         addWeightGradients(input: x, dOutput: dY, store)
-        precondition(dX.rows == x.rows && dX.columns == inputSize,
-                     "Linear.backward: dInput is \(dX.rows) x \(dX.columns), expected \(x.rows) x \(inputSize)")
+        precondition(
+            dX.rows == x.rows && dX.columns == inputSize,
+            "Linear.backward: dInput is \(dX.rows) x \(dX.columns), expected \(x.rows) x \(inputSize)")
         let (inputSize, outputSize) = (inputSize, outputSize)
         dY.withUnsafeBufferPointer { pdy in
             dX.withUnsafeMutableBufferPointer { pdx in
@@ -104,9 +112,10 @@ public struct Linear: Sendable {
                     p.backward(pdy.baseAddress!, batch: x.rows, into: pdx.baseAddress!, accumulate: false, store)
                     return
                 }
-                S.gemm(.noTranspose, .noTranspose, m: x.rows, n: inputSize, k: outputSize, alpha: 1,
-                       a: pdy.baseAddress!, lda: outputSize, b: store.value(weight), ldb: inputSize,
-                       beta: 0, c: pdx.baseAddress!, ldc: inputSize)
+                S.gemm(
+                    .noTranspose, .noTranspose, m: x.rows, n: inputSize, k: outputSize, alpha: 1,
+                    a: pdy.baseAddress!, lda: outputSize, b: store.value(weight), ldb: inputSize,
+                    beta: 0, c: pdx.baseAddress!, ldc: inputSize)
             }
         }
     }
@@ -125,8 +134,10 @@ public struct Linear: Sendable {
     @discardableResult
     @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
     @_specialize(where S == Double)
-    public func backward<S: BLASScalar>(input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>,
-                                        needInputGradient: Bool = true) -> Matrix<S> {
+    public func backward<S: BLASScalar>(
+        input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>,
+        needInputGradient: Bool = true
+    ) -> Matrix<S> {
         guard needInputGradient else {
             addWeightGradients(input: x, dOutput: dY, store)
             return Matrix<S>(rows: 0, columns: inputSize)
@@ -140,17 +151,19 @@ public struct Linear: Sendable {
     /// and db += colsum(dY).
     func addWeightGradients<S: BLASScalar>(input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>) {
         precondition(x.columns == inputSize, "Linear.backward expects \(inputSize) input features, got \(x.columns)")
-        precondition(dY.rows == x.rows && dY.columns == outputSize,
-                     "Linear.backward: dOutput is \(dY.rows) x \(dY.columns), expected \(x.rows) x \(outputSize)")
+        precondition(
+            dY.rows == x.rows && dY.columns == outputSize,
+            "Linear.backward: dOutput is \(dY.rows) x \(dY.columns), expected \(x.rows) x \(outputSize)")
         let (inputSize, outputSize) = (inputSize, outputSize)
         x.withUnsafeBufferPointer { px in
             dY.withUnsafeBufferPointer { pdy in
                 if let p = sparse(store) {
                     p.accumulateWeightGradient(pdy.baseAddress!, hidden: px.baseAddress!, rows: x.rows, store)
                 } else {
-                    S.gemmSlicedK(.transpose, .noTranspose, m: outputSize, n: inputSize, k: x.rows, alpha: 1,
-                                  a: pdy.baseAddress!, lda: outputSize, b: px.baseAddress!, ldb: inputSize,
-                                  beta: 1, c: store.gradient(weight), ldc: inputSize)
+                    S.gemmSlicedK(
+                        .transpose, .noTranspose, m: outputSize, n: inputSize, k: x.rows, alpha: 1,
+                        a: pdy.baseAddress!, lda: outputSize, b: px.baseAddress!, ldb: inputSize,
+                        beta: 1, c: store.gradient(weight), ldc: inputSize)
                 }
                 if let bias { Kernels.addColumnSums(pdy.baseAddress!, rows: x.rows, columns: outputSize, into: store.gradient(bias)) }
             }

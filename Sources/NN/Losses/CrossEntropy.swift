@@ -26,11 +26,14 @@ public enum CrossEntropy {
     /// (preallocated, `N x C`) with dLoss/dLogits. No allocation.
     @inlinable
     @discardableResult
-    public static func lossAndGradient<S: BLASScalar>(logits: Matrix<S>, targets: [Int],
-                                                      into dLogits: inout Matrix<S>) -> (loss: Double, correct: Int) {
+    public static func lossAndGradient<S: BLASScalar>(
+        logits: Matrix<S>, targets: [Int],
+        into dLogits: inout Matrix<S>
+    ) -> (loss: Double, correct: Int) {
         validate(logits: logits, targets: targets)
-        precondition(dLogits.rows == logits.rows && dLogits.columns == logits.columns,
-                     "CrossEntropy: dLogits is \(dLogits.rows) x \(dLogits.columns), logits are \(logits.rows) x \(logits.columns)")
+        precondition(
+            dLogits.rows == logits.rows && dLogits.columns == logits.columns,
+            "CrossEntropy: dLogits is \(dLogits.rows) x \(dLogits.columns), logits are \(logits.rows) x \(logits.columns)")
         let n = logits.rows, c = logits.columns
         let scale = 1 / S(n)
         var total = 0.0
@@ -39,8 +42,9 @@ public enum CrossEntropy {
             dLogits.withUnsafeMutableBufferPointer { pd in
                 for row in 0..<n {
                     let t = targets[row]
-                    let r = Kernels.crossEntropyRow(px.baseAddress! + row * c, count: c, target: t,
-                                                   gradient: pd.baseAddress! + row * c, scale: scale)
+                    let r = Kernels.crossEntropyRow(
+                        px.baseAddress! + row * c, count: c, target: t,
+                        gradient: pd.baseAddress! + row * c, scale: scale)
                     total += r.loss
                     if r.argmax == t { correct += 1 }
                 }
@@ -82,13 +86,16 @@ public enum CrossEntropy {
     /// Checks shapes and that every target is a class index (shared by the entry points).
     @inlinable
     static func validate<S: BLASScalar>(logits: Matrix<S>, targets: [Int]) {
-        precondition(logits.rows > 0 && logits.columns > 0,
-                     "CrossEntropy: logits must be non-empty, got \(logits.rows) x \(logits.columns)")
-        precondition(targets.count == logits.rows,
-                     "CrossEntropy: \(targets.count) targets for \(logits.rows) rows of logits")
+        precondition(
+            logits.rows > 0 && logits.columns > 0,
+            "CrossEntropy: logits must be non-empty, got \(logits.rows) x \(logits.columns)")
+        precondition(
+            targets.count == logits.rows,
+            "CrossEntropy: \(targets.count) targets for \(logits.rows) rows of logits")
         for (row, t) in targets.enumerated() {
-            precondition(t >= 0 && t < logits.columns,
-                         "CrossEntropy: target \(t) at row \(row) is not a class index in 0..<\(logits.columns)")
+            precondition(
+                t >= 0 && t < logits.columns,
+                "CrossEntropy: target \(t) at row \(row) is not a class index in 0..<\(logits.columns)")
         }
     }
 }

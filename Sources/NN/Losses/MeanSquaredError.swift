@@ -5,8 +5,9 @@ import Linalg
 public enum MeanSquaredError {
     /// The loss and dLoss/dPrediction = `2 (prediction - target) / count`.
     public static func lossAndGradient<S: BLASScalar>(prediction: Matrix<S>, target: Matrix<S>) -> (loss: Double, dPrediction: Matrix<S>) {
-        precondition(prediction.rows == target.rows && prediction.columns == target.columns,
-                     "MSE: prediction \(prediction.rows) x \(prediction.columns) and target \(target.rows) x \(target.columns) differ")
+        precondition(
+            prediction.rows == target.rows && prediction.columns == target.columns,
+            "MSE: prediction \(prediction.rows) x \(prediction.columns) and target \(target.rows) x \(target.columns) differ")
         let n = prediction.count
         var loss = 0.0
         var d = Matrix<S>(rows: prediction.rows, columns: prediction.columns)

@@ -25,11 +25,14 @@ public enum SoftCrossEntropy {
     /// The mean loss; overwrites `dLogits` (preallocated, `N x C`) with dLoss/dLogits. No allocation.
     @inlinable
     @discardableResult
-    public static func lossAndGradient<S: BLASScalar>(logits: Matrix<S>, targets: Matrix<S>,
-                                                      into dLogits: inout Matrix<S>) -> Double {
+    public static func lossAndGradient<S: BLASScalar>(
+        logits: Matrix<S>, targets: Matrix<S>,
+        into dLogits: inout Matrix<S>
+    ) -> Double {
         validate(logits: logits, targets: targets)
-        precondition(dLogits.rows == logits.rows && dLogits.columns == logits.columns,
-                     "SoftCrossEntropy: dLogits is \(dLogits.rows) x \(dLogits.columns), logits are \(logits.rows) x \(logits.columns)")
+        precondition(
+            dLogits.rows == logits.rows && dLogits.columns == logits.columns,
+            "SoftCrossEntropy: dLogits is \(dLogits.rows) x \(dLogits.columns), logits are \(logits.rows) x \(logits.columns)")
         let n = logits.rows, c = logits.columns
         let scale = 1 / S(n)
         var total = 0.0
@@ -37,8 +40,9 @@ public enum SoftCrossEntropy {
             targets.withUnsafeBufferPointer { pp in
                 dLogits.withUnsafeMutableBufferPointer { pd in
                     for row in 0..<n {
-                        total += Kernels.softCrossEntropyRow(px.baseAddress! + row * c, pp.baseAddress! + row * c, count: c,
-                                                             gradient: pd.baseAddress! + row * c, scale: scale)
+                        total += Kernels.softCrossEntropyRow(
+                            px.baseAddress! + row * c, pp.baseAddress! + row * c, count: c,
+                            gradient: pd.baseAddress! + row * c, scale: scale)
                     }
                 }
             }
@@ -55,7 +59,8 @@ public enum SoftCrossEntropy {
         logits.withUnsafeBufferPointer { px in
             targets.withUnsafeBufferPointer { pp in
                 for row in 0..<n {
-                    total += Kernels.softCrossEntropyRow(px.baseAddress! + row * c, pp.baseAddress! + row * c, count: c, gradient: nil, scale: 1)
+                    total += Kernels.softCrossEntropyRow(
+                        px.baseAddress! + row * c, pp.baseAddress! + row * c, count: c, gradient: nil, scale: 1)
                 }
             }
         }
@@ -65,9 +70,11 @@ public enum SoftCrossEntropy {
     /// Checks that logits and targets are non-empty and have the same shape.
     @inlinable
     static func validate<S: BLASScalar>(logits: Matrix<S>, targets: Matrix<S>) {
-        precondition(logits.rows > 0 && logits.columns > 0,
-                     "SoftCrossEntropy: logits must be non-empty, got \(logits.rows) x \(logits.columns)")
-        precondition(targets.rows == logits.rows && targets.columns == logits.columns,
-                     "SoftCrossEntropy: targets are \(targets.rows) x \(targets.columns), logits are \(logits.rows) x \(logits.columns)")
+        precondition(
+            logits.rows > 0 && logits.columns > 0,
+            "SoftCrossEntropy: logits must be non-empty, got \(logits.rows) x \(logits.columns)")
+        precondition(
+            targets.rows == logits.rows && targets.columns == logits.columns,
+            "SoftCrossEntropy: targets are \(targets.rows) x \(targets.columns), logits are \(logits.rows) x \(logits.columns)")
     }
 }

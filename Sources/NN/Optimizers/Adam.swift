@@ -31,8 +31,10 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
     }
 
     /// PyTorch `AdamW` defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01.
-    public static func adamW(learningRate: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999), epsilon: Double = 1e-8,
-                             weightDecay: Double = 0.01) -> Adam {
+    public static func adamW(
+        learningRate: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999), epsilon: Double = 1e-8,
+        weightDecay: Double = 0.01
+    ) -> Adam {
         Adam(learningRate: learningRate, betas: betas, epsilon: epsilon, weightDecay: weightDecay, decoupled: true)
     }
 
@@ -42,7 +44,9 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
     }
 
     public var state: OptimizerState {
-        get { OptimizerState(stepCount: stepCount, buffers: ["exp_avg": m.scalars.map(Double.init), "exp_avg_sq": v.scalars.map(Double.init)]) }
+        get {
+            OptimizerState(stepCount: stepCount, buffers: ["exp_avg": m.scalars.map(Double.init), "exp_avg_sq": v.scalars.map(Double.init)])
+        }
         set {
             stepCount = newValue.stepCount
             m.scalars = (newValue.buffers["exp_avg"] ?? []).map { Scalar($0) }
@@ -73,10 +77,11 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
                     // Float runs 8 lanes at a time (the scalar loop does not vectorize), with identical
                     // results: each lane does the same IEEE operations.
                     let at = range.lowerBound
-                    Scalar.adamUpdate(parameters: p.baseAddress! + at, gradients: g.baseAddress! + at,
-                                      firstMoments: mb.baseAddress! + at, secondMoments: vb.baseAddress! + at,
-                                      count: range.count, l2: l2, b1: b1, b2: b2, c1: c1, c2: c2, stepSize: stepSize,
-                                      bc2Root: bc2Root, eps: eps, decay: decay)
+                    Scalar.adamUpdate(
+                        parameters: p.baseAddress! + at, gradients: g.baseAddress! + at,
+                        firstMoments: mb.baseAddress! + at, secondMoments: vb.baseAddress! + at,
+                        count: range.count, l2: l2, b1: b1, b2: b2, c1: c1, c2: c2, stepSize: stepSize,
+                        bc2Root: bc2Root, eps: eps, decay: decay)
                 }
                 store.maskState(mb.baseAddress!)
                 store.maskState(vb.baseAddress!)

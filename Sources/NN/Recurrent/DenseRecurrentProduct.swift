@@ -35,40 +35,55 @@ public struct DenseRecurrentProduct: RecurrentProduct {
     public static func prefersTransposedStates(batch: Int) -> Bool { batch <= 64 }
 
     /// `pre (B x GH) += h (B x H) W_hh^T`: one GEMM.
-    public func forward<S: BLASScalar>(_ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
-                                       _ store: ParameterStore<S>) {
-        S.gemm(.noTranspose, .transpose, m: batch, n: outputs, k: hiddenSize, alpha: 1, a: hidden, lda: hiddenSize,
-               b: store.value(weightHH), ldb: hiddenSize, beta: 1, c: pre, ldc: outputs)
+    public func forward<S: BLASScalar>(
+        _ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
+        _ store: ParameterStore<S>
+    ) {
+        S.gemm(
+            .noTranspose, .transpose, m: batch, n: outputs, k: hiddenSize, alpha: 1, a: hidden, lda: hiddenSize,
+            b: store.value(weightHH), ldb: hiddenSize, beta: 1, c: pre, ldc: outputs)
     }
 
     /// `preT (GH x B) += W_hh hT (H x B)`: one GEMM.
-    public func forwardTransposed<S: BLASScalar>(_ hiddenT: UnsafePointer<S>, batch: Int,
-                                                 addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>) {
-        S.gemm(.noTranspose, .noTranspose, m: outputs, n: batch, k: hiddenSize, alpha: 1, a: store.value(weightHH),
-               lda: hiddenSize, b: hiddenT, ldb: batch, beta: 1, c: preT, ldc: batch)
+    public func forwardTransposed<S: BLASScalar>(
+        _ hiddenT: UnsafePointer<S>, batch: Int,
+        addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>
+    ) {
+        S.gemm(
+            .noTranspose, .noTranspose, m: outputs, n: batch, k: hiddenSize, alpha: 1, a: store.value(weightHH),
+            lda: hiddenSize, b: hiddenT, ldb: batch, beta: 1, c: preT, ldc: batch)
     }
 
     /// `dHidden (B x H) (+)= dPre (B x GH) W_hh`: one GEMM.
-    public func backward<S: BLASScalar>(_ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
-                                        accumulate: Bool, _ store: ParameterStore<S>) {
-        S.gemm(.noTranspose, .noTranspose, m: batch, n: hiddenSize, k: outputs, alpha: 1, a: dPre, lda: outputs,
-               b: store.value(weightHH), ldb: hiddenSize, beta: accumulate ? 1 : 0, c: dHidden, ldc: hiddenSize)
+    public func backward<S: BLASScalar>(
+        _ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
+        accumulate: Bool, _ store: ParameterStore<S>
+    ) {
+        S.gemm(
+            .noTranspose, .noTranspose, m: batch, n: hiddenSize, k: outputs, alpha: 1, a: dPre, lda: outputs,
+            b: store.value(weightHH), ldb: hiddenSize, beta: accumulate ? 1 : 0, c: dHidden, ldc: hiddenSize)
     }
 
     /// `dHiddenT (H x B) (+)= W_hh^T dPreT (GH x B)`: one GEMM.
-    public func backwardTransposed<S: BLASScalar>(_ dPreT: UnsafePointer<S>, batch: Int,
-                                                  into dHiddenT: UnsafeMutablePointer<S>, accumulate: Bool,
-                                                  _ store: ParameterStore<S>) {
-        S.gemm(.transpose, .noTranspose, m: hiddenSize, n: batch, k: outputs, alpha: 1, a: store.value(weightHH),
-               lda: hiddenSize, b: dPreT, ldb: batch, beta: accumulate ? 1 : 0, c: dHiddenT, ldc: batch)
+    public func backwardTransposed<S: BLASScalar>(
+        _ dPreT: UnsafePointer<S>, batch: Int,
+        into dHiddenT: UnsafeMutablePointer<S>, accumulate: Bool,
+        _ store: ParameterStore<S>
+    ) {
+        S.gemm(
+            .transpose, .noTranspose, m: hiddenSize, n: batch, k: outputs, alpha: 1, a: store.value(weightHH),
+            lda: hiddenSize, b: dPreT, ldb: batch, beta: accumulate ? 1 : 0, c: dHiddenT, ldc: batch)
     }
 
     /// `dW_hh (GH x H) += dPre^T (GH x rows) [h_0 ... h_{T-1}] (rows x H)` over every entry,
     /// as one GEMM sliced along the long inner dimension (`gemmSlicedK`).
-    public func accumulateWeightGradient<S: BLASScalar>(_ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
-                                                        _ store: ParameterStore<S>) {
-        S.gemmSlicedK(.transpose, .noTranspose, m: outputs, n: hiddenSize, k: rows, alpha: 1, a: dPre, lda: outputs,
-                      b: hidden, ldb: hiddenSize, beta: 1, c: store.gradient(weightHH), ldc: hiddenSize)
+    public func accumulateWeightGradient<S: BLASScalar>(
+        _ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
+        _ store: ParameterStore<S>
+    ) {
+        S.gemmSlicedK(
+            .transpose, .noTranspose, m: outputs, n: hiddenSize, k: rows, alpha: 1, a: dPre, lda: outputs,
+            b: hidden, ldb: hiddenSize, beta: 1, c: store.gradient(weightHH), ldc: hiddenSize)
     }
 
     /// Nothing to do: the products read the store's values at each call.

@@ -30,9 +30,11 @@ public struct ElmanLayer: RecurrentLayer {
     public let biasHH: ParameterSlot?
 
     /// Registers `<name>.weight_ih_l<layer>` etc. with PyTorch's default initialisation.
-    public init<S: BLASScalar>(inputSize: Int, hiddenSize: Int, nonlinearity: ElmanNonlinearity, bias: Bool = true,
-                               name: String = "rnn", layer: Int = 0, in store: ParameterStore<S>,
-                               rng: inout SeededGenerator) {
+    public init<S: BLASScalar>(
+        inputSize: Int, hiddenSize: Int, nonlinearity: ElmanNonlinearity, bias: Bool = true,
+        name: String = "rnn", layer: Int = 0, in store: ParameterStore<S>,
+        rng: inout SeededGenerator
+    ) {
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         self.nonlinearity = nonlinearity
@@ -45,10 +47,13 @@ public struct ElmanLayer: RecurrentLayer {
     /// `X W_ih^T + b_ih + b_hh`, then the activation in place.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
-                                       _ store: ParameterStore<S>, product: any RecurrentProduct) -> RecurrentCache<S> {
-        precondition(input.columns == inputSize && input.rows % batch == 0,
-                     "Elman layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
+    public func forward<S: BLASScalar>(
+        _ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
+        _ store: ParameterStore<S>, product: any RecurrentProduct
+    ) -> RecurrentCache<S> {
+        precondition(
+            input.columns == inputSize && input.rows % batch == 0,
+            "Elman layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
         precondition(initial.hidden.rows == batch && initial.hidden.columns == hiddenSize, "Elman layer: initial state has the wrong shape")
         checkProduct(product)
         let steps = input.rows / batch, h = hiddenSize, bh = batch * h
@@ -58,8 +63,9 @@ public struct ElmanLayer: RecurrentLayer {
         let transposed = product.prefersTransposedStates(batch: batch)
         let hidden = Matrix<S>(rows: (steps + 1) * batch, columns: h) { base in
             initial.hidden.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress!, count: bh) }
-            RecurrentKernels.inputProjection(input, weightIH: weightIH, biasIH: biasIH, biasHH: biasHH, outputs: h,
-                                             store, into: base + bh)
+            RecurrentKernels.inputProjection(
+                input, weightIH: weightIH, biasIH: biasIH, biasHH: biasHH, outputs: h,
+                store, into: base + bh)
             if transposed {
                 // h_t^T = act(pre_t^T + W_hh h_{t-1}^T) on H x B scratch states, copied back into the rows.
                 let scratch = UnsafeMutablePointer<S>.allocate(capacity: 2 * bh)
@@ -82,8 +88,9 @@ public struct ElmanLayer: RecurrentLayer {
                 }
             }
         }
-        return RecurrentCache(steps: steps, batch: batch, input: input, hidden: hidden,
-                              gates: Matrix(rows: 0, columns: 0))
+        return RecurrentCache(
+            steps: steps, batch: batch, input: input, hidden: hidden,
+            gates: Matrix(rows: 0, columns: 0))
     }
 
     /// BPTT: `dPre_t = act'(h_t) ⊙ (dh_t + dOutput_t)`, `dh_{t-1} = dPre_t W_hh` (through
@@ -91,14 +98,18 @@ public struct ElmanLayer: RecurrentLayer {
     /// (through `product`) and dW_ih += dPre^T X as one GEMM.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
-                                        _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
-        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
+    public func backward<S: BLASScalar>(
+        _ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+        _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct
+    )
+        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
+    {
         checkProduct(product)
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, bh = batch * h
         let hasOutputGradient = dOutput.rows > 0
-        precondition(!hasOutputGradient || (dOutput.rows == steps * batch && dOutput.columns == h),
-                     "Elman backward: dOutput is \(dOutput.rows) x \(dOutput.columns), expected \(steps * batch) x \(h) or empty")
+        precondition(
+            !hasOutputGradient || (dOutput.rows == steps * batch && dOutput.columns == h),
+            "Elman backward: dOutput is \(dOutput.rows) x \(dOutput.columns), expected \(steps * batch) x \(h) or empty")
         // dh = dLoss/dh_t, carried backwards.
         var dh = dFinal?.hidden ?? Matrix<S>(rows: batch, columns: h)
         let nonlinearity = nonlinearity
@@ -133,10 +144,12 @@ public struct ElmanLayer: RecurrentLayer {
                 }
             }
         }
-        RecurrentKernels.recurrentWeightGradient(hidden: cache.hidden, dHH: dPre, steps: steps, batch: batch,
-                                                 product: product, biasHH: biasHH, store)
-        let dInput = RecurrentKernels.inputProjectionBackward(cache.input, dPre: dPre, weightIH: weightIH,
-                                                              biasIH: biasIH, store, needInputGradient: needInputGradient)
+        RecurrentKernels.recurrentWeightGradient(
+            hidden: cache.hidden, dHH: dPre, steps: steps, batch: batch,
+            product: product, biasHH: biasHH, store)
+        let dInput = RecurrentKernels.inputProjectionBackward(
+            cache.input, dPre: dPre, weightIH: weightIH,
+            biasIH: biasIH, store, needInputGradient: needInputGradient)
         return (dInput, RecurrentState(hidden: dh))
     }
 

@@ -28,8 +28,10 @@ public struct GRULayer: RecurrentLayer {
 
     /// Registers `<name>.weight_ih_l<layer>` etc. with PyTorch's default initialisation
     /// U(-1/sqrt(H), 1/sqrt(H)).
-    public init<S: BLASScalar>(inputSize: Int, hiddenSize: Int, bias: Bool = true, name: String = "rnn",
-                               layer: Int = 0, in store: ParameterStore<S>, rng: inout SeededGenerator) {
+    public init<S: BLASScalar>(
+        inputSize: Int, hiddenSize: Int, bias: Bool = true, name: String = "rnn",
+        layer: Int = 0, in store: ParameterStore<S>, rng: inout SeededGenerator
+    ) {
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         (weightIH, weightHH, biasIH, biasHH) = registerRecurrentWeights(
@@ -42,13 +44,17 @@ public struct GRULayer: RecurrentLayer {
     /// W_hn h_{t-1} + b_hn (`(T * B) x H`). The step product h_{t-1} W_hh^T goes through `product`.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
-                                       _ store: ParameterStore<S>, product: any RecurrentProduct) -> RecurrentCache<S> {
+    public func forward<S: BLASScalar>(
+        _ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
+        _ store: ParameterStore<S>, product: any RecurrentProduct
+    ) -> RecurrentCache<S> {
         checkProduct(product)
-        precondition(input.columns == inputSize && input.rows % batch == 0,
-                     "GRU layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
-        precondition(initial.hidden.rows == batch && initial.hidden.columns == hiddenSize,
-                     "GRU layer: initial state has the wrong shape")
+        precondition(
+            input.columns == inputSize && input.rows % batch == 0,
+            "GRU layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
+        precondition(
+            initial.hidden.rows == batch && initial.hidden.columns == hiddenSize,
+            "GRU layer: initial state has the wrong shape")
         let steps = input.rows / batch, h = hiddenSize, g3 = 3 * h, bh = batch * h
         // gates starts as X W_ih^T + b_ih for all steps (one GEMM), (T * B) x 3H, and is turned
         // into [r z n] step by step in place.
@@ -60,35 +66,38 @@ public struct GRULayer: RecurrentLayer {
         var projection = Matrix<S>(rows: batch, columns: g3)
         let bhh = biasHH.map { store.value($0) }
         gates.withUnsafeMutableBufferPointer { pg in
-        hidden.withUnsafeMutableBufferPointer { ph in
-        extra.withUnsafeMutableBufferPointer { pe in
-        projection.withUnsafeMutableBufferPointer { pp in
-            let hh = pp.baseAddress!
-            for t in 0..<steps {
-                let a = pg.baseAddress! + t * batch * g3                 // B x 3H
-                let hPrev = ph.baseAddress! + t * bh, hCur = hPrev + bh
-                let hn = pe.baseAddress! + t * bh                        // B x H
-                if let bhh {
-                    for n in 0..<batch { (hh + n * g3).update(from: bhh, count: g3) }
-                } else {
-                    hh.update(repeating: 0, count: batch * g3)
-                }
-                // hh += h_{t-1} W_hh^T: (B x H)(H x 3H).
-                product.forward(hPrev, batch: batch, addingTo: hh, store)
-                for n in 0..<batch {
-                    let row = a + n * g3, hrow = hh + n * g3, off = n * h
-                    for j in 0..<h {
-                        let r = Kernels.sigmoid(row[j] + hrow[j])
-                        let z = Kernels.sigmoid(row[h + j] + hrow[h + j])
-                        let hnj = hrow[2 * h + j]
-                        let nn = S.tanh(row[2 * h + j] + r * hnj)
-                        row[j] = r; row[h + j] = z; row[2 * h + j] = nn
-                        hn[off + j] = hnj
-                        hCur[off + j] = (1 - z) * nn + z * hPrev[off + j]
+            hidden.withUnsafeMutableBufferPointer { ph in
+                extra.withUnsafeMutableBufferPointer { pe in
+                    projection.withUnsafeMutableBufferPointer { pp in
+                        let hh = pp.baseAddress!
+                        for t in 0..<steps {
+                            let a = pg.baseAddress! + t * batch * g3  // B x 3H
+                            let hPrev = ph.baseAddress! + t * bh, hCur = hPrev + bh
+                            let hn = pe.baseAddress! + t * bh  // B x H
+                            if let bhh {
+                                for n in 0..<batch { (hh + n * g3).update(from: bhh, count: g3) }
+                            } else {
+                                hh.update(repeating: 0, count: batch * g3)
+                            }
+                            // hh += h_{t-1} W_hh^T: (B x H)(H x 3H).
+                            product.forward(hPrev, batch: batch, addingTo: hh, store)
+                            for n in 0..<batch {
+                                let row = a + n * g3, hrow = hh + n * g3, off = n * h
+                                for j in 0..<h {
+                                    let r = Kernels.sigmoid(row[j] + hrow[j])
+                                    let z = Kernels.sigmoid(row[h + j] + hrow[h + j])
+                                    let hnj = hrow[2 * h + j]
+                                    let nn = S.tanh(row[2 * h + j] + r * hnj)
+                                    row[j] = r; row[h + j] = z; row[2 * h + j] = nn
+                                    hn[off + j] = hnj
+                                    hCur[off + j] = (1 - z) * nn + z * hPrev[off + j]
+                                }
+                            }
+                        }
                     }
                 }
             }
-        }}}}
+        }
         return RecurrentCache(steps: steps, batch: batch, input: input, hidden: hidden, gates: gates, extra: extra)
     }
 
@@ -106,9 +115,12 @@ public struct GRULayer: RecurrentLayer {
     /// go through `product`.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
-                                        _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
-        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
+    public func backward<S: BLASScalar>(
+        _ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+        _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct
+    )
+        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
+    {
         checkProduct(product)
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, g3 = 3 * h, bh = batch * h
         let dOutput = dOutput.rows == 0 ? Matrix<S>(rows: steps * batch, columns: h) : dOutput  // empty: no output gradient
@@ -118,39 +130,47 @@ public struct GRULayer: RecurrentLayer {
         var dHH = Matrix<S>(rows: steps * batch, columns: g3)
         var dh = dFinal?.hidden ?? Matrix<S>(rows: batch, columns: h)
         cache.gates.withUnsafeBufferPointer { pg in
-        cache.hidden.withUnsafeBufferPointer { ph in
-        extra.withUnsafeBufferPointer { pe in
-        dOutput.withUnsafeBufferPointer { pdo in
-        dPre.withUnsafeMutableBufferPointer { pdp in
-        dHH.withUnsafeMutableBufferPointer { pdq in
-        dh.withUnsafeMutableBufferPointer { pdh in
-            let dhp = pdh.baseAddress!
-            for t in stride(from: steps - 1, through: 0, by: -1) {
-                let gate = pg.baseAddress! + t * batch * g3
-                let dp = pdp.baseAddress! + t * batch * g3, dq = pdq.baseAddress! + t * batch * g3
-                let hPrev = ph.baseAddress! + t * bh, hn = pe.baseAddress! + t * bh
-                let dout = pdo.baseAddress! + t * bh
-                for n in 0..<batch {
-                    let row = gate + n * g3, prow = dp + n * g3, qrow = dq + n * g3, off = n * h
-                    for j in 0..<h {
-                        let r = row[j], z = row[h + j], nn = row[2 * h + j]
-                        let dhT = dhp[off + j] + dout[off + j]
-                        let dan = dhT * (1 - z) * (1 - nn * nn)
-                        let daz = dhT * (hPrev[off + j] - nn) * z * (1 - z)
-                        let dar = dan * hn[off + j] * r * (1 - r)
-                        prow[j] = dar; prow[h + j] = daz; prow[2 * h + j] = dan
-                        qrow[j] = dar; qrow[h + j] = daz; qrow[2 * h + j] = dan * r
-                        dhp[off + j] = dhT * z
+            cache.hidden.withUnsafeBufferPointer { ph in
+                extra.withUnsafeBufferPointer { pe in
+                    dOutput.withUnsafeBufferPointer { pdo in
+                        dPre.withUnsafeMutableBufferPointer { pdp in
+                            dHH.withUnsafeMutableBufferPointer { pdq in
+                                dh.withUnsafeMutableBufferPointer { pdh in
+                                    let dhp = pdh.baseAddress!
+                                    for t in stride(from: steps - 1, through: 0, by: -1) {
+                                        let gate = pg.baseAddress! + t * batch * g3
+                                        let dp = pdp.baseAddress! + t * batch * g3, dq = pdq.baseAddress! + t * batch * g3
+                                        let hPrev = ph.baseAddress! + t * bh, hn = pe.baseAddress! + t * bh
+                                        let dout = pdo.baseAddress! + t * bh
+                                        for n in 0..<batch {
+                                            let row = gate + n * g3, prow = dp + n * g3, qrow = dq + n * g3, off = n * h
+                                            for j in 0..<h {
+                                                let r = row[j], z = row[h + j], nn = row[2 * h + j]
+                                                let dhT = dhp[off + j] + dout[off + j]
+                                                let dan = dhT * (1 - z) * (1 - nn * nn)
+                                                let daz = dhT * (hPrev[off + j] - nn) * z * (1 - z)
+                                                let dar = dan * hn[off + j] * r * (1 - r)
+                                                prow[j] = dar; prow[h + j] = daz; prow[2 * h + j] = dan
+                                                qrow[j] = dar; qrow[h + j] = daz; qrow[2 * h + j] = dan * r
+                                                dhp[off + j] = dhT * z
+                                            }
+                                        }
+                                        // dh_{t-1} += dHH W_hh: (B x 3H)(3H x H).
+                                        product.backward(dq, batch: batch, into: dhp, accumulate: true, store)
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
-                // dh_{t-1} += dHH W_hh: (B x 3H)(3H x H).
-                product.backward(dq, batch: batch, into: dhp, accumulate: true, store)
             }
-        }}}}}}}
-        RecurrentKernels.recurrentWeightGradient(hidden: cache.hidden, dHH: dHH, steps: steps, batch: batch,
-                                                 product: product, biasHH: biasHH, store)
-        let dInput = RecurrentKernels.inputProjectionBackward(cache.input, dPre: dPre, weightIH: weightIH,
-                                                              biasIH: biasIH, store, needInputGradient: needInputGradient)
+        }
+        RecurrentKernels.recurrentWeightGradient(
+            hidden: cache.hidden, dHH: dHH, steps: steps, batch: batch,
+            product: product, biasHH: biasHH, store)
+        let dInput = RecurrentKernels.inputProjectionBackward(
+            cache.input, dPre: dPre, weightIH: weightIH,
+            biasIH: biasIH, store, needInputGradient: needInputGradient)
         return (dInput, RecurrentState(hidden: dh))
     }
 }

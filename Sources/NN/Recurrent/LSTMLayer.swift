@@ -28,8 +28,10 @@ public struct LSTMLayer: RecurrentLayer {
 
     /// Registers `<name>.weight_ih_l<layer>` etc. with PyTorch's default initialisation
     /// U(-1/sqrt(H), 1/sqrt(H)).
-    public init<S: BLASScalar>(inputSize: Int, hiddenSize: Int, bias: Bool = true, name: String = "rnn",
-                               layer: Int = 0, in store: ParameterStore<S>, rng: inout SeededGenerator) {
+    public init<S: BLASScalar>(
+        inputSize: Int, hiddenSize: Int, bias: Bool = true, name: String = "rnn",
+        layer: Int = 0, in store: ParameterStore<S>, rng: inout SeededGenerator
+    ) {
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         (weightIH, weightHH, biasIH, biasHH) = registerRecurrentWeights(
@@ -42,15 +44,20 @@ public struct LSTMLayer: RecurrentLayer {
     /// is c_0 = 0. The step product h_{t-1} W_hh^T goes through `product`.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
-                                       _ store: ParameterStore<S>, product: any RecurrentProduct) -> RecurrentCache<S> {
+    public func forward<S: BLASScalar>(
+        _ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
+        _ store: ParameterStore<S>, product: any RecurrentProduct
+    ) -> RecurrentCache<S> {
         checkProduct(product)
-        precondition(input.columns == inputSize && input.rows % batch == 0,
-                     "LSTM layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
-        precondition(initial.hidden.rows == batch && initial.hidden.columns == hiddenSize,
-                     "LSTM layer: initial hidden state has the wrong shape")
-        precondition(initial.cell.map { $0.rows == batch && $0.columns == hiddenSize } ?? true,
-                     "LSTM layer: initial cell state has the wrong shape")
+        precondition(
+            input.columns == inputSize && input.rows % batch == 0,
+            "LSTM layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
+        precondition(
+            initial.hidden.rows == batch && initial.hidden.columns == hiddenSize,
+            "LSTM layer: initial hidden state has the wrong shape")
+        precondition(
+            initial.cell.map { $0.rows == batch && $0.columns == hiddenSize } ?? true,
+            "LSTM layer: initial cell state has the wrong shape")
         let steps = input.rows / batch, h = hiddenSize, g4 = 4 * h, bh = batch * h
         // gates starts as X W_ih^T + b_ih for all steps (one GEMM), (T * B) x 4H; each step adds
         // b_hh + h_{t-1} W_hh^T and applies the activations in place.
@@ -64,7 +71,7 @@ public struct LSTMLayer: RecurrentLayer {
             hidden.withUnsafeMutableBufferPointer { ph in
                 cell.withUnsafeMutableBufferPointer { pc in
                     for t in 0..<steps {
-                        let a = pg.baseAddress! + t * batch * g4          // B x 4H
+                        let a = pg.baseAddress! + t * batch * g4  // B x 4H
                         let hPrev = ph.baseAddress! + t * bh, hCur = hPrev + bh
                         let cPrev = pc.baseAddress! + t * bh, cCur = cPrev + bh
                         if let bhh { Kernels.addRowVector(a, rows: batch, columns: g4, bhh) }
@@ -101,9 +108,12 @@ public struct LSTMLayer: RecurrentLayer {
     /// both get colsum(da)). The W_hh products (da W_hh, the dW_hh product) go through `product`.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
-                                        _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
-        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
+    public func backward<S: BLASScalar>(
+        _ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+        _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct
+    )
+        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
+    {
         checkProduct(product)
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, g4 = 4 * h, bh = batch * h
         let dOutput = dOutput.rows == 0 ? Matrix<S>(rows: steps * batch, columns: h) : dOutput  // empty: no output gradient
@@ -114,38 +124,45 @@ public struct LSTMLayer: RecurrentLayer {
         var dh = dFinal?.hidden ?? Matrix<S>(rows: batch, columns: h)
         var dc = dFinal?.cell ?? Matrix<S>(rows: batch, columns: h)
         cache.gates.withUnsafeBufferPointer { pg in
-        cellStates.withUnsafeBufferPointer { pc in
-        dOutput.withUnsafeBufferPointer { pdo in
-        dA.withUnsafeMutableBufferPointer { pda in
-        dh.withUnsafeMutableBufferPointer { pdh in
-        dc.withUnsafeMutableBufferPointer { pdc in
-            let dhp = pdh.baseAddress!, dcp = pdc.baseAddress!
-            for t in stride(from: steps - 1, through: 0, by: -1) {
-                let gate = pg.baseAddress! + t * batch * g4, da = pda.baseAddress! + t * batch * g4
-                let cPrev = pc.baseAddress! + t * bh, cCur = cPrev + bh
-                let dout = pdo.baseAddress! + t * bh
-                for n in 0..<batch {
-                    let row = gate + n * g4, drow = da + n * g4, off = n * h
-                    for j in 0..<h {
-                        let ig = row[j], fg = row[h + j], gg = row[2 * h + j], og = row[3 * h + j]
-                        let tc = S.tanh(cCur[off + j])
-                        let dhT = dhp[off + j] + dout[off + j]
-                        let dcT = dcp[off + j] + dhT * og * (1 - tc * tc)
-                        drow[j] = dcT * gg * ig * (1 - ig)
-                        drow[h + j] = dcT * cPrev[off + j] * fg * (1 - fg)
-                        drow[2 * h + j] = dcT * ig * (1 - gg * gg)
-                        drow[3 * h + j] = dhT * tc * og * (1 - og)
-                        dcp[off + j] = dcT * fg
+            cellStates.withUnsafeBufferPointer { pc in
+                dOutput.withUnsafeBufferPointer { pdo in
+                    dA.withUnsafeMutableBufferPointer { pda in
+                        dh.withUnsafeMutableBufferPointer { pdh in
+                            dc.withUnsafeMutableBufferPointer { pdc in
+                                let dhp = pdh.baseAddress!, dcp = pdc.baseAddress!
+                                for t in stride(from: steps - 1, through: 0, by: -1) {
+                                    let gate = pg.baseAddress! + t * batch * g4, da = pda.baseAddress! + t * batch * g4
+                                    let cPrev = pc.baseAddress! + t * bh, cCur = cPrev + bh
+                                    let dout = pdo.baseAddress! + t * bh
+                                    for n in 0..<batch {
+                                        let row = gate + n * g4, drow = da + n * g4, off = n * h
+                                        for j in 0..<h {
+                                            let ig = row[j], fg = row[h + j], gg = row[2 * h + j], og = row[3 * h + j]
+                                            let tc = S.tanh(cCur[off + j])
+                                            let dhT = dhp[off + j] + dout[off + j]
+                                            let dcT = dcp[off + j] + dhT * og * (1 - tc * tc)
+                                            drow[j] = dcT * gg * ig * (1 - ig)
+                                            drow[h + j] = dcT * cPrev[off + j] * fg * (1 - fg)
+                                            drow[2 * h + j] = dcT * ig * (1 - gg * gg)
+                                            drow[3 * h + j] = dhT * tc * og * (1 - og)
+                                            dcp[off + j] = dcT * fg
+                                        }
+                                    }
+                                    // dh_{t-1} = da W_hh: (B x 4H)(4H x H).
+                                    product.backward(da, batch: batch, into: dhp, accumulate: false, store)
+                                }
+                            }
+                        }
                     }
                 }
-                // dh_{t-1} = da W_hh: (B x 4H)(4H x H).
-                product.backward(da, batch: batch, into: dhp, accumulate: false, store)
             }
-        }}}}}}
-        RecurrentKernels.recurrentWeightGradient(hidden: cache.hidden, dHH: dA, steps: steps, batch: batch,
-                                                 product: product, biasHH: biasHH, store)
-        let dInput = RecurrentKernels.inputProjectionBackward(cache.input, dPre: dA, weightIH: weightIH,
-                                                              biasIH: biasIH, store, needInputGradient: needInputGradient)
+        }
+        RecurrentKernels.recurrentWeightGradient(
+            hidden: cache.hidden, dHH: dA, steps: steps, batch: batch,
+            product: product, biasHH: biasHH, store)
+        let dInput = RecurrentKernels.inputProjectionBackward(
+            cache.input, dPre: dA, weightIH: weightIH,
+            biasIH: biasIH, store, needInputGradient: needInputGradient)
         return (dInput, RecurrentState(hidden: dh, cell: dc))
     }
 }

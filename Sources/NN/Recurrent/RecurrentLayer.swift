@@ -18,8 +18,9 @@ public struct RecurrentState<Scalar: BLASScalar>: Sendable, Equatable {
 
     /// The zero state for `batch` samples.
     public static func zeros(batch: Int, hiddenSize: Int, withCell: Bool) -> RecurrentState {
-        RecurrentState(hidden: Matrix(rows: batch, columns: hiddenSize),
-                       cell: withCell ? Matrix(rows: batch, columns: hiddenSize) : nil)
+        RecurrentState(
+            hidden: Matrix(rows: batch, columns: hiddenSize),
+            cell: withCell ? Matrix(rows: batch, columns: hiddenSize) : nil)
     }
 }
 
@@ -41,8 +42,10 @@ public struct RecurrentCache<Scalar: BLASScalar>: Sendable {
     public var extra: Matrix<Scalar>?
 
     /// Creates a cache (used by the layers).
-    public init(steps: Int, batch: Int, input: Matrix<Scalar>, hidden: Matrix<Scalar>,
-                cell: Matrix<Scalar>? = nil, gates: Matrix<Scalar>, extra: Matrix<Scalar>? = nil) {
+    public init(
+        steps: Int, batch: Int, input: Matrix<Scalar>, hidden: Matrix<Scalar>,
+        cell: Matrix<Scalar>? = nil, gates: Matrix<Scalar>, extra: Matrix<Scalar>? = nil
+    ) {
         self.steps = steps; self.batch = batch; self.input = input; self.hidden = hidden
         self.cell = cell; self.gates = gates; self.extra = extra
     }
@@ -91,42 +94,53 @@ public protocol RecurrentLayer: Sendable {
 
     /// Runs T steps over `input` (`(T * B) x I`) from `initial`; keeps what backward needs. Every
     /// W_hh product goes through `product`.
-    func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>, _ store: ParameterStore<S>,
-                                product: any RecurrentProduct) -> RecurrentCache<S>
+    func forward<S: BLASScalar>(
+        _ input: Matrix<S>, batch: Int, initial: RecurrentState<S>, _ store: ParameterStore<S>,
+        product: any RecurrentProduct
+    ) -> RecurrentCache<S>
 
     /// Backpropagation through time. `dOutput` is dLoss/dh_t for t = 1 ... T (`(T * B) x H`), or an
     /// empty matrix (0 rows) when no step's output has a gradient (a read-out of the final state
     /// only); `dFinal` an extra gradient on the final state (nil for none). Adds parameter gradients into
     /// the store; returns dLoss/dInput (empty when not needed) and dLoss/d(initial state). Every
     /// W_hh product goes through `product`.
-    func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
-                                 _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct)
+    func backward<S: BLASScalar>(
+        _ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+        _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct
+    )
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
 }
 
 extension RecurrentLayer {
     /// The forward pass with the dense product (`DenseRecurrentProduct`).
     @inlinable
-    public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
-                                       _ store: ParameterStore<S>) -> RecurrentCache<S> {
+    public func forward<S: BLASScalar>(
+        _ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
+        _ store: ParameterStore<S>
+    ) -> RecurrentCache<S> {
         forward(input, batch: batch, initial: initial, store, product: DenseRecurrentProduct(for: self))
     }
 
     /// The backward pass with the dense product (`DenseRecurrentProduct`).
     @inlinable
-    public func backward<S: BLASScalar>(_ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
-                                        _ store: ParameterStore<S>, needInputGradient: Bool)
-        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>) {
-        backward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient,
-                 product: DenseRecurrentProduct(for: self))
+    public func backward<S: BLASScalar>(
+        _ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
+        _ store: ParameterStore<S>, needInputGradient: Bool
+    )
+        -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
+    {
+        backward(
+            cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient,
+            product: DenseRecurrentProduct(for: self))
     }
 
     /// Stops with a message unless `product` multiplies by this layer's W_hh with its shape.
     func checkProduct(_ product: any RecurrentProduct) {
-        precondition(product.weightHH == weightHH && product.outputs == gateCount * hiddenSize
-                     && product.hiddenSize == hiddenSize,
-                     "Recurrent product for slot \(product.weightHH.index) (\(product.outputs) x \(product.hiddenSize)) "
-                     + "does not match the layer's W_hh (slot \(weightHH.index), \(gateCount * hiddenSize) x \(hiddenSize))")
+        precondition(
+            product.weightHH == weightHH && product.outputs == gateCount * hiddenSize
+                && product.hiddenSize == hiddenSize,
+            "Recurrent product for slot \(product.weightHH.index) (\(product.outputs) x \(product.hiddenSize)) "
+                + "does not match the layer's W_hh (slot \(weightHH.index), \(gateCount * hiddenSize) x \(hiddenSize))")
     }
 }
 
@@ -150,8 +164,10 @@ func registerRecurrentWeights<S: BLASScalar>(
 /// GEMM each.
 enum RecurrentKernels {
     /// pre = X W_ih^T (+ b_ih), all steps at once.
-    static func inputProjection<S: BLASScalar>(_ x: Matrix<S>, weightIH: ParameterSlot, biasIH: ParameterSlot?,
-                                               outputs: Int, _ store: ParameterStore<S>) -> Matrix<S> {
+    static func inputProjection<S: BLASScalar>(
+        _ x: Matrix<S>, weightIH: ParameterSlot, biasIH: ParameterSlot?,
+        outputs: Int, _ store: ParameterStore<S>
+    ) -> Matrix<S> {
         Matrix<S>(rows: x.rows, columns: outputs) { pre in
             inputProjection(x, weightIH: weightIH, biasIH: biasIH, biasHH: nil, outputs: outputs, store, into: pre)
         }
@@ -159,13 +175,16 @@ enum RecurrentKernels {
 
     /// Writes pre = X W_ih^T (+ b_ih) (+ b_hh) for all steps to `pre` (`(T * B) x outputs`; the biases
     /// are added left to right, as a step that adds b_hh to the projection would).
-    static func inputProjection<S: BLASScalar>(_ x: Matrix<S>, weightIH: ParameterSlot, biasIH: ParameterSlot?,
-                                               biasHH: ParameterSlot?, outputs: Int, _ store: ParameterStore<S>,
-                                               into pre: UnsafeMutablePointer<S>) {
+    static func inputProjection<S: BLASScalar>(
+        _ x: Matrix<S>, weightIH: ParameterSlot, biasIH: ParameterSlot?,
+        biasHH: ParameterSlot?, outputs: Int, _ store: ParameterStore<S>,
+        into pre: UnsafeMutablePointer<S>
+    ) {
         x.withUnsafeBufferPointer { px in
-            S.gemm(.noTranspose, .transpose, m: x.rows, n: outputs, k: x.columns, alpha: 1,
-                   a: px.baseAddress!, lda: x.columns, b: store.value(weightIH), ldb: x.columns,
-                   beta: 0, c: pre, ldc: outputs)
+            S.gemm(
+                .noTranspose, .transpose, m: x.rows, n: outputs, k: x.columns, alpha: 1,
+                a: px.baseAddress!, lda: x.columns, b: store.value(weightIH), ldb: x.columns,
+                beta: 0, c: pre, ldc: outputs)
         }
         switch (biasIH, biasHH) {
         case let (bih?, bhh?): Kernels.addRowVectors(pre, rows: x.rows, columns: outputs, store.value(bih), store.value(bhh))
@@ -176,20 +195,24 @@ enum RecurrentKernels {
     }
 
     /// dW_ih += dPre^T X, db_ih += colsum(dPre); returns dX = dPre W_ih when asked.
-    static func inputProjectionBackward<S: BLASScalar>(_ x: Matrix<S>, dPre: Matrix<S>, weightIH: ParameterSlot,
-                                                       biasIH: ParameterSlot?, _ store: ParameterStore<S>,
-                                                       needInputGradient: Bool) -> Matrix<S> {
+    static func inputProjectionBackward<S: BLASScalar>(
+        _ x: Matrix<S>, dPre: Matrix<S>, weightIH: ParameterSlot,
+        biasIH: ParameterSlot?, _ store: ParameterStore<S>,
+        needInputGradient: Bool
+    ) -> Matrix<S> {
         let n = x.rows, i = x.columns, g = dPre.columns
         var dX = Matrix<S>(rows: needInputGradient ? n : 0, columns: i)
         x.withUnsafeBufferPointer { px in
             dPre.withUnsafeBufferPointer { pd in
-                S.gemmSlicedK(.transpose, .noTranspose, m: g, n: i, k: n, alpha: 1, a: pd.baseAddress!, lda: g,
-                              b: px.baseAddress!, ldb: i, beta: 1, c: store.gradient(weightIH), ldc: i)
+                S.gemmSlicedK(
+                    .transpose, .noTranspose, m: g, n: i, k: n, alpha: 1, a: pd.baseAddress!, lda: g,
+                    b: px.baseAddress!, ldb: i, beta: 1, c: store.gradient(weightIH), ldc: i)
                 if let biasIH { Kernels.addColumnSums(pd.baseAddress!, rows: n, columns: g, into: store.gradient(biasIH)) }
                 if needInputGradient {
                     dX.withUnsafeMutableBufferPointer { pdx in
-                        S.gemm(.noTranspose, .noTranspose, m: n, n: i, k: g, alpha: 1, a: pd.baseAddress!, lda: g,
-                               b: store.value(weightIH), ldb: i, beta: 0, c: pdx.baseAddress!, ldc: i)
+                        S.gemm(
+                            .noTranspose, .noTranspose, m: n, n: i, k: g, alpha: 1, a: pd.baseAddress!, lda: g,
+                            b: store.value(weightIH), ldb: i, beta: 0, c: pdx.baseAddress!, ldc: i)
                     }
                 }
             }
@@ -199,9 +222,11 @@ enum RecurrentKernels {
 
     /// dW_hh += dHH^T [h_0 ... h_{T-1}] over all steps through `product`, then
     /// db_hh += colsum(dHH) (`dHH` is `(T * B) x (G * H)`).
-    static func recurrentWeightGradient<S: BLASScalar>(hidden: Matrix<S>, dHH: Matrix<S>, steps: Int, batch: Int,
-                                                       product: any RecurrentProduct, biasHH: ParameterSlot?,
-                                                       _ store: ParameterStore<S>) {
+    static func recurrentWeightGradient<S: BLASScalar>(
+        hidden: Matrix<S>, dHH: Matrix<S>, steps: Int, batch: Int,
+        product: any RecurrentProduct, biasHH: ParameterSlot?,
+        _ store: ParameterStore<S>
+    ) {
         let g = dHH.columns, n = steps * batch
         hidden.withUnsafeBufferPointer { ph in
             dHH.withUnsafeBufferPointer { pd in

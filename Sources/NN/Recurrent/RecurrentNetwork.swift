@@ -48,22 +48,30 @@ public struct RecurrentNetwork: Sendable {
 
     /// Registers `<name>.weight_ih_l0` ... with PyTorch names, sizes and initialisation; every
     /// layer gets a `DenseRecurrentProduct`.
-    public init<S: BLASScalar>(kind: CellKind, inputSize: Int, hiddenSize: Int, layerCount: Int = 1, bias: Bool = true,
-                               name: String = "rnn", in store: ParameterStore<S>, rng: inout SeededGenerator) {
+    public init<S: BLASScalar>(
+        kind: CellKind, inputSize: Int, hiddenSize: Int, layerCount: Int = 1, bias: Bool = true,
+        name: String = "rnn", in store: ParameterStore<S>, rng: inout SeededGenerator
+    ) {
         precondition(layerCount >= 1, "A recurrent network needs at least one layer")
         var layers: [any RecurrentLayer] = []
         for k in 0..<layerCount {
             let i = k == 0 ? inputSize : hiddenSize
             switch kind {
             case .rnnTanh, .rnnReLU:
-                layers.append(ElmanLayer(inputSize: i, hiddenSize: hiddenSize, nonlinearity: kind == .rnnTanh ? .tanh : .relu,
-                                         bias: bias, name: name, layer: k, in: store, rng: &rng))
+                layers.append(
+                    ElmanLayer(
+                        inputSize: i, hiddenSize: hiddenSize, nonlinearity: kind == .rnnTanh ? .tanh : .relu,
+                        bias: bias, name: name, layer: k, in: store, rng: &rng))
             case .lstm:
-                layers.append(LSTMLayer(inputSize: i, hiddenSize: hiddenSize, bias: bias, name: name, layer: k,
-                                        in: store, rng: &rng))
+                layers.append(
+                    LSTMLayer(
+                        inputSize: i, hiddenSize: hiddenSize, bias: bias, name: name, layer: k,
+                        in: store, rng: &rng))
             case .gru:
-                layers.append(GRULayer(inputSize: i, hiddenSize: hiddenSize, bias: bias, name: name, layer: k,
-                                       in: store, rng: &rng))
+                layers.append(
+                    GRULayer(
+                        inputSize: i, hiddenSize: hiddenSize, bias: bias, name: name, layer: k,
+                        in: store, rng: &rng))
             }
         }
         self.init(kind: kind, layers: layers)
@@ -76,12 +84,16 @@ public struct RecurrentNetwork: Sendable {
     public init(kind: CellKind, layers: [any RecurrentLayer]) {
         precondition(!layers.isEmpty, "A recurrent network needs at least one layer")
         for (k, layer) in layers.enumerated() {
-            precondition(layer.gateCount == kind.gateCount && layer.hasCellState == kind.hasCellState,
-                         "Layer \(k) has \(layer.gateCount) gate block(s)\(layer.hasCellState ? " and a cell state" : ""), "
-                         + "which a \(kind.rawValue) network does not")
-            precondition(layer.hiddenSize == layers[0].hiddenSize, "Layer \(k) has \(layer.hiddenSize) hidden units, layer 0 \(layers[0].hiddenSize)")
-            precondition(k == 0 || layer.inputSize == layers[k - 1].hiddenSize,
-                         "Layer \(k) reads \(layer.inputSize) features, layer \(k - 1) gives \(layers[k - 1].hiddenSize)")
+            precondition(
+                layer.gateCount == kind.gateCount && layer.hasCellState == kind.hasCellState,
+                "Layer \(k) has \(layer.gateCount) gate block(s)\(layer.hasCellState ? " and a cell state" : ""), "
+                    + "which a \(kind.rawValue) network does not")
+            precondition(
+                layer.hiddenSize == layers[0].hiddenSize, "Layer \(k) has \(layer.hiddenSize) hidden units, layer 0 \(layers[0].hiddenSize)"
+            )
+            precondition(
+                k == 0 || layer.inputSize == layers[k - 1].hiddenSize,
+                "Layer \(k) reads \(layer.inputSize) features, layer \(k - 1) gives \(layers[k - 1].hiddenSize)")
         }
         self.kind = kind
         self.layers = layers
@@ -92,8 +104,10 @@ public struct RecurrentNetwork: Sendable {
     /// `DenseRecurrentProduct(for: layer)` to keep a layer dense), then tells each new operator the
     /// current weights (`weightsDidChange(in: store)`). Each operator must multiply by its layer's
     /// W_hh with its shape. Every copy of the network runs the new products.
-    public func replaceProducts<S: BLASScalar>(in store: ParameterStore<S>,
-                                                        _ make: (_ layer: any RecurrentLayer) -> any RecurrentProduct) {
+    public func replaceProducts<S: BLASScalar>(
+        in store: ParameterStore<S>,
+        _ make: (_ layer: any RecurrentLayer) -> any RecurrentProduct
+    ) {
         let products = layers.map(make)
         for (layer, product) in zip(layers, products) { layer.checkProduct(product) }
         table.products.withLock { $0 = products }
@@ -123,8 +137,10 @@ public struct RecurrentNetwork: Sendable {
     /// body the generic entry point chooses at run time, so any layer type runs its own specialized code.
     @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
     @_specialize(where S == Double)
-    public func forward<S: BLASScalar>(_ input: Matrix<S>, batch: Int, initial: [RecurrentState<S>]? = nil,
-                                       _ store: ParameterStore<S>) -> [RecurrentCache<S>] {
+    public func forward<S: BLASScalar>(
+        _ input: Matrix<S>, batch: Int, initial: [RecurrentState<S>]? = nil,
+        _ store: ParameterStore<S>
+    ) -> [RecurrentCache<S>] {
         let states = initial ?? zeroState(batch: batch)
         precondition(states.count == layers.count, "Expected \(layers.count) initial states, got \(states.count)")
         var caches: [RecurrentCache<S>] = []
@@ -145,14 +161,17 @@ public struct RecurrentNetwork: Sendable {
     /// asked) and dLoss/d(initial state) of every layer.
     @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
     @_specialize(where S == Double)
-    public func backward<S: BLASScalar>(_ caches: [RecurrentCache<S>], dOutput: Matrix<S>,
-                                        dFinal: [RecurrentState<S>]? = nil, _ store: ParameterStore<S>,
-                                        needInputGradient: Bool = false) -> (dInput: Matrix<S>, dInitial: [RecurrentState<S>]) {
+    public func backward<S: BLASScalar>(
+        _ caches: [RecurrentCache<S>], dOutput: Matrix<S>,
+        dFinal: [RecurrentState<S>]? = nil, _ store: ParameterStore<S>,
+        needInputGradient: Bool = false
+    ) -> (dInput: Matrix<S>, dInitial: [RecurrentState<S>]) {
         var d = dOutput
         var dInitial: [RecurrentState<S>] = []
         for k in stride(from: layers.count - 1, through: 0, by: -1) {
-            let (dx, d0) = layers[k].backward(caches[k], dOutput: d, dFinal: dFinal?[k], store,
-                                              needInputGradient: k > 0 || needInputGradient, product: products[k])
+            let (dx, d0) = layers[k].backward(
+                caches[k], dOutput: d, dFinal: dFinal?[k], store,
+                needInputGradient: k > 0 || needInputGradient, product: products[k])
             d = dx
             dInitial.insert(d0, at: 0)
         }

@@ -28,33 +28,38 @@ public protocol RecurrentProduct: Sendable {
     func prefersTransposedStates(batch: Int) -> Bool
 
     /// Forward product on rows: `pre += h W_hh^T`, with `hidden` h `B x H` and `pre` `B x (G * H)`.
-    func forward<S: BLASScalar>(_ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
-                                _ store: ParameterStore<S>)
+    func forward<S: BLASScalar>(
+        _ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
+        _ store: ParameterStore<S>)
 
     /// Forward product on transposed states: `preT += W_hh hT`, with `hiddenT` `H x B` and
     /// `preT` `(G * H) x B`.
-    func forwardTransposed<S: BLASScalar>(_ hiddenT: UnsafePointer<S>, batch: Int,
-                                          addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>)
+    func forwardTransposed<S: BLASScalar>(
+        _ hiddenT: UnsafePointer<S>, batch: Int,
+        addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>)
 
     /// Backward product on rows: `dHidden = dPre W_hh` (or `dHidden += dPre W_hh` when
     /// `accumulate`), with `dPre` `B x (G * H)` and `dHidden` `B x H`: dLoss/dh_{t-1} from
     /// dLoss/d(pre-activation at step t).
-    func backward<S: BLASScalar>(_ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
-                                 accumulate: Bool, _ store: ParameterStore<S>)
+    func backward<S: BLASScalar>(
+        _ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
+        accumulate: Bool, _ store: ParameterStore<S>)
 
     /// Backward product on transposed states: `dHiddenT = W_hh^T dPreT` (or `+=` when
     /// `accumulate`), with `dPreT` `(G * H) x B` and `dHiddenT` `H x B`.
-    func backwardTransposed<S: BLASScalar>(_ dPreT: UnsafePointer<S>, batch: Int,
-                                           into dHiddenT: UnsafeMutablePointer<S>, accumulate: Bool,
-                                           _ store: ParameterStore<S>)
+    func backwardTransposed<S: BLASScalar>(
+        _ dPreT: UnsafePointer<S>, batch: Int,
+        into dHiddenT: UnsafeMutablePointer<S>, accumulate: Bool,
+        _ store: ParameterStore<S>)
 
     /// The weight gradient of a whole sequence: `dW_hh += dPre^T [h_0 ... h_{T-1}]` into
     /// `store.gradient(weightHH)`, with `dPre` `rows x (G * H)` and `hidden` `rows x H`
     /// (`rows` = T * B, time-major). Only entries kept by the slot's mask need to be right: entries
     /// a mask in force removes are unspecified (the dense product writes the full product there,
     /// a sparse one may leave them as they were); the optimizer masks them.
-    func accumulateWeightGradient<S: BLASScalar>(_ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
-                                                 _ store: ParameterStore<S>)
+    func accumulateWeightGradient<S: BLASScalar>(
+        _ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
+        _ store: ParameterStore<S>)
 
     /// Called after every change to W_hh's values or mask outside the products themselves: each
     /// optimizer step, pruning event, checkpoint load or value copy. A dense product does nothing;
