@@ -89,7 +89,7 @@ import _TestSupport
         let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir + "/file", contents: Data())
+        _ = FileManager.default.createFile(atPath: dir + "/file", contents: Data())
         let r = try Self.moduli(["train", "adding", "--out", dir + "/file/run", "--epochs", "1"])
         #expect(r.status != 0)
         #expect(r.err.contains("output directory"), "\(r.err)")

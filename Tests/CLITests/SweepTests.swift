@@ -169,7 +169,7 @@ import _TestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let spec = try Self.writeSpec(dir)
         try FileManager.default.createDirectory(atPath: dir + "/occupied", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir + "/occupied/notes.txt", contents: Data("mine".utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/occupied/notes.txt", contents: Data("mine".utf8))
         let r = try CLITests.moduli(["sweep", spec, "--out", dir + "/occupied"])
         #expect(r.status != 0 && r.err.contains("notes.txt") && r.err.contains("no sweep.json"), "\(r.err)")
         #expect(try Self.read(dir + "/occupied/notes.txt") == "mine")
@@ -187,7 +187,7 @@ import _TestSupport
         let first = try CLITests.moduli(["sweep", spec, "--out", sweep, "--emit", "slurm"])  // creates sweep.json only
         #expect(first.status == 0, "\(first.err)")
         try FileManager.default.createDirectory(atPath: sweep + "/blocked-s0", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: sweep + "/blocked-s0/notes.txt", contents: Data())
+        _ = FileManager.default.createFile(atPath: sweep + "/blocked-s0/notes.txt", contents: Data())
         let r = try CLITests.moduli(["sweep", spec, "--out", sweep])
         #expect(r.status == 1, "exit \(r.status): \(r.err)")
         #expect(
@@ -286,7 +286,7 @@ import _TestSupport
     static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String)
     {
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("moduli-sweep-\(UUID().uuidString).out").path
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         let p = Process()
@@ -312,7 +312,7 @@ import _TestSupport
         let cluster = dir + "/cluster"
         let port = 20_000 + 2 * Int.random(in: 0..<4_000)
         let env = ["MODULI_SLURM_DIR": cluster, "MODULI_SLURM_PORT": String(port), "SLURM_CONF": cluster + "/slurm.conf"]
-        defer { try? Self.run(script, ["stop"], environment: env) }
+        defer { _ = try? Self.run(script, ["stop"], environment: env) }
         let started = try Self.run(script, ["start"], environment: env)
         try #require(started.status == 0, "Tools/slurm-local.sh start failed: \(started.out)")
 
@@ -335,7 +335,7 @@ import _TestSupport
             usleep(250_000)
         }
         if !queued.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            try? Self.run("/usr/bin/scancel", [job], environment: env)
+            _ = try? Self.run("/usr/bin/scancel", [job], environment: env)
             Issue.record("the job array \(job) did not finish in 60 s: \(queued)")
             return
         }

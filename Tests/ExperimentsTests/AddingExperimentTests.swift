@@ -114,7 +114,7 @@ import NN
         do { _ = try RunDirectory(path: path, overwrite: true, resume: false) }
         #expect(!FileManager.default.fileExists(atPath: path + "/config.json"))
         let file = path + "/plain-file"
-        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
         #expect(throws: ExperimentError.self) { try RunDirectory(path: file, overwrite: false, resume: false) }
         #expect(throws: ExperimentError.self) { try RunDirectory(path: file + "/below", overwrite: false, resume: false) }
     }

@@ -128,7 +128,7 @@ fileprivate struct Trace {
             let prediction = fc.forward(last, store)
             let (loss, dPrediction) = MeanSquaredError.lossAndGradient(prediction: prediction, target: y)
             let dLast = fc.backward(input: last, dOutput: dPrediction, store)
-            net.backward(caches, dOutput: Matrix(rows: 0, columns: h), dFinal: [RecurrentState(hidden: dLast)], store)
+            _ = net.backward(caches, dOutput: Matrix(rows: 0, columns: h), dFinal: [RecurrentState(hidden: dLast)], store)
             clipGradientNorm(store, maxNorm: clip)
             if step == 0 { trace.firstGradients = gradients(store) }
             adam.step(store)

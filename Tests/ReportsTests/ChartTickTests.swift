@@ -51,7 +51,7 @@ import Experiments
             [(0, 1), (1, 1 + 1e-15)],
             [(0, .nan), (1, .infinity), (2, -.infinity)],
             [(0, 1e308), (1, -1e308)],
-            [(5e-324, 5e-324)]
+            [(Double.leastNonzeroMagnitude, Double.leastNonzeroMagnitude)]
         ]
         for points in cases {
             for aspect in [false, true] {
