@@ -38,7 +38,7 @@ struct Workload {
         var h: UInt64 = 0xcbf29ce484222325
         func mix(_ x: Float) { h = (h ^ UInt64(x.bitPattern)) &* 0x100000001b3 }
         step().scalars.forEach(mix)
-        store.gradients.forEach(mix)
+        for slot in store.slots { store.gradientMatrix(slot).scalars.forEach(mix) }
         return String(h, radix: 16)
     }
 }
