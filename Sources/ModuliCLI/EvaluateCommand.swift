@@ -26,15 +26,16 @@ struct EvaluateCommand: ParsableCommand {
     var model: String?
     @Flag(help: "Renumber the hidden units along the moduli space first (the same function; the layout in which kept weights form blocks).")
     var reorder = false
-    @Option(help: "OpenBLAS threads.") var threads: Int = 1
+    @Option(help: "Threads: OpenBLAS and moduli's own kernels (default: every core this process may use).")
+    var threads: Int = ThreadSetup.defaultThreads
 
     func validate() throws {
-        if threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024.") }
+        if threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256, got \(threads).") }
         if format != .csr && !sparse { throw ValidationError("--format applies to --sparse.") }
     }
 
     func run() throws {
-        BLASThreads.set(threads)
+        ThreadSetup.apply(threads: threads)
         let task = try TaskRegistry.task(ofRunAt: runDirectory)
         let start = Date()
         let metrics = try task.evaluate(

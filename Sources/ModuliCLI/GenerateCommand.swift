@@ -23,19 +23,20 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Sparse format with --sparse: csr (default) or block.") var format: SparseFormatName = .csr
     @Option(help: "Use this model file of the run (written by moduli export, dense or sparse) instead of its model.safetensors.")
     var model: String?
-    @Option(help: "OpenBLAS threads.") var threads: Int = 1
+    @Option(help: "Threads: OpenBLAS and moduli's own kernels (default: every core this process may use).")
+    var threads: Int = ThreadSetup.defaultThreads
 
     func validate() throws {
         if words < 1 || words > TextGenerator.maximumWords {
             throw ValidationError("--words must be between 1 and \(TextGenerator.maximumWords).")
         }
         if !(temperature >= 1e-3) || !temperature.isFinite { throw ValidationError("--temperature must be a number of at least 0.001.") }
-        if threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024.") }
+        if threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256, got \(threads).") }
         if format != .csr && !sparse { throw ValidationError("--format applies to --sparse.") }
     }
 
     func run() throws {
-        BLASThreads.set(threads)
+        ThreadSetup.apply(threads: threads)
         let task = try TaskRegistry.task(ofRunAt: runDirectory)
         guard task.name == LanguageTask.name else {
             throw ValidationError("\(runDirectory) is a \(task.name) run; moduli generate samples from language-model runs.")

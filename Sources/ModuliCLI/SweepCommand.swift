@@ -21,7 +21,12 @@ struct SweepCommand: ParsableCommand {
 
     @Argument(help: "A sweep spec file (JSON) or a built-in grid: paper-navigation, paper-adding, paper-language.") var spec: String
     @Option(help: "The sweep directory (default runs/<spec name>).") var out: String?
-    @Option(help: "Runs at a time on this machine (default 1); with --emit slurm, array tasks at a time.") var jobs: Int?
+    @Option(
+        help: """
+            Runs at a time on this machine (default 1); with --emit slurm, array tasks at a time. A run without --threads in \
+            its flags gets max(1, cores / jobs) threads (with --emit slurm: --cpus-per-task, default 1).
+            """)
+    var jobs: Int?
     @Option(help: "Use the seeds 0..<N instead of the spec's.") var seeds: Int?
     @Option(help: "paper-navigation and paper-language only: the task's preset, small or paper (default paper).") var preset: String?
     @Flag(help: "Do not run: write and print the summary of the runs finished so far (after a Slurm array).") var collect = false
@@ -62,7 +67,7 @@ struct SweepCommand: ParsableCommand {
         let configs: [(run: SweepRun, config: Data)]
         do {
             let (r, source) = try resolveSpec()
-            configs = try r.resolvedConfigs(path: source)
+            configs = try r.resolvedConfigs(path: source, threads: threadsPerRun())
             resolved = r
         } catch let e as ExperimentError {
             FileHandle.standardError.write(Data("Error: \(e.description)\n".utf8))
@@ -95,6 +100,11 @@ struct SweepCommand: ParsableCommand {
             print("Wrote \(script.path): a job array of \(resolved.runs.count) runs. Submit it with: sbatch \(script.path)")
             print("Then collect the table: \(executable) sweep \(arguments.joined(separator: " ")) --out \(directory.url.path) --collect")
             return
+        }
+        if onlyIndex == nil, let threads = SweepSpec.largestThreads(configs),
+            let warning = ThreadSetup.oversubscription(jobs: jobs ?? 1, threads: threads)
+        {
+            FileHandle.standardError.write(Data("Warning: \(warning)\n".utf8))
         }
         let runner = SweepRunner(directory: directory, executable: executable, jobs: jobs ?? 1) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
@@ -138,6 +148,14 @@ struct SweepCommand: ParsableCommand {
             throw ExperimentError(
                 "The sweep is incomplete: " + parts.joined(separator: "; ") + ". Run the same command again to retry them.")
         }
+    }
+
+    /// The threads of each run whose flags do not give --threads: with --emit slurm
+    /// --cpus-per-task (default 1), in an array task (--only-index) every core of its allocation,
+    /// else the cores shared by --jobs runs (max(1, cores / jobs)).
+    func threadsPerRun() -> Int {
+        if emit != nil { return min(256, max(1, cpusPerTask ?? 1)) }
+        return min(256, ThreadSetup.threadsPerJob(jobs: onlyIndex != nil ? 1 : jobs ?? 1))
     }
 
     /// The spec: a file when SPEC names one, else a built-in grid; `--seeds` applied.

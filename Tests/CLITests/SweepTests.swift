@@ -58,9 +58,14 @@ import _TestSupport
             #expect(try Self.read("\(sweep)/logs/\(name).log").contains(" train --config "), "\(name)")
             #expect(try Self.read("\(sweep)/logs/\(name).log").contains("configs/\(name).json --out"), "\(name)")
         }
+        // The sweep gave each run its share of the cores (--jobs 2: max(1, cores / 2) threads).
+        let written = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: sweep + "/configs/zeta-s1.json")))
+        let threads = try #require(((written as? [String: Any])?["training"] as? [String: Any])?["threads"] as? Int)
+        #expect(threads >= 1 && threads <= max(1, ProcessInfo.processInfo.activeProcessorCount / 2), "\(threads) threads")
         let direct = try CLITests.moduli(
             ["train", "adding"] + Self.tinyBase + [
-                "--moduli", "torus", "--target-sparsity", "0.5", "--seed", "1", "--out", dir + "/direct", "--quiet"
+                "--moduli", "torus", "--target-sparsity", "0.5", "--seed", "1", "--threads", String(threads), "--out", dir + "/direct",
+                "--quiet"
             ])
         #expect(direct.status == 0, "\(direct.err)")
         #expect(try Self.read(dir + "/direct/config.json") == Self.read(sweep + "/zeta-s1/config.json"))

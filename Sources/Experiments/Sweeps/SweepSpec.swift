@@ -167,8 +167,10 @@ public struct SweepSpec: Codable, Sendable, Equatable {
 
     /// Every run's resolved configuration (the bytes of its config.json): the base flags and the
     /// configuration's flags read by the task's option table (`TaskOptions`), at the run's seed.
-    /// Errors name `path`, the configuration, the flag and the configuration key.
-    public func resolvedConfigs(path: String) throws -> [(run: SweepRun, config: Data)] {
+    /// Errors name `path`, the configuration, the flag and the configuration key. With `threads`,
+    /// a configuration whose flags do not give `--threads` gets `--threads threads` (the sweep's
+    /// share of the cores per run); one that gives it keeps its own.
+    public func resolvedConfigs(path: String, threads: Int? = nil) throws -> [(run: SweepRun, config: Data)] {
         let registered: RegisteredTask
         do { registered = try TaskRegistry.task(named: task) } catch let e as ExperimentError {
             throw ExperimentError("\(path): \"task\": \(e.description)")
@@ -176,7 +178,9 @@ public struct SweepSpec: Codable, Sendable, Equatable {
         var files: [String: Data] = [:]
         for c in configurations {
             do {
-                let resolved = try registered.resolvedConfigFiles(arguments: base + c.flags, seeds: seeds)
+                var arguments = base + c.flags
+                if let threads, !Self.givesThreads(arguments) { arguments += ["--threads", String(threads)] }
+                let resolved = try registered.resolvedConfigFiles(arguments: arguments, seeds: seeds)
                 for (seed, data) in zip(seeds, resolved) { files[SweepRun.name(configuration: c.name, seed: seed)] = data }
             } catch let e as OptionError {
                 throw ExperimentError(
@@ -195,6 +199,22 @@ public struct SweepSpec: Codable, Sendable, Equatable {
             }
         }
         return runs.compactMap { run in files[run.name].map { (run, $0) } }
+    }
+
+    /// Whether `flags` set the thread count (`--threads N` or `--threads=N`).
+    static func givesThreads(_ flags: [String]) -> Bool {
+        flags.contains { $0 == "--threads" || $0.hasPrefix("--threads=") }
+    }
+
+    /// The largest `training.threads` among resolved configurations (config.json bytes), or nil
+    /// when none can be read.
+    public static func largestThreads(_ configs: [(run: SweepRun, config: Data)]) -> Int? {
+        configs.compactMap { entry -> Int? in
+            guard let object = try? JSONSerialization.jsonObject(with: entry.config) as? [String: Any],
+                let training = object["training"] as? [String: Any]
+            else { return nil }
+            return (training["threads"] as? NSNumber)?.intValue
+        }.max()
     }
 
     /// The same grid with the seeds 0..<count.

@@ -107,7 +107,7 @@ struct TrainingLoop<Task: TrainingTask> {
         config = trainer.config
         task = trainer.task
         self.run = run
-        BLASThreads.set(config.training.threads)
+        ThreadSetup.apply(threads: config.training.threads)
         root = SeededGenerator(seed: config.training.seed)
         state = TrainerState(stream: task.makeStream(rng: root.derived(2)), learningRate: config.training.optimizer.learningRate)
         session = try TrainingSession(
@@ -118,7 +118,10 @@ struct TrainingLoop<Task: TrainingTask> {
             do { saved = try run.readJSON(RunConfig<Task.Options>.self, from: "config.json") } catch {
                 throw ExperimentError("Cannot read \(run.file("config.json").path) to resume: \(error)")
             }
-            guard saved.task == config.task, saved.training == config.training, saved.options == config.options else {
+            // The thread count does not change results: a run resumes with another one.
+            var savedTraining = saved.training
+            savedTraining.threads = config.training.threads
+            guard saved.task == config.task, savedTraining == config.training, saved.options == config.options else {
                 throw ExperimentError(
                     "The configuration differs from the one in \(run.file("config.json").path); resume with the run's own options.")
             }

@@ -103,7 +103,11 @@ struct TrainingSession<Task: TrainingTask> {
                 slots: roles.pruned, schedule: training.pruningSchedule,
                 tensorTargets: training.pruning.tensorTargets)
             : nil
-        if (training.recurrentKernels ?? .auto) == .auto { roles.useSparseProducts(in: store) }
+        switch training.recurrentKernels ?? .auto {
+        case .auto: roles.useSparseProducts(in: store)
+        case .sparse: roles.useSparseProducts(in: store, denseAboveDensity: 1)
+        case .dense: break
+        }
         roles.weightsDidChange(in: store)
     }
 

@@ -34,6 +34,9 @@ public enum RecurrentKernels: String, Codable, Sendable, CaseIterable {
     case auto
     /// Dense GEMMs throughout (pruned weights are multiplied as zeros).
     case dense
+    /// The sparse kernels for every pruned weight from its first pruning event, whatever its
+    /// density: a choice fixed in advance, so that a run computes the same bits on any machine.
+    case sparse
 }
 
 /// The optimizer of a run, with PyTorch's meaning of every field.
@@ -171,8 +174,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var evaluateEvery: Int = 1
     /// Training-loss lines in metrics.jsonl every this many steps.
     public var logEvery: Int = 100
-    /// OpenBLAS threads.
-    public var threads: Int = 1
+    /// The threads of the run: OpenBLAS's and the package's own kernels' (`ThreadSetup.apply`).
+    /// Results do not depend on it. Default: every core this process may use
+    /// (`ThreadSetup.defaultThreads`, resolved when the configuration is made and recorded in config.json).
+    public var threads: Int = ThreadSetup.defaultThreads
     /// The kernels of the W_hh products; nil (absent in config files of moduli 0.2) is `.auto`.
     public var recurrentKernels: RecurrentKernels?
 

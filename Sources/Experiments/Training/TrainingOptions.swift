@@ -46,13 +46,18 @@ public enum TrainingOptions {
             O.value("clip", \.clip, key: "clip", "X", help: "Global gradient-norm clip (0 = off)."),
             O.value("evaluate-every", \.evaluateEvery, key: "evaluateEvery", "N", help: "Evaluate every N epochs (and after the last)."),
             O.value("log-every", \.logEvery, key: "logEvery", "N", help: "Write a training-loss line every N steps."),
-            O.value("threads", \.threads, key: "threads", "N", help: "OpenBLAS threads."),
+            O.value(
+                "threads", \.threads, key: "threads", "N",
+                help: """
+                    Threads of the run: OpenBLAS and moduli's own kernels (default: every core this process may use). Results \
+                    do not depend on it.
+                    """),
             O.value(
                 "recurrent-kernels", \.recurrentKernels, key: "recurrentKernels", "NAME",
                 help:
                     """
                     Products with W_hh and the pruned linear layers: auto (default: sparse kernels once pruning leaves a weight \
-                    sparse enough) or dense.
+                    sparse enough), dense, or sparse (from the first pruning event, whatever the density).
                     """
             )
         ].map { $0.inSection(section) }

@@ -1,0 +1,97 @@
+// The threads of a run: results that do not depend on them (the model files of runs at 1, 2 and 3
+// threads, byte for byte), the cores the machine gives, and a sweep's share of them per run.
+import Foundation
+import Testing
+import _TestSupport
+@testable import Experiments
+
+@Suite struct ThreadCountTests {
+    /// A tiny navigation run pruned to 90% (sparse kernels run from the first pruning event with
+    /// `.sparse`), with a lottery phase that starts under the final masks.
+    static func config(kernels: RecurrentKernels, threads: Int) -> NavigationConfig {
+        var c = NavigationTaskTests.tinyConfig()
+        c.regularizer = .geometric(space: "torus", lambda: 0.1)
+        c.lottery = .random
+        c.recurrentKernels = kernels
+        c.threads = threads
+        return c
+    }
+
+    @Test(arguments: [RecurrentKernels.dense, .sparse])
+    func aRunGivesTheSameModelBytesAtOneTwoAndThreeThreads(kernels: RecurrentKernels) throws {
+        var models: [Int: Data] = [:]
+        for threads in [1, 2, 3] {
+            let path = TestFiles.temporaryDirectory("moduli-tests")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let summary = try #require(try NavigationTaskTests.train(Self.config(kernels: kernels, threads: threads), path))
+            #expect(summary.main.sparsity.pooled.sparsity > 0.89, "\(kernels) at \(threads) threads")
+            models[threads] = try Data(contentsOf: URL(fileURLWithPath: path + "/model.safetensors"))
+            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path + "/config.json")))
+            #expect(((config as? [String: Any])?["training"] as? [String: Any])?["threads"] as? Int == threads)
+        }
+        let one = try #require(models[1])
+        #expect(one.count > 1_000)
+        #expect(models[2] == one, "\(kernels): 2 threads give other bytes than 1")
+        #expect(models[3] == one, "\(kernels): 3 threads give other bytes than 1")
+    }
+
+    @Test func aRunResumesWithAnotherThreadCount() throws {
+        let straight = TestFiles.temporaryDirectory("moduli-tests"), split = TestFiles.temporaryDirectory("moduli-tests")
+        defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: split) }
+        _ = try #require(try NavigationTaskTests.train(Self.config(kernels: .sparse, threads: 1), straight))
+        #expect(try NavigationTaskTests.train(Self.config(kernels: .sparse, threads: 2), split, stopAfterEpochs: 2) == nil)
+        _ = try #require(try NavigationTaskTests.train(Self.config(kernels: .sparse, threads: 3), split, resume: true))
+        let a = try Data(contentsOf: URL(fileURLWithPath: straight + "/model.safetensors"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: split + "/model.safetensors"))
+        #expect(a == b)
+    }
+
+    @Test func theDefaultIsEveryCoreTheProcessMayUse() {
+        #expect(ThreadSetup.availableCores >= 1)
+        #expect(ThreadSetup.availableCores <= ProcessInfo.processInfo.activeProcessorCount)
+        #expect(
+            TrainingConfig(epochs: 1, stepsPerEpoch: 1, optimizer: OptimizerConfig(kind: .sgd, learningRate: 1)).threads
+                == min(256, ThreadSetup.availableCores))
+    }
+
+    @Test func cpuListsAndQuotasAreCounted() {
+        #expect(ThreadSetup.cpuCount(list: "0-3,8,10-11") == 7)
+        #expect(ThreadSetup.cpuCount(list: "\t0-1\n") == 2)
+        #expect(ThreadSetup.cpuCount(list: "5") == 1)
+        #expect(ThreadSetup.cpuCount(list: "3-1") == nil)
+        #expect(ThreadSetup.cpuCount(list: "") == nil)
+        #expect(ThreadSetup.quota(cpuMax: "max 100000\n") == nil)
+        #expect(ThreadSetup.quota(cpuMax: "200000 100000\n") == 2)
+        #expect(ThreadSetup.quota(cpuMax: "150000 100000") == 2)
+        #expect(ThreadSetup.quota(cpuMax: "50000 100000") == 1)
+        #expect(ThreadSetup.quota(cpuMax: "-1 100000") == nil)
+    }
+
+    @Test func aSweepSharesTheCoresAmongItsJobs() {
+        #expect(ThreadSetup.threadsPerJob(jobs: 1, cores: 16) == 16)
+        #expect(ThreadSetup.threadsPerJob(jobs: 3, cores: 16) == 5)
+        #expect(ThreadSetup.threadsPerJob(jobs: 32, cores: 16) == 1)
+        #expect(ThreadSetup.oversubscription(jobs: 4, threads: 4, cores: 16) == nil)
+        let warning = ThreadSetup.oversubscription(jobs: 4, threads: 8, cores: 16)
+        #expect(warning?.contains("--jobs 4") == true && warning?.contains("--threads 8") == true, "\(warning ?? "nil")")
+        #expect(warning?.contains("16 cores") == true && warning?.contains("--threads 4") == true, "\(warning ?? "nil")")
+    }
+
+    @Test func aSweepGivesRunsWithoutThreadsItsShareAndKeepsAGivenCount() throws {
+        let spec = SweepSpec(
+            task: "adding", base: ["--hidden", "8", "--length", "4"], seeds: [0],
+            configurations: [
+                SweepSpec.Configuration(name: "own", flags: ["--threads", "7"]),
+                SweepSpec.Configuration(name: "shared", flags: [])
+            ])
+        let configs = try spec.resolvedConfigs(path: "spec.json", threads: 3)
+        func threads(_ name: String) throws -> Int? {
+            let data = try #require(configs.first { $0.run.name == name }?.config)
+            return SweepSpec.largestThreads([(configs[0].run, data)])
+        }
+        #expect(try threads("own-s0") == 7)
+        #expect(try threads("shared-s0") == 3)
+        #expect(SweepSpec.largestThreads(configs) == 7)
+        #expect(SweepSpec.givesThreads(["--threads=2"]) && !SweepSpec.givesThreads(["--thread", "2"]))
+    }
+}
