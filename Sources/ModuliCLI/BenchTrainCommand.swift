@@ -14,7 +14,12 @@ struct BenchTrainCommand: ParsableCommand {
                 before it). Prints one JSON line with the \
                 mean, median and fastest milliseconds per step after --warmup untimed steps.
                 Example: moduli bench train --steps 20 language --preset small --cell lstm --target-sparsity 0
-                With --pruned 0.9 every pruned tensor is pruned to 90% first (the step of a run's sparse tail or lottery phase).
+                With --pruned 0.9 every pruned tensor is pruned to 90% first (the step of a run's sparse tail or lottery phase); \
+                the line then names the kernels each pruned weight runs ("kernels"; with --recurrent-kernels auto also the timings \
+                of its choice, "kernelDecisions").
+                With --profile the step is also timed per phase (data, forward, backward, penalty, masks, optimizer, products) at \
+                1 thread and at --threads N (default: every core): one PROFILE line per phase with both times, the part of it that \
+                does not scale (Amdahl's serial fraction from the two), and the step projected to 16 and 64 threads.
                 """)
     }
 
@@ -22,6 +27,8 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Untimed steps first (default 3).") var warmup = 3
     @Option(help: "Prune every pruned tensor to this sparsity by magnitude first (0 to below 1), as late in a run or in its lottery phase.")
     var pruned: Double?
+    @Flag(help: "Time each phase of the step at 1 thread and at --threads, and project the step to 16 and 64 threads (Amdahl).")
+    var profile = false
     @Argument(help: ArgumentHelp("The task: \(TaskRegistry.tasks.map(\.name).joined(separator: ", ")).")) var task: String
     @Argument(parsing: .captureForPassthrough, help: "Options of moduli train <task>.") var trainOptions: [String] = []
 
@@ -56,16 +63,85 @@ struct BenchTrainCommand: ParsableCommand {
             throw ValidationError(e.description)
         }
         let timing: StepTiming
-        do { timing = try trainer.timeSteps(steps, warmup: warmup, prunedTo: pruned) } catch let e as ExperimentError {
+        do { timing = try trainer.timeSteps(steps, warmup: warmup, prunedTo: pruned, profile: profile) } catch let e as ExperimentError {
             throw ValidationError(e.description)
         }
-        let record: [String: Any] = [
+        var single: StepTiming?
+        if profile && config.training.threads > 1 {
+            var one = config
+            one.training.threads = 1
+            do {
+                single = try Trainer<Task>(validated: one, prepared: prepared).timeSteps(
+                    steps, warmup: warmup, prunedTo: pruned, profile: true)
+            } catch let e as ExperimentError { throw ValidationError(e.description) }
+            ThreadSetup.apply(threads: config.training.threads)
+        }
+        var record: [String: Any] = [
             "task": task, "options": trainOptions.joined(separator: " "), "steps": steps, "warmup": warmup,
             "threads": config.training.threads, "blasKernels": BLASKernels.coreName,
             "pruned": pruned ?? 0, "sparsity": timing.sparsity, "meanMs": timing.mean, "medianMs": timing.median,
-            "minimumMs": timing.minimum
+            "minimumMs": timing.minimum, "kernels": timing.kernels
         ]
+        if !timing.kernelDecisions.isEmpty {
+            record["kernelDecisions"] = timing.kernelDecisions.map { d -> [String: Any] in
+                var entry: [String: Any] = ["weight": d.weight, "kernels": d.sparse ? "sparse" : "dense", "density": d.density]
+                if let ms = d.denseMilliseconds { entry["denseMs"] = ms }
+                if let ms = d.sparseMilliseconds { entry["sparseMs"] = ms }
+                return entry
+            }
+        }
+        if let phases = timing.phases { record["phasesMs"] = phases }
         let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
         print("BENCH " + String(decoding: data, as: UTF8.self))
+        if profile, let phases = timing.phases {
+            for line in AmdahlProfile(one: single?.phases ?? phases, many: phases, threads: config.training.threads).lines { print(line) }
+        }
+    }
+}
+
+/// Amdahl's law over the phases of a step timed at 1 thread and at `threads`: each phase's part
+/// that does not scale, and the step projected to more threads.
+struct AmdahlProfile {
+    /// Milliseconds per phase at 1 thread and at `threads`.
+    let one: [String: Double], many: [String: Double]
+    let threads: Int
+
+    /// The serial fraction f of a phase from T1 and Tp = T1 (f + (1 - f) / p), clamped to [0, 1];
+    /// 1 at one thread (nothing measured scales).
+    static func serialFraction(one: Double, many: Double, threads: Int) -> Double {
+        guard threads > 1, one > 0 else { return 1 }
+        let p = Double(threads)
+        return min(1, max(0, (many / one - 1 / p) / (1 - 1 / p)))
+    }
+
+    /// Milliseconds of a phase at `n` threads: T1 (f + (1 - f) / n).
+    static func projected(one: Double, fraction: Double, threads n: Int) -> Double { one * (fraction + (1 - fraction) / Double(n)) }
+
+    /// One line per phase and one for the whole step: PROFILE phase, ms at 1 and at `threads`
+    /// threads, serial fraction, ms projected to 16 and 64 threads.
+    var lines: [String] {
+        let phases = StepProfile.Phase.allCases.map(\.rawValue)
+        var out = [
+            "PROFILE "
+                + ["phase", "1 thr ms", "\(threads) thr ms", "serial", "16 thr ms", "64 thr ms"].map(Self.padded).joined(separator: " ")
+        ]
+        var totals = (one: 0.0, many: 0.0, p16: 0.0, p64: 0.0, serial: 0.0)
+        for phase in phases {
+            let t1 = one[phase] ?? 0, tp = many[phase] ?? 0
+            let f = Self.serialFraction(one: t1, many: tp, threads: threads)
+            let p16 = Self.projected(one: t1, fraction: f, threads: 16), p64 = Self.projected(one: t1, fraction: f, threads: 64)
+            totals.one += t1; totals.many += tp; totals.p16 += p16; totals.p64 += p64; totals.serial += f * t1
+            out.append(Self.line(phase, [t1, tp, f, p16, p64]))
+        }
+        out.append(Self.line("step", [totals.one, totals.many, totals.one > 0 ? totals.serial / totals.one : 1, totals.p16, totals.p64]))
+        return out
+    }
+
+    /// `text` padded to a column of 10 characters.
+    static func padded(_ text: String) -> String { text.padding(toLength: max(10, text.count), withPad: " ", startingAt: 0) }
+
+    /// A PROFILE line: the phase and its numbers with three decimals.
+    static func line(_ phase: String, _ values: [Double]) -> String {
+        "PROFILE " + ([phase] + values.map { String(format: "%.3f", $0) }).map(padded).joined(separator: " ")
     }
 }

@@ -3,11 +3,15 @@
 import Foundation
 import Testing
 import _TestSupport
+import Linalg
+import NN
+import Sparsity
 @testable import Experiments
 
 @Suite struct ThreadCountTests {
     /// A tiny navigation run pruned to 90% (sparse kernels run from the first pruning event with
-    /// `.sparse`), with a lottery phase that starts under the final masks.
+    /// `.sparse`; with `.auto` its weights are too small to time, so the density rule decides),
+    /// with a lottery phase that starts under the final masks.
     static func config(kernels: RecurrentKernels, threads: Int) -> NavigationConfig {
         var c = NavigationTaskTests.tinyConfig()
         c.regularizer = .geometric(space: "torus", lambda: 0.1)
@@ -17,7 +21,7 @@ import _TestSupport
         return c
     }
 
-    @Test(arguments: [RecurrentKernels.dense, .sparse])
+    @Test(arguments: [RecurrentKernels.dense, .sparse, .auto])
     func aRunGivesTheSameModelBytesAtOneTwoAndThreeThreads(kernels: RecurrentKernels) throws {
         var models: [Int: Data] = [:]
         for threads in [1, 2, 3] {
@@ -93,5 +97,51 @@ import _TestSupport
         #expect(try threads("shared-s0") == 3)
         #expect(SweepSpec.largestThreads(configs) == 7)
         #expect(SweepSpec.givesThreads(["--threads=2"]) && !SweepSpec.givesThreads(["--thread", "2"]))
+    }
+
+    @Test func autoDecidesByDensityAloneForSmallWeightsAndByTimeForLargeOnes() {
+        var timed = 0
+        func decide(_ density: Double, entries: Int, dense: Double = 1, sparse: Double = 2) -> KernelDecision {
+            KernelChoice.decide(weight: "w", density: density, entries: entries, threads: 3) {
+                timed += 1
+                return (dense, sparse)
+            }
+        }
+        #expect(!decide(0.6, entries: 1 << 20).sparse && timed == 0)
+        #expect(decide(0.2, entries: 100).sparse && !decide(0.3, entries: 100).sparse && timed == 0)
+        let slower = decide(0.1, entries: 1 << 20, dense: 1, sparse: 2)
+        #expect(!slower.sparse && slower.denseMilliseconds == 1 && slower.sparseMilliseconds == 2 && slower.threads == 3)
+        #expect(decide(0.4, entries: 1 << 20, dense: 2, sparse: 1).sparse)
+        #expect(timed == 2)
+    }
+
+    @Test func recordedDecisionsSwitchTheProductsAndAreLogged() throws {
+        let path = TestFiles.temporaryDirectory("moduli-tests")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try #require(try NavigationTaskTests.train(Self.config(kernels: .auto, threads: 1), path))
+        let lines = try String(contentsOfFile: path + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let records = try lines.filter { $0.contains("\"kind\":\"kernels\"") }.map {
+            try JSONDecoder().decode(KernelRecord.self, from: Data($0.utf8))
+        }
+        // Two pruning events in the main phase, and the start of the lottery phase.
+        #expect(records.map(\.phase) == [0, 0, 1])
+        let names = ["rnn.weight_hh_l0", "encoder.weight", "decoder.weight"]
+        for record in records { #expect(Set(record.decisions.map(\.weight)) == Set(names), "\(record)") }
+        // The first event prunes to 45% pooled (dense), the second to 90% (sparse: 16 x 16 is decided by density).
+        #expect(records[0].decisions.allSatisfy { !$0.sparse && $0.density > 0.2 }, "\(records[0])")
+        #expect(records[1].decisions.allSatisfy { $0.sparse && $0.density < 0.2 && $0.denseMilliseconds == nil })
+
+        let task = try NavigationTask(options: Self.config(kernels: .auto, threads: 1).options)
+        let store = ParameterStore<Float>()
+        var rng = SeededGenerator(seed: 1)
+        let roles = task.roles(of: task.makeModel(in: store, rng: &rng))
+        for slot in roles.pruned { GradualMagnitudePruner.prune([slot], toSparsity: 0.9, in: store) }
+        roles.applyKernels(
+            records[1].decisions.map {
+                var d = $0; d.sparse = d.weight != "decoder.weight"; return d
+            }, in: store)
+        #expect(roles.kernelChoices(in: store) == ["rnn.weight_hh_l0": "sparse", "encoder.weight": "sparse", "decoder.weight": "dense"])
+        roles.applyKernels([], in: store)
+        #expect(roles.kernelChoices(in: store).values.allSatisfy { $0 == "dense" })
     }
 }

@@ -36,11 +36,13 @@ public struct AddingModel: Sendable {
         let last = caches.last!.final.hidden
         let prediction = head.forward(last, store)
         let (loss, dPrediction) = MeanSquaredError.lossAndGradient(prediction: prediction, target: batch.targets)
+        StepProfile.lap(.forward)
         let dLast = head.backward(input: last, dOutput: dPrediction, store)
         var dFinal = rnn.zeroState(batch: b, as: Float.self)
         dFinal[dFinal.count - 1].hidden = dLast
         let noOutputGradient = Matrix<Float>(rows: 0, columns: rnn.hiddenSize)  // only the final state is read out
         _ = rnn.backward(caches, dOutput: noOutputGradient, dFinal: dFinal, store)
+        StepProfile.lap(.backward)
         return loss
     }
 

@@ -108,13 +108,15 @@ public struct AddingTask: TrainingTask {
         ParameterRoles(
             pruned: model.prunableWeights, recurrent: model.rnn.recurrentWeights,
             hiddenSize: options.hiddenSize, networks: [model.rnn], linears: [model.head],
-            hiddenUnitAxes: model.rnn.hiddenUnitAxes + [HiddenUnitAxis(slot: model.head.weight, dimension: 1)])
+            hiddenUnitAxes: model.rnn.hiddenUnitAxes + [HiddenUnitAxis(slot: model.head.weight, dimension: 1)],
+            batch: options.batchSize)
     }
 
     public func makeStream(rng: SeededGenerator) -> Stream { Stream(rng: rng) }
 
     public func trainStep(_ model: AddingModel, _ store: ParameterStore<Float>, stream: inout Stream) -> Double {
         let batch = AddingProblem.batch(length: options.length, batch: options.batchSize, rng: &stream.rng)
+        StepProfile.lap(.data)
         return model.lossAndGradients(batch, store)
     }
 

@@ -114,12 +114,14 @@ public struct LanguageModel: Sendable {
             decoder.backward(input: top, dOutput: dLogits, store, dInput: &d)
             return loss
         }
+        StepProfile.lap(.forward)
         for k in stride(from: rnn.layers.count - 1, through: 0, by: -1) {
             if dropout.isActive { Dropout.apply(masks[k + 1], to: &d) }
             d = rnn.layers[k].backward(caches[k], dOutput: d, dFinal: nil, store, needInputGradient: true, product: products[k]).dInput
         }
         if dropout.isActive { Dropout.apply(masks[0], to: &d) }
         encoder.backward(indices: inputs, dOutput: d, store)
+        StepProfile.lap(.backward)
         return (loss, caches.map(\.final))
     }
 

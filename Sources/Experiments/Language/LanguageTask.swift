@@ -317,7 +317,8 @@ public struct LanguageTask: TrainingTask {
         let axes = options.tied ? [] : model.rnn.hiddenUnitAxes + [HiddenUnitAxis(slot: model.decoder.weight, dimension: 1)]
         return ParameterRoles(
             pruned: pruned, recurrent: model.rnn.recurrentWeights, hiddenSize: options.hiddenSize,
-            networks: [model.rnn], linears: [model.decoder], hiddenUnitAxes: axes)
+            networks: [model.rnn], linears: [model.decoder], hiddenUnitAxes: axes,
+            batch: options.batchSize, linearRows: options.batchSize * options.bptt)
     }
 
     public func makeStream(rng: SeededGenerator) -> Stream {
@@ -365,6 +366,7 @@ public struct LanguageTask: TrainingTask {
                     hidden: Matrix(rows: b, columns: h, scalars: $0.hidden),
                     cell: $0.cell.map { Matrix(rows: b, columns: h, scalars: $0) })
             }
+        StepProfile.lap(.data)
         let (loss, final) = model.lossAndGradients(
             inputs: window.inputs.map(Int.init), targets: window.targets.map(Int.init),
             batch: b, initial: initial, store, rng: &stream.rng)

@@ -51,9 +51,11 @@ public struct NavigationModel: Sendable {
         let hidden = caches[0].output
         let logits = decoder.forward(hidden, store)
         let (loss, dLogits) = SoftCrossEntropy.lossAndGradient(logits: logits, targets: targets)
+        StepProfile.lap(.forward)
         let dHidden = decoder.backward(input: hidden, dOutput: dLogits, store)
         let (_, dInitial) = rnn.backward(caches, dOutput: dHidden, store)
         _ = encoder.backward(input: start, dOutput: dInitial[0].hidden, store, needInputGradient: false)
+        StepProfile.lap(.backward)
         return loss
     }
 }

@@ -175,16 +175,16 @@ public struct NavigationTask: TrainingTask {
             hiddenUnitAxes: model.rnn.hiddenUnitAxes + [
                 HiddenUnitAxis(slot: model.encoder.weight, dimension: 0),
                 HiddenUnitAxis(slot: model.decoder.weight, dimension: 1)
-            ])
+            ], batch: options.batchSize, linearRows: options.batchSize * options.length)
     }
 
     public func makeStream(rng: SeededGenerator) -> Stream { Stream(rng: rng) }
 
     public func trainStep(_ model: NavigationModel, _ store: ParameterStore<Float>, stream: inout Stream) -> Double {
         let batch = TrajectorySimulator.batch(length: options.length, batch: options.batchSize, rng: &stream.rng)
-        return model.lossAndGradients(
-            start: cells.codes(for: batch.start), velocities: batch.velocities,
-            targets: cells.codes(for: batch.positions), store)
+        let start = cells.codes(for: batch.start), targets = cells.codes(for: batch.positions)
+        StepProfile.lap(.data)
+        return model.lossAndGradients(start: start, velocities: batch.velocities, targets: targets, store)
     }
 
     /// `decodingErrorCM` at the training length (and `decodingErrorCM50` at length 50 when that

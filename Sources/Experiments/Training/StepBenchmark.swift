@@ -19,6 +19,15 @@ public struct StepTiming: Sendable, Codable {
     public var minimum: Double { milliseconds.min() ?? .nan }
     /// Pooled sparsity of the pruned tensors while the steps ran (0 without pruning).
     public var sparsity: Double
+    /// Milliseconds per step of each phase (`StepProfile`), when the steps were profiled.
+    public var phases: [String: Double]?
+    /// The threads the steps ran on.
+    public var threads: Int = 1
+    /// The kernels of each pruned weight's products while the steps ran: its name and "sparse" or
+    /// "dense" (`KernelChoice`).
+    public var kernels: [String: String] = [:]
+    /// The decisions of `--recurrent-kernels auto` after `prunedTo` (with their timings).
+    public var kernelDecisions: [KernelDecision] = []
 }
 
 extension Trainer {
@@ -27,7 +36,8 @@ extension Trainer {
     /// evaluated, pruned or saved. With `prunedTo`, every pruned tensor is first pruned alone to that
     /// sparsity by magnitude (masks in force), as a run is late in its schedule or in its lottery
     /// phase, so that the step runs the kernels `--recurrent-kernels` chooses there.
-    public func timeSteps(_ steps: Int, warmup: Int, prunedTo: Double? = nil) throws -> StepTiming {
+    /// With `profile`, the timed steps also report milliseconds per phase (`StepProfile`).
+    public func timeSteps(_ steps: Int, warmup: Int, prunedTo: Double? = nil, profile: Bool = false) throws -> StepTiming {
         try require(steps >= 1 && steps <= 100_000, "--steps must be between 1 and 100000, got \(steps).")
         try require(warmup >= 0 && warmup <= 100_000, "--warmup must be between 0 and 100000, got \(warmup).")
         if let prunedTo { try require(prunedTo >= 0 && prunedTo < 1, "--pruned must be at least 0 and below 1, got \(prunedTo).") }
@@ -40,14 +50,23 @@ extension Trainer {
             let store = loop.session.store
             for slot in loop.session.roles.pruned { GradualMagnitudePruner.prune([slot], toSparsity: prunedTo, in: store) }
             loop.session.roles.weightsDidChange(in: store)
+            try loop.chooseKernels()
         }
         for _ in 0..<warmup { _ = try loop.takeStep() }
         var times: [Double] = []
-        for _ in 0..<steps {
-            let start = DispatchTime.now().uptimeNanoseconds
-            _ = try loop.takeStep()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        let phases = profile ? StepProfile() : nil
+        try StepProfile.$current.withValue(phases) {
+            for _ in 0..<steps {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = try loop.takeStep()
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            }
         }
-        return StepTiming(milliseconds: times, sparsity: loop.session.sparsity().pooled.sparsity)
+        var timing = StepTiming(milliseconds: times, sparsity: loop.session.sparsity().pooled.sparsity)
+        timing.phases = phases.map { Dictionary(uniqueKeysWithValues: $0.millisecondsPerStep.map { ($0.phase.rawValue, $0.milliseconds) }) }
+        timing.threads = config.training.threads
+        timing.kernels = loop.session.roles.kernelChoices(in: loop.session.store)
+        timing.kernelDecisions = loop.state.kernelDecisions ?? []
+        return timing
     }
 }

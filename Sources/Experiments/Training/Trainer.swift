@@ -38,6 +38,10 @@ struct TrainerState<Stream: TaskStream>: Codable {
     var main: PhaseSummary?
     /// Bytes of metrics.jsonl that belong to the run up to this state (a resume cuts the file back to it).
     var metricsBytes = 0
+    /// The kernels `--recurrent-kernels auto` chose at the phase's last pruning event (or its
+    /// start), which a resumed run reuses; nil before the first choice and in checkpoints of
+    /// moduli 0.3 and earlier (whose products follow `SparseWeightProduct`'s density rule).
+    var kernelDecisions: [KernelDecision]?
 }
 
 /// Trains a task: the shared engine behind `moduli train <task>`.
@@ -158,6 +162,9 @@ struct TrainingLoop<Task: TrainingTask> {
             }
             state = saved2
             session.regularizer.updateCoefficients(from: session.store)
+            if let decisions = state.kernelDecisions, (config.training.recurrentKernels ?? .auto) == .auto {
+                session.roles.applyKernels(decisions, in: session.store)
+            }
             session.roles.weightsDidChange(in: session.store)
             checkpointStep = state.globalStep
             metrics = try MetricsLog(run: run, keepBytes: state.metricsBytes)
@@ -221,6 +228,8 @@ struct TrainingLoop<Task: TrainingTask> {
             state.windowLoss = 0; state.windowPenalty = 0; state.windowCount = 0
             state.learningRate = training.optimizer.learningRate
             state.bestMetric = nil
+            state.kernelDecisions = nil
+            try chooseKernels()
             try saveCheckpoint()
         }
     }
@@ -281,6 +290,18 @@ struct TrainingLoop<Task: TrainingTask> {
         checkpointStep = state.globalStep
     }
 
+    /// With `--recurrent-kernels auto`: decides the kernels of every pruned weight under its
+    /// current mask (`KernelChoice`), switches the products to them, and records the decisions
+    /// (a `kernels` line of metrics.jsonl, and the trainer state for a resume). Nothing otherwise.
+    mutating func chooseKernels() throws {
+        guard (training.recurrentKernels ?? .auto) == .auto else { return }
+        let decisions = session.roles.decideKernels(in: session.store, threads: training.threads)
+        guard !decisions.isEmpty else { return }
+        session.roles.applyKernels(decisions, in: session.store)
+        state.kernelDecisions = decisions
+        try metrics.append(KernelRecord(step: state.globalStep, phase: state.phase, decisions: decisions))
+    }
+
     /// The learning rate for the next step under the schedule.
     func scheduledLearningRate() -> Double {
         let schedule = training.learningRateSchedule
@@ -304,6 +325,7 @@ struct TrainingLoop<Task: TrainingTask> {
             {
                 session.roles.weightsDidChange(in: session.store)
                 try metrics.append(PruneRecord(step: state.globalStep, phase: state.phase, event: event, sparsity: session.sparsity()))
+                try chooseKernels()
             }
             let (loss, penalty, gradientNorm) = try takeStep()
             state.step += 1
@@ -364,9 +386,11 @@ struct TrainingLoop<Task: TrainingTask> {
     /// masked, clipping, the update, projection of learned positions. Returns the loss, the penalty
     /// and the gradient norm before clipping; throws when the loss is not finite.
     mutating func takeStep() throws -> (loss: Double, penalty: Double, gradientNorm: Double) {
+        StepProfile.current?.startStep()
         session.store.zeroGradients()
         let loss = task.trainStep(session.model, session.store, stream: &state.stream)
         let penalty = session.regularizer.addGradients(weights: session.roles.recurrent, in: session.store)
+        StepProfile.lap(.penalty)
         guard loss.isFinite && penalty.isFinite else {
             let saved = checkpointStep.map { "\(run.file(Checkpoint.fileName).path) holds step \($0)" } ?? "no checkpoint was written yet"
             throw ExperimentError(
@@ -382,10 +406,13 @@ struct TrainingLoop<Task: TrainingTask> {
             training.clip > 0
             ? clipGradientNorm(session.store, maxNorm: training.clip)
             : Kernels.sumOfSquares(UnsafePointer(session.store.gradients.baseAddress!), count: session.store.totalCount).squareRoot()
+        StepProfile.lap(.masks)
         session.optimizer.learningRate = scheduledLearningRate()
         session.optimizer.step(session.store)
+        StepProfile.lap(.optimizer)
         session.regularizer.projectPositions(in: session.store)
         session.roles.weightsDidChange(in: session.store)
+        StepProfile.lap(.products)
         return (loss, penalty, gradientNorm)
     }
 

@@ -21,14 +21,21 @@ public struct ParameterRoles: Sendable {
     /// along these axes with one order leaves the model's function unchanged; empty when the task
     /// does not say (then the model cannot be reordered by the manifold).
     public var hiddenUnitAxes: [HiddenUnitAxis]
+    /// Rows of a training step's products with the recurrent weights (the batch size), at which
+    /// `--recurrent-kernels auto` times its kernels (`KernelChoice`).
+    public var batch: Int
+    /// Rows of a training step's products with the linear layers' weights (e.g. batch x length
+    /// for a decoder that reads every step).
+    public var linearRows: Int
 
     /// Roles from their parts.
     public init(
         pruned: [ParameterSlot], recurrent: [ParameterSlot], hiddenSize: Int, networks: [RecurrentNetwork] = [],
-        linears: [Linear] = [], hiddenUnitAxes: [HiddenUnitAxis] = []
+        linears: [Linear] = [], hiddenUnitAxes: [HiddenUnitAxis] = [], batch: Int = 1, linearRows: Int? = nil
     ) {
         self.pruned = pruned; self.recurrent = recurrent; self.hiddenSize = hiddenSize; self.networks = networks
         self.linears = linears; self.hiddenUnitAxes = hiddenUnitAxes
+        self.batch = max(1, batch); self.linearRows = max(1, linearRows ?? batch)
     }
 
     /// Tells the recurrent products of every network, and the sparse products of every linear
