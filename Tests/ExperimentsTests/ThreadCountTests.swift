@@ -144,4 +144,16 @@ import Sparsity
         roles.applyKernels([], in: store)
         #expect(roles.kernelChoices(in: store).values.allSatisfy { $0 == "dense" })
     }
+
+    @Test func amdahlsSerialFractionAndProjection() {
+        // T1 = 10, T2 = 6: 10 (f + (1 - f) / 2) = 6 gives f = 0.2; at 16 threads 10 (0.2 + 0.8 / 16) = 2.5.
+        #expect(abs(AmdahlProfile.serialFraction(one: 10, many: 6, threads: 2) - 0.2) < 1e-12)
+        #expect(abs(AmdahlProfile.projected(one: 10, fraction: 0.2, threads: 16) - 2.5) < 1e-12)
+        #expect(AmdahlProfile.serialFraction(one: 10, many: 12, threads: 2) == 1)
+        #expect(AmdahlProfile.serialFraction(one: 10, many: 4, threads: 2) == 0)
+        #expect(AmdahlProfile.serialFraction(one: 10, many: 10, threads: 1) == 1)
+        let lines = AmdahlProfile(one: ["forward": 10, "data": 2], many: ["forward": 6, "data": 2], threads: 2).lines
+        #expect(lines.count == StepProfile.Phase.allCases.count + 2)
+        #expect(lines.last == "PROFILE step       12.000     8.000      0.333      4.500      4.125     ")
+    }
 }

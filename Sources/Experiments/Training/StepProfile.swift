@@ -58,3 +58,56 @@ public final class StepProfile: @unchecked Sendable {
         Phase.allCases.map { ($0, Double(nanoseconds[$0] ?? 0) / 1e6 / Double(max(1, steps))) }
     }
 }
+
+/// Amdahl's law over the phases of a step timed at 1 thread and at `threads`: each phase's part
+/// that does not scale, and the step projected to more threads.
+public struct AmdahlProfile: Sendable {
+    /// Milliseconds per phase at 1 thread and at `threads`.
+    public let one: [String: Double], many: [String: Double]
+    /// The threads of `many`.
+    public let threads: Int
+
+    /// A profile from milliseconds per phase (`StepTiming.phases`) at 1 thread and at `threads`.
+    public init(one: [String: Double], many: [String: Double], threads: Int) {
+        self.one = one; self.many = many; self.threads = threads
+    }
+
+    /// The serial fraction f of a phase from T1 and Tp = T1 (f + (1 - f) / p), clamped to [0, 1];
+    /// 1 at one thread (nothing measured scales).
+    public static func serialFraction(one: Double, many: Double, threads: Int) -> Double {
+        guard threads > 1, one > 0 else { return 1 }
+        let p = Double(threads)
+        return min(1, max(0, (many / one - 1 / p) / (1 - 1 / p)))
+    }
+
+    /// Milliseconds of a phase at `n` threads: T1 (f + (1 - f) / n).
+    public static func projected(one: Double, fraction: Double, threads n: Int) -> Double { one * (fraction + (1 - fraction) / Double(n)) }
+
+    /// One line per phase and one for the whole step: PROFILE phase, ms at 1 and at `threads`
+    /// threads, serial fraction, ms projected to 16 and 64 threads.
+    public var lines: [String] {
+        let phases = StepProfile.Phase.allCases.map(\.rawValue)
+        var out = [
+            "PROFILE "
+                + ["phase", "1 thr ms", "\(threads) thr ms", "serial", "16 thr ms", "64 thr ms"].map(Self.padded).joined(separator: " ")
+        ]
+        var totals = (one: 0.0, many: 0.0, p16: 0.0, p64: 0.0, serial: 0.0)
+        for phase in phases {
+            let t1 = one[phase] ?? 0, tp = many[phase] ?? 0
+            let f = Self.serialFraction(one: t1, many: tp, threads: threads)
+            let p16 = Self.projected(one: t1, fraction: f, threads: 16), p64 = Self.projected(one: t1, fraction: f, threads: 64)
+            totals.one += t1; totals.many += tp; totals.p16 += p16; totals.p64 += p64; totals.serial += f * t1
+            out.append(Self.line(phase, [t1, tp, f, p16, p64]))
+        }
+        out.append(Self.line("step", [totals.one, totals.many, totals.one > 0 ? totals.serial / totals.one : 1, totals.p16, totals.p64]))
+        return out
+    }
+
+    /// `text` padded to a column of 10 characters.
+    static func padded(_ text: String) -> String { text.padding(toLength: max(10, text.count), withPad: " ", startingAt: 0) }
+
+    /// A PROFILE line: the phase and its numbers with three decimals.
+    static func line(_ phase: String, _ values: [Double]) -> String {
+        "PROFILE " + ([phase] + values.map { String(format: "%.3f", $0) }).map(padded).joined(separator: " ")
+    }
+}
