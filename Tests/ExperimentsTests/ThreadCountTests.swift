@@ -156,4 +156,28 @@ import Sparsity
         #expect(lines.count == StepProfile.Phase.allCases.count + 2)
         #expect(lines.last == "PROFILE step       12.000     8.000      0.333      4.500      4.125     ")
     }
+
+    @Test func aResumedRunRunsTheKernelsItsCheckpointRecorded() throws {
+        let path = TestFiles.temporaryDirectory("moduli-tests")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var config = Self.config(kernels: .auto, threads: 1)
+        config.lottery = .none
+        config.fixedEpochs = 1
+        config.hiddenSize = 256  // W_hh 256 x 256: timed at the pruning events
+        #expect(try NavigationTaskTests.train(config, path, stopAfterEpochs: 3) == nil)
+        let lines = try String(contentsOfFile: path + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let last = try #require(
+            try lines.filter { $0.contains("\"kind\":\"kernels\"") }.map {
+                try JSONDecoder().decode(KernelRecord.self, from: Data($0.utf8))
+            }
+            .last)
+        let timed = try #require(last.decisions.first { $0.weight == "rnn.weight_hh_l0" })
+        #expect(timed.denseMilliseconds != nil && timed.sparseMilliseconds != nil && timed.density < 0.2)
+        let loop = try TrainingLoop(
+            trainer: Trainer<NavigationTask>(config: config), run: RunDirectory(path: path, overwrite: false, resume: true), resume: true,
+            showProgress: false)
+        #expect(loop.state.kernelDecisions == last.decisions)
+        let recorded = Dictionary(uniqueKeysWithValues: last.decisions.map { ($0.weight, $0.sparse ? "sparse" : "dense") })
+        #expect(loop.session.roles.kernelChoices(in: loop.session.store) == recorded)
+    }
 }
