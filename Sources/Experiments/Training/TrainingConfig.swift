@@ -27,10 +27,11 @@ public enum ScheduleShape: String, Codable, Sendable, CaseIterable {
 /// Which kernels run the products with the recurrent weights W_hh and with the pruned weights of
 /// linear layers (`ParameterRoles.linears`: encoders, decoders, heads).
 public enum RecurrentKernels: String, Codable, Sendable, CaseIterable {
-    /// Dense GEMMs while a weight is dense, the sparse kernels (CSR at the mask's pattern) from the
-    /// pruning event that leaves at most 20% of it (`SparseWeightProduct`'s default
-    /// `denseAboveDensity`, where its kernels overtake OpenBLAS; BENCHMARKS.md): training gets
-    /// faster as it prunes, and the lottery phase is sparse from its first step.
+    /// At every pruning event (and at the start of the lottery phase), each pruned weight gets the
+    /// sparse kernels (CSR at the mask's pattern) or the dense GEMMs, whichever multiplies it
+    /// faster at the step's rows and the run's threads (`KernelChoice`; small weights by density
+    /// alone). The choices are recorded in metrics.jsonl and the checkpoint, and a resume reuses
+    /// them.
     case auto
     /// Dense GEMMs throughout (pruned weights are multiplied as zeros).
     case dense

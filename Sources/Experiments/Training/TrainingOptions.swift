@@ -56,8 +56,10 @@ public enum TrainingOptions {
                 "recurrent-kernels", \.recurrentKernels, key: "recurrentKernels", "NAME",
                 help:
                     """
-                    Products with W_hh and the pruned linear layers: auto (default: sparse kernels once pruning leaves a weight \
-                    sparse enough), dense, or sparse (from the first pruning event, whatever the density).
+                    Products with W_hh and the pruned linear layers: auto (default: at each pruning event, sparse kernels or \
+                    GEMMs per weight, whichever is faster at the run's threads; recorded, and reused on resume), dense, or sparse \
+                    (from the first pruning event, whatever the density; auto's bits depend on its timings, dense's and sparse's \
+                    do not).
                     """
             )
         ].map { $0.inSection(section) }
