@@ -53,13 +53,13 @@ build: deps
 	$(SWIFT) build -c release --product moduli
 
 ## demo: the main job. Trains the small navigation preset (docs/method.md section 4, pruning to 90%) with the
-## torus regularizer and with none, side by side on two cores, then compares them; DEMO_ARGS adds
+## torus regularizer and with none, side by side on two cores (one thread each), then compares them; DEMO_ARGS adds
 ## options to both runs (e.g. DEMO_ARGS="--epochs 2 --batches-per-epoch 20" for a quick look)
 demo: build
 	@mkdir -p $(RUN_DIR)
 	@echo "Training navigation (small preset, 90% sparsity): torus and none, in $(RUN_DIR)/ ..."
-	@.build/release/moduli train navigation --preset small --moduli torus --out $(RUN_DIR)/torus --overwrite --quiet $(DEMO_ARGS) > $(RUN_DIR).torus.log 2>&1 & t=$$!; \
-	 .build/release/moduli train navigation --preset small --out $(RUN_DIR)/none --overwrite --quiet $(DEMO_ARGS) > $(RUN_DIR).none.log 2>&1 & n=$$!; \
+	@.build/release/moduli train navigation --preset small --moduli torus --threads 1 --out $(RUN_DIR)/torus --overwrite --quiet $(DEMO_ARGS) > $(RUN_DIR).torus.log 2>&1 & t=$$!; \
+	 .build/release/moduli train navigation --preset small --threads 1 --out $(RUN_DIR)/none --overwrite --quiet $(DEMO_ARGS) > $(RUN_DIR).none.log 2>&1 & n=$$!; \
 	 wait $$t || { cat $(RUN_DIR).torus.log; exit 1; }; wait $$n || { cat $(RUN_DIR).none.log; exit 1; }
 	@.build/release/moduli compare $(RUN_DIR)/torus $(RUN_DIR)/none
 
