@@ -41,6 +41,14 @@ public enum Kernels {
         }
     }
 
+    /// x[i] *= m[i] for i in 0..<count (a mask applied to values, gradients or optimizer state),
+    /// in ranges on the worker pool.
+    @inlinable public static func multiplyInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, by m: UnsafePointer<S>, count: Int) {
+        Parallel.forEachChunk(count: count, minimumChunk: Parallel.minimumElementwiseChunk) { r in
+            for i in r { x[i] *= m[i] }
+        }
+    }
+
     /// x = max(x, 0) in place (a NaN stays NaN, -0 stays -0). Float runs 8 lanes at a time with a
     /// masked select (`BLASScalar.reluInPlace`).
     @inlinable package static func reluInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {

@@ -108,6 +108,7 @@ struct TrainingLoop<Task: TrainingTask> {
         task = trainer.task
         self.run = run
         BLASThreads.set(config.training.threads)
+        Parallel.setThreadCount(config.training.threads)
         root = SeededGenerator(seed: config.training.seed)
         state = TrainerState(stream: task.makeStream(rng: root.derived(2)), learningRate: config.training.optimizer.learningRate)
         session = try TrainingSession(

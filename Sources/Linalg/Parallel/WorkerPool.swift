@@ -35,6 +35,11 @@ public enum Parallel {
     /// between two kernel calls of a training step and a small fraction of one GEMM call.
     public static let spinNanoseconds = 50_000
 
+    /// The least number of entries an elementwise loop (an activation, an optimizer update, a
+    /// mask) hands to one thread: about 5 microseconds of streaming at a few bytes per cycle,
+    /// several times the pool's round trip (docs/decisions.md).
+    public static let minimumElementwiseChunk = 16384
+
     /// Sets the number of threads the pool runs loops on (the caller and `count - 1` workers),
     /// clamped to 1 ... `maximumThreadCount`. Waits for a call in progress to finish.
     public static func setThreadCount(_ count: Int) { WorkerPool.shared.resize(max(1, min(count, maximumThreadCount))) }
