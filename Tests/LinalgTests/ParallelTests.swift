@@ -155,3 +155,47 @@ import _TestSupport
         }
     }
 }
+
+@Suite struct ParallelElementKernelTests {
+    /// The element and row kernels on the pool against their loops written out here, bit for bit,
+    /// at 1 to 4 threads; the sum of squares against the same fixed chunks summed serially.
+    @Test func elementKernelsMatchTheirLoopsAtEveryThreadCount() {
+        var rng = SeededGenerator(seed: 23)
+        let rows = 37, columns = 29, n = rows * columns
+        let x: [Float] = (0..<n).map { _ in Float(rng.normal()) }
+        let g: [Float] = (0..<n).map { _ in Float(rng.normal()) }
+        let o: [Float] = (0..<n).map { _ in Float(rng.normal()) }
+        let v: [Float] = (0..<columns).map { _ in Float(rng.normal()) }
+        let reluWant = x.map { $0 < 0 ? 0 : $0 }
+        let reluBackWant = (0..<n).map { reluWant[$0] > 0 ? g[$0] + o[$0] : 0 }
+        let tanhBackWant = (0..<n).map { g[$0] * (1 - x[$0] * x[$0]) }
+        let rowWant = (0..<n).map { x[$0] + v[$0 % columns] }
+        var columnWant = v
+        for r in 0..<rows { for c in 0..<columns { columnWant[c] += x[r * columns + c] } }
+        let big: [Float] = (0..<50_001).map { _ in Float(rng.normal()) }
+        var squaresWant = 0.0
+        for start in stride(from: 0, to: big.count, by: Kernels.sumOfSquaresChunk) {
+            var s = 0.0
+            for i in start..<min(big.count, start + Kernels.sumOfSquaresChunk) { s += Double(big[i]) * Double(big[i]) }
+            squaresWant += s
+        }
+        withThreadCounts([1, 2, 3, 4]) { t in
+            var relu = x
+            Kernels.reluInPlace(&relu, count: n)
+            #expect(relu == reluWant, "threads \(t): reluInPlace")
+            var d = [Float](repeating: .nan, count: n)
+            Kernels.reluBackward(output: reluWant, gradient: g, extra: o, into: &d, count: n)
+            #expect(d == reluBackWant, "threads \(t): reluBackward")
+            Kernels.tanhBackward(output: x, gradient: g, extra: nil, into: &d, count: n)
+            #expect(d == tanhBackWant, "threads \(t): tanhBackward")
+            var y = x
+            Kernels.addRowVector(&y, rows: rows, columns: columns, v)
+            #expect(y == rowWant, "threads \(t): addRowVector")
+            var sums = v
+            Kernels.addColumnSums(x, rows: rows, columns: columns, into: &sums)
+            #expect(sums == columnWant, "threads \(t): addColumnSums")
+            let squares = Kernels.sumOfSquares(big, count: big.count)
+            #expect(squares.bitPattern == squaresWant.bitPattern, "threads \(t): sumOfSquares \(squares), want \(squaresWant)")
+        }
+    }
+}

@@ -212,7 +212,14 @@ final class WorkerPool: @unchecked Sendable {
                     pthread_mutex_unlock(mutex)
                 }
                 runChunks(generation: g)
-                while done.load(ordering: .acquiring) < chunks { moduli_spin_pause() }
+                // The workers' last chunks: spin, yielding the core now and then in case a worker
+                // was descheduled (a busy machine).
+                var spins = 0
+                while done.load(ordering: .acquiring) < chunks {
+                    moduli_spin_pause()
+                    spins += 1
+                    if spins & 1023 == 0 { sched_yield() }
+                }
             }
         }
         busy.store(false, ordering: .releasing)
