@@ -124,6 +124,10 @@ struct BenchSparseCommand: ParsableCommand {
             \(shape.rows)x\(shape.columns), OPENBLAS_CORETYPE=\(core), median of \(repeats)
             """
         )
+        for t in counts where t > 1 {
+            Parallel.setThreadCount(t)
+            say("worker pool: \(t) threads, round trip of an empty call \(Parallel.measureDispatchNanoseconds()) ns (median)")
+        }
         say(
             "| H | sparsity | B | T | layout | dense ms | CSR ms | CSR x | block ms | block x | block fill |"
                 + (pytorch != nil ? " PyTorch ms | PyTorch x |" : ""))
