@@ -80,14 +80,14 @@ where Self.RawSignificand: FixedWidthInteger {
     /// `dest[k] = Self(source[k])`.
     static func convert(_ source: UnsafePointer<Double>, into dest: UnsafeMutablePointer<Self>, count: Int)
 
-    /// `y = A x` (or `+=`) for a CSR matrix; see `CSRMatrix.multiply`.
+    /// `y[i] (+)= (A x)[i]` for the rows i in `rows` of a CSR matrix; see `CSRMatrix.multiply`.
     static func csrMultiply(
-        _ a: CSRMatrix<Self>, _ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>,
+        _ a: CSRMatrix<Self>, rows: Range<Int>, _ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>,
         accumulate: Bool)
-    /// `y[:, 0..<width] (+)= A x[:, 0..<width]` with leading dimensions ldx, ldy (the gather tile
-    /// of the CSR products on columns and rows).
+    /// `y[i, 0..<width] (+)= (A x[:, 0..<width])[i]` for the rows i in `rows`, with leading
+    /// dimensions ldx, ldy (the gather tile of the CSR products on columns and rows).
     static func csrGatherTile(
-        _ a: CSRMatrix<Self>, _ x: UnsafePointer<Self>, ldx: Int, width: Int,
+        _ a: CSRMatrix<Self>, rows: Range<Int>, _ x: UnsafePointer<Self>, ldx: Int, width: Int,
         into y: UnsafeMutablePointer<Self>, ldy: Int, accumulate: Bool)
     /// The CSR SDDMM; see `CSRMatrix.addSampledProduct`.
     static func csrAddSampledProduct(

@@ -8,23 +8,42 @@ public enum Kernels {
     /// y[r, :] += v for every row r.
     @inlinable package static func addRowVector<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, rows: Int, columns: Int, _ v: UnsafePointer<S>)
     {
-        for r in 0..<rows {
-            let row = y + r * columns
-            var c = 0
-            while c + 8 <= columns { store8(load8(row + c) + load8(v + c), row + c); c += 8 }
-            while c < columns { row[c] += v[c]; c += 1 }
+        forEachRowRange(rows: rows, columns: columns) { range in
+            for r in range {
+                let row = y + r * columns
+                var c = 0
+                while c + 8 <= columns { store8(load8(row + c) + load8(v + c), row + c); c += 8 }
+                while c < columns { row[c] += v[c]; c += 1 }
+            }
         }
     }
 
-    /// out[c] += sum over rows of x[r, c].
+    /// Runs `body` on ranges of rows of a `rows x columns` loop on the worker pool (ranges of at
+    /// least `Parallel.minimumElementwiseChunk` entries; each row on one thread).
+    @inlinable static func forEachRowRange(rows: Int, columns: Int, _ body: (Range<Int>) -> Void) {
+        Parallel.forEachChunk(count: rows, minimumChunk: max(1, Parallel.minimumElementwiseChunk / max(1, columns)), body)
+    }
+
+    /// Runs `body` on ranges of `0..<count` on the worker pool (ranges of at least
+    /// `Parallel.minimumElementwiseChunk`): for loops whose entries do not depend on each other.
+    @inlinable static func forEachRange(count: Int, _ body: (Range<Int>) -> Void) {
+        Parallel.forEachChunk(count: count, minimumChunk: Parallel.minimumElementwiseChunk, body)
+    }
+
+    /// out[c] += sum over rows of x[r, c] (rows added in order), in ranges of columns on the
+    /// worker pool.
     @inlinable package static func addColumnSums<S: BLASScalar>(
         _ x: UnsafePointer<S>, rows: Int, columns: Int, into out: UnsafeMutablePointer<S>
     ) {
-        for r in 0..<rows {
-            let row = x + r * columns
-            var c = 0
-            while c + 8 <= columns { store8(load8(out + c) + load8(row + c), out + c); c += 8 }
-            while c < columns { out[c] += row[c]; c += 1 }
+        let minimum = max(8, Parallel.minimumElementwiseChunk / max(1, rows))
+        Parallel.forEachChunk(count: columns, minimumChunk: minimum) { cols in
+            let end = cols.upperBound
+            for r in 0..<rows {
+                let row = x + r * columns
+                var c = cols.lowerBound
+                while c + 8 <= end { store8(load8(out + c) + load8(row + c), out + c); c += 8 }
+                while c < end { out[c] += row[c]; c += 1 }
+            }
         }
     }
 
@@ -33,18 +52,28 @@ public enum Kernels {
         _ y: UnsafeMutablePointer<S>, rows: Int, columns: Int,
         _ u: UnsafePointer<S>, _ v: UnsafePointer<S>
     ) {
-        for r in 0..<rows {
-            let row = y + r * columns
-            var c = 0
-            while c + 8 <= columns { store8(load8(row + c) + load8(u + c) + load8(v + c), row + c); c += 8 }
-            while c < columns { row[c] = row[c] + u[c] + v[c]; c += 1 }
+        forEachRowRange(rows: rows, columns: columns) { range in
+            for r in range {
+                let row = y + r * columns
+                var c = 0
+                while c + 8 <= columns { store8(load8(row + c) + load8(u + c) + load8(v + c), row + c); c += 8 }
+                while c < columns { row[c] = row[c] + u[c] + v[c]; c += 1 }
+            }
+        }
+    }
+
+    /// x[i] *= m[i] for i in 0..<count (a mask applied to values, gradients or optimizer state),
+    /// in ranges on the worker pool.
+    @inlinable public static func multiplyInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, by m: UnsafePointer<S>, count: Int) {
+        Parallel.forEachChunk(count: count, minimumChunk: Parallel.minimumElementwiseChunk) { r in
+            for i in r { x[i] *= m[i] }
         }
     }
 
     /// x = max(x, 0) in place (a NaN stays NaN, -0 stays -0). Float runs 8 lanes at a time with a
     /// masked select (`BLASScalar.reluInPlace`).
     @inlinable package static func reluInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
-        S.reluInPlace(x, count: count)
+        forEachRange(count: count) { r in S.reluInPlace(x + r.lowerBound, count: r.count) }
     }
 
     /// The ReLU backward step: `d[i] = h[i] > 0 ? g[i] + o[i] : 0`, or `g[i]` alone when `o` is nil
@@ -55,7 +84,10 @@ public enum Kernels {
         extra o: UnsafePointer<S>?, into d: UnsafeMutablePointer<S>,
         count: Int
     ) {
-        S.reluBackward(output: h, gradient: g, extra: o, into: d, count: count)
+        forEachRange(count: count) { r in
+            let at = r.lowerBound
+            S.reluBackward(output: h + at, gradient: g + at, extra: o.map { $0 + at }, into: d + at, count: r.count)
+        }
     }
 
     /// The tanh backward step: `d[i] = (g[i] + o[i]) (1 - h[i]^2)`, or `g[i] (1 - h[i]^2)` when `o` is
@@ -65,10 +97,12 @@ public enum Kernels {
         extra o: UnsafePointer<S>?, into d: UnsafeMutablePointer<S>,
         count: Int
     ) {
-        if let o {
-            for i in 0..<count { d[i] = (g[i] + o[i]) * (1 - h[i] * h[i]) }
-        } else {
-            for i in 0..<count { d[i] = g[i] * (1 - h[i] * h[i]) }
+        forEachRange(count: count) { r in
+            if let o {
+                for i in r { d[i] = (g[i] + o[i]) * (1 - h[i] * h[i]) }
+            } else {
+                for i in r { d[i] = g[i] * (1 - h[i] * h[i]) }
+            }
         }
     }
 
@@ -84,12 +118,12 @@ public enum Kernels {
 
     /// x = tanh(x) in place.
     @inlinable package static func tanhInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
-        for i in 0..<count { x[i] = S.tanh(x[i]) }
+        forEachRange(count: count) { r in for i in r { x[i] = S.tanh(x[i]) } }
     }
 
     /// x = 1 / (1 + exp(-x)) in place.
     @inlinable package static func sigmoidInPlace<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
-        for i in 0..<count { x[i] = sigmoid(x[i]) }
+        forEachRange(count: count) { r in for i in r { x[i] = sigmoid(x[i]) } }
     }
 
     /// The logistic function, computed without overflow for large |x|.
@@ -99,11 +133,21 @@ public enum Kernels {
         return e / (1 + e)
     }
 
-    /// Sum of squares of `count` elements (accumulated in Double).
+    /// Entries per partial sum of `sumOfSquares`.
+    public static let sumOfSquaresChunk = 4096
+
+    /// Sum of squares of `count` elements, accumulated in Double: partial sums over the fixed
+    /// chunks of `sumOfSquaresChunk` entries (on the worker pool), added in chunk order, so the
+    /// result is the same for every thread count.
     @inlinable package static func sumOfSquares<S: BLASScalar>(_ x: UnsafePointer<S>, count: Int) -> Double {
-        var s = 0.0
-        for i in 0..<count { let v = Double(x[i]); s += v * v }
-        return s
+        let parts = Parallel.chunkResults(count: count, chunk: sumOfSquaresChunk, minimumChunks: 8) { r in
+            var s = 0.0
+            for i in r { let v = Double(x[i]); s += v * v }
+            return s
+        }
+        var total = 0.0
+        for p in parts { total += p }
+        return total
     }
 }
 

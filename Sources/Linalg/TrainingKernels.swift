@@ -4,7 +4,9 @@
 // References: torch.optim.Adam / AdamW (the update); the penalty is that of ModuliRegularizer.
 
 /// Entries per partial sum of the penalty kernels (keeps the scalar-type sums short; a multiple of 8).
-let penaltyChunk = 1024
+/// The kernels' partial sums start at multiples of it, so that a caller can split a block at
+/// these boundaries over threads and add the parts in order with the same result.
+public let penaltyChunk = 1024
 
 extension Float {
     /// The Adam update 8 lanes at a time over the first `count - count % 8` entries (the scalar

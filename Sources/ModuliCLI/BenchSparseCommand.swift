@@ -33,7 +33,12 @@ struct BenchSparseCommand: ParsableCommand {
     var layout = "auto"
     @Option(help: "Steps of the sequence whose weight gradient --kernel gradient times.") var steps = 50
     @Option(help: "Block shape of the block-sparse format, RxC with C 4 or 8.") var block = "1x8"
-    @Option(help: "Threads of OpenBLAS and PyTorch (the sparse kernels run on one).") var threads = 1
+    @Option(
+        help: """
+            Thread counts, comma-separated (e.g. 1,2): each row is timed at each count, with the sparse kernels on the \
+            worker pool and OpenBLAS (and PyTorch) at the same count.
+            """)
+    var threads = "1"
     @Option(help: "Timed samples per product (each about 20 ms), after one warm-up call.") var repeats = 7
     @Option(help: "Seed of the random masks and inputs.") var seed: UInt64 = 0
     @Option(
@@ -66,12 +71,21 @@ struct BenchSparseCommand: ParsableCommand {
         }
         if blockShape == nil { throw ValidationError("--block must be RxC with R between 1 and 16 and C 4 or 8, got \(block).") }
         if !(1...1000).contains(steps) { throw ValidationError("--steps must be between 1 and 1000, got \(steps).") }
-        if !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256, got \(threads).") }
+        if threadCounts == nil {
+            throw ValidationError("--threads must be a comma-separated list of counts between 1 and 256 (e.g. 1,2), got \(threads).")
+        }
         if !(1...1000).contains(repeats) { throw ValidationError("--repeats must be between 1 and 1000, got \(repeats).") }
         if mask != "random" && mask != "geometric" { throw ValidationError("--mask must be random or geometric, got \(mask).") }
         if maskFrom != nil && (hidden != nil || sparsity != nil) {
             throw ValidationError("--hidden and --sparsity choose random masks; with --mask-from the run's W_hh sets both.")
         }
+    }
+
+    /// The thread counts of --threads, or nil when it is not a list of counts in 1...256.
+    var threadCounts: [Int]? {
+        let counts = threads.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ $0.map { (1...256).contains($0) } ?? false }) else { return nil }
+        return counts.compactMap { $0 }
     }
 
     var blockShape: (rows: Int, columns: Int)? {
@@ -83,7 +97,7 @@ struct BenchSparseCommand: ParsableCommand {
     func run() throws {
         // Unbuffered, so that rows appear as they are measured.
         func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
-        BLASThreads.set(threads)
+        let counts = threadCounts ?? [1]
         let kind = SparseKernelBenchmark.Kernel(rawValue: kernel) ?? .forward
         guard let shape = blockShape else { throw ValidationError("--block must be RxC with C 4 or 8, got \(block).") }
         let batches = batch.map { [$0] } ?? [1, 200]
@@ -106,36 +120,46 @@ struct BenchSparseCommand: ParsableCommand {
         let core = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset"
         say(
             """
-            moduli bench sparse: \(maskFrom == nil ? mask + " masks" : "trained mask"), \(kind.rawValue), \(threads) thread(s), block \
+            moduli bench sparse: \(maskFrom == nil ? mask + " masks" : "trained mask"), \(kind.rawValue), threads \(threads), block \
             \(shape.rows)x\(shape.columns), OPENBLAS_CORETYPE=\(core), median of \(repeats)
             """
         )
+        for t in counts where t > 1 {
+            Parallel.setThreadCount(t)
+            say("worker pool: \(t) threads, round trip of an empty call \(Parallel.measureDispatchNanoseconds()) ns (median)")
+        }
         say(
-            "| H | sparsity | B | layout | dense ms | CSR ms | CSR x | block ms | block x | block fill |"
+            "| H | sparsity | B | T | layout | dense ms | CSR ms | CSR x | block ms | block x | block fill |"
                 + (pytorch != nil ? " PyTorch ms | PyTorch x |" : ""))
-        say("|---|---|---|---|---|---|---|---|---|---|" + (pytorch != nil ? "---|---|" : ""))
+        say("|---|---|---|---|---|---|---|---|---|---|---|" + (pytorch != nil ? "---|---|" : ""))
         for make in workloads {
             let w = try make()
             for b in batches {
-                let l: SparseKernelBenchmark.Layout =
-                    layout == "auto" ? (b <= 64 ? .columns : .rows) : (SparseKernelBenchmark.Layout(rawValue: layout) ?? .rows)
-                var row = SparseKernelBenchmark.measure(
-                    w, batch: b, kernel: kind, layout: l, steps: steps, blockShape: shape,
-                    repeats: repeats, seed: seed &+ 1)
-                if let pytorch, kind == .forward {
-                    row.pytorchMilliseconds = try SparseKernelBenchmark.pytorch(
-                        python: pytorch, script: pytorchScript, workload: w,
-                        batch: b, threads: threads, repeats: repeats)
+                for t in counts {
+                    BLASThreads.set(t)
+                    Parallel.setThreadCount(t)
+                    let l: SparseKernelBenchmark.Layout =
+                        layout == "auto" ? (b <= 64 ? .columns : .rows) : (SparseKernelBenchmark.Layout(rawValue: layout) ?? .rows)
+                    var row = SparseKernelBenchmark.measure(
+                        w, batch: b, kernel: kind, layout: l, steps: steps, blockShape: shape,
+                        repeats: repeats, seed: seed &+ 1)
+                    if let pytorch, kind == .forward {
+                        row.pytorchMilliseconds = try SparseKernelBenchmark.pytorch(
+                            python: pytorch, script: pytorchScript, workload: w,
+                            batch: b, threads: t, repeats: repeats)
+                    }
+                    var line =
+                        "| \(row.hidden) | " + String(format: "%.1f%%", 100 * row.sparsity) + " | \(row.batch) | \(t) | \(row.layout) "
+                    line += String(
+                        format: "| %.4f | %.4f | %.2f | %.4f | %.2f | %.2f |", row.denseMilliseconds, row.csrMilliseconds,
+                        row.denseMilliseconds / row.csrMilliseconds, row.blockMilliseconds,
+                        row.denseMilliseconds / row.blockMilliseconds, row.blockFill)
+                    if pytorch != nil {
+                        line +=
+                            row.pytorchMilliseconds.map { String(format: " %.4f | %.2f |", $0, row.denseMilliseconds / $0) } ?? " - | - |"
+                    }
+                    say(line)
                 }
-                var line = "| \(row.hidden) | " + String(format: "%.1f%%", 100 * row.sparsity) + " | \(row.batch) | \(row.layout) "
-                line += String(
-                    format: "| %.4f | %.4f | %.2f | %.4f | %.2f | %.2f |", row.denseMilliseconds, row.csrMilliseconds,
-                    row.denseMilliseconds / row.csrMilliseconds, row.blockMilliseconds,
-                    row.denseMilliseconds / row.blockMilliseconds, row.blockFill)
-                if pytorch != nil {
-                    line += row.pytorchMilliseconds.map { String(format: " %.4f | %.2f |", $0, row.denseMilliseconds / $0) } ?? " - | - |"
-                }
-                say(line)
             }
         }
     }

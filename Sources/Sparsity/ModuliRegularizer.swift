@@ -327,9 +327,34 @@ enum CoefficientMath {
 /// p = 2: value `sum R w^2`, gradient `g += scale * 2 R w`. Values are summed in the
 /// scalar type over chunks of 1024 and across chunks in Double.
 enum PenaltyKernel {
+    /// Chunks of `penaltyChunk` entries below which a block stays on the calling thread (16,384
+    /// entries, several microseconds).
+    static let minimumChunks = 16
+
+    /// The end of the part of a block that the kernels sum in chunks of `penaltyChunk` from its
+    /// start: Float's kernels run 8 lanes to the last multiple of 8 and add the rest as one tail
+    /// sum; Double's sum every chunk through to the end.
+    static func chunkedEnd<S: BLASScalar>(_: S.Type, count: Int) -> Int {
+        S.self == Float.self ? count - count % 8 : count
+    }
+
+    /// `part` on the chunks of `penaltyChunk` entries up to `chunkedEnd` (on the worker pool) and
+    /// on the tail, added in order from 0: the kernels' own order of additions, so the sum is the
+    /// same as one call over the block, for every thread count.
+    static func sumInChunks<S: BLASScalar>(_: S.Type, count: Int, _ part: (Int, Int) -> Double) -> Double {
+        let end = chunkedEnd(S.self, count: count)
+        let parts = Parallel.chunkResults(count: end, chunk: penaltyChunk, minimumChunks: minimumChunks) {
+            part($0.lowerBound, $0.count)
+        }
+        var total = 0.0
+        for p in parts { total += p }
+        if end < count { total += part(end, count - end) }
+        return total
+    }
+
     /// sum_k R_k |w_k|^p for one block.
     static func value<S: BLASScalar>(w: UnsafePointer<S>, r: UnsafePointer<S>, count: Int, power: Int) -> Double {
-        S.weightedPowerSum(w, weights: r, count: count, power: power)
+        sumInChunks(S.self, count: count) { at, n in S.weightedPowerSum(w + at, weights: r + at, count: n, power: power) }
     }
 
     /// sum_k R_k |w_k|^p for one block, adding `scale * d/dw` of it into `gradient`.
@@ -337,15 +362,19 @@ enum PenaltyKernel {
         w: UnsafePointer<S>, gradient: UnsafeMutablePointer<S>, r: UnsafePointer<S>,
         count: Int, scale: Double, power: Int
     ) -> Double {
-        S.weightedPowerSumAddingGradient(w, gradient: gradient, weights: r, count: count, scale: S(scale), power: power)
+        sumInChunks(S.self, count: count) { at, n in
+            S.weightedPowerSumAddingGradient(w + at, gradient: gradient + at, weights: r + at, count: n, scale: S(scale), power: power)
+        }
     }
 
-    /// a_k += scale * |w_k|^p (dPenalty/dR, for learned positions).
+    /// a_k += scale * |w_k|^p (dPenalty/dR, for learned positions), in ranges on the worker pool.
     static func accumulateMagnitudes<S: BLASScalar>(
         w: UnsafePointer<S>, into a: UnsafeMutablePointer<Double>,
         count: Int, scale: Double, power: Int
     ) {
-        S.accumulatePowers(w, into: a, count: count, scale: scale, power: power)
+        Parallel.forEachChunk(count: count, minimumChunk: minimumChunks * penaltyChunk) { r in
+            S.accumulatePowers(w + r.lowerBound, into: a + r.lowerBound, count: r.count, scale: scale, power: power)
+        }
     }
 
     /// dest[k] = S(source[k]) (R's training copy).

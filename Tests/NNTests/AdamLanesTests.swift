@@ -4,6 +4,7 @@
 import Testing
 import Linalg
 @testable import NN
+import _TestSupport
 
 @Suite struct AdamLanesTests {
     @Test(arguments: [(21, false), (21, true), (16, false), (5, true)])
@@ -34,6 +35,18 @@ import Linalg
             }
             let got = Array(UnsafeBufferPointer(start: store.value(slot), count: count))
             #expect(got == p, "step \(step), count \(count), decoupled \(decoupled)")
+        }
+    }
+}
+
+/// Adam on the worker pool: the same bits as the per-element formula at every thread count, with
+/// the update split into ranges of one entry upwards.
+@Suite struct AdamThreadCountTests {
+    @Test func everyThreadCountMatchesTheScalarFormula() {
+        withThreadCounts([1, 2, 3, 4]) { _ in
+            for (count, decoupled) in [(21, false), (1001, true), (5, true)] {
+                AdamLanesTests().floatLanesMatchTheScalarFormula(count: count, decoupled: decoupled)
+            }
         }
     }
 }

@@ -33,4 +33,14 @@ void moduli_csr_sddmm_f32(int64_t rows, int64_t columns, const int32_t *row_offs
 void moduli_transpose_f32(const float *src, int64_t lds, int64_t rows, int64_t columns,
                           float *dst, int64_t ldd, int accumulate, int level);
 
+/// A hint to the CPU inside a spin-wait loop (x86 PAUSE, ARM YIELD): the waiting thread yields
+/// execution resources to its sibling hyperthread and leaves the loop without a memory-order stall.
+static inline void moduli_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
 #endif

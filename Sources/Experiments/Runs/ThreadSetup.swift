@@ -33,8 +33,7 @@ public enum ThreadSetup {
     public static func apply(threads: Int) {
         let n = max(1, threads)
         BLASThreads.set(n)
-        // The worker pool of Linalg's own kernels takes the same number here:
-        // Parallel.setThreadCount(n)
+        Parallel.setThreadCount(n)
     }
 
     /// The CPUs in this process's affinity mask (Linux: `Cpus_allowed_list` of /proc/self/status),

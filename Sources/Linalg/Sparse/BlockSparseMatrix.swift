@@ -236,17 +236,33 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
     /// Visits every stored row slice: `body(row, values of the row's slices, first block, block count)`.
     @inline(__always)
     func forEachRow(
-        _ ro: UnsafePointer<Int32>, _ v: UnsafePointer<S>,
+        _ ro: UnsafePointer<Int32>, _ v: UnsafePointer<S>, blockRows range: Range<Int>? = nil,
         _ body: (_ row: Int, _ slices: UnsafePointer<S>, _ start: Int, _ blocks: Int) -> Void
     ) {
         let r = blockRows, c = blockColumns
-        for br in 0..<blockRowCount {
+        for br in range ?? 0..<blockRowCount {
             let start = Int(ro[br]), nb = Int(ro[br + 1]) - start
             for rr in 0..<r {
                 let i = br * r + rr
                 if i >= rows { break }
                 body(i, v + start * r * c + rr * nb * c, start, nb)
             }
+        }
+    }
+}
+
+extension BlockSparseMatrix {
+    /// `forEachRow` with the block rows split over the worker pool (`Parallel`) in ranges of at
+    /// least `SparseSupport.minimumChunkWork` multiply-adds at `width` lanes per stored entry: for
+    /// bodies that write only their own row's outputs, each computed by one thread in the serial order.
+    @inline(__always)
+    func forEachRowInParallel(
+        _ ro: UnsafePointer<Int32>, _ v: UnsafePointer<S>, width: Int,
+        _ body: (_ row: Int, _ slices: UnsafePointer<S>, _ start: Int, _ blocks: Int) -> Void
+    ) {
+        let minimum = SparseSupport.minimumRows(rows: blockRowCount, stored: blockCount * blockRows * blockColumns, width: width)
+        Parallel.forEachChunk(count: blockRowCount, minimumChunk: minimum) { range in
+            forEachRow(ro, v, blockRows: range, body)
         }
     }
 }
@@ -271,7 +287,7 @@ extension BlockSparseMatrix {
     where V.Scalar == S {
         let c = V.scalarCount, full = columns / c
         withArrays { ro, ci, v in
-            forEachRow(ro, v) { i, slices, start, nb in
+            forEachRowInParallel(ro, v, width: 1) { i, slices, start, nb in
                 var acc = V()
                 var tail: S = 0
                 for kk in 0..<nb {
@@ -306,7 +322,7 @@ extension BlockSparseMatrix {
         typealias V = SIMD8<S>
         let c = blockColumns, full = columns / c
         withArrays { ro, ci, v in
-            forEachRow(ro, v) { i, slices, start, nb in
+            forEachRowInParallel(ro, v, width: width) { i, slices, start, nb in
                 let yr = y + i * ldy
                 var b = 0
                 while b + 32 <= width {
@@ -368,11 +384,13 @@ extension BlockSparseMatrix {
             var b0 = 0
             while b0 < batch {
                 let n = min(t, batch - b0), lanes = (n + 7) / 8 * 8
-                SparseSupport.transposeTile(x, ldx: columns, from: b0, count: n, width: columns, into: xt, ldOut: lanes)
+                SparseSupport.transposeTileInParallel(x, ldx: columns, from: b0, count: n, width: columns, into: xt, ldOut: lanes)
                 gatherTile(xt, ldx: lanes, width: lanes, into: yt, ldy: lanes, accumulate: false)
-                SparseSupport.addTransposedTile(
-                    yt, ldt: lanes, count: n, width: rows, into: y, ldy: rows, from: b0,
-                    accumulate: accumulate)
+                Parallel.forEachChunk(count: rows, minimumChunk: max(8, SparseSupport.minimumChunkWork / lanes)) { r in
+                    SparseSupport.addTransposedTile(
+                        yt + r.lowerBound * lanes, ldt: lanes, count: n, width: r.count, into: y + r.lowerBound, ldy: rows,
+                        from: b0, accumulate: accumulate)
+                }
                 b0 += n
             }
         }
@@ -521,9 +539,9 @@ extension BlockSparseMatrix {
                 var r0 = 0
                 while r0 < count {
                     let n = min(t, count - r0)
-                    SparseSupport.transposeTile(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: t)
-                    SparseSupport.transposeTile(right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: t)
-                    forEachRow(ro, v) { i, _, start, nb in
+                    SparseSupport.transposeTileInParallel(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: t)
+                    SparseSupport.transposeTileInParallel(right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: t)
+                    forEachRowInParallel(ro, v, width: t) { i, _, start, nb in
                         guard nb > 0 else { return }
                         let li = lt + i * t
                         let l0 = SparseSupport.load8(li), l1 = SparseSupport.load8(li + 8)

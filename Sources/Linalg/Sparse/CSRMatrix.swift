@@ -104,7 +104,7 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
     }
 
     /// Re-reads every stored value from a dense source with the layout given at construction
-    /// (same pattern, no reallocation when the storage is not shared).
+    /// (same pattern, no reallocation when the storage is not shared), rows split over the worker pool.
     @_specialize(where S == Float)  // runs every training step, called from NN
     @_specialize(where S == Double)
     package mutating func refreshValues(from dense: UnsafePointer<S>) {
@@ -112,9 +112,13 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
         rowOffsets.withUnsafeBufferPointer { ro in
             columnIndices.withUnsafeBufferPointer { ci in
                 values.withUnsafeMutableBufferPointer { v in
-                    for i in 0..<rows {
-                        let row = dense + i * rs
-                        for k in Int(ro[i])..<Int(ro[i + 1]) { v[k] = row[Int(ci[k]) * cs] }
+                    let vp = v.baseAddress
+                    let minimum = SparseSupport.minimumRows(rows: rows, stored: v.count, width: 1)
+                    Parallel.forEachChunk(count: rows, minimumChunk: minimum) { range in
+                        for i in range {
+                            let row = dense + i * rs
+                            for k in Int(ro[i])..<Int(ro[i + 1]) { vp![k] = row[Int(ci[k]) * cs] }
+                        }
                     }
                 }
             }
@@ -168,14 +172,24 @@ extension CSRMatrix {
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     package func multiply(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
-        S.csrMultiply(self, x, into: y, accumulate: accumulate)
+        forEachRowRange(width: 1) { r in S.csrMultiply(self, rows: r, x, into: y, accumulate: accumulate) }
     }
 
-    /// The Swift loop of `multiply` (Double, and Float without the C kernels).
+    /// Runs `body` on contiguous ranges of rows on the worker pool (`Parallel`): ranges of at
+    /// least `SparseSupport.minimumChunkWork` multiply-adds at `width` lanes per stored entry, so
+    /// that small products stay on the calling thread. Each row is computed by one thread, in the
+    /// serial loop's order.
     @inline(__always)
-    func multiplyLoop(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
+    func forEachRowRange(width: Int, _ body: (Range<Int>) -> Void) {
+        Parallel.forEachChunk(
+            count: rows, minimumChunk: SparseSupport.minimumRows(rows: rows, stored: storedCount, width: width), body)
+    }
+
+    /// The Swift loop of `multiply` on the rows `range` (Double, and Float without the C kernels).
+    @inline(__always)
+    func multiplyLoop(rows range: Range<Int>, _ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
         withArrays { ro, ci, v in
-            for i in 0..<rows {
+            for i in range {
                 var k = Int(ro[i])
                 let end = Int(ro[i + 1])
                 var acc = SIMD8<S>()
@@ -217,18 +231,21 @@ extension CSRMatrix {
         _ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
         accumulate: Bool
     ) {
-        S.csrGatherTile(self, x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
+        forEachRowRange(width: width) { r in
+            S.csrGatherTile(self, rows: r, x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
+        }
     }
 
-    /// The Swift loop of `gatherTile` (Double, and Float on narrow tiles or without the C kernels).
+    /// The Swift loop of `gatherTile` on the rows `range` (Double, and Float on narrow tiles or
+    /// without the C kernels).
     @inline(__always)
     func gatherTileLoop(
-        _ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
+        rows range: Range<Int>, _ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
         accumulate: Bool
     ) {
         typealias V = SIMD8<S>
         withArrays { ro, ci, v in
-            for i in 0..<rows {
+            for i in range {
                 let start = Int(ro[i]), end = Int(ro[i + 1])
                 let yr = y + i * ldy
                 var b = 0
@@ -277,11 +294,13 @@ extension CSRMatrix {
             var b0 = 0
             while b0 < batch {
                 let n = min(t, batch - b0), lanes = (n + 7) / 8 * 8
-                SparseSupport.transposeTile(x, ldx: columns, from: b0, count: n, width: columns, into: xt, ldOut: lanes)
-                gatherTile(xt, ldx: lanes, width: lanes, into: yt, ldy: lanes, accumulate: false)
-                SparseSupport.addTransposedTile(
-                    yt, ldt: lanes, count: n, width: rows, into: y, ldy: rows, from: b0,
-                    accumulate: accumulate)
+                SparseSupport.transposeTileInParallel(x, ldx: columns, from: b0, count: n, width: columns, into: xt, ldOut: lanes)
+                forEachRowRange(width: lanes) { r in
+                    S.csrGatherTile(self, rows: r, xt, ldx: lanes, width: lanes, into: yt, ldy: lanes, accumulate: false)
+                    SparseSupport.addTransposedTile(
+                        yt + r.lowerBound * lanes, ldt: lanes, count: n, width: r.count, into: y + r.lowerBound, ldy: rows,
+                        from: b0, accumulate: accumulate)
+                }
                 b0 += n
             }
         }
@@ -421,21 +440,23 @@ extension CSRMatrix {
                 var r0 = 0
                 while r0 < count {
                     let n = min(t, count - r0)
-                    SparseSupport.transposeTile(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: t)
-                    SparseSupport.transposeTile(right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: t)
-                    for i in 0..<rows {
-                        let start = Int(ro[i]), end = Int(ro[i + 1])
-                        guard start < end else { continue }
-                        let li = lt + i * t
-                        let l0 = SparseSupport.load8(li), l1 = SparseSupport.load8(li + 8)
-                        let l2 = SparseSupport.load8(li + 16), l3 = SparseSupport.load8(li + 24)
-                        let gr = g + i * ldg
-                        for k in start..<end {
-                            let j = Int(ci[k]), p = rt + j * t
-                            let s0: SIMD8<S> = l0 * SparseSupport.load8(p) + l1 * SparseSupport.load8(p + 8)
-                            let s1: SIMD8<S> = l2 * SparseSupport.load8(p + 16) + l3 * SparseSupport.load8(p + 24)
-                            let s = s0 + s1
-                            gr[j] += SparseSupport.sum(s)
+                    SparseSupport.transposeTileInParallel(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: t)
+                    SparseSupport.transposeTileInParallel(right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: t)
+                    forEachRowRange(width: t) { range in
+                        for i in range {
+                            let start = Int(ro[i]), end = Int(ro[i + 1])
+                            guard start < end else { continue }
+                            let li = lt + i * t
+                            let l0 = SparseSupport.load8(li), l1 = SparseSupport.load8(li + 8)
+                            let l2 = SparseSupport.load8(li + 16), l3 = SparseSupport.load8(li + 24)
+                            let gr = g + i * ldg
+                            for k in start..<end {
+                                let j = Int(ci[k]), p = rt + j * t
+                                let s0: SIMD8<S> = l0 * SparseSupport.load8(p) + l1 * SparseSupport.load8(p + 8)
+                                let s1: SIMD8<S> = l2 * SparseSupport.load8(p + 16) + l3 * SparseSupport.load8(p + 24)
+                                let s = s0 + s1
+                                gr[j] += SparseSupport.sum(s)
+                            }
                         }
                     }
                     r0 += n
@@ -459,11 +480,14 @@ extension CSRMatrix where S == Float {
                 var r0 = 0
                 while r0 < count {
                     let n = min(t, count - r0), lanes = (n + 15) / 16 * 16, lt = ws, rt = ws + rows * lanes
-                    SparseSupport.transposeTile(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: lanes)
-                    SparseSupport.transposeTile(right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: lanes)
-                    moduli_csr_sddmm_f32(
-                        Int64(rows), Int64(columns), ro, ci, lt, rt, Int64(lanes), g, Int64(ldg),
-                        Int32(SparseSupport.floatKernelLevel))
+                    SparseSupport.transposeTileInParallel(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: lanes)
+                    SparseSupport.transposeTileInParallel(
+                        right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: lanes)
+                    forEachRowRange(width: lanes) { r in
+                        moduli_csr_sddmm_f32(
+                            Int64(r.count), Int64(columns), ro + r.lowerBound, ci, lt + r.lowerBound * lanes, rt, Int64(lanes),
+                            g + r.lowerBound * ldg, Int64(ldg), Int32(SparseSupport.floatKernelLevel))
+                    }
                     r0 += n
                 }
             }
@@ -477,30 +501,31 @@ extension Float {
     /// `CSRMatrix.multiply`: the C kernel (hardware gathers of eight x entries, two accumulators)
     /// on an AVX2 CPU, else the Swift loop.
     public static func csrMultiply(
-        _ a: CSRMatrix<Float>, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+        _ a: CSRMatrix<Float>, rows r: Range<Int>, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
         accumulate: Bool
     ) {
         let level = SparseSupport.floatKernelLevel
-        guard level > 0 else { a.multiplyLoop(x, into: y, accumulate: accumulate); return }
+        guard level > 0 else { a.multiplyLoop(rows: r, x, into: y, accumulate: accumulate); return }
         a.withArrays { ro, ci, v in
-            moduli_csr_multiply_f32(Int64(a.rows), ro, ci, v, x, y, accumulate ? 1 : 0, Int32(level))
+            moduli_csr_multiply_f32(
+                Int64(r.count), ro + r.lowerBound, ci, v, x, y + r.lowerBound, accumulate ? 1 : 0, Int32(level))
         }
     }
 
     /// The CSR gather tile: the C kernel at the CPU's vector width (AVX2/FMA or AVX-512) for tiles
     /// at least 8 wide, else the Swift loop.
     public static func csrGatherTile(
-        _ a: CSRMatrix<Float>, _ x: UnsafePointer<Float>, ldx: Int, width: Int,
+        _ a: CSRMatrix<Float>, rows r: Range<Int>, _ x: UnsafePointer<Float>, ldx: Int, width: Int,
         into y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool
     ) {
         let level = SparseSupport.floatKernelLevel
         guard width >= 8, level > 0 else {
-            a.gatherTileLoop(x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
+            a.gatherTileLoop(rows: r, x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
             return
         }
         a.withArrays { ro, ci, v in
             moduli_csr_gather_f32(
-                Int64(a.rows), ro, ci, v, x, Int64(ldx), Int64(width), y, Int64(ldy),
+                Int64(r.count), ro + r.lowerBound, ci, v, x, Int64(ldx), Int64(width), y + r.lowerBound * ldy, Int64(ldy),
                 accumulate ? 1 : 0, Int32(level))
         }
     }
@@ -522,18 +547,18 @@ extension Float {
 extension Double {
     /// `CSRMatrix.multiply`: the Swift loop.
     public static func csrMultiply(
-        _ a: CSRMatrix<Double>, _ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>,
+        _ a: CSRMatrix<Double>, rows r: Range<Int>, _ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>,
         accumulate: Bool
     ) {
-        a.multiplyLoop(x, into: y, accumulate: accumulate)
+        a.multiplyLoop(rows: r, x, into: y, accumulate: accumulate)
     }
 
     /// The CSR gather tile: the Swift loop.
     public static func csrGatherTile(
-        _ a: CSRMatrix<Double>, _ x: UnsafePointer<Double>, ldx: Int, width: Int,
+        _ a: CSRMatrix<Double>, rows r: Range<Int>, _ x: UnsafePointer<Double>, ldx: Int, width: Int,
         into y: UnsafeMutablePointer<Double>, ldy: Int, accumulate: Bool
     ) {
-        a.gatherTileLoop(x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
+        a.gatherTileLoop(rows: r, x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
     }
 
     /// The CSR SDDMM: the Swift loop.

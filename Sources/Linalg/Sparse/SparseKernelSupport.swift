@@ -9,6 +9,32 @@ enum SparseSupport {
     /// (the Swift SIMD8 kernels run), 1 AVX2 with FMA, 2 AVX-512F; read once from CPUID/XGETBV.
     static let floatKernelLevel = Int(moduli_sparse_cpu_level())
 
+    /// The least work, in multiply-adds, that a sparse kernel hands to one thread of the worker
+    /// pool: below two such chunks a product runs on the calling thread. About 10 microseconds of
+    /// gathers, several times the pool's round trip (`Parallel.measureDispatchNanoseconds`,
+    /// docs/decisions.md).
+    static let minimumChunkWork = 32768
+
+    /// Rows per chunk of a product over `rows` rows with `stored` entries at `width` lanes each:
+    /// enough rows for `minimumChunkWork` multiply-adds.
+    static func minimumRows(rows: Int, stored: Int, width: Int) -> Int {
+        let perRow = max(1, stored * max(1, width) / max(1, rows))
+        return max(1, (minimumChunkWork + perRow - 1) / perRow)
+    }
+
+    /// `transposeTile` with the output rows (columns of x) split over the worker pool: each
+    /// output row is written by one thread.
+    @inline(__always)
+    static func transposeTileInParallel<S: BLASScalar>(
+        _ x: UnsafePointer<S>, ldx: Int, from r0: Int, count: Int, width: Int,
+        into out: UnsafeMutablePointer<S>, ldOut: Int
+    ) {
+        Parallel.forEachChunk(count: width, minimumChunk: max(8, minimumChunkWork / max(1, ldOut))) { c in
+            transposeTile(
+                x + c.lowerBound, ldx: ldx, from: r0, count: count, width: c.count, into: out + c.lowerBound * ldOut, ldOut: ldOut)
+        }
+    }
+
     /// Width of a batch tile: the row-layout kernels transpose `tile` samples at a time into a
     /// workspace, and the SDDMM reduces over `tile` rows of the sequence at a time.
     static let tile = 32

@@ -159,8 +159,7 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
     /// Multiplies a masked slot's values by its mask (keeps pruned weights exactly zero).
     public func applyMask(_ slot: ParameterSlot) {
         guard isMasked[slot.index] else { return }
-        let v = value(slot), m = mask(slot)
-        for i in 0..<infos[slot.index].count { v[i] *= m[i] }
+        Kernels.multiplyInPlace(value(slot), by: mask(slot), count: infos[slot.index].count)
     }
 
     /// Applies every mask in force.

@@ -40,13 +40,22 @@ public enum CrossEntropy {
         var correct = 0
         logits.withUnsafeBufferPointer { px in
             dLogits.withUnsafeMutableBufferPointer { pd in
-                for row in 0..<n {
-                    let t = targets[row]
-                    let r = Kernels.crossEntropyRow(
-                        px.baseAddress! + row * c, count: c, target: t,
-                        gradient: pd.baseAddress! + row * c, scale: scale)
-                    total += r.loss
-                    if r.argmax == t { correct += 1 }
+                targets.withUnsafeBufferPointer { pt in
+                    // Rows on the worker pool; their losses added in row order on this thread.
+                    withUnsafeTemporaryAllocation(of: (Double, Bool).self, capacity: max(1, n)) { rowResults in
+                        let (x, d, l) = (px.baseAddress!, pd.baseAddress!, rowResults.baseAddress!)
+                        Parallel.forEachChunk(count: n, minimumChunk: max(1, Parallel.minimumElementwiseChunk / max(1, c))) { rows in
+                            for row in rows {
+                                let t = pt[row]
+                                let r = Kernels.crossEntropyRow(x + row * c, count: c, target: t, gradient: d + row * c, scale: scale)
+                                (l + row).initialize(to: (r.loss, r.argmax == t))
+                            }
+                        }
+                        for row in 0..<n {
+                            total += l[row].0
+                            if l[row].1 { correct += 1 }
+                        }
+                    }
                 }
             }
         }

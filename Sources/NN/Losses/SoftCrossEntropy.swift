@@ -22,7 +22,8 @@ public enum SoftCrossEntropy {
         return (loss, d)
     }
 
-    /// The mean loss; overwrites `dLogits` (preallocated, `N x C`) with dLoss/dLogits. No allocation.
+    /// The mean loss; overwrites `dLogits` (preallocated, `N x C`) with dLoss/dLogits. Rows run on
+    /// the worker pool; the row losses are added in row order, as on one thread.
     @inlinable
     @discardableResult
     public static func lossAndGradient<S: BLASScalar>(
@@ -39,10 +40,16 @@ public enum SoftCrossEntropy {
         logits.withUnsafeBufferPointer { px in
             targets.withUnsafeBufferPointer { pp in
                 dLogits.withUnsafeMutableBufferPointer { pd in
-                    for row in 0..<n {
-                        total += Kernels.softCrossEntropyRow(
-                            px.baseAddress! + row * c, pp.baseAddress! + row * c, count: c,
-                            gradient: pd.baseAddress! + row * c, scale: scale)
+                    // Rows on the worker pool; their losses added in row order on this thread.
+                    withUnsafeTemporaryAllocation(of: Double.self, capacity: max(1, n)) { losses in
+                        let (x, p, d, l) = (px.baseAddress!, pp.baseAddress!, pd.baseAddress!, losses.baseAddress!)
+                        Parallel.forEachChunk(count: n, minimumChunk: max(1, Parallel.minimumElementwiseChunk / max(1, c))) { rows in
+                            for row in rows {
+                                l[row] = Kernels.softCrossEntropyRow(
+                                    x + row * c, p + row * c, count: c, gradient: d + row * c, scale: scale)
+                            }
+                        }
+                        for row in 0..<n { total += l[row] }
                     }
                 }
             }

@@ -76,12 +76,15 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
                     let decay = decoupled ? Scalar(1 - lr * weightDecay) : 1
                     // Float runs 8 lanes at a time (the scalar loop does not vectorize), with identical
                     // results: each lane does the same IEEE operations.
-                    let at = range.lowerBound
-                    Scalar.adamUpdate(
-                        parameters: p.baseAddress! + at, gradients: g.baseAddress! + at,
-                        firstMoments: mb.baseAddress! + at, secondMoments: vb.baseAddress! + at,
-                        count: range.count, l2: l2, b1: b1, b2: b2, c1: c1, c2: c2, stepSize: stepSize,
-                        bc2Root: bc2Root, eps: eps, decay: decay)
+                    // Ranges of the run on the worker pool: each entry's update is the same wherever it runs.
+                    let (pp, gp, mp, vp) = (p.baseAddress!, g.baseAddress!, mb.baseAddress!, vb.baseAddress!)
+                    Parallel.forEachChunk(count: range.count, minimumChunk: Parallel.minimumElementwiseChunk) { sub in
+                        let at = range.lowerBound + sub.lowerBound
+                        Scalar.adamUpdate(
+                            parameters: pp + at, gradients: gp + at, firstMoments: mp + at, secondMoments: vp + at,
+                            count: sub.count, l2: l2, b1: b1, b2: b2, c1: c1, c2: c2, stepSize: stepSize,
+                            bc2Root: bc2Root, eps: eps, decay: decay)
+                    }
                 }
                 store.maskState(mb.baseAddress!)
                 store.maskState(vb.baseAddress!)

@@ -83,16 +83,14 @@ extension ParameterStore {
     /// run unspecialized (a tenth of a pruned language-model step).
     @inlinable public func maskGradients() {
         for s in slots where isMasked[s.index] {
-            let g = gradient(s), m = mask(s)
-            for i in 0..<info(s).count { g[i] *= m[i] }
+            Kernels.multiplyInPlace(gradient(s), by: mask(s), count: info(s).count)
         }
     }
 
     /// Multiplies optimizer state laid out like this store by the masks in force.
     func maskState(_ state: UnsafeMutablePointer<Scalar>) {
         for s in slots where isMasked[s.index] {
-            let o = info(s).offset, m = mask(s)
-            for i in 0..<info(s).count { state[o + i] *= m[i] }
+            Kernels.multiplyInPlace(state + info(s).offset, by: mask(s), count: info(s).count)
         }
     }
 }
