@@ -83,8 +83,18 @@ public enum Parallel {
         }
     }
 
-    /// Replaces every call's `minimumChunk` by `chunk` (0 restores them): lets tests split small
-    /// problems over the threads.
+    /// Test support: holds the pool at `count` threads until `unpinThreadCount()`, whatever
+    /// `setThreadCount` is called with meanwhile (a trainer of another test in the same process),
+    /// so that a test can check the pool's split at the sizes it chose.
+    package static func pinThreadCount(_ count: Int) {
+        WorkerPool.shared.resize(0, pin: max(1, min(count, maximumThreadCount)))
+    }
+
+    /// Ends `pinThreadCount`: the pool takes the size `setThreadCount` asked for last.
+    package static func unpinThreadCount() { WorkerPool.shared.resize(0, pin: 0) }
+
+    /// Test support: replaces every call's `minimumChunk` by `chunk` (0 restores them), so that
+    /// small test problems split over the threads.
     package static func setMinimumChunkOverride(_ chunk: Int) {
         WorkerPool.shared.minimumChunkOverride.store(max(0, chunk), ordering: .relaxed)
     }
@@ -124,6 +134,11 @@ final class WorkerPool: @unchecked Sendable {
         let body: (Range<Int>) -> Void
     }
 
+    /// Chunk `index` of `chunks` contiguous ranges covering `0..<count`.
+    static func range(_ index: Int, count: Int, chunks: Int) -> Range<Int> {
+        (index * count / chunks)..<((index + 1) * count / chunks)
+    }
+
     let threads = Atomic<Int>(1)
     let minimumChunkOverride = Atomic<Int>(0)
     private let state = Atomic<UInt64>(0)
@@ -160,10 +175,18 @@ final class WorkerPool: @unchecked Sendable {
         busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
     }
 
-    func resize(_ n: Int) {
+    /// The size `setThreadCount` asked for last, and the size a test pinned (0: none); both
+    /// read and written only while `busy` is held.
+    private var requested = 1
+    private var pinned = 0
+
+    /// Sizes the pool to `n` threads, or, with `pin`, holds it at `pin` threads until a call with
+    /// `pin: 0` (meanwhile `setThreadCount` only records its size, applied when the pin ends).
+    func resize(_ n: Int, pin: Int? = nil) {
         while !acquire() { moduli_spin_pause() }
         defer { busy.store(false, ordering: .releasing) }
-        let wanted = n - 1
+        if let pin { pinned = pin } else { requested = n }
+        let wanted = (pinned > 0 ? pinned : requested) - 1
         if wanted < workers.count {
             active.store(wanted, ordering: .sequentiallyConsistent)
             pthread_mutex_lock(mutex)
@@ -197,7 +220,12 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Runs `chunks` (2 or more) chunks of `0..<count` on the caller and the workers.
     func run(count: Int, chunks: Int, _ body: (Range<Int>) -> Void) {
-        guard acquire() else { body(0..<count); return }
+        guard acquire() else {
+            // The pool is taken (a nested call, or another thread's): the same ranges, one after
+            // another on the caller, so a call's ranges never depend on what else runs.
+            for index in 0..<chunks { body(Self.range(index, count: count, chunks: chunks)) }
+            return
+        }
         withoutActuallyEscaping(body) { body in
             var descriptor = Job(count: count, chunks: chunks, body: body)
             withUnsafeMutablePointer(to: &descriptor) { pointer in
@@ -245,7 +273,7 @@ final class WorkerPool: @unchecked Sendable {
     @inline(never)
     private static func runChunk(_ pointer: UnsafePointer<Job>, _ index: Int, _ chunks: Int) {
         let count = pointer.pointee.count
-        pointer.pointee.body((index * count / chunks)..<((index + 1) * count / chunks))
+        pointer.pointee.body(Self.range(index, count: pointer.pointee.count, chunks: pointer.pointee.chunks))
     }
 
     private func workerLoop(index: Int) {
