@@ -96,7 +96,9 @@ import Sparsity
         #expect(try threads("own-s0") == 7)
         #expect(try threads("shared-s0") == 3)
         #expect(SweepSpec.largestThreads(configs) == 7)
-        #expect(SweepSpec.givesThreads(["--threads=2"]) && !SweepSpec.givesThreads(["--thread", "2"]))
+        let adding = try TaskRegistry.task(named: "adding")
+        #expect(try adding.keys(givenBy: ["--lr", "1", "--threads=2"]) == ["training.optimizer.learningRate", "training.threads"])
+        #expect(throws: OptionError.self) { try adding.keys(givenBy: ["--thread", "2"]) }
     }
 
     @Test func autoDecidesByDensityAloneForSmallWeightsAndByTimeForLargeOnes() {

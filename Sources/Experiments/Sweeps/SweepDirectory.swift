@@ -185,7 +185,8 @@ public struct SweepDirectory: Sendable {
         try FileIO.refuseSymbolicLink(file("configs").path, role: "the sweep's configuration directory")
         for (run, data) in configs {
             let url = configFile(of: run)
-            if let old = try? Data(contentsOf: url), old == data { continue }
+            let old = try? RunDirectory.readFile(atPath: url.path, maximumBytes: TaskRegistry.maximumConfigBytes, hint: "")
+            if old == data { continue }
             try RunDirectory.writeAtomically(data, to: url)
         }
     }

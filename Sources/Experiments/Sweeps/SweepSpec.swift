@@ -179,7 +179,9 @@ public struct SweepSpec: Codable, Sendable, Equatable {
         for c in configurations {
             do {
                 var arguments = base + c.flags
-                if let threads, !Self.givesThreads(arguments) { arguments += ["--threads", String(threads)] }
+                if let threads, try !registered.keys(givenBy: arguments).contains("training.threads") {
+                    arguments += ["--threads", String(threads)]
+                }
                 let resolved = try registered.resolvedConfigFiles(arguments: arguments, seeds: seeds)
                 for (seed, data) in zip(seeds, resolved) { files[SweepRun.name(configuration: c.name, seed: seed)] = data }
             } catch let e as OptionError {
@@ -199,11 +201,6 @@ public struct SweepSpec: Codable, Sendable, Equatable {
             }
         }
         return runs.compactMap { run in files[run.name].map { (run, $0) } }
-    }
-
-    /// Whether `flags` set the thread count (`--threads N` or `--threads=N`).
-    static func givesThreads(_ flags: [String]) -> Bool {
-        flags.contains { $0 == "--threads" || $0.hasPrefix("--threads=") }
     }
 
     /// The largest `training.threads` among resolved configurations (config.json bytes), or nil

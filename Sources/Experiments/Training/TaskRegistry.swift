@@ -19,6 +19,7 @@ public struct RegisteredTask: Sendable {
     /// Every option of `moduli train <task>`, as flags (`--hidden`, `--bias/--no-bias`).
     public let optionFlags: [String]
     private let resolveArguments: @Sendable ([String], [UInt64]) throws -> [Data]
+    private let givenKeys: @Sendable ([String]) throws -> [String]
     private let runConfig: @Sendable (Data, String, RunDirectory, Bool, Bool) throws -> RunSummary?
     private let evaluateRun: @Sendable (String, EvaluationOptions) throws -> [String: Double]
     private let exportRun: @Sendable (String, Bool, Bool) throws -> Data
@@ -32,6 +33,7 @@ public struct RegisteredTask: Sendable {
         type = Task.self
         reportProbe = Task.reportProbe
         optionFlags = TaskOptions<Task>.declarations.map(\.flag)
+        givenKeys = { arguments in try OptionParser.parse(arguments, table: TaskOptions<Task>.declarations).map(\.option.key) }
         resolveArguments = { arguments, seeds in
             var config = try TaskOptions<Task>.resolve(arguments).config
             try Trainer<Task>.validate(config)
@@ -93,6 +95,9 @@ public struct RegisteredTask: Sendable {
     public func evaluate(runAt path: String, _ options: EvaluationOptions = EvaluationOptions()) throws -> [String: Double] {
         try evaluateRun(path, options)
     }
+    /// The configuration keys that `arguments` (options of `moduli train <task>`) give, in order;
+    /// the errors of a malformed list (`OptionError`) name the option.
+    public func keys(givenBy arguments: [String]) throws -> [String] { try givenKeys(arguments) }
 
     /// The resolved and validated configuration of `arguments` (options of `moduli train <task>`)
     /// at each of `seeds` (its `training.seed`), as the bytes of its config.json: `moduli train
