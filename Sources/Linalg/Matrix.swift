@@ -26,7 +26,14 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
         precondition(rows >= 0 && columns >= 0, "Matrix sizes must be non-negative, got \(rows) x \(columns)")
         self.rows = rows
         self.columns = columns
-        self.storage = [Scalar](repeating: value, count: rows * columns)
+        let count = rows * columns
+        self.storage = [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 {
+                LargePages.advise(buffer.baseAddress!, bytes: count * MemoryLayout<Scalar>.stride)
+                buffer.baseAddress!.initialize(repeating: value, count: count)
+            }
+            initialized = count
+        }
     }
 
     /// A matrix over existing row-major elements.
@@ -48,7 +55,10 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
         self.columns = columns
         let count = rows * columns
         self.storage = try [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if count > 0 { try body(buffer.baseAddress!) }
+            if count > 0 {
+                LargePages.advise(buffer.baseAddress!, bytes: count * MemoryLayout<Scalar>.stride)
+                try body(buffer.baseAddress!)
+            }
             initialized = count
         }
     }

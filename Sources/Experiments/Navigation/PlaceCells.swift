@@ -5,7 +5,6 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Dispatch
 import Linalg
 
 /// A population of place cells with centres in the box of `TrajectorySimulator`.
@@ -91,47 +90,37 @@ public struct PlaceCells: Sendable {
 
     /// `P x N`: the code of every row of `positions` (`P x 2`, metres).
     ///
-    /// `threads` (>= 1) splits the rows into that many contiguous parts computed concurrently (at
-    /// most one part per 64 rows); every row is computed alone, so the result does not depend on it.
-    public func codes(for positions: Matrix<Float>, threads: Int = 1) -> Matrix<Float> {
+    /// Rows are split over the worker pool (`Parallel`, sized by `--threads`); every row is computed
+    /// by one thread alone, so the result does not depend on the thread count.
+    public func codes(for positions: Matrix<Float>) -> Matrix<Float> {
         precondition(positions.columns == 2, "Positions need 2 columns (x, y), got \(positions.columns)")
-        precondition(threads >= 1, "threads must be at least 1, got \(threads)")
         return Matrix(rows: positions.rows, columns: count) { out in
-            positions.withUnsafeBufferPointer { p in
-                writeCodes(p.baseAddress!, rows: positions.rows, into: out, threads: threads)
-            }
+            positions.withUnsafeBufferPointer { p in writeCodes(p.baseAddress!, rows: positions.rows, into: out) }
         }
     }
 
     /// Writes the codes of `positions` (`P x 2`) into `codes` (`P x N`, reused across calls so that
-    /// a training step allocates nothing); `threads` as in `codes(for:threads:)`.
-    public func writeCodes(for positions: Matrix<Float>, into codes: inout Matrix<Float>, threads: Int = 1) {
+    /// a training step allocates nothing), on the worker pool as `codes(for:)`.
+    public func writeCodes(for positions: Matrix<Float>, into codes: inout Matrix<Float>) {
         precondition(positions.columns == 2, "Positions need 2 columns (x, y), got \(positions.columns)")
         precondition(
             codes.rows == positions.rows && codes.columns == count,
             "Codes must be \(positions.rows) x \(count), got \(codes.rows) x \(codes.columns)")
-        precondition(threads >= 1, "threads must be at least 1, got \(threads)")
         guard positions.rows > 0 else { return }
         codes.withUnsafeMutableBufferPointer { out in
-            positions.withUnsafeBufferPointer { p in
-                writeCodes(p.baseAddress!, rows: positions.rows, into: out.baseAddress!, threads: threads)
-            }
+            positions.withUnsafeBufferPointer { p in writeCodes(p.baseAddress!, rows: positions.rows, into: out.baseAddress!) }
         }
     }
 
-    /// Splits the rows over `threads` concurrent parts (see `codes(for:threads:)`).
-    private func writeCodes(
-        _ positions: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
-        threads: Int
-    ) {
-        let parts = max(1, min(threads, rows / 64))
-        guard parts > 1 else { return writeCodeRows(positions, rows: rows, into: out) }
+    /// Rows per chunk of the worker pool: a row costs about 3 N exponentials and sums (N = 512: a
+    /// few microseconds), so 16 rows outweigh the pool's round trip several times.
+    static let minimumRowsPerChunk = 16
+
+    /// Splits the rows over the worker pool (each row written by one thread).
+    private func writeCodes(_ positions: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
         let n = count
-        // The parts read shared positions and write disjoint rows of `out`, which outlives the call.
-        nonisolated(unsafe) let source = positions, target = out
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let first = rows * part / parts, end = rows * (part + 1) / parts
-            writeCodeRows(source + 2 * first, rows: end - first, into: target + first * n)
+        Parallel.forEachChunk(count: rows, minimumChunk: Self.minimumRowsPerChunk) { r in
+            writeCodeRows(positions + 2 * r.lowerBound, rows: r.count, into: out + r.lowerBound * n)
         }
     }
 

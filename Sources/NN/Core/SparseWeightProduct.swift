@@ -290,16 +290,21 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     private func signature<S: BLASScalar>(of store: ParameterStore<S>) -> MaskSignature {
         let masked = store.isMasked[weight.index]
         guard masked else { return MaskSignature(masked: false, kept: outputs * inputs, hash: 0) }
-        let m = store.mask(weight)
-        var kept = 0, hash: UInt64 = 0
-        for i in 0..<(outputs * inputs) {
-            var x = UInt64(truncatingIfNeeded: i &+ 1) &* 0x9E37_79B9_7F4A_7C15
-            x ^= x >> 29
-            x &*= 0xBF58_476D_1CE4_E5B9
-            let keep = m[i] != 0
-            kept &+= keep ? 1 : 0
-            hash &+= keep ? x : 0
+        // Chunks of 65,536 entries on the worker pool; the wrapping sums do not depend on the order.
+        let m = UnsafePointer(store.mask(weight))
+        let parts = Parallel.chunkResults(count: outputs * inputs, chunk: 1 << 16) { range -> (Int, UInt64) in
+            var kept = 0, hash: UInt64 = 0
+            for i in range {
+                var x = UInt64(truncatingIfNeeded: i &+ 1) &* 0x9E37_79B9_7F4A_7C15
+                x ^= x >> 29
+                x &*= 0xBF58_476D_1CE4_E5B9
+                let keep = m[i] != 0
+                kept &+= keep ? 1 : 0
+                hash &+= keep ? x : 0
+            }
+            return (kept, hash)
         }
+        let kept = parts.reduce(0) { $0 &+ $1.0 }, hash = parts.reduce(UInt64(0)) { $0 &+ $1.1 }
         return MaskSignature(masked: true, kept: kept, hash: hash)
     }
 }

@@ -1,0 +1,88 @@
+#!/bin/bash
+# The training step and whole runs at 1 and 2 threads (or the counts in THREADS), side by side in one
+# run of one binary: the tables of BENCHMARKS.md's "Threads" section.
+#
+# Usage: Tools/bench_threads.sh [MODULI] [PART...]
+#   MODULI  the moduli binary (default .build/release/moduli; build it with `make build`)
+#   PART    steps (the pruned navigation step, Ng 1024 and 4096, sparse and dense), auto (what
+#           --recurrent-kernels auto picks, beside both), runs (a whole small navigation run and a
+#           small language run); default: all three.
+# Environment: THREADS (default "1 2"), ROUNDS (default 3: the step rows are timed ROUNDS times,
+# thread counts interleaved, and the median of the rounds' medians is shown), OUT (where the runs
+# go; default a temporary directory, removed at the end).
+# The machine should be otherwise idle: a second busy process on a 2-core machine halves the
+# 2-thread figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODULI=${1:-.build/release/moduli}
+shift || true
+PARTS=${*:-steps auto runs}
+THREADS=${THREADS:-1 2}
+ROUNDS=${ROUNDS:-3}
+OUT=${OUT:-$(mktemp -d)}
+[ -z "${KEEP_OUT:-}" ] && trap 'rm -rf "$OUT"' EXIT
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+
+# One table row: the median step (ms) at each thread count, then the speed-up of the last over the first.
+step_row() { # label, bench options, task options
+  local label=$1 bench=$2 task=$3 t r
+  declare -A samples
+  for r in $(seq "$ROUNDS"); do
+    for t in $THREADS; do
+      # shellcheck disable=SC2086
+      samples[$t]+="$("$MODULI" bench train $bench navigation $task --threads "$t" 2>/dev/null | field medianMs) "
+    done
+  done
+  local line="| $label |" first="" last=""
+  for t in $THREADS; do
+    last=$(echo "${samples[$t]}" | tr ' ' '\n' | grep . | median)
+    [ -z "$first" ] && first=$last
+    line+=" $(printf '%.1f' "$last") |"
+  done
+  echo "$line $(awk -v a="$first" -v b="$last" 'BEGIN {printf "%.2fx", a / b}') |"
+}
+
+if [[ " $PARTS " == *" steps "* ]]; then
+  echo "| pruned step (--pruned 0.9) | $(for t in $THREADS; do printf '%s thr ms | ' "$t"; done)speed-up |"
+  echo "|---|$(for _ in $THREADS; do printf -- '---|'; done)---|"
+  for h in 1024 4096; do
+    steps="--steps 5 --warmup 2"; [ "$h" = 4096 ] && steps="--steps 2 --warmup 1"
+    for k in sparse dense; do
+      step_row "Ng $h, $k" "$steps --pruned 0.9" "--preset paper --hidden $h --recurrent-kernels $k"
+    done
+  done
+fi
+
+if [[ " $PARTS " == *" auto "* ]]; then
+  echo
+  echo "What --recurrent-kernels auto picks per pruned weight (its timings, ms per product), and the step it gives:"
+  for h in 1024 4096; do
+    steps="--steps 3 --warmup 1"; [ "$h" = 4096 ] && steps="--steps 2 --warmup 1"
+    for t in $THREADS; do
+      # shellcheck disable=SC2086
+      line=$("$MODULI" bench train $steps --pruned 0.9 navigation --preset paper --hidden "$h" --threads "$t" 2>/dev/null)
+      echo "Ng $h, $t threads: step $(echo "$line" | field medianMs) ms; $(echo "$line" | sed -n 's/.*"kernelDecisions":\(\[[^]]*\]\).*/\1/p')"
+    done
+  done
+fi
+
+if [[ " $PARTS " == *" runs "* ]]; then
+  echo
+  echo "| whole run | $(for t in $THREADS; do printf '%s thr s | ' "$t"; done)model bytes equal across thread counts |"
+  echo "|---|$(for _ in $THREADS; do printf -- '---|'; done)---|"
+  run_row() { # label, task and options
+    local label=$1 line="| $1 |" t start sums=""
+    shift
+    for t in $THREADS; do
+      start=$(date +%s.%N)
+      "$MODULI" train "$@" --threads "$t" --quiet --out "$OUT/$label-t$t" >/dev/null
+      line+=" $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}') |"
+      sums+="$(sha256sum "$OUT/$label-t$t/model.safetensors" | cut -c1-64)\n"
+    done
+    echo "$line $([ "$(printf "$sums" | sort -u | wc -l)" = 1 ] && echo yes || echo no) |"
+  }
+  run_row navigation-small navigation --preset small --moduli torus
+  run_row language-small language --preset small --moduli torus
+fi
