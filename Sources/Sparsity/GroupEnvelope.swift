@@ -88,10 +88,12 @@ public struct GroupEnvelope: Sendable, Equatable {
         // Between events, sum_i theta_i(eta) = slope eta + offset.
         var slope = 0.0, offset = 0.0
         let k = Double(keptGroups)
-        var eta = events.last?.eta ?? 0
+        var eta = events.last?.eta ?? 0, previous = 0.0
         for e in events {
             if slope * e.eta + offset >= k {
-                eta = (k - offset) / slope
+                // The sum reaches k in [previous, e.eta]; where it is flat (every rising group saturated
+                // exactly at k, up to rounding) any point of the flat part will do: its start.
+                eta = slope > 0 ? min(max((k - offset) / slope, previous), e.eta) : previous
                 break
             }
             if e.start {
@@ -99,6 +101,7 @@ public struct GroupEnvelope: Sendable, Equatable {
             } else {
                 slope -= a[e.group]; offset += b[e.group] + 1
             }
+            previous = e.eta
         }
         for i in nonZero { theta[i] = min(1, max(0, a[i] * eta - b[i])) }
         return theta
