@@ -10,9 +10,11 @@ import _TestSupport
         let dir = TestFiles.temporaryDirectory("moduli-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try CLITests.moduli(
-            ["train", "adding", "--out", dir + "/run", "--group-envelope-units", "2", "--group-envelope-lambda", "5"] + ConfigErrorTests.tiny)
+            ["train", "adding", "--out", dir + "/run", "--group-envelope-units", "2", "--group-envelope-lambda", "5"]
+                + ConfigErrorTests.tiny)
         #expect(r.status == 0, "\(r.err)")
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/run/summary.json"))) as? [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/run/summary.json"))) as? [String: Any]
         #expect(summary?["keptUnits"] as? Int == 2)
     }
 

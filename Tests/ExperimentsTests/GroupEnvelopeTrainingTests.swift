@@ -10,7 +10,9 @@ import NN
 
 @Suite struct GroupEnvelopeTrainingTests {
     /// Trains `config` in a fresh directory and returns the summary and the final parameter store.
-    static func train<Task: TrainingTask>(_ task: Task.Type, _ config: RunConfig<Task.Options>) throws -> (RunSummary, ParameterStore<Float>, [HiddenUnitAxis]) {
+    static func train<Task: TrainingTask>(_ task: Task.Type, _ config: RunConfig<Task.Options>) throws -> (
+        RunSummary, ParameterStore<Float>, [HiddenUnitAxis]
+    ) {
         let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         var loop = try TrainingLoop(

@@ -56,7 +56,9 @@ import Testing
         for (part, owned) in [(HiddenUnitGroups.Part.whole, false), (.owned, true)] {
             let got = groups.norms(part, in: store)
             let want = Self.naiveNorms(store, axes: axes, hidden: 5, owned: owned)
-            for j in 0..<5 { #expect(abs(got[j] - want[j]) <= 1e-12 * max(1, want[j]), "\(kind) \(part) unit \(j): \(got[j]) vs \(want[j])") }
+            for j in 0..<5 {
+                #expect(abs(got[j] - want[j]) <= 1e-12 * max(1, want[j]), "\(kind) \(part) unit \(j): \(got[j]) vs \(want[j])")
+            }
         }
         // The owned parts are disjoint and cover every entry on the axes: their squares add up to the tensors'.
         let total = Set(axes.map(\.slot)).reduce(0.0) { sum, s in

@@ -173,7 +173,8 @@ import Testing
                     for i in prox.indices {
                         for e in prox[i].indices {
                             #expect(
-                                abs(prox[i][e] - oracle[i][e]) <= 1e-9, "instance \(m), k \(k), s \(s), group \(i): \(prox[i]) vs \(oracle[i])")
+                                abs(prox[i][e] - oracle[i][e]) <= 1e-9,
+                                "instance \(m), k \(k), s \(s), group \(i): \(prox[i]) vs \(oracle[i])")
                         }
                     }
                     // No nearby or random point has a lower objective (computed with `value`).

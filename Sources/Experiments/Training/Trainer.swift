@@ -205,7 +205,8 @@ struct TrainingLoop<Task: TrainingTask> {
     static func hiddenUnits(_ training: TrainingConfig, session: TrainingSession<Task>) throws -> (HiddenUnitGroups?, GroupEnvelope?) {
         let roles = session.roles
         let groups =
-            roles.hiddenUnitAxes.isEmpty ? nil : try? HiddenUnitGroups(axes: roles.hiddenUnitAxes, hiddenSize: roles.hiddenSize, in: session.store)
+            roles.hiddenUnitAxes.isEmpty
+            ? nil : try? HiddenUnitGroups(axes: roles.hiddenUnitAxes, hiddenSize: roles.hiddenSize, in: session.store)
         guard let config = training.groupEnvelope else { return (groups, nil) }
         do {
             guard !roles.hiddenUnitAxes.isEmpty else {
