@@ -94,6 +94,34 @@ import NN
         #expect(Self.liveUnits(store, axes: axes, hidden: 8).count == 2)
     }
 
+    /// With a lottery phase: the removed units stay removed (their masks), the lottery phase ends
+    /// with k units too, and a run stopped inside the lottery phase and resumed equals an
+    /// uninterrupted one (the proximal step keeps no state).
+    @Test func aResumedLotteryRunEqualsAnUninterruptedOne() throws {
+        let straight = TestFiles.temporaryDirectory("moduli-tests"), split = TestFiles.temporaryDirectory("moduli-tests")
+        defer {
+            try? FileManager.default.removeItem(atPath: straight)
+            try? FileManager.default.removeItem(atPath: split)
+        }
+        var c = AddingConfig()
+        c.length = 6; c.hiddenSize = 8; c.batchSize = 8; c.optimizer.learningRate = 3e-3
+        c.epochs = 2; c.stepsPerEpoch = 10; c.fixedEpochs = 0; c.testSize = 20; c.logEvery = 5
+        c.pruning.targetSparsity = 0.3; c.lottery = .random
+        c.groupEnvelope = GroupEnvelopeConfig(keptUnits: 4, lambda: 10)
+        func train(_ path: String, resume: Bool = false, stop: Int? = nil) throws -> RunSummary? {
+            try Trainer<AddingTask>(config: c).train(
+                in: RunDirectory(path: path, overwrite: false, resume: resume), resume: resume, stopAfterEpochs: stop)
+        }
+        let a = try #require(try train(straight))
+        #expect(a.keptUnits == 4 && a.lottery != nil)
+        #expect(try train(split, stop: 3) == nil)
+        let b = try #require(try train(split, resume: true))
+        #expect(a.metrics == b.metrics && a.keptUnits == b.keptUnits)
+        let ma = try Data(contentsOf: URL(fileURLWithPath: straight + "/model.safetensors"))
+        let mb = try Data(contentsOf: URL(fileURLWithPath: split + "/model.safetensors"))
+        #expect(ma == mb, "resumed weights differ from an uninterrupted run")
+    }
+
     @Test func badSettingsAreRefusedWithTheFlag() throws {
         var c = AddingConfig()
         c.hiddenSize = 8
