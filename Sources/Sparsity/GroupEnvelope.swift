@@ -21,8 +21,9 @@ import NN
 /// prox(x) = argmin_u s S(u) + 1/2 ||u - x||^2, scales each group: u_i = c_i x_i with
 /// c_i = theta_i / (theta_i + s d_i), theta_i = clip(eta sqrt(s d_i) ||x_i|| - s d_i, 0, 1), and
 /// eta the level at which sum_i theta_i = k (found by sorting the breakpoints of the theta_i). The
-/// k-ish largest groups shrink by 1 / (1 + s d_i), the smallest become zero, those between are
-/// shrunk by a common group soft threshold. All arithmetic is in Double.
+/// largest groups (theta = 1) shrink by 1 / (1 + s d_i), the smallest (theta = 0) become zero, and
+/// those between lose sqrt(s d_i) / eta of their norm (a group soft threshold). At least
+/// min(k, non-zero groups) groups survive, more when norms are close. All arithmetic is in Double.
 public struct GroupEnvelope: Sendable, Equatable {
     /// k, the number of groups the envelope keeps.
     public let keptGroups: Int
