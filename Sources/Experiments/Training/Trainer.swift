@@ -434,8 +434,9 @@ struct TrainingLoop<Task: TrainingTask> {
     }
 
     /// One optimizer step on the next batch: gradients of the loss and the penalty, pruned entries
-    /// masked, clipping, the update, the group envelope's proximal step, projection of learned positions. Returns the loss, the penalty
-    /// and the gradient norm before clipping; throws when the loss is not finite.
+    /// masked, clipping, the update, the group envelope's proximal step, projection of learned
+    /// positions. Returns the loss, the penalty and the gradient norm before clipping; throws when
+    /// the loss is not finite.
     mutating func takeStep() throws -> (loss: Double, penalty: Double, gradientNorm: Double) {
         StepProfile.current?.startStep()
         session.store.zeroGradients()
