@@ -92,6 +92,8 @@ public struct AddingTask: TrainingTask {
             o.testSize >= 1 && o.testSize <= 10_000_000, "\(label("options.testSize")) must be between 1 and 10000000, got \(o.testSize).")
     }
 
+    public static func removableHiddenUnits(_ o: AddingOptions) throws -> Int { o.hiddenSize }
+
     public static func memoryEstimate(_ o: AddingOptions, training: TrainingConfig) -> Double {
         let (t, b, h, l) = (Double(o.length), Double(o.batchSize), Double(o.hiddenSize), Double(o.layers))
         let gates = Double(o.cell == .lstm ? 4 : o.cell == .gru ? 3 : 1)

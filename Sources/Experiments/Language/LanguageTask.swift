@@ -273,6 +273,18 @@ public struct LanguageTask: TrainingTask {
     /// Parameters, optimizer state and copies; the decoder's logits and gradient for the training
     /// and evaluation windows; the layers' caches (with the vocabulary of full WikiText-2: the
     /// corpus is not read yet).
+    /// H; with tied weights the decoder's input axis is also the embedding's, so no unit can be removed alone.
+    public static func removableHiddenUnits(_ o: LanguageOptions) throws -> Int {
+        try require(
+            !o.tied,
+            """
+            with \(label("options.tied")) the decoder's weight is the embedding's, so a hidden unit's read-out column is also an \
+            embedding dimension and cannot be removed alone: train without --tied.
+            """
+        )
+        return o.hiddenSize
+    }
+
     public static func memoryEstimate(_ o: LanguageOptions, training: TrainingConfig) -> Double {
         memoryEstimate(o, vocabularySize: assumedVocabularySize)
     }

@@ -155,6 +155,8 @@ public struct NavigationTask: TrainingTask {
             "\(label("options.evaluationBatchSize")) must be between 1 and 1000000, got \(o.evaluationBatchSize).")
     }
 
+    public static func removableHiddenUnits(_ o: NavigationOptions) throws -> Int { o.hiddenSize }
+
     public static func memoryEstimate(_ o: NavigationOptions, training: TrainingConfig) -> Double {
         let (n, g) = (Double(o.placeCells), Double(o.hiddenSize))
         let rows = Double(max(o.length, 50)) * Double(max(o.batchSize, o.evaluationBatchSize))

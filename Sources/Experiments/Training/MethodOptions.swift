@@ -29,8 +29,70 @@ public enum MethodOptions {
             """
     }
 
+    /// The help section of the group envelope regularizer.
+    public static let envelopeSection = "Group envelope regularizer (structured: whole hidden units)"
+
+    /// Why a group envelope option has no effect on `t` (no envelope: --group-envelope-units not given), or nil.
+    static func needsEnvelope(_ name: String, _ t: TrainingConfig) -> String? {
+        guard t.groupEnvelope == nil || t.groupEnvelope?.keptUnits == 0 else { return nil }
+        return
+            """
+            \(TrainingOptions.label(name)) shapes the group envelope regularizer, which is off: add \
+            \(TrainingOptions.label("group-envelope-units")) K (1 <= K <= the hidden size), or drop --\(name).
+            """
+    }
+
+    /// The envelope section of `t`, created (with no kept units yet) when absent.
+    static func envelope(_ t: TrainingConfig) -> GroupEnvelopeConfig { t.groupEnvelope ?? GroupEnvelopeConfig(keptUnits: 0) }
+
     /// The declarations.
     public static var declarations: [ConfigOption<TrainingConfig>] {
+        methodDeclarations.map { $0.inSection(section) } + envelopeDeclarations.map { $0.inSection(envelopeSection) }
+    }
+
+    /// The group envelope regularizer's options.
+    static var envelopeDeclarations: [ConfigOption<TrainingConfig>] {
+        typealias O = ConfigOption<TrainingConfig>
+        return [
+            O(
+                name: "group-envelope-units", key: "groupEnvelope.keptUnits",
+                help:
+                    """
+                    Group envelope regularizer: keep exactly K hidden units (1 <= K <= H); after each step, the proximal operator \
+                    of the weighted group sparse envelope on every unit's parameters (Refael et al.).
+                    """,
+                arity: .value("K"),
+                set: { t, text, label in
+                    var e = envelope(t)
+                    e.keptUnits = try O.parse(Int.self, text, label: label)
+                    t.groupEnvelope = e
+                }),
+            O(
+                name: "group-envelope-lambda", key: "groupEnvelope.lambda",
+                help: "Weight of the group envelope: the proximal step is the learning rate x lambda (default 0.01).",
+                arity: .value("X"),
+                set: { t, text, label in
+                    var e = envelope(t)
+                    e.lambda = try O.parse(Double.self, text, label: label)
+                    t.groupEnvelope = e
+                }, prerequisite: { needsEnvelope("group-envelope-lambda", $0) }),
+            O(
+                name: "group-envelope-weights", key: "groupEnvelope.weights",
+                help: "Group weights d_j, one per hidden unit, comma-separated (default: all 1).", arity: .value("X,Y,..."),
+                set: { t, text, label in
+                    let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                    guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+                        throw OptionError("\(label) must be comma-separated numbers, got '\(text)'.")
+                    }
+                    var e = envelope(t)
+                    e.weights = values.compactMap { $0 }
+                    t.groupEnvelope = e
+                }, prerequisite: { needsEnvelope("group-envelope-weights", $0) })
+        ]
+    }
+
+    /// The regularizer's, pruning's and the lottery ticket's options.
+    static var methodDeclarations: [ConfigOption<TrainingConfig>] {
         typealias O = ConfigOption<TrainingConfig>
         let regularizer = "regularizer."
         return [
@@ -100,6 +162,6 @@ public enum MethodOptions {
             O.value(
                 "lottery", \.lottery, key: "lottery", "MODE",
                 help: "Lottery ticket after sparse training: none (default), random (paper), rewind (Frankle-Carbin).")
-        ].map { $0.inSection(section) }
+        ]
     }
 }

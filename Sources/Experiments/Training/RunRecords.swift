@@ -107,17 +107,20 @@ public struct EvalRecord: Codable, Sendable, Equatable {
     /// Seconds the run has trained so far, over all its sessions, this evaluation included (absent
     /// in runs of moduli 0.2 and earlier).
     public var wallSeconds: Double?
+    /// Hidden units whose own parameters are not all zero (`HiddenUnitGroups.nonZeroUnits`); absent
+    /// for a model whose units cannot be removed one by one, and in runs of versions without it.
+    public var keptUnits: Int?
 
     /// A record from its parts.
     public init(
         step: Int, phase: Int, epoch: Int, trainLoss: Double, sparsity: Double, metrics: [String: Double],
-        wallSeconds: Double? = nil
+        wallSeconds: Double? = nil, keptUnits: Int? = nil
     ) {
         self.step = step; self.phase = phase; self.epoch = epoch; self.trainLoss = trainLoss
-        self.sparsity = sparsity; self.metrics = metrics; self.wallSeconds = wallSeconds
+        self.sparsity = sparsity; self.metrics = metrics; self.wallSeconds = wallSeconds; self.keptUnits = keptUnits
     }
 
-    private static let known: Set<String> = ["kind", "step", "phase", "epoch", "trainLoss", "sparsity", "wallSeconds"]
+    private static let known: Set<String> = ["kind", "step", "phase", "epoch", "trainLoss", "sparsity", "wallSeconds", "keptUnits"]
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: RecordKey.self)
@@ -125,6 +128,7 @@ public struct EvalRecord: Codable, Sendable, Equatable {
         try c.encode(phase, forKey: RecordKey("phase")); try c.encode(epoch, forKey: RecordKey("epoch"))
         try c.encode(trainLoss, forKey: RecordKey("trainLoss")); try c.encode(sparsity, forKey: RecordKey("sparsity"))
         try c.encodeIfPresent(wallSeconds, forKey: RecordKey("wallSeconds"))
+        try c.encodeIfPresent(keptUnits, forKey: RecordKey("keptUnits"))
         try encodeMetrics(metrics, into: &c)
     }
 
@@ -134,6 +138,7 @@ public struct EvalRecord: Codable, Sendable, Equatable {
         epoch = try c.decode(Int.self, forKey: RecordKey("epoch")); trainLoss = try c.decode(Double.self, forKey: RecordKey("trainLoss"))
         sparsity = try c.decode(Double.self, forKey: RecordKey("sparsity"))
         wallSeconds = try c.decodeIfPresent(Double.self, forKey: RecordKey("wallSeconds"))
+        keptUnits = try c.decodeIfPresent(Int.self, forKey: RecordKey("keptUnits"))
         metrics = try decodeMetrics(from: c, known: Self.known)
     }
 }
@@ -269,6 +274,10 @@ public struct RunSummary: Codable, Sendable, Equatable {
     /// The OpenBLAS kernels of the (last) session that trained the run, e.g. "SkylakeX"
     /// (`BLASKernels.coreName`): runs with different kernels agree only to float rounding.
     public var blasKernels: String?
+    /// Hidden units whose own parameters are not all zero at the end (`HiddenUnitGroups.nonZeroUnits`:
+    /// the hidden size of the dense model that computes the same function); absent for a model
+    /// whose units cannot be removed one by one, and in runs of versions without it.
+    public var keptUnits: Int?
 
     /// A final metric by name (e.g. `summary["testMSE"]`).
     public subscript(metric: String) -> Double? { metrics[metric] }
@@ -277,17 +286,17 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public init(
         task: String, metrics: [String: Double], baselines: [String: Double], trainLoss: Double,
         main: PhaseSummary, lottery: PhaseSummary?, regularizer: RegularizerStatistics?, steps: Int,
-        wallSeconds: Double, stepsPerSecond: Double, seed: UInt64, blasKernels: String? = nil
+        wallSeconds: Double, stepsPerSecond: Double, seed: UInt64, blasKernels: String? = nil, keptUnits: Int? = nil
     ) {
         self.task = task; self.metrics = metrics; self.baselines = baselines; self.trainLoss = trainLoss
         self.main = main; self.lottery = lottery; self.regularizer = regularizer; self.steps = steps
         self.wallSeconds = wallSeconds; self.stepsPerSecond = stepsPerSecond; self.seed = seed
-        self.blasKernels = blasKernels
+        self.blasKernels = blasKernels; self.keptUnits = keptUnits
     }
 
     private static let known: Set<String> = [
         "task", "baselines", "trainLoss", "main", "lottery", "regularizer", "steps",
-        "wallSeconds", "stepsPerSecond", "seed", "blasKernels"
+        "wallSeconds", "stepsPerSecond", "seed", "blasKernels", "keptUnits"
     ]
 
     public func encode(to encoder: any Encoder) throws {
@@ -299,6 +308,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try c.encode(steps, forKey: RecordKey("steps")); try c.encode(wallSeconds, forKey: RecordKey("wallSeconds"))
         try c.encode(stepsPerSecond, forKey: RecordKey("stepsPerSecond")); try c.encode(seed, forKey: RecordKey("seed"))
         try c.encodeIfPresent(blasKernels, forKey: RecordKey("blasKernels"))
+        try c.encodeIfPresent(keptUnits, forKey: RecordKey("keptUnits"))
         try encodeMetrics(metrics, into: &c)
     }
 
@@ -315,6 +325,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         stepsPerSecond = try c.decode(Double.self, forKey: RecordKey("stepsPerSecond"))
         seed = try c.decode(UInt64.self, forKey: RecordKey("seed"))
         blasKernels = try c.decodeIfPresent(String.self, forKey: RecordKey("blasKernels"))
+        keptUnits = try c.decodeIfPresent(Int.self, forKey: RecordKey("keptUnits"))
         metrics = try decodeMetrics(from: c, known: Self.known)
     }
 }

@@ -1,7 +1,8 @@
 // The one training loop every task runs on: phases (main, then the lottery ticket), the optimizer
 // and its learning-rate schedule, the moduli penalty, gradient clipping, pruning events,
-// projection of learned positions, evaluation, metrics, progress, checkpoints and exact resume.
-// Reference: docs/method.md sections 2 and 3; docs/adding-a-task.md.
+// projection of learned positions, the group envelope's proximal step, evaluation, metrics,
+// progress, checkpoints and exact resume.
+// Reference: docs/method.md sections 2 and 3 and "Group envelope regularization"; docs/adding-a-task.md.
 import Foundation
 import Formats
 import Linalg
@@ -72,6 +73,13 @@ public struct Trainer<Task: TrainingTask> {
         try require(config.task == Task.name, "The configuration is for task '\(config.task)', not '\(Task.name)'.")
         try config.training.validate()
         try Task.validate(config.options, training: config.training)
+        if let envelope = config.training.groupEnvelope {
+            let units: Int
+            do { units = try Task.removableHiddenUnits(config.options) } catch {
+                throw ExperimentError("\(optionLabel("groupEnvelope.keptUnits")) cannot be used on this model: \(error)")
+            }
+            try envelope.validate(hiddenSize: units)
+        }
         try requireMemory(Task.memoryEstimate(config.options, training: config.training))
     }
 
@@ -104,6 +112,10 @@ struct TrainingLoop<Task: TrainingTask> {
     var sessionStart = Date()
     /// The global step of the newest checkpoint on disk (nil before the first).
     var checkpointStep: Int?
+    /// The model's hidden units as groups (nil when the task lists no hidden-unit axes).
+    let unitGroups: HiddenUnitGroups?
+    /// The group envelope regularizer, when configured.
+    let envelope: GroupEnvelope?
 
     var training: TrainingConfig { config.training }
 
@@ -117,6 +129,7 @@ struct TrainingLoop<Task: TrainingTask> {
         session = try TrainingSession(
             task: task, training: config.training, weightsRNG: root.derived(1),
             regularizerRNG: root.derived(3), prune: true)
+        (unitGroups, envelope) = try Self.hiddenUnits(config.training, session: session)
         if resume {
             let saved: RunConfig<Task.Options>
             do { saved = try run.readJSON(RunConfig<Task.Options>.self, from: "config.json") } catch {
@@ -184,6 +197,43 @@ struct TrainingLoop<Task: TrainingTask> {
             showProgress ? ProgressReporter(label: Task.name, total: config.training.totalSteps, firstStep: state.globalStep) : nil
         self.progress = progress
         if resume { progress?.message("Resuming \(run.url.path) at step \(state.globalStep) of \(config.training.totalSteps).") }
+    }
+
+    /// The hidden units of the session's model as groups (nil when its task lists no hidden-unit
+    /// axes), and the group envelope of `training` over them (nil when not configured). Throws when
+    /// the envelope is configured and the task's roles do not describe its H hidden units.
+    static func hiddenUnits(_ training: TrainingConfig, session: TrainingSession<Task>) throws -> (HiddenUnitGroups?, GroupEnvelope?) {
+        let roles = session.roles
+        let groups =
+            roles.hiddenUnitAxes.isEmpty
+            ? nil : try? HiddenUnitGroups(axes: roles.hiddenUnitAxes, hiddenSize: roles.hiddenSize, in: session.store)
+        guard let config = training.groupEnvelope else { return (groups, nil) }
+        do {
+            guard !roles.hiddenUnitAxes.isEmpty else {
+                throw ExperimentError("the task \(Task.name) lists no parameters of its hidden units (ParameterRoles.hiddenUnitAxes).")
+            }
+            let checked = try HiddenUnitGroups(axes: roles.hiddenUnitAxes, hiddenSize: roles.hiddenSize, in: session.store)
+            try config.validate(hiddenSize: checked.hiddenSize)
+            return (checked, GroupEnvelope(keptGroups: config.keptUnits, weights: config.weights))
+        } catch {
+            throw ExperimentError("\(optionLabel("groupEnvelope.keptUnits")) cannot be used on this model: \(error)")
+        }
+    }
+
+    /// The hidden units whose own parameters are not all zero (nil when the model's units are not known).
+    func keptUnits() -> Int? { unitGroups?.nonZeroUnits(in: session.store) }
+
+    /// After an optimizer step: the group envelope's proximal operator with step learning rate x
+    /// lambda on every hidden unit's own parameters; after the last step of a phase, every unit but
+    /// the k largest removed (values and masks), so that exactly k units remain.
+    func applyGroupEnvelope() {
+        guard let envelope, let unitGroups, let config = training.groupEnvelope else { return }
+        let units = OwnedHiddenUnits(unitGroups, in: session.store)
+        envelope.applyProx(to: units, step: session.optimizer.learningRate * config.lambda)
+        if state.step + 1 == training.phaseSteps {
+            let kept = Set(envelope.largestGroups(norms: units.groupNorms()))
+            unitGroups.remove((0..<unitGroups.hiddenSize).filter { !kept.contains($0) }, in: session.store)
+        }
     }
 
     /// Checks a checkpoint's trainer state against the configuration before anything is built from it.
@@ -260,7 +310,7 @@ struct TrainingLoop<Task: TrainingTask> {
             main: main, lottery: state.phase == 1 ? last : nil, regularizer: regularizer,
             steps: state.globalStep, wallSeconds: state.wallSeconds,
             stepsPerSecond: state.wallSeconds > 0 ? Double(state.globalStep) / state.wallSeconds : 0,
-            seed: training.seed, blasKernels: BLASKernels.coreName)
+            seed: training.seed, blasKernels: BLASKernels.coreName, keptUnits: keptUnits())
         try run.writeJSON(summary, to: "summary.json")
         return summary
     }
@@ -357,7 +407,8 @@ struct TrainingLoop<Task: TrainingTask> {
                             step: state.globalStep, phase: state.phase, epoch: epoch,
                             trainLoss: state.lastEpochLoss, sparsity: session.sparsity().pooled.sparsity,
                             metrics: values,
-                            wallSeconds: state.wallSeconds + Date().timeIntervalSince(sessionStart)))
+                            wallSeconds: state.wallSeconds + Date().timeIntervalSince(sessionStart),
+                            keptUnits: keptUnits()))
                     adjustLearningRateOnPlateau(values)
                 }
                 try saveCheckpoint()
@@ -383,8 +434,9 @@ struct TrainingLoop<Task: TrainingTask> {
     }
 
     /// One optimizer step on the next batch: gradients of the loss and the penalty, pruned entries
-    /// masked, clipping, the update, projection of learned positions. Returns the loss, the penalty
-    /// and the gradient norm before clipping; throws when the loss is not finite.
+    /// masked, clipping, the update, the group envelope's proximal step, projection of learned
+    /// positions. Returns the loss, the penalty and the gradient norm before clipping; throws when
+    /// the loss is not finite.
     mutating func takeStep() throws -> (loss: Double, penalty: Double, gradientNorm: Double) {
         StepProfile.current?.startStep()
         session.store.zeroGradients()
@@ -409,6 +461,7 @@ struct TrainingLoop<Task: TrainingTask> {
         StepProfile.lap(.masks)
         session.optimizer.learningRate = scheduledLearningRate()
         session.optimizer.step(session.store)
+        applyGroupEnvelope()
         StepProfile.lap(.optimizer)
         session.regularizer.projectPositions(in: session.store)
         session.roles.weightsDidChange(in: session.store)

@@ -149,6 +149,72 @@ public struct PruningConfig: Codable, Sendable, Equatable {
     }
 }
 
+/// The group envelope regularizer on the hidden units (docs/method.md, "Group envelope
+/// regularization"): after every optimizer step, the proximal operator of learning rate x
+/// `lambda` x S, the weighted group sparse envelope with `keptUnits` kept groups, on each hidden
+/// unit's parameters; at the end of each phase the `keptUnits` largest units are kept and the
+/// others removed.
+public struct GroupEnvelopeConfig: Codable, Sendable, Equatable {
+    /// k, the hidden units the envelope keeps (1 ... H).
+    public var keptUnits: Int
+    /// The weight of the envelope: the proximal step is the learning rate x lambda.
+    public var lambda: Double
+    /// The group weights d_j, one per hidden unit; nil (the default): every weight is 1.
+    public var weights: [Double]?
+
+    /// The default lambda.
+    public static let defaultLambda = 0.01
+
+    /// The envelope keeping `keptUnits` units.
+    public init(keptUnits: Int, lambda: Double = Self.defaultLambda, weights: [Double]? = nil) {
+        self.keptUnits = keptUnits; self.lambda = lambda; self.weights = weights
+    }
+
+    private enum CodingKeys: String, CodingKey { case keptUnits, lambda, weights }
+
+    /// Reads a section in which `lambda` and `weights` may be absent (their defaults).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        keptUnits = try c.decode(Int.self, forKey: .keptUnits)
+        lambda = try c.decodeIfPresent(Double.self, forKey: .lambda) ?? Self.defaultLambda
+        weights = try c.decodeIfPresent([Double].self, forKey: .weights)
+    }
+
+    /// Checks the values that do not depend on the model; the error names the option.
+    public func validate() throws {
+        try require(
+            keptUnits >= 1,
+            """
+            \(optionLabel("groupEnvelope.keptUnits")) must be at least 1 (the hidden units to keep), got \(keptUnits). Give \
+            --group-envelope-units K with K between 1 and the hidden size.
+            """
+        )
+        try require(
+            lambda >= 0 && lambda.isFinite, "\(optionLabel("groupEnvelope.lambda")) must be finite and 0 or more, got \(lambda).")
+        if let w = weights {
+            try require(
+                w.allSatisfy { $0 > 0 && $0.isFinite },
+                "\(optionLabel("groupEnvelope.weights")) must all be positive and finite numbers, got \(w).")
+        }
+    }
+
+    /// Checks the envelope against a model of `hiddenSize` units; the error names the option.
+    public func validate(hiddenSize: Int) throws {
+        try require(
+            keptUnits <= hiddenSize,
+            """
+            \(optionLabel("groupEnvelope.keptUnits")) is \(keptUnits), more than the model's \(hiddenSize) hidden units: give \
+            --group-envelope-units K with K between 1 and \(hiddenSize).
+            """
+        )
+        if let w = weights {
+            try require(
+                w.count == hiddenSize,
+                "\(optionLabel("groupEnvelope.weights")) needs one weight per hidden unit (\(hiddenSize)), got \(w.count).")
+        }
+    }
+}
+
 /// Everything the trainer needs to know about a run, whatever the task.
 public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Seed of the run: weights, data stream and regularizer draws derive from it.
@@ -181,6 +247,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var threads: Int = ThreadSetup.defaultThreads
     /// The kernels of the W_hh products; nil (absent in config files of moduli 0.2) is `.auto`.
     public var recurrentKernels: RecurrentKernels?
+    /// The group envelope regularizer on the hidden units; nil (absent in config files written
+    /// without it): none.
+    public var groupEnvelope: GroupEnvelopeConfig?
 
     /// A configuration with the given budget and optimizer, everything else at its default.
     public init(epochs: Int, stepsPerEpoch: Int, optimizer: OptimizerConfig) {
@@ -291,6 +360,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
             default: throw ExperimentError("\(e).")
             }
         } catch { throw ExperimentError("\(error).") }
+        try groupEnvelope?.validate()
         if case .geometric(let name) = regularizer.kind {
             do { _ = try ModuliSpaces.named(name) } catch { throw ExperimentError("\(optionLabel("regularizer.space")): \(error)") }
         }

@@ -94,6 +94,11 @@ public protocol TrainingTask: Sendable {
     /// The extra section `moduli report` draws for a run of this task; nil (the default) for none.
     static var reportProbe: ReportProbe? { get }
 
+    /// The number H of hidden units of a model built from `options`, whose parameters
+    /// `roles(of:).hiddenUnitAxes` list unit by unit, for the group envelope regularizer (which
+    /// removes whole units); throws an `ExperimentError` saying why when the units cannot be removed
+    /// one by one. By default the task does not say, and the regularizer is refused.
+    static func removableHiddenUnits(_ options: Options) throws -> Int
     /// Builds the task from its options (validated already), e.g. drawing a fixed test set.
     init(options: Options) throws
     /// Builds the task from its options and the data its command line's `complete` read while
@@ -147,6 +152,9 @@ extension TrainingTask {
     public static var scheduleMetric: String { primaryMetric }
     public static var reportProbe: ReportProbe? { nil }
     public init(options: Options, prepared: (any Sendable)?) throws { try self.init(options: options) }
+    public static func removableHiddenUnits(_ options: Options) throws -> Int {
+        throw ExperimentError("the task \(name) does not say which of its parameters belong to each hidden unit.")
+    }
     /// The key `key` of this task's configuration with the flag that sets it, for errors:
     /// `options.hiddenSize [--hidden]` (`TaskOptions.label(forKey:)`).
     public static func label(_ key: String) -> String { TaskOptions<Self>.label(forKey: key) }
