@@ -58,7 +58,8 @@ import _TestSupport
         #expect(evaluation.status == 0, "\(evaluation.err)")
         let evaluated = try #require(CLITests.evaluatedMetrics(evaluation.out)["testMSE"], "\(evaluation.out)")
         #expect(abs(evaluated - saved) <= 1e-6 * max(saved, 1e-12), "\(evaluated) against \(saved)")
-        #expect(abs((record["metrics"] as? [String: Double])?["testMSE"] ?? .nan - saved) <= 1e-12)
+        let recorded = try #require((record["metrics"] as? [String: Double])?["testMSE"])
+        #expect(abs(recorded - saved) <= 1e-12, "compression.json \(recorded), summary.json \(saved)")
 
         // An existing --out: refused without --overwrite (left as it was), replaced with it.
         let before = try Data(contentsOf: URL(fileURLWithPath: out + "/compression.json"))
