@@ -29,7 +29,7 @@ import _TestSupport
         try Self.train(source)
         let sourceMSE = try #require(try Self.json(source + "/summary.json")["testMSE"] as? Double)
 
-        // Tolerance 0: nothing is approximately dependent; the rewritten run keeps the model's metrics.
+        // Tolerance 0: only exact dependences go (units silent on the data: residual 0); the metrics stay.
         let zero = try CLITests.moduli(["compress", source, "--tolerance", "0", "--out", lossless])
         #expect(zero.status == 0, "\(zero.err)")
         let zeroMSE = try #require(try Self.json(lossless + "/summary.json")["testMSE"] as? Double)
@@ -71,6 +71,38 @@ import _TestSupport
         #expect(try Self.json(out + "/compression.json")["tolerance"] as? Double == 0.5)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.hasPrefix(".") }
         #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+
+    /// A pruned navigation model (h0 set by an encoder, no biases): at tolerance 0 the compact run
+    /// has the source's metrics, at a loose tolerance it is smaller and evaluates to its summary.
+    @Test func navigationRunKeepsItsMetricsAtToleranceZero() throws {
+        let root = TestFiles.temporaryDirectory("moduli-compress")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let source = root + "/source"
+        let train = try CLITests.moduli([
+            "train", "navigation", "--out", source, "--hidden", "16", "--place-cells", "12", "--batch-size", "4",
+            "--length", "5", "--epochs", "3", "--batches-per-epoch", "4", "--evaluation-batches", "1",
+            "--evaluation-batch-size", "16", "--target-sparsity", "0.8", "--quiet"
+        ])
+        try #require(train.status == 0, "\(train.err)")
+        let sourceSummary = try Self.json(source + "/summary.json")
+        for (tolerance, name) in [("0", "exact"), ("0.3", "loose")] {
+            let out = root + "/" + name
+            let r = try CLITests.moduli(["compress", source, "--tolerance", tolerance, "--out", out])
+            #expect(r.status == 0, "\(r.err)")
+            let summary = try Self.json(out + "/summary.json")
+            let evaluation = try CLITests.moduli(["evaluate", out])
+            let metrics = CLITests.evaluatedMetrics(evaluation.out)
+            for metric in ["decodingErrorCM", "testLoss"] {
+                let saved = try #require(summary[metric] as? Double)
+                let evaluated = try #require(metrics[metric], "\(evaluation.out)")
+                #expect(abs(evaluated - saved) <= 1e-5 * abs(saved), "\(name) \(metric): \(evaluated) against \(saved)")
+                if name == "exact" {
+                    let original = try #require(sourceSummary[metric] as? Double)
+                    #expect(abs(saved - original) <= 1e-5 * abs(original), "\(metric): \(saved) against the source's \(original)")
+                }
+            }
+        }
     }
 
     @Test func refusalsWriteNothing() throws {

@@ -152,14 +152,18 @@ public enum ModelCompression {
         guard trained.task.hiddenStates(trained.model, store, maximumRows: 1) != nil else {
             throw ExperimentError("The \(Task.name) task does not expose its hidden states (TrainingTask.hiddenStates); compress needs them.")
         }
+        // Linear layers that set the initial state h0 (a row axis of their weight indexes the units).
+        let encoders = roles.linears.filter { linear in axes.contains { $0.dimension == 0 && $0.slot == linear.weight } }
+        // Units dead before any fold are dropped as such (their activations are zero: residual 0).
+        let deadBefore = Set(store.deadHiddenUnits(of: h, along: axes))
         var rowsUsed = 0
         let eliminated = NeuronElimination.eliminate(
-            store: store, consumers: consumers, hiddenSize: h, units: Array(0..<h), tolerance: tolerance,
+            store: store, consumers: consumers, hiddenSize: h, units: (0..<h).filter { !deadBefore.contains($0) }, tolerance: tolerance,
             intercept: intercept,
             states: { s in
                 let states = trained.task.hiddenStates(trained.model, s, maximumRows: rows) ?? Matrix(rows: 0, columns: h)
                 rowsUsed = states.rows
-                return states.converted(to: Double.self)
+                return Self.appendingInitialStates(states.converted(to: Double.self), encoders: encoders, store: s)
             },
             afterFold: { roles.weightsDidChange(in: store) })
         let removed = Set(eliminated.map(\.unit))
@@ -240,6 +244,23 @@ public enum ModelCompression {
         }
         placed = true
         return record
+    }
+
+    /// `states` with, for every encoder `h0 = W s (+ b)` of the initial state, the initial state of
+    /// each unit input s = e_p appended as a row: W[:, p] (+ b). h0 is linear in s, so a dependence
+    /// that holds on these rows holds for the initial state of every input, which W_hh reads at the
+    /// first step (the task's hidden states are those after each step).
+    static func appendingInitialStates(_ states: Matrix<Double>, encoders: [Linear], store: ParameterStore<Float>) -> Matrix<Double> {
+        guard states.rows > 0, !encoders.isEmpty else { return states }
+        var scalars = states.scalars
+        for encoder in encoders {
+            let w = store.value(encoder.weight), bias = encoder.bias.map { store.value($0) }
+            let inputs = encoder.inputSize
+            for p in 0..<inputs {
+                for j in 0..<states.columns { scalars.append(Double(w[j * inputs + p]) + (bias.map { Double($0[j]) } ?? 0)) }
+            }
+        }
+        return Matrix(rows: scalars.count / states.columns, columns: states.columns, scalars: scalars)
     }
 
     /// `config` with its task option `hiddenSize` set to `hiddenSize` (through its JSON form, since the
