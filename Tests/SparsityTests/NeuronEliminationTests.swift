@@ -39,8 +39,8 @@ import Testing
     /// Column `k` of `m`.
     static func column(_ m: Matrix<Double>, _ k: Int) -> [Double] { (0..<m.rows).map { m[$0, k] } }
 
-    /// The regression of one unit on the others, with and without intercept, direct and through the
-    /// triangular reduction, against the normal equations.
+    /// The regression of one unit on the others, with and without intercept, direct (QR) and all
+    /// units at once (Gram matrix), against the normal equations.
     @Test(arguments: [false, true])
     func regressionMatchesTheNormalEquations(intercept: Bool) {
         var rng = SeededGenerator(seed: 21)
@@ -65,7 +65,7 @@ import Testing
             if !intercept { #expect(d.intercept == 0) }
         }
         #expect(oracle.relativeResidual > 0.01 && oracle.relativeResidual < 0.5)
-        // Every other unit's regression through the reduction agrees with the normal equations too.
+        // Every other unit's regression from the Gram matrix agrees with the normal equations too.
         for j in 0..<h {
             var x = (0..<h).filter { $0 != j }.map { Self.column(states, $0) }
             if intercept { x.append([Double](repeating: 1, count: n)) }
@@ -233,12 +233,12 @@ import Testing
         }
 
         let removed = NeuronElimination.eliminate(
-            store: model.store, consumers: model.consumers, hiddenSize: h, units: Array(0..<h), tolerance: 1e-8,
+            store: model.store, consumers: model.consumers, hiddenSize: h, units: Array(0..<h), tolerance: 1e-6,
             intercept: c.bias, states: { model.consumedStates(start: start, x: x, $0) })
         try #require(removed.count == 1, "\(c): removed \(removed.map(\.unit))")
         let group = Set([unit] + sources.map(\.0))
         #expect(group.contains(removed[0].unit), "\(c): removed unit \(removed[0].unit), not one of \(group.sorted())")
-        #expect(removed[0].relativeResidual <= 1e-10)
+        #expect(removed[0].relativeResidual <= 1e-6)  // the rounding floor of the Gram form
         #expect(model.store.deadHiddenUnits(of: h, along: model.axes) == [removed[0].unit])
         // The full-size model after the fold computes the same outputs.
         #expect(model.outputs(start: start, x: x).maxAbsDifference(expected) <= 1e-10, "\(c): after the fold")
