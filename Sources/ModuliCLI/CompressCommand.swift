@@ -44,7 +44,8 @@ struct CompressCommand: ParsableCommand {
         )
         let width = max(6, record.metrics.keys.map(\.count).max() ?? 0)
         for name in record.metrics.keys.sorted() {
-            var line = name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + String(format: "%.6g", record.metrics[name] ?? .nan)
+            var line =
+                name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + String(format: "%.6g", record.metrics[name] ?? .nan)
             if let source = record.sourceMetrics[name] { line += "  (source \(String(format: "%.6g", source)))" }
             print(line)
         }

@@ -51,7 +51,8 @@ import _TestSupport
 
         // The model file holds a network of hidden size K, and moduli evaluate reproduces summary.json.
         let trained = try TrainedModel<AddingTask>(runAt: out)
-        let shapes = Dictionary(uniqueKeysWithValues: trained.store.slots.map { (trained.store.info($0).name, trained.store.info($0).shape) })
+        let shapes = Dictionary(
+            uniqueKeysWithValues: trained.store.slots.map { (trained.store.info($0).name, trained.store.info($0).shape) })
         #expect(shapes["rnn.weight_hh_l0"] == [k, k] && shapes["rnn.weight_ih_l0"] == [k, 2] && shapes["fc.weight"] == [1, k], "\(shapes)")
         let saved = try #require(try Self.json(out + "/summary.json")["testMSE"] as? Double)
         let evaluation = try CLITests.moduli(["evaluate", out])

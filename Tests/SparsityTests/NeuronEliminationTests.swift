@@ -159,7 +159,8 @@ import Testing
             var rng = SeededGenerator(seed: seed)
             store = ParameterStore<Double>()
             let navigation = c == .reluCombination
-            encoder = navigation ? Linear(inputSize: Self.placeCells, outputSize: h, bias: false, name: "encoder", in: store, rng: &rng) : nil
+            encoder =
+                navigation ? Linear(inputSize: Self.placeCells, outputSize: h, bias: false, name: "encoder", in: store, rng: &rng) : nil
             net = RecurrentNetwork(kind: c.kind, inputSize: Self.inputs, hiddenSize: h, bias: c.bias, in: store, rng: &rng)
             decoder = Linear(inputSize: h, outputSize: 3, bias: c.bias, name: "decoder", in: store, rng: &rng)
         }
@@ -178,7 +179,11 @@ import Testing
         /// The initial state and the hidden states after every step.
         func run(start: Matrix<Double>, x: Matrix<Double>, _ s: ParameterStore<Double>) -> (h0: Matrix<Double>, states: Matrix<Double>) {
             let h0 = encoder.map { $0.forward(start, s) } ?? Matrix(rows: Self.batch, columns: net.hiddenSize)
-            let states = net.forward(x, batch: Self.batch, initial: [RecurrentState(hidden: h0, cell: net.layers[0].hasCellState ? Matrix(rows: Self.batch, columns: net.hiddenSize) : nil)], s)[0].output
+            let states = net.forward(
+                x, batch: Self.batch,
+                initial: [
+                    RecurrentState(hidden: h0, cell: net.layers[0].hasCellState ? Matrix(rows: Self.batch, columns: net.hiddenSize) : nil)
+                ], s)[0].output
             return (h0, states)
         }
 

@@ -150,7 +150,8 @@ public enum ModelCompression {
         let consumers = roles.hiddenUnitConsumers()
         let intercept = !consumers.isEmpty && consumers.allSatisfy { $0.bias != nil }
         guard trained.task.hiddenStates(trained.model, store, maximumRows: 1) != nil else {
-            throw ExperimentError("The \(Task.name) task does not expose its hidden states (TrainingTask.hiddenStates); compress needs them.")
+            throw ExperimentError(
+                "The \(Task.name) task does not expose its hidden states (TrainingTask.hiddenStates); compress needs them.")
         }
         // Linear layers that set the initial state h0 (a row axis of their weight indexes the units).
         let encoders = roles.linears.filter { linear in axes.contains { $0.dimension == 0 && $0.slot == linear.weight } }

@@ -23,10 +23,14 @@ extension ParameterStore {
                 axis.dimension == 0
                     ? info.rows == axis.blocks * hiddenSize
                     : info.shape.count == 2 && info.columns == axis.blocks * hiddenSize,
-                "selectingHiddenUnits: \(info.name) \(info.shape) has no axis of \(axis.blocks) x \(hiddenSize) units in dimension \(axis.dimension)"
+                """
+                selectingHiddenUnits: \(info.name) \(info.shape) has no axis of \(axis.blocks) x \(hiddenSize) units in dimension \
+                \(axis.dimension)
+                """
             )
             if axis.dimension == 0 {
-                precondition(rowAxis.updateValue(axis, forKey: axis.slot.index) == nil, "selectingHiddenUnits: \(info.name) has two row axes")
+                precondition(
+                    rowAxis.updateValue(axis, forKey: axis.slot.index) == nil, "selectingHiddenUnits: \(info.name) has two row axes")
             } else {
                 precondition(
                     columnAxis.updateValue(axis, forKey: axis.slot.index) == nil, "selectingHiddenUnits: \(info.name) has two column axes")
