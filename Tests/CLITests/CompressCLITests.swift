@@ -107,6 +107,33 @@ import _TestSupport
         }
     }
 
+    /// A one-layer LSTM language model (untied) is compressed and evaluates to its summary; a tied
+    /// one, whose decoder shares the embedding, is refused and nothing is written.
+    @Test func languageModelsUntiedAndTied() throws {
+        let root = TestFiles.temporaryDirectory("moduli-compress")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = try LanguageCLITests.corpus(root)
+        for tied in [false, true] {
+            let source = root + (tied ? "/tied" : "/untied"), out = source + "-compact"
+            let sizes = LanguageCLITests.tiny.map { tied && $0 == "6" ? "8" : $0 }  // tying needs E = H
+            let train = try CLITests.moduli(
+                ["train", "language", "--data", data, "--out", source, "--epochs", "2", "--cell", "lstm", "--layers", "1", "--quiet"]
+                    + sizes + (tied ? ["--tied"] : []))
+            try #require(train.status == 0, "\(train.err)")
+            let r = try CLITests.moduli(["compress", source, "--tolerance", "0.3", "--out", out])
+            if tied {
+                #expect(r.status == 1 && r.err.contains("tied decoder"), "\(r.status) \(r.err)")
+                #expect(!FileManager.default.fileExists(atPath: out))
+                continue
+            }
+            #expect(r.status == 0, "\(r.err)")
+            let saved = try #require(try Self.json(out + "/summary.json")["testPerplexity"] as? Double)
+            let evaluation = try CLITests.moduli(["evaluate", out])
+            let evaluated = try #require(CLITests.evaluatedMetrics(evaluation.out)["testPerplexity"], "\(evaluation.out)")
+            #expect(abs(evaluated - saved) <= 1e-5 * saved, "\(evaluated) against \(saved)")
+        }
+    }
+
     @Test func refusalsWriteNothing() throws {
         let root = TestFiles.temporaryDirectory("moduli-compress")
         defer { try? FileManager.default.removeItem(atPath: root) }
