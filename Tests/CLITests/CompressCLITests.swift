@@ -126,7 +126,8 @@ import _TestSupport
                 #expect(!FileManager.default.fileExists(atPath: out))
                 continue
             }
-            #expect(r.status == 0, "\(r.err)")
+            #expect(r.status == 0 && r.err.isEmpty, "\(r.err)")
+            #expect(FileManager.default.fileExists(atPath: out + "/data.json"), "the corpus fingerprint is carried over")
             let saved = try #require(try Self.json(out + "/summary.json")["testPerplexity"] as? Double)
             let evaluation = try CLITests.moduli(["evaluate", out])
             let evaluated = try #require(CLITests.evaluatedMetrics(evaluation.out)["testPerplexity"], "\(evaluation.out)")

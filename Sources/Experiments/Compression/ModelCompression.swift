@@ -196,6 +196,13 @@ public enum ModelCompression {
         var placed = false
         defer { if !placed { try? fm.removeItem(at: temporary) } }
         try RunDirectory.writeAtomically(RunDirectory.encodeJSON(config), to: temporary.appendingPathComponent("config.json"))
+        // The fingerprint of data read from outside the run (a corpus): the compact model was trained on the same data.
+        let fingerprint = URL(fileURLWithPath: trained.path).appendingPathComponent(DataFingerprint.fileName)
+        if fm.fileExists(atPath: fingerprint.path) {
+            let data = try RunDirectory.readFile(
+                atPath: fingerprint.path, maximumBytes: RunDirectory.maximumRecordBytes, hint: "Restore the source run's data record.")
+            try RunDirectory.writeAtomically(data, to: temporary.appendingPathComponent(DataFingerprint.fileName))
+        }
         let model = try SafeTensors.encode(
             compact.namedValues(), dtype: .f32,
             metadata: ["task": Task.name, "version": ModuliVersion.string, "format": ModelFiles.denseFormat], checksum: true)
