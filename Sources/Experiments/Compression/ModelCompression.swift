@@ -186,6 +186,15 @@ public enum ModelCompression {
 
         let fm = FileManager.default
         let parent = target.deletingLastPathComponent()
+        // Missing parents are created, and removed again (innermost first) when the run is not written.
+        var missing: [URL] = []
+        var ancestor = parent
+        while !fm.fileExists(atPath: ancestor.path), ancestor.pathComponents.count > 1 {
+            missing.insert(ancestor, at: 0)
+            ancestor = ancestor.deletingLastPathComponent()
+        }
+        var placed = false
+        defer { if !placed { for directory in missing.reversed() { _ = rmdir(directory.path) } } }  // only if still empty
         do { try fm.createDirectory(at: parent, withIntermediateDirectories: true) } catch {
             throw ExperimentError("Cannot create \(parent.path) for the compressed run: \(error.localizedDescription)")
         }
@@ -193,7 +202,6 @@ public enum ModelCompression {
         do { try fm.createDirectory(at: temporary, withIntermediateDirectories: false) } catch {
             throw ExperimentError("Cannot write next to \(target.path): \(parent.path) is not writable (\(error.localizedDescription)).")
         }
-        var placed = false
         defer { if !placed { try? fm.removeItem(at: temporary) } }
         try RunDirectory.writeAtomically(RunDirectory.encodeJSON(config), to: temporary.appendingPathComponent("config.json"))
         // The fingerprint of data read from outside the run (a corpus): the compact model was trained on the same data.
