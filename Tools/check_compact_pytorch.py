@@ -15,11 +15,14 @@ size H, compression.json's `source` or --source) into the same modules of size H
    compression.json's order) W[:, k] += c_k W[:, j] (and bias += c_0 W[:, j]) in every consumer
    (rnn.weight_hh_l0 with rnn.bias_hh_l0, the read-out with its bias), then the kept units are
    selected along every axis; the result must equal the compact tensors to float rounding;
-2. both models run on the same fresh inputs; the largest output difference is printed (zero to
+2. for the adding task, the compact model's test MSE on the run's own test set (regenerated here
+   with moduli's generator from options.testSeed) must equal summary.json's testMSE, which
+   `moduli evaluate RUN` reproduces, to --metric-tolerance (relative, default 1e-4);
+3. both models run on the same fresh inputs; the largest output difference is printed (zero to
    float rounding where the eliminated units were exactly dependent on these inputs), and for the
    adding task the MSE of both next to the summaries' testMSE.
 
-Exit status 0 when the strict loads and the replay agree; 1 otherwise, with the reason.
+Exit status 0 when the strict loads, the replay and the metric agree; 1 otherwise, with the reason.
 Needs torch and numpy, and check_language_load.py next to this file (its file readers are reused).
 For a compressed language run, Tools/check_language_load.py RUN re-evaluates its perplexity
 (it reads the hidden size from config.json).
@@ -113,6 +116,69 @@ def replay(source, record, task, gates):
     return selected
 
 
+MASK = (1 << 64) - 1
+
+
+class SeededGenerator:
+    """moduli's generator (Sources/Linalg/SeededGenerator.swift): xoshiro256** seeded by SplitMix64."""
+
+    def __init__(self, seed):
+        state, words = seed & MASK, []
+        for _ in range(4):
+            state = (state + 0x9E3779B97F4A7C15) & MASK
+            z = state
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+            words.append(z ^ (z >> 31))
+        self.s = words
+
+    @staticmethod
+    def rotl(x, k):
+        return ((x << k) | (x >> (64 - k))) & MASK
+
+    def next(self):
+        s0, s1, s2, s3 = self.s
+        result = (self.rotl((s1 * 5) & MASK, 7) * 9) & MASK
+        t = (s1 << 17) & MASK
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        self.s = [s0, s1, s2, self.rotl(s3, 45)]
+        return result
+
+    def uniform(self):
+        return (self.next() >> 11) * 2.0 ** -53
+
+    def integer_below(self, bound):
+        """Lemire's method, as integer(below:)."""
+        m = self.next() * bound
+        if m & MASK < bound:
+            threshold = ((1 << 64) - bound) % bound
+            while m & MASK < threshold:
+                m = self.next() * bound
+        return m >> 64
+
+
+def adding_test_set(options):
+    """The run's own held-out test set (AddingProblem.batch from options.testSeed): `T x B x 2`, `B`."""
+    t, n = options["length"], options["testSize"]
+    rng = SeededGenerator(options["testSeed"])
+    x = np.zeros((t, n, 2), dtype=np.float32)
+    y = np.zeros(n, dtype=np.float32)
+    for b in range(n):
+        for step in range(t):
+            x[step, b, 0] = np.float32(rng.uniform())
+        first = rng.integer_below(t)
+        second = rng.integer_below(t - 1)
+        if second >= first:
+            second += 1
+        x[first, b, 1] = x[second, b, 1] = 1
+        y[b] = x[first, b, 0] + x[second, b, 0]
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
 def inputs(task, options, samples, rng):
     """(initial-state input or None, sequence `T x B x 2`, adding targets or None)."""
     t = options["length"]
@@ -173,6 +239,18 @@ def check(args):
     print(f"outputs on {args.samples} fresh sequences: largest |compact - source| {float((ours - theirs).abs().max()):.3g} "
           f"({len(record['eliminated'])} units folded, {len(record['deadUnits'])} dead units dropped, "
           f"tolerance {record['tolerance']})")
+    if task == "adding":
+        # The metric moduli evaluate reports (summary.json's testMSE), here from PyTorch in float32 on the
+        # run's own test set.
+        x_test, y_test = adding_test_set(options)
+        mse = float(((outputs(compact.float(), task, None, x_test) - y_test).double() ** 2).mean())
+        saved = read_json(os.path.join(run, "summary.json"))["testMSE"]
+        difference = abs(mse - saved) / max(abs(saved), 1e-12)
+        print(f"test MSE on the run's test set ({options['testSize']} sequences, seed {options['testSeed']}): "
+              f"PyTorch {mse:.6g}, summary.json (moduli evaluate) {saved:.6g}, relative difference {difference:.2g}")
+        if difference > args.metric_tolerance:
+            raise LoadError(f"the test MSE differs from summary.json by {difference:.3g} (more than {args.metric_tolerance:g})")
+        compact.double()
     if target is not None:
         summary = read_json(os.path.join(run, "summary.json"))
         print(f"MSE: compact {float(((ours - target) ** 2).mean()):.6f} (summary.json {summary['testMSE']:.6f}), "
@@ -187,6 +265,8 @@ def main(argv=None):
     parser.add_argument("--source", default=None, help="the source run (default: compression.json's source)")
     parser.add_argument("--samples", type=int, default=500, help="fresh input sequences")
     parser.add_argument("--tolerance", type=float, default=1e-5, help="largest relative difference of the replayed fold")
+    parser.add_argument("--metric-tolerance", type=float, default=1e-4,
+                        help="largest relative difference of the adding test MSE from summary.json")
     args = parser.parse_args(argv)
     try:
         return check(args)
