@@ -23,7 +23,7 @@ struct CompressCommand: ParsableCommand {
     @Argument(help: "A finished run directory (config.json, model.safetensors and summary.json).") var runDirectory: String
     @Option(help: "The largest relative residual ||a_j - fit|| / ||a_j|| of a removed unit, in [0, 1).") var tolerance: Double
     @Option(help: "The new run directory to write.") var out: String
-    @Option(help: "Rows of hidden states the regressions use (default \(ModelCompression.defaultRows)).") var rows: Int =
+    @Option(help: "Rows of hidden states over the task's evaluation inputs the regressions use.") var rows: Int =
         ModelCompression.defaultRows
     @Flag(help: "Replace --out if it holds a run (or is empty).") var overwrite = false
     @Option(help: "Threads: OpenBLAS and moduli's own kernels (default: every core this process may use).")
