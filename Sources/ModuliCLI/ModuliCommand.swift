@@ -11,7 +11,7 @@ public struct ModuliCommand: ParsableCommand {
         version: ModuliVersion.string,
         subcommands: [
             TrainCommand.self, EvaluateCommand.self, GenerateCommand.self, ExportCommand.self, CompareCommand.self, ReportCommand.self,
-            SweepCommand.self, GeometryCommand.self, TopologyCommand.self, BenchCommand.self
+            SweepCommand.self, GeometryCommand.self, TopologyCommand.self, CompressCommand.self, BenchCommand.self
         ])
     public init() {}
 }
