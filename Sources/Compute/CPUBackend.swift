@@ -5,7 +5,7 @@ import Linalg
 import RealModule
 
 /// `ComputeBackend` in host memory: buffers are host pointers, every operation runs at once on
-/// the calling thread (OpenBLAS threads its GEMMs).
+/// the calling thread (large GEMMs in blocks on the worker pool, `GEMMBlocks`).
 public final class CPUBackend: ComputeBackend {
     public let name = "cpu"
     private var allocations: [UnsafeMutablePointer<Float>] = []

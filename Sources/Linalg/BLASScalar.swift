@@ -111,17 +111,19 @@ extension Float: BLASScalar {
         alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        cblas_sgemm(
-            CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-            alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        GEMMBlocks.run(transA, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc) { m, n, a, b, c in
+            cblas_sgemm(
+                CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+                alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
     }
     @inlinable public static func gemv(
         _ transA: Transpose, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
         x: UnsafePointer<Float>, incx: Int, beta: Float, y: UnsafeMutablePointer<Float>, incy: Int
     ) {
-        cblas_sgemv(
-            CblasRowMajor, transA.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
-            x, Int32(incx), beta, y, Int32(incy))
+        GEMMBlocks.runGEMV(transA, m: m, n: n, a: a, lda: lda, x: x, incx: incx, y: y, incy: incy) { m, n, a, x, y in
+            cblas_sgemv(CblasRowMajor, transA.cblas, Int32(m), Int32(n), alpha, a, Int32(lda), x, Int32(incx), beta, y, Int32(incy))
+        }
     }
     @inlinable public static func axpy(n: Int, alpha: Float, x: UnsafePointer<Float>, incx: Int, y: UnsafeMutablePointer<Float>, incy: Int)
     {
@@ -141,17 +143,19 @@ extension Double: BLASScalar {
         alpha: Double, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
-        cblas_dgemm(
-            CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-            alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        GEMMBlocks.run(transA, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc) { m, n, a, b, c in
+            cblas_dgemm(
+                CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+                alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
     }
     @inlinable public static func gemv(
         _ transA: Transpose, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
         x: UnsafePointer<Double>, incx: Int, beta: Double, y: UnsafeMutablePointer<Double>, incy: Int
     ) {
-        cblas_dgemv(
-            CblasRowMajor, transA.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
-            x, Int32(incx), beta, y, Int32(incy))
+        GEMMBlocks.runGEMV(transA, m: m, n: n, a: a, lda: lda, x: x, incx: incx, y: y, incy: incy) { m, n, a, x, y in
+            cblas_dgemv(CblasRowMajor, transA.cblas, Int32(m), Int32(n), alpha, a, Int32(lda), x, Int32(incx), beta, y, Int32(incy))
+        }
     }
     @inlinable public static func axpy(
         n: Int, alpha: Double, x: UnsafePointer<Double>, incx: Int, y: UnsafeMutablePointer<Double>, incy: Int
@@ -166,7 +170,9 @@ extension Double: BLASScalar {
     }
 }
 
-/// Controls OpenBLAS's own thread pool.
+/// Controls OpenBLAS's own thread pool. Training keeps it at one thread (`ThreadSetup`): the
+/// package splits large products over its worker pool itself (`GEMMBlocks`), so that results do
+/// not depend on the thread count.
 public enum BLASThreads {
     /// Sets the number of threads OpenBLAS uses for every later call.
     public static func set(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }

@@ -35,8 +35,8 @@ struct BenchSparseCommand: ParsableCommand {
     @Option(help: "Block shape of the block-sparse format, RxC with C 4 or 8.") var block = "1x8"
     @Option(
         help: """
-            Thread counts, comma-separated (e.g. 1,2): each row is timed at each count, with the sparse kernels on the \
-            worker pool and OpenBLAS (and PyTorch) at the same count.
+            Thread counts, comma-separated (e.g. 1,2): each row is timed at each count, with the sparse kernels and the dense \
+            products (blocks of single-threaded OpenBLAS calls) on the worker pool, and PyTorch at the same count.
             """)
     var threads = "1"
     @Option(help: "Timed samples per product (each about 20 ms), after one warm-up call.") var repeats = 7
@@ -136,8 +136,7 @@ struct BenchSparseCommand: ParsableCommand {
             let w = try make()
             for b in batches {
                 for t in counts {
-                    BLASThreads.set(t)
-                    Parallel.setThreadCount(t)
+                    ThreadSetup.apply(threads: t)
                     let l: SparseKernelBenchmark.Layout =
                         layout == "auto" ? (b <= 64 ? .columns : .rows) : (SparseKernelBenchmark.Layout(rawValue: layout) ?? .rows)
                     var row = SparseKernelBenchmark.measure(

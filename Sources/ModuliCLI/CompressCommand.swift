@@ -26,7 +26,7 @@ struct CompressCommand: ParsableCommand {
     @Option(help: "Rows of hidden states over the task's evaluation inputs the regressions use.") var rows: Int =
         ModelCompression.defaultRows
     @Flag(help: "Replace --out if it holds a run (or is empty).") var overwrite = false
-    @Option(help: "Threads: OpenBLAS and moduli's own kernels (default: every core this process may use).")
+    @Option(help: "Threads of moduli's worker pool, dense products included (default: every core this process may use).")
     var threads: Int = ThreadSetup.defaultThreads
 
     func validate() throws {

@@ -26,7 +26,7 @@ struct EvaluateCommand: ParsableCommand {
     var model: String?
     @Flag(help: "Renumber the hidden units along the moduli space first (the same function; the layout in which kept weights form blocks).")
     var reorder = false
-    @Option(help: "Threads: OpenBLAS and moduli's own kernels (default: every core this process may use).")
+    @Option(help: "Threads of moduli's worker pool, dense products included (default: every core this process may use).")
     var threads: Int = ThreadSetup.defaultThreads
 
     func validate() throws {

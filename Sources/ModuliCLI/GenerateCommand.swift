@@ -23,7 +23,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Sparse format with --sparse: csr (default) or block.") var format: SparseFormatName = .csr
     @Option(help: "Use this model file of the run (written by moduli export, dense or sparse) instead of its model.safetensors.")
     var model: String?
-    @Option(help: "Threads: OpenBLAS and moduli's own kernels (default: every core this process may use).")
+    @Option(help: "Threads of moduli's worker pool, dense products included (default: every core this process may use).")
     var threads: Int = ThreadSetup.defaultThreads
 
     func validate() throws {

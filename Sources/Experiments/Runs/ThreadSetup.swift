@@ -26,14 +26,14 @@ public enum ThreadSetup {
     /// the 256 a configuration allows.
     public static var defaultThreads: Int { min(availableCores, 256) }
 
-    /// Gives `threads` to everything that runs a run's work in parallel: OpenBLAS's threads
-    /// (`BLASThreads`), and the package's worker pool, which sizes itself from the same number.
-    /// Each output element is computed by one thread in a fixed order, so results do not depend
-    /// on `threads`.
+    /// Gives `threads` to the package's worker pool, which runs everything of a run's work that is
+    /// parallel: the sparse and element kernels, and the dense products, cut into blocks of one
+    /// single-threaded OpenBLAS call each (`GEMMBlocks`; OpenBLAS's own threads stay at one, since
+    /// its results depend on their number). Each output element is computed by one thread in a
+    /// fixed order, so results do not depend on `threads`.
     public static func apply(threads: Int) {
-        let n = max(1, threads)
-        BLASThreads.set(n)
-        Parallel.setThreadCount(n)
+        BLASThreads.set(1)
+        Parallel.setThreadCount(max(1, threads))
     }
 
     /// The CPUs in this process's affinity mask (Linux: `Cpus_allowed_list` of /proc/self/status),

@@ -241,7 +241,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var evaluateEvery: Int = 1
     /// Training-loss lines in metrics.jsonl every this many steps.
     public var logEvery: Int = 100
-    /// The threads of the run: OpenBLAS's and the package's own kernels' (`ThreadSetup.apply`).
+    /// The threads of the run's worker pool, dense products included (`ThreadSetup.apply`).
     /// Results do not depend on it. Default: every core this process may use
     /// (`ThreadSetup.defaultThreads`, resolved when the configuration is made and recorded in config.json).
     public var threads: Int = ThreadSetup.defaultThreads

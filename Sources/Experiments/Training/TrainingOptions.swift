@@ -49,8 +49,8 @@ public enum TrainingOptions {
             O.value(
                 "threads", \.threads, key: "threads", "N",
                 help: """
-                    Threads of the run: OpenBLAS and moduli's own kernels (default: every core this process may use). For a \
-                    given kernel choice results do not depend on it.
+                    Threads of the run's worker pool: moduli's own kernels and the dense products, as blocks of single-threaded \
+                    OpenBLAS calls (default: every core this process may use). For a given kernel choice results do not depend on it.
                     """),
             O.value(
                 "recurrent-kernels", \.recurrentKernels, key: "recurrentKernels", "NAME",

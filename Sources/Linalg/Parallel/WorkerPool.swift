@@ -25,7 +25,7 @@ import Synchronization
 ///   serially; nothing waits for the pool.
 /// - Waiting: between calls a worker spins for `spinNanoseconds` (so that the 50 small products of a
 ///   training step find it awake), then sleeps on a condition variable, so that it does not hold a
-///   core while OpenBLAS runs a GEMM with its own threads. The caller claims every chunk no worker
+///   core while another program (or OpenBLAS with threads of its own, outside training) runs. The caller claims every chunk no worker
 ///   has claimed yet, so a sleeping worker never delays a call; it only leaves its share to others.
 public enum Parallel {
     /// Upper bound of `setThreadCount`.
