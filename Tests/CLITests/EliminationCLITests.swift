@@ -45,7 +45,10 @@ import _TestSupport
                 ["train", "adding", "--eliminate-tolerance", "0.1", "--eliminate-every", "100"] + ConfigErrorTests.tiny,
                 ["--eliminate-every", "longer than the main epochs"]
             ),
-            (["train", "adding", "--eliminate-tolerance", "0.1", "--layers", "2"] + ConfigErrorTests.tiny, ["--eliminate-tolerance", "--layers"]),
+            (
+                ["train", "adding", "--eliminate-tolerance", "0.1", "--layers", "2"] + ConfigErrorTests.tiny,
+                ["--eliminate-tolerance", "--layers"]
+            ),
             (language + ["--tied"], ["--eliminate-tolerance", "--tied"]),
             (language + ["--layers", "2"], ["--eliminate-tolerance", "--layers"])
         ] {

@@ -46,9 +46,10 @@ import Linalg
 
         // The kept points are the positions of the units no elimination event removed.
         let lines = try MetricsLine.parseAll(String(contentsOfFile: eliminating + "/metrics.jsonl", encoding: .utf8))
-        let removed = Set(lines.flatMap { line -> [Int] in
-            if case .eliminate(let e) = line { return e.deadUnits + e.eliminatedUnits } else { return [] }
-        })
+        let removed = Set(
+            lines.flatMap { line -> [Int] in
+                if case .eliminate(let e) = line { return e.deadUnits + e.eliminatedUnits } else { return [] }
+            })
         #expect(removed.count == 16 - kept, "metrics.jsonl removes \(removed.count) units, the summary keeps \(kept)")
         let positions: Matrix<Float> = try NPYFile.decode(Data(contentsOf: URL(fileURLWithPath: eliminating + "/positions.npy")))
         let chart = "Kept hidden units on the manifold (eliminating)"

@@ -90,7 +90,9 @@ public struct Trainer<Task: TrainingTask> {
     /// are the top layer's, as in `moduli compress`); the error names the option and what to do.
     static func validateElimination(_ config: RunConfig<Task.Options>) throws {
         let label = optionLabel("elimination.tolerance")
-        do { _ = try Task.removableHiddenUnits(config.options) } catch { throw ExperimentError("\(label) cannot be used on this model: \(error)") }
+        do { _ = try Task.removableHiddenUnits(config.options) } catch {
+            throw ExperimentError("\(label) cannot be used on this model: \(error)")
+        }
         // The options' `layers`, where the task has them (read through their JSON form, since they are the task's own type).
         let options = try? JSONSerialization.jsonObject(with: RunDirectory.encodeJSON(config.options)) as? [String: Any]
         if let layers = options?["layers"] as? Int, layers > 1 {
