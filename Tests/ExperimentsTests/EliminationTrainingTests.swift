@@ -97,6 +97,20 @@ import NN
         #expect(summary.trainLoss.isFinite)
     }
 
+    /// With the group envelope: an eliminated unit has norm 0 for the envelope, and the run ends
+    /// with at most its k units.
+    @Test func itCombinesWithTheGroupEnvelope() throws {
+        var c = Self.adding()
+        c.groupEnvelope = GroupEnvelopeConfig(keptUnits: 4, lambda: 10)
+        c.elimination = EliminationConfig(tolerance: 0.3, everySteps: 10)
+        let (summary, store, axes) = try GroupEnvelopeTrainingTests.train(AddingTask.self, c)
+        let kept = try #require(summary.keptUnits)
+        #expect(kept >= 1 && kept <= 4)
+        #expect(GroupEnvelopeTrainingTests.liveUnits(store, axes: axes, hidden: 8).count == kept)
+        #expect(GroupEnvelopeTrainingTests.masksRespected(store))
+        #expect(try #require(summary["testMSE"]).isFinite)
+    }
+
     @Test func theScheduleIsLinearFromTheStartToTheFinalTolerance() throws {
         var t = Self.adding().training
         t.elimination = EliminationConfig(tolerance: 0.4, startTolerance: 0.1, everySteps: 10)

@@ -302,11 +302,17 @@ struct TrainingLoop<Task: TrainingTask> {
         let removed = (dead + eliminated.map(\.unit)).sorted()
         unitGroups.remove(removed, in: store)
         roles.weightsDidChange(in: store)
+        let kept = unitGroups.nonZeroUnits(in: store)
         try metrics.append(
             EliminationRecord(
                 step: state.globalStep, phase: state.phase, tolerance: tolerance, rows: rowsUsed, deadUnits: dead,
-                eliminatedUnits: eliminated.map(\.unit), residuals: eliminated.map(\.relativeResidual),
-                keptUnits: unitGroups.nonZeroUnits(in: store)))
+                eliminatedUnits: eliminated.map(\.unit), residuals: eliminated.map(\.relativeResidual), keptUnits: kept))
+        if !removed.isEmpty {
+            progress?.message(
+                String(
+                    format: "Step %d: %d hidden units removed at tolerance %.4g; %d of %d kept.", state.globalStep, removed.count,
+                    tolerance, kept, h))
+        }
     }
 
     /// Checks a checkpoint's trainer state against the configuration before anything is built from it.
