@@ -1,5 +1,6 @@
 // One run directory as a report reads it: config.json, summary.json and metrics.jsonl through the
-// task-neutral run records, and the optional geometry files (positions.npy, column_positions.npy).
+// task-neutral run records (with the hidden units kept), and the optional geometry files
+// (positions.npy, column_positions.npy).
 import Experiments
 import Foundation
 import Formats
@@ -106,4 +107,11 @@ public struct ReportRun: Sendable {
     public var evalRecords: [EvalRecord] { lines.compactMap { if case .eval(let r) = $0 { r } else { nil } } }
     /// The pruning events.
     public var pruneRecords: [PruneRecord] { lines.compactMap { if case .prune(let r) = $0 { r } else { nil } } }
+    /// The neuron elimination events.
+    public var eliminationRecords: [EliminationRecord] { lines.compactMap { if case .eliminate(let r) = $0 { r } else { nil } } }
+    /// H, the task option `hiddenSize` of config.json (nil for a task without it).
+    public var hiddenSize: Int? { RunComparison.hiddenSize(configData: configData) }
+    /// "K of H": the hidden units the run kept (summary.json's `keptUnits`) of its hidden size; nil
+    /// when the summary does not say (runs of versions without it).
+    public var keptUnits: String? { RunComparison.keptUnits(summary.keptUnits, of: hiddenSize) }
 }

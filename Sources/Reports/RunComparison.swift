@@ -16,6 +16,12 @@ public struct RunColumn: Sendable {
     public let summary: RunSummary
     /// The regularizer named in its config.json (`none`, `torus, inverted-dog, lambda 0.1`, ...).
     public let regularizer: String
+    /// H, the hidden size of its config.json (nil when the file or the option is missing).
+    public let hiddenSize: Int?
+
+    /// "K of H": the hidden units the run kept (summary.json's `keptUnits`) of its hidden size;
+    /// nil when the summary does not say.
+    public var keptUnits: String? { RunComparison.keptUnits(summary.keptUnits, of: hiddenSize) }
 }
 
 /// Reads finished runs and lays them out side by side.
@@ -32,7 +38,8 @@ public enum RunComparison {
             let summary = try JSONFile.decodeRecord(
                 RunSummary.self, from: data, path: summaryURL.path,
                 advice: "Restore the run's summary.json, or leave \(path) out of the comparison.")
-            return RunColumn(path: path, summary: summary, regularizer: regularizerName(url.appendingPathComponent("config.json")))
+            let config = url.appendingPathComponent("config.json")
+            return RunColumn(path: path, summary: summary, regularizer: regularizerName(config), hiddenSize: hiddenSize(config))
         }
     }
 
@@ -93,8 +100,26 @@ public enum RunComparison {
         return words.joined(separator: ", ")
     }
 
+    /// The task option `hiddenSize` of a config.json; nil when it cannot be read.
+    static func hiddenSize(_ url: URL) -> Int? {
+        guard let data = try? RunDirectory.readFile(atPath: url.path, maximumBytes: recordBytes, hint: "") else { return nil }
+        return hiddenSize(configData: data)
+    }
+
+    /// The task option `hiddenSize` of config.json's bytes; nil when it cannot be read.
+    static func hiddenSize(configData data: Data) -> Int? {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return (object["options"] as? [String: Any])?["hiddenSize"] as? Int
+    }
+
+    /// "K of H" (or "K" without H); nil without K.
+    static func keptUnits(_ kept: Int?, of hiddenSize: Int?) -> String? {
+        guard let kept else { return nil }
+        return hiddenSize.map { "\(kept) of \($0)" } ?? "\(kept)"
+    }
+
     /// A text table: one column per run, one row per metric (final, then main phase when there is a
-    /// lottery phase), baselines, sparsity, steps and time.
+    /// lottery phase), baselines, sparsity, the hidden units kept (where a summary says), steps and time.
     public static func table(_ runs: [RunColumn]) -> String {
         var rows: [(String, [String])] = []
         func row(_ label: String, _ value: (RunColumn) -> String) { rows.append((label, runs.map(value))) }
@@ -112,6 +137,7 @@ public enum RunComparison {
         }
         row("pruned sparsity") { String(format: "%.1f%%", 100 * $0.summary.main.sparsity.pooled.sparsity) }
         row("W_hh sparsity") { String(format: "%.1f%%", 100 * $0.summary.main.sparsity.recurrent.sparsity) }
+        if runs.contains(where: { $0.summary.keptUnits != nil }) { row("kept units") { $0.keptUnits ?? "-" } }
         row("steps") { "\($0.summary.steps)" }
         row("seconds") { String(format: "%.1f", $0.summary.wallSeconds) }
         let labelWidth = rows.map(\.0.count).max() ?? 0

@@ -1,5 +1,6 @@
 // The per-run part of a report: the W_hh sparsity pattern in manifold order, kept fraction against
-// manifold distance, the neuron positions, for navigation decoded paths and firing maps, and the
+// manifold distance, the neuron positions, the kept hidden units on the manifold
+// (RunReport+KeptUnits.swift), for navigation decoded paths and firing maps, and the
 // persistent homology a run holds (RunReport+Topology.swift).
 import Experiments
 import Foundation
@@ -13,11 +14,12 @@ extension Builder {
         let facts =
             """
             \(run.path): \(s.task), regularizer \(run.regularizerName), seed \(s.seed), \(s.steps) steps; W_hh sparsity \
-            \(Builder.percent(s.main.sparsity.recurrent.sparsity)).
+            \(Builder.percent(s.main.sparsity.recurrent.sparsity))\(run.keptUnits.map { "; kept units \($0)" } ?? "").
             """
         html += "<p>\(HTMLText.escape(facts))</p>\n"
         markdown += facts + "\n\n"
 
+        keptUnitMap(run)
         let connectivity: Connectivity
         do { connectivity = try Connectivity(run: run) } catch {
             missing("W_hh sparsity pattern and distance profile", "\(error)")

@@ -204,19 +204,20 @@ struct Builder {
         let baselines = Set(runs.flatMap { $0.summary.baselines.keys }).sorted()
         let header =
             ["run", "task", "regularizer", "seed"] + metrics + baselines.map { "\($0) (baseline)" }
-            + ["trainLoss", "pooled sparsity", "W_hh sparsity", "steps", "seconds"]
+            + ["trainLoss", "pooled sparsity", "W_hh sparsity", "kept units", "steps", "seconds"]
         func row(_ r: ReportRun, _ n: (Double?) -> String, _ p: (Double) -> String) -> [String] {
             let s = r.summary
             return [r.name, s.task, r.regularizerName, "\(s.seed)"] + metrics.map { n(s[$0]) } + baselines.map { n(s.baselines[$0]) }
                 + [
-                    n(s.trainLoss), p(s.main.sparsity.pooled.sparsity), p(s.main.sparsity.recurrent.sparsity), "\(s.steps)",
-                    n(s.wallSeconds)
+                    n(s.trainLoss), p(s.main.sparsity.pooled.sparsity), p(s.main.sparsity.recurrent.sparsity), r.keptUnits ?? "",
+                    "\(s.steps)", n(s.wallSeconds)
                 ]
         }
         html +=
             """
-            <p>The final metrics of summary.json (those of the lottery phase when a run has one), with the baselines and the sparsity \
-            of the pruned tensors.</p>\n
+            <p>The final metrics of summary.json (those of the lottery phase when a run has one), with the baselines, the sparsity \
+            of the pruned tensors and the hidden units kept (K of H: units whose own parameters are not all zero, where summary.json \
+            records them).</p>\n
             """
         table(
             "runs.csv", header: header, rows: runs.map { row($0, { Builder.number($0) }, Builder.percent) },

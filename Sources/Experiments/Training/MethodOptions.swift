@@ -45,9 +45,69 @@ public enum MethodOptions {
     /// The envelope section of `t`, created (with no kept units yet) when absent.
     static func envelope(_ t: TrainingConfig) -> GroupEnvelopeConfig { t.groupEnvelope ?? GroupEnvelopeConfig(keptUnits: 0) }
 
+    /// The help section of neuron elimination during training.
+    public static let eliminationSection = "Neuron elimination during training (structured: whole hidden units)"
+
+    /// Why an elimination option has no effect on `t` (no elimination: --eliminate-tolerance not given), or nil.
+    static func needsElimination(_ name: String, _ t: TrainingConfig) -> String? {
+        guard t.elimination == nil || t.elimination?.tolerance.isNaN == true else { return nil }
+        return
+            """
+            \(TrainingOptions.label(name)) shapes neuron elimination, which is off: add \
+            \(TrainingOptions.label("eliminate-tolerance")) T (0 <= T < 1), or drop --\(name).
+            """
+    }
+
+    /// The elimination section of `t`, created (with no tolerance yet: NaN) when absent.
+    static func elimination(_ t: TrainingConfig) -> EliminationConfig { t.elimination ?? EliminationConfig(tolerance: .nan) }
+
     /// The declarations.
     public static var declarations: [ConfigOption<TrainingConfig>] {
         methodDeclarations.map { $0.inSection(section) } + envelopeDeclarations.map { $0.inSection(envelopeSection) }
+            + eliminationDeclarations.map { $0.inSection(eliminationSection) }
+    }
+
+    /// Neuron elimination's options.
+    static var eliminationDeclarations: [ConfigOption<TrainingConfig>] {
+        typealias O = ConfigOption<TrainingConfig>
+        /// An option that sets one field of the elimination section, creating it when absent.
+        func field<Value: OptionValue>(
+            _ name: String, _ path: WritableKeyPath<EliminationConfig, Value>, key: String, _ placeholder: String, help: String,
+            prerequisite: Bool = true
+        ) -> O {
+            O(
+                name: name, key: "elimination." + key, help: help, arity: .value(placeholder),
+                set: { t, text, label in
+                    var e = elimination(t)
+                    e[keyPath: path] = try O.parse(Value.self, text, label: label)
+                    t.elimination = e
+                }, prerequisite: prerequisite ? { needsElimination(name, $0) } : nil)
+        }
+        return [
+            field(
+                "eliminate-tolerance", \.tolerance, key: "tolerance", "T",
+                help:
+                    """
+                    Neuron elimination during training: fold every hidden unit whose activations are a linear combination of \
+                    the others' within relative residual T (0 <= T < 1, the last event's) into them and remove it (Shah et al.).
+                    """,
+                prerequisite: false),
+            field(
+                "eliminate-start-tolerance", \.startTolerance, key: "startTolerance", "T0",
+                help: "The first elimination event's tolerance, raised linearly to --eliminate-tolerance at the last (default 0)."),
+            O(
+                name: "eliminate-every", key: "elimination.everySteps",
+                help: "Optimizer steps between elimination events in the main epochs (default: one event after every main epoch).",
+                arity: .value("N"),
+                set: { t, text, label in
+                    var e = elimination(t)
+                    e.everySteps = try O.parse(Int.self, text, label: label)
+                    t.elimination = e
+                }, prerequisite: { needsElimination("eliminate-every", $0) }),
+            field(
+                "eliminate-rows", \.rows, key: "rows", "N",
+                help: "The most rows of hidden states each regression uses (default 4096).")
+        ]
     }
 
     /// The group envelope regularizer's options.

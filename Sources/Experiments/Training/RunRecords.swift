@@ -157,6 +157,41 @@ public struct PruneRecord: Codable, Sendable, Equatable {
     public var sparsity: SparsityReport
 }
 
+/// A neuron elimination event of metrics.jsonl (`TrainingConfig.elimination`): the units removed
+/// after the step and the hidden units kept.
+public struct EliminationRecord: Codable, Sendable, Equatable {
+    /// Always "eliminate".
+    public var kind = "eliminate"
+    /// Steps over all phases when the event happened (after that step's update).
+    public var step: Int
+    /// Always 0: only the main phase eliminates.
+    public var phase: Int
+    /// The event's tolerance on the relative residual.
+    public var tolerance: Double
+    /// Rows of hidden states the regressions used (before the initial states an encoder sets).
+    public var rows: Int
+    /// Units removed as dead (nothing read them or nothing drove them), in increasing order.
+    public var deadUnits: [Int]
+    /// Units folded into the others, in the order they were removed.
+    public var eliminatedUnits: [Int]
+    /// The relative residual of each unit of `eliminatedUnits` when it was removed.
+    public var residuals: [Double]
+    /// Hidden units whose own parameters are not all zero after the event.
+    public var keptUnits: Int
+
+    /// A record from its parts.
+    public init(
+        step: Int, phase: Int, tolerance: Double, rows: Int, deadUnits: [Int], eliminatedUnits: [Int], residuals: [Double],
+        keptUnits: Int
+    ) {
+        self.step = step; self.phase = phase; self.tolerance = tolerance; self.rows = rows; self.deadUnits = deadUnits
+        self.eliminatedUnits = eliminatedUnits; self.residuals = residuals; self.keptUnits = keptUnits
+    }
+
+    /// The number of units the event removed.
+    public var removedUnits: Int { deadUnits.count + eliminatedUnits.count }
+}
+
 /// A line of metrics.jsonl decoded as its kind says, for locating a decoding error.
 private struct RecordProbe: Decodable {
     init(from decoder: any Decoder) throws {
@@ -164,6 +199,7 @@ private struct RecordProbe: Decodable {
         case "train": _ = try TrainRecord(from: decoder)
         case "eval": _ = try EvalRecord(from: decoder)
         case "prune": _ = try PruneRecord(from: decoder)
+        case "eliminate": _ = try EliminationRecord(from: decoder)
         default: break
         }
     }
@@ -177,6 +213,7 @@ public enum MetricsLine: Sendable, Equatable {
     case train(TrainRecord)
     case eval(EvalRecord)
     case prune(PruneRecord)
+    case eliminate(EliminationRecord)
 
     /// Parses one line; nil for a line of an unknown kind.
     public static func parse(_ line: some StringProtocol) throws -> MetricsLine? {
@@ -186,6 +223,7 @@ public enum MetricsLine: Sendable, Equatable {
         case "train": return .train(try decoder.decode(TrainRecord.self, from: data))
         case "eval": return .eval(try decoder.decode(EvalRecord.self, from: data))
         case "prune": return .prune(try decoder.decode(PruneRecord.self, from: data))
+        case "eliminate": return .eliminate(try decoder.decode(EliminationRecord.self, from: data))
         default: return nil
         }
     }

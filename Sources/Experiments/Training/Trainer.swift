@@ -1,8 +1,9 @@
 // The one training loop every task runs on: phases (main, then the lottery ticket), the optimizer
 // and its learning-rate schedule, the moduli penalty, gradient clipping, pruning events,
-// projection of learned positions, the group envelope's proximal step, evaluation, metrics,
-// progress, checkpoints and exact resume.
-// Reference: docs/method.md sections 2 and 3 and "Group envelope regularization"; docs/adding-a-task.md.
+// projection of learned positions, the group envelope's proximal step, neuron elimination events,
+// evaluation, metrics, progress, checkpoints and exact resume.
+// Reference: docs/method.md sections 2 and 3, "Group envelope regularization" and "Neuron
+// elimination"; docs/adding-a-task.md.
 import Foundation
 import Formats
 import Linalg
@@ -80,7 +81,28 @@ public struct Trainer<Task: TrainingTask> {
             }
             try envelope.validate(hiddenSize: units)
         }
+        if config.training.elimination != nil { try validateElimination(config) }
         try requireMemory(Task.memoryEstimate(config.options, training: config.training))
+    }
+
+    /// Refuses neuron elimination on a model whose hidden units cannot be removed one by one (a
+    /// tied language model) or that has more than one recurrent layer (the regressed hidden states
+    /// are the top layer's, as in `moduli compress`); the error names the option and what to do.
+    static func validateElimination(_ config: RunConfig<Task.Options>) throws {
+        let label = optionLabel("elimination.tolerance")
+        do { _ = try Task.removableHiddenUnits(config.options) } catch {
+            throw ExperimentError("\(label) cannot be used on this model: \(error)")
+        }
+        // The options' `layers`, where the task has them (read through their JSON form, since they are the task's own type).
+        let options = try? JSONSerialization.jsonObject(with: RunDirectory.encodeJSON(config.options)) as? [String: Any]
+        if let layers = options?["layers"] as? Int, layers > 1 {
+            throw ExperimentError(
+                """
+                \(label) removes units of a single recurrent layer, and this model has \(layers) \
+                (\(Task.label("options.layers"))): train a one-layer model, or drop --eliminate-tolerance.
+                """
+            )
+        }
     }
 
     /// Runs (or resumes) the run in `run` and returns its summary. Writes config.json,
@@ -207,6 +229,18 @@ struct TrainingLoop<Task: TrainingTask> {
         let groups =
             roles.hiddenUnitAxes.isEmpty
             ? nil : try? HiddenUnitGroups(axes: roles.hiddenUnitAxes, hiddenSize: roles.hiddenSize, in: session.store)
+        if training.elimination != nil {
+            do {
+                guard !roles.hiddenUnitAxes.isEmpty else {
+                    throw ExperimentError("the task \(Task.name) lists no parameters of its hidden units (ParameterRoles.hiddenUnitAxes).")
+                }
+                _ = try HiddenUnitGroups(axes: roles.hiddenUnitAxes, hiddenSize: roles.hiddenSize, in: session.store)
+                let layers = roles.networks.reduce(0) { $0 + $1.layers.count }
+                guard layers == 1 else { throw ExperimentError("the model has \(layers) recurrent layers; train a one-layer model.") }
+            } catch {
+                throw ExperimentError("\(optionLabel("elimination.tolerance")) cannot be used on this model: \(error)")
+            }
+        }
         guard let config = training.groupEnvelope else { return (groups, nil) }
         do {
             guard !roles.hiddenUnitAxes.isEmpty else {
@@ -233,6 +267,51 @@ struct TrainingLoop<Task: TrainingTask> {
         if state.step + 1 == training.phaseSteps {
             let kept = Set(envelope.largestGroups(norms: units.groupNorms()))
             unitGroups.remove((0..<unitGroups.hiddenSize).filter { !kept.contains($0) }, in: session.store)
+        }
+    }
+
+    /// After main-phase step `state.step` when an elimination event follows it
+    /// (`TrainingConfig.eliminationTolerance(afterStep:)`): the dead units (nothing reads them or
+    /// nothing drives them) and, one at a time, every unit whose activations over the task's
+    /// evaluation inputs (`TrainingTask.hiddenStates`, with the initial states an encoder sets, as
+    /// `moduli compress` regresses them) are a linear combination of the other live units' within
+    /// the event's tolerance, folded into them (`NeuronElimination.eliminate`); then the whole
+    /// groups of the units removed are set to zero in values and masks (`HiddenUnitGroups.remove`),
+    /// so that training keeps them at zero. Writes an `eliminate` line to metrics.jsonl.
+    mutating func eliminateUnits() throws {
+        guard state.phase == 0, let config = training.elimination, let unitGroups,
+            let tolerance = training.eliminationTolerance(afterStep: state.step)
+        else { return }
+        let store = session.store, roles = session.roles, model = session.model, task = self.task
+        let h = roles.hiddenSize, axes = roles.hiddenUnitAxes
+        let consumers = roles.hiddenUnitConsumers()
+        let intercept = !consumers.isEmpty && consumers.allSatisfy { $0.bias != nil }
+        let encoders = roles.linears.filter { linear in axes.contains { $0.dimension == 0 && $0.slot == linear.weight } }
+        let owned = unitGroups.norms(.owned, in: store)
+        let dead = store.deadHiddenUnits(of: h, along: axes).filter { owned[$0] > 0 }
+        let live = (0..<h).filter { owned[$0] > 0 && !dead.contains($0) }
+        var rowsUsed = 0
+        let eliminated = NeuronElimination.eliminate(
+            store: store, consumers: consumers, hiddenSize: h, units: live, tolerance: tolerance, intercept: intercept,
+            states: { s in
+                let states = task.hiddenStates(model, s, maximumRows: config.rows) ?? Matrix(rows: 0, columns: h)
+                rowsUsed = states.rows
+                return ModelCompression.appendingInitialStates(states.converted(to: Double.self), encoders: encoders, store: s)
+            },
+            afterFold: { roles.weightsDidChange(in: store) })
+        let removed = (dead + eliminated.map(\.unit)).sorted()
+        unitGroups.remove(removed, in: store)
+        roles.weightsDidChange(in: store)
+        let kept = unitGroups.nonZeroUnits(in: store)
+        try metrics.append(
+            EliminationRecord(
+                step: state.globalStep, phase: state.phase, tolerance: tolerance, rows: rowsUsed, deadUnits: dead,
+                eliminatedUnits: eliminated.map(\.unit), residuals: eliminated.map(\.relativeResidual), keptUnits: kept))
+        if !removed.isEmpty {
+            progress?.message(
+                String(
+                    format: "Step %d: %d hidden units removed at tolerance %.4g; %d of %d kept.", state.globalStep, removed.count,
+                    tolerance, kept, h))
         }
     }
 
@@ -382,6 +461,7 @@ struct TrainingLoop<Task: TrainingTask> {
             state.globalStep += 1
             state.windowLoss += loss; state.windowPenalty += penalty; state.windowCount += 1
             state.epochLossSum += loss; state.epochLossCount += 1
+            try eliminateUnits()
 
             if state.step % training.logEvery == 0 {
                 let n = Double(state.windowCount)

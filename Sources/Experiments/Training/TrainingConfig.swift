@@ -215,6 +215,84 @@ public struct GroupEnvelopeConfig: Codable, Sendable, Equatable {
     }
 }
 
+/// Neuron elimination during training (docs/method.md, "Neuron elimination during training"): at
+/// events between optimizer steps of the main epochs, every hidden unit whose activations over the
+/// task's evaluation inputs are a linear combination of the other units' within a relative residual
+/// is folded into them (`NeuronElimination.eliminate`) and its whole group removed (values and
+/// masks), so that training goes on without it. The tolerance is annealed linearly from
+/// `startTolerance` at the first event to `tolerance` at the last.
+public struct EliminationConfig: Codable, Sendable, Equatable {
+    /// The tolerance on the relative residual at the last event, in [0, 1).
+    public var tolerance: Double
+    /// The tolerance at the first event, in [0, `tolerance`] (default 0: only exact dependences and
+    /// silent units go first).
+    public var startTolerance: Double
+    /// Optimizer steps between events: event e (1, 2, ...) follows step e x `everySteps` of the main
+    /// epochs; nil (the default) is one event at the end of every main epoch.
+    public var everySteps: Int?
+    /// The most rows of hidden states a regression uses (the first of the task's evaluation inputs).
+    public var rows: Int
+
+    /// The default of `rows`.
+    public static let defaultRows = 4096
+
+    /// Elimination annealed from `startTolerance` to `tolerance`.
+    public init(tolerance: Double, startTolerance: Double = 0, everySteps: Int? = nil, rows: Int = Self.defaultRows) {
+        self.tolerance = tolerance; self.startTolerance = startTolerance; self.everySteps = everySteps; self.rows = rows
+    }
+
+    private enum CodingKeys: String, CodingKey { case tolerance, startTolerance, everySteps, rows }
+
+    /// Reads a section in which everything but `tolerance` may be absent (their defaults).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tolerance = try c.decode(Double.self, forKey: .tolerance)
+        startTolerance = try c.decodeIfPresent(Double.self, forKey: .startTolerance) ?? 0
+        everySteps = try c.decodeIfPresent(Int.self, forKey: .everySteps)
+        rows = try c.decodeIfPresent(Int.self, forKey: .rows) ?? Self.defaultRows
+    }
+
+    /// Checks the values against a main phase of `mainSteps` steps; the error names the option.
+    public func validate(mainSteps: Int) throws {
+        try require(
+            tolerance.isFinite && tolerance >= 0 && tolerance < 1,
+            """
+            \(optionLabel("elimination.tolerance")) must be a relative residual in [0, 1), got \(tolerance). Give for example \
+            --eliminate-tolerance 0.05.
+            """
+        )
+        try require(
+            startTolerance.isFinite && startTolerance >= 0 && startTolerance <= tolerance,
+            """
+            \(optionLabel("elimination.startTolerance")) must be between 0 and the final tolerance \(tolerance), got \
+            \(startTolerance).
+            """
+        )
+        if let k = everySteps {
+            try require(k >= 1, "\(optionLabel("elimination.everySteps")) must be at least 1 step, got \(k).")
+            try require(
+                k <= mainSteps,
+                """
+                \(optionLabel("elimination.everySteps")) \(k) is longer than the main epochs (\(mainSteps) steps): give at most \
+                \(mainSteps).
+                """
+            )
+        }
+        try require(
+            rows >= 2 && rows <= 10_000_000, "\(optionLabel("elimination.rows")) must be between 2 and 10000000, got \(rows).")
+    }
+
+    /// The number of events in a main phase of `mainSteps` steps with `stepsPerEpoch` steps per epoch.
+    public func events(mainSteps: Int, stepsPerEpoch: Int) -> Int { mainSteps / (everySteps ?? stepsPerEpoch) }
+
+    /// The tolerance of event `event` (1 ... `events`): linear from `startTolerance` at the first
+    /// to `tolerance` at the last (`tolerance` when there is one event).
+    public func tolerance(atEvent event: Int, of events: Int) -> Double {
+        guard events > 1 else { return tolerance }
+        return startTolerance + (tolerance - startTolerance) * Double(event - 1) / Double(events - 1)
+    }
+}
+
 /// Everything the trainer needs to know about a run, whatever the task.
 public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Seed of the run: weights, data stream and regularizer draws derive from it.
@@ -250,6 +328,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// The group envelope regularizer on the hidden units; nil (absent in config files written
     /// without it): none.
     public var groupEnvelope: GroupEnvelopeConfig?
+    /// Neuron elimination during training; nil (absent in config files written without it): none.
+    public var elimination: EliminationConfig?
 
     /// A configuration with the given budget and optimizer, everything else at its default.
     public init(epochs: Int, stepsPerEpoch: Int, optimizer: OptimizerConfig) {
@@ -274,6 +354,15 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case .linear: return .linear(target: pruning.targetSparsity, epochs: periods)
         case .cubic: return .cubic(initial: 0, final: pruning.targetSparsity, start: 0, interval: 1, steps: max(0, periods - 1))
         }
+    }
+
+    /// The tolerance of the elimination event that follows main-phase step `step` (counted from 1
+    /// within the phase), or nil when no event follows it.
+    public func eliminationTolerance(afterStep step: Int) -> Double? {
+        guard let e = elimination else { return nil }
+        let every = e.everySteps ?? stepsPerEpoch, mainSteps = epochs * stepsPerEpoch
+        guard step >= every, step <= mainSteps, step % every == 0 else { return nil }
+        return e.tolerance(atEvent: step / every, of: e.events(mainSteps: mainSteps, stepsPerEpoch: stepsPerEpoch))
     }
 
     /// The largest number of steps a run may have (about 30 years at 1,000 steps per second).
@@ -361,6 +450,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
             }
         } catch { throw ExperimentError("\(error).") }
         try groupEnvelope?.validate()
+        try elimination?.validate(mainSteps: epochs * stepsPerEpoch)
         if case .geometric(let name) = regularizer.kind {
             do { _ = try ModuliSpaces.named(name) } catch { throw ExperimentError("\(optionLabel("regularizer.space")): \(error)") }
         }
