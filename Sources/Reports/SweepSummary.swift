@@ -91,7 +91,8 @@ public struct SweepSummary: Sendable {
                     md.append("(control)"); row += ["", "", "", ""]
                 } else if let d = MeanDifference.between(primaryBySeed(c.name), controlValues) {
                     md.append(
-                        String(format: "%+.4g [%+.4g, %+.4g] ", d.difference, d.lower, d.upper) + (d.method == .paired ? "paired" : "Welch"))
+                        String(format: "%+.4g [%+.4g, %+.4g] ", d.difference, d.lower, d.upper) + (d.method == .paired ? "paired" : "Welch")
+                    )
                     row += [Builder.exact(d.difference), Builder.exact(d.lower), Builder.exact(d.upper), d.method.rawValue]
                 } else {
                     md.append("-"); row += ["", "", "", ""]

@@ -131,7 +131,9 @@ import _TestSupport
         #expect(Self.finished(sweep).count == 8)
         // No run finished before the kill was started again; every other run started once more at most.
         for run in before { #expect(Self.starts(sweep, run) == 1, "\(run) was started again") }
-        let startedAgain = resumed.err.split(separator: "\n").filter { $0.contains(" started") || $0.contains(" resumed") || $0.contains(" restarted") }
+        let startedAgain = resumed.err.split(separator: "\n").filter {
+            $0.contains(" started") || $0.contains(" resumed") || $0.contains(" restarted")
+        }
         #expect(startedAgain.count == 8 - before.count, "\(resumed.err)")
         let selected = try Self.expectedSelection(sweep)
         let recorded = try Data(contentsOf: URL(fileURLWithPath: sweep + "/selection.json"))

@@ -77,7 +77,10 @@ import Testing
         // Before a selection only the tuning runs and the untuned configuration's runs resolve; the
         // selected value goes into the tuned configuration's confirmation runs.
         let before = try spec.resolvedConfigs(path: "t.json")
-        #expect(before.map(\.run.name) == ["torus-tune0.001-s0", "torus-tune0.1-s0", "torus-tune0.001-s1", "torus-tune0.1-s1", "none-s7", "none-s8", "none-s9"])
+        #expect(
+            before.map(\.run.name) == [
+                "torus-tune0.001-s0", "torus-tune0.1-s0", "torus-tune0.001-s1", "torus-tune0.1-s1", "none-s7", "none-s8", "none-s9"
+            ])
         let after = try spec.resolvedConfigs(path: "t.json", selected: ["torus": "0.1"])
         #expect(after.count == 10)
         for (run, data) in after {
@@ -141,11 +144,17 @@ import Testing
         let byTest = try SweepSelection.select(spec: spec, metric: "testMSE", increases: false) { metrics[$0.name] ?? [:] }
         #expect(byTest.selected == ["torus": "0.1"])
         // Larger is better for an accuracy; a run without a finite metric rules its value out; ties go first.
-        #expect(try SweepSelection.select(spec: spec, metric: "validMSE", increases: true) { metrics[$0.name] ?? [:] }.selected["torus"] == "0.1")
+        #expect(
+            try SweepSelection.select(spec: spec, metric: "validMSE", increases: true) { metrics[$0.name] ?? [:] }.selected["torus"]
+                == "0.1")
         var diverged = metrics
         diverged["torus-tune0.001-s1"] = ["validMSE": .nan]
-        #expect(try SweepSelection.select(spec: spec, metric: "validMSE", increases: false) { diverged[$0.name] ?? [:] }.selected["torus"] == "0.1")
-        #expect(try SweepSelection.select(spec: spec, metric: "validMSE", increases: false) { _ in ["validMSE": 1] }.selected["torus"] == "0.001")
+        #expect(
+            try SweepSelection.select(spec: spec, metric: "validMSE", increases: false) { diverged[$0.name] ?? [:] }.selected["torus"]
+                == "0.1")
+        #expect(
+            try SweepSelection.select(spec: spec, metric: "validMSE", increases: false) { _ in ["validMSE": 1] }.selected["torus"]
+                == "0.001")
         #expect(throws: ExperimentError.self) {
             try SweepSelection.select(spec: spec, metric: "validMSE", increases: false) { _ in [:] }
         }

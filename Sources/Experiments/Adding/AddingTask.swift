@@ -75,7 +75,9 @@ public struct AddingTask: TrainingTask {
                 O.value(
                     "test-size", \.options.testSize, key: "options.testSize", "N",
                     help: "Held-out test sequences, and as many validation sequences (default 2000)."),
-                O.value("test-seed", \.options.testSeed, key: "options.testSeed", "N", help: "Seed of the fixed held-out test set (the validation set's is derived from it).")
+                O.value(
+                    "test-seed", \.options.testSeed, key: "options.testSeed", "N",
+                    help: "Seed of the fixed held-out test set (the validation set's is derived from it).")
             ])
     }
 

@@ -191,7 +191,8 @@ public struct MeanDifference: Sendable, Equatable {
         let va = sa * sa / Double(na), vb = sb * sb / Double(nb)
         let denominator = va * va / Double(na - 1) + vb * vb / Double(nb - 1)
         let df = denominator > 0 ? (va + vb) * (va + vb) / denominator : Double(na + nb - 2)
-        return MeanDifference(method: .welch, difference: meanA - meanB, standardError: (va + vb).squareRoot(), degreesOfFreedom: df, level: level)
+        return MeanDifference(
+            method: .welch, difference: meanA - meanB, standardError: (va + vb).squareRoot(), degreesOfFreedom: df, level: level)
     }
 
     /// The paired interval when `seedsA` and `seedsB` hold the same seeds (values matched by seed),

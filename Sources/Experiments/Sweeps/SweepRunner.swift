@@ -163,7 +163,12 @@ public struct SweepRunner: Sendable {
         let selection = try directory.selection()
         for choice in selection.choices {
             let means = choice.candidates.map { "\($0.value): \($0.mean.map { String(format: "%.6g", $0) } ?? "-")" }
-            report("\(choice.configuration): selected \(selection.flag) \(choice.value) by mean \(selection.metric) (\(means.joined(separator: ", ")))")
+            report(
+                """
+                \(choice.configuration): selected \(selection.flag) \(choice.value) by mean \(selection.metric) \
+                (\(means.joined(separator: ", ")))
+                """
+            )
         }
         let all = try resolve(selection.selected)
         try directory.writeConfigs(all)

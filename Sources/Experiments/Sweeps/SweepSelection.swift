@@ -94,15 +94,21 @@ extension SweepDirectory {
     public func recordedSelection() throws -> SweepSelection? {
         let url = file(SweepSelection.fileName)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        let data = try RunDirectory.readFile(atPath: url.path, maximumBytes: 16 << 20, hint: "The sweep directory \(self.url.path) is damaged.")
+        let data = try RunDirectory.readFile(
+            atPath: url.path, maximumBytes: 16 << 20, hint: "The sweep directory \(self.url.path) is damaged.")
         let selection = try JSONFile.decode(
             SweepSelection.self, from: data, path: url.path,
             advice: "It is not a selection moduli wrote: restore it, or delete it to select again from the tuning runs.")
-        guard selection.format == SweepSelection.currentFormat, Set(selection.choices.map(\.configuration)) == Set(spec.tunedConfigurations),
+        guard selection.format == SweepSelection.currentFormat,
+            Set(selection.choices.map(\.configuration)) == Set(spec.tunedConfigurations),
             selection.choices.allSatisfy({ spec.tune?.values.contains($0.value) == true })
         else {
             throw ExperimentError(
-                "\(url.path) is a selection of another format (\(selection.format)) or another spec. Delete it to select again from the tuning runs.")
+                """
+                \(url.path) is a selection of another format (\(selection.format)) or another spec. Delete it to select again from \
+                the tuning runs.
+                """
+            )
         }
         return selection
     }

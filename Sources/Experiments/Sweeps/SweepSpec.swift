@@ -142,7 +142,11 @@ public struct SweepSpec: Codable, Sendable, Equatable {
             }
             if let unknown = members.first(where: { !keys.contains($0.key) }) {
                 throw ExperimentError(
-                    "\(path): \"\(key)\" has an unknown key \"\(unknown.key)\": it has only \(keys.map { "\"\($0)\"" }.joined(separator: ", ")).")
+                    """
+                    \(path): \"\(key)\" has an unknown key \"\(unknown.key)\": it has only \
+                    \(keys.map { "\"\($0)\"" }.joined(separator: ", ")).
+                    """
+                )
             }
             return members
         }
@@ -160,7 +164,8 @@ public struct SweepSpec: Codable, Sendable, Equatable {
                 throw ExperimentError("\(path): \"tune.flag\" must be a string, the flag tuned (e.g. \"--lambda\").")
             }
             tune = Tuning(
-                flag: flag, values: try flags(try part("values"), at: "tune.values"), seeds: try seedList(try part("seeds"), at: "tune.seeds"),
+                flag: flag, values: try flags(try part("values"), at: "tune.values"),
+                seeds: try seedList(try part("seeds"), at: "tune.seeds"),
                 configurations: try t.first(where: { $0.key == "configurations" }).map { try flags($0.value, at: "tune.configurations") })
         }
         let seeds: [UInt64]
@@ -188,7 +193,9 @@ public struct SweepSpec: Codable, Sendable, Equatable {
             if member("confirm") != nil {
                 throw ExperimentError("\(path): \"confirm\" goes with \"tune\": without a tuned flag, list the seeds in \"seeds\".")
             }
-            guard let seedsValue = member("seeds") else { throw ExperimentError("\(path) lacks \"seeds\": list the seeds, e.g. [0, 1, 2].") }
+            guard let seedsValue = member("seeds") else {
+                throw ExperimentError("\(path) lacks \"seeds\": list the seeds, e.g. [0, 1, 2].")
+            }
             seeds = try seedList(seedsValue, at: "seeds")
         }
         var control: String?
@@ -269,16 +276,23 @@ public struct SweepSpec: Codable, Sendable, Equatable {
             throw ExperimentError("\(path): \"tune\": \(e.description)")
         }
         guard tune.flag.hasPrefix("--"), !tune.flag.contains("=") else {
-            throw ExperimentError("\(path): \"tune.flag\" must be a flag of moduli train \(task) such as \"--lambda\", got \"\(tune.flag)\".")
+            throw ExperimentError(
+                "\(path): \"tune.flag\" must be a flag of moduli train \(task) such as \"--lambda\", got \"\(tune.flag)\".")
         }
         if Self.reservedFlags.contains(tune.flag) {
             throw ExperimentError("\(path): \"tune.flag\" is \(tune.flag), which the sweep sets itself: tune another flag.")
         }
         if !registered.optionFlags.contains(tune.flag) {
             throw ExperimentError(
-                "\(path): \"tune.flag\" is \(tune.flag), which is no option of moduli train \(task) (moduli train \(task) --help lists them).")
+                """
+                \(path): \"tune.flag\" is \(tune.flag), which is no option of moduli train \(task) (moduli train \(task) --help lists \
+                them).
+                """
+            )
         }
-        if tune.values.isEmpty { throw ExperimentError("\(path): \"tune.values\" is empty: list the values to try, e.g. [\"0.001\", \"0.01\"].") }
+        if tune.values.isEmpty {
+            throw ExperimentError("\(path): \"tune.values\" is empty: list the values to try, e.g. [\"0.001\", \"0.01\"].")
+        }
         for value in tune.values {
             guard value.range(of: #"^[A-Za-z0-9._+-]{1,40}$"#, options: .regularExpression) != nil else {
                 throw ExperimentError(
@@ -300,7 +314,9 @@ public struct SweepSpec: Codable, Sendable, Equatable {
             )
         }
         if let names = tune.configurations {
-            if names.isEmpty { throw ExperimentError("\(path): \"tune.configurations\" is empty: name the configurations tuned, or leave it out.") }
+            if names.isEmpty {
+                throw ExperimentError("\(path): \"tune.configurations\" is empty: name the configurations tuned, or leave it out.")
+            }
             for name in names where !configurations.contains(where: { $0.name == name }) {
                 throw ExperimentError(
                     """
