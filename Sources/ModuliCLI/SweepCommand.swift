@@ -16,7 +16,11 @@ struct SweepCommand: ParsableCommand {
             BASE FLAGS --seed S resolve (as `moduli train <task>` reads them) into DIR/configs/<config>-sS.json, \
             and each run DIR/<config>-sS is `moduli train --config DIR/configs/<config>-sS.json --out DIR/<config>-sS --quiet` \
             in a process of its own. Finished runs are never redone, interrupted ones resume from their checkpoint, \
-            a failed run is retried once. The table goes to DIR/summary.md and DIR/summary.csv.
+            a failed run is retried once. The table goes to DIR/summary.md and DIR/summary.csv. \
+            A spec with "tune": {"flag": "--lambda", "values": ["0.01", "0.1"], "seeds": [0, 1]} and "confirm": {"seeds": [100, 101]} \
+            runs every configuration at every value on the tuning seeds, selects per configuration the value with the best mean \
+            validation metric (DIR/selection.json), then runs each at its selected value on the confirmation seeds; with \
+            "control": "<configuration>", the table gives every configuration's difference to it with a 95% interval.
             """)
 
     @Argument(help: "A sweep spec file (JSON) or a built-in grid: paper-navigation, paper-adding, paper-language.") var spec: String
@@ -65,10 +69,19 @@ struct SweepCommand: ParsableCommand {
         // A spec that cannot run is a usage error (exit 64), found before any run starts.
         let resolved: SweepSpec
         let configs: [(run: SweepRun, config: Data)]
+        let source: String
         do {
-            let (r, source) = try resolveSpec()
-            configs = try r.resolvedConfigs(path: source, threads: threadsPerRun())
-            resolved = r
+            let (r, s) = try resolveSpec()
+            configs = try r.resolvedConfigs(path: s, threads: threadsPerRun())
+            resolved = r; source = s
+            if r.tune != nil, emit != nil || onlyIndex != nil {
+                throw ExperimentError(
+                    """
+                    \(s) tunes \(r.tune?.flag ?? "a flag"): a tuned sweep runs locally (its confirmation runs wait for the \
+                    selection); --emit and --only-index apply to plain grids.
+                    """
+                )
+            }
         } catch let e as ExperimentError {
             FileHandle.standardError.write(Data("Error: \(e.description)\n".utf8))
             throw ExitCode(64)
@@ -111,7 +124,13 @@ struct SweepCommand: ParsableCommand {
         }
         // SIGINT, SIGTERM and SIGHUP stop the sweep: forwarded to the runs, which save checkpoints.
         StopRequest.installHandlers()
-        let outcome = try runner.run(only: onlyIndex)
+        let outcome: SweepRunner.Outcome
+        if resolved.tune != nil {
+            let threads = threadsPerRun()
+            outcome = try runner.runTuned { selected in try resolved.resolvedConfigs(path: source, threads: threads, selected: selected) }
+        } else {
+            outcome = try runner.run(only: onlyIndex)
+        }
         if let signal = outcome.stoppedBy {
             var command = ["moduli", "sweep", spec]
             if let seeds { command += ["--seeds", String(seeds)] }
@@ -177,7 +196,13 @@ struct SweepCommand: ParsableCommand {
                 """
             )
         }
-        if let seeds { resolved = resolved.withSeeds(count: seeds) }
+        if let seeds {
+            if resolved.tune != nil {
+                throw ExperimentError(
+                    "\(spec) tunes a flag and names its seeds in \"tune\" and \"confirm\": --seeds applies to plain grids.")
+            }
+            resolved = resolved.withSeeds(count: seeds)
+        }
         return (resolved, spec)
     }
 

@@ -257,6 +257,7 @@ struct Builder {
         if groups.contains(where: { $0.runs.count > 1 }) {
             for m in Set(runs.flatMap { $0.summary.metrics.keys }).sorted() { groupChart(m) }
         }
+        if let primary = primaryMetric { frontierChart(primary) }
         endSection()
     }
 

@@ -1,6 +1,10 @@
 // The table of a sweep in the paper's layout: one row per configuration (in the spec's order),
 // mean (sample std) over seeds of the task's primary metric, its other final metrics and the W_hh
-// sparsity, as Markdown and CSV. Runs are grouped with RunGroup, as `moduli report` groups them.
+// sparsity, as Markdown and CSV. Runs are grouped with RunGroup, as `moduli report` groups them. A tuned
+// sweep tabulates its confirmation runs, each configuration at its selected value (selection.json),
+// and the grid of mean validation metrics it was selected from; with a control configuration, every
+// row gives its difference of the primary metric's mean to the control's with a 95% interval
+// (paired by seed when the seeds pair, Welch's otherwise: `MeanDifference`).
 import Experiments
 import Foundation
 
@@ -23,12 +27,19 @@ public struct SweepSummary: Sendable {
     public init(directory: SweepDirectory, record: SweepRecord) throws {
         let spec = directory.spec
         let primary = try TaskRegistry.task(named: spec.task).primaryMetric
+        let selection = spec.tune == nil ? nil : try directory.recordedSelection()
+        let position = Dictionary(spec.configurations.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         var runs: [ReportRun] = [], missing: [String] = [], unreadable: [String] = []
-        for run in spec.runs.sorted(by: {
-            ($0.index % spec.configurations.count, $0.index) < ($1.index % spec.configurations.count, $1.index)
+        var seedOf: [String: UInt64] = [:]
+        for run in spec.runs where run.value != nil && directory.condition(of: run) != .finished { missing.append(run.name) }
+        for run in spec.runs.filter({ $0.value == nil }).sorted(by: {
+            (position[$0.configuration] ?? 0, $0.index) < (position[$1.configuration] ?? 0, $1.index)
         }) {
             guard directory.condition(of: run) == .finished else { missing.append(run.name); continue }
-            do { runs.append(try ReportRun(path: directory.directory(of: run).path)) } catch {
+            do {
+                let r = try ReportRun(path: directory.directory(of: run).path)
+                runs.append(r); seedOf[r.path] = run.seed
+            } catch {
                 missing.append(run.name); unreadable.append("\(run.name) (\(error))")
             }
         }
@@ -38,15 +49,32 @@ public struct SweepSummary: Sendable {
         let metrics = [primary] + others
         let sparsity: @Sendable (ReportRun) -> Double? = { $0.summary.main.sparsity.recurrent.sparsity }
 
+        let tuned = Set(spec.tunedConfigurations)
+        let tableNames = Set(spec.runs.filter { $0.value == nil }.map(\.name))
+        // Each configuration's primary metric by seed, for the difference to the control.
+        func primaryBySeed(_ name: String) -> [(seed: UInt64, value: Double)] {
+            (groups[name]?.runs ?? []).compactMap { run in
+                guard let seed = seedOf[run.path], let v = run.summary[primary], v.isFinite else { return nil }
+                return (seed, v)
+            }
+        }
+        let controlValues = spec.control.map(primaryBySeed)
+
         var mdRows: [[String]] = [], csvRows: [[String]] = []
         for c in spec.configurations {
             let group = groups[c.name]
             let done = group?.runs.count ?? 0
-            let failures = failed.filter { $0.configuration == c.name }.count
+            let failures = failed.filter { $0.configuration == c.name && tableNames.contains($0.name) }.count
             let runsCell = "\(done)/\(spec.seeds.count)" + (failures > 0 ? " (\(failures) failed)" : "")
             let flags = c.flags.isEmpty ? "-" : "`" + c.flags.joined(separator: " ") + "`"
-            var md = [c.name, flags, runsCell]
-            var row = [c.name, c.flags.joined(separator: " "), String(done), String(spec.seeds.count), String(failures)]
+            var md = [c.name, flags]
+            var row = [c.name, c.flags.joined(separator: " ")]
+            if spec.tune != nil {
+                let value = tuned.contains(c.name) ? selection?.selected[c.name] ?? "(not yet)" : "(not tuned)"
+                md.append(value); row.append(value)
+            }
+            md.append(runsCell)
+            row += [String(done), String(spec.seeds.count), String(failures)]
             for m in metrics + ["W_hh sparsity"] {
                 let s: RunGroup.Statistic
                 if let group {
@@ -58,22 +86,63 @@ public struct SweepSummary: Sendable {
                 row.append(s.values.isEmpty ? "" : Builder.exact(s.mean))
                 row.append(Builder.exact(s.standardDeviation))
             }
+            if let control = spec.control, let controlValues {
+                if c.name == control {
+                    md.append("(control)"); row += ["", "", "", ""]
+                } else if let d = MeanDifference.between(primaryBySeed(c.name), controlValues) {
+                    md.append(
+                        String(format: "%+.4g [%+.4g, %+.4g] ", d.difference, d.lower, d.upper) + (d.method == .paired ? "paired" : "Welch")
+                    )
+                    row += [Builder.exact(d.difference), Builder.exact(d.lower), Builder.exact(d.upper), d.method.rawValue]
+                } else {
+                    md.append("-"); row += ["", "", "", ""]
+                }
+            }
             mdRows.append(md); csvRows.append(row)
         }
         let headerMetrics = metrics + ["W_hh sparsity"]
+        let selectedHeader = spec.tune.map { ["selected \($0.flag)"] } ?? []
+        let differenceHeader = spec.control.map { ["\(primary) - \($0) [95% CI]"] } ?? []
+        let differenceColumns = spec.control.map { _ in ["\(primary) difference", "lower 95%", "upper 95%", "interval"] } ?? []
         var text =
             """
             # Sweep: \(spec.task), \(spec.configurations.count) configuration\(spec.configurations.count == 1 ? "" : "s") x \
             \(spec.seeds.count) seed\(spec.seeds.count == 1 ? "" : "s")\n\n
             """
         text +=
-            "Every run: `moduli train \(spec.task)\(spec.base.isEmpty ? "" : " " + spec.base.joined(separator: " ")) FLAGS --seed S`"
-            + " (seeds \(spec.seeds.map(String.init).joined(separator: ", "))). Mean (sample standard deviation) over the seeds;"
-            + " \(primary) is the task's primary metric; W_hh sparsity pooled over every recurrent weight_hh.\n\n"
+            "Every run: `moduli train \(spec.task)\(spec.base.isEmpty ? "" : " " + spec.base.joined(separator: " ")) FLAGS"
+            + "\(spec.tune.map { " \($0.flag) SELECTED" } ?? "") --seed S`"
+            + " (\(spec.tune == nil ? "" : "confirmation ")seeds \(spec.seeds.map(String.init).joined(separator: ", ")))."
+            + " Mean (sample standard deviation) over the seeds;"
+            + " \(primary) is the task's primary metric; W_hh sparsity pooled over every recurrent weight_hh."
+        if let control = spec.control {
+            text +=
+                " The last column: the difference of \(primary)'s mean to \(control)'s, with its 95% interval (paired t by seed"
+                + " when both have the same seeds, else Welch's t)."
+        }
+        text += "\n\n"
         text += HTMLText.markdownTable(
-            header: ["configuration", "flags", "runs"]
-                + headerMetrics.enumerated().map { $0.offset == 0 ? "**\($0.element)**" : $0.element },
+            header: ["configuration", "flags"] + selectedHeader + ["runs"]
+                + headerMetrics.enumerated().map { $0.offset == 0 ? "**\($0.element)**" : $0.element } + differenceHeader,
             rows: mdRows)
+        if let tune = spec.tune {
+            text += "\n## Tuning: \(tune.flag) on seeds \(tune.seeds.map(String.init).joined(separator: ", "))\n\n"
+            if let selection {
+                text +=
+                    "Mean \(selection.metric) (the task's validation metric) over the tuning seeds; the selected value in bold"
+                    + " (\(selection.increases ? "largest" : "smallest") mean, recorded in \(SweepSelection.fileName)).\n\n"
+                let rows = selection.choices.map { choice in
+                    [choice.configuration]
+                        + choice.candidates.map { candidate in
+                            let cell = candidate.mean.map { String(format: "%.4g", $0) } ?? "-"
+                            return candidate.value == choice.value ? "**\(cell)**" : cell
+                        }
+                }
+                text += HTMLText.markdownTable(header: ["configuration"] + tune.values, rows: rows)
+            } else {
+                text += "Not selected yet: the tuning runs have not all finished.\n"
+            }
+        }
         if !failed.isEmpty {
             text += "\nFailed: " + failed.map { "\($0.name) (\($0.exit ?? "failed"); \($0.log))" }.joined(separator: ", ") + ".\n"
         }
@@ -82,7 +151,8 @@ public struct SweepSummary: Sendable {
         if !unreadable.isEmpty { text += "\nUnreadable: " + unreadable.joined(separator: "; ") + ".\n" }
         markdown = text
         csv = HTMLText.csv(
-            header: ["configuration", "flags", "runs", "seeds", "failed"] + headerMetrics.flatMap { [$0, $0 + " std"] }, rows: csvRows)
+            header: ["configuration", "flags"] + selectedHeader + ["runs", "seeds", "failed"] + headerMetrics.flatMap { [$0, $0 + " std"] }
+                + differenceColumns, rows: csvRows)
         self.missing = missing
         self.failed = failed.map(\.name)
     }

@@ -86,12 +86,14 @@ import _TestSupport
         }
         let (a, b) = (try testMSE("alpha-s0"), try testMSE("alpha-s1"))
         let csv = try Self.read(sweep + "/summary.csv").split(separator: "\n")
-        #expect(csv.first == "configuration,flags,runs,seeds,failed,testMSE,testMSE std,W_hh sparsity,W_hh sparsity std")
+        // The primary metric first, then the other final metrics (the validation MSE), then the sparsity.
+        #expect(
+            csv.first == "configuration,flags,runs,seeds,failed,testMSE,testMSE std,validMSE,validMSE std,W_hh sparsity,W_hh sparsity std")
         let alpha = try #require(csv.last?.split(separator: ",", omittingEmptySubsequences: false))
-        #expect(alpha.count == 9 && alpha[0] == "alpha" && alpha[2] == "2" && alpha[4] == "0", "\(alpha)")
+        #expect(alpha.count == 11 && alpha[0] == "alpha" && alpha[2] == "2" && alpha[4] == "0", "\(alpha)")
         #expect(Double(alpha[5]) == (a + b) / 2, "mean of \(a), \(b): \(alpha)")
         #expect(abs(Double(alpha[6])! - abs(a - b) / 2.0.squareRoot()) < 1e-12, "std of \(a), \(b): \(alpha)")
-        #expect(Double(alpha[7]) == 0, "an unpruned run has W_hh sparsity \(alpha[7])")
+        #expect(Double(alpha[9]) == 0, "an unpruned run has W_hh sparsity \(alpha[9])")
 
         // Again: nothing is redone. A run whose summary.json is gone resumes from its checkpoint
         // and ends with the same table.

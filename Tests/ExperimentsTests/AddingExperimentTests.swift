@@ -56,6 +56,9 @@ import NN
         let run = try RunDirectory(path: path, overwrite: false, resume: true)
         let mse = try #require(summary["testMSE"])
         #expect(mse < 0.25 * AddingProblem.trivialMSE, "test MSE \(mse), seed 0")
+        // The validation set is another draw of the same distribution: the model does as well there.
+        let valid = try #require(summary["validMSE"])
+        #expect(valid < 0.25 * AddingProblem.trivialMSE && valid != mse, "validation MSE \(valid), test MSE \(mse), seed 0")
         #expect(summary.baselines["trivialMSE"] == AddingProblem.trivialMSE)
         #expect(summary.steps == 900)
         for name in ["config.json", "metrics.jsonl", "summary.json", "model.safetensors", "checkpoint.safetensors"] {

@@ -32,6 +32,9 @@ import NN
         let summary = try #require(try Self.train(config, path))
         let error = try #require(summary["decodingErrorCM"]), error50 = try #require(summary["decodingErrorCM50"])
         #expect(error.isFinite && error50.isFinite && error > 0 && error < 400, "decoding errors \(error), \(error50)")
+        // summary.json holds the validation metrics beside the test ones.
+        let valid = try #require(summary["validDecodingErrorCM"]), validLoss = try #require(summary["validLoss"])
+        #expect(valid.isFinite && valid > 0 && valid < 400 && valid != error && validLoss.isFinite, "validation \(valid), \(validLoss)")
         let centre = try #require(summary.baselines["centreGuessCM"])
         #expect(centre > 40 && centre < 120, "guessing the centre: \(centre) cm")
         #expect(summary.main.sparsity.pooled.sparsity > 0.899 && summary.main.sparsity.pooled.sparsity < 0.901)

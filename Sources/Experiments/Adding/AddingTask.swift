@@ -1,5 +1,6 @@
 // The adding problem (docs/method.md section 6) as a task of the shared trainer: fresh batches every step,
-// MSE on the final state's read-out, a fixed held-out test set. Defaults are the paper's protocol.
+// MSE on the final state's read-out, a fixed held-out test set and a fixed validation set of its own
+// (what the plateau schedule and a tuned sweep read). Defaults are the paper's protocol.
 import Linalg
 import NN
 
@@ -17,7 +18,7 @@ public struct AddingOptions: Codable, Sendable, Equatable {
     public var bias = true
     /// Batch size B.
     public var batchSize = 32
-    /// Held-out test sequences.
+    /// Held-out test sequences (and as many validation sequences).
     public var testSize = 2000
     /// Seed of the fixed held-out test set (the same for every run seed, so runs compare).
     public var testSeed: UInt64 = 20_240_610
@@ -38,6 +39,7 @@ public struct AddingTask: TrainingTask {
     public struct Stream: TaskStream { var rng: SeededGenerator }
     public static let name = "adding"
     public static let primaryMetric = "testMSE"
+    public static let scheduleMetric = "validMSE"
     public static let defaultLambda = 1e-3
     /// Adam lr 1e-4, clip 0.5, 100 epochs of 313 batches, then 10 epochs at fixed sparsity.
     public static var defaultTraining: TrainingConfig {
@@ -48,6 +50,9 @@ public struct AddingTask: TrainingTask {
     public let options: AddingOptions
     /// The fixed held-out test set.
     public let testSet: AddingBatch
+    /// The fixed validation set (`testSize` sequences from `validationGenerator`): what choosing
+    /// reads, never the test set.
+    public let validationSet: AddingBatch
     public var baselines: [String: Double] { ["trivialMSE": AddingProblem.trivialMSE] }
 
     public static var commandLine: TaskCommandLine<AddingOptions> {
@@ -67,8 +72,12 @@ public struct AddingTask: TrainingTask {
                 O.value("cell", \.options.cell, key: "options.cell", "CELL", help: "Cell: rnn_relu (default), rnn_tanh, lstm, gru."),
                 O.inversion("bias", \.options.bias, key: "options.bias", help: "Biases in the recurrent layers (default on)."),
                 O.value("batch-size", \.options.batchSize, key: "options.batchSize", "N", help: "Batch size B (default 32)."),
-                O.value("test-size", \.options.testSize, key: "options.testSize", "N", help: "Held-out test sequences (default 2000)."),
-                O.value("test-seed", \.options.testSeed, key: "options.testSeed", "N", help: "Seed of the fixed held-out test set.")
+                O.value(
+                    "test-size", \.options.testSize, key: "options.testSize", "N",
+                    help: "Held-out test sequences, and as many validation sequences (default 2000)."),
+                O.value(
+                    "test-seed", \.options.testSeed, key: "options.testSeed", "N",
+                    help: "Seed of the fixed held-out test set (the validation set's is derived from it).")
             ])
     }
 
@@ -76,6 +85,15 @@ public struct AddingTask: TrainingTask {
         self.options = options
         var rng = SeededGenerator(seed: options.testSeed)
         testSet = AddingProblem.batch(length: options.length, batch: options.testSize, rng: &rng)
+        var validationRNG = Self.validationGenerator(testSeed: options.testSeed)
+        validationSet = AddingProblem.batch(length: options.length, batch: options.testSize, rng: &validationRNG)
+    }
+
+    /// The generator of the validation set: a stream of its own derived from the test seed
+    /// (`SeededGenerator.derived`), whose seed differs from the test draw's (`testSeed` itself), so
+    /// that the two sets are independent draws.
+    public static func validationGenerator(testSeed: UInt64) -> SeededGenerator {
+        SeededGenerator(seed: testSeed).derived(1)
     }
 
     public static func validate(_ o: AddingOptions, training: TrainingConfig) throws {
@@ -99,7 +117,7 @@ public struct AddingTask: TrainingTask {
         let gates = Double(o.cell == .lstm ? 4 : o.cell == .gru ? 3 : 1)
         let activations = 4 * t * max(b, min(Double(o.testSize), 500)) * h * l * (gates + 3)  // caches and gradients
         let parameters = 4 * 6 * gates * h * (h + 2) * l  // values, gradients, masks, moments, checkpoint copies
-        return activations + parameters + 8 * t * Double(o.testSize) + 12 * h * h  // test set, R
+        return activations + parameters + 16 * t * Double(o.testSize) + 12 * h * h  // test and validation sets, R
     }
 
     public func makeModel(in store: ParameterStore<Float>, rng: inout SeededGenerator) -> AddingModel {
@@ -122,8 +140,13 @@ public struct AddingTask: TrainingTask {
         return model.lossAndGradients(batch, store)
     }
 
+    /// `testMSE` on the test set and `validMSE` on the validation set, both every time (the
+    /// report draws the test curve; the plateau schedule and selection read `validMSE`).
     public func evaluate(_ model: AddingModel, _ store: ParameterStore<Float>) -> [String: Double] {
-        ["testMSE": model.meanSquaredError(testSet, length: options.length, store)]
+        [
+            "testMSE": model.meanSquaredError(testSet, length: options.length, store),
+            "validMSE": model.meanSquaredError(validationSet, length: options.length, store)
+        ]
     }
 
     /// The top layer's hidden states over the test sequences, in chunks of 500 sequences; row

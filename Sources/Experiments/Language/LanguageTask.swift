@@ -93,6 +93,7 @@ public struct LanguageTask: TrainingTask {
     public static let name = "language"
     public static let primaryMetric = "testPerplexity"
     public static let scheduleMetric = "validPerplexity"
+    public static let selectionMetric = "validPerplexity"
     public static let defaultLambda = 0.1
     /// SGD lr 20, clip 0.25, lr / 4 on a validation plateau, 15 epochs of one pass (280 windows of
     /// the built-in split), pruning to 90%.

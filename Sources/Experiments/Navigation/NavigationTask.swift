@@ -1,6 +1,7 @@
 // Path integration with place cells (docs/method.md section 4) as a task of the shared trainer: fresh
 // simulated trajectories every step, soft-target cross-entropy against the place-cell code of every
-// position, and the decoding error (cm) on fixed evaluation trajectories. Defaults are the paper's.
+// position, and the decoding error (cm) on fixed test trajectories and on fixed validation trajectories
+// of their own (what the plateau schedule and a tuned sweep read). Defaults are the paper's.
 import Linalg
 import NN
 
@@ -18,7 +19,8 @@ public struct NavigationOptions: Codable, Sendable, Equatable {
     public var length = 50
     /// Seed of the place-cell centres (fixed for the run; recorded).
     public var placeCellSeed: UInt64 = 20_240_609
-    /// Seed of the evaluation trajectories (the same for every run seed, so runs compare).
+    /// Seed of the evaluation trajectories (the same for every run seed, so runs compare): the test
+    /// trajectories are drawn from it, the validation trajectories from `NavigationTask.validationSeed`.
     public var evaluationSeed: UInt64 = 20_240_610
     /// Evaluation batches per length (the paper: 5 of 200).
     public var evaluationBatches = 5
@@ -63,6 +65,7 @@ public struct NavigationTask: TrainingTask {
     public struct Stream: TaskStream { var rng: SeededGenerator }
     public static let name = "navigation"
     public static let primaryMetric = "decodingErrorCM"
+    public static let scheduleMetric = "validDecodingErrorCM"
     public static let defaultLambda = 0.1
     /// AdamW lr 1e-4, weight decay 0.01, 30 epochs of 1000 steps, pruning to 90%.
     public static var defaultTraining: TrainingConfig {
@@ -78,8 +81,11 @@ public struct NavigationTask: TrainingTask {
     public let options: NavigationOptions
     /// The place cells.
     public let cells: PlaceCells
-    /// The fixed evaluation trajectories, per evaluated length.
+    /// The fixed test trajectories, per evaluated length.
     public let evaluationSets: [[TrajectoryBatch]]
+    /// The fixed validation trajectories at the training length (`evaluationBatches` batches of
+    /// `evaluationBatchSize`), drawn from `validationSeed`: what choosing reads, never the test set.
+    public let validationSet: [TrajectoryBatch]
     /// Always guessing the box centre gives about this error (cm) on the evaluation trajectories.
     public let centreGuessCM: Double
 
@@ -93,6 +99,10 @@ public struct NavigationTask: TrainingTask {
                 TrajectorySimulator.batch(length: length, batch: options.evaluationBatchSize, rng: &rng)
             }
         }
+        var validationRNG = Self.validationGenerator(evaluationSeed: options.evaluationSeed)
+        validationSet = (0..<options.evaluationBatches).map { _ in
+            TrajectorySimulator.batch(length: options.length, batch: options.evaluationBatchSize, rng: &validationRNG)
+        }
         let first = evaluationSets[0]
         centreGuessCM =
             first.map { PlaceCells.decodingError(estimates: Matrix(rows: $0.positions.rows, columns: 2), positions: $0.positions) }
@@ -100,6 +110,13 @@ public struct NavigationTask: TrainingTask {
     }
 
     public var baselines: [String: Double] { ["centreGuessCM": centreGuessCM] }
+
+    /// The generator of the validation trajectories: a stream of its own derived from the
+    /// evaluation seed (`SeededGenerator.derived`), whose seed differs from the test draw's
+    /// (`evaluationSeed` itself), so that the two sets are independent draws.
+    public static func validationGenerator(evaluationSeed: UInt64) -> SeededGenerator {
+        SeededGenerator(seed: evaluationSeed).derived(1)
+    }
 
     public static let reportProbe: ReportProbe? = .decodedPaths
 
@@ -125,7 +142,7 @@ public struct NavigationTask: TrainingTask {
                     "place-cell-seed", \.options.placeCellSeed, key: "options.placeCellSeed", "N", help: "Seed of the place-cell centres."),
                 O.value(
                     "evaluation-seed", \.options.evaluationSeed, key: "options.evaluationSeed", "N",
-                    help: "Seed of the evaluation trajectories."),
+                    help: "Seed of the test trajectories (the validation trajectories' is derived from it)."),
                 O.value(
                     "evaluation-batches", \.options.evaluationBatches, key: "options.evaluationBatches", "N",
                     help: "Evaluation batches per length (paper 5)."),
@@ -162,7 +179,8 @@ public struct NavigationTask: TrainingTask {
         let rows = Double(max(o.length, 50)) * Double(max(o.batchSize, o.evaluationBatchSize))
         let activations = 4 * rows * (6 * g + 4 * n)  // hidden states and their gradients; logits, targets, dLogits
         let parameters = 4 * 7 * (g * g + 2 * n * g + 2 * g)  // values, gradients, masks, moments, checkpoint copies
-        let evaluation = 4 * 4 * Double(o.evaluationBatches) * Double(o.evaluationBatchSize) * 50
+        // The test trajectories (the training length and 50) and the validation trajectories.
+        let evaluation = 4 * 4 * Double(o.evaluationBatches) * Double(o.evaluationBatchSize) * Double(50 + 2 * o.length)
         return activations + parameters + evaluation + 24 * g * g  // R in Double and Float, distances
     }
 
@@ -189,21 +207,35 @@ public struct NavigationTask: TrainingTask {
         return model.lossAndGradients(start: start, velocities: batch.velocities, targets: targets, store)
     }
 
-    /// `decodingErrorCM` at the training length (and `decodingErrorCM50` at length 50 when that
-    /// differs), and `testLoss`, the cross-entropy at the training length; means over the batches.
+    /// On the test trajectories: `decodingErrorCM` at the training length (and `decodingErrorCM50`
+    /// at length 50 when that differs) and `testLoss`, the cross-entropy at the training length; on
+    /// the validation trajectories: `validDecodingErrorCM` and `validLoss`. Means over the batches.
+    /// Both sets are evaluated every time (a few forward passes, small beside an epoch), so that
+    /// the report draws the test curve; the plateau schedule and selection read the validation metric.
     public func evaluate(_ model: NavigationModel, _ store: ParameterStore<Float>) -> [String: Double] {
         var metrics: [String: Double] = [:]
         for (k, set) in evaluationSets.enumerated() {
-            var error = 0.0, loss = 0.0
-            for batch in set {
-                let logits = model.logits(start: cells.codes(for: batch.start), velocities: batch.velocities, store)
-                error += cells.decodingError(activity: logits, positions: batch.positions)
-                if k == 0 { loss += SoftCrossEntropy.loss(logits: logits, targets: cells.codes(for: batch.positions)) }
-            }
-            metrics[k == 0 ? "decodingErrorCM" : "decodingErrorCM50"] = error / Double(set.count)
-            if k == 0 { metrics["testLoss"] = loss / Double(set.count) }
+            let (error, loss) = errorAndLoss(model, store, set, withLoss: k == 0)
+            metrics[k == 0 ? "decodingErrorCM" : "decodingErrorCM50"] = error
+            if k == 0 { metrics["testLoss"] = loss }
         }
+        let (error, loss) = errorAndLoss(model, store, validationSet, withLoss: true)
+        metrics["validDecodingErrorCM"] = error
+        metrics["validLoss"] = loss
         return metrics
+    }
+
+    /// The mean decoding error (cm) over `set`'s batches and, with `withLoss`, the mean cross-entropy.
+    func errorAndLoss(
+        _ model: NavigationModel, _ store: ParameterStore<Float>, _ set: [TrajectoryBatch], withLoss: Bool
+    ) -> (error: Double, loss: Double) {
+        var error = 0.0, loss = 0.0
+        for batch in set {
+            let logits = model.logits(start: cells.codes(for: batch.start), velocities: batch.velocities, store)
+            error += cells.decodingError(activity: logits, positions: batch.positions)
+            if withLoss { loss += SoftCrossEntropy.loss(logits: logits, targets: cells.codes(for: batch.positions)) }
+        }
+        return (error / Double(set.count), loss / Double(set.count))
     }
 
     /// The hidden states (after each step, the ReLU RNN's output) over the fixed evaluation

@@ -166,6 +166,8 @@ public struct SweepDirectory: Sendable {
                 parts.append("\(a.name) has flags [\(a.flags.joined(separator: " "))] there, [\(b.flags.joined(separator: " "))] here")
             }
         }
+        if old.tune != new.tune { parts.append("the tuned flag differs (\"tune\" or \"confirm\")") }
+        if old.control != new.control { parts.append("control \(old.control ?? "(none)") there, \(new.control ?? "(none)") here") }
         return parts.joined(separator: "; ")
     }
 

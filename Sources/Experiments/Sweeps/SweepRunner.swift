@@ -59,15 +59,16 @@ public struct SweepRunner: Sendable {
     }
 
     /// Runs every run of the sweep that has no summary.json (or only the run `only`, a Slurm
-    /// array index), `jobs` at a time, and records each in sweep.json.
-    public func run(only: Int? = nil) throws -> Outcome {
+    /// array index, or only the runs whose indices `among` holds), `jobs` at a time, and records
+    /// each in sweep.json.
+    public func run(only: Int? = nil, among: Set<Int>? = nil) throws -> Outcome {
         let all = directory.spec.runs
         if let only, !all.indices.contains(only) {
             throw ExperimentError("--only-index \(only) is out of range: the sweep has runs 0 to \(all.count - 1).")
         }
         var outcome = Outcome()
         var queue: [(run: SweepRun, attempt: Int)] = []
-        for run in only.map({ [all[$0]] }) ?? all {
+        for run in only.map({ [all[$0]] }) ?? all where among?.contains(run.index) ?? true {
             switch directory.condition(of: run) {
             case .finished:
                 outcome.skipped.append(run.name)
@@ -144,6 +145,38 @@ public struct SweepRunner: Sendable {
                 }
             }
         }
+        return outcome
+    }
+
+    /// Runs a tuned sweep in its two stages, each run's configuration file from `resolve` (the
+    /// spec's `resolvedConfigs` given the selected values): first every run whose configuration is
+    /// known (the tuning runs, the runs of configurations not tuned, and every run once a selection
+    /// is recorded); then, when every tuning run has finished, the selection (`SweepDirectory.selection`,
+    /// made once and recorded in selection.json) and the confirmation runs at the selected values.
+    /// A stop request, or a tuning run that failed or is busy, ends the sweep after the first stage.
+    public func runTuned(resolve: ([String: String]) throws -> [(run: SweepRun, config: Data)]) throws -> Outcome {
+        let first = try resolve(directory.recordedSelection()?.selected ?? [:])
+        try directory.writeConfigs(first)
+        let firstIndices = Set(first.map(\.run.index))
+        var outcome = try run(among: firstIndices)
+        guard outcome.stoppedBy == nil, directory.tuningFinished else { return outcome }
+        let selection = try directory.selection()
+        for choice in selection.choices {
+            let means = choice.candidates.map { "\($0.value): \($0.mean.map { String(format: "%.6g", $0) } ?? "-")" }
+            report(
+                """
+                \(choice.configuration): selected \(selection.flag) \(choice.value) by mean \(selection.metric) \
+                (\(means.joined(separator: ", ")))
+                """
+            )
+        }
+        let all = try resolve(selection.selected)
+        try directory.writeConfigs(all)
+        let rest = Set(all.map(\.run.index)).subtracting(firstIndices)
+        guard !rest.isEmpty else { return outcome }
+        let second = try run(among: rest)
+        outcome.finished += second.finished; outcome.skipped += second.skipped; outcome.failed += second.failed
+        outcome.busy += second.busy; outcome.stopped += second.stopped; outcome.stoppedBy = second.stoppedBy
         return outcome
     }
 

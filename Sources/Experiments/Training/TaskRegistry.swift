@@ -12,6 +12,12 @@ public struct RegisteredTask: Sendable {
     public let name: String
     /// The metric the task's summary leads with (`TrainingTask.primaryMetric`).
     public let primaryMetric: String
+    /// The validation metric that choosing among runs reads (`TrainingTask.selectionMetric`); nil
+    /// when the task names its test metric `primaryMetric` there (it has no validation data), so
+    /// that nothing ever selects on test data.
+    public let selectionMetric: String?
+    /// Whether a larger metric is better (`TrainingTask.primaryMetricIncreases`).
+    public let primaryMetricIncreases: Bool
     /// The task's type: a generic caller opens it (`func f<T: TrainingTask>(_: T.Type)`).
     public let type: any TrainingTask.Type
     /// The extra report section the task offers (`TrainingTask.reportProbe`).
@@ -30,6 +36,8 @@ public struct RegisteredTask: Sendable {
     public init<Task: TrainingTask>(_ task: Task.Type) {
         name = Task.name
         primaryMetric = Task.primaryMetric
+        selectionMetric = Task.selectionMetric == Task.primaryMetric ? nil : Task.selectionMetric
+        primaryMetricIncreases = Task.primaryMetricIncreases
         type = Task.self
         reportProbe = Task.reportProbe
         optionFlags = TaskOptions<Task>.declarations.map(\.flag)

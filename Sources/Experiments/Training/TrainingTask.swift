@@ -130,6 +130,10 @@ public protocol TrainingTask: Sendable {
     /// evaluation (by default `primaryMetric`; a validation metric when the test set is evaluated
     /// only at the end).
     static var scheduleMetric: String { get }
+    /// The metric that choosing among finished runs reads (a tuned sweep's selected value): a
+    /// validation metric, present in every final evaluation, never the test metric `primaryMetric`
+    /// (`TaskRegistry` checks; a task without one cannot be tuned). By default `scheduleMetric`.
+    static var selectionMetric: String { get }
     /// Checks a data stream read back from a checkpoint before a resumed run uses it (sizes of a
     /// carried state, positions); the error says what is wrong. By default every stream is accepted.
     func validate(stream: Stream) throws
@@ -150,6 +154,7 @@ public protocol TrainingTask: Sendable {
 extension TrainingTask {
     public func evaluate(_ model: Model, _ store: ParameterStore<Float>, final: Bool) -> [String: Double] { evaluate(model, store) }
     public static var scheduleMetric: String { primaryMetric }
+    public static var selectionMetric: String { scheduleMetric }
     public static var reportProbe: ReportProbe? { nil }
     public init(options: Options, prepared: (any Sendable)?) throws { try self.init(options: options) }
     public static func removableHiddenUnits(_ options: Options) throws -> Int {
