@@ -91,14 +91,4 @@ import _TestSupport
             #expect(abs(Double(results[0][r * n + col]) - expected) < 1e-2, "entry (\(r), \(col))")
         }
     }
-
-    @Test func blocksDependOnTheShapeAlone() {
-        // At most 32 blocks of at least 64 entries, multiples of 16, and enough work per block.
-        for (size, work) in [(200, 1 << 24), (10_000, 10_000 * 1024 * 512), (4096, 4096 * 4096 * 200), (130, 1 << 22)] {
-            let block = GEMMBlocks.blockSize(dimension: size, work: work)
-            #expect(block % 16 == 0 && block >= GEMMBlocks.minimumBlock, "size \(size): block \(block)")
-            #expect((size + block - 1) / block <= GEMMBlocks.maximumBlocks, "size \(size): block \(block)")
-            #expect(work / size * block >= GEMMBlocks.minimumWork / 4, "size \(size): block \(block)")
-        }
-    }
 }
