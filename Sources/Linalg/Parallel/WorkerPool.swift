@@ -36,9 +36,12 @@ public enum Parallel {
     public static let spinNanoseconds = 50_000
 
     /// The least number of entries an elementwise loop (an activation, an optimizer update, a
-    /// mask) hands to one thread: about 5 microseconds of streaming at a few bytes per cycle,
-    /// several times the pool's round trip (docs/decisions.md).
-    public static let minimumElementwiseChunk = 16384
+    /// mask, a column sum) hands to one thread: about 20 microseconds of streaming, enough to pay
+    /// for waking a worker that went to sleep between the small kernels of a small step (at 16,384
+    /// the adding model's K 27 step took 0.6 ms at 2 threads against 0.4 at 1, its bias gradients'
+    /// column sums waking the worker each time; at 65,536 both take 0.4 ms, and the pruned Ng 1024
+    /// navigation step is unchanged: docs/decisions.md 32, BENCHMARKS.md).
+    public static let minimumElementwiseChunk = 65536
 
     /// Sets the number of threads the pool runs loops on (the caller and `count - 1` workers),
     /// clamped to 1 ... `maximumThreadCount`. Waits for a call in progress to finish.
