@@ -38,6 +38,24 @@ extension Double: OptionValue {
     public static var optionExpectation: String { "a number" }
 }
 
+extension Array: OptionValue where Element == Double {
+    /// Comma-separated numbers (spaces around them allowed), at least one.
+    public static func parseOption(_ text: String) -> [Double]? {
+        let values = text.split(separator: ",", omittingEmptySubsequences: false).map {
+            Double($0.trimmingCharacters(in: .whitespaces))
+        }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else { return nil }
+        return values.compactMap { $0 }
+    }
+    public static var optionExpectation: String { "comma-separated numbers" }
+}
+
+extension Optional: OptionValue where Wrapped: OptionValue {
+    /// An optional setting given on the command line: its value, parsed as `Wrapped`.
+    public static func parseOption(_ text: String) -> Wrapped?? { Wrapped.parseOption(text).map { .some($0) } }
+    public static var optionExpectation: String { Wrapped.optionExpectation }
+}
+
 extension String: OptionValue {
     public static func parseOption(_ text: String) -> String? { text }
     public static var optionExpectation: String { "a text" }

@@ -42,9 +42,6 @@ public enum MethodOptions {
             """
     }
 
-    /// The envelope section of `t`, created (with no kept units yet) when absent.
-    static func envelope(_ t: TrainingConfig) -> GroupEnvelopeConfig { t.groupEnvelope ?? GroupEnvelopeConfig(keptUnits: 0) }
-
     /// The help section of neuron elimination during training.
     public static let eliminationSection = "Neuron elimination during training (structured: whole hidden units)"
 
@@ -58,8 +55,21 @@ public enum MethodOptions {
             """
     }
 
-    /// The elimination section of `t`, created (with no tolerance yet: NaN) when absent.
-    static func elimination(_ t: TrainingConfig) -> EliminationConfig { t.elimination ?? EliminationConfig(tolerance: .nan) }
+    /// An option that sets one field (`path`) of an optional section of the configuration
+    /// (`section`, created as `empty` when absent), with `prerequisite` as `ConfigOption`'s.
+    static func sectionField<Section, Value: OptionValue>(
+        _ name: String, _ section: WritableKeyPath<TrainingConfig, Section?>, empty: Section,
+        _ path: WritableKeyPath<Section, Value>, key: String, _ placeholder: String, help: String,
+        prerequisite: ((TrainingConfig) -> String?)?
+    ) -> ConfigOption<TrainingConfig> {
+        ConfigOption(
+            name: name, key: key, help: help, arity: .value(placeholder),
+            set: { t, text, label in
+                var value = t[keyPath: section] ?? empty
+                value[keyPath: path] = try ConfigOption<TrainingConfig>.parse(Value.self, text, label: label)
+                t[keyPath: section] = value
+            }, prerequisite: prerequisite)
+    }
 
     /// The declarations.
     public static var declarations: [ConfigOption<TrainingConfig>] {
@@ -75,13 +85,9 @@ public enum MethodOptions {
             _ name: String, _ path: WritableKeyPath<EliminationConfig, Value>, key: String, _ placeholder: String, help: String,
             prerequisite: Bool = true
         ) -> O {
-            O(
-                name: name, key: "elimination." + key, help: help, arity: .value(placeholder),
-                set: { t, text, label in
-                    var e = elimination(t)
-                    e[keyPath: path] = try O.parse(Value.self, text, label: label)
-                    t.elimination = e
-                }, prerequisite: prerequisite ? { needsElimination(name, $0) } : nil)
+            sectionField(
+                name, \.elimination, empty: EliminationConfig(tolerance: .nan), path, key: "elimination." + key, placeholder,
+                help: help, prerequisite: prerequisite ? { needsElimination(name, $0) } : nil)
         }
         return [
             field(
@@ -95,15 +101,9 @@ public enum MethodOptions {
             field(
                 "eliminate-start-tolerance", \.startTolerance, key: "startTolerance", "T0",
                 help: "The first elimination event's tolerance, raised linearly to --eliminate-tolerance at the last (default 0)."),
-            O(
-                name: "eliminate-every", key: "elimination.everySteps",
-                help: "Optimizer steps between elimination events in the main epochs (default: one event after every main epoch).",
-                arity: .value("N"),
-                set: { t, text, label in
-                    var e = elimination(t)
-                    e.everySteps = try O.parse(Int.self, text, label: label)
-                    t.elimination = e
-                }, prerequisite: { needsElimination("eliminate-every", $0) }),
+            field(
+                "eliminate-every", \.everySteps, key: "everySteps", "N",
+                help: "Optimizer steps between elimination events in the main epochs (default: one event after every main epoch)."),
             field(
                 "eliminate-rows", \.rows, key: "rows", "N",
                 help: "The most rows of hidden states each regression uses (default 4096).")
@@ -112,42 +112,30 @@ public enum MethodOptions {
 
     /// The group envelope regularizer's options.
     static var envelopeDeclarations: [ConfigOption<TrainingConfig>] {
-        typealias O = ConfigOption<TrainingConfig>
+        /// An option that sets one field of the envelope section, creating it when absent.
+        func field<Value: OptionValue>(
+            _ name: String, _ path: WritableKeyPath<GroupEnvelopeConfig, Value>, key: String, _ placeholder: String, help: String,
+            prerequisite: Bool = true
+        ) -> ConfigOption<TrainingConfig> {
+            sectionField(
+                name, \.groupEnvelope, empty: GroupEnvelopeConfig(keptUnits: 0), path, key: "groupEnvelope." + key, placeholder,
+                help: help, prerequisite: prerequisite ? { needsEnvelope(name, $0) } : nil)
+        }
         return [
-            O(
-                name: "group-envelope-units", key: "groupEnvelope.keptUnits",
+            field(
+                "group-envelope-units", \.keptUnits, key: "keptUnits", "K",
                 help:
                     """
                     Group envelope regularizer: keep exactly K hidden units (1 <= K <= H); after each step, the proximal operator \
                     of the weighted group sparse envelope on every unit's parameters (Refael et al.).
                     """,
-                arity: .value("K"),
-                set: { t, text, label in
-                    var e = envelope(t)
-                    e.keptUnits = try O.parse(Int.self, text, label: label)
-                    t.groupEnvelope = e
-                }),
-            O(
-                name: "group-envelope-lambda", key: "groupEnvelope.lambda",
-                help: "Weight of the group envelope: the proximal step is the learning rate x lambda (default 0.01).",
-                arity: .value("X"),
-                set: { t, text, label in
-                    var e = envelope(t)
-                    e.lambda = try O.parse(Double.self, text, label: label)
-                    t.groupEnvelope = e
-                }, prerequisite: { needsEnvelope("group-envelope-lambda", $0) }),
-            O(
-                name: "group-envelope-weights", key: "groupEnvelope.weights",
-                help: "Group weights d_j, one per hidden unit, comma-separated (default: all 1).", arity: .value("X,Y,..."),
-                set: { t, text, label in
-                    let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-                    guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
-                        throw OptionError("\(label) must be comma-separated numbers, got '\(text)'.")
-                    }
-                    var e = envelope(t)
-                    e.weights = values.compactMap { $0 }
-                    t.groupEnvelope = e
-                }, prerequisite: { needsEnvelope("group-envelope-weights", $0) })
+                prerequisite: false),
+            field(
+                "group-envelope-lambda", \.lambda, key: "lambda", "X",
+                help: "Weight of the group envelope: the proximal step is the learning rate x lambda (default 0.01)."),
+            field(
+                "group-envelope-weights", \.weights, key: "weights", "X,Y,...",
+                help: "Group weights d_j, one per hidden unit, comma-separated (default: all 1).")
         ]
     }
 
