@@ -210,6 +210,25 @@ import _TestSupport
         #expect(markdown.contains("| good | - | 1/1 | "), "\(markdown)")
     }
 
+    /// Starts `moduli sweep SPEC --out OUT`, waits until `ready()` (at most `within` seconds) and
+    /// `pause` seconds more, then kills the sweep and its runs at once: stopped first, so that it
+    /// starts nothing more, then SIGKILL for its runs and itself.
+    static func killSweep(spec: String, out: String, within: TimeInterval, pause: TimeInterval = 0, until ready: () -> Bool) throws {
+        let p = Process()
+        p.executableURL = CLITests.executable
+        p.arguments = ["sweep", spec, "--out", out]
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(within)
+        while p.isRunning, Date() < deadline, !ready() { usleep(10_000) }
+        if pause > 0 { usleep(useconds_t(pause * 1e6)) }
+        try #require(p.isRunning, "the sweep ended before it could be killed")
+        kill(p.processIdentifier, SIGSTOP)
+        for child in children(of: p.processIdentifier) { kill(child, SIGKILL) }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
     /// The process ids whose parent is `pid` (from /proc).
     static func children(of pid: Int32) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -235,21 +254,9 @@ import _TestSupport
                 ("torus", ["--moduli", "torus", "--target-sparsity", "0.5"]), ("none", []), ("pruned", ["--target-sparsity", "0.5"])
             ])
         let sweep = dir + "/killed"
-        let p = Process()
-        p.executableURL = CLITests.executable
-        p.arguments = ["sweep", spec, "--out", sweep]
-        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
-        try p.run()
-        let deadline = Date().addingTimeInterval(30)
-        while p.isRunning, Date() < deadline, !FileManager.default.fileExists(atPath: sweep + "/torus-s0/summary.json") { usleep(10_000) }
-        usleep(150_000)  // into the second run
-        // Kill the sweep and its runs at once: stop it so that it starts nothing more, then SIGKILL.
-        try #require(p.isRunning, "the sweep ended before it could be killed")
-        kill(p.processIdentifier, SIGSTOP)
-        let children = Self.children(of: p.processIdentifier)
-        for child in children { kill(child, SIGKILL) }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        try Self.killSweep(spec: spec, out: sweep, within: 30, pause: 0.15) {  // into the second run
+            FileManager.default.fileExists(atPath: sweep + "/torus-s0/summary.json")
+        }
         try #require(FileManager.default.fileExists(atPath: sweep + "/torus-s0/summary.json"))
         #expect(!FileManager.default.fileExists(atPath: sweep + "/pruned-s0/summary.json"), "the sweep was not killed halfway")
         let first = try Self.modificationDate(sweep + "/torus-s0/summary.json")

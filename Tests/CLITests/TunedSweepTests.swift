@@ -111,18 +111,7 @@ import _TestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let spec = try Self.writeSpec(dir, epochs: 6, batches: 30)
         let sweep = dir + "/killed"
-        let p = Process()
-        p.executableURL = CLITests.executable
-        p.arguments = ["sweep", spec, "--out", sweep]
-        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
-        try p.run()
-        let deadline = Date().addingTimeInterval(60)
-        while p.isRunning, Date() < deadline, Self.finished(sweep).count < 3 { usleep(10_000) }
-        try #require(p.isRunning, "the sweep ended before it could be killed")
-        kill(p.processIdentifier, SIGSTOP)
-        for child in SweepTests.children(of: p.processIdentifier) { kill(child, SIGKILL) }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        try SweepTests.killSweep(spec: spec, out: sweep, within: 60) { Self.finished(sweep).count >= 3 }
         let before = Self.finished(sweep)
         try #require(before.count >= 3 && before.count < 8, "\(before)")
 
