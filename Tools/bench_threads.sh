@@ -6,7 +6,8 @@
 #   MODULI  the moduli binary (default .build/release/moduli; build it with `make build`)
 #   PART    steps (the pruned navigation step, Ng 1024 and 4096, sparse and dense), auto (what
 #           --recurrent-kernels auto picks, beside both), runs (a whole small navigation run and a
-#           small language run); default: all three.
+#           small language run), compact (a compact dense model against a pruned sparse one of about
+#           the same parameter count); default: steps, auto and runs.
 # Environment: THREADS (default "1 2"), ROUNDS (default 3: the step rows are timed ROUNDS times,
 # thread counts interleaved, and the median of the rounds' medians is shown), OUT (where the runs
 # go; default a temporary directory, removed at the end).
@@ -65,6 +66,27 @@ if [[ " $PARTS " == *" auto "* ]]; then
       line=$("$MODULI" bench train $steps --pruned 0.9 navigation --preset paper --hidden "$h" --threads "$t" 2>/dev/null)
       echo "Ng $h, $t threads: step $(echo "$line" | field medianMs) ms; $(echo "$line" | sed -n 's/.*"kernelDecisions":\(\[[^]]*\]\).*/\1/p')"
     done
+  done
+fi
+
+if [[ " $PARTS " == *" compact "* ]]; then
+  echo
+  echo "| model | threads | median ms per step |"
+  echo "|---|---|---|"
+  for t in $THREADS; do
+    while IFS='|' read -r label args; do
+      # shellcheck disable=SC2086
+      echo "| $label | $t | $("$MODULI" bench train $args --threads "$t" 2>/dev/null | field medianMs) |"
+    done <<'ROWS'
+navigation H 512, 90% pruned, sparse, batch 200|--steps 5 --warmup 2 --pruned 0.9 navigation --preset small --hidden 512 --recurrent-kernels sparse
+navigation K 70, dense, batch 200|--steps 5 --warmup 2 navigation --preset small --hidden 70 --target-sparsity 0
+navigation H 512, 90% pruned, sparse, batch 1|--steps 20 --warmup 3 --pruned 0.9 navigation --preset small --hidden 512 --batch-size 1 --recurrent-kernels sparse
+navigation K 70, dense, batch 1|--steps 20 --warmup 3 navigation --preset small --hidden 70 --batch-size 1 --target-sparsity 0
+adding H 128, 95% pruned, sparse, batch 32|--steps 20 --warmup 3 --pruned 0.95 adding --hidden 128 --recurrent-kernels sparse
+adding K 27, dense, batch 32|--steps 20 --warmup 3 adding --hidden 27 --target-sparsity 0
+adding H 128, 95% pruned, sparse, batch 1|--steps 50 --warmup 5 --pruned 0.95 adding --hidden 128 --batch-size 1 --recurrent-kernels sparse
+adding K 27, dense, batch 1|--steps 50 --warmup 5 adding --hidden 27 --batch-size 1 --target-sparsity 0
+ROWS
   done
 fi
 
