@@ -73,35 +73,40 @@ public struct HiddenUnitGroups: Sendable {
 
     /// The Euclidean norm of every unit's group, ||w_j|| = sqrt(sum of w^2 over the group), summed
     /// in Double; each entry counts once per group it belongs to.
+    @_specialize(where S == Float)  // runs after every optimizer step, called from Experiments
+    @_specialize(where S == Double)
     public func norms<S: BLASScalar>(_ part: Part, in store: ParameterStore<S>) -> [Double] {
         let h = hiddenSize
         var sums = [Double](repeating: 0, count: h)
-        for t in tensors {
-            let v = store.value(t.slot)
-            // With both axes, an entry also belongs to the group of its column's unit.
-            let crossing = part == .whole && t.columnAxis
-            for r in 0..<t.rows {
-                let row = v + r * t.columns
-                if t.rowAxis {
-                    let u = r % h
-                    var own = 0.0
-                    if crossing {
+        sums.withUnsafeMutableBufferPointer { sums in
+            for t in tensors {
+                let v = store.value(t.slot)
+                // With both axes, an entry also belongs to the group of its column's unit.
+                let crossing = part == .whole && t.columnAxis
+                for r in 0..<t.rows {
+                    let row = v + r * t.columns
+                    if t.rowAxis {
+                        let u = r % h
+                        var own = 0.0
                         for c in 0..<t.columns {
                             let x = Double(row[c])
                             own += x * x
-                            if c % h != u { sums[c % h] += x * x }
+                        }
+                        sums[u] += own
+                        guard crossing else { continue }
+                        for c0 in stride(from: 0, to: t.columns, by: h) {
+                            for j in 0..<h where j != u {
+                                let x = Double(row[c0 + j])
+                                sums[j] += x * x
+                            }
                         }
                     } else {
-                        for c in 0..<t.columns {
-                            let x = Double(row[c])
-                            own += x * x
+                        for c0 in stride(from: 0, to: t.columns, by: h) {
+                            for j in 0..<h {
+                                let x = Double(row[c0 + j])
+                                sums[j] += x * x
+                            }
                         }
-                    }
-                    sums[u] += own
-                } else {
-                    for c in 0..<t.columns {
-                        let x = Double(row[c])
-                        sums[c % h] += x * x
                     }
                 }
             }
@@ -111,20 +116,26 @@ public struct HiddenUnitGroups: Sendable {
 
     /// Multiplies every unit's owned part by its factor: w_j <- factors[j] w_j (the owned parts are
     /// disjoint, so each entry is multiplied once). Entries that are zero stay zero.
+    @_specialize(where S == Float)  // runs after every optimizer step, called from Experiments
+    @_specialize(where S == Double)
     public func scaleOwned<S: BLASScalar>(by factors: [Double], in store: ParameterStore<S>) {
         precondition(factors.count == hiddenSize, "scaleOwned: \(factors.count) factors for \(hiddenSize) hidden units")
         let h = hiddenSize
         let f = factors.map { S($0) }
-        for t in tensors {
-            let v = store.value(t.slot)
-            for r in 0..<t.rows {
-                let row = v + r * t.columns
-                if t.rowAxis {
-                    let a = f[r % h]
-                    if a == 1 { continue }
-                    for c in 0..<t.columns { row[c] *= a }
-                } else {
-                    for c in 0..<t.columns { row[c] *= f[c % h] }
+        f.withUnsafeBufferPointer { f in
+            for t in tensors {
+                let v = store.value(t.slot)
+                for r in 0..<t.rows {
+                    let row = v + r * t.columns
+                    if t.rowAxis {
+                        let a = f[r % h]
+                        if a == 1 { continue }
+                        for c in 0..<t.columns { row[c] *= a }
+                    } else {
+                        for c0 in stride(from: 0, to: t.columns, by: h) {
+                            for j in 0..<h { row[c0 + j] *= f[j] }
+                        }
+                    }
                 }
             }
         }
