@@ -104,9 +104,9 @@ __attribute__((target("avx512f"))) static void sd_tiles(void) {
         if (n < T) for (int c = 0; c < H; c++) { memset(lt + (size_t)c * T + n, 0, (size_t)(T - n) * 4); memset(rt + (size_t)c * T + n, 0, (size_t)(T - n) * 4); }
         moduli_transpose_f32(L + (size_t)r0 * H, H, n, H, lt, T, 0, 1);
         moduli_transpose_f32(R + (size_t)r0 * H, H, n, H, rt, T, 0, 1);
-        if (mode == 2) { moduli_csr_sddmm_f32(H, H, ro, ci, lt, rt, T, G, H, 2); continue; }
+        if (mode == 2) { moduli_csr_sddmm_f32(H, H, ro, ci, lt, rt, T, G, 2); continue; }  // sums per stored entry, in G
         for (int i = 0; i < H; i++) {
-            if (mode == 1) { sddmm_row_avx512(lt + (size_t)i * T, ci, ro[i], ro[i + 1], rt, T, G + (size_t)i * H); continue; }
+            if (mode == 1) { sddmm_row_avx512(lt + (size_t)i * T, ci, ro[i], ro[i + 1], rt, T, G); continue; }  // per stored entry
             for (int k = ro[i]; k < ro[i + 1]; k++) {
                 const float *p = rt + (size_t)ci[k] * T, *li = lt + (size_t)i * T;
                 __m512 a = _mm512_setzero_ps();
@@ -116,11 +116,15 @@ __attribute__((target("avx512f"))) static void sd_tiles(void) {
         }
     }
 }
-/// The SDDMM's result at the kept entries against the dense product's.
+/// The SDDMM's result at the kept entries against the dense product's (modes 1 and 2 hold one sum
+/// per stored entry, at G[k]).
 static double sd_check(void) {
     double m = 0;
     for (int i = 0; i < H; i++)
-        for (int k = ro[i]; k < ro[i + 1]; k++) m = fmax(m, fabs((double)G[(size_t)i * H + ci[k]] - Gref[(size_t)i * H + ci[k]]));
+        for (int k = ro[i]; k < ro[i + 1]; k++) {
+            const double got = mode ? G[k] : G[(size_t)i * H + ci[k]];
+            m = fmax(m, fabs(got - Gref[(size_t)i * H + ci[k]]));
+        }
     return m;
 }
 

@@ -205,7 +205,7 @@ void moduli_csr_multiply_f32(int64_t rows, const int32_t *row_offsets, const int
 }
 
 static void sddmm_portable(int64_t rows, const int32_t *ro, const int32_t *ci, const float *lt, const float *rt,
-                           int64_t ld, float *g, int64_t ldg) {
+                           int64_t ld, float *entries) {
     for (int64_t i = 0; i < rows; i++) {
         const float *li = lt + i * ld;
         for (int32_t k = ro[i]; k < ro[i + 1]; k++) {
@@ -214,17 +214,17 @@ static void sddmm_portable(int64_t rows, const int32_t *ro, const int32_t *ci, c
             int64_t t = 0;
             for (; t + 2 <= ld; t += 2) { s0 += li[t] * rj[t]; s1 += li[t + 1] * rj[t + 1]; }
             if (t < ld) s0 += li[t] * rj[t];
-            g[i * ldg + ci[k]] += s0 + s1;
+            entries[k] += s0 + s1;
         }
     }
 }
 
 #ifdef MODULI_X86
-/// Stored entries k..<end of one row (its tile row `li`, its gradient row `gr`): four at a time,
+/// Stored entries k..<end of one row (its tile row `li`; sums added to `entries[k]`): four at a time,
 /// the tile row loaded once per step for all four, four independent dot products.
 __attribute__((target("avx2,fma")))
 static inline void sddmm_row_avx2(const float *li, const int32_t *ci, int32_t k, int32_t end, const float *rt,
-                                  int64_t ld, float *gr) {
+                                  int64_t ld, float *entries) {
     for (; k + 4 <= end; k += 4) {
         const float *p0 = rt + (int64_t)ci[k] * ld, *p1 = rt + (int64_t)ci[k + 1] * ld;
         const float *p2 = rt + (int64_t)ci[k + 2] * ld, *p3 = rt + (int64_t)ci[k + 3] * ld;
@@ -236,20 +236,20 @@ static inline void sddmm_row_avx2(const float *li, const int32_t *ci, int32_t k,
             a2 = _mm256_fmadd_ps(l, _mm256_loadu_ps(p2 + t), a2);
             a3 = _mm256_fmadd_ps(l, _mm256_loadu_ps(p3 + t), a3);
         }
-        gr[ci[k]] += hsum256(a0); gr[ci[k + 1]] += hsum256(a1);
-        gr[ci[k + 2]] += hsum256(a2); gr[ci[k + 3]] += hsum256(a3);
+        entries[k] += hsum256(a0); entries[k + 1] += hsum256(a1);
+        entries[k + 2] += hsum256(a2); entries[k + 3] += hsum256(a3);
     }
     for (; k < end; k++) {
         const float *p = rt + (int64_t)ci[k] * ld;
         __m256 a = _mm256_setzero_ps();
         for (int64_t t = 0; t < ld; t += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(li + t), _mm256_loadu_ps(p + t), a);
-        gr[ci[k]] += hsum256(a);
+        entries[k] += hsum256(a);
     }
 }
 
 __attribute__((target("avx512f")))
 static inline void sddmm_row_avx512(const float *li, const int32_t *ci, int32_t k, int32_t end, const float *rt,
-                                    int64_t ld, float *gr) {
+                                    int64_t ld, float *entries) {
     for (; k + 4 <= end; k += 4) {
         const float *p0 = rt + (int64_t)ci[k] * ld, *p1 = rt + (int64_t)ci[k + 1] * ld;
         const float *p2 = rt + (int64_t)ci[k + 2] * ld, *p3 = rt + (int64_t)ci[k + 3] * ld;
@@ -261,14 +261,14 @@ static inline void sddmm_row_avx512(const float *li, const int32_t *ci, int32_t 
             a2 = _mm512_fmadd_ps(l, _mm512_loadu_ps(p2 + t), a2);
             a3 = _mm512_fmadd_ps(l, _mm512_loadu_ps(p3 + t), a3);
         }
-        gr[ci[k]] += _mm512_reduce_add_ps(a0); gr[ci[k + 1]] += _mm512_reduce_add_ps(a1);
-        gr[ci[k + 2]] += _mm512_reduce_add_ps(a2); gr[ci[k + 3]] += _mm512_reduce_add_ps(a3);
+        entries[k] += _mm512_reduce_add_ps(a0); entries[k + 1] += _mm512_reduce_add_ps(a1);
+        entries[k + 2] += _mm512_reduce_add_ps(a2); entries[k + 3] += _mm512_reduce_add_ps(a3);
     }
     for (; k < end; k++) {
         const float *p = rt + (int64_t)ci[k] * ld;
         __m512 a = _mm512_setzero_ps();
         for (int64_t t = 0; t < ld; t += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(li + t), _mm512_loadu_ps(p + t), a);
-        gr[ci[k]] += _mm512_reduce_add_ps(a);
+        entries[k] += _mm512_reduce_add_ps(a);
     }
 }
 
@@ -279,7 +279,7 @@ static inline void sddmm_row_avx512(const float *li, const int32_t *ci, int32_t 
 #define SDDMM_COLUMN_BLOCK 1024
 
 static void sddmm_vector(int64_t rows, int64_t columns, const int32_t *ro, const int32_t *ci, const float *lt,
-                         const float *rt, int64_t ld, float *g, int64_t ldg, int wide) {
+                         const float *rt, int64_t ld, float *entries, int wide) {
     // Each row's next entry; without it (small matrices, or no memory) one pass over all columns.
     int32_t *cursor = columns > SDDMM_COLUMN_BLOCK ? malloc((size_t)rows * sizeof(int32_t)) : NULL;
     const int64_t block = cursor ? SDDMM_COLUMN_BLOCK : columns;
@@ -290,8 +290,8 @@ static void sddmm_vector(int64_t rows, int64_t columns, const int32_t *ro, const
             const int32_t start = cursor ? cursor[i] : ro[i], end = ro[i + 1];
             int32_t stop = start;
             while (stop < end && ci[stop] < j1) stop++;
-            if (wide) sddmm_row_avx512(lt + i * ld, ci, start, stop, rt, ld, g + i * ldg);
-            else sddmm_row_avx2(lt + i * ld, ci, start, stop, rt, ld, g + i * ldg);
+            if (wide) sddmm_row_avx512(lt + i * ld, ci, start, stop, rt, ld, entries);
+            else sddmm_row_avx2(lt + i * ld, ci, start, stop, rt, ld, entries);
             if (cursor) cursor[i] = stop;
         }
     }
@@ -300,13 +300,13 @@ static void sddmm_vector(int64_t rows, int64_t columns, const int32_t *ro, const
 #endif
 
 void moduli_csr_sddmm_f32(int64_t rows, int64_t columns, const int32_t *row_offsets, const int32_t *column_indices,
-                          const float *lt, const float *rt, int64_t ld, float *g, int64_t ldg, int level) {
+                          const float *lt, const float *rt, int64_t ld, float *entries, int level) {
 #ifdef MODULI_X86
-    if (level >= 2 && ld % 16 == 0) { sddmm_vector(rows, columns, row_offsets, column_indices, lt, rt, ld, g, ldg, 1); return; }
-    if (level >= 1 && ld % 8 == 0) { sddmm_vector(rows, columns, row_offsets, column_indices, lt, rt, ld, g, ldg, 0); return; }
+    if (level >= 2 && ld % 16 == 0) { sddmm_vector(rows, columns, row_offsets, column_indices, lt, rt, ld, entries, 1); return; }
+    if (level >= 1 && ld % 8 == 0) { sddmm_vector(rows, columns, row_offsets, column_indices, lt, rt, ld, entries, 0); return; }
 #endif
     (void)level; (void)columns;
-    sddmm_portable(rows, row_offsets, column_indices, lt, rt, ld, g, ldg);
+    sddmm_portable(rows, row_offsets, column_indices, lt, rt, ld, entries);
 }
 
 static void transpose_portable(const float *src, int64_t lds, int64_t rows, int64_t columns, float *dst, int64_t ldd,

@@ -17,22 +17,24 @@ import _TestSupport
         withThreadCounts([1, 2, 3, 4], chunk: 0) { n in
             for count in [0, 1, 2, 3, 5, 64, 1000, 12345] {
                 for minimum in [1, 7, 1000] {
-                    let hits = Mutex([Int](repeating: 0, count: count))
-                    let ranges = Mutex<[Range<Int>]>([])
-                    let before = Parallel.threadCount
-                    Parallel.forEachChunk(count: count, minimumChunk: minimum) { r in
-                        hits.withLock { for i in r { $0[i] += 1 } }
-                        ranges.withLock { $0.append(r) }
+                    for perThread in [1, Parallel.chunksPerThread] {
+                        let hits = Mutex([Int](repeating: 0, count: count))
+                        let ranges = Mutex<[Range<Int>]>([])
+                        let before = Parallel.threadCount
+                        Parallel.forEachChunk(count: count, minimumChunk: minimum, perThread: perThread) { r in
+                            hits.withLock { for i in r { $0[i] += 1 } }
+                            ranges.withLock { $0.append(r) }
+                        }
+                        let once = hits.withLock { $0.allSatisfy { $0 == 1 } }
+                        #expect(once, "threads \(n) count \(count) minimum \(minimum): an index ran other than once")
+                        let sorted = ranges.withLock { $0.sorted { $0.lowerBound < $1.lowerBound } }
+                        let expected = count == 0 ? 0 : before == 1 ? 1 : max(1, min(before * perThread, count / minimum))
+                        #expect(
+                            before == n && sorted.count == expected,
+                            "threads \(before) count \(count) minimum \(minimum) per thread \(perThread): \(sorted.count) chunks")
+                        #expect(sorted.allSatisfy { !$0.isEmpty }, "an empty chunk ran")
+                        for (a, b) in zip(sorted, sorted.dropFirst()) { #expect(a.upperBound == b.lowerBound) }
                     }
-                    let once = hits.withLock { $0.allSatisfy { $0 == 1 } }
-                    #expect(once, "threads \(n) count \(count) minimum \(minimum): an index ran other than once")
-                    let sorted = ranges.withLock { $0.sorted { $0.lowerBound < $1.lowerBound } }
-                    let expected = count == 0 ? 0 : max(1, min(before, count / minimum))
-                    #expect(
-                        before == n && sorted.count == expected,
-                        "threads \(before) count \(count) minimum \(minimum): \(sorted.count) chunks")
-                    #expect(sorted.allSatisfy { !$0.isEmpty }, "an empty chunk ran")
-                    for (a, b) in zip(sorted, sorted.dropFirst()) { #expect(a.upperBound == b.lowerBound) }
                 }
             }
         }
@@ -97,7 +99,7 @@ import _TestSupport
         let a = SparseUnderTest(format, dense: values, mask: mask)
         var rng = SeededGenerator(seed: 6)
         var results = [[UInt32]]()
-        for batch in [1, 5, 40] {
+        for batch in [1, 5, 40, 300] {
             for kind in Kernel.allCases {
                 let transposedOp = kind == .transposedColumns || kind == .transposedRows
                 let (m, k) = transposedOp ? (columns, rows) : (rows, columns)

@@ -21,12 +21,13 @@ void moduli_csr_gather_f32(int64_t rows, const int32_t *row_offsets, const int32
 void moduli_csr_multiply_f32(int64_t rows, const int32_t *row_offsets, const int32_t *column_indices,
                              const float *values, const float *x, float *y, int accumulate, int level);
 
-/// g[i * ldg + j] += sum over t < ld of lt[i * ld + t] * rt[j * ld + t] for every stored (i, j) of
-/// the `rows x columns` matrix: the SDDMM on tiles already transposed (lanes past the tile's rows
-/// must hold zeros). AVX-512 runs when ld is a multiple of 16, AVX2 when a multiple of 8 (both in
+/// entries[k] += sum over t < ld of lt[i * ld + t] * rt[j * ld + t] for every stored entry k = (i, j)
+/// of the `rows x columns` matrix (k its position in `column_indices`, so that `entries` holds one
+/// sum per stored entry and the dense gradient is not touched per tile): the SDDMM on tiles already
+/// transposed (lanes past the tile's rows must hold zeros). AVX-512 runs when ld is a multiple of 16, AVX2 when a multiple of 8 (both in
 /// blocks of 1024 columns); otherwise portable C.
 void moduli_csr_sddmm_f32(int64_t rows, int64_t columns, const int32_t *row_offsets, const int32_t *column_indices,
-                          const float *lt, const float *rt, int64_t ld, float *g, int64_t ldg, int level);
+                          const float *lt, const float *rt, int64_t ld, float *entries, int level);
 
 /// dst[j * ldd + i] (+)= src[i * lds + j] for i in 0..<rows, j in 0..<columns: a transpose, in
 /// 8 x 8 AVX blocks at `level` 1 or more.

@@ -40,7 +40,7 @@ public enum GEMMBlocks {
         let rows = m >= n
         let size = rows ? m : n
         let units = (size + alignment - 1) / alignment
-        Parallel.forEachChunk(count: units, minimumChunk: minimumUnits(dimension: size, work: work)) { range in
+        Parallel.forEachChunk(count: units, minimumChunk: minimumUnits(dimension: size, work: work), perThread: 1) { range in
             let start = range.lowerBound * alignment, count = min(size, range.upperBound * alignment) - start
             if rows {
                 call(count, n, transA == .noTranspose ? a + start * lda : a + start, b, c + start * ldc)
@@ -63,7 +63,7 @@ public enum GEMMBlocks {
         let work = m * n
         guard work >= minimumWork / 4, incy > 0, Parallel.threadCount > 1 else { call(m, n, a, x, y); return }
         let units = (size + alignment - 1) / alignment
-        Parallel.forEachChunk(count: units, minimumChunk: minimumUnits(dimension: size, work: work * 4)) { range in
+        Parallel.forEachChunk(count: units, minimumChunk: minimumUnits(dimension: size, work: work * 4), perThread: 1) { range in
             let start = range.lowerBound * alignment, count = min(size, range.upperBound * alignment) - start
             if transA == .noTranspose {
                 call(count, n, a + start * lda, x, y + start * incy)

@@ -50,17 +50,26 @@ public enum Parallel {
     /// The number of threads the pool runs loops on (1 until `setThreadCount` is called).
     public static var threadCount: Int { WorkerPool.shared.threads.load(ordering: .relaxed) }
 
-    /// Splits `0..<count` into contiguous ranges of at least `minimumChunk` (at most one per
-    /// thread) and runs `body` once on each, on the caller and the workers; returns when every
-    /// range is done. With one range (small `count`, one thread, or a call already on the pool)
-    /// `body(0..<count)` runs on the caller. Ranges are in increasing order and cover `0..<count`
-    /// exactly once; count 0 calls nothing.
-    public static func forEachChunk(count: Int, minimumChunk: Int, _ body: (Range<Int>) -> Void) {
+    /// Chunks per thread of a large loop: threads claim chunks as they come free, so that a thread
+    /// on a slower core takes fewer of them. On this project's 2-core VM one core ran the same
+    /// single-threaded step 10-30% slower than the other while both were busy (two copies side by
+    /// side), and with one chunk per thread every call waited for the slow one (docs/decisions.md 36).
+    public static let chunksPerThread = 4
+
+    /// Splits `0..<count` into contiguous ranges of at least `minimumChunk`, at most
+    /// `perThread` per thread, and runs `body` once on each, on the caller and the workers, each
+    /// thread claiming the next range when it is done with one; returns when every range is done.
+    /// With one range (small `count`, one thread, or a call already on the pool) `body(0..<count)`
+    /// runs on the caller. Ranges are in increasing order and cover `0..<count` exactly once;
+    /// count 0 calls nothing.
+    public static func forEachChunk(
+        count: Int, minimumChunk: Int, perThread: Int = chunksPerThread, _ body: (Range<Int>) -> Void
+    ) {
         guard count > 0 else { return }
         let threads = threadCount
         let forced = WorkerPool.shared.minimumChunkOverride.load(ordering: .relaxed)
         let minimum = forced > 0 ? forced : minimumChunk
-        let chunks = threads <= 1 ? 1 : min(threads, count / max(1, minimum), WorkerPool.maximumChunks)
+        let chunks = threads <= 1 ? 1 : min(threads * max(1, perThread), count / max(1, minimum), WorkerPool.maximumChunks)
         if chunks <= 1 { body(0..<count); return }
         WorkerPool.shared.run(count: count, chunks: chunks, body)
     }

@@ -23,7 +23,7 @@ import CSparseKernels
 ///   A^T: y = A^T x, Y = A^T X (X `rows x B`), Y = X A (X `B x rows`).
 /// - `addSampledProduct`: G[i, j] += sum_r L[r, i] R[r, j] only where (i, j) is stored (SDDMM).
 ///
-/// The row-layout kernels and the SDDMM transpose tiles of 32 samples into a workspace of
+/// The row-layout kernels and the SDDMM transpose panels of up to 256 samples into a workspace of
 /// `workspaceCount` scalars; pass one to keep them free of allocation.
 public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
     /// Number of rows.
@@ -43,9 +43,9 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
     /// Number of stored entries.
     @inlinable public var storedCount: Int { values.count }
 
-    /// Scalars of workspace the row-layout kernels and the SDDMM use: `(rows + columns) * 32`, plus
-    /// 64 bytes of slack for aligning its start to a cache line.
-    public var workspaceCount: Int { SparseSupport.workspaceCount(tileRows: rows + columns, of: S.self) }
+    /// Scalars of workspace the row-layout kernels and the SDDMM use: `(rows + columns) * 256`, one
+    /// per stored entry (the SDDMM's sums), and 64 bytes of slack for aligning its start to a cache line.
+    public var workspaceCount: Int { SparseSupport.workspaceCount(tileRows: rows + columns, of: S.self) + storedCount }
 
     public static func == (a: CSRMatrix, b: CSRMatrix) -> Bool {
         a.rows == b.rows && a.columns == b.columns && a.rowOffsets == b.rowOffsets && a.columnIndices == b.columnIndices
@@ -280,8 +280,12 @@ extension CSRMatrix {
         }
     }
 
-    /// `Y = X A^T` (or `+=`), X `batch x columns`, Y `batch x rows` (states as rows): tiles of
-    /// 32 samples are transposed into the workspace, multiplied as columns, and written back.
+    /// `Y = X A^T` (or `+=`), X `batch x columns`, Y `batch x rows` (states as rows). Panels of up
+    /// to `SparseSupport.reductionTile` samples go through the workspace in two pool calls: every
+    /// 32-sample tile of the panel is transposed (columns split over the pool), then each thread
+    /// runs its rows through the tiles, gathered as columns and written back in row layout. A
+    /// transpose and a gather call per tile left the transposes on one thread, with a barrier
+    /// after each (BENCHMARKS.md, "Threads").
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     package func multiplyRows(
@@ -290,18 +294,26 @@ extension CSRMatrix {
     ) {
         if batch == 1 { multiply(x, into: y, accumulate: accumulate); return }
         withWorkspace(workspace) { ws in
-            let t = SparseSupport.tile, xt = ws, yt = ws + columns * t
-            var b0 = 0
-            while b0 < batch {
-                let n = min(t, batch - b0), lanes = (n + 7) / 8 * 8
-                SparseSupport.transposeTileInParallel(x, ldx: columns, from: b0, count: n, width: columns, into: xt, ldOut: lanes)
-                forEachRowRange(width: lanes) { r in
-                    S.csrGatherTile(self, rows: r, xt, ldx: lanes, width: lanes, into: yt, ldy: lanes, accumulate: false)
-                    SparseSupport.addTransposedTile(
-                        yt + r.lowerBound * lanes, ldt: lanes, count: n, width: r.count, into: y + r.lowerBound, ldy: rows,
-                        from: b0, accumulate: accumulate)
+            let t = SparseSupport.tile, panel = SparseSupport.reductionTile
+            // Tile k of a panel is `columns x 32` at xt + k columns 32; the gathers write their rows into yt.
+            let xt = ws, yt = ws + columns * panel
+            var p0 = 0
+            while p0 < batch {
+                let m = min(panel, batch - p0), tiles = (m + t - 1) / t
+                SparseSupport.transposeTilesInParallel(
+                    x, ldx: columns, from: p0, count: m, width: columns, into: xt, tileStride: columns * t)
+                forEachRowRange(width: tiles * t) { r in
+                    for k in 0..<tiles {
+                        let n = min(t, m - k * t), lanes = (n + 7) / 8 * 8
+                        // Row i's lanes at yt + i t in every tile, so that no two threads' rows meet.
+                        S.csrGatherTile(
+                            self, rows: r, xt + k * columns * t, ldx: lanes, width: lanes, into: yt, ldy: t, accumulate: false)
+                        SparseSupport.addTransposedTile(
+                            yt + r.lowerBound * t, ldt: t, count: n, width: r.count, into: y + r.lowerBound, ldy: rows,
+                            from: p0 + k * t, accumulate: accumulate)
+                    }
                 }
-                b0 += n
+                p0 += m
             }
         }
     }
@@ -468,25 +480,36 @@ extension CSRMatrix {
 
 extension CSRMatrix where S == Float {
     /// The SDDMM through the C kernel: tiles of up to `reductionTile` rows, padded with zero lanes
-    /// to a multiple of 16, one dot product per stored entry and tile.
+    /// to a multiple of 16, one dot product per stored entry and tile, summed over the tiles into
+    /// one slot per stored entry in the workspace (each thread zeroes its rows' slots in the first
+    /// tile and adds them into G in the last), so that the tiles do not read and write the dense
+    /// gradient (4 MiB at H 1024) each time.
     @inline(__always)
     func addSampledProductFloatKernel(
         _ left: UnsafePointer<Float>, _ right: UnsafePointer<Float>, count: Int,
         into g: UnsafeMutablePointer<Float>, ldg: Int, workspace: UnsafeMutablePointer<Float>?
     ) {
         withWorkspace(workspace) { ws in
-            let t = SparseSupport.reductionTile
+            let t = SparseSupport.reductionTile, sums = ws + (rows + columns) * t
             withArrays { ro, ci, _ in
                 var r0 = 0
                 while r0 < count {
                     let n = min(t, count - r0), lanes = (n + 15) / 16 * 16, lt = ws, rt = ws + rows * lanes
+                    let first = r0 == 0, last = r0 + n == count
                     SparseSupport.transposeTileInParallel(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: lanes)
                     SparseSupport.transposeTileInParallel(
                         right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: lanes)
                     forEachRowRange(width: lanes) { r in
+                        let k0 = Int(ro[r.lowerBound]), k1 = Int(ro[r.upperBound])
+                        if first { (sums + k0).update(repeating: 0, count: k1 - k0) }
                         moduli_csr_sddmm_f32(
                             Int64(r.count), Int64(columns), ro + r.lowerBound, ci, lt + r.lowerBound * lanes, rt, Int64(lanes),
-                            g + r.lowerBound * ldg, Int64(ldg), Int32(SparseSupport.floatKernelLevel))
+                            sums, Int32(SparseSupport.floatKernelLevel))
+                        guard last else { return }
+                        for i in r {
+                            let gr = g + i * ldg
+                            for k in Int(ro[i])..<Int(ro[i + 1]) { gr[Int(ci[k])] += sums[k] }
+                        }
                     }
                     r0 += n
                 }

@@ -35,6 +35,26 @@ enum SparseSupport {
         }
     }
 
+    /// `count` rows of x from row r0 as consecutive tiles of `tile` samples, each transposed
+    /// (`transposeTile`) into `width x lanes` at `out + k * tileStride` (lanes: the tile's samples
+    /// rounded up to 8, zeros after them), with the columns split over the worker pool: one call for
+    /// every tile of a panel.
+    @inline(__always)
+    static func transposeTilesInParallel<S: BLASScalar>(
+        _ x: UnsafePointer<S>, ldx: Int, from r0: Int, count: Int, width: Int,
+        into out: UnsafeMutablePointer<S>, tileStride: Int
+    ) {
+        let tiles = (count + tile - 1) / tile
+        Parallel.forEachChunk(count: width, minimumChunk: max(8, minimumChunkWork / max(1, tiles * tile))) { c in
+            for k in 0..<tiles {
+                let n = min(tile, count - k * tile), lanes = (n + 7) / 8 * 8
+                transposeTile(
+                    x + c.lowerBound, ldx: ldx, from: r0 + k * tile, count: n, width: c.count,
+                    into: out + k * tileStride + c.lowerBound * lanes, ldOut: lanes)
+            }
+        }
+    }
+
     /// Width of a batch tile: the row-layout kernels transpose `tile` samples at a time into a
     /// workspace, and the SDDMM reduces over `tile` rows of the sequence at a time.
     static let tile = 32
