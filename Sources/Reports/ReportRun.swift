@@ -114,4 +114,10 @@ public struct ReportRun: Sendable {
     /// "K of H": the hidden units the run kept (summary.json's `keptUnits`) of its hidden size; nil
     /// when the summary does not say (runs of versions without it).
     public var keptUnits: String? { RunComparison.keptUnits(summary.keptUnits, of: hiddenSize) }
+    /// Whether the run ended with fewer hidden units than its hidden size (a structured method, or
+    /// pruning that emptied whole units).
+    public var removedUnits: Bool {
+        guard let kept = summary.keptUnits, let h = hiddenSize else { return false }
+        return kept < h
+    }
 }

@@ -31,6 +31,8 @@ public struct RunGroup: Sendable {
         for b in Set(runs.flatMap { $0.summary.baselines.keys }).sorted() { q.append(("\(b) (baseline)", { $0.summary.baselines[b] })) }
         q.append(("trainLoss", { $0.summary.trainLoss }))
         q.append(("pooled sparsity", { $0.summary.main.sparsity.pooled.sparsity }))
+        q.append(("kept parameters", keptParameters))
+        if runs.contains(where: \.removedUnits) { q.append(("kept units", { $0.summary.keptUnits.map(Double.init) })) }
         q.append(("W_hh sparsity", { $0.summary.main.sparsity.recurrent.sparsity }))
         q.append(("seconds", { $0.summary.wallSeconds }))
         return q
@@ -73,14 +75,25 @@ public struct RunGroup: Sendable {
     /// "mean (std)" with four significant digits (for a fraction: the mean as a percentage with one
     /// decimal, the std with two significant digits, below 0.001% as 0%);
     /// "mean" alone for one value; "-" for none.
-    public static func format(_ s: Statistic, percent: Bool = false) -> String {
+    public static func format(_ s: Statistic, percent: Bool = false, count: Bool = false) -> String {
         guard !s.values.isEmpty else { return "-" }
-        let mean = percent ? Builder.percent(s.mean) : String(format: "%.4g", s.mean)
+        let digits = count ? "%.6g" : "%.4g"
+        let mean = percent ? Builder.percent(s.mean) : String(format: digits, s.mean)
         return s.standardDeviation.map {
-            mean + " (" + (percent ? (100 * $0 < 0.001 ? "0%" : String(format: "%.2g%%", 100 * $0)) : String(format: "%.4g", $0)) + ")"
+            mean + " (" + (percent ? (100 * $0 < 0.001 ? "0%" : String(format: "%.2g%%", 100 * $0)) : String(format: digits, $0)) + ")"
         } ?? mean
     }
 
     /// Whether a quantity of `quantities` is a fraction shown as a percentage.
     public static func isFraction(_ name: String) -> Bool { name.hasSuffix("sparsity") }
+
+    /// Whether a quantity of `quantities` counts parameters or units (shown in whole digits up to 6).
+    public static func isCount(_ name: String) -> Bool { name.hasPrefix("kept ") }
+
+    /// The parameters a run kept: the non-zero entries of its pruned tensors (every weight matrix
+    /// that pruning or a structured method acts on), whatever removed the others.
+    @Sendable public static func keptParameters(_ run: ReportRun) -> Double? {
+        let pooled = run.summary.main.sparsity.pooled
+        return pooled.count > 0 ? Double(pooled.count - pooled.zeros) : nil
+    }
 }

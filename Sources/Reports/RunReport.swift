@@ -241,7 +241,9 @@ struct Builder {
         let header = ["configuration", "runs", "seeds"] + quantities.map(\.name)
         let rows = groups.map { g in
             [g.name, "\(g.runs.count)", g.runs.map { "\($0.summary.seed)" }.joined(separator: ",")]
-                + quantities.map { q in RunGroup.format(g.statistic(q.value), percent: RunGroup.isFraction(q.name)) }
+                + quantities.map { q in
+                    RunGroup.format(g.statistic(q.value), percent: RunGroup.isFraction(q.name), count: RunGroup.isCount(q.name))
+                }
         }
         let csvHeader = ["configuration", "runs", "seeds"] + quantities.flatMap { ["\($0.name) mean", "\($0.name) std"] }
         let csvRows = groups.map { g in
@@ -257,7 +259,10 @@ struct Builder {
         if groups.contains(where: { $0.runs.count > 1 }) {
             for m in Set(runs.flatMap { $0.summary.metrics.keys }).sorted() { groupChart(m) }
         }
-        if let primary = primaryMetric { frontierChart(primary) }
+        if let primary = primaryMetric {
+            frontierChart(primary, against: .recurrentSparsity)
+            if runs.contains(where: \.removedUnits) { frontierChart(primary, against: .keptParameters) }
+        }
         endSection()
     }
 

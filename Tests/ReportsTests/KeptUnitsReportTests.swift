@@ -69,6 +69,19 @@ import Linalg
         let table = RunComparison.table(try RunComparison.load([eliminating, plain]))
         let row = try #require(table.split(separator: "\n").first { $0.hasPrefix("kept units") }, "\(table)")
         #expect(row.contains("\(kept) of 16") && row.hasSuffix("-"), "\(row)")
+
+        // A run removed units, so the frontier is also drawn against the kept parameters: the non-zero
+        // entries of the pruned tensors, one point per configuration.
+        let frontier = "decodingErrorCM against kept parameters"
+        #expect(page.charts.contains(frontier), "\(page.charts)")
+        for path in [eliminating, plain] {
+            let s = try RunReportTests.summary(path)
+            let name = URL(fileURLWithPath: path).lastPathComponent
+            let point = try #require(page.series.first { $0.chart == frontier && $0.series == name }, "no point of \(name)")
+            let keptParameters = Double(s.main.sparsity.pooled.count - s.main.sparsity.pooled.zeros)
+            #expect(point.xs == [keptParameters] && point.ys == [s["decodingErrorCM"]!], "\(name): \(point.xs) \(point.ys)")
+        }
+        #expect(try RunReportTests.text(out + "/groups.csv").contains("kept parameters mean"))
     }
 
     @Test func aReportOfRunsWithoutTheFieldRenders() throws {
@@ -82,8 +95,9 @@ import Linalg
         let out = f.outputPath()
         try RunReport(paths: [plain], options: ReportOptions()).write(to: out)
         let html = try RunReportTests.text(out + "/report.html")
-        #expect(ReportPage.parse(Data(html.utf8)) != nil)
+        let page = try #require(ReportPage.parse(Data(html.utf8)))
         #expect(!html.contains("kept units 16"))
+        #expect(!page.charts.contains { $0.hasSuffix("against kept parameters") }, "no run removed units: \(page.charts)")
         #expect(!RunComparison.table(try RunComparison.load([plain])).contains("kept units"))
         // The fixture's own runs record their 16 units.
         #expect(RunComparison.table(try RunComparison.load([f.torus0])).contains("16 of 16"))
