@@ -1,4 +1,4 @@
-// Float CSR kernels at three vector widths (see include/CSparseKernels.h).
+// Float CSR kernels at three vector widths, and the threads' subnormal mode (see include/CSparseKernels.h).
 #include "CSparseKernels.h"
 
 #include <stdlib.h>
@@ -363,3 +363,28 @@ void moduli_transpose_f32(const float *src, int64_t lds, int64_t rows, int64_t c
     (void)level;
     transpose_portable(src, lds, rows, columns, dst, ldd, accumulate);
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+#define SUBNORMAL_BITS 0x8040u  // MXCSR: FTZ (bit 15) and DAZ (bit 6)
+uint32_t moduli_subnormal_mode(void) { return _mm_getcsr() & SUBNORMAL_BITS; }
+void moduli_set_subnormal_mode(uint32_t mode) { _mm_setcsr((_mm_getcsr() & ~SUBNORMAL_BITS) | (mode & SUBNORMAL_BITS)); }
+uint32_t moduli_flush_subnormals_mode(void) { return SUBNORMAL_BITS; }
+#elif defined(__aarch64__)
+#define SUBNORMAL_BITS (1u << 24)  // FPCR: FZ
+uint32_t moduli_subnormal_mode(void) {
+    uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    return (uint32_t)fpcr & SUBNORMAL_BITS;
+}
+void moduli_set_subnormal_mode(uint32_t mode) {
+    uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    fpcr = (fpcr & ~(uint64_t)SUBNORMAL_BITS) | (mode & SUBNORMAL_BITS);
+    __asm__ volatile("msr fpcr, %0" : : "r"(fpcr));
+}
+uint32_t moduli_flush_subnormals_mode(void) { return SUBNORMAL_BITS; }
+#else
+uint32_t moduli_subnormal_mode(void) { return 0; }
+void moduli_set_subnormal_mode(uint32_t mode) { (void)mode; }
+uint32_t moduli_flush_subnormals_mode(void) { return 0; }
+#endif

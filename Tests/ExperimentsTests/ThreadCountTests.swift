@@ -50,6 +50,14 @@ import Sparsity
         #expect(a == b)
     }
 
+    @Test func aRunsThreadFlushesSubnormals() {
+        let before = Parallel.flushesSubnormals
+        defer { Parallel.setFlushesSubnormals(before) }
+        Parallel.setFlushesSubnormals(false)
+        ThreadSetup.apply(threads: Parallel.threadCount)
+        #expect(Parallel.flushesSubnormals || !Parallel.canFlushSubnormals)
+    }
+
     @Test func theDefaultIsEveryCoreTheProcessMayUse() {
         #expect(ThreadSetup.availableCores >= 1)
         #expect(ThreadSetup.availableCores <= ProcessInfo.processInfo.activeProcessorCount)

@@ -40,6 +40,34 @@ import _TestSupport
         }
     }
 
+    @Test func workersRunUnderTheCallersSubnormalMode() throws {
+        try #require(Parallel.canFlushSubnormals, "this CPU has no flush-to-zero mode")
+        let before = Parallel.flushesSubnormals
+        defer { Parallel.setFlushesSubnormals(before) }
+        // 1e-30 x 1e-10 is subnormal in Float: zero under flush-to-zero, about 1e-40 otherwise.
+        let tiny = [Float](repeating: 1e-30, count: 64), scale = Float(1e-10)
+        withThreadCounts([1, 3], chunk: 0) { n in
+            for flush in [true, false, true] {
+                Parallel.setFlushesSubnormals(flush)
+                #expect(Parallel.flushesSubnormals == flush)
+                let caller = pthread_self()
+                let onWorkers = Atomic<Int>(0), wrong = Atomic<Int>(0)
+                for _ in 0..<200 {
+                    Parallel.forEachChunk(count: tiny.count, minimumChunk: 1) { r in
+                        if pthread_equal(pthread_self(), caller) == 0 { onWorkers.add(1, ordering: .relaxed) }
+                        for i in r {
+                            let p = tiny[i] * scale
+                            if flush ? p != 0 : !(p > 0 && p < Float.leastNormalMagnitude) { wrong.add(1, ordering: .relaxed) }
+                        }
+                        usleep(20)  // so that the workers take chunks too
+                    }
+                }
+                #expect(wrong.load(ordering: .relaxed) == 0, "threads \(n), flush \(flush): a product in the wrong mode")
+                #expect(n == 1 || onWorkers.load(ordering: .relaxed) > 0, "threads \(n): no chunk ran on a worker")
+            }
+        }
+    }
+
     @Test func everyWorkerTakesPartInSomeCall() {
         // The workers claim chunks: over many calls some chunk runs on a thread other than the caller's.
         withThreadCounts([2, 4], chunk: 0) { n in

@@ -34,6 +34,16 @@ void moduli_csr_sddmm_f32(int64_t rows, int64_t columns, const int32_t *row_offs
 void moduli_transpose_f32(const float *src, int64_t lds, int64_t rows, int64_t columns,
                           float *dst, int64_t ldd, int accumulate, int level);
 
+/// The calling thread's floating-point control bits that decide subnormals: x86 MXCSR's
+/// flush-to-zero (bit 15) and denormals-are-zero (bit 6), AArch64 FPCR's FZ (bit 24); 0 elsewhere.
+uint32_t moduli_subnormal_mode(void);
+
+/// Sets the bits of `moduli_subnormal_mode` on the calling thread (others unchanged).
+void moduli_set_subnormal_mode(uint32_t mode);
+
+/// The bits that flush subnormal results to zero and read subnormal inputs as zero on this CPU.
+uint32_t moduli_flush_subnormals_mode(void);
+
 /// A hint to the CPU inside a spin-wait loop (x86 PAUSE, ARM YIELD): the waiting thread yields
 /// execution resources to its sibling hyperthread and leaves the loop without a memory-order stall.
 static inline void moduli_spin_pause(void) {

@@ -43,6 +43,20 @@ public enum Parallel {
     /// navigation step is unchanged: docs/decisions.md 32, BENCHMARKS.md).
     public static let minimumElementwiseChunk = 65536
 
+    /// Whether the calling thread flushes subnormal results to zero and reads subnormal inputs as
+    /// zero (x86 FTZ and DAZ, AArch64 FZ). Weights that shrink geometrically (a strong proximal
+    /// step, a decaying state) reach Float's subnormal range, where x86 arithmetic runs through
+    /// microcode: a navigation run whose weights went there trained at 4 steps/s against 22
+    /// (docs/decisions.md 37). Workers take the calling thread's mode with each call, so a result
+    /// does not depend on which thread computed it.
+    public static var flushesSubnormals: Bool { canFlushSubnormals && moduli_subnormal_mode() == moduli_flush_subnormals_mode() }
+
+    /// Whether this CPU has a mode that flushes subnormals (x86-64 and AArch64 do).
+    public static var canFlushSubnormals: Bool { moduli_flush_subnormals_mode() != 0 }
+
+    /// Sets `flushesSubnormals` for the calling thread.
+    public static func setFlushesSubnormals(_ on: Bool) { moduli_set_subnormal_mode(on ? moduli_flush_subnormals_mode() : 0) }
+
     /// Sets the number of threads the pool runs loops on (the caller and `count - 1` workers),
     /// clamped to 1 ... `maximumThreadCount`. Waits for a call in progress to finish.
     public static func setThreadCount(_ count: Int) { WorkerPool.shared.resize(max(1, min(count, maximumThreadCount))) }
@@ -144,6 +158,8 @@ final class WorkerPool: @unchecked Sendable {
         let count: Int
         let chunks: Int
         let body: (Range<Int>) -> Void
+        /// The caller's subnormal mode (`Parallel.flushesSubnormals`), which every chunk runs under.
+        let subnormalMode: UInt32
     }
 
     /// Chunk `index` of `chunks` contiguous ranges covering `0..<count`.
@@ -239,7 +255,7 @@ final class WorkerPool: @unchecked Sendable {
             return
         }
         withoutActuallyEscaping(body) { body in
-            var descriptor = Job(count: count, chunks: chunks, body: body)
+            var descriptor = Job(count: count, chunks: chunks, body: body, subnormalMode: moduli_subnormal_mode())
             withUnsafeMutablePointer(to: &descriptor) { pointer in
                 let previous = state.load(ordering: .relaxed)
                 let g = (Self.generation(previous) &+ 1) & 0xFFFF_FFFF
@@ -284,7 +300,8 @@ final class WorkerPool: @unchecked Sendable {
     /// takes to the job's closure is released before the chunk is counted as done.
     @inline(never)
     private static func runChunk(_ pointer: UnsafePointer<Job>, _ index: Int, _ chunks: Int) {
-        let count = pointer.pointee.count
+        let mode = pointer.pointee.subnormalMode
+        if moduli_subnormal_mode() != mode { moduli_set_subnormal_mode(mode) }
         pointer.pointee.body(Self.range(index, count: pointer.pointee.count, chunks: pointer.pointee.chunks))
     }
 
