@@ -7,7 +7,8 @@
 #   PART    steps (the pruned navigation step, Ng 1024 and 4096, sparse and dense), auto (what
 #           --recurrent-kernels auto picks, beside both), runs (a whole small navigation run and a
 #           small language run), compact (a compact dense model against a pruned sparse one of about
-#           the same parameter count); default: steps, auto and runs.
+#           the same parameter count: the training step and its forward phase, `--profile`);
+#           default: steps, auto and runs.
 # Environment: THREADS (default "1 2"), ROUNDS (default 3: the step rows are timed ROUNDS times,
 # thread counts interleaved, and the median of the rounds' medians is shown), OUT (where the runs
 # go; default a temporary directory, removed at the end).
@@ -71,12 +72,13 @@ fi
 
 if [[ " $PARTS " == *" compact "* ]]; then
   echo
-  echo "| model | threads | median ms per step |"
-  echo "|---|---|---|"
+  echo "| model | threads | median ms per step | forward ms (inference: the forward pass and the loss) |"
+  echo "|---|---|---|---|"
   for t in $THREADS; do
     while IFS='|' read -r label args; do
       # shellcheck disable=SC2086
-      echo "| $label | $t | $("$MODULI" bench train $args --threads "$t" 2>/dev/null | field medianMs) |"
+      bench=$("$MODULI" bench train --profile $args --threads "$t" 2>/dev/null | grep '^BENCH')
+      printf '| %s | %s | %.3f | %.3f |\n' "$label" "$t" "$(echo "$bench" | field medianMs)" "$(echo "$bench" | field forward)"
     done <<'ROWS'
 navigation H 512, 90% pruned, sparse, batch 200|--steps 5 --warmup 2 --pruned 0.9 navigation --preset small --hidden 512 --recurrent-kernels sparse
 navigation K 70, dense, batch 200|--steps 5 --warmup 2 navigation --preset small --hidden 70 --target-sparsity 0
