@@ -50,12 +50,20 @@ import Sparsity
         #expect(a == b)
     }
 
-    @Test func aRunsThreadFlushesSubnormals() {
+    @Test func trainingLeavesTheCallersSubnormalModeAsItWas() throws {
         let before = Parallel.flushesSubnormals
         defer { Parallel.setFlushesSubnormals(before) }
-        Parallel.setFlushesSubnormals(false)
-        ThreadSetup.apply(threads: Parallel.threadCount)
-        #expect(Parallel.flushesSubnormals || !Parallel.canFlushSubnormals)
+        for mode in [false, true] {
+            Parallel.setFlushesSubnormals(mode)
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("moduli-ftz-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            var c = EliminationTrainingTests.adding()
+            c.epochs = 1; c.stepsPerEpoch = 2
+            let run = try RunDirectory(path: dir, overwrite: false, resume: false)
+            _ = try Trainer<AddingTask>(config: c).train(in: run)
+            run.unlock()
+            #expect(Parallel.flushesSubnormals == mode, "the mode after a run: \(Parallel.flushesSubnormals), before: \(mode)")
+        }
     }
 
     @Test func theDefaultIsEveryCoreTheProcessMayUse() {

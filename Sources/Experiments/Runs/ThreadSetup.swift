@@ -30,12 +30,10 @@ public enum ThreadSetup {
     /// parallel: the sparse and element kernels, and the dense products, cut into blocks of one
     /// single-threaded OpenBLAS call each (`GEMMBlocks`; OpenBLAS's own threads stay at one, since
     /// its results depend on their number). Each output element is computed by one thread in a
-    /// fixed order, so results do not depend on `threads`. The calling thread, and with it every
-    /// call's workers, flushes subnormal numbers to zero (`Parallel.flushesSubnormals`).
+    /// fixed order, so results do not depend on `threads`.
     public static func apply(threads: Int) {
         BLASThreads.set(1)
         Parallel.setThreadCount(max(1, threads))
-        Parallel.setFlushesSubnormals(true)
     }
 
     /// The CPUs in this process's affinity mask (Linux: `Cpus_allowed_list` of /proc/self/status),

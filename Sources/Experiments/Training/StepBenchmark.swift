@@ -1,6 +1,7 @@
 // Timing the trainer's own optimizer step for `moduli bench train`: the step a run takes (forward,
 // backward, penalty, masking, clipping, update, products), without evaluation or checkpoints.
 import Foundation
+import Linalg
 import Sparsity
 
 /// Milliseconds per training step of a configuration.
@@ -38,6 +39,11 @@ extension Trainer {
     /// phase, so that the step runs the kernels `--recurrent-kernels` chooses there.
     /// With `profile`, the timed steps also report milliseconds per phase (`StepProfile`).
     public func timeSteps(_ steps: Int, warmup: Int, prunedTo: Double? = nil, profile: Bool = false) throws -> StepTiming {
+        try Parallel.withSubnormalsFlushed { try timeStepsFlushed(steps, warmup: warmup, prunedTo: prunedTo, profile: profile) }
+    }
+
+    /// `timeSteps` on a thread that flushes subnormals, as training does.
+    private func timeStepsFlushed(_ steps: Int, warmup: Int, prunedTo: Double?, profile: Bool) throws -> StepTiming {
         try require(steps >= 1 && steps <= 100_000, "--steps must be between 1 and 100000, got \(steps).")
         try require(warmup >= 0 && warmup <= 100_000, "--warmup must be between 0 and 100000, got \(warmup).")
         if let prunedTo { try require(prunedTo >= 0 && prunedTo < 1, "--pruned must be at least 0 and below 1, got \(prunedTo).") }

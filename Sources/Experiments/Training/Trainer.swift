@@ -110,14 +110,17 @@ public struct Trainer<Task: TrainingTask> {
     /// with a geometric regularizer regularizer.json, initial_R.npy, initial_positions.npy and
     /// positions.npy (with learned positions also R.npy, computed from the saved positions).
     /// With `stopAfterEpochs`, stops after that many epochs over all phases (at a checkpoint) and
-    /// returns nil: the run can be resumed later.
+    /// returns nil: the run can be resumed later. Subnormal numbers flush to zero meanwhile
+    /// (`Parallel.withSubnormalsFlushed`, docs/decisions.md 37).
     @discardableResult
     public func train(
         in run: RunDirectory, resume: Bool = false, showProgress: Bool = false,
         stopAfterEpochs: Int? = nil
     ) throws -> RunSummary? {
-        var loop = try TrainingLoop(trainer: self, run: run, resume: resume, showProgress: showProgress)
-        return try loop.run(stopAfterEpochs: stopAfterEpochs)
+        try Parallel.withSubnormalsFlushed {
+            var loop = try TrainingLoop(trainer: self, run: run, resume: resume, showProgress: showProgress)
+            return try loop.run(stopAfterEpochs: stopAfterEpochs)
+        }
     }
 }
 

@@ -47,8 +47,9 @@ public enum Parallel {
     /// zero (x86 FTZ and DAZ, AArch64 FZ). Weights that shrink geometrically (a strong proximal
     /// step, a decaying state) reach Float's subnormal range, where x86 arithmetic runs through
     /// microcode: a navigation run whose weights went there trained at 4 steps/s against 22
-    /// (docs/decisions.md 37). Workers take the calling thread's mode with each call, so a result
-    /// does not depend on which thread computed it.
+    /// (docs/decisions.md 37); training and step timing run inside `withSubnormalsFlushed`.
+    /// Workers take the calling thread's mode with each call, so a result does not depend on which
+    /// thread computed it.
     public static var flushesSubnormals: Bool { canFlushSubnormals && moduli_subnormal_mode() == moduli_flush_subnormals_mode() }
 
     /// Whether this CPU has a mode that flushes subnormals (x86-64 and AArch64 do).
@@ -56,6 +57,16 @@ public enum Parallel {
 
     /// Sets `flushesSubnormals` for the calling thread.
     public static func setFlushesSubnormals(_ on: Bool) { moduli_set_subnormal_mode(on ? moduli_flush_subnormals_mode() : 0) }
+
+    /// Runs `body` with the calling thread (and so every pool call it makes) flushing subnormals,
+    /// then gives the thread its mode back, so that code after it (a caller's own arithmetic, the
+    /// next test on a test runner's thread) computes as before.
+    public static func withSubnormalsFlushed<R>(_ body: () throws -> R) rethrows -> R {
+        let saved = moduli_subnormal_mode()
+        setFlushesSubnormals(true)
+        defer { moduli_set_subnormal_mode(saved) }
+        return try body()
+    }
 
     /// Sets the number of threads the pool runs loops on (the caller and `count - 1` workers),
     /// clamped to 1 ... `maximumThreadCount`. Waits for a call in progress to finish.
