@@ -76,9 +76,9 @@ public enum Parallel {
     public static var threadCount: Int { WorkerPool.shared.threads.load(ordering: .relaxed) }
 
     /// Chunks per thread of a large loop: threads claim chunks as they come free, so that a thread
-    /// on a slower core takes fewer of them. On this project's 2-core VM one core ran the same
-    /// single-threaded step 10-30% slower than the other while both were busy (two copies side by
-    /// side), and with one chunk per thread every call waited for the slow one (docs/decisions.md 36).
+    /// on a slower core takes fewer of them. On this project's 2-core VM, of two copies of the same
+    /// single-threaded step side by side, the slower took 2-34% longer than one alone, and with one
+    /// chunk per thread every call waited for the slow core (docs/decisions.md 36).
     public static let chunksPerThread = 4
 
     /// Splits `0..<count` into contiguous ranges of at least `minimumChunk`, at most
