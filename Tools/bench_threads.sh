@@ -7,8 +7,9 @@
 #   PART    steps (the pruned navigation step, Ng 1024 and 4096, sparse and dense), auto (what
 #           --recurrent-kernels auto picks, beside both), runs (a whole small navigation run and a
 #           small language run), compact (a compact dense model against a pruned sparse one of about
-#           the same parameter count: the training step and its forward phase, `--profile`);
-#           default: steps, auto and runs.
+#           the same parameter count: the training step and its forward phase, `--profile`),
+#           pairs (the 1-thread step and SDDMM alone and as two copies side by side: what the
+#           second core gives when both are busy); default: steps, auto and runs.
 # Environment: THREADS (default "1 2"), ROUNDS (default 3: the step rows are timed ROUNDS times,
 # thread counts interleaved, and the median of the rounds' medians is shown), OUT (where the runs
 # go; default a temporary directory, removed at the end).
@@ -89,6 +90,25 @@ adding K 27, dense, batch 32|--steps 20 --warmup 3 adding --hidden 27 --target-s
 adding H 128, 95% pruned, sparse, batch 1|--steps 50 --warmup 5 --pruned 0.95 adding --hidden 128 --batch-size 1 --recurrent-kernels sparse
 adding K 27, dense, batch 1|--steps 50 --warmup 5 adding --hidden 27 --batch-size 1 --target-sparsity 0
 ROWS
+  done
+fi
+
+if [[ " $PARTS " == *" pairs "* ]]; then
+  # What two busy cores give: the 1-thread Ng 1024 sparse step and the SDDMM alone, then two copies
+  # side by side (ROUNDS rounds; ms, the median of each run's timed steps or repeats).
+  step="--steps 5 --warmup 2 --pruned 0.9 navigation --preset paper --hidden 1024 --recurrent-kernels sparse --threads 1"
+  sddmm="--hidden 1024 --sparsity 90 --batch 200 --layout rows --kernel gradient --threads 1 --repeats 10"
+  # shellcheck disable=SC2086
+  one_step() { "$MODULI" bench train $step 2>/dev/null | field medianMs; }
+  # shellcheck disable=SC2086
+  one_sddmm() { "$MODULI" bench sparse $sddmm 2>/dev/null | grep '^| 1024' | awk -F'|' '{gsub(/ /, "", $8); print $8}'; }
+  echo
+  echo "| round | step alone ms | step pair ms | SDDMM alone ms | SDDMM pair ms |"
+  echo "|---|---|---|---|---|"
+  for r in $(seq "$ROUNDS"); do
+    a=$(one_step); p=$( (one_step > "$OUT/pair1") & one_step; wait; cat "$OUT/pair1")
+    b=$(one_sddmm); q=$( (one_sddmm > "$OUT/pair2") & one_sddmm; wait; cat "$OUT/pair2")
+    echo "| $r | $a | $(echo $p | tr ' ' '/') | $b | $(echo $q | tr ' ' '/') |"
   done
 fi
 
