@@ -44,6 +44,26 @@ public struct HiddenUnitConsumer: Sendable, Equatable {
     }
 }
 
+/// What `NeuronElimination.eliminate` did: the units it folded, in order, and why it stopped.
+public struct EliminationOutcome: Sendable, Equatable {
+    /// Why the elimination stopped before the tolerance did.
+    public enum Stop: String, Sendable, Equatable, Codable {
+        /// The states after a fold (or before any) were not all finite.
+        case nonFiniteStates
+        /// A fold moved the remaining units' states too far from where they were at the start.
+        case drift
+    }
+
+    /// The folded dependences in the order the units were removed.
+    public var removed: [LinearDependence] = []
+    /// The relative change of the remaining units' states after the last kept fold (0 without one).
+    public var drift = 0.0
+    /// Why the elimination stopped early; nil when no unit was left within the tolerance.
+    public var stop: Stop?
+    /// The fold that was undone when `stop` is set after a fold.
+    public var undone: LinearDependence?
+}
+
 /// Regression, fold and the elimination loop.
 ///
 /// What the fold preserves: the consumers of hidden unit j read a_j only through W[:, j]; replacing
@@ -183,35 +203,102 @@ public enum NeuronElimination {
         }
     }
 
+    /// The smallest bound `eliminate` puts on the drift: Float hidden states carry relative rounding near
+    /// 1e-7, so even an exact fold moves them by about that much.
+    public static let driftFloor = 1e-4
+
     /// Removes hidden units one at a time: regresses every unit of `units` on the others over
-    /// `states(store)` (`N x H`, recomputed after every fold; no rows: nothing is removed), folds the unit with the smallest
-    /// relative residual at or below `tolerance` into the others (`fold`), drops it from the active
-    /// units, and repeats until no unit is within the tolerance or one unit is left. Returns the
-    /// folded dependences in the order they were removed; the removed units are dead afterwards
-    /// (their consumer columns are zero), and the store keeps its size, so a trainer can call this on
-    /// its live store between steps and either keep training (the zero columns stay zero under a
-    /// mask) or select the kept units (`ParameterStore.selectingHiddenUnits`).
-    /// `afterFold` runs after every fold (tell the model's products that the weights changed).
+    /// `states(store)` (`N x H`, recomputed after every fold; no rows: nothing is removed), folds the
+    /// unit with the smallest relative residual at or below `tolerance` into the others (`fold`),
+    /// drops it from the active units, and repeats until no unit is within the tolerance or one unit
+    /// is left.
+    ///
+    /// Each fold is judged by the states it leaves: it is undone, and the elimination stops, when
+    /// they are not all finite or when the remaining units' states have moved from where they were
+    /// before the first fold by more than `max(maximumDrift, driftFloor)` relative (Frobenius norm
+    /// over the rows and the remaining units). Every single fold is within the tolerance, but their
+    /// errors add up through the recurrence: without this bound one event can fold a hundred units,
+    /// each fitted on states the previous folds had already changed, into a network that no longer
+    /// computes what it did. nil: no bound.
+    ///
+    /// The removed units are dead afterwards (their consumer columns are zero), and the store keeps
+    /// its size, so a trainer can call this on its live store between steps and either keep training
+    /// (the zero columns stay zero under a mask) or select the kept units
+    /// (`ParameterStore.selectingHiddenUnits`). `afterFold` runs after every fold and every undo
+    /// (tell the model's products that the weights changed).
     public static func eliminate<S: BLASScalar>(
         store: ParameterStore<S>, consumers: [HiddenUnitConsumer], hiddenSize: Int, units: [Int],
-        tolerance: Double, intercept: Bool, states: (ParameterStore<S>) -> Matrix<Double>,
+        tolerance: Double, intercept: Bool, maximumDrift: Double? = nil, states: (ParameterStore<S>) -> Matrix<Double>,
         afterFold: () -> Void = {}
-    ) -> [LinearDependence] {
+    ) -> EliminationOutcome {
         var active = units.sorted()
-        var removed: [LinearDependence] = []
+        var outcome = EliminationOutcome()
+        guard active.count > 1 else { return outcome }
+        let start = states(store)
+        guard start.rows > 0 else { return outcome }  // no data: nothing can be shown dependent
+        guard start.isFinite else { outcome.stop = .nonFiniteStates; return outcome }
+        var current = start
         while active.count > 1 {
-            let current = states(store)
-            guard current.rows > 0 else { break }  // no data: nothing can be shown dependent
             let candidates = dependences(states: current, units: active, intercept: intercept)
             guard let best = candidates.min(by: { $0.relativeResidual < $1.relativeResidual }),
                 best.relativeResidual <= tolerance
             else { break }
+            let saved = ConsumerSnapshot(consumers, in: store)
             fold(best, into: consumers, hiddenSize: hiddenSize, store: store)
             afterFold()
-            active.removeAll { $0 == best.unit }
-            removed.append(best)
+            let remaining = active.filter { $0 != best.unit }
+            let next = states(store)
+            let drift = next.isFinite ? relativeChange(from: start, to: next, columns: remaining) : .nan
+            let stop: EliminationOutcome.Stop? =
+                !next.isFinite ? .nonFiniteStates : maximumDrift.map { drift > max($0, driftFloor) } == true ? .drift : nil
+            if let stop {
+                saved.restore(in: store)
+                afterFold()
+                outcome.stop = stop; outcome.undone = best
+                break
+            }
+            active = remaining
+            outcome.removed.append(best)
+            outcome.drift = drift
+            current = next
         }
-        return removed
+        return outcome
+    }
+
+    /// ||after[:, columns] - before[:, columns]||_F / ||before[:, columns]||_F (0 when both are zero).
+    static func relativeChange(from before: Matrix<Double>, to after: Matrix<Double>, columns: [Int]) -> Double {
+        var change = 0.0, norm = 0.0
+        for r in 0..<before.rows {
+            for c in columns {
+                let d = after[r, c] - before[r, c]
+                change += d * d; norm += before[r, c] * before[r, c]
+            }
+        }
+        return norm > 0 ? (change / norm).squareRoot() : (change > 0 ? .infinity : 0)
+    }
+
+    /// The values and masks of the consumers' weights and biases, to undo a fold.
+    private struct ConsumerSnapshot<S: BLASScalar> {
+        var saved: [(slot: ParameterSlot, values: [S], mask: [S])] = []
+
+        init(_ consumers: [HiddenUnitConsumer], in store: ParameterStore<S>) {
+            let slots = consumers.flatMap { [$0.weight] + ($0.bias.map { [$0] } ?? []) }
+            for slot in slots where !saved.contains(where: { $0.slot == slot }) {
+                let n = store.info(slot).count
+                saved.append(
+                    (
+                        slot, Array(UnsafeBufferPointer(start: store.value(slot), count: n)),
+                        Array(UnsafeBufferPointer(start: store.mask(slot), count: n))
+                    ))
+            }
+        }
+
+        func restore(in store: ParameterStore<S>) {
+            for (slot, values, mask) in saved {
+                store.value(slot).update(from: values, count: values.count)
+                store.mask(slot).update(from: mask, count: mask.count)
+            }
+        }
     }
 
     // MARK: Least squares
@@ -281,4 +368,9 @@ public enum NeuronElimination {
         let f = 2 * dot / vv
         for i in v.indices { column[k + i] -= f * v[i] }
     }
+}
+
+extension Matrix where Scalar == Double {
+    /// Whether every entry is finite.
+    fileprivate var isFinite: Bool { scalars.allSatisfy(\.isFinite) }
 }

@@ -13,6 +13,14 @@ import NN
     static func train<Task: TrainingTask>(_ task: Task.Type, _ config: RunConfig<Task.Options>) throws -> (
         RunSummary, ParameterStore<Float>, [HiddenUnitAxis]
     ) {
+        let (summary, store, axes, _) = try trainRecording(task, config)
+        return (summary, store, axes)
+    }
+
+    /// `train`, with the run's evaluation lines.
+    static func trainRecording<Task: TrainingTask>(_ task: Task.Type, _ config: RunConfig<Task.Options>) throws -> (
+        RunSummary, ParameterStore<Float>, [HiddenUnitAxis], [EvalRecord]
+    ) {
         let path = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: path) }
         var loop = try TrainingLoop(
@@ -23,7 +31,7 @@ import NN
             if case .eval(let e) = $0 { return e } else { return nil }
         }
         #expect(evaluations.last?.keptUnits == summary.keptUnits, "the last evaluation and the summary disagree")
-        return (summary, loop.session.store, loop.session.roles.hiddenUnitAxes)
+        return (summary, loop.session.store, loop.session.roles.hiddenUnitAxes, evaluations)
     }
 
     /// The units that have a non-zero entry on any of their axes, read straight from the tensors.
@@ -59,6 +67,23 @@ import NN
         #expect(Self.masksRespected(store), "a pruned or removed entry is not zero")
         #expect(summary.main.sparsity.recurrent.sparsity >= 1 - 9.0 / 64, "W_hh keeps more than the 3 x 3 block of the kept units")
         #expect(try #require(summary["testMSE"]).isFinite)
+    }
+
+    /// With fixed epochs the selection ends the main epochs, and the fixed epochs train the k units
+    /// without the prox: k units at the evaluation after the main epochs and at the end, and the
+    /// training loss still moves (the prox at this lambda alone leaves more than k units non-zero).
+    @Test func theSelectionEndsTheMainEpochsAndTheFixedEpochsTrainTheKUnits() throws {
+        var c = AddingConfig()
+        c.length = 6; c.hiddenSize = 8; c.batchSize = 16; c.optimizer.learningRate = 3e-3
+        c.epochs = 2; c.stepsPerEpoch = 20; c.fixedEpochs = 2; c.testSize = 50; c.logEvery = 10
+        c.groupEnvelope = GroupEnvelopeConfig(keptUnits: 3, lambda: 1e-3)
+        let (summary, store, axes, evaluations) = try Self.trainRecording(AddingTask.self, c)
+        let byEpoch = Dictionary(evaluations.map { ($0.epoch, $0) }, uniquingKeysWith: { $1 })
+        let first = try #require(byEpoch[1]), main = try #require(byEpoch[2]), last = try #require(byEpoch[4])
+        #expect(try #require(first.keptUnits) > 3, "the prox alone already left 3 units: the test shows nothing")
+        #expect(main.keptUnits == 3 && last.keptUnits == 3 && summary.keptUnits == 3)
+        #expect(Self.liveUnits(store, axes: axes, hidden: 8).count == 3)
+        #expect(last.trainLoss != main.trainLoss, "the fixed epochs did not train")
     }
 
     /// The same without the envelope: every unit is counted, and the count is recorded.

@@ -239,7 +239,8 @@ import Testing
 
         let removed = NeuronElimination.eliminate(
             store: model.store, consumers: model.consumers, hiddenSize: h, units: Array(0..<h), tolerance: 1e-6,
-            intercept: c.bias, states: { model.consumedStates(start: start, x: x, $0) })
+            intercept: c.bias, states: { model.consumedStates(start: start, x: x, $0) }
+        ).removed
         try #require(removed.count == 1, "\(c): removed \(removed.map(\.unit))")
         let group = Set([unit] + sources.map(\.0))
         #expect(group.contains(removed[0].unit), "\(c): removed unit \(removed[0].unit), not one of \(group.sorted())")
@@ -273,7 +274,69 @@ import Testing
         let smallest = all.map(\.relativeResidual).min() ?? 0
         let removed = NeuronElimination.eliminate(
             store: model.store, consumers: model.consumers, hiddenSize: h, units: Array(0..<h), tolerance: smallest * 0.99,
-            intercept: true, states: { model.consumedStates(start: start, x: x, $0) })
+            intercept: true, states: { model.consumedStates(start: start, x: x, $0) }
+        ).removed
         #expect(removed.isEmpty && smallest > 1e-3, "smallest residual \(smallest)")
+    }
+
+    /// The drift bound: on a model whose units are far from independent at a large tolerance, the
+    /// elimination without a bound folds units whose errors move the remaining states by more than
+    /// a tight bound; with that bound the fold that crosses it is undone, the kept folds stay within
+    /// it, and the outcome names the stop. The store afterwards equals a fresh model with the kept
+    /// folds alone applied (the undone fold left no trace in values or masks).
+    @Test func foldsThatMoveTheStatesTooFarAreUndone() throws {
+        let h = 6, bound = 0.05
+        var rng = SeededGenerator(seed: 42)
+        let start: Matrix<Double> = rng.normalMatrix(rows: Model.batch, columns: Model.placeCells)
+        let x: Matrix<Double> = rng.normalMatrix(rows: Model.steps * Model.batch, columns: Model.inputs)
+        func fresh() -> Model { Model(.tanhNegation, hiddenSize: h, seed: 41) }
+        func eliminate(_ m: Model, maximumDrift: Double?) -> EliminationOutcome {
+            NeuronElimination.eliminate(
+                store: m.store, consumers: m.consumers, hiddenSize: h, units: Array(0..<h), tolerance: 0.99, intercept: true,
+                maximumDrift: maximumDrift, states: { m.consumedStates(start: start, x: x, $0) })
+        }
+        let unbounded = eliminate(fresh(), maximumDrift: nil)
+        try #require(unbounded.stop == nil && unbounded.drift > bound, "unbounded drift \(unbounded.drift)")
+
+        let model = fresh()
+        let initial = model.consumedStates(start: start, x: x, model.store)
+        let outcome = eliminate(model, maximumDrift: bound)
+        try #require(outcome.stop == .drift, "stop \(String(describing: outcome.stop))")
+        let undone = try #require(outcome.undone)
+        #expect(outcome.removed.count < unbounded.removed.count && outcome.drift <= bound)
+        #expect(!outcome.removed.contains { $0.unit == undone.unit })
+        let remaining = (0..<h).filter { u in !outcome.removed.contains { $0.unit == u } }
+        let after = model.consumedStates(start: start, x: x, model.store)
+        #expect(abs(NeuronElimination.relativeChange(from: initial, to: after, columns: remaining) - outcome.drift) <= 1e-12)
+
+        let replay = fresh()
+        for d in outcome.removed { NeuronElimination.fold(d, into: replay.consumers, hiddenSize: h, store: replay.store) }
+        #expect(replay.store.values.elementsEqual(model.store.values) && replay.store.masks.elementsEqual(model.store.masks))
+    }
+
+    /// States that stop being finite after a fold (an overflow in the folded weights) undo it and stop;
+    /// states not finite from the start remove nothing.
+    @Test func nonFiniteStatesStopTheElimination() throws {
+        let h = 6
+        var rng = SeededGenerator(seed: 42)
+        let start: Matrix<Double> = rng.normalMatrix(rows: Model.batch, columns: Model.placeCells)
+        let x: Matrix<Double> = rng.normalMatrix(rows: Model.steps * Model.batch, columns: Model.inputs)
+        for poisonFrom in [1, 2] {
+            let model = Model(.tanhNegation, hiddenSize: h, seed: 41)
+            let original = Array(model.store.values)
+            var calls = 0
+            let outcome = NeuronElimination.eliminate(
+                store: model.store, consumers: model.consumers, hiddenSize: h, units: Array(0..<h), tolerance: 0.99,
+                intercept: true,
+                states: { s in
+                    calls += 1
+                    var m = model.consumedStates(start: start, x: x, s)
+                    if calls >= poisonFrom { m[0, 0] = .nan }
+                    return m
+                })
+            #expect(outcome.stop == .nonFiniteStates && outcome.removed.isEmpty, "poisoned from call \(poisonFrom)")
+            #expect((outcome.undone == nil) == (poisonFrom == 1))
+            #expect(Array(model.store.values) == original)
+        }
     }
 }

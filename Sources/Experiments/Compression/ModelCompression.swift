@@ -47,6 +47,12 @@ public struct CompressionRecord: Codable, Sendable, Equatable {
     public var eliminated: [EliminatedUnit]
     /// The units dropped as dead after the elimination (nothing read them or nothing drove them).
     public var deadUnits: [Int]
+    /// The relative change of the kept units' states over the folds (`NeuronElimination.eliminate`).
+    public var drift: Double
+    /// Why the elimination stopped before the tolerance did (nil: it did not).
+    public var stop: EliminationOutcome.Stop?
+    /// The unit whose fold was undone when `stop` is set.
+    public var undoneUnit: Int?
     /// The source run's regularizer space (`training.regularizer.space`), which config.json of this
     /// run sets to `none`: its R and positions were H x H and H x d.
     public var sourceRegularizer: String
@@ -158,15 +164,16 @@ public enum ModelCompression {
         // Units dead before any fold are dropped as such (their activations are zero: residual 0).
         let deadBefore = Set(store.deadHiddenUnits(of: h, along: axes))
         var rowsUsed = 0
-        let eliminated = NeuronElimination.eliminate(
+        let outcome = NeuronElimination.eliminate(
             store: store, consumers: consumers, hiddenSize: h, units: (0..<h).filter { !deadBefore.contains($0) }, tolerance: tolerance,
-            intercept: intercept,
+            intercept: intercept, maximumDrift: tolerance,
             states: { s in
                 let states = trained.task.hiddenStates(trained.model, s, maximumRows: rows) ?? Matrix(rows: 0, columns: h)
                 rowsUsed = states.rows
                 return Self.appendingInitialStates(states.converted(to: Double.self), encoders: encoders, store: s)
             },
             afterFold: { roles.weightsDidChange(in: store) })
+        let eliminated = outcome.removed
         let removed = Set(eliminated.map(\.unit))
         let dead = store.deadHiddenUnits(of: h, along: axes).filter { !removed.contains($0) }
         var kept = (0..<h).filter { !removed.contains($0) && !dead.contains($0) }
@@ -235,7 +242,8 @@ public enum ModelCompression {
                     unit: $0.unit, relativeResidual: $0.relativeResidual, others: $0.others, coefficients: $0.coefficients,
                     intercept: $0.intercept)
             },
-            deadUnits: deadDropped, sourceRegularizer: sourceRegularizer, sourceMetrics: summary.metrics, metrics: metrics)
+            deadUnits: deadDropped, drift: outcome.drift, stop: outcome.stop, undoneUnit: outcome.undone?.unit,
+            sourceRegularizer: sourceRegularizer, sourceMetrics: summary.metrics, metrics: metrics)
         try RunDirectory.writeAtomically(RunDirectory.encodeJSON(record), to: temporary.appendingPathComponent("compression.json"))
 
         var isDirectory: ObjCBool = false

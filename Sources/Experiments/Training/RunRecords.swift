@@ -178,14 +178,23 @@ public struct EliminationRecord: Codable, Sendable, Equatable {
     public var residuals: [Double]
     /// Hidden units whose own parameters are not all zero after the event.
     public var keptUnits: Int
+    /// The relative change of the kept units' states over the event's folds (absent in records written
+    /// before it was recorded).
+    public var drift: Double?
+    /// Why the event stopped before its tolerance did, with the unit whose fold was undone (`drift`:
+    /// that fold moved the states too far; `nonFiniteStates`); absent when it did not.
+    public var stop: EliminationOutcome.Stop?
+    /// The unit whose fold was undone when `stop` is set.
+    public var undoneUnit: Int?
 
     /// A record from its parts.
     public init(
         step: Int, phase: Int, tolerance: Double, rows: Int, deadUnits: [Int], eliminatedUnits: [Int], residuals: [Double],
-        keptUnits: Int
+        keptUnits: Int, drift: Double? = nil, stop: EliminationOutcome.Stop? = nil, undoneUnit: Int? = nil
     ) {
         self.step = step; self.phase = phase; self.tolerance = tolerance; self.rows = rows; self.deadUnits = deadUnits
         self.eliminatedUnits = eliminatedUnits; self.residuals = residuals; self.keptUnits = keptUnits
+        self.drift = drift; self.stop = stop; self.undoneUnit = undoneUnit
     }
 
     /// The number of units the event removed.

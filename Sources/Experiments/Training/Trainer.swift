@@ -260,14 +260,17 @@ struct TrainingLoop<Task: TrainingTask> {
     /// The hidden units whose own parameters are not all zero (nil when the model's units are not known).
     func keptUnits() -> Int? { unitGroups?.nonZeroUnits(in: session.store) }
 
-    /// After an optimizer step: the group envelope's proximal operator with step learning rate x
-    /// lambda on every hidden unit's own parameters; after the last step of a phase, every unit but
-    /// the k largest removed (values and masks), so that exactly k units remain.
+    /// After an optimizer step of the main epochs: the group envelope's proximal operator with step
+    /// learning rate x lambda on every hidden unit's own parameters; after the last main step of a
+    /// phase, every unit but the k largest removed (values and masks), so that exactly k units
+    /// remain. The fixed epochs then train those k units at fixed structure, without the prox.
     func applyGroupEnvelope() {
         guard let envelope, let unitGroups, let config = training.groupEnvelope else { return }
+        let mainSteps = training.epochs * training.stepsPerEpoch
+        guard state.step < mainSteps else { return }
         let units = OwnedHiddenUnits(unitGroups, in: session.store)
         envelope.applyProx(to: units, step: session.optimizer.learningRate * config.lambda)
-        if state.step + 1 == training.phaseSteps {
+        if state.step + 1 == mainSteps {
             let kept = Set(envelope.largestGroups(norms: units.groupNorms()))
             unitGroups.remove((0..<unitGroups.hiddenSize).filter { !kept.contains($0) }, in: session.store)
         }
@@ -294,14 +297,16 @@ struct TrainingLoop<Task: TrainingTask> {
         let dead = store.deadHiddenUnits(of: h, along: axes).filter { owned[$0] > 0 }
         let live = (0..<h).filter { owned[$0] > 0 && !dead.contains($0) }
         var rowsUsed = 0
-        let eliminated = NeuronElimination.eliminate(
+        let outcome = NeuronElimination.eliminate(
             store: store, consumers: consumers, hiddenSize: h, units: live, tolerance: tolerance, intercept: intercept,
+            maximumDrift: tolerance,
             states: { s in
                 let states = task.hiddenStates(model, s, maximumRows: config.rows) ?? Matrix(rows: 0, columns: h)
                 rowsUsed = states.rows
                 return ModelCompression.appendingInitialStates(states.converted(to: Double.self), encoders: encoders, store: s)
             },
             afterFold: { roles.weightsDidChange(in: store) })
+        let eliminated = outcome.removed
         let removed = (dead + eliminated.map(\.unit)).sorted()
         unitGroups.remove(removed, in: store)
         roles.weightsDidChange(in: store)
@@ -309,7 +314,8 @@ struct TrainingLoop<Task: TrainingTask> {
         try metrics.append(
             EliminationRecord(
                 step: state.globalStep, phase: state.phase, tolerance: tolerance, rows: rowsUsed, deadUnits: dead,
-                eliminatedUnits: eliminated.map(\.unit), residuals: eliminated.map(\.relativeResidual), keptUnits: kept))
+                eliminatedUnits: eliminated.map(\.unit), residuals: eliminated.map(\.relativeResidual), keptUnits: kept,
+                drift: outcome.drift, stop: outcome.stop, undoneUnit: outcome.undone?.unit))
         if !removed.isEmpty {
             progress?.message(
                 String(
