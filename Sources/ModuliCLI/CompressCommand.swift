@@ -9,7 +9,7 @@ struct CompressCommand: ParsableCommand {
         commandName: "compress",
         abstract: "Remove linearly dependent and dead hidden units of a finished run; write the smaller dense model as a new run.",
         discussion: """
-            Regresses each hidden unit's activations (over the task's evaluation inputs) on the other \
+            Regresses each hidden unit's activations (over the task's validation inputs) on the other \
             units'; the unit with the smallest relative residual at or below --tolerance is removed and \
             its outgoing weights folded into the others', until none is within the tolerance. Dead \
             units (nothing reads them, or nothing drives them) are dropped too. DIR gets config.json \
@@ -23,7 +23,7 @@ struct CompressCommand: ParsableCommand {
     @Argument(help: "A finished run directory (config.json, model.safetensors and summary.json).") var runDirectory: String
     @Option(help: "The largest relative residual ||a_j - fit|| / ||a_j|| of a removed unit, in [0, 1).") var tolerance: Double
     @Option(help: "The new run directory to write.") var out: String
-    @Option(help: "Rows of hidden states over the task's evaluation inputs the regressions use.") var rows: Int =
+    @Option(help: "Rows of hidden states over the task's validation inputs the regressions use.") var rows: Int =
         ModelCompression.defaultRows
     @Flag(help: "Replace --out if it holds a run (or is empty).") var overwrite = false
     @Option(help: "Threads of moduli's worker pool, dense products included (default: every core this process may use).")

@@ -43,13 +43,13 @@ import NN
         }
         loop.session.roles.weightsDidChange(in: store)
         let before = loop.task.evaluate(loop.session.model, store)["testMSE"]!
-        let statesBefore = try #require(loop.task.hiddenStates(loop.session.model, store, maximumRows: 10_000))
+        let statesBefore = try #require(loop.task.hiddenStates(loop.session.model, store, maximumRows: 10_000, inputs: .validation))
         loop.state.step = 1
         try loop.eliminateUnits()
         let after = loop.task.evaluate(loop.session.model, store)["testMSE"]!
         #expect(abs(after - before) <= 1e-5 * before, "testMSE \(before) became \(after)")
 
-        // Units silent on every test sequence (ReLU units that never fire) go too: their residual is 0.
+        // Units silent on every validation sequence (ReLU units that never fire) go too: their residual is 0.
         let silent = Set((2..<8).filter { j in (0..<statesBefore.rows).allSatisfy { statesBefore[$0, j] == 0 } })
         let events = try Self.events(path)
         try #require(events.count == 1)
@@ -59,7 +59,7 @@ import NN
         #expect(events[0].keptUnits == 8 - removed.count && loop.keptUnits() == 8 - removed.count)
         #expect(events[0].tolerance == 1e-4)
         // The kept units compute what they computed before (the removed ones are now 0).
-        let statesAfter = try #require(loop.task.hiddenStates(loop.session.model, store, maximumRows: 10_000))
+        let statesAfter = try #require(loop.task.hiddenStates(loop.session.model, store, maximumRows: 10_000, inputs: .validation))
         for r in 0..<statesBefore.rows {
             for j in 0..<8 {
                 if removed.contains(j) {

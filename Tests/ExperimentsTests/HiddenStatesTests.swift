@@ -1,5 +1,6 @@
-// TrainingTask.hiddenStates: the hidden states over each task's evaluation inputs are the ones its
-// evaluation reads out (the read-out of the states gives the evaluated outputs), in order, capped.
+// TrainingTask.hiddenStates: the hidden states over each task's test and validation inputs are the
+// ones its evaluation reads out (the read-out of the states gives the evaluated outputs), in order,
+// capped (the adding problem's cap keeps every step of fewer sequences).
 import Foundation
 import Linalg
 import NN
@@ -14,7 +15,7 @@ import Testing
         let store = ParameterStore<Float>()
         var rng = SeededGenerator(seed: 3)
         let model = task.makeModel(in: store, rng: &rng)
-        let states = try #require(task.hiddenStates(model, store, maximumRows: 1000))
+        let states = try #require(task.hiddenStates(model, store, maximumRows: 1000, inputs: .test))
         #expect(states.rows == 4 * 30 && states.columns == 8)
         // The last step's states (rows 3 * 30 ..< 4 * 30) through the read-out are the predictions.
         let last = Matrix<Float>(rows: 30, columns: 8) { r, c in states[3 * 30 + r, c] }
@@ -23,8 +24,24 @@ import Testing
         for i in 0..<(4 * 30) { inputs[i, 0] = task.testSet.inputs[i, 0]; inputs[i, 1] = task.testSet.inputs[i, 1] }
         let expected = model.predict(inputs, batch: 30, store)
         for b in 0..<30 { #expect(abs(predictions[b, 0] - expected[b, 0]) <= 1e-6) }
-        let capped = try #require(task.hiddenStates(model, store, maximumRows: 50))
-        #expect(capped.rows == 50 && capped.scalars == Array(states.scalars.prefix(50 * 8)))
+        // Capped at 50 rows: every step of the first 50 / 4 = 12 sequences (row t * 12 + b).
+        let capped = try #require(task.hiddenStates(model, store, maximumRows: 50, inputs: .test))
+        #expect(capped.rows == 4 * 12)
+        #expect(
+            (0..<4).allSatisfy { t in (0..<12).allSatisfy { b in (0..<8).allSatisfy { capped[t * 12 + b, $0] == states[t * 30 + b, $0] } } }
+        )
+
+        // The validation sequences: their last step's states read out to the validation predictions.
+        let valid = try #require(task.hiddenStates(model, store, maximumRows: 1000, inputs: .validation))
+        let validLast = Matrix<Float>(rows: 30, columns: 8) { r, c in valid[3 * 30 + r, c] }
+        var validInputs = Matrix<Float>(rows: 4 * 30, columns: 2)
+        for i in 0..<(4 * 30) {
+            validInputs[i, 0] = task.validationSet.inputs[i, 0]; validInputs[i, 1] = task.validationSet.inputs[i, 1]
+        }
+        let validExpected = model.predict(validInputs, batch: 30, store)
+        let validPredictions = model.head.forward(validLast, store)
+        for b in 0..<30 { #expect(abs(validPredictions[b, 0] - validExpected[b, 0]) <= 1e-6) }
+        #expect(valid.scalars != states.scalars)
     }
 
     @Test func navigationStatesDecodeToTheEvaluatedLogits() throws {
@@ -34,14 +51,22 @@ import Testing
         let store = ParameterStore<Float>()
         var rng = SeededGenerator(seed: 4)
         let model = task.makeModel(in: store, rng: &rng)
-        let states = try #require(task.hiddenStates(model, store, maximumRows: 1000))
+        let states = try #require(task.hiddenStates(model, store, maximumRows: 1000, inputs: .test))
         #expect(states.rows == 2 * 5 * 6 && states.columns == 12)
         let batch = task.evaluationSets[0][1]
         let second = Matrix<Float>(rows: 30, columns: 12) { r, c in states[30 + r, c] }
         let logits = model.logits(start: task.cells.codes(for: batch.start), velocities: batch.velocities, store)
         let decoded = model.decoder.forward(second, store)
         #expect(zip(decoded.scalars, logits.scalars).allSatisfy { abs($0 - $1) <= 1e-5 })
-        #expect(try #require(task.hiddenStates(model, store, maximumRows: 7)).rows == 7)
+        #expect(try #require(task.hiddenStates(model, store, maximumRows: 7, inputs: .test)).rows == 7)
+
+        // The validation trajectories' states decode to their logits.
+        let valid = try #require(task.hiddenStates(model, store, maximumRows: 1000, inputs: .validation))
+        let validBatch = task.validationSet[0]
+        let validLogits = model.logits(start: task.cells.codes(for: validBatch.start), velocities: validBatch.velocities, store)
+        let validDecoded = model.decoder.forward(Matrix<Float>(rows: 30, columns: 12) { r, c in valid[r, c] }, store)
+        #expect(zip(validDecoded.scalars, validLogits.scalars).allSatisfy { abs($0 - $1) <= 1e-5 })
+        #expect(valid.scalars != states.scalars)
     }
 
     @Test func languageStatesCoverTheTestTextAndDecodeToItsLogits() throws {
@@ -51,7 +76,7 @@ import Testing
         let store = ParameterStore<Float>()
         var rng = SeededGenerator(seed: 5)
         let model = task.makeModel(in: store, rng: &rng)
-        let states = try #require(task.hiddenStates(model, store, maximumRows: 1_000_000))
+        let states = try #require(task.hiddenStates(model, store, maximumRows: 1_000_000, inputs: .test))
         // Every input row of the test text (all but the last, which is only a target), every column.
         #expect(states.rows == (task.test.rows - 1) * task.test.columns && states.columns == 8)
         // The first window's states through the decoder are the logits the evaluation computes.
@@ -65,6 +90,6 @@ import Testing
             logits.rows == n && zip(decoded.scalars, logits.scalars).allSatisfy { abs($0 - $1) <= 1e-5 }
         }
         #expect(agree)
-        #expect(try #require(task.hiddenStates(model, store, maximumRows: 5)).rows == 5)
+        #expect(try #require(task.hiddenStates(model, store, maximumRows: 5, inputs: .test)).rows == 5)
     }
 }

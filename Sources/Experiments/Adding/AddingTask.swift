@@ -151,11 +151,17 @@ public struct AddingTask: TrainingTask {
 
     /// The top layer's hidden states over the test sequences, in chunks of 500 sequences; row
     /// `t * size + b` of a chunk is sequence b after step t.
-    public func hiddenStates(_ model: AddingModel, _ store: ParameterStore<Float>, maximumRows: Int) -> Matrix<Float>? {
+    /// Every step of the first max(1, `maximumRows` / T) sequences (one chunk: row t B + b is
+    /// sequence b after step t), so that the rows cover every step the recurrence reads, not only the
+    /// first steps of many sequences.
+    public func hiddenStates(_ model: AddingModel, _ store: ParameterStore<Float>, maximumRows: Int, inputs: StateInputs) -> Matrix<Float>?
+    {
+        let set = inputs == .test ? testSet : validationSet
+        let sequences = min(set.targets.rows, max(1, maximumRows / options.length))
         var rows = RowCollector(columns: options.hiddenSize, limit: maximumRows)
-        model.forEachChunk(testSet, length: options.length, store) { caches, _ in
+        model.forEachChunk(set, length: options.length, store, chunk: sequences) { caches, _ in
             rows.append(caches.last!.output)
-            return !rows.isFull
+            return false
         }
         return rows.matrix
     }

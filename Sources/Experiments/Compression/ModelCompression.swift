@@ -155,7 +155,7 @@ public enum ModelCompression {
         }
         let consumers = roles.hiddenUnitConsumers()
         let intercept = !consumers.isEmpty && consumers.allSatisfy { $0.bias != nil }
-        guard trained.task.hiddenStates(trained.model, store, maximumRows: 1) != nil else {
+        guard trained.task.hiddenStates(trained.model, store, maximumRows: 1, inputs: .validation) != nil else {
             throw ExperimentError(
                 "The \(Task.name) task does not expose its hidden states (TrainingTask.hiddenStates); compress needs them.")
         }
@@ -168,7 +168,8 @@ public enum ModelCompression {
             store: store, consumers: consumers, hiddenSize: h, units: (0..<h).filter { !deadBefore.contains($0) }, tolerance: tolerance,
             intercept: intercept, maximumDrift: tolerance,
             states: { s in
-                let states = trained.task.hiddenStates(trained.model, s, maximumRows: rows) ?? Matrix(rows: 0, columns: h)
+                let states =
+                    trained.task.hiddenStates(trained.model, s, maximumRows: rows, inputs: .validation) ?? Matrix(rows: 0, columns: h)
                 rowsUsed = states.rows
                 return Self.appendingInitialStates(states.converted(to: Double.self), encoders: encoders, store: s)
             },

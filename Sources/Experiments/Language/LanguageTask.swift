@@ -404,8 +404,10 @@ public struct LanguageTask: TrainingTask {
         return metrics
     }
 
-    /// The top layer's hidden states over the test text, as the test evaluation runs it.
-    public func hiddenStates(_ model: LanguageModel, _ store: ParameterStore<Float>, maximumRows: Int) -> Matrix<Float>? {
-        model.hiddenStates(test, bptt: options.bptt, store, maximumRows: maximumRows)
+    /// The top layer's hidden states over the test or validation text, as the evaluation runs it.
+    public func hiddenStates(_ model: LanguageModel, _ store: ParameterStore<Float>, maximumRows: Int, inputs: StateInputs) -> Matrix<
+        Float
+    >? {
+        model.hiddenStates(inputs == .test ? test : valid, bptt: options.bptt, store, maximumRows: maximumRows)
     }
 }

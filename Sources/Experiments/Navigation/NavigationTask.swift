@@ -241,9 +241,11 @@ public struct NavigationTask: TrainingTask {
     /// The hidden states (after each step, the ReLU RNN's output) over the fixed evaluation
     /// trajectories of the training length, batch after batch; row `t * B + b` of a batch is
     /// trajectory b after step t.
-    public func hiddenStates(_ model: NavigationModel, _ store: ParameterStore<Float>, maximumRows: Int) -> Matrix<Float>? {
+    public func hiddenStates(_ model: NavigationModel, _ store: ParameterStore<Float>, maximumRows: Int, inputs: StateInputs) -> Matrix<
+        Float
+    >? {
         var rows = RowCollector(columns: options.hiddenSize, limit: maximumRows)
-        for batch in evaluationSets[0] where !rows.isFull {
+        for batch in inputs == .test ? evaluationSets[0] : validationSet where !rows.isFull {
             rows.append(model.hiddenStates(start: cells.codes(for: batch.start), velocities: batch.velocities, store))
         }
         return rows.matrix

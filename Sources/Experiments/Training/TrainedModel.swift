@@ -128,10 +128,10 @@ public struct TrainedModel<Task: TrainingTask> {
     /// The task's evaluation of the model (the metrics of summary.json).
     public func evaluate() -> [String: Double] { task.evaluate(model, store, final: true) }
 
-    /// The model's hidden states over the task's evaluation inputs (`TrainingTask.hiddenStates`),
-    /// at most `maximumRows` of them; an error for a task that does not expose them.
+    /// The model's hidden states over the task's test inputs (`TrainingTask.hiddenStates`), at most
+    /// `maximumRows` of them; an error for a task that does not expose them.
     public func hiddenStates(maximumRows: Int) throws -> Matrix<Float> {
-        guard let states = task.hiddenStates(model, store, maximumRows: maximumRows) else {
+        guard let states = task.hiddenStates(model, store, maximumRows: maximumRows, inputs: .test) else {
             throw ExperimentError("The \(Task.name) task does not expose its hidden states (TrainingTask.hiddenStates).")
         }
         return states

@@ -279,7 +279,7 @@ struct TrainingLoop<Task: TrainingTask> {
     /// After main-phase step `state.step` when an elimination event follows it
     /// (`TrainingConfig.eliminationTolerance(afterStep:)`): the dead units (nothing reads them or
     /// nothing drives them) and, one at a time, every unit whose activations over the task's
-    /// evaluation inputs (`TrainingTask.hiddenStates`, with the initial states an encoder sets, as
+    /// validation inputs (`TrainingTask.hiddenStates`, with the initial states an encoder sets, as
     /// `moduli compress` regresses them) are a linear combination of the other live units' within
     /// the event's tolerance, folded into them (`NeuronElimination.eliminate`); then the whole
     /// groups of the units removed are set to zero in values and masks (`HiddenUnitGroups.remove`),
@@ -301,7 +301,7 @@ struct TrainingLoop<Task: TrainingTask> {
             store: store, consumers: consumers, hiddenSize: h, units: live, tolerance: tolerance, intercept: intercept,
             maximumDrift: tolerance,
             states: { s in
-                let states = task.hiddenStates(model, s, maximumRows: config.rows) ?? Matrix(rows: 0, columns: h)
+                let states = task.hiddenStates(model, s, maximumRows: config.rows, inputs: .validation) ?? Matrix(rows: 0, columns: h)
                 rowsUsed = states.rows
                 return ModelCompression.appendingInitialStates(states.converted(to: Double.self), encoders: encoders, store: s)
             },

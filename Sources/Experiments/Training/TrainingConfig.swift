@@ -217,7 +217,7 @@ public struct GroupEnvelopeConfig: Codable, Sendable, Equatable {
 
 /// Neuron elimination during training (docs/method.md, "Neuron elimination during training"): at
 /// events between optimizer steps of the main epochs, every hidden unit whose activations over the
-/// task's evaluation inputs are a linear combination of the other units' within a relative residual
+/// task's validation inputs are a linear combination of the other units' within a relative residual
 /// is folded into them (`NeuronElimination.eliminate`) and its whole group removed (values and
 /// masks), so that training goes on without it. The tolerance is annealed linearly from
 /// `startTolerance` at the first event to `tolerance` at the last.
@@ -230,7 +230,7 @@ public struct EliminationConfig: Codable, Sendable, Equatable {
     /// Optimizer steps between events: event e (1, 2, ...) follows step e x `everySteps` of the main
     /// epochs; nil (the default) is one event at the end of every main epoch.
     public var everySteps: Int?
-    /// The most rows of hidden states a regression uses (the first of the task's evaluation inputs).
+    /// The most rows of hidden states a regression uses (over the task's validation inputs).
     public var rows: Int
 
     /// The default of `rows`.

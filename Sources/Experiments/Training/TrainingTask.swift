@@ -144,11 +144,13 @@ public protocol TrainingTask: Sendable {
     /// A fingerprint of data the task reads from outside the run (a corpus), which a run records
     /// and later commands check (`DataFingerprint`); nil (the default) for data the task draws itself.
     func dataFingerprint() -> DataFingerprint?
-    /// The model's hidden states over the task's evaluation inputs, for the shape of what it learned
-    /// (`moduli topology RUN --source hidden`): one row per (time step, sequence) in the order the
-    /// evaluation runs them, the top layer's hidden units as columns, at most `maximumRows` rows
-    /// (the first ones). nil (the default) for a task that does not expose them.
-    func hiddenStates(_ model: Model, _ store: ParameterStore<Float>, maximumRows: Int) -> Matrix<Float>?
+    /// The model's hidden states over the task's test or validation inputs: for the shape of what it
+    /// learned (`moduli topology RUN --source hidden`, test inputs) and for neuron elimination's
+    /// regressions (validation inputs, so that the test metrics stay out of the model's making). One
+    /// row per (time step, sequence) in the order the evaluation runs them, the top layer's hidden
+    /// units as columns, at most `maximumRows` rows, covering every time step of the sequences they
+    /// include. nil (the default) for a task that does not expose them.
+    func hiddenStates(_ model: Model, _ store: ParameterStore<Float>, maximumRows: Int, inputs: StateInputs) -> Matrix<Float>?
 }
 
 extension TrainingTask {
@@ -167,7 +169,18 @@ extension TrainingTask {
     public static var primaryMetricIncreases: Bool { false }
     public var baselines: [String: Double] { [:] }
     public func dataFingerprint() -> DataFingerprint? { nil }
-    public func hiddenStates(_ model: Model, _ store: ParameterStore<Float>, maximumRows: Int) -> Matrix<Float>? { nil }
+    public func hiddenStates(_ model: Model, _ store: ParameterStore<Float>, maximumRows: Int, inputs: StateInputs) -> Matrix<Float>? {
+        nil
+    }
+}
+
+/// The inputs `TrainingTask.hiddenStates` runs a model over.
+public enum StateInputs: Sendable {
+    /// The test inputs, as the task's evaluation runs them.
+    case test
+    /// The validation inputs (the language model's validation text, navigation's validation
+    /// trajectories, the adding problem's validation sequences).
+    case validation
 }
 
 /// A section `moduli report` can draw for runs of a task, named so that the report finds it
