@@ -34,7 +34,7 @@ public enum Kernels {
     /// whole 16-column blocks (one 64-byte line of Float sums): each block's sums stay in registers
     /// while the rows stream past and are stored once, so two threads never write one line. (Ranges
     /// of arbitrary columns, each sum read and written back per row, made the adding model's bias
-    /// gradient, 3,200 x 128, slower at 2 threads than at 1: its threads shared the lines of `out`.)
+    /// gradient, 1,600 x 128, slower at 2 threads than at 1: its threads shared the lines of `out`.)
     @inlinable package static func addColumnSums<S: BLASScalar>(
         _ x: UnsafePointer<S>, rows: Int, columns: Int, into out: UnsafeMutablePointer<S>
     ) {
