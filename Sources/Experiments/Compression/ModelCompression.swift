@@ -47,8 +47,9 @@ public struct CompressionRecord: Codable, Sendable, Equatable {
     public var eliminated: [EliminatedUnit]
     /// The units dropped as dead after the elimination (nothing read them or nothing drove them).
     public var deadUnits: [Int]
-    /// The relative change of the kept units' states over the folds (`NeuronElimination.eliminate`).
-    public var drift: Double
+    /// The relative change of the kept units' states over the folds (`NeuronElimination.eliminate`;
+    /// absent in records written before it was recorded).
+    public var drift: Double?
     /// Why the elimination stopped before the tolerance did (nil: it did not).
     public var stop: EliminationOutcome.Stop?
     /// The unit whose fold was undone when `stop` is set.
