@@ -163,6 +163,20 @@ import _TestSupport
         return metrics
     }
 
+    /// The differences `moduli evaluate` prints beside each metric summary.json records ("difference
+    /// D": the evaluated value minus the saved one, computed before either is rounded for printing).
+    static func evaluatedDifferences(_ output: String) -> [String: Double] {
+        var differences: [String: Double] = [:]
+        for line in output.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let name = fields.first, let k = fields.firstIndex(of: "difference"), k + 1 < fields.count else { continue }
+            if let d = Double(fields[k + 1].trimmingCharacters(in: CharacterSet(charactersIn: "),"))) {
+                differences[String(name)] = d
+            }
+        }
+        return differences
+    }
+
     /// `moduli evaluate` gives back summary.json's metrics from the saved model, dense and with the
     /// sparse kernels; a directory without a model is an error that names the file.
     @Test func evaluateReproducesTheSummaryDenseAndSparse() throws {

@@ -58,8 +58,10 @@ import _TestSupport
         let evaluation = try CLITests.moduli(["evaluate", out])
         #expect(evaluation.status == 0, "\(evaluation.err)")
         let evaluated = try #require(CLITests.evaluatedMetrics(evaluation.out)["testMSE"], "\(evaluation.out)")
-        // evaluate prints 6 significant digits: within half a unit of the sixth, 5e-6 relative.
+        // The printed values have 6 significant digits; the printed difference is taken before rounding.
         #expect(abs(evaluated - saved) <= 5e-6 * max(saved, 1e-12), "\(evaluated) against \(saved)")
+        let difference = try #require(CLITests.evaluatedDifferences(evaluation.out)["testMSE"], "\(evaluation.out)")
+        #expect(abs(difference) <= 1e-6 * max(saved, 1e-12), "evaluate's difference to summary.json: \(difference)")
         let recorded = try #require((record["metrics"] as? [String: Double])?["testMSE"])
         #expect(abs(recorded - saved) <= 1e-12, "compression.json \(recorded), summary.json \(saved)")
 

@@ -266,11 +266,10 @@ struct TrainingLoop<Task: TrainingTask> {
     /// remain. The fixed epochs then train those k units at fixed structure, without the prox.
     func applyGroupEnvelope() {
         guard let envelope, let unitGroups, let config = training.groupEnvelope else { return }
-        let mainSteps = training.epochs * training.stepsPerEpoch
-        guard state.step < mainSteps else { return }
+        guard state.step < training.mainSteps else { return }
         let units = OwnedHiddenUnits(unitGroups, in: session.store)
         envelope.applyProx(to: units, step: session.optimizer.learningRate * config.lambda)
-        if state.step + 1 == mainSteps {
+        if state.step + 1 == training.mainSteps {
             let kept = Set(envelope.largestGroups(norms: units.groupNorms()))
             unitGroups.remove((0..<unitGroups.hiddenSize).filter { !kept.contains($0) }, in: session.store)
         }
@@ -454,7 +453,7 @@ struct TrainingLoop<Task: TrainingTask> {
     /// Trains the current phase from `state.step` to its end; returns false if stopped early.
     mutating func trainPhase(stopAfterEpochs: Int?) throws -> Bool {
         let total = training.phaseSteps, perEpoch = training.stepsPerEpoch
-        let period = training.pruningPeriod, pruningSteps = training.epochs * perEpoch
+        let period = training.pruningPeriod, pruningSteps = training.mainSteps
         let logLearningRate = training.learningRateSchedule.kind != .constant
         while state.step < total {
             try stopIfRequested()

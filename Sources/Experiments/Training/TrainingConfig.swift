@@ -338,6 +338,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
     /// Steps of one phase: (epochs + fixedEpochs) x stepsPerEpoch. Valid after `validate()`.
     public var phaseSteps: Int { (epochs + fixedEpochs) * stepsPerEpoch }
+    /// Steps of the main epochs of a phase (pruning, the envelope's prox and elimination events run
+    /// in them; the fixed epochs follow): epochs x stepsPerEpoch. Valid after `validate()`.
+    public var mainSteps: Int { epochs * stepsPerEpoch }
 
     /// Steps over all phases.
     public var totalSteps: Int { phaseSteps * (lottery == .none ? 1 : 2) }
@@ -349,7 +352,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// phase, for the periods that fit into the main epochs.
     public var pruningSchedule: PruningSchedule {
         guard pruning.targetSparsity > 0 else { return .none }
-        let periods = epochs * stepsPerEpoch / pruningPeriod
+        let periods = mainSteps / pruningPeriod
         switch pruning.schedule {
         case .linear: return .linear(target: pruning.targetSparsity, epochs: periods)
         case .cubic: return .cubic(initial: 0, final: pruning.targetSparsity, start: 0, interval: 1, steps: max(0, periods - 1))
@@ -360,7 +363,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// within the phase), or nil when no event follows it.
     public func eliminationTolerance(afterStep step: Int) -> Double? {
         guard let e = elimination else { return nil }
-        let every = e.everySteps ?? stepsPerEpoch, mainSteps = epochs * stepsPerEpoch
+        let every = e.everySteps ?? stepsPerEpoch
         guard step >= every, step <= mainSteps, step % every == 0 else { return nil }
         return e.tolerance(atEvent: step / every, of: e.events(mainSteps: mainSteps, stepsPerEpoch: stepsPerEpoch))
     }
@@ -393,11 +396,11 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if let k = pruning.everySteps {
             try require(k >= 1, "\(optionLabel("pruning.everySteps")) must be at least 1 step, got \(k).")
             try require(
-                k <= epochs * stepsPerEpoch,
-                "\(optionLabel("pruning.everySteps")) \(k) is longer than the main epochs (\(epochs * stepsPerEpoch) steps).")
+                k <= mainSteps,
+                "\(optionLabel("pruning.everySteps")) \(k) is longer than the main epochs (\(mainSteps) steps).")
         }
         if target > 0 {
-            let periods = epochs * stepsPerEpoch / pruningPeriod
+            let periods = mainSteps / pruningPeriod
             try require(
                 periods >= 2,
                 pruning.everySteps == nil
@@ -450,7 +453,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
             }
         } catch { throw ExperimentError("\(error).") }
         try groupEnvelope?.validate()
-        try elimination?.validate(mainSteps: epochs * stepsPerEpoch)
+        try elimination?.validate(mainSteps: mainSteps)
         if case .geometric(let name) = regularizer.kind {
             do { _ = try ModuliSpaces.named(name) } catch { throw ExperimentError("\(optionLabel("regularizer.space")): \(error)") }
         }
