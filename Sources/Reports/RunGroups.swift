@@ -4,7 +4,10 @@ import Foundation
 
 /// A configuration's runs over seeds.
 public struct RunGroup: Sendable {
-    /// The directory name without its `-sN` suffix (the whole name when it has none).
+    /// The configuration: the directory name without its `-sN` suffix (the whole name when it has none).
+    public var configuration: String
+    /// The name shown: the configuration, or `parent/configuration` when groups of another parent
+    /// directory have the same configuration (a sweep per sparsity, say).
     public var name: String
     /// The runs, in the order given.
     public var runs: [ReportRun]
@@ -55,19 +58,25 @@ public struct RunGroup: Sendable {
     }
 
     /// The runs grouped by configuration name, groups in order of first appearance. Runs whose
-    /// parent directories differ stay apart (`a/torus-s0` and `b/torus-s1` are two groups).
+    /// parent directories differ stay apart (`a/torus-s0` and `b/torus-s1` are two groups, named
+    /// `a/torus` and `b/torus`).
     public static func group(_ runs: [ReportRun]) -> [RunGroup] {
-        var groups: [RunGroup] = [], index: [String: Int] = [:]
+        var groups: [RunGroup] = [], parents: [URL] = [], index: [String: Int] = [:]
         for run in runs {
-            let parent = URL(fileURLWithPath: run.path).standardizedFileURL.deletingLastPathComponent().path
+            let parent = URL(fileURLWithPath: run.path).standardizedFileURL.deletingLastPathComponent()
             let name = configurationName(run.name)
-            let key = parent + "\u{0}" + name
+            let key = parent.path + "\u{0}" + name
             if let k = index[key] {
                 groups[k].runs.append(run)
             } else {
                 index[key] = groups.count
-                groups.append(RunGroup(name: name, runs: [run]))
+                groups.append(RunGroup(configuration: name, name: name, runs: [run]))
+                parents.append(parent)
             }
+        }
+        let counts = Dictionary(groups.map { ($0.configuration, 1) }, uniquingKeysWith: +)
+        for k in groups.indices where counts[groups[k].configuration, default: 0] > 1 {
+            groups[k].name = parents[k].lastPathComponent + "/" + groups[k].configuration
         }
         return groups
     }

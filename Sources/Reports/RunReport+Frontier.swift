@@ -23,8 +23,10 @@ extension Builder {
         case keptParameters
     }
 
-    /// One point per configuration at (mean of `axis`, mean `metric`), with bars from mean - std to
-    /// mean + std along each axis (sample standard deviations over the seeds).
+    /// One point per group at (mean of `axis`, mean `metric`), with bars from mean - std to mean +
+    /// std along each axis (sample standard deviations over the seeds), coloured by configuration;
+    /// the groups of one configuration in several directories (a sweep per sparsity) are joined by
+    /// a line in the order of `axis`, so that each method is one line.
     mutating func frontierChart(_ metric: String, against axis: FrontierAxis) {
         let (xName, xLabel): (String, String) =
             switch axis {
@@ -33,8 +35,10 @@ extension Builder {
             }
         let scale = axis == .recurrentSparsity ? 100.0 : 1
         var chart = SVGChart(title: "\(metric) against \(xName)", xLabel: xLabel, yLabel: "\(metric) (\(Builder.unit(of: metric)))")
+        let configurations = groups.map(\.configuration).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        var means: [String: [(x: Double, y: Double)]] = [:]
         var drawn = 0
-        for (g, group) in groups.enumerated() {
+        for group in groups {
             let value = group.statistic { $0.summary[metric] }
             let position =
                 switch axis {
@@ -43,19 +47,29 @@ extension Builder {
                 }
             guard !value.values.isEmpty, !position.values.isEmpty else { continue }
             let (x, y) = (scale * position.mean, value.mean)
+            let name = group.configuration
+            let color = ColorMap.category(configurations.firstIndex(of: name) ?? 0)
             var bars: [(x: Double, y: Double)] = []
             if let sd = value.standardDeviation { bars += [(x, y - sd), (x, y + sd), (.nan, .nan)] }
             if let sd = position.standardDeviation { bars += [(x - scale * sd, y), (x + scale * sd, y)] }
             if !bars.isEmpty {
-                chart.layers.append(.line(name: "\(group.name) +- std", color: ColorMap.category(g), points: bars, dash: 0, width: 1.5))
+                chart.layers.append(.line(name: "\(name) +- std", color: color, points: bars, dash: 0, width: 1.5))
             }
-            chart.layers.append(.points(name: group.name, color: ColorMap.category(g), points: [(x, y)], colors: nil, radius: 4.5))
+            chart.layers.append(.points(name: name, color: color, points: [(x, y)], colors: nil, radius: 4.5))
+            means[name, default: []].append((x, y))
             drawn += 1
+        }
+        // A configuration run in several directories (one sweep per sparsity) is one line through its points.
+        for (c, name) in configurations.enumerated() {
+            guard let points = means[name], points.count > 1 else { continue }
+            chart.layers.append(
+                .line(name: name, color: ColorMap.category(c), points: points.sorted { $0.x < $1.x }, dash: 0, width: 1))
         }
         guard drawn > 0 else { return }
         figure(
             chart.render(),
-            caption: "Final \(metric) of summary.json against the \(xName) the runs reached: a dot per configuration at the "
-                + "means over its runs, lines = mean +- sample standard deviation along each axis.")
+            caption: "Final \(metric) of summary.json against the \(xName) the runs reached: a dot per configuration (per "
+                + "directory) at the means over its runs, bars = mean +- sample standard deviation along each axis; a "
+                + "configuration found in several directories is joined by a line.")
     }
 }

@@ -26,4 +26,41 @@ import Experiments
         #expect(abs(bar.ys[0] - ((a + b) / 2 - sd)) <= 1e-9 && abs(bar.ys[1] - ((a + b) / 2 + sd)) <= 1e-9, "\(bar.ys)")
         #expect(page.series.first { $0.chart == chart && $0.series == "none +- std" } == nil, "one run has no spread")
     }
+
+    @Test func aConfigurationInSeveralDirectoriesIsOneLine() throws {
+        // One sweep per sparsity: the same configuration names in two directories, `b`'s run at 50%
+        // W_hh sparsity and another error.
+        let f = try ReportFixture.get()
+        let root = f.root + "/frontier-\(UUID().uuidString)"
+        for (from, to) in [(f.torus0, "a/torus-s0"), (f.torus1, "a/torus-s1"), (f.torus0, "b/torus-s0"), (f.none0, "a/none-s0")] {
+            try FileManager.default.createDirectory(atPath: root + "/" + (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: from, toPath: root + "/" + to)
+        }
+        let edited = URL(fileURLWithPath: root + "/b/torus-s0/summary.json")
+        var summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: edited)) as? [String: Any])
+        var main = try #require(summary["main"] as? [String: Any]), sparsity = try #require(main["sparsity"] as? [String: Any])
+        var recurrent = try #require(sparsity["recurrent"] as? [String: Any])
+        recurrent["sparsity"] = 0.5; sparsity["recurrent"] = recurrent; main["sparsity"] = sparsity; summary["main"] = main
+        summary["decodingErrorCM"] = 77.0
+        try JSONSerialization.data(withJSONObject: summary).write(to: edited)
+
+        let out = f.outputPath()
+        try RunReport(paths: ["a/torus-s0", "a/torus-s1", "b/torus-s0", "a/none-s0"].map { root + "/" + $0 }, options: ReportOptions())
+            .write(to: out)
+        let rows = readCSV(try RunReportTests.text(out + "/groups.csv")).rows
+        #expect(rows.map { $0["configuration"] ?? "" } == ["a/torus", "b/torus", "none"], "the groups are named by directory where names repeat")
+
+        let page = try #require(ReportPage.parse(Data(contentsOf: URL(fileURLWithPath: out + "/report.html"))))
+        let chart = "decodingErrorCM against W_hh sparsity"
+        let a = try [f.torus0, f.torus1].map(RunReportTests.summary)
+        let aPoint = (
+            x: 100 * a.map { $0.main.sparsity.recurrent.sparsity }.reduce(0, +) / 2, y: a.map { $0["decodingErrorCM"]! }.reduce(0, +) / 2
+        )
+        let expected = [aPoint, (x: 50.0, y: 77.0)].sorted { $0.x < $1.x }
+        let line = try #require(page.series.first { $0.chart == chart && $0.series == "torus" && $0.xs.count == 2 }, "no line of torus")
+        for (k, p) in expected.enumerated() {
+            #expect(abs(line.xs[k] - p.x) <= 1e-9 && abs(line.ys[k] - p.y) <= 1e-9 * max(1, p.y), "point \(k): \(line.xs), \(line.ys)")
+        }
+        #expect(!page.series.contains { $0.chart == chart && $0.series == "none" && $0.xs.count > 1 }, "none is in one directory")
+    }
 }
