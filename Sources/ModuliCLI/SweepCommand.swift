@@ -20,7 +20,8 @@ struct SweepCommand: ParsableCommand {
             A spec with "tune": {"flag": "--lambda", "values": ["0.01", "0.1"], "seeds": [0, 1]} and "confirm": {"seeds": [100, 101]} \
             runs every configuration at every value on the tuning seeds, selects per configuration the value with the best mean \
             validation metric (DIR/selection.json), then runs each at its selected value on the confirmation seeds; with \
-            "control": "<configuration>", the table gives every configuration's difference to it with a 95% interval.
+            "control": "<configuration>" (or a list of them), the table gives every configuration's difference to each with a \
+            95% interval.
             """)
 
     @Argument(help: "A sweep spec file (JSON) or a built-in grid: paper-navigation, paper-adding, paper-language.") var spec: String

@@ -2,8 +2,8 @@
 // mean (sample std) over seeds of the task's primary metric, its other final metrics and the W_hh
 // sparsity, as Markdown and CSV. Runs are grouped with RunGroup, as `moduli report` groups them. A tuned
 // sweep tabulates its confirmation runs, each configuration at its selected value (selection.json),
-// and the grid of mean validation metrics it was selected from; with a control configuration, every
-// row gives its difference of the primary metric's mean to the control's with a 95% interval
+// and the grid of mean validation metrics it was selected from; with control configurations, every
+// row gives its difference of the primary metric's mean to each control's with a 95% interval
 // (paired by seed when the seeds pair, Welch's otherwise: `MeanDifference`).
 import Experiments
 import Foundation
@@ -58,7 +58,7 @@ public struct SweepSummary: Sendable {
                 return (seed, v)
             }
         }
-        let controlValues = spec.control.map(primaryBySeed)
+        let controlSeries = spec.controls.map(primaryBySeed)
 
         var mdRows: [[String]] = [], csvRows: [[String]] = []
         for c in spec.configurations {
@@ -86,7 +86,7 @@ public struct SweepSummary: Sendable {
                 row.append(s.values.isEmpty ? "" : Builder.exact(s.mean))
                 row.append(Builder.exact(s.standardDeviation))
             }
-            if let control = spec.control, let controlValues {
+            for (control, controlValues) in zip(spec.controls, controlSeries) {
                 if c.name == control {
                     md.append("(control)"); row += ["", "", "", ""]
                 } else if let d = MeanDifference.between(primaryBySeed(c.name), controlValues) {
@@ -102,8 +102,11 @@ public struct SweepSummary: Sendable {
         }
         let headerMetrics = metrics + ["W_hh sparsity"]
         let selectedHeader = spec.tune.map { ["selected \($0.flag)"] } ?? []
-        let differenceHeader = spec.control.map { ["\(primary) - \($0) [95% CI]"] } ?? []
-        let differenceColumns = spec.control.map { _ in ["\(primary) difference", "lower 95%", "upper 95%", "interval"] } ?? []
+        let differenceHeader = spec.controls.map { "\(primary) - \($0) [95% CI]" }
+        // One control: its columns as they always were; several: each column names its control.
+        let differenceColumns = spec.controls.flatMap { control in
+            ["\(primary) difference", "lower 95%", "upper 95%", "interval"].map { spec.controls.count == 1 ? $0 : "\($0) vs \(control)" }
+        }
         var text =
             """
             # Sweep: \(spec.task), \(spec.configurations.count) configuration\(spec.configurations.count == 1 ? "" : "s") x \
@@ -115,9 +118,11 @@ public struct SweepSummary: Sendable {
             + " (\(spec.tune == nil ? "" : "confirmation ")seeds \(spec.seeds.map(String.init).joined(separator: ", ")))."
             + " Mean (sample standard deviation) over the seeds;"
             + " \(primary) is the task's primary metric; W_hh sparsity pooled over every recurrent weight_hh."
-        if let control = spec.control {
+        if !spec.controls.isEmpty {
+            let names = spec.controls.joined(separator: ", ")
             text +=
-                " The last column: the difference of \(primary)'s mean to \(control)'s, with its 95% interval (paired t by seed"
+                (spec.controls.count == 1 ? " The last column" : " The last \(spec.controls.count) columns")
+                + ": the difference of \(primary)'s mean to \(names)'s, with its 95% interval (paired t by seed"
                 + " when both have the same seeds, else Welch's t)."
         }
         text += "\n\n"

@@ -93,6 +93,25 @@ import _TestSupport
         let half = tan(0.475 * Double.pi) * abs(d5 - d6) / 2
         #expect(abs(try column("upper 95%") - ((d5 + d6) / 2 + half)) < 1e-9 * max(1, half))
         #expect(row.last == "paired", "\(row)")
+
+        // Other controls change no run: the finished sweep is collected again with two, a column each.
+        let twoControls = dir + "/two-controls.json"
+        try String(contentsOfFile: spec, encoding: .utf8).replacingOccurrences(of: #""control": "none""#, with: #""control": ["none", "torus"]"#)
+            .write(toFile: twoControls, atomically: true, encoding: .utf8)
+        let collected = try CLITests.moduli(["sweep", twoControls, "--out", sweep, "--collect"])
+        #expect(collected.status == 0, "\(collected.err)")
+        let table = try String(contentsOfFile: sweep + "/summary.md", encoding: .utf8)
+        #expect(table.contains("testMSE - none [95% CI] | testMSE - torus [95% CI] |"), "\(table)")
+        let noneRow = table.split(separator: "\n").first { $0.hasPrefix("| none |") }.map(String.init) ?? ""
+        #expect(noneRow.contains("| (control) | ") && noneRow.hasSuffix(" paired |"), "\(noneRow)")
+        let csv2 = try String(contentsOfFile: sweep + "/summary.csv", encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
+        let header2 = try #require(csv2.first), noneCSV = try #require(csv2.first { $0.first == "none" })
+        let k = try #require(header2.firstIndex(of: "testMSE difference vs torus"), "\(header2)")
+        #expect(abs(try #require(Double(noneCSV[k])) + (d5 + d6) / 2) < 1e-12, "none - torus is minus torus - none")
+        let recorded = try #require(try Self.json(sweep + "/sweep.json")["spec"] as? [String: Any])
+        #expect(recorded["control"] as? [String] == ["none", "torus"], "sweep.json records the controls given")
     }
 
     /// The run directories that have a summary.json.

@@ -66,7 +66,7 @@ import Testing
     @Test func aTunedSpecLaysOutTuningRunsThenConfirmationRuns() throws {
         let spec = try SweepSpec.parse(Data(Self.tunedText.utf8), path: "t.json")
         #expect(spec.tune == SweepSpec.Tuning(flag: "--lambda", values: ["0.001", "0.1"], seeds: [0, 1], configurations: ["torus"]))
-        #expect(spec.seeds == [7, 8, 9] && spec.control == "none" && spec.tunedConfigurations == ["torus"])
+        #expect(spec.seeds == [7, 8, 9] && spec.controls == ["none"] && spec.tunedConfigurations == ["torus"])
         #expect(
             spec.runs.map(\.name) == [
                 "torus-tune0.001-s0", "torus-tune0.1-s0", "torus-tune0.001-s1", "torus-tune0.1-s1",
@@ -94,7 +94,7 @@ import Testing
         // A plain spec keeps its layout and file format.
         let plain = try SweepSpec.parse(
             Data(#"{"task": "adding", "seeds": [0, 1], "configurations": {"a": [], "b": ["--hidden", "8"]}}"#.utf8), path: "p.json")
-        #expect(plain.tune == nil && plain.control == nil && plain.runs.map(\.name) == ["a-s0", "b-s0", "a-s1", "b-s1"])
+        #expect(plain.tune == nil && plain.controls.isEmpty && plain.runs.map(\.name) == ["a-s0", "b-s0", "a-s1", "b-s1"])
     }
 
     @Test(arguments: [
@@ -113,7 +113,10 @@ import Testing
             #""tune": {"flag": "--lambda", "values": ["1"], "seeds": [0], "configurations": ["c"]}, "confirm": {"seeds": [1]}"#,
             #""tune.configurations" names c"#
         ),
-        (#""seeds": [0], "control": "c""#, #""control" names c"#)
+        (#""seeds": [0], "control": "c""#, #""control" names c"#),
+        (#""seeds": [0], "control": ["a", "c"]"#, #""control" names c"#),
+        (#""seeds": [0], "control": ["a", "a"]"#, #""control" lists a configuration twice"#),
+        (#""seeds": [0], "control": 1"#, #""control" must be the name of a configuration or a list"#)
     ])
     func aBadTunedSpecIsRefusedNamingTheKey(keys: String, mentions: String) throws {
         let text = #"{"task": "adding", "configurations": {"a": ["--moduli", "torus"], "b": []}, "# + keys + "}"

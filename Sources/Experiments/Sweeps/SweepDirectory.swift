@@ -91,7 +91,8 @@ public struct SweepDirectory: Sendable {
     /// Opens the sweep at `path` for `spec`. With `create`, a missing or empty directory becomes a
     /// new sweep; without it, the directory must hold a sweep already (`--collect`). A directory
     /// whose sweep.json records another spec, or that holds other files but no sweep.json, is
-    /// refused with an error naming it.
+    /// refused with an error naming it. Only the controls may change (they change no run): sweep.json
+    /// then records the new ones.
     public init(path: String, spec: SweepSpec, create: Bool) throws {
         guard !path.isEmpty else { throw ExperimentError("The sweep directory path is empty: give --out a directory.") }
         url = URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
@@ -112,11 +113,15 @@ public struct SweepDirectory: Sendable {
         let recordPath = file(Self.recordName).path
         try withLock {
             if FileManager.default.fileExists(atPath: recordPath) {
-                let record = try readRecord()
-                if record.spec != spec {
+                var record = try readRecord()
+                if record.spec.runsOnly != spec.runsOnly {
                     throw ExperimentError(
                         "\(dir) holds a sweep of another spec (\(recordPath)): \(SweepDirectory.difference(record.spec, spec)). "
                             + "Give the same spec (and --seeds, --preset) as before, or choose another --out.")
+                }
+                if record.spec.controls != spec.controls {  // the controls change no run: the table follows the spec given
+                    record.spec.controls = spec.controls
+                    try writeRecord(record)
                 }
                 return
             }
@@ -167,7 +172,6 @@ public struct SweepDirectory: Sendable {
             }
         }
         if old.tune != new.tune { parts.append("the tuned flag differs (\"tune\" or \"confirm\")") }
-        if old.control != new.control { parts.append("control \(old.control ?? "(none)") there, \(new.control ?? "(none)") here") }
         return parts.joined(separator: "; ")
     }
 

@@ -50,17 +50,57 @@ public struct SweepSpec: Codable, Sendable, Equatable {
     public var configurations: [Configuration]
     /// The tuned flag, or nil for a plain grid.
     public var tune: Tuning?
-    /// The configuration the table compares every other one with (difference of means and its 95%
-    /// interval), or nil.
-    public var control: String?
+    /// The configurations the table compares every other one with (difference of means and its 95%
+    /// interval), a column each; empty for none. The file's `"control"`: a name, or a list of names.
+    /// They change no run, so a sweep may be collected or resumed with others.
+    public var controls: [String]
 
     /// A spec from its parts (checked with `validate(path:)`).
     public init(
         task: String, base: [String] = [], seeds: [UInt64], configurations: [Configuration], tune: Tuning? = nil,
-        control: String? = nil
+        controls: [String] = []
     ) {
         self.task = task; self.base = base; self.seeds = seeds; self.configurations = configurations
-        self.tune = tune; self.control = control
+        self.tune = tune; self.controls = controls
+    }
+
+    /// The spec without its controls: what decides the runs.
+    public var runsOnly: SweepSpec {
+        var s = self
+        s.controls = []
+        return s
+    }
+
+    private enum CodingKeys: String, CodingKey { case task, base, seeds, configurations, tune, control }
+
+    /// Reads sweep.json's copy: `"control"` is absent, one name, or a list of names.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        task = try c.decode(String.self, forKey: .task)
+        base = try c.decode([String].self, forKey: .base)
+        seeds = try c.decode([UInt64].self, forKey: .seeds)
+        configurations = try c.decode([Configuration].self, forKey: .configurations)
+        tune = try c.decodeIfPresent(Tuning.self, forKey: .tune)
+        if let one = try? c.decodeIfPresent(String.self, forKey: .control) {
+            controls = [one]
+        } else {
+            controls = try c.decodeIfPresent([String].self, forKey: .control) ?? []
+        }
+    }
+
+    /// Writes `"control"` as one name when there is one (as sweep.json always had it), a list when several.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(task, forKey: .task)
+        try c.encode(base, forKey: .base)
+        try c.encode(seeds, forKey: .seeds)
+        try c.encode(configurations, forKey: .configurations)
+        try c.encodeIfPresent(tune, forKey: .tune)
+        switch controls.count {
+        case 0: break
+        case 1: try c.encode(controls[0], forKey: .control)
+        default: try c.encode(controls, forKey: .control)
+        }
     }
 
     /// The keys a spec file may hold.
@@ -198,12 +238,20 @@ public struct SweepSpec: Codable, Sendable, Equatable {
             }
             seeds = try seedList(seedsValue, at: "seeds")
         }
-        var control: String?
+        var controls: [String] = []
         if let controlValue = member("control") {
-            guard case .string(let name) = controlValue else {
-                throw ExperimentError("\(path): \"control\" must be a string, the name of a configuration, not \(controlValue.typeName).")
+            if case .string(let name) = controlValue {
+                controls = [name]
+            } else if case .array = controlValue {
+                controls = try flags(controlValue, at: "control")
+            } else {
+                throw ExperimentError(
+                    """
+                    \(path): \"control\" must be the name of a configuration or a list of names (e.g. [\"none\", \"permuted\"]), \
+                    not \(controlValue.typeName).
+                    """
+                )
             }
-            control = name
         }
         guard let configurationsValue = member("configurations") else {
             throw ExperimentError(
@@ -218,7 +266,7 @@ public struct SweepSpec: Codable, Sendable, Equatable {
             )
         }
         let configurations = try entries.map { Configuration(name: $0.key, flags: try flags($0.value, at: "configurations.\($0.key)")) }
-        let spec = SweepSpec(task: task, base: base, seeds: seeds, configurations: configurations, tune: tune, control: control)
+        let spec = SweepSpec(task: task, base: base, seeds: seeds, configurations: configurations, tune: tune, controls: controls)
         try spec.validate(path: path)
         return spec
     }
@@ -235,9 +283,12 @@ public struct SweepSpec: Codable, Sendable, Equatable {
         for c in configurations {
             try Self.checkName(c.name, path: path)
         }
-        if let control, !configurations.contains(where: { $0.name == control }) {
+        for control in controls where !configurations.contains(where: { $0.name == control }) {
             throw ExperimentError(
                 "\(path): \"control\" names \(control), which is no configuration (\(configurations.map(\.name).joined(separator: ", "))).")
+        }
+        if Set(controls).count != controls.count {
+            throw ExperimentError("\(path): \"control\" lists a configuration twice (\(controls.joined(separator: ", "))): name each once.")
         }
         if let tune { try validate(tune, path: path) }
         var seen = Set<String>()
