@@ -96,8 +96,10 @@ import _TestSupport
 
         // Other controls change no run: the finished sweep is collected again with two, a column each.
         let twoControls = dir + "/two-controls.json"
-        try String(contentsOfFile: spec, encoding: .utf8).replacingOccurrences(of: #""control": "none""#, with: #""control": ["none", "torus"]"#)
-            .write(toFile: twoControls, atomically: true, encoding: .utf8)
+        try String(contentsOfFile: spec, encoding: .utf8).replacingOccurrences(
+            of: #""control": "none""#, with: #""control": ["none", "torus"]"#
+        )
+        .write(toFile: twoControls, atomically: true, encoding: .utf8)
         let collected = try CLITests.moduli(["sweep", twoControls, "--out", sweep, "--collect"])
         #expect(collected.status == 0, "\(collected.err)")
         let table = try String(contentsOfFile: sweep + "/summary.md", encoding: .utf8)

@@ -33,7 +33,8 @@ import Experiments
         let f = try ReportFixture.get()
         let root = f.root + "/frontier-\(UUID().uuidString)"
         for (from, to) in [(f.torus0, "a/torus-s0"), (f.torus1, "a/torus-s1"), (f.torus0, "b/torus-s0"), (f.none0, "a/none-s0")] {
-            try FileManager.default.createDirectory(atPath: root + "/" + (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: root + "/" + (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: from, toPath: root + "/" + to)
         }
         let edited = URL(fileURLWithPath: root + "/b/torus-s0/summary.json")
@@ -48,7 +49,9 @@ import Experiments
         try RunReport(paths: ["a/torus-s0", "a/torus-s1", "b/torus-s0", "a/none-s0"].map { root + "/" + $0 }, options: ReportOptions())
             .write(to: out)
         let rows = readCSV(try RunReportTests.text(out + "/groups.csv")).rows
-        #expect(rows.map { $0["configuration"] ?? "" } == ["a/torus", "b/torus", "none"], "the groups are named by directory where names repeat")
+        #expect(
+            rows.map { $0["configuration"] ?? "" } == ["a/torus", "b/torus", "none"], "the groups are named by directory where names repeat"
+        )
 
         let page = try #require(ReportPage.parse(Data(contentsOf: URL(fileURLWithPath: out + "/report.html"))))
         let chart = "decodingErrorCM against W_hh sparsity"
