@@ -74,9 +74,13 @@ public struct RunGroup: Sendable {
                 parents.append(parent)
             }
         }
-        let counts = Dictionary(groups.map { ($0.configuration, 1) }, uniquingKeysWith: +)
-        for k in groups.indices where counts[groups[k].configuration, default: 0] > 1 {
-            groups[k].name = parents[k].lastPathComponent + "/" + groups[k].configuration
+        // A repeated configuration is named by its parent directory, the last component where that
+        // tells the groups apart (`whh90/torus`), the whole path where it does not (`a/runs`, `b/runs`).
+        let repeated = Dictionary(groups.map { ($0.configuration, 1) }, uniquingKeysWith: +).filter { $0.value > 1 }.keys
+        for configuration in repeated {
+            let members = groups.indices.filter { groups[$0].configuration == configuration }
+            let short = Set(members.map { parents[$0].lastPathComponent }).count == members.count
+            for k in members { groups[k].name = (short ? parents[k].lastPathComponent : parents[k].path) + "/" + configuration }
         }
         return groups
     }

@@ -65,5 +65,14 @@ import Experiments
             #expect(abs(line.xs[k] - p.x) <= 1e-9 && abs(line.ys[k] - p.y) <= 1e-9 * max(1, p.y), "point \(k): \(line.xs), \(line.ys)")
         }
         #expect(!page.series.contains { $0.chart == chart && $0.series == "none" && $0.xs.count > 1 }, "none is in one directory")
+
+        // Parents with the same last component are told apart by their whole paths.
+        for side in ["x", "y"] {
+            try FileManager.default.createDirectory(atPath: "\(root)/\(side)/runs", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: f.none0, toPath: "\(root)/\(side)/runs/none-s0")
+        }
+        let groups = RunGroup.group(try ["x", "y"].map { try ReportRun(path: "\(root)/\($0)/runs/none-s0") })
+        let standardized = URL(fileURLWithPath: root).standardizedFileURL.path
+        #expect(groups.map(\.name) == ["\(standardized)/x/runs/none", "\(standardized)/y/runs/none"], "\(groups.map(\.name))")
     }
 }
