@@ -1,6 +1,6 @@
-// The compute operations on the CPU: OpenBLAS GEMM (`Float.gemm`), the Linalg kernels, and plain
-// loops with the same formulas as the NN module's layers and optimizers. The reference that the
-// CUDA backend is checked against.
+// The compute operations on the CPU: OpenBLAS (`Float.gemm`, axpy, scal) and the Linalg kernels that
+// the NN module's layers and optimizers and the Sparsity module's regularizer and pruner run too,
+// so each formula is written once for the CPU. The reference that the CUDA backend is checked against.
 import Linalg
 import RealModule
 
@@ -91,20 +91,17 @@ public final class CPUBackend: ComputeBackend {
 
     public func axpy(alpha: Float, _ x: ComputeBuffer, _ y: ComputeBuffer) throws {
         try checks.axpy(x, y)
-        let px = pointer(x), py = pointer(y)
-        for i in 0..<x.count { py[i] += alpha * px[i] }
+        Float.axpy(n: x.count, alpha: alpha, x: pointer(x), incx: 1, y: pointer(y), incy: 1)
     }
 
     public func scale(_ x: ComputeBuffer, by factor: Float) throws {
         try checks.own(x, "x", "scale")
-        let p = pointer(x)
-        for i in 0..<x.count { p[i] *= factor }
+        Float.scal(n: x.count, alpha: factor, x: pointer(x), incx: 1)
     }
 
     public func multiplyByMask(_ x: ComputeBuffer, mask: ComputeBuffer) throws {
         try checks.multiplyByMask(x, mask: mask)
-        let p = pointer(x), m = pointer(mask)
-        for i in 0..<x.count { p[i] *= m[i] }
+        Kernels.multiplyInPlace(pointer(x), by: pointer(mask), count: x.count)
     }
 
     // MARK: Recurrent cells
@@ -134,18 +131,9 @@ public final class CPUBackend: ComputeBackend {
         batch: Int, hiddenSize h: Int
     ) throws {
         _ = try checks.lstmForward(gates: gates, cellPrevious: cellPrevious, cell: cell, hidden: hidden, batch: batch, hiddenSize: h)
-        let a = pointer(gates), cPrev = pointer(cellPrevious), cCur = pointer(cell), hCur = pointer(hidden)
-        for n in 0..<batch {
-            let row = a + n * 4 * h, off = n * h
-            for j in 0..<h {
-                let ig = Kernels.sigmoid(row[j]), fg = Kernels.sigmoid(row[h + j])
-                let gg = Float.tanh(row[2 * h + j]), og = Kernels.sigmoid(row[3 * h + j])
-                row[j] = ig; row[h + j] = fg; row[2 * h + j] = gg; row[3 * h + j] = og
-                let c = fg * cPrev[off + j] + ig * gg
-                cCur[off + j] = c
-                hCur[off + j] = og * Float.tanh(c)
-            }
-        }
+        Kernels.lstmCellForward(
+            gates: pointer(gates), cellPrevious: pointer(cellPrevious), cell: pointer(cell), hidden: pointer(hidden),
+            batch: batch, hiddenSize: h)
     }
 
     public func lstmBackward(
@@ -155,22 +143,10 @@ public final class CPUBackend: ComputeBackend {
         _ = try checks.lstmBackward(
             gates: gates, cellPrevious: cellPrevious, cell: cell, dOutput: dOutput, dHidden: dHidden,
             dCell: dCell, dGates: dGates, batch: batch, hiddenSize: h)
-        let g = pointer(gates), cPrev = pointer(cellPrevious), cCur = pointer(cell), dh = pointer(dHidden)
-        let dc = pointer(dCell), da = pointer(dGates), dout = dOutput.map { pointer($0) }
-        for n in 0..<batch {
-            let row = g + n * 4 * h, drow = da + n * 4 * h, off = n * h
-            for j in 0..<h {
-                let ig = row[j], fg = row[h + j], gg = row[2 * h + j], og = row[3 * h + j]
-                let tc = Float.tanh(cCur[off + j])
-                let dhT = dh[off + j] + (dout?[off + j] ?? 0)
-                let dcT = dc[off + j] + dhT * og * (1 - tc * tc)
-                drow[j] = dcT * gg * ig * (1 - ig)
-                drow[h + j] = dcT * cPrev[off + j] * fg * (1 - fg)
-                drow[2 * h + j] = dcT * ig * (1 - gg * gg)
-                drow[3 * h + j] = dhT * tc * og * (1 - og)
-                dc[off + j] = dcT * fg
-            }
-        }
+        Kernels.lstmCellBackward(
+            gates: pointer(gates), cellPrevious: pointer(cellPrevious), cell: pointer(cell),
+            dOutput: dOutput.map { UnsafePointer(pointer($0)) }, dHidden: pointer(dHidden), dCell: pointer(dCell),
+            dGates: pointer(dGates), batch: batch, hiddenSize: h)
     }
 
     public func gruForward(
@@ -180,20 +156,9 @@ public final class CPUBackend: ComputeBackend {
         _ = try checks.gruForward(
             gates: gates, recurrent: recurrent, hiddenPrevious: hiddenPrevious, hidden: hidden,
             recurrentN: recurrentN, batch: batch, hiddenSize: h)
-        let a = pointer(gates), q = pointer(recurrent), hPrev = pointer(hiddenPrevious), hCur = pointer(hidden)
-        let hn = pointer(recurrentN)
-        for n in 0..<batch {
-            let row = a + n * 3 * h, qrow = q + n * 3 * h, off = n * h
-            for j in 0..<h {
-                let r = Kernels.sigmoid(row[j] + qrow[j])
-                let z = Kernels.sigmoid(row[h + j] + qrow[h + j])
-                let qn = qrow[2 * h + j]
-                let nn = Float.tanh(row[2 * h + j] + r * qn)
-                row[j] = r; row[h + j] = z; row[2 * h + j] = nn
-                hn[off + j] = qn
-                hCur[off + j] = (1 - z) * nn + z * hPrev[off + j]
-            }
-        }
+        Kernels.gruCellForward(
+            gates: pointer(gates), recurrent: pointer(recurrent), hiddenPrevious: pointer(hiddenPrevious),
+            hidden: pointer(hidden), recurrentN: pointer(recurrentN), batch: batch, hiddenSize: h)
     }
 
     public func gruBackward(
@@ -203,21 +168,10 @@ public final class CPUBackend: ComputeBackend {
         _ = try checks.gruBackward(
             gates: gates, hiddenPrevious: hiddenPrevious, recurrentN: recurrentN, dOutput: dOutput,
             dHidden: dHidden, dPre: dPre, dRecurrent: dRecurrent, batch: batch, hiddenSize: h)
-        let g = pointer(gates), hPrev = pointer(hiddenPrevious), hn = pointer(recurrentN), dh = pointer(dHidden)
-        let dp = pointer(dPre), dq = pointer(dRecurrent), dout = dOutput.map { pointer($0) }
-        for n in 0..<batch {
-            let row = g + n * 3 * h, prow = dp + n * 3 * h, qrow = dq + n * 3 * h, off = n * h
-            for j in 0..<h {
-                let r = row[j], z = row[h + j], nn = row[2 * h + j]
-                let dhT = dh[off + j] + (dout?[off + j] ?? 0)
-                let dan = dhT * (1 - z) * (1 - nn * nn)
-                let daz = dhT * (hPrev[off + j] - nn) * z * (1 - z)
-                let dar = dan * hn[off + j] * r * (1 - r)
-                prow[j] = dar; prow[h + j] = daz; prow[2 * h + j] = dan
-                qrow[j] = dar; qrow[h + j] = daz; qrow[2 * h + j] = dan * r
-                dh[off + j] = dhT * z
-            }
-        }
+        Kernels.gruCellBackward(
+            gates: pointer(gates), hiddenPrevious: pointer(hiddenPrevious), recurrentN: pointer(recurrentN),
+            dOutput: dOutput.map { UnsafePointer(pointer($0)) }, dHidden: pointer(dHidden), dPre: pointer(dPre),
+            dRecurrent: pointer(dRecurrent), batch: batch, hiddenSize: h)
     }
 
     // MARK: Losses
@@ -289,19 +243,11 @@ public final class CPUBackend: ComputeBackend {
         let (n, momentum) = try checks.sgdStep(
             parameters: parameters, gradients: gradients, momentumBuffer: momentumBuffer,
             settings: settings)
-        let p = pointer(parameters), g = pointer(gradients)
-        let lr = Float(settings.learningRate), wd = Float(settings.weightDecay)
-        guard let momentum else {  // momentum 0: no buffer
-            for i in 0..<n { p[i] -= lr * (g[i] + wd * p[i]) }
-            return
-        }
-        let b = pointer(momentum), mu = Float(settings.momentum), damp = Float(1 - settings.dampening)
-        let nesterov = settings.nesterov
-        for i in 0..<n {
-            let gi = g[i] + wd * p[i]
-            b[i] = firstStep ? gi : mu * b[i] + damp * gi
-            p[i] -= lr * (nesterov ? gi + mu * b[i] : b[i])
-        }
+        Kernels.sgdUpdate(
+            parameters: pointer(parameters), gradients: pointer(gradients), momentumBuffer: momentum.map { pointer($0) },
+            count: n, learningRate: Float(settings.learningRate), weightDecay: Float(settings.weightDecay),
+            momentum: Float(settings.momentum), oneMinusDampening: Float(1 - settings.dampening),
+            nesterov: settings.nesterov, firstStep: firstStep)
     }
 
     public func adamStep(
@@ -312,14 +258,10 @@ public final class CPUBackend: ComputeBackend {
             parameters: parameters, gradients: gradients, firstMoment: firstMoment,
             secondMoment: secondMoment, step: step)
         let k = settings.constants(step: step)
-        let p = pointer(parameters), g = pointer(gradients), m = pointer(firstMoment), v = pointer(secondMoment)
-        for i in 0..<n {
-            let gi = g[i] + k.l2 * p[i]
-            let mi = k.b1 * m[i] + k.c1 * gi
-            let vi = k.b2 * v[i] + k.c2 * gi * gi
-            m[i] = mi; v[i] = vi
-            p[i] = p[i] * k.decay - k.stepSize * mi / (vi.squareRoot() / k.bc2Root + k.eps)
-        }
+        Float.adamUpdate(
+            parameters: pointer(parameters), gradients: pointer(gradients), firstMoments: pointer(firstMoment),
+            secondMoments: pointer(secondMoment), count: n, l2: k.l2, b1: k.b1, b2: k.b2, c1: k.c1, c2: k.c2,
+            stepSize: k.stepSize, bc2Root: k.bc2Root, eps: k.eps, decay: k.decay)
     }
 
     // MARK: Moduli regularization and pruning
@@ -331,18 +273,16 @@ public final class CPUBackend: ComputeBackend {
         let (hh, count) = try checks.moduliPenalty(
             weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h,
             power: power, value: value, gradient: gradient)
-        let w = pointer(weights), r = pointer(coefficients), d = gradient.map { pointer($0) }
-        let scale = count == 0 ? 0 : Double(lambda) / Double(count), gscale = Float(scale)
+        let w = pointer(weights), r = UnsafePointer(pointer(coefficients)), d = gradient.map { pointer($0) }
+        let scale = count == 0 ? 0 : Double(lambda) / Double(count)
         var s = 0.0
         for g in 0..<gates {
-            let wb = w + g * hh, db = d.map { $0 + g * hh }
-            for i in 0..<hh {
-                let wi = wb[i], a = abs(wi)
-                s += Double(r[i]) * (power == 1 ? Double(a) : Double(a) * Double(a))
-                if let db {
-                    let slope: Float = power == 1 ? (wi > 0 ? 1 : (wi < 0 ? -1 : 0)) : 2 * wi
-                    db[i] += gscale * r[i] * slope
-                }
+            let wb = UnsafePointer(w + g * hh)
+            if let d {
+                s += Float.weightedPowerSumAddingGradient(
+                    wb, gradient: d + g * hh, weights: r, count: hh, scale: Float(scale), power: power)
+            } else {
+                s += Float.weightedPowerSum(wb, weights: r, count: hh, power: power)
             }
         }
         let out = pointer(value)
@@ -359,38 +299,6 @@ public final class CPUBackend: ComputeBackend {
             let p = pointer(t)
             for i in 0..<t.count { bits.append(p[i].bitPattern & 0x7fff_ffff) }
         }
-        return Float(bitPattern: Selection.select(&bits, k - 1))
-    }
-}
-
-/// Order statistics on the host.
-enum Selection {
-    /// The element that would be at index `k` of `values` sorted ascending (reorders `values`):
-    /// quickselect with a median-of-three pivot, then insertion sort on small ranges.
-    static func select(_ values: inout [UInt32], _ k: Int) -> UInt32 {
-        var lo = 0, hi = values.count - 1
-        while hi - lo > 16 {
-            let mid = lo + (hi - lo) / 2
-            if values[mid] < values[lo] { values.swapAt(mid, lo) }
-            if values[hi] < values[lo] { values.swapAt(hi, lo) }
-            if values[hi] < values[mid] { values.swapAt(hi, mid) }
-            let pivot = values[mid]
-            var i = lo, j = hi
-            while i <= j {  // Hoare partition: [lo, j] <= pivot <= [i, hi]
-                while values[i] < pivot { i += 1 }
-                while values[j] > pivot { j -= 1 }
-                if i <= j { values.swapAt(i, j); i += 1; j -= 1 }
-            }
-            if k <= j { hi = j } else if k >= i { lo = i } else { return values[k] }
-        }
-        if lo < hi {
-            for a in (lo + 1)...hi {
-                let v = values[a]
-                var b = a - 1
-                while b >= lo && values[b] > v { values[b + 1] = values[b]; b -= 1 }
-                values[b + 1] = v
-            }
-        }
-        return values[k]
+        return Float(bitPattern: OrderStatistics.select(&bits, k - 1))
     }
 }

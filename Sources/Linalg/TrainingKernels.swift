@@ -1,7 +1,8 @@
-// The element loops of training steps outside the layers, as kernels of BLASScalar: the Adam update
-// and the moduli penalty `sum r |w|^p` with its gradient. Float runs 8 lanes at a time, Double the
-// plain loops (the generic callers are in NN and Sparsity).
-// References: torch.optim.Adam / AdamW (the update); the penalty is that of ModuliRegularizer.
+// The element loops of training steps outside the layers, as kernels of BLASScalar: the SGD and Adam
+// updates and the moduli penalty `sum r |w|^p` with its gradient. Float runs Adam and the penalty 8
+// lanes at a time, Double the plain loops. Written once for the CPU: NN's optimizers, Sparsity's
+// regularizer and the Compute module's CPU backend all call these.
+// References: torch.optim.SGD, torch.optim.Adam / AdamW (the updates); the penalty is that of ModuliRegularizer.
 
 /// Entries per partial sum of the penalty kernels (keeps the scalar-type sums short; a multiple of 8).
 /// The kernels' partial sums start at multiples of it, so that a caller can split a block at
@@ -265,5 +266,26 @@ func accumulatePowersLoop<T: BinaryFloatingPoint>(
         for k in 0..<count { a[k] += scale * Double(Swift.abs(w[k])) }
     } else {
         for k in 0..<count { let x = Double(w[k]); a[k] += scale * x * x }
+    }
+}
+
+extension Kernels {
+    /// One SGD step over `count` entries (torch.optim.SGD): `g' = g + wd p`; with a momentum
+    /// buffer `buf = firstStep ? g' : mu buf + c g'` (c = 1 - dampening) and
+    /// `p -= lr (nesterov ? g' + mu buf : buf)`; without one (momentum 0), `p -= lr g'`.
+    @inlinable package static func sgdUpdate<S: BLASScalar>(
+        parameters p: UnsafeMutablePointer<S>, gradients g: UnsafePointer<S>, momentumBuffer b: UnsafeMutablePointer<S>?,
+        count: Int, learningRate lr: S, weightDecay wd: S, momentum mu: S, oneMinusDampening c: S,
+        nesterov: Bool, firstStep: Bool
+    ) {
+        guard let b else {
+            for i in 0..<count { p[i] -= lr * (g[i] + wd * p[i]) }
+            return
+        }
+        for i in 0..<count {
+            let gi = g[i] + wd * p[i]
+            b[i] = firstStep ? gi : mu * b[i] + c * gi
+            p[i] -= lr * (nesterov ? gi + mu * b[i] : b[i])
+        }
     }
 }

@@ -1,6 +1,8 @@
 // Summary statistics of a regularizer's coefficient matrix R, for run records and `moduli geometry`.
 // Reference: docs/method.md section 2.2 (sanity values: torus, inverted DoG, H = 4096).
 
+import Linalg
+
 /// Mean, spread, order statistics and the fraction of small entries of R's H^2 values.
 ///
 /// Quantiles interpolate linearly between order statistics (NumPy's default, Hyndman & Fan
@@ -82,42 +84,5 @@ public struct RegularizerStatistics: Codable, Sendable, Equatable {
         guard lower + 1 < n, h > Double(lower) else { return a }
         let b = OrderStatistics.select(&values, lower + 1)
         return a + (h - Double(lower)) * (b - a)
-    }
-}
-
-/// Order statistics without sorting (shared by the statistics and the pruner).
-enum OrderStatistics {
-    /// The k-th smallest value (0-based) of `a`, reordering `a`: quickselect with a three-way
-    /// partition (fast with many equal values) around the median of three pseudo-random elements
-    /// (a fixed xorshift stream: deterministic, and expected O(n) whatever the input order).
-    static func select(_ a: inout [Double], _ k: Int) -> Double {
-        precondition(k >= 0 && k < a.count, "select: index \(k) out of 0..<\(a.count)")
-        return a.withUnsafeMutableBufferPointer { p in
-            let base = p.baseAddress!
-            var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-            func random(_ bound: Int) -> Int {
-                state ^= state << 13; state ^= state >> 7; state ^= state << 17
-                return Int(state % UInt64(bound))
-            }
-            var lo = 0, hi = p.count - 1
-            while lo < hi {
-                let span = hi - lo + 1
-                let x = base[lo + random(span)], y = base[lo + random(span)], z = base[lo + random(span)]
-                let pivot = Swift.max(Swift.min(x, y), Swift.min(Swift.max(x, y), z))
-                var lt = lo, i = lo, gt = hi
-                while i <= gt {
-                    let v = base[i]
-                    if v < pivot {
-                        base[i] = base[lt]; base[lt] = v; lt += 1; i += 1
-                    } else if v > pivot {
-                        base[i] = base[gt]; base[gt] = v; gt -= 1
-                    } else {
-                        i += 1
-                    }
-                }
-                if k < lt { hi = lt - 1 } else if k > gt { lo = gt + 1 } else { return pivot }
-            }
-            return base[lo]
-        }
     }
 }

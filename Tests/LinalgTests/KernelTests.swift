@@ -100,4 +100,22 @@ import Linalg
         #expect(BLASKernels.cpuFlags(cpuinfo: cpuinfo) == ["fpu", "sse3", "avx2", "fma"])
         #expect(BLASKernels.cpuFlags(cpuinfo: "processor : 0\n") == [])
     }
+
+    /// Selection against a full sort, with many ties (Double, as the pruner and the statistics
+    /// select) and on the bit patterns of magnitudes (UInt32, as the CPU backend selects).
+    @Test func selectFindsOrderStatistics() {
+        var rng = SeededGenerator(seed: 7)
+        let values = (0..<501).map { _ in Double(rng.integer(below: 20)) }
+        let sorted = values.sorted()
+        for k in [0, 1, 100, 250, 499, 500] {
+            var copy = values
+            #expect(OrderStatistics.select(&copy, k) == sorted[k], "k = \(k), seed 7")
+        }
+        let bits = (0..<300).map { _ in Float(rng.uniform(-2, 2)).bitPattern & 0x7fff_ffff }
+        let sortedBits = bits.sorted()
+        for k in [0, 150, 299] {
+            var copy = bits
+            #expect(OrderStatistics.select(&copy, k) == sortedBits[k], "bits, k = \(k), seed 7")
+        }
+    }
 }

@@ -183,13 +183,4 @@ import Testing
         #expect(try JSONDecoder().decode(SparsityReport.self, from: JSONEncoder().encode(report)) == report)
     }
 
-    @Test func selectFindsOrderStatistics() {
-        var rng = SeededGenerator(seed: 7)
-        let values = (0..<501).map { _ in Double(rng.integer(below: 20)) }
-        let sorted = values.sorted()
-        for k in [0, 1, 100, 250, 499, 500] {
-            var copy = values
-            #expect(OrderStatistics.select(&copy, k) == sorted[k], "k = \(k), seed 7")
-        }
-    }
 }

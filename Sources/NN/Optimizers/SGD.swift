@@ -37,24 +37,26 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
     @_specialize(where Scalar == Double)
     public mutating func step(_ store: ParameterStore<Scalar>) {
         store.maskGradients()
-        let p = store.values, g = store.gradients, n = store.totalCount
+        let p = store.values.baseAddress!, g = store.gradients.baseAddress!, n = store.totalCount
         let lr = Scalar(learningRate), mu = Scalar(momentum), damp = Scalar(1 - dampening)
+        let first = !started, nesterov = nesterov
         if momentum == 0 {
             store.forEachWeightDecayRun(default: weightDecay, groups: parameterGroups) { range, weightDecay in
-                let wd = Scalar(weightDecay)
-                for i in range { p[i] -= lr * (g[i] + wd * p[i]) }
+                let at = range.lowerBound
+                Kernels.sgdUpdate(
+                    parameters: p + at, gradients: g + at, momentumBuffer: nil, count: range.count, learningRate: lr,
+                    weightDecay: Scalar(weightDecay), momentum: mu, oneMinusDampening: damp, nesterov: nesterov,
+                    firstStep: first)
             }
         } else {
             buffer.prepare(count: n)
-            let first = !started, nesterov = nesterov
             buffer.scalars.withUnsafeMutableBufferPointer { b in
                 store.forEachWeightDecayRun(default: weightDecay, groups: parameterGroups) { range, weightDecay in
-                    let wd = Scalar(weightDecay)
-                    for i in range {
-                        let gi = g[i] + wd * p[i]
-                        b[i] = first ? gi : mu * b[i] + damp * gi
-                        p[i] -= lr * (nesterov ? gi + mu * b[i] : b[i])
-                    }
+                    let at = range.lowerBound
+                    Kernels.sgdUpdate(
+                        parameters: p + at, gradients: g + at, momentumBuffer: b.baseAddress! + at, count: range.count,
+                        learningRate: lr, weightDecay: Scalar(weightDecay), momentum: mu, oneMinusDampening: damp,
+                        nesterov: nesterov, firstStep: first)
                 }
                 store.maskState(b.baseAddress!)
             }

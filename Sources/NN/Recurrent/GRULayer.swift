@@ -81,18 +81,9 @@ public struct GRULayer: RecurrentLayer {
                             }
                             // hh += h_{t-1} W_hh^T: (B x H)(H x 3H).
                             product.forward(hPrev, batch: batch, addingTo: hh, store)
-                            for n in 0..<batch {
-                                let row = a + n * g3, hrow = hh + n * g3, off = n * h
-                                for j in 0..<h {
-                                    let r = Kernels.sigmoid(row[j] + hrow[j])
-                                    let z = Kernels.sigmoid(row[h + j] + hrow[h + j])
-                                    let hnj = hrow[2 * h + j]
-                                    let nn = S.tanh(row[2 * h + j] + r * hnj)
-                                    row[j] = r; row[h + j] = z; row[2 * h + j] = nn
-                                    hn[off + j] = hnj
-                                    hCur[off + j] = (1 - z) * nn + z * hPrev[off + j]
-                                }
-                            }
+                            Kernels.gruCellForward(
+                                gates: a, recurrent: hh, hiddenPrevious: hPrev, hidden: hCur, recurrentN: hn, batch: batch,
+                                hiddenSize: h)
                         }
                     }
                 }
@@ -142,19 +133,9 @@ public struct GRULayer: RecurrentLayer {
                                         let dp = pdp.baseAddress! + t * batch * g3, dq = pdq.baseAddress! + t * batch * g3
                                         let hPrev = ph.baseAddress! + t * bh, hn = pe.baseAddress! + t * bh
                                         let dout = pdo.baseAddress! + t * bh
-                                        for n in 0..<batch {
-                                            let row = gate + n * g3, prow = dp + n * g3, qrow = dq + n * g3, off = n * h
-                                            for j in 0..<h {
-                                                let r = row[j], z = row[h + j], nn = row[2 * h + j]
-                                                let dhT = dhp[off + j] + dout[off + j]
-                                                let dan = dhT * (1 - z) * (1 - nn * nn)
-                                                let daz = dhT * (hPrev[off + j] - nn) * z * (1 - z)
-                                                let dar = dan * hn[off + j] * r * (1 - r)
-                                                prow[j] = dar; prow[h + j] = daz; prow[2 * h + j] = dan
-                                                qrow[j] = dar; qrow[h + j] = daz; qrow[2 * h + j] = dan * r
-                                                dhp[off + j] = dhT * z
-                                            }
-                                        }
+                                        Kernels.gruCellBackward(
+                                            gates: gate, hiddenPrevious: hPrev, recurrentN: hn, dOutput: dout, dHidden: dhp,
+                                            dPre: dp, dRecurrent: dq, batch: batch, hiddenSize: h)
                                         // dh_{t-1} += dHH W_hh: (B x 3H)(3H x H).
                                         product.backward(dq, batch: batch, into: dhp, accumulate: true, store)
                                     }

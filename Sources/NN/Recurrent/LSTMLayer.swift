@@ -77,19 +77,7 @@ public struct LSTMLayer: RecurrentLayer {
                         if let bhh { Kernels.addRowVector(a, rows: batch, columns: g4, bhh) }
                         // a += h_{t-1} W_hh^T: (B x H)(H x 4H).
                         product.forward(hPrev, batch: batch, addingTo: a, store)
-                        for n in 0..<batch {
-                            let row = a + n * g4, off = n * h
-                            for j in 0..<h {
-                                let ig = Kernels.sigmoid(row[j])
-                                let fg = Kernels.sigmoid(row[h + j])
-                                let gg = S.tanh(row[2 * h + j])
-                                let og = Kernels.sigmoid(row[3 * h + j])
-                                row[j] = ig; row[h + j] = fg; row[2 * h + j] = gg; row[3 * h + j] = og
-                                let c = fg * cPrev[off + j] + ig * gg
-                                cCur[off + j] = c
-                                hCur[off + j] = og * S.tanh(c)
-                            }
-                        }
+                        Kernels.lstmCellForward(gates: a, cellPrevious: cPrev, cell: cCur, hidden: hCur, batch: batch, hiddenSize: h)
                     }
                 }
             }
@@ -134,20 +122,9 @@ public struct LSTMLayer: RecurrentLayer {
                                     let gate = pg.baseAddress! + t * batch * g4, da = pda.baseAddress! + t * batch * g4
                                     let cPrev = pc.baseAddress! + t * bh, cCur = cPrev + bh
                                     let dout = pdo.baseAddress! + t * bh
-                                    for n in 0..<batch {
-                                        let row = gate + n * g4, drow = da + n * g4, off = n * h
-                                        for j in 0..<h {
-                                            let ig = row[j], fg = row[h + j], gg = row[2 * h + j], og = row[3 * h + j]
-                                            let tc = S.tanh(cCur[off + j])
-                                            let dhT = dhp[off + j] + dout[off + j]
-                                            let dcT = dcp[off + j] + dhT * og * (1 - tc * tc)
-                                            drow[j] = dcT * gg * ig * (1 - ig)
-                                            drow[h + j] = dcT * cPrev[off + j] * fg * (1 - fg)
-                                            drow[2 * h + j] = dcT * ig * (1 - gg * gg)
-                                            drow[3 * h + j] = dhT * tc * og * (1 - og)
-                                            dcp[off + j] = dcT * fg
-                                        }
-                                    }
+                                    Kernels.lstmCellBackward(
+                                        gates: gate, cellPrevious: cPrev, cell: cCur, dOutput: dout, dHidden: dhp, dCell: dcp,
+                                        dGates: da, batch: batch, hiddenSize: h)
                                     // dh_{t-1} = da W_hh: (B x 4H)(4H x H).
                                     product.backward(da, batch: batch, into: dhp, accumulate: false, store)
                                 }
