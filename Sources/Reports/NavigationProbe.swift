@@ -78,7 +78,6 @@ public struct NavigationProbe: Sendable {
         do { try store.load(tensors) } catch {
             throw ExperimentError("\(url.path) does not fit the navigation model of config.json: \(error)")
         }
-        model.rnn.weightsDidChange(in: store)
 
         // Decoded paths.
         let batch = task.evaluationSets[0][0]

@@ -116,6 +116,7 @@ public struct LearnedEmbedding: Sendable {
                     for c in 0..<k { p[i * k + c] = S(q[c]) }
                 }
             }
+            store.valuesDidChange(slot)
         }
     }
 

@@ -173,8 +173,8 @@ public enum NeuronElimination {
     /// Folds unit `d.unit` into the units `d.others` in every consumer: W[:, b H + k] += c_k W[:, b H +
     /// j] for every block b, bias += c_0 W[:, b H + j] (where `d.intercept` is not 0: every consumer
     /// then needs a bias), then W[:, b H + j] = 0. Arithmetic in Double. In a masked weight, the
-    /// entries the fold makes nonzero join the mask. Call `weightsDidChange` on the model's products
-    /// afterwards.
+    /// entries the fold makes nonzero join the mask; the store records the change of the weights'
+    /// values and masks (products refresh themselves from the versions).
     public static func fold<S: BLASScalar>(
         _ d: LinearDependence, into consumers: [HiddenUnitConsumer], hiddenSize: Int, store: ParameterStore<S>
     ) {
@@ -200,6 +200,8 @@ public enum NeuronElimination {
                     w[r * info.columns + j] = 0
                 }
             }
+            store.maskDidChange(consumer.weight)
+            if let slot = consumer.bias { store.valuesDidChange(slot) }
         }
     }
 
@@ -224,12 +226,11 @@ public enum NeuronElimination {
     /// The removed units are dead afterwards (their consumer columns are zero), and the store keeps
     /// its size, so a trainer can call this on its live store between steps and either keep training
     /// (the zero columns stay zero under a mask) or select the kept units
-    /// (`ParameterStore.selectingHiddenUnits`). `afterFold` runs after every fold and every undo
-    /// (tell the model's products that the weights changed).
+    /// (`ParameterStore.selectingHiddenUnits`). Folds and undos bump the store's versions of the
+    /// weights they change, so the model's products refresh themselves.
     public static func eliminate<S: BLASScalar>(
         store: ParameterStore<S>, consumers: [HiddenUnitConsumer], hiddenSize: Int, units: [Int],
-        tolerance: Double, intercept: Bool, maximumDrift: Double? = nil, states: (ParameterStore<S>) -> Matrix<Double>,
-        afterFold: () -> Void = {}
+        tolerance: Double, intercept: Bool, maximumDrift: Double? = nil, states: (ParameterStore<S>) -> Matrix<Double>
     ) -> EliminationOutcome {
         var active = units.sorted()
         var outcome = EliminationOutcome()
@@ -245,7 +246,6 @@ public enum NeuronElimination {
             else { break }
             let saved = ConsumerSnapshot(consumers, in: store)
             fold(best, into: consumers, hiddenSize: hiddenSize, store: store)
-            afterFold()
             let remaining = active.filter { $0 != best.unit }
             let next = states(store)
             let drift = next.isFinite ? relativeChange(from: start, to: next, columns: remaining) : .nan
@@ -253,7 +253,6 @@ public enum NeuronElimination {
                 !next.isFinite ? .nonFiniteStates : maximumDrift.map { drift > max($0, driftFloor) } == true ? .drift : nil
             if let stop {
                 saved.restore(in: store)
-                afterFold()
                 outcome.stop = stop; outcome.undone = best
                 break
             }
@@ -297,6 +296,7 @@ public enum NeuronElimination {
             for (slot, values, mask) in saved {
                 store.value(slot).update(from: values, count: values.count)
                 store.mask(slot).update(from: mask, count: mask.count)
+                store.maskDidChange(slot)
             }
         }
     }

@@ -40,8 +40,8 @@ import NN
             let info = store.info(slot), v = store.value(slot)
             let columns = info.shape.count == 2 ? info.columns : 1
             for k in 0..<columns { v[columns + k] = 2 * v[k] }
+            store.valuesDidChange(slot)
         }
-        loop.session.roles.weightsDidChange(in: store)
         let before = loop.task.evaluate(loop.session.model, store)["testMSE"]!
         let statesBefore = try #require(loop.task.hiddenStates(loop.session.model, store, maximumRows: 10_000, inputs: .validation))
         loop.state.step = 1

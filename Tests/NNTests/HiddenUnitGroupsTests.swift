@@ -124,7 +124,6 @@ import Testing
         let (steps, batch) = (6, 4)
         let input = Matrix<Double>(rows: steps * batch, columns: 3, scalars: (0..<(steps * batch * 3)).map { _ in rng.uniform() * 2 - 1 })
         func outputs() -> Matrix<Double> {
-            network.weightsDidChange(in: store)
             return head.forward(network.forward(input, batch: batch, store).last!.output, store)
         }
         let kept = outputs()

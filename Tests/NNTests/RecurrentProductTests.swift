@@ -5,13 +5,14 @@ import Linalg
 import _TestSupport
 @testable import NN
 
-/// W_hh products as plain loops over a copy of W_hh and its mask taken in `weightsDidChange(in:)`
-/// (as a sparse operator would), counting every call. The weight gradient touches kept entries only.
+/// W_hh products as plain loops over a copy of W_hh and its mask, taken again whenever the store's
+/// versions of W_hh move (as a sparse operator does), counting every call and every copy. The
+/// weight gradient touches kept entries only.
 final class LoopProduct: RecurrentProduct, @unchecked Sendable {
     /// Calls of each method.
     struct Counts: Equatable {
         var forward = 0, forwardTransposed = 0, backward = 0, backwardTransposed = 0
-        var weightGradient = 0, weightsDidChange = 0
+        var weightGradient = 0, refreshes = 0
     }
 
     let weightHH: ParameterSlot
@@ -19,10 +20,12 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
     let hiddenSize: Int
     /// The layout this operator asks for.
     let transposed: Bool
-    /// W_hh and its mask (all ones unless a mask is in force) as of the last `weightsDidChange`.
+    /// W_hh and its mask (all ones unless a mask is in force) as of the last refresh.
     private(set) var weights: [Double] = []
     private(set) var kept: [Bool] = []
     private(set) var counts = Counts()
+    /// The store and its versions of W_hh (values, mask) that the copy was taken at.
+    private var copied: (store: ObjectIdentifier, values: UInt64, mask: UInt64)?
 
     init(for layer: any RecurrentLayer, transposed: Bool) {
         weightHH = layer.weightHH
@@ -40,6 +43,7 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         _ store: ParameterStore<S>
     ) {
         counts.forward += 1
+        refresh(store)
         for b in 0..<batch {
             for r in 0..<outputs {
                 var s = 0.0
@@ -54,6 +58,7 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>
     ) {
         counts.forwardTransposed += 1
+        refresh(store)
         for r in 0..<outputs {
             for b in 0..<batch {
                 var s = 0.0
@@ -68,6 +73,7 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         accumulate: Bool, _ store: ParameterStore<S>
     ) {
         counts.backward += 1
+        refresh(store)
         for b in 0..<batch {
             for c in 0..<hiddenSize {
                 var s = 0.0
@@ -83,6 +89,7 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         _ store: ParameterStore<S>
     ) {
         counts.backwardTransposed += 1
+        refresh(store)
         for c in 0..<hiddenSize {
             for b in 0..<batch {
                 var s = 0.0
@@ -97,6 +104,7 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         _ store: ParameterStore<S>
     ) {
         counts.weightGradient += 1
+        refresh(store)
         let g = store.gradient(weightHH)
         for r in 0..<outputs {
             for c in 0..<hiddenSize where kept[r * hiddenSize + c] {
@@ -107,8 +115,12 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         }
     }
 
-    func weightsDidChange<S: BLASScalar>(in store: ParameterStore<S>) {
-        counts.weightsDidChange += 1
+    /// Copies W_hh and its mask when the store or its versions of them differ from the copy's.
+    private func refresh<S: BLASScalar>(_ store: ParameterStore<S>) {
+        let now = (store: ObjectIdentifier(store), values: store.valueVersion(weightHH), mask: store.maskVersion(weightHH))
+        if let copied, copied == now { return }
+        copied = now
+        counts.refreshes += 1
         let n = outputs * hiddenSize, v = store.value(weightHH), m = store.mask(weightHH)
         let masked = store.isMasked[weightHH.index]
         weights = (0..<n).map { Double(v[$0]) }
@@ -322,7 +334,6 @@ struct SoftsignLayer: RecurrentLayer {
             store.gradientMatrix(slot), expected.enumerated().map { $0.offset % 3 == 0 ? 0 : $0.element },
             "weight gradient, kept entries")
         let values = store.matrix(slot)
-        product.weightsDidChange(in: store)  // a no-op for the dense operator
         #expect(store.matrix(slot) == values)
     }
 
@@ -378,14 +389,10 @@ struct SoftsignLayer: RecurrentLayer {
         let dense = Self.pass(net, store, x: x, batch: b, h0: h0, w: w)
 
         var loops: [LoopProduct] = []
-        net.replaceProducts(in: store) { layer in
+        net.replaceProducts { layer in
             let p = LoopProduct(for: layer, transposed: transposed)
             loops.append(p)
             return p
-        }
-        #expect(loops.map(\.counts.weightsDidChange) == [1, 1])
-        for slot in net.recurrentWeights {
-            store.value(slot).update(repeating: .nan, count: store.info(slot).count)
         }
         let viaLoops = Self.pass(net, store, x: x, batch: b, h0: h0, w: w)
         let diff = Self.maxDifference(dense, viaLoops)
@@ -396,12 +403,23 @@ struct SoftsignLayer: RecurrentLayer {
         let perStep = LoopProduct.Counts(
             forward: usesTransposed ? 0 : t, forwardTransposed: usesTransposed ? t : 0,
             backward: usesTransposed ? 0 : t, backwardTransposed: usesTransposed ? t : 0,
-            weightGradient: 1, weightsDidChange: 1)
+            weightGradient: 1, refreshes: 1)
         for (k, loop) in loops.enumerated() {
             #expect(loop.counts == perStep, "\(kind) transposed \(transposed) layer \(k): \(loop.counts)")
         }
-        net.weightsDidChange(in: store)
-        #expect(loops.map(\.counts.weightsDidChange) == [2, 2])
+
+        // The layers read W_hh only through the operators: NaN written into the store's W_hh
+        // without recording the change leaves the operators' copies, and the pass, as they were.
+        for slot in net.recurrentWeights {
+            store.value(slot).update(repeating: .nan, count: store.info(slot).count)
+        }
+        let again = Self.pass(net, store, x: x, batch: b, h0: h0, w: w)
+        #expect(Self.maxDifference(dense, again) < 1e-12, "\(kind) transposed \(transposed): an operator read the store's W_hh")
+        #expect(loops.map(\.counts.refreshes) == [1, 1])
+        // A recorded change reaches every operator at its next use.
+        for slot in net.recurrentWeights { store.valuesDidChange(slot) }
+        _ = Self.pass(net, store, x: x, batch: b, h0: h0, w: w)
+        #expect(loops.map(\.counts.refreshes) == [2, 2])
     }
 
     /// A Float network with a loop operator gives the dense Float results (to Float rounding) and
@@ -421,7 +439,7 @@ struct SoftsignLayer: RecurrentLayer {
         }
         let dense = run()
         var loop: LoopProduct?
-        net.replaceProducts(in: store) { layer in
+        net.replaceProducts { layer in
             let p = LoopProduct(for: layer, transposed: false)
             loop = p
             return p
@@ -429,7 +447,7 @@ struct SoftsignLayer: RecurrentLayer {
         let viaLoop = run()
         let err = zip(dense, viaLoop).map { abs($0 - $1) / max(1, abs($0)) }.max()!
         #expect(err < 1e-5, "Float LSTM: loop operator differs from dense by \(err)")
-        #expect(loop?.counts == LoopProduct.Counts(forward: t, backward: t, weightGradient: 1, weightsDidChange: 1))
+        #expect(loop?.counts == LoopProduct.Counts(forward: t, backward: t, weightGradient: 1, refreshes: 1))
     }
 
     /// A model keeps its network and the trainer a copy: products replaced through the copy are
@@ -440,7 +458,7 @@ struct SoftsignLayer: RecurrentLayer {
         let net = RecurrentNetwork(kind: .rnnTanh, inputSize: 2, hiddenSize: 5, in: store, rng: &rng)
         let copy = net
         var loop: LoopProduct?
-        copy.replaceProducts(in: store) { layer in
+        copy.replaceProducts { layer in
             let p = LoopProduct(for: layer, transposed: false)
             loop = p
             return p
@@ -470,7 +488,7 @@ struct SoftsignLayer: RecurrentLayer {
             return store.gradientMatrix(whh).scalars
         }
         let dense = gradient()
-        net.replaceProducts(in: store) { LoopProduct(for: $0, transposed: false) }
+        net.replaceProducts { LoopProduct(for: $0, transposed: false) }
         let kept = gradient()
         #expect(zip(dense, kept).map { abs($0 - $1) }.max()! < 1e-12)
         #expect(dense.enumerated().allSatisfy { $0.offset % 4 != 1 || $0.element == 0 })
@@ -514,14 +532,14 @@ struct SoftsignLayer: RecurrentLayer {
 
         // The operator seam reaches the custom layer.
         var loops: [LoopProduct] = []
-        net.replaceProducts(in: store) { layer in
+        net.replaceProducts { layer in
             let p = LoopProduct(for: layer, transposed: false)
             loops.append(p)
             return p
         }
         let viaLoops = Self.pass(net, store, x: x, batch: b, h0: h0, w: w)
         #expect(Self.maxDifference(analytic, viaLoops) < 1e-12)
-        #expect(loops[1].counts == LoopProduct.Counts(forward: t, backward: t, weightGradient: 1, weightsDidChange: 1))
+        #expect(loops[1].counts == LoopProduct.Counts(forward: t, backward: t, weightGradient: 1, refreshes: 1))
 
         // The Float entry points of the custom layer, on a Float copy of the same parameters.
         let storeF = ParameterStore<Float>()

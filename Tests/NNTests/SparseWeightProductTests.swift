@@ -65,9 +65,10 @@ import Linalg
         let w: Matrix<S> = rng.normalMatrix(rows: t * batch, columns: h)
         let tag = "\(S.self) \(kind) \(format) batch \(batch) seed \(seed)"
 
-        let denseNet = net
+        // The same layers under a network of its own: copies of one network share their products.
+        let denseNet = RecurrentNetwork(kind: kind, layers: net.layers)
         var products: [SparseWeightProduct] = []
-        net.replaceProducts(in: store) { layer in
+        net.replaceProducts { layer in
             let p = SparseWeightProduct(for: layer, format: format, denseAboveDensity: 1)
             products.append(p)
             return p
@@ -78,27 +79,26 @@ import Linalg
             Self.pass(net, store, x: x, batch: batch, h0: h0, w: w))
         #expect(diff < tolerance, "\(tag): sparse differs from dense by \(diff)")
 
-        // New values at the same mask: a refresh, no new pattern.
+        // New values at the same mask (applyMask records the change): one refresh at the next
+        // use, no new pattern.
         for slot in net.recurrentWeights {
             let v = store.value(slot)
             for j in 0..<store.info(slot).count { v[j] = S(rng.normal(std: 0.4)) }
             store.applyMask(slot)
         }
-        net.weightsDidChange(in: store)
-        #expect(products.map(\.counts) == Array(repeating: .init(patternBuilds: 1, valueRefreshes: 1), count: layers), "\(tag)")
         diff = Self.difference(
             Self.pass(denseNet, store, x: x, batch: batch, h0: h0, w: w),
             Self.pass(net, store, x: x, batch: batch, h0: h0, w: w))
         #expect(diff < tolerance, "\(tag): after a weight change, sparse differs from dense by \(diff)")
+        #expect(products.map(\.counts) == Array(repeating: .init(patternBuilds: 1, valueRefreshes: 1), count: layers), "\(tag)")
 
-        // A pruning event: a new pattern.
+        // A pruning event: a new pattern at the next use.
         Self.prune(net, store, fraction: 0.5, rng: &rng)
-        net.weightsDidChange(in: store)
-        #expect(products.map(\.counts.patternBuilds) == Array(repeating: 2, count: layers), "\(tag)")
         diff = Self.difference(
             Self.pass(denseNet, store, x: x, batch: batch, h0: h0, w: w),
             Self.pass(net, store, x: x, batch: batch, h0: h0, w: w))
         #expect(diff < tolerance, "\(tag): after pruning, sparse differs from dense by \(diff)")
+        #expect(products.map(\.counts.patternBuilds) == Array(repeating: 2, count: layers), "\(tag)")
     }
 
     /// Elman in both layouts (batch 5: transposed states; batch 70: rows), CSR and blocks, Float and Double.
@@ -117,6 +117,58 @@ import Linalg
         check(Float.self, kind: kind, format: .defaultBlock, batch: 3, seed: 811)
     }
 
+    /// Every writer of the store records its change: the versions of the tensors it wrote move,
+    /// and the sparse products follow without being told. After an Adam step, an SGD step, a
+    /// load, a value copy, setValue and a re-draw, the sparse network gives the dense network's
+    /// results.
+    @Test func everyWriterReachesTheProducts() throws {
+        var rng = SeededGenerator(seed: 815)
+        let store = ParameterStore<Float>()
+        let net = RecurrentNetwork(kind: .lstm, inputSize: 3, hiddenSize: 9, in: store, rng: &rng)
+        Self.prune(net, store, fraction: 0.6, rng: &rng)
+        let denseNet = RecurrentNetwork(kind: .lstm, layers: net.layers)
+        net.replaceProducts { SparseWeightProduct(for: $0, format: .csr, denseAboveDensity: 1) }
+        let x: Matrix<Float> = rng.normalMatrix(rows: 4 * 3, columns: 3)
+        let w: Matrix<Float> = rng.normalMatrix(rows: 4 * 3, columns: 9)
+        let h0 = net.zeroState(batch: 3, as: Float.self)
+        let whh = net.recurrentWeights[0]
+        let other = store.copy()
+        for s in other.slots { other.reinitialize(s, .uniform(bound: 0.5), rng: &rng) }
+        other.applyMasks()
+        var adam = Adam<Float>(learningRate: 0.05)
+        var sgd = SGD<Float>(learningRate: 0.1, momentum: 0.9)
+        let all = store.slots
+        let writers: [(String, [ParameterSlot], () throws -> Void)] = [
+            ("Adam step", all, { adam.step(store) }),
+            ("SGD step", all, { sgd.step(store) }),
+            ("load", all, { try store.load(other.namedValues()) }),
+            ("setValue", [whh], { store.setValue(whh, Matrix(rows: 36, columns: 9, scalars: other.matrix(whh).scalars.map { -$0 })) }),
+            ("copyValues", all, { store.copyValues(from: other) }),
+            (
+                "reinitialize", [whh],
+                {
+                    store.reinitialize(whh, .uniform(bound: 0.3), rng: &rng); store.applyMask(whh)
+                }
+            )
+        ]
+        var last = Self.pass(net, store, x: x, batch: 3, h0: h0, w: w)
+        for (name, written, write) in writers {
+            let before = all.map { store.valueVersion($0) }
+            try write()
+            for (s, version) in zip(all, before) where written.contains(s) {
+                #expect(store.valueVersion(s) != version, "\(name): the version of \(store.info(s).name) did not move")
+            }
+            let sparse = Self.pass(net, store, x: x, batch: 3, h0: h0, w: w)
+            let dense = Self.pass(denseNet, store, x: x, batch: 3, h0: h0, w: w)
+            #expect(Self.difference(dense, sparse) < 2e-5, "after \(name)")
+            #expect(Self.difference(last, sparse) > 1e-4, "\(name) changed nothing the test can see")
+            last = sparse
+        }
+        let maskVersion = store.maskVersion(whh)
+        Self.prune(net, store, fraction: 0.3, rng: &rng)
+        #expect(store.maskVersion(whh) != maskVersion, "enableMask: the mask version did not move")
+    }
+
     /// No mask in force, or a mask keeping more than `denseAboveDensity`: the dense GEMMs run,
     /// with the dense results to the bit.
     @Test func denseFallback() {
@@ -126,9 +178,9 @@ import Linalg
         let x: Matrix<Float> = rng.normalMatrix(rows: 3 * 4, columns: 2)
         let w: Matrix<Float> = rng.normalMatrix(rows: 3 * 4, columns: 7)
         let h0 = net.zeroState(batch: 4, as: Float.self)
-        let denseNet = net
+        let denseNet = RecurrentNetwork(kind: .rnnTanh, layers: net.layers)
         var product: SparseWeightProduct?
-        net.replaceProducts(in: store) { layer in
+        net.replaceProducts { layer in
             let p = SparseWeightProduct(for: layer, format: .csr, denseAboveDensity: 0.5)
             product = p
             return p
@@ -136,10 +188,8 @@ import Linalg
         #expect(product?.runsDense(in: store) == true)
         #expect(Self.pass(denseNet, store, x: x, batch: 4, h0: h0, w: w) == Self.pass(net, store, x: x, batch: 4, h0: h0, w: w))
         Self.prune(net, store, fraction: 0.2, rng: &rng)
-        net.weightsDidChange(in: store)
         #expect(product?.runsDense(in: store) == true)
         Self.prune(net, store, fraction: 0.9, rng: &rng)
-        net.weightsDidChange(in: store)
         #expect(product?.runsDense(in: store) == false)
     }
 }
@@ -196,7 +246,6 @@ import Linalg
                 for j in 0..<store.info(layer.weight).count { v[j] = S(rng.normal(std: 0.4)) }
                 store.applyMask(layer.weight)
             }
-            layer.weightsDidChange(in: store)
             layer.useSparseKernels(nil)
             let want = Self.pass(layer, store, x: x, dY: dY)
             layer.useSparseKernels(product)
@@ -230,7 +279,6 @@ import Linalg
         #expect(product.runsDense(in: store))
         #expect(Self.pass(layer, store, x: x, dY: dY) == before)
         Self.prune(layer.weight, store, fraction: 0.9, rng: &rng)
-        layer.weightsDidChange(in: store)
         #expect(!product.runsDense(in: store))
     }
 }

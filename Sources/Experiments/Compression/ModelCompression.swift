@@ -173,8 +173,7 @@ public enum ModelCompression {
                     trained.task.hiddenStates(trained.model, s, maximumRows: rows, inputs: .validation) ?? Matrix(rows: 0, columns: h)
                 rowsUsed = states.rows
                 return Self.appendingInitialStates(states.converted(to: Double.self), encoders: encoders, store: s)
-            },
-            afterFold: { roles.weightsDidChange(in: store) })
+            })
         let eliminated = outcome.removed
         let removed = Set(eliminated.map(\.unit))
         let dead = store.deadHiddenUnits(of: h, along: axes).filter { !removed.contains($0) }

@@ -141,6 +141,7 @@ public enum Checkpoint {
         for s in store.slots {
             let v = store.value(s)
             for (k, x) in plan.values[s.index].enumerated() { v[k] = Float(x) }
+            store.valuesDidChange(s)
             if let m = plan.masks[s.index] {
                 let p = store.mask(s)
                 for (k, x) in m.enumerated() { p[k] = Float(x) }

@@ -153,7 +153,6 @@ extension ParameterRoles {
                 let transposed = w.recurrent && DenseRecurrentProduct.prefersTransposedStates(batch: w.rows)
                 let dense = DenseRecurrentProduct(weightHH: w.slot, outputs: w.outputs, hiddenSize: w.inputs)
                 let sparse = SparseWeightProduct(weight: w.slot, outputs: w.outputs, inputs: w.inputs, denseAboveDensity: 1)
-                sparse.weightsDidChange(in: store)
                 return (
                     KernelChoice.milliseconds(dense, rows: w.rows, transposed: transposed, store),
                     KernelChoice.milliseconds(sparse, rows: w.rows, transposed: transposed, store)
@@ -169,7 +168,7 @@ extension ParameterRoles {
         let prunedSlots = Set(pruned)
         func isSparse(_ slot: ParameterSlot) -> Bool { prunedSlots.contains(slot) && sparseWeights.contains(store.info(slot).name) }
         for network in networks {
-            network.replaceProducts(in: store) { layer -> any RecurrentProduct in
+            network.replaceProducts { layer -> any RecurrentProduct in
                 if isSparse(layer.weightHH) { return SparseWeightProduct(for: layer, denseAboveDensity: 1) }
                 return DenseRecurrentProduct(for: layer)
             }
@@ -179,7 +178,6 @@ extension ParameterRoles {
                 isSparse(linear.weight)
                     ? SparseWeightProduct(
                         weight: linear.weight, outputs: linear.outputSize, inputs: linear.inputSize, denseAboveDensity: 1) : nil)
-            linear.weightsDidChange(in: store)
         }
     }
 

@@ -55,7 +55,6 @@ extension Trainer {
         if let prunedTo {
             let store = loop.session.store
             for slot in loop.session.roles.pruned { GradualMagnitudePruner.prune([slot], toSparsity: prunedTo, in: store) }
-            loop.session.roles.weightsDidChange(in: store)
             try loop.chooseKernels()
         }
         for _ in 0..<warmup { _ = try loop.takeStep() }

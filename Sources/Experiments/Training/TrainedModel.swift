@@ -122,7 +122,6 @@ public struct TrainedModel<Task: TrainingTask> {
             for k in 0..<store.info(s).count { mask[k] = value[k] == 0 ? 0 : 1 }
             store.enableMask(s)
         }
-        roles.weightsDidChange(in: store)
     }
 
     /// The task's evaluation of the model (the metrics of summary.json).
@@ -187,7 +186,6 @@ extension TrainedModel {
             throw ExperimentError("A reordering of \(roles.hiddenSize) hidden units must be a permutation of 0..<\(roles.hiddenSize).")
         }
         store.permuteHiddenUnits(order, along: roles.hiddenUnitAxes)
-        roles.weightsDidChange(in: store)
         neuronOrder = order.map { neuronOrder?[$0] ?? $0 }
     }
 
@@ -208,6 +206,5 @@ extension TrainedModel {
     /// weights (`format`), however dense the weights are.
     public func useSparseProducts(format: SparseWeightProduct.Format = .csr) {
         roles.useSparseProducts(in: store, format: format, denseAboveDensity: 1)
-        roles.weightsDidChange(in: store)
     }
 }

@@ -203,7 +203,6 @@ struct TrainingLoop<Task: TrainingTask> {
             if let decisions = state.kernelDecisions, (config.training.recurrentKernels ?? .auto) == .auto {
                 session.roles.applyKernels(decisions, in: session.store)
             }
-            session.roles.weightsDidChange(in: session.store)
             checkpointStep = state.globalStep
             metrics = try MetricsLog(run: run, keepBytes: state.metricsBytes)
         } else {
@@ -303,12 +302,10 @@ struct TrainingLoop<Task: TrainingTask> {
                 let states = task.hiddenStates(model, s, maximumRows: config.rows, inputs: .validation) ?? Matrix(rows: 0, columns: h)
                 rowsUsed = states.rows
                 return ModelCompression.appendingInitialStates(states.converted(to: Double.self), encoders: encoders, store: s)
-            },
-            afterFold: { roles.weightsDidChange(in: store) })
+            })
         let eliminated = outcome.removed
         let removed = (dead + eliminated.map(\.unit)).sorted()
         unitGroups.remove(removed, in: store)
-        roles.weightsDidChange(in: store)
         let kept = unitGroups.nonZeroUnits(in: store)
         try metrics.append(
             EliminationRecord(
@@ -460,7 +457,6 @@ struct TrainingLoop<Task: TrainingTask> {
             if state.step % period == 0, state.step < pruningSteps, let pruner = session.pruner,
                 let event = pruner.prune(atEvent: state.step / period, in: session.store)
             {
-                session.roles.weightsDidChange(in: session.store)
                 try metrics.append(PruneRecord(step: state.globalStep, phase: state.phase, event: event, sparsity: session.sparsity()))
                 try chooseKernels()
             }
@@ -552,7 +548,6 @@ struct TrainingLoop<Task: TrainingTask> {
         applyGroupEnvelope()
         StepProfile.lap(.optimizer)
         session.regularizer.projectPositions(in: session.store)
-        session.roles.weightsDidChange(in: session.store)
         StepProfile.lap(.products)
         return (loss, penalty, gradientNorm)
     }
@@ -614,7 +609,6 @@ struct TrainingLoop<Task: TrainingTask> {
             }
             session.regularizer.updateCoefficients(from: session.store)
         }
-        session.roles.weightsDidChange(in: session.store)
         return session
     }
 

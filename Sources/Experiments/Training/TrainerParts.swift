@@ -108,7 +108,6 @@ struct TrainingSession<Task: TrainingTask> {
         case .sparse: roles.useSparseProducts(in: store, denseAboveDensity: 1)
         case .dense: break
         }
-        roles.weightsDidChange(in: store)
     }
 
     /// Refuses a pruning target that would prune every entry of the pooled tensors (global

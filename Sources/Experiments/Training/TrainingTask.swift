@@ -38,13 +38,6 @@ public struct ParameterRoles: Sendable {
         self.batch = max(1, batch); self.linearRows = max(1, linearRows ?? batch)
     }
 
-    /// Tells the recurrent products of every network, and the sparse products of every linear
-    /// layer, that the weights changed (after an optimizer step, a pruning event or a load).
-    func weightsDidChange(in store: ParameterStore<Float>) {
-        for network in networks { network.weightsDidChange(in: store) }
-        for linear in linears { linear.weightsDidChange(in: store) }
-    }
-
     /// Switches every network's W_hh products and every pruned linear layer to the sparse
     /// products (`SparseWeightProduct`: CSR at the mask's pattern), which run dense GEMMs until at
     /// most `denseAboveDensity` of the weight is kept.
@@ -53,7 +46,7 @@ public struct ParameterRoles: Sendable {
         denseAboveDensity: Double = 0.2
     ) {
         for network in networks {
-            network.replaceProducts(in: store) { SparseWeightProduct(for: $0, format: format, denseAboveDensity: denseAboveDensity) }
+            network.replaceProducts { SparseWeightProduct(for: $0, format: format, denseAboveDensity: denseAboveDensity) }
         }
         let prunedSlots = Set(pruned)
         for linear in linears where prunedSlots.contains(linear.weight) {

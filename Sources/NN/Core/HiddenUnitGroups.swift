@@ -137,6 +137,7 @@ public struct HiddenUnitGroups: Sendable {
                         }
                     }
                 }
+                store.valuesDidChange(t.slot)
             }
         }
     }

@@ -57,6 +57,7 @@ extension ParameterStore {
                     }
                 }
             }
+            other.valuesDidChange(t)
             if isMasked[s.index] { other.enableMask(t) }
         }
         return other

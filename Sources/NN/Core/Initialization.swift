@@ -30,11 +30,13 @@ extension ParameterStore {
     public func add(_ name: String, shape: [Int], _ initialization: Initialization, rng: inout SeededGenerator) -> ParameterSlot {
         let slot = add(name, shape: shape)
         initialization.fill(value(slot), count: info(slot).count, rng: &rng)
+        valuesDidChange(slot)
         return slot
     }
 
     /// Re-draws a tensor's values.
     public func reinitialize(_ slot: ParameterSlot, _ initialization: Initialization, rng: inout SeededGenerator) {
         initialization.fill(value(slot), count: info(slot).count, rng: &rng)
+        valuesDidChange(slot)
     }
 }

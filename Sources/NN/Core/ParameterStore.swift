@@ -28,6 +28,12 @@ public struct ParameterInfo: Sendable, Codable, Equatable {
 ///
 /// Layers hold `ParameterSlot`s, never pointers; pointers from `value(_:)` and `gradient(_:)`
 /// stay valid until the next `add`. Masks are 1 (kept) or 0 (pruned); every slot starts unmasked.
+///
+/// Each slot has a value version and a mask version, so that a copy of a weight elsewhere (a
+/// sparse product's compressed matrix, a device buffer) can tell when to refresh itself. The
+/// store's own writers bump them (`setValue`, `copyValues`, `load`, `enableMask`, `applyMask`),
+/// the optimizers bump every slot after a step, and code that writes a tensor through the
+/// pointers of `value(_:)` or `mask(_:)` calls `valuesDidChange(_:)` or `maskDidChange(_:)`.
 /// The store is a reference type so that a training step can hand it to many layers; `copy()`
 /// makes an independent snapshot (lottery-ticket rewinding, checkpoints).
 public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
@@ -36,6 +42,12 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
     private var index: [String: ParameterSlot] = [:]
     /// Whether a slot's mask is in force (set by pruning).
     public private(set) var isMasked: [Bool] = []
+    /// Per slot: the store's change count when its values last changed.
+    private var valueVersions: [UInt64] = []
+    /// Per slot: the store's change count when its mask last changed.
+    private var maskVersions: [UInt64] = []
+    /// Changes so far (each bump takes the next number, so a version never repeats).
+    private var changeCount: UInt64 = 0
     private var capacity = 0
     /// Total number of scalars.
     public private(set) var totalCount = 0
@@ -69,6 +81,9 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
         let slot = ParameterSlot(index: infos.count)
         infos.append(info)
         isMasked.append(false)
+        changeCount &+= 1
+        valueVersions.append(changeCount)
+        maskVersions.append(changeCount)
         index[name] = slot
         return slot
     }
@@ -79,6 +94,7 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
         let slot = add(name, shape: shape)
         let p = value(slot)
         for i in 0..<infos[slot.index].count { p[i] = initial() }
+        valuesDidChange(slot)
         return slot
     }
 
@@ -123,6 +139,32 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
         UnsafeMutableBufferPointer(start: maskBase, count: totalCount)
     }
 
+    // MARK: Versions
+
+    /// The version of a slot's values: it changes whenever they may have changed.
+    public func valueVersion(_ slot: ParameterSlot) -> UInt64 { valueVersions[slot.index] }
+    /// The version of a slot's mask (and of whether it is in force).
+    public func maskVersion(_ slot: ParameterSlot) -> UInt64 { maskVersions[slot.index] }
+
+    /// Records that a slot's values changed (after writing them through `value(_:)`).
+    public func valuesDidChange(_ slot: ParameterSlot) {
+        changeCount &+= 1
+        valueVersions[slot.index] = changeCount
+    }
+
+    /// Records that every slot's values changed (an optimizer step).
+    public func allValuesDidChange() {
+        changeCount &+= 1
+        for i in valueVersions.indices { valueVersions[i] = changeCount }
+    }
+
+    /// Records that a slot's mask changed (after writing it through `mask(_:)`), and its values with it.
+    public func maskDidChange(_ slot: ParameterSlot) {
+        changeCount &+= 1
+        maskVersions[slot.index] = changeCount
+        valueVersions[slot.index] = changeCount
+    }
+
     /// A copy of a tensor as a matrix (`rows x columns` of its shape).
     public func matrix(_ slot: ParameterSlot) -> Matrix<Scalar> {
         let info = infos[slot.index]
@@ -145,6 +187,7 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
             m.count == infos[slot.index].count,
             "setValue: \(infos[slot.index].name) has \(infos[slot.index].count) elements, got \(m.count)")
         m.withUnsafeBufferPointer { value(slot).update(from: $0.baseAddress!, count: m.count) }
+        valuesDidChange(slot)
     }
 
     /// Sets every gradient to zero (once per training step; backward passes accumulate).
@@ -153,6 +196,7 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
     /// Marks a slot's mask as in force and multiplies its values by the mask.
     public func enableMask(_ slot: ParameterSlot) {
         isMasked[slot.index] = true
+        maskDidChange(slot)
         applyMask(slot)
     }
 
@@ -160,6 +204,7 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
     public func applyMask(_ slot: ParameterSlot) {
         guard isMasked[slot.index] else { return }
         Kernels.multiplyInPlace(value(slot), by: mask(slot), count: infos[slot.index].count)
+        valuesDidChange(slot)
     }
 
     /// Applies every mask in force.
@@ -173,6 +218,7 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
         other.gradients.baseAddress!.update(from: gradientBase, count: totalCount)
         other.masks.baseAddress!.update(from: maskBase, count: totalCount)
         other.isMasked = isMasked
+        for s in slots { other.maskDidChange(s) }
         return other
     }
 
@@ -180,5 +226,6 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
     public func copyValues(from other: ParameterStore) {
         precondition(other.infos == infos, "copyValues: the stores have different layouts")
         valueBase.update(from: other.valueBase, count: totalCount)
+        allValuesDidChange()
     }
 }

@@ -25,6 +25,7 @@ extension ParameterStore {
             }
             let p = value(s)
             for k in 0..<i.count { p[k] = Scalar(t.scalars[k]) }
+            valuesDidChange(s)
         }
     }
 }

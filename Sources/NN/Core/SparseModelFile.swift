@@ -45,6 +45,7 @@ extension SparseModelFile {
             switch tensor {
             case .dense(let t):
                 for k in 0..<count { value[k] = Float(t.scalars[k]) }
+                store.valuesDidChange(s)
             case .csr(let m):
                 let mask = store.mask(s)
                 value.update(repeating: 0, count: count)

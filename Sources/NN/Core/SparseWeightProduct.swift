@@ -17,11 +17,11 @@ import Linalg
 ///   optimizer step only changes values. While no mask is in force on the slot, or while the mask
 ///   keeps more than `denseAboveDensity` of the entries, the product runs the dense GEMMs of
 ///   `DenseRecurrentProduct` instead (a sparse kernel is slower than OpenBLAS there).
-/// - `weightsDidChange(in:)` re-gathers the values at the same pattern, and rebuilds the pattern
-///   only when the mask changed. The store has no mask generation counter, so a change is detected
-///   from a signature of the mask: whether it is in force, the number of kept entries, and the
-///   wrapping sum of a hash of every kept entry's index (one pass over the mask, a small fraction
-///   of a dense product; pruning only removes entries, so the count alone catches every pruning event).
+/// - The copy follows the store's versions of the weight (`ParameterStore.valueVersion`,
+///   `maskVersion`): before a product, it re-gathers the values at the same pattern when the value
+///   version moved, and rebuilds the pattern when the mask version moved. Nobody needs to tell it
+///   that the weights changed. Debug builds check on every use that the copy holds the store's
+///   values, which catches a writer that forgot to bump the version.
 /// - The weight gradient is the SDDMM at the pattern: entries outside it keep their old gradient
 ///   (the seam allows this; the optimizer masks them). The block format also writes the padding
 ///   entries of its blocks.
@@ -30,8 +30,7 @@ import Linalg
 ///
 /// Thread safety: the product is a class (it owns the compressed copy and a workspace), marked
 /// `@unchecked Sendable` because every method holds `lock` while it reads or replaces them; calls
-/// from several threads are serialized, not wrong. The trainer calls `weightsDidChange(in:)` and the
-/// products from one thread.
+/// from several threads are serialized, not wrong.
 public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     /// The compressed form of W.
     public enum Format: Sendable, Equatable, CustomStringConvertible {
@@ -222,20 +221,6 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
         }
     }
 
-    /// Re-gathers W's values at the current pattern, or rebuilds the pattern if the mask changed
-    /// (or the copy was made for another store or scalar type).
-    @_specialize(where S == Float)  // the mask signature reads every entry of W each step
-    @_specialize(where S == Double)
-    public func weightsDidChange<S: BLASScalar>(in store: ParameterStore<S>) {
-        lock.withLock {
-            guard storageScalar == ObjectIdentifier(S.self), let any = storage else { build(store); return }
-            let s = unsafeDowncast(any, to: SparseProductStorage<S>.self)
-            guard s.store == ObjectIdentifier(store), s.signature == signature(of: store) else { build(store); return }
-            if !s.dense { s.refresh(from: store.value(weight)) }
-            counters.valueRefreshes += 1
-        }
-    }
-
     // MARK: The compressed copy
 
     /// The dense GEMMs, for the fallback.
@@ -243,12 +228,25 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
         DenseRecurrentProduct(weightHH: weight, outputs: outputs, hiddenSize: inputs)
     }
 
-    /// The copy for `store` (built first if there is none for it). Call with `lock` held.
+    /// The copy for `store`, up to date with the weight's versions there: the values re-gathered
+    /// if they changed, the pattern rebuilt if the mask changed or the copy was made for another
+    /// store or scalar type. Call with `lock` held.
     @inline(__always)
     private func current<S: BLASScalar>(_ store: ParameterStore<S>) -> SparseProductStorage<S> {
         if storageScalar == ObjectIdentifier(S.self), let any = storage {
             let s = unsafeDowncast(any, to: SparseProductStorage<S>.self)
-            if s.store == ObjectIdentifier(store) { return s }
+            if s.store == ObjectIdentifier(store), s.maskVersion == store.maskVersion(weight) {
+                let version = store.valueVersion(weight)
+                if s.valueVersion != version {
+                    if !s.dense { s.refresh(from: store.value(weight)) }
+                    s.valueVersion = version
+                    counters.valueRefreshes += 1
+                }
+                #if DEBUG
+                    s.checkValues(against: store.value(weight), weight: store.info(weight).name)
+                #endif
+                return s
+            }
         }
         return build(store)
     }
@@ -256,10 +254,12 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     /// Builds the copy from the store's values and mask. Call with `lock` held.
     @discardableResult
     private func build<S: BLASScalar>(_ store: ParameterStore<S>) -> SparseProductStorage<S> {
-        let sig = signature(of: store)
         let total = outputs * inputs
-        let dense = !sig.masked || Double(sig.kept) > denseAboveDensity * Double(total)
-        let s = SparseProductStorage<S>(store: ObjectIdentifier(store), signature: sig, dense: dense)
+        let masked = store.isMasked[weight.index]
+        let dense = !masked || Double(keptCount(in: store)) > denseAboveDensity * Double(total)
+        let s = SparseProductStorage<S>(
+            store: ObjectIdentifier(store), maskVersion: store.maskVersion(weight), valueVersion: store.valueVersion(weight),
+            dense: dense)
         if !dense {
             let v = UnsafePointer(store.value(weight)), m = UnsafePointer(store.mask(weight))
             switch format {
@@ -284,36 +284,16 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
         return s
     }
 
-    /// Whether the mask is in force, how many entries it keeps, and the wrapping sum of a hash of
-    /// each kept entry's index (independent of order, so a change of which entries are kept shows
-    /// even when their number stays).
-    private func signature<S: BLASScalar>(of store: ParameterStore<S>) -> MaskSignature {
-        let masked = store.isMasked[weight.index]
-        guard masked else { return MaskSignature(masked: false, kept: outputs * inputs, hash: 0) }
-        // Chunks of 65,536 entries on the worker pool; the wrapping sums do not depend on the order.
+    /// The entries the weight's mask keeps (one pass over the mask, in chunks on the worker pool).
+    private func keptCount<S: BLASScalar>(in store: ParameterStore<S>) -> Int {
         let m = UnsafePointer(store.mask(weight))
-        let parts = Parallel.chunkResults(count: outputs * inputs, chunk: 1 << 16) { range -> (Int, UInt64) in
-            var kept = 0, hash: UInt64 = 0
-            for i in range {
-                var x = UInt64(truncatingIfNeeded: i &+ 1) &* 0x9E37_79B9_7F4A_7C15
-                x ^= x >> 29
-                x &*= 0xBF58_476D_1CE4_E5B9
-                let keep = m[i] != 0
-                kept &+= keep ? 1 : 0
-                hash &+= keep ? x : 0
-            }
-            return (kept, hash)
+        let parts = Parallel.chunkResults(count: outputs * inputs, chunk: 1 << 16) { range -> Int in
+            var kept = 0
+            for i in range where m[i] != 0 { kept += 1 }
+            return kept
         }
-        let kept = parts.reduce(0) { $0 &+ $1.0 }, hash = parts.reduce(UInt64(0)) { $0 &+ $1.1 }
-        return MaskSignature(masked: true, kept: kept, hash: hash)
+        return parts.reduce(0, +)
     }
-}
-
-/// The mask's state that decides the pattern.
-struct MaskSignature: Equatable {
-    var masked: Bool
-    var kept: Int
-    var hash: UInt64
 }
 
 /// The compressed W of one scalar type, its workspace and what it was built from.
@@ -325,7 +305,10 @@ final class SparseProductStorage<S: BLASScalar> {
     }
 
     let store: ObjectIdentifier
-    let signature: MaskSignature
+    /// The store's mask version of W that the pattern was built at.
+    let maskVersion: UInt64
+    /// The store's value version of W that the values were gathered at.
+    var valueVersion: UInt64
     /// Whether the products run the dense GEMMs instead.
     let dense: Bool
     var matrix: Compressed = .none
@@ -334,10 +317,30 @@ final class SparseProductStorage<S: BLASScalar> {
     private(set) var workspace: UnsafeMutablePointer<S>?
     private var workspaceCount = 0
 
-    init(store: ObjectIdentifier, signature: MaskSignature, dense: Bool) {
+    init(store: ObjectIdentifier, maskVersion: UInt64, valueVersion: UInt64, dense: Bool) {
         self.store = store
-        self.signature = signature
+        self.maskVersion = maskVersion
+        self.valueVersion = valueVersion
         self.dense = dense
+    }
+
+    /// Stops with a message naming the weight when the compressed values differ from the store's:
+    /// a write to the store that did not bump the weight's value version (debug builds only).
+    func checkValues(against values: UnsafePointer<S>, weight: String) {
+        func same(_ a: [S], _ b: [S]) -> Bool { a.elementsEqual(b) { $0 == $1 || ($0.isNaN && $1.isNaN) } }
+        let fresh: Bool
+        switch matrix {
+        case .none: return
+        case .csr(let a):
+            var copy = a
+            copy.refreshValues(from: values)
+            fresh = same(copy.values, a.values)
+        case .block(let a):
+            var copy = a
+            copy.refreshValues(from: values)
+            fresh = same(copy.values, a.values)
+        }
+        precondition(fresh, "The sparse copy of \(weight) is stale: a write to it did not call ParameterStore.valuesDidChange")
     }
 
     deinit { workspace?.deallocate() }

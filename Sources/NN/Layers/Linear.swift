@@ -44,7 +44,7 @@ public struct Linear: Sendable {
     /// Runs the layer's products on the kept entries of its weight's mask from now on (`product`
     /// must multiply this layer's weight, `O x I`), or on OpenBLAS GEMMs again (nil). The product
     /// itself keeps the GEMMs while the weight is unmasked or denser than its threshold. Copies of
-    /// the layer share the choice; call `weightsDidChange(in:)` after every change of the weight.
+    /// the layer share the choice. The product follows the store's versions of the weight.
     public func useSparseKernels(_ product: SparseWeightProduct?) {
         if let product {
             precondition(
@@ -56,11 +56,6 @@ public struct Linear: Sendable {
 
     /// The sparse products in use, if any.
     public var sparseProduct: SparseWeightProduct? { kernels.product }
-
-    /// Tells the sparse products (if any) that the weight's values or mask changed.
-    public func weightsDidChange<S: BLASScalar>(in store: ParameterStore<S>) {
-        kernels.product?.weightsDidChange(in: store)
-    }
 
     /// The sparse products to run now for `store`: nil while none is switched on or it runs dense.
     @inline(__always)

@@ -91,5 +91,6 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
             }
         }
         store.applyMasks()
+        store.allValuesDidChange()
     }
 }

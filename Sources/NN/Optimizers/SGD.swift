@@ -63,5 +63,6 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
         }
         stepCount += 1
         store.applyMasks()
+        store.allValuesDidChange()
     }
 }

@@ -3,7 +3,7 @@
 import Linalg
 
 /// W_hh products as dense GEMMs on the store's values: the default `RecurrentProduct`.
-/// Holds no copy of the weights, so `weightsDidChange(in:)` has nothing to do.
+/// Holds no copy of the weights: every product reads the store's current values.
 public struct DenseRecurrentProduct: RecurrentProduct {
     /// The W_hh slot.
     public let weightHH: ParameterSlot
@@ -86,6 +86,4 @@ public struct DenseRecurrentProduct: RecurrentProduct {
             b: hidden, ldb: hiddenSize, beta: 1, c: store.gradient(weightHH), ldc: hiddenSize)
     }
 
-    /// Nothing to do: the products read the store's values at each call.
-    public func weightsDidChange<S: BLASScalar>(in store: ParameterStore<S>) {}
 }

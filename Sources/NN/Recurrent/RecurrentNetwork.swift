@@ -30,7 +30,7 @@ extension CellKind {
 }
 
 /// A stack of recurrent layers; layer k reads layer k-1's hidden states. Layer k multiplies by
-/// its W_hh only through `products[k]` (dense by default; `replaceProducts(in:_:)` swaps them).
+/// its W_hh only through `products[k]` (dense by default; `replaceProducts(_:)` swaps them).
 ///
 /// Copies of a network share its products: a model holds its network and the trainer holds a
 /// copy (`ParameterRoles.networks`), and replacing the products through either (sparse kernels
@@ -101,24 +101,13 @@ public struct RecurrentNetwork: Sendable {
     }
 
     /// Replaces the W_hh operator of every layer with `make(layer)` (return a
-    /// `DenseRecurrentProduct(for: layer)` to keep a layer dense), then tells each new operator the
-    /// current weights (`weightsDidChange(in: store)`). Each operator must multiply by its layer's
-    /// W_hh with its shape. Every copy of the network runs the new products.
-    public func replaceProducts<S: BLASScalar>(
-        in store: ParameterStore<S>,
-        _ make: (_ layer: any RecurrentLayer) -> any RecurrentProduct
-    ) {
+    /// `DenseRecurrentProduct(for: layer)` to keep a layer dense). Each operator must multiply by
+    /// its layer's W_hh with its shape and reads the weights from the store each call is given (a
+    /// sparse one builds its copy on first use and follows the store's versions). Every copy of the network runs the new products.
+    public func replaceProducts(_ make: (_ layer: any RecurrentLayer) -> any RecurrentProduct) {
         let products = layers.map(make)
         for (layer, product) in zip(layers, products) { layer.checkProduct(product) }
         table.products.withLock { $0 = products }
-        weightsDidChange(in: store)
-    }
-
-    /// Tells every layer's W_hh operator that the weights or masks in `store` changed. The trainer
-    /// calls this after every optimizer step, pruning event, checkpoint load and value copy; a
-    /// no-op for dense operators, a sparse one rebuilds its compressed matrix here.
-    public func weightsDidChange<S: BLASScalar>(in store: ParameterStore<S>) {
-        for product in products { product.weightsDidChange(in: store) }
     }
 
     /// Hidden units H.

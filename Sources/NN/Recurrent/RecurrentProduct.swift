@@ -60,9 +60,4 @@ public protocol RecurrentProduct: Sendable {
     func accumulateWeightGradient<S: BLASScalar>(
         _ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
         _ store: ParameterStore<S>)
-
-    /// Called after every change to W_hh's values or mask outside the products themselves: each
-    /// optimizer step, pruning event, checkpoint load or value copy. A dense product does nothing;
-    /// a sparse one rebuilds its compressed matrix from the store, a GPU one uploads it.
-    func weightsDidChange<S: BLASScalar>(in store: ParameterStore<S>)
 }
