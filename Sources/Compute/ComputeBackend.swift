@@ -1,7 +1,8 @@
 // The small set of Float operations of a training step, behind one protocol, so that the CPU
 // (OpenBLAS) and a GPU (CUDA) implement the same set; `moduli-gpu-check` and the tests run them (the
-// trainer and the layers do not call these operations yet; on the CPU both run the same Linalg kernels). Formulas follow PyTorch: torch.nn.RNN/LSTM/GRU, CrossEntropyLoss,
-// torch.optim.SGD/Adam/AdamW; the penalty is docs/method.md section 2, the pruning threshold section 3.
+// trainer and the layers do not call these operations yet; on the CPU both run the same Linalg
+// kernels). Formulas follow PyTorch: torch.nn.RNN/LSTM/GRU, CrossEntropyLoss, torch.optim.SGD/Adam/AdamW;
+// the penalty is docs/method.md section 2, the pruning threshold section 3.
 import Linalg
 import RealModule
 
