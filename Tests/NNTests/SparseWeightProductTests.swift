@@ -169,6 +169,19 @@ import Linalg
         #expect(store.maskVersion(whh) != maskVersion, "enableMask: the mask version did not move")
     }
 
+    /// A version is never seen twice: two stores built the same way, one after the other (the
+    /// second may take the first's freed address), give their tensors different versions, so a
+    /// product keyed by a store's identity cannot take one for the other.
+    @Test func versionsAreUniqueAcrossStores() {
+        func build() -> (UInt64, UInt64) {
+            let store = ParameterStore<Float>()
+            let slot = store.add("w", shape: [3, 3])
+            return (store.valueVersion(slot), store.maskVersion(slot))
+        }
+        let first = build(), second = build()
+        #expect(first.0 != second.0 && first.1 != second.1)
+    }
+
     /// No mask in force, or a mask keeping more than `denseAboveDensity`: the dense GEMMs run,
     /// with the dense results to the bit.
     @Test func denseFallback() {

@@ -1,6 +1,12 @@
 // One flat store for every parameter of a model: values, gradients and pruning masks share one
 // layout, so optimizers, clipping, pruning and checkpoints work on contiguous memory.
 import Linalg
+import Synchronization
+
+/// The change counter of every store in the process: each version is the next number, so no
+/// version is ever seen twice, in one store or across stores (a new store may reuse the address of
+/// a freed one, and a copy of a weight keyed by the store's identity must not take it for the old).
+private let parameterChanges = Atomic<UInt64>(0)
 
 /// A handle to one named tensor in a `ParameterStore`.
 public struct ParameterSlot: Hashable, Sendable, Codable {
@@ -42,12 +48,13 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
     private var index: [String: ParameterSlot] = [:]
     /// Whether a slot's mask is in force (set by pruning).
     public private(set) var isMasked: [Bool] = []
-    /// Per slot: the store's change count when its values last changed.
+    /// Per slot: the change number of its values' last change.
     private var valueVersions: [UInt64] = []
-    /// Per slot: the store's change count when its mask last changed.
+    /// Per slot: the change number of its mask's last change.
     private var maskVersions: [UInt64] = []
-    /// Changes so far (each bump takes the next number, so a version never repeats).
-    private var changeCount: UInt64 = 0
+
+    /// The next change number (process-wide).
+    private static func nextChange() -> UInt64 { parameterChanges.add(1, ordering: .relaxed).newValue }
     private var capacity = 0
     /// Total number of scalars.
     public private(set) var totalCount = 0
@@ -81,9 +88,9 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
         let slot = ParameterSlot(index: infos.count)
         infos.append(info)
         isMasked.append(false)
-        changeCount &+= 1
-        valueVersions.append(changeCount)
-        maskVersions.append(changeCount)
+        let change = Self.nextChange()
+        valueVersions.append(change)
+        maskVersions.append(change)
         index[name] = slot
         return slot
     }
@@ -148,21 +155,20 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
 
     /// Records that a slot's values changed (after writing them through `value(_:)`).
     public func valuesDidChange(_ slot: ParameterSlot) {
-        changeCount &+= 1
-        valueVersions[slot.index] = changeCount
+        valueVersions[slot.index] = Self.nextChange()
     }
 
     /// Records that every slot's values changed (an optimizer step).
     public func allValuesDidChange() {
-        changeCount &+= 1
-        for i in valueVersions.indices { valueVersions[i] = changeCount }
+        let change = Self.nextChange()
+        for i in valueVersions.indices { valueVersions[i] = change }
     }
 
     /// Records that a slot's mask changed (after writing it through `mask(_:)`), and its values with it.
     public func maskDidChange(_ slot: ParameterSlot) {
-        changeCount &+= 1
-        maskVersions[slot.index] = changeCount
-        valueVersions[slot.index] = changeCount
+        let change = Self.nextChange()
+        maskVersions[slot.index] = change
+        valueVersions[slot.index] = change
     }
 
     /// A copy of a tensor as a matrix (`rows x columns` of its shape).
