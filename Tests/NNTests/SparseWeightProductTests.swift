@@ -119,8 +119,8 @@ import Linalg
 
     /// Every writer of the store records its change: the versions of the tensors it wrote move,
     /// and the sparse products follow without being told. After an Adam step, an SGD step, a
-    /// load, a value copy, setValue and a re-draw, the sparse network gives the dense network's
-    /// results.
+    /// load, a value copy, setValue, a re-draw and a renumbering of the hidden units, the sparse
+    /// network gives the dense network's results.
     @Test func everyWriterReachesTheProducts() throws {
         var rng = SeededGenerator(seed: 815)
         let store = ParameterStore<Float>()
@@ -149,7 +149,8 @@ import Linalg
                 {
                     store.reinitialize(whh, .uniform(bound: 0.3), rng: &rng); store.applyMask(whh)
                 }
-            )
+            ),
+            ("permuteHiddenUnits", [whh], { store.permuteHiddenUnits(Array((0..<9).reversed()), along: net.hiddenUnitAxes) })
         ]
         var last = Self.pass(net, store, x: x, batch: 3, h0: h0, w: w)
         for (name, written, write) in writers {

@@ -53,6 +53,7 @@ extension ParameterStore {
                     }
                 }
             }
+            maskDidChange(axis.slot)
         }
     }
 }
