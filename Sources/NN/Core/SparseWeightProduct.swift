@@ -144,11 +144,7 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
                 dense.forward(x, batch: batch, addingTo: y, store)
                 return
             }
-            switch s.matrix {
-            case .none: break
-            case .csr(let a): a.multiplyRows(x, batch: batch, into: y, accumulate: accumulate, workspace: s.workspace)
-            case .block(let a): a.multiplyRows(x, batch: batch, into: y, accumulate: accumulate, workspace: s.workspace)
-            }
+            s.matrix?.forward(x, batch: batch, into: y, accumulate: accumulate, workspace: s.workspace)
         }
     }
 
@@ -160,11 +156,7 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
         lock.withLock {
             let s = current(store)
             if s.dense { dense.forwardTransposed(hiddenT, batch: batch, addingTo: preT, store); return }
-            switch s.matrix {
-            case .none: break
-            case .csr(let a): a.multiplyColumns(hiddenT, batch: batch, into: preT, accumulate: true)
-            case .block(let a): a.multiplyColumns(hiddenT, batch: batch, into: preT, accumulate: true)
-            }
+            s.matrix?.forwardTransposed(hiddenT, batch: batch, addingTo: preT)
         }
     }
 
@@ -176,13 +168,7 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
         lock.withLock {
             let s = current(store)
             if s.dense { dense.backward(dPre, batch: batch, into: dHidden, accumulate: accumulate, store); return }
-            switch s.matrix {
-            case .none: break
-            case .csr:
-                s.transposed?.multiplyRows(dPre, batch: batch, into: dHidden, accumulate: accumulate, workspace: s.workspace)
-            case .block(let a):
-                a.multiplyTransposedRows(dPre, batch: batch, into: dHidden, accumulate: accumulate, workspace: s.workspace)
-            }
+            s.matrix?.backward(dPre, batch: batch, into: dHidden, accumulate: accumulate, workspace: s.workspace)
         }
     }
 
@@ -195,11 +181,7 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
         lock.withLock {
             let s = current(store)
             if s.dense { dense.backwardTransposed(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate, store); return }
-            switch s.matrix {
-            case .none: break
-            case .csr: s.transposed?.multiplyColumns(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate)
-            case .block(let a): a.multiplyTransposedColumns(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate)
-            }
+            s.matrix?.backwardTransposed(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate)
         }
     }
 
@@ -211,13 +193,7 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
         lock.withLock {
             let s = current(store), g = store.gradient(weight)
             if s.dense { dense.accumulateWeightGradient(dPre, hidden: hidden, rows: rows, store); return }
-            switch s.matrix {
-            case .none: break
-            case .csr(let a):
-                a.addSampledProduct(dPre, hidden, count: rows, into: g, ldg: inputs, workspace: s.workspace)
-            case .block(let a):
-                a.addSampledProduct(dPre, hidden, count: rows, into: g, ldg: inputs, workspace: s.workspace)
-            }
+            s.matrix?.addSampledProduct(dPre, hidden, count: rows, into: g, ldg: inputs, workspace: s.workspace)
         }
     }
 
@@ -262,21 +238,17 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
             dense: dense)
         if !dense {
             let v = UnsafePointer(store.value(weight)), m = UnsafePointer(store.mask(weight))
-            switch format {
-            case .csr:
-                s.matrix = .csr(CSRMatrix(rows: outputs, columns: inputs, dense: v, mask: m))
-                s.transposed = CSRMatrix(rows: inputs, columns: outputs, dense: v, mask: m, rowStride: 1, columnStride: inputs)
-            case .block(let r, let c):
-                s.matrix = .block(
-                    BlockSparseMatrix(
-                        rows: outputs, columns: inputs, dense: v, mask: m,
-                        blockRows: r, blockColumns: c))
-            }
-            switch s.matrix {
-            case .csr(let a): s.allocateWorkspace(a.workspaceCount)
-            case .block(let a): s.allocateWorkspace(a.workspaceCount)
-            case .none: break
-            }
+            let compressed: any CompressedWeight<S> =
+                switch format {
+                case .csr:
+                    CSRWeight(
+                        matrix: CSRMatrix(rows: outputs, columns: inputs, dense: v, mask: m),
+                        transposed: CSRMatrix(rows: inputs, columns: outputs, dense: v, mask: m, rowStride: 1, columnStride: inputs))
+                case .block(let r, let c):
+                    BlockSparseMatrix(rows: outputs, columns: inputs, dense: v, mask: m, blockRows: r, blockColumns: c)
+                }
+            s.matrix = compressed
+            s.allocateWorkspace(compressed.workspaceCount)
         }
         storage = s
         storageScalar = ObjectIdentifier(S.self)
@@ -296,14 +268,106 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     }
 }
 
-/// The compressed W of one scalar type, its workspace and what it was built from.
-final class SparseProductStorage<S: BLASScalar> {
-    enum Compressed {
-        case none
-        case csr(CSRMatrix<S>)
-        case block(BlockSparseMatrix<S>)
+/// The compressed W of a sparse product, whatever its format: the products the seam needs, the
+/// refresh of its values at the same pattern, and the values it holds. `SparseWeightProduct` calls
+/// these without knowing the format; a new format (or a device copy) conforms once.
+protocol CompressedWeight<Scalar> {
+    associatedtype Scalar: BLASScalar
+    /// Scalars of workspace the products need.
+    var workspaceCount: Int { get }
+    /// The stored values, in the format's order (for the debug check of `SparseProductStorage`).
+    var storedValues: [Scalar] { get }
+    /// `y (B x outputs) = x (B x inputs) W^T`, or `+=` with `accumulate`.
+    func forward(
+        _ x: UnsafePointer<Scalar>, batch: Int, into y: UnsafeMutablePointer<Scalar>, accumulate: Bool,
+        workspace: UnsafeMutablePointer<Scalar>?)
+    /// `yT (outputs x B) += W xT (inputs x B)`.
+    func forwardTransposed(_ xT: UnsafePointer<Scalar>, batch: Int, addingTo yT: UnsafeMutablePointer<Scalar>)
+    /// `dx (B x inputs) = dy (B x outputs) W`, or `+=` with `accumulate`.
+    func backward(
+        _ dy: UnsafePointer<Scalar>, batch: Int, into dx: UnsafeMutablePointer<Scalar>, accumulate: Bool,
+        workspace: UnsafeMutablePointer<Scalar>?)
+    /// `dxT (inputs x B) = W^T dyT (outputs x B)`, or `+=` with `accumulate`.
+    func backwardTransposed(_ dyT: UnsafePointer<Scalar>, batch: Int, into dxT: UnsafeMutablePointer<Scalar>, accumulate: Bool)
+    /// `g[kept] += (dy^T x)[kept]` over `count` rows of dy (`B x outputs`) and x (`B x inputs`),
+    /// g with row stride `ldg`: the SDDMM at the pattern.
+    func addSampledProduct(
+        _ dy: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>, count: Int, into g: UnsafeMutablePointer<Scalar>,
+        ldg: Int, workspace: UnsafeMutablePointer<Scalar>?)
+    /// Re-reads every kept value from the dense row-major W.
+    mutating func refreshValues(from dense: UnsafePointer<Scalar>)
+}
+
+/// CSR W with a second CSR copy of W^T at the same kept entries, so that the backward products
+/// gather like the forward ones instead of scattering.
+struct CSRWeight<Scalar: BLASScalar>: CompressedWeight {
+    var matrix: CSRMatrix<Scalar>
+    var transposed: CSRMatrix<Scalar>
+
+    var workspaceCount: Int { max(matrix.workspaceCount, transposed.workspaceCount) }
+    var storedValues: [Scalar] { matrix.values + transposed.values }
+
+    func forward(
+        _ x: UnsafePointer<Scalar>, batch: Int, into y: UnsafeMutablePointer<Scalar>, accumulate: Bool,
+        workspace: UnsafeMutablePointer<Scalar>?
+    ) {
+        matrix.multiplyRows(x, batch: batch, into: y, accumulate: accumulate, workspace: workspace)
     }
 
+    func forwardTransposed(_ xT: UnsafePointer<Scalar>, batch: Int, addingTo yT: UnsafeMutablePointer<Scalar>) {
+        matrix.multiplyColumns(xT, batch: batch, into: yT, accumulate: true)
+    }
+
+    func backward(
+        _ dy: UnsafePointer<Scalar>, batch: Int, into dx: UnsafeMutablePointer<Scalar>, accumulate: Bool,
+        workspace: UnsafeMutablePointer<Scalar>?
+    ) {
+        transposed.multiplyRows(dy, batch: batch, into: dx, accumulate: accumulate, workspace: workspace)
+    }
+
+    func backwardTransposed(_ dyT: UnsafePointer<Scalar>, batch: Int, into dxT: UnsafeMutablePointer<Scalar>, accumulate: Bool) {
+        transposed.multiplyColumns(dyT, batch: batch, into: dxT, accumulate: accumulate)
+    }
+
+    func addSampledProduct(
+        _ dy: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>, count: Int, into g: UnsafeMutablePointer<Scalar>,
+        ldg: Int, workspace: UnsafeMutablePointer<Scalar>?
+    ) {
+        matrix.addSampledProduct(dy, x, count: count, into: g, ldg: ldg, workspace: workspace)
+    }
+
+    mutating func refreshValues(from dense: UnsafePointer<Scalar>) {
+        matrix.refreshValues(from: dense)
+        transposed.refreshValues(from: dense)
+    }
+}
+
+extension BlockSparseMatrix: CompressedWeight {
+    var storedValues: [S] { values }
+
+    func forward(
+        _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool, workspace: UnsafeMutablePointer<S>?
+    ) {
+        multiplyRows(x, batch: batch, into: y, accumulate: accumulate, workspace: workspace)
+    }
+
+    func forwardTransposed(_ xT: UnsafePointer<S>, batch: Int, addingTo yT: UnsafeMutablePointer<S>) {
+        multiplyColumns(xT, batch: batch, into: yT, accumulate: true)
+    }
+
+    func backward(
+        _ dy: UnsafePointer<S>, batch: Int, into dx: UnsafeMutablePointer<S>, accumulate: Bool, workspace: UnsafeMutablePointer<S>?
+    ) {
+        multiplyTransposedRows(dy, batch: batch, into: dx, accumulate: accumulate, workspace: workspace)
+    }
+
+    func backwardTransposed(_ dyT: UnsafePointer<S>, batch: Int, into dxT: UnsafeMutablePointer<S>, accumulate: Bool) {
+        multiplyTransposedColumns(dyT, batch: batch, into: dxT, accumulate: accumulate)
+    }
+}
+
+/// The compressed W of one scalar type, its workspace and what it was built from.
+final class SparseProductStorage<S: BLASScalar> {
     let store: ObjectIdentifier
     /// The store's mask version of W that the pattern was built at.
     let maskVersion: UInt64
@@ -311,9 +375,8 @@ final class SparseProductStorage<S: BLASScalar> {
     var valueVersion: UInt64
     /// Whether the products run the dense GEMMs instead.
     let dense: Bool
-    var matrix: Compressed = .none
-    /// CSR of W^T at the same kept entries (with `.csr`), for the backward products.
-    var transposed: CSRMatrix<S>?
+    /// The compressed W (nil while the products run dense).
+    var matrix: (any CompressedWeight<S>)?
     private(set) var workspace: UnsafeMutablePointer<S>?
     private var workspaceCount = 0
 
@@ -327,19 +390,10 @@ final class SparseProductStorage<S: BLASScalar> {
     /// Stops with a message naming the weight when the compressed values differ from the store's:
     /// a write to the store that did not bump the weight's value version (debug builds only).
     func checkValues(against values: UnsafePointer<S>, weight: String) {
-        func same(_ a: [S], _ b: [S]) -> Bool { a.elementsEqual(b) { $0 == $1 || ($0.isNaN && $1.isNaN) } }
-        let fresh: Bool
-        switch matrix {
-        case .none: return
-        case .csr(let a):
-            var copy = a
-            copy.refreshValues(from: values)
-            fresh = same(copy.values, a.values)
-        case .block(let a):
-            var copy = a
-            copy.refreshValues(from: values)
-            fresh = same(copy.values, a.values)
-        }
+        guard let matrix else { return }
+        var copy = matrix
+        copy.refreshValues(from: values)
+        let fresh = copy.storedValues.elementsEqual(matrix.storedValues) { $0 == $1 || ($0.isNaN && $1.isNaN) }
         precondition(fresh, "The sparse copy of \(weight) is stale: a write to it did not call ParameterStore.valuesDidChange")
     }
 
@@ -351,23 +405,8 @@ final class SparseProductStorage<S: BLASScalar> {
         workspaceCount = count
     }
 
-    /// Re-gathers the values at the same pattern (in place: the storage is not shared).
+    /// Re-gathers the values at the same pattern (in place: the storage holds the only reference).
     func refresh(from values: UnsafePointer<S>) {
-        switch matrix {
-        case .none: break
-        case .csr(var a):
-            matrix = .none  // drop the second reference, so that the refresh writes in place
-            a.refreshValues(from: values)
-            matrix = .csr(a)
-            if var t = transposed {
-                transposed = nil
-                t.refreshValues(from: values)
-                transposed = t
-            }
-        case .block(var a):
-            matrix = .none
-            a.refreshValues(from: values)
-            matrix = .block(a)
-        }
+        matrix?.refreshValues(from: values)
     }
 }
