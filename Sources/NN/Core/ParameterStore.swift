@@ -52,9 +52,6 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
     private var valueVersions: [UInt64] = []
     /// Per slot: the change number of its mask's last change.
     private var maskVersions: [UInt64] = []
-
-    /// The next change number (process-wide).
-    private static func nextChange() -> UInt64 { parameterChanges.add(1, ordering: .relaxed).newValue }
     private var capacity = 0
     /// Total number of scalars.
     public private(set) var totalCount = 0
@@ -147,6 +144,9 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
     }
 
     // MARK: Versions
+
+    /// The next change number (process-wide).
+    private static func nextChange() -> UInt64 { parameterChanges.add(1, ordering: .relaxed).newValue }
 
     /// The version of a slot's values: it changes whenever they may have changed.
     public func valueVersion(_ slot: ParameterSlot) -> UInt64 { valueVersions[slot.index] }

@@ -85,5 +85,4 @@ public struct DenseRecurrentProduct: RecurrentProduct {
             .transpose, .noTranspose, m: outputs, n: hiddenSize, k: rows, alpha: 1, a: dPre, lda: outputs,
             b: hidden, ldb: hiddenSize, beta: 1, c: store.gradient(weightHH), ldc: hiddenSize)
     }
-
 }
