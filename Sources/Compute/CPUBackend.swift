@@ -279,10 +279,9 @@ public final class CPUBackend: ComputeBackend {
         for g in 0..<gates {
             let wb = UnsafePointer(w + g * hh)
             if let d {
-                s += Float.weightedPowerSumAddingGradient(
-                    wb, gradient: d + g * hh, weights: r, count: hh, scale: Float(scale), power: power)
+                s += PenaltyKernel.valueAndGradient(w: wb, gradient: d + g * hh, r: r, count: hh, scale: scale, power: power)
             } else {
-                s += Float.weightedPowerSum(wb, weights: r, count: hh, power: power)
+                s += PenaltyKernel.value(w: wb, r: r, count: hh, power: power)
             }
         }
         let out = pointer(value)

@@ -17,7 +17,7 @@ struct BenchTrainCommand: ParsableCommand {
                 With --pruned 0.9 every pruned tensor is pruned to 90% first (the step of a run's sparse tail or lottery phase); \
                 the line then names the kernels each pruned weight runs ("kernels"; with --recurrent-kernels auto also the timings \
                 of its choice, "kernelDecisions").
-                With --profile the step is also timed per phase (data, forward, backward, penalty, masks, optimizer, products) at \
+                With --profile the step is also timed per phase (data, forward, backward, penalty, masks, optimizer, positions) at \
                 1 thread and at --threads N (default: every core): one PROFILE line per phase with both times, the part of it that \
                 does not scale (Amdahl's serial fraction from the two), and the step projected to 16 and 64 threads.
                 """)

@@ -35,7 +35,7 @@ import _TestSupport
         // 16 x 16 at 10% kept: decided by density, sparse.
         #expect(object["kernels"] as? [String: String] == ["rnn.weight_hh_l0": "sparse", "fc.weight": "sparse"], "\(bench)")
         let phases = try #require(object["phasesMs"] as? [String: Double])
-        #expect(Set(phases.keys) == ["data", "forward", "backward", "penalty", "masks", "optimizer", "products"])
+        #expect(Set(phases.keys) == ["data", "forward", "backward", "penalty", "masks", "optimizer", "positions"])
         #expect(phases.values.allSatisfy { $0 >= 0 } && phases["backward"]! > 0)
         let profile = r.out.split(separator: "\n").filter { $0.hasPrefix("PROFILE ") }
         #expect(profile.count == 9, "\(r.out)")

@@ -10,7 +10,8 @@ public final class StepProfile: @unchecked Sendable {
         /// Clearing the gradients and drawing the batch (trajectories, place-cell codes, a corpus window).
         case data
         /// The forward pass and the loss (the language model's decoder backward too: it runs fused
-        /// with the loss, chunk by chunk).
+        /// with the loss, chunk by chunk), and the sparse products' refresh of their weight copies
+        /// (at their first use after the optimizer moved the weights' versions).
         case forward
         /// The backward pass (weight and input gradients).
         case backward
@@ -20,8 +21,8 @@ public final class StepProfile: @unchecked Sendable {
         case masks
         /// The optimizer's update.
         case optimizer
-        /// Projecting learned positions and refreshing the sparse products' copies of the weights.
-        case products
+        /// Projecting learned positions back onto their space.
+        case positions
     }
 
     /// The profile the current task's steps report to (nil: none; the steps time nothing).

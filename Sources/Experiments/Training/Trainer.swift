@@ -548,7 +548,7 @@ struct TrainingLoop<Task: TrainingTask> {
         applyGroupEnvelope()
         StepProfile.lap(.optimizer)
         session.regularizer.projectPositions(in: session.store)
-        StepProfile.lap(.products)
+        StepProfile.lap(.positions)
         return (loss, penalty, gradientNorm)
     }
 

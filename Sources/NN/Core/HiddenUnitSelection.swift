@@ -57,7 +57,6 @@ extension ParameterStore {
                     }
                 }
             }
-            other.valuesDidChange(t)
             if isMasked[s.index] { other.enableMask(t) }
         }
         return other

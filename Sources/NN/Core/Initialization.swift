@@ -30,7 +30,6 @@ extension ParameterStore {
     public func add(_ name: String, shape: [Int], _ initialization: Initialization, rng: inout SeededGenerator) -> ParameterSlot {
         let slot = add(name, shape: shape)
         initialization.fill(value(slot), count: info(slot).count, rng: &rng)
-        valuesDidChange(slot)
         return slot
     }
 

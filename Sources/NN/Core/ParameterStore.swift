@@ -39,7 +39,8 @@ public struct ParameterInfo: Sendable, Codable, Equatable {
 /// sparse product's compressed matrix, a device buffer) can tell when to refresh itself. The
 /// store's own writers bump them (`setValue`, `copyValues`, `load`, `enableMask`, `applyMask`),
 /// the optimizers bump every slot after a step, and code that writes a tensor through the
-/// pointers of `value(_:)` or `mask(_:)` calls `valuesDidChange(_:)` or `maskDidChange(_:)`.
+/// pointers of `value(_:)` or `mask(_:)` calls `valuesDidChange(_:)` or `maskDidChange(_:)`. A slot
+/// gets fresh versions when it is added, so filling it right after `add` needs no call.
 /// The store is a reference type so that a training step can hand it to many layers; `copy()`
 /// makes an independent snapshot (lottery-ticket rewinding, checkpoints).
 public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
@@ -98,7 +99,6 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
         let slot = add(name, shape: shape)
         let p = value(slot)
         for i in 0..<infos[slot.index].count { p[i] = initial() }
-        valuesDidChange(slot)
         return slot
     }
 
@@ -224,7 +224,6 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
         other.gradients.baseAddress!.update(from: gradientBase, count: totalCount)
         other.masks.baseAddress!.update(from: maskBase, count: totalCount)
         other.isMasked = isMasked
-        for s in slots { other.maskDidChange(s) }
         return other
     }
 
