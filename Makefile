@@ -81,17 +81,22 @@ BENCH_ARGS ?=
 bench: deps
 	cd Benchmarks && $(SWIFT) run -c release moduli-bench $(if $(BENCH_PYTHON),--pytorch $(BENCH_PYTHON)) $(BENCH_ARGS)
 
-## static: moduli-gpu-check as a release binary with the Swift runtime linked in, for a GPU machine
-## without a Swift toolchain: dist/moduli-gpu-check/ holds it and the OpenBLAS libraries it loads
-## (found through its RPATH $ORIGIN/lib, which also serves their own dependencies); Tools/gpu_checks.sh
-## runs it there (docs/gpu.md)
-STATIC_DIR ?= dist/moduli-gpu-check
+## static: moduli and moduli-gpu-check as release binaries with the Swift runtime linked in, for a
+## machine without a Swift toolchain (a GPU machine): dist/moduli/ holds both, the built-in corpus
+## (moduli_Experiments.resources) and the OpenBLAS libraries they load (found through their RPATH
+## $ORIGIN/lib, which also serves their own dependencies). Tools/gpu_checks.sh runs them there
+## (docs/gpu.md); Tools/static_check.sh checks the folder here
+STATIC_DIR ?= dist/moduli
 static: deps
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product moduli-gpu-check \
 		-Xlinker -rpath -Xlinker '$$ORIGIN/lib' -Xlinker --disable-new-dtags
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product moduli \
+		-Xlinker -rpath -Xlinker '$$ORIGIN/lib' -Xlinker --disable-new-dtags
 	@rm -rf $(STATIC_DIR) && mkdir -p $(STATIC_DIR)/lib
-	@cp .build-static/release/moduli-gpu-check $(STATIC_DIR)/ && strip $(STATIC_DIR)/moduli-gpu-check
-	@ldd $(STATIC_DIR)/moduli-gpu-check | awk '/libopenblas|libgfortran|libquadmath/ { print $$3 }' | xargs -r -I{} cp -L {} $(STATIC_DIR)/lib/
+	@for b in moduli moduli-gpu-check; do cp .build-static/release/$$b $(STATIC_DIR)/ && strip $(STATIC_DIR)/$$b; done
+	@cp -R .build-static/release/moduli_Experiments.resources $(STATIC_DIR)/
+	@ldd $(STATIC_DIR)/moduli $(STATIC_DIR)/moduli-gpu-check | awk '/libopenblas|libgfortran|libquadmath/ { print $$3 }' \
+		| sort -u | xargs -r -I{} cp -L {} $(STATIC_DIR)/lib/
 	@ls -l $(STATIC_DIR) $(STATIC_DIR)/lib
 
 clean:

@@ -2,7 +2,7 @@
 # The GPU checks of the CUDA backend (docs/gpu.md), for a machine with an NVIDIA GPU, its driver and
 # the CUDA libraries (cuBLAS, NVRTC: a CUDA toolkit or NVIDIA's Python wheels), and no Swift
 # toolchain. Builds nothing: it runs the static binary that `make static` made on a build machine
-# (dist/moduli-gpu-check/, carried with the working tree), and writes everything into $OUT:
+# (dist/moduli/, carried with the working tree), and writes everything into $OUT:
 #   machine.txt        nvidia-smi, the driver, the libraries found
 #   check.log          the binary's output (quick run, then the paper-preset run)
 #   quick/report.*     every operation on CUDA against the CPU backend at small sizes
@@ -14,7 +14,7 @@
 set -u
 cd "$(dirname "$0")/.."
 OUT="${OUT:-gpu-check-out}"
-BIN="${MODULI_GPU_CHECK:-dist/moduli-gpu-check/moduli-gpu-check}"
+BIN="${MODULI_GPU_CHECK:-dist/moduli/moduli-gpu-check}"
 mkdir -p "$OUT"
 
 {
@@ -31,7 +31,7 @@ mkdir -p "$OUT"
 } > "$OUT/machine.txt" 2>&1
 
 if [ ! -x "$BIN" ]; then
-    echo "gpu_checks.sh: $BIN is missing: run \`make static\` on a build machine (it writes dist/moduli-gpu-check/) and bring dist/ along" \
+    echo "gpu_checks.sh: $BIN is missing: run \`make static\` on a build machine (it writes dist/moduli/) and bring dist/ along" \
         | tee -a "$OUT/machine.txt" >&2
     exit 2
 fi

@@ -82,7 +82,7 @@ import Compute
         let c0 = Matrix<Float>(rows: batch, columns: h, scalars: rng.floats(batch * h))
         let cache = layer.forward(
             x, batch: batch, initial: RecurrentState(hidden: h0, cell: kind == "lstm" ? c0 : nil), store,
-            product: DenseRecurrentProduct(for: layer))
+            product: DenseWeightProduct(for: layer))
         let (biasIH, biasHH) = (try #require(layer.biasIH), try #require(layer.biasHH))
 
         let cpu = CPUBackend()

@@ -15,9 +15,9 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         var weightGradient = 0, refreshes = 0
     }
 
-    let weightHH: ParameterSlot
+    let weight: ParameterSlot
     let outputs: Int
-    let hiddenSize: Int
+    let inputs: Int
     /// The layout this operator asks for.
     let transposed: Bool
     /// W_hh and its mask (all ones unless a mask is in force) as of the last refresh.
@@ -28,10 +28,18 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
     private var copied: (store: ObjectIdentifier, values: UInt64, mask: UInt64)?
 
     init(for layer: any RecurrentLayer, transposed: Bool) {
-        weightHH = layer.weightHH
+        weight = layer.weightHH
         outputs = layer.gateCount * layer.hiddenSize
-        hiddenSize = layer.hiddenSize
+        inputs = layer.hiddenSize
         self.transposed = transposed
+    }
+
+    /// The products with `layer`'s weight (the row products only).
+    init(for layer: Linear) {
+        weight = layer.weight
+        outputs = layer.outputSize
+        inputs = layer.inputSize
+        transposed = false
     }
 
     func prefersTransposedStates(batch: Int) -> Bool { transposed }
@@ -39,7 +47,7 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
     private func w(_ r: Int, _ c: Int) -> Double { weights[r * hiddenSize + c] }
 
     func forward<S: BLASScalar>(
-        _ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
+        _ hidden: UnsafePointer<S>, batch: Int, into pre: UnsafeMutablePointer<S>, accumulate: Bool,
         _ store: ParameterStore<S>
     ) {
         counts.forward += 1
@@ -48,7 +56,7 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
             for r in 0..<outputs {
                 var s = 0.0
                 for c in 0..<hiddenSize { s += w(r, c) * Double(hidden[b * hiddenSize + c]) }
-                pre[b * outputs + r] += S(s)
+                pre[b * outputs + r] = (accumulate ? pre[b * outputs + r] : 0) + S(s)
             }
         }
     }
@@ -100,8 +108,7 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
     }
 
     func accumulateWeightGradient<S: BLASScalar>(
-        _ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
-        _ store: ParameterStore<S>
+        _ dPre: UnsafePointer<S>, input hidden: UnsafePointer<S>, rows: Int, _ store: ParameterStore<S>
     ) {
         counts.weightGradient += 1
         refresh(store)
@@ -242,7 +249,7 @@ struct SoftsignLayer: RecurrentLayer {
 @Suite struct RecurrentProductTests {
     // MARK: The dense operator against naive loops
 
-    /// Every product of `DenseRecurrentProduct` in both layouts, against triple loops, for G * H x H
+    /// Every product of `DenseWeightProduct` in both layouts, against triple loops, for G * H x H
     /// with three gate blocks; `rows` 300 makes the weight gradient run in slices of the inner dimension.
     func checkDense<S: BLASScalar>(_: S.Type, tolerance: Double, seed: UInt64) {
         let (g, h, b, rows) = (3, 5, 4, 300)
@@ -250,7 +257,7 @@ struct SoftsignLayer: RecurrentLayer {
         let store = ParameterStore<S>()
         _ = store.add("other", shape: [7])  // W_hh does not start at offset 0
         let slot = store.add("weight_hh", shape: [g * h, h], .pytorchDefault(fanIn: h), rng: &rng)
-        let product = DenseRecurrentProduct(weightHH: slot, outputs: g * h, hiddenSize: h)
+        let product = DenseWeightProduct(weight: slot, outputs: g * h, inputs: h)
         let w = store.matrix(slot)
         func close(_ x: Matrix<S>, _ y: [Double], _ what: String) {
             let err = zip(x.scalars, y).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
@@ -466,6 +473,26 @@ struct SoftsignLayer: RecurrentLayer {
         #expect(net.products.first as? LoopProduct === loop)
         _ = net.forward(rng.normalMatrix(rows: 3 * 2, columns: 2), batch: 2, store)
         #expect(loop?.counts.forward == 3)
+    }
+
+    /// A Linear layer runs all of its weight's traffic through its product: with the loop
+    /// operator every output and gradient equals the dense GEMMs', each product is called once
+    /// per pass, and a copy of the layer made before the switch runs the new product too.
+    @Test func linearRunsThroughItsProduct() {
+        var rng = SeededGenerator(seed: 733)
+        let store = ParameterStore<Double>()
+        let layer = Linear(inputSize: 5, outputSize: 4, name: "decoder", in: store, rng: &rng)
+        let x: Matrix<Double> = rng.normalMatrix(rows: 3, columns: 5)
+        let dY: Matrix<Double> = rng.normalMatrix(rows: 3, columns: 4)
+        let dense = SparseLinearTests.pass(layer, store, x: x, dY: dY)
+        let copy = layer
+        let loop = LoopProduct(for: layer)
+        layer.replaceProduct(loop)
+        #expect(copy.product as? LoopProduct === loop)
+        let viaLoop = SparseLinearTests.pass(copy, store, x: x, dY: dY)
+        let err = SparseWeightProductTests.difference(dense, viaLoop)
+        #expect(err < 1e-12, "Linear: the loop operator differs from the dense GEMMs by \(err)")
+        #expect(loop.counts == LoopProduct.Counts(forward: 1, backward: 1, weightGradient: 1, refreshes: 1))
     }
 
     /// A pruned W_hh: an operator that computes only kept gradient entries agrees with the dense

@@ -245,8 +245,8 @@ import Linalg
         let product = SparseWeightProduct(
             weight: layer.weight, outputs: outputs, inputs: inputs, format: format,
             denseAboveDensity: 1)
-        layer.useSparseKernels(product)
-        #expect(copy.sparseProduct === product, "\(tag): a copy of the layer does not see the switch")
+        layer.replaceProduct(product)
+        #expect((copy.product as? SparseWeightProduct) === product, "\(tag): a copy of the layer does not see the switch")
         #expect(!product.runsDense(in: store), "\(tag): fell back to dense")
         var diff = SparseWeightProductTests.difference(dense, Self.pass(copy, store, x: x, dY: dY))
         #expect(diff < tolerance, "\(tag): sparse differs from dense by \(diff)")
@@ -260,9 +260,9 @@ import Linalg
                 for j in 0..<store.info(layer.weight).count { v[j] = S(rng.normal(std: 0.4)) }
                 store.applyMask(layer.weight)
             }
-            layer.useSparseKernels(nil)
+            layer.replaceProduct(DenseWeightProduct(for: layer))
             let want = Self.pass(layer, store, x: x, dY: dY)
-            layer.useSparseKernels(product)
+            layer.replaceProduct(product)
             diff = SparseWeightProductTests.difference(want, Self.pass(layer, store, x: x, dY: dY))
             #expect(diff < tolerance, "\(tag): after \(phase), sparse differs from dense by \(diff)")
         }
@@ -289,7 +289,7 @@ import Linalg
         let dY: Matrix<Float> = rng.normalMatrix(rows: 40, columns: 6)
         let before = Self.pass(layer, store, x: x, dY: dY)
         let product = SparseWeightProduct(weight: layer.weight, outputs: 6, inputs: 9, denseAboveDensity: 0.5)
-        layer.useSparseKernels(product)
+        layer.replaceProduct(product)
         #expect(product.runsDense(in: store))
         #expect(Self.pass(layer, store, x: x, dY: dY) == before)
         Self.prune(layer.weight, store, fraction: 0.9, rng: &rng)

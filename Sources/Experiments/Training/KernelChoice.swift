@@ -150,8 +150,8 @@ extension ParameterRoles {
                 density = Double(mask.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }) / Double(max(1, entries))
             }
             return KernelChoice.decide(weight: store.info(w.slot).name, density: density, entries: entries, threads: threads) {
-                let transposed = w.recurrent && DenseRecurrentProduct.prefersTransposedStates(batch: w.rows)
-                let dense = DenseRecurrentProduct(weightHH: w.slot, outputs: w.outputs, hiddenSize: w.inputs)
+                let transposed = w.recurrent && DenseWeightProduct.prefersTransposedStates(batch: w.rows)
+                let dense = DenseWeightProduct(weight: w.slot, outputs: w.outputs, inputs: w.inputs)
                 let sparse = SparseWeightProduct(weight: w.slot, outputs: w.outputs, inputs: w.inputs, denseAboveDensity: 1)
                 return (
                     KernelChoice.milliseconds(dense, rows: w.rows, transposed: transposed, store),
@@ -170,14 +170,12 @@ extension ParameterRoles {
         for network in networks {
             network.replaceProducts { layer -> any RecurrentProduct in
                 if isSparse(layer.weightHH) { return SparseWeightProduct(for: layer, denseAboveDensity: 1) }
-                return DenseRecurrentProduct(for: layer)
+                return DenseWeightProduct(for: layer)
             }
         }
         for linear in linears where prunedSlots.contains(linear.weight) {
-            linear.useSparseKernels(
-                isSparse(linear.weight)
-                    ? SparseWeightProduct(
-                        weight: linear.weight, outputs: linear.outputSize, inputs: linear.inputSize, denseAboveDensity: 1) : nil)
+            linear.replaceProduct(
+                isSparse(linear.weight) ? SparseWeightProduct(for: linear, denseAboveDensity: 1) : DenseWeightProduct(for: linear))
         }
     }
 
@@ -185,16 +183,14 @@ extension ParameterRoles {
     func kernelChoices(in store: ParameterStore<Float>) -> [String: String] {
         let prunedSlots = Set(pruned)
         var choices: [String: String] = [:]
-        func name(_ sparse: Bool) -> String { sparse ? "sparse" : "dense" }
+        func record(_ product: any WeightProduct) {
+            let sparse = (product as? SparseWeightProduct).map { !$0.runsDense(in: store) } ?? false
+            choices[store.info(product.weight).name] = sparse ? "sparse" : "dense"
+        }
         for network in networks {
-            for (layer, product) in zip(network.layers, network.products) where prunedSlots.contains(layer.weightHH) {
-                let sparse = (product as? SparseWeightProduct).map { !$0.runsDense(in: store) } ?? false
-                choices[store.info(layer.weightHH).name] = name(sparse)
-            }
+            for product in network.products where prunedSlots.contains(product.weight) { record(product) }
         }
-        for linear in linears where prunedSlots.contains(linear.weight) {
-            choices[store.info(linear.weight).name] = name(linear.sparseProduct.map { !$0.runsDense(in: store) } ?? false)
-        }
+        for linear in linears where prunedSlots.contains(linear.weight) { record(linear.product) }
         return choices
     }
 }

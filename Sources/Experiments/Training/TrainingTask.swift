@@ -50,10 +50,7 @@ public struct ParameterRoles: Sendable {
         }
         let prunedSlots = Set(pruned)
         for linear in linears where prunedSlots.contains(linear.weight) {
-            linear.useSparseKernels(
-                SparseWeightProduct(
-                    weight: linear.weight, outputs: linear.outputSize, inputs: linear.inputSize,
-                    format: format, denseAboveDensity: denseAboveDensity))
+            linear.replaceProduct(SparseWeightProduct(for: linear, format: format, denseAboveDensity: denseAboveDensity))
         }
     }
 }

@@ -1,14 +1,14 @@
 // The products of a pruned weight matrix through a CSR or block-sparse copy at its mask's pattern:
-// the W_hh products of a recurrent layer (the RecurrentProduct seam, RecurrentProduct.swift) and a
-// pruned Linear layer's products (Linear.useSparseKernels). Kernels in Linalg/Sparse.
+// a recurrent layer's W_hh or a Linear layer's W (the WeightProduct seam, WeightProduct.swift).
+// Kernels in Linalg/Sparse.
 import Foundation
 import Linalg
 
 /// Products with a weight W (`outputs x inputs`, row-major in the store) on a compressed copy: the
 /// kept entries of its mask, in CSR (`.csr`) or block-sparse (`.block`) form. As a
 /// `RecurrentProduct` W is a recurrent layer's W_hh (`outputs` = G * H, `inputs` = H); a pruned
-/// `Linear` layer runs the same three products (`y += x W^T`, `dx = dy W`, `dW += dy^T x` at the
-/// kept entries).
+/// `Linear` layer runs the three products on rows (`y (+)= x W^T`, `dx (+)= dy W`, `dW += dy^T x`
+/// at the kept entries).
 ///
 /// - CSR keeps a second CSR copy of W^T (the same kept entries, column by column), so that the
 ///   backward products gather like the forward ones instead of scattering into the output
@@ -16,7 +16,7 @@ import Linalg
 /// - Pattern: the entries the slot's mask keeps (mask != 0), kept zeros included, so that an
 ///   optimizer step only changes values. While no mask is in force on the slot, or while the mask
 ///   keeps more than `denseAboveDensity` of the entries, the product runs the dense GEMMs of
-///   `DenseRecurrentProduct` instead (a sparse kernel is slower than OpenBLAS there).
+///   `DenseWeightProduct` instead (a sparse kernel is slower than OpenBLAS there).
 /// - The copy follows the store's versions of the weight (`ParameterStore.valueVersion`,
 ///   `maskVersion`): before a product, it re-gathers the values at the same pattern when the value
 ///   version moved, and rebuilds the pattern when the mask version moved. Nobody needs to tell it
@@ -59,10 +59,6 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     public let outputs: Int
     /// Columns of W (H for W_hh).
     public let inputs: Int
-    /// The weight's slot, by its `RecurrentProduct` name.
-    public var weightHH: ParameterSlot { weight }
-    /// Columns of W, by its `RecurrentProduct` name.
-    public var hiddenSize: Int { inputs }
     /// The compressed form.
     public let format: Format
     /// Above this fraction of kept entries the dense GEMMs run instead of the sparse kernels.
@@ -108,6 +104,13 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
             format: format, denseAboveDensity: denseAboveDensity)
     }
 
+    /// The product with `layer`'s weight.
+    public convenience init(for layer: Linear, format: Format = .csr, denseAboveDensity: Double = 0.2) {
+        self.init(
+            weight: layer.weight, outputs: layer.outputSize, inputs: layer.inputSize, format: format,
+            denseAboveDensity: denseAboveDensity)
+    }
+
     /// Build and refresh counts so far.
     public var counts: Counters { lock.withLock { counters } }
 
@@ -119,31 +122,19 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
 
     /// The same layout rule as the dense product (transposed states for a batch of at most 64):
     /// the sparse kernels run on either layout, and a layer may fall back to the dense GEMMs.
-    public func prefersTransposedStates(batch: Int) -> Bool { DenseRecurrentProduct.prefersTransposedStates(batch: batch) }
+    public func prefersTransposedStates(batch: Int) -> Bool { DenseWeightProduct.prefersTransposedStates(batch: batch) }
 
     // MARK: Products
 
-    /// `pre (B x outputs) += h (B x inputs) W^T`.
-    public func forward<S: BLASScalar>(
-        _ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>,
-        _ store: ParameterStore<S>
-    ) {
-        forward(hidden, batch: batch, into: pre, accumulate: true, store)
-    }
-
     /// `y (B x outputs) = x (B x inputs) W^T`, or `+=` when `accumulate` (a linear layer overwrites:
     /// no pass to clear y first).
-    package func forward<S: BLASScalar>(
+    public func forward<S: BLASScalar>(
         _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
         _ store: ParameterStore<S>
     ) {
         lock.withLock {
             let s = current(store)
-            if s.dense {
-                if !accumulate { y.update(repeating: 0, count: batch * outputs) }
-                dense.forward(x, batch: batch, addingTo: y, store)
-                return
-            }
+            if s.dense { dense.forward(x, batch: batch, into: y, accumulate: accumulate, store); return }
             s.matrix?.forward(x, batch: batch, into: y, accumulate: accumulate, workspace: s.workspace)
         }
     }
@@ -160,15 +151,15 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
         }
     }
 
-    /// `dHidden (B x inputs) (+)= dPre (B x outputs) W`.
+    /// `dx (B x inputs) (+)= dy (B x outputs) W`.
     public func backward<S: BLASScalar>(
-        _ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
-        accumulate: Bool, _ store: ParameterStore<S>
+        _ dy: UnsafePointer<S>, batch: Int, into dx: UnsafeMutablePointer<S>, accumulate: Bool,
+        _ store: ParameterStore<S>
     ) {
         lock.withLock {
             let s = current(store)
-            if s.dense { dense.backward(dPre, batch: batch, into: dHidden, accumulate: accumulate, store); return }
-            s.matrix?.backward(dPre, batch: batch, into: dHidden, accumulate: accumulate, workspace: s.workspace)
+            if s.dense { dense.backward(dy, batch: batch, into: dx, accumulate: accumulate, store); return }
+            s.matrix?.backward(dy, batch: batch, into: dx, accumulate: accumulate, workspace: s.workspace)
         }
     }
 
@@ -185,24 +176,21 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
         }
     }
 
-    /// `dW[kept] += (dPre^T hidden)[kept]` (`rows` rows each; for W_hh the steps' dPre and h_0 ... h_{T-1}): the SDDMM at the pattern.
+    /// `dW[kept] += (dy^T x)[kept]` (`rows` rows each; for W_hh the steps' dPre and h_0 ... h_{T-1}): the SDDMM at the pattern.
     public func accumulateWeightGradient<S: BLASScalar>(
-        _ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int,
-        _ store: ParameterStore<S>
+        _ dy: UnsafePointer<S>, input x: UnsafePointer<S>, rows: Int, _ store: ParameterStore<S>
     ) {
         lock.withLock {
             let s = current(store), g = store.gradient(weight)
-            if s.dense { dense.accumulateWeightGradient(dPre, hidden: hidden, rows: rows, store); return }
-            s.matrix?.addSampledProduct(dPre, hidden, count: rows, into: g, ldg: inputs, workspace: s.workspace)
+            if s.dense { dense.accumulateWeightGradient(dy, input: x, rows: rows, store); return }
+            s.matrix?.addSampledProduct(dy, x, count: rows, into: g, ldg: inputs, workspace: s.workspace)
         }
     }
 
     // MARK: The compressed copy
 
     /// The dense GEMMs, for the fallback.
-    private var dense: DenseRecurrentProduct {
-        DenseRecurrentProduct(weightHH: weight, outputs: outputs, hiddenSize: inputs)
-    }
+    private var dense: DenseWeightProduct { DenseWeightProduct(weight: weight, outputs: outputs, inputs: inputs) }
 
     /// The copy for `store`, up to date with the weight's versions there: the values re-gathered
     /// if they changed, the pattern rebuilt if the mask changed or the copy was made for another

@@ -1,6 +1,6 @@
 // A fully connected layer y = x W^T + b, forward and backward. Reference: torch.nn.Linear.
-import Foundation
 import Linalg
+import Synchronization
 
 /// A fully connected layer: `y = x W^T + b`, W is `O x I` (PyTorch layout).
 public struct Linear: Sendable {
@@ -12,8 +12,8 @@ public struct Linear: Sendable {
     public let weight: ParameterSlot
     /// `O`, named `<name>.bias`, if the layer has a bias.
     public let bias: ParameterSlot?
-    /// The sparse products of the weight once switched on, shared by every copy of the layer.
-    private let kernels = LinearKernelChoice()
+    /// The products with the weight (dense GEMMs until replaced), shared by every copy of the layer.
+    private let table: LinearProduct
 
     /// Registers `<name>.weight` (and `<name>.bias`) with PyTorch's default initialisation
     /// U(-1/sqrt(I), 1/sqrt(I)) unless another is given.
@@ -27,6 +27,7 @@ public struct Linear: Sendable {
         let d = Initialization.pytorchDefault(fanIn: inputSize)
         weight = store.add("\(name).weight", shape: [outputSize, inputSize], weightInit ?? d, rng: &rng)
         self.bias = bias ? store.add("\(name).bias", shape: [outputSize], biasInit ?? d, rng: &rng) : nil
+        table = LinearProduct(DenseWeightProduct(weight: weight, outputs: outputSize, inputs: inputSize))
     }
 
     /// A layer over slots registered already, e.g. a decoder whose weight is an embedding's
@@ -39,30 +40,23 @@ public struct Linear: Sendable {
         self.inputSize = shape[1]
         self.weight = weight
         self.bias = bias
+        table = LinearProduct(DenseWeightProduct(weight: weight, outputs: shape[0], inputs: shape[1]))
     }
 
-    /// Runs the layer's products on the kept entries of its weight's mask from now on (`product`
-    /// must multiply this layer's weight, `O x I`), or on OpenBLAS GEMMs again (nil). The product
-    /// itself keeps the GEMMs while the weight is unmasked or denser than its threshold. Copies of
-    /// the layer share the choice. The product follows the store's versions of the weight.
-    public func useSparseKernels(_ product: SparseWeightProduct?) {
-        if let product {
-            precondition(
-                product.weight == weight && product.outputs == outputSize && product.inputs == inputSize,
-                "Linear.useSparseKernels: the product multiplies another weight")
-        }
-        kernels.product = product
+    /// Runs the layer's products through `product` from now on (it must multiply this layer's
+    /// weight, `O x I`): a `SparseWeightProduct` runs them on the kept entries of the weight's mask
+    /// (dense GEMMs while the weight is unmasked or denser than its threshold), a
+    /// `DenseWeightProduct` on OpenBLAS GEMMs again. Copies of the layer share the product; it
+    /// follows the store's versions of the weight.
+    public func replaceProduct(_ product: any WeightProduct) {
+        precondition(
+            product.multiplies(weight, outputs: outputSize, inputs: inputSize),
+            "Linear.replaceProduct: the product multiplies another weight")
+        table.product.withLock { $0 = product }
     }
 
-    /// The sparse products in use, if any.
-    public var sparseProduct: SparseWeightProduct? { kernels.product }
-
-    /// The sparse products to run now for `store`: nil while none is switched on or it runs dense.
-    @inline(__always)
-    private func sparse<S: BLASScalar>(_ store: ParameterStore<S>) -> SparseWeightProduct? {
-        guard let p = kernels.product, !p.runsDense(in: store) else { return nil }
-        return p
-    }
+    /// The products in use.
+    public var product: any WeightProduct { table.product.withLock { $0 } }
 
     /// Writes `x W^T + b` into a preallocated `N x O` matrix (no allocation).
     @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
@@ -72,17 +66,10 @@ public struct Linear: Sendable {
         precondition(
             y.rows == x.rows && y.columns == outputSize,
             "Linear.forward: output is \(y.rows) x \(y.columns), expected \(x.rows) x \(outputSize)")
-        let (inputSize, outputSize) = (inputSize, outputSize)
+        let outputSize = outputSize, product = product
         x.withUnsafeBufferPointer { px in
             y.withUnsafeMutableBufferPointer { py in
-                if let p = sparse(store) {  // x W^T on the kept entries, then + b as below
-                    p.forward(px.baseAddress!, batch: x.rows, into: py.baseAddress!, accumulate: false, store)
-                } else {
-                    S.gemm(
-                        .noTranspose, .transpose, m: x.rows, n: outputSize, k: inputSize, alpha: 1,
-                        a: px.baseAddress!, lda: inputSize, b: store.value(weight), ldb: inputSize,
-                        beta: 0, c: py.baseAddress!, ldc: outputSize)
-                }
+                product.forward(px.baseAddress!, batch: x.rows, into: py.baseAddress!, accumulate: false, store)
                 if let bias { Kernels.addRowVector(py.baseAddress!, rows: x.rows, columns: outputSize, store.value(bias)) }
             }
         }
@@ -100,17 +87,10 @@ public struct Linear: Sendable {
         precondition(
             dX.rows == x.rows && dX.columns == inputSize,
             "Linear.backward: dInput is \(dX.rows) x \(dX.columns), expected \(x.rows) x \(inputSize)")
-        let (inputSize, outputSize) = (inputSize, outputSize)
+        let product = product
         dY.withUnsafeBufferPointer { pdy in
             dX.withUnsafeMutableBufferPointer { pdx in
-                if let p = sparse(store) {
-                    p.backward(pdy.baseAddress!, batch: x.rows, into: pdx.baseAddress!, accumulate: false, store)
-                    return
-                }
-                S.gemm(
-                    .noTranspose, .noTranspose, m: x.rows, n: inputSize, k: outputSize, alpha: 1,
-                    a: pdy.baseAddress!, lda: outputSize, b: store.value(weight), ldb: inputSize,
-                    beta: 0, c: pdx.baseAddress!, ldc: inputSize)
+                product.backward(pdy.baseAddress!, batch: x.rows, into: pdx.baseAddress!, accumulate: false, store)
             }
         }
     }
@@ -149,31 +129,18 @@ public struct Linear: Sendable {
         precondition(
             dY.rows == x.rows && dY.columns == outputSize,
             "Linear.backward: dOutput is \(dY.rows) x \(dY.columns), expected \(x.rows) x \(outputSize)")
-        let (inputSize, outputSize) = (inputSize, outputSize)
+        let outputSize = outputSize, product = product
         x.withUnsafeBufferPointer { px in
             dY.withUnsafeBufferPointer { pdy in
-                if let p = sparse(store) {
-                    p.accumulateWeightGradient(pdy.baseAddress!, hidden: px.baseAddress!, rows: x.rows, store)
-                } else {
-                    S.gemmSlicedK(
-                        .transpose, .noTranspose, m: outputSize, n: inputSize, k: x.rows, alpha: 1,
-                        a: pdy.baseAddress!, lda: outputSize, b: px.baseAddress!, ldb: inputSize,
-                        beta: 1, c: store.gradient(weight), ldc: inputSize)
-                }
+                product.accumulateWeightGradient(pdy.baseAddress!, input: px.baseAddress!, rows: x.rows, store)
                 if let bias { Kernels.addColumnSums(pdy.baseAddress!, rows: x.rows, columns: outputSize, into: store.gradient(bias)) }
             }
         }
     }
 }
 
-/// Which kernels a `Linear` layer runs (a class, so that every copy of the layer sees a switch).
-final class LinearKernelChoice: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: SparseWeightProduct?
-
-    /// The sparse products, or nil for the GEMMs.
-    var product: SparseWeightProduct? {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
+/// The products of a `Linear` layer and its copies (a class, so that every copy sees a replacement).
+private final class LinearProduct: Sendable {
+    let product: Mutex<any WeightProduct>
+    init(_ product: any WeightProduct) { self.product = Mutex(product) }
 }

@@ -156,7 +156,7 @@ public struct ElmanLayer: RecurrentLayer {
     /// Whether the steps run on transposed states (`H x B`, `W_hh h^T`) rather than on rows
     /// (`B x H`, `h W_hh^T`) with the dense product; another product decides for itself
     /// (`RecurrentProduct.prefersTransposedStates(batch:)`).
-    static func stepsOnTransposedStates(batch: Int) -> Bool { DenseRecurrentProduct.prefersTransposedStates(batch: batch) }
+    static func stepsOnTransposedStates(batch: Int) -> Bool { DenseWeightProduct.prefersTransposedStates(batch: batch) }
 
     /// The activation in place.
     @inline(__always)

@@ -112,16 +112,16 @@ public protocol RecurrentLayer: Sendable {
 }
 
 extension RecurrentLayer {
-    /// The forward pass with the dense product (`DenseRecurrentProduct`).
+    /// The forward pass with the dense product (`DenseWeightProduct`).
     @inlinable
     public func forward<S: BLASScalar>(
         _ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
         _ store: ParameterStore<S>
     ) -> RecurrentCache<S> {
-        forward(input, batch: batch, initial: initial, store, product: DenseRecurrentProduct(for: self))
+        forward(input, batch: batch, initial: initial, store, product: DenseWeightProduct(for: self))
     }
 
-    /// The backward pass with the dense product (`DenseRecurrentProduct`).
+    /// The backward pass with the dense product (`DenseWeightProduct`).
     @inlinable
     public func backward<S: BLASScalar>(
         _ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
@@ -131,7 +131,7 @@ extension RecurrentLayer {
     {
         backward(
             cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient,
-            product: DenseRecurrentProduct(for: self))
+            product: DenseWeightProduct(for: self))
     }
 
     /// Stops with a message unless `product` multiplies by this layer's W_hh with its shape.

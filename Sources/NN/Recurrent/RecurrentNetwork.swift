@@ -47,7 +47,7 @@ public struct RecurrentNetwork: Sendable {
     private let table: ProductTable
 
     /// Registers `<name>.weight_ih_l0` ... with PyTorch names, sizes and initialisation; every
-    /// layer gets a `DenseRecurrentProduct`.
+    /// layer gets a `DenseWeightProduct`.
     public init<S: BLASScalar>(
         kind: CellKind, inputSize: Int, hiddenSize: Int, layerCount: Int = 1, bias: Bool = true,
         name: String = "rnn", in store: ParameterStore<S>, rng: inout SeededGenerator
@@ -78,7 +78,7 @@ public struct RecurrentNetwork: Sendable {
     }
 
     /// A stack of given layers (of any type conforming to `RecurrentLayer`, from any module), bottom
-    /// first, each with a `DenseRecurrentProduct`. `kind` names the PyTorch module whose gate count
+    /// first, each with a `DenseWeightProduct`. `kind` names the PyTorch module whose gate count
     /// and state the layers share; every layer must have the same hidden size, and layer k > 0
     /// reads layer k-1's hidden states.
     public init(kind: CellKind, layers: [any RecurrentLayer]) {
@@ -97,11 +97,11 @@ public struct RecurrentNetwork: Sendable {
         }
         self.kind = kind
         self.layers = layers
-        self.table = ProductTable(layers.map { DenseRecurrentProduct(for: $0) })
+        self.table = ProductTable(layers.map { DenseWeightProduct(for: $0) })
     }
 
     /// Replaces the W_hh operator of every layer with `make(layer)` (return a
-    /// `DenseRecurrentProduct(for: layer)` to keep a layer dense). Each operator must multiply by
+    /// `DenseWeightProduct(for: layer)` to keep a layer dense). Each operator must multiply by
     /// its layer's W_hh with its shape and reads the weights from the store each call is given (a
     /// sparse one builds its copy on first use and follows the store's versions). Every copy of the network runs the new products.
     public func replaceProducts(_ make: (_ layer: any RecurrentLayer) -> any RecurrentProduct) {
