@@ -20,7 +20,7 @@ public enum GEMMBlocks {
 
     /// The least number of `alignment`-wide units per block along a dimension of `size` entries
     /// in a product of `work` multiply-adds.
-    @inlinable @usableFromInline
+    @inlinable
     static func minimumUnits(dimension size: Int, work: Int) -> Int {
         let perUnit = max(1, work / max(1, size) * alignment)
         return max(minimumBlock / alignment, (minimumWork / 4 + perUnit - 1) / perUnit)

@@ -229,7 +229,7 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
 
     /// Runs `body` on `workspace` (aligned to a cache line), or on a temporary one.
     @inline(__always)
-    func withWorkspace<R>(_ workspace: UnsafeMutablePointer<S>?, _ body: (UnsafeMutablePointer<S>) -> R) -> R {
+    package func withWorkspace<R>(_ workspace: UnsafeMutablePointer<S>?, _ body: (UnsafeMutablePointer<S>) -> R) -> R {
         SparseSupport.withAlignedWorkspace(workspace, count: workspaceCount, body)
     }
 
@@ -251,19 +251,21 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
     }
 }
 
-extension BlockSparseMatrix {
-    /// `forEachRow` with the block rows split over the worker pool (`Parallel`) in ranges of at
-    /// least `SparseSupport.minimumChunkWork` multiply-adds at `width` lanes per stored entry: for
+/// The batch products run on the drivers shared with CSR (SparseTileDrivers.swift); a group is
+/// one block row.
+extension BlockSparseMatrix: SparseTileKernels {
+    package var rowsPerGroup: Int { blockRows }
+    package var groupCount: Int { blockRowCount }
+    package var storedValueCount: Int { blockCount * blockRows * blockColumns }
+
+    /// `forEachRow` with the block rows split over the worker pool (`forEachGroupRange`): for
     /// bodies that write only their own row's outputs, each computed by one thread in the serial order.
     @inline(__always)
     func forEachRowInParallel(
         _ ro: UnsafePointer<Int32>, _ v: UnsafePointer<S>, width: Int,
         _ body: (_ row: Int, _ slices: UnsafePointer<S>, _ start: Int, _ blocks: Int) -> Void
     ) {
-        let minimum = SparseSupport.minimumRows(rows: blockRowCount, stored: blockCount * blockRows * blockColumns, width: width)
-        Parallel.forEachChunk(count: blockRowCount, minimumChunk: minimum) { range in
-            forEachRow(ro, v, blockRows: range, body)
-        }
+        forEachGroupRange(width: width) { range in forEachRow(ro, v, blockRows: range, body) }
     }
 }
 
@@ -308,21 +310,21 @@ extension BlockSparseMatrix {
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     package func multiplyColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
-        if batch == 1 { multiply(x, into: y, accumulate: accumulate); return }
-        gatherTile(x, ldx: batch, width: batch, into: y, ldy: batch, accumulate: accumulate)
+        multiplyColumnsDriver(x, batch: batch, into: y, accumulate: accumulate)
     }
 
-    /// `y[:, 0..<width] (+)= A x[:, 0..<width]` with leading dimensions ldx, ldy: per row, 32
-    /// samples in four 8-lane accumulators, each block adding `blockColumns` rows of x.
+    /// `y[i, 0..<width] (+)= (A x)[i, 0..<width]` for the rows i of the block rows `groups`, with
+    /// leading dimensions ldx, ldy: per row, 32 samples in four 8-lane accumulators, each block
+    /// adding `blockColumns` rows of x.
     @inline(__always)
-    func gatherTile(
-        _ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
+    package func gatherTile(
+        groups: Range<Int>, _ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
         accumulate: Bool
     ) {
         typealias V = SIMD8<S>
         let c = blockColumns, full = columns / c
         withArrays { ro, ci, v in
-            forEachRowInParallel(ro, v, width: width) { i, slices, start, nb in
+            forEachRow(ro, v, blockRows: groups) { i, slices, start, nb in
                 let yr = y + i * ldy
                 var b = 0
                 while b + 32 <= width {
@@ -371,29 +373,14 @@ extension BlockSparseMatrix {
     }
 
     /// `Y = X A^T` (or `+=`), X `batch x columns`, Y `batch x rows` (states as rows), through
-    /// transposed tiles of 32 samples in the workspace.
+    /// panels of transposed tiles in the workspace (`multiplyRowsDriver`).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     package func multiplyRows(
         _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
         workspace: UnsafeMutablePointer<S>? = nil
     ) {
-        if batch == 1 { multiply(x, into: y, accumulate: accumulate); return }
-        withWorkspace(workspace) { ws in
-            let t = SparseSupport.tile, xt = ws, yt = ws + columns * t
-            var b0 = 0
-            while b0 < batch {
-                let n = min(t, batch - b0), lanes = (n + 7) / 8 * 8
-                SparseSupport.transposeTileInParallel(x, ldx: columns, from: b0, count: n, width: columns, into: xt, ldOut: lanes)
-                gatherTile(xt, ldx: lanes, width: lanes, into: yt, ldy: lanes, accumulate: false)
-                Parallel.forEachChunk(count: rows, minimumChunk: max(8, SparseSupport.minimumChunkWork / lanes)) { r in
-                    SparseSupport.addTransposedTile(
-                        yt + r.lowerBound * lanes, ldt: lanes, count: n, width: r.count, into: y + r.lowerBound, ldy: rows,
-                        from: b0, accumulate: accumulate)
-                }
-                b0 += n
-            }
-        }
+        multiplyRowsDriver(x, batch: batch, into: y, accumulate: accumulate, workspace: workspace)
     }
 }
 
@@ -437,14 +424,12 @@ extension BlockSparseMatrix {
         _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
         accumulate: Bool
     ) {
-        if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
-        if !accumulate { y.update(repeating: 0, count: columns * batch) }
-        scatterTile(x, ldx: batch, width: batch, into: y, ldy: batch)
+        multiplyTransposedColumnsDriver(x, batch: batch, into: y, accumulate: accumulate)
     }
 
     /// `y[:, 0..<width] += A^T x[:, 0..<width]` with leading dimensions ldx, ldy.
     @inline(__always)
-    func scatterTile(_ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int) {
+    package func scatterTile(_ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int) {
         typealias V = SIMD8<S>
         let c = blockColumns, full = columns / c
         withArrays { ro, ci, v in
@@ -500,21 +485,7 @@ extension BlockSparseMatrix {
         _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
         accumulate: Bool, workspace: UnsafeMutablePointer<S>? = nil
     ) {
-        if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
-        withWorkspace(workspace) { ws in
-            let t = SparseSupport.tile, xt = ws, yt = ws + rows * t
-            var b0 = 0
-            while b0 < batch {
-                let n = min(t, batch - b0), lanes = (n + 7) / 8 * 8
-                SparseSupport.transposeTile(x, ldx: rows, from: b0, count: n, width: rows, into: xt, ldOut: lanes)
-                yt.update(repeating: 0, count: columns * lanes)
-                scatterTile(xt, ldx: lanes, width: lanes, into: yt, ldy: lanes)
-                SparseSupport.addTransposedTile(
-                    yt, ldt: lanes, count: n, width: columns, into: y, ldy: columns, from: b0,
-                    accumulate: accumulate)
-                b0 += n
-            }
-        }
+        multiplyTransposedRowsDriver(x, batch: batch, into: y, accumulate: accumulate, workspace: workspace)
     }
 }
 
@@ -531,34 +502,33 @@ extension BlockSparseMatrix {
         _ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
         into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>? = nil
     ) {
-        guard count > 0, blockCount > 0 else { return }
-        let c = blockColumns, full = columns / c
-        withWorkspace(workspace) { ws in
-            let t = SparseSupport.tile, lt = ws, rt = ws + rows * t
-            withArrays { ro, ci, v in
-                var r0 = 0
-                while r0 < count {
-                    let n = min(t, count - r0)
-                    SparseSupport.transposeTileInParallel(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: t)
-                    SparseSupport.transposeTileInParallel(right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: t)
-                    forEachRowInParallel(ro, v, width: t) { i, _, start, nb in
-                        guard nb > 0 else { return }
-                        let li = lt + i * t
-                        let l0 = SparseSupport.load8(li), l1 = SparseSupport.load8(li + 8)
-                        let l2 = SparseSupport.load8(li + 16), l3 = SparseSupport.load8(li + 24)
-                        let gr = g + i * ldg
-                        for kk in 0..<nb {
-                            let q = Int(ci[start + kk]), lim = q < full ? c : columns - q * c
-                            for cc in 0..<lim {
-                                let j = q * c + cc, p = rt + j * t
-                                let s0: SIMD8<S> = l0 * SparseSupport.load8(p) + l1 * SparseSupport.load8(p + 8)
-                                let s1: SIMD8<S> = l2 * SparseSupport.load8(p + 16) + l3 * SparseSupport.load8(p + 24)
-                                let s = s0 + s1
-                                gr[j] += SparseSupport.sum(s)
-                            }
-                        }
+        addSampledProductDriver(left, right, count: count, into: g, ldg: ldg, workspace: workspace)
+    }
+
+    /// One tile of the SDDMM for the rows of the block rows `groups`: a dot product of 32 lanes for
+    /// every entry of every stored block (inside the matrix).
+    @inline(__always)
+    package func addSampledTile(
+        groups: Range<Int>, left lt: UnsafePointer<S>, right rt: UnsafePointer<S>, into g: UnsafeMutablePointer<S>,
+        ldg: Int
+    ) {
+        let t = SparseSupport.tile, c = blockColumns, full = columns / c
+        withArrays { ro, ci, v in
+            forEachRow(ro, v, blockRows: groups) { i, _, start, nb in
+                guard nb > 0 else { return }
+                let li = lt + i * t
+                let l0 = SparseSupport.load8(li), l1 = SparseSupport.load8(li + 8)
+                let l2 = SparseSupport.load8(li + 16), l3 = SparseSupport.load8(li + 24)
+                let gr = g + i * ldg
+                for kk in 0..<nb {
+                    let q = Int(ci[start + kk]), lim = q < full ? c : columns - q * c
+                    for cc in 0..<lim {
+                        let j = q * c + cc, p = rt + j * t
+                        let s0: SIMD8<S> = l0 * SparseSupport.load8(p) + l1 * SparseSupport.load8(p + 8)
+                        let s1: SIMD8<S> = l2 * SparseSupport.load8(p + 16) + l3 * SparseSupport.load8(p + 24)
+                        let s = s0 + s1
+                        gr[j] += SparseSupport.sum(s)
                     }
-                    r0 += n
                 }
             }
         }

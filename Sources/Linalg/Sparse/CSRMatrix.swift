@@ -157,9 +157,17 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
 
     /// Runs `body` on `workspace` (aligned to a cache line), or on a temporary one.
     @inline(__always)
-    func withWorkspace<R>(_ workspace: UnsafeMutablePointer<S>?, _ body: (UnsafeMutablePointer<S>) -> R) -> R {
+    package func withWorkspace<R>(_ workspace: UnsafeMutablePointer<S>?, _ body: (UnsafeMutablePointer<S>) -> R) -> R {
         SparseSupport.withAlignedWorkspace(workspace, count: workspaceCount, body)
     }
+}
+
+/// The batch products run on the drivers shared with the block format (SparseTileDrivers.swift);
+/// a group is one row.
+extension CSRMatrix: SparseTileKernels {
+    package var rowsPerGroup: Int { 1 }
+    package var groupCount: Int { rows }
+    package var storedValueCount: Int { storedCount }
 }
 
 // MARK: - Products with A
@@ -172,17 +180,7 @@ extension CSRMatrix {
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     package func multiply(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
-        forEachRowRange(width: 1) { r in S.csrMultiply(self, rows: r, x, into: y, accumulate: accumulate) }
-    }
-
-    /// Runs `body` on contiguous ranges of rows on the worker pool (`Parallel`): ranges of at
-    /// least `SparseSupport.minimumChunkWork` multiply-adds at `width` lanes per stored entry, so
-    /// that small products stay on the calling thread. Each row is computed by one thread, in the
-    /// serial loop's order.
-    @inline(__always)
-    func forEachRowRange(width: Int, _ body: (Range<Int>) -> Void) {
-        Parallel.forEachChunk(
-            count: rows, minimumChunk: SparseSupport.minimumRows(rows: rows, stored: storedCount, width: width), body)
+        forEachGroupRange(width: 1) { r in S.csrMultiply(self, rows: r, x, into: y, accumulate: accumulate) }
     }
 
     /// The Swift loop of `multiply` on the rows `range` (Double, and Float without the C kernels).
@@ -219,21 +217,19 @@ extension CSRMatrix {
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     package func multiplyColumns(_ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool) {
-        if batch == 1 { multiply(x, into: y, accumulate: accumulate); return }
-        gatherTile(x, ldx: batch, width: batch, into: y, ldy: batch, accumulate: accumulate)
+        multiplyColumnsDriver(x, batch: batch, into: y, accumulate: accumulate)
     }
 
-    /// `y[:, 0..<width] (+)= A x[:, 0..<width]` with leading dimensions ldx, ldy. Float runs the
-    /// C kernels of CSparseKernels at the CPU's vector width (AVX2/FMA or AVX-512, chosen once at
-    /// run time; `SparseSupport.floatKernelLevel`), at least 8 wide; Double and narrow tiles run here.
+    /// `y[i, 0..<width] (+)= (A x)[i, 0..<width]` for the rows i in `groups`, with leading
+    /// dimensions ldx, ldy. Float runs the C kernels of CSparseKernels at the CPU's vector width
+    /// (AVX2/FMA or AVX-512, chosen once at run time; `SparseSupport.floatKernelLevel`), at least 8
+    /// wide; Double and narrow tiles run `gatherTileLoop`.
     @inline(__always)
-    func gatherTile(
-        _ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
+    package func gatherTile(
+        groups: Range<Int>, _ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int,
         accumulate: Bool
     ) {
-        forEachRowRange(width: width) { r in
-            S.csrGatherTile(self, rows: r, x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
-        }
+        S.csrGatherTile(self, rows: groups, x, ldx: ldx, width: width, into: y, ldy: ldy, accumulate: accumulate)
     }
 
     /// The Swift loop of `gatherTile` on the rows `range` (Double, and Float on narrow tiles or
@@ -280,42 +276,15 @@ extension CSRMatrix {
         }
     }
 
-    /// `Y = X A^T` (or `+=`), X `batch x columns`, Y `batch x rows` (states as rows). Panels of up
-    /// to `SparseSupport.reductionTile` samples go through the workspace in two pool calls: every
-    /// 32-sample tile of the panel is transposed (columns split over the pool), then each thread
-    /// runs its rows through the tiles, gathered as columns and written back in row layout. A
-    /// transpose and a gather call per tile left the transposes on one thread, with a barrier
-    /// after each (BENCHMARKS.md, "Threads").
+    /// `Y = X A^T` (or `+=`), X `batch x columns`, Y `batch x rows` (states as rows), through
+    /// panels of transposed tiles in the workspace (`multiplyRowsDriver`).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     package func multiplyRows(
         _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
         workspace: UnsafeMutablePointer<S>? = nil
     ) {
-        if batch == 1 { multiply(x, into: y, accumulate: accumulate); return }
-        withWorkspace(workspace) { ws in
-            let t = SparseSupport.tile, panel = SparseSupport.reductionTile
-            // Tile k of a panel is `columns x 32` at xt + k columns 32; the gathers write their rows into yt.
-            let xt = ws, yt = ws + columns * panel
-            var p0 = 0
-            while p0 < batch {
-                let m = min(panel, batch - p0), tiles = (m + t - 1) / t
-                SparseSupport.transposeTilesInParallel(
-                    x, ldx: columns, from: p0, count: m, width: columns, into: xt, tileStride: columns * t)
-                forEachRowRange(width: tiles * t) { r in
-                    for k in 0..<tiles {
-                        let n = min(t, m - k * t), lanes = (n + 7) / 8 * 8
-                        // Row i's lanes at yt + i t in every tile, so that no two threads' rows meet.
-                        S.csrGatherTile(
-                            self, rows: r, xt + k * columns * t, ldx: lanes, width: lanes, into: yt, ldy: t, accumulate: false)
-                        SparseSupport.addTransposedTile(
-                            yt + r.lowerBound * t, ldt: t, count: n, width: r.count, into: y + r.lowerBound, ldy: rows,
-                            from: p0 + k * t, accumulate: accumulate)
-                    }
-                }
-                p0 += m
-            }
-        }
+        multiplyRowsDriver(x, batch: batch, into: y, accumulate: accumulate, workspace: workspace)
     }
 }
 
@@ -350,14 +319,12 @@ extension CSRMatrix {
         _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
         accumulate: Bool
     ) {
-        if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
-        if !accumulate { y.update(repeating: 0, count: columns * batch) }
-        scatterTile(x, ldx: batch, width: batch, into: y, ldy: batch)
+        multiplyTransposedColumnsDriver(x, batch: batch, into: y, accumulate: accumulate)
     }
 
     /// `y[:, 0..<width] += A^T x[:, 0..<width]` with leading dimensions ldx, ldy.
     @inline(__always)
-    func scatterTile(_ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int) {
+    package func scatterTile(_ x: UnsafePointer<S>, ldx: Int, width: Int, into y: UnsafeMutablePointer<S>, ldy: Int) {
         typealias V = SIMD8<S>
         withArrays { ro, ci, v in
             for i in 0..<rows {
@@ -402,21 +369,7 @@ extension CSRMatrix {
         _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>,
         accumulate: Bool, workspace: UnsafeMutablePointer<S>? = nil
     ) {
-        if batch == 1 { multiplyTransposed(x, into: y, accumulate: accumulate); return }
-        withWorkspace(workspace) { ws in
-            let t = SparseSupport.tile, xt = ws, yt = ws + rows * t
-            var b0 = 0
-            while b0 < batch {
-                let n = min(t, batch - b0), lanes = (n + 7) / 8 * 8
-                SparseSupport.transposeTile(x, ldx: rows, from: b0, count: n, width: rows, into: xt, ldOut: lanes)
-                yt.update(repeating: 0, count: columns * lanes)
-                scatterTile(xt, ldx: lanes, width: lanes, into: yt, ldy: lanes)
-                SparseSupport.addTransposedTile(
-                    yt, ldt: lanes, count: n, width: columns, into: y, ldy: columns, from: b0,
-                    accumulate: accumulate)
-                b0 += n
-            }
-        }
+        multiplyTransposedRowsDriver(x, batch: batch, into: y, accumulate: accumulate, workspace: workspace)
     }
 }
 
@@ -446,32 +399,30 @@ extension CSRMatrix {
         _ left: UnsafePointer<S>, _ right: UnsafePointer<S>, count: Int,
         into g: UnsafeMutablePointer<S>, ldg: Int, workspace: UnsafeMutablePointer<S>?
     ) {
-        withWorkspace(workspace) { ws in
-            let t = SparseSupport.tile, lt = ws, rt = ws + rows * t
-            withArrays { ro, ci, _ in
-                var r0 = 0
-                while r0 < count {
-                    let n = min(t, count - r0)
-                    SparseSupport.transposeTileInParallel(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: t)
-                    SparseSupport.transposeTileInParallel(right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: t)
-                    forEachRowRange(width: t) { range in
-                        for i in range {
-                            let start = Int(ro[i]), end = Int(ro[i + 1])
-                            guard start < end else { continue }
-                            let li = lt + i * t
-                            let l0 = SparseSupport.load8(li), l1 = SparseSupport.load8(li + 8)
-                            let l2 = SparseSupport.load8(li + 16), l3 = SparseSupport.load8(li + 24)
-                            let gr = g + i * ldg
-                            for k in start..<end {
-                                let j = Int(ci[k]), p = rt + j * t
-                                let s0: SIMD8<S> = l0 * SparseSupport.load8(p) + l1 * SparseSupport.load8(p + 8)
-                                let s1: SIMD8<S> = l2 * SparseSupport.load8(p + 16) + l3 * SparseSupport.load8(p + 24)
-                                let s = s0 + s1
-                                gr[j] += SparseSupport.sum(s)
-                            }
-                        }
-                    }
-                    r0 += n
+        addSampledProductDriver(left, right, count: count, into: g, ldg: ldg, workspace: workspace)
+    }
+
+    /// One tile of the Swift SDDMM for the rows `groups`: each stored entry's dot product of 32 lanes.
+    @inline(__always)
+    package func addSampledTile(
+        groups: Range<Int>, left lt: UnsafePointer<S>, right rt: UnsafePointer<S>, into g: UnsafeMutablePointer<S>,
+        ldg: Int
+    ) {
+        let t = SparseSupport.tile
+        withArrays { ro, ci, _ in
+            for i in groups {
+                let start = Int(ro[i]), end = Int(ro[i + 1])
+                guard start < end else { continue }
+                let li = lt + i * t
+                let l0 = SparseSupport.load8(li), l1 = SparseSupport.load8(li + 8)
+                let l2 = SparseSupport.load8(li + 16), l3 = SparseSupport.load8(li + 24)
+                let gr = g + i * ldg
+                for k in start..<end {
+                    let j = Int(ci[k]), p = rt + j * t
+                    let s0: SIMD8<S> = l0 * SparseSupport.load8(p) + l1 * SparseSupport.load8(p + 8)
+                    let s1: SIMD8<S> = l2 * SparseSupport.load8(p + 16) + l3 * SparseSupport.load8(p + 24)
+                    let s = s0 + s1
+                    gr[j] += SparseSupport.sum(s)
                 }
             }
         }
@@ -499,7 +450,7 @@ extension CSRMatrix where S == Float {
                     SparseSupport.transposeTileInParallel(left, ldx: rows, from: r0, count: n, width: rows, into: lt, ldOut: lanes)
                     SparseSupport.transposeTileInParallel(
                         right, ldx: columns, from: r0, count: n, width: columns, into: rt, ldOut: lanes)
-                    forEachRowRange(width: lanes) { r in
+                    forEachGroupRange(width: lanes) { r in
                         let k0 = Int(ro[r.lowerBound]), k1 = Int(ro[r.upperBound])
                         if first { (sums + k0).update(repeating: 0, count: k1 - k0) }
                         moduli_csr_sddmm_f32(
