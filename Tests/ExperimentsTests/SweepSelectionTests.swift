@@ -63,6 +63,23 @@ import Testing
          "confirm": {"seeds": [7, 8, 9]}, "control": "none"}
         """
 
+    /// Every sweep spec checked in under Tools/sweeps (the commands of RESULTS.md) reads and
+    /// resolves every run's flags through its task, confirmation runs at the first tuned value: a
+    /// spec with an unknown option or a value the task refuses fails here, not hours into a study.
+    @Test func everyCheckedInSpecResolves() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tools/sweeps")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.sorted()
+        #expect(files.count >= 10, "found only \(files) in \(folder.path)")
+        for file in files {
+            let path = folder.appendingPathComponent(file).path
+            let spec = try SweepSpec.parse(try Data(contentsOf: URL(fileURLWithPath: path)), path: path)
+            let selected = Dictionary(uniqueKeysWithValues: spec.tunedConfigurations.map { ($0, spec.tune?.values.first ?? "") })
+            let resolved = try spec.resolvedConfigs(path: path, selected: selected)
+            #expect(resolved.count == spec.runs.count, "\(file): \(resolved.count) of \(spec.runs.count) runs resolve")
+        }
+    }
+
     @Test func aTunedSpecLaysOutTuningRunsThenConfirmationRuns() throws {
         let spec = try SweepSpec.parse(Data(Self.tunedText.utf8), path: "t.json")
         #expect(spec.tune == SweepSpec.Tuning(flag: "--lambda", values: ["0.001", "0.1"], seeds: [0, 1], configurations: ["torus"]))
