@@ -227,12 +227,6 @@ public struct BlockSparseMatrix<S: BLASScalar>: Sendable, Equatable {
         }
     }
 
-    /// Runs `body` on `workspace` (aligned to a cache line), or on a temporary one.
-    @inline(__always)
-    package func withWorkspace<R>(_ workspace: UnsafeMutablePointer<S>?, _ body: (UnsafeMutablePointer<S>) -> R) -> R {
-        SparseSupport.withAlignedWorkspace(workspace, count: workspaceCount, body)
-    }
-
     /// Visits every stored row slice: `body(row, values of the row's slices, first block, block count)`.
     @inline(__always)
     func forEachRow(

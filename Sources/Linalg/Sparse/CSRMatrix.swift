@@ -155,11 +155,6 @@ public struct CSRMatrix<S: BLASScalar>: Sendable, Equatable {
         }
     }
 
-    /// Runs `body` on `workspace` (aligned to a cache line), or on a temporary one.
-    @inline(__always)
-    package func withWorkspace<R>(_ workspace: UnsafeMutablePointer<S>?, _ body: (UnsafeMutablePointer<S>) -> R) -> R {
-        SparseSupport.withAlignedWorkspace(workspace, count: workspaceCount, body)
-    }
 }
 
 /// The batch products run on the drivers shared with the block format (SparseTileDrivers.swift);

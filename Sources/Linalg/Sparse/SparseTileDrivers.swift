@@ -22,8 +22,8 @@ package protocol SparseTileKernels {
     /// Values stored (padding included): the multiply-adds of one sample's product, for the work split.
     var storedValueCount: Int { get }
 
-    /// Runs `body` on `workspace` (aligned; at least the format's `workspaceCount`), or on a temporary one.
-    func withWorkspace<R>(_ workspace: UnsafeMutablePointer<S>?, _ body: (UnsafeMutablePointer<S>) -> R) -> R
+    /// Scalars of workspace the products need (`withWorkspace`).
+    var workspaceCount: Int { get }
     /// `y = A x` (or `+=`), one sample: x `columns`, y `rows`.
     func multiply(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, accumulate: Bool)
     /// `y = A^T x` (or `+=`), one sample: x `rows`, y `columns`.
@@ -43,6 +43,13 @@ package protocol SparseTileKernels {
 }
 
 extension SparseTileKernels {
+    /// Runs `body` on `workspace` (at least `workspaceCount` scalars, aligned to a cache line
+    /// inside), or on a temporary one.
+    @inline(__always)
+    func withWorkspace<R>(_ workspace: UnsafeMutablePointer<S>?, _ body: (UnsafeMutablePointer<S>) -> R) -> R {
+        SparseSupport.withAlignedWorkspace(workspace, count: workspaceCount, body)
+    }
+
     /// Runs `body` on contiguous ranges of groups on the worker pool (`Parallel`): ranges of at
     /// least `SparseSupport.minimumChunkWork` multiply-adds at `width` lanes per stored value, so
     /// that small products stay on the calling thread.

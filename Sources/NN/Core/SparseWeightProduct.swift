@@ -366,7 +366,6 @@ final class SparseProductStorage<S: BLASScalar> {
     /// The compressed W (nil while the products run dense).
     var matrix: (any CompressedWeight<S>)?
     private(set) var workspace: UnsafeMutablePointer<S>?
-    private var workspaceCount = 0
 
     init(store: ObjectIdentifier, maskVersion: UInt64, valueVersion: UInt64, dense: Bool) {
         self.store = store
@@ -390,7 +389,6 @@ final class SparseProductStorage<S: BLASScalar> {
     func allocateWorkspace(_ count: Int) {
         workspace?.deallocate()
         workspace = .allocate(capacity: max(1, count))
-        workspaceCount = count
     }
 
     /// Re-gathers the values at the same pattern (in place: the storage holds the only reference).

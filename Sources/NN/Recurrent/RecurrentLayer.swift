@@ -137,8 +137,7 @@ extension RecurrentLayer {
     /// Stops with a message unless `product` multiplies by this layer's W_hh with its shape.
     func checkProduct(_ product: any RecurrentProduct) {
         precondition(
-            product.weightHH == weightHH && product.outputs == gateCount * hiddenSize
-                && product.hiddenSize == hiddenSize,
+            product.multiplies(weightHH, outputs: gateCount * hiddenSize, inputs: hiddenSize),
             "Recurrent product for slot \(product.weightHH.index) (\(product.outputs) x \(product.hiddenSize)) "
                 + "does not match the layer's W_hh (slot \(weightHH.index), \(gateCount * hiddenSize) x \(hiddenSize))")
     }
