@@ -100,20 +100,20 @@ public enum BackendCheck {
         let inputs: [(String, [Float])]
         let compared: [String]
         let tolerance: Double
-        let run: (ComputeBackend, [String: ComputeBuffer]) throws -> Void
+        let run: (any ComputeBackend<Float>, [String: ComputeBuffer<Float>]) throws -> Void
     }
 
     /// Runs every operation of `ComputeBackend` on `test` and on `reference` with the same
     /// inputs (drawn from `seed`) and compares the results. `progress` gets each result as it comes.
     public static func compare(
-        _ test: ComputeBackend, against reference: ComputeBackend, sizes: Sizes, seed: UInt64,
+        _ test: any ComputeBackend<Float>, against reference: any ComputeBackend<Float>, sizes: Sizes, seed: UInt64,
         progress: (OperationComparison) -> Void = { _ in }
     ) throws -> [OperationComparison] {
         var results = [OperationComparison]()
         for c in cases(sizes: sizes, seed: seed) {
             var outputs = [[[Float]]]()
             for backend in [test, reference] {
-                var buffers = [String: ComputeBuffer]()
+                var buffers = [String: ComputeBuffer<Float>]()
                 for (name, values) in c.inputs { buffers[name] = try backend.buffer(values) }
                 try c.run(backend, buffers)
                 outputs.append(
@@ -352,7 +352,7 @@ public enum BackendCheck {
     /// Times each shape on `backend`: `warmup` untimed products, then `repeats` timed ones
     /// between two synchronizations (wall clock).
     public static func timeGEMM(
-        _ backend: ComputeBackend, shapes: [GEMMShape], tf32: Bool, repeats: Int = 10, warmup: Int = 2,
+        _ backend: any ComputeBackend<Float>, shapes: [GEMMShape], tf32: Bool, repeats: Int = 10, warmup: Int = 2,
         seed: UInt64 = 7
     ) throws -> [GEMMTiming] {
         var rng = SeededGenerator(seed: seed)

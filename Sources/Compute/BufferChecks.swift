@@ -1,22 +1,23 @@
 // Argument checks shared by every backend, so that a bad size or a foreign buffer is an error
 // with a message, never a trap or an out-of-bounds access.
+import Linalg
 
 /// The checks one backend runs on the buffers and sizes an operation receives.
-struct BufferChecks {
+struct BufferChecks<Scalar: BLASScalar> {
     /// The identity that the backend's buffers carry.
     let owner: UInt
     /// The backend's name, for messages.
     let backend: String
 
     /// Throws unless `b` is memory of this backend.
-    func own(_ b: ComputeBuffer, _ name: String, _ op: String) throws {
+    func own(_ b: ComputeBuffer<Scalar>, _ name: String, _ op: String) throws {
         guard b.owner == owner else {
             throw ComputeError.invalidArgument("\(op): \(name) belongs to another backend than \(backend)")
         }
     }
 
     /// Throws unless `b` is this backend's and holds at least `count` elements.
-    func need(_ b: ComputeBuffer, _ name: String, count: Int, _ op: String) throws {
+    func need(_ b: ComputeBuffer<Scalar>, _ name: String, count: Int, _ op: String) throws {
         try own(b, name, op)
         guard b.count >= count else {
             throw ComputeError.invalidArgument("\(op): \(name) has \(b.count) elements, needs \(count)")
@@ -24,7 +25,7 @@ struct BufferChecks {
     }
 
     /// Throws unless `b` holds a row-major `rows x columns` matrix with leading dimension `ld`.
-    func matrix(_ b: ComputeBuffer, _ name: String, rows: Int, columns: Int, ld: Int, _ op: String) throws {
+    func matrix(_ b: ComputeBuffer<Scalar>, _ name: String, rows: Int, columns: Int, ld: Int, _ op: String) throws {
         try own(b, name, op)
         guard ld >= max(1, columns) else {
             throw ComputeError.invalidArgument("\(op): leading dimension of \(name) is \(ld), must be at least \(max(1, columns))")

@@ -1,18 +1,23 @@
-// The compute operations on the CPU: OpenBLAS (`Float.gemm`, axpy, scal) and the Linalg kernels that
-// the NN module's layers and optimizers and the Sparsity module's regularizer and pruner run too,
-// so each formula is written once for the CPU. The reference that the CUDA backend is checked against.
+// The compute operations on the CPU, in Scalar or Double: OpenBLAS (gemm, axpy, scal) and the Linalg
+// kernels that the NN module's layers and optimizers and the Sparsity module's regularizer and
+// pruner run too, so each formula is written once for the CPU. The reference that the CUDA backend
+// is checked against; in Double, the oracle of the gradient checks.
 import Linalg
 import RealModule
 
 /// `ComputeBackend` in host memory: buffers are host pointers, every operation runs at once on
-/// the calling thread (large GEMMs in blocks on the worker pool, `GEMMBlocks`).
-public final class CPUBackend: ComputeBackend {
-    public let name = "cpu"
-    private var allocations: [UnsafeMutablePointer<Float>] = []
-    private var checks: BufferChecks { BufferChecks(owner: UInt(bitPattern: ObjectIdentifier(self)), backend: name) }
+/// the calling thread (large GEMMs in blocks on the worker pool, `GEMMBlocks`). `CPUBackend()` is
+/// the Scalar backend; `CPUBackend<Double>()` runs the same kernels in Double.
+public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
+    public let name: String
+    private var allocations: [UnsafeMutablePointer<Scalar>] = []
+    private var checks: BufferChecks<Scalar> { BufferChecks(owner: UInt(bitPattern: ObjectIdentifier(self)), backend: name) }
 
     /// A backend with no memory yet.
-    public init() {}
+    public init() where Scalar == Float { name = "cpu" }
+
+    /// A backend with no memory yet, in `scalar`.
+    public init(_ scalar: Scalar.Type) { name = Scalar.self == Float.self ? "cpu" : "cpu (\(Scalar.self))" }
 
     deinit {
         for p in allocations { p.deallocate() }
@@ -20,41 +25,41 @@ public final class CPUBackend: ComputeBackend {
 
     /// The host pointer of a buffer of this backend.
     @inline(__always)
-    private func pointer(_ b: ComputeBuffer) -> UnsafeMutablePointer<Float> {
+    private func pointer(_ b: ComputeBuffer<Scalar>) -> UnsafeMutablePointer<Scalar> {
         // A buffer's address is never 0: every allocation has at least one element.
-        UnsafeMutablePointer<Float>(bitPattern: UInt(b.address)).unsafelyUnwrapped
+        UnsafeMutablePointer<Scalar>(bitPattern: UInt(b.address)).unsafelyUnwrapped
     }
 
     // MARK: Memory
 
-    public func allocate(count: Int) throws -> ComputeBuffer {
+    public func allocate(count: Int) throws -> ComputeBuffer<Scalar> {
         guard count >= 0, count <= Int.max / 8 else {
             throw ComputeError.invalidArgument("allocate: cannot allocate \(count) elements")
         }
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        let p = UnsafeMutablePointer<Scalar>.allocate(capacity: max(count, 1))
         p.initialize(repeating: 0, count: max(count, 1))
         allocations.append(p)
         return ComputeBuffer(owner: checks.owner, address: UInt64(UInt(bitPattern: p)), count: count)
     }
 
-    public func upload(_ source: UnsafeBufferPointer<Float>, to destination: ComputeBuffer) throws {
+    public func upload(_ source: UnsafeBufferPointer<Scalar>, to destination: ComputeBuffer<Scalar>) throws {
         try checks.need(destination, "destination", count: source.count, "upload")
         guard let base = source.baseAddress, source.count > 0 else { return }
         pointer(destination).update(from: base, count: source.count)
     }
 
-    public func download(_ source: ComputeBuffer, into destination: UnsafeMutableBufferPointer<Float>) throws {
+    public func download(_ source: ComputeBuffer<Scalar>, into destination: UnsafeMutableBufferPointer<Scalar>) throws {
         try checks.need(source, "source", count: destination.count, "download")
         guard let base = destination.baseAddress, destination.count > 0 else { return }
         base.update(from: pointer(source), count: destination.count)
     }
 
-    public func copy(_ source: ComputeBuffer, to destination: ComputeBuffer) throws {
+    public func copy(_ source: ComputeBuffer<Scalar>, to destination: ComputeBuffer<Scalar>) throws {
         try checks.copy(source, to: destination)
         pointer(destination).update(from: pointer(source), count: source.count)  // memmove semantics
     }
 
-    public func fill(_ buffer: ComputeBuffer, with value: Float) throws {
+    public func fill(_ buffer: ComputeBuffer<Scalar>, with value: Scalar) throws {
         try checks.own(buffer, "buffer", "fill")
         pointer(buffer).update(repeating: value, count: buffer.count)
     }
@@ -64,8 +69,8 @@ public final class CPUBackend: ComputeBackend {
     // MARK: Dense algebra
 
     public func gemm(
-        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
-        a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, beta: Float, c: ComputeBuffer, ldc: Int
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Scalar,
+        a: ComputeBuffer<Scalar>, lda: Int, b: ComputeBuffer<Scalar>, ldb: Int, beta: Scalar, c: ComputeBuffer<Scalar>, ldc: Int
     ) throws {
         try checks.gemm(transA, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
         guard m > 0 && n > 0 else { return }
@@ -74,39 +79,39 @@ public final class CPUBackend: ComputeBackend {
             for r in 0..<m { for j in 0..<n { pc[r * ldc + j] = beta == 0 ? 0 : beta * pc[r * ldc + j] } }
             return
         }
-        Float.gemm(
+        Scalar.gemm(
             transA, transB, m: m, n: n, k: k, alpha: alpha, a: pointer(a), lda: lda, b: pointer(b), ldb: ldb,
             beta: beta, c: pointer(c), ldc: ldc)
     }
 
-    public func addRowVector(_ y: ComputeBuffer, rows: Int, columns: Int, _ v: ComputeBuffer) throws {
+    public func addRowVector(_ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ v: ComputeBuffer<Scalar>) throws {
         _ = try checks.addRowVector(y, rows: rows, columns: columns, v)
         Kernels.addRowVector(pointer(y), rows: rows, columns: columns, pointer(v))
     }
 
-    public func addColumnSums(_ x: ComputeBuffer, rows: Int, columns: Int, into out: ComputeBuffer) throws {
+    public func addColumnSums(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into out: ComputeBuffer<Scalar>) throws {
         _ = try checks.addColumnSums(x, rows: rows, columns: columns, into: out)
         Kernels.addColumnSums(pointer(x), rows: rows, columns: columns, into: pointer(out))
     }
 
-    public func axpy(alpha: Float, _ x: ComputeBuffer, _ y: ComputeBuffer) throws {
+    public func axpy(alpha: Scalar, _ x: ComputeBuffer<Scalar>, _ y: ComputeBuffer<Scalar>) throws {
         try checks.axpy(x, y)
-        Float.axpy(n: x.count, alpha: alpha, x: pointer(x), incx: 1, y: pointer(y), incy: 1)
+        Scalar.axpy(n: x.count, alpha: alpha, x: pointer(x), incx: 1, y: pointer(y), incy: 1)
     }
 
-    public func scale(_ x: ComputeBuffer, by factor: Float) throws {
+    public func scale(_ x: ComputeBuffer<Scalar>, by factor: Scalar) throws {
         try checks.own(x, "x", "scale")
-        Float.scal(n: x.count, alpha: factor, x: pointer(x), incx: 1)
+        Scalar.scal(n: x.count, alpha: factor, x: pointer(x), incx: 1)
     }
 
-    public func multiplyByMask(_ x: ComputeBuffer, mask: ComputeBuffer) throws {
+    public func multiplyByMask(_ x: ComputeBuffer<Scalar>, mask: ComputeBuffer<Scalar>) throws {
         try checks.multiplyByMask(x, mask: mask)
         Kernels.multiplyInPlace(pointer(x), by: pointer(mask), count: x.count)
     }
 
     // MARK: Recurrent cells
 
-    public func elmanForward(_ activation: CellActivation, _ x: ComputeBuffer) throws {
+    public func elmanForward(_ activation: CellActivation, _ x: ComputeBuffer<Scalar>) throws {
         try checks.own(x, "x", "elmanForward")
         switch activation {
         case .relu: Kernels.reluInPlace(pointer(x), count: x.count)
@@ -115,8 +120,8 @@ public final class CPUBackend: ComputeBackend {
     }
 
     public func elmanBackward(
-        _ activation: CellActivation, output h: ComputeBuffer, gradient g: ComputeBuffer,
-        extra o: ComputeBuffer?, into d: ComputeBuffer
+        _ activation: CellActivation, output h: ComputeBuffer<Scalar>, gradient g: ComputeBuffer<Scalar>,
+        extra o: ComputeBuffer<Scalar>?, into d: ComputeBuffer<Scalar>
     ) throws {
         let n = try checks.elmanBackward(output: h, gradient: g, extra: o, into: d)
         let po = o.map { UnsafePointer(pointer($0)) }
@@ -127,7 +132,7 @@ public final class CPUBackend: ComputeBackend {
     }
 
     public func lstmForward(
-        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
+        gates: ComputeBuffer<Scalar>, cellPrevious: ComputeBuffer<Scalar>, cell: ComputeBuffer<Scalar>, hidden: ComputeBuffer<Scalar>,
         batch: Int, hiddenSize h: Int
     ) throws {
         _ = try checks.lstmForward(gates: gates, cellPrevious: cellPrevious, cell: cell, hidden: hidden, batch: batch, hiddenSize: h)
@@ -137,8 +142,8 @@ public final class CPUBackend: ComputeBackend {
     }
 
     public func lstmBackward(
-        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
-        dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize h: Int
+        gates: ComputeBuffer<Scalar>, cellPrevious: ComputeBuffer<Scalar>, cell: ComputeBuffer<Scalar>, dOutput: ComputeBuffer<Scalar>?,
+        dHidden: ComputeBuffer<Scalar>, dCell: ComputeBuffer<Scalar>, dGates: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
     ) throws {
         _ = try checks.lstmBackward(
             gates: gates, cellPrevious: cellPrevious, cell: cell, dOutput: dOutput, dHidden: dHidden,
@@ -150,8 +155,9 @@ public final class CPUBackend: ComputeBackend {
     }
 
     public func gruForward(
-        gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
-        recurrentN: ComputeBuffer, batch: Int, hiddenSize h: Int
+        gates: ComputeBuffer<Scalar>, recurrent: ComputeBuffer<Scalar>, hiddenPrevious: ComputeBuffer<Scalar>,
+        hidden: ComputeBuffer<Scalar>,
+        recurrentN: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
     ) throws {
         _ = try checks.gruForward(
             gates: gates, recurrent: recurrent, hiddenPrevious: hiddenPrevious, hidden: hidden,
@@ -162,8 +168,9 @@ public final class CPUBackend: ComputeBackend {
     }
 
     public func gruBackward(
-        gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
-        dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize h: Int
+        gates: ComputeBuffer<Scalar>, hiddenPrevious: ComputeBuffer<Scalar>, recurrentN: ComputeBuffer<Scalar>,
+        dOutput: ComputeBuffer<Scalar>?,
+        dHidden: ComputeBuffer<Scalar>, dPre: ComputeBuffer<Scalar>, dRecurrent: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
     ) throws {
         _ = try checks.gruBackward(
             gates: gates, hiddenPrevious: hiddenPrevious, recurrentN: recurrentN, dOutput: dOutput,
@@ -177,8 +184,8 @@ public final class CPUBackend: ComputeBackend {
     // MARK: Losses
 
     public func crossEntropyRows(
-        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
-        losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?
+        logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, scale: Scalar,
+        losses: ComputeBuffer<Scalar>, argmax: ComputeBuffer<Scalar>?, gradient: ComputeBuffer<Scalar>?
     ) throws {
         _ = try checks.crossEntropyRows(
             logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
@@ -188,28 +195,28 @@ public final class CPUBackend: ComputeBackend {
         for r in 0..<rows {
             let row = x + r * classes, drow = d.map { $0 + r * classes }
             let target = t[r]
-            if target >= 0, target < Float(classes), target.rounded(.towardZero) == target {
+            if target >= 0, target < Scalar(classes), target.rounded(.towardZero) == target {
                 let (loss, best) = Kernels.crossEntropyRow(row, count: classes, target: Int(target), gradient: drow, scale: scale)
-                l[r] = Float(loss)
-                am?[r] = Float(best)
+                l[r] = Scalar(loss)
+                am?[r] = Scalar(best)
             } else {
                 l[r] = .nan
                 drow?.update(repeating: .nan, count: classes)
-                am?[r] = Float(Kernels.argmax(row, count: classes))
+                am?[r] = Scalar(Kernels.argmax(row, count: classes))
             }
         }
     }
 
     public func softCrossEntropyRows(
-        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
-        losses: ComputeBuffer, gradient: ComputeBuffer?
+        logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, scale: Scalar,
+        losses: ComputeBuffer<Scalar>, gradient: ComputeBuffer<Scalar>?
     ) throws {
         _ = try checks.softCrossEntropyRows(
             logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
             gradient: gradient, int32Classes: false)
         let x = pointer(logits), p = pointer(targets), l = pointer(losses), d = gradient.map { pointer($0) }
         for r in 0..<rows {
-            l[r] = Float(
+            l[r] = Scalar(
                 Kernels.softCrossEntropyRow(
                     x + r * classes, p + r * classes, count: classes,
                     gradient: d.map { $0 + r * classes }, scale: scale))
@@ -218,26 +225,26 @@ public final class CPUBackend: ComputeBackend {
 
     // MARK: Reductions
 
-    public func sum(_ x: ComputeBuffer, into result: ComputeBuffer, accumulate: Bool) throws {
+    public func sum(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, accumulate: Bool) throws {
         try checks.reduction(x, into: result, "sum")
         let p = pointer(x)
         var s = 0.0
         for i in 0..<x.count { s += Double(p[i]) }
         let out = pointer(result)
-        out[0] = accumulate ? Float(Double(out[0]) + s) : Float(s)
+        out[0] = accumulate ? Scalar(Double(out[0]) + s) : Scalar(s)
     }
 
-    public func sumOfSquares(_ x: ComputeBuffer, into result: ComputeBuffer, accumulate: Bool) throws {
+    public func sumOfSquares(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, accumulate: Bool) throws {
         try checks.reduction(x, into: result, "sumOfSquares")
         let s = Kernels.sumOfSquares(UnsafePointer(pointer(x)), count: x.count)
         let out = pointer(result)
-        out[0] = accumulate ? Float(Double(out[0]) + s) : Float(s)
+        out[0] = accumulate ? Scalar(Double(out[0]) + s) : Scalar(s)
     }
 
     // MARK: Optimizers
 
     public func sgdStep(
-        parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
+        parameters: ComputeBuffer<Scalar>, gradients: ComputeBuffer<Scalar>, momentumBuffer: ComputeBuffer<Scalar>?,
         settings: SGDSettings, firstStep: Bool
     ) throws {
         let (n, momentum) = try checks.sgdStep(
@@ -245,20 +252,20 @@ public final class CPUBackend: ComputeBackend {
             settings: settings)
         Kernels.sgdUpdate(
             parameters: pointer(parameters), gradients: pointer(gradients), momentumBuffer: momentum.map { pointer($0) },
-            count: n, learningRate: Float(settings.learningRate), weightDecay: Float(settings.weightDecay),
-            momentum: Float(settings.momentum), oneMinusDampening: Float(1 - settings.dampening),
+            count: n, learningRate: Scalar(settings.learningRate), weightDecay: Scalar(settings.weightDecay),
+            momentum: Scalar(settings.momentum), oneMinusDampening: Scalar(1 - settings.dampening),
             nesterov: settings.nesterov, firstStep: firstStep)
     }
 
     public func adamStep(
-        parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
-        secondMoment: ComputeBuffer, settings: AdamSettings, step: Int
+        parameters: ComputeBuffer<Scalar>, gradients: ComputeBuffer<Scalar>, firstMoment: ComputeBuffer<Scalar>,
+        secondMoment: ComputeBuffer<Scalar>, settings: AdamSettings, step: Int
     ) throws {
         let n = try checks.adamStep(
             parameters: parameters, gradients: gradients, firstMoment: firstMoment,
             secondMoment: secondMoment, step: step)
-        let k = settings.constants(step: step)
-        Float.adamUpdate(
+        let k = settings.constants(step: step, as: Scalar.self)
+        Scalar.adamUpdate(
             parameters: pointer(parameters), gradients: pointer(gradients), firstMoments: pointer(firstMoment),
             secondMoments: pointer(secondMoment), count: n, l2: k.l2, b1: k.b1, b2: k.b2, c1: k.c1, c2: k.c2,
             stepSize: k.stepSize, bc2Root: k.bc2Root, eps: k.eps, decay: k.decay)
@@ -267,8 +274,8 @@ public final class CPUBackend: ComputeBackend {
     // MARK: Moduli regularization and pruning
 
     public func moduliPenalty(
-        weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize h: Int,
-        lambda: Float, power: Int, value: ComputeBuffer, accumulate: Bool, gradient: ComputeBuffer?
+        weights: ComputeBuffer<Scalar>, coefficients: ComputeBuffer<Scalar>, gates: Int, hiddenSize h: Int,
+        lambda: Scalar, power: Int, value: ComputeBuffer<Scalar>, accumulate: Bool, gradient: ComputeBuffer<Scalar>?
     ) throws {
         let (hh, count) = try checks.moduliPenalty(
             weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h,
@@ -285,19 +292,26 @@ public final class CPUBackend: ComputeBackend {
             }
         }
         let out = pointer(value)
-        out[0] = accumulate ? Float(Double(out[0]) + scale * s) : Float(scale * s)
+        out[0] = accumulate ? Scalar(Double(out[0]) + scale * s) : Scalar(scale * s)
     }
 
-    public func kthSmallestMagnitude(of tensors: [ComputeBuffer], k: Int) throws -> Float {
+    public func kthSmallestMagnitude(of tensors: [ComputeBuffer<Scalar>], k: Int) throws -> Scalar {
         let total = try checks.kthSmallestMagnitude(of: tensors, k: k)
-        // |w| as bit patterns: for non-negative floats (and NaN after infinity) their order is the
-        // order of the unsigned integers, the same order the CUDA radix select uses.
-        var bits = [UInt32]()
+        // |w| as bit patterns (exponent and significand, the sign dropped): for non-negative floats
+        // (and NaN after infinity) their order is the order of the unsigned integers, the same
+        // order the CUDA radix select uses.
+        let significandBits = UInt64(Scalar.significandBitCount)
+        var bits = [UInt64]()
         bits.reserveCapacity(total)
         for t in tensors {
             let p = pointer(t)
-            for i in 0..<t.count { bits.append(p[i].bitPattern & 0x7fff_ffff) }
+            for i in 0..<t.count {
+                bits.append(UInt64(p[i].exponentBitPattern) << significandBits | UInt64(p[i].significandBitPattern))
+            }
         }
-        return Float(bitPattern: OrderStatistics.select(&bits, k - 1))
+        let selected = OrderStatistics.select(&bits, k - 1)
+        return Scalar(
+            sign: .plus, exponentBitPattern: Scalar.RawExponent(selected >> significandBits),
+            significandBitPattern: Scalar.RawSignificand(selected & (1 << significandBits - 1)))
     }
 }

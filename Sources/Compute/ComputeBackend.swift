@@ -1,5 +1,5 @@
-// The small set of Float operations of a training step, behind one protocol, so that the CPU
-// (OpenBLAS) and a GPU (CUDA) implement the same set; `moduli-gpu-check` and the tests run them (the
+// The small set of operations of a training step, behind one protocol generic over the scalar, so
+// that the CPU (OpenBLAS; Float and Double) and a GPU (CUDA; Float) implement the same set; `moduli-gpu-check` and the tests run them (the
 // trainer and the layers do not call these operations yet; on the CPU both run the same Linalg
 // kernels). Formulas follow PyTorch: torch.nn.RNN/LSTM/GRU, CrossEntropyLoss, torch.optim.SGD/Adam/AdamW;
 // the penalty is docs/method.md section 2, the pruning threshold section 3.
@@ -62,24 +62,24 @@ public struct AdamSettings: Sendable, Equatable {
         AdamSettings(learningRate: learningRate, weightDecay: weightDecay, decoupled: true)
     }
 
-    /// The Float constants of step `t` (1-based), formed in Double and rounded once, as the NN
-    /// module's `Adam` does: `(l2, decay, b1, b2, c1 = 1 - b1, c2 = 1 - b2, stepSize = lr / (1 - b1^t),
-    /// bc2Root = sqrt(1 - b2^t), eps)`.
-    public func constants(step t: Int) -> AdamConstants {
+    /// The constants of step `t` (1-based) in the scalar `S`, formed in Double and rounded once, as
+    /// the NN module's `Adam` does: `(l2, decay, b1, b2, c1 = 1 - b1, c2 = 1 - b2, stepSize = lr /
+    /// (1 - b1^t), bc2Root = sqrt(1 - b2^t), eps)`.
+    public func constants<S: BLASScalar>(step t: Int, as: S.Type = S.self) -> AdamConstants<S> {
         let bc1 = 1 - Double.pow(beta1, t), bc2 = 1 - Double.pow(beta2, t)
         return AdamConstants(
-            l2: decoupled ? 0 : Float(weightDecay), decay: decoupled ? Float(1 - learningRate * weightDecay) : 1,
-            b1: Float(beta1), b2: Float(beta2), c1: Float(1 - beta1), c2: Float(1 - beta2),
-            stepSize: Float(learningRate / bc1), bc2Root: Float(bc2.squareRoot()), eps: Float(epsilon))
+            l2: decoupled ? 0 : S(weightDecay), decay: decoupled ? S(1 - learningRate * weightDecay) : 1,
+            b1: S(beta1), b2: S(beta2), c1: S(1 - beta1), c2: S(1 - beta2),
+            stepSize: S(learningRate / bc1), bc2Root: S(bc2.squareRoot()), eps: S(epsilon))
     }
 }
 
-/// The Float constants of one Adam step (see `AdamSettings.constants(step:)`).
-public struct AdamConstants: Sendable, Equatable {
-    public var l2, decay, b1, b2, c1, c2, stepSize, bc2Root, eps: Float
+/// The constants of one Adam step in one scalar type (see `AdamSettings.constants(step:as:)`).
+public struct AdamConstants<S: BLASScalar>: Sendable, Equatable {
+    public var l2, decay, b1, b2, c1, c2, stepSize, bc2Root, eps: S
 }
 
-/// A set of Float operations on buffers in one backend's memory.
+/// A set of operations on buffers of one scalar type in one backend's memory.
 ///
 /// Conventions: matrices are row-major; `B` batch, `H` hidden units, `G` gate blocks; the LSTM
 /// gate order is i, f, g, o and the GRU order r, z, n (PyTorch's). Results that are sums over
@@ -88,22 +88,26 @@ public struct AdamConstants: Sendable, Equatable {
 /// device; `download` and `synchronize()` wait for all earlier work. Every operation checks its
 /// arguments and throws `ComputeError.invalidArgument` instead of trapping; a device error is
 /// thrown by the call that sees it.
-public protocol ComputeBackend: AnyObject {
+public protocol ComputeBackend<Scalar>: AnyObject {
+    /// The element type of every buffer and operation: Float on every backend, Double on the CPU
+    /// (where the layers' gradient checks run).
+    associatedtype Scalar: BLASScalar
+
     /// A short name for reports ("cpu", "cuda:0 NVIDIA H200").
     var name: String { get }
 
     // MARK: Memory
 
     /// `count` elements of fresh memory, alive as long as the backend (contents unspecified).
-    func allocate(count: Int) throws -> ComputeBuffer
+    func allocate(count: Int) throws -> ComputeBuffer<Scalar>
     /// Copies `source.count` host values into the first elements of `destination`.
-    func upload(_ source: UnsafeBufferPointer<Float>, to destination: ComputeBuffer) throws
+    func upload(_ source: UnsafeBufferPointer<Scalar>, to destination: ComputeBuffer<Scalar>) throws
     /// Copies the first `destination.count` elements of `source` to the host (waits for earlier work).
-    func download(_ source: ComputeBuffer, into destination: UnsafeMutableBufferPointer<Float>) throws
+    func download(_ source: ComputeBuffer<Scalar>, into destination: UnsafeMutableBufferPointer<Scalar>) throws
     /// Copies all of `source` into the first elements of `destination`.
-    func copy(_ source: ComputeBuffer, to destination: ComputeBuffer) throws
+    func copy(_ source: ComputeBuffer<Scalar>, to destination: ComputeBuffer<Scalar>) throws
     /// Sets every element of `buffer` to `value`.
-    func fill(_ buffer: ComputeBuffer, with value: Float) throws
+    func fill(_ buffer: ComputeBuffer<Scalar>, with value: Scalar) throws
     /// Waits until all earlier operations have finished.
     func synchronize() throws
 
@@ -112,78 +116,80 @@ public protocol ComputeBackend: AnyObject {
     /// `C = alpha op(A) op(B) + beta C`, op(A) `m x k`, op(B) `k x n`, C `m x n`, row-major with
     /// leading dimensions `lda`, `ldb`, `ldc` (elements between rows as stored).
     func gemm(
-        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
-        a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, beta: Float, c: ComputeBuffer, ldc: Int) throws
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Scalar,
+        a: ComputeBuffer<Scalar>, lda: Int, b: ComputeBuffer<Scalar>, ldb: Int, beta: Scalar, c: ComputeBuffer<Scalar>, ldc: Int) throws
     /// `y[r, :] += v` for every row r of the `rows x columns` matrix y (a bias).
-    func addRowVector(_ y: ComputeBuffer, rows: Int, columns: Int, _ v: ComputeBuffer) throws
+    func addRowVector(_ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ v: ComputeBuffer<Scalar>) throws
     /// `out[c] += sum_r x[r, c]` (a bias gradient).
-    func addColumnSums(_ x: ComputeBuffer, rows: Int, columns: Int, into out: ComputeBuffer) throws
+    func addColumnSums(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into out: ComputeBuffer<Scalar>) throws
     /// `y += alpha x` over `x.count` elements.
-    func axpy(alpha: Float, _ x: ComputeBuffer, _ y: ComputeBuffer) throws
+    func axpy(alpha: Scalar, _ x: ComputeBuffer<Scalar>, _ y: ComputeBuffer<Scalar>) throws
     /// `x *= factor` (gradient clipping).
-    func scale(_ x: ComputeBuffer, by factor: Float) throws
+    func scale(_ x: ComputeBuffer<Scalar>, by factor: Scalar) throws
     /// `x *= mask` elementwise, mask entries 0 or 1 (pruned weights, their gradients and moments).
-    func multiplyByMask(_ x: ComputeBuffer, mask: ComputeBuffer) throws
+    func multiplyByMask(_ x: ComputeBuffer<Scalar>, mask: ComputeBuffer<Scalar>) throws
 
     // MARK: Recurrent cells (elementwise steps; the products go through gemm)
 
     /// The Elman step's activation in place: `x = act(x)`, x the pre-activation
     /// `W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`.
-    func elmanForward(_ activation: CellActivation, _ x: ComputeBuffer) throws
+    func elmanForward(_ activation: CellActivation, _ x: ComputeBuffer<Scalar>) throws
     /// The Elman step's backward: `d = act'(h) (g + o)` (or `act'(h) g` without o), h the step's output.
     func elmanBackward(
-        _ activation: CellActivation, output h: ComputeBuffer, gradient g: ComputeBuffer,
-        extra o: ComputeBuffer?, into d: ComputeBuffer) throws
+        _ activation: CellActivation, output h: ComputeBuffer<Scalar>, gradient g: ComputeBuffer<Scalar>,
+        extra o: ComputeBuffer<Scalar>?, into d: ComputeBuffer<Scalar>) throws
     /// The LSTM step: `gates` (B x 4H) holds the pre-activations a and is overwritten with
     /// [σ(a_i) σ(a_f) tanh(a_g) σ(a_o)]; `c = f c_prev + i g`, `h = o tanh(c)` (B x H each).
     func lstmForward(
-        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
+        gates: ComputeBuffer<Scalar>, cellPrevious: ComputeBuffer<Scalar>, cell: ComputeBuffer<Scalar>, hidden: ComputeBuffer<Scalar>,
         batch: Int, hiddenSize: Int) throws
     /// The LSTM step's backward, with `dhT = dHidden + dOutput` (dOutput may be nil):
     /// `dc = dCell + dhT o (1 - tanh²c)`; writes the pre-activation gradients
     /// `dGates = [dc g i(1-i), dc c_prev f(1-f), dc i (1-g²), dhT tanh(c) o(1-o)]` and
     /// `dCell = dc f` (the carry to step t-1). `dHidden` is only read.
     func lstmBackward(
-        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
-        dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize: Int) throws
+        gates: ComputeBuffer<Scalar>, cellPrevious: ComputeBuffer<Scalar>, cell: ComputeBuffer<Scalar>, dOutput: ComputeBuffer<Scalar>?,
+        dHidden: ComputeBuffer<Scalar>, dCell: ComputeBuffer<Scalar>, dGates: ComputeBuffer<Scalar>, batch: Int, hiddenSize: Int) throws
     /// The GRU step: `gates` (B x 3H) holds the input side `W_i x + b_i` and is overwritten with
     /// [r z n]; `recurrent` (B x 3H) is `W_hh h_prev + b_hh`. `r = σ(a_r + q_r)`,
     /// `z = σ(a_z + q_z)`, `n = tanh(a_n + r q_n)`, `h = (1 - z) n + z h_prev`; `recurrentN`
     /// (B x H) keeps q_n for the backward step.
     func gruForward(
-        gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
-        recurrentN: ComputeBuffer, batch: Int, hiddenSize: Int) throws
+        gates: ComputeBuffer<Scalar>, recurrent: ComputeBuffer<Scalar>, hiddenPrevious: ComputeBuffer<Scalar>,
+        hidden: ComputeBuffer<Scalar>,
+        recurrentN: ComputeBuffer<Scalar>, batch: Int, hiddenSize: Int) throws
     /// The GRU step's backward, with `dhT = dHidden + dOutput`: `da_n = dhT (1-z)(1-n²)`,
     /// `da_z = dhT (h_prev - n) z(1-z)`, `da_r = da_n q_n r(1-r)`; writes `dPre = [da_r da_z da_n]`,
     /// `dRecurrent = [da_r da_z da_n r]` and `dHidden = dhT z` (the direct carry to step t-1,
     /// to which the caller adds `dRecurrent W_hh`).
     func gruBackward(
-        gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
-        dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize: Int) throws
+        gates: ComputeBuffer<Scalar>, hiddenPrevious: ComputeBuffer<Scalar>, recurrentN: ComputeBuffer<Scalar>,
+        dOutput: ComputeBuffer<Scalar>?,
+        dHidden: ComputeBuffer<Scalar>, dPre: ComputeBuffer<Scalar>, dRecurrent: ComputeBuffer<Scalar>, batch: Int, hiddenSize: Int) throws
 
     // MARK: Losses
 
     /// Cross-entropy of each row of `logits` (rows x classes) against the class index in
-    /// `targets[r]` (stored as Float, exact below 2^24): `losses[r] = logsumexp(x_r) - x_r[t]`,
-    /// `argmax[r]` the first largest logit's index (as Float), and, when given,
+    /// `targets[r]` (stored as a scalar, exact below 2^24 in Float): `losses[r] = logsumexp(x_r) - x_r[t]`,
+    /// `argmax[r]` the first largest logit's index (as a scalar), and, when given,
     /// `gradient = scale (softmax(x) - onehot(t))`. A target that is not an index in
     /// `0 ..< classes` gives a NaN loss and a NaN gradient row.
     func crossEntropyRows(
-        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
-        losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?) throws
+        logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, scale: Scalar,
+        losses: ComputeBuffer<Scalar>, argmax: ComputeBuffer<Scalar>?, gradient: ComputeBuffer<Scalar>?) throws
     /// Cross-entropy of each row of `logits` against soft targets p (rows x classes):
     /// `losses[r] = -sum_c p[c] log softmax(x)[c]` and, when given,
     /// `gradient = scale (sum_c p[c] softmax(x) - p)`.
     func softCrossEntropyRows(
-        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
-        losses: ComputeBuffer, gradient: ComputeBuffer?) throws
+        logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, scale: Scalar,
+        losses: ComputeBuffer<Scalar>, gradient: ComputeBuffer<Scalar>?) throws
 
     // MARK: Reductions
 
     /// `result[0] = sum_i x_i` (or `+=` with `accumulate`), accumulated in Double.
-    func sum(_ x: ComputeBuffer, into result: ComputeBuffer, accumulate: Bool) throws
+    func sum(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, accumulate: Bool) throws
     /// `result[0] = sum_i x_i^2` (or `+=` with `accumulate`), accumulated in Double.
-    func sumOfSquares(_ x: ComputeBuffer, into result: ComputeBuffer, accumulate: Bool) throws
+    func sumOfSquares(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, accumulate: Bool) throws
 
     // MARK: Optimizers
 
@@ -191,14 +197,14 @@ public protocol ComputeBackend: AnyObject {
     /// `g' = g + wd p`; with momentum `buf = first ? g' : mu buf + (1 - dampening) g'` and
     /// `p -= lr (nesterov ? g' + mu buf : buf)`; without, `p -= lr g'`.
     func sgdStep(
-        parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
+        parameters: ComputeBuffer<Scalar>, gradients: ComputeBuffer<Scalar>, momentumBuffer: ComputeBuffer<Scalar>?,
         settings: SGDSettings, firstStep: Bool) throws
     /// One Adam/AdamW step `t` (1-based) over `parameters.count` entries with the constants of
     /// `AdamSettings.constants(step:)`: `g' = g + l2 p`, `m = b1 m + c1 g'`, `v = b2 v + c2 g'^2`,
     /// `p = p decay - stepSize m / (sqrt(v) / bc2Root + eps)`.
     func adamStep(
-        parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
-        secondMoment: ComputeBuffer, settings: AdamSettings, step: Int) throws
+        parameters: ComputeBuffer<Scalar>, gradients: ComputeBuffer<Scalar>, firstMoment: ComputeBuffer<Scalar>,
+        secondMoment: ComputeBuffer<Scalar>, settings: AdamSettings, step: Int) throws
 
     // MARK: Moduli regularization and pruning
 
@@ -210,36 +216,36 @@ public protocol ComputeBackend: AnyObject {
     /// Elman layer (G = 1) this is the paper's `lambda * mean(R |W|^p)`; for G > 1 the mean runs
     /// over all G H H entries (docs/decisions.md, 12).
     func moduliPenalty(
-        weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize: Int,
-        lambda: Float, power: Int, value: ComputeBuffer, accumulate: Bool, gradient: ComputeBuffer?) throws
+        weights: ComputeBuffer<Scalar>, coefficients: ComputeBuffer<Scalar>, gates: Int, hiddenSize: Int,
+        lambda: Scalar, power: Int, value: ComputeBuffer<Scalar>, accumulate: Bool, gradient: ComputeBuffer<Scalar>?) throws
     /// The k-th smallest magnitude |w| (k counted from 1) over all elements of the pooled
     /// `tensors`: the global magnitude-pruning threshold. Zeros count (already pruned entries);
     /// NaN magnitudes sort after every number.
-    func kthSmallestMagnitude(of tensors: [ComputeBuffer], k: Int) throws -> Float
+    func kthSmallestMagnitude(of tensors: [ComputeBuffer<Scalar>], k: Int) throws -> Scalar
 }
 
 extension ComputeBackend {
     /// Copies host values into `destination`.
-    public func upload(_ values: [Float], to destination: ComputeBuffer) throws {
+    public func upload(_ values: [Scalar], to destination: ComputeBuffer<Scalar>) throws {
         try values.withUnsafeBufferPointer { try upload($0, to: destination) }
     }
 
     /// A fresh buffer holding `values`.
-    public func buffer(_ values: [Float]) throws -> ComputeBuffer {
+    public func buffer(_ values: [Scalar]) throws -> ComputeBuffer<Scalar> {
         let b = try allocate(count: values.count)
         try upload(values, to: b)
         return b
     }
 
     /// The elements of `source`, as an array (allocates: for tests and reports, not per step).
-    public func download(_ source: ComputeBuffer) throws -> [Float] {
-        var out = [Float](repeating: 0, count: source.count)
+    public func download(_ source: ComputeBuffer<Scalar>) throws -> [Scalar] {
+        var out = [Scalar](repeating: 0, count: source.count)
         try out.withUnsafeMutableBufferPointer { try download(source, into: $0) }
         return out
     }
 
     /// A workspace of `count` elements (one allocation, see `Workspace`).
-    public func makeWorkspace(count: Int) throws -> Workspace {
+    public func makeWorkspace(count: Int) throws -> Workspace<Scalar> {
         Workspace(storage: try allocate(count: count))
     }
 }

@@ -1,19 +1,20 @@
-// Buffers of Float in a compute backend's memory (host memory for the CPU backend, device memory
+// Buffers of one scalar type in a compute backend's memory (host memory for the CPU backend, device memory
 // for CUDA), and a workspace that carves per-step scratch out of one buffer allocated up front.
+import Linalg
 
-/// A range of `count` Float elements in the memory of one `ComputeBackend`.
+/// A range of `count` elements of type `Scalar` in the memory of one `ComputeBackend`.
 ///
 /// A buffer is a handle: it names memory the backend allocated (`ComputeBackend.allocate(count:)`)
 /// or a slice of it, and stays valid as long as that backend lives. Element `i` lives at byte
-/// `address + 4 * i` of the backend's address space (a host pointer for `CPUBackend`, a
+/// `address + i * MemoryLayout<Scalar>.stride` of the backend's address space (a host pointer for `CPUBackend`, a
 /// `CUdeviceptr` for `CUDABackend`). Every operation checks that its buffers belong to the backend
 /// it runs on and are large enough, and throws `ComputeError.invalidArgument` otherwise.
-public struct ComputeBuffer: Sendable, Hashable, CustomStringConvertible {
+public struct ComputeBuffer<Scalar: BLASScalar>: Sendable, Hashable, CustomStringConvertible {
     /// The identity of the backend that owns the memory.
     public let owner: UInt
     /// The address of element 0 in the owner's address space.
     public let address: UInt64
-    /// Number of Float elements.
+    /// Number of elements.
     public let count: Int
 
     /// A buffer handle; backends make these, callers slice them.
@@ -24,16 +25,16 @@ public struct ComputeBuffer: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Elements `start ..< start + count` of this buffer. Throws when the range is not inside it.
-    public func slice(from start: Int, count: Int) throws -> ComputeBuffer {
+    public func slice(from start: Int, count: Int) throws -> ComputeBuffer<Scalar> {
         guard start >= 0, count >= 0, start <= self.count, count <= self.count - start else {
             throw ComputeError.invalidArgument(
                 "slice \(start) ..< \(start) + \(count) is outside a buffer of \(self.count) elements")
         }
-        return ComputeBuffer(owner: owner, address: address + UInt64(start) * 4, count: count)
+        return ComputeBuffer(owner: owner, address: address + UInt64(start) * UInt64(MemoryLayout<Scalar>.stride), count: count)
     }
 
     /// Rows `row ..< row + rowCount` of a row-major matrix with `columns` columns stored here.
-    public func rows(_ row: Int, count rowCount: Int, columns: Int) throws -> ComputeBuffer {
+    public func rows(_ row: Int, count rowCount: Int, columns: Int) throws -> ComputeBuffer<Scalar> {
         guard columns >= 0, row >= 0, rowCount >= 0, row.multipliedReportingOverflow(by: columns).overflow == false,
             rowCount.multipliedReportingOverflow(by: columns).overflow == false
         else {
@@ -42,32 +43,32 @@ public struct ComputeBuffer: Sendable, Hashable, CustomStringConvertible {
         return try slice(from: row * columns, count: rowCount * columns)
     }
 
-    public var description: String { "ComputeBuffer(\(count) floats at 0x\(String(address, radix: 16)))" }
+    public var description: String { "ComputeBuffer<\(Scalar.self)>(\(count) at 0x\(String(address, radix: 16)))" }
 }
 
 /// A bump allocator over one buffer: per-step scratch is taken from it and handed back all at
 /// once with `reset()`, so a training step allocates no memory.
 ///
-/// Every piece starts at a multiple of 64 elements (256 bytes), the alignment of `cuMemAlloc`,
+/// Every piece starts at a multiple of 64 elements (256 bytes or more), the alignment of `cuMemAlloc`,
 /// so that kernels read whole memory transactions.
-public struct Workspace: Sendable {
+public struct Workspace<Scalar: BLASScalar>: Sendable {
     /// The memory the pieces are taken from.
-    public let storage: ComputeBuffer
+    public let storage: ComputeBuffer<Scalar>
     /// Elements handed out since the last `reset()`, alignment padding included.
     public private(set) var used = 0
     /// The largest `used` seen: the size a workspace for the same work needs.
     public private(set) var highWater = 0
 
     /// A workspace over `storage` (typically one `allocate(count:)` made when the model is built).
-    public init(storage: ComputeBuffer) {
+    public init(storage: ComputeBuffer<Scalar>) {
         self.storage = storage
     }
 
     /// The element alignment of every piece.
-    public static let alignment = 64
+    public static var alignment: Int { 64 }
 
     /// The next `count` elements. Throws when the workspace is too small, naming the size needed.
-    public mutating func take(_ count: Int) throws -> ComputeBuffer {
+    public mutating func take(_ count: Int) throws -> ComputeBuffer<Scalar> {
         let start = (used + Workspace.alignment - 1) / Workspace.alignment * Workspace.alignment
         guard count >= 0, start <= storage.count, count <= storage.count - start else {
             throw ComputeError.invalidArgument(

@@ -7,7 +7,7 @@ extension BufferChecks {
     // MARK: Memory
 
     /// `copy`: `source` is this backend's and `destination` holds at least as many elements.
-    func copy(_ source: ComputeBuffer, to destination: ComputeBuffer) throws {
+    func copy(_ source: ComputeBuffer<Scalar>, to destination: ComputeBuffer<Scalar>) throws {
         try own(source, "source", "copy")
         try need(destination, "destination", count: source.count, "copy")
     }
@@ -18,7 +18,7 @@ extension BufferChecks {
     /// BLAS argument, and A, B and C large enough for their (transposed) shapes.
     func gemm(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
-        a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, c: ComputeBuffer, ldc: Int
+        a: ComputeBuffer<Scalar>, lda: Int, b: ComputeBuffer<Scalar>, ldb: Int, c: ComputeBuffer<Scalar>, ldc: Int
     ) throws {
         let op = "gemm"
         _ = try sizes(op, ("m", m), ("n", n), ("k", k))
@@ -29,7 +29,7 @@ extension BufferChecks {
     }
 
     /// `addRowVector`: `y` holds `rows x columns`, `v` holds `columns`. Returns `rows * columns`.
-    func addRowVector(_ y: ComputeBuffer, rows: Int, columns: Int, _ v: ComputeBuffer) throws -> Int {
+    func addRowVector(_ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ v: ComputeBuffer<Scalar>) throws -> Int {
         let count = try sizes("addRowVector", ("rows", rows), ("columns", columns))
         try need(y, "y", count: count, "addRowVector")
         try need(v, "v", count: columns, "addRowVector")
@@ -37,7 +37,7 @@ extension BufferChecks {
     }
 
     /// `addColumnSums`: `x` holds `rows x columns`, `out` holds `columns`. Returns `rows * columns`.
-    func addColumnSums(_ x: ComputeBuffer, rows: Int, columns: Int, into out: ComputeBuffer) throws -> Int {
+    func addColumnSums(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into out: ComputeBuffer<Scalar>) throws -> Int {
         let count = try sizes("addColumnSums", ("rows", rows), ("columns", columns))
         try need(x, "x", count: count, "addColumnSums")
         try need(out, "out", count: columns, "addColumnSums")
@@ -45,13 +45,13 @@ extension BufferChecks {
     }
 
     /// `axpy`: `x` is this backend's and `y` holds at least as many elements.
-    func axpy(_ x: ComputeBuffer, _ y: ComputeBuffer) throws {
+    func axpy(_ x: ComputeBuffer<Scalar>, _ y: ComputeBuffer<Scalar>) throws {
         try own(x, "x", "axpy")
         try need(y, "y", count: x.count, "axpy")
     }
 
     /// `multiplyByMask`: `x` is this backend's and `mask` holds at least as many elements.
-    func multiplyByMask(_ x: ComputeBuffer, mask: ComputeBuffer) throws {
+    func multiplyByMask(_ x: ComputeBuffer<Scalar>, mask: ComputeBuffer<Scalar>) throws {
         try own(x, "x", "multiplyByMask")
         try need(mask, "mask", count: x.count, "multiplyByMask")
     }
@@ -61,8 +61,8 @@ extension BufferChecks {
     /// `elmanBackward`: `gradient`, `extra` (when given) and `result` hold as many elements as
     /// `output`. Returns that count.
     func elmanBackward(
-        output h: ComputeBuffer, gradient g: ComputeBuffer, extra o: ComputeBuffer?,
-        into d: ComputeBuffer
+        output h: ComputeBuffer<Scalar>, gradient g: ComputeBuffer<Scalar>, extra o: ComputeBuffer<Scalar>?,
+        into d: ComputeBuffer<Scalar>
     ) throws -> Int {
         let op = "elmanBackward", n = h.count
         try own(h, "output", op)
@@ -77,8 +77,8 @@ extension BufferChecks {
     /// `rowBuffers` and `dOutput` (when given) `bh`, checked in that order. Returns
     /// `bh = batch * hiddenSize`.
     private func gateStep(
-        _ op: String, batch: Int, hiddenSize h: Int, gates: Int, gateBuffers: [(ComputeBuffer, String)],
-        rowBuffers: [(ComputeBuffer, String)], dOutput: ComputeBuffer? = nil
+        _ op: String, batch: Int, hiddenSize h: Int, gates: Int, gateBuffers: [(ComputeBuffer<Scalar>, String)],
+        rowBuffers: [(ComputeBuffer<Scalar>, String)], dOutput: ComputeBuffer<Scalar>? = nil
     ) throws -> Int {
         let bh = try sizes(op, ("batch", batch), ("hiddenSize", h))
         _ = try sizes(op, ("batch x hidden", bh), ("gates", gates))
@@ -91,7 +91,7 @@ extension BufferChecks {
     /// `lstmForward`: `gates` holds `4 bh`, the cell and hidden buffers `bh`
     /// (`bh = batch * hiddenSize`, returned).
     func lstmForward(
-        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
+        gates: ComputeBuffer<Scalar>, cellPrevious: ComputeBuffer<Scalar>, cell: ComputeBuffer<Scalar>, hidden: ComputeBuffer<Scalar>,
         batch: Int, hiddenSize h: Int
     ) throws -> Int {
         try gateStep(
@@ -102,8 +102,8 @@ extension BufferChecks {
     /// `lstmBackward`: `gates` and `dGates` hold `4 bh`, the cell, hidden and (when given) output
     /// gradients `bh` (`bh = batch * hiddenSize`, returned).
     func lstmBackward(
-        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
-        dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize h: Int
+        gates: ComputeBuffer<Scalar>, cellPrevious: ComputeBuffer<Scalar>, cell: ComputeBuffer<Scalar>, dOutput: ComputeBuffer<Scalar>?,
+        dHidden: ComputeBuffer<Scalar>, dCell: ComputeBuffer<Scalar>, dGates: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
     ) throws -> Int {
         try gateStep(
             "lstmBackward", batch: batch, hiddenSize: h, gates: 4, gateBuffers: [(gates, "gates"), (dGates, "dGates")],
@@ -114,8 +114,9 @@ extension BufferChecks {
     /// `gruForward`: `gates` and `recurrent` hold `3 bh`, the hidden buffers and `recurrentN` `bh`
     /// (`bh = batch * hiddenSize`, returned).
     func gruForward(
-        gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
-        recurrentN: ComputeBuffer, batch: Int, hiddenSize h: Int
+        gates: ComputeBuffer<Scalar>, recurrent: ComputeBuffer<Scalar>, hiddenPrevious: ComputeBuffer<Scalar>,
+        hidden: ComputeBuffer<Scalar>,
+        recurrentN: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
     ) throws -> Int {
         try gateStep(
             "gruForward", batch: batch, hiddenSize: h, gates: 3, gateBuffers: [(gates, "gates"), (recurrent, "recurrent")],
@@ -125,8 +126,9 @@ extension BufferChecks {
     /// `gruBackward`: `gates`, `dPre` and `dRecurrent` hold `3 bh`, the hidden buffers, `recurrentN`
     /// and (when given) `dOutput` `bh` (`bh = batch * hiddenSize`, returned).
     func gruBackward(
-        gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
-        dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize h: Int
+        gates: ComputeBuffer<Scalar>, hiddenPrevious: ComputeBuffer<Scalar>, recurrentN: ComputeBuffer<Scalar>,
+        dOutput: ComputeBuffer<Scalar>?,
+        dHidden: ComputeBuffer<Scalar>, dPre: ComputeBuffer<Scalar>, dRecurrent: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
     ) throws -> Int {
         try gateStep(
             "gruBackward", batch: batch, hiddenSize: h, gates: 3,
@@ -143,8 +145,8 @@ extension BufferChecks {
     /// `rows`), `losses` (`rows`), `argmax` (`rows`) and `gradient` (`rows x classes`), the last two
     /// when given. Returns `rows * classes`.
     private func rowLoss(
-        _ op: String, logits: ComputeBuffer, targets: ComputeBuffer, softTargets: Bool, rows: Int, classes: Int,
-        losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?, int32Classes: Bool
+        _ op: String, logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, softTargets: Bool, rows: Int, classes: Int,
+        losses: ComputeBuffer<Scalar>, argmax: ComputeBuffer<Scalar>?, gradient: ComputeBuffer<Scalar>?, int32Classes: Bool
     ) throws -> Int {
         let count = try sizes(op, ("rows", rows), ("classes", classes))
         guard classes > 0 || rows == 0 else { throw ComputeError.invalidArgument("\(op): classes must be positive") }
@@ -160,8 +162,8 @@ extension BufferChecks {
     /// `crossEntropyRows`: `logits` and `gradient` (when given) hold `rows x classes`; `targets`,
     /// `losses` and `argmax` (when given) hold `rows`. Returns `rows * classes`.
     func crossEntropyRows(
-        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, losses: ComputeBuffer,
-        argmax: ComputeBuffer?, gradient: ComputeBuffer?, int32Classes: Bool
+        logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, losses: ComputeBuffer<Scalar>,
+        argmax: ComputeBuffer<Scalar>?, gradient: ComputeBuffer<Scalar>?, int32Classes: Bool
     ) throws -> Int {
         try rowLoss(
             "crossEntropyRows", logits: logits, targets: targets, softTargets: false, rows: rows, classes: classes,
@@ -171,8 +173,8 @@ extension BufferChecks {
     /// `softCrossEntropyRows`: `logits`, `targets` and `gradient` (when given) hold `rows x classes`;
     /// `losses` holds `rows`. Returns `rows * classes`.
     func softCrossEntropyRows(
-        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, losses: ComputeBuffer,
-        gradient: ComputeBuffer?, int32Classes: Bool
+        logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, losses: ComputeBuffer<Scalar>,
+        gradient: ComputeBuffer<Scalar>?, int32Classes: Bool
     ) throws -> Int {
         try rowLoss(
             "softCrossEntropyRows", logits: logits, targets: targets, softTargets: true, rows: rows, classes: classes,
@@ -182,7 +184,7 @@ extension BufferChecks {
     // MARK: Reductions
 
     /// `sum` and `sumOfSquares` (`op`): `x` is this backend's and `result` holds one element.
-    func reduction(_ x: ComputeBuffer, into result: ComputeBuffer, _ op: String) throws {
+    func reduction(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, _ op: String) throws {
         try own(x, "x", op)
         try need(result, "result", count: 1, op)
     }
@@ -193,9 +195,9 @@ extension BufferChecks {
     /// which a non-zero momentum needs. Returns the element count and the momentum buffer to use
     /// (nil when the momentum is 0).
     func sgdStep(
-        parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
+        parameters: ComputeBuffer<Scalar>, gradients: ComputeBuffer<Scalar>, momentumBuffer: ComputeBuffer<Scalar>?,
         settings: SGDSettings
-    ) throws -> (count: Int, momentumBuffer: ComputeBuffer?) {
+    ) throws -> (count: Int, momentumBuffer: ComputeBuffer<Scalar>?) {
         let op = "sgdStep", n = parameters.count
         try own(parameters, "parameters", op)
         try need(gradients, "gradients", count: n, op)
@@ -210,8 +212,8 @@ extension BufferChecks {
     /// `adamStep`: `step` counts from 1; the gradients and both moments hold as many elements as
     /// `parameters`. Returns that count.
     func adamStep(
-        parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
-        secondMoment: ComputeBuffer, step: Int
+        parameters: ComputeBuffer<Scalar>, gradients: ComputeBuffer<Scalar>, firstMoment: ComputeBuffer<Scalar>,
+        secondMoment: ComputeBuffer<Scalar>, step: Int
     ) throws -> Int {
         let op = "adamStep", n = parameters.count
         guard step >= 1 else { throw ComputeError.invalidArgument("\(op): step is \(step), counts from 1") }
@@ -227,8 +229,8 @@ extension BufferChecks {
     /// `moduliPenalty`: power 1 or 2; `weights` and `gradient` (when given) hold `gates x hiddenSize^2`,
     /// `coefficients` `hiddenSize^2`, `value` one element. Returns `hiddenSize^2` and the weight count.
     func moduliPenalty(
-        weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize h: Int,
-        power: Int, value: ComputeBuffer, gradient: ComputeBuffer?
+        weights: ComputeBuffer<Scalar>, coefficients: ComputeBuffer<Scalar>, gates: Int, hiddenSize h: Int,
+        power: Int, value: ComputeBuffer<Scalar>, gradient: ComputeBuffer<Scalar>?
     ) throws -> (hh: Int, count: Int) {
         let op = "moduliPenalty"
         let hh = try sizes(op, ("hiddenSize", h), ("hiddenSize", h))
@@ -243,7 +245,7 @@ extension BufferChecks {
 
     /// `kthSmallestMagnitude`: every tensor is this backend's and `k` is in 1 ... the pooled element
     /// count. Returns that count.
-    func kthSmallestMagnitude(of tensors: [ComputeBuffer], k: Int) throws -> Int {
+    func kthSmallestMagnitude(of tensors: [ComputeBuffer<Scalar>], k: Int) throws -> Int {
         let op = "kthSmallestMagnitude"
         var total = 0
         for (i, t) in tensors.enumerated() {

@@ -62,7 +62,7 @@ import Compute
 /// for all steps, then per step the W_hh product and the fused step) reproduce the NN layers.
 @Suite struct LayerCompositionTests {
     /// Uploads a store tensor.
-    func upload(_ cpu: CPUBackend, _ store: ParameterStore<Float>, _ slot: ParameterSlot) throws -> ComputeBuffer {
+    func upload(_ cpu: CPUBackend<Float>, _ store: ParameterStore<Float>, _ slot: ParameterSlot) throws -> ComputeBuffer<Float> {
         let count = store.info(slot).count
         return try cpu.buffer(Array(UnsafeBufferPointer(start: store.value(slot), count: count)))
     }

@@ -15,6 +15,7 @@ import Synchronization
 /// with `--fmad=false`, so elementwise results round like the CPU backend's; GEMM runs in full
 /// FP32 (no TF32) unless `setTF32(true)`.
 public final class CUDABackend: ComputeBackend {
+    public typealias Scalar = Float
     public let name: String
     /// The GPU's name ("NVIDIA H200").
     public let deviceName: String
@@ -50,10 +51,10 @@ public final class CUDABackend: ComputeBackend {
     private let argumentSlots: UnsafeMutableRawPointer
     private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     /// Device scratch: partial sums of the reductions (1024 doubles) and the 256-bin histogram.
-    private var partials: ComputeBuffer!
-    private var histogram: ComputeBuffer!
+    private var partials: ComputeBuffer<Float>!
+    private var histogram: ComputeBuffer<Float>!
     private let hostHistogram: UnsafeMutablePointer<Float>
-    private var checks: BufferChecks { BufferChecks(owner: UInt(bitPattern: ObjectIdentifier(self)), backend: name) }
+    private var checks: BufferChecks<Float> { BufferChecks(owner: UInt(bitPattern: ObjectIdentifier(self)), backend: name) }
 
     /// Compiled kernels of this process, by source, architecture and NVRTC version.
     private static let compiled = Mutex<[String: CompiledKernel]>([:])
@@ -174,7 +175,7 @@ public final class CUDABackend: ComputeBackend {
 
     /// A kernel argument, stored in an 8-byte slot.
     private enum Argument {
-        case buffer(ComputeBuffer?)
+        case buffer(ComputeBuffer<Float>?)
         case int64(Int)
         case int32(Int32)
         case uint32(UInt32)
@@ -273,7 +274,7 @@ public final class CUDABackend: ComputeBackend {
 
     // MARK: Memory
 
-    public func allocate(count: Int) throws -> ComputeBuffer {
+    public func allocate(count: Int) throws -> ComputeBuffer<Float> {
         guard count >= 0, count <= Int.max / 8 else {
             throw ComputeError.invalidArgument("allocate: cannot allocate \(count) elements")
         }
@@ -284,21 +285,21 @@ public final class CUDABackend: ComputeBackend {
         return ComputeBuffer(owner: checks.owner, address: address, count: count)
     }
 
-    public func upload(_ source: UnsafeBufferPointer<Float>, to destination: ComputeBuffer) throws {
+    public func upload(_ source: UnsafeBufferPointer<Float>, to destination: ComputeBuffer<Float>) throws {
         try checks.need(destination, "destination", count: source.count, "upload")
         guard source.count > 0 else { return }
         try activate()
         try driver.check(driver.cuMemcpyHtoD(destination.address, source.baseAddress, source.count * 4), "cuMemcpyHtoD")
     }
 
-    public func download(_ source: ComputeBuffer, into destination: UnsafeMutableBufferPointer<Float>) throws {
+    public func download(_ source: ComputeBuffer<Float>, into destination: UnsafeMutableBufferPointer<Float>) throws {
         try checks.need(source, "source", count: destination.count, "download")
         try activate()
         guard destination.count > 0 else { return try synchronize() }
         try driver.check(driver.cuMemcpyDtoH(destination.baseAddress, source.address, destination.count * 4), "cuMemcpyDtoH")
     }
 
-    public func copy(_ source: ComputeBuffer, to destination: ComputeBuffer) throws {
+    public func copy(_ source: ComputeBuffer<Float>, to destination: ComputeBuffer<Float>) throws {
         try checks.copy(source, to: destination)
         guard source.count > 0, source.address != destination.address else { return }
         let (s, d, bytes) = (source.address, destination.address, UInt64(source.count) * 4)
@@ -309,7 +310,7 @@ public final class CUDABackend: ComputeBackend {
         try driver.check(driver.cuMemcpyDtoD(d, s, Int(bytes)), "cuMemcpyDtoD")
     }
 
-    public func fill(_ buffer: ComputeBuffer, with value: Float) throws {
+    public func fill(_ buffer: ComputeBuffer<Float>, with value: Float) throws {
         try checks.own(buffer, "buffer", "fill")
         guard buffer.count > 0 else { return }
         try activate()
@@ -325,7 +326,7 @@ public final class CUDABackend: ComputeBackend {
 
     public func gemm(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
-        a: ComputeBuffer, lda: Int, b: ComputeBuffer, ldb: Int, beta: Float, c: ComputeBuffer, ldc: Int
+        a: ComputeBuffer<Float>, lda: Int, b: ComputeBuffer<Float>, ldb: Int, beta: Float, c: ComputeBuffer<Float>, ldc: Int
     ) throws {
         try checks.gemm(transA, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
         guard m > 0 && n > 0 else { return }
@@ -343,13 +344,13 @@ public final class CUDABackend: ComputeBackend {
             "cublasSgemm(\(transA), \(transB), m \(m), n \(n), k \(k))")
     }
 
-    public func addRowVector(_ y: ComputeBuffer, rows: Int, columns: Int, _ v: ComputeBuffer) throws {
+    public func addRowVector(_ y: ComputeBuffer<Float>, rows: Int, columns: Int, _ v: ComputeBuffer<Float>) throws {
         let count = try checks.addRowVector(y, rows: rows, columns: columns, v)
         try activate()
         try launch(.addRowVector, "moduli_add_row_vector", grid: blocks(count), [.buffer(y), .buffer(v), .int64(rows), .int64(columns)])
     }
 
-    public func addColumnSums(_ x: ComputeBuffer, rows: Int, columns: Int, into out: ComputeBuffer) throws {
+    public func addColumnSums(_ x: ComputeBuffer<Float>, rows: Int, columns: Int, into out: ComputeBuffer<Float>) throws {
         _ = try checks.addColumnSums(x, rows: rows, columns: columns, into: out)
         try activate()
         try launch(
@@ -357,19 +358,19 @@ public final class CUDABackend: ComputeBackend {
             [.buffer(x), .buffer(out), .int64(rows), .int64(columns)])
     }
 
-    public func axpy(alpha: Float, _ x: ComputeBuffer, _ y: ComputeBuffer) throws {
+    public func axpy(alpha: Float, _ x: ComputeBuffer<Float>, _ y: ComputeBuffer<Float>) throws {
         try checks.axpy(x, y)
         try activate()
         try launch(.axpy, "moduli_axpy", grid: blocks(x.count), [.buffer(y), .buffer(x), .float(alpha), .int64(x.count)])
     }
 
-    public func scale(_ x: ComputeBuffer, by factor: Float) throws {
+    public func scale(_ x: ComputeBuffer<Float>, by factor: Float) throws {
         try checks.own(x, "x", "scale")
         try activate()
         try launch(.scale, "moduli_scale", grid: blocks(x.count), [.buffer(x), .float(factor), .int64(x.count)])
     }
 
-    public func multiplyByMask(_ x: ComputeBuffer, mask: ComputeBuffer) throws {
+    public func multiplyByMask(_ x: ComputeBuffer<Float>, mask: ComputeBuffer<Float>) throws {
         try checks.multiplyByMask(x, mask: mask)
         try activate()
         try launch(.multiplyByMask, "moduli_multiply_by_mask", grid: blocks(x.count), [.buffer(x), .buffer(mask), .int64(x.count)])
@@ -377,7 +378,7 @@ public final class CUDABackend: ComputeBackend {
 
     // MARK: Recurrent cells
 
-    public func elmanForward(_ activation: CellActivation, _ x: ComputeBuffer) throws {
+    public func elmanForward(_ activation: CellActivation, _ x: ComputeBuffer<Float>) throws {
         try checks.own(x, "x", "elmanForward")
         try activate()
         try launch(
@@ -386,8 +387,8 @@ public final class CUDABackend: ComputeBackend {
     }
 
     public func elmanBackward(
-        _ activation: CellActivation, output h: ComputeBuffer, gradient g: ComputeBuffer,
-        extra o: ComputeBuffer?, into d: ComputeBuffer
+        _ activation: CellActivation, output h: ComputeBuffer<Float>, gradient g: ComputeBuffer<Float>,
+        extra o: ComputeBuffer<Float>?, into d: ComputeBuffer<Float>
     ) throws {
         let n = try checks.elmanBackward(output: h, gradient: g, extra: o, into: d)
         try activate()
@@ -397,7 +398,7 @@ public final class CUDABackend: ComputeBackend {
     }
 
     public func lstmForward(
-        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, hidden: ComputeBuffer,
+        gates: ComputeBuffer<Float>, cellPrevious: ComputeBuffer<Float>, cell: ComputeBuffer<Float>, hidden: ComputeBuffer<Float>,
         batch: Int, hiddenSize h: Int
     ) throws {
         let bh = try checks.lstmForward(
@@ -410,8 +411,8 @@ public final class CUDABackend: ComputeBackend {
     }
 
     public func lstmBackward(
-        gates: ComputeBuffer, cellPrevious: ComputeBuffer, cell: ComputeBuffer, dOutput: ComputeBuffer?,
-        dHidden: ComputeBuffer, dCell: ComputeBuffer, dGates: ComputeBuffer, batch: Int, hiddenSize h: Int
+        gates: ComputeBuffer<Float>, cellPrevious: ComputeBuffer<Float>, cell: ComputeBuffer<Float>, dOutput: ComputeBuffer<Float>?,
+        dHidden: ComputeBuffer<Float>, dCell: ComputeBuffer<Float>, dGates: ComputeBuffer<Float>, batch: Int, hiddenSize h: Int
     ) throws {
         let bh = try checks.lstmBackward(
             gates: gates, cellPrevious: cellPrevious, cell: cell, dOutput: dOutput, dHidden: dHidden,
@@ -426,8 +427,8 @@ public final class CUDABackend: ComputeBackend {
     }
 
     public func gruForward(
-        gates: ComputeBuffer, recurrent: ComputeBuffer, hiddenPrevious: ComputeBuffer, hidden: ComputeBuffer,
-        recurrentN: ComputeBuffer, batch: Int, hiddenSize h: Int
+        gates: ComputeBuffer<Float>, recurrent: ComputeBuffer<Float>, hiddenPrevious: ComputeBuffer<Float>, hidden: ComputeBuffer<Float>,
+        recurrentN: ComputeBuffer<Float>, batch: Int, hiddenSize h: Int
     ) throws {
         let bh = try checks.gruForward(
             gates: gates, recurrent: recurrent, hiddenPrevious: hiddenPrevious, hidden: hidden,
@@ -442,8 +443,8 @@ public final class CUDABackend: ComputeBackend {
     }
 
     public func gruBackward(
-        gates: ComputeBuffer, hiddenPrevious: ComputeBuffer, recurrentN: ComputeBuffer, dOutput: ComputeBuffer?,
-        dHidden: ComputeBuffer, dPre: ComputeBuffer, dRecurrent: ComputeBuffer, batch: Int, hiddenSize h: Int
+        gates: ComputeBuffer<Float>, hiddenPrevious: ComputeBuffer<Float>, recurrentN: ComputeBuffer<Float>, dOutput: ComputeBuffer<Float>?,
+        dHidden: ComputeBuffer<Float>, dPre: ComputeBuffer<Float>, dRecurrent: ComputeBuffer<Float>, batch: Int, hiddenSize h: Int
     ) throws {
         let bh = try checks.gruBackward(
             gates: gates, hiddenPrevious: hiddenPrevious, recurrentN: recurrentN, dOutput: dOutput,
@@ -460,8 +461,8 @@ public final class CUDABackend: ComputeBackend {
     // MARK: Losses
 
     public func crossEntropyRows(
-        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
-        losses: ComputeBuffer, argmax: ComputeBuffer?, gradient: ComputeBuffer?
+        logits: ComputeBuffer<Float>, targets: ComputeBuffer<Float>, rows: Int, classes: Int, scale: Float,
+        losses: ComputeBuffer<Float>, argmax: ComputeBuffer<Float>?, gradient: ComputeBuffer<Float>?
     ) throws {
         _ = try checks.crossEntropyRows(
             logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
@@ -476,8 +477,8 @@ public final class CUDABackend: ComputeBackend {
     }
 
     public func softCrossEntropyRows(
-        logits: ComputeBuffer, targets: ComputeBuffer, rows: Int, classes: Int, scale: Float,
-        losses: ComputeBuffer, gradient: ComputeBuffer?
+        logits: ComputeBuffer<Float>, targets: ComputeBuffer<Float>, rows: Int, classes: Int, scale: Float,
+        losses: ComputeBuffer<Float>, gradient: ComputeBuffer<Float>?
     ) throws {
         _ = try checks.softCrossEntropyRows(
             logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
@@ -494,13 +495,14 @@ public final class CUDABackend: ComputeBackend {
     // MARK: Reductions
 
     /// result[0] (+)= factor * (the partial sums of `partialBlocks` blocks).
-    private func finishSum(partialBlocks: Int, factor: Double, into result: ComputeBuffer, accumulate: Bool) throws {
+    private func finishSum(partialBlocks: Int, factor: Double, into result: ComputeBuffer<Float>, accumulate: Bool) throws {
         try launch(
             .reduce, "moduli_finish_sum", grid: 1, block: (1024, 1),
             [.buffer(partials), .int32(Int32(partialBlocks)), .double(factor), .buffer(result), .int32(accumulate ? 1 : 0)])
     }
 
-    private func reduce(_ x: ComputeBuffer, squares: Bool, into result: ComputeBuffer, accumulate: Bool, _ op: String) throws {
+    private func reduce(_ x: ComputeBuffer<Float>, squares: Bool, into result: ComputeBuffer<Float>, accumulate: Bool, _ op: String) throws
+    {
         try checks.reduction(x, into: result, op)
         try activate()
         let grid = blocks(x.count, max: CUDABackend.maxReductionBlocks)
@@ -508,18 +510,18 @@ public final class CUDABackend: ComputeBackend {
         try finishSum(partialBlocks: grid, factor: 1, into: result, accumulate: accumulate)
     }
 
-    public func sum(_ x: ComputeBuffer, into result: ComputeBuffer, accumulate: Bool) throws {
+    public func sum(_ x: ComputeBuffer<Float>, into result: ComputeBuffer<Float>, accumulate: Bool) throws {
         try reduce(x, squares: false, into: result, accumulate: accumulate, "sum")
     }
 
-    public func sumOfSquares(_ x: ComputeBuffer, into result: ComputeBuffer, accumulate: Bool) throws {
+    public func sumOfSquares(_ x: ComputeBuffer<Float>, into result: ComputeBuffer<Float>, accumulate: Bool) throws {
         try reduce(x, squares: true, into: result, accumulate: accumulate, "sumOfSquares")
     }
 
     // MARK: Optimizers
 
     public func sgdStep(
-        parameters: ComputeBuffer, gradients: ComputeBuffer, momentumBuffer: ComputeBuffer?,
+        parameters: ComputeBuffer<Float>, gradients: ComputeBuffer<Float>, momentumBuffer: ComputeBuffer<Float>?,
         settings: SGDSettings, firstStep: Bool
     ) throws {
         let (n, momentum) = try checks.sgdStep(
@@ -536,13 +538,13 @@ public final class CUDABackend: ComputeBackend {
     }
 
     public func adamStep(
-        parameters: ComputeBuffer, gradients: ComputeBuffer, firstMoment: ComputeBuffer,
-        secondMoment: ComputeBuffer, settings: AdamSettings, step: Int
+        parameters: ComputeBuffer<Float>, gradients: ComputeBuffer<Float>, firstMoment: ComputeBuffer<Float>,
+        secondMoment: ComputeBuffer<Float>, settings: AdamSettings, step: Int
     ) throws {
         let n = try checks.adamStep(
             parameters: parameters, gradients: gradients, firstMoment: firstMoment,
             secondMoment: secondMoment, step: step)
-        let k = settings.constants(step: step)
+        let k = settings.constants(step: step, as: Float.self)
         try activate()
         try launch(
             .adamStep, "moduli_adam_step", grid: blocks(n),
@@ -556,8 +558,8 @@ public final class CUDABackend: ComputeBackend {
     // MARK: Moduli regularization and pruning
 
     public func moduliPenalty(
-        weights: ComputeBuffer, coefficients: ComputeBuffer, gates: Int, hiddenSize h: Int,
-        lambda: Float, power: Int, value: ComputeBuffer, accumulate: Bool, gradient: ComputeBuffer?
+        weights: ComputeBuffer<Float>, coefficients: ComputeBuffer<Float>, gates: Int, hiddenSize h: Int,
+        lambda: Float, power: Int, value: ComputeBuffer<Float>, accumulate: Bool, gradient: ComputeBuffer<Float>?
     ) throws {
         let (hh, count) = try checks.moduliPenalty(
             weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h,
@@ -574,7 +576,7 @@ public final class CUDABackend: ComputeBackend {
         try finishSum(partialBlocks: grid, factor: scale, into: value, accumulate: accumulate)
     }
 
-    public func kthSmallestMagnitude(of tensors: [ComputeBuffer], k: Int) throws -> Float {
+    public func kthSmallestMagnitude(of tensors: [ComputeBuffer<Float>], k: Int) throws -> Float {
         let op = "kthSmallestMagnitude"
         _ = try checks.kthSmallestMagnitude(of: tensors, k: k)
         try activate()
