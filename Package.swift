@@ -36,8 +36,8 @@ let package = Package(
         // MARK: File formats: the strict JSON reader, NumPy .npy, safetensors, the sparse (CSR) model file
         .target(name: "Formats", dependencies: ["Linalg"]),
 
-        // MARK: Compute backends: a training step's operations on the CPU (OpenBLAS) and CUDA (dlopen);
-        // the trainer does not use them yet
+        // MARK: Compute backends: a training step's operations on the CPU (OpenBLAS, Float and Double)
+        // and CUDA (dlopen, Float); the optimizers run on them, the layers and the trainer's step not yet
         .target(name: "Compute", dependencies: ["Linalg", .product(name: "RealModule", package: "swift-numerics")]),
         .executableTarget(name: "moduli-gpu-check", dependencies: ["Compute"]),
 
@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "Geometry", dependencies: ["Linalg"]),
 
         // MARK: Neural networks (knows nothing of geometry)
-        .target(name: "NN", dependencies: ["Linalg", "Formats"]),
+        .target(name: "NN", dependencies: ["Linalg", "Formats", "Compute"]),
 
         // MARK: Where geometry meets networks: the moduli regularizer, pruning, lottery tickets
         .target(
@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "Linalg", "_TestSupport"]),
         .testTarget(name: "GeometryTests", dependencies: ["Geometry", "Linalg", "_TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Formats", "Linalg", "_TestSupport"], resources: [.copy("References")]),
-        .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
+        .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "Geometry", "NN", "Formats", "Linalg", "Compute", "_TestSupport"]),
         .testTarget(
             name: "ExperimentsTests", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
         .testTarget(

@@ -3,21 +3,27 @@
 import Linalg
 
 /// The checks one backend runs on the buffers and sizes an operation receives.
+@usableFromInline
 struct BufferChecks<Scalar: BLASScalar> {
     /// The identity that the backend's buffers carry.
-    let owner: UInt
+    @usableFromInline let owner: UInt
     /// The backend's name, for messages.
-    let backend: String
+    @usableFromInline let backend: String
+
+    @usableFromInline init(owner: UInt, backend: String) {
+        self.owner = owner
+        self.backend = backend
+    }
 
     /// Throws unless `b` is memory of this backend.
-    func own(_ b: ComputeBuffer<Scalar>, _ name: String, _ op: String) throws {
+    @usableFromInline func own(_ b: ComputeBuffer<Scalar>, _ name: String, _ op: String) throws {
         guard b.owner == owner else {
             throw ComputeError.invalidArgument("\(op): \(name) belongs to another backend than \(backend)")
         }
     }
 
     /// Throws unless `b` is this backend's and holds at least `count` elements.
-    func need(_ b: ComputeBuffer<Scalar>, _ name: String, count: Int, _ op: String) throws {
+    @usableFromInline func need(_ b: ComputeBuffer<Scalar>, _ name: String, count: Int, _ op: String) throws {
         try own(b, name, op)
         guard b.count >= count else {
             throw ComputeError.invalidArgument("\(op): \(name) has \(b.count) elements, needs \(count)")
@@ -25,7 +31,7 @@ struct BufferChecks<Scalar: BLASScalar> {
     }
 
     /// Throws unless `b` holds a row-major `rows x columns` matrix with leading dimension `ld`.
-    func matrix(_ b: ComputeBuffer<Scalar>, _ name: String, rows: Int, columns: Int, ld: Int, _ op: String) throws {
+    @usableFromInline func matrix(_ b: ComputeBuffer<Scalar>, _ name: String, rows: Int, columns: Int, ld: Int, _ op: String) throws {
         try own(b, name, op)
         guard ld >= max(1, columns) else {
             throw ComputeError.invalidArgument("\(op): leading dimension of \(name) is \(ld), must be at least \(max(1, columns))")
@@ -41,7 +47,7 @@ struct BufferChecks<Scalar: BLASScalar> {
     }
 
     /// Throws unless every size is non-negative; returns their product, or throws on overflow.
-    func sizes(_ op: String, _ named: (String, Int)...) throws -> Int {
+    @usableFromInline func sizes(_ op: String, _ named: (String, Int)...) throws -> Int {
         var product = 1
         for (name, value) in named {
             guard value >= 0 else { throw ComputeError.invalidArgument("\(op): \(name) is \(value), must be non-negative") }
@@ -53,7 +59,7 @@ struct BufferChecks<Scalar: BLASScalar> {
     }
 
     /// Throws unless every size fits a 32-bit BLAS or kernel argument.
-    func int32(_ op: String, _ named: (String, Int)...) throws {
+    @usableFromInline func int32(_ op: String, _ named: (String, Int)...) throws {
         for (name, value) in named where value > Int(Int32.max) || value < 0 {
             throw ComputeError.invalidArgument("\(op): \(name) = \(value) does not fit a 32-bit size")
         }

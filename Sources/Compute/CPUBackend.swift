@@ -11,7 +11,7 @@ import RealModule
 public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
     public let name: String
     private var allocations: [UnsafeMutablePointer<Scalar>] = []
-    private var checks: BufferChecks<Scalar> { BufferChecks(owner: UInt(bitPattern: ObjectIdentifier(self)), backend: name) }
+    @usableFromInline var checks: BufferChecks<Scalar> { BufferChecks(owner: UInt(bitPattern: ObjectIdentifier(self)), backend: name) }
 
     /// A backend with no memory yet.
     public init() where Scalar == Float { name = "cpu" }
@@ -24,8 +24,8 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
     }
 
     /// The host pointer of a buffer of this backend.
-    @inline(__always)
-    private func pointer(_ b: ComputeBuffer<Scalar>) -> UnsafeMutablePointer<Scalar> {
+    @usableFromInline @inline(__always)
+    func pointer(_ b: ComputeBuffer<Scalar>) -> UnsafeMutablePointer<Scalar> {
         // A buffer's address is never 0: every allocation has at least one element.
         UnsafeMutablePointer<Scalar>(bitPattern: UInt(b.address)).unsafelyUnwrapped
     }
@@ -42,33 +42,41 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
         return ComputeBuffer(owner: checks.owner, address: UInt64(UInt(bitPattern: p)), count: count)
     }
 
-    public func upload(_ source: UnsafeBufferPointer<Scalar>, to destination: ComputeBuffer<Scalar>) throws {
+    /// A buffer over host memory this backend did not allocate (a parameter store's tensors, an
+    /// optimizer's moments), without a copy. The memory must stay allocated, and in place, while
+    /// the buffer is used.
+    public func buffer(wrapping memory: UnsafeMutableBufferPointer<Scalar>) throws -> ComputeBuffer<Scalar> {
+        guard let base = memory.baseAddress, memory.count > 0 else { return try allocate(count: 0) }
+        return ComputeBuffer(owner: checks.owner, address: UInt64(UInt(bitPattern: base)), count: memory.count)
+    }
+
+    @inlinable public func upload(_ source: UnsafeBufferPointer<Scalar>, to destination: ComputeBuffer<Scalar>) throws {
         try checks.need(destination, "destination", count: source.count, "upload")
         guard let base = source.baseAddress, source.count > 0 else { return }
         pointer(destination).update(from: base, count: source.count)
     }
 
-    public func download(_ source: ComputeBuffer<Scalar>, into destination: UnsafeMutableBufferPointer<Scalar>) throws {
+    @inlinable public func download(_ source: ComputeBuffer<Scalar>, into destination: UnsafeMutableBufferPointer<Scalar>) throws {
         try checks.need(source, "source", count: destination.count, "download")
         guard let base = destination.baseAddress, destination.count > 0 else { return }
         base.update(from: pointer(source), count: destination.count)
     }
 
-    public func copy(_ source: ComputeBuffer<Scalar>, to destination: ComputeBuffer<Scalar>) throws {
+    @inlinable public func copy(_ source: ComputeBuffer<Scalar>, to destination: ComputeBuffer<Scalar>) throws {
         try checks.copy(source, to: destination)
         pointer(destination).update(from: pointer(source), count: source.count)  // memmove semantics
     }
 
-    public func fill(_ buffer: ComputeBuffer<Scalar>, with value: Scalar) throws {
+    @inlinable public func fill(_ buffer: ComputeBuffer<Scalar>, with value: Scalar) throws {
         try checks.own(buffer, "buffer", "fill")
         pointer(buffer).update(repeating: value, count: buffer.count)
     }
 
-    public func synchronize() throws {}
+    @inlinable public func synchronize() throws {}
 
     // MARK: Dense algebra
 
-    public func gemm(
+    @inlinable public func gemm(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Scalar,
         a: ComputeBuffer<Scalar>, lda: Int, b: ComputeBuffer<Scalar>, ldb: Int, beta: Scalar, c: ComputeBuffer<Scalar>, ldc: Int
     ) throws {
@@ -84,34 +92,34 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
             beta: beta, c: pointer(c), ldc: ldc)
     }
 
-    public func addRowVector(_ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ v: ComputeBuffer<Scalar>) throws {
+    @inlinable public func addRowVector(_ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ v: ComputeBuffer<Scalar>) throws {
         _ = try checks.addRowVector(y, rows: rows, columns: columns, v)
         Kernels.addRowVector(pointer(y), rows: rows, columns: columns, pointer(v))
     }
 
-    public func addColumnSums(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into out: ComputeBuffer<Scalar>) throws {
+    @inlinable public func addColumnSums(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into out: ComputeBuffer<Scalar>) throws {
         _ = try checks.addColumnSums(x, rows: rows, columns: columns, into: out)
         Kernels.addColumnSums(pointer(x), rows: rows, columns: columns, into: pointer(out))
     }
 
-    public func axpy(alpha: Scalar, _ x: ComputeBuffer<Scalar>, _ y: ComputeBuffer<Scalar>) throws {
+    @inlinable public func axpy(alpha: Scalar, _ x: ComputeBuffer<Scalar>, _ y: ComputeBuffer<Scalar>) throws {
         try checks.axpy(x, y)
         Scalar.axpy(n: x.count, alpha: alpha, x: pointer(x), incx: 1, y: pointer(y), incy: 1)
     }
 
-    public func scale(_ x: ComputeBuffer<Scalar>, by factor: Scalar) throws {
+    @inlinable public func scale(_ x: ComputeBuffer<Scalar>, by factor: Scalar) throws {
         try checks.own(x, "x", "scale")
         Scalar.scal(n: x.count, alpha: factor, x: pointer(x), incx: 1)
     }
 
-    public func multiplyByMask(_ x: ComputeBuffer<Scalar>, mask: ComputeBuffer<Scalar>) throws {
+    @inlinable public func multiplyByMask(_ x: ComputeBuffer<Scalar>, mask: ComputeBuffer<Scalar>) throws {
         try checks.multiplyByMask(x, mask: mask)
         Kernels.multiplyInPlace(pointer(x), by: pointer(mask), count: x.count)
     }
 
     // MARK: Recurrent cells
 
-    public func elmanForward(_ activation: CellActivation, _ x: ComputeBuffer<Scalar>) throws {
+    @inlinable public func elmanForward(_ activation: CellActivation, _ x: ComputeBuffer<Scalar>) throws {
         try checks.own(x, "x", "elmanForward")
         switch activation {
         case .relu: Kernels.reluInPlace(pointer(x), count: x.count)
@@ -119,7 +127,7 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
         }
     }
 
-    public func elmanBackward(
+    @inlinable public func elmanBackward(
         _ activation: CellActivation, output h: ComputeBuffer<Scalar>, gradient g: ComputeBuffer<Scalar>,
         extra o: ComputeBuffer<Scalar>?, into d: ComputeBuffer<Scalar>
     ) throws {
@@ -131,7 +139,7 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
         }
     }
 
-    public func lstmForward(
+    @inlinable public func lstmForward(
         gates: ComputeBuffer<Scalar>, cellPrevious: ComputeBuffer<Scalar>, cell: ComputeBuffer<Scalar>, hidden: ComputeBuffer<Scalar>,
         batch: Int, hiddenSize h: Int
     ) throws {
@@ -141,7 +149,7 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
             batch: batch, hiddenSize: h)
     }
 
-    public func lstmBackward(
+    @inlinable public func lstmBackward(
         gates: ComputeBuffer<Scalar>, cellPrevious: ComputeBuffer<Scalar>, cell: ComputeBuffer<Scalar>, dOutput: ComputeBuffer<Scalar>?,
         dHidden: ComputeBuffer<Scalar>, dCell: ComputeBuffer<Scalar>, dGates: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
     ) throws {
@@ -154,7 +162,7 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
             dGates: pointer(dGates), batch: batch, hiddenSize: h)
     }
 
-    public func gruForward(
+    @inlinable public func gruForward(
         gates: ComputeBuffer<Scalar>, recurrent: ComputeBuffer<Scalar>, hiddenPrevious: ComputeBuffer<Scalar>,
         hidden: ComputeBuffer<Scalar>,
         recurrentN: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
@@ -167,7 +175,7 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
             hidden: pointer(hidden), recurrentN: pointer(recurrentN), batch: batch, hiddenSize: h)
     }
 
-    public func gruBackward(
+    @inlinable public func gruBackward(
         gates: ComputeBuffer<Scalar>, hiddenPrevious: ComputeBuffer<Scalar>, recurrentN: ComputeBuffer<Scalar>,
         dOutput: ComputeBuffer<Scalar>?,
         dHidden: ComputeBuffer<Scalar>, dPre: ComputeBuffer<Scalar>, dRecurrent: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
@@ -183,7 +191,7 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
 
     // MARK: Losses
 
-    public func crossEntropyRows(
+    @inlinable public func crossEntropyRows(
         logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, scale: Scalar,
         losses: ComputeBuffer<Scalar>, argmax: ComputeBuffer<Scalar>?, gradient: ComputeBuffer<Scalar>?
     ) throws {
@@ -207,7 +215,7 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
         }
     }
 
-    public func softCrossEntropyRows(
+    @inlinable public func softCrossEntropyRows(
         logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, scale: Scalar,
         losses: ComputeBuffer<Scalar>, gradient: ComputeBuffer<Scalar>?
     ) throws {
@@ -225,7 +233,7 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
 
     // MARK: Reductions
 
-    public func sum(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, accumulate: Bool) throws {
+    @inlinable public func sum(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, accumulate: Bool) throws {
         try checks.reduction(x, into: result, "sum")
         let p = pointer(x)
         var s = 0.0
@@ -234,7 +242,7 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
         out[0] = accumulate ? Scalar(Double(out[0]) + s) : Scalar(s)
     }
 
-    public func sumOfSquares(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, accumulate: Bool) throws {
+    @inlinable public func sumOfSquares(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, accumulate: Bool) throws {
         try checks.reduction(x, into: result, "sumOfSquares")
         let s = Kernels.sumOfSquares(UnsafePointer(pointer(x)), count: x.count)
         let out = pointer(result)
@@ -243,7 +251,7 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
 
     // MARK: Optimizers
 
-    public func sgdStep(
+    @inlinable public func sgdStep(
         parameters: ComputeBuffer<Scalar>, gradients: ComputeBuffer<Scalar>, momentumBuffer: ComputeBuffer<Scalar>?,
         settings: SGDSettings, firstStep: Bool
     ) throws {
@@ -257,7 +265,7 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
             nesterov: settings.nesterov, firstStep: firstStep)
     }
 
-    public func adamStep(
+    @inlinable public func adamStep(
         parameters: ComputeBuffer<Scalar>, gradients: ComputeBuffer<Scalar>, firstMoment: ComputeBuffer<Scalar>,
         secondMoment: ComputeBuffer<Scalar>, settings: AdamSettings, step: Int
     ) throws {
@@ -265,23 +273,28 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
             parameters: parameters, gradients: gradients, firstMoment: firstMoment,
             secondMoment: secondMoment, step: step)
         let k = settings.constants(step: step, as: Scalar.self)
-        Scalar.adamUpdate(
-            parameters: pointer(parameters), gradients: pointer(gradients), firstMoments: pointer(firstMoment),
-            secondMoments: pointer(secondMoment), count: n, l2: k.l2, b1: k.b1, b2: k.b2, c1: k.c1, c2: k.c2,
-            stepSize: k.stepSize, bc2Root: k.bc2Root, eps: k.eps, decay: k.decay)
+        let (p, g, m, v) = (pointer(parameters), pointer(gradients), pointer(firstMoment), pointer(secondMoment))
+        // Ranges on the worker pool: each entry's update is the same wherever it runs.
+        Parallel.forEachChunk(count: n, minimumChunk: Parallel.minimumElementwiseChunk) { r in
+            let at = r.lowerBound
+            Scalar.adamUpdate(
+                parameters: p + at, gradients: g + at, firstMoments: m + at, secondMoments: v + at, count: r.count,
+                l2: k.l2, b1: k.b1, b2: k.b2, c1: k.c1, c2: k.c2, stepSize: k.stepSize, bc2Root: k.bc2Root,
+                eps: k.eps, decay: k.decay)
+        }
     }
 
     // MARK: Moduli regularization and pruning
 
-    public func moduliPenalty(
+    @inlinable public func moduliPenalty(
         weights: ComputeBuffer<Scalar>, coefficients: ComputeBuffer<Scalar>, gates: Int, hiddenSize h: Int,
-        lambda: Scalar, power: Int, value: ComputeBuffer<Scalar>, accumulate: Bool, gradient: ComputeBuffer<Scalar>?
+        lambda: Double, power: Int, value: ComputeBuffer<Scalar>, accumulate: Bool, gradient: ComputeBuffer<Scalar>?
     ) throws {
         let (hh, count) = try checks.moduliPenalty(
             weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h,
             power: power, value: value, gradient: gradient)
         let w = pointer(weights), r = UnsafePointer(pointer(coefficients)), d = gradient.map { pointer($0) }
-        let scale = count == 0 ? 0 : Double(lambda) / Double(count)
+        let scale = count == 0 ? 0 : lambda / Double(count)
         var s = 0.0
         for g in 0..<gates {
             let wb = UnsafePointer(w + g * hh)
@@ -295,7 +308,7 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
         out[0] = accumulate ? Scalar(Double(out[0]) + scale * s) : Scalar(scale * s)
     }
 
-    public func kthSmallestMagnitude(of tensors: [ComputeBuffer<Scalar>], k: Int) throws -> Scalar {
+    @inlinable public func kthSmallestMagnitude(of tensors: [ComputeBuffer<Scalar>], k: Int) throws -> Scalar {
         let total = try checks.kthSmallestMagnitude(of: tensors, k: k)
         // |w| as bit patterns (exponent and significand, the sign dropped): for non-negative floats
         // (and NaN after infinity) their order is the order of the unsigned integers, the same

@@ -1,8 +1,8 @@
 // The small set of operations of a training step, behind one protocol generic over the scalar, so
-// that the CPU (OpenBLAS; Float and Double) and a GPU (CUDA; Float) implement the same set; `moduli-gpu-check` and the tests run them (the
-// trainer and the layers do not call these operations yet; on the CPU both run the same Linalg
-// kernels). Formulas follow PyTorch: torch.nn.RNN/LSTM/GRU, CrossEntropyLoss, torch.optim.SGD/Adam/AdamW;
-// the penalty is docs/method.md section 2, the pruning threshold section 3.
+// that the CPU (OpenBLAS; Float and Double) and a GPU (CUDA; Float) implement the same set. The NN
+// module's optimizers run on them; the layers do not yet (they call the same Linalg kernels
+// directly). Formulas follow PyTorch: torch.nn.RNN/LSTM/GRU, CrossEntropyLoss,
+// torch.optim.SGD/Adam/AdamW; the penalty is docs/method.md section 2, the pruning threshold section 3.
 import Linalg
 import RealModule
 
@@ -62,9 +62,10 @@ public struct AdamSettings: Sendable, Equatable {
         AdamSettings(learningRate: learningRate, weightDecay: weightDecay, decoupled: true)
     }
 
-    /// The constants of step `t` (1-based) in the scalar `S`, formed in Double and rounded once, as
-    /// the NN module's `Adam` does: `(l2, decay, b1, b2, c1 = 1 - b1, c2 = 1 - b2, stepSize = lr /
-    /// (1 - b1^t), bc2Root = sqrt(1 - b2^t), eps)`.
+    /// The constants of step `t` (1-based) in the scalar `S`, each formed in Double and rounded once:
+    /// `(l2, decay, b1, b2, c1 = 1 - b1, c2 = 1 - b2, stepSize = lr / (1 - b1^t), bc2Root =
+    /// sqrt(1 - b2^t), eps)`. 1 - beta is formed in Double as PyTorch does: in Float, 1 - Float(0.999)
+    /// is 1.3e-5 short of 0.001, which made every Float update 6.4e-6 (relative) too large.
     public func constants<S: BLASScalar>(step t: Int, as: S.Type = S.self) -> AdamConstants<S> {
         let bc1 = 1 - Double.pow(beta1, t), bc2 = 1 - Double.pow(beta2, t)
         return AdamConstants(
@@ -215,9 +216,11 @@ public protocol ComputeBackend<Scalar>: AnyObject {
     /// `gradient += lambda / (G H H) * R p |W|^(p-1) sign(W)` (0 at W = 0). p is 1 or 2. For an
     /// Elman layer (G = 1) this is the paper's `lambda * mean(R |W|^p)`; for G > 1 the mean runs
     /// over all G H H entries (docs/decisions.md, 12).
+    /// `lambda` is a host constant in Double: `lambda / (G H H)` is formed in Double (and rounded once
+    /// where a kernel runs in Float), as the Sparsity module's regularizer forms it.
     func moduliPenalty(
         weights: ComputeBuffer<Scalar>, coefficients: ComputeBuffer<Scalar>, gates: Int, hiddenSize: Int,
-        lambda: Scalar, power: Int, value: ComputeBuffer<Scalar>, accumulate: Bool, gradient: ComputeBuffer<Scalar>?) throws
+        lambda: Double, power: Int, value: ComputeBuffer<Scalar>, accumulate: Bool, gradient: ComputeBuffer<Scalar>?) throws
     /// The k-th smallest magnitude |w| (k counted from 1) over all elements of the pooled
     /// `tensors`: the global magnitude-pruning threshold. Zeros count (already pruned entries);
     /// NaN magnitudes sort after every number.

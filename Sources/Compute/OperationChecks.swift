@@ -7,7 +7,7 @@ extension BufferChecks {
     // MARK: Memory
 
     /// `copy`: `source` is this backend's and `destination` holds at least as many elements.
-    func copy(_ source: ComputeBuffer<Scalar>, to destination: ComputeBuffer<Scalar>) throws {
+    @usableFromInline func copy(_ source: ComputeBuffer<Scalar>, to destination: ComputeBuffer<Scalar>) throws {
         try own(source, "source", "copy")
         try need(destination, "destination", count: source.count, "copy")
     }
@@ -16,7 +16,7 @@ extension BufferChecks {
 
     /// `gemm`: non-negative sizes with no overflow, every size and leading dimension a 32-bit
     /// BLAS argument, and A, B and C large enough for their (transposed) shapes.
-    func gemm(
+    @usableFromInline func gemm(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
         a: ComputeBuffer<Scalar>, lda: Int, b: ComputeBuffer<Scalar>, ldb: Int, c: ComputeBuffer<Scalar>, ldc: Int
     ) throws {
@@ -29,7 +29,7 @@ extension BufferChecks {
     }
 
     /// `addRowVector`: `y` holds `rows x columns`, `v` holds `columns`. Returns `rows * columns`.
-    func addRowVector(_ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ v: ComputeBuffer<Scalar>) throws -> Int {
+    @usableFromInline func addRowVector(_ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ v: ComputeBuffer<Scalar>) throws -> Int {
         let count = try sizes("addRowVector", ("rows", rows), ("columns", columns))
         try need(y, "y", count: count, "addRowVector")
         try need(v, "v", count: columns, "addRowVector")
@@ -37,7 +37,8 @@ extension BufferChecks {
     }
 
     /// `addColumnSums`: `x` holds `rows x columns`, `out` holds `columns`. Returns `rows * columns`.
-    func addColumnSums(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into out: ComputeBuffer<Scalar>) throws -> Int {
+    @usableFromInline func addColumnSums(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into out: ComputeBuffer<Scalar>) throws -> Int
+    {
         let count = try sizes("addColumnSums", ("rows", rows), ("columns", columns))
         try need(x, "x", count: count, "addColumnSums")
         try need(out, "out", count: columns, "addColumnSums")
@@ -45,13 +46,13 @@ extension BufferChecks {
     }
 
     /// `axpy`: `x` is this backend's and `y` holds at least as many elements.
-    func axpy(_ x: ComputeBuffer<Scalar>, _ y: ComputeBuffer<Scalar>) throws {
+    @usableFromInline func axpy(_ x: ComputeBuffer<Scalar>, _ y: ComputeBuffer<Scalar>) throws {
         try own(x, "x", "axpy")
         try need(y, "y", count: x.count, "axpy")
     }
 
     /// `multiplyByMask`: `x` is this backend's and `mask` holds at least as many elements.
-    func multiplyByMask(_ x: ComputeBuffer<Scalar>, mask: ComputeBuffer<Scalar>) throws {
+    @usableFromInline func multiplyByMask(_ x: ComputeBuffer<Scalar>, mask: ComputeBuffer<Scalar>) throws {
         try own(x, "x", "multiplyByMask")
         try need(mask, "mask", count: x.count, "multiplyByMask")
     }
@@ -60,7 +61,7 @@ extension BufferChecks {
 
     /// `elmanBackward`: `gradient`, `extra` (when given) and `result` hold as many elements as
     /// `output`. Returns that count.
-    func elmanBackward(
+    @usableFromInline func elmanBackward(
         output h: ComputeBuffer<Scalar>, gradient g: ComputeBuffer<Scalar>, extra o: ComputeBuffer<Scalar>?,
         into d: ComputeBuffer<Scalar>
     ) throws -> Int {
@@ -90,7 +91,7 @@ extension BufferChecks {
 
     /// `lstmForward`: `gates` holds `4 bh`, the cell and hidden buffers `bh`
     /// (`bh = batch * hiddenSize`, returned).
-    func lstmForward(
+    @usableFromInline func lstmForward(
         gates: ComputeBuffer<Scalar>, cellPrevious: ComputeBuffer<Scalar>, cell: ComputeBuffer<Scalar>, hidden: ComputeBuffer<Scalar>,
         batch: Int, hiddenSize h: Int
     ) throws -> Int {
@@ -101,7 +102,7 @@ extension BufferChecks {
 
     /// `lstmBackward`: `gates` and `dGates` hold `4 bh`, the cell, hidden and (when given) output
     /// gradients `bh` (`bh = batch * hiddenSize`, returned).
-    func lstmBackward(
+    @usableFromInline func lstmBackward(
         gates: ComputeBuffer<Scalar>, cellPrevious: ComputeBuffer<Scalar>, cell: ComputeBuffer<Scalar>, dOutput: ComputeBuffer<Scalar>?,
         dHidden: ComputeBuffer<Scalar>, dCell: ComputeBuffer<Scalar>, dGates: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
     ) throws -> Int {
@@ -113,7 +114,7 @@ extension BufferChecks {
 
     /// `gruForward`: `gates` and `recurrent` hold `3 bh`, the hidden buffers and `recurrentN` `bh`
     /// (`bh = batch * hiddenSize`, returned).
-    func gruForward(
+    @usableFromInline func gruForward(
         gates: ComputeBuffer<Scalar>, recurrent: ComputeBuffer<Scalar>, hiddenPrevious: ComputeBuffer<Scalar>,
         hidden: ComputeBuffer<Scalar>,
         recurrentN: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
@@ -125,7 +126,7 @@ extension BufferChecks {
 
     /// `gruBackward`: `gates`, `dPre` and `dRecurrent` hold `3 bh`, the hidden buffers, `recurrentN`
     /// and (when given) `dOutput` `bh` (`bh = batch * hiddenSize`, returned).
-    func gruBackward(
+    @usableFromInline func gruBackward(
         gates: ComputeBuffer<Scalar>, hiddenPrevious: ComputeBuffer<Scalar>, recurrentN: ComputeBuffer<Scalar>,
         dOutput: ComputeBuffer<Scalar>?,
         dHidden: ComputeBuffer<Scalar>, dPre: ComputeBuffer<Scalar>, dRecurrent: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
@@ -161,7 +162,7 @@ extension BufferChecks {
 
     /// `crossEntropyRows`: `logits` and `gradient` (when given) hold `rows x classes`; `targets`,
     /// `losses` and `argmax` (when given) hold `rows`. Returns `rows * classes`.
-    func crossEntropyRows(
+    @usableFromInline func crossEntropyRows(
         logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, losses: ComputeBuffer<Scalar>,
         argmax: ComputeBuffer<Scalar>?, gradient: ComputeBuffer<Scalar>?, int32Classes: Bool
     ) throws -> Int {
@@ -172,7 +173,7 @@ extension BufferChecks {
 
     /// `softCrossEntropyRows`: `logits`, `targets` and `gradient` (when given) hold `rows x classes`;
     /// `losses` holds `rows`. Returns `rows * classes`.
-    func softCrossEntropyRows(
+    @usableFromInline func softCrossEntropyRows(
         logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, losses: ComputeBuffer<Scalar>,
         gradient: ComputeBuffer<Scalar>?, int32Classes: Bool
     ) throws -> Int {
@@ -184,7 +185,7 @@ extension BufferChecks {
     // MARK: Reductions
 
     /// `sum` and `sumOfSquares` (`op`): `x` is this backend's and `result` holds one element.
-    func reduction(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, _ op: String) throws {
+    @usableFromInline func reduction(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, _ op: String) throws {
         try own(x, "x", op)
         try need(result, "result", count: 1, op)
     }
@@ -194,7 +195,7 @@ extension BufferChecks {
     /// `sgdStep`: `gradients` holds as many elements as `parameters`, and so does a momentum buffer,
     /// which a non-zero momentum needs. Returns the element count and the momentum buffer to use
     /// (nil when the momentum is 0).
-    func sgdStep(
+    @usableFromInline func sgdStep(
         parameters: ComputeBuffer<Scalar>, gradients: ComputeBuffer<Scalar>, momentumBuffer: ComputeBuffer<Scalar>?,
         settings: SGDSettings
     ) throws -> (count: Int, momentumBuffer: ComputeBuffer<Scalar>?) {
@@ -211,7 +212,7 @@ extension BufferChecks {
 
     /// `adamStep`: `step` counts from 1; the gradients and both moments hold as many elements as
     /// `parameters`. Returns that count.
-    func adamStep(
+    @usableFromInline func adamStep(
         parameters: ComputeBuffer<Scalar>, gradients: ComputeBuffer<Scalar>, firstMoment: ComputeBuffer<Scalar>,
         secondMoment: ComputeBuffer<Scalar>, step: Int
     ) throws -> Int {
@@ -228,7 +229,7 @@ extension BufferChecks {
 
     /// `moduliPenalty`: power 1 or 2; `weights` and `gradient` (when given) hold `gates x hiddenSize^2`,
     /// `coefficients` `hiddenSize^2`, `value` one element. Returns `hiddenSize^2` and the weight count.
-    func moduliPenalty(
+    @usableFromInline func moduliPenalty(
         weights: ComputeBuffer<Scalar>, coefficients: ComputeBuffer<Scalar>, gates: Int, hiddenSize h: Int,
         power: Int, value: ComputeBuffer<Scalar>, gradient: ComputeBuffer<Scalar>?
     ) throws -> (hh: Int, count: Int) {
@@ -245,7 +246,7 @@ extension BufferChecks {
 
     /// `kthSmallestMagnitude`: every tensor is this backend's and `k` is in 1 ... the pooled element
     /// count. Returns that count.
-    func kthSmallestMagnitude(of tensors: [ComputeBuffer<Scalar>], k: Int) throws -> Int {
+    @usableFromInline func kthSmallestMagnitude(of tensors: [ComputeBuffer<Scalar>], k: Int) throws -> Int {
         let op = "kthSmallestMagnitude"
         var total = 0
         for (i, t) in tensors.enumerated() {

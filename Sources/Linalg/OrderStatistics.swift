@@ -2,7 +2,7 @@
 
 /// Order statistics without sorting: the regularizer's statistics, the magnitude pruner's threshold
 /// and the CPU backend's k-th smallest magnitude all select with this.
-package enum OrderStatistics {
+@usableFromInline package enum OrderStatistics {
     /// The k-th smallest value (0-based) of `a`, reordering `a`: quickselect with a three-way
     /// partition (fast with many equal values) around the median of three pseudo-random elements
     /// (a fixed xorshift stream: deterministic, and expected O(n) whatever the input order).

@@ -10,10 +10,10 @@
 /// p = 1: value `sum R |w|`, gradient `g += scale * R * sign(w)` (sign(0) = 0);
 /// p = 2: value `sum R w^2`, gradient `g += scale * 2 R w`. Values are summed in the
 /// scalar type over chunks of 1024 and across chunks in Double.
-package enum PenaltyKernel {
+@usableFromInline package enum PenaltyKernel {
     /// Chunks of `penaltyChunk` entries below which a block stays on the calling thread (16,384
     /// entries, several microseconds).
-    package static let minimumChunks = 16
+    @usableFromInline package static let minimumChunks = 16
 
     /// The end of the part of a block that the kernels sum in chunks of `penaltyChunk` from its
     /// start: Float's kernels run 8 lanes to the last multiple of 8 and add the rest as one tail

@@ -124,7 +124,7 @@ import _TestSupport
         let pgr = try cpu.buffer(g0)
         try cpu.moduliPenalty(
             weights: try cpu.buffer(w), coefficients: try cpu.buffer(r), gates: gates, hiddenSize: h,
-            lambda: lambda, power: power, value: try cpu.allocate(count: 1), accumulate: false, gradient: pgr)
+            lambda: Double(lambda), power: power, value: try cpu.allocate(count: 1), accumulate: false, gradient: pgr)
         let fd = numerical(w.doubles) { Reference.penalty(w: $0, r: r.doubles, gates: gates, h: h, lambda: Double(lambda), power: power) }
         expectClose(
             try cpu.download(pgr), (0..<n).map { Double(g0[$0]) + fd[$0] }, tolerance: 1e-6, "penalty gradient G \(gates) p \(power)")

@@ -1,5 +1,6 @@
-// The CPU backend's optimizer steps equal the NN module's (the trainer's today) to the bit, so
-// that moving the trainer onto a backend changes no CPU result.
+// The NN module's optimizers (which run the backend's steps over parameter groups and masks) equal
+// one plain backend step per update to the bit, and the backend operations composed into a layer's
+// forward pass reproduce the NN layers.
 import Testing
 import Linalg
 import NN

@@ -559,12 +559,12 @@ public final class CUDABackend: ComputeBackend {
 
     public func moduliPenalty(
         weights: ComputeBuffer<Float>, coefficients: ComputeBuffer<Float>, gates: Int, hiddenSize h: Int,
-        lambda: Float, power: Int, value: ComputeBuffer<Float>, accumulate: Bool, gradient: ComputeBuffer<Float>?
+        lambda: Double, power: Int, value: ComputeBuffer<Float>, accumulate: Bool, gradient: ComputeBuffer<Float>?
     ) throws {
         let (hh, count) = try checks.moduliPenalty(
             weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h,
             power: power, value: value, gradient: gradient)
-        let scale = count == 0 ? 0 : Double(lambda) / Double(count)
+        let scale = count == 0 ? 0 : lambda / Double(count)
         try activate()
         let grid = blocks(count, max: CUDABackend.maxReductionBlocks)
         try launch(

@@ -1,5 +1,6 @@
 // Adam and AdamW. References: torch.optim.Adam (L2 weight decay added to the gradient) and
 // torch.optim.AdamW (decoupled weight decay, Loshchilov & Hutter 2019).
+import Compute
 import Linalg
 
 /// Adam (`decoupledWeightDecay == false`, PyTorch `Adam`) or AdamW (`true`, PyTorch `AdamW`).
@@ -54,43 +55,55 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
         }
     }
 
+    /// This optimizer's settings as the compute backends take them.
+    public var settings: AdamSettings {
+        AdamSettings(
+            learningRate: learningRate, beta1: betas.0, beta2: betas.1, epsilon: epsilon, weightDecay: weightDecay,
+            decoupled: decoupledWeightDecay)
+    }
+
     @_specialize(where Scalar == Float)  // callers in other modules would otherwise run generic code (~20x slower)
     @_specialize(where Scalar == Double)
     public mutating func step(_ store: ParameterStore<Scalar>) {
-        store.maskGradients()
         let n = store.totalCount
         m.prepare(count: n); v.prepare(count: n)
         stepCount += 1
-        let t = Double(stepCount)
-        let bc1 = 1 - Double.pow(betas.0, t), bc2 = 1 - Double.pow(betas.1, t)
-        let stepSize = Scalar(learningRate / bc1), bc2Root = Scalar(bc2.squareRoot())
-        // 1 - beta is formed in Double and then rounded, as PyTorch does: in Float, 1 - Float(0.999)
-        // is 1.3e-5 short of 0.001, which made every Float update 6.4e-6 (relative) too large.
-        let b1 = Scalar(betas.0), b2 = Scalar(betas.1), c1 = Scalar(1 - betas.0), c2 = Scalar(1 - betas.1), eps = Scalar(epsilon)
-        let p = store.values, g = store.gradients
-        let decoupled = decoupledWeightDecay, lr = learningRate
+        let (settings, groups, t) = (settings, parameterGroups, stepCount)
+        let cpu = CPUBackend(Scalar.self)
         m.scalars.withUnsafeMutableBufferPointer { mb in
             v.scalars.withUnsafeMutableBufferPointer { vb in
-                store.forEachWeightDecayRun(default: weightDecay, groups: parameterGroups) { range, weightDecay in
-                    let l2 = decoupled ? 0 : Scalar(weightDecay)
-                    let decay = decoupled ? Scalar(1 - lr * weightDecay) : 1
-                    // Float runs 8 lanes at a time (the scalar loop does not vectorize), with identical
-                    // results: each lane does the same IEEE operations.
-                    // Ranges of the run on the worker pool: each entry's update is the same wherever it runs.
-                    let (pp, gp, mp, vp) = (p.baseAddress!, g.baseAddress!, mb.baseAddress!, vb.baseAddress!)
-                    Parallel.forEachChunk(count: range.count, minimumChunk: Parallel.minimumElementwiseChunk) { sub in
-                        let at = range.lowerBound + sub.lowerBound
-                        Scalar.adamUpdate(
-                            parameters: pp + at, gradients: gp + at, firstMoments: mp + at, secondMoments: vp + at,
-                            count: sub.count, l2: l2, b1: b1, b2: b2, c1: c1, c2: c2, stepSize: stepSize,
-                            bc2Root: bc2Root, eps: eps, decay: decay)
-                    }
+                onHost("Adam step") {
+                    try Adam.update(
+                        store, on: store.buffers(on: cpu), firstMoment: cpu.buffer(wrapping: mb),
+                        secondMoment: cpu.buffer(wrapping: vb), settings: settings, groups: groups, step: t)
                 }
-                store.maskState(mb.baseAddress!)
-                store.maskState(vb.baseAddress!)
             }
         }
-        store.applyMasks()
         store.allValuesDidChange()
+    }
+
+    /// Step `t` (1-based) of Adam or AdamW on `parameters`, the tensors of `store` in a backend's
+    /// memory, with the moments laid out like the store in the same memory: pruned entries'
+    /// gradients are zeroed, each run of tensors with one weight decay (`groups`, the rest
+    /// `settings.weightDecay`) is updated, and the moments and values of pruned entries are zeroed
+    /// again. The one implementation of the optimizer's bookkeeping, on every backend.
+    public static func update<Backend: ComputeBackend>(
+        _ store: ParameterStore<Scalar>, on parameters: ParameterBuffers<Backend>, firstMoment: ComputeBuffer<Scalar>,
+        secondMoment: ComputeBuffer<Scalar>, settings: AdamSettings, groups: [ParameterGroup], step t: Int
+    ) throws where Backend.Scalar == Scalar {
+        let backend = parameters.backend
+        try parameters.multiplyByMasks(parameters.gradients, of: store)
+        try store.forEachWeightDecayRun(default: settings.weightDecay, groups: groups) { range, weightDecay in
+            var run = settings
+            run.weightDecay = weightDecay
+            try backend.adamStep(
+                parameters: parameters.values.slice(from: range.lowerBound, count: range.count),
+                gradients: parameters.gradients.slice(from: range.lowerBound, count: range.count),
+                firstMoment: firstMoment.slice(from: range.lowerBound, count: range.count),
+                secondMoment: secondMoment.slice(from: range.lowerBound, count: range.count), settings: run, step: t)
+        }
+        try parameters.multiplyByMasks(firstMoment, of: store)
+        try parameters.multiplyByMasks(secondMoment, of: store)
+        try parameters.multiplyByMasks(parameters.values, of: store)
     }
 }

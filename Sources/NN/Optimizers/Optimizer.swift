@@ -1,5 +1,6 @@
 // The optimizer interface and gradient clipping. Optimizers keep their moments in flat buffers with
 // the parameter store's layout; masked (pruned) entries get no update and keep zero moments.
+import Compute
 import Linalg
 
 /// Updates the parameters of a store from its gradients.
@@ -59,8 +60,8 @@ extension ParameterStore {
     /// Calls `body` for each run of the flat store with one weight decay: `default` everywhere
     /// except the slots of `groups` (a later group wins); one call over everything when there are
     /// no groups. Allocates nothing (it runs every optimizer step).
-    func forEachWeightDecayRun(default value: Double, groups: [ParameterGroup], _ body: (Range<Int>, Double) -> Void) {
-        guard !groups.isEmpty else { body(0..<totalCount, value); return }
+    func forEachWeightDecayRun(default value: Double, groups: [ParameterGroup], _ body: (Range<Int>, Double) throws -> Void) rethrows {
+        guard !groups.isEmpty else { try body(0..<totalCount, value); return }
         func decay(_ k: Int) -> Double {
             var d = value
             for group in groups where group.slots.contains(where: { $0.index == k }) { d = group.weightDecay }
@@ -70,11 +71,11 @@ extension ParameterStore {
         for k in 1..<max(1, infos.count) {
             let d = decay(k)
             if d != current {
-                body(start..<infos[k].offset, current)
+                try body(start..<infos[k].offset, current)
                 start = infos[k].offset; current = d
             }
         }
-        body(start..<totalCount, current)
+        try body(start..<totalCount, current)
     }
 
     /// Zeroes the gradients of pruned entries (so that no optimizer state builds up there, and a
@@ -82,16 +83,10 @@ extension ParameterStore {
     /// Inlinable: the trainer calls it every step from another module, where a generic body would
     /// run unspecialized (a tenth of a pruned language-model step).
     @inlinable public func maskGradients() {
-        for s in slots where isMasked[s.index] {
-            Kernels.multiplyInPlace(gradient(s), by: mask(s), count: info(s).count)
-        }
-    }
-
-    /// Multiplies optimizer state laid out like this store by the masks in force.
-    func maskState(_ state: UnsafeMutablePointer<Scalar>) {
-        for s in slots where isMasked[s.index] {
-            Kernels.multiplyInPlace(state + info(s).offset, by: mask(s), count: info(s).count)
-        }
+        do {
+            let buffers = try self.buffers(on: CPUBackend(Scalar.self))
+            try buffers.multiplyByMasks(buffers.gradients, of: self)
+        } catch { preconditionFailure("masking the gradients: \(error)") }
     }
 }
 

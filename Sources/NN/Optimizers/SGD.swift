@@ -1,4 +1,5 @@
 // Stochastic gradient descent with optional momentum and L2 weight decay. Reference: torch.optim.SGD.
+import Compute
 import Linalg
 
 /// PyTorch's SGD: `g += wd * p; buf = momentum * buf + (1 - dampening) * g` (buf = g at the first
@@ -33,36 +34,55 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
         }
     }
 
+    /// This optimizer's settings as the compute backends take them.
+    public var settings: SGDSettings {
+        SGDSettings(learningRate: learningRate, momentum: momentum, dampening: dampening, weightDecay: weightDecay, nesterov: nesterov)
+    }
+
     @_specialize(where Scalar == Float)  // callers in other modules would otherwise run generic code (~20x slower)
     @_specialize(where Scalar == Double)
     public mutating func step(_ store: ParameterStore<Scalar>) {
-        store.maskGradients()
-        let p = store.values.baseAddress!, g = store.gradients.baseAddress!, n = store.totalCount
-        let lr = Scalar(learningRate), mu = Scalar(momentum), damp = Scalar(1 - dampening)
-        let first = !started, nesterov = nesterov
+        let (settings, groups, first) = (settings, parameterGroups, !started)
+        let cpu = CPUBackend(Scalar.self)
         if momentum == 0 {
-            store.forEachWeightDecayRun(default: weightDecay, groups: parameterGroups) { range, weightDecay in
-                let at = range.lowerBound
-                Kernels.sgdUpdate(
-                    parameters: p + at, gradients: g + at, momentumBuffer: nil, count: range.count, learningRate: lr,
-                    weightDecay: Scalar(weightDecay), momentum: mu, oneMinusDampening: damp, nesterov: nesterov,
-                    firstStep: first)
+            onHost("SGD step") {
+                try SGD.update(store, on: store.buffers(on: cpu), momentumBuffer: nil, settings: settings, groups: groups, firstStep: first)
             }
         } else {
-            buffer.prepare(count: n)
+            buffer.prepare(count: store.totalCount)
             buffer.scalars.withUnsafeMutableBufferPointer { b in
-                store.forEachWeightDecayRun(default: weightDecay, groups: parameterGroups) { range, weightDecay in
-                    let at = range.lowerBound
-                    Kernels.sgdUpdate(
-                        parameters: p + at, gradients: g + at, momentumBuffer: b.baseAddress! + at, count: range.count,
-                        learningRate: lr, weightDecay: Scalar(weightDecay), momentum: mu, oneMinusDampening: damp,
-                        nesterov: nesterov, firstStep: first)
+                onHost("SGD step") {
+                    try SGD.update(
+                        store, on: store.buffers(on: cpu), momentumBuffer: cpu.buffer(wrapping: b), settings: settings,
+                        groups: groups, firstStep: first)
                 }
-                store.maskState(b.baseAddress!)
             }
         }
         stepCount += 1
-        store.applyMasks()
         store.allValuesDidChange()
+    }
+
+    /// One SGD step on `parameters`, the tensors of `store` in a backend's memory, with the
+    /// momentum buffer (nil without momentum) laid out like the store in the same memory: pruned
+    /// entries' gradients are zeroed, each run of tensors with one weight decay (`groups`, the rest
+    /// `settings.weightDecay`) is updated, and the buffer and values of pruned entries are zeroed
+    /// again. The one implementation of the optimizer's bookkeeping, on every backend.
+    public static func update<Backend: ComputeBackend>(
+        _ store: ParameterStore<Scalar>, on parameters: ParameterBuffers<Backend>, momentumBuffer: ComputeBuffer<Scalar>?,
+        settings: SGDSettings, groups: [ParameterGroup], firstStep: Bool
+    ) throws where Backend.Scalar == Scalar {
+        let backend = parameters.backend
+        try parameters.multiplyByMasks(parameters.gradients, of: store)
+        try store.forEachWeightDecayRun(default: settings.weightDecay, groups: groups) { range, weightDecay in
+            var run = settings
+            run.weightDecay = weightDecay
+            try backend.sgdStep(
+                parameters: parameters.values.slice(from: range.lowerBound, count: range.count),
+                gradients: parameters.gradients.slice(from: range.lowerBound, count: range.count),
+                momentumBuffer: momentumBuffer?.slice(from: range.lowerBound, count: range.count), settings: run,
+                firstStep: firstStep)
+        }
+        if let momentumBuffer { try parameters.multiplyByMasks(momentumBuffer, of: store) }
+        try parameters.multiplyByMasks(parameters.values, of: store)
     }
 }
