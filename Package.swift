@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Formats", dependencies: ["Linalg"]),
 
         // MARK: Compute backends: a training step's operations on the CPU (OpenBLAS, Float and Double)
-        // and CUDA (dlopen, Float); the optimizers run on them, the layers and the trainer's step not yet
+        // and CUDA (dlopen, Float); the optimizers, masks, clipping and penalty run on them, the layers not yet
         .target(name: "Compute", dependencies: ["Linalg", .product(name: "RealModule", package: "swift-numerics")]),
         .executableTarget(name: "moduli-gpu-check", dependencies: ["Compute"]),
 
@@ -50,7 +50,7 @@ let package = Package(
         // MARK: Where geometry meets networks: the moduli regularizer, pruning, lottery tickets
         .target(
             name: "Sparsity",
-            dependencies: ["Linalg", "Geometry", "NN", "Formats", .product(name: "RealModule", package: "swift-numerics")]
+            dependencies: ["Linalg", "Geometry", "NN", "Formats", "Compute", .product(name: "RealModule", package: "swift-numerics")]
         ),
 
         // MARK: The shape of data: persistent homology of point clouds (knows nothing of networks)

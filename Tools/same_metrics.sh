@@ -16,6 +16,7 @@ cases=(
     "adding-elimination|adding --eliminate-tolerance 0.3 --epochs 4 --batches-per-epoch 60 --threads 1"
     "adding-envelope|adding --group-envelope-lambda 0.01 --group-envelope-units 40 --epochs 4 --batches-per-epoch 60 --threads 1"
     "navigation-pruned|navigation --preset small --epochs 4 --batches-per-epoch 30 --threads 1 --recurrent-kernels sparse"
+    "navigation-torus|navigation --preset small --moduli torus --epochs 4 --batches-per-epoch 30 --threads 1 --recurrent-kernels sparse"
     "navigation-learned|navigation --preset small --moduli torus --learn-embedding --epochs 3 --batches-per-epoch 30 --threads 1 --recurrent-kernels sparse"
     "language-lstm|language --preset small --cell lstm --epochs 2 --batches-per-epoch 15 --threads 1 --recurrent-kernels sparse"
 )

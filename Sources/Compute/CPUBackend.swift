@@ -233,20 +233,17 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
 
     // MARK: Reductions
 
-    @inlinable public func sum(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, accumulate: Bool) throws {
-        try checks.reduction(x, into: result, "sum")
+    @inlinable public func sum(_ x: ComputeBuffer<Scalar>) throws -> Double {
+        try checks.reduction(x, "sum")
         let p = pointer(x)
         var s = 0.0
         for i in 0..<x.count { s += Double(p[i]) }
-        let out = pointer(result)
-        out[0] = accumulate ? Scalar(Double(out[0]) + s) : Scalar(s)
+        return s
     }
 
-    @inlinable public func sumOfSquares(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, accumulate: Bool) throws {
-        try checks.reduction(x, into: result, "sumOfSquares")
-        let s = Kernels.sumOfSquares(UnsafePointer(pointer(x)), count: x.count)
-        let out = pointer(result)
-        out[0] = accumulate ? Scalar(Double(out[0]) + s) : Scalar(s)
+    @inlinable public func sumOfSquares(_ x: ComputeBuffer<Scalar>) throws -> Double {
+        try checks.reduction(x, "sumOfSquares")
+        return Kernels.sumOfSquares(UnsafePointer(pointer(x)), count: x.count)
     }
 
     // MARK: Optimizers
@@ -288,11 +285,10 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
 
     @inlinable public func moduliPenalty(
         weights: ComputeBuffer<Scalar>, coefficients: ComputeBuffer<Scalar>, gates: Int, hiddenSize h: Int,
-        lambda: Double, power: Int, value: ComputeBuffer<Scalar>, accumulate: Bool, gradient: ComputeBuffer<Scalar>?
-    ) throws {
+        lambda: Double, power: Int, gradient: ComputeBuffer<Scalar>?
+    ) throws -> Double {
         let (hh, count) = try checks.moduliPenalty(
-            weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h,
-            power: power, value: value, gradient: gradient)
+            weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h, power: power, gradient: gradient)
         let w = pointer(weights), r = UnsafePointer(pointer(coefficients)), d = gradient.map { pointer($0) }
         let scale = count == 0 ? 0 : lambda / Double(count)
         var s = 0.0
@@ -304,8 +300,7 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
                 s += PenaltyKernel.value(w: wb, r: r, count: hh, power: power)
             }
         }
-        let out = pointer(value)
-        out[0] = accumulate ? Scalar(Double(out[0]) + scale * s) : Scalar(scale * s)
+        return scale * s
     }
 
     @inlinable public func kthSmallestMagnitude(of tensors: [ComputeBuffer<Scalar>], k: Int) throws -> Scalar {

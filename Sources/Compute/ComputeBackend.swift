@@ -1,8 +1,9 @@
 // The small set of operations of a training step, behind one protocol generic over the scalar, so
 // that the CPU (OpenBLAS; Float and Double) and a GPU (CUDA; Float) implement the same set. The NN
-// module's optimizers run on them; the layers do not yet (they call the same Linalg kernels
-// directly). Formulas follow PyTorch: torch.nn.RNN/LSTM/GRU, CrossEntropyLoss,
-// torch.optim.SGD/Adam/AdamW; the penalty is docs/method.md section 2, the pruning threshold section 3.
+// module's optimizers and clipping and the Sparsity module's penalty run on them; the layers do
+// not yet (they call the same Linalg kernels directly). Formulas follow PyTorch: torch.nn.RNN/LSTM/GRU,
+// CrossEntropyLoss, torch.optim.SGD/Adam/AdamW; the penalty is docs/method.md section 2, the pruning
+// threshold section 3.
 import Linalg
 import RealModule
 
@@ -83,10 +84,10 @@ public struct AdamConstants<S: BLASScalar>: Sendable, Equatable {
 /// A set of operations on buffers of one scalar type in one backend's memory.
 ///
 /// Conventions: matrices are row-major; `B` batch, `H` hidden units, `G` gate blocks; the LSTM
-/// gate order is i, f, g, o and the GRU order r, z, n (PyTorch's). Results that are sums over
-/// many elements (losses, norms, the penalty) stay in a buffer in the backend's memory, so that a
-/// step needs no copy back; read them with `download`. Operations may run asynchronously on a
-/// device; `download` and `synchronize()` wait for all earlier work. Every operation checks its
+/// gate order is i, f, g, o and the GRU order r, z, n (PyTorch's). Per-row results (losses, argmax)
+/// stay in the backend's memory; the sums a training step logs and decides on (the gradient
+/// norm, the penalty) come back to the host in Double, a few bytes per step. Operations may run
+/// asynchronously on a device; `download`, `synchronize()` and the sums wait for all earlier work. Every operation checks its
 /// arguments and throws `ComputeError.invalidArgument` instead of trapping; a device error is
 /// thrown by the call that sees it.
 public protocol ComputeBackend<Scalar>: AnyObject {
@@ -187,10 +188,11 @@ public protocol ComputeBackend<Scalar>: AnyObject {
 
     // MARK: Reductions
 
-    /// `result[0] = sum_i x_i` (or `+=` with `accumulate`), accumulated in Double.
-    func sum(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, accumulate: Bool) throws
-    /// `result[0] = sum_i x_i^2` (or `+=` with `accumulate`), accumulated in Double.
-    func sumOfSquares(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, accumulate: Bool) throws
+    /// `sum_i x_i`, accumulated in Double and returned to the host (waits for earlier work).
+    func sum(_ x: ComputeBuffer<Scalar>) throws -> Double
+    /// `sum_i x_i^2`, accumulated in Double and returned to the host (waits for earlier work): the
+    /// gradient norm that clipping needs.
+    func sumOfSquares(_ x: ComputeBuffer<Scalar>) throws -> Double
 
     // MARK: Optimizers
 
@@ -211,8 +213,8 @@ public protocol ComputeBackend<Scalar>: AnyObject {
 
     /// The moduli penalty of one recurrent weight `W` (`(G H) x H`, G gate blocks stacked) with
     /// the coefficients R (`H x H`, used for every block):
-    /// `value = lambda / (G H H) * sum_{g,i,j} R[i][j] |W[g H + i][j]|^p` written to (or, with
-    /// `accumulate`, added to) `value[0]`, and, when `gradient` is given,
+    /// `lambda / (G H H) * sum_{g,i,j} R[i][j] |W[g H + i][j]|^p`, accumulated in Double and
+    /// returned to the host (waits for earlier work), and, when `gradient` is given,
     /// `gradient += lambda / (G H H) * R p |W|^(p-1) sign(W)` (0 at W = 0). p is 1 or 2. For an
     /// Elman layer (G = 1) this is the paper's `lambda * mean(R |W|^p)`; for G > 1 the mean runs
     /// over all G H H entries (docs/decisions.md, 12).
@@ -220,7 +222,8 @@ public protocol ComputeBackend<Scalar>: AnyObject {
     /// where a kernel runs in Float), as the Sparsity module's regularizer forms it.
     func moduliPenalty(
         weights: ComputeBuffer<Scalar>, coefficients: ComputeBuffer<Scalar>, gates: Int, hiddenSize: Int,
-        lambda: Double, power: Int, value: ComputeBuffer<Scalar>, accumulate: Bool, gradient: ComputeBuffer<Scalar>?) throws
+        lambda: Double, power: Int, gradient: ComputeBuffer<Scalar>?
+    ) throws -> Double
     /// The k-th smallest magnitude |w| (k counted from 1) over all elements of the pooled
     /// `tensors`: the global magnitude-pruning threshold. Zeros count (already pruned entries);
     /// NaN magnitudes sort after every number.

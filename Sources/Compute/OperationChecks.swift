@@ -184,10 +184,9 @@ extension BufferChecks {
 
     // MARK: Reductions
 
-    /// `sum` and `sumOfSquares` (`op`): `x` is this backend's and `result` holds one element.
-    @usableFromInline func reduction(_ x: ComputeBuffer<Scalar>, into result: ComputeBuffer<Scalar>, _ op: String) throws {
+    /// `sum` and `sumOfSquares` (`op`): `x` is this backend's.
+    @usableFromInline func reduction(_ x: ComputeBuffer<Scalar>, _ op: String) throws {
         try own(x, "x", op)
-        try need(result, "result", count: 1, op)
     }
 
     // MARK: Optimizers
@@ -228,10 +227,10 @@ extension BufferChecks {
     // MARK: Moduli regularization and pruning
 
     /// `moduliPenalty`: power 1 or 2; `weights` and `gradient` (when given) hold `gates x hiddenSize^2`,
-    /// `coefficients` `hiddenSize^2`, `value` one element. Returns `hiddenSize^2` and the weight count.
+    /// `coefficients` `hiddenSize^2`. Returns `hiddenSize^2` and the weight count.
     @usableFromInline func moduliPenalty(
         weights: ComputeBuffer<Scalar>, coefficients: ComputeBuffer<Scalar>, gates: Int, hiddenSize h: Int,
-        power: Int, value: ComputeBuffer<Scalar>, gradient: ComputeBuffer<Scalar>?
+        power: Int, gradient: ComputeBuffer<Scalar>?
     ) throws -> (hh: Int, count: Int) {
         let op = "moduliPenalty"
         let hh = try sizes(op, ("hiddenSize", h), ("hiddenSize", h))
@@ -239,7 +238,6 @@ extension BufferChecks {
         guard power == 1 || power == 2 else { throw ComputeError.invalidArgument("\(op): power is \(power), must be 1 or 2") }
         try need(weights, "weights", count: count, op)
         try need(coefficients, "coefficients", count: hh, op)
-        try need(value, "value", count: 1, op)
         if let gradient { try need(gradient, "gradient", count: count, op) }
         return (hh, count)
     }

@@ -1,5 +1,6 @@
 // The moduli regularizer: penalty = lambda * mean(R * |W_hh|^p) with R = post(f(D)) built from the
 // neurons' positions on a moduli space, and its gradient. Reference: docs/method.md sections 2, 2.2, 2.3.
+import Compute
 import Foundation
 import Formats
 import Geometry
@@ -200,56 +201,70 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
 
     /// The penalty `lambda * sum_layers mean(R * |W|^p)` with the current R; adds nothing.
     public func penalty(weights: [ParameterSlot], in store: ParameterStore<Scalar>) -> Double {
-        guard !isInactive else { return 0 }
-        var total = 0.0
-        let h = hiddenSize, lambda = config.lambda
-        rScalar.withUnsafeBufferPointer { r in
-            for slot in weights {
-                let (blocks, scale) = Self.blockLayout(slot, store, hiddenSize: h, lambda: lambda)
-                let w = store.value(slot), hh = hiddenSize * hiddenSize
-                var sum = 0.0
-                for g in 0..<blocks {
-                    sum += PenaltyKernel.value(w: w + g * hh, r: r.baseAddress!, count: hh, power: config.power)
-                }
-                total += scale * sum
-            }
+        onCPU(store) { parameters, coefficients in
+            try penalty(weights, in: store, on: parameters, coefficients: coefficients, addingGradients: false)
         }
-        return total
     }
 
     /// One training step's regularizer work: with learned positions, recomputes R from the store's
     /// positions first; adds `dPenalty/dW` into the gradients of `weights` (and, when learned,
-    /// `dPenalty/dPositions` into the positions' gradients); returns the penalty. Allocates
-    /// nothing for fixed positions.
+    /// `dPenalty/dPositions` into the positions' gradients); returns the penalty.
     @discardableResult
     public mutating func addGradients(weights: [ParameterSlot], in store: ParameterStore<Scalar>) -> Double {
         guard !isInactive else { return 0 }
         if learned != nil { updateCoefficients(from: store) }
-        let h = hiddenSize, hh = h * h, power = config.power, lambda = config.lambda, isLearned = learned != nil
-        var total = 0.0
-        rScalar.withUnsafeBufferPointer { r in
+        let total = onCPU(store) { parameters, coefficients in
+            try penalty(weights, in: store, on: parameters, coefficients: coefficients, addingGradients: true)
+        }
+        if learned != nil {
+            let h = hiddenSize, hh = h * h, power = config.power, lambda = config.lambda
             dR.withUnsafeMutableBufferPointer { a in
-                if isLearned { a.update(repeating: 0) }
+                a.update(repeating: 0)
                 for slot in weights {
                     let (blocks, scale) = Self.blockLayout(slot, store, hiddenSize: h, lambda: lambda)
-                    let w = store.value(slot), g = store.gradient(slot)
-                    var sum = 0.0
                     for b in 0..<blocks {
-                        sum += PenaltyKernel.valueAndGradient(
-                            w: w + b * hh, gradient: g + b * hh, r: r.baseAddress!,
-                            count: hh, scale: scale, power: power)
-                        if isLearned {
-                            PenaltyKernel.accumulateMagnitudes(
-                                w: w + b * hh, into: a.baseAddress!, count: hh,
-                                scale: scale, power: power)
-                        }
+                        PenaltyKernel.accumulateMagnitudes(
+                            w: store.value(slot) + b * hh, into: a.baseAddress!, count: hh, scale: scale, power: power)
                     }
-                    total += scale * sum
                 }
             }
+            learned!.addPositionGradients(dCoefficients: dR, into: store)
         }
-        if isLearned { learned!.addPositionGradients(dCoefficients: dR, into: store) }
         return total
+    }
+
+    /// The penalty of `weights` on a backend, `parameters` holding the store's tensors and
+    /// `coefficients` R (H x H) in its memory; with `addingGradients`, `dPenalty/dW` is added into
+    /// the gradients there. One backend operation per weight (`ComputeBackend.moduliPenalty`,
+    /// lambda / (G H H) formed in Double), the values summed in Double in the order of `weights`.
+    public func penalty<Backend: ComputeBackend>(
+        _ weights: [ParameterSlot], in store: ParameterStore<Scalar>, on parameters: ParameterBuffers<Backend>,
+        coefficients: ComputeBuffer<Scalar>, addingGradients: Bool
+    ) throws -> Double where Backend.Scalar == Scalar {
+        guard !isInactive else { return 0 }
+        var total = 0.0
+        for slot in weights {
+            let (blocks, _) = Self.blockLayout(slot, store, hiddenSize: hiddenSize, lambda: config.lambda)
+            total += try parameters.backend.moduliPenalty(
+                weights: parameters.part(parameters.values, slot, of: store), coefficients: coefficients, gates: blocks,
+                hiddenSize: hiddenSize, lambda: config.lambda, power: config.power,
+                gradient: addingGradients ? parameters.part(parameters.gradients, slot, of: store) : nil)
+        }
+        return total
+    }
+
+    /// `body` on the CPU backend over the store's memory and R; an error there is a bug (the
+    /// shapes were checked when the regularizer was built), and stops with the backend's message.
+    private func onCPU(
+        _ store: ParameterStore<Scalar>, _ body: (ParameterBuffers<CPUBackend<Scalar>>, ComputeBuffer<Scalar>) throws -> Double
+    ) -> Double {
+        guard !isInactive else { return 0 }
+        let cpu = CPUBackend(Scalar.self)
+        return rScalar.withUnsafeBufferPointer { r in
+            do {
+                return try body(store.buffers(on: cpu), cpu.buffer(wrapping: UnsafeMutableBufferPointer(mutating: r)))
+            } catch { preconditionFailure("moduli penalty on the CPU backend: \(error)") }
+        }
     }
 
     /// Learned positions: recomputes R (Double and training copies) from the positions in the

@@ -43,8 +43,7 @@ import Compute
         #expect(
             message {
                 try cpu.moduliPenalty(
-                    weights: a, coefficients: a, gates: 1, hiddenSize: 2, lambda: 1, power: 3,
-                    value: a, accumulate: false, gradient: nil)
+                    weights: a, coefficients: a, gates: 1, hiddenSize: 2, lambda: 1, power: 3, gradient: nil)
             }.contains("power is 3"))
         #expect(
             message {

@@ -108,12 +108,11 @@ import Compute
         var rng = SeededGenerator(seed: 92)
         let h = 6
         let w = uniform(&rng, gates * h * h), r = uniform(&rng, h * h, 0, 5)
-        let value = try cpu.allocate(count: 1)
-        try cpu.moduliPenalty(
+        let value = try cpu.moduliPenalty(
             weights: try cpu.buffer(w), coefficients: try cpu.buffer(r), gates: gates, hiddenSize: h,
-            lambda: 0.3, power: power, value: value, accumulate: false, gradient: nil)
+            lambda: 0.3, power: power, gradient: nil)
         let expected = Reference.penalty(w: w, r: r, gates: gates, h: h, lambda: 0.3, power: power)
-        expectNear(try cpu.download(value), [expected], tolerance: 1e-14, "Double penalty G \(gates) p \(power)")
+        expectNear([value], [expected], tolerance: 1e-14, "Double penalty G \(gates) p \(power)")
     }
 
     // MARK: Backward operations against central differences of the forward operations
@@ -226,15 +225,12 @@ import Compute
         var rng = SeededGenerator(seed: 97)
         let h = 4, n = gates * h * h
         let w = rng.awayFromZero(n, gap: 0.05).doubles, r = uniform(&rng, h * h, 0, 5), g0 = uniform(&rng, n)
-        let pr = try cpu.buffer(r), value = try cpu.allocate(count: 1), grad = try cpu.buffer(g0)
-        try cpu.moduliPenalty(
-            weights: try cpu.buffer(w), coefficients: pr, gates: gates, hiddenSize: h,
-            lambda: 0.3, power: power, value: value, accumulate: false, gradient: grad)
+        let pr = try cpu.buffer(r), grad = try cpu.buffer(g0)
+        _ = try cpu.moduliPenalty(
+            weights: try cpu.buffer(w), coefficients: pr, gates: gates, hiddenSize: h, lambda: 0.3, power: power, gradient: grad)
         let fd = try numerical(w) { x in
             try cpu.moduliPenalty(
-                weights: try cpu.buffer(x), coefficients: pr, gates: gates, hiddenSize: h,
-                lambda: 0.3, power: power, value: value, accumulate: false, gradient: nil)
-            return try cpu.download(value)[0]
+                weights: try cpu.buffer(x), coefficients: pr, gates: gates, hiddenSize: h, lambda: 0.3, power: power, gradient: nil)
         }
         expectNear(
             try cpu.download(grad), (0..<n).map { g0[$0] + fd[$0] }, tolerance: 1e-8, "Double penalty gradient G \(gates) p \(power)")

@@ -122,9 +122,9 @@ import _TestSupport
         let h = 4, n = gates * h * h, lambda: Float = 0.3
         let w = rng.awayFromZero(n, gap: 0.05), r = rng.floats(h * h, 0, 5), g0 = rng.floats(n)
         let pgr = try cpu.buffer(g0)
-        try cpu.moduliPenalty(
+        _ = try cpu.moduliPenalty(
             weights: try cpu.buffer(w), coefficients: try cpu.buffer(r), gates: gates, hiddenSize: h,
-            lambda: Double(lambda), power: power, value: try cpu.allocate(count: 1), accumulate: false, gradient: pgr)
+            lambda: Double(lambda), power: power, gradient: pgr)
         let fd = numerical(w.doubles) { Reference.penalty(w: $0, r: r.doubles, gates: gates, h: h, lambda: Double(lambda), power: power) }
         expectClose(
             try cpu.download(pgr), (0..<n).map { Double(g0[$0]) + fd[$0] }, tolerance: 1e-6, "penalty gradient G \(gates) p \(power)")

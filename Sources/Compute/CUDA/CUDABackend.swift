@@ -494,28 +494,33 @@ public final class CUDABackend: ComputeBackend {
 
     // MARK: Reductions
 
-    /// result[0] (+)= factor * (the partial sums of `partialBlocks` blocks).
-    private func finishSum(partialBlocks: Int, factor: Double, into result: ComputeBuffer<Float>, accumulate: Bool) throws {
-        try launch(
-            .reduce, "moduli_finish_sum", grid: 1, block: (1024, 1),
-            [.buffer(partials), .int32(Int32(partialBlocks)), .double(factor), .buffer(result), .int32(accumulate ? 1 : 0)])
+    /// factor * (the Double partial sums of the first `partialBlocks` blocks in `partials`), summed
+    /// on the host in block order (waits for the kernels that wrote them).
+    private func hostSum(partialBlocks: Int, factor: Double) throws -> Double {
+        var raw = [Float](repeating: 0, count: 2 * partialBlocks)
+        try raw.withUnsafeMutableBufferPointer { try download(partials, into: $0) }
+        return raw.withUnsafeBytes { bytes in
+            var s = 0.0
+            for i in 0..<partialBlocks { s += bytes.load(fromByteOffset: 8 * i, as: Double.self) }
+            return s * factor
+        }
     }
 
-    private func reduce(_ x: ComputeBuffer<Float>, squares: Bool, into result: ComputeBuffer<Float>, accumulate: Bool, _ op: String) throws
-    {
-        try checks.reduction(x, into: result, op)
+    private func reduce(_ x: ComputeBuffer<Float>, squares: Bool, _ op: String) throws -> Double {
+        try checks.reduction(x, op)
+        guard x.count > 0 else { return 0 }
         try activate()
         let grid = blocks(x.count, max: CUDABackend.maxReductionBlocks)
         try launch(.reduce, "moduli_partial_sums", grid: grid, [.buffer(x), .int64(x.count), .int32(squares ? 1 : 0), .buffer(partials)])
-        try finishSum(partialBlocks: grid, factor: 1, into: result, accumulate: accumulate)
+        return try hostSum(partialBlocks: grid, factor: 1)
     }
 
-    public func sum(_ x: ComputeBuffer<Float>, into result: ComputeBuffer<Float>, accumulate: Bool) throws {
-        try reduce(x, squares: false, into: result, accumulate: accumulate, "sum")
+    public func sum(_ x: ComputeBuffer<Float>) throws -> Double {
+        try reduce(x, squares: false, "sum")
     }
 
-    public func sumOfSquares(_ x: ComputeBuffer<Float>, into result: ComputeBuffer<Float>, accumulate: Bool) throws {
-        try reduce(x, squares: true, into: result, accumulate: accumulate, "sumOfSquares")
+    public func sumOfSquares(_ x: ComputeBuffer<Float>) throws -> Double {
+        try reduce(x, squares: true, "sumOfSquares")
     }
 
     // MARK: Optimizers
@@ -559,11 +564,10 @@ public final class CUDABackend: ComputeBackend {
 
     public func moduliPenalty(
         weights: ComputeBuffer<Float>, coefficients: ComputeBuffer<Float>, gates: Int, hiddenSize h: Int,
-        lambda: Double, power: Int, value: ComputeBuffer<Float>, accumulate: Bool, gradient: ComputeBuffer<Float>?
-    ) throws {
+        lambda: Double, power: Int, gradient: ComputeBuffer<Float>?
+    ) throws -> Double {
         let (hh, count) = try checks.moduliPenalty(
-            weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h,
-            power: power, value: value, gradient: gradient)
+            weights: weights, coefficients: coefficients, gates: gates, hiddenSize: h, power: power, gradient: gradient)
         let scale = count == 0 ? 0 : lambda / Double(count)
         try activate()
         let grid = blocks(count, max: CUDABackend.maxReductionBlocks)
@@ -573,7 +577,7 @@ public final class CUDABackend: ComputeBackend {
                 .buffer(weights), .buffer(coefficients), .buffer(gradient), .int64(count), .int64(max(hh, 1)), .int32(Int32(power)),
                 .float(Float(scale)), .buffer(partials)
             ])
-        try finishSum(partialBlocks: grid, factor: scale, into: value, accumulate: accumulate)
+        return try hostSum(partialBlocks: grid, factor: scale)
     }
 
     public func kthSmallestMagnitude(of tensors: [ComputeBuffer<Float>], k: Int) throws -> Float {

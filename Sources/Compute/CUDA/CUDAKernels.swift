@@ -288,23 +288,16 @@ public struct CUDAKernelSource: Sendable, Hashable {
             }
             """#)
 
-    /// Sums in Double: each block writes one partial sum; one block then adds the partials in a
-    /// fixed order and scales (deterministic for a given size).
+    /// Sums in Double: each block writes one partial sum; the host adds the partials in block order
+    /// (deterministic for a given size).
     public static let reduce = CUDAKernelSource(
-        name: "reduce", entryPoints: ["moduli_partial_sums", "moduli_finish_sum"],
+        name: "reduce", entryPoints: ["moduli_partial_sums"],
         body: #"""
             extern "C" __global__ void moduli_partial_sums(const float* x, i64 n, int squares, double* partials) {
                 double s = 0.0;
                 MODULI_FOR_EACH(i, n) { const double v = x[i]; s += squares ? v * v : v; }
                 s = moduli_block_reduce<ModuliSum<double> >(s, 0.0);
                 if (threadIdx.x == 0) partials[blockIdx.x] = s;
-            }
-
-            extern "C" __global__ void moduli_finish_sum(const double* partials, int count, double factor, float* result, int accumulate) {
-                double s = 0.0;
-                for (int i = threadIdx.x; i < count; i += blockDim.x) s += partials[i];
-                s = moduli_block_reduce<ModuliSum<double> >(s, 0.0) * factor;
-                if (threadIdx.x == 0) result[0] = accumulate ? (float)((double)result[0] + s) : (float)s;
             }
             """#)
 
@@ -341,7 +334,7 @@ public struct CUDAKernelSource: Sendable, Hashable {
             }
             """#)
 
-    /// The moduli penalty: per-block partial sums of R |W|^p (finished by moduli_finish_sum) and,
+    /// The moduli penalty: per-block partial sums of R |W|^p (summed on the host) and,
     /// when gradient is not null, gradient += scale R p |W|^(p-1) sign(W). R is tiled over the
     /// gate blocks: entry i of W uses R[i mod H^2].
     public static let moduliPenalty = CUDAKernelSource(

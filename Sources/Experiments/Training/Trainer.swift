@@ -541,7 +541,7 @@ struct TrainingLoop<Task: TrainingTask> {
         let gradientNorm =
             training.clip > 0
             ? clipGradientNorm(session.store, maxNorm: training.clip)
-            : Kernels.sumOfSquares(UnsafePointer(session.store.gradients.baseAddress!), count: session.store.totalCount).squareRoot()
+            : gradientNorm(session.store)
         StepProfile.lap(.masks)
         session.optimizer.learningRate = scheduledLearningRate()
         session.optimizer.step(session.store)

@@ -44,6 +44,30 @@ public struct ParameterBuffers<Backend: ComputeBackend> {
     }
 }
 
+extension ParameterBuffers {
+    /// An optimizer step's bookkeeping, the same for every optimizer and backend: the gradients of
+    /// pruned entries are zeroed; `update` runs once per run of tensors with one weight decay
+    /// (`groups`, the rest `defaultDecay`) on that run's part of the values, the gradients and each
+    /// buffer of `state` (the optimizer's moments, laid out like the store); then `state` and the
+    /// values of pruned entries are zeroed again.
+    func optimizerStep(
+        _ store: ParameterStore<Scalar>, state: [ComputeBuffer<Scalar>], defaultDecay: Double, groups: [ParameterGroup],
+        _ update: (
+            _ values: ComputeBuffer<Scalar>, _ gradients: ComputeBuffer<Scalar>, _ state: [ComputeBuffer<Scalar>], _ weightDecay: Double
+        ) throws -> Void
+    ) throws {
+        try multiplyByMasks(gradients, of: store)
+        try store.forEachWeightDecayRun(default: defaultDecay, groups: groups) { range, weightDecay in
+            func part(_ b: ComputeBuffer<Scalar>) throws -> ComputeBuffer<Scalar> {
+                try b.slice(from: range.lowerBound, count: range.count)
+            }
+            try update(part(values), part(gradients), state.map(part), weightDecay)
+        }
+        for buffer in state { try multiplyByMasks(buffer, of: store) }
+        try multiplyByMasks(values, of: store)
+    }
+}
+
 extension ParameterStore {
     /// This store's memory as buffers of `cpu`, without a copy. They stay valid until a tensor is
     /// added to the store (which may move its memory).

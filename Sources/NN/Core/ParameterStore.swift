@@ -197,7 +197,9 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
     }
 
     /// Sets every gradient to zero (once per training step; backward passes accumulate).
-    public func zeroGradients() { gradientBase.update(repeating: 0, count: totalCount) }
+    /// Inlinable: the trainer calls it every step from another module, where the generic body ran
+    /// unspecialized (a value-witness call per element, 2% of an adding-problem step).
+    @inlinable public func zeroGradients() { gradients.update(repeating: 0) }
 
     /// Marks a slot's mask as in force and multiplies its values by the mask.
     public func enableMask(_ slot: ParameterSlot) {

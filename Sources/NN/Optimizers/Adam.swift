@@ -83,27 +83,21 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
     }
 
     /// Step `t` (1-based) of Adam or AdamW on `parameters`, the tensors of `store` in a backend's
-    /// memory, with the moments laid out like the store in the same memory: pruned entries'
-    /// gradients are zeroed, each run of tensors with one weight decay (`groups`, the rest
-    /// `settings.weightDecay`) is updated, and the moments and values of pruned entries are zeroed
-    /// again. The one implementation of the optimizer's bookkeeping, on every backend.
+    /// memory, with the moments laid out like the store in the same memory, each run of tensors
+    /// with one weight decay (`groups`, the rest `settings.weightDecay`) in one backend step, pruned
+    /// entries masked before and after (`ParameterBuffers.optimizerStep`). The one implementation
+    /// of the optimizer, on every backend.
     public static func update<Backend: ComputeBackend>(
         _ store: ParameterStore<Scalar>, on parameters: ParameterBuffers<Backend>, firstMoment: ComputeBuffer<Scalar>,
         secondMoment: ComputeBuffer<Scalar>, settings: AdamSettings, groups: [ParameterGroup], step t: Int
     ) throws where Backend.Scalar == Scalar {
-        let backend = parameters.backend
-        try parameters.multiplyByMasks(parameters.gradients, of: store)
-        try store.forEachWeightDecayRun(default: settings.weightDecay, groups: groups) { range, weightDecay in
+        try parameters.optimizerStep(
+            store, state: [firstMoment, secondMoment], defaultDecay: settings.weightDecay, groups: groups
+        ) { values, gradients, moments, weightDecay in
             var run = settings
             run.weightDecay = weightDecay
-            try backend.adamStep(
-                parameters: parameters.values.slice(from: range.lowerBound, count: range.count),
-                gradients: parameters.gradients.slice(from: range.lowerBound, count: range.count),
-                firstMoment: firstMoment.slice(from: range.lowerBound, count: range.count),
-                secondMoment: secondMoment.slice(from: range.lowerBound, count: range.count), settings: run, step: t)
+            try parameters.backend.adamStep(
+                parameters: values, gradients: gradients, firstMoment: moments[0], secondMoment: moments[1], settings: run, step: t)
         }
-        try parameters.multiplyByMasks(firstMoment, of: store)
-        try parameters.multiplyByMasks(secondMoment, of: store)
-        try parameters.multiplyByMasks(parameters.values, of: store)
     }
 }

@@ -43,17 +43,36 @@ public struct ParameterGroup: Sendable, Equatable {
     }
 }
 
-/// PyTorch's `clip_grad_norm_`: scales every gradient by `maxNorm / (norm + 1e-6)` when the global
-/// L2 norm exceeds `maxNorm`. Returns the norm before clipping.
+/// PyTorch's `clip_grad_norm_` on a backend: scales `gradients` by `maxNorm / (norm + 1e-6)` when
+/// their global L2 norm (summed in Double) exceeds `maxNorm`. Returns the norm before clipping.
+public func clipGradientNorm<Backend: ComputeBackend>(
+    _ gradients: ComputeBuffer<Backend.Scalar>, on backend: Backend, maxNorm: Double
+) throws -> Double {
+    let norm = try backend.sumOfSquares(gradients).squareRoot()
+    let coefficient = maxNorm / (norm + 1e-6)
+    if coefficient < 1 { try backend.scale(gradients, by: Backend.Scalar(coefficient)) }
+    return norm
+}
+
+/// `clipGradientNorm(_:on:maxNorm:)` over a store's gradients on the CPU backend.
 @discardableResult
 @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
 @_specialize(where S == Double)
 public func clipGradientNorm<S: BLASScalar>(_ store: ParameterStore<S>, maxNorm: Double) -> Double {
-    let g = store.gradients
-    let norm = Kernels.sumOfSquares(UnsafePointer(g.baseAddress!), count: g.count).squareRoot()
-    let coefficient = maxNorm / (norm + 1e-6)
-    if coefficient < 1 { S.scal(n: g.count, alpha: S(coefficient), x: g.baseAddress!, incx: 1) }
-    return norm
+    let cpu = CPUBackend(S.self)
+    do { return try clipGradientNorm(store.buffers(on: cpu).gradients, on: cpu, maxNorm: maxNorm) } catch {
+        preconditionFailure("clipping the gradients: \(error)")
+    }
+}
+
+/// The global L2 norm of a store's gradients (summed in Double), on the CPU backend.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+public func gradientNorm<S: BLASScalar>(_ store: ParameterStore<S>) -> Double {
+    let cpu = CPUBackend(S.self)
+    do { return try cpu.sumOfSquares(store.buffers(on: cpu).gradients).squareRoot() } catch {
+        preconditionFailure("the gradient norm: \(error)")
+    }
 }
 
 extension ParameterStore {

@@ -63,26 +63,21 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
     }
 
     /// One SGD step on `parameters`, the tensors of `store` in a backend's memory, with the
-    /// momentum buffer (nil without momentum) laid out like the store in the same memory: pruned
-    /// entries' gradients are zeroed, each run of tensors with one weight decay (`groups`, the rest
-    /// `settings.weightDecay`) is updated, and the buffer and values of pruned entries are zeroed
-    /// again. The one implementation of the optimizer's bookkeeping, on every backend.
+    /// momentum buffer (nil without momentum) laid out like the store in the same memory, each run
+    /// of tensors with one weight decay (`groups`, the rest `settings.weightDecay`) in one backend
+    /// step, pruned entries masked before and after (`ParameterBuffers.optimizerStep`). The one
+    /// implementation of the optimizer, on every backend.
     public static func update<Backend: ComputeBackend>(
         _ store: ParameterStore<Scalar>, on parameters: ParameterBuffers<Backend>, momentumBuffer: ComputeBuffer<Scalar>?,
         settings: SGDSettings, groups: [ParameterGroup], firstStep: Bool
     ) throws where Backend.Scalar == Scalar {
-        let backend = parameters.backend
-        try parameters.multiplyByMasks(parameters.gradients, of: store)
-        try store.forEachWeightDecayRun(default: settings.weightDecay, groups: groups) { range, weightDecay in
+        try parameters.optimizerStep(
+            store, state: momentumBuffer.map { [$0] } ?? [], defaultDecay: settings.weightDecay, groups: groups
+        ) { values, gradients, buffer, weightDecay in
             var run = settings
             run.weightDecay = weightDecay
-            try backend.sgdStep(
-                parameters: parameters.values.slice(from: range.lowerBound, count: range.count),
-                gradients: parameters.gradients.slice(from: range.lowerBound, count: range.count),
-                momentumBuffer: momentumBuffer?.slice(from: range.lowerBound, count: range.count), settings: run,
-                firstStep: firstStep)
+            try parameters.backend.sgdStep(
+                parameters: values, gradients: gradients, momentumBuffer: buffer.first, settings: run, firstStep: firstStep)
         }
-        if let momentumBuffer { try parameters.multiplyByMasks(momentumBuffer, of: store) }
-        try parameters.multiplyByMasks(parameters.values, of: store)
     }
 }

@@ -50,14 +50,15 @@ public struct RecurrentCache<Scalar: BLASScalar>: Sendable {
         self.cell = cell; self.gates = gates; self.extra = extra
     }
 
-    /// h_1 ... h_T, `(T * B) x H`.
-    public var output: Matrix<Scalar> {
+    /// h_1 ... h_T, `(T * B) x H`. (Inlinable, as `final`: a caller in another module would
+    /// otherwise copy the elements through value witnesses, one call each.)
+    @inlinable public var output: Matrix<Scalar> {
         let h = hidden.columns
         return Matrix(rows: steps * batch, columns: h, scalars: Array(hidden.scalars[(batch * h)...]))
     }
 
     /// The state after the last step.
-    public var final: RecurrentState<Scalar> {
+    @inlinable public var final: RecurrentState<Scalar> {
         let h = hidden.columns, start = steps * batch * h, end = start + batch * h
         return RecurrentState(
             hidden: Matrix(rows: batch, columns: h, scalars: Array(hidden.scalars[start..<end])),
