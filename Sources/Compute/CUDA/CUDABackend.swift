@@ -501,7 +501,7 @@ public final class CUDABackend: ComputeBackend {
         try raw.withUnsafeMutableBufferPointer { try download(partials, into: $0) }
         return raw.withUnsafeBytes { bytes in
             var s = 0.0
-            for i in 0..<partialBlocks { s += bytes.load(fromByteOffset: 8 * i, as: Double.self) }
+            for i in 0..<partialBlocks { s += bytes.loadUnaligned(fromByteOffset: 8 * i, as: Double.self) }
             return s * factor
         }
     }
