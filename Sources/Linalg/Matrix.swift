@@ -21,8 +21,9 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
     /// The elements (the storage behind `scalars`).
     @usableFromInline var storage: [Scalar]
 
-    /// A matrix filled with one value.
-    public init(rows: Int, columns: Int, repeating value: Scalar = 0) {
+    /// A matrix filled with one value. Inlinable: callers in other modules (every layer's zero
+    /// states and gradients) would otherwise fill it through a value-witness call per element.
+    @inlinable public init(rows: Int, columns: Int, repeating value: Scalar = 0) {
         precondition(rows >= 0 && columns >= 0, "Matrix sizes must be non-negative, got \(rows) x \(columns)")
         self.rows = rows
         self.columns = columns
