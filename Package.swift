@@ -59,7 +59,7 @@ let package = Package(
         // MARK: Tasks, the trainer, run directories
         .target(
             name: "Experiments",
-            dependencies: ["Linalg", "Formats", "Geometry", "NN", "Sparsity", "Topology"],
+            dependencies: ["Linalg", "Compute", "Formats", "Geometry", "NN", "Sparsity", "Topology"],
             resources: [.copy("Language/wikitext-2")]
         ),
 
@@ -81,7 +81,8 @@ let package = Package(
         .testTarget(name: "LinalgTests", dependencies: ["Linalg", "CSparseKernels", "_TestSupport"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "Linalg", "_TestSupport"]),
         .testTarget(name: "GeometryTests", dependencies: ["Geometry", "Linalg", "_TestSupport"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Formats", "Linalg", "_TestSupport"], resources: [.copy("References")]),
+        .testTarget(
+            name: "NNTests", dependencies: ["NN", "Compute", "Formats", "Linalg", "_TestSupport"], resources: [.copy("References")]),
         .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "Geometry", "NN", "Formats", "Linalg", "Compute", "_TestSupport"]),
         .testTarget(
             name: "ExperimentsTests", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),

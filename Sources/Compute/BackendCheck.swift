@@ -173,6 +173,33 @@ public enum BackendCheck {
                 try k.addRowVector(x["y"]!, rows: rows, columns: c, x["v"]!)
             })
         cases.append(
+            Case(name: "addRowVectors", inputs: [("y", u(rows * c)), ("u", u(c)), ("v", u(c))], compared: ["y"], tolerance: 1e-6) { k, x in
+                try k.addRowVectors(x["y"]!, rows: rows, columns: c, x["u"]!, x["v"]!)
+            })
+        let indices = (0..<rows).map { Float(($0 * 7 + 3) % c) }
+        cases.append(
+            Case(name: "gatherRows", inputs: [("t", u(c * b)), ("i", indices), ("y", zeros(rows * b))], compared: ["y"], tolerance: 0) {
+                k, x in
+                try k.gatherRows(x["t"]!, rows: c, columns: b, indices: x["i"]!, count: rows, into: x["y"]!)
+            })
+        cases.append(
+            Case(name: "scatterAddRows", inputs: [("x", u(rows * b)), ("i", indices), ("t", u(c * b))], compared: ["t"], tolerance: 0) {
+                k, x in
+                try k.scatterAddRows(x["x"]!, indices: x["i"]!, count: rows, into: x["t"]!, rows: c, columns: b)
+            })
+        cases.append(
+            Case(name: "transpose", inputs: [("x", u(rows * c)), ("y", zeros(rows * c))], compared: ["y"], tolerance: 0) { k, x in
+                try k.transpose(x["x"]!, rows: rows, columns: c, into: x["y"]!)
+            })
+        cases.append(
+            Case(
+                name: "addTransposedProduct \(m)x\(n)x\(rows)",
+                inputs: [("a", u(rows * (m + 1))), ("b", u(rows * (n + 3))), ("c", u(m * (n + 2)))],
+                compared: ["c"], tolerance: 1e-5
+            ) { k, x in
+                try k.addTransposedProduct(m: m, n: n, k: rows, a: x["a"]!, lda: m + 1, b: x["b"]!, ldb: n + 3, c: x["c"]!, ldc: n + 2)
+            })
+        cases.append(
             Case(name: "addColumnSums", inputs: [("x", u(rows * c)), ("o", u(c))], compared: ["o"], tolerance: 1e-5) { k, x in
                 try k.addColumnSums(x["x"]!, rows: rows, columns: c, into: x["o"]!)
             })

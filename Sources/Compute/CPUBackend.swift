@@ -10,6 +10,8 @@ import RealModule
 /// the Scalar backend; `CPUBackend<Double>()` runs the same kernels in Double.
 public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
     public let name: String
+    /// Buffers are host memory.
+    public var isHostMemory: Bool { true }
     private var allocations: [UnsafeMutablePointer<Scalar>] = []
     @usableFromInline var checks: BufferChecks<Scalar> { BufferChecks(owner: UInt(bitPattern: ObjectIdentifier(self)), backend: name) }
 
@@ -48,6 +50,24 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
     public func buffer(wrapping memory: UnsafeMutableBufferPointer<Scalar>) throws -> ComputeBuffer<Scalar> {
         guard let base = memory.baseAddress, memory.count > 0 else { return try allocate(count: 0) }
         return ComputeBuffer(owner: checks.owner, address: UInt64(UInt(bitPattern: base)), count: memory.count)
+    }
+
+    /// A buffer over `count` elements of host memory at `pointer`, without a copy (a layer's
+    /// matrices, for the operations of its steps). The memory must stay allocated while the buffer
+    /// is used; an operation that writes the buffer writes that memory.
+    @inlinable public func buffer(at pointer: UnsafePointer<Scalar>, count: Int) -> ComputeBuffer<Scalar> {
+        ComputeBuffer(owner: checks.owner, address: UInt64(UInt(bitPattern: pointer)), count: count)
+    }
+
+    /// A buffer over host memory (a matrix's storage), without a copy; see `buffer(at:count:)`.
+    @inlinable public func buffer(over memory: UnsafeBufferPointer<Scalar>) -> ComputeBuffer<Scalar> {
+        // An empty buffer gets an aligned address that is never read (no operation touches 0 elements).
+        buffer(at: memory.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<Scalar>.alignment).unsafelyUnwrapped, count: memory.count)
+    }
+
+    /// A buffer over host memory, without a copy; see `buffer(at:count:)`.
+    @inlinable public func buffer(over memory: UnsafeMutableBufferPointer<Scalar>) -> ComputeBuffer<Scalar> {
+        buffer(over: UnsafeBufferPointer(memory))
     }
 
     @inlinable public func upload(_ source: UnsafeBufferPointer<Scalar>, to destination: ComputeBuffer<Scalar>) throws {
@@ -90,6 +110,63 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
         Scalar.gemm(
             transA, transB, m: m, n: n, k: k, alpha: alpha, a: pointer(a), lda: lda, b: pointer(b), ldb: ldb,
             beta: beta, c: pointer(c), ldc: ldc)
+    }
+
+    @inlinable public func addTransposedProduct(
+        m: Int, n: Int, k: Int, a: ComputeBuffer<Scalar>, lda: Int, b: ComputeBuffer<Scalar>, ldb: Int, c: ComputeBuffer<Scalar>, ldc: Int
+    ) throws {
+        try checks.addTransposedProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+        guard m > 0 && n > 0 && k > 0 else { return }
+        Scalar.gemmSlicedK(
+            .transpose, .noTranspose, m: m, n: n, k: k, alpha: 1, a: pointer(a), lda: lda, b: pointer(b), ldb: ldb,
+            beta: 1, c: pointer(c), ldc: ldc)
+    }
+
+    @inlinable public func transpose(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into y: ComputeBuffer<Scalar>) throws {
+        guard try checks.transpose(x, rows: rows, columns: columns, into: y) > 0 else { return }
+        Kernels.transpose(pointer(x), rows: rows, columns: columns, xStride: columns, into: pointer(y), yStride: rows)
+    }
+
+    @inlinable public func addRowVectors(
+        _ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ u: ComputeBuffer<Scalar>, _ v: ComputeBuffer<Scalar>
+    ) throws {
+        _ = try checks.addRowVectors(y, rows: rows, columns: columns, u, v)
+        Kernels.addRowVectors(pointer(y), rows: rows, columns: columns, pointer(u), pointer(v))
+    }
+
+    @inlinable public func gatherRows(
+        _ table: ComputeBuffer<Scalar>, rows: Int, columns: Int, indices: ComputeBuffer<Scalar>, count: Int,
+        into y: ComputeBuffer<Scalar>
+    ) throws {
+        _ = try checks.rows("gatherRows", table: table, rows: rows, columns: columns, indices: indices, count: count, other: y, "y")
+        let (t, ix, out) = (pointer(table), pointer(indices), pointer(y))
+        for n in 0..<count {
+            let row = out + n * columns
+            if let i = Self.rowIndex(ix[n], rows: rows) {
+                row.update(from: t + i * columns, count: columns)
+            } else {
+                row.update(repeating: .nan, count: columns)
+            }
+        }
+    }
+
+    @inlinable public func scatterAddRows(
+        _ x: ComputeBuffer<Scalar>, indices: ComputeBuffer<Scalar>, count: Int, into table: ComputeBuffer<Scalar>, rows: Int,
+        columns: Int
+    ) throws {
+        _ = try checks.rows("scatterAddRows", table: table, rows: rows, columns: columns, indices: indices, count: count, other: x, "x")
+        let (t, ix, src) = (pointer(table), pointer(indices), pointer(x))
+        for n in 0..<count {
+            guard let i = Self.rowIndex(ix[n], rows: rows) else { continue }
+            let from = src + n * columns, to = t + i * columns
+            for j in 0..<columns { to[j] += from[j] }
+        }
+    }
+
+    /// The row an index stored as a scalar names, or nil when it names none.
+    @inlinable static func rowIndex(_ value: Scalar, rows: Int) -> Int? {
+        guard value >= 0 && value < Scalar(rows), let i = Int(exactly: value) else { return nil }
+        return i
     }
 
     @inlinable public func addRowVector(_ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ v: ComputeBuffer<Scalar>) throws {

@@ -8,7 +8,7 @@ import Linalg
 import RealModule
 
 /// The nonlinearity of an Elman step.
-public enum CellActivation: String, Sendable, CaseIterable {
+public enum CellActivation: String, Sendable, Codable, CaseIterable {
     /// h = tanh(a).
     case tanh
     /// h = max(a, 0).
@@ -97,6 +97,9 @@ public protocol ComputeBackend<Scalar>: AnyObject {
 
     /// A short name for reports ("cpu", "cuda:0 NVIDIA H200").
     var name: String { get }
+    /// Whether a buffer's address is a host pointer (the CPU backend): only there can host
+    /// kernels (the CPU's sparse products) read and write the buffers directly.
+    var isHostMemory: Bool { get }
 
     // MARK: Memory
 
@@ -120,15 +123,41 @@ public protocol ComputeBackend<Scalar>: AnyObject {
     func gemm(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Scalar,
         a: ComputeBuffer<Scalar>, lda: Int, b: ComputeBuffer<Scalar>, ldb: Int, beta: Scalar, c: ComputeBuffer<Scalar>, ldc: Int) throws
+    /// `C += A^T B` with A `k x m` (leading dimension `lda`), B `k x n` (`ldb`), C `m x n` (`ldc`):
+    /// a weight gradient `dW += dY^T X` summed over the k = T * B rows of a sequence. The CPU sums
+    /// slices of k in turn (OpenBLAS is about 3x faster so on a long k), which rounds differently
+    /// from one `gemm`.
+    func addTransposedProduct(
+        m: Int, n: Int, k: Int, a: ComputeBuffer<Scalar>, lda: Int, b: ComputeBuffer<Scalar>, ldb: Int,
+        c: ComputeBuffer<Scalar>, ldc: Int) throws
+    /// `y = x^T`: x `rows x columns`, y `columns x rows`, both contiguous (a step's states between
+    /// the `B x H` rows and the `H x B` layout).
+    func transpose(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into y: ComputeBuffer<Scalar>) throws
     /// `y[r, :] += v` for every row r of the `rows x columns` matrix y (a bias).
     func addRowVector(_ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ v: ComputeBuffer<Scalar>) throws
+    /// `y[r, :] += u + v` for every row r, added left to right (`(y + u) + v`): a recurrent layer's
+    /// two biases in one pass.
+    func addRowVectors(_ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ u: ComputeBuffer<Scalar>, _ v: ComputeBuffer<Scalar>) throws
+    /// `y[n, :] = table[i_n, :]` for the `count` indices `i_n` in `indices` (stored as scalars, exact
+    /// below 2^24 in Float), `table` `rows x columns`, y `count x columns`: an embedding lookup. An
+    /// index that is not a row of the table gives a row of NaN.
+    func gatherRows(
+        _ table: ComputeBuffer<Scalar>, rows: Int, columns: Int, indices: ComputeBuffer<Scalar>, count: Int,
+        into y: ComputeBuffer<Scalar>) throws
+    /// `table[i_n, :] += x[n, :]` for n = 0 ..< `count` in that order (repeated indices add up in
+    /// the order of n), x `count x columns`: an embedding's weight gradient. An index that is not a
+    /// row of the table is skipped.
+    func scatterAddRows(
+        _ x: ComputeBuffer<Scalar>, indices: ComputeBuffer<Scalar>, count: Int, into table: ComputeBuffer<Scalar>, rows: Int,
+        columns: Int) throws
     /// `out[c] += sum_r x[r, c]` (a bias gradient).
     func addColumnSums(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into out: ComputeBuffer<Scalar>) throws
     /// `y += alpha x` over `x.count` elements.
     func axpy(alpha: Scalar, _ x: ComputeBuffer<Scalar>, _ y: ComputeBuffer<Scalar>) throws
     /// `x *= factor` (gradient clipping).
     func scale(_ x: ComputeBuffer<Scalar>, by factor: Scalar) throws
-    /// `x *= mask` elementwise, mask entries 0 or 1 (pruned weights, their gradients and moments).
+    /// `x *= mask` elementwise: a pruning mask of 0 and 1 (pruned weights, their gradients and
+    /// moments) or a dropout mask of 0 and 1 / (1 - p).
     func multiplyByMask(_ x: ComputeBuffer<Scalar>, mask: ComputeBuffer<Scalar>) throws
 
     // MARK: Recurrent cells (elementwise steps; the products go through gemm)

@@ -18,7 +18,7 @@ public struct ComputeBuffer<Scalar: BLASScalar>: Sendable, Hashable, CustomStrin
     public let count: Int
 
     /// A buffer handle; backends make these, callers slice them.
-    init(owner: UInt, address: UInt64, count: Int) {
+    @usableFromInline init(owner: UInt, address: UInt64, count: Int) {
         self.owner = owner
         self.address = address
         self.count = count

@@ -28,6 +28,55 @@ extension BufferChecks {
         try matrix(c, "C", rows: m, columns: n, ld: ldc, op)
     }
 
+    /// `addTransposedProduct`: `gemm`'s checks for `C += A^T B` (A `k x m`, B `k x n`).
+    @usableFromInline func addTransposedProduct(
+        m: Int, n: Int, k: Int, a: ComputeBuffer<Scalar>, lda: Int, b: ComputeBuffer<Scalar>, ldb: Int, c: ComputeBuffer<Scalar>, ldc: Int
+    ) throws {
+        try gemm(.transpose, .noTranspose, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+    }
+
+    /// `transpose`: `x` and `y` each hold `rows x columns`, and are not the same memory. Returns
+    /// `rows * columns`.
+    @usableFromInline func transpose(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into y: ComputeBuffer<Scalar>) throws -> Int {
+        let count = try sizes("transpose", ("rows", rows), ("columns", columns))
+        try need(x, "x", count: count, "transpose")
+        try need(y, "y", count: count, "transpose")
+        let size = UInt64(MemoryLayout<Scalar>.stride * count)
+        guard count == 0 || x.address + size <= y.address || y.address + size <= x.address else {
+            throw ComputeError.invalidArgument("transpose: x and y overlap")
+        }
+        return count
+    }
+
+    /// `addRowVectors`: `y` holds `rows x columns`, `u` and `v` hold `columns`. Returns `rows * columns`.
+    @usableFromInline func addRowVectors(
+        _ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ u: ComputeBuffer<Scalar>, _ v: ComputeBuffer<Scalar>
+    ) throws -> Int {
+        let count = try sizes("addRowVectors", ("rows", rows), ("columns", columns))
+        try need(y, "y", count: count, "addRowVectors")
+        try need(u, "u", count: columns, "addRowVectors")
+        try need(v, "v", count: columns, "addRowVectors")
+        return count
+    }
+
+    /// `gatherRows` and `scatterAddRows`: `table` holds `rows x columns`, `indices` holds `count`,
+    /// `rows` fits an index stored as a scalar (exact below 2^24 in Float), and `other` (the
+    /// gathered or added rows) holds `count x columns`. Returns `count * columns`.
+    @usableFromInline func rows(
+        _ op: String, table: ComputeBuffer<Scalar>, rows: Int, columns: Int, indices: ComputeBuffer<Scalar>, count: Int,
+        other: ComputeBuffer<Scalar>, _ otherName: String
+    ) throws -> Int {
+        let tableCount = try sizes(op, ("rows", rows), ("columns", columns))
+        let n = try sizes(op, ("count", count), ("columns", columns))
+        guard rows <= 1 << (Scalar.self == Float.self ? 24 : 53) else {
+            throw ComputeError.invalidArgument("\(op): \(rows) rows cannot all be indexed by a \(Scalar.self)")
+        }
+        try need(table, "table", count: tableCount, op)
+        try need(indices, "indices", count: count, op)
+        try need(other, otherName, count: n, op)
+        return n
+    }
+
     /// `addRowVector`: `y` holds `rows x columns`, `v` holds `columns`. Returns `rows * columns`.
     @usableFromInline func addRowVector(_ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ v: ComputeBuffer<Scalar>) throws -> Int {
         let count = try sizes("addRowVector", ("rows", rows), ("columns", columns))

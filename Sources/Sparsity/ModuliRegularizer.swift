@@ -202,7 +202,7 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
     /// The penalty `lambda * sum_layers mean(R * |W|^p)` with the current R; adds nothing.
     public func penalty(weights: [ParameterSlot], in store: ParameterStore<Scalar>) -> Double {
         onCPU(store) { parameters, coefficients in
-            try penalty(weights, in: store, on: parameters, coefficients: coefficients, addingGradients: false)
+            try penalty(weights, on: parameters, coefficients: coefficients, addingGradients: false)
         }
     }
 
@@ -214,7 +214,7 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
         guard !isInactive else { return 0 }
         if learned != nil { updateCoefficients(from: store) }
         let total = onCPU(store) { parameters, coefficients in
-            try penalty(weights, in: store, on: parameters, coefficients: coefficients, addingGradients: true)
+            try penalty(weights, on: parameters, coefficients: coefficients, addingGradients: true)
         }
         if learned != nil {
             let h = hiddenSize, hh = h * h, power = config.power, lambda = config.lambda
@@ -238,17 +238,17 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
     /// the gradients there. One backend operation per weight (`ComputeBackend.moduliPenalty`,
     /// lambda / (G H H) formed in Double), the values summed in Double in the order of `weights`.
     public func penalty<Backend: ComputeBackend>(
-        _ weights: [ParameterSlot], in store: ParameterStore<Scalar>, on parameters: ParameterBuffers<Backend>,
+        _ weights: [ParameterSlot], on parameters: ParameterBuffers<Backend>,
         coefficients: ComputeBuffer<Scalar>, addingGradients: Bool
     ) throws -> Double where Backend.Scalar == Scalar {
         guard !isInactive else { return 0 }
         var total = 0.0
         for slot in weights {
-            let (blocks, _) = Self.blockLayout(slot, store, hiddenSize: hiddenSize, lambda: config.lambda)
+            let (blocks, _) = Self.blockLayout(slot, parameters.store, hiddenSize: hiddenSize, lambda: config.lambda)
             total += try parameters.backend.moduliPenalty(
-                weights: parameters.part(parameters.values, slot, of: store), coefficients: coefficients, gates: blocks,
+                weights: parameters.value(slot), coefficients: coefficients, gates: blocks,
                 hiddenSize: hiddenSize, lambda: config.lambda, power: config.power,
-                gradient: addingGradients ? parameters.part(parameters.gradients, slot, of: store) : nil)
+                gradient: addingGradients ? parameters.gradient(slot) : nil)
         }
         return total
     }

@@ -75,6 +75,64 @@ import Compute
         #expect((0..<37).allSatisfy { mask[$0] == 0 ? masked[$0] == 0 : masked[$0] != 0 })
     }
 
+    /// The layers' data movement: two biases in one pass, the transposition of a step's states
+    /// (sizes with and without whole 4 x 4 tiles), and the weight gradient's product over a long k
+    /// (more than two slices of 128 rows, and a short one).
+    @Test(arguments: [(7, 19, 300), (8, 12, 20)])
+    func layerOperations(rows: Int, columns: Int, k: Int) throws {
+        var rng = SeededGenerator(seed: 13)
+        let y = rng.floats(rows * columns), u = rng.floats(columns), v = rng.floats(columns)
+        let py = try cpu.buffer(y)
+        try cpu.addRowVectors(py, rows: rows, columns: columns, try cpu.buffer(u), try cpu.buffer(v))
+        expectClose(
+            try cpu.download(py), (0..<(rows * columns)).map { Double(y[$0]) + Double(u[$0 % columns]) + Double(v[$0 % columns]) },
+            tolerance: 1e-6, "addRowVectors")
+        let t = try cpu.allocate(count: rows * columns)
+        try cpu.transpose(try cpu.buffer(y), rows: rows, columns: columns, into: t)
+        let transposed = try cpu.download(t)
+        #expect((0..<rows).allSatisfy { r in (0..<columns).allSatisfy { c in transposed[c * rows + r] == y[r * columns + c] } })
+        let (m, n, lda, ldb, ldc) = (rows, columns, rows + 2, columns + 1, columns + 3)
+        let a = rng.floats(k * lda), b = rng.floats(k * ldb), c = rng.floats(m * ldc)
+        let pc = try cpu.buffer(c)
+        try cpu.addTransposedProduct(m: m, n: n, k: k, a: try cpu.buffer(a), lda: lda, b: try cpu.buffer(b), ldb: ldb, c: pc, ldc: ldc)
+        var expected = c.doubles
+        Reference.gemm(
+            .transpose, .noTranspose, m: m, n: n, k: k, alpha: 1, a: a.doubles, lda: lda, b: b.doubles, ldb: ldb, beta: 1, c: &expected,
+            ldc: ldc)
+        expectClose(try cpu.download(pc), expected, tolerance: 1e-5, "addTransposedProduct k \(k)")
+    }
+
+    /// Embedding rows against plain loops: a gather (an index outside the table gives NaN) and a
+    /// scatter-add where repeated indices add up in order (one outside the table is skipped).
+    @Test func embeddingRows() throws {
+        var rng = SeededGenerator(seed: 17)
+        let (rows, columns) = (6, 9)
+        let table = rng.floats(rows * columns), x = rng.floats(5 * columns)
+        let indices: [Float] = [4, 0, 4, 7, 2]  // 7 is not a row
+        let y = try cpu.allocate(count: 5 * columns)
+        try cpu.gatherRows(try cpu.buffer(table), rows: rows, columns: columns, indices: try cpu.buffer(indices), count: 5, into: y)
+        let gathered = try cpu.download(y)
+        for (n, i) in indices.enumerated() {
+            let row = Array(gathered[(n * columns)..<((n + 1) * columns)])
+            if Int(i) < rows {
+                #expect(row == Array(table[(Int(i) * columns)..<((Int(i) + 1) * columns)]), "gathered row \(n)")
+            } else {
+                #expect(row.allSatisfy { $0.isNaN }, "row \(n) of index \(i) outside the table")
+            }
+        }
+        let t = try cpu.buffer(table)
+        try cpu.scatterAddRows(try cpu.buffer(x), indices: try cpu.buffer(indices), count: 5, into: t, rows: rows, columns: columns)
+        var expected = table
+        for (n, i) in indices.enumerated() where Int(i) < rows {
+            for j in 0..<columns { expected[Int(i) * columns + j] += x[n * columns + j] }
+        }
+        let added = try cpu.download(t)
+        #expect(added == expected)
+        #expect(throws: ComputeError.self) {
+            try cpu.gatherRows(try cpu.buffer(table), rows: rows, columns: columns, indices: try cpu.buffer(indices), count: 6, into: y)
+        }
+    }
+
     /// The Elman activations in place.
     @Test(arguments: CellActivation.allCases)
     func elmanForward(_ activation: CellActivation) throws {

@@ -82,6 +82,32 @@ import Compute
         expectNear(try cpu.download(pc), expected, tolerance: 1e-13, "Double gemm \(ta) \(tb)")
     }
 
+    /// Two biases in one pass, a transposition, and the weight gradient's product over a long k
+    /// (sliced on the CPU) against the naive formulas.
+    @Test func layerOperationsMatchReference() throws {
+        var rng = SeededGenerator(seed: 31)
+        let (rows, columns, k) = (9, 11, 290)
+        let y = uniform(&rng, rows * columns), u = uniform(&rng, columns), v = uniform(&rng, columns)
+        let py = try cpu.buffer(y)
+        try cpu.addRowVectors(py, rows: rows, columns: columns, try cpu.buffer(u), try cpu.buffer(v))
+        expectNear(
+            try cpu.download(py), (0..<(rows * columns)).map { y[$0] + u[$0 % columns] + v[$0 % columns] }, tolerance: 1e-15,
+            "addRowVectors")
+        let t = try cpu.allocate(count: rows * columns)
+        try cpu.transpose(try cpu.buffer(y), rows: rows, columns: columns, into: t)
+        let transposed = try cpu.download(t)
+        #expect((0..<rows).allSatisfy { r in (0..<columns).allSatisfy { c in transposed[c * rows + r] == y[r * columns + c] } })
+        let a = uniform(&rng, k * rows), b = uniform(&rng, k * columns), c = uniform(&rng, rows * columns)
+        let pc = try cpu.buffer(c)
+        try cpu.addTransposedProduct(
+            m: rows, n: columns, k: k, a: try cpu.buffer(a), lda: rows, b: try cpu.buffer(b), ldb: columns, c: pc, ldc: columns)
+        var expected = c
+        Reference.gemm(
+            .transpose, .noTranspose, m: rows, n: columns, k: k, alpha: 1, a: a, lda: rows, b: b, ldb: columns, beta: 1, c: &expected,
+            ldc: columns)
+        expectNear(try cpu.download(pc), expected, tolerance: 1e-13, "addTransposedProduct")
+    }
+
     @Test func cellStepsMatchReference() throws {
         var rng = SeededGenerator(seed: 91)
         let batch = 3, h = 5, bh = batch * h

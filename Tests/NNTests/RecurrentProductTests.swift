@@ -1,6 +1,7 @@
 // The recurrent-product seam: the dense operator against naive loops, an operator written here
 // that carries all W_hh traffic of every layer kind, and a layer type defined outside NN.
 import Testing
+import Compute
 import Linalg
 import _TestSupport
 @testable import NN
@@ -42,16 +43,26 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         transposed = false
     }
 
-    func prefersTransposedStates(batch: Int) -> Bool { transposed }
+    func prefersTransposedStates(batch: Int, on backend: some ComputeBackend) -> Bool { transposed }
+
+    /// The host memory of a buffer (the loops run on the CPU backend only).
+    private func host<Backend: ComputeBackend>(_ b: ComputeBuffer<Backend.Scalar>, _ parameters: ParameterBuffers<Backend>) throws
+        -> UnsafeMutablePointer<Backend.Scalar>
+    {
+        guard parameters.backend.isHostMemory else { throw ComputeError.invalidArgument("LoopProduct runs on host memory") }
+        return UnsafeMutablePointer(bitPattern: UInt(b.address))!
+    }
 
     private func w(_ r: Int, _ c: Int) -> Double { weights[r * hiddenSize + c] }
 
-    func forward<S: BLASScalar>(
-        _ hidden: UnsafePointer<S>, batch: Int, into pre: UnsafeMutablePointer<S>, accumulate: Bool,
-        _ store: ParameterStore<S>
-    ) {
+    func forward<Backend: ComputeBackend>(
+        _ x: ComputeBuffer<Backend.Scalar>, batch: Int, into y: ComputeBuffer<Backend.Scalar>, accumulate: Bool,
+        _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        typealias S = Backend.Scalar
+        let (hidden, pre) = (try host(x, parameters), try host(y, parameters))
         counts.forward += 1
-        refresh(store)
+        refresh(parameters.store)
         for b in 0..<batch {
             for r in 0..<outputs {
                 var s = 0.0
@@ -61,12 +72,14 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         }
     }
 
-    func forwardTransposed<S: BLASScalar>(
-        _ hiddenT: UnsafePointer<S>, batch: Int,
-        addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>
-    ) {
+    func forwardTransposed<Backend: ComputeBackend>(
+        _ x: ComputeBuffer<Backend.Scalar>, batch: Int, addingTo y: ComputeBuffer<Backend.Scalar>,
+        _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        typealias S = Backend.Scalar
+        let (hiddenT, preT) = (try host(x, parameters), try host(y, parameters))
         counts.forwardTransposed += 1
-        refresh(store)
+        refresh(parameters.store)
         for r in 0..<outputs {
             for b in 0..<batch {
                 var s = 0.0
@@ -76,12 +89,14 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         }
     }
 
-    func backward<S: BLASScalar>(
-        _ dPre: UnsafePointer<S>, batch: Int, into dHidden: UnsafeMutablePointer<S>,
-        accumulate: Bool, _ store: ParameterStore<S>
-    ) {
+    func backward<Backend: ComputeBackend>(
+        _ dy: ComputeBuffer<Backend.Scalar>, batch: Int, into dx: ComputeBuffer<Backend.Scalar>, accumulate: Bool,
+        _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        typealias S = Backend.Scalar
+        let (dPre, dHidden) = (try host(dy, parameters), try host(dx, parameters))
         counts.backward += 1
-        refresh(store)
+        refresh(parameters.store)
         for b in 0..<batch {
             for c in 0..<hiddenSize {
                 var s = 0.0
@@ -91,13 +106,14 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         }
     }
 
-    func backwardTransposed<S: BLASScalar>(
-        _ dPreT: UnsafePointer<S>, batch: Int,
-        into dHiddenT: UnsafeMutablePointer<S>, accumulate: Bool,
-        _ store: ParameterStore<S>
-    ) {
+    func backwardTransposed<Backend: ComputeBackend>(
+        _ dy: ComputeBuffer<Backend.Scalar>, batch: Int, into dx: ComputeBuffer<Backend.Scalar>, accumulate: Bool,
+        _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        typealias S = Backend.Scalar
+        let (dPreT, dHiddenT) = (try host(dy, parameters), try host(dx, parameters))
         counts.backwardTransposed += 1
-        refresh(store)
+        refresh(parameters.store)
         for c in 0..<hiddenSize {
             for b in 0..<batch {
                 var s = 0.0
@@ -107,12 +123,15 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         }
     }
 
-    func accumulateWeightGradient<S: BLASScalar>(
-        _ dPre: UnsafePointer<S>, input hidden: UnsafePointer<S>, rows: Int, _ store: ParameterStore<S>
-    ) {
+    func accumulateWeightGradient<Backend: ComputeBackend>(
+        _ dy: ComputeBuffer<Backend.Scalar>, input x: ComputeBuffer<Backend.Scalar>, rows: Int,
+        _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        typealias S = Backend.Scalar
+        let (dPre, hidden) = (try host(dy, parameters), try host(x, parameters))
         counts.weightGradient += 1
-        refresh(store)
-        let g = store.gradient(weightHH)
+        refresh(parameters.store)
+        let g = try host(parameters.gradient(weightHH), parameters)
         for r in 0..<outputs {
             for c in 0..<hiddenSize where kept[r * hiddenSize + c] {
                 var s = 0.0
@@ -132,6 +151,55 @@ final class LoopProduct: RecurrentProduct, @unchecked Sendable {
         let masked = store.isMasked[weightHH.index]
         weights = (0..<n).map { Double(v[$0]) }
         kept = (0..<n).map { !masked || m[$0] != 0 }
+    }
+}
+
+/// The product calls on host pointers, from public API: each pointer wrapped as a buffer of a CPU
+/// backend over the store's memory, with the element count its shape needs.
+extension RecurrentProduct {
+    fileprivate func forward<S: BLASScalar>(
+        _ hidden: UnsafePointer<S>, batch: Int, addingTo pre: UnsafeMutablePointer<S>, _ store: ParameterStore<S>
+    ) throws {
+        let cpu = CPUBackend(S.self)
+        try forward(
+            cpu.buffer(at: hidden, count: batch * inputs), batch: batch, addingTo: cpu.buffer(at: pre, count: batch * outputs),
+            store.buffers(on: cpu))
+    }
+
+    fileprivate func forwardTransposed<S: BLASScalar>(
+        _ hiddenT: UnsafePointer<S>, batch: Int, addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>
+    ) throws {
+        let cpu = CPUBackend(S.self)
+        try forwardTransposed(
+            cpu.buffer(at: hiddenT, count: batch * inputs), batch: batch, addingTo: cpu.buffer(at: preT, count: batch * outputs),
+            store.buffers(on: cpu))
+    }
+
+    fileprivate func backward<S: BLASScalar>(
+        _ dPre: UnsafePointer<S>, batch: Int, into dh: UnsafeMutablePointer<S>, accumulate: Bool, _ store: ParameterStore<S>
+    ) throws {
+        let cpu = CPUBackend(S.self)
+        try backward(
+            cpu.buffer(at: dPre, count: batch * outputs), batch: batch, into: cpu.buffer(at: dh, count: batch * inputs),
+            accumulate: accumulate, store.buffers(on: cpu))
+    }
+
+    fileprivate func backwardTransposed<S: BLASScalar>(
+        _ dPreT: UnsafePointer<S>, batch: Int, into dhT: UnsafeMutablePointer<S>, accumulate: Bool, _ store: ParameterStore<S>
+    ) throws {
+        let cpu = CPUBackend(S.self)
+        try backwardTransposed(
+            cpu.buffer(at: dPreT, count: batch * outputs), batch: batch, into: cpu.buffer(at: dhT, count: batch * inputs),
+            accumulate: accumulate, store.buffers(on: cpu))
+    }
+
+    fileprivate func accumulateWeightGradient<S: BLASScalar>(
+        _ dPre: UnsafePointer<S>, hidden: UnsafePointer<S>, rows: Int, _ store: ParameterStore<S>
+    ) throws {
+        let cpu = CPUBackend(S.self)
+        try accumulateWeightGradient(
+            cpu.buffer(at: dPre, count: rows * outputs), input: cpu.buffer(at: hidden, count: rows * inputs), rows: rows,
+            store.buffers(on: cpu))
     }
 }
 
@@ -162,7 +230,9 @@ struct SoftsignLayer: RecurrentLayer {
         _ input: Matrix<S>, batch: Int, initial: RecurrentState<S>, _ store: ParameterStore<S>,
         product: any RecurrentProduct
     ) -> RecurrentCache<S> {
-        run(input, batch: batch, initial: initial, store, product: product)
+        do { return try run(input, batch: batch, initial: initial, store, product: product) } catch {
+            preconditionFailure("softsign forward: \(error)")
+        }
     }
 
     func backward<S: BLASScalar>(
@@ -171,27 +241,29 @@ struct SoftsignLayer: RecurrentLayer {
     )
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
     {
-        runBackward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
+        do {
+            return try runBackward(cache, dOutput: dOutput, dFinal: dFinal, store, needInputGradient: needInputGradient, product: product)
+        } catch { preconditionFailure("softsign backward: \(error)") }
     }
 
     /// Forward: the cache keeps h_0 ... h_T and, in `gates`, the pre-activations a_t.
     func run<S: BLASScalar>(
         _ x: Matrix<S>, batch: Int, initial: RecurrentState<S>, _ store: ParameterStore<S>,
         product: any RecurrentProduct
-    ) -> RecurrentCache<S> {
+    ) throws -> RecurrentCache<S> {
         let steps = x.rows / batch, h = hiddenSize, bh = batch * h
         var pre = Matrix<S>(rows: x.rows, columns: h)
         var hidden = Matrix<S>(rows: (steps + 1) * batch, columns: h)
         hidden.scalars.replaceSubrange(0..<bh, with: initial.hidden.scalars)
-        x.withUnsafeBufferPointer { px in
-            pre.withUnsafeMutableBufferPointer { pp in
-                hidden.withUnsafeMutableBufferPointer { ph in
+        try x.withUnsafeBufferPointer { px in
+            try pre.withUnsafeMutableBufferPointer { pp in
+                try hidden.withUnsafeMutableBufferPointer { ph in
                     S.gemm(
                         .noTranspose, .transpose, m: x.rows, n: h, k: inputSize, alpha: 1, a: px.baseAddress!, lda: inputSize,
                         b: store.value(weightIH), ldb: inputSize, beta: 0, c: pp.baseAddress!, ldc: h)
                     for t in 0..<steps {
                         let a = pp.baseAddress! + t * bh, hPrev = ph.baseAddress! + t * bh
-                        product.forward(hPrev, batch: batch, addingTo: a, store)
+                        try product.forward(hPrev, batch: batch, addingTo: a, store)
                         for i in 0..<bh { hPrev[bh + i] = a[i] / (1 + abs(a[i])) }
                     }
                 }
@@ -205,18 +277,18 @@ struct SoftsignLayer: RecurrentLayer {
     func runBackward<S: BLASScalar>(
         _ cache: RecurrentCache<S>, dOutput: Matrix<S>, dFinal: RecurrentState<S>?,
         _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct
-    )
+    ) throws
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
     {
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, bh = batch * h, n = steps * batch
         var dh = dFinal?.hidden ?? Matrix<S>(rows: batch, columns: h)
         var dA = Matrix<S>(rows: n, columns: h)
         var dX = Matrix<S>(rows: needInputGradient ? n : 0, columns: inputSize)
-        cache.gates.withUnsafeBufferPointer { pa in
-            cache.hidden.withUnsafeBufferPointer { ph in
-                cache.input.withUnsafeBufferPointer { px in
-                    dA.withUnsafeMutableBufferPointer { pd in
-                        dh.withUnsafeMutableBufferPointer { pdh in
+        try cache.gates.withUnsafeBufferPointer { pa in
+            try cache.hidden.withUnsafeBufferPointer { ph in
+                try cache.input.withUnsafeBufferPointer { px in
+                    try dA.withUnsafeMutableBufferPointer { pd in
+                        try dh.withUnsafeMutableBufferPointer { pdh in
                             for t in stride(from: steps - 1, through: 0, by: -1) {
                                 let a = pa.baseAddress! + t * bh, da = pd.baseAddress! + t * bh
                                 for i in 0..<bh {
@@ -224,9 +296,9 @@ struct SoftsignLayer: RecurrentLayer {
                                     let s = 1 + abs(a[i])
                                     da[i] = (pdh[i] + out) / (s * s)
                                 }
-                                product.backward(da, batch: batch, into: pdh.baseAddress!, accumulate: false, store)
+                                try product.backward(da, batch: batch, into: pdh.baseAddress!, accumulate: false, store)
                             }
-                            product.accumulateWeightGradient(pd.baseAddress!, hidden: ph.baseAddress!, rows: n, store)
+                            try product.accumulateWeightGradient(pd.baseAddress!, hidden: ph.baseAddress!, rows: n, store)
                             S.gemm(
                                 .transpose, .noTranspose, m: h, n: inputSize, k: n, alpha: 1, a: pd.baseAddress!, lda: h,
                                 b: px.baseAddress!, ldb: inputSize, beta: 1, c: store.gradient(weightIH), ldc: inputSize)
@@ -251,7 +323,7 @@ struct SoftsignLayer: RecurrentLayer {
 
     /// Every product of `DenseWeightProduct` in both layouts, against triple loops, for G * H x H
     /// with three gate blocks; `rows` 300 makes the weight gradient run in slices of the inner dimension.
-    func checkDense<S: BLASScalar>(_: S.Type, tolerance: Double, seed: UInt64) {
+    func checkDense<S: BLASScalar>(_: S.Type, tolerance: Double, seed: UInt64) throws {
         let (g, h, b, rows) = (3, 5, 4, 300)
         var rng = SeededGenerator(seed: seed)
         let store = ParameterStore<S>()
@@ -270,8 +342,8 @@ struct SoftsignLayer: RecurrentLayer {
         var expected = (0..<(b * g * h)).map { i in
             (0..<h).reduce(Double(pre.scalars[i])) { $0 + Double(w[i % (g * h), $1]) * Double(hRows[i / (g * h), $1]) }
         }
-        hRows.withUnsafeBufferPointer { ph in
-            pre.withUnsafeMutableBufferPointer { product.forward(ph.baseAddress!, batch: b, addingTo: $0.baseAddress!, store) }
+        try hRows.withUnsafeBufferPointer { ph in
+            try pre.withUnsafeMutableBufferPointer { try product.forward(ph.baseAddress!, batch: b, addingTo: $0.baseAddress!, store) }
         }
         close(pre, expected, "forward rows")
 
@@ -281,9 +353,9 @@ struct SoftsignLayer: RecurrentLayer {
         expected = (0..<(g * h * b)).map { i in
             (0..<h).reduce(Double(preT.scalars[i])) { $0 + Double(w[i / b, $1]) * Double(hT[$1, i % b]) }
         }
-        hT.withUnsafeBufferPointer { ph in
-            preT.withUnsafeMutableBufferPointer {
-                product.forwardTransposed(ph.baseAddress!, batch: b, addingTo: $0.baseAddress!, store)
+        try hT.withUnsafeBufferPointer { ph in
+            try preT.withUnsafeMutableBufferPointer {
+                try product.forwardTransposed(ph.baseAddress!, batch: b, addingTo: $0.baseAddress!, store)
             }
         }
         close(preT, expected, "forward transposed")
@@ -297,9 +369,9 @@ struct SoftsignLayer: RecurrentLayer {
                     $0 + Double(dPre[i / h, $1]) * Double(w[$1, i % h])
                 }
             }
-            dPre.withUnsafeBufferPointer { pd in
-                dh.withUnsafeMutableBufferPointer {
-                    product.backward(pd.baseAddress!, batch: b, into: $0.baseAddress!, accumulate: accumulate, store)
+            try dPre.withUnsafeBufferPointer { pd in
+                try dh.withUnsafeMutableBufferPointer {
+                    try product.backward(pd.baseAddress!, batch: b, into: $0.baseAddress!, accumulate: accumulate, store)
                 }
             }
             close(dh, expected, "backward rows, accumulate \(accumulate)")
@@ -312,9 +384,9 @@ struct SoftsignLayer: RecurrentLayer {
                     $0 + Double(w[$1, i / b]) * Double(dPreT[$1, i % b])
                 }
             }
-            dPreT.withUnsafeBufferPointer { pd in
-                dhT.withUnsafeMutableBufferPointer {
-                    product.backwardTransposed(pd.baseAddress!, batch: b, into: $0.baseAddress!, accumulate: accumulate, store)
+            try dPreT.withUnsafeBufferPointer { pd in
+                try dhT.withUnsafeMutableBufferPointer {
+                    try product.backwardTransposed(pd.baseAddress!, batch: b, into: $0.baseAddress!, accumulate: accumulate, store)
                 }
             }
             close(dhT, expected, "backward transposed, accumulate \(accumulate)")
@@ -332,8 +404,10 @@ struct SoftsignLayer: RecurrentLayer {
         expected = (0..<(g * h * h)).map { i in
             (0..<rows).reduce(Double(start.scalars[i])) { $0 + Double(dPre[$1, i / h]) * Double(hidden[$1, i % h]) }
         }
-        dPre.withUnsafeBufferPointer { pd in
-            hidden.withUnsafeBufferPointer { product.accumulateWeightGradient(pd.baseAddress!, hidden: $0.baseAddress!, rows: rows, store) }
+        try dPre.withUnsafeBufferPointer { pd in
+            try hidden.withUnsafeBufferPointer {
+                try product.accumulateWeightGradient(pd.baseAddress!, hidden: $0.baseAddress!, rows: rows, store)
+            }
         }
         close(store.gradientMatrix(slot), expected, "weight gradient, every entry")
         store.maskGradients()
@@ -344,8 +418,8 @@ struct SoftsignLayer: RecurrentLayer {
         #expect(store.matrix(slot) == values)
     }
 
-    @Test func denseMatchesNaiveLoopsDouble() { checkDense(Double.self, tolerance: 1e-12, seed: 700) }
-    @Test func denseMatchesNaiveLoopsFloat() { checkDense(Float.self, tolerance: 2e-5, seed: 701) }
+    @Test func denseMatchesNaiveLoopsDouble() throws { try checkDense(Double.self, tolerance: 1e-12, seed: 700) }
+    @Test func denseMatchesNaiveLoopsFloat() throws { try checkDense(Float.self, tolerance: 2e-5, seed: 701) }
 
     // MARK: An operator written here carries all W_hh traffic
 

@@ -17,6 +17,8 @@ import Synchronization
 public final class CUDABackend: ComputeBackend {
     public typealias Scalar = Float
     public let name: String
+    /// Buffers are device memory.
+    public var isHostMemory: Bool { false }
     /// The GPU's name ("NVIDIA H200").
     public let deviceName: String
     /// The device's compute capability, e.g. (9, 0).
@@ -342,6 +344,53 @@ public final class CUDABackend: ComputeBackend {
                 UnsafeRawPointer(bitPattern: UInt(a.address)), Int32(lda), &beta,
                 UnsafeMutableRawPointer(bitPattern: UInt(c.address)), Int32(ldc)),
             "cublasSgemm(\(transA), \(transB), m \(m), n \(n), k \(k))")
+    }
+
+    public func addTransposedProduct(
+        m: Int, n: Int, k: Int, a: ComputeBuffer<Float>, lda: Int, b: ComputeBuffer<Float>, ldb: Int, c: ComputeBuffer<Float>, ldc: Int
+    ) throws {
+        try checks.addTransposedProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+        guard k > 0 else { return }  // C += nothing (cuBLAS would scale C by beta = 1)
+        try gemm(.transpose, .noTranspose, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: c, ldc: ldc)
+    }
+
+    public func transpose(_ x: ComputeBuffer<Float>, rows: Int, columns: Int, into y: ComputeBuffer<Float>) throws {
+        guard try checks.transpose(x, rows: rows, columns: columns, into: y) > 0 else { return }
+        try activate()
+        let tiles = ((rows + 31) / 32) * ((columns + 31) / 32)
+        try launch(.transpose, "moduli_transpose", grid: tiles, block: (32, 8), [.buffer(x), .buffer(y), .int64(rows), .int64(columns)])
+    }
+
+    public func addRowVectors(
+        _ y: ComputeBuffer<Float>, rows: Int, columns: Int, _ u: ComputeBuffer<Float>, _ v: ComputeBuffer<Float>
+    ) throws {
+        let count = try checks.addRowVectors(y, rows: rows, columns: columns, u, v)
+        try activate()
+        try launch(
+            .addRowVectors, "moduli_add_row_vectors", grid: blocks(count),
+            [.buffer(y), .buffer(u), .buffer(v), .int64(rows), .int64(columns)])
+    }
+
+    public func gatherRows(
+        _ table: ComputeBuffer<Float>, rows: Int, columns: Int, indices: ComputeBuffer<Float>, count: Int,
+        into y: ComputeBuffer<Float>
+    ) throws {
+        let n = try checks.rows("gatherRows", table: table, rows: rows, columns: columns, indices: indices, count: count, other: y, "y")
+        try activate()
+        try launch(
+            .rows, "moduli_gather_rows", grid: blocks(n),
+            [.buffer(table), .buffer(indices), .buffer(y), .int64(rows), .int64(columns), .int64(count)])
+    }
+
+    public func scatterAddRows(
+        _ x: ComputeBuffer<Float>, indices: ComputeBuffer<Float>, count: Int, into table: ComputeBuffer<Float>, rows: Int,
+        columns: Int
+    ) throws {
+        _ = try checks.rows("scatterAddRows", table: table, rows: rows, columns: columns, indices: indices, count: count, other: x, "x")
+        try activate()
+        try launch(
+            .rows, "moduli_scatter_add_rows", grid: blocks(columns),
+            [.buffer(x), .buffer(indices), .buffer(table), .int64(rows), .int64(columns), .int64(count)])
     }
 
     public func addRowVector(_ y: ComputeBuffer<Float>, rows: Int, columns: Int, _ v: ComputeBuffer<Float>) throws {

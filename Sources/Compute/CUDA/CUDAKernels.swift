@@ -64,6 +64,67 @@ public struct CUDAKernelSource: Sendable, Hashable {
             }
             """#)
 
+    /// y[r, c] += u[c] + v[c], added left to right as on the CPU.
+    public static let addRowVectors = CUDAKernelSource(
+        name: "add_row_vectors", entryPoints: ["moduli_add_row_vectors"],
+        body: #"""
+            extern "C" __global__ void moduli_add_row_vectors(float* y, const float* u, const float* v, i64 rows, i64 columns) {
+                MODULI_FOR_EACH(i, rows * columns) {
+                    const i64 c = i % columns;
+                    y[i] = y[i] + u[c] + v[c];
+                }
+            }
+            """#)
+
+    /// Embedding rows: the gather per element; the scatter-add one thread per column, walking the
+    /// rows in order, so that repeated indices add up in the CPU's order (no atomics).
+    public static let rows = CUDAKernelSource(
+        name: "rows", entryPoints: ["moduli_gather_rows", "moduli_scatter_add_rows"],
+        body: #"""
+            __device__ __forceinline__ i64 moduli_row_index(float v, i64 rows) {
+                if (!(v >= 0.0f && v < (float)rows)) return -1;
+                const i64 i = (i64)v;
+                return (float)i == v ? i : -1;
+            }
+            extern "C" __global__ void moduli_gather_rows(const float* table, const float* indices, float* y, i64 rows, i64 columns,
+                                                          i64 count) {
+                MODULI_FOR_EACH(k, count * columns) {
+                    const i64 n = k / columns, j = k % columns, i = moduli_row_index(indices[n], rows);
+                    y[k] = i < 0 ? MODULI_NAN : table[i * columns + j];
+                }
+            }
+            extern "C" __global__ void moduli_scatter_add_rows(const float* x, const float* indices, float* table, i64 rows,
+                                                               i64 columns, i64 count) {
+                MODULI_FOR_EACH(j, columns) {
+                    for (i64 n = 0; n < count; ++n) {
+                        const i64 i = moduli_row_index(indices[n], rows);
+                        if (i >= 0) table[i * columns + j] += x[n * columns + j];
+                    }
+                }
+            }
+            """#)
+
+    /// y[c, r] = x[r, c] through 32 x 32 tiles in shared memory (padded against bank conflicts),
+    /// so that both the reads and the writes are coalesced. Blocks of 32 x 8 threads.
+    public static let transpose = CUDAKernelSource(
+        name: "transpose", entryPoints: ["moduli_transpose"],
+        body: #"""
+            extern "C" __global__ void moduli_transpose(const float* x, float* y, i64 rows, i64 columns) {
+                __shared__ float tile[32][33];
+                const i64 tilesAcross = (columns + 31) / 32;
+                const i64 r0 = (i64)(blockIdx.x / tilesAcross) * 32, c0 = (i64)(blockIdx.x % tilesAcross) * 32;
+                for (int k = threadIdx.y; k < 32; k += 8) {
+                    const i64 r = r0 + k, c = c0 + threadIdx.x;
+                    if (r < rows && c < columns) tile[k][threadIdx.x] = x[r * columns + c];
+                }
+                __syncthreads();
+                for (int k = threadIdx.y; k < 32; k += 8) {
+                    const i64 c = c0 + k, r = r0 + threadIdx.x;
+                    if (r < rows && c < columns) y[c * rows + r] = tile[threadIdx.x][k];
+                }
+            }
+            """#)
+
     /// out[c] += sum_r x[r, c]: blocks of 32 columns x 8 row strides, summed in a fixed order.
     public static let addColumnSums = CUDAKernelSource(
         name: "add_column_sums", entryPoints: ["moduli_add_column_sums"],
@@ -377,7 +438,8 @@ public struct CUDAKernelSource: Sendable, Hashable {
 
     /// Every kernel source of the backend.
     public static let all: [CUDAKernelSource] = [
-        addRowVector, addColumnSums, axpy, scale, multiplyByMask, elmanForward, elmanBackward, lstmForward, lstmBackward,
+        addRowVector, addRowVectors, transpose, rows, addColumnSums, axpy, scale, multiplyByMask, elmanForward, elmanBackward, lstmForward,
+        lstmBackward,
         gruForward, gruBackward, crossEntropyRows, softCrossEntropyRows, reduce, sgdStep, adamStep, moduliPenalty,
         magnitudeHistogram
     ]

@@ -3,6 +3,7 @@
 // faster at the step's rows and the run's thread count. The choice is recorded (metrics.jsonl and
 // the checkpoint) and a resumed run reuses it: dense and sparse products round differently, so a
 // run's bits follow its recorded choices, never a new measurement.
+import Compute
 import Foundation
 import Linalg
 import NN
@@ -84,31 +85,25 @@ public enum KernelChoice {
         var x = [Float](repeating: 0, count: rows * inputs), dy = [Float](repeating: 0, count: rows * outputs)
         for i in x.indices { x[i] = Float((i * 7919) % 97) / 97 - 0.5 }
         for i in dy.indices { dy[i] = Float((i * 104_729) % 89) / 89 - 0.5 }
-        var y = [Float](repeating: 0, count: rows * outputs), dx = [Float](repeating: 0, count: rows * inputs)
+        let cpu = CPUBackend()
+        let parameters = store.buffers(on: cpu)
         var best = Double.infinity
-        for k in 0...repetitions {
-            let start = DispatchTime.now().uptimeNanoseconds
-            x.withUnsafeBufferPointer { xp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    if transposed {
-                        product.forwardTransposed(xp.baseAddress!, batch: rows, addingTo: yp.baseAddress!, store)
-                    } else {
-                        product.forward(xp.baseAddress!, batch: rows, addingTo: yp.baseAddress!, store)
-                    }
+        do {
+            let (xb, dyb) = (try cpu.buffer(x), try cpu.buffer(dy))
+            let (yb, dxb) = (try cpu.allocate(count: rows * outputs), try cpu.allocate(count: rows * inputs))
+            for k in 0...repetitions {
+                let start = DispatchTime.now().uptimeNanoseconds
+                if transposed {
+                    try product.forwardTransposed(xb, batch: rows, addingTo: yb, parameters)
+                    try product.backwardTransposed(dyb, batch: rows, into: dxb, accumulate: false, parameters)
+                } else {
+                    try product.forward(xb, batch: rows, into: yb, accumulate: true, parameters)
+                    try product.backward(dyb, batch: rows, into: dxb, accumulate: false, parameters)
                 }
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                if k > 0 { best = min(best, ms) }
             }
-            dy.withUnsafeBufferPointer { dp in
-                dx.withUnsafeMutableBufferPointer { xp in
-                    if transposed {
-                        product.backwardTransposed(dp.baseAddress!, batch: rows, into: xp.baseAddress!, accumulate: false, store)
-                    } else {
-                        product.backward(dp.baseAddress!, batch: rows, into: xp.baseAddress!, accumulate: false, store)
-                    }
-                }
-            }
-            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            if k > 0 { best = min(best, ms) }
-        }
+        } catch { preconditionFailure("timing the kernels of \(store.info(product.weight).name): \(error)") }
         return best
     }
 }

@@ -1,6 +1,7 @@
 // The products of a pruned weight matrix through a CSR or block-sparse copy at its mask's pattern:
 // a recurrent layer's W_hh or a Linear layer's W (the WeightProduct seam, WeightProduct.swift).
 // Kernels in Linalg/Sparse.
+import Compute
 import Foundation
 import Linalg
 
@@ -117,115 +118,159 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     /// Whether the products currently run the dense GEMMs (no mask in force, or too dense), as of
     /// the last build for `store`.
     public func runsDense<S: BLASScalar>(in store: ParameterStore<S>) -> Bool {
-        lock.withLock { current(store).dense }
+        let offset = store.info(weight).offset
+        return lock.withLock { current(store, values: store.value(weight) - offset, masks: store.mask(weight) - offset).dense }
     }
 
     /// The same layout rule as the dense product (transposed states for a batch of at most 64):
     /// the sparse kernels run on either layout, and a layer may fall back to the dense GEMMs.
-    public func prefersTransposedStates(batch: Int) -> Bool { DenseWeightProduct.prefersTransposedStates(batch: batch) }
+    public func prefersTransposedStates(batch: Int, on backend: some ComputeBackend) -> Bool {
+        DenseWeightProduct.prefersTransposedStates(batch: batch)
+    }
 
     // MARK: Products
 
     /// `y (B x outputs) = x (B x inputs) W^T`, or `+=` when `accumulate` (a linear layer overwrites:
     /// no pass to clear y first).
-    public func forward<S: BLASScalar>(
-        _ x: UnsafePointer<S>, batch: Int, into y: UnsafeMutablePointer<S>, accumulate: Bool,
-        _ store: ParameterStore<S>
-    ) {
-        lock.withLock {
-            let s = current(store)
-            if s.dense { dense.forward(x, batch: batch, into: y, accumulate: accumulate, store); return }
-            s.matrix?.forward(x, batch: batch, into: y, accumulate: accumulate, workspace: s.workspace)
+    @_specialize(where Backend == CPUBackend<Float>)  // the CPU path, called through the protocol
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func forward<Backend: ComputeBackend>(
+        _ x: ComputeBuffer<Backend.Scalar>, batch: Int, into y: ComputeBuffer<Backend.Scalar>, accumulate: Bool,
+        _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        try lock.withLock {
+            let s = try current(parameters, (x, batch * inputs), (y, batch * outputs))
+            if s.dense { return try dense.forward(x, batch: batch, into: y, accumulate: accumulate, parameters) }
+            s.matrix?.forward(host(x), batch: batch, into: host(y), accumulate: accumulate, workspace: s.workspace)
         }
     }
 
     /// `preT (outputs x B) += W hT (inputs x B)`.
-    public func forwardTransposed<S: BLASScalar>(
-        _ hiddenT: UnsafePointer<S>, batch: Int,
-        addingTo preT: UnsafeMutablePointer<S>, _ store: ParameterStore<S>
-    ) {
-        lock.withLock {
-            let s = current(store)
-            if s.dense { dense.forwardTransposed(hiddenT, batch: batch, addingTo: preT, store); return }
-            s.matrix?.forwardTransposed(hiddenT, batch: batch, addingTo: preT)
+    @_specialize(where Backend == CPUBackend<Float>)  // the CPU path, called through the protocol
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func forwardTransposed<Backend: ComputeBackend>(
+        _ hiddenT: ComputeBuffer<Backend.Scalar>, batch: Int, addingTo preT: ComputeBuffer<Backend.Scalar>,
+        _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        try lock.withLock {
+            let s = try current(parameters, (hiddenT, batch * inputs), (preT, batch * outputs))
+            if s.dense { return try dense.forwardTransposed(hiddenT, batch: batch, addingTo: preT, parameters) }
+            s.matrix?.forwardTransposed(host(hiddenT), batch: batch, addingTo: host(preT))
         }
     }
 
     /// `dx (B x inputs) (+)= dy (B x outputs) W`.
-    public func backward<S: BLASScalar>(
-        _ dy: UnsafePointer<S>, batch: Int, into dx: UnsafeMutablePointer<S>, accumulate: Bool,
-        _ store: ParameterStore<S>
-    ) {
-        lock.withLock {
-            let s = current(store)
-            if s.dense { dense.backward(dy, batch: batch, into: dx, accumulate: accumulate, store); return }
-            s.matrix?.backward(dy, batch: batch, into: dx, accumulate: accumulate, workspace: s.workspace)
+    @_specialize(where Backend == CPUBackend<Float>)  // the CPU path, called through the protocol
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func backward<Backend: ComputeBackend>(
+        _ dy: ComputeBuffer<Backend.Scalar>, batch: Int, into dx: ComputeBuffer<Backend.Scalar>, accumulate: Bool,
+        _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        try lock.withLock {
+            let s = try current(parameters, (dy, batch * outputs), (dx, batch * inputs))
+            if s.dense { return try dense.backward(dy, batch: batch, into: dx, accumulate: accumulate, parameters) }
+            s.matrix?.backward(host(dy), batch: batch, into: host(dx), accumulate: accumulate, workspace: s.workspace)
         }
     }
 
     /// `dHiddenT (inputs x B) (+)= W^T dPreT (outputs x B)`.
-    public func backwardTransposed<S: BLASScalar>(
-        _ dPreT: UnsafePointer<S>, batch: Int,
-        into dHiddenT: UnsafeMutablePointer<S>, accumulate: Bool,
-        _ store: ParameterStore<S>
-    ) {
-        lock.withLock {
-            let s = current(store)
-            if s.dense { dense.backwardTransposed(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate, store); return }
-            s.matrix?.backwardTransposed(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate)
+    @_specialize(where Backend == CPUBackend<Float>)  // the CPU path, called through the protocol
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func backwardTransposed<Backend: ComputeBackend>(
+        _ dPreT: ComputeBuffer<Backend.Scalar>, batch: Int, into dHiddenT: ComputeBuffer<Backend.Scalar>, accumulate: Bool,
+        _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        try lock.withLock {
+            let s = try current(parameters, (dPreT, batch * outputs), (dHiddenT, batch * inputs))
+            if s.dense { return try dense.backwardTransposed(dPreT, batch: batch, into: dHiddenT, accumulate: accumulate, parameters) }
+            s.matrix?.backwardTransposed(host(dPreT), batch: batch, into: host(dHiddenT), accumulate: accumulate)
         }
     }
 
     /// `dW[kept] += (dy^T x)[kept]` (`rows` rows each; for W_hh the steps' dPre and h_0 ... h_{T-1}): the SDDMM at the pattern.
-    public func accumulateWeightGradient<S: BLASScalar>(
-        _ dy: UnsafePointer<S>, input x: UnsafePointer<S>, rows: Int, _ store: ParameterStore<S>
-    ) {
-        lock.withLock {
-            let s = current(store), g = store.gradient(weight)
-            if s.dense { dense.accumulateWeightGradient(dy, input: x, rows: rows, store); return }
-            s.matrix?.addSampledProduct(dy, x, count: rows, into: g, ldg: inputs, workspace: s.workspace)
+    @_specialize(where Backend == CPUBackend<Float>)  // the CPU path, called through the protocol
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func accumulateWeightGradient<Backend: ComputeBackend>(
+        _ dy: ComputeBuffer<Backend.Scalar>, input x: ComputeBuffer<Backend.Scalar>, rows: Int,
+        _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        try lock.withLock {
+            let s = try current(parameters, (dy, rows * outputs), (x, rows * inputs))
+            if s.dense { return try dense.accumulateWeightGradient(dy, input: x, rows: rows, parameters) }
+            let gradient = try parameters.gradient(weight)
+            s.matrix?.addSampledProduct(host(dy), host(x), count: rows, into: host(gradient), ldg: inputs, workspace: s.workspace)
         }
     }
 
     // MARK: The compressed copy
+
+    /// The host pointer of a buffer in host memory (checked by `current`).
+    @inline(__always)
+    private func host<S: BLASScalar>(_ buffer: ComputeBuffer<S>) -> UnsafeMutablePointer<S> {
+        UnsafeMutablePointer<S>(bitPattern: UInt(buffer.address)).unsafelyUnwrapped
+    }
+
+    /// The copy for `parameters`, after checking that its backend's buffers are host memory (the
+    /// sparse kernels read and write them directly) and that each operand holds the elements its
+    /// shape needs. Call with `lock` held.
+    @inline(__always)
+    private func current<Backend: ComputeBackend>(
+        _ parameters: ParameterBuffers<Backend>, _ a: (ComputeBuffer<Backend.Scalar>, Int), _ b: (ComputeBuffer<Backend.Scalar>, Int)
+    ) throws -> SparseProductStorage<Backend.Scalar> {
+        guard parameters.backend.isHostMemory else {
+            throw ComputeError.invalidArgument(
+                "the sparse products of \(parameters.store.info(weight).name) run on host memory, not on \(parameters.backend.name): "
+                    + "use the dense kernels there (--recurrent-kernels dense)")
+        }
+        for (buffer, count) in [a, b] where buffer.count < count {
+            throw ComputeError.invalidArgument(
+                "sparse product with \(parameters.store.info(weight).name): an operand has \(buffer.count) elements, needs \(count)")
+        }
+        return current(parameters.store, values: UnsafePointer(host(parameters.values)), masks: UnsafePointer(host(parameters.masks)))
+    }
 
     /// The dense GEMMs, for the fallback.
     private var dense: DenseWeightProduct { DenseWeightProduct(weight: weight, outputs: outputs, inputs: inputs) }
 
     /// The copy for `store`, up to date with the weight's versions there: the values re-gathered
     /// if they changed, the pattern rebuilt if the mask changed or the copy was made for another
-    /// store or scalar type. Call with `lock` held.
+    /// store or scalar type. `values` and `masks` hold the store's tensors (its own memory, or a
+    /// copy laid out like it). Call with `lock` held.
     @inline(__always)
-    private func current<S: BLASScalar>(_ store: ParameterStore<S>) -> SparseProductStorage<S> {
+    private func current<S: BLASScalar>(
+        _ store: ParameterStore<S>, values: UnsafePointer<S>, masks: UnsafePointer<S>
+    ) -> SparseProductStorage<S> {
+        let offset = store.info(weight).offset
         if storageScalar == ObjectIdentifier(S.self), let any = storage {
             let s = unsafeDowncast(any, to: SparseProductStorage<S>.self)
             if s.store == ObjectIdentifier(store), s.maskVersion == store.maskVersion(weight) {
                 let version = store.valueVersion(weight)
                 if s.valueVersion != version {
-                    if !s.dense { s.refresh(from: store.value(weight)) }
+                    if !s.dense { s.refresh(from: values + offset) }
                     s.valueVersion = version
                     counters.valueRefreshes += 1
                 }
                 #if DEBUG
-                    s.checkValues(against: store.value(weight), weight: store.info(weight).name)
+                    s.checkValues(against: values + offset, weight: store.info(weight).name)
                 #endif
                 return s
             }
         }
-        return build(store)
+        return build(store, values: values + offset, mask: masks + offset)
     }
 
     /// Builds the copy from the store's values and mask. Call with `lock` held.
     @discardableResult
-    private func build<S: BLASScalar>(_ store: ParameterStore<S>) -> SparseProductStorage<S> {
+    private func build<S: BLASScalar>(
+        _ store: ParameterStore<S>, values v: UnsafePointer<S>, mask m: UnsafePointer<S>
+    ) -> SparseProductStorage<S> {
         let total = outputs * inputs
         let masked = store.isMasked[weight.index]
-        let dense = !masked || Double(keptCount(in: store)) > denseAboveDensity * Double(total)
+        let dense = !masked || Double(keptCount(mask: m)) > denseAboveDensity * Double(total)
         let s = SparseProductStorage<S>(
             store: ObjectIdentifier(store), maskVersion: store.maskVersion(weight), valueVersion: store.valueVersion(weight),
             dense: dense)
         if !dense {
-            let v = UnsafePointer(store.value(weight)), m = UnsafePointer(store.mask(weight))
             let compressed: any CompressedWeight<S> =
                 switch format {
                 case .csr:
@@ -245,8 +290,7 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
     }
 
     /// The entries the weight's mask keeps (one pass over the mask, in chunks on the worker pool).
-    private func keptCount<S: BLASScalar>(in store: ParameterStore<S>) -> Int {
-        let m = UnsafePointer(store.mask(weight))
+    private func keptCount<S: BLASScalar>(mask m: UnsafePointer<S>) -> Int {
         let parts = Parallel.chunkResults(count: outputs * inputs, chunk: 1 << 16) { range -> Int in
             var kept = 0
             for i in range where m[i] != 0 { kept += 1 }

@@ -1,4 +1,5 @@
 // Inverted dropout, forward and backward. Reference: torch.nn.Dropout in training mode.
+import Compute
 import Linalg
 
 /// Inverted dropout with probability p: in training every element is kept with probability
@@ -28,16 +29,26 @@ public struct Dropout: Sendable, Equatable {
         }
     }
 
-    /// Multiplies `x` by `mask` elementwise in place (the forward pass, and with the same mask the
-    /// backward pass on the gradient).
-    @inlinable
+    /// `x *= mask` elementwise on a backend: the forward pass, and with the same mask the backward
+    /// pass on the gradient. The layer's one pass.
+    public static func apply<Backend: ComputeBackend>(
+        _ mask: ComputeBuffer<Backend.Scalar>, to x: ComputeBuffer<Backend.Scalar>, on backend: Backend
+    ) throws {
+        try backend.multiplyByMask(x, mask: mask)
+    }
+
+    /// Multiplies `x` by `mask` elementwise in place on the CPU backend (the forward pass, and with
+    /// the same mask the backward pass on the gradient).
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
     public static func apply<S: BLASScalar>(_ mask: Matrix<S>, to x: inout Matrix<S>) {
         precondition(
             mask.rows == x.rows && mask.columns == x.columns,
             "Dropout: mask is \(mask.rows) x \(mask.columns), values are \(x.rows) x \(x.columns)")
+        let cpu = CPUBackend(S.self)
         mask.withUnsafeBufferPointer { pm in
             x.withUnsafeMutableBufferPointer { px in
-                for i in 0..<px.count { px[i] *= pm[i] }
+                onHost("Dropout") { try apply(cpu.buffer(over: pm), to: cpu.buffer(over: px), on: cpu) }
             }
         }
     }

@@ -1,4 +1,5 @@
 // A fully connected layer y = x W^T + b, forward and backward. Reference: torch.nn.Linear.
+import Compute
 import Linalg
 import Synchronization
 
@@ -58,6 +59,32 @@ public struct Linear: Sendable {
     /// The products in use.
     public var product: any WeightProduct { table.product.withLock { $0 } }
 
+    /// `y = x W^T + b` on a backend: `x` holds `rows x I`, `y` receives `rows x O`. The layer's
+    /// one forward pass; the `Matrix` entry points run it on the CPU backend.
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func forward<Backend: ComputeBackend>(
+        _ x: ComputeBuffer<Backend.Scalar>, rows: Int, into y: ComputeBuffer<Backend.Scalar>, _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        try product.forward(x, batch: rows, into: y, accumulate: false, parameters)
+        if let bias { try parameters.backend.addRowVector(y, rows: rows, columns: outputSize, parameters.value(bias)) }
+    }
+
+    /// The backward pass on a backend: `dW += dY^T x` (only at the kept entries on sparse kernels;
+    /// the optimizer masks the others) and `db += colsum(dY)` into the gradients, then, when `dX`
+    /// is given, `dX = dY W` (`rows x I`). The layer's one backward pass.
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func backward<Backend: ComputeBackend>(
+        input x: ComputeBuffer<Backend.Scalar>, dOutput dY: ComputeBuffer<Backend.Scalar>, rows: Int,
+        dInput dX: ComputeBuffer<Backend.Scalar>?, _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        let product = product
+        try product.accumulateWeightGradient(dY, input: x, rows: rows, parameters)
+        if let bias { try parameters.backend.addColumnSums(dY, rows: rows, columns: outputSize, into: parameters.gradient(bias)) }
+        if let dX { try product.backward(dY, batch: rows, into: dX, accumulate: false, parameters) }
+    }
+
     /// Writes `x W^T + b` into a preallocated `N x O` matrix (no allocation).
     @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
     @_specialize(where S == Double)
@@ -66,11 +93,12 @@ public struct Linear: Sendable {
         precondition(
             y.rows == x.rows && y.columns == outputSize,
             "Linear.forward: output is \(y.rows) x \(y.columns), expected \(x.rows) x \(outputSize)")
-        let outputSize = outputSize, product = product
+        let cpu = CPUBackend(S.self)
         x.withUnsafeBufferPointer { px in
             y.withUnsafeMutableBufferPointer { py in
-                product.forward(px.baseAddress!, batch: x.rows, into: py.baseAddress!, accumulate: false, store)
-                if let bias { Kernels.addRowVector(py.baseAddress!, rows: x.rows, columns: outputSize, store.value(bias)) }
+                onHost("Linear.forward") {
+                    try forward(cpu.buffer(over: px), rows: x.rows, into: cpu.buffer(over: py), store.buffers(on: cpu))
+                }
             }
         }
     }
@@ -83,14 +111,20 @@ public struct Linear: Sendable {
         input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>,
         dInput dX: inout Matrix<S>
     ) {
-        addWeightGradients(input: x, dOutput: dY, store)
+        checkBackward(input: x, dOutput: dY)
         precondition(
             dX.rows == x.rows && dX.columns == inputSize,
             "Linear.backward: dInput is \(dX.rows) x \(dX.columns), expected \(x.rows) x \(inputSize)")
-        let product = product
-        dY.withUnsafeBufferPointer { pdy in
-            dX.withUnsafeMutableBufferPointer { pdx in
-                product.backward(pdy.baseAddress!, batch: x.rows, into: pdx.baseAddress!, accumulate: false, store)
+        let cpu = CPUBackend(S.self)
+        x.withUnsafeBufferPointer { px in
+            dY.withUnsafeBufferPointer { pdy in
+                dX.withUnsafeMutableBufferPointer { pdx in
+                    onHost("Linear.backward") {
+                        try backward(
+                            input: cpu.buffer(over: px), dOutput: cpu.buffer(over: pdy), rows: x.rows, dInput: cpu.buffer(over: pdx),
+                            store.buffers(on: cpu))
+                    }
+                }
             }
         }
     }
@@ -114,7 +148,16 @@ public struct Linear: Sendable {
         needInputGradient: Bool = true
     ) -> Matrix<S> {
         guard needInputGradient else {
-            addWeightGradients(input: x, dOutput: dY, store)
+            checkBackward(input: x, dOutput: dY)
+            let cpu = CPUBackend(S.self)
+            x.withUnsafeBufferPointer { px in
+                dY.withUnsafeBufferPointer { pdy in
+                    onHost("Linear.backward") {
+                        try backward(
+                            input: cpu.buffer(over: px), dOutput: cpu.buffer(over: pdy), rows: x.rows, dInput: nil, store.buffers(on: cpu))
+                    }
+                }
+            }
             return Matrix<S>(rows: 0, columns: inputSize)
         }
         var dX = Matrix<S>(rows: x.rows, columns: inputSize) { _ in }  // fresh storage, written whole by the GEMM (beta 0)
@@ -122,20 +165,12 @@ public struct Linear: Sendable {
         return dX
     }
 
-    /// dW += dY^T x (only at the kept entries on sparse kernels; the optimizer masks the others)
-    /// and db += colsum(dY).
-    func addWeightGradients<S: BLASScalar>(input x: Matrix<S>, dOutput dY: Matrix<S>, _ store: ParameterStore<S>) {
+    /// Stops with a message unless `x` and `dY` have this layer's shapes and agree in rows.
+    private func checkBackward<S: BLASScalar>(input x: Matrix<S>, dOutput dY: Matrix<S>) {
         precondition(x.columns == inputSize, "Linear.backward expects \(inputSize) input features, got \(x.columns)")
         precondition(
             dY.rows == x.rows && dY.columns == outputSize,
             "Linear.backward: dOutput is \(dY.rows) x \(dY.columns), expected \(x.rows) x \(outputSize)")
-        let outputSize = outputSize, product = product
-        x.withUnsafeBufferPointer { px in
-            dY.withUnsafeBufferPointer { pdy in
-                product.accumulateWeightGradient(pdy.baseAddress!, input: px.baseAddress!, rows: x.rows, store)
-                if let bias { Kernels.addColumnSums(pdy.baseAddress!, rows: x.rows, columns: outputSize, into: store.gradient(bias)) }
-            }
-        }
     }
 }
 

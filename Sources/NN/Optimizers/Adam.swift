@@ -74,7 +74,7 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
             v.scalars.withUnsafeMutableBufferPointer { vb in
                 onHost("Adam step") {
                     try Adam.update(
-                        store, on: store.buffers(on: cpu), firstMoment: cpu.buffer(wrapping: mb),
+                        store.buffers(on: cpu), firstMoment: cpu.buffer(wrapping: mb),
                         secondMoment: cpu.buffer(wrapping: vb), settings: settings, groups: groups, step: t)
                 }
             }
@@ -82,17 +82,17 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
         store.allValuesDidChange()
     }
 
-    /// Step `t` (1-based) of Adam or AdamW on `parameters`, the tensors of `store` in a backend's
+    /// Step `t` (1-based) of Adam or AdamW on `parameters`, a store's tensors in a backend's
     /// memory, with the moments laid out like the store in the same memory, each run of tensors
     /// with one weight decay (`groups`, the rest `settings.weightDecay`) in one backend step, pruned
     /// entries masked before and after (`ParameterBuffers.optimizerStep`). The one implementation
     /// of the optimizer, on every backend.
     public static func update<Backend: ComputeBackend>(
-        _ store: ParameterStore<Scalar>, on parameters: ParameterBuffers<Backend>, firstMoment: ComputeBuffer<Scalar>,
+        _ parameters: ParameterBuffers<Backend>, firstMoment: ComputeBuffer<Scalar>,
         secondMoment: ComputeBuffer<Scalar>, settings: AdamSettings, groups: [ParameterGroup], step t: Int
     ) throws where Backend.Scalar == Scalar {
         try parameters.optimizerStep(
-            store, state: [firstMoment, secondMoment], defaultDecay: settings.weightDecay, groups: groups
+            state: [firstMoment, secondMoment], defaultDecay: settings.weightDecay, groups: groups
         ) { values, gradients, moments, weightDecay in
             var run = settings
             run.weightDecay = weightDecay

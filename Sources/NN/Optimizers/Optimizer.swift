@@ -102,10 +102,8 @@ extension ParameterStore {
     /// Inlinable: the trainer calls it every step from another module, where a generic body would
     /// run unspecialized (a tenth of a pruned language-model step).
     @inlinable public func maskGradients() {
-        do {
-            let buffers = try self.buffers(on: CPUBackend(Scalar.self))
-            try buffers.multiplyByMasks(buffers.gradients, of: self)
-        } catch { preconditionFailure("masking the gradients: \(error)") }
+        let buffers = self.buffers(on: CPUBackend(Scalar.self))
+        do { try buffers.multiplyByMasks(buffers.gradients) } catch { preconditionFailure("masking the gradients: \(error)") }
     }
 }
 

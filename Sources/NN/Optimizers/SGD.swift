@@ -46,14 +46,14 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
         let cpu = CPUBackend(Scalar.self)
         if momentum == 0 {
             onHost("SGD step") {
-                try SGD.update(store, on: store.buffers(on: cpu), momentumBuffer: nil, settings: settings, groups: groups, firstStep: first)
+                try SGD.update(store.buffers(on: cpu), momentumBuffer: nil, settings: settings, groups: groups, firstStep: first)
             }
         } else {
             buffer.prepare(count: store.totalCount)
             buffer.scalars.withUnsafeMutableBufferPointer { b in
                 onHost("SGD step") {
                     try SGD.update(
-                        store, on: store.buffers(on: cpu), momentumBuffer: cpu.buffer(wrapping: b), settings: settings,
+                        store.buffers(on: cpu), momentumBuffer: cpu.buffer(wrapping: b), settings: settings,
                         groups: groups, firstStep: first)
                 }
             }
@@ -62,17 +62,17 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
         store.allValuesDidChange()
     }
 
-    /// One SGD step on `parameters`, the tensors of `store` in a backend's memory, with the
+    /// One SGD step on `parameters`, a store's tensors in a backend's memory, with the
     /// momentum buffer (nil without momentum) laid out like the store in the same memory, each run
     /// of tensors with one weight decay (`groups`, the rest `settings.weightDecay`) in one backend
     /// step, pruned entries masked before and after (`ParameterBuffers.optimizerStep`). The one
     /// implementation of the optimizer, on every backend.
     public static func update<Backend: ComputeBackend>(
-        _ store: ParameterStore<Scalar>, on parameters: ParameterBuffers<Backend>, momentumBuffer: ComputeBuffer<Scalar>?,
+        _ parameters: ParameterBuffers<Backend>, momentumBuffer: ComputeBuffer<Scalar>?,
         settings: SGDSettings, groups: [ParameterGroup], firstStep: Bool
     ) throws where Backend.Scalar == Scalar {
         try parameters.optimizerStep(
-            store, state: momentumBuffer.map { [$0] } ?? [], defaultDecay: settings.weightDecay, groups: groups
+            state: momentumBuffer.map { [$0] } ?? [], defaultDecay: settings.weightDecay, groups: groups
         ) { values, gradients, buffer, weightDecay in
             var run = settings
             run.weightDecay = weightDecay

@@ -1,12 +1,10 @@
 // The Elman recurrent layer h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or ReLU,
 // forward and backpropagation through time. Reference: torch.nn.RNN.
+import Compute
 import Linalg
 
-/// The nonlinearity of an Elman layer.
-public enum ElmanNonlinearity: String, Sendable, Codable, CaseIterable {
-    case tanh
-    case relu
-}
+/// The nonlinearity of an Elman layer: the compute backend's cell activation (tanh or ReLU).
+public typealias ElmanNonlinearity = CellActivation
 
 /// One Elman layer (PyTorch `nn.RNN` layer): `h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`.
 public struct ElmanLayer: RecurrentLayer {
@@ -43,8 +41,93 @@ public struct ElmanLayer: RecurrentLayer {
             store: store, rng: &rng)
     }
 
-    /// The forward pass. Per step: `h_{t-1} W_hh^T` (through `product`) added onto the precomputed
-    /// `X W_ih^T + b_ih + b_hh`, then the activation in place.
+    // MARK: On a backend
+
+    /// The forward pass on a backend, T = `steps` steps of `batch` samples. `hidden`
+    /// (`(T + 1) B x H`) receives h_0 (copied from `initial`, `B x H`) and h_1 ... h_T: first the
+    /// pre-activations `X W_ih^T + b_ih + b_hh` of every step in one GEMM, then per step
+    /// `h_{t-1} W_hh^T` (through `product`) added and the activation applied in place. When
+    /// `product` prefers transposed states the steps run on `H x B` copies in `scratch`
+    /// (`2 B H` elements, else unused).
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func forward<Backend: ComputeBackend>(
+        _ input: ComputeBuffer<Backend.Scalar>, steps: Int, batch: Int, initial: ComputeBuffer<Backend.Scalar>,
+        into hidden: ComputeBuffer<Backend.Scalar>, scratch: ComputeBuffer<Backend.Scalar>?, _ parameters: ParameterBuffers<Backend>,
+        product: any RecurrentProduct
+    ) throws {
+        checkProduct(product)
+        let backend = parameters.backend, h = hiddenSize, bh = batch * h
+        func state(_ t: Int) throws -> ComputeBuffer<Backend.Scalar> { try hidden.slice(from: t * bh, count: bh) }
+        try backend.copy(initial.slice(from: 0, count: bh), to: state(0))
+        try RecurrentKernels.inputProjection(
+            input, rows: steps * batch, columns: inputSize, weightIH: weightIH, biasIH: biasIH, biasHH: biasHH, outputs: h,
+            into: hidden.slice(from: bh, count: steps * bh), parameters)
+        if product.prefersTransposedStates(batch: batch, on: backend) {
+            // h_t^T = act(pre_t^T + W_hh h_{t-1}^T) on H x B scratch states, copied back into the rows.
+            guard let scratch else { throw ComputeError.invalidArgument("Elman forward: transposed steps need a scratch buffer") }
+            var prevT = try scratch.slice(from: 0, count: bh), curT = try scratch.slice(from: bh, count: bh)
+            try backend.transpose(state(0), rows: batch, columns: h, into: prevT)
+            for t in 0..<steps {
+                try backend.transpose(state(t + 1), rows: batch, columns: h, into: curT)
+                try product.forwardTransposed(prevT, batch: batch, addingTo: curT, parameters)
+                try backend.elmanForward(nonlinearity, curT)
+                try backend.transpose(curT, rows: h, columns: batch, into: state(t + 1))
+                swap(&prevT, &curT)
+            }
+        } else {
+            for t in 0..<steps {
+                try product.forward(state(t), batch: batch, addingTo: state(t + 1), parameters)
+                try backend.elmanForward(nonlinearity, state(t + 1))
+            }
+        }
+    }
+
+    /// BPTT on a backend: `dPre_t = act'(h_t) ⊙ (dh_t + dOutput_t)`, `dh_{t-1} = dPre_t W_hh`
+    /// (through `product`, in the layout the forward pass used), then `dW_hh += dPre^T [h_0 ...
+    /// h_{T-1}]` (through `product`), `db_hh`, and `dW_ih += dPre^T X` with `db_ih` and, when
+    /// `dInput` is given, `dX = dPre W_ih`. `hidden` is the forward pass's; `dOutput` (`T B x H`)
+    /// is nil when no step's output has a gradient; `dHidden` (`B x H`) holds dLoss/dh_T on entry
+    /// and dLoss/dh_0 on return; `dPre` (`T B x H`) receives the pre-activation gradients.
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func backward<Backend: ComputeBackend>(
+        _ input: ComputeBuffer<Backend.Scalar>, steps: Int, batch: Int, hidden: ComputeBuffer<Backend.Scalar>,
+        dOutput: ComputeBuffer<Backend.Scalar>?, dHidden: ComputeBuffer<Backend.Scalar>, dPre: ComputeBuffer<Backend.Scalar>,
+        scratch: ComputeBuffer<Backend.Scalar>?, dInput: ComputeBuffer<Backend.Scalar>?, _ parameters: ParameterBuffers<Backend>,
+        product: any RecurrentProduct
+    ) throws {
+        checkProduct(product)
+        let backend = parameters.backend, h = hiddenSize, bh = batch * h, n = steps * batch
+        let transposed = product.prefersTransposedStates(batch: batch, on: backend)
+        guard !transposed || scratch != nil else {
+            throw ComputeError.invalidArgument("Elman backward: transposed steps need a scratch buffer")
+        }
+        for t in stride(from: steps - 1, through: 0, by: -1) {
+            let dpt = try dPre.slice(from: t * bh, count: bh)
+            try backend.elmanBackward(
+                nonlinearity, output: hidden.slice(from: (t + 1) * bh, count: bh), gradient: dHidden,
+                extra: dOutput?.slice(from: t * bh, count: bh), into: dpt)
+            if let scratch, transposed {
+                // dh_{t-1}^T = W_hh^T dPre_t^T on H x B scratch.
+                let dpT = try scratch.slice(from: 0, count: bh), dhT = try scratch.slice(from: bh, count: bh)
+                try backend.transpose(dpt, rows: batch, columns: h, into: dpT)
+                try product.backwardTransposed(dpT, batch: batch, into: dhT, accumulate: false, parameters)
+                try backend.transpose(dhT, rows: h, columns: batch, into: dHidden)
+            } else {
+                try product.backward(dpt, batch: batch, into: dHidden, accumulate: false, parameters)
+            }
+        }
+        try RecurrentKernels.recurrentWeightGradient(
+            hidden: hidden.slice(from: 0, count: n * h), dHH: dPre, rows: n, product: product, biasHH: biasHH, parameters)
+        try RecurrentKernels.inputProjectionBackward(
+            input, rows: n, columns: inputSize, dPre: dPre, outputs: h, weightIH: weightIH, biasIH: biasIH, dInput: dInput,
+            parameters)
+    }
+
+    // MARK: On matrices, on the CPU backend
+
+    /// The forward pass (`forward(_:steps:batch:initial:into:scratch:_:product:)` on the CPU backend).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func forward<S: BLASScalar>(
@@ -55,36 +138,19 @@ public struct ElmanLayer: RecurrentLayer {
             input.columns == inputSize && input.rows % batch == 0,
             "Elman layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
         precondition(initial.hidden.rows == batch && initial.hidden.columns == hiddenSize, "Elman layer: initial state has the wrong shape")
-        checkProduct(product)
-        let steps = input.rows / batch, h = hiddenSize, bh = batch * h
-        let nonlinearity = nonlinearity
-        // hidden holds h_0, then for each step the pre-activation X W_ih^T + b_ih + b_hh (all steps in
-        // one GEMM), turned into h_t in place.
-        let transposed = product.prefersTransposedStates(batch: batch)
-        let hidden = Matrix<S>(rows: (steps + 1) * batch, columns: h) { base in
-            initial.hidden.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress!, count: bh) }
-            RecurrentKernels.inputProjection(
-                input, weightIH: weightIH, biasIH: biasIH, biasHH: biasHH, outputs: h,
-                store, into: base + bh)
-            if transposed {
-                // h_t^T = act(pre_t^T + W_hh h_{t-1}^T) on H x B scratch states, copied back into the rows.
-                let scratch = UnsafeMutablePointer<S>.allocate(capacity: 2 * bh)
-                defer { scratch.deallocate() }
-                var prevT = scratch, curT = scratch + bh
-                Kernels.transpose(base, rows: batch, columns: h, xStride: h, into: prevT, yStride: batch)
-                for t in 0..<steps {
-                    let cur = base + (t + 1) * bh
-                    Kernels.transpose(cur, rows: batch, columns: h, xStride: h, into: curT, yStride: batch)
-                    product.forwardTransposed(prevT, batch: batch, addingTo: curT, store)
-                    ElmanLayer.activate(nonlinearity, curT, count: bh)
-                    Kernels.transpose(curT, rows: h, columns: batch, xStride: batch, into: cur, yStride: h)
-                    swap(&prevT, &curT)
-                }
-            } else {
-                for t in 0..<steps {
-                    let prev = base + t * bh, cur = prev + bh
-                    product.forward(prev, batch: batch, addingTo: cur, store)
-                    ElmanLayer.activate(nonlinearity, cur, count: bh)
+        let steps = input.rows / batch, bh = batch * hiddenSize
+        let cpu = CPUBackend(S.self)
+        let scratch = product.prefersTransposedStates(batch: batch, on: cpu) ? UnsafeMutablePointer<S>.allocate(capacity: 2 * bh) : nil
+        defer { scratch?.deallocate() }
+        let hidden = Matrix<S>(rows: (steps + 1) * batch, columns: hiddenSize) { base in
+            input.withUnsafeBufferPointer { px in
+                initial.hidden.withUnsafeBufferPointer { p0 in
+                    onHost("Elman forward") {
+                        try forward(
+                            cpu.buffer(over: px), steps: steps, batch: batch, initial: cpu.buffer(over: p0),
+                            into: cpu.buffer(at: base, count: (steps + 1) * bh), scratch: scratch.map { cpu.buffer(at: $0, count: 2 * bh) },
+                            store.buffers(on: cpu), product: product)
+                    }
                 }
             }
         }
@@ -93,9 +159,8 @@ public struct ElmanLayer: RecurrentLayer {
             gates: Matrix(rows: 0, columns: 0))
     }
 
-    /// BPTT: `dPre_t = act'(h_t) ⊙ (dh_t + dOutput_t)`, `dh_{t-1} = dPre_t W_hh` (through
-    /// `product`, in the layout the forward pass used), then dW_hh += dPre^T [h_0 ... h_{T-1}]
-    /// (through `product`) and dW_ih += dPre^T X as one GEMM.
+    /// BPTT (`backward(_:steps:batch:hidden:dOutput:dHidden:dPre:scratch:dInput:_:product:)` on
+    /// the CPU backend).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func backward<S: BLASScalar>(
@@ -104,66 +169,47 @@ public struct ElmanLayer: RecurrentLayer {
     )
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
     {
-        checkProduct(product)
         let steps = cache.steps, batch = cache.batch, h = hiddenSize, bh = batch * h
         let hasOutputGradient = dOutput.rows > 0
         precondition(
             !hasOutputGradient || (dOutput.rows == steps * batch && dOutput.columns == h),
             "Elman backward: dOutput is \(dOutput.rows) x \(dOutput.columns), expected \(steps * batch) x \(h) or empty")
+        let cpu = CPUBackend(S.self)
         // dh = dLoss/dh_t, carried backwards.
         var dh = dFinal?.hidden ?? Matrix<S>(rows: batch, columns: h)
-        let nonlinearity = nonlinearity
-        // dPre_t = dLoss/d(pre-activation at step t), every row written below.
-        let transposed = product.prefersTransposedStates(batch: batch)
-        let dPre = Matrix<S>(rows: steps * batch, columns: h) { dp in
-            cache.hidden.withUnsafeBufferPointer { ph in
-                dOutput.withUnsafeBufferPointer { pdo in
-                    dh.withUnsafeMutableBufferPointer { pdh in
-                        let dhp = pdh.baseAddress!
-                        // Transposed steps: dh_{t-1}^T = W_hh^T dPre_t^T on H x B scratch.
-                        let scratch = transposed ? UnsafeMutablePointer<S>.allocate(capacity: 2 * bh) : nil
-                        defer { scratch?.deallocate() }
-                        for t in stride(from: steps - 1, through: 0, by: -1) {
-                            let ht = ph.baseAddress! + (t + 1) * bh
-                            let dout = hasOutputGradient ? UnsafePointer(pdo.baseAddress! + t * bh) : nil
-                            let dpt = dp + t * bh
-                            switch nonlinearity {
-                            case .relu: Kernels.reluBackward(output: ht, gradient: dhp, extra: dout, into: dpt, count: bh)
-                            case .tanh: Kernels.tanhBackward(output: ht, gradient: dhp, extra: dout, into: dpt, count: bh)
-                            }
-                            if let scratch {
-                                let dpT = scratch, dhT = scratch + bh
-                                Kernels.transpose(dpt, rows: batch, columns: h, xStride: h, into: dpT, yStride: batch)
-                                product.backwardTransposed(dpT, batch: batch, into: dhT, accumulate: false, store)
-                                Kernels.transpose(dhT, rows: h, columns: batch, xStride: batch, into: dhp, yStride: h)
-                            } else {
-                                product.backward(dpt, batch: batch, into: dhp, accumulate: false, store)
+        var dInput = Matrix<S>(rows: needInputGradient ? steps * batch : 0, columns: inputSize)
+        let scratch = product.prefersTransposedStates(batch: batch, on: cpu) ? UnsafeMutablePointer<S>.allocate(capacity: 2 * bh) : nil
+        // dPre_t = dLoss/d(pre-activation at step t), every element written by the backward pass.
+        let dp = UnsafeMutablePointer<S>.allocate(capacity: max(1, steps * bh))
+        defer {
+            scratch?.deallocate()
+            dp.deallocate()
+        }
+        do {
+            cache.input.withUnsafeBufferPointer { px in
+                cache.hidden.withUnsafeBufferPointer { ph in
+                    dOutput.withUnsafeBufferPointer { pdo in
+                        dh.withUnsafeMutableBufferPointer { pdh in
+                            dInput.withUnsafeMutableBufferPointer { pdx in
+                                onHost("Elman backward") {
+                                    try backward(
+                                        cpu.buffer(over: px), steps: steps, batch: batch, hidden: cpu.buffer(over: ph),
+                                        dOutput: hasOutputGradient ? cpu.buffer(over: pdo) : nil, dHidden: cpu.buffer(over: pdh),
+                                        dPre: cpu.buffer(at: dp, count: steps * bh),
+                                        scratch: scratch.map { cpu.buffer(at: $0, count: 2 * bh) },
+                                        dInput: needInputGradient ? cpu.buffer(over: pdx) : nil, store.buffers(on: cpu), product: product)
+                                }
                             }
                         }
                     }
                 }
             }
         }
-        RecurrentKernels.recurrentWeightGradient(
-            hidden: cache.hidden, dHH: dPre, steps: steps, batch: batch,
-            product: product, biasHH: biasHH, store)
-        let dInput = RecurrentKernels.inputProjectionBackward(
-            cache.input, dPre: dPre, weightIH: weightIH,
-            biasIH: biasIH, store, needInputGradient: needInputGradient)
         return (dInput, RecurrentState(hidden: dh))
     }
 
     /// Whether the steps run on transposed states (`H x B`, `W_hh h^T`) rather than on rows
-    /// (`B x H`, `h W_hh^T`) with the dense product; another product decides for itself
-    /// (`RecurrentProduct.prefersTransposedStates(batch:)`).
+    /// (`B x H`, `h W_hh^T`) with the dense product on the CPU; another product or backend
+    /// decides for itself (`RecurrentProduct.prefersTransposedStates(batch:on:)`).
     static func stepsOnTransposedStates(batch: Int) -> Bool { DenseWeightProduct.prefersTransposedStates(batch: batch) }
-
-    /// The activation in place.
-    @inline(__always)
-    static func activate<S: BLASScalar>(_ nonlinearity: ElmanNonlinearity, _ x: UnsafeMutablePointer<S>, count: Int) {
-        switch nonlinearity {
-        case .relu: Kernels.reluInPlace(x, count: count)
-        case .tanh: Kernels.tanhInPlace(x, count: count)
-        }
-    }
 }

@@ -1,5 +1,6 @@
 // The GRU layer (gates r, z, n), forward and backpropagation through time.
 // Reference: torch.nn.GRU (PyTorch documentation): b_hn sits inside the reset-gate product.
+import Compute
 import Linalg
 
 /// One GRU layer (PyTorch `nn.GRU` layer), gate blocks stacked in the order r, z, n:
@@ -39,51 +40,121 @@ public struct GRULayer: RecurrentLayer {
             store: store, rng: &rng)
     }
 
-    /// The forward pass: runs T steps. The cache keeps h_0...h_T (`((T + 1) * B) x H`), the
-    /// post-activation gates [r z n] of every step (`(T * B) x 3H`) and, in `extra`,
-    /// W_hn h_{t-1} + b_hn (`(T * B) x H`). The step product h_{t-1} W_hh^T goes through `product`.
+    // MARK: On a backend
+
+    /// The forward pass on a backend, T = `steps` steps of `batch` samples. `gates` (`T B x 3H`)
+    /// starts as `X W_ih^T + b_ih` for all steps (one GEMM) and is turned into the post-activation
+    /// gates [r z n] step by step in place. `hidden` (`(T + 1) B x H`) receives h_0 (copied from
+    /// `initial`) ... h_T, `recurrentN` (`T B x H`) W_hn h_{t-1} + b_hn of every step, and
+    /// `projection` (`B x 3H`) holds each step's `h_{t-1} W_hh^T + b_hh` in turn (the product
+    /// through `product`).
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func forward<Backend: ComputeBackend>(
+        _ input: ComputeBuffer<Backend.Scalar>, steps: Int, batch: Int, initial: ComputeBuffer<Backend.Scalar>,
+        gates: ComputeBuffer<Backend.Scalar>, hidden: ComputeBuffer<Backend.Scalar>, recurrentN: ComputeBuffer<Backend.Scalar>,
+        projection: ComputeBuffer<Backend.Scalar>, _ parameters: ParameterBuffers<Backend>, product: any RecurrentProduct
+    ) throws {
+        checkProduct(product)
+        let backend = parameters.backend, h = hiddenSize, g3 = 3 * h, bh = batch * h
+        let hh = try projection.slice(from: 0, count: batch * g3)
+        try backend.copy(initial.slice(from: 0, count: bh), to: hidden.slice(from: 0, count: bh))
+        try RecurrentKernels.inputProjection(
+            input, rows: steps * batch, columns: inputSize, weightIH: weightIH, biasIH: biasIH, biasHH: nil, outputs: g3,
+            into: gates.slice(from: 0, count: steps * batch * g3), parameters)
+        let bhh = try biasHH.map { try parameters.value($0) }
+        for t in 0..<steps {
+            let hPrev = try hidden.slice(from: t * bh, count: bh)
+            // hh = b_hh + h_{t-1} W_hh^T: (B x H)(H x 3H).
+            try backend.fill(hh, with: 0)
+            if let bhh { try backend.addRowVector(hh, rows: batch, columns: g3, bhh) }
+            try product.forward(hPrev, batch: batch, addingTo: hh, parameters)
+            try backend.gruForward(
+                gates: gates.slice(from: t * batch * g3, count: batch * g3), recurrent: hh, hiddenPrevious: hPrev,
+                hidden: hidden.slice(from: (t + 1) * bh, count: bh), recurrentN: recurrentN.slice(from: t * bh, count: bh),
+                batch: batch, hiddenSize: h)
+        }
+    }
+
+    /// Backpropagation through time on a backend. With dh = dLoss/dh_t (carried plus `dOutput`),
+    /// the gradients of the input-side pre-activations (dPre) and of the recurrent projection
+    /// (dHH) differ only in the n block:
+    ///
+    ///     da_n = dh ⊙ (1 - z) ⊙ (1 - n²)                dPre_n = da_n,  dHH_n = da_n ⊙ r
+    ///     da_z = dh ⊙ (h_{t-1} - n) ⊙ z(1 - z)           dPre_z = dHH_z = da_z
+    ///     da_r = da_n ⊙ (W_hn h_{t-1} + b_hn) ⊙ r(1 - r) dPre_r = dHH_r = da_r
+    ///     dh_{t-1} = dh ⊙ z + dHH W_hh
+    ///
+    /// then dW_hh += dHH^T [h_0 ... h_{T-1}], db_hh += colsum(dHH), dW_ih += dPre^T X,
+    /// db_ih += colsum(dPre), one product each, and dX = dPre W_ih when `dInput` is given. The W_hh
+    /// products go through `product`. `gates`, `hidden` and `recurrentN` are the forward pass's;
+    /// `dOutput` (`T B x H`) is nil when no step's output has a gradient; `dHidden` (`B x H`) holds
+    /// the final state's gradient on entry and the initial state's on return; `dPre` and `dHH`
+    /// (`T B x 3H`) receive the pre-activation gradients.
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func backward<Backend: ComputeBackend>(
+        _ input: ComputeBuffer<Backend.Scalar>, steps: Int, batch: Int, gates: ComputeBuffer<Backend.Scalar>,
+        hidden: ComputeBuffer<Backend.Scalar>, recurrentN: ComputeBuffer<Backend.Scalar>, dOutput: ComputeBuffer<Backend.Scalar>?,
+        dHidden: ComputeBuffer<Backend.Scalar>, dPre: ComputeBuffer<Backend.Scalar>, dHH: ComputeBuffer<Backend.Scalar>,
+        dInput: ComputeBuffer<Backend.Scalar>?, _ parameters: ParameterBuffers<Backend>, product: any RecurrentProduct
+    ) throws {
+        checkProduct(product)
+        let backend = parameters.backend, h = hiddenSize, g3 = 3 * h, bh = batch * h, n = steps * batch
+        for t in stride(from: steps - 1, through: 0, by: -1) {
+            let dq = try dHH.slice(from: t * batch * g3, count: batch * g3)
+            try backend.gruBackward(
+                gates: gates.slice(from: t * batch * g3, count: batch * g3), hiddenPrevious: hidden.slice(from: t * bh, count: bh),
+                recurrentN: recurrentN.slice(from: t * bh, count: bh), dOutput: dOutput?.slice(from: t * bh, count: bh),
+                dHidden: dHidden, dPre: dPre.slice(from: t * batch * g3, count: batch * g3), dRecurrent: dq, batch: batch,
+                hiddenSize: h)
+            // dh_{t-1} += dHH W_hh: (B x 3H)(3H x H).
+            try product.backward(dq, batch: batch, into: dHidden, accumulate: true, parameters)
+        }
+        try RecurrentKernels.recurrentWeightGradient(
+            hidden: hidden.slice(from: 0, count: n * h), dHH: dHH, rows: n, product: product, biasHH: biasHH, parameters)
+        try RecurrentKernels.inputProjectionBackward(
+            input, rows: n, columns: inputSize, dPre: dPre, outputs: g3, weightIH: weightIH, biasIH: biasIH, dInput: dInput,
+            parameters)
+    }
+
+    // MARK: On matrices, on the CPU backend
+
+    /// The forward pass (`forward(_:steps:batch:initial:gates:hidden:recurrentN:projection:_:product:)`
+    /// on the CPU backend). The cache keeps h_0...h_T (`((T + 1) * B) x H`), the post-activation
+    /// gates [r z n] of every step (`(T * B) x 3H`) and, in `extra`, W_hn h_{t-1} + b_hn
+    /// (`(T * B) x H`).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func forward<S: BLASScalar>(
         _ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
         _ store: ParameterStore<S>, product: any RecurrentProduct
     ) -> RecurrentCache<S> {
-        checkProduct(product)
         precondition(
             input.columns == inputSize && input.rows % batch == 0,
             "GRU layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
         precondition(
             initial.hidden.rows == batch && initial.hidden.columns == hiddenSize,
             "GRU layer: initial state has the wrong shape")
-        let steps = input.rows / batch, h = hiddenSize, g3 = 3 * h, bh = batch * h
-        // gates starts as X W_ih^T + b_ih for all steps (one GEMM), (T * B) x 3H, and is turned
-        // into [r z n] step by step in place.
-        var gates = RecurrentKernels.inputProjection(input, weightIH: weightIH, biasIH: biasIH, outputs: g3, store)
-        var hidden = Matrix<S>(rows: (steps + 1) * batch, columns: h)
-        hidden.scalars.replaceSubrange(0..<bh, with: initial.hidden.scalars)
-        var extra = Matrix<S>(rows: steps * batch, columns: h)
-        // The recurrent projection of one step, h_{t-1} W_hh^T + b_hh, B x 3H; reused every step.
-        var projection = Matrix<S>(rows: batch, columns: g3)
-        let bhh = biasHH.map { store.value($0) }
-        gates.withUnsafeMutableBufferPointer { pg in
-            hidden.withUnsafeMutableBufferPointer { ph in
-                extra.withUnsafeMutableBufferPointer { pe in
-                    projection.withUnsafeMutableBufferPointer { pp in
-                        let hh = pp.baseAddress!
-                        for t in 0..<steps {
-                            let a = pg.baseAddress! + t * batch * g3  // B x 3H
-                            let hPrev = ph.baseAddress! + t * bh, hCur = hPrev + bh
-                            let hn = pe.baseAddress! + t * bh  // B x H
-                            if let bhh {
-                                for n in 0..<batch { (hh + n * g3).update(from: bhh, count: g3) }
-                            } else {
-                                hh.update(repeating: 0, count: batch * g3)
+        let steps = input.rows / batch, h = hiddenSize
+        let cpu = CPUBackend(S.self)
+        // Fresh storage: every element is written by the forward pass.
+        var gates = Matrix<S>(rows: steps * batch, columns: 3 * h) { _ in }
+        var hidden = Matrix<S>(rows: (steps + 1) * batch, columns: h) { _ in }
+        var extra = Matrix<S>(rows: steps * batch, columns: h) { _ in }
+        let projection = UnsafeMutablePointer<S>.allocate(capacity: batch * 3 * h)
+        defer { projection.deallocate() }
+        input.withUnsafeBufferPointer { px in
+            initial.hidden.withUnsafeBufferPointer { p0 in
+                gates.withUnsafeMutableBufferPointer { pg in
+                    hidden.withUnsafeMutableBufferPointer { ph in
+                        extra.withUnsafeMutableBufferPointer { pe in
+                            onHost("GRU forward") {
+                                try forward(
+                                    cpu.buffer(over: px), steps: steps, batch: batch, initial: cpu.buffer(over: p0),
+                                    gates: cpu.buffer(over: pg), hidden: cpu.buffer(over: ph), recurrentN: cpu.buffer(over: pe),
+                                    projection: cpu.buffer(at: projection, count: batch * 3 * h), store.buffers(on: cpu), product: product)
                             }
-                            // hh += h_{t-1} W_hh^T: (B x H)(H x 3H).
-                            product.forward(hPrev, batch: batch, addingTo: hh, store)
-                            Kernels.gruCellForward(
-                                gates: a, recurrent: hh, hiddenPrevious: hPrev, hidden: hCur, recurrentN: hn, batch: batch,
-                                hiddenSize: h)
                         }
                     }
                 }
@@ -92,18 +163,8 @@ public struct GRULayer: RecurrentLayer {
         return RecurrentCache(steps: steps, batch: batch, input: input, hidden: hidden, gates: gates, extra: extra)
     }
 
-    /// Backpropagation through time. With dh = dLoss/dh_t (carried plus `dOutput`), the gradients
-    /// of the input-side pre-activations (dPre) and of the recurrent projection (dHH) differ only
-    /// in the n block:
-    ///
-    ///     da_n = dh ⊙ (1 - z) ⊙ (1 - n²)                dPre_n = da_n,  dHH_n = da_n ⊙ r
-    ///     da_z = dh ⊙ (h_{t-1} - n) ⊙ z(1 - z)           dPre_z = dHH_z = da_z
-    ///     da_r = da_n ⊙ (W_hn h_{t-1} + b_hn) ⊙ r(1 - r) dPre_r = dHH_r = da_r
-    ///     dh_{t-1} = dh ⊙ z + dHH W_hh
-    ///
-    /// then dW_hh += dHH^T [h_0 ... h_{T-1}], db_hh += colsum(dHH), dW_ih += dPre^T X,
-    /// db_ih += colsum(dPre), one product each. The W_hh products (dHH W_hh, the dW_hh product)
-    /// go through `product`.
+    /// Backpropagation through time (`backward(_:steps:batch:gates:hidden:recurrentN:dOutput:dHidden:dPre:dHH:dInput:_:product:)`
+    /// on the CPU backend).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func backward<S: BLASScalar>(
@@ -112,32 +173,37 @@ public struct GRULayer: RecurrentLayer {
     )
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
     {
-        checkProduct(product)
-        let steps = cache.steps, batch = cache.batch, h = hiddenSize, g3 = 3 * h, bh = batch * h
-        let dOutput = dOutput.rows == 0 ? Matrix<S>(rows: steps * batch, columns: h) : dOutput  // empty: no output gradient
-        precondition(dOutput.rows == steps * batch && dOutput.columns == h, "GRU backward: dOutput has the wrong shape")
+        let steps = cache.steps, batch = cache.batch, h = hiddenSize
+        let hasOutputGradient = dOutput.rows > 0
+        precondition(
+            !hasOutputGradient || (dOutput.rows == steps * batch && dOutput.columns == h), "GRU backward: dOutput has the wrong shape")
         guard let extra = cache.extra else { preconditionFailure("GRU backward: the cache has no W_hn h + b_hn") }
-        var dPre = Matrix<S>(rows: steps * batch, columns: g3)
-        var dHH = Matrix<S>(rows: steps * batch, columns: g3)
+        let cpu = CPUBackend(S.self)
+        // Every element of dPre and dHH is written by the backward pass.
+        var dPre = Matrix<S>(rows: steps * batch, columns: 3 * h) { _ in }
+        var dHH = Matrix<S>(rows: steps * batch, columns: 3 * h) { _ in }
         var dh = dFinal?.hidden ?? Matrix<S>(rows: batch, columns: h)
-        cache.gates.withUnsafeBufferPointer { pg in
-            cache.hidden.withUnsafeBufferPointer { ph in
-                extra.withUnsafeBufferPointer { pe in
-                    dOutput.withUnsafeBufferPointer { pdo in
-                        dPre.withUnsafeMutableBufferPointer { pdp in
-                            dHH.withUnsafeMutableBufferPointer { pdq in
-                                dh.withUnsafeMutableBufferPointer { pdh in
-                                    let dhp = pdh.baseAddress!
-                                    for t in stride(from: steps - 1, through: 0, by: -1) {
-                                        let gate = pg.baseAddress! + t * batch * g3
-                                        let dp = pdp.baseAddress! + t * batch * g3, dq = pdq.baseAddress! + t * batch * g3
-                                        let hPrev = ph.baseAddress! + t * bh, hn = pe.baseAddress! + t * bh
-                                        let dout = pdo.baseAddress! + t * bh
-                                        Kernels.gruCellBackward(
-                                            gates: gate, hiddenPrevious: hPrev, recurrentN: hn, dOutput: dout, dHidden: dhp,
-                                            dPre: dp, dRecurrent: dq, batch: batch, hiddenSize: h)
-                                        // dh_{t-1} += dHH W_hh: (B x 3H)(3H x H).
-                                        product.backward(dq, batch: batch, into: dhp, accumulate: true, store)
+        var dInput = Matrix<S>(rows: needInputGradient ? steps * batch : 0, columns: inputSize)
+        cache.input.withUnsafeBufferPointer { px in
+            cache.gates.withUnsafeBufferPointer { pg in
+                cache.hidden.withUnsafeBufferPointer { ph in
+                    extra.withUnsafeBufferPointer { pe in
+                        dOutput.withUnsafeBufferPointer { pdo in
+                            dPre.withUnsafeMutableBufferPointer { pdp in
+                                dHH.withUnsafeMutableBufferPointer { pdq in
+                                    dh.withUnsafeMutableBufferPointer { pdh in
+                                        dInput.withUnsafeMutableBufferPointer { pdx in
+                                            onHost("GRU backward") {
+                                                try backward(
+                                                    cpu.buffer(over: px), steps: steps, batch: batch, gates: cpu.buffer(over: pg),
+                                                    hidden: cpu.buffer(over: ph), recurrentN: cpu.buffer(over: pe),
+                                                    dOutput: hasOutputGradient ? cpu.buffer(over: pdo) : nil,
+                                                    dHidden: cpu.buffer(over: pdh),
+                                                    dPre: cpu.buffer(over: pdp), dHH: cpu.buffer(over: pdq),
+                                                    dInput: needInputGradient ? cpu.buffer(over: pdx) : nil, store.buffers(on: cpu),
+                                                    product: product)
+                                            }
+                                        }
                                     }
                                 }
                             }
@@ -146,12 +212,6 @@ public struct GRULayer: RecurrentLayer {
                 }
             }
         }
-        RecurrentKernels.recurrentWeightGradient(
-            hidden: cache.hidden, dHH: dHH, steps: steps, batch: batch,
-            product: product, biasHH: biasHH, store)
-        let dInput = RecurrentKernels.inputProjectionBackward(
-            cache.input, dPre: dPre, weightIH: weightIH,
-            biasIH: biasIH, store, needInputGradient: needInputGradient)
         return (dInput, RecurrentState(hidden: dh))
     }
 }

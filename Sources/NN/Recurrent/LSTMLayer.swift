@@ -1,5 +1,6 @@
 // The LSTM layer (gates i, f, g, o), forward and backpropagation through time.
 // Reference: torch.nn.LSTM (PyTorch documentation), without projections (proj_size 0).
+import Compute
 import Linalg
 
 /// One LSTM layer (PyTorch `nn.LSTM` layer), gate blocks stacked in the order i, f, g, o:
@@ -39,16 +40,98 @@ public struct LSTMLayer: RecurrentLayer {
             store: store, rng: &rng)
     }
 
-    /// The forward pass: runs T steps. The cache keeps h_0...h_T and c_0...c_T (`((T + 1) * B) x H`)
-    /// and the post-activation gates [i f g o] of every step (`(T * B) x 4H`). A nil `initial.cell`
-    /// is c_0 = 0. The step product h_{t-1} W_hh^T goes through `product`.
+    // MARK: On a backend
+
+    /// The forward pass on a backend, T = `steps` steps of `batch` samples. `gates`
+    /// (`T B x 4H`) starts as `X W_ih^T + b_ih` for all steps (one GEMM); each step adds b_hh and
+    /// `h_{t-1} W_hh^T` (through `product`) and the cell turns it into the post-activation gates
+    /// [i f g o] in place. `hidden` and `cell` (`(T + 1) B x H`) receive h_0 ... h_T and
+    /// c_0 ... c_T; h_0 is copied from `initialHidden`, c_0 from `initialCell` (zero when nil).
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func forward<Backend: ComputeBackend>(
+        _ input: ComputeBuffer<Backend.Scalar>, steps: Int, batch: Int, initialHidden: ComputeBuffer<Backend.Scalar>,
+        initialCell: ComputeBuffer<Backend.Scalar>?, gates: ComputeBuffer<Backend.Scalar>, hidden: ComputeBuffer<Backend.Scalar>,
+        cell: ComputeBuffer<Backend.Scalar>, _ parameters: ParameterBuffers<Backend>, product: any RecurrentProduct
+    ) throws {
+        checkProduct(product)
+        let backend = parameters.backend, h = hiddenSize, g4 = 4 * h, bh = batch * h
+        func state(_ b: ComputeBuffer<Backend.Scalar>, _ t: Int) throws -> ComputeBuffer<Backend.Scalar> {
+            try b.slice(from: t * bh, count: bh)
+        }
+        try backend.copy(initialHidden.slice(from: 0, count: bh), to: state(hidden, 0))
+        if let initialCell {
+            try backend.copy(initialCell.slice(from: 0, count: bh), to: state(cell, 0))
+        } else {
+            try backend.fill(state(cell, 0), with: 0)
+        }
+        try RecurrentKernels.inputProjection(
+            input, rows: steps * batch, columns: inputSize, weightIH: weightIH, biasIH: biasIH, biasHH: nil, outputs: g4,
+            into: gates.slice(from: 0, count: steps * batch * g4), parameters)
+        let bhh = try biasHH.map { try parameters.value($0) }
+        for t in 0..<steps {
+            let a = try gates.slice(from: t * batch * g4, count: batch * g4)  // B x 4H
+            if let bhh { try backend.addRowVector(a, rows: batch, columns: g4, bhh) }
+            // a += h_{t-1} W_hh^T: (B x H)(H x 4H).
+            try product.forward(state(hidden, t), batch: batch, addingTo: a, parameters)
+            try backend.lstmForward(
+                gates: a, cellPrevious: state(cell, t), cell: state(cell, t + 1), hidden: state(hidden, t + 1), batch: batch,
+                hiddenSize: h)
+        }
+    }
+
+    /// Backpropagation through time on a backend. With dh = dLoss/dh_t (carried plus `dOutput`)
+    /// and dc carried:
+    ///
+    ///     dc += dh ⊙ o ⊙ (1 - tanh²(c_t))
+    ///     da_i = dc ⊙ g ⊙ i(1 - i),   da_f = dc ⊙ c_{t-1} ⊙ f(1 - f)
+    ///     da_g = dc ⊙ i ⊙ (1 - g²),   da_o = dh ⊙ tanh(c_t) ⊙ o(1 - o)
+    ///     dc_{t-1} = dc ⊙ f,          dh_{t-1} = da W_hh
+    ///
+    /// then dW_hh += da^T [h_0 ... h_{T-1}] and dW_ih += da^T X as one product each (b_ih and b_hh
+    /// both get colsum(da)), and dX = da W_ih when `dInput` is given. The W_hh products go through
+    /// `product`. `gates`, `hidden` and `cell` are the forward pass's; `dOutput` (`T B x H`) is nil
+    /// when no step's output has a gradient; `dHidden` and `dCell` (`B x H`) hold the gradients of
+    /// the final state on entry and of the initial state on return; `dGates` (`T B x 4H`) receives
+    /// da.
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func backward<Backend: ComputeBackend>(
+        _ input: ComputeBuffer<Backend.Scalar>, steps: Int, batch: Int, gates: ComputeBuffer<Backend.Scalar>,
+        hidden: ComputeBuffer<Backend.Scalar>, cell: ComputeBuffer<Backend.Scalar>, dOutput: ComputeBuffer<Backend.Scalar>?,
+        dHidden: ComputeBuffer<Backend.Scalar>, dCell: ComputeBuffer<Backend.Scalar>, dGates: ComputeBuffer<Backend.Scalar>,
+        dInput: ComputeBuffer<Backend.Scalar>?, _ parameters: ParameterBuffers<Backend>, product: any RecurrentProduct
+    ) throws {
+        checkProduct(product)
+        let backend = parameters.backend, h = hiddenSize, g4 = 4 * h, bh = batch * h, n = steps * batch
+        for t in stride(from: steps - 1, through: 0, by: -1) {
+            let da = try dGates.slice(from: t * batch * g4, count: batch * g4)
+            try backend.lstmBackward(
+                gates: gates.slice(from: t * batch * g4, count: batch * g4), cellPrevious: cell.slice(from: t * bh, count: bh),
+                cell: cell.slice(from: (t + 1) * bh, count: bh), dOutput: dOutput?.slice(from: t * bh, count: bh),
+                dHidden: dHidden, dCell: dCell, dGates: da, batch: batch, hiddenSize: h)
+            // dh_{t-1} = da W_hh: (B x 4H)(4H x H).
+            try product.backward(da, batch: batch, into: dHidden, accumulate: false, parameters)
+        }
+        try RecurrentKernels.recurrentWeightGradient(
+            hidden: hidden.slice(from: 0, count: n * h), dHH: dGates, rows: n, product: product, biasHH: biasHH, parameters)
+        try RecurrentKernels.inputProjectionBackward(
+            input, rows: n, columns: inputSize, dPre: dGates, outputs: g4, weightIH: weightIH, biasIH: biasIH, dInput: dInput,
+            parameters)
+    }
+
+    // MARK: On matrices, on the CPU backend
+
+    /// The forward pass (`forward(_:steps:batch:initialHidden:initialCell:gates:hidden:cell:_:product:)`
+    /// on the CPU backend). The cache keeps h_0...h_T and c_0...c_T (`((T + 1) * B) x H`) and the
+    /// post-activation gates [i f g o] of every step (`(T * B) x 4H`). A nil `initial.cell` is
+    /// c_0 = 0.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func forward<S: BLASScalar>(
         _ input: Matrix<S>, batch: Int, initial: RecurrentState<S>,
         _ store: ParameterStore<S>, product: any RecurrentProduct
     ) -> RecurrentCache<S> {
-        checkProduct(product)
         precondition(
             input.columns == inputSize && input.rows % batch == 0,
             "LSTM layer expects (T * \(batch)) x \(inputSize) input, got \(input.rows) x \(input.columns)")
@@ -58,26 +141,26 @@ public struct LSTMLayer: RecurrentLayer {
         precondition(
             initial.cell.map { $0.rows == batch && $0.columns == hiddenSize } ?? true,
             "LSTM layer: initial cell state has the wrong shape")
-        let steps = input.rows / batch, h = hiddenSize, g4 = 4 * h, bh = batch * h
-        // gates starts as X W_ih^T + b_ih for all steps (one GEMM), (T * B) x 4H; each step adds
-        // b_hh + h_{t-1} W_hh^T and applies the activations in place.
-        var gates = RecurrentKernels.inputProjection(input, weightIH: weightIH, biasIH: biasIH, outputs: g4, store)
-        var hidden = Matrix<S>(rows: (steps + 1) * batch, columns: h)
-        var cell = Matrix<S>(rows: (steps + 1) * batch, columns: h)
-        hidden.scalars.replaceSubrange(0..<bh, with: initial.hidden.scalars)
-        if let c0 = initial.cell { cell.scalars.replaceSubrange(0..<bh, with: c0.scalars) }
-        let bhh = biasHH.map { store.value($0) }
-        gates.withUnsafeMutableBufferPointer { pg in
-            hidden.withUnsafeMutableBufferPointer { ph in
-                cell.withUnsafeMutableBufferPointer { pc in
-                    for t in 0..<steps {
-                        let a = pg.baseAddress! + t * batch * g4  // B x 4H
-                        let hPrev = ph.baseAddress! + t * bh, hCur = hPrev + bh
-                        let cPrev = pc.baseAddress! + t * bh, cCur = cPrev + bh
-                        if let bhh { Kernels.addRowVector(a, rows: batch, columns: g4, bhh) }
-                        // a += h_{t-1} W_hh^T: (B x H)(H x 4H).
-                        product.forward(hPrev, batch: batch, addingTo: a, store)
-                        Kernels.lstmCellForward(gates: a, cellPrevious: cPrev, cell: cCur, hidden: hCur, batch: batch, hiddenSize: h)
+        let steps = input.rows / batch, h = hiddenSize
+        let cpu = CPUBackend(S.self)
+        // Fresh storage: every element is written by the forward pass.
+        var gates = Matrix<S>(rows: steps * batch, columns: 4 * h) { _ in }
+        var hidden = Matrix<S>(rows: (steps + 1) * batch, columns: h) { _ in }
+        var cell = Matrix<S>(rows: (steps + 1) * batch, columns: h) { _ in }
+        input.withUnsafeBufferPointer { px in
+            initial.hidden.withUnsafeBufferPointer { ph0 in
+                (initial.cell ?? Matrix(rows: 0, columns: 0)).withUnsafeBufferPointer { pc0 in
+                    gates.withUnsafeMutableBufferPointer { pg in
+                        hidden.withUnsafeMutableBufferPointer { ph in
+                            cell.withUnsafeMutableBufferPointer { pc in
+                                onHost("LSTM forward") {
+                                    try forward(
+                                        cpu.buffer(over: px), steps: steps, batch: batch, initialHidden: cpu.buffer(over: ph0),
+                                        initialCell: initial.cell == nil ? nil : cpu.buffer(over: pc0), gates: cpu.buffer(over: pg),
+                                        hidden: cpu.buffer(over: ph), cell: cpu.buffer(over: pc), store.buffers(on: cpu), product: product)
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -85,15 +168,8 @@ public struct LSTMLayer: RecurrentLayer {
         return RecurrentCache(steps: steps, batch: batch, input: input, hidden: hidden, cell: cell, gates: gates)
     }
 
-    /// Backpropagation through time. With dh = dLoss/dh_t (carried plus `dOutput`) and dc carried:
-    ///
-    ///     dc += dh ⊙ o ⊙ (1 - tanh²(c_t))
-    ///     da_i = dc ⊙ g ⊙ i(1 - i),   da_f = dc ⊙ c_{t-1} ⊙ f(1 - f)
-    ///     da_g = dc ⊙ i ⊙ (1 - g²),   da_o = dh ⊙ tanh(c_t) ⊙ o(1 - o)
-    ///     dc_{t-1} = dc ⊙ f,          dh_{t-1} = da W_hh
-    ///
-    /// then dW_hh += da^T [h_0 ... h_{T-1}] and dW_ih += da^T X as one product each (b_ih and b_hh
-    /// both get colsum(da)). The W_hh products (da W_hh, the dW_hh product) go through `product`.
+    /// Backpropagation through time (`backward(_:steps:batch:gates:hidden:cell:dOutput:dHidden:dCell:dGates:dInput:_:product:)`
+    /// on the CPU backend).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func backward<S: BLASScalar>(
@@ -102,31 +178,38 @@ public struct LSTMLayer: RecurrentLayer {
     )
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
     {
-        checkProduct(product)
-        let steps = cache.steps, batch = cache.batch, h = hiddenSize, g4 = 4 * h, bh = batch * h
-        let dOutput = dOutput.rows == 0 ? Matrix<S>(rows: steps * batch, columns: h) : dOutput  // empty: no output gradient
-        precondition(dOutput.rows == steps * batch && dOutput.columns == h, "LSTM backward: dOutput has the wrong shape")
+        let steps = cache.steps, batch = cache.batch, h = hiddenSize
+        let hasOutputGradient = dOutput.rows > 0
+        precondition(
+            !hasOutputGradient || (dOutput.rows == steps * batch && dOutput.columns == h), "LSTM backward: dOutput has the wrong shape")
         guard let cellStates = cache.cell else { preconditionFailure("LSTM backward: the cache has no cell states") }
-        // dA = dLoss/d(pre-activation gates), (T * B) x 4H; dh, dc carried backwards, B x H.
-        var dA = Matrix<S>(rows: steps * batch, columns: g4)
+        let cpu = CPUBackend(S.self)
+        // dA = dLoss/d(pre-activation gates), (T * B) x 4H, every element written; dh, dc carried backwards, B x H.
+        var dA = Matrix<S>(rows: steps * batch, columns: 4 * h) { _ in }
         var dh = dFinal?.hidden ?? Matrix<S>(rows: batch, columns: h)
         var dc = dFinal?.cell ?? Matrix<S>(rows: batch, columns: h)
-        cache.gates.withUnsafeBufferPointer { pg in
-            cellStates.withUnsafeBufferPointer { pc in
-                dOutput.withUnsafeBufferPointer { pdo in
-                    dA.withUnsafeMutableBufferPointer { pda in
-                        dh.withUnsafeMutableBufferPointer { pdh in
-                            dc.withUnsafeMutableBufferPointer { pdc in
-                                let dhp = pdh.baseAddress!, dcp = pdc.baseAddress!
-                                for t in stride(from: steps - 1, through: 0, by: -1) {
-                                    let gate = pg.baseAddress! + t * batch * g4, da = pda.baseAddress! + t * batch * g4
-                                    let cPrev = pc.baseAddress! + t * bh, cCur = cPrev + bh
-                                    let dout = pdo.baseAddress! + t * bh
-                                    Kernels.lstmCellBackward(
-                                        gates: gate, cellPrevious: cPrev, cell: cCur, dOutput: dout, dHidden: dhp, dCell: dcp,
-                                        dGates: da, batch: batch, hiddenSize: h)
-                                    // dh_{t-1} = da W_hh: (B x 4H)(4H x H).
-                                    product.backward(da, batch: batch, into: dhp, accumulate: false, store)
+        var dInput = Matrix<S>(rows: needInputGradient ? steps * batch : 0, columns: inputSize)
+        cache.input.withUnsafeBufferPointer { px in
+            cache.gates.withUnsafeBufferPointer { pg in
+                cache.hidden.withUnsafeBufferPointer { ph in
+                    cellStates.withUnsafeBufferPointer { pc in
+                        dOutput.withUnsafeBufferPointer { pdo in
+                            dA.withUnsafeMutableBufferPointer { pda in
+                                dh.withUnsafeMutableBufferPointer { pdh in
+                                    dc.withUnsafeMutableBufferPointer { pdc in
+                                        dInput.withUnsafeMutableBufferPointer { pdx in
+                                            onHost("LSTM backward") {
+                                                try backward(
+                                                    cpu.buffer(over: px), steps: steps, batch: batch, gates: cpu.buffer(over: pg),
+                                                    hidden: cpu.buffer(over: ph), cell: cpu.buffer(over: pc),
+                                                    dOutput: hasOutputGradient ? cpu.buffer(over: pdo) : nil,
+                                                    dHidden: cpu.buffer(over: pdh),
+                                                    dCell: cpu.buffer(over: pdc), dGates: cpu.buffer(over: pda),
+                                                    dInput: needInputGradient ? cpu.buffer(over: pdx) : nil, store.buffers(on: cpu),
+                                                    product: product)
+                                            }
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -134,12 +217,6 @@ public struct LSTMLayer: RecurrentLayer {
                 }
             }
         }
-        RecurrentKernels.recurrentWeightGradient(
-            hidden: cache.hidden, dHH: dA, steps: steps, batch: batch,
-            product: product, biasHH: biasHH, store)
-        let dInput = RecurrentKernels.inputProjectionBackward(
-            cache.input, dPre: dA, weightIH: weightIH,
-            biasIH: biasIH, store, needInputGradient: needInputGradient)
         return (dInput, RecurrentState(hidden: dh, cell: dc))
     }
 }

@@ -1,6 +1,7 @@
 // What every recurrent layer (Elman, LSTM, GRU) provides: a whole-sequence forward pass that
 // keeps what backpropagation through time needs, and the matching backward pass.
 // Layout: sequences are time-major, row t * B + b of a (T * B) x F matrix is sample b at step t.
+import Compute
 import Linalg
 
 /// The state a recurrent layer carries between steps: h, and c for an LSTM. Each is `B x H`.
@@ -161,36 +162,71 @@ func registerRecurrentWeights<S: BLASScalar>(
 
 /// Shared steps of every layer's BPTT: the input projection for all steps as one GEMM
 /// (`pre = X W_ih^T + b_ih`, `(T * B) x (G * H)`), and after the loop the weight gradients as one
-/// GEMM each.
+/// product each. Written once on the backend; the `Matrix` forms (for the layers whose steps still
+/// run on host pointers) run them on the CPU backend.
 enum RecurrentKernels {
+    /// Writes `pre = X W_ih^T (+ b_ih) (+ b_hh)` for all `rows` rows (`rows x outputs`; the biases
+    /// are added left to right, as a step that adds b_hh to the projection would).
+    static func inputProjection<Backend: ComputeBackend>(
+        _ x: ComputeBuffer<Backend.Scalar>, rows: Int, columns: Int, weightIH: ParameterSlot, biasIH: ParameterSlot?,
+        biasHH: ParameterSlot?, outputs: Int, into pre: ComputeBuffer<Backend.Scalar>, _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        let backend = parameters.backend
+        try backend.gemm(
+            .noTranspose, .transpose, m: rows, n: outputs, k: columns, alpha: 1, a: x, lda: columns,
+            b: parameters.value(weightIH), ldb: columns, beta: 0, c: pre, ldc: outputs)
+        switch (biasIH, biasHH) {
+        case let (bih?, bhh?): try backend.addRowVectors(pre, rows: rows, columns: outputs, parameters.value(bih), parameters.value(bhh))
+        case let (bih?, nil): try backend.addRowVector(pre, rows: rows, columns: outputs, parameters.value(bih))
+        case let (nil, bhh?): try backend.addRowVector(pre, rows: rows, columns: outputs, parameters.value(bhh))
+        case (nil, nil): break
+        }
+    }
+
+    /// `dW_ih += dPre^T X`, `db_ih += colsum(dPre)`, then `dX = dPre W_ih` when `dX` is given
+    /// (`dPre` `rows x outputs`, X and dX `rows x columns`).
+    static func inputProjectionBackward<Backend: ComputeBackend>(
+        _ x: ComputeBuffer<Backend.Scalar>, rows: Int, columns: Int, dPre: ComputeBuffer<Backend.Scalar>, outputs: Int,
+        weightIH: ParameterSlot, biasIH: ParameterSlot?, dInput dX: ComputeBuffer<Backend.Scalar>?,
+        _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        let backend = parameters.backend
+        try backend.addTransposedProduct(
+            m: outputs, n: columns, k: rows, a: dPre, lda: outputs, b: x, ldb: columns, c: parameters.gradient(weightIH), ldc: columns)
+        if let biasIH { try backend.addColumnSums(dPre, rows: rows, columns: outputs, into: parameters.gradient(biasIH)) }
+        if let dX {
+            try backend.gemm(
+                .noTranspose, .noTranspose, m: rows, n: columns, k: outputs, alpha: 1, a: dPre, lda: outputs,
+                b: parameters.value(weightIH), ldb: columns, beta: 0, c: dX, ldc: columns)
+        }
+    }
+
+    /// `dW_hh += dHH^T [h_0 ... h_{T-1}]` over all `rows` = T B rows through `product`, then
+    /// `db_hh += colsum(dHH)` (`dHH` `rows x (G * H)`, `hidden` from h_0 on).
+    static func recurrentWeightGradient<Backend: ComputeBackend>(
+        hidden: ComputeBuffer<Backend.Scalar>, dHH: ComputeBuffer<Backend.Scalar>, rows: Int,
+        product: any RecurrentProduct, biasHH: ParameterSlot?, _ parameters: ParameterBuffers<Backend>
+    ) throws {
+        try product.accumulateWeightGradient(dHH, input: hidden, rows: rows, parameters)
+        if let biasHH { try parameters.backend.addColumnSums(dHH, rows: rows, columns: product.outputs, into: parameters.gradient(biasHH)) }
+    }
+
+    // MARK: On matrices, on the CPU backend
+
     /// pre = X W_ih^T (+ b_ih), all steps at once.
     static func inputProjection<S: BLASScalar>(
         _ x: Matrix<S>, weightIH: ParameterSlot, biasIH: ParameterSlot?,
         outputs: Int, _ store: ParameterStore<S>
     ) -> Matrix<S> {
-        Matrix<S>(rows: x.rows, columns: outputs) { pre in
-            inputProjection(x, weightIH: weightIH, biasIH: biasIH, biasHH: nil, outputs: outputs, store, into: pre)
-        }
-    }
-
-    /// Writes pre = X W_ih^T (+ b_ih) (+ b_hh) for all steps to `pre` (`(T * B) x outputs`; the biases
-    /// are added left to right, as a step that adds b_hh to the projection would).
-    static func inputProjection<S: BLASScalar>(
-        _ x: Matrix<S>, weightIH: ParameterSlot, biasIH: ParameterSlot?,
-        biasHH: ParameterSlot?, outputs: Int, _ store: ParameterStore<S>,
-        into pre: UnsafeMutablePointer<S>
-    ) {
-        x.withUnsafeBufferPointer { px in
-            S.gemm(
-                .noTranspose, .transpose, m: x.rows, n: outputs, k: x.columns, alpha: 1,
-                a: px.baseAddress!, lda: x.columns, b: store.value(weightIH), ldb: x.columns,
-                beta: 0, c: pre, ldc: outputs)
-        }
-        switch (biasIH, biasHH) {
-        case let (bih?, bhh?): Kernels.addRowVectors(pre, rows: x.rows, columns: outputs, store.value(bih), store.value(bhh))
-        case let (bih?, nil): Kernels.addRowVector(pre, rows: x.rows, columns: outputs, store.value(bih))
-        case let (nil, bhh?): Kernels.addRowVector(pre, rows: x.rows, columns: outputs, store.value(bhh))
-        case (nil, nil): break
+        let cpu = CPUBackend(S.self)
+        return Matrix<S>(rows: x.rows, columns: outputs) { pre in
+            x.withUnsafeBufferPointer { px in
+                onHost("input projection") {
+                    try inputProjection(
+                        cpu.buffer(over: px), rows: x.rows, columns: x.columns, weightIH: weightIH, biasIH: biasIH, biasHH: nil,
+                        outputs: outputs, into: cpu.buffer(at: pre, count: x.rows * outputs), store.buffers(on: cpu))
+                }
+            }
         }
     }
 
@@ -200,19 +236,16 @@ enum RecurrentKernels {
         biasIH: ParameterSlot?, _ store: ParameterStore<S>,
         needInputGradient: Bool
     ) -> Matrix<S> {
-        let n = x.rows, i = x.columns, g = dPre.columns
-        var dX = Matrix<S>(rows: needInputGradient ? n : 0, columns: i)
+        let cpu = CPUBackend(S.self)
+        var dX = Matrix<S>(rows: needInputGradient ? x.rows : 0, columns: x.columns)
         x.withUnsafeBufferPointer { px in
             dPre.withUnsafeBufferPointer { pd in
-                S.gemmSlicedK(
-                    .transpose, .noTranspose, m: g, n: i, k: n, alpha: 1, a: pd.baseAddress!, lda: g,
-                    b: px.baseAddress!, ldb: i, beta: 1, c: store.gradient(weightIH), ldc: i)
-                if let biasIH { Kernels.addColumnSums(pd.baseAddress!, rows: n, columns: g, into: store.gradient(biasIH)) }
-                if needInputGradient {
-                    dX.withUnsafeMutableBufferPointer { pdx in
-                        S.gemm(
-                            .noTranspose, .noTranspose, m: n, n: i, k: g, alpha: 1, a: pd.baseAddress!, lda: g,
-                            b: store.value(weightIH), ldb: i, beta: 0, c: pdx.baseAddress!, ldc: i)
+                dX.withUnsafeMutableBufferPointer { pdx in
+                    onHost("input projection backward") {
+                        try inputProjectionBackward(
+                            cpu.buffer(over: px), rows: x.rows, columns: x.columns, dPre: cpu.buffer(over: pd), outputs: dPre.columns,
+                            weightIH: weightIH, biasIH: biasIH, dInput: needInputGradient ? cpu.buffer(over: pdx) : nil,
+                            store.buffers(on: cpu))
                     }
                 }
             }
@@ -227,11 +260,14 @@ enum RecurrentKernels {
         product: any RecurrentProduct, biasHH: ParameterSlot?,
         _ store: ParameterStore<S>
     ) {
-        let g = dHH.columns, n = steps * batch
+        let cpu = CPUBackend(S.self), n = steps * batch
         hidden.withUnsafeBufferPointer { ph in
             dHH.withUnsafeBufferPointer { pd in
-                product.accumulateWeightGradient(pd.baseAddress!, hidden: ph.baseAddress!, rows: n, store)
-                if let biasHH { Kernels.addColumnSums(pd.baseAddress!, rows: n, columns: g, into: store.gradient(biasHH)) }
+                onHost("recurrent weight gradient") {
+                    try recurrentWeightGradient(
+                        hidden: cpu.buffer(at: ph.baseAddress!, count: n * hidden.columns), dHH: cpu.buffer(over: pd), rows: n,
+                        product: product, biasHH: biasHH, store.buffers(on: cpu))
+                }
             }
         }
     }
