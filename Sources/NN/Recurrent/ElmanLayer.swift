@@ -213,3 +213,41 @@ public struct ElmanLayer: RecurrentLayer {
     /// decides for itself (`RecurrentProduct.prefersTransposedStates(batch:on:)`).
     static func stepsOnTransposedStates(batch: Int) -> Bool { DenseWeightProduct.prefersTransposedStates(batch: batch) }
 }
+
+extension ElmanLayer: BackendRecurrentLayer {
+    /// Forward: h_0 ... h_T and the transposed-step scratch; backward: dPre, dh, dX and the scratch.
+    public func workspaceCount(steps: Int, batch: Int) -> Int {
+        let bh = batch * hiddenSize, n = steps * batch
+        return Self.workspaceCount(pieces: [(steps + 1) * bh, 2 * bh, bh, n * hiddenSize, 2 * bh, n * inputSize])
+    }
+
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func forward<Backend: ComputeBackend>(
+        on parameters: ParameterBuffers<Backend>, _ input: ComputeBuffer<Backend.Scalar>, steps: Int, batch: Int,
+        initial: StateBuffers<Backend.Scalar>, workspace: inout Workspace<Backend.Scalar>, product: any RecurrentProduct
+    ) throws -> CacheBuffers<Backend.Scalar> {
+        let bh = batch * hiddenSize
+        let hidden = try workspace.take((steps + 1) * bh), scratch = try workspace.take(2 * bh)
+        try forward(
+            input, steps: steps, batch: batch, initial: initial.hidden, into: hidden, scratch: scratch, parameters, product: product)
+        return CacheBuffers(steps: steps, batch: batch, hiddenSize: hiddenSize, input: input, hidden: hidden)
+    }
+
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func backward<Backend: ComputeBackend>(
+        on parameters: ParameterBuffers<Backend>, _ cache: CacheBuffers<Backend.Scalar>, dOutput: ComputeBuffer<Backend.Scalar>?,
+        dFinal: StateBuffers<Backend.Scalar>?, workspace: inout Workspace<Backend.Scalar>, needInputGradient: Bool,
+        product: any RecurrentProduct
+    ) throws -> (dInput: ComputeBuffer<Backend.Scalar>?, dInitial: StateBuffers<Backend.Scalar>) {
+        let bh = cache.batch * hiddenSize, n = cache.steps * cache.batch
+        let d = try Self.stateGradient(dFinal, count: bh, withCell: false, workspace: &workspace, on: parameters.backend)
+        let dPre = try workspace.take(n * hiddenSize), scratch = try workspace.take(2 * bh)
+        let dInput = needInputGradient ? try workspace.take(n * inputSize) : nil
+        try backward(
+            cache.input, steps: cache.steps, batch: cache.batch, hidden: cache.hidden, dOutput: dOutput, dHidden: d.hidden,
+            dPre: dPre, scratch: scratch, dInput: dInput, parameters, product: product)
+        return (dInput, d)
+    }
+}

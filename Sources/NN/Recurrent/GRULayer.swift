@@ -215,3 +215,47 @@ public struct GRULayer: RecurrentLayer {
         return (dInput, RecurrentState(hidden: dh))
     }
 }
+
+extension GRULayer: BackendRecurrentLayer {
+    /// Forward: the gates, h_0 ... h_T, W_hn h + b_hn and one step's projection; backward: dh, dPre,
+    /// dHH and dX.
+    public func workspaceCount(steps: Int, batch: Int) -> Int {
+        let bh = batch * hiddenSize, n = steps * batch, g3 = 3 * hiddenSize
+        return Self.workspaceCount(pieces: [n * g3, (steps + 1) * bh, n * hiddenSize, batch * g3, bh, n * g3, n * g3, n * inputSize])
+    }
+
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func forward<Backend: ComputeBackend>(
+        on parameters: ParameterBuffers<Backend>, _ input: ComputeBuffer<Backend.Scalar>, steps: Int, batch: Int,
+        initial: StateBuffers<Backend.Scalar>, workspace: inout Workspace<Backend.Scalar>, product: any RecurrentProduct
+    ) throws -> CacheBuffers<Backend.Scalar> {
+        let bh = batch * hiddenSize, g3 = 3 * hiddenSize
+        let gates = try workspace.take(steps * batch * g3), hidden = try workspace.take((steps + 1) * bh)
+        let extra = try workspace.take(steps * bh), projection = try workspace.take(batch * g3)
+        try forward(
+            input, steps: steps, batch: batch, initial: initial.hidden, gates: gates, hidden: hidden, recurrentN: extra,
+            projection: projection, parameters, product: product)
+        return CacheBuffers(steps: steps, batch: batch, hiddenSize: hiddenSize, input: input, hidden: hidden, gates: gates, extra: extra)
+    }
+
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func backward<Backend: ComputeBackend>(
+        on parameters: ParameterBuffers<Backend>, _ cache: CacheBuffers<Backend.Scalar>, dOutput: ComputeBuffer<Backend.Scalar>?,
+        dFinal: StateBuffers<Backend.Scalar>?, workspace: inout Workspace<Backend.Scalar>, needInputGradient: Bool,
+        product: any RecurrentProduct
+    ) throws -> (dInput: ComputeBuffer<Backend.Scalar>?, dInitial: StateBuffers<Backend.Scalar>) {
+        guard let gates = cache.gates, let extra = cache.extra else {
+            throw ComputeError.invalidArgument("GRU backward: the cache has no gates or W_hn h + b_hn")
+        }
+        let bh = cache.batch * hiddenSize, n = cache.steps * cache.batch, g3 = 3 * hiddenSize
+        let d = try Self.stateGradient(dFinal, count: bh, withCell: false, workspace: &workspace, on: parameters.backend)
+        let dPre = try workspace.take(n * g3), dHH = try workspace.take(n * g3)
+        let dInput = needInputGradient ? try workspace.take(n * inputSize) : nil
+        try backward(
+            cache.input, steps: cache.steps, batch: cache.batch, gates: gates, hidden: cache.hidden, recurrentN: extra,
+            dOutput: dOutput, dHidden: d.hidden, dPre: dPre, dHH: dHH, dInput: dInput, parameters, product: product)
+        return (dInput, d)
+    }
+}

@@ -220,3 +220,49 @@ public struct LSTMLayer: RecurrentLayer {
         return (dInput, RecurrentState(hidden: dh, cell: dc))
     }
 }
+
+extension LSTMLayer: BackendRecurrentLayer {
+    /// Forward: the gates, h_0 ... h_T and c_0 ... c_T; backward: dh, dc, the gate gradients and dX.
+    public func workspaceCount(steps: Int, batch: Int) -> Int {
+        let bh = batch * hiddenSize, n = steps * batch
+        return Self.workspaceCount(pieces: [
+            n * 4 * hiddenSize, (steps + 1) * bh, (steps + 1) * bh, bh, bh, n * 4 * hiddenSize, n * inputSize
+        ])
+    }
+
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func forward<Backend: ComputeBackend>(
+        on parameters: ParameterBuffers<Backend>, _ input: ComputeBuffer<Backend.Scalar>, steps: Int, batch: Int,
+        initial: StateBuffers<Backend.Scalar>, workspace: inout Workspace<Backend.Scalar>, product: any RecurrentProduct
+    ) throws -> CacheBuffers<Backend.Scalar> {
+        let bh = batch * hiddenSize
+        let gates = try workspace.take(steps * batch * 4 * hiddenSize)
+        let hidden = try workspace.take((steps + 1) * bh), cell = try workspace.take((steps + 1) * bh)
+        try forward(
+            input, steps: steps, batch: batch, initialHidden: initial.hidden, initialCell: initial.cell, gates: gates, hidden: hidden,
+            cell: cell, parameters, product: product)
+        return CacheBuffers(steps: steps, batch: batch, hiddenSize: hiddenSize, input: input, hidden: hidden, cell: cell, gates: gates)
+    }
+
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func backward<Backend: ComputeBackend>(
+        on parameters: ParameterBuffers<Backend>, _ cache: CacheBuffers<Backend.Scalar>, dOutput: ComputeBuffer<Backend.Scalar>?,
+        dFinal: StateBuffers<Backend.Scalar>?, workspace: inout Workspace<Backend.Scalar>, needInputGradient: Bool,
+        product: any RecurrentProduct
+    ) throws -> (dInput: ComputeBuffer<Backend.Scalar>?, dInitial: StateBuffers<Backend.Scalar>) {
+        guard let gates = cache.gates, let cell = cache.cell else {
+            throw ComputeError.invalidArgument("LSTM backward: the cache has no gates or cell states")
+        }
+        let bh = cache.batch * hiddenSize, n = cache.steps * cache.batch
+        let d = try Self.stateGradient(dFinal, count: bh, withCell: true, workspace: &workspace, on: parameters.backend)
+        let dGates = try workspace.take(n * 4 * hiddenSize)
+        let dInput = needInputGradient ? try workspace.take(n * inputSize) : nil
+        guard let dCell = d.cell else { throw ComputeError.invalidArgument("LSTM backward: no cell-state gradient") }
+        try backward(
+            cache.input, steps: cache.steps, batch: cache.batch, gates: gates, hidden: cache.hidden, cell: cell, dOutput: dOutput,
+            dHidden: d.hidden, dCell: dCell, dGates: dGates, dInput: dInput, parameters, product: product)
+        return (dInput, d)
+    }
+}

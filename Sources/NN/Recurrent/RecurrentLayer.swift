@@ -67,6 +67,62 @@ public struct RecurrentCache<Scalar: BLASScalar>: Sendable {
     }
 }
 
+/// A layer's state on a backend: h (`B x H`) and, for an LSTM, c.
+public struct StateBuffers<Scalar: BLASScalar>: Sendable {
+    /// Hidden state h, `B x H`.
+    public var hidden: ComputeBuffer<Scalar>
+    /// Cell state c of an LSTM, `B x H`; nil for Elman and GRU layers.
+    public var cell: ComputeBuffer<Scalar>?
+
+    /// A state from its parts.
+    public init(hidden: ComputeBuffer<Scalar>, cell: ComputeBuffer<Scalar>? = nil) {
+        self.hidden = hidden
+        self.cell = cell
+    }
+}
+
+/// What a layer's forward pass on a backend keeps for its backward pass, in the backend's memory
+/// (the layout of `RecurrentCache`).
+public struct CacheBuffers<Scalar: BLASScalar>: Sendable {
+    /// Steps T.
+    public let steps: Int
+    /// Batch B.
+    public let batch: Int
+    /// Hidden units H.
+    public let hiddenSize: Int
+    /// The layer input, `(T * B) x I`.
+    public let input: ComputeBuffer<Scalar>
+    /// h_0 ... h_T, `((T + 1) * B) x H`.
+    public let hidden: ComputeBuffer<Scalar>
+    /// c_0 ... c_T of an LSTM.
+    public let cell: ComputeBuffer<Scalar>?
+    /// Per-step gate activations, `(T * B) x (G * H)` (none for an Elman layer).
+    public let gates: ComputeBuffer<Scalar>?
+    /// Further per-step values (GRU: W_hn h + b_hn), `(T * B) x H`.
+    public let extra: ComputeBuffer<Scalar>?
+
+    /// A cache from its parts (made by the layers).
+    public init(
+        steps: Int, batch: Int, hiddenSize: Int, input: ComputeBuffer<Scalar>, hidden: ComputeBuffer<Scalar>,
+        cell: ComputeBuffer<Scalar>? = nil, gates: ComputeBuffer<Scalar>? = nil, extra: ComputeBuffer<Scalar>? = nil
+    ) {
+        self.steps = steps; self.batch = batch; self.hiddenSize = hiddenSize; self.input = input; self.hidden = hidden
+        self.cell = cell; self.gates = gates; self.extra = extra
+    }
+
+    /// h_1 ... h_T, `(T * B) x H` (a view, no copy).
+    public func output() throws -> ComputeBuffer<Scalar> {
+        try hidden.slice(from: batch * hiddenSize, count: steps * batch * hiddenSize)
+    }
+
+    /// The state after the last step (views, no copy).
+    public func final() throws -> StateBuffers<Scalar> {
+        let bh = batch * hiddenSize
+        return StateBuffers(
+            hidden: try hidden.slice(from: steps * bh, count: bh), cell: try cell.map { try $0.slice(from: steps * bh, count: bh) })
+    }
+}
+
 /// One recurrent layer over a whole sequence, PyTorch parameter names and gate order.
 ///
 /// A layer is found by its conformance, not by its type: `RecurrentNetwork` calls `forward` and
@@ -111,6 +167,51 @@ public protocol RecurrentLayer: Sendable {
         _ store: ParameterStore<S>, needInputGradient: Bool, product: any RecurrentProduct
     )
         -> (dInput: Matrix<S>, dInitial: RecurrentState<S>)
+}
+
+/// The passes of a recurrent layer on a compute backend, with their memory taken from a
+/// `Workspace` (allocated once; `workspaceCount` says how large). Elman, LSTM and GRU layers have
+/// them; a layer type defined elsewhere runs on matrices only unless it conforms too.
+public protocol BackendRecurrentLayer: RecurrentLayer {
+    /// Elements of workspace that `forward(on:...)` and `backward(on:...)` together take for T =
+    /// `steps` steps of `batch` samples (alignment padding included).
+    func workspaceCount(steps: Int, batch: Int) -> Int
+
+    /// Runs T steps over `input` (`(T * B) x I`) from `initial`; keeps what backward needs.
+    func forward<Backend: ComputeBackend>(
+        on parameters: ParameterBuffers<Backend>, _ input: ComputeBuffer<Backend.Scalar>, steps: Int, batch: Int,
+        initial: StateBuffers<Backend.Scalar>, workspace: inout Workspace<Backend.Scalar>, product: any RecurrentProduct
+    ) throws -> CacheBuffers<Backend.Scalar>
+
+    /// Backpropagation through time, as `backward(_:dOutput:dFinal:_:needInputGradient:product:)`:
+    /// `dOutput` (`(T * B) x H`) nil when no step's output has a gradient, `dFinal` nil for none.
+    /// Adds parameter gradients into `parameters`; returns dLoss/dInput (nil unless
+    /// `needInputGradient`) and dLoss/d(initial state).
+    func backward<Backend: ComputeBackend>(
+        on parameters: ParameterBuffers<Backend>, _ cache: CacheBuffers<Backend.Scalar>, dOutput: ComputeBuffer<Backend.Scalar>?,
+        dFinal: StateBuffers<Backend.Scalar>?, workspace: inout Workspace<Backend.Scalar>, needInputGradient: Bool,
+        product: any RecurrentProduct
+    ) throws -> (dInput: ComputeBuffer<Backend.Scalar>?, dInitial: StateBuffers<Backend.Scalar>)
+}
+
+extension BackendRecurrentLayer {
+    /// Workspace elements for pieces of these sizes (each piece padded to the alignment).
+    static func workspaceCount(pieces: [Int]) -> Int {
+        pieces.reduce(0) { $0 + ($1 + Workspace<Float>.alignment - 1) / Workspace<Float>.alignment * Workspace<Float>.alignment }
+    }
+
+    /// A state gradient taken from `workspace`: a copy of `given` (h, and c when `withCell`), or zeros.
+    static func stateGradient<Backend: ComputeBackend>(
+        _ given: StateBuffers<Backend.Scalar>?, count: Int, withCell: Bool, workspace: inout Workspace<Backend.Scalar>,
+        on backend: Backend
+    ) throws -> StateBuffers<Backend.Scalar> {
+        func piece(_ source: ComputeBuffer<Backend.Scalar>?) throws -> ComputeBuffer<Backend.Scalar> {
+            let b = try workspace.take(count)
+            if let source { try backend.copy(source.slice(from: 0, count: count), to: b) } else { try backend.fill(b, with: 0) }
+            return b
+        }
+        return StateBuffers(hidden: try piece(given?.hidden), cell: withCell ? try piece(given?.cell) : nil)
+    }
 }
 
 extension RecurrentLayer {

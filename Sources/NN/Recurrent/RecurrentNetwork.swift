@@ -1,5 +1,6 @@
 // A stack of recurrent layers of one kind (PyTorch nn.RNN / nn.LSTM / nn.GRU with num_layers),
 // with the state carried between windows for truncated BPTT.
+import Compute
 import Linalg
 import Synchronization
 
@@ -160,6 +161,88 @@ public struct RecurrentNetwork: Sendable {
         for k in stride(from: layers.count - 1, through: 0, by: -1) {
             let (dx, d0) = layers[k].backward(
                 caches[k], dOutput: d, dFinal: dFinal?[k], store,
+                needInputGradient: k > 0 || needInputGradient, product: products[k])
+            d = dx
+            dInitial.insert(d0, at: 0)
+        }
+        return (d, dInitial)
+    }
+}
+
+// MARK: On a backend
+
+extension RecurrentNetwork {
+    /// The layers as layers with backend passes; throws naming the first that has none.
+    func backendLayers() throws -> [any BackendRecurrentLayer] {
+        try layers.enumerated().map { k, layer in
+            guard let l = layer as? any BackendRecurrentLayer else {
+                throw ComputeError.invalidArgument("layer \(k) (\(type(of: layer))) has no pass on a compute backend")
+            }
+            return l
+        }
+    }
+
+    /// Elements of workspace that `forward(on:...)` (zero initial states included) and
+    /// `backward(on:...)` take for T = `steps` steps of `batch` samples; nil when a layer has no
+    /// backend pass.
+    public func workspaceCount(steps: Int, batch: Int) -> Int? {
+        guard let layers = try? backendLayers() else { return nil }
+        let state = (batch * hiddenSize + Workspace<Float>.alignment - 1) / Workspace<Float>.alignment * Workspace<Float>.alignment
+        return layers.reduce(0) { $0 + $1.workspaceCount(steps: steps, batch: batch) + ($1.hasCellState ? 2 : 1) * state }
+    }
+
+    /// Runs every layer over the sequence (`(T * B) x I`) on a backend, from `initial` (zero states
+    /// taken from `workspace` when nil); the top layer's output is `caches.last!.output()`. Layer
+    /// k > 0 reads layer k-1's hidden states in place.
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func forward<Backend: ComputeBackend>(
+        on parameters: ParameterBuffers<Backend>, _ input: ComputeBuffer<Backend.Scalar>, steps: Int, batch: Int,
+        initial: [StateBuffers<Backend.Scalar>]? = nil, workspace: inout Workspace<Backend.Scalar>
+    ) throws -> [CacheBuffers<Backend.Scalar>] {
+        let layers = try backendLayers(), products = products
+        let states =
+            try initial
+            ?? layers.map { layer in
+                func zero() throws -> ComputeBuffer<Backend.Scalar> {
+                    let b = try workspace.take(batch * layer.hiddenSize)
+                    try parameters.backend.fill(b, with: 0)
+                    return b
+                }
+                return StateBuffers(hidden: try zero(), cell: layer.hasCellState ? try zero() : nil)
+            }
+        guard states.count == layers.count else {
+            throw ComputeError.invalidArgument("expected \(layers.count) initial states, got \(states.count)")
+        }
+        var caches: [CacheBuffers<Backend.Scalar>] = []
+        var x = input
+        for (k, layer) in layers.enumerated() {
+            let cache = try layer.forward(
+                on: parameters, x, steps: steps, batch: batch, initial: states[k], workspace: &workspace, product: products[k])
+            x = try cache.output()
+            caches.append(cache)
+        }
+        return caches
+    }
+
+    /// Backpropagation through time through the whole stack on a backend. `dOutput` is
+    /// dLoss/d(top outputs) (nil for none); `dFinal` optional gradients on each layer's final
+    /// state. Returns dLoss/dInput (nil unless asked) and dLoss/d(initial state) of every layer.
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public func backward<Backend: ComputeBackend>(
+        on parameters: ParameterBuffers<Backend>, _ caches: [CacheBuffers<Backend.Scalar>], dOutput: ComputeBuffer<Backend.Scalar>?,
+        dFinal: [StateBuffers<Backend.Scalar>]? = nil, workspace: inout Workspace<Backend.Scalar>, needInputGradient: Bool = false
+    ) throws -> (dInput: ComputeBuffer<Backend.Scalar>?, dInitial: [StateBuffers<Backend.Scalar>]) {
+        let layers = try backendLayers(), products = products
+        guard caches.count == layers.count, dFinal.map({ $0.count == layers.count }) ?? true else {
+            throw ComputeError.invalidArgument("expected \(layers.count) caches and final-state gradients")
+        }
+        var d = dOutput
+        var dInitial: [StateBuffers<Backend.Scalar>] = []
+        for k in stride(from: layers.count - 1, through: 0, by: -1) {
+            let (dx, d0) = try layers[k].backward(
+                on: parameters, caches[k], dOutput: d, dFinal: dFinal?[k], workspace: &workspace,
                 needInputGradient: k > 0 || needInputGradient, product: products[k])
             d = dx
             dInitial.insert(d0, at: 0)
