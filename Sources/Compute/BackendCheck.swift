@@ -278,33 +278,39 @@ public enum BackendCheck {
                     gates: x["a"]!, hiddenPrevious: x["hp"]!, recurrentN: x["qn"]!, dOutput: nil, dHidden: x["dh"]!,
                     dPre: x["dp"]!, dRecurrent: x["dq"]!, batch: b, hiddenSize: h)
             })
-        // Losses (one target is not a class: NaN on both).
+        // Losses: the Double results, rounded to Float, join the compared tensors. A target that
+        // is not a class gives NaN on both backends.
         var targets = (0..<rows).map { _ in Float(rng.integer(below: c)) }
-        targets[rows - 1] = -1
+        for invalid in [false, true] {
+            if invalid { targets[rows - 1] = -1 }
+            cases.append(
+                Case(
+                    name: "crossEntropy\(invalid ? " (a target outside the classes)" : "")",
+                    inputs: [("x", u(rows * c, -5, 5)), ("t", targets), ("d", zeros(rows * c)), ("r", [0, 0])],
+                    compared: ["r", "d"], tolerance: 1e-5
+                ) { k, x in
+                    let (loss, correct) = try k.crossEntropy(
+                        logits: x["x"]!, targets: x["t"]!, rows: rows, classes: c, scale: 1 / Float(rows), gradient: x["d"]!)
+                    try k.upload([Float(loss), Float(correct)], to: x["r"]!)
+                })
+        }
         cases.append(
             Case(
-                name: "crossEntropyRows",
-                inputs: [
-                    ("x", u(rows * c, -5, 5)), ("t", targets), ("l", zeros(rows)),
-                    ("am", zeros(rows)), ("d", zeros(rows * c))
-                ],
-                compared: ["l", "am", "d"], tolerance: 1e-5
+                name: "softCrossEntropy",
+                inputs: [("x", u(rows * c, -5, 5)), ("p", u(rows * c, 0, 1)), ("d", zeros(rows * c)), ("r", [0])],
+                compared: ["r", "d"], tolerance: 1e-5
             ) { k, x in
-                try k.crossEntropyRows(
-                    logits: x["x"]!, targets: x["t"]!, rows: rows, classes: c, scale: 1 / Float(rows),
-                    losses: x["l"]!, argmax: x["am"]!, gradient: x["d"]!)
+                let loss = try k.softCrossEntropy(
+                    logits: x["x"]!, targets: x["p"]!, rows: rows, classes: c, scale: 1 / Float(rows), gradient: x["d"]!)
+                try k.upload([Float(loss)], to: x["r"]!)
             })
         cases.append(
             Case(
-                name: "softCrossEntropyRows",
-                inputs: [
-                    ("x", u(rows * c, -5, 5)), ("p", u(rows * c, 0, 1)), ("l", zeros(rows)),
-                    ("d", zeros(rows * c))
-                ], compared: ["l", "d"], tolerance: 1e-5
+                name: "squaredError", inputs: [("p", u(bh)), ("t", u(bh)), ("d", zeros(bh)), ("r", [0])], compared: ["r", "d"],
+                tolerance: 1e-6
             ) { k, x in
-                try k.softCrossEntropyRows(
-                    logits: x["x"]!, targets: x["p"]!, rows: rows, classes: c, scale: 1 / Float(rows),
-                    losses: x["l"]!, gradient: x["d"]!)
+                try k.upload(
+                    [Float(try k.squaredError(prediction: x["p"]!, target: x["t"]!, scale: 2 / Float(bh), gradient: x["d"]!))], to: x["r"]!)
             })
         // Reductions.
         cases.append(

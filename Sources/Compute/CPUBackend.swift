@@ -268,44 +268,75 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
 
     // MARK: Losses
 
-    @inlinable public func crossEntropyRows(
+    /// Rows on the worker pool, each loss in Double; the losses added in row order on this thread.
+    @inlinable public func crossEntropy(
         logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, scale: Scalar,
-        losses: ComputeBuffer<Scalar>, argmax: ComputeBuffer<Scalar>?, gradient: ComputeBuffer<Scalar>?
-    ) throws {
-        _ = try checks.crossEntropyRows(
-            logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
-            argmax: argmax, gradient: gradient, int32Classes: false)
-        let x = pointer(logits), t = pointer(targets), l = pointer(losses)
-        let am = argmax.map { pointer($0) }, d = gradient.map { pointer($0) }
-        for r in 0..<rows {
-            let row = x + r * classes, drow = d.map { $0 + r * classes }
-            let target = t[r]
-            if target >= 0, target < Scalar(classes), target.rounded(.towardZero) == target {
-                let (loss, best) = Kernels.crossEntropyRow(row, count: classes, target: Int(target), gradient: drow, scale: scale)
-                l[r] = Scalar(loss)
-                am?[r] = Scalar(best)
-            } else {
-                l[r] = .nan
-                drow?.update(repeating: .nan, count: classes)
-                am?[r] = Scalar(Kernels.argmax(row, count: classes))
+        gradient: ComputeBuffer<Scalar>?
+    ) throws -> (loss: Double, correct: Int) {
+        _ = try checks.rowLoss(
+            "crossEntropy", logits: logits, targets: targets, softTargets: false, rows: rows, classes: classes, gradient: gradient,
+            int32Classes: false)
+        let x = pointer(logits), t = pointer(targets), d = gradient.map { pointer($0) }
+        return withUnsafeTemporaryAllocation(of: (Double, Bool).self, capacity: max(1, rows)) { results in
+            let l = results.baseAddress!
+            Parallel.forEachChunk(count: rows, minimumChunk: max(1, Parallel.minimumElementwiseChunk / max(1, classes))) { range in
+                for r in range {
+                    let row = x + r * classes, drow = d.map { $0 + r * classes }
+                    let target = t[r]
+                    if target >= 0, target < Scalar(classes), target.rounded(.towardZero) == target {
+                        let (loss, best) = Kernels.crossEntropyRow(row, count: classes, target: Int(target), gradient: drow, scale: scale)
+                        (l + r).initialize(to: (loss, best == Int(target)))
+                    } else {
+                        drow?.update(repeating: .nan, count: classes)
+                        (l + r).initialize(to: (.nan, false))
+                    }
+                }
             }
+            var total = 0.0, correct = 0
+            for r in 0..<rows {
+                total += l[r].0
+                if l[r].1 { correct += 1 }
+            }
+            return (total, correct)
         }
     }
 
-    @inlinable public func softCrossEntropyRows(
+    /// Rows on the worker pool, each loss in Double; the losses added in row order on this thread.
+    @inlinable public func softCrossEntropy(
         logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, scale: Scalar,
-        losses: ComputeBuffer<Scalar>, gradient: ComputeBuffer<Scalar>?
-    ) throws {
-        _ = try checks.softCrossEntropyRows(
-            logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
-            gradient: gradient, int32Classes: false)
-        let x = pointer(logits), p = pointer(targets), l = pointer(losses), d = gradient.map { pointer($0) }
-        for r in 0..<rows {
-            l[r] = Scalar(
-                Kernels.softCrossEntropyRow(
-                    x + r * classes, p + r * classes, count: classes,
-                    gradient: d.map { $0 + r * classes }, scale: scale))
+        gradient: ComputeBuffer<Scalar>?
+    ) throws -> Double {
+        _ = try checks.rowLoss(
+            "softCrossEntropy", logits: logits, targets: targets, softTargets: true, rows: rows, classes: classes, gradient: gradient,
+            int32Classes: false)
+        let x = pointer(logits), p = pointer(targets), d = gradient.map { pointer($0) }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: max(1, rows)) { losses in
+            let l = losses.baseAddress!
+            Parallel.forEachChunk(count: rows, minimumChunk: max(1, Parallel.minimumElementwiseChunk / max(1, classes))) { range in
+                for r in range {
+                    l[r] = Kernels.softCrossEntropyRow(
+                        x + r * classes, p + r * classes, count: classes, gradient: d.map { $0 + r * classes }, scale: scale)
+                }
+            }
+            var total = 0.0
+            for r in 0..<rows { total += l[r] }
+            return total
         }
+    }
+
+    /// One pass on this thread, the sum in Double in element order.
+    @inlinable public func squaredError(
+        prediction: ComputeBuffer<Scalar>, target: ComputeBuffer<Scalar>, scale: Scalar, gradient: ComputeBuffer<Scalar>?
+    ) throws -> Double {
+        try checks.squaredError(prediction: prediction, target: target, gradient: gradient)
+        let (p, t, d) = (pointer(prediction), pointer(target), gradient.map { pointer($0) })
+        var sum = 0.0
+        for i in 0..<prediction.count {
+            let e = p[i] - t[i]
+            sum += Double(e) * Double(e)
+            d?[i] = scale * e
+        }
+        return sum
     }
 
     // MARK: Reductions

@@ -201,19 +201,27 @@ public protocol ComputeBackend<Scalar>: AnyObject {
     // MARK: Losses
 
     /// Cross-entropy of each row of `logits` (rows x classes) against the class index in
-    /// `targets[r]` (stored as a scalar, exact below 2^24 in Float): `losses[r] = logsumexp(x_r) - x_r[t]`,
-    /// `argmax[r]` the first largest logit's index (as a scalar), and, when given,
-    /// `gradient = scale (softmax(x) - onehot(t))`. A target that is not an index in
-    /// `0 ..< classes` gives a NaN loss and a NaN gradient row.
-    func crossEntropyRows(
+    /// `targets[r]` (stored as a scalar, exact below 2^24 in Float): the row's loss
+    /// `logsumexp(x_r) - x_r[t]` in Double, and, when given, `gradient = scale (softmax(x) -
+    /// onehot(t))`. Returns to the host (waiting for earlier work) the row losses added in row
+    /// order in Double, and the number of rows whose first largest logit is the target. A target
+    /// that is not an index in `0 ..< classes` gives a NaN loss and a NaN gradient row.
+    func crossEntropy(
         logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, scale: Scalar,
-        losses: ComputeBuffer<Scalar>, argmax: ComputeBuffer<Scalar>?, gradient: ComputeBuffer<Scalar>?) throws
-    /// Cross-entropy of each row of `logits` against soft targets p (rows x classes):
-    /// `losses[r] = -sum_c p[c] log softmax(x)[c]` and, when given,
-    /// `gradient = scale (sum_c p[c] softmax(x) - p)`.
-    func softCrossEntropyRows(
+        gradient: ComputeBuffer<Scalar>?
+    ) throws -> (loss: Double, correct: Int)
+    /// Cross-entropy of each row of `logits` against soft targets p (rows x classes): the row's
+    /// loss `-sum_c p[c] log softmax(x)[c]` in Double and, when given, `gradient = scale (sum_c p[c]
+    /// softmax(x) - p)`. Returns to the host the row losses added in row order in Double.
+    func softCrossEntropy(
         logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, scale: Scalar,
-        losses: ComputeBuffer<Scalar>, gradient: ComputeBuffer<Scalar>?) throws
+        gradient: ComputeBuffer<Scalar>?
+    ) throws -> Double
+    /// `sum_i (prediction_i - target_i)^2` in Double, returned to the host, and, when given,
+    /// `gradient = scale (prediction - target)` (the mean squared error's, with scale 2 / n).
+    func squaredError(
+        prediction: ComputeBuffer<Scalar>, target: ComputeBuffer<Scalar>, scale: Scalar, gradient: ComputeBuffer<Scalar>?
+    ) throws -> Double
 
     // MARK: Reductions
 

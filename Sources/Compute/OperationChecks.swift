@@ -194,41 +194,29 @@ extension BufferChecks {
     /// classes a 32-bit size; then `logits`, `targets` (`rows x classes` when `softTargets`, else
     /// `rows`), `losses` (`rows`), `argmax` (`rows`) and `gradient` (`rows x classes`), the last two
     /// when given. Returns `rows * classes`.
-    private func rowLoss(
+    /// `crossEntropy` and `softCrossEntropy`: `logits` and `gradient` (when given) hold
+    /// `rows x classes`; `targets` holds `rows` class indices, or `rows x classes` soft targets.
+    /// Returns `rows * classes`.
+    @usableFromInline func rowLoss(
         _ op: String, logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, softTargets: Bool, rows: Int, classes: Int,
-        losses: ComputeBuffer<Scalar>, argmax: ComputeBuffer<Scalar>?, gradient: ComputeBuffer<Scalar>?, int32Classes: Bool
+        gradient: ComputeBuffer<Scalar>?, int32Classes: Bool
     ) throws -> Int {
         let count = try sizes(op, ("rows", rows), ("classes", classes))
         guard classes > 0 || rows == 0 else { throw ComputeError.invalidArgument("\(op): classes must be positive") }
         if int32Classes { try int32(op, ("classes", classes)) }
         try need(logits, "logits", count: count, op)
         try need(targets, "targets", count: softTargets ? count : rows, op)
-        try need(losses, "losses", count: rows, op)
-        if let argmax { try need(argmax, "argmax", count: rows, op) }
         if let gradient { try need(gradient, "gradient", count: count, op) }
         return count
     }
 
-    /// `crossEntropyRows`: `logits` and `gradient` (when given) hold `rows x classes`; `targets`,
-    /// `losses` and `argmax` (when given) hold `rows`. Returns `rows * classes`.
-    @usableFromInline func crossEntropyRows(
-        logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, losses: ComputeBuffer<Scalar>,
-        argmax: ComputeBuffer<Scalar>?, gradient: ComputeBuffer<Scalar>?, int32Classes: Bool
-    ) throws -> Int {
-        try rowLoss(
-            "crossEntropyRows", logits: logits, targets: targets, softTargets: false, rows: rows, classes: classes,
-            losses: losses, argmax: argmax, gradient: gradient, int32Classes: int32Classes)
-    }
-
-    /// `softCrossEntropyRows`: `logits`, `targets` and `gradient` (when given) hold `rows x classes`;
-    /// `losses` holds `rows`. Returns `rows * classes`.
-    @usableFromInline func softCrossEntropyRows(
-        logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, rows: Int, classes: Int, losses: ComputeBuffer<Scalar>,
-        gradient: ComputeBuffer<Scalar>?, int32Classes: Bool
-    ) throws -> Int {
-        try rowLoss(
-            "softCrossEntropyRows", logits: logits, targets: targets, softTargets: true, rows: rows, classes: classes,
-            losses: losses, argmax: nil, gradient: gradient, int32Classes: int32Classes)
+    /// `squaredError`: `target` and `gradient` (when given) hold as many elements as `prediction`.
+    @usableFromInline func squaredError(
+        prediction: ComputeBuffer<Scalar>, target: ComputeBuffer<Scalar>, gradient: ComputeBuffer<Scalar>?
+    ) throws {
+        try own(prediction, "prediction", "squaredError")
+        try need(target, "target", count: prediction.count, "squaredError")
+        if let gradient { try need(gradient, "gradient", count: prediction.count, "squaredError") }
     }
 
     // MARK: Reductions

@@ -15,8 +15,9 @@ import Compute
         let names = Set(results.map { $0.operation.split(separator: " ").first.map(String.init) ?? "" })
         for op in [
             "gemm", "addRowVector", "addColumnSums", "axpy", "scale", "multiplyByMask", "elmanForward", "elmanBackward",
-            "lstmForward", "lstmBackward", "gruForward", "gruBackward", "crossEntropyRows", "softCrossEntropyRows",
-            "sum,", "sgdStep", "adamStep", "moduliPenalty", "kthSmallestMagnitude", "upload/copy/fill/download"
+            "lstmForward", "lstmBackward", "gruForward", "gruBackward", "crossEntropy", "softCrossEntropy", "squaredError",
+            "transpose", "addRowVectors", "addTransposedProduct", "gatherRows", "scatterAddRows", "sum,", "sgdStep", "adamStep",
+            "moduliPenalty", "kthSmallestMagnitude", "upload/copy/fill/download"
         ] {
             #expect(names.contains(op), "no comparison of \(op)")
         }

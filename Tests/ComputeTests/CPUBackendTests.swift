@@ -173,45 +173,60 @@ import Compute
         expectClose(try cpu.download(pn), (0..<(batch * h)).map { Double(q[($0 / h) * 3 * h + 2 * h + $0 % h]) }, tolerance: 0, "GRU q_n")
     }
 
-    /// Cross-entropy rows: losses and argmax (ties resolve to the first index), and a NaN row
-    /// for a target that is not a class index.
+    /// Cross-entropy: the loss summed over rows and the rows whose first largest logit is the
+    /// target (ties resolve to the first index), and a NaN loss for a target that is not a class.
     @Test(arguments: [5, 8, 37])
-    func crossEntropyRows(classes c: Int) throws {
+    func crossEntropy(classes c: Int) throws {
         var rng = SeededGenerator(seed: UInt64(7 + c))
         let rows = 6
         var x = rng.floats(rows * c, -4, 4)
         x[2 * c + 1] = 9; x[2 * c + 3] = 9  // a tie in row 2: the first index wins
         var t = (0..<rows).map { _ in Float(rng.integer(below: c)) }
-        t[5] = Float(c)  // not a class
-        let (px, pt) = (try cpu.buffer(x), try cpu.buffer(t))
-        let (pl, pa) = (try cpu.allocate(count: rows), try cpu.allocate(count: rows))
-        try cpu.crossEntropyRows(logits: px, targets: pt, rows: rows, classes: c, scale: 1, losses: pl, argmax: pa, gradient: nil)
+        t[2] = 3  // the tie's second index: not counted correct
+        t[4] = Float(Array(x[(4 * c)..<(5 * c)]).firstIndex(of: x[(4 * c)..<(5 * c)].max()!)!)  // correct
         let xd = x.doubles
-        let expected = (0..<rows).map { r -> Double in
-            r == 5 ? .nan : Reference.crossEntropy(xd[(r * c)..<((r + 1) * c)], target: Int(t[r]))
-        }
-        expectClose(try cpu.download(pl), expected, tolerance: 1e-5, "cross-entropy losses, \(c) classes")
-        let am = try cpu.download(pa)
-        for r in 0..<rows {
+        let expected = (0..<rows).reduce(0.0) { $0 + Reference.crossEntropy(xd[($1 * c)..<(($1 + 1) * c)], target: Int(t[$1])) }
+        let correct = (0..<rows).filter { r in
             let row = Array(x[(r * c)..<((r + 1) * c)])
-            #expect(Int(am[r]) == row.firstIndex(of: row.max()!), "argmax of row \(r)")
-        }
-        #expect(am[2] == 1)
+            return row.firstIndex(of: row.max()!) == Int(t[r])
+        }.count
+        let (loss, found) = try cpu.crossEntropy(
+            logits: try cpu.buffer(x), targets: try cpu.buffer(t), rows: rows, classes: c, scale: 1, gradient: nil)
+        expectClose([Float(loss)], [expected], tolerance: 1e-5, "cross-entropy summed over rows, \(c) classes")
+        #expect(found == correct && found >= 1, "\(found) rows correct, expected \(correct)")
+        t[5] = Float(c)  // not a class
+        let d = try cpu.allocate(count: rows * c)
+        let (invalid, _) = try cpu.crossEntropy(
+            logits: try cpu.buffer(x), targets: try cpu.buffer(t), rows: rows, classes: c, scale: 1, gradient: d)
+        #expect(invalid.isNaN)
+        #expect(try cpu.download(d).suffix(c).allSatisfy { $0.isNaN })
     }
 
-    /// Soft-target cross-entropy rows (targets that do not sum to 1 included).
+    /// Soft-target cross-entropy summed over rows (targets that do not sum to 1 included).
     @Test(arguments: [3, 8, 21])
-    func softCrossEntropyRows(classes c: Int) throws {
+    func softCrossEntropy(classes c: Int) throws {
         var rng = SeededGenerator(seed: UInt64(20 + c))
         let rows = 5
         let x = rng.floats(rows * c, -4, 4), p = rng.floats(rows * c, 0, 1)
-        let pl = try cpu.allocate(count: rows)
-        try cpu.softCrossEntropyRows(
-            logits: try cpu.buffer(x), targets: try cpu.buffer(p), rows: rows, classes: c, scale: 1,
-            losses: pl, gradient: nil)
+        let loss = try cpu.softCrossEntropy(
+            logits: try cpu.buffer(x), targets: try cpu.buffer(p), rows: rows, classes: c, scale: 1, gradient: nil)
         let xd = x.doubles, pd = p.doubles
-        let expected = (0..<rows).map { Reference.softCrossEntropy(xd[($0 * c)..<(($0 + 1) * c)], pd[($0 * c)..<(($0 + 1) * c)]) }
-        expectClose(try cpu.download(pl), expected, tolerance: 1e-5, "soft cross-entropy, \(c) classes")
+        let expected = (0..<rows).reduce(0.0) {
+            $0 + Reference.softCrossEntropy(xd[($1 * c)..<(($1 + 1) * c)], pd[($1 * c)..<(($1 + 1) * c)])
+        }
+        expectClose([Float(loss)], [expected], tolerance: 1e-5, "soft cross-entropy, \(c) classes")
+    }
+
+    /// Squared errors summed in Double, and their gradient scale (p - t).
+    @Test func squaredError() throws {
+        var rng = SeededGenerator(seed: 29)
+        let p = rng.floats(37), t = rng.floats(37)
+        let d = try cpu.allocate(count: 37)
+        let sum = try cpu.squaredError(prediction: try cpu.buffer(p), target: try cpu.buffer(t), scale: 0.5, gradient: d)
+        expectClose(
+            [Float(sum)], [zip(p, t).reduce(0.0) { $0 + (Double($1.0) - Double($1.1)) * (Double($1.0) - Double($1.1)) }], tolerance: 1e-6,
+            "sum")
+        expectClose(try cpu.download(d), zip(p, t).map { 0.5 * (Double($0) - Double($1)) }, tolerance: 1e-6, "gradient")
     }
 
     /// Sums and sums of squares, returned in Double.

@@ -223,26 +223,21 @@ import Compute
         let rows = 3, c = 9, scale = 0.5
         let x = uniform(&rng, rows * c, -3, 3), t = (0..<rows).map { _ in Double(rng.integer(below: c)) }
         let p = uniform(&rng, rows * c, 0, 0.3)
-        let losses = try cpu.allocate(count: rows), d = try cpu.allocate(count: rows * c)
+        let d = try cpu.allocate(count: rows * c)
         func summed(_ soft: Bool, _ x: [Double]) throws -> Double {
-            if soft {
-                try cpu.softCrossEntropyRows(
-                    logits: try cpu.buffer(x), targets: try cpu.buffer(p), rows: rows, classes: c, scale: scale,
-                    losses: losses, gradient: nil)
-            } else {
-                try cpu.crossEntropyRows(
-                    logits: try cpu.buffer(x), targets: try cpu.buffer(t), rows: rows, classes: c, scale: scale,
-                    losses: losses, argmax: nil, gradient: nil)
-            }
-            return scale * (try cpu.download(losses)).reduce(0, +)
+            let loss =
+                soft
+                ? try cpu.softCrossEntropy(
+                    logits: try cpu.buffer(x), targets: try cpu.buffer(p), rows: rows, classes: c, scale: scale, gradient: nil)
+                : try cpu.crossEntropy(
+                    logits: try cpu.buffer(x), targets: try cpu.buffer(t), rows: rows, classes: c, scale: scale, gradient: nil
+                ).loss
+            return scale * loss
         }
-        try cpu.crossEntropyRows(
-            logits: try cpu.buffer(x), targets: try cpu.buffer(t), rows: rows, classes: c, scale: scale,
-            losses: losses, argmax: nil, gradient: d)
+        _ = try cpu.crossEntropy(logits: try cpu.buffer(x), targets: try cpu.buffer(t), rows: rows, classes: c, scale: scale, gradient: d)
         expectNear(try cpu.download(d), try numerical(x) { try summed(false, $0) }, tolerance: 1e-8, "Double cross-entropy gradient")
-        try cpu.softCrossEntropyRows(
-            logits: try cpu.buffer(x), targets: try cpu.buffer(p), rows: rows, classes: c, scale: scale,
-            losses: losses, gradient: d)
+        _ = try cpu.softCrossEntropy(
+            logits: try cpu.buffer(x), targets: try cpu.buffer(p), rows: rows, classes: c, scale: scale, gradient: d)
         expectNear(try cpu.download(d), try numerical(x) { try summed(true, $0) }, tolerance: 1e-8, "Double soft cross-entropy gradient")
     }
 

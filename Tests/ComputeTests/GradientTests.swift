@@ -87,9 +87,7 @@ import _TestSupport
         let rows = 3, c = 11, scale: Float = 0.5
         let x = rng.floats(rows * c, -3, 3), t = (0..<rows).map { _ in Float(rng.integer(below: c)) }
         let d = try cpu.allocate(count: rows * c)
-        try cpu.crossEntropyRows(
-            logits: try cpu.buffer(x), targets: try cpu.buffer(t), rows: rows, classes: c, scale: scale,
-            losses: try cpu.allocate(count: rows), argmax: nil, gradient: d)
+        _ = try cpu.crossEntropy(logits: try cpu.buffer(x), targets: try cpu.buffer(t), rows: rows, classes: c, scale: scale, gradient: d)
         let fd = numerical(x.doubles) { xs in
             (0..<rows).reduce(0) { $0 + Double(scale) * Reference.crossEntropy(xs[($1 * c)..<(($1 + 1) * c)], target: Int(t[$1])) }
         }
@@ -102,9 +100,8 @@ import _TestSupport
         let rows = 3, c = 10, scale: Float = 0.25
         let x = rng.floats(rows * c, -3, 3), p = rng.floats(rows * c, 0, 0.3)
         let d = try cpu.allocate(count: rows * c)
-        try cpu.softCrossEntropyRows(
-            logits: try cpu.buffer(x), targets: try cpu.buffer(p), rows: rows, classes: c, scale: scale,
-            losses: try cpu.allocate(count: rows), gradient: d)
+        _ = try cpu.softCrossEntropy(
+            logits: try cpu.buffer(x), targets: try cpu.buffer(p), rows: rows, classes: c, scale: scale, gradient: d)
         let pd = p.doubles
         let fd = numerical(x.doubles) { xs in
             (0..<rows).reduce(0) {

@@ -55,6 +55,8 @@ public final class CUDABackend: ComputeBackend {
     /// Device scratch: partial sums of the reductions (1024 doubles) and the 256-bin histogram.
     private var partials: ComputeBuffer<Float>!
     private var histogram: ComputeBuffer<Float>!
+    /// Per-row results of the losses (Double losses, then flags), grown on demand.
+    private var rowResults: ComputeBuffer<Float>?
     private let hostHistogram: UnsafeMutablePointer<Float>
     private var checks: BufferChecks<Float> { BufferChecks(owner: UInt(bitPattern: ObjectIdentifier(self)), backend: name) }
 
@@ -509,36 +511,78 @@ public final class CUDABackend: ComputeBackend {
 
     // MARK: Losses
 
-    public func crossEntropyRows(
-        logits: ComputeBuffer<Float>, targets: ComputeBuffer<Float>, rows: Int, classes: Int, scale: Float,
-        losses: ComputeBuffer<Float>, argmax: ComputeBuffer<Float>?, gradient: ComputeBuffer<Float>?
-    ) throws {
-        _ = try checks.crossEntropyRows(
-            logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
-            argmax: argmax, gradient: gradient, int32Classes: true)
-        try activate()
-        try launch(
-            .crossEntropyRows, "moduli_cross_entropy_rows", grid: min(rows, 65535),
-            [
-                .buffer(logits), .buffer(targets), .buffer(losses), .buffer(argmax), .buffer(gradient), .int64(rows),
-                .int32(Int32(classes)), .float(scale)
-            ])
+    /// At least `count` elements of device scratch for per-row results (grown, never shrunk; its
+    /// contents do not outlive one operation).
+    private func rowScratch(_ count: Int) throws -> ComputeBuffer<Float> {
+        if let rows = rowResults, rows.count >= count { return rows }
+        if let old = rowResults {
+            try driver.check(driver.cuMemFree(old.address), "cuMemFree")
+            allocations.removeAll { $0 == old.address }
+        }
+        rowResults = try allocate(count: max(count, 4096))
+        return rowResults!
     }
 
-    public func softCrossEntropyRows(
+    /// The per-row Double losses (at the start of `scratch`) added in row order on the host, and,
+    /// with `flags`, the number of per-row flags (after the losses) that are 1.
+    private func hostRowSums(_ scratch: ComputeBuffer<Float>, rows: Int, flags: Bool) throws -> (Double, Int) {
+        var raw = [Float](repeating: 0, count: (flags ? 3 : 2) * rows)
+        try raw.withUnsafeMutableBufferPointer { try download(scratch, into: $0) }
+        return raw.withUnsafeBytes { bytes in
+            var total = 0.0, ones = 0
+            for r in 0..<rows { total += bytes.loadUnaligned(fromByteOffset: 8 * r, as: Double.self) }
+            if flags { for r in 0..<rows where raw[2 * rows + r] == 1 { ones += 1 } }
+            return (total, ones)
+        }
+    }
+
+    public func crossEntropy(
         logits: ComputeBuffer<Float>, targets: ComputeBuffer<Float>, rows: Int, classes: Int, scale: Float,
-        losses: ComputeBuffer<Float>, gradient: ComputeBuffer<Float>?
-    ) throws {
-        _ = try checks.softCrossEntropyRows(
-            logits: logits, targets: targets, rows: rows, classes: classes, losses: losses,
-            gradient: gradient, int32Classes: true)
+        gradient: ComputeBuffer<Float>?
+    ) throws -> (loss: Double, correct: Int) {
+        _ = try checks.rowLoss(
+            "crossEntropy", logits: logits, targets: targets, softTargets: false, rows: rows, classes: classes, gradient: gradient,
+            int32Classes: true)
+        guard rows > 0 else { return (0, 0) }
         try activate()
+        let scratch = try rowScratch(3 * rows)
         try launch(
-            .softCrossEntropyRows, "moduli_soft_cross_entropy_rows", grid: min(rows, 65535),
+            .crossEntropy, "moduli_cross_entropy", grid: min(rows, 65535),
             [
-                .buffer(logits), .buffer(targets), .buffer(losses), .buffer(gradient), .int64(rows), .int32(Int32(classes)),
-                .float(scale)
+                .buffer(logits), .buffer(targets), .buffer(scratch), .buffer(try scratch.slice(from: 2 * rows, count: rows)),
+                .buffer(gradient), .int64(rows), .int32(Int32(classes)), .float(scale)
             ])
+        let (loss, correct) = try hostRowSums(scratch, rows: rows, flags: true)
+        return (loss, correct)
+    }
+
+    public func softCrossEntropy(
+        logits: ComputeBuffer<Float>, targets: ComputeBuffer<Float>, rows: Int, classes: Int, scale: Float,
+        gradient: ComputeBuffer<Float>?
+    ) throws -> Double {
+        _ = try checks.rowLoss(
+            "softCrossEntropy", logits: logits, targets: targets, softTargets: true, rows: rows, classes: classes, gradient: gradient,
+            int32Classes: true)
+        guard rows > 0 else { return 0 }
+        try activate()
+        let scratch = try rowScratch(2 * rows)
+        try launch(
+            .softCrossEntropy, "moduli_soft_cross_entropy", grid: min(rows, 65535),
+            [.buffer(logits), .buffer(targets), .buffer(scratch), .buffer(gradient), .int64(rows), .int32(Int32(classes)), .float(scale)])
+        return try hostRowSums(scratch, rows: rows, flags: false).0
+    }
+
+    public func squaredError(
+        prediction: ComputeBuffer<Float>, target: ComputeBuffer<Float>, scale: Float, gradient: ComputeBuffer<Float>?
+    ) throws -> Double {
+        try checks.squaredError(prediction: prediction, target: target, gradient: gradient)
+        guard prediction.count > 0 else { return 0 }
+        try activate()
+        let grid = blocks(prediction.count, max: CUDABackend.maxReductionBlocks)
+        try launch(
+            .squaredError, "moduli_squared_error", grid: grid,
+            [.buffer(prediction), .buffer(target), .buffer(gradient), .int64(prediction.count), .float(scale), .buffer(partials)])
+        return try hostSum(partialBlocks: grid, factor: 1)
     }
 
     // MARK: Reductions

@@ -281,13 +281,13 @@ public struct CUDAKernelSource: Sendable, Hashable {
             }
             """#)
 
-    /// Cross-entropy rows against class indices, one block per row: max, first argmax, the sum of
-    /// exponentials, then the loss and the gradient. argmax and gradient may be null.
-    public static let crossEntropyRows = CUDAKernelSource(
-        name: "cross_entropy_rows", entryPoints: ["moduli_cross_entropy_rows"],
+    /// Cross-entropy rows, one block per row: each row's loss in Double and whether its first
+    /// largest logit is the target (1 or 0); gradient may be null.
+    public static let crossEntropy = CUDAKernelSource(
+        name: "cross_entropy", entryPoints: ["moduli_cross_entropy"],
         body: #"""
-            extern "C" __global__ void moduli_cross_entropy_rows(const float* logits, const float* targets, float* losses, float* argmax,
-                                                                 float* gradient, i64 rows, int classes, float scale) {
+            extern "C" __global__ void moduli_cross_entropy(const float* logits, const float* targets, double* losses, float* correct,
+                                                            float* gradient, i64 rows, int classes, float scale) {
                 for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
                     const float* x = logits + r * classes;
                     float m = MODULI_NEG_INF;
@@ -303,8 +303,8 @@ public struct CUDAKernelSource: Sendable, Hashable {
                     const bool valid = t >= 0.0f && t < (float)classes && truncf(t) == t;
                     const int target = valid ? (int)t : 0;
                     if (threadIdx.x == 0) {
-                        losses[r] = valid ? (float)(log((double)z) - (double)(x[target] - m)) : MODULI_NAN;
-                        if (argmax) argmax[r] = (float)(first < classes ? first : 0);
+                        losses[r] = valid ? log((double)z) - (double)(x[target] - m) : (double)MODULI_NAN;
+                        correct[r] = valid && first == target ? 1.0f : 0.0f;
                     }
                     if (gradient) {
                         float* d = gradient + r * classes;
@@ -318,13 +318,13 @@ public struct CUDAKernelSource: Sendable, Hashable {
             }
             """#)
 
-    /// Soft-target cross-entropy rows, one block per row; gradient may be null.
-    public static let softCrossEntropyRows = CUDAKernelSource(
-        name: "soft_cross_entropy_rows",
-        entryPoints: ["moduli_soft_cross_entropy_rows"],
+    /// Soft-target cross-entropy rows, one block per row, each row's loss in Double; gradient may be null.
+    public static let softCrossEntropy = CUDAKernelSource(
+        name: "soft_cross_entropy",
+        entryPoints: ["moduli_soft_cross_entropy"],
         body: #"""
-            extern "C" __global__ void moduli_soft_cross_entropy_rows(const float* logits, const float* targets, float* losses,
-                                                                      float* gradient, i64 rows, int classes, float scale) {
+            extern "C" __global__ void moduli_soft_cross_entropy(const float* logits, const float* targets, double* losses,
+                                                                 float* gradient, i64 rows, int classes, float scale) {
                 for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
                     const float* x = logits + r * classes;
                     const float* p = targets + r * classes;
@@ -339,13 +339,31 @@ public struct CUDAKernelSource: Sendable, Hashable {
                     z = moduli_block_reduce<ModuliSum<float> >(z, 0.0f);
                     ps = moduli_block_reduce<ModuliSum<float> >(ps, 0.0f);
                     mass = moduli_block_reduce<ModuliSum<float> >(mass, 0.0f);
-                    if (threadIdx.x == 0) losses[r] = (float)((double)mass * log((double)z) - (double)ps);
+                    if (threadIdx.x == 0) losses[r] = (double)mass * log((double)z) - (double)ps;
                     if (gradient) {
                         float* d = gradient + r * classes;
                         const float k = scale * mass / z;
                         for (int j = threadIdx.x; j < classes; j += blockDim.x) d[j] = expf(x[j] - m) * k - scale * p[j];
                     }
                 }
+            }
+            """#)
+
+    /// Squared errors: each block's partial sum in Double (added on the host in block order) and
+    /// the gradient scale (p - t); gradient may be null.
+    public static let squaredError = CUDAKernelSource(
+        name: "squared_error", entryPoints: ["moduli_squared_error"],
+        body: #"""
+            extern "C" __global__ void moduli_squared_error(const float* p, const float* t, float* gradient, i64 n, float scale,
+                                                            double* partials) {
+                double s = 0.0;
+                MODULI_FOR_EACH(i, n) {
+                    const float e = p[i] - t[i];
+                    s += (double)e * (double)e;
+                    if (gradient) gradient[i] = scale * e;
+                }
+                s = moduli_block_reduce<ModuliSum<double> >(s, 0.0);
+                if (threadIdx.x == 0) partials[blockIdx.x] = s;
             }
             """#)
 
@@ -440,7 +458,7 @@ public struct CUDAKernelSource: Sendable, Hashable {
     public static let all: [CUDAKernelSource] = [
         addRowVector, addRowVectors, transpose, rows, addColumnSums, axpy, scale, multiplyByMask, elmanForward, elmanBackward, lstmForward,
         lstmBackward,
-        gruForward, gruBackward, crossEntropyRows, softCrossEntropyRows, reduce, sgdStep, adamStep, moduliPenalty,
+        gruForward, gruBackward, crossEntropy, softCrossEntropy, squaredError, reduce, sgdStep, adamStep, moduliPenalty,
         magnitudeHistogram
     ]
 

@@ -1,5 +1,6 @@
 // Cross-entropy against soft target distributions with a fused, numerically stable log-softmax.
 // Reference: torch.nn.CrossEntropyLoss with class-probability targets (reduction 'mean').
+import Compute
 import Linalg
 
 /// Cross-entropy of logits against soft targets, averaged over rows (PyTorch `nn.CrossEntropyLoss`
@@ -14,6 +15,20 @@ import Linalg
 /// Each row takes three passes: the max and P, the exponentials (stored in dLogits) with Z and
 /// `sum p s`, and the scaling to the gradient. Nothing else is allocated; the loss is summed in Double.
 public enum SoftCrossEntropy {
+    /// The mean loss over `rows` rows of `logits` against soft `targets` (both `rows x classes`)
+    /// on a backend; with `dLogits`, writes dLoss/dLogits there. The loss's one implementation
+    /// (`ComputeBackend.softCrossEntropy`: rows in parallel, each loss in Double, added in row order).
+    @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code
+    @_specialize(where Backend == CPUBackend<Double>)
+    public static func lossAndGradient<Backend: ComputeBackend>(
+        logits: ComputeBuffer<Backend.Scalar>, targets: ComputeBuffer<Backend.Scalar>, rows: Int, classes: Int,
+        into dLogits: ComputeBuffer<Backend.Scalar>?, on backend: Backend
+    ) throws -> Double {
+        let scale = dLogits == nil ? 1 : 1 / Backend.Scalar(rows)
+        return try backend.softCrossEntropy(logits: logits, targets: targets, rows: rows, classes: classes, scale: scale, gradient: dLogits)
+            / Double(rows)
+    }
+
     /// The mean loss and dLoss/dLogits (`N x C`).
     @inlinable
     public static func lossAndGradient<S: BLASScalar>(logits: Matrix<S>, targets: Matrix<S>) -> (loss: Double, dLogits: Matrix<S>) {
@@ -22,10 +37,11 @@ public enum SoftCrossEntropy {
         return (loss, d)
     }
 
-    /// The mean loss; overwrites `dLogits` (preallocated, `N x C`) with dLoss/dLogits. Rows run on
-    /// the worker pool; the row losses are added in row order, as on one thread.
-    @inlinable
+    /// The mean loss; overwrites `dLogits` (preallocated, `N x C`) with dLoss/dLogits, on the CPU
+    /// backend.
     @discardableResult
+    @_specialize(where S == Float)  // callers in other modules would otherwise run generic code (~20x slower)
+    @_specialize(where S == Double)
     public static func lossAndGradient<S: BLASScalar>(
         logits: Matrix<S>, targets: Matrix<S>,
         into dLogits: inout Matrix<S>
@@ -34,44 +50,35 @@ public enum SoftCrossEntropy {
         precondition(
             dLogits.rows == logits.rows && dLogits.columns == logits.columns,
             "SoftCrossEntropy: dLogits is \(dLogits.rows) x \(dLogits.columns), logits are \(logits.rows) x \(logits.columns)")
-        let n = logits.rows, c = logits.columns
-        let scale = 1 / S(n)
-        var total = 0.0
+        return onCPU(logits, targets, into: &dLogits)
+    }
+
+    /// The mean loss without a gradient (evaluation).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public static func loss<S: BLASScalar>(logits: Matrix<S>, targets: Matrix<S>) -> Double {
+        validate(logits: logits, targets: targets)
+        var none = Matrix<S>(rows: 0, columns: 0)
+        return onCPU(logits, targets, into: &none)
+    }
+
+    /// `lossAndGradient(logits:targets:rows:classes:into:on:)` on the CPU backend over the
+    /// matrices' storage; no gradient when `dLogits` is empty.
+    static func onCPU<S: BLASScalar>(_ logits: Matrix<S>, _ targets: Matrix<S>, into dLogits: inout Matrix<S>) -> Double {
+        let cpu = CPUBackend(S.self)
+        var loss = 0.0
         logits.withUnsafeBufferPointer { px in
-            targets.withUnsafeBufferPointer { pp in
+            targets.withUnsafeBufferPointer { pt in
                 dLogits.withUnsafeMutableBufferPointer { pd in
-                    // Rows on the worker pool; their losses added in row order on this thread.
-                    withUnsafeTemporaryAllocation(of: Double.self, capacity: max(1, n)) { losses in
-                        let (x, p, d, l) = (px.baseAddress!, pp.baseAddress!, pd.baseAddress!, losses.baseAddress!)
-                        Parallel.forEachChunk(count: n, minimumChunk: max(1, Parallel.minimumElementwiseChunk / max(1, c))) { rows in
-                            for row in rows {
-                                l[row] = Kernels.softCrossEntropyRow(
-                                    x + row * c, p + row * c, count: c, gradient: d + row * c, scale: scale)
-                            }
-                        }
-                        for row in 0..<n { total += l[row] }
+                    onHost("soft-target cross-entropy") {
+                        loss = try lossAndGradient(
+                            logits: cpu.buffer(over: px), targets: cpu.buffer(over: pt), rows: logits.rows, classes: logits.columns,
+                            into: pd.isEmpty ? nil : cpu.buffer(over: pd), on: cpu)
                     }
                 }
             }
         }
-        return total / Double(n)
-    }
-
-    /// The mean loss without a gradient (evaluation).
-    @inlinable
-    public static func loss<S: BLASScalar>(logits: Matrix<S>, targets: Matrix<S>) -> Double {
-        validate(logits: logits, targets: targets)
-        let n = logits.rows, c = logits.columns
-        var total = 0.0
-        logits.withUnsafeBufferPointer { px in
-            targets.withUnsafeBufferPointer { pp in
-                for row in 0..<n {
-                    total += Kernels.softCrossEntropyRow(
-                        px.baseAddress! + row * c, pp.baseAddress! + row * c, count: c, gradient: nil, scale: 1)
-                }
-            }
-        }
-        return total / Double(n)
+        return loss
     }
 
     /// Checks that logits and targets are non-empty and have the same shape.
