@@ -67,6 +67,11 @@ public struct Workspace<Scalar: BLASScalar>: Sendable {
     /// The element alignment of every piece.
     public static var alignment: Int { 64 }
 
+    /// Elements a workspace needs to hand out pieces of these sizes (each padded to the alignment).
+    public static func count(pieces: [Int]) -> Int {
+        pieces.reduce(0) { $0 + ($1 + alignment - 1) / alignment * alignment }
+    }
+
     /// The next `count` elements. Throws when the workspace is too small, naming the size needed.
     public mutating func take(_ count: Int) throws -> ComputeBuffer<Scalar> {
         let start = (used + Workspace.alignment - 1) / Workspace.alignment * Workspace.alignment

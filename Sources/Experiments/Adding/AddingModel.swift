@@ -1,5 +1,6 @@
 // The adding-problem network (docs/method.md section 6): Elman layer(s), h0 = 0, and a linear read-out
 // of the last hidden state. Parameter names match a PyTorch module with `rnn` and `fc`.
+import Compute
 import Linalg
 import NN
 
@@ -9,6 +10,8 @@ public struct AddingModel: Sendable {
     public let rnn: RecurrentNetwork
     /// The read-out.
     public let head: Linear
+    /// The memory of a training step on the CPU, kept from step to step.
+    let workspace = HostWorkspace<Float>()
 
     /// Registers the parameters in `store` with PyTorch's default initialisation.
     public init(kind: CellKind, hiddenSize: Int, layers: Int, bias: Bool, store: ParameterStore<Float>, rng: inout SeededGenerator) {
@@ -29,21 +32,65 @@ public struct AddingModel: Sendable {
         return head.forward(caches.last!.final.hidden, store)
     }
 
-    /// One forward and backward pass of the MSE loss; adds gradients into the store, returns the loss.
-    public func lossAndGradients(_ batch: AddingBatch, _ store: ParameterStore<Float>) -> Double {
-        let b = batch.targets.rows
-        let caches = rnn.forward(batch.inputs, batch: b, store)
-        let last = caches.last!.final.hidden
-        let prediction = head.forward(last, store)
-        let (loss, dPrediction) = MeanSquaredError.lossAndGradient(prediction: prediction, target: batch.targets)
+    /// Elements of workspace one training step (`lossAndGradients(on:...)`) takes for `batch`
+    /// sequences of `steps` steps; nil when a layer has no backend pass.
+    public func stepWorkspaceCount(steps: Int, batch: Int) -> Int? {
+        guard let stack = rnn.workspaceCount(steps: steps, batch: batch) else { return nil }
+        let bh = batch * rnn.hiddenSize
+        let states = rnn.layers.flatMap { $0.hasCellState ? [bh, bh] : [bh] }  // the final-state gradients
+        return stack + Workspace<Float>.count(pieces: [batch, batch, bh] + states)
+    }
+
+    /// One forward and backward pass of the MSE loss on a backend: `inputs` (`(T * B) x 2`,
+    /// time-major) and `targets` (`B`) in its memory, activations taken from `workspace`. Adds the
+    /// gradients into `parameters`; returns the loss. The model's one training pass.
+    public func lossAndGradients<Backend: ComputeBackend>(
+        inputs: ComputeBuffer<Float>, targets: ComputeBuffer<Float>, steps: Int, batch: Int,
+        on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>
+    ) throws -> Double where Backend.Scalar == Float {
+        let backend = parameters.backend, bh = batch * rnn.hiddenSize
+        let caches = try rnn.forward(on: parameters, inputs, steps: steps, batch: batch, workspace: &workspace)
+        let last = try caches[caches.count - 1].final().hidden
+        let prediction = try workspace.take(batch), dPrediction = try workspace.take(batch)
+        try head.forward(last, rows: batch, into: prediction, parameters)
+        let loss = try MeanSquaredError.lossAndGradient(prediction: prediction, target: targets, into: dPrediction, on: backend)
         StepProfile.lap(.forward)
-        let dLast = head.backward(input: last, dOutput: dPrediction, store)
-        var dFinal = rnn.zeroState(batch: b, as: Float.self)
-        dFinal[dFinal.count - 1].hidden = dLast
-        let noOutputGradient = Matrix<Float>(rows: 0, columns: rnn.hiddenSize)  // only the final state is read out
-        _ = rnn.backward(caches, dOutput: noOutputGradient, dFinal: dFinal, store)
+        let dLast = try workspace.take(bh)
+        try head.backward(input: last, dOutput: dPrediction, rows: batch, dInput: dLast, parameters)
+        // Only the final state is read out: the top layer's h gets dLast, every other state zero.
+        var dFinal: [StateBuffers<Float>] = []
+        for (k, layer) in rnn.layers.enumerated() {
+            func zero() throws -> ComputeBuffer<Float> {
+                let b = try workspace.take(bh)
+                try backend.fill(b, with: 0)
+                return b
+            }
+            let hidden = k == rnn.layers.count - 1 ? dLast : try zero()
+            dFinal.append(StateBuffers(hidden: hidden, cell: layer.hasCellState ? try zero() : nil))
+        }
+        _ = try rnn.backward(on: parameters, caches, dOutput: nil, dFinal: dFinal, workspace: &workspace)
         StepProfile.lap(.backward)
         return loss
+    }
+
+    /// One forward and backward pass of the MSE loss on the CPU backend over the batch's and the
+    /// store's memory; adds gradients into the store, returns the loss.
+    public func lossAndGradients(_ batch: AddingBatch, _ store: ParameterStore<Float>) -> Double {
+        let b = batch.targets.rows, steps = batch.inputs.rows / b
+        guard let count = stepWorkspaceCount(steps: steps, batch: b) else {
+            preconditionFailure("the adding model's layers have no pass on the compute backend")
+        }
+        do {
+            return try workspace.with(count: count) { cpu, workspace in
+                try batch.inputs.withUnsafeBufferPointer { pi in
+                    try batch.targets.withUnsafeBufferPointer { pt in
+                        try lossAndGradients(
+                            inputs: cpu.buffer(over: pi), targets: cpu.buffer(over: pt), steps: steps, batch: b,
+                            on: store.buffers(on: cpu), workspace: &workspace)
+                    }
+                }
+            }
+        } catch { preconditionFailure("adding model step on the CPU backend: \(error)") }
     }
 
     /// Mean squared error over a fixed set, evaluated in chunks.

@@ -1,6 +1,7 @@
 // The word-level language model (docs/method.md section 5): embedding -> tanh/ReLU RNN, LSTM or GRU
 // (1 to 3 layers, dropout) -> decoder over the vocabulary, with optional weight tying. Parameter
 // names match PyTorch's word_language_model example: `encoder`, `rnn`, `decoder`.
+import Compute
 import Linalg
 import NN
 
@@ -45,6 +46,8 @@ public struct LanguageModel: Sendable {
     /// Whether the decoder shares the encoder's weight.
     public let tied: Bool
     let buffers: DecoderBuffers
+    /// The memory of a training window on the CPU, kept from window to window.
+    let workspaces = HostWorkspaces()
 
     /// Registers the parameters with the example's initialisation: encoder and decoder weights
     /// U(-0.1, 0.1), decoder bias 0, the recurrent layers PyTorch's default.
@@ -78,51 +81,131 @@ public struct LanguageModel: Sendable {
         [encoder.weight] + (tied ? [] : [decoder.weight]) + rnn.layers.flatMap { [$0.weightIH, $0.weightHH] }
     }
 
-    /// One window of training: forward over `inputs` (`T * B` ids, time-major) from `initial`,
-    /// cross-entropy against `targets`, backward; adds the gradients into `store`. Returns the mean
-    /// loss and the final state of every layer (carried, detached, into the next window). Dropout
-    /// masks come from `rng`.
+    /// Elements of workspace one window of training (`lossAndGradients(on:...)`) takes for
+    /// `batch` columns of `steps` steps; nil when a layer has no backend pass.
+    public func stepWorkspaceCount(steps: Int, batch: Int) -> Int? {
+        guard let stack = rnn.workspaceCount(steps: steps, batch: batch) else { return nil }
+        let (n, h, v) = (steps * batch, rnn.hiddenSize, decoder.outputSize)
+        let dropped = dropout.isActive ? rnn.layers.count : 0  // a copy of each layer's output to drop out
+        return stack
+            + Workspace<Float>.count(pieces: [n * encoder.embeddingSize, n * v, n * v, n * h] + Array(repeating: n * h, count: dropped))
+    }
+
+    /// One window of training on a backend: forward over `inputs` (`T * B` token ids stored as
+    /// scalars, time-major) from `initial`, cross-entropy against `targets` (likewise), backward;
+    /// adds the gradients into `parameters`. `masks` holds the dropout masks of the embedding and
+    /// of each layer's output (`(T * B) x E`, then `(T * B) x H` each; empty without dropout).
+    /// Returns the mean loss and the final state of every layer (views into `workspace`, valid
+    /// until it is reset). The model's one training pass.
+    public func lossAndGradients<Backend: ComputeBackend>(
+        inputs: ComputeBuffer<Backend.Scalar>, targets: ComputeBuffer<Backend.Scalar>, steps: Int, batch: Int,
+        initial: [StateBuffers<Backend.Scalar>], masks: [ComputeBuffer<Backend.Scalar>], on parameters: ParameterBuffers<Backend>,
+        workspace: inout Workspace<Backend.Scalar>
+    ) throws -> (loss: Double, final: [StateBuffers<Backend.Scalar>]) {
+        let backend = parameters.backend, products = rnn.products, layers = try rnn.backendLayers()
+        let (n, h, v) = (steps * batch, rnn.hiddenSize, decoder.outputSize)
+        guard masks.count == (dropout.isActive ? layers.count + 1 : 0) else {
+            throw ComputeError.invalidArgument("language model: \(masks.count) dropout masks for \(layers.count) layers")
+        }
+        var x = try workspace.take(n * encoder.embeddingSize)
+        try encoder.forward(inputs, count: n, into: x, parameters)
+        if dropout.isActive { try Dropout.apply(masks[0], to: x, on: backend) }
+        var caches: [CacheBuffers<Backend.Scalar>] = []
+        for (k, layer) in layers.enumerated() {
+            let cache = try layer.forward(
+                on: parameters, x, steps: steps, batch: batch, initial: initial[k], workspace: &workspace, product: products[k])
+            x = try cache.output()
+            if dropout.isActive {  // dropped out in a copy: the cache keeps the layer's own outputs
+                let dropped = try workspace.take(n * h)
+                try backend.copy(x, to: dropped)
+                try Dropout.apply(masks[k + 1], to: dropped, on: backend)
+                x = dropped
+            }
+            caches.append(cache)
+        }
+        let logits = try workspace.take(n * v), dLogits = try workspace.take(n * v)
+        try decoder.forward(x, rows: n, into: logits, parameters)
+        let loss = try CrossEntropy.lossAndGradient(logits: logits, targets: targets, rows: n, classes: v, into: dLogits, on: backend).loss
+        var d: ComputeBuffer<Backend.Scalar>? = try workspace.take(n * h)
+        try decoder.backward(input: x, dOutput: dLogits, rows: n, dInput: d, parameters)
+        StepProfile.lap(.forward)
+        for k in stride(from: layers.count - 1, through: 0, by: -1) {
+            if dropout.isActive, let d { try Dropout.apply(masks[k + 1], to: d, on: backend) }
+            d = try layers[k].backward(
+                on: parameters, caches[k], dOutput: d, dFinal: nil as StateBuffers<Backend.Scalar>?, workspace: &workspace,
+                needInputGradient: true, product: products[k]
+            ).dInput
+        }
+        guard let d else { throw ComputeError.invalidArgument("language model: the bottom layer gave no input gradient") }
+        if dropout.isActive { try Dropout.apply(masks[0], to: d, on: backend) }
+        try encoder.backward(inputs, count: n, dOutput: d, parameters)
+        StepProfile.lap(.backward)
+        return (loss, try caches.map { try $0.final() })
+    }
+
+    /// One window of training on the CPU backend: forward over `inputs` (`T * B` ids, time-major)
+    /// from `initial`, cross-entropy against `targets`, backward; adds the gradients into `store`.
+    /// Returns the mean loss and the final state of every layer (carried, detached, into the next
+    /// window). Dropout masks come from `rng` (the embedding's, then each layer's, in that order).
     public func lossAndGradients<S: BLASScalar>(
         inputs: [Int], targets: [Int], batch: Int, initial: [RecurrentState<S>],
         _ store: ParameterStore<S>, rng: inout SeededGenerator
     )
         -> (loss: Double, final: [RecurrentState<S>])
     {
-        let n = inputs.count
-        let products = rnn.products
+        let n = inputs.count, steps = n / batch, h = rnn.hiddenSize
+        precondition(n % batch == 0 && targets.count == n, "language model: \(n) inputs, \(targets.count) targets, batch \(batch)")
+        for (i, t) in zip(inputs, targets) {
+            precondition(
+                (0..<encoder.vocabularySize).contains(i) && (0..<decoder.outputSize).contains(t),
+                "language model: token \(i) or target \(t) is outside the vocabulary")
+        }
         var masks: [Matrix<S>] = []
-        var x = encoder.forward(inputs, store)
         if dropout.isActive {
-            masks.append(dropout.mask(rows: n, columns: x.columns, rng: &rng))
-            Dropout.apply(masks[0], to: &x)
+            masks.append(dropout.mask(rows: n, columns: encoder.embeddingSize, rng: &rng))
+            for _ in rnn.layers { masks.append(dropout.mask(rows: n, columns: h, rng: &rng)) }
         }
-        var caches: [RecurrentCache<S>] = []
-        for (k, layer) in rnn.layers.enumerated() {
-            let cache = layer.forward(x, batch: batch, initial: initial[k], store, product: products[k])
-            x = cache.output
-            if dropout.isActive {
-                masks.append(dropout.mask(rows: n, columns: x.columns, rng: &rng))
-                Dropout.apply(masks[k + 1], to: &x)
+        guard let count = stepWorkspaceCount(steps: steps, batch: batch) else {
+            preconditionFailure("the language model's layers have no pass on the compute backend")
+        }
+        let ids = inputs.map { S($0) } + targets.map { S($0) }
+        let stateScalars = initial.flatMap { $0.hidden.scalars + ($0.cell?.scalars ?? []) }
+        let maskScalars = masks.flatMap(\.scalars)
+        do {
+            return try workspaces.workspace(S.self).with(count: count) { cpu, workspace in
+                try ids.withUnsafeBufferPointer { pi in
+                    try stateScalars.withUnsafeBufferPointer { ps in
+                        try maskScalars.withUnsafeBufferPointer { pm in
+                            let all = cpu.buffer(over: ps), bh = batch * h
+                            var offset = 0
+                            let states = try rnn.layers.map { layer in
+                                let hidden = try all.slice(from: offset, count: bh)
+                                offset += bh
+                                guard layer.hasCellState else { return StateBuffers(hidden: hidden) }
+                                defer { offset += bh }
+                                return StateBuffers(hidden: hidden, cell: try all.slice(from: offset, count: bh))
+                            }
+                            let maskBuffer = cpu.buffer(over: pm)
+                            let maskBuffers = try masks.indices.map { k in
+                                try maskBuffer.slice(from: k == 0 ? 0 : n * encoder.embeddingSize + (k - 1) * n * h, count: masks[k].count)
+                            }
+                            let ids = cpu.buffer(over: pi)
+                            let (loss, final) = try lossAndGradients(
+                                inputs: ids.slice(from: 0, count: n), targets: ids.slice(from: n, count: n), steps: steps, batch: batch,
+                                initial: states, masks: maskBuffers, on: store.buffers(on: cpu), workspace: &workspace)
+                            return (
+                                loss,
+                                try final.map { state in
+                                    RecurrentState(
+                                        hidden: Matrix(rows: batch, columns: h, scalars: try cpu.download(state.hidden)),
+                                        cell: try state.cell.map { Matrix(rows: batch, columns: h, scalars: try cpu.download($0)) })
+                                }
+                            )
+                        }
+                    }
+                }
             }
-            caches.append(cache)
-        }
-        let top = x
-        var d = Matrix<S>(rows: n, columns: rnn.hiddenSize) { _ in }  // written whole by the decoder's backward
-        let loss = buffers.with(rows: n, withGradient: true, as: S.self) { logits, dLogits in
-            decoder.forward(top, store, into: &logits)
-            let loss = CrossEntropy.lossAndGradient(logits: logits, targets: targets, into: &dLogits).loss
-            decoder.backward(input: top, dOutput: dLogits, store, dInput: &d)
-            return loss
-        }
-        StepProfile.lap(.forward)
-        for k in stride(from: rnn.layers.count - 1, through: 0, by: -1) {
-            if dropout.isActive { Dropout.apply(masks[k + 1], to: &d) }
-            d = rnn.layers[k].backward(caches[k], dOutput: d, dFinal: nil, store, needInputGradient: true, product: products[k]).dInput
-        }
-        if dropout.isActive { Dropout.apply(masks[0], to: &d) }
-        encoder.backward(indices: inputs, dOutput: d, store)
-        StepProfile.lap(.backward)
-        return (loss, caches.map(\.final))
+        } catch { preconditionFailure("language model step on the CPU backend: \(error)") }
     }
 
     /// Runs `inputs` (`T * B` ids, time-major) from `state` without dropout, updates `state` to the

@@ -1,6 +1,7 @@
 // The path-integration network of docs/method.md section 4: h0 = encoder(place code of the start), a
 // ReLU RNN without bias over the velocity inputs, and a decoder to place-cell logits at every step.
 // Parameter names match a PyTorch module with `encoder`, `rnn` (nn.RNN) and `decoder`.
+import Compute
 import Linalg
 import NN
 
@@ -12,6 +13,8 @@ public struct NavigationModel: Sendable {
     public let rnn: RecurrentNetwork
     /// Hidden state -> place-cell logits.
     public let decoder: Linear
+    /// The memory of a training step on the CPU, kept from step to step.
+    let workspace = HostWorkspace<Float>()
 
     /// Registers the parameters in `store` with PyTorch's default initialisation (encoder, rnn, decoder, in that order).
     public init(placeCells: Int, hiddenSize: Int, store: ParameterStore<Float>, rng: inout SeededGenerator) {
@@ -40,22 +43,64 @@ public struct NavigationModel: Sendable {
         return rnn.forward(velocities, batch: start.rows, initial: [RecurrentState(hidden: h0)], store)[0].output
     }
 
-    /// One forward and backward pass of the soft-target cross-entropy (mean over batch and time);
-    /// adds the gradients into the store and returns the loss.
+    /// Elements of workspace one training step (`lossAndGradients(on:...)`) takes for `batch`
+    /// trajectories of `steps` steps; nil when the recurrent layer has no backend pass.
+    public func stepWorkspaceCount(steps: Int, batch: Int) -> Int? {
+        guard let stack = rnn.workspaceCount(steps: steps, batch: batch) else { return nil }
+        let (n, np, bh) = (steps * batch, decoder.outputSize, batch * rnn.hiddenSize)
+        return stack + Workspace<Float>.count(pieces: [bh, n * np, n * np, n * rnn.hiddenSize])
+    }
+
+    /// One forward and backward pass of the soft-target cross-entropy (mean over batch and time)
+    /// on a backend: start codes `start` (`B x Np`), velocities (`(T * B) x 2`, time-major) and
+    /// targets (`(T * B) x Np`) in its memory, activations taken from `workspace`. Adds the
+    /// gradients into `parameters`; returns the loss. The model's one training pass.
+    public func lossAndGradients<Backend: ComputeBackend>(
+        start: ComputeBuffer<Float>, velocities: ComputeBuffer<Float>, targets: ComputeBuffer<Float>, steps: Int, batch: Int,
+        on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>
+    ) throws -> Double where Backend.Scalar == Float {
+        let (n, np, h) = (steps * batch, decoder.outputSize, rnn.hiddenSize)
+        let h0 = try workspace.take(batch * h)
+        try encoder.forward(start, rows: batch, into: h0, parameters)
+        let caches = try rnn.forward(
+            on: parameters, velocities, steps: steps, batch: batch, initial: [StateBuffers(hidden: h0)], workspace: &workspace)
+        let hidden = try caches[0].output()
+        let logits = try workspace.take(n * np), dLogits = try workspace.take(n * np)
+        try decoder.forward(hidden, rows: n, into: logits, parameters)
+        let loss = try SoftCrossEntropy.lossAndGradient(
+            logits: logits, targets: targets, rows: n, classes: np, into: dLogits, on: parameters.backend)
+        StepProfile.lap(.forward)
+        let dHidden = try workspace.take(n * h)
+        try decoder.backward(input: hidden, dOutput: dLogits, rows: n, dInput: dHidden, parameters)
+        let (_, dInitial) = try rnn.backward(on: parameters, caches, dOutput: dHidden, workspace: &workspace)
+        try encoder.backward(input: start, dOutput: dInitial[0].hidden, rows: batch, dInput: nil, parameters)
+        StepProfile.lap(.backward)
+        return loss
+    }
+
+    /// One forward and backward pass of the soft-target cross-entropy (mean over batch and time)
+    /// on the CPU backend over the matrices' and the store's memory; adds the gradients into the
+    /// store and returns the loss.
     public func lossAndGradients(
         start: Matrix<Float>, velocities: Matrix<Float>, targets: Matrix<Float>,
         _ store: ParameterStore<Float>
     ) -> Double {
-        let h0 = encoder.forward(start, store)
-        let caches = rnn.forward(velocities, batch: start.rows, initial: [RecurrentState(hidden: h0)], store)
-        let hidden = caches[0].output
-        let logits = decoder.forward(hidden, store)
-        let (loss, dLogits) = SoftCrossEntropy.lossAndGradient(logits: logits, targets: targets)
-        StepProfile.lap(.forward)
-        let dHidden = decoder.backward(input: hidden, dOutput: dLogits, store)
-        let (_, dInitial) = rnn.backward(caches, dOutput: dHidden, store)
-        _ = encoder.backward(input: start, dOutput: dInitial[0].hidden, store, needInputGradient: false)
-        StepProfile.lap(.backward)
-        return loss
+        let batch = start.rows, steps = velocities.rows / batch
+        guard let count = stepWorkspaceCount(steps: steps, batch: batch) else {
+            preconditionFailure("the navigation model's recurrent layer has no pass on the compute backend")
+        }
+        do {
+            return try workspace.with(count: count) { cpu, workspace in
+                try start.withUnsafeBufferPointer { ps in
+                    try velocities.withUnsafeBufferPointer { pv in
+                        try targets.withUnsafeBufferPointer { pt in
+                            try lossAndGradients(
+                                start: cpu.buffer(over: ps), velocities: cpu.buffer(over: pv), targets: cpu.buffer(over: pt), steps: steps,
+                                batch: batch, on: store.buffers(on: cpu), workspace: &workspace)
+                        }
+                    }
+                }
+            }
+        } catch { preconditionFailure("navigation model step on the CPU backend: \(error)") }
     }
 }

@@ -218,7 +218,7 @@ extension ElmanLayer: BackendRecurrentLayer {
     /// Forward: h_0 ... h_T and the transposed-step scratch; backward: dPre, dh, dX and the scratch.
     public func workspaceCount(steps: Int, batch: Int) -> Int {
         let bh = batch * hiddenSize, n = steps * batch
-        return Self.workspaceCount(pieces: [(steps + 1) * bh, 2 * bh, bh, n * hiddenSize, 2 * bh, n * inputSize])
+        return Workspace<Float>.count(pieces: [(steps + 1) * bh, 2 * bh, bh, n * hiddenSize, 2 * bh, n * inputSize])
     }
 
     @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code

@@ -221,7 +221,7 @@ extension GRULayer: BackendRecurrentLayer {
     /// dHH and dX.
     public func workspaceCount(steps: Int, batch: Int) -> Int {
         let bh = batch * hiddenSize, n = steps * batch, g3 = 3 * hiddenSize
-        return Self.workspaceCount(pieces: [n * g3, (steps + 1) * bh, n * hiddenSize, batch * g3, bh, n * g3, n * g3, n * inputSize])
+        return Workspace<Float>.count(pieces: [n * g3, (steps + 1) * bh, n * hiddenSize, batch * g3, bh, n * g3, n * g3, n * inputSize])
     }
 
     @_specialize(where Backend == CPUBackend<Float>)  // callers in other modules would otherwise run generic code

@@ -225,7 +225,7 @@ extension LSTMLayer: BackendRecurrentLayer {
     /// Forward: the gates, h_0 ... h_T and c_0 ... c_T; backward: dh, dc, the gate gradients and dX.
     public func workspaceCount(steps: Int, batch: Int) -> Int {
         let bh = batch * hiddenSize, n = steps * batch
-        return Self.workspaceCount(pieces: [
+        return Workspace<Float>.count(pieces: [
             n * 4 * hiddenSize, (steps + 1) * bh, (steps + 1) * bh, bh, bh, n * 4 * hiddenSize, n * inputSize
         ])
     }

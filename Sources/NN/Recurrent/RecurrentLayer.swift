@@ -195,11 +195,6 @@ public protocol BackendRecurrentLayer: RecurrentLayer {
 }
 
 extension BackendRecurrentLayer {
-    /// Workspace elements for pieces of these sizes (each piece padded to the alignment).
-    static func workspaceCount(pieces: [Int]) -> Int {
-        pieces.reduce(0) { $0 + ($1 + Workspace<Float>.alignment - 1) / Workspace<Float>.alignment * Workspace<Float>.alignment }
-    }
-
     /// A state gradient taken from `workspace`: a copy of `given` (h, and c when `withCell`), or zeros.
     static func stateGradient<Backend: ComputeBackend>(
         _ given: StateBuffers<Backend.Scalar>?, count: Int, withCell: Bool, workspace: inout Workspace<Backend.Scalar>,

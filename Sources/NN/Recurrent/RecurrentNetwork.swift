@@ -173,7 +173,7 @@ public struct RecurrentNetwork: Sendable {
 
 extension RecurrentNetwork {
     /// The layers as layers with backend passes; throws naming the first that has none.
-    func backendLayers() throws -> [any BackendRecurrentLayer] {
+    public func backendLayers() throws -> [any BackendRecurrentLayer] {
         try layers.enumerated().map { k, layer in
             guard let l = layer as? any BackendRecurrentLayer else {
                 throw ComputeError.invalidArgument("layer \(k) (\(type(of: layer))) has no pass on a compute backend")
@@ -187,7 +187,7 @@ extension RecurrentNetwork {
     /// backend pass.
     public func workspaceCount(steps: Int, batch: Int) -> Int? {
         guard let layers = try? backendLayers() else { return nil }
-        let state = (batch * hiddenSize + Workspace<Float>.alignment - 1) / Workspace<Float>.alignment * Workspace<Float>.alignment
+        let state = Workspace<Float>.count(pieces: [batch * hiddenSize])
         return layers.reduce(0) { $0 + $1.workspaceCount(steps: steps, batch: batch) + ($1.hasCellState ? 2 : 1) * state }
     }
 
