@@ -34,8 +34,8 @@ public struct ParameterBuffers<Backend: ComputeBackend> {
 
     /// The elements of `buffer`, laid out like the store, that belong to `slot`.
     @inlinable public func part(_ buffer: ComputeBuffer<Scalar>, _ slot: ParameterSlot) throws -> ComputeBuffer<Scalar> {
-        let info = store.info(slot)
-        return try buffer.slice(from: info.offset, count: info.count)
+        let span = store.span(slot)
+        return try buffer.slice(from: span.lowerBound, count: span.count)
     }
 
     /// The values of `slot`.

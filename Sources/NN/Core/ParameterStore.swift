@@ -46,6 +46,9 @@ public struct ParameterInfo: Sendable, Codable, Equatable {
 public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
     /// The tensors, in registration order.
     public private(set) var infos: [ParameterInfo] = []
+    /// Each slot's elements in the flat buffers (kept beside `infos`, so that the per-step
+    /// lookups of the backend's buffers read two integers).
+    public private(set) var spans: [Range<Int>] = []
     private var index: [String: ParameterSlot] = [:]
     /// Whether a slot's mask is in force (set by pruning).
     public private(set) var isMasked: [Bool] = []
@@ -85,6 +88,7 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
         totalCount = newCount
         let slot = ParameterSlot(index: infos.count)
         infos.append(info)
+        spans.append(info.offset..<(info.offset + info.count))
         isMasked.append(false)
         let change = Self.nextChange()
         valueVersions.append(change)
@@ -120,6 +124,9 @@ public final class ParameterStore<Scalar: BLASScalar>: @unchecked Sendable {
 
     /// The description of a slot.
     public func info(_ slot: ParameterSlot) -> ParameterInfo { infos[slot.index] }
+
+    /// A tensor's elements in the flat buffers: `info(slot).offset ..< offset + count`.
+    @inlinable public func span(_ slot: ParameterSlot) -> Range<Int> { spans[slot.index] }
 
     /// Pointer to a tensor's values.
     @inlinable public func value(_ slot: ParameterSlot) -> UnsafeMutablePointer<Scalar> { values.baseAddress! + infos[slot.index].offset }

@@ -222,9 +222,10 @@ public final class SparseWeightProduct: RecurrentProduct, @unchecked Sendable {
                 "the sparse products of \(parameters.store.info(weight).name) run on host memory, not on \(parameters.backend.name): "
                     + "use the dense kernels there (--recurrent-kernels dense)")
         }
-        for (buffer, count) in [a, b] where buffer.count < count {
+        guard a.0.count >= a.1 && b.0.count >= b.1 else {
             throw ComputeError.invalidArgument(
-                "sparse product with \(parameters.store.info(weight).name): an operand has \(buffer.count) elements, needs \(count)")
+                "sparse product with \(parameters.store.info(weight).name): the operands have \(a.0.count) and \(b.0.count) "
+                    + "elements, need \(a.1) and \(b.1)")
         }
         return current(parameters.store, values: UnsafePointer(host(parameters.values)), masks: UnsafePointer(host(parameters.masks)))
     }
