@@ -10,20 +10,20 @@ struct BufferChecks<Scalar: BLASScalar> {
     /// The backend's name, for messages.
     @usableFromInline let backend: String
 
-    @usableFromInline init(owner: UInt, backend: String) {
+    @inlinable init(owner: UInt, backend: String) {
         self.owner = owner
         self.backend = backend
     }
 
     /// Throws unless `b` is memory of this backend.
-    @usableFromInline func own(_ b: ComputeBuffer<Scalar>, _ name: String, _ op: String) throws {
+    @inlinable func own(_ b: ComputeBuffer<Scalar>, _ name: String, _ op: String) throws {
         guard b.owner == owner else {
             throw ComputeError.invalidArgument("\(op): \(name) belongs to another backend than \(backend)")
         }
     }
 
     /// Throws unless `b` is this backend's and holds at least `count` elements.
-    @usableFromInline func need(_ b: ComputeBuffer<Scalar>, _ name: String, count: Int, _ op: String) throws {
+    @inlinable func need(_ b: ComputeBuffer<Scalar>, _ name: String, count: Int, _ op: String) throws {
         try own(b, name, op)
         guard b.count >= count else {
             throw ComputeError.invalidArgument("\(op): \(name) has \(b.count) elements, needs \(count)")
@@ -31,7 +31,7 @@ struct BufferChecks<Scalar: BLASScalar> {
     }
 
     /// Throws unless `b` holds a row-major `rows x columns` matrix with leading dimension `ld`.
-    @usableFromInline func matrix(_ b: ComputeBuffer<Scalar>, _ name: String, rows: Int, columns: Int, ld: Int, _ op: String) throws {
+    @inlinable func matrix(_ b: ComputeBuffer<Scalar>, _ name: String, rows: Int, columns: Int, ld: Int, _ op: String) throws {
         try own(b, name, op)
         guard ld >= max(1, columns) else {
             throw ComputeError.invalidArgument("\(op): leading dimension of \(name) is \(ld), must be at least \(max(1, columns))")
@@ -47,7 +47,7 @@ struct BufferChecks<Scalar: BLASScalar> {
     }
 
     /// Throws unless every size is non-negative; returns their product, or throws on overflow.
-    @usableFromInline func sizes(_ op: String, _ named: (String, Int)...) throws -> Int {
+    @inlinable func sizes(_ op: String, _ named: (String, Int)...) throws -> Int {
         var product = 1
         for (name, value) in named {
             guard value >= 0 else { throw ComputeError.invalidArgument("\(op): \(name) is \(value), must be non-negative") }
@@ -59,7 +59,7 @@ struct BufferChecks<Scalar: BLASScalar> {
     }
 
     /// Throws unless every size fits a 32-bit BLAS or kernel argument.
-    @usableFromInline func int32(_ op: String, _ named: (String, Int)...) throws {
+    @inlinable func int32(_ op: String, _ named: (String, Int)...) throws {
         for (name, value) in named where value > Int(Int32.max) || value < 0 {
             throw ComputeError.invalidArgument("\(op): \(name) = \(value) does not fit a 32-bit size")
         }

@@ -25,7 +25,7 @@ public struct ComputeBuffer<Scalar: BLASScalar>: Sendable, Hashable, CustomStrin
     }
 
     /// Elements `start ..< start + count` of this buffer. Throws when the range is not inside it.
-    public func slice(from start: Int, count: Int) throws -> ComputeBuffer<Scalar> {
+    @inlinable public func slice(from start: Int, count: Int) throws -> ComputeBuffer<Scalar> {
         guard start >= 0, count >= 0, start <= self.count, count <= self.count - start else {
             throw ComputeError.invalidArgument(
                 "slice \(start) ..< \(start) + \(count) is outside a buffer of \(self.count) elements")
@@ -34,7 +34,7 @@ public struct ComputeBuffer<Scalar: BLASScalar>: Sendable, Hashable, CustomStrin
     }
 
     /// Rows `row ..< row + rowCount` of a row-major matrix with `columns` columns stored here.
-    public func rows(_ row: Int, count rowCount: Int, columns: Int) throws -> ComputeBuffer<Scalar> {
+    @inlinable public func rows(_ row: Int, count rowCount: Int, columns: Int) throws -> ComputeBuffer<Scalar> {
         guard columns >= 0, row >= 0, rowCount >= 0, row.multipliedReportingOverflow(by: columns).overflow == false,
             rowCount.multipliedReportingOverflow(by: columns).overflow == false
         else {

@@ -7,7 +7,7 @@ extension BufferChecks {
     // MARK: Memory
 
     /// `copy`: `source` is this backend's and `destination` holds at least as many elements.
-    @usableFromInline func copy(_ source: ComputeBuffer<Scalar>, to destination: ComputeBuffer<Scalar>) throws {
+    @inlinable func copy(_ source: ComputeBuffer<Scalar>, to destination: ComputeBuffer<Scalar>) throws {
         try own(source, "source", "copy")
         try need(destination, "destination", count: source.count, "copy")
     }
@@ -16,7 +16,7 @@ extension BufferChecks {
 
     /// `gemm`: non-negative sizes with no overflow, every size and leading dimension a 32-bit
     /// BLAS argument, and A, B and C large enough for their (transposed) shapes.
-    @usableFromInline func gemm(
+    @inlinable func gemm(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
         a: ComputeBuffer<Scalar>, lda: Int, b: ComputeBuffer<Scalar>, ldb: Int, c: ComputeBuffer<Scalar>, ldc: Int
     ) throws {
@@ -29,7 +29,7 @@ extension BufferChecks {
     }
 
     /// `addTransposedProduct`: `gemm`'s checks for `C += A^T B` (A `k x m`, B `k x n`).
-    @usableFromInline func addTransposedProduct(
+    @inlinable func addTransposedProduct(
         m: Int, n: Int, k: Int, a: ComputeBuffer<Scalar>, lda: Int, b: ComputeBuffer<Scalar>, ldb: Int, c: ComputeBuffer<Scalar>, ldc: Int
     ) throws {
         try gemm(.transpose, .noTranspose, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
@@ -37,7 +37,7 @@ extension BufferChecks {
 
     /// `transpose`: `x` and `y` each hold `rows x columns`, and are not the same memory. Returns
     /// `rows * columns`.
-    @usableFromInline func transpose(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into y: ComputeBuffer<Scalar>) throws -> Int {
+    @inlinable func transpose(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into y: ComputeBuffer<Scalar>) throws -> Int {
         let count = try sizes("transpose", ("rows", rows), ("columns", columns))
         try need(x, "x", count: count, "transpose")
         try need(y, "y", count: count, "transpose")
@@ -49,7 +49,7 @@ extension BufferChecks {
     }
 
     /// `addRowVectors`: `y` holds `rows x columns`, `u` and `v` hold `columns`. Returns `rows * columns`.
-    @usableFromInline func addRowVectors(
+    @inlinable func addRowVectors(
         _ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ u: ComputeBuffer<Scalar>, _ v: ComputeBuffer<Scalar>
     ) throws -> Int {
         let count = try sizes("addRowVectors", ("rows", rows), ("columns", columns))
@@ -62,7 +62,7 @@ extension BufferChecks {
     /// `gatherRows` and `scatterAddRows`: `table` holds `rows x columns`, `indices` holds `count`,
     /// `rows` fits an index stored as a scalar (exact below 2^24 in Float), and `other` (the
     /// gathered or added rows) holds `count x columns`. Returns `count * columns`.
-    @usableFromInline func rows(
+    @inlinable func rows(
         _ op: String, table: ComputeBuffer<Scalar>, rows: Int, columns: Int, indices: ComputeBuffer<Scalar>, count: Int,
         other: ComputeBuffer<Scalar>, _ otherName: String
     ) throws -> Int {
@@ -78,7 +78,7 @@ extension BufferChecks {
     }
 
     /// `addRowVector`: `y` holds `rows x columns`, `v` holds `columns`. Returns `rows * columns`.
-    @usableFromInline func addRowVector(_ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ v: ComputeBuffer<Scalar>) throws -> Int {
+    @inlinable func addRowVector(_ y: ComputeBuffer<Scalar>, rows: Int, columns: Int, _ v: ComputeBuffer<Scalar>) throws -> Int {
         let count = try sizes("addRowVector", ("rows", rows), ("columns", columns))
         try need(y, "y", count: count, "addRowVector")
         try need(v, "v", count: columns, "addRowVector")
@@ -86,8 +86,7 @@ extension BufferChecks {
     }
 
     /// `addColumnSums`: `x` holds `rows x columns`, `out` holds `columns`. Returns `rows * columns`.
-    @usableFromInline func addColumnSums(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into out: ComputeBuffer<Scalar>) throws -> Int
-    {
+    @inlinable func addColumnSums(_ x: ComputeBuffer<Scalar>, rows: Int, columns: Int, into out: ComputeBuffer<Scalar>) throws -> Int {
         let count = try sizes("addColumnSums", ("rows", rows), ("columns", columns))
         try need(x, "x", count: count, "addColumnSums")
         try need(out, "out", count: columns, "addColumnSums")
@@ -95,13 +94,13 @@ extension BufferChecks {
     }
 
     /// `axpy`: `x` is this backend's and `y` holds at least as many elements.
-    @usableFromInline func axpy(_ x: ComputeBuffer<Scalar>, _ y: ComputeBuffer<Scalar>) throws {
+    @inlinable func axpy(_ x: ComputeBuffer<Scalar>, _ y: ComputeBuffer<Scalar>) throws {
         try own(x, "x", "axpy")
         try need(y, "y", count: x.count, "axpy")
     }
 
     /// `multiplyByMask`: `x` is this backend's and `mask` holds at least as many elements.
-    @usableFromInline func multiplyByMask(_ x: ComputeBuffer<Scalar>, mask: ComputeBuffer<Scalar>) throws {
+    @inlinable func multiplyByMask(_ x: ComputeBuffer<Scalar>, mask: ComputeBuffer<Scalar>) throws {
         try own(x, "x", "multiplyByMask")
         try need(mask, "mask", count: x.count, "multiplyByMask")
     }
@@ -110,7 +109,7 @@ extension BufferChecks {
 
     /// `elmanBackward`: `gradient`, `extra` (when given) and `result` hold as many elements as
     /// `output`. Returns that count.
-    @usableFromInline func elmanBackward(
+    @inlinable func elmanBackward(
         output h: ComputeBuffer<Scalar>, gradient g: ComputeBuffer<Scalar>, extra o: ComputeBuffer<Scalar>?,
         into d: ComputeBuffer<Scalar>
     ) throws -> Int {
@@ -126,7 +125,7 @@ extension BufferChecks {
     /// times that without overflow; each of `gateBuffers` holds `gates * bh` elements, each of
     /// `rowBuffers` and `dOutput` (when given) `bh`, checked in that order. Returns
     /// `bh = batch * hiddenSize`.
-    private func gateStep(
+    @inlinable func gateStep(
         _ op: String, batch: Int, hiddenSize h: Int, gates: Int, gateBuffers: [(ComputeBuffer<Scalar>, String)],
         rowBuffers: [(ComputeBuffer<Scalar>, String)], dOutput: ComputeBuffer<Scalar>? = nil
     ) throws -> Int {
@@ -140,7 +139,7 @@ extension BufferChecks {
 
     /// `lstmForward`: `gates` holds `4 bh`, the cell and hidden buffers `bh`
     /// (`bh = batch * hiddenSize`, returned).
-    @usableFromInline func lstmForward(
+    @inlinable func lstmForward(
         gates: ComputeBuffer<Scalar>, cellPrevious: ComputeBuffer<Scalar>, cell: ComputeBuffer<Scalar>, hidden: ComputeBuffer<Scalar>,
         batch: Int, hiddenSize h: Int
     ) throws -> Int {
@@ -151,7 +150,7 @@ extension BufferChecks {
 
     /// `lstmBackward`: `gates` and `dGates` hold `4 bh`, the cell, hidden and (when given) output
     /// gradients `bh` (`bh = batch * hiddenSize`, returned).
-    @usableFromInline func lstmBackward(
+    @inlinable func lstmBackward(
         gates: ComputeBuffer<Scalar>, cellPrevious: ComputeBuffer<Scalar>, cell: ComputeBuffer<Scalar>, dOutput: ComputeBuffer<Scalar>?,
         dHidden: ComputeBuffer<Scalar>, dCell: ComputeBuffer<Scalar>, dGates: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
     ) throws -> Int {
@@ -163,7 +162,7 @@ extension BufferChecks {
 
     /// `gruForward`: `gates` and `recurrent` hold `3 bh`, the hidden buffers and `recurrentN` `bh`
     /// (`bh = batch * hiddenSize`, returned).
-    @usableFromInline func gruForward(
+    @inlinable func gruForward(
         gates: ComputeBuffer<Scalar>, recurrent: ComputeBuffer<Scalar>, hiddenPrevious: ComputeBuffer<Scalar>,
         hidden: ComputeBuffer<Scalar>,
         recurrentN: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
@@ -175,7 +174,7 @@ extension BufferChecks {
 
     /// `gruBackward`: `gates`, `dPre` and `dRecurrent` hold `3 bh`, the hidden buffers, `recurrentN`
     /// and (when given) `dOutput` `bh` (`bh = batch * hiddenSize`, returned).
-    @usableFromInline func gruBackward(
+    @inlinable func gruBackward(
         gates: ComputeBuffer<Scalar>, hiddenPrevious: ComputeBuffer<Scalar>, recurrentN: ComputeBuffer<Scalar>,
         dOutput: ComputeBuffer<Scalar>?,
         dHidden: ComputeBuffer<Scalar>, dPre: ComputeBuffer<Scalar>, dRecurrent: ComputeBuffer<Scalar>, batch: Int, hiddenSize h: Int
@@ -197,7 +196,7 @@ extension BufferChecks {
     /// `crossEntropy` and `softCrossEntropy`: `logits` and `gradient` (when given) hold
     /// `rows x classes`; `targets` holds `rows` class indices, or `rows x classes` soft targets.
     /// Returns `rows * classes`.
-    @usableFromInline func rowLoss(
+    @inlinable func rowLoss(
         _ op: String, logits: ComputeBuffer<Scalar>, targets: ComputeBuffer<Scalar>, softTargets: Bool, rows: Int, classes: Int,
         gradient: ComputeBuffer<Scalar>?, int32Classes: Bool
     ) throws -> Int {
@@ -211,7 +210,7 @@ extension BufferChecks {
     }
 
     /// `squaredError`: `target` and `gradient` (when given) hold as many elements as `prediction`.
-    @usableFromInline func squaredError(
+    @inlinable func squaredError(
         prediction: ComputeBuffer<Scalar>, target: ComputeBuffer<Scalar>, gradient: ComputeBuffer<Scalar>?
     ) throws {
         try own(prediction, "prediction", "squaredError")
@@ -222,7 +221,7 @@ extension BufferChecks {
     // MARK: Reductions
 
     /// `sum` and `sumOfSquares` (`op`): `x` is this backend's.
-    @usableFromInline func reduction(_ x: ComputeBuffer<Scalar>, _ op: String) throws {
+    @inlinable func reduction(_ x: ComputeBuffer<Scalar>, _ op: String) throws {
         try own(x, "x", op)
     }
 
@@ -231,7 +230,7 @@ extension BufferChecks {
     /// `sgdStep`: `gradients` holds as many elements as `parameters`, and so does a momentum buffer,
     /// which a non-zero momentum needs. Returns the element count and the momentum buffer to use
     /// (nil when the momentum is 0).
-    @usableFromInline func sgdStep(
+    @inlinable func sgdStep(
         parameters: ComputeBuffer<Scalar>, gradients: ComputeBuffer<Scalar>, momentumBuffer: ComputeBuffer<Scalar>?,
         settings: SGDSettings
     ) throws -> (count: Int, momentumBuffer: ComputeBuffer<Scalar>?) {
@@ -248,7 +247,7 @@ extension BufferChecks {
 
     /// `adamStep`: `step` counts from 1; the gradients and both moments hold as many elements as
     /// `parameters`. Returns that count.
-    @usableFromInline func adamStep(
+    @inlinable func adamStep(
         parameters: ComputeBuffer<Scalar>, gradients: ComputeBuffer<Scalar>, firstMoment: ComputeBuffer<Scalar>,
         secondMoment: ComputeBuffer<Scalar>, step: Int
     ) throws -> Int {
@@ -265,7 +264,7 @@ extension BufferChecks {
 
     /// `moduliPenalty`: power 1 or 2; `weights` and `gradient` (when given) hold `gates x hiddenSize^2`,
     /// `coefficients` `hiddenSize^2`. Returns `hiddenSize^2` and the weight count.
-    @usableFromInline func moduliPenalty(
+    @inlinable func moduliPenalty(
         weights: ComputeBuffer<Scalar>, coefficients: ComputeBuffer<Scalar>, gates: Int, hiddenSize h: Int,
         power: Int, gradient: ComputeBuffer<Scalar>?
     ) throws -> (hh: Int, count: Int) {
@@ -281,7 +280,7 @@ extension BufferChecks {
 
     /// `kthSmallestMagnitude`: every tensor is this backend's and `k` is in 1 ... the pooled element
     /// count. Returns that count.
-    @usableFromInline func kthSmallestMagnitude(of tensors: [ComputeBuffer<Scalar>], k: Int) throws -> Int {
+    @inlinable func kthSmallestMagnitude(of tensors: [ComputeBuffer<Scalar>], k: Int) throws -> Int {
         let op = "kthSmallestMagnitude"
         var total = 0
         for (i, t) in tensors.enumerated() {

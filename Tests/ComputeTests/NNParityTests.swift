@@ -1,6 +1,6 @@
 // The NN module's optimizers (which run the backend's steps over parameter groups and masks) equal
-// one plain backend step per update to the bit, and the backend operations composed into a layer's
-// forward pass reproduce the NN layers.
+// one plain backend step per update to the bit, and the backend operations composed by hand into a
+// layer's forward pass reproduce the NN layers' own passes.
 import Testing
 import Linalg
 import NN
@@ -59,8 +59,10 @@ import Compute
     }
 }
 
-/// The backend operations composed into an LSTM and a GRU layer's forward pass (input projection
-/// for all steps, then per step the W_hh product and the fused step) reproduce the NN layers.
+/// The backend operations composed here by hand into an LSTM and a GRU layer's forward pass (input
+/// projection for all steps, then per step the W_hh product and the fused step) reproduce the NN
+/// layers, whose passes run the same operations through their own slicing and workspace: a check
+/// of the layers' plumbing (their math has the finite-difference and PyTorch oracles in NNTests).
 @Suite struct LayerCompositionTests {
     /// Uploads a store tensor.
     func upload(_ cpu: CPUBackend<Float>, _ store: ParameterStore<Float>, _ slot: ParameterSlot) throws -> ComputeBuffer<Float> {
