@@ -50,7 +50,10 @@ public struct ComputeBuffer<Scalar: BLASScalar>: Sendable, Hashable, CustomStrin
 /// once with `reset()`, so a training step allocates no memory.
 ///
 /// Every piece starts at a multiple of 64 elements (256 bytes or more), the alignment of `cuMemAlloc`,
-/// so that kernels read whole memory transactions.
+/// so that kernels read whole memory transactions, and at least 64 elements after the end of the
+/// piece before it: pieces whose sizes are multiples of 4 KB (a B x H state at B 32, H 128) would
+/// otherwise share the low 12 bits of their addresses, and a CPU loop that reads one and writes
+/// another stalls on the false dependency (4K aliasing: 30% of the adding step's ReLU backward).
 public struct Workspace<Scalar: BLASScalar>: Sendable {
     /// The memory the pieces are taken from.
     public let storage: ComputeBuffer<Scalar>
@@ -67,14 +70,16 @@ public struct Workspace<Scalar: BLASScalar>: Sendable {
     /// The element alignment of every piece.
     public static var alignment: Int { 64 }
 
-    /// Elements a workspace needs to hand out pieces of these sizes (each padded to the alignment).
+    /// Elements a workspace needs to hand out pieces of these sizes (each padded to the alignment,
+    /// with the gap before it).
     public static func count(pieces: [Int]) -> Int {
-        pieces.reduce(0) { $0 + ($1 + alignment - 1) / alignment * alignment }
+        pieces.reduce(0) { $0 + alignment + ($1 + alignment - 1) / alignment * alignment }
     }
 
     /// The next `count` elements. Throws when the workspace is too small, naming the size needed.
     public mutating func take(_ count: Int) throws -> ComputeBuffer<Scalar> {
-        let start = (used + Workspace.alignment - 1) / Workspace.alignment * Workspace.alignment
+        let gap = used > 0 ? Workspace.alignment : 0
+        let start = (used + gap + Workspace.alignment - 1) / Workspace.alignment * Workspace.alignment
         guard count >= 0, start <= storage.count, count <= storage.count - start else {
             throw ComputeError.invalidArgument(
                 "workspace of \(storage.count) elements is too small: \(used) are in use and \(count) more were asked for; "

@@ -22,7 +22,7 @@ import Compute
         #expect(try cpu.download(try a.slice(from: 10, count: 5)) == Array(values[10..<15]))
         var ws = try cpu.makeWorkspace(count: 256)
         let p1 = try ws.take(10), p2 = try ws.take(100)
-        #expect(p2.address - p1.address == UInt64(Workspace<Float>.alignment * 4))
+        #expect(p2.address - p1.address == UInt64(2 * Workspace<Float>.alignment * 4))  // aligned, after a gap
         try cpu.fill(p1, with: 1); try cpu.fill(p2, with: 2)
         #expect(try cpu.download(p1).allSatisfy { $0 == 1 } && cpu.download(p2).allSatisfy { $0 == 2 })
         #expect(throws: ComputeError.self) { _ = try ws.take(200) }
