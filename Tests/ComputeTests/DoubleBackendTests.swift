@@ -53,7 +53,7 @@ import Compute
         #expect(try cpu.download(try a.rows(3, count: 2, columns: 4)) == Array(values[12..<20]))
         var ws = try cpu.makeWorkspace(count: 200)
         let p1 = try ws.take(3), p2 = try ws.take(10)
-        #expect(p2.address - p1.address == UInt64(Workspace<Double>.alignment * 8))
+        #expect(p2.address - p1.address == UInt64(2 * Workspace<Double>.alignment * 8))
         try cpu.fill(p2, with: 2)
         try cpu.copy(try a.slice(from: 30, count: 10), to: try ws.storage.slice(from: 0, count: 10))
         #expect(try cpu.download(p2).allSatisfy { $0 == 2 })
