@@ -1,0 +1,77 @@
+// A parameter store's tensors in a compute backend's own memory (a GPU's), kept in step with the
+// host store through the slots' versions (docs/decisions.md 38): what the trainer's step will run
+// on with `--device cuda`.
+import Compute
+import Linalg
+
+/// The values, gradients and masks of a `ParameterStore` in memory a backend allocated, laid out
+/// as in the store. The host store stays the authority on layout and masks; the device copy holds
+/// the values while steps run there.
+///
+/// - `uploadChanges()` copies every slot whose host value or mask version moved since the device
+///   last held it (a load, a pruning event, a fold of hidden units): nothing else has to say
+///   that the host changed.
+/// - `downloadValues()` brings the device's values back (for evaluation, checkpoints and pruning
+///   on the host); the host's versions move, so host-side copies (sparse products) refresh, and
+///   the device is recorded as holding them.
+public final class DeviceStore<Backend: ComputeBackend> {
+    public typealias Scalar = Backend.Scalar
+    /// The host store.
+    public let store: ParameterStore<Scalar>
+    /// The tensors in the backend's memory.
+    public let parameters: ParameterBuffers<Backend>
+    /// Per slot, the host value and mask versions the device copy holds.
+    private var valueVersions: [UInt64]
+    private var maskVersions: [UInt64]
+
+    /// Allocates the device copy and uploads every tensor and mask; the gradients start at zero.
+    public init(_ store: ParameterStore<Scalar>, on backend: Backend) throws {
+        let n = store.totalCount
+        self.store = store
+        parameters = ParameterBuffers(
+            store, backend: backend, values: try backend.allocate(count: n), gradients: try backend.allocate(count: n),
+            masks: try backend.allocate(count: n))
+        valueVersions = Array(repeating: .max, count: store.slots.count)
+        maskVersions = valueVersions
+        try backend.fill(parameters.gradients, with: 0)
+        try uploadChanges()
+    }
+
+    /// Uploads the values, and the masks, of every slot whose host version differs from the one
+    /// the device holds. Returns how many tensors (values and masks counted apart) it copied.
+    @discardableResult
+    public func uploadChanges() throws -> Int {
+        guard store.slots.count == valueVersions.count else {
+            throw ComputeError.invalidArgument(
+                "device store: the host store has \(store.slots.count) tensors, the device copy was made for \(valueVersions.count)")
+        }
+        var copied = 0
+        for slot in store.slots {
+            let span = store.span(slot), i = slot.index
+            if store.valueVersion(slot) != valueVersions[i] {
+                try parameters.backend.upload(UnsafeBufferPointer(rebasing: store.values[span]), to: parameters.value(slot))
+                valueVersions[i] = store.valueVersion(slot)
+                copied += 1
+            }
+            if store.maskVersion(slot) != maskVersions[i] {
+                try parameters.backend.upload(UnsafeBufferPointer(rebasing: store.masks[span]), to: parameters.part(parameters.masks, slot))
+                maskVersions[i] = store.maskVersion(slot)
+                copied += 1
+            }
+        }
+        return copied
+    }
+
+    /// Copies every value from the device into the host store, which then reports them changed
+    /// (`ParameterStore.allValuesDidChange`); the device holds the new versions.
+    public func downloadValues() throws {
+        try parameters.backend.download(parameters.values, into: store.values)
+        store.allValuesDidChange()
+        for slot in store.slots { valueVersions[slot.index] = store.valueVersion(slot) }
+    }
+
+    /// Copies every gradient from the device into the host store (for tests and diagnostics).
+    public func downloadGradients() throws {
+        try parameters.backend.download(parameters.gradients, into: store.gradients)
+    }
+}
