@@ -69,9 +69,4 @@ public final class DeviceStore<Backend: ComputeBackend> {
         store.allValuesDidChange()
         for slot in store.slots { valueVersions[slot.index] = store.valueVersion(slot) }
     }
-
-    /// Copies every gradient from the device into the host store (for tests and diagnostics).
-    public func downloadGradients() throws {
-        try parameters.backend.download(parameters.gradients, into: store.gradients)
-    }
 }

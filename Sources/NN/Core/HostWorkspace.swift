@@ -21,9 +21,6 @@ public final class HostWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
         workspace = Workspace(storage: cpu.buffer(over: UnsafeBufferPointer<Scalar>(start: nil, count: 0)))
     }
 
-    /// Elements the workspace holds now.
-    public var capacity: Int { lock.withLock { workspace.storage.count } }
-
     /// Runs `body` with the backend and the workspace, reset and at least `count` elements large.
     /// Everything `body` takes from the workspace is valid until the next call.
     public func with<R>(count: Int, _ body: (CPUBackend<Scalar>, inout Workspace<Scalar>) throws -> R) throws -> R {
