@@ -85,12 +85,13 @@ let package = Package(
             name: "NNTests", dependencies: ["NN", "Compute", "Formats", "Linalg", "_TestSupport"], resources: [.copy("References")]),
         .testTarget(name: "SparsityTests", dependencies: ["Sparsity", "Geometry", "NN", "Formats", "Linalg", "Compute", "_TestSupport"]),
         .testTarget(
-            name: "ExperimentsTests", dependencies: ["Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
+            name: "ExperimentsTests",
+            dependencies: ["Experiments", "Compute", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "_TestSupport"]),
         .testTarget(
             name: "ReportsTests",
             dependencies: ["Reports", "Experiments", "Sparsity", "Geometry", "NN", "Formats", "Linalg", "Topology", "_TestSupport"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "NN", "Linalg", "_TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["ModuliCLI", "Experiments", "NN", "Linalg", "_TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ModuliCLI", "Experiments", "Compute", "NN", "Linalg", "_TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "_TestSupport"])
     ],
     swiftLanguageModes: [.v6]

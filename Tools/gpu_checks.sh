@@ -9,8 +9,15 @@
 #   paper/report.*     the same at the navigation paper preset's widths (B 200, H 4096, Np 512), and
 #                      cuBLAS GEMM rates (FP32, TF32) at the preset's shapes with the GEMM time per step
 #   torch_gemm.txt     PyTorch's torch.matmul at the same shapes on the same GPU (the peer), if python3 has torch
+# and with the trainer (dist/moduli/moduli, `--device cuda`):
+#   match/             a 200-step navigation run (small preset, torus penalty, a pruning event) on the CPU
+#                      and on the GPU; match.txt compares their loss lines (relative difference per line)
+#   bench.txt          `moduli bench train navigation --preset paper --device cuda` (ms per step), beside
+#                      PyTorch's same step on the same GPU (Tools/bench_pytorch.py --device cuda, nav4096)
+#   paper-epoch/       `moduli train navigation --preset paper --device cuda`, one epoch of 1000 steps
 # Usage: OUT=/some/folder Tools/gpu_checks.sh      (OUT defaults to ./gpu-check-out)
-# Exit status: the paper run's (0 all within tolerance, 1 some over, 2 no GPU / library / CUDA error).
+# Exit status: the paper run's (0 all within tolerance, 1 some over, 2 no GPU / library / CUDA error);
+# 3 when the operations agree but a training check failed.
 set -u
 cd "$(dirname "$0")/.."
 OUT="${OUT:-gpu-check-out}"
@@ -44,6 +51,38 @@ echo "== paper-preset run" >> "$OUT/check.log"
 status=$?
 echo "paper-preset run exit status $status" >> "$OUT/check.log"
 
+# The trainer on the GPU.
+MODULI="${MODULI_BIN:-dist/moduli/moduli}"
+train_status=0
+if [ -x "$MODULI" ]; then
+    # 1. CPU against GPU: the same 200 steps (dense products on both), their loss lines compared.
+    args=(train navigation --preset small --epochs 2 --batches-per-epoch 100 --log-every 10 --moduli torus
+          --target-sparsity 0.5 --recurrent-kernels dense --quiet --overwrite)
+    mkdir -p "$OUT/match"
+    for device in cpu cuda; do
+        "$MODULI" "${args[@]}" --device $device --out "$OUT/match/$device" > "$OUT/match/$device.log" 2>&1 \
+            || { echo "match run on $device failed (match/$device.log)" >> "$OUT/check.log"; train_status=3; }
+    done
+    if [ -f "$OUT/match/cpu/metrics.jsonl" ] && [ -f "$OUT/match/cuda/metrics.jsonl" ]; then
+        loss() { grep '"kind":"train"' "$1" | sed -E 's/.*"loss":([-0-9.e+]+).*"step":([0-9]+).*/\2 \1/'; }
+        paste <(loss "$OUT/match/cpu/metrics.jsonl") <(loss "$OUT/match/cuda/metrics.jsonl") | awk '
+            { d = ($2 - $4) / ($2 == 0 ? 1 : $2); if (d < 0) d = -d; if (d > worst) worst = d
+              printf "step %5d  cpu %.7f  cuda %.7f  relative %.2e\n", $1, $2, $4, d }
+            END { printf "largest relative difference %.2e over %d lines (%s 1e-3)\n", worst, NR, worst <= 1e-3 ? "within" : "OVER";
+                  exit worst <= 1e-3 ? 0 : 1 }' > "$OUT/match.txt" || train_status=3
+    fi
+    # 2. The paper preset's step (Ng 4096, B 200, T 50), then PyTorch's on the same GPU.
+    "$MODULI" bench train --steps 20 --warmup 3 navigation --preset paper --device cuda > "$OUT/bench.txt" 2>&1 || train_status=3
+    if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+        python3 Tools/bench_pytorch.py --device cuda --workload nav4096 --warmup 3 --reps 20 >> "$OUT/bench.txt" 2>&1
+    fi
+    # 3. One epoch of the paper preset on the GPU (two epochs of 500 steps: the first pruning event included).
+    /usr/bin/time -v "$MODULI" train navigation --preset paper --device cuda --epochs 2 --batches-per-epoch 500 --quiet \
+        --overwrite --out "$OUT/paper-epoch" > "$OUT/paper-epoch.log" 2>&1 || train_status=3
+else
+    echo "no $MODULI: the trainer's GPU checks did not run" >> "$OUT/check.log"
+fi
+
 # The peer: PyTorch's FP32 (then TF32) matmul at the same shapes, same GPU, same run.
 if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
     python3 - > "$OUT/torch_gemm.txt" 2>&1 <<'PY'
@@ -72,4 +111,5 @@ PY
 else
     echo "python3 with CUDA torch not found: no PyTorch peer" > "$OUT/torch_gemm.txt"
 fi
+[ "$status" -eq 0 ] && status=$train_status
 exit $status

@@ -291,4 +291,12 @@ extension ComputeBackend {
     public func makeWorkspace(count: Int) throws -> Workspace<Scalar> {
         Workspace(storage: try allocate(count: count))
     }
+
+    /// A piece of `workspace` (in this backend's memory) holding a copy of `values`: how a step's
+    /// inputs, made on the host, reach the backend.
+    @inlinable public func upload(_ values: [Scalar], into workspace: inout Workspace<Scalar>) throws -> ComputeBuffer<Scalar> {
+        let b = try workspace.take(values.count)
+        try values.withUnsafeBufferPointer { try upload($0, to: b) }
+        return b
+    }
 }

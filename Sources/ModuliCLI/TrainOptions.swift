@@ -19,7 +19,12 @@ struct RunOptions: ParsableArguments {
 
     @Flag(
         name: .long,
-        help: "Continue the run in --out from its last checkpoint with its own configuration (config.json); no other option may be given.")
+        help:
+            """
+            Continue the run in --out from its last checkpoint with its own configuration (config.json); no other option may be given \
+            but --device.
+            """
+    )
     var resume = false
 
     @Flag(name: .long, help: "Print nothing but errors and the final summary line.")
@@ -132,7 +137,7 @@ func checkResumable(_ out: String, task: String) throws {
 /// Runs `config` of `Task` (resolved and validated; `prepared`: the data its resolution read) in the
 /// directory of `output`, or resumes the run there (`config` nil), and prints the summary line.
 func train<Task: TrainingTask>(
-    _ task: Task.Type, config: RunConfig<Task.Options>?, prepared: (any Sendable)? = nil,
+    _ task: Task.Type, config: RunConfig<Task.Options>?, prepared: (any Sendable)? = nil, device: ComputeDevice? = nil,
     output: RunOptions, given: [String]
 ) throws {
     if output.resume, !given.isEmpty {
@@ -144,12 +149,16 @@ func train<Task: TrainingTask>(
         )
     }
     if output.resume, let out = output.out { try checkResumable(out, task: Task.name) }
+    // A device that is not there is refused before a run directory is made.
+    try Trainer<Task>.requireDevice(output.resume ? device : config?.training.device)
     StopRequest.installHandlers()
     let directory = try output.directory(task: Task.name)
     let summary = try runTraining(in: directory) { () throws -> RunSummary? in
         let resolved: RunConfig<Task.Options>
         if output.resume {
-            resolved = try directory.readJSON(RunConfig<Task.Options>.self, from: "config.json")
+            var saved = try directory.readJSON(RunConfig<Task.Options>.self, from: "config.json")
+            if let device { saved.training.device = device }
+            resolved = saved
         } else {
             guard let config else { throw ValidationError("No configuration to run.") }
             resolved = config

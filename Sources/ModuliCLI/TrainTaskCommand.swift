@@ -43,7 +43,16 @@ struct TrainTaskCommand<Task: TrainingTask>: ParsableCommand {
             return
         }
         if output.resume {
-            try train(Task.self, config: nil, output: output, given: given)
+            // A run resumes on either device: --device is the one option --resume takes.
+            let device = try OptionParser.parse(options, table: TaskOptions<Task>.declarations)
+                .first { $0.option.flag == "--device" }
+                .map { parsed -> ComputeDevice in
+                    guard let d = ComputeDevice(rawValue: parsed.text) else {
+                        throw ValidationError("--device must be one of \(ComputeDevice.allCases.map(\.rawValue).joined(separator: ", ")).")
+                    }
+                    return d
+                }
+            try train(Task.self, config: nil, device: device, output: output, given: given.filter { $0 != "--device" })
             return
         }
         let resolved = try resolvedConfiguration(options, task: Task.self)

@@ -51,6 +51,9 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
     private var rScalar: [Scalar]
     /// dPenalty/dR, H * H (learned runs only).
     private var dR: [Double]
+    /// Counts the changes of R (learned positions change it every step), so that a copy of
+    /// `trainingCoefficients` in a device's memory knows when to refresh.
+    public private(set) var coefficientsVersion = 0
 
     /// Builds the regularizer, drawing positions from `space` with `rng` (see the type's
     /// documentation for the order of draws). With `learnEmbedding` the positions are registered
@@ -216,27 +219,39 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
         let total = onCPU(store) { parameters, coefficients in
             try penalty(weights, on: parameters, coefficients: coefficients, addingGradients: true)
         }
-        if learned != nil {
-            let h = hiddenSize, hh = h * h, power = config.power, lambda = config.lambda
-            dR.withUnsafeMutableBufferPointer { a in
-                a.update(repeating: 0)
-                for slot in weights {
-                    let (blocks, scale) = Self.blockLayout(slot, store, hiddenSize: h, lambda: lambda)
-                    for b in 0..<blocks {
-                        PenaltyKernel.accumulateMagnitudes(
-                            w: store.value(slot) + b * hh, into: a.baseAddress!, count: hh, scale: scale, power: power)
-                    }
-                }
-            }
-            learned!.addPositionGradients(dCoefficients: dR, into: store)
-        }
+        addPositionGradients(weights: weights, in: store)
         return total
     }
+
+    /// Learned positions: adds `dPenalty/dPositions` into the positions' gradients, from the
+    /// weights' values in `store` (host memory: the chain rule through R runs on the CPU). No
+    /// effect for fixed positions.
+    public mutating func addPositionGradients(weights: [ParameterSlot], in store: ParameterStore<Scalar>) {
+        guard !isInactive, learned != nil else { return }
+        let h = hiddenSize, hh = h * h, power = config.power, lambda = config.lambda
+        dR.withUnsafeMutableBufferPointer { a in
+            a.update(repeating: 0)
+            for slot in weights {
+                let (blocks, scale) = Self.blockLayout(slot, store, hiddenSize: h, lambda: lambda)
+                for b in 0..<blocks {
+                    PenaltyKernel.accumulateMagnitudes(
+                        w: store.value(slot) + b * hh, into: a.baseAddress!, count: hh, scale: scale, power: power)
+                }
+            }
+        }
+        learned!.addPositionGradients(dCoefficients: dR, into: store)
+    }
+
+    /// R in the training scalar, H x H row-major, as `penalty(_:on:coefficients:addingGradients:)`
+    /// takes it (empty without a penalty); it changes when `coefficientsVersion` does.
+    public var trainingCoefficients: [Scalar] { rScalar }
 
     /// The penalty of `weights` on a backend, `parameters` holding the store's tensors and
     /// `coefficients` R (H x H) in its memory; with `addingGradients`, `dPenalty/dW` is added into
     /// the gradients there. One backend operation per weight (`ComputeBackend.moduliPenalty`,
     /// lambda / (G H H) formed in Double), the values summed in Double in the order of `weights`.
+    @_specialize(where Scalar == Float, Backend == CPUBackend<Float>)  // the trainer calls it from another module
+    @_specialize(where Scalar == Double, Backend == CPUBackend<Double>)
     public func penalty<Backend: ComputeBackend>(
         _ weights: [ParameterSlot], on parameters: ParameterBuffers<Backend>,
         coefficients: ComputeBuffer<Scalar>, addingGradients: Bool
@@ -281,6 +296,7 @@ public struct ModuliRegularizer<Scalar: BLASScalar>: Sendable {
                 }
             }
         }
+        coefficientsVersion += 1
     }
 
     /// Learned positions: maps every position back onto the space (`space.project`: the torus

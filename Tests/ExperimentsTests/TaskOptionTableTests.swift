@@ -1,5 +1,6 @@
 // The option tables of the registered tasks: parsing, presets, resolution, labels in errors, and a
 // task defined here alone that registers, parses its options and trains through the same path.
+import Compute
 import Foundation
 import Linalg
 import NN
@@ -50,10 +51,14 @@ struct PullTask: TrainingTask {
         let w = store.value(model.w)
         return (0..<options.width).map { pow(Double(w[$0]) - options.target, 2) }.reduce(0, +) / Double(options.width)
     }
-    func trainStep(_ model: Model, _ store: ParameterStore<Float>, stream: inout Stream) -> Double {
-        let w = store.value(model.w), g = store.gradient(model.w)
-        for k in 0..<options.width { g[k] += Float(2 * (Double(w[k]) - options.target) / Double(options.width)) }
-        return error(model, store)
+    func stepWorkspaceCount(_ model: Model) -> Int? { Workspace<Float>.count(pieces: [options.width]) }
+    func trainStep<Backend: ComputeBackend>(
+        _ model: Model, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, stream: inout Stream
+    ) throws -> Double where Backend.Scalar == Float {
+        let backend = parameters.backend, w = try backend.download(parameters.value(model.w))
+        let d = w.map { Float(2 * (Double($0) - options.target) / Double(options.width)) }
+        try backend.axpy(alpha: 1, backend.upload(d, into: &workspace), parameters.gradient(model.w))
+        return w.map { pow(Double($0) - options.target, 2) }.reduce(0, +) / Double(options.width)
     }
     func evaluate(_ model: Model, _ store: ParameterStore<Float>) -> [String: Double] { ["error": error(model, store)] }
 }
@@ -75,7 +80,7 @@ struct PullTask: TrainingTask {
             for o in TaskOptions<T>.declarations {
                 #expect(names.insert(o.name).inserted, "\(T.name): --\(o.name) is declared twice")
                 guard o.key != "options.data", o.key != "training.pruning.everySteps", o.key != "training.pruning.tensorTargets",
-                    o.key != "training.recurrentKernels", !o.key.hasPrefix("training.groupEnvelope."),
+                    o.key != "training.recurrentKernels", o.key != "training.device", !o.key.hasPrefix("training.groupEnvelope."),
                     !o.key.hasPrefix("training.elimination."), !o.isPreset
                 else { continue }  // nil (absent) by default
                 #expect(Self.value(at: o.key, in: json) != nil, "\(T.name): \(o.key) [--\(o.name)] is not in config.json")

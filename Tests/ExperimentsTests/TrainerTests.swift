@@ -1,5 +1,6 @@
 // The shared trainer with a task defined here, outside the library: optimizers, learning-rate
 // schedules, pruning cadence, run records, resume after a kill, and checks of checkpoint state.
+import Compute
 import Foundation
 import Formats
 import Testing
@@ -44,10 +45,17 @@ struct LineTask: TrainingTask {
         for i in 0..<options.batch { x[i, 0] = Float(rng.uniform() * 2 - 1); y[i, 0] = 3 * x[i, 0] + 1 }
         return (x, y)
     }
-    func trainStep(_ model: Linear, _ store: ParameterStore<Float>, stream: inout Stream) -> Double {
+    func stepWorkspaceCount(_ model: Linear) -> Int? { Workspace<Float>.count(pieces: Array(repeating: options.batch, count: 4)) }
+    func trainStep<Backend: ComputeBackend>(
+        _ model: Linear, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, stream: inout Stream
+    ) throws -> Double where Backend.Scalar == Float {
         let (x, y) = batch(&stream.rng)
-        let (loss, d) = MeanSquaredError.lossAndGradient(prediction: model.forward(x, store), target: y)
-        _ = model.backward(input: x, dOutput: d, store)
+        let backend = parameters.backend, n = options.batch
+        let input = try backend.upload(x.scalars, into: &workspace), target = try backend.upload(y.scalars, into: &workspace)
+        let prediction = try workspace.take(n), dPrediction = try workspace.take(n)
+        try model.forward(input, rows: n, into: prediction, parameters)
+        let loss = try MeanSquaredError.lossAndGradient(prediction: prediction, target: target, into: dPrediction, on: backend)
+        try model.backward(input: input, dOutput: dPrediction, rows: n, dInput: nil, parameters)
         return loss
     }
     func evaluate(_ model: Linear, _ store: ParameterStore<Float>) -> [String: Double] {
@@ -160,11 +168,11 @@ struct LineTask: TrainingTask {
         let run = try RunDirectory(path: path, overwrite: false, resume: false)
         var good = TrainerState(stream: AddingTask.Stream(rng: SeededGenerator(seed: 1)), learningRate: 1e-3)
         good.step = 300; good.globalStep = 300
-        try TrainingLoop<AddingTask>.check(good, optimizerStep: 300, training: config.training, run: run)
+        try Trainer<AddingTask>.check(good, optimizerStep: 300, training: config.training, run: run)
         // A stop between two steps (a signal) checkpoints mid-epoch: a valid state.
         var midEpoch = good
         midEpoch.step = 301; midEpoch.globalStep = 301
-        try TrainingLoop<AddingTask>.check(midEpoch, optimizerStep: 301, training: config.training, run: run)
+        try Trainer<AddingTask>.check(midEpoch, optimizerStep: 301, training: config.training, run: run)
         var edits: [(String, (inout TrainerState<AddingTask.Stream>) -> Void)] = []
         edits.append(
             (
@@ -185,13 +193,13 @@ struct LineTask: TrainingTask {
         edits.append(("learning rate", { $0.learningRate = .nan }))
         edits.append(("metrics", { $0.metricsBytes = -5 }))
         #expect(throws: ExperimentError.self, "an optimizer step unlike the trainer's accepted") {
-            try TrainingLoop<AddingTask>.check(good, optimizerStep: 299, training: config.training, run: run)
+            try Trainer<AddingTask>.check(good, optimizerStep: 299, training: config.training, run: run)
         }
         for (what, edit) in edits {
             var bad = good
             edit(&bad)
             #expect(throws: ExperimentError.self, "edited \(what) accepted") {
-                try TrainingLoop<AddingTask>.check(bad, optimizerStep: bad.step, training: config.training, run: run)
+                try Trainer<AddingTask>.check(bad, optimizerStep: bad.step, training: config.training, run: run)
             }
         }
     }

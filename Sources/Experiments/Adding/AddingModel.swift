@@ -32,13 +32,26 @@ public struct AddingModel: Sendable {
         return head.forward(caches.last!.final.hidden, store)
     }
 
-    /// Elements of workspace one training step (`lossAndGradients(on:...)`) takes for `batch`
-    /// sequences of `steps` steps; nil when a layer has no backend pass.
+    /// Elements of workspace one training step (`lossAndGradients(_:on:workspace:)`) takes for
+    /// `batch` sequences of `steps` steps, the uploaded batch included; nil when a layer has no
+    /// backend pass.
     public func stepWorkspaceCount(steps: Int, batch: Int) -> Int? {
         guard let stack = rnn.workspaceCount(steps: steps, batch: batch) else { return nil }
         let bh = batch * rnn.hiddenSize
         let states = rnn.layers.flatMap { $0.hasCellState ? [bh, bh] : [bh] }  // the final-state gradients
-        return stack + Workspace<Float>.count(pieces: [batch, batch, bh] + states)
+        return stack + Workspace<Float>.count(pieces: [steps * batch * 2, batch, batch, batch, bh] + states)
+    }
+
+    /// One training step on a backend from a batch made on the host: uploads it into `workspace`
+    /// and runs `lossAndGradients(inputs:targets:...)`. Returns the loss.
+    public func lossAndGradients<Backend: ComputeBackend>(
+        _ batch: AddingBatch, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>
+    ) throws -> Double where Backend.Scalar == Float {
+        let b = batch.targets.rows, backend = parameters.backend
+        let inputs = try backend.upload(batch.inputs.scalars, into: &workspace)
+        let targets = try backend.upload(batch.targets.scalars, into: &workspace)
+        return try lossAndGradients(
+            inputs: inputs, targets: targets, steps: batch.inputs.rows / b, batch: b, on: parameters, workspace: &workspace)
     }
 
     /// One forward and backward pass of the MSE loss on a backend: `inputs` (`(T * B) x 2`,
@@ -73,8 +86,8 @@ public struct AddingModel: Sendable {
         return loss
     }
 
-    /// One forward and backward pass of the MSE loss on the CPU backend over the batch's and the
-    /// store's memory; adds gradients into the store, returns the loss.
+    /// One training step on the CPU backend over the store's memory; adds gradients into the
+    /// store, returns the loss.
     public func lossAndGradients(_ batch: AddingBatch, _ store: ParameterStore<Float>) -> Double {
         let b = batch.targets.rows, steps = batch.inputs.rows / b
         guard let count = stepWorkspaceCount(steps: steps, batch: b) else {
@@ -82,13 +95,7 @@ public struct AddingModel: Sendable {
         }
         do {
             return try workspace.with(count: count) { cpu, workspace in
-                try batch.inputs.withUnsafeBufferPointer { pi in
-                    try batch.targets.withUnsafeBufferPointer { pt in
-                        try lossAndGradients(
-                            inputs: cpu.buffer(over: pi), targets: cpu.buffer(over: pt), steps: steps, batch: b,
-                            on: store.buffers(on: cpu), workspace: &workspace)
-                    }
-                }
+                try lossAndGradients(batch, on: store.buffers(on: cpu), workspace: &workspace)
             }
         } catch { preconditionFailure("adding model step on the CPU backend: \(error)") }
     }

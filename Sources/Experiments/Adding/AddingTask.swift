@@ -1,6 +1,7 @@
 // The adding problem (docs/method.md section 6) as a task of the shared trainer: fresh batches every step,
 // MSE on the final state's read-out, a fixed held-out test set and a fixed validation set of its own
 // (what the plateau schedule and a tuned sweep read). Defaults are the paper's protocol.
+import Compute
 import Linalg
 import NN
 
@@ -134,10 +135,16 @@ public struct AddingTask: TrainingTask {
 
     public func makeStream(rng: SeededGenerator) -> Stream { Stream(rng: rng) }
 
-    public func trainStep(_ model: AddingModel, _ store: ParameterStore<Float>, stream: inout Stream) -> Double {
+    public func stepWorkspaceCount(_ model: AddingModel) -> Int? {
+        model.stepWorkspaceCount(steps: options.length, batch: options.batchSize)
+    }
+
+    public func trainStep<Backend: ComputeBackend>(
+        _ model: AddingModel, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, stream: inout Stream
+    ) throws -> Double where Backend.Scalar == Float {
         let batch = AddingProblem.batch(length: options.length, batch: options.batchSize, rng: &stream.rng)
         StepProfile.lap(.data)
-        return model.lossAndGradients(batch, store)
+        return try model.lossAndGradients(batch, on: parameters, workspace: &workspace)
     }
 
     /// `testMSE` on the test set and `validMSE` on the validation set, both every time (the

@@ -87,8 +87,12 @@ public struct LanguageModel: Sendable {
         guard let stack = rnn.workspaceCount(steps: steps, batch: batch) else { return nil }
         let (n, h, v) = (steps * batch, rnn.hiddenSize, decoder.outputSize)
         let dropped = dropout.isActive ? rnn.layers.count : 0  // a copy of each layer's output to drop out
+        let states = rnn.layers.reduce(0) { $0 + batch * h * ($1.hasCellState ? 2 : 1) }
+        let masks = dropout.isActive ? n * encoder.embeddingSize + rnn.layers.count * n * h : 0
+        let uploads = [2 * n, states, masks]
         return stack
-            + Workspace<Float>.count(pieces: [n * encoder.embeddingSize, n * v, n * v, n * h] + Array(repeating: n * h, count: dropped))
+            + Workspace<Float>.count(
+                pieces: uploads + [n * encoder.embeddingSize, n * v, n * v, n * h] + Array(repeating: n * h, count: dropped))
     }
 
     /// One window of training on a backend: forward over `inputs` (`T * B` token ids stored as
@@ -143,67 +147,75 @@ public struct LanguageModel: Sendable {
         return (loss, try caches.map { try $0.final() })
     }
 
-    /// One window of training on the CPU backend: forward over `inputs` (`T * B` ids, time-major)
-    /// from `initial`, cross-entropy against `targets`, backward; adds the gradients into `store`.
-    /// Returns the mean loss and the final state of every layer (carried, detached, into the next
-    /// window). Dropout masks come from `rng` (the embedding's, then each layer's, in that order).
-    public func lossAndGradients<S: BLASScalar>(
-        inputs: [Int], targets: [Int], batch: Int, initial: [RecurrentState<S>],
-        _ store: ParameterStore<S>, rng: inout SeededGenerator
-    )
-        -> (loss: Double, final: [RecurrentState<S>])
-    {
-        let n = inputs.count, steps = n / batch, h = rnn.hiddenSize
-        precondition(n % batch == 0 && targets.count == n, "language model: \(n) inputs, \(targets.count) targets, batch \(batch)")
+    /// One window of training on a backend from data on the host: forward over `inputs` (`T * B`
+    /// ids, time-major) from `initial`, cross-entropy against `targets`, backward; adds the
+    /// gradients into `parameters`. The ids, the states and the dropout masks (drawn from `rng`:
+    /// the embedding's, then each layer's, in that order) are uploaded into `workspace`. Returns the
+    /// mean loss and the final state of every layer (downloaded, carried detached into the next
+    /// window).
+    public func lossAndGradients<Backend: ComputeBackend>(
+        inputs: [Int], targets: [Int], batch: Int, initial: [RecurrentState<Backend.Scalar>],
+        on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Backend.Scalar>, rng: inout SeededGenerator
+    ) throws -> (loss: Double, final: [RecurrentState<Backend.Scalar>]) {
+        typealias S = Backend.Scalar
+        let n = inputs.count, steps = n / batch, h = rnn.hiddenSize, backend = parameters.backend
+        guard n % batch == 0 && targets.count == n else {
+            throw ComputeError.invalidArgument("language model: \(n) inputs, \(targets.count) targets, batch \(batch)")
+        }
         for (i, t) in zip(inputs, targets) {
-            precondition(
-                (0..<encoder.vocabularySize).contains(i) && (0..<decoder.outputSize).contains(t),
-                "language model: token \(i) or target \(t) is outside the vocabulary")
+            guard (0..<encoder.vocabularySize).contains(i) && (0..<decoder.outputSize).contains(t) else {
+                throw ComputeError.invalidArgument("language model: token \(i) or target \(t) is outside the vocabulary")
+            }
         }
         var masks: [Matrix<S>] = []
         if dropout.isActive {
             masks.append(dropout.mask(rows: n, columns: encoder.embeddingSize, rng: &rng))
             for _ in rnn.layers { masks.append(dropout.mask(rows: n, columns: h, rng: &rng)) }
         }
-        guard let count = stepWorkspaceCount(steps: steps, batch: batch) else {
+        let ids = try backend.upload(inputs.map { S($0) } + targets.map { S($0) }, into: &workspace)
+        let all = try backend.upload(initial.flatMap { $0.hidden.scalars + ($0.cell?.scalars ?? []) }, into: &workspace)
+        let maskBuffer = try backend.upload(masks.flatMap(\.scalars), into: &workspace)
+        let bh = batch * h
+        var offset = 0
+        let states = try rnn.layers.map { layer in
+            let hidden = try all.slice(from: offset, count: bh)
+            offset += bh
+            guard layer.hasCellState else { return StateBuffers(hidden: hidden) }
+            defer { offset += bh }
+            return StateBuffers(hidden: hidden, cell: try all.slice(from: offset, count: bh))
+        }
+        let maskBuffers = try masks.indices.map { k in
+            try maskBuffer.slice(from: k == 0 ? 0 : n * encoder.embeddingSize + (k - 1) * n * h, count: masks[k].count)
+        }
+        let (loss, final) = try lossAndGradients(
+            inputs: ids.slice(from: 0, count: n), targets: ids.slice(from: n, count: n), steps: steps, batch: batch,
+            initial: states, masks: maskBuffers, on: parameters, workspace: &workspace)
+        return (
+            loss,
+            try final.map { state in
+                RecurrentState(
+                    hidden: Matrix(rows: batch, columns: h, scalars: try backend.download(state.hidden)),
+                    cell: try state.cell.map { Matrix(rows: batch, columns: h, scalars: try backend.download($0)) })
+            }
+        )
+    }
+
+    /// One window of training on the CPU backend over the store's memory (see the backend form
+    /// above); adds the gradients into `store`.
+    public func lossAndGradients<S: BLASScalar>(
+        inputs: [Int], targets: [Int], batch: Int, initial: [RecurrentState<S>],
+        _ store: ParameterStore<S>, rng: inout SeededGenerator
+    )
+        -> (loss: Double, final: [RecurrentState<S>])
+    {
+        guard let count = stepWorkspaceCount(steps: inputs.count / max(batch, 1), batch: batch) else {
             preconditionFailure("the language model's layers have no pass on the compute backend")
         }
-        let ids = inputs.map { S($0) } + targets.map { S($0) }
-        let stateScalars = initial.flatMap { $0.hidden.scalars + ($0.cell?.scalars ?? []) }
-        let maskScalars = masks.flatMap(\.scalars)
         do {
             return try workspaces.workspace(S.self).with(count: count) { cpu, workspace in
-                try ids.withUnsafeBufferPointer { pi in
-                    try stateScalars.withUnsafeBufferPointer { ps in
-                        try maskScalars.withUnsafeBufferPointer { pm in
-                            let all = cpu.buffer(over: ps), bh = batch * h
-                            var offset = 0
-                            let states = try rnn.layers.map { layer in
-                                let hidden = try all.slice(from: offset, count: bh)
-                                offset += bh
-                                guard layer.hasCellState else { return StateBuffers(hidden: hidden) }
-                                defer { offset += bh }
-                                return StateBuffers(hidden: hidden, cell: try all.slice(from: offset, count: bh))
-                            }
-                            let maskBuffer = cpu.buffer(over: pm)
-                            let maskBuffers = try masks.indices.map { k in
-                                try maskBuffer.slice(from: k == 0 ? 0 : n * encoder.embeddingSize + (k - 1) * n * h, count: masks[k].count)
-                            }
-                            let ids = cpu.buffer(over: pi)
-                            let (loss, final) = try lossAndGradients(
-                                inputs: ids.slice(from: 0, count: n), targets: ids.slice(from: n, count: n), steps: steps, batch: batch,
-                                initial: states, masks: maskBuffers, on: store.buffers(on: cpu), workspace: &workspace)
-                            return (
-                                loss,
-                                try final.map { state in
-                                    RecurrentState(
-                                        hidden: Matrix(rows: batch, columns: h, scalars: try cpu.download(state.hidden)),
-                                        cell: try state.cell.map { Matrix(rows: batch, columns: h, scalars: try cpu.download($0)) })
-                                }
-                            )
-                        }
-                    }
-                }
+                try lossAndGradients(
+                    inputs: inputs, targets: targets, batch: batch, initial: initial, on: store.buffers(on: cpu), workspace: &workspace,
+                    rng: &rng)
             }
         } catch { preconditionFailure("language model step on the CPU backend: \(error)") }
     }

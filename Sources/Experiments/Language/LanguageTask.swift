@@ -2,6 +2,7 @@
 // over the batchified training text with the hidden state carried (detached) between them,
 // cross-entropy over the vocabulary, validation perplexity every epoch (the plateau schedule's
 // metric) and test perplexity and accuracy at the end. docs/language-model.md.
+import Compute
 import Foundation
 import Linalg
 import NN
@@ -363,13 +364,21 @@ public struct LanguageTask: TrainingTask {
         }
     }
 
+    public func stepWorkspaceCount(_ model: LanguageModel) -> Int? {
+        model.stepWorkspaceCount(steps: options.bptt, batch: options.batchSize)
+    }
+
     /// The next window of the training text (a new pass, from the zero state, when one ends).
-    public func trainStep(_ model: LanguageModel, _ store: ParameterStore<Float>, stream: inout Stream) -> Double {
+    public func trainStep<Backend: ComputeBackend>(
+        _ model: LanguageModel, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, stream: inout Stream
+    ) throws -> Double where Backend.Scalar == Float {
         if stream.windows.isFinished(in: train) {
             stream.windows.rewind()
             stream.states = []
         }
-        guard let window = stream.windows.next(in: train) else { preconditionFailure("The training text has no window (checked in init)") }
+        guard let window = stream.windows.next(in: train) else {
+            throw ExperimentError("The training text has no window (checked when the task was built).")
+        }
         let (b, h) = (options.batchSize, options.hiddenSize)
         let initial =
             stream.states.isEmpty
@@ -380,9 +389,9 @@ public struct LanguageTask: TrainingTask {
                     cell: $0.cell.map { Matrix(rows: b, columns: h, scalars: $0) })
             }
         StepProfile.lap(.data)
-        let (loss, final) = model.lossAndGradients(
+        let (loss, final) = try model.lossAndGradients(
             inputs: window.inputs.map(Int.init), targets: window.targets.map(Int.init),
-            batch: b, initial: initial, store, rng: &stream.rng)
+            batch: b, initial: initial, on: parameters, workspace: &workspace, rng: &stream.rng)
         stream.states = final.map { SavedState(hidden: $0.hidden.scalars, cell: $0.cell?.scalars) }
         return loss
     }

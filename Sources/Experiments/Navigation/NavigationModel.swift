@@ -43,12 +43,29 @@ public struct NavigationModel: Sendable {
         return rnn.forward(velocities, batch: start.rows, initial: [RecurrentState(hidden: h0)], store)[0].output
     }
 
-    /// Elements of workspace one training step (`lossAndGradients(on:...)`) takes for `batch`
-    /// trajectories of `steps` steps; nil when the recurrent layer has no backend pass.
+    /// Elements of workspace one training step (`lossAndGradients(start:velocities:targets:on:...)`
+    /// with host matrices) takes for `batch` trajectories of `steps` steps, the uploaded batch
+    /// included; nil when the recurrent layer has no backend pass.
     public func stepWorkspaceCount(steps: Int, batch: Int) -> Int? {
         guard let stack = rnn.workspaceCount(steps: steps, batch: batch) else { return nil }
         let (n, np, bh) = (steps * batch, decoder.outputSize, batch * rnn.hiddenSize)
-        return stack + Workspace<Float>.count(pieces: [bh, n * np, n * np, n * rnn.hiddenSize])
+        let uploads = [batch * np, n * 2, n * np]
+        return stack + Workspace<Float>.count(pieces: uploads + [bh, n * np, n * np, n * rnn.hiddenSize])
+    }
+
+    /// One training step on a backend from a batch made on the host (start codes `B x Np`,
+    /// velocities `(T * B) x 2`, targets `(T * B) x Np`): uploads it into `workspace` and runs the
+    /// pass on buffers. Returns the loss.
+    public func lossAndGradients<Backend: ComputeBackend>(
+        start: Matrix<Float>, velocities: Matrix<Float>, targets: Matrix<Float>, on parameters: ParameterBuffers<Backend>,
+        workspace: inout Workspace<Float>
+    ) throws -> Double where Backend.Scalar == Float {
+        let backend = parameters.backend, batch = start.rows
+        let s = try backend.upload(start.scalars, into: &workspace)
+        let v = try backend.upload(velocities.scalars, into: &workspace)
+        let t = try backend.upload(targets.scalars, into: &workspace)
+        return try lossAndGradients(
+            start: s, velocities: v, targets: t, steps: velocities.rows / batch, batch: batch, on: parameters, workspace: &workspace)
     }
 
     /// One forward and backward pass of the soft-target cross-entropy (mean over batch and time)
@@ -78,8 +95,7 @@ public struct NavigationModel: Sendable {
         return loss
     }
 
-    /// One forward and backward pass of the soft-target cross-entropy (mean over batch and time)
-    /// on the CPU backend over the matrices' and the store's memory; adds the gradients into the
+    /// One training step on the CPU backend over the store's memory; adds the gradients into the
     /// store and returns the loss.
     public func lossAndGradients(
         start: Matrix<Float>, velocities: Matrix<Float>, targets: Matrix<Float>,
@@ -91,15 +107,8 @@ public struct NavigationModel: Sendable {
         }
         do {
             return try workspace.with(count: count) { cpu, workspace in
-                try start.withUnsafeBufferPointer { ps in
-                    try velocities.withUnsafeBufferPointer { pv in
-                        try targets.withUnsafeBufferPointer { pt in
-                            try lossAndGradients(
-                                start: cpu.buffer(over: ps), velocities: cpu.buffer(over: pv), targets: cpu.buffer(over: pt), steps: steps,
-                                batch: batch, on: store.buffers(on: cpu), workspace: &workspace)
-                        }
-                    }
-                }
+                try lossAndGradients(
+                    start: start, velocities: velocities, targets: targets, on: store.buffers(on: cpu), workspace: &workspace)
             }
         } catch { preconditionFailure("navigation model step on the CPU backend: \(error)") }
     }

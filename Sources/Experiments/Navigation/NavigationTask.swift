@@ -2,6 +2,7 @@
 // simulated trajectories every step, soft-target cross-entropy against the place-cell code of every
 // position, and the decoding error (cm) on fixed test trajectories and on fixed validation trajectories
 // of their own (what the plateau schedule and a tuned sweep read). Defaults are the paper's.
+import Compute
 import Linalg
 import NN
 
@@ -200,11 +201,18 @@ public struct NavigationTask: TrainingTask {
 
     public func makeStream(rng: SeededGenerator) -> Stream { Stream(rng: rng) }
 
-    public func trainStep(_ model: NavigationModel, _ store: ParameterStore<Float>, stream: inout Stream) -> Double {
+    public func stepWorkspaceCount(_ model: NavigationModel) -> Int? {
+        model.stepWorkspaceCount(steps: options.length, batch: options.batchSize)
+    }
+
+    public func trainStep<Backend: ComputeBackend>(
+        _ model: NavigationModel, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, stream: inout Stream
+    ) throws -> Double where Backend.Scalar == Float {
         let batch = TrajectorySimulator.batch(length: options.length, batch: options.batchSize, rng: &stream.rng)
         let start = cells.codes(for: batch.start), targets = cells.codes(for: batch.positions)
         StepProfile.lap(.data)
-        return model.lossAndGradients(start: start, velocities: batch.velocities, targets: targets, store)
+        return try model.lossAndGradients(
+            start: start, velocities: batch.velocities, targets: targets, on: parameters, workspace: &workspace)
     }
 
     /// On the test trajectories: `decodingErrorCM` at the training length (and `decodingErrorCM50`

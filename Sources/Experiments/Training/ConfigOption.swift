@@ -69,6 +69,7 @@ extension OptionValue where Self: RawRepresentable & CaseIterable, RawValue == S
 extension LotteryMode: OptionValue {}
 extension ScheduleShape: OptionValue {}
 extension RecurrentKernels: OptionValue {}
+extension ComputeDevice: OptionValue {}
 extension OptimizerConfig.Kind: OptionValue {}
 extension LearningRateSchedule.Kind: OptionValue {}
 

@@ -1,7 +1,9 @@
 // Timing the trainer's own optimizer step for `moduli bench train`: the step a run takes (forward,
 // backward, penalty, masking, clipping, update, products), without evaluation or checkpoints.
+import Compute
 import Foundation
 import Linalg
+import NN
 import Sparsity
 
 /// Milliseconds per training step of a configuration.
@@ -42,8 +44,23 @@ extension Trainer {
         try Parallel.withSubnormalsFlushed { try timeStepsFlushed(steps, warmup: warmup, prunedTo: prunedTo, profile: profile) }
     }
 
-    /// `timeSteps` on a thread that flushes subnormals, as training does.
+    /// `timeSteps` on a thread that flushes subnormals, as training does, on the run's device.
     private func timeStepsFlushed(_ steps: Int, warmup: Int, prunedTo: Double?, profile: Bool) throws -> StepTiming {
+        switch config.training.device ?? .cpu {
+        case .cpu:
+            let cpu = CPUBackend<Float>()
+            return try timeSteps(steps, warmup: warmup, prunedTo: prunedTo, profile: profile) { DeviceStore(sharing: $0, on: cpu) }
+        case .cuda:
+            let gpu = try Self.openCUDA()
+            return try timeSteps(steps, warmup: warmup, prunedTo: prunedTo, profile: profile) { try DeviceStore($0, on: gpu) }
+        }
+    }
+
+    /// `timeSteps` with the steps on the backend of `deviceStore`'s stores.
+    private func timeSteps<Backend: ComputeBackend>(
+        _ steps: Int, warmup: Int, prunedTo: Double?, profile: Bool,
+        deviceStore: @escaping (ParameterStore<Float>) throws -> DeviceStore<Backend>
+    ) throws -> StepTiming where Backend.Scalar == Float {
         try require(steps >= 1 && steps <= 100_000, "--steps must be between 1 and 100000, got \(steps).")
         try require(warmup >= 0 && warmup <= 100_000, "--warmup must be between 0 and 100000, got \(warmup).")
         if let prunedTo { try require(prunedTo >= 0 && prunedTo < 1, "--pruned must be at least 0 and below 1, got \(prunedTo).") }
@@ -51,10 +68,11 @@ extension Trainer {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         var loop = try TrainingLoop(
             trainer: self, run: RunDirectory(path: scratch, overwrite: false, resume: false),
-            resume: false, showProgress: false)
+            resume: false, showProgress: false, deviceStore: deviceStore)
         if let prunedTo {
             let store = loop.session.store
             for slot in loop.session.roles.pruned { GradualMagnitudePruner.prune([slot], toSparsity: prunedTo, in: store) }
+            try loop.hostChangesToDevice()
             try loop.chooseKernels()
         }
         for _ in 0..<warmup { _ = try loop.takeStep() }
@@ -64,6 +82,7 @@ extension Trainer {
             for _ in 0..<steps {
                 let start = DispatchTime.now().uptimeNanoseconds
                 _ = try loop.takeStep()
+                try loop.device.backend.synchronize()  // a GPU's work is asynchronous
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             }
         }

@@ -4,6 +4,7 @@
 // evaluation, metrics, progress, checkpoints and exact resume.
 // Reference: docs/method.md sections 2 and 3, "Group envelope regularization" and "Neuron
 // elimination"; docs/adding-a-task.md.
+import Compute
 import Foundation
 import Formats
 import Linalg
@@ -112,20 +113,62 @@ public struct Trainer<Task: TrainingTask> {
     /// With `stopAfterEpochs`, stops after that many epochs over all phases (at a checkpoint) and
     /// returns nil: the run can be resumed later. Subnormal numbers flush to zero meanwhile
     /// (`Parallel.withSubnormalsFlushed`, docs/decisions.md 37).
+    /// The steps run on `training.device` (`StepDevice`): on the CPU over the store's own memory,
+    /// on a GPU (`--device cuda`) in its memory, with the values copied back for pruning events,
+    /// evaluations and checkpoints.
     @discardableResult
     public func train(
         in run: RunDirectory, resume: Bool = false, showProgress: Bool = false,
         stopAfterEpochs: Int? = nil
     ) throws -> RunSummary? {
+        switch config.training.device ?? .cpu {
+        case .cpu:
+            let cpu = CPUBackend<Float>()
+            return try train(
+                in: run, resume: resume, showProgress: showProgress, stopAfterEpochs: stopAfterEpochs,
+                deviceStore: { DeviceStore(sharing: $0, on: cpu) })
+        case .cuda:
+            let gpu = try Self.openCUDA()
+            return try train(
+                in: run, resume: resume, showProgress: showProgress, stopAfterEpochs: stopAfterEpochs,
+                deviceStore: { try DeviceStore($0, on: gpu) })
+        }
+    }
+
+    /// `train` with the steps on a backend whose device stores `deviceStore` makes (for a host
+    /// store): the one training loop, on any device.
+    func train<Backend: ComputeBackend>(
+        in run: RunDirectory, resume: Bool, showProgress: Bool, stopAfterEpochs: Int?,
+        deviceStore: @escaping (ParameterStore<Float>) throws -> DeviceStore<Backend>
+    ) throws -> RunSummary? where Backend.Scalar == Float {
         try Parallel.withSubnormalsFlushed {
-            var loop = try TrainingLoop(trainer: self, run: run, resume: resume, showProgress: showProgress)
+            var loop = try TrainingLoop(trainer: self, run: run, resume: resume, showProgress: showProgress, deviceStore: deviceStore)
             return try loop.run(stopAfterEpochs: stopAfterEpochs)
+        }
+    }
+
+    /// Opens `device` (nil: the CPU) and lets it go: a command calls this before it makes a run
+    /// directory, so that a missing GPU leaves nothing behind. The error says what is missing.
+    public static func requireDevice(_ device: ComputeDevice?) throws {
+        if device == .cuda { _ = try openCUDA() }
+    }
+
+    /// The GPU of `--device cuda`; the error says what is missing and what to do.
+    static func openCUDA() throws -> CUDABackend {
+        do { return try CUDABackend() } catch {
+            throw ExperimentError(
+                """
+                \(optionLabel("device")) cuda needs an NVIDIA GPU with its driver, cuBLAS and NVRTC, and none is usable here: \
+                train on the CPU (--device cpu, the default), or on a GPU machine (docs/gpu.md; make static builds a binary for \
+                one). What is missing: \(error)
+                """
+            )
         }
     }
 }
 
-/// One process's pass over a run: the state between steps.
-struct TrainingLoop<Task: TrainingTask> {
+/// One process's pass over a run: the state between steps, and the memory they run in.
+struct TrainingLoop<Task: TrainingTask, Backend: ComputeBackend> where Backend.Scalar == Float {
     let config: RunConfig<Task.Options>
     let task: Task
     let run: RunDirectory
@@ -141,10 +184,18 @@ struct TrainingLoop<Task: TrainingTask> {
     let unitGroups: HiddenUnitGroups?
     /// The group envelope regularizer, when configured.
     let envelope: GroupEnvelope?
+    /// Makes the device copy of a phase's host store.
+    let deviceStore: (ParameterStore<Float>) throws -> DeviceStore<Backend>
+    /// Where the phase's steps run.
+    var device: StepDevice<Backend>
 
     var training: TrainingConfig { config.training }
 
-    init(trainer: Trainer<Task>, run: RunDirectory, resume: Bool, showProgress: Bool) throws {
+    init(
+        trainer: Trainer<Task>, run: RunDirectory, resume: Bool, showProgress: Bool,
+        deviceStore: @escaping (ParameterStore<Float>) throws -> DeviceStore<Backend>
+    ) throws {
+        self.deviceStore = deviceStore
         config = trainer.config
         task = trainer.task
         self.run = run
@@ -160,9 +211,10 @@ struct TrainingLoop<Task: TrainingTask> {
             do { saved = try run.readJSON(RunConfig<Task.Options>.self, from: "config.json") } catch {
                 throw ExperimentError("Cannot read \(run.file("config.json").path) to resume: \(error)")
             }
-            // The thread count does not change results: a run resumes with another one.
+            // Neither the thread count nor the device changes results: a run resumes with others.
             var savedTraining = saved.training
             savedTraining.threads = config.training.threads
+            savedTraining.device = config.training.device
             guard saved.task == config.task, savedTraining == config.training, saved.options == config.options else {
                 throw ExperimentError(
                     "The configuration differs from the one in \(run.file("config.json").path); resume with the run's own options.")
@@ -179,7 +231,7 @@ struct TrainingLoop<Task: TrainingTask> {
             }
             let training = config.training
             let validate: (TrainerState<Task.Stream>, Int) throws -> Void = { s, optimizerStep in
-                try Self.check(s, optimizerStep: optimizerStep, training: training, run: run)
+                try Trainer<Task>.check(s, optimizerStep: optimizerStep, training: training, run: run)
             }
             let (_, peek) = try Checkpoint.load(
                 ParameterStore<Float>(), stateType: TrainerState<Task.Stream>.self, from: run,
@@ -200,7 +252,7 @@ struct TrainingLoop<Task: TrainingTask> {
             }
             state = saved2
             session.regularizer.updateCoefficients(from: session.store)
-            if let decisions = state.kernelDecisions, (config.training.recurrentKernels ?? .auto) == .auto {
+            if let decisions = state.kernelDecisions, config.training.deviceRecurrentKernels == .auto {
                 session.roles.applyKernels(decisions, in: session.store)
             }
             checkpointStep = state.globalStep
@@ -217,11 +269,32 @@ struct TrainingLoop<Task: TrainingTask> {
             }
             metrics = try MetricsLog(run: run)
         }
+        device = try Self.makeDevice(&session, task: task, deviceStore: deviceStore)
         let progress =
             showProgress ? ProgressReporter(label: Task.name, total: config.training.totalSteps, firstStep: state.globalStep) : nil
         self.progress = progress
         if resume { progress?.message("Resuming \(run.url.path) at step \(state.globalStep) of \(config.training.totalSteps).") }
     }
+
+    /// The steps' memory for `session` on the backend: its parameters and its optimizer's state
+    /// copied there (after which the host optimizer keeps only its step count and settings).
+    static func makeDevice(
+        _ session: inout TrainingSession<Task>, task: Task, deviceStore: (ParameterStore<Float>) throws -> DeviceStore<Backend>
+    ) throws -> StepDevice<Backend> {
+        guard let count = task.stepWorkspaceCount(session.model) else {
+            throw ExperimentError("The model of \(Task.name) has a layer without a pass on the compute backend: it cannot be trained.")
+        }
+        let device = try StepDevice(store: deviceStore(session.store), optimizer: session.optimizer, workspaceCount: count)
+        session.optimizer.state = OptimizerState(stepCount: session.optimizer.state.stepCount, buffers: [:])
+        return device
+    }
+
+    /// Brings the device's values to the host store before host code reads them (evaluation,
+    /// checkpoints, pruning); nothing to do when the device shares the host's memory.
+    func valuesToHost() throws { try device.store.downloadValues() }
+
+    /// Sends what host code changed in the store (pruning, loads) to the device.
+    func hostChangesToDevice() throws { try device.store.uploadChanges() }
 
     /// The hidden units of the session's model as groups (nil when its task lists no hidden-unit
     /// axes), and the group envelope of `training` over them (nil when not configured). Throws when
@@ -320,31 +393,11 @@ struct TrainingLoop<Task: TrainingTask> {
         }
     }
 
-    /// Checks a checkpoint's trainer state against the configuration before anything is built from it.
-    static func check(_ s: TrainerState<Task.Stream>, optimizerStep: Int, training: TrainingConfig, run: RunDirectory) throws {
-        let path = run.file(Checkpoint.fileName).path
-        let phases = training.lottery == .none ? 1 : 2
-        let total = training.phaseSteps
-        func fail(_ what: String) -> ExperimentError {
-            ExperimentError("The checkpoint \(path) is inconsistent with the run: \(what). Start the run anew with --overwrite.")
-        }
-        guard s.phase >= 0 && s.phase < phases else { throw fail("phase \(s.phase), but the run has \(phases) phase(s)") }
-        guard s.step >= 0 && s.step <= total else { throw fail("step \(s.step) of a phase of \(total) steps") }
-        guard s.globalStep == s.phase * total + s.step else {
-            throw fail("global step \(s.globalStep) does not match phase \(s.phase), step \(s.step)")
-        }
-        guard s.phase == 0 || s.main != nil else { throw fail("the lottery phase has no result of the main phase") }
-        guard s.metricsBytes >= 0, s.learningRate > 0, s.learningRate.isFinite else {
-            throw fail("invalid metrics length or learning rate")
-        }
-        guard optimizerStep == s.step else { throw fail("its optimizer took \(optimizerStep) steps in the phase, its trainer \(s.step)") }
-    }
-
     /// Trains every phase to its end; returns the summary, or nil when stopped by `stopAfterEpochs`.
     mutating func run(stopAfterEpochs: Int?) throws -> RunSummary? {
         while true {
             guard try trainPhase(stopAfterEpochs: stopAfterEpochs) else { progress?.finish(); return nil }
-            let result = PhaseSummary(metrics: evaluation(final: true), trainLoss: state.lastEpochLoss, sparsity: session.sparsity())
+            let result = PhaseSummary(metrics: try evaluation(final: true), trainLoss: state.lastEpochLoss, sparsity: session.sparsity())
             if state.phase == 1 || training.lottery == .none {
                 return try finish(result)
             }
@@ -356,6 +409,7 @@ struct TrainingLoop<Task: TrainingTask> {
                     Task.primaryMetric, result[Task.primaryMetric] ?? .nan,
                     100 * result.sparsity.pooled.sparsity, training.lottery.rawValue))
             session = try Self.lotterySession(task: task, training: training, root: root, main: session.store, run: run)
+            device = try Self.makeDevice(&session, task: task, deviceStore: deviceStore)
             state.phase = 1
             state.step = 0
             state.epochLossSum = 0; state.epochLossCount = 0
@@ -370,8 +424,9 @@ struct TrainingLoop<Task: TrainingTask> {
 
     /// The metrics at the current step: the last evaluation when it was made here (with the test
     /// set when `final`), else a new one.
-    mutating func evaluation(final: Bool) -> [String: Double] {
+    mutating func evaluation(final: Bool) throws -> [String: Double] {
         if state.lastMetricsStep != state.globalStep || final && state.lastMetricsFinal == false {
+            try valuesToHost()
             state.lastMetrics = task.evaluate(session.model, session.store, final: final)
             state.lastMetricsStep = state.globalStep
             state.lastMetricsFinal = final
@@ -384,6 +439,7 @@ struct TrainingLoop<Task: TrainingTask> {
         progress?.finish()
         state.wallSeconds += Date().timeIntervalSince(sessionStart)
         sessionStart = Date()
+        try valuesToHost()
         if state.phase == 0 { try Self.writeGeometry(session, to: run, initial: false) }
         try Checkpoint.saveModel(session.modelTensors(), to: run, metadata: ["task": Task.name, "version": ModuliVersion.string])
         let main = state.main ?? last
@@ -404,6 +460,7 @@ struct TrainingLoop<Task: TrainingTask> {
         state.wallSeconds += now.timeIntervalSince(sessionStart)
         sessionStart = now
         state.metricsBytes = metrics.byteCount
+        try valuesToHost()
         // A weight that became non-finite in the epoch's last step is never saved: a checkpoint
         // holding one is then damage, and says so when it is read.
         for s in session.store.slots {
@@ -420,7 +477,7 @@ struct TrainingLoop<Task: TrainingTask> {
                 )
             }
         }
-        try Checkpoint.save(session.store, optimizer: session.optimizer.state, state: state, to: run)
+        try Checkpoint.save(session.store, optimizer: device.download(session.optimizer.state), state: state, to: run)
         checkpointStep = state.globalStep
     }
 
@@ -428,7 +485,7 @@ struct TrainingLoop<Task: TrainingTask> {
     /// current mask (`KernelChoice`), switches the products to them, and records the decisions
     /// (a `kernels` line of metrics.jsonl, and the trainer state for a resume). Nothing otherwise.
     mutating func chooseKernels() throws {
-        guard (training.recurrentKernels ?? .auto) == .auto else { return }
+        guard training.deviceRecurrentKernels == .auto else { return }
         let decisions = session.roles.decideKernels(in: session.store, threads: training.threads)
         guard !decisions.isEmpty else { return }
         session.roles.applyKernels(decisions, in: session.store)
@@ -454,11 +511,14 @@ struct TrainingLoop<Task: TrainingTask> {
         let logLearningRate = training.learningRateSchedule.kind != .constant
         while state.step < total {
             try stopIfRequested()
-            if state.step % period == 0, state.step < pruningSteps, let pruner = session.pruner,
-                let event = pruner.prune(atEvent: state.step / period, in: session.store)
-            {
-                try metrics.append(PruneRecord(step: state.globalStep, phase: state.phase, event: event, sparsity: session.sparsity()))
-                try chooseKernels()
+            if state.step % period == 0, state.step < pruningSteps, let pruner = session.pruner {
+                try valuesToHost()
+                if let event = pruner.prune(atEvent: state.step / period, in: session.store) {
+                    try hostChangesToDevice()
+                    try metrics.append(
+                        PruneRecord(step: state.globalStep, phase: state.phase, event: event, sparsity: session.sparsity()))
+                    try chooseKernels()
+                }
             }
             let (loss, penalty, gradientNorm) = try takeStep()
             state.step += 1
@@ -485,7 +545,7 @@ struct TrainingLoop<Task: TrainingTask> {
                 state.lastEpochLoss = state.epochLossSum / Double(max(1, state.epochLossCount))
                 state.epochLossSum = 0; state.epochLossCount = 0
                 if epoch % training.evaluateEvery == 0 || state.step == total {
-                    let values = evaluation(final: state.step == total)
+                    let values = try evaluation(final: state.step == total)
                     try metrics.append(
                         EvalRecord(
                             step: state.globalStep, phase: state.phase, epoch: epoch,
@@ -523,9 +583,20 @@ struct TrainingLoop<Task: TrainingTask> {
     /// the loss is not finite.
     mutating func takeStep() throws -> (loss: Double, penalty: Double, gradientNorm: Double) {
         StepProfile.current?.startStep()
-        session.store.zeroGradients()
-        let loss = task.trainStep(session.model, session.store, stream: &state.stream)
-        let penalty = session.regularizer.addGradients(weights: session.roles.recurrent, in: session.store)
+        let parameters = device.parameters, backend = device.backend
+        try backend.fill(parameters.gradients, with: 0)
+        device.workspace.reset()
+        let loss = try task.trainStep(session.model, on: parameters, workspace: &device.workspace, stream: &state.stream)
+        var penalty = 0.0
+        if !session.regularizer.isInactive {
+            // Learned positions: R and dPenalty/dPositions on the host, from the store's memory
+            // (the CPU's own; refused on other devices by `TrainingConfig.validate`).
+            session.regularizer.updateCoefficients(from: session.store)
+            penalty = try session.regularizer.penalty(
+                session.roles.recurrent, on: parameters, coefficients: device.coefficients(of: session.regularizer),
+                addingGradients: true)
+            session.regularizer.addPositionGradients(weights: session.roles.recurrent, in: session.store)
+        }
         StepProfile.lap(.penalty)
         guard loss.isFinite && penalty.isFinite else {
             let saved = checkpointStep.map { "\(run.file(Checkpoint.fileName).path) holds step \($0)" } ?? "no checkpoint was written yet"
@@ -537,14 +608,15 @@ struct TrainingLoop<Task: TrainingTask> {
             )
         }
         // Pruned weights do not exist: their gradients count neither in the norm nor in the clip.
-        session.store.maskGradients()
+        try parameters.multiplyByMasks(parameters.gradients)
         let gradientNorm =
             training.clip > 0
-            ? clipGradientNorm(session.store, maxNorm: training.clip)
-            : gradientNorm(session.store)
+            ? try clipGradientNorm(parameters.gradients, on: backend, maxNorm: training.clip)
+            : try backend.sumOfSquares(parameters.gradients).squareRoot()
         StepProfile.lap(.masks)
         session.optimizer.learningRate = scheduledLearningRate()
-        session.optimizer.step(session.store)
+        try session.optimizer.step(parameters, state: device.optimizerState)
+        device.store.valuesChangedOnDevice()
         applyGroupEnvelope()
         StepProfile.lap(.optimizer)
         session.regularizer.projectPositions(in: session.store)
@@ -625,5 +697,27 @@ struct TrainingLoop<Task: TrainingTask> {
             regularizer.updateCoefficients(from: session.store)
             if let r = regularizer.coefficients { try run.writeAtomically(NPYFile.encode(r), to: "\(prefix)R.npy") }
         }
+    }
+}
+
+extension Trainer {
+    /// Checks a checkpoint's trainer state against the configuration before anything is built from it.
+    static func check(_ s: TrainerState<Task.Stream>, optimizerStep: Int, training: TrainingConfig, run: RunDirectory) throws {
+        let path = run.file(Checkpoint.fileName).path
+        let phases = training.lottery == .none ? 1 : 2
+        let total = training.phaseSteps
+        func fail(_ what: String) -> ExperimentError {
+            ExperimentError("The checkpoint \(path) is inconsistent with the run: \(what). Start the run anew with --overwrite.")
+        }
+        guard s.phase >= 0 && s.phase < phases else { throw fail("phase \(s.phase), but the run has \(phases) phase(s)") }
+        guard s.step >= 0 && s.step <= total else { throw fail("step \(s.step) of a phase of \(total) steps") }
+        guard s.globalStep == s.phase * total + s.step else {
+            throw fail("global step \(s.globalStep) does not match phase \(s.phase), step \(s.step)")
+        }
+        guard s.phase == 0 || s.main != nil else { throw fail("the lottery phase has no result of the main phase") }
+        guard s.metricsBytes >= 0, s.learningRate > 0, s.learningRate.isFinite else {
+            throw fail("invalid metrics length or learning rate")
+        }
+        guard optimizerStep == s.step else { throw fail("its optimizer took \(optimizerStep) steps in the phase, its trainer \(s.step)") }
     }
 }

@@ -103,7 +103,7 @@ struct TrainingSession<Task: TrainingTask> {
                 slots: roles.pruned, schedule: training.pruningSchedule,
                 tensorTargets: training.pruning.tensorTargets)
             : nil
-        switch training.recurrentKernels ?? .auto {
+        switch training.deviceRecurrentKernels {
         case .auto: roles.useSparseProducts(in: store)
         case .sparse: roles.useSparseProducts(in: store, denseAboveDensity: 1)
         case .dense: break

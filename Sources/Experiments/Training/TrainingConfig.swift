@@ -330,6 +330,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var groupEnvelope: GroupEnvelopeConfig?
     /// Neuron elimination during training; nil (absent in config files written without it): none.
     public var elimination: EliminationConfig?
+    /// The device the steps run on (`--device`); nil (absent in config files written without it):
+    /// the CPU. Results do not depend on it beyond float rounding, and a run resumes on another.
+    public var device: ComputeDevice?
 
     /// A configuration with the given budget and optimizer, everything else at its default.
     public init(epochs: Int, stepsPerEpoch: Int, optimizer: OptimizerConfig) {
@@ -341,6 +344,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Steps of the main epochs of a phase (pruning, the envelope's prox and elimination events run
     /// in them; the fixed epochs follow): epochs x stepsPerEpoch. Valid after `validate()`.
     public var mainSteps: Int { epochs * stepsPerEpoch }
+
+    /// The kernels of the products on the run's device: `recurrentKernels` (nil: auto) on the CPU;
+    /// dense elsewhere (the sparse kernels run on host memory).
+    public var deviceRecurrentKernels: RecurrentKernels { (device ?? .cpu) == .cpu ? (recurrentKernels ?? .auto) : .dense }
 
     /// Steps over all phases.
     public var totalSteps: Int { phaseSteps * (lottery == .none ? 1 : 2) }
@@ -371,6 +378,29 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// The largest number of steps a run may have (about 30 years at 1,000 steps per second).
     public static let maximumSteps = 1 << 40
 
+    /// Refuses what does not run off the host yet, for `--device` other than cpu; the error names
+    /// the option and what to do.
+    func validateOffHost() throws {
+        let device = (self.device ?? .cpu).rawValue
+        func refuse(_ what: String, _ remedy: String) -> ExperimentError {
+            ExperimentError("\(what) runs on the CPU only, not on \(optionLabel("device")) \(device): \(remedy)")
+        }
+        if recurrentKernels == .sparse {
+            throw refuse("\(optionLabel("recurrentKernels")) sparse", "give --recurrent-kernels dense (or auto, which is dense there).")
+        }
+        if regularizer.learnEmbedding {
+            throw refuse(
+                "Learning the neuron positions (\(optionLabel("regularizer.learnEmbedding")))", "train with fixed positions, or on the CPU."
+            )
+        }
+        if groupEnvelope != nil {
+            throw refuse("The group envelope regularizer (\(optionLabel("groupEnvelope.keptUnits")))", "train it on the CPU.")
+        }
+        if elimination != nil {
+            throw refuse("Neuron elimination (\(optionLabel("elimination.tolerance")))", "train it on the CPU.")
+        }
+    }
+
     /// Checks every value, sizes against overflow first; the error names the option and what is allowed.
     public func validate() throws {
         try require(epochs >= 1, "\(optionLabel("epochs")) must be at least 1, got \(epochs).")
@@ -391,6 +421,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         try require(evaluateEvery >= 1, "\(optionLabel("evaluateEvery")) must be at least 1, got \(evaluateEvery).")
         try require(logEvery >= 1, "\(optionLabel("logEvery")) must be at least 1, got \(logEvery).")
         try require(threads >= 1 && threads <= 256, "\(optionLabel("threads")) must be between 1 and 256, got \(threads).")
+        if (device ?? .cpu) != .cpu { try validateOffHost() }
         let target = pruning.targetSparsity
         try require(target >= 0 && target < 1, "\(optionLabel("pruning.targetSparsity")) must be in [0, 1), got \(target).")
         if let k = pruning.everySteps {

@@ -61,7 +61,13 @@ public enum TrainingOptions {
                     (from the first pruning event, whatever the density; auto's bits depend on its timings, dense's and sparse's \
                     do not).
                     """
-            )
+            ),
+            O.value(
+                "device", \.device, key: "device", "NAME",
+                help: """
+                    Where the steps run: cpu (default) or cuda (an NVIDIA GPU; the products are dense there, and learned \
+                    positions, the group envelope and neuron elimination run on the CPU only). A run resumes on either.
+                    """)
         ].map { $0.inSection(section) }
     }
 

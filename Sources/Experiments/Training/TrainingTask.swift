@@ -1,6 +1,7 @@
 // What a task supplies to the shared trainer: its model, its data stream with resumable state, one
 // training step's loss and gradients, its evaluation, and the roles of its parameters.
 // docs/adding-a-task.md walks through a task definition.
+import Compute
 import Linalg
 import NN
 
@@ -105,9 +106,18 @@ public protocol TrainingTask: Sendable {
     func roles(of model: Model) -> ParameterRoles
     /// A fresh data stream drawing from `rng`.
     func makeStream(rng: SeededGenerator) -> Stream
-    /// One training batch: forward and backward on the next batch of `stream`; adds the gradients
-    /// into `store` (zeroed by the trainer) and returns the mean loss (without the penalty).
-    func trainStep(_ model: Model, _ store: ParameterStore<Float>, stream: inout Stream) -> Double
+    /// Elements of backend memory one `trainStep` takes (its activations and its uploaded batch);
+    /// nil when the model has a layer without a pass on the compute backend.
+    func stepWorkspaceCount(_ model: Model) -> Int?
+    /// One training batch on a compute backend: makes the next batch of `stream` on the host,
+    /// uploads it into `workspace` (`ComputeBackend.upload(_:into:)`), and runs forward and backward
+    /// through `parameters` (the store's tensors in the backend's memory: the store's own memory on
+    /// the CPU), adding the gradients there (zeroed by the trainer). Returns the mean loss (without
+    /// the penalty). Everything that reads or writes parameters goes through the backend, so the
+    /// same step runs on every device.
+    func trainStep<Backend: ComputeBackend>(
+        _ model: Model, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, stream: inout Stream
+    ) throws -> Double where Backend.Scalar == Float
     /// Evaluates the model; metric names are camelCase (`testMSE`, `decodingErrorCM`).
     func evaluate(_ model: Model, _ store: ParameterStore<Float>) -> [String: Double]
     /// Evaluates the model after an epoch (`final` false) or at the end of a phase and for a

@@ -14,6 +14,11 @@ import Linalg
 /// - `downloadValues()` brings the device's values back (for evaluation, checkpoints and pruning
 ///   on the host); the host's versions move, so host-side copies (sparse products) refresh, and
 ///   the device is recorded as holding them.
+/// - `valuesChangedOnDevice()` after the device changed the values (an optimizer step).
+///
+/// On the CPU a device store can share the host store's memory (`init(sharing:on:)`): then there is
+/// nothing to copy, and `valuesChangedOnDevice()` moves the host's versions at once. The trainer's
+/// step is the same code either way.
 public final class DeviceStore<Backend: ComputeBackend> {
     public typealias Scalar = Backend.Scalar
     /// The host store.
@@ -23,18 +28,40 @@ public final class DeviceStore<Backend: ComputeBackend> {
     /// Per slot, the host value and mask versions the device copy holds.
     private var valueVersions: [UInt64]
     private var maskVersions: [UInt64]
+    /// Whether the buffers are the host store's own memory.
+    public let isShared: Bool
 
     /// Allocates the device copy and uploads every tensor and mask; the gradients start at zero.
-    public init(_ store: ParameterStore<Scalar>, on backend: Backend) throws {
+    public convenience init(_ store: ParameterStore<Scalar>, on backend: Backend) throws {
         let n = store.totalCount
-        self.store = store
-        parameters = ParameterBuffers(
-            store, backend: backend, values: try backend.allocate(count: n), gradients: try backend.allocate(count: n),
-            masks: try backend.allocate(count: n))
-        valueVersions = Array(repeating: .max, count: store.slots.count)
-        maskVersions = valueVersions
+        self.init(
+            ParameterBuffers(
+                store, backend: backend, values: try backend.allocate(count: n), gradients: try backend.allocate(count: n),
+                masks: try backend.allocate(count: n)),
+            shared: false)
         try backend.fill(parameters.gradients, with: 0)
         try uploadChanges()
+    }
+
+    /// The host store's own memory as the device's (no copy, nothing to upload or download).
+    public convenience init<S: BLASScalar>(sharing store: ParameterStore<S>, on cpu: CPUBackend<S>) where Backend == CPUBackend<S> {
+        self.init(store.buffers(on: cpu), shared: true)
+        recordHostVersions()
+    }
+
+    private init(_ parameters: ParameterBuffers<Backend>, shared: Bool) {
+        store = parameters.store
+        self.parameters = parameters
+        isShared = shared
+        valueVersions = Array(repeating: .max, count: store.slots.count)
+        maskVersions = valueVersions
+    }
+
+    private func recordHostVersions() {
+        for slot in store.slots {
+            valueVersions[slot.index] = store.valueVersion(slot)
+            maskVersions[slot.index] = store.maskVersion(slot)
+        }
     }
 
     /// Uploads the values, and the masks, of every slot whose host version differs from the one
@@ -45,6 +72,7 @@ public final class DeviceStore<Backend: ComputeBackend> {
             throw ComputeError.invalidArgument(
                 "device store: the host store has \(store.slots.count) tensors, the device copy was made for \(valueVersions.count)")
         }
+        if isShared { recordHostVersions(); return 0 }
         var copied = 0
         for slot in store.slots {
             let span = store.span(slot), i = slot.index
@@ -65,7 +93,17 @@ public final class DeviceStore<Backend: ComputeBackend> {
     /// Copies every value from the device into the host store, which then reports them changed
     /// (`ParameterStore.allValuesDidChange`); the device holds the new versions.
     public func downloadValues() throws {
+        guard !isShared else { return }
         try parameters.backend.download(parameters.values, into: store.values)
+        store.allValuesDidChange()
+        for slot in store.slots { valueVersions[slot.index] = store.valueVersion(slot) }
+    }
+
+    /// Records that the device changed every value (an optimizer step). With shared memory the
+    /// host's values changed too, and their versions move now; otherwise the host copy is stale
+    /// until `downloadValues()`.
+    public func valuesChangedOnDevice() {
+        guard isShared else { return }
         store.allValuesDidChange()
         for slot in store.slots { valueVersions[slot.index] = store.valueVersion(slot) }
     }

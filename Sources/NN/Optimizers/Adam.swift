@@ -67,19 +67,30 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
     public mutating func step(_ store: ParameterStore<Scalar>) {
         let n = store.totalCount
         m.prepare(count: n); v.prepare(count: n)
-        stepCount += 1
-        let (settings, groups, t) = (settings, parameterGroups, stepCount)
+        // The moments leave `self` while the step runs over their memory.
+        var (first, second) = (m.scalars, v.scalars)
+        (m.scalars, v.scalars) = ([], [])
+        defer { (m.scalars, v.scalars) = (first, second) }
         let cpu = CPUBackend(Scalar.self)
-        m.scalars.withUnsafeMutableBufferPointer { mb in
-            v.scalars.withUnsafeMutableBufferPointer { vb in
-                onHost("Adam step") {
-                    try Adam.update(
-                        store.buffers(on: cpu), firstMoment: cpu.buffer(wrapping: mb),
-                        secondMoment: cpu.buffer(wrapping: vb), settings: settings, groups: groups, step: t)
-                }
+        first.withUnsafeMutableBufferPointer { a in
+            second.withUnsafeMutableBufferPointer { b in
+                onHost("Adam step") { try step(store.buffers(on: cpu), state: [cpu.buffer(wrapping: a), cpu.buffer(wrapping: b)]) }
             }
         }
         store.allValuesDidChange()
+    }
+
+    /// The first and the second moment.
+    public var stateBufferNames: [String] { ["exp_avg", "exp_avg_sq"] }
+
+    @_specialize(where Scalar == Float, Backend == CPUBackend<Float>)
+    @_specialize(where Scalar == Double, Backend == CPUBackend<Double>)
+    public mutating func step<Backend: ComputeBackend>(_ parameters: ParameterBuffers<Backend>, state: [ComputeBuffer<Scalar>]) throws
+    where Backend.Scalar == Scalar {
+        guard state.count == 2 else { throw ComputeError.invalidArgument("Adam takes 2 state buffers, got \(state.count)") }
+        stepCount += 1
+        try Adam.update(
+            parameters, firstMoment: state[0], secondMoment: state[1], settings: settings, groups: parameterGroups, step: stepCount)
     }
 
     /// Step `t` (1-based) of Adam or AdamW on `parameters`, a store's tensors in a backend's

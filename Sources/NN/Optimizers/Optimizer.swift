@@ -10,6 +10,15 @@ public protocol Optimizer<Scalar>: Sendable {
     var learningRate: Double { get set }
     /// One update from the store's gradients. Masked entries keep their value (0) and zero moments.
     mutating func step(_ store: ParameterStore<Scalar>)
+    /// The names of the buffers `step(_:state:)` keeps its state in (as in `state.buffers`), in the
+    /// order it takes them; empty for an optimizer without per-parameter state.
+    var stateBufferNames: [String] { get }
+    /// One update of `parameters`, a store's tensors in a backend's memory, from their gradients,
+    /// the optimizer's state in `state` (one buffer per `stateBufferNames`, laid out like the store,
+    /// in the same memory). Advances the step count. The one implementation of the update, on every
+    /// backend; `step(_:)` runs it over the store's own memory.
+    mutating func step<Backend: ComputeBackend>(_ parameters: ParameterBuffers<Backend>, state: [ComputeBuffer<Scalar>]) throws
+    where Backend.Scalar == Scalar
     /// Everything needed to resume: step count and per-parameter buffers (moments), by name.
     var state: OptimizerState { get set }
 }
@@ -45,7 +54,7 @@ public struct ParameterGroup: Sendable, Equatable {
 
 /// PyTorch's `clip_grad_norm_` on a backend: scales `gradients` by `maxNorm / (norm + 1e-6)` when
 /// their global L2 norm (summed in Double) exceeds `maxNorm`. Returns the norm before clipping.
-public func clipGradientNorm<Backend: ComputeBackend>(
+@inlinable public func clipGradientNorm<Backend: ComputeBackend>(
     _ gradients: ComputeBuffer<Backend.Scalar>, on backend: Backend, maxNorm: Double
 ) throws -> Double {
     let norm = try backend.sumOfSquares(gradients).squareRoot()

@@ -42,24 +42,34 @@ public struct SGD<Scalar: BLASScalar>: Optimizer {
     @_specialize(where Scalar == Float)  // callers in other modules would otherwise run generic code (~20x slower)
     @_specialize(where Scalar == Double)
     public mutating func step(_ store: ParameterStore<Scalar>) {
-        let (settings, groups, first) = (settings, parameterGroups, !started)
         let cpu = CPUBackend(Scalar.self)
         if momentum == 0 {
-            onHost("SGD step") {
-                try SGD.update(store.buffers(on: cpu), momentumBuffer: nil, settings: settings, groups: groups, firstStep: first)
-            }
+            onHost("SGD step") { try step(store.buffers(on: cpu), state: []) }
         } else {
             buffer.prepare(count: store.totalCount)
-            buffer.scalars.withUnsafeMutableBufferPointer { b in
-                onHost("SGD step") {
-                    try SGD.update(
-                        store.buffers(on: cpu), momentumBuffer: cpu.buffer(wrapping: b), settings: settings,
-                        groups: groups, firstStep: first)
-                }
+            // The buffer leaves `self` while the step runs over its memory.
+            var momentumBuffer = buffer.scalars
+            buffer.scalars = []
+            defer { buffer.scalars = momentumBuffer }
+            momentumBuffer.withUnsafeMutableBufferPointer { b in
+                onHost("SGD step") { try step(store.buffers(on: cpu), state: [cpu.buffer(wrapping: b)]) }
             }
         }
-        stepCount += 1
         store.allValuesDidChange()
+    }
+
+    /// The momentum buffer (none without momentum).
+    public var stateBufferNames: [String] { momentum == 0 ? [] : ["momentum_buffer"] }
+
+    @_specialize(where Scalar == Float, Backend == CPUBackend<Float>)
+    @_specialize(where Scalar == Double, Backend == CPUBackend<Double>)
+    public mutating func step<Backend: ComputeBackend>(_ parameters: ParameterBuffers<Backend>, state: [ComputeBuffer<Scalar>]) throws
+    where Backend.Scalar == Scalar {
+        guard state.count == stateBufferNames.count else {
+            throw ComputeError.invalidArgument("SGD takes \(stateBufferNames.count) state buffers, got \(state.count)")
+        }
+        try SGD.update(parameters, momentumBuffer: state.first, settings: settings, groups: parameterGroups, firstStep: !started)
+        stepCount += 1
     }
 
     /// One SGD step on `parameters`, a store's tensors in a backend's memory, with the
