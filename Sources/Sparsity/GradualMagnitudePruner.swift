@@ -1,5 +1,6 @@
 // Gradual global magnitude pruning with growing masks: one threshold over the pooled weights of the
 // listed tensors, an exact target count, and per-tensor targets as an option. Reference: docs/method.md 3.
+import Compute
 import Linalg
 import NN
 
@@ -85,25 +86,33 @@ public struct GradualMagnitudePruner: Codable, Sendable, Equatable {
         let total = slots.reduce(0) { $0 + store.info($1).count }
         guard total > 0 else { return 0 }
         let k = Int((Swift.min(Swift.max(s, 0), 1) * Double(total)).rounded(.toNearestOrAwayFromZero))
-        var magnitudes: [Double] = []
-        magnitudes.reserveCapacity(total)
-        var alreadyPruned = 0
+        var alreadyPruned = 0, notANumber = 0
         for slot in slots {
             let w = store.value(slot), m = store.mask(slot)
             for i in 0..<store.info(slot).count {
                 if m[i] == 0 {
                     alreadyPruned += 1
-                } else {
-                    let a = Double(Swift.abs(w[i]))
-                    if !a.isNaN { magnitudes.append(a) }
+                    w[i] = 0  // a pruned entry is 0 (the store and the optimizers keep it so): the threshold below needs it
+                } else if w[i].isNaN {
+                    notANumber += 1
                 }
             }
         }
-        let need = Swift.min(k - alreadyPruned, magnitudes.count)
+        let need = Swift.min(k - alreadyPruned, total - alreadyPruned - notANumber)
         guard need > 0 else { return 0 }
-        let threshold = OrderStatistics.select(&magnitudes, need - 1)
+        // The threshold: the backend's k-th smallest magnitude over the pooled values. Pruned
+        // entries are 0, the smallest magnitude, so the (alreadyPruned + need)-th of all entries is
+        // the need-th of the unpruned ones; NaN sorts last and is never reached.
+        let cpu = CPUBackend(S.self), buffers = store.buffers(on: cpu)
+        let threshold: Double
+        do { threshold = Double(try cpu.kthSmallestMagnitude(of: slots.map { try buffers.value($0) }, k: alreadyPruned + need)) } catch {
+            preconditionFailure("the pruning threshold: \(error)")  // sizes from the store itself
+        }
         var below = 0
-        for a in magnitudes where a < threshold { below += 1 }
+        for slot in slots {
+            let w = store.value(slot), m = store.mask(slot)
+            for i in 0..<store.info(slot).count where m[i] != 0 && Double(Swift.abs(w[i])) < threshold { below += 1 }
+        }
         var ties = need - below
         var pruned = 0
         for slot in slots {
