@@ -61,6 +61,8 @@ public struct Workspace<Scalar: BLASScalar>: Sendable {
     public private(set) var used = 0
     /// The largest `used` seen: the size a workspace for the same work needs.
     public private(set) var highWater = 0
+    /// Whether `used` was just moved to a page boundary (the next piece starts there, no gap).
+    private var atPage = false
 
     /// A workspace over `storage` (typically one `allocate(count:)` made when the model is built).
     public init(storage: ComputeBuffer<Scalar>) {
@@ -78,7 +80,8 @@ public struct Workspace<Scalar: BLASScalar>: Sendable {
 
     /// The next `count` elements. Throws when the workspace is too small, naming the size needed.
     public mutating func take(_ count: Int) throws -> ComputeBuffer<Scalar> {
-        let gap = used > 0 ? Workspace.alignment : 0
+        let gap = used > 0 && !atPage ? Workspace.alignment : 0
+        atPage = false
         let start = (used + gap + Workspace.alignment - 1) / Workspace.alignment * Workspace.alignment
         guard count >= 0, start <= storage.count, count <= storage.count - start else {
             throw ComputeError.invalidArgument(
@@ -91,5 +94,25 @@ public struct Workspace<Scalar: BLASScalar>: Sendable {
     }
 
     /// Hands every piece back (their contents are left as they are).
-    public mutating func reset() { used = 0 }
+    public mutating func reset() { used = 0; atPage = false }
+
+    /// Elements of a 4 KB page.
+    public static var pageElements: Int { 4096 / MemoryLayout<Scalar>.stride }
+
+    /// The most elements `startPage()` skips.
+    public static var pagePadding: Int { pageElements }
+
+    /// Moves to the next multiple of 4 KB from the start, where the next piece begins: the pieces
+    /// taken after it lie at the same addresses modulo 4 KB whatever came before (a step's inputs of
+    /// any size), so the pairs of pieces that the gaps keep apart (4K aliasing, above) stay apart.
+    public mutating func startPage() throws {
+        let page = Workspace.pageElements
+        let next = (used + page - 1) / page * page
+        guard next <= storage.count else {
+            throw ComputeError.invalidArgument(
+                "workspace of \(storage.count) elements is too small: \(used) are in use and the page boundary is at \(next)")
+        }
+        used = next
+        atPage = true
+    }
 }

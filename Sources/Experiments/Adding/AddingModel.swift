@@ -39,7 +39,8 @@ public struct AddingModel: Sendable {
         guard let stack = rnn.workspaceCount(steps: steps, batch: batch) else { return nil }
         let bh = batch * rnn.hiddenSize
         let states = rnn.layers.flatMap { $0.hasCellState ? [bh, bh] : [bh] }  // the final-state gradients
-        return stack + Workspace<Float>.count(pieces: [steps * batch * 2, batch, batch, batch, bh] + states)
+        let uploads = Workspace<Float>.count(pieces: [steps * batch * 2, batch]) + Workspace<Float>.pagePadding
+        return uploads + stack + Workspace<Float>.count(pieces: [batch, batch, bh] + states)
     }
 
     /// One training step on a backend from a batch made on the host: uploads it into `workspace`
@@ -50,6 +51,7 @@ public struct AddingModel: Sendable {
         let b = batch.targets.rows, backend = parameters.backend
         let inputs = try backend.upload(batch.inputs.scalars, into: &workspace)
         let targets = try backend.upload(batch.targets.scalars, into: &workspace)
+        try workspace.startPage()
         return try lossAndGradients(
             inputs: inputs, targets: targets, steps: batch.inputs.rows / b, batch: b, on: parameters, workspace: &workspace)
     }

@@ -89,10 +89,9 @@ public struct LanguageModel: Sendable {
         let dropped = dropout.isActive ? rnn.layers.count : 0  // a copy of each layer's output to drop out
         let states = rnn.layers.reduce(0) { $0 + batch * h * ($1.hasCellState ? 2 : 1) }
         let masks = dropout.isActive ? n * encoder.embeddingSize + rnn.layers.count * n * h : 0
-        let uploads = [2 * n, states, masks]
-        return stack
-            + Workspace<Float>.count(
-                pieces: uploads + [n * encoder.embeddingSize, n * v, n * v, n * h] + Array(repeating: n * h, count: dropped))
+        let uploads = Workspace<Float>.count(pieces: [2 * n, states, masks]) + Workspace<Float>.pagePadding
+        return uploads + stack
+            + Workspace<Float>.count(pieces: [n * encoder.embeddingSize, n * v, n * v, n * h] + Array(repeating: n * h, count: dropped))
     }
 
     /// One window of training on a backend: forward over `inputs` (`T * B` token ids stored as
@@ -175,6 +174,7 @@ public struct LanguageModel: Sendable {
         let ids = try backend.upload(inputs.map { S($0) } + targets.map { S($0) }, into: &workspace)
         let all = try backend.upload(initial.flatMap { $0.hidden.scalars + ($0.cell?.scalars ?? []) }, into: &workspace)
         let maskBuffer = try backend.upload(masks.flatMap(\.scalars), into: &workspace)
+        try workspace.startPage()
         let bh = batch * h
         var offset = 0
         let states = try rnn.layers.map { layer in

@@ -369,6 +369,7 @@ public struct LanguageTask: TrainingTask {
     }
 
     /// The next window of the training text (a new pass, from the zero state, when one ends).
+    @_specialize(where Backend == CPUBackend<Float>)  // the trainer calls it unspecialized (StepDevice.swift)
     public func trainStep<Backend: ComputeBackend>(
         _ model: LanguageModel, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, stream: inout Stream
     ) throws -> Double where Backend.Scalar == Float {

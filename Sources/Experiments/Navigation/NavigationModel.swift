@@ -49,8 +49,8 @@ public struct NavigationModel: Sendable {
     public func stepWorkspaceCount(steps: Int, batch: Int) -> Int? {
         guard let stack = rnn.workspaceCount(steps: steps, batch: batch) else { return nil }
         let (n, np, bh) = (steps * batch, decoder.outputSize, batch * rnn.hiddenSize)
-        let uploads = [batch * np, n * 2, n * np]
-        return stack + Workspace<Float>.count(pieces: uploads + [bh, n * np, n * np, n * rnn.hiddenSize])
+        let uploads = Workspace<Float>.count(pieces: [batch * np, n * 2, n * np]) + Workspace<Float>.pagePadding
+        return uploads + stack + Workspace<Float>.count(pieces: [bh, n * np, n * np, n * rnn.hiddenSize])
     }
 
     /// One training step on a backend from a batch made on the host (start codes `B x Np`,
@@ -64,6 +64,7 @@ public struct NavigationModel: Sendable {
         let s = try backend.upload(start.scalars, into: &workspace)
         let v = try backend.upload(velocities.scalars, into: &workspace)
         let t = try backend.upload(targets.scalars, into: &workspace)
+        try workspace.startPage()
         return try lossAndGradients(
             start: s, velocities: v, targets: t, steps: velocities.rows / batch, batch: batch, on: parameters, workspace: &workspace)
     }

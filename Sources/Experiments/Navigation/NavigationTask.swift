@@ -205,6 +205,7 @@ public struct NavigationTask: TrainingTask {
         model.stepWorkspaceCount(steps: options.length, batch: options.batchSize)
     }
 
+    @_specialize(where Backend == CPUBackend<Float>)  // the trainer calls it unspecialized (StepDevice.swift)
     public func trainStep<Backend: ComputeBackend>(
         _ model: NavigationModel, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, stream: inout Stream
     ) throws -> Double where Backend.Scalar == Float {

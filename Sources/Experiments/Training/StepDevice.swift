@@ -79,11 +79,40 @@ final class StepDevice<Backend: ComputeBackend> where Backend.Scalar == Float {
         if coefficients == nil { coefficients = try backend.allocate(count: max(r.count, 1)) }
         guard let buffer = coefficients else { throw ComputeError.invalidArgument("R was not allocated") }
         if coefficientsVersion != regularizer.coefficientsVersion {
-            try backend.upload(r, to: buffer.slice(from: 0, count: r.count))
+            try copy(r, to: buffer.slice(from: 0, count: r.count), on: backend)
             coefficientsVersion = regularizer.coefficientsVersion
         }
         return try buffer.slice(from: 0, count: r.count)
     }
+}
+
+// The trainer's own calls into the backend, as functions pre-specialized for the CPU's Float
+// backend: the trainer is generic over its task and runs unspecialized where another module calls
+// it (the command line), and a backend operation called from there would run generic code over
+// the whole store (docs/decisions.md 11). `@_specialize` makes the generic entry dispatch to the
+// specialized body at run time. The tasks' `trainStep` carry the same attribute.
+
+/// Zeroes every gradient.
+@_specialize(where Backend == CPUBackend<Float>)
+func zeroGradients<Backend: ComputeBackend>(_ parameters: ParameterBuffers<Backend>) throws where Backend.Scalar == Float {
+    try parameters.backend.fill(parameters.gradients, with: 0)
+}
+
+/// Zeroes the gradients of pruned entries (they count neither in the norm nor in the clip), then
+/// clips the gradients to `maxNorm` (0: no clip). Returns the norm before clipping.
+@_specialize(where Backend == CPUBackend<Float>)
+func maskAndClipGradients<Backend: ComputeBackend>(_ parameters: ParameterBuffers<Backend>, maxNorm: Double) throws -> Double
+where Backend.Scalar == Float {
+    try parameters.multiplyByMasks(parameters.gradients)
+    guard maxNorm > 0 else { return try parameters.backend.sumOfSquares(parameters.gradients).squareRoot() }
+    return try clipGradientNorm(parameters.gradients, on: parameters.backend, maxNorm: maxNorm)
+}
+
+/// Copies host values into `buffer` on `backend`.
+@_specialize(where Backend == CPUBackend<Float>)
+func copy<Backend: ComputeBackend>(_ values: [Float], to buffer: ComputeBuffer<Float>, on backend: Backend) throws
+where Backend.Scalar == Float {
+    try backend.upload(values, to: buffer)
 }
 
 extension TrainerOptimizer {

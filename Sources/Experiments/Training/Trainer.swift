@@ -583,8 +583,8 @@ struct TrainingLoop<Task: TrainingTask, Backend: ComputeBackend> where Backend.S
     /// the loss is not finite.
     mutating func takeStep() throws -> (loss: Double, penalty: Double, gradientNorm: Double) {
         StepProfile.current?.startStep()
-        let parameters = device.parameters, backend = device.backend
-        try backend.fill(parameters.gradients, with: 0)
+        let parameters = device.parameters
+        try zeroGradients(parameters)
         device.workspace.reset()
         let loss = try task.trainStep(session.model, on: parameters, workspace: &device.workspace, stream: &state.stream)
         var penalty = 0.0
@@ -608,11 +608,7 @@ struct TrainingLoop<Task: TrainingTask, Backend: ComputeBackend> where Backend.S
             )
         }
         // Pruned weights do not exist: their gradients count neither in the norm nor in the clip.
-        try parameters.multiplyByMasks(parameters.gradients)
-        let gradientNorm =
-            training.clip > 0
-            ? try clipGradientNorm(parameters.gradients, on: backend, maxNorm: training.clip)
-            : try backend.sumOfSquares(parameters.gradients).squareRoot()
+        let gradientNorm = try maskAndClipGradients(parameters, maxNorm: training.clip)
         StepProfile.lap(.masks)
         session.optimizer.learningRate = scheduledLearningRate()
         try session.optimizer.step(parameters, state: device.optimizerState)
