@@ -4,7 +4,8 @@
 # folder's lib/, and the binaries run from another working directory with an empty environment:
 # a short adding run, a short language run on the built-in corpus (found in the folder's
 # moduli_Experiments.resources) and an evaluation of the adding run; and moduli-gpu-check,
-# which on a machine without a GPU must stop with its driver message and exit status 2.
+# which on a machine without a GPU must stop with its driver message and exit status 2, and
+# `moduli train --device cuda`, which there must exit 1 before it writes anything.
 # Usage: Tools/static_check.sh [DIST_DIR]     (default dist/moduli). Exit status 1 on any failure.
 set -u
 cd "$(dirname "$0")/.."
@@ -55,5 +56,16 @@ elif [ $code -eq 2 ] && [ -s "$work/gpu.log" ]; then
     pass "moduli-gpu-check without a GPU: exit 2, \"$(head -c 160 "$work/gpu.log" | tr '\n' ' ')\""
 else
     fail "moduli-gpu-check without a GPU exited $code (2 expected):"; cat "$work/gpu.log"
+fi
+# The trainer on the GPU (a few steps), or its refusal without one: exit 1, nothing written.
+run "$dist/moduli" train adding --device cuda --epochs 1 --batches-per-epoch 5 --threads 1 --out "$work/cuda" --quiet \
+    > "$work/cuda.log" 2>&1
+code=$?
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
+    [ $code -eq 0 ] && pass "moduli train adding --device cuda on the GPU" || { fail "moduli train --device cuda exit $code:"; cat "$work/cuda.log"; }
+elif [ $code -eq 1 ] && grep -q -- "--device" "$work/cuda.log" && [ ! -e "$work/cuda" ]; then
+    pass "moduli train --device cuda without a GPU: exit 1, no run directory"
+else
+    fail "moduli train --device cuda without a GPU exited $code (1 and no run directory expected):"; cat "$work/cuda.log"
 fi
 exit $status
