@@ -96,11 +96,8 @@ public struct Workspace<Scalar: BLASScalar>: Sendable {
     /// Hands every piece back (their contents are left as they are).
     public mutating func reset() { used = 0; atPage = false }
 
-    /// Elements of a 4 KB page.
+    /// Elements of a 4 KB page: the most that `startPage()` skips.
     public static var pageElements: Int { 4096 / MemoryLayout<Scalar>.stride }
-
-    /// The most elements `startPage()` skips.
-    public static var pagePadding: Int { pageElements }
 
     /// Moves to the next multiple of 4 KB from the start, where the next piece begins: the pieces
     /// taken after it lie at the same addresses modulo 4 KB whatever came before (a step's inputs of

@@ -30,6 +30,32 @@ import Compute
         #expect(try ws.take(200).count == 200 && ws.highWater == 2 * Workspace<Float>.alignment + 100)  // the most in use: p2's end
     }
 
+    /// `startPage()`: the next piece starts at the next 4 KB from the workspace's start, without a
+    /// gap, whatever was taken before; the pieces after it keep their spacing.
+    @Test func aPageStartMakesTheLayoutAfterItIndependentOfWhatCameBefore() throws {
+        let page = Workspace<Float>.pageElements
+        #expect(page == 1024 && Workspace<Double>.pageElements == 512)
+        var offsets: [[UInt64]] = []
+        for before in [0, 1, 700, 1000, 3000] {
+            var ws = try cpu.makeWorkspace(count: 6 * page)
+            if before > 0 { _ = try cpu.upload([Float](repeating: 1, count: before), into: &ws) }
+            try ws.startPage()
+            let a = try ws.take(300), b = try ws.take(page)
+            let base = ws.storage.address
+            offsets.append([a.address - base, b.address - base])
+        }
+        let expected: [[UInt64]] = [
+            [0, 384 * 4], [1 * 4096, 4096 + 384 * 4], [1 * 4096, 4096 + 384 * 4], [1 * 4096, 4096 + 384 * 4],
+            [3 * 4096, 3 * 4096 + 384 * 4]
+        ]
+        #expect(offsets == expected, "\(offsets)")
+        // Modulo 4 KB every layout is the same.
+        #expect(Set(offsets.map { $0.map { $0 % 4096 } }).count == 1)
+        var small = try cpu.makeWorkspace(count: 100)
+        _ = try small.take(50)
+        #expect(throws: ComputeError.self) { try small.startPage() }
+    }
+
     /// GEMM in all four transpose combinations, with padded leading dimensions, alpha and beta.
     @Test(arguments: [
         (Transpose.noTranspose, Transpose.noTranspose), (.transpose, .noTranspose),

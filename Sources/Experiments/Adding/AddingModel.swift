@@ -39,7 +39,7 @@ public struct AddingModel: Sendable {
         guard let stack = rnn.workspaceCount(steps: steps, batch: batch) else { return nil }
         let bh = batch * rnn.hiddenSize
         let states = rnn.layers.flatMap { $0.hasCellState ? [bh, bh] : [bh] }  // the final-state gradients
-        let uploads = Workspace<Float>.count(pieces: [steps * batch * 2, batch]) + Workspace<Float>.pagePadding
+        let uploads = Workspace<Float>.count(pieces: [steps * batch * 2, batch]) + Workspace<Float>.pageElements
         return uploads + stack + Workspace<Float>.count(pieces: [batch, batch, bh] + states)
     }
 

@@ -89,7 +89,7 @@ public struct LanguageModel: Sendable {
         let dropped = dropout.isActive ? rnn.layers.count : 0  // a copy of each layer's output to drop out
         let states = rnn.layers.reduce(0) { $0 + batch * h * ($1.hasCellState ? 2 : 1) }
         let masks = dropout.isActive ? n * encoder.embeddingSize + rnn.layers.count * n * h : 0
-        let uploads = Workspace<Float>.count(pieces: [2 * n, states, masks]) + Workspace<Float>.pagePadding
+        let uploads = Workspace<Float>.count(pieces: [2 * n, states, masks]) + Workspace<Float>.pageElements
         return uploads + stack
             + Workspace<Float>.count(pieces: [n * encoder.embeddingSize, n * v, n * v, n * h] + Array(repeating: n * h, count: dropped))
     }

@@ -49,7 +49,7 @@ public struct NavigationModel: Sendable {
     public func stepWorkspaceCount(steps: Int, batch: Int) -> Int? {
         guard let stack = rnn.workspaceCount(steps: steps, batch: batch) else { return nil }
         let (n, np, bh) = (steps * batch, decoder.outputSize, batch * rnn.hiddenSize)
-        let uploads = Workspace<Float>.count(pieces: [batch * np, n * 2, n * np]) + Workspace<Float>.pagePadding
+        let uploads = Workspace<Float>.count(pieces: [batch * np, n * 2, n * np]) + Workspace<Float>.pageElements
         return uploads + stack + Workspace<Float>.count(pieces: [bh, n * np, n * np, n * rnn.hiddenSize])
     }
 
