@@ -12,6 +12,8 @@
 # and with the trainer (dist/moduli/moduli, `--device cuda`):
 #   match/             a 200-step navigation run (small preset, torus penalty, a pruning event) on the CPU
 #                      and on the GPU; match.txt compares their loss lines (relative difference per line)
+#   evaluate.txt       `moduli evaluate` of the CPU run's model on the GPU, each metric beside the CPU's;
+#                      evaluate-match.txt the largest relative difference
 #   bench.txt          `moduli bench train navigation --preset paper --device cuda` (ms per step), beside
 #                      PyTorch's same step on the same GPU (Tools/bench_pytorch.py --device cuda, nav4096)
 #   paper-epoch/       `moduli train navigation --preset paper --device cuda`, one epoch of 1000 steps
@@ -70,6 +72,13 @@ if [ -x "$MODULI" ]; then
               printf "step %5d  cpu %.7f  cuda %.7f  relative %.2e\n", $1, $2, $4, d }
             END { printf "largest relative difference %.2e over %d lines (%s 1e-3)\n", worst, NR, worst <= 1e-3 ? "within" : "OVER";
                   exit worst <= 1e-3 ? 0 : 1 }' > "$OUT/match.txt" || train_status=3
+    fi
+    # 1b. The CPU run's model evaluated on the GPU: each metric beside summary.json's (the CPU's evaluation).
+    if [ -f "$OUT/match/cpu/model.safetensors" ]; then
+        "$MODULI" evaluate "$OUT/match/cpu" --device cuda > "$OUT/evaluate.txt" 2>&1 || train_status=3
+        awk '/difference/ { v = $2; d = $NF; gsub(/[),]/, "", d); r = d / (v == 0 ? 1 : v); if (r < 0) r = -r; if (r > worst) worst = r; n++ }
+             END { printf "largest relative difference %.2e over %d metrics (%s 1e-3)\n", worst, n, (n > 0 && worst <= 1e-3) ? "within" : "OVER";
+                   exit (n > 0 && worst <= 1e-3) ? 0 : 1 }' "$OUT/evaluate.txt" > "$OUT/evaluate-match.txt" || train_status=3
     fi
     # 2. The paper preset's step (Ng 4096, B 200, T 50), then PyTorch's on the same GPU.
     "$MODULI" bench train --steps 20 --warmup 3 navigation --preset paper --device cuda > "$OUT/bench.txt" 2>&1 || train_status=3

@@ -28,6 +28,7 @@ struct EvaluateCommand: ParsableCommand {
     var reorder = false
     @Option(help: "Threads of moduli's worker pool, dense products included (default: every core this process may use).")
     var threads: Int = ThreadSetup.defaultThreads
+    @Option(help: "Where the model runs: cpu (default) or cuda (an NVIDIA GPU; dense products).") var device: ComputeDevice = .cpu
 
     func validate() throws {
         if threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256, got \(threads).") }
@@ -39,10 +40,11 @@ struct EvaluateCommand: ParsableCommand {
         let task = try TaskRegistry.task(ofRunAt: runDirectory)
         let start = Date()
         let metrics = try task.evaluate(
-            runAt: runDirectory, EvaluationOptions(sparse: sparse ? format.format : nil, reorder: reorder, modelFile: model))
+            runAt: runDirectory,
+            EvaluationOptions(sparse: sparse ? format.format : nil, reorder: reorder, modelFile: model, device: device))
         let seconds = Date().timeIntervalSince(start)
         let recorded = try? RunComparison.load([runDirectory]).first?.summary.metrics
-        let products = sparse ? "sparse (\(format.format)) products" : "dense products"
+        let products = (sparse ? "sparse (\(format.format)) products" : "dense products") + (device == .cpu ? "" : " on \(device.rawValue)")
         print(
             """
             \(task.name) model of \(runDirectory), \(products)\(reorder ? ", neurons in manifold order" : ""), \
@@ -68,3 +70,5 @@ enum SparseFormatName: String, ExpressibleByArgument, CaseIterable {
     /// The product's format (blocks of `BlockSparseMatrix.defaultBlockShape`).
     var format: SparseWeightProduct.Format { self == .csr ? .csr : .defaultBlock }
 }
+
+extension ComputeDevice: ExpressibleByArgument {}

@@ -25,6 +25,7 @@ struct GenerateCommand: ParsableCommand {
     var model: String?
     @Option(help: "Threads of moduli's worker pool, dense products included (default: every core this process may use).")
     var threads: Int = ThreadSetup.defaultThreads
+    @Option(help: "Where the model runs: cpu (default) or cuda (an NVIDIA GPU; dense products).") var device: ComputeDevice = .cpu
 
     func validate() throws {
         if words < 1 || words > TextGenerator.maximumWords {
@@ -41,7 +42,7 @@ struct GenerateCommand: ParsableCommand {
         guard task.name == LanguageTask.name else {
             throw ValidationError("\(runDirectory) is a \(task.name) run; moduli generate samples from language-model runs.")
         }
-        let generator = try TextGenerator(runAt: runDirectory, modelFile: model, sparse: sparse ? format.format : nil)
+        let generator = try TextGenerator(runAt: runDirectory, modelFile: model, sparse: sparse ? format.format : nil, device: device)
         let promptWords = prompt.map { $0.split(whereSeparator: \.isWhitespace).map(String.init) } ?? []
         var line: [String] = []
         try generator.generate(words: words, temperature: temperature, seed: seed, prompt: promptWords) { word in

@@ -1,5 +1,5 @@
-// `--device`: the CPU by default; `cuda` on a machine without a usable GPU is refused before any
-// work, naming what is missing, with nothing written.
+// `--device` on train, evaluate and generate: the CPU by default; `cuda` on a machine without a
+// usable GPU is refused before any work, naming what is missing, with nothing written.
 import Compute
 import Foundation
 import Testing
@@ -37,5 +37,46 @@ import _TestSupport
         #expect(resumed.status == 0, "\(resumed.err)")
         let refused = try CLITests.moduli(["train", "adding", "--resume", "--out", out, "--device", "cpu", "--lr", "0.1"])
         #expect(refused.status != 0 && refused.err.contains("--lr"), "\(refused.err)")
+    }
+
+    /// `evaluate` and `generate` run on the device named: on the CPU exactly as without the option;
+    /// on a GPU the metrics of summary.json to Float rounding; without one, refused with the message
+    /// that names what is missing. The sparse kernels run on the CPU only.
+    @Test func evaluateAndGenerateTakeTheDevice() throws {
+        let dir = TestFiles.temporaryDirectory("moduli-device")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = try LanguageCLITests.corpus(dir), run = dir + "/run"
+        let train = try CLITests.moduli(
+            ["train", "language", "--data", data, "--out", run, "--epochs", "2", "--cell", "gru", "--lr", "1", "--quiet"]
+                + LanguageCLITests.tiny)
+        #expect(train.status == 0, "\(train.err)")
+        let evaluated = try CLITests.moduli(["evaluate", run])
+        let onCPU = try CLITests.moduli(["evaluate", run, "--device", "cpu"])
+        #expect(evaluated.status == 0 && onCPU.status == 0, "\(evaluated.err) \(onCPU.err)")
+        let metrics = CLITests.evaluatedMetrics(evaluated.out)
+        #expect(!metrics.isEmpty && CLITests.evaluatedMetrics(onCPU.out) == metrics, "\(evaluated.out) / \(onCPU.out)")
+        let sampled = try CLITests.moduli(["generate", run, "--words", "20", "--seed", "4"])
+        let sampledOnCPU = try CLITests.moduli(["generate", run, "--words", "20", "--seed", "4", "--device", "cpu"])
+        #expect(sampled.status == 0 && !sampled.out.isEmpty && sampledOnCPU.out == sampled.out, "\(sampled.out) / \(sampledOnCPU.out)")
+
+        let gpu = (try? CUDABackend()) != nil
+        let onGPU = try CLITests.moduli(["evaluate", run, "--device", "cuda"])
+        let sampledOnGPU = try CLITests.moduli(["generate", run, "--words", "20", "--device", "cuda"])
+        if gpu {
+            #expect(onGPU.status == 0 && sampledOnGPU.status == 0, "\(onGPU.err) \(sampledOnGPU.err)")
+            for (name, value) in CLITests.evaluatedMetrics(onGPU.out) {
+                let cpu = try #require(metrics[name])
+                #expect(abs(value - cpu) <= 1e-4 * max(1, abs(cpu)), "\(name): \(value) on the GPU, \(cpu) on the CPU")
+            }
+        } else {
+            for r in [onGPU, sampledOnGPU] {
+                #expect(r.status == 1 && r.err.contains("--device cpu") && r.err.contains("What is missing"), "\(r.status) \(r.err)")
+                #expect(!r.err.contains("Fatal error"), "\(r.err)")
+            }
+        }
+        for command in ["evaluate", "generate"] {
+            let r = try CLITests.moduli([command, run, "--sparse", "--device", "cuda"])
+            #expect(r.status == 1 && r.err.contains("--sparse") && r.err.contains("--device cpu"), "\(command): \(r.err)")
+        }
     }
 }

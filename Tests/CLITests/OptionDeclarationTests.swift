@@ -42,9 +42,10 @@ struct ShrinkTask: TrainingTask {
         try parameters.backend.axpy(alpha: 2, w, parameters.gradient(model))
         return try parameters.backend.download(w).map { Double($0 * $0) }.reduce(0, +)
     }
-    func evaluate(_ model: ParameterSlot, _ store: ParameterStore<Float>) -> [String: Double] {
-        let w = store.value(model)
-        return ["norm": (0..<options.size).map { Double(w[$0] * w[$0]) }.reduce(0, +)]
+    func evaluate<Backend: ComputeBackend>(
+        _ model: ParameterSlot, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, final: Bool
+    ) throws -> [String: Double] where Backend.Scalar == Float {
+        ["norm": try parameters.backend.download(parameters.value(model)).map { Double($0 * $0) }.reduce(0, +)]
     }
 }
 

@@ -42,11 +42,11 @@ import NN
             for k in 0..<columns { v[columns + k] = 2 * v[k] }
             store.valuesDidChange(slot)
         }
-        let before = loop.task.evaluate(loop.session.model, store)["testMSE"]!
+        let before = try loop.task.evaluate(loop.session.model, store)["testMSE"]!
         let statesBefore = try #require(loop.task.hiddenStates(loop.session.model, store, maximumRows: 10_000, inputs: .validation))
         loop.state.step = 1
         try loop.eliminateUnits()
-        let after = loop.task.evaluate(loop.session.model, store)["testMSE"]!
+        let after = try loop.task.evaluate(loop.session.model, store)["testMSE"]!
         #expect(abs(after - before) <= 1e-5 * before, "testMSE \(before) became \(after)")
 
         // Units silent on every validation sequence (ReLU units that never fire) go too: their residual is 0.

@@ -132,7 +132,7 @@ import NN
         #expect(evals.map { $0.metrics["testPerplexity"] != nil } == [false, false, true])
         // The finished model evaluates to the summary's numbers.
         let trained = try TrainedModel<LanguageTask>(runAt: path)
-        let again = trained.evaluate()
+        let again = try trained.evaluate()
         #expect(again["testPerplexity"] == summary["testPerplexity"] && again["validLoss"] == summary["validLoss"])
     }
 

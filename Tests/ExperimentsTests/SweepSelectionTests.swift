@@ -50,7 +50,7 @@ import Testing
         let store = ParameterStore<Float>()
         var rng = SeededGenerator(seed: 1)
         let model = t.makeModel(in: store, rng: &rng)
-        let metrics = t.evaluate(model, store)
+        let metrics = try t.evaluate(model, store)
         #expect(Set(metrics.keys) == ["decodingErrorCM", "decodingErrorCM50", "testLoss", "validDecodingErrorCM", "validLoss"])
         #expect(metrics["validDecodingErrorCM"] != metrics["decodingErrorCM"])
     }

@@ -47,9 +47,8 @@ struct PullTask: TrainingTask {
     }
     func roles(of model: Model) -> ParameterRoles { ParameterRoles(pruned: [model.w], recurrent: [], hiddenSize: options.width) }
     func makeStream(rng: SeededGenerator) -> Stream { Stream() }
-    func error(_ model: Model, _ store: ParameterStore<Float>) -> Double {
-        let w = store.value(model.w)
-        return (0..<options.width).map { pow(Double(w[$0]) - options.target, 2) }.reduce(0, +) / Double(options.width)
+    func error(_ w: [Float]) -> Double {
+        w.map { pow(Double($0) - options.target, 2) }.reduce(0, +) / Double(options.width)
     }
     func stepWorkspaceCount(_ model: Model) -> Int? { Workspace<Float>.count(pieces: [options.width]) }
     func trainStep<Backend: ComputeBackend>(
@@ -58,9 +57,13 @@ struct PullTask: TrainingTask {
         let backend = parameters.backend, w = try backend.download(parameters.value(model.w))
         let d = w.map { Float(2 * (Double($0) - options.target) / Double(options.width)) }
         try backend.axpy(alpha: 1, backend.upload(d, into: &workspace), parameters.gradient(model.w))
-        return w.map { pow(Double($0) - options.target, 2) }.reduce(0, +) / Double(options.width)
+        return error(w)
     }
-    func evaluate(_ model: Model, _ store: ParameterStore<Float>) -> [String: Double] { ["error": error(model, store)] }
+    func evaluate<Backend: ComputeBackend>(
+        _ model: Model, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, final: Bool
+    ) throws -> [String: Double] where Backend.Scalar == Float {
+        ["error": error(try parameters.backend.download(parameters.value(model.w)))]
+    }
 }
 
 @Suite struct TaskOptionTableTests {

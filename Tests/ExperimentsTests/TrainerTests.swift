@@ -58,11 +58,17 @@ struct LineTask: TrainingTask {
         try model.backward(input: input, dOutput: dPrediction, rows: n, dInput: nil, parameters)
         return loss
     }
-    func evaluate(_ model: Linear, _ store: ParameterStore<Float>) -> [String: Double] {
+    func evaluate<Backend: ComputeBackend>(
+        _ model: Linear, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, final: Bool
+    ) throws -> [String: Double] where Backend.Scalar == Float {
         if let c = options.constantMetric { return ["testError": c] }
         var rng = SeededGenerator(seed: 99)
         let (x, y) = batch(&rng)
-        return ["testError": MeanSquaredError.lossAndGradient(prediction: model.forward(x, store), target: y).loss]
+        let backend = parameters.backend, n = options.batch
+        let input = try backend.upload(x.scalars, into: &workspace), prediction = try workspace.take(n)
+        try model.forward(input, rows: n, into: prediction, parameters)
+        let p = Matrix(rows: n, columns: 1, scalars: try backend.download(prediction))
+        return ["testError": MeanSquaredError.lossAndGradient(prediction: p, target: y).loss]
     }
 }
 

@@ -26,10 +26,33 @@ public struct AddingModel: Sendable {
         rnn.layers.flatMap { [$0.weightIH, $0.weightHH] } + [head.weight]
     }
 
-    /// Predictions `B x 1` for a batch (`(T * B) x 2` inputs).
+    /// Predictions `B x 1` for a batch (`(T * B) x 2` inputs), on the CPU backend
+    /// (`predict(_:batch:on:workspace:)`).
     public func predict(_ inputs: Matrix<Float>, batch: Int, _ store: ParameterStore<Float>) -> Matrix<Float> {
-        let caches = rnn.forward(inputs, batch: batch, store)
-        return head.forward(caches.last!.final.hidden, store)
+        guard let count = stepWorkspaceCount(steps: inputs.rows / max(batch, 1), batch: batch) else {
+            preconditionFailure("the adding model's layers have no pass on the compute backend")
+        }
+        do {
+            return try workspace.with(count: count) { cpu, workspace in
+                Matrix(
+                    rows: batch, columns: 1, scalars: try predict(inputs, batch: batch, on: store.buffers(on: cpu), workspace: &workspace))
+            }
+        } catch { preconditionFailure("adding model forward pass on the CPU backend: \(error)") }
+    }
+
+    /// Predictions for `batch` sequences (`(T * B) x 2` inputs, time-major, made on the host) on a
+    /// backend: the inputs are uploaded into `workspace`, the `batch` predictions read back.
+    /// `stepWorkspaceCount(steps:batch:)` elements suffice.
+    public func predict<Backend: ComputeBackend>(
+        _ inputs: Matrix<Float>, batch: Int, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>
+    ) throws -> [Float] where Backend.Scalar == Float {
+        let backend = parameters.backend
+        let x = try backend.upload(inputs.scalars, into: &workspace)
+        try workspace.startPage()
+        let caches = try rnn.forward(on: parameters, x, steps: inputs.rows / batch, batch: batch, workspace: &workspace)
+        let prediction = try workspace.take(batch)
+        try head.forward(caches[caches.count - 1].final().hidden, rows: batch, into: prediction, parameters)
+        return try backend.download(prediction)
     }
 
     /// Elements of workspace one training step (`lossAndGradients(_:on:workspace:)`) takes for
@@ -102,38 +125,57 @@ public struct AddingModel: Sendable {
         } catch { preconditionFailure("adding model step on the CPU backend: \(error)") }
     }
 
-    /// Mean squared error over a fixed set, evaluated in chunks.
-    public func meanSquaredError(_ set: AddingBatch, length: Int, _ store: ParameterStore<Float>, chunk: Int = 500) -> Double {
-        var total = 0.0
-        forEachChunk(set, length: length, store, chunk: chunk) { caches, start in
-            let p = head.forward(caches.last!.final.hidden, store)
-            for b in 0..<p.rows {
-                let e = Double(p[b, 0]) - Double(set.targets[start + b, 0])
+    /// Mean squared error over a fixed set on a backend, in chunks of `chunk` sequences (each
+    /// chunk's inputs uploaded into `workspace`, reset before each).
+    public func meanSquaredError<Backend: ComputeBackend>(
+        _ set: AddingBatch, length: Int, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>,
+        chunk: Int = Self.evaluationChunk
+    ) throws -> Double where Backend.Scalar == Float {
+        let n = set.targets.rows
+        var total = 0.0, start = 0
+        while start < n {
+            let size = min(chunk, n - start)
+            workspace.reset()
+            let p = try predict(
+                Self.inputs(of: set, length: length, from: start, count: size), batch: size, on: parameters, workspace: &workspace)
+            for b in 0..<size {
+                let e = Double(p[b]) - Double(set.targets[start + b, 0])
                 total += e * e
             }
-            return true
+            start += size
         }
-        return total / Double(set.targets.rows)
+        return total / Double(n)
+    }
+
+    /// Sequences per chunk of an evaluation.
+    public static let evaluationChunk = 500
+
+    /// The inputs `(T * count) x 2` of sequences `start ..< start + count` of `set`.
+    static func inputs(of set: AddingBatch, length: Int, from start: Int, count: Int) -> Matrix<Float> {
+        let n = set.targets.rows
+        var inputs = Matrix<Float>(rows: length * count, columns: 2)
+        for t in 0..<length {
+            for b in 0..<count {
+                inputs[t * count + b, 0] = set.inputs[t * n + start + b, 0]
+                inputs[t * count + b, 1] = set.inputs[t * n + start + b, 1]
+            }
+        }
+        return inputs
     }
 
     /// Runs the recurrent stack over `set` in chunks of `chunk` sequences, calling `body` with each
     /// chunk's caches and the index of its first sequence, until `body` returns false.
     func forEachChunk(
-        _ set: AddingBatch, length: Int, _ store: ParameterStore<Float>, chunk: Int = 500,
+        _ set: AddingBatch, length: Int, _ store: ParameterStore<Float>, chunk: Int = evaluationChunk,
         _ body: ([RecurrentCache<Float>], Int) -> Bool
     ) {
         let n = set.targets.rows
         var start = 0
         while start < n {
             let size = min(chunk, n - start)
-            var inputs = Matrix<Float>(rows: length * size, columns: 2)
-            for t in 0..<length {
-                for b in 0..<size {
-                    inputs[t * size + b, 0] = set.inputs[t * n + start + b, 0]
-                    inputs[t * size + b, 1] = set.inputs[t * n + start + b, 1]
-                }
+            guard body(rnn.forward(Self.inputs(of: set, length: length, from: start, count: size), batch: size, store), start) else {
+                return
             }
-            guard body(rnn.forward(inputs, batch: size, store), start) else { return }
             start += size
         }
     }

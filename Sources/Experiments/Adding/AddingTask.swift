@@ -150,11 +150,20 @@ public struct AddingTask: TrainingTask {
 
     /// `testMSE` on the test set and `validMSE` on the validation set, both every time (the
     /// report draws the test curve; the plateau schedule and selection read `validMSE`).
-    public func evaluate(_ model: AddingModel, _ store: ParameterStore<Float>) -> [String: Double] {
+    @_specialize(where Backend == CPUBackend<Float>)  // the trainer calls it unspecialized (StepDevice.swift)
+    public func evaluate<Backend: ComputeBackend>(
+        _ model: AddingModel, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, final: Bool
+    ) throws -> [String: Double] where Backend.Scalar == Float {
         [
-            "testMSE": model.meanSquaredError(testSet, length: options.length, store),
-            "validMSE": model.meanSquaredError(validationSet, length: options.length, store)
+            "testMSE": try model.meanSquaredError(testSet, length: options.length, on: parameters, workspace: &workspace),
+            "validMSE": try model.meanSquaredError(validationSet, length: options.length, on: parameters, workspace: &workspace)
         ]
+    }
+
+    /// The largest chunk of the test and validation sets.
+    public func evaluationWorkspaceCount(_ model: AddingModel) -> Int? {
+        let largest = max(testSet.targets.rows, validationSet.targets.rows)
+        return model.stepWorkspaceCount(steps: options.length, batch: min(AddingModel.evaluationChunk, max(largest, 1)))
     }
 
     /// The top layer's hidden states over the test sequences, in chunks of 500 sequences; row

@@ -226,7 +226,7 @@ public enum ModelCompression {
 
         // The compact run read back as `moduli evaluate` reads it, and evaluated by the task.
         let reloaded = try TrainedModel<Task>(runAt: temporary.path)
-        let metrics = reloaded.evaluate()
+        let metrics = try reloaded.evaluate()
         let phase = PhaseSummary(
             metrics: metrics, trainLoss: summary.trainLoss,
             sparsity: SparsityReport(store: reloaded.store, slots: reloaded.roles.pruned, recurrentSlots: reloaded.roles.recurrent))

@@ -5,34 +5,6 @@ import Compute
 import Linalg
 import NN
 
-/// The decoder's logits and their gradient for each window size and scalar type, allocated once:
-/// the softmax over the vocabulary is the largest array of a step (bptt x B x V floats), and a fresh
-/// one every step would cost page faults as well as the allocation.
-final class DecoderBuffers: @unchecked Sendable {  // used by one thread at a time: the model's owner
-    private var logits: [Int: Any] = [:]
-    private var gradients: [Int: Any] = [:]
-    let vocabularySize: Int
-
-    init(vocabularySize: Int) { self.vocabularySize = vocabularySize }
-
-    /// Runs `body` with the `rows x V` logits buffer (and gradient buffer when `withGradient`).
-    func with<S: BLASScalar, R>(
-        rows: Int, withGradient: Bool, as: S.Type = S.self,
-        _ body: (inout Matrix<S>, inout Matrix<S>) -> R
-    ) -> R {
-        var l = logits.removeValue(forKey: rows) as? Matrix<S> ?? Matrix(rows: rows, columns: vocabularySize)
-        var g =
-            withGradient
-            ? gradients.removeValue(forKey: rows) as? Matrix<S> ?? Matrix(rows: rows, columns: vocabularySize)
-            : Matrix(rows: 0, columns: vocabularySize)
-        defer {
-            logits[rows] = l
-            if withGradient { gradients[rows] = g }
-        }
-        return body(&l, &g)
-    }
-}
-
 /// Embedding (`encoder`), recurrent stack (`rnn`), linear decoder (`decoder`) over the vocabulary.
 public struct LanguageModel: Sendable {
     /// Word vectors `V x E`.
@@ -45,7 +17,6 @@ public struct LanguageModel: Sendable {
     public let dropout: Dropout
     /// Whether the decoder shares the encoder's weight.
     public let tied: Bool
-    let buffers: DecoderBuffers
     /// The memory of a training window on the CPU, kept from window to window.
     let workspaces = HostWorkspaces()
 
@@ -72,7 +43,6 @@ public struct LanguageModel: Sendable {
         }
         self.dropout = Dropout(probability: dropout)
         self.tied = tied
-        buffers = DecoderBuffers(vocabularySize: vocabularySize)
     }
 
     /// The tensors of the paper's pooled pruning: embedding, decoder weight (once when tied), then
@@ -94,6 +64,42 @@ public struct LanguageModel: Sendable {
             + Workspace<Float>.count(pieces: [n * encoder.embeddingSize, n * v, n * v, n * h] + Array(repeating: n * h, count: dropped))
     }
 
+    /// The forward pass over a window on a backend, up to the logits: the embedding of `inputs`
+    /// (`T * B` ids stored as scalars, time-major), every layer from `initial`, dropout with `masks`
+    /// (the embedding's, then each layer's output's; none in evaluation), the decoder. Returns the
+    /// layers' caches, the decoder's input and the `(T * B) x V` logits, all in `workspace`.
+    func forward<Backend: ComputeBackend>(
+        inputs: ComputeBuffer<Backend.Scalar>, steps: Int, batch: Int, initial: [StateBuffers<Backend.Scalar>],
+        masks: [ComputeBuffer<Backend.Scalar>], on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Backend.Scalar>
+    ) throws -> (caches: [CacheBuffers<Backend.Scalar>], top: ComputeBuffer<Backend.Scalar>, logits: ComputeBuffer<Backend.Scalar>) {
+        let backend = parameters.backend, products = rnn.products, layers = try rnn.backendLayers()
+        let (n, h, v) = (steps * batch, rnn.hiddenSize, decoder.outputSize)
+        let dropping = !masks.isEmpty
+        guard !dropping || masks.count == layers.count + 1, initial.count == layers.count else {
+            throw ComputeError.invalidArgument(
+                "language model: \(masks.count) dropout masks and \(initial.count) initial states for \(layers.count) layers")
+        }
+        var x = try workspace.take(n * encoder.embeddingSize)
+        try encoder.forward(inputs, count: n, into: x, parameters)
+        if dropping { try Dropout.apply(masks[0], to: x, on: backend) }
+        var caches: [CacheBuffers<Backend.Scalar>] = []
+        for (k, layer) in layers.enumerated() {
+            let cache = try layer.forward(
+                on: parameters, x, steps: steps, batch: batch, initial: initial[k], workspace: &workspace, product: products[k])
+            x = try cache.output()
+            if dropping {  // dropped out in a copy: the cache keeps the layer's own outputs
+                let dropped = try workspace.take(n * h)
+                try backend.copy(x, to: dropped)
+                try Dropout.apply(masks[k + 1], to: dropped, on: backend)
+                x = dropped
+            }
+            caches.append(cache)
+        }
+        let logits = try workspace.take(n * v)
+        try decoder.forward(x, rows: n, into: logits, parameters)
+        return (caches, x, logits)
+    }
+
     /// One window of training on a backend: forward over `inputs` (`T * B` token ids stored as
     /// scalars, time-major) from `initial`, cross-entropy against `targets` (likewise), backward;
     /// adds the gradients into `parameters`. `masks` holds the dropout masks of the embedding and
@@ -110,24 +116,9 @@ public struct LanguageModel: Sendable {
         guard masks.count == (dropout.isActive ? layers.count + 1 : 0) else {
             throw ComputeError.invalidArgument("language model: \(masks.count) dropout masks for \(layers.count) layers")
         }
-        var x = try workspace.take(n * encoder.embeddingSize)
-        try encoder.forward(inputs, count: n, into: x, parameters)
-        if dropout.isActive { try Dropout.apply(masks[0], to: x, on: backend) }
-        var caches: [CacheBuffers<Backend.Scalar>] = []
-        for (k, layer) in layers.enumerated() {
-            let cache = try layer.forward(
-                on: parameters, x, steps: steps, batch: batch, initial: initial[k], workspace: &workspace, product: products[k])
-            x = try cache.output()
-            if dropout.isActive {  // dropped out in a copy: the cache keeps the layer's own outputs
-                let dropped = try workspace.take(n * h)
-                try backend.copy(x, to: dropped)
-                try Dropout.apply(masks[k + 1], to: dropped, on: backend)
-                x = dropped
-            }
-            caches.append(cache)
-        }
-        let logits = try workspace.take(n * v), dLogits = try workspace.take(n * v)
-        try decoder.forward(x, rows: n, into: logits, parameters)
+        let (caches, x, logits) = try forward(
+            inputs: inputs, steps: steps, batch: batch, initial: initial, masks: masks, on: parameters, workspace: &workspace)
+        let dLogits = try workspace.take(n * v)
         let loss = try CrossEntropy.lossAndGradient(logits: logits, targets: targets, rows: n, classes: v, into: dLogits, on: backend).loss
         var d: ComputeBuffer<Backend.Scalar>? = try workspace.take(n * h)
         try decoder.backward(input: x, dOutput: dLogits, rows: n, dInput: d, parameters)
@@ -158,7 +149,7 @@ public struct LanguageModel: Sendable {
     ) throws -> (loss: Double, final: [RecurrentState<Backend.Scalar>]) {
         typealias S = Backend.Scalar
         let n = inputs.count, steps = n / batch, h = rnn.hiddenSize, backend = parameters.backend
-        guard n % batch == 0 && targets.count == n else {
+        guard n % batch == 0 && targets.count == n && initial.count == rnn.layers.count else {
             throw ComputeError.invalidArgument("language model: \(n) inputs, \(targets.count) targets, batch \(batch)")
         }
         for (i, t) in zip(inputs, targets) {
@@ -172,32 +163,45 @@ public struct LanguageModel: Sendable {
             for _ in rnn.layers { masks.append(dropout.mask(rows: n, columns: h, rng: &rng)) }
         }
         let ids = try backend.upload(inputs.map { S($0) } + targets.map { S($0) }, into: &workspace)
-        let all = try backend.upload(initial.flatMap { $0.hidden.scalars + ($0.cell?.scalars ?? []) }, into: &workspace)
+        let states = try upload(initial, batch: batch, on: backend, workspace: &workspace)
         let maskBuffer = try backend.upload(masks.flatMap(\.scalars), into: &workspace)
         try workspace.startPage()
-        let bh = batch * h
-        var offset = 0
-        let states = try rnn.layers.map { layer in
-            let hidden = try all.slice(from: offset, count: bh)
-            offset += bh
-            guard layer.hasCellState else { return StateBuffers(hidden: hidden) }
-            defer { offset += bh }
-            return StateBuffers(hidden: hidden, cell: try all.slice(from: offset, count: bh))
-        }
         let maskBuffers = try masks.indices.map { k in
             try maskBuffer.slice(from: k == 0 ? 0 : n * encoder.embeddingSize + (k - 1) * n * h, count: masks[k].count)
         }
         let (loss, final) = try lossAndGradients(
             inputs: ids.slice(from: 0, count: n), targets: ids.slice(from: n, count: n), steps: steps, batch: batch,
             initial: states, masks: maskBuffers, on: parameters, workspace: &workspace)
-        return (
-            loss,
-            try final.map { state in
-                RecurrentState(
-                    hidden: Matrix(rows: batch, columns: h, scalars: try backend.download(state.hidden)),
-                    cell: try state.cell.map { Matrix(rows: batch, columns: h, scalars: try backend.download($0)) })
-            }
-        )
+        return (loss, try download(final, batch: batch, on: backend))
+    }
+
+    /// Uploads every layer's state (`batch x H`: hidden, then cell where the layer has one) into
+    /// `workspace` as one piece; returns each layer's views of it.
+    private func upload<Backend: ComputeBackend>(
+        _ states: [RecurrentState<Backend.Scalar>], batch: Int, on backend: Backend, workspace: inout Workspace<Backend.Scalar>
+    ) throws -> [StateBuffers<Backend.Scalar>] {
+        let bh = batch * rnn.hiddenSize
+        let all = try backend.upload(states.flatMap { $0.hidden.scalars + ($0.cell?.scalars ?? []) }, into: &workspace)
+        var offset = 0
+        return try rnn.layers.map { layer in
+            let hidden = try all.slice(from: offset, count: bh)
+            offset += bh
+            guard layer.hasCellState else { return StateBuffers(hidden: hidden) }
+            defer { offset += bh }
+            return StateBuffers(hidden: hidden, cell: try all.slice(from: offset, count: bh))
+        }
+    }
+
+    /// Every layer's state read back from the backend.
+    private func download<Backend: ComputeBackend>(
+        _ states: [StateBuffers<Backend.Scalar>], batch: Int, on backend: Backend
+    ) throws -> [RecurrentState<Backend.Scalar>] {
+        let h = rnn.hiddenSize
+        return try states.map { state in
+            RecurrentState(
+                hidden: Matrix(rows: batch, columns: h, scalars: try backend.download(state.hidden)),
+                cell: try state.cell.map { Matrix(rows: batch, columns: h, scalars: try backend.download($0)) })
+        }
     }
 
     /// One window of training on the CPU backend over the store's memory (see the backend form
@@ -220,24 +224,91 @@ public struct LanguageModel: Sendable {
         } catch { preconditionFailure("language model step on the CPU backend: \(error)") }
     }
 
-    /// Runs `inputs` (`T * B` ids, time-major) from `state` without dropout, updates `state` to the
-    /// final one and calls `body` with the `(T * B) x V` logits (valid only inside `body`).
+    /// Runs `inputs` (`T * B` ids, time-major) from `state` without dropout on a backend: the ids
+    /// and the state are uploaded into `workspace`, `state` becomes the final one (read back).
+    /// Returns the `(T * B) x V` logits, in `workspace`. `stepWorkspaceCount(steps:batch:)` elements
+    /// suffice.
+    public func logits<Backend: ComputeBackend>(
+        inputs: [Int], batch: Int, state: inout [RecurrentState<Backend.Scalar>], on parameters: ParameterBuffers<Backend>,
+        workspace: inout Workspace<Backend.Scalar>
+    ) throws -> ComputeBuffer<Backend.Scalar> {
+        typealias S = Backend.Scalar
+        let backend = parameters.backend, n = inputs.count
+        guard batch >= 1, n % batch == 0, state.count == rnn.layers.count else {
+            throw ComputeError.invalidArgument("language model: \(n) inputs, batch \(batch), \(state.count) states")
+        }
+        guard inputs.allSatisfy({ (0..<encoder.vocabularySize).contains($0) }) else {
+            throw ComputeError.invalidArgument("language model: an input token is outside the vocabulary")
+        }
+        let ids = try backend.upload(inputs.map { S($0) }, into: &workspace)
+        let initial = try upload(state, batch: batch, on: backend, workspace: &workspace)
+        try workspace.startPage()
+        let (caches, _, logits) = try forward(
+            inputs: ids, steps: n / batch, batch: batch, initial: initial, masks: [], on: parameters, workspace: &workspace)
+        state = try download(caches.map { try $0.final() }, batch: batch, on: backend)
+        return logits
+    }
+
+    /// Runs `inputs` (`T * B` ids, time-major) from `state` without dropout on the CPU backend,
+    /// updates `state` to the final one and calls `body` with the `(T * B) x V` logits.
     public func logits<S: BLASScalar, R>(
         inputs: [Int], batch: Int, state: inout [RecurrentState<S>], _ store: ParameterStore<S>,
         _ body: (Matrix<S>) -> R
     ) -> R {
-        let products = rnn.products
-        var x = encoder.forward(inputs, store)
-        for (k, layer) in rnn.layers.enumerated() {
-            let cache = layer.forward(x, batch: batch, initial: state[k], store, product: products[k])
-            x = cache.output
-            state[k] = cache.final
+        guard let count = stepWorkspaceCount(steps: inputs.count / max(batch, 1), batch: batch) else {
+            preconditionFailure("the language model's layers have no pass on the compute backend")
         }
-        let top = x
-        return buffers.with(rows: inputs.count, withGradient: false, as: S.self) { logits, _ in
-            decoder.forward(top, store, into: &logits)
-            return body(logits)
+        do {
+            let rows = try workspaces.workspace(S.self).with(count: count) { cpu, workspace in
+                let l = try logits(inputs: inputs, batch: batch, state: &state, on: store.buffers(on: cpu), workspace: &workspace)
+                return Matrix(rows: inputs.count, columns: decoder.outputSize, scalars: try cpu.download(l))
+            }
+            return body(rows)
+        } catch { preconditionFailure("language model forward pass on the CPU backend: \(error)") }
+    }
+
+    /// Mean cross-entropy and top-1 accuracy over every prediction of `tokens` (the example's
+    /// `evaluate`: windows of `bptt` rows, the state carried from zero, no dropout) on a backend;
+    /// each window's ids and state are uploaded into `workspace` (reset before each), and only the
+    /// loss, the count of correct predictions and the final state are read back. The loss is the
+    /// mean over all `(rows - 1) x B` predictions, and so is the accuracy.
+    public func evaluate<Backend: ComputeBackend>(
+        _ tokens: BatchifiedTokens, bptt: Int, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Backend.Scalar>
+    ) throws -> (loss: Double, accuracy: Double, predictions: Int) {
+        typealias S = Backend.Scalar
+        var state = rnn.zeroState(batch: tokens.columns, as: S.self)
+        var windows = BPTTWindows(bptt: bptt)
+        var lossSum = 0.0, correct = 0, count = 0
+        while let w = windows.next(in: tokens) {
+            workspace.reset()
+            let targets = w.targets.map(Int.init)
+            let logits = try logits(inputs: w.inputs.map(Int.init), batch: w.columns, state: &state, on: parameters, workspace: &workspace)
+            guard targets.allSatisfy({ (0..<decoder.outputSize).contains($0) }) else {
+                throw ComputeError.invalidArgument("language model: a target token is outside the vocabulary")
+            }
+            let stored = try parameters.backend.upload(targets.map { S($0) }, into: &workspace)
+            let r = try CrossEntropy.lossAndGradient(
+                logits: logits, targets: stored, rows: targets.count, classes: decoder.outputSize, into: nil, on: parameters.backend)
+            lossSum += r.loss * Double(targets.count)
+            correct += r.correct
+            count += targets.count
         }
+        guard count > 0 else { return (.nan, .nan, 0) }
+        return (lossSum / Double(count), Double(correct) / Double(count), count)
+    }
+
+    /// `evaluate(_:bptt:on:workspace:)` on the CPU backend over `store`'s own memory.
+    public func evaluate<S: BLASScalar>(_ tokens: BatchifiedTokens, bptt: Int, _ store: ParameterStore<S>)
+        -> (loss: Double, accuracy: Double, predictions: Int)
+    {
+        guard let count = stepWorkspaceCount(steps: bptt, batch: tokens.columns) else {
+            preconditionFailure("the language model's layers have no pass on the compute backend")
+        }
+        do {
+            return try workspaces.workspace(S.self).with(count: count) { cpu, workspace in
+                try evaluate(tokens, bptt: bptt, on: store.buffers(on: cpu), workspace: &workspace)
+            }
+        } catch { preconditionFailure("language model evaluation on the CPU backend: \(error)") }
     }
 
     /// The top layer's hidden states over `tokens` (windows of `bptt` rows, the state carried from
@@ -258,27 +329,5 @@ public struct LanguageModel: Sendable {
             rows.append(x)
         }
         return rows.matrix
-    }
-
-    /// Mean cross-entropy and top-1 accuracy over every prediction of `tokens` (the example's
-    /// `evaluate`: windows of `bptt` rows, the state carried from zero, no dropout). The loss is
-    /// the mean over all `(rows - 1) x B` predictions, and so is the accuracy.
-    public func evaluate<S: BLASScalar>(_ tokens: BatchifiedTokens, bptt: Int, _ store: ParameterStore<S>)
-        -> (loss: Double, accuracy: Double, predictions: Int)
-    {
-        var state = rnn.zeroState(batch: tokens.columns, as: S.self)
-        var windows = BPTTWindows(bptt: bptt)
-        var lossSum = 0.0, correct = 0, count = 0
-        while let w = windows.next(in: tokens) {
-            let targets = w.targets.map(Int.init)
-            let r = logits(inputs: w.inputs.map(Int.init), batch: w.columns, state: &state, store) {
-                CrossEntropy.evaluate(logits: $0, targets: targets)
-            }
-            lossSum += r.loss * Double(targets.count)
-            correct += r.correct
-            count += targets.count
-        }
-        guard count > 0 else { return (.nan, .nan, 0) }
-        return (lossSum / Double(count), Double(correct) / Double(count), count)
     }
 }

@@ -397,16 +397,21 @@ public struct LanguageTask: TrainingTask {
         return loss
     }
 
-    public func evaluate(_ model: LanguageModel, _ store: ParameterStore<Float>) -> [String: Double] {
-        evaluate(model, store, final: true)
+    /// A window of the evaluation text's columns.
+    public func evaluationWorkspaceCount(_ model: LanguageModel) -> Int? {
+        model.stepWorkspaceCount(steps: options.bptt, batch: max(valid.columns, test.columns))
     }
 
     /// `validLoss`, `validPerplexity`, `validAccuracy`; with `final` also `testLoss`,
-    /// `testPerplexity`, `testAccuracy` (the test text is 11 times the validation text).
-    public func evaluate(_ model: LanguageModel, _ store: ParameterStore<Float>, final: Bool) -> [String: Double] {
+    /// `testPerplexity`, `testAccuracy` (the test text is 11 times the validation text). The loss
+    /// and the count of correct predictions of each window are computed on the backend.
+    @_specialize(where Backend == CPUBackend<Float>)  // the trainer calls it unspecialized (StepDevice.swift)
+    public func evaluate<Backend: ComputeBackend>(
+        _ model: LanguageModel, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, final: Bool
+    ) throws -> [String: Double] where Backend.Scalar == Float {
         var metrics: [String: Double] = [:]
         for (name, tokens) in final ? [("valid", valid), ("test", test)] : [("valid", valid)] {
-            let r = model.evaluate(tokens, bptt: options.bptt, store)
+            let r = try model.evaluate(tokens, bptt: options.bptt, on: parameters, workspace: &workspace)
             metrics[name + "Loss"] = r.loss
             metrics[name + "Perplexity"] = Foundation.exp(r.loss)
             metrics[name + "Accuracy"] = r.accuracy

@@ -1,5 +1,6 @@
 // Sampling text from a trained language model, as `generate.py` of PyTorch's word_language_model
 // example does: one word at a time, each drawn from softmax(logits / temperature).
+import Compute
 import Foundation
 import Linalg
 import NN
@@ -9,12 +10,23 @@ public struct TextGenerator {
     /// The run's model and corpus.
     public let trained: TrainedModel<LanguageTask>
 
+    /// Where the model's passes run (nil: the CPU).
+    public let device: ComputeDevice?
+
     /// Reads the run at `path` (or its model file `modelFile`), with the recurrent products on the
-    /// kept weights only when `sparse` names a format.
-    public init(runAt path: String, modelFile: String? = nil, sparse: SparseWeightProduct.Format? = nil) throws {
+    /// kept weights only when `sparse` names a format, to sample on `device` (nil: the CPU; the
+    /// sparse products run on the CPU only).
+    public init(
+        runAt path: String, modelFile: String? = nil, sparse: SparseWeightProduct.Format? = nil, device: ComputeDevice? = nil
+    ) throws {
+        if sparse != nil && (device ?? .cpu) != .cpu {
+            throw ExperimentError("--sparse runs the sparse kernels of the CPU: drop --sparse, or sample with --device cpu.")
+        }
+        try ComputeDevice.require(device)
         let trained = try TrainedModel<LanguageTask>(runAt: path, modelFile: modelFile)
         if let sparse { trained.useSparseProducts(format: sparse) }
         self.trained = trained
+        self.device = device
     }
 
     /// The largest number of words one call samples.
@@ -45,20 +57,44 @@ public struct TextGenerator {
         }
         var rng = SeededGenerator(seed: seed)
         if inputs.isEmpty { inputs = [rng.integer(below: vocabulary.count)] }
-        let model = trained.model
-        var state = model.rnn.zeroState(batch: 1, as: Float.self)
-        var probabilities = [Double](repeating: 0, count: vocabulary.count)
-        for _ in 0..<words {
-            var next = 0
-            for (k, input) in inputs.enumerated() {
-                let last = k == inputs.count - 1
-                next = model.logits(inputs: [input], batch: 1, state: &state, trained.store) { logits in
-                    guard last else { return 0 }
-                    return Self.sample(logits, temperature: temperature, probabilities: &probabilities, rng: &rng)
-                }
+        try withoutActuallyEscaping(emit) { emit in
+            try (device ?? .cpu).run(
+                Sampling(trained: trained, first: inputs, words: words, temperature: temperature, rng: rng, emit: emit))
+        }
+    }
+
+    /// The sampling loop as work for a device: one word at a time through the model on the
+    /// backend, its state carried on the host, the logits of the last input read back and sampled
+    /// on the host.
+    private struct Sampling: DeviceWork {
+        let trained: TrainedModel<LanguageTask>, first: [Int], words: Int, temperature: Double
+        var rng: SeededGenerator
+        let emit: (String) -> Void
+
+        func run<Backend: ComputeBackend>(deviceStore: @escaping (ParameterStore<Float>) throws -> DeviceStore<Backend>) throws
+        where Backend.Scalar == Float {
+            let model = trained.model, vocabulary = trained.task.corpus.vocabulary
+            guard let count = model.stepWorkspaceCount(steps: 1, batch: 1) else {
+                throw ExperimentError("The language model has a layer without a pass on the compute backend.")
             }
-            emit(vocabulary.word(Int32(next)))
-            inputs = [next]
+            let parameters = try deviceStore(trained.store).parameters, backend = parameters.backend
+            var workspace = try backend.makeWorkspace(count: count)
+            var state = model.rnn.zeroState(batch: 1, as: Float.self)
+            var probabilities = [Double](repeating: 0, count: vocabulary.count)
+            var rng = rng, inputs = first
+            for _ in 0..<words {
+                var next = 0
+                for (k, input) in inputs.enumerated() {
+                    workspace.reset()
+                    let logits = try model.logits(inputs: [input], batch: 1, state: &state, on: parameters, workspace: &workspace)
+                    if k == inputs.count - 1 {
+                        let row = Matrix(rows: 1, columns: vocabulary.count, scalars: try backend.download(logits))
+                        next = TextGenerator.sample(row, temperature: temperature, probabilities: &probabilities, rng: &rng)
+                    }
+                }
+                emit(vocabulary.word(Int32(next)))
+                inputs = [next]
+            }
         }
     }
 

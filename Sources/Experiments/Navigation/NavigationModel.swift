@@ -30,17 +30,76 @@ public struct NavigationModel: Sendable {
         [encoder.weight] + rnn.layers.flatMap { [$0.weightIH, $0.weightHH] } + [decoder.weight]
     }
 
-    /// Place-cell logits `(T * B) x Np` for start codes `B x Np` and velocities `(T * B) x 2`.
+    /// Place-cell logits `(T * B) x Np` for start codes `B x Np` and velocities `(T * B) x 2`, on
+    /// the CPU backend (`logits(start:velocities:on:workspace:)`).
     public func logits(start: Matrix<Float>, velocities: Matrix<Float>, _ store: ParameterStore<Float>) -> Matrix<Float> {
-        let h0 = encoder.forward(start, store)
-        let caches = rnn.forward(velocities, batch: start.rows, initial: [RecurrentState(hidden: h0)], store)
-        return decoder.forward(caches[0].output, store)
+        onCPU(start: start, velocities: velocities, store) { cpu, workspace in
+            try logits(start: start, velocities: velocities, on: store.buffers(on: cpu), workspace: &workspace)
+        }
     }
 
-    /// The hidden states `(T * B) x Ng` after every step, for start codes `B x Np` and velocities `(T * B) x 2`.
+    /// The hidden states `(T * B) x Ng` after every step, for start codes `B x Np` and velocities
+    /// `(T * B) x 2`, on the CPU backend.
     public func hiddenStates(start: Matrix<Float>, velocities: Matrix<Float>, _ store: ParameterStore<Float>) -> Matrix<Float> {
-        let h0 = encoder.forward(start, store)
-        return rnn.forward(velocities, batch: start.rows, initial: [RecurrentState(hidden: h0)], store)[0].output
+        onCPU(start: start, velocities: velocities, store) { cpu, workspace in
+            let backend = cpu, batch = start.rows, steps = velocities.rows / batch
+            let (s, v) = try upload(start: start, velocities: velocities, on: backend, workspace: &workspace)
+            let hidden = try forward(start: s, velocities: v, steps: steps, batch: batch, on: store.buffers(on: cpu), workspace: &workspace)
+                .hidden
+            return Matrix(rows: steps * batch, columns: rnn.hiddenSize, scalars: try backend.download(hidden))
+        }
+    }
+
+    /// Runs `body` with a CPU backend and a workspace for a batch of this shape.
+    private func onCPU(
+        start: Matrix<Float>, velocities: Matrix<Float>, _ store: ParameterStore<Float>,
+        _ body: (CPUBackend<Float>, inout Workspace<Float>) throws -> Matrix<Float>
+    ) -> Matrix<Float> {
+        let batch = start.rows, steps = velocities.rows / max(batch, 1)
+        guard let count = stepWorkspaceCount(steps: steps, batch: batch) else {
+            preconditionFailure("the navigation model's recurrent layer has no pass on the compute backend")
+        }
+        do { return try workspace.with(count: count, body) } catch {
+            preconditionFailure("navigation model forward pass on the CPU backend: \(error)")
+        }
+    }
+
+    /// Place-cell logits `(T * B) x Np` for start codes `B x Np` and velocities `(T * B) x 2` made on
+    /// the host, on a backend: the batch is uploaded into `workspace`, the logits read back.
+    /// `stepWorkspaceCount(steps:batch:)` elements suffice.
+    public func logits<Backend: ComputeBackend>(
+        start: Matrix<Float>, velocities: Matrix<Float>, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>
+    ) throws -> Matrix<Float> where Backend.Scalar == Float {
+        let backend = parameters.backend, batch = start.rows, steps = velocities.rows / batch
+        let (s, v) = try upload(start: start, velocities: velocities, on: backend, workspace: &workspace)
+        let hidden = try forward(start: s, velocities: v, steps: steps, batch: batch, on: parameters, workspace: &workspace).hidden
+        let logits = try workspace.take(steps * batch * decoder.outputSize)
+        try decoder.forward(hidden, rows: steps * batch, into: logits, parameters)
+        return Matrix(rows: steps * batch, columns: decoder.outputSize, scalars: try backend.download(logits))
+    }
+
+    /// Uploads start codes and velocities into `workspace`, then moves it to a page start (`Workspace.startPage`).
+    private func upload<Backend: ComputeBackend>(
+        start: Matrix<Float>, velocities: Matrix<Float>, on backend: Backend, workspace: inout Workspace<Float>
+    ) throws -> (start: ComputeBuffer<Float>, velocities: ComputeBuffer<Float>) where Backend.Scalar == Float {
+        let s = try backend.upload(start.scalars, into: &workspace)
+        let v = try backend.upload(velocities.scalars, into: &workspace)
+        try workspace.startPage()
+        return (s, v)
+    }
+
+    /// The forward pass up to the hidden states on a backend: h0 = encoder(start codes `B x Np`),
+    /// then the RNN over the velocities (`(T * B) x 2`). Returns the hidden states `(T * B) x Ng`,
+    /// h0 and the RNN's caches (for the backward pass).
+    func forward<Backend: ComputeBackend>(
+        start: ComputeBuffer<Float>, velocities: ComputeBuffer<Float>, steps: Int, batch: Int, on parameters: ParameterBuffers<Backend>,
+        workspace: inout Workspace<Float>
+    ) throws -> (hidden: ComputeBuffer<Float>, caches: [CacheBuffers<Float>]) where Backend.Scalar == Float {
+        let h0 = try workspace.take(batch * rnn.hiddenSize)
+        try encoder.forward(start, rows: batch, into: h0, parameters)
+        let caches = try rnn.forward(
+            on: parameters, velocities, steps: steps, batch: batch, initial: [StateBuffers(hidden: h0)], workspace: &workspace)
+        return (try caches[0].output(), caches)
     }
 
     /// Elements of workspace one training step (`lossAndGradients(start:velocities:targets:on:...)`
@@ -78,11 +137,8 @@ public struct NavigationModel: Sendable {
         on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>
     ) throws -> Double where Backend.Scalar == Float {
         let (n, np, h) = (steps * batch, decoder.outputSize, rnn.hiddenSize)
-        let h0 = try workspace.take(batch * h)
-        try encoder.forward(start, rows: batch, into: h0, parameters)
-        let caches = try rnn.forward(
-            on: parameters, velocities, steps: steps, batch: batch, initial: [StateBuffers(hidden: h0)], workspace: &workspace)
-        let hidden = try caches[0].output()
+        let (hidden, caches) = try forward(
+            start: start, velocities: velocities, steps: steps, batch: batch, on: parameters, workspace: &workspace)
         let logits = try workspace.take(n * np), dLogits = try workspace.take(n * np)
         try decoder.forward(hidden, rows: n, into: logits, parameters)
         let loss = try SoftCrossEntropy.lossAndGradient(

@@ -216,31 +216,44 @@ public struct NavigationTask: TrainingTask {
             start: start, velocities: batch.velocities, targets: targets, on: parameters, workspace: &workspace)
     }
 
+    /// The largest evaluation batch: `evaluationBatchSize` trajectories of length 50 or of the
+    /// training length.
+    public func evaluationWorkspaceCount(_ model: NavigationModel) -> Int? {
+        model.stepWorkspaceCount(steps: max(options.length, 50), batch: options.evaluationBatchSize)
+    }
+
     /// On the test trajectories: `decodingErrorCM` at the training length (and `decodingErrorCM50`
     /// at length 50 when that differs) and `testLoss`, the cross-entropy at the training length; on
     /// the validation trajectories: `validDecodingErrorCM` and `validLoss`. Means over the batches.
     /// Both sets are evaluated every time (a few forward passes, small beside an epoch), so that
     /// the report draws the test curve; the plateau schedule and selection read the validation metric.
-    public func evaluate(_ model: NavigationModel, _ store: ParameterStore<Float>) -> [String: Double] {
+    /// The logits are read back to the host, where the positions are decoded.
+    @_specialize(where Backend == CPUBackend<Float>)  // the trainer calls it unspecialized (StepDevice.swift)
+    public func evaluate<Backend: ComputeBackend>(
+        _ model: NavigationModel, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, final: Bool
+    ) throws -> [String: Double] where Backend.Scalar == Float {
         var metrics: [String: Double] = [:]
         for (k, set) in evaluationSets.enumerated() {
-            let (error, loss) = errorAndLoss(model, store, set, withLoss: k == 0)
+            let (error, loss) = try errorAndLoss(model, on: parameters, workspace: &workspace, set, withLoss: k == 0)
             metrics[k == 0 ? "decodingErrorCM" : "decodingErrorCM50"] = error
             if k == 0 { metrics["testLoss"] = loss }
         }
-        let (error, loss) = errorAndLoss(model, store, validationSet, withLoss: true)
+        let (error, loss) = try errorAndLoss(model, on: parameters, workspace: &workspace, validationSet, withLoss: true)
         metrics["validDecodingErrorCM"] = error
         metrics["validLoss"] = loss
         return metrics
     }
 
     /// The mean decoding error (cm) over `set`'s batches and, with `withLoss`, the mean cross-entropy.
-    func errorAndLoss(
-        _ model: NavigationModel, _ store: ParameterStore<Float>, _ set: [TrajectoryBatch], withLoss: Bool
-    ) -> (error: Double, loss: Double) {
+    func errorAndLoss<Backend: ComputeBackend>(
+        _ model: NavigationModel, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, _ set: [TrajectoryBatch],
+        withLoss: Bool
+    ) throws -> (error: Double, loss: Double) where Backend.Scalar == Float {
         var error = 0.0, loss = 0.0
         for batch in set {
-            let logits = model.logits(start: cells.codes(for: batch.start), velocities: batch.velocities, store)
+            workspace.reset()
+            let logits = try model.logits(
+                start: cells.codes(for: batch.start), velocities: batch.velocities, on: parameters, workspace: &workspace)
             error += cells.decodingError(activity: logits, positions: batch.positions)
             if withLoss { loss += SoftCrossEntropy.loss(logits: logits, targets: cells.codes(for: batch.positions)) }
         }

@@ -46,18 +46,21 @@ extension Trainer {
 
     /// `timeSteps` on a thread that flushes subnormals, as training does, on the run's device.
     private func timeStepsFlushed(_ steps: Int, warmup: Int, prunedTo: Double?, profile: Bool) throws -> StepTiming {
-        switch config.training.device ?? .cpu {
-        case .cpu:
-            let cpu = CPUBackend<Float>()
-            return try timeSteps(steps, warmup: warmup, prunedTo: prunedTo, profile: profile) { DeviceStore(sharing: $0, on: cpu) }
-        case .cuda:
-            let gpu = try Self.openCUDA()
-            return try timeSteps(steps, warmup: warmup, prunedTo: prunedTo, profile: profile) { try DeviceStore($0, on: gpu) }
+        try (config.training.device ?? .cpu).run(Timing(trainer: self, steps: steps, warmup: warmup, prunedTo: prunedTo, profile: profile))
+    }
+
+    /// `timeSteps` as work for the run's device.
+    private struct Timing: DeviceWork {
+        let trainer: Trainer, steps: Int, warmup: Int, prunedTo: Double?, profile: Bool
+        func run<Backend: ComputeBackend>(deviceStore: @escaping (ParameterStore<Float>) throws -> DeviceStore<Backend>) throws
+            -> StepTiming where Backend.Scalar == Float
+        {
+            try trainer.timeSteps(steps, warmup: warmup, prunedTo: prunedTo, profile: profile, deviceStore: deviceStore)
         }
     }
 
     /// `timeSteps` with the steps on the backend of `deviceStore`'s stores.
-    private func timeSteps<Backend: ComputeBackend>(
+    fileprivate func timeSteps<Backend: ComputeBackend>(
         _ steps: Int, warmup: Int, prunedTo: Double?, profile: Bool,
         deviceStore: @escaping (ParameterStore<Float>) throws -> DeviceStore<Backend>
     ) throws -> StepTiming where Backend.Scalar == Float {

@@ -8,14 +8,6 @@ import Linalg
 import NN
 import Sparsity
 
-/// The device on which `moduli train` runs its steps (`--device`).
-public enum ComputeDevice: String, Codable, Sendable, CaseIterable {
-    /// The CPU backend, over the host store's own memory (the default).
-    case cpu
-    /// An NVIDIA GPU through `CUDABackend` (cuBLAS and kernels compiled by NVRTC).
-    case cuda
-}
-
 /// One training phase's memory on a backend: the store's tensors (`DeviceStore`), the optimizer's
 /// state buffers, R and the step's workspace. The host store stays the authority on layout and
 /// masks; the host's optimizer holds the step count and settings, its state buffers live here.
@@ -26,7 +18,7 @@ final class StepDevice<Backend: ComputeBackend> where Backend.Scalar == Float {
     let optimizerState: [ComputeBuffer<Float>]
     /// The optimizer's names for them (`Optimizer.stateBufferNames`).
     let stateNames: [String]
-    /// The step's activations and uploaded batch.
+    /// A step's (or an evaluation's) activations and uploaded inputs.
     var workspace: Workspace<Float>
     /// R (H x H) in the backend's memory, and the regularizer's version it holds.
     private var coefficients: ComputeBuffer<Float>?

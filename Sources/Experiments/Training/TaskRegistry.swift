@@ -63,8 +63,13 @@ public struct RegisteredTask: Sendable {
                 }
                 try trained.permuteHiddenUnits(order)
             }
-            if let format = options.sparse { trained.useSparseProducts(format: format) }
-            return trained.evaluate()
+            if let format = options.sparse {
+                guard (options.device ?? .cpu) == .cpu else {
+                    throw ExperimentError("--sparse runs the sparse kernels of the CPU: drop --sparse, or evaluate with --device cpu.")
+                }
+                trained.useSparseProducts(format: format)
+            }
+            return try trained.evaluate(on: options.device)
         }
         exportRun = { path, sparse, reorder in
             var trained = try TrainedModel<Task>(runAt: path)
@@ -132,10 +137,12 @@ public struct EvaluationOptions: Sendable {
     public var reorder: Bool
     /// Another model file for the run (one `moduli export` wrote) instead of its model.safetensors.
     public var modelFile: String?
+    /// Where the evaluation runs (nil: the CPU).
+    public var device: ComputeDevice?
 
     /// Options from their parts.
-    public init(sparse: SparseWeightProduct.Format? = nil, reorder: Bool = false, modelFile: String? = nil) {
-        self.sparse = sparse; self.reorder = reorder; self.modelFile = modelFile
+    public init(sparse: SparseWeightProduct.Format? = nil, reorder: Bool = false, modelFile: String? = nil, device: ComputeDevice? = nil) {
+        self.sparse = sparse; self.reorder = reorder; self.modelFile = modelFile; self.device = device
     }
 }
 

@@ -1,5 +1,6 @@
 // A finished run's model read back from its directory (config.json and model.safetensors), for
 // evaluation, export and inference without training.
+import Compute
 import Foundation
 import Formats
 import Geometry
@@ -124,8 +125,28 @@ public struct TrainedModel<Task: TrainingTask> {
         }
     }
 
-    /// The task's evaluation of the model (the metrics of summary.json).
-    public func evaluate() -> [String: Double] { task.evaluate(model, store, final: true) }
+    /// The task's evaluation of the model (the metrics of summary.json), on `device` (nil: the
+    /// CPU, over the store's own memory).
+    public func evaluate(on device: ComputeDevice? = nil) throws -> [String: Double] {
+        try (device ?? .cpu).run(Evaluation(trained: self))
+    }
+
+    /// `evaluate` as work for a device.
+    private struct Evaluation: DeviceWork {
+        let trained: TrainedModel
+        func run<Backend: ComputeBackend>(deviceStore: @escaping (ParameterStore<Float>) throws -> DeviceStore<Backend>) throws
+            -> [String: Double] where Backend.Scalar == Float
+        {
+            let (task, model) = (trained.task, trained.model)
+            guard let count = task.evaluationWorkspaceCount(model) else {
+                throw ExperimentError(
+                    "The model of \(Task.name) has a layer without a pass on the compute backend: it cannot be evaluated.")
+            }
+            let parameters = try deviceStore(trained.store).parameters
+            var workspace = try parameters.backend.makeWorkspace(count: max(count, 1))
+            return try task.evaluate(model, on: parameters, workspace: &workspace, final: true)
+        }
+    }
 
     /// The model's hidden states over the task's test inputs (`TrainingTask.hiddenStates`), at most
     /// `maximumRows` of them; an error for a task that does not expose them.

@@ -121,17 +121,18 @@ public struct Trainer<Task: TrainingTask> {
         in run: RunDirectory, resume: Bool = false, showProgress: Bool = false,
         stopAfterEpochs: Int? = nil
     ) throws -> RunSummary? {
-        switch config.training.device ?? .cpu {
-        case .cpu:
-            let cpu = CPUBackend<Float>()
-            return try train(
-                in: run, resume: resume, showProgress: showProgress, stopAfterEpochs: stopAfterEpochs,
-                deviceStore: { DeviceStore(sharing: $0, on: cpu) })
-        case .cuda:
-            let gpu = try Self.openCUDA()
-            return try train(
-                in: run, resume: resume, showProgress: showProgress, stopAfterEpochs: stopAfterEpochs,
-                deviceStore: { try DeviceStore($0, on: gpu) })
+        try (config.training.device ?? .cpu).run(
+            Training(trainer: self, run: run, resume: resume, showProgress: showProgress, stopAfterEpochs: stopAfterEpochs))
+    }
+
+    /// `train` as work for the run's device.
+    private struct Training: DeviceWork {
+        let trainer: Trainer, run: RunDirectory, resume: Bool, showProgress: Bool, stopAfterEpochs: Int?
+        func run<Backend: ComputeBackend>(deviceStore: @escaping (ParameterStore<Float>) throws -> DeviceStore<Backend>) throws
+            -> RunSummary? where Backend.Scalar == Float
+        {
+            try trainer.train(
+                in: run, resume: resume, showProgress: showProgress, stopAfterEpochs: stopAfterEpochs, deviceStore: deviceStore)
         }
     }
 
@@ -149,22 +150,7 @@ public struct Trainer<Task: TrainingTask> {
 
     /// Opens `device` (nil: the CPU) and lets it go: a command calls this before it makes a run
     /// directory, so that a missing GPU leaves nothing behind. The error says what is missing.
-    public static func requireDevice(_ device: ComputeDevice?) throws {
-        if device == .cuda { _ = try openCUDA() }
-    }
-
-    /// The GPU of `--device cuda`; the error says what is missing and what to do.
-    static func openCUDA() throws -> CUDABackend {
-        do { return try CUDABackend() } catch {
-            throw ExperimentError(
-                """
-                \(optionLabel("device")) cuda needs an NVIDIA GPU with its driver, cuBLAS and NVRTC, and none is usable here: \
-                train on the CPU (--device cpu, the default), or on a GPU machine (docs/gpu.md; make static builds a binary for \
-                one). What is missing: \(error)
-                """
-            )
-        }
-    }
+    public static func requireDevice(_ device: ComputeDevice?) throws { try ComputeDevice.require(device) }
 }
 
 /// One process's pass over a run: the state between steps, and the memory they run in.
@@ -281,9 +267,10 @@ struct TrainingLoop<Task: TrainingTask, Backend: ComputeBackend> where Backend.S
     static func makeDevice(
         _ session: inout TrainingSession<Task>, task: Task, deviceStore: (ParameterStore<Float>) throws -> DeviceStore<Backend>
     ) throws -> StepDevice<Backend> {
-        guard let count = task.stepWorkspaceCount(session.model) else {
+        guard let step = task.stepWorkspaceCount(session.model), let evaluation = task.evaluationWorkspaceCount(session.model) else {
             throw ExperimentError("The model of \(Task.name) has a layer without a pass on the compute backend: it cannot be trained.")
         }
+        let count = max(step, evaluation)  // one workspace: evaluations run between steps
         let device = try StepDevice(store: deviceStore(session.store), optimizer: session.optimizer, workspaceCount: count)
         session.optimizer.state = OptimizerState(stepCount: session.optimizer.state.stepCount, buffers: [:])
         return device
@@ -426,8 +413,8 @@ struct TrainingLoop<Task: TrainingTask, Backend: ComputeBackend> where Backend.S
     /// set when `final`), else a new one.
     mutating func evaluation(final: Bool) throws -> [String: Double] {
         if state.lastMetricsStep != state.globalStep || final && state.lastMetricsFinal == false {
-            try valuesToHost()
-            state.lastMetrics = task.evaluate(session.model, session.store, final: final)
+            device.workspace.reset()
+            state.lastMetrics = try task.evaluate(session.model, on: device.parameters, workspace: &device.workspace, final: final)
             state.lastMetricsStep = state.globalStep
             state.lastMetricsFinal = final
         }

@@ -118,12 +118,22 @@ public protocol TrainingTask: Sendable {
     func trainStep<Backend: ComputeBackend>(
         _ model: Model, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, stream: inout Stream
     ) throws -> Double where Backend.Scalar == Float
-    /// Evaluates the model; metric names are camelCase (`testMSE`, `decodingErrorCM`).
-    func evaluate(_ model: Model, _ store: ParameterStore<Float>) -> [String: Double]
-    /// Evaluates the model after an epoch (`final` false) or at the end of a phase and for a
-    /// finished model (`final` true). A task whose test set is expensive evaluates it only when
-    /// `final`, and the validation metric `scheduleMetric` every time; by default both are `evaluate`.
-    func evaluate(_ model: Model, _ store: ParameterStore<Float>, final: Bool) -> [String: Double]
+    /// Elements of backend memory one `evaluate(_:on:workspace:final:)` takes (its largest batch's
+    /// uploaded inputs and activations); nil when the model has a layer without a pass on the compute
+    /// backend. By default `stepWorkspaceCount`, which a task whose evaluation batches are larger
+    /// than its training batch must replace.
+    func evaluationWorkspaceCount(_ model: Model) -> Int?
+    /// Evaluates the model on a compute backend; metric names are camelCase (`testMSE`,
+    /// `decodingErrorCM`). The task makes its inputs on the host, uploads them into `workspace`
+    /// (handed over reset, with at least `evaluationWorkspaceCount` elements; the task may reset it
+    /// between batches), runs forward passes through `parameters` and
+    /// reads back what its metrics need, so that the same evaluation runs on every device. It runs
+    /// after an epoch (`final` false) and at the end of a phase and for a finished model (`final`
+    /// true): a task whose test set is expensive evaluates it only when `final`, and the validation
+    /// metric `scheduleMetric` every time.
+    func evaluate<Backend: ComputeBackend>(
+        _ model: Model, on parameters: ParameterBuffers<Backend>, workspace: inout Workspace<Float>, final: Bool
+    ) throws -> [String: Double] where Backend.Scalar == Float
     /// The metric that the summary leads with.
     static var primaryMetric: String { get }
     /// The metric that the plateau schedule watches and progress shows, present in every
@@ -154,7 +164,19 @@ public protocol TrainingTask: Sendable {
 }
 
 extension TrainingTask {
-    public func evaluate(_ model: Model, _ store: ParameterStore<Float>, final: Bool) -> [String: Double] { evaluate(model, store) }
+    public func evaluationWorkspaceCount(_ model: Model) -> Int? { stepWorkspaceCount(model) }
+
+    /// The evaluation (`evaluate(_:on:workspace:final:)`) on the CPU backend over `store`'s own
+    /// memory, in a workspace of its own.
+    public func evaluate(_ model: Model, _ store: ParameterStore<Float>, final: Bool = true) throws -> [String: Double] {
+        guard let count = evaluationWorkspaceCount(model) else {
+            throw ExperimentError("The model of \(Self.name) has a layer without a pass on the compute backend: it cannot be evaluated.")
+        }
+        let cpu = CPUBackend<Float>()
+        var workspace = try cpu.makeWorkspace(count: max(count, 1))
+        return try evaluate(model, on: store.buffers(on: cpu), workspace: &workspace, final: final)
+    }
+
     public static var scheduleMetric: String { primaryMetric }
     public static var selectionMetric: String { scheduleMetric }
     public static var reportProbe: ReportProbe? { nil }
