@@ -2,6 +2,7 @@
 // kernels that the NN module's layers and optimizers and the Sparsity module's regularizer and
 // pruner run too, so each formula is written once for the CPU. The reference that the CUDA backend
 // is checked against; in Double, the oracle of the gradient checks.
+import Foundation
 import Linalg
 import RealModule
 
@@ -39,7 +40,8 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
             throw ComputeError.invalidArgument("allocate: cannot allocate \(count) elements")
         }
         let p = UnsafeMutablePointer<Scalar>.allocate(capacity: max(count, 1))
-        p.initialize(repeating: 0, count: max(count, 1))
+        // Zero bytes are the scalar 0 (IEEE floats): one memset, not a generic per-element loop.
+        memset(p, 0, max(count, 1) * MemoryLayout<Scalar>.stride)
         allocations.append(p)
         return ComputeBuffer(owner: checks.owner, address: UInt64(UInt(bitPattern: p)), count: count)
     }

@@ -280,11 +280,14 @@ extension ComputeBackend {
         return b
     }
 
-    /// The elements of `source`, as an array (allocates: for tests and reports, not per step).
-    public func download(_ source: ComputeBuffer<Scalar>) throws -> [Scalar] {
-        var out = [Scalar](repeating: 0, count: source.count)
-        try out.withUnsafeMutableBufferPointer { try download(source, into: $0) }
-        return out
+    /// The elements of `source`, as an array (allocates: for evaluations, tests and reports, not
+    /// per step). Inlinable, so that a caller in another module fills the array with specialized
+    /// code rather than element by element through the generic type's witnesses.
+    @inlinable public func download(_ source: ComputeBuffer<Scalar>) throws -> [Scalar] {
+        try [Scalar](unsafeUninitializedCapacity: source.count) { out, initialized in
+            try download(source, into: out)
+            initialized = source.count
+        }
     }
 
     /// A workspace of `count` elements (one allocation, see `Workspace`).
