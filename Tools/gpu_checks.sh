@@ -10,7 +10,7 @@
 #                      cuBLAS GEMM rates (FP32, TF32) at the preset's shapes with the GEMM time per step
 #   torch_gemm.txt     PyTorch's torch.matmul at the same shapes on the same GPU (the peer), if python3 has torch
 # and with the trainer (dist/moduli/moduli, `--device cuda`):
-#   match/             a 200-step navigation run (small preset, torus penalty, a pruning event) on the CPU
+#   match/             a 200-step navigation run (small preset, learned torus, a pruning event) on the CPU
 #                      and on the GPU; match.txt compares their loss lines (relative difference per line)
 #   evaluate.txt       `moduli evaluate` of the CPU run's model on the GPU, each metric beside the CPU's;
 #                      evaluate-match.txt the largest relative difference
@@ -58,7 +58,7 @@ MODULI="${MODULI_BIN:-dist/moduli/moduli}"
 train_status=0
 if [ -x "$MODULI" ]; then
     # 1. CPU against GPU: the same 200 steps (dense products on both), their loss lines compared.
-    args=(train navigation --preset small --epochs 2 --batches-per-epoch 100 --log-every 10 --moduli torus
+    args=(train navigation --preset small --epochs 2 --batches-per-epoch 100 --log-every 10 --moduli torus --learn-embedding
           --target-sparsity 0.5 --recurrent-kernels dense --quiet --overwrite)
     mkdir -p "$OUT/match"
     for device in cpu cuda; do

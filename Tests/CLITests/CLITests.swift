@@ -35,7 +35,6 @@ import _TestSupport
         (["train", "adding", "--length", "1"], "--length"),
         (["train", "adding", "--cell", "transformer"], "--cell"),
         (["train", "adding", "--device", "gpu"], "--device"),
-        (["train", "adding", "--device", "cuda", "--moduli", "torus", "--learn-embedding"], "--learn-embedding"),
         (["train", "adding", "--device", "cuda", "--recurrent-kernels", "sparse"], "--recurrent-kernels"),
         (["train", "adding", "--overwrite", "--resume", "--out", "x"], "contradict"),
         (["train", "adding", "--resume"], "--resume needs --out"),

@@ -87,6 +87,29 @@ import Sparsity
         try Self.expectSameRun(LanguageTask.self, c, "language")
     }
 
+    /// What host code does around the device's steps: learned positions (W_hh and the positions
+    /// read back every step, the positions' gradients sent, the projected positions sent back),
+    /// with changed embeddings (row and column positions) on navigation.
+    @Test(arguments: [false, true])
+    func learnedPositionsOnDeviceMemoryEqualTheHostRun(changeEmbed: Bool) throws {
+        var c = NavigationTaskTests.tinyConfig()
+        c.regularizer = RegularizerConfig(space: "torus", inhibitor: .invertedDoG, lambda: 0.1, learnEmbedding: true)
+        c.regularizer.changeEmbed = changeEmbed
+        c.pruning.targetSparsity = 0.5
+        c.recurrentKernels = .dense
+        try Self.expectSameRun(NavigationTask.self, c, "navigation, learned positions, changeEmbed \(changeEmbed)")
+    }
+
+    /// The group envelope (a proximal step on the host after every step, units removed at the end
+    /// of the main epochs) and neuron elimination (events that fold units on the host), together.
+    @Test func theGroupEnvelopeAndEliminationOnDeviceMemoryEqualTheHostRun() throws {
+        var c = EliminationTrainingTests.adding()
+        c.groupEnvelope = GroupEnvelopeConfig(keptUnits: 4, lambda: 10)
+        c.elimination = EliminationConfig(tolerance: 0.3, everySteps: 10)
+        c.recurrentKernels = .dense
+        try Self.expectSameRun(AddingTask.self, c, "adding, group envelope and elimination")
+    }
+
     /// Checkpoints are device-neutral: a run stopped on the host and resumed on device memory (and
     /// the other way round) ends as the run that never stopped.
     @Test func aRunResumesOnTheOtherDevice() throws {

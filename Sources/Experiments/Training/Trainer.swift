@@ -323,15 +323,19 @@ struct TrainingLoop<Task: TrainingTask, Backend: ComputeBackend> where Backend.S
     /// learning rate x lambda on every hidden unit's own parameters; after the last main step of a
     /// phase, every unit but the k largest removed (values and masks), so that exactly k units
     /// remain. The fixed epochs then train those k units at fixed structure, without the prox.
-    func applyGroupEnvelope() {
+    /// On a device with memory of its own the values come back to the host for it, and what it
+    /// changed goes back.
+    func applyGroupEnvelope() throws {
         guard let envelope, let unitGroups, let config = training.groupEnvelope else { return }
         guard state.step < training.mainSteps else { return }
+        try valuesToHost()
         let units = OwnedHiddenUnits(unitGroups, in: session.store)
         envelope.applyProx(to: units, step: session.optimizer.learningRate * config.lambda)
         if state.step + 1 == training.mainSteps {
             let kept = Set(envelope.largestGroups(norms: units.groupNorms()))
             unitGroups.remove((0..<unitGroups.hiddenSize).filter { !kept.contains($0) }, in: session.store)
         }
+        try hostChangesToDevice()
     }
 
     /// After main-phase step `state.step` when an elimination event follows it
@@ -346,6 +350,7 @@ struct TrainingLoop<Task: TrainingTask, Backend: ComputeBackend> where Backend.S
         guard state.phase == 0, let config = training.elimination, let unitGroups,
             let tolerance = training.eliminationTolerance(afterStep: state.step)
         else { return }
+        try valuesToHost()  // the event reads and changes values on the host
         let store = session.store, roles = session.roles, model = session.model, task = self.task
         let h = roles.hiddenSize, axes = roles.hiddenUnitAxes
         let consumers = roles.hiddenUnitConsumers()
@@ -372,6 +377,7 @@ struct TrainingLoop<Task: TrainingTask, Backend: ComputeBackend> where Backend.S
                 step: state.globalStep, phase: state.phase, tolerance: tolerance, rows: rowsUsed, deadUnits: dead,
                 eliminatedUnits: eliminated.map(\.unit), residuals: eliminated.map(\.relativeResidual), keptUnits: kept,
                 drift: outcome.drift, stop: outcome.stop, undoneUnit: outcome.undone?.unit))
+        try hostChangesToDevice()
         if !removed.isEmpty {
             progress?.message(
                 String(
@@ -533,6 +539,7 @@ struct TrainingLoop<Task: TrainingTask, Backend: ComputeBackend> where Backend.S
                 state.epochLossSum = 0; state.epochLossCount = 0
                 if epoch % training.evaluateEvery == 0 || state.step == total {
                     let values = try evaluation(final: state.step == total)
+                    try valuesToHost()  // the count of kept units reads the values
                     try metrics.append(
                         EvalRecord(
                             step: state.globalStep, phase: state.phase, epoch: epoch,
@@ -575,14 +582,21 @@ struct TrainingLoop<Task: TrainingTask, Backend: ComputeBackend> where Backend.S
         device.workspace.reset()
         let loss = try task.trainStep(session.model, on: parameters, workspace: &device.workspace, stream: &state.stream)
         var penalty = 0.0
+        let positions = session.regularizer.learned?.slots ?? []
         if !session.regularizer.isInactive {
-            // Learned positions: R and dPenalty/dPositions on the host, from the store's memory
-            // (the CPU's own; refused on other devices by `TrainingConfig.validate`).
+            // Learned positions: R and dPenalty/dPositions are formed on the host (their one
+            // implementation) from W_hh and the positions, read back where the device's memory
+            // is its own; the positions' gradients go to the device, which holds no other.
+            if !positions.isEmpty && !device.store.isShared {
+                try device.store.downloadValues(of: session.roles.recurrent)
+                for slot in positions { session.store.gradient(slot).update(repeating: 0, count: session.store.info(slot).count) }
+            }
             session.regularizer.updateCoefficients(from: session.store)
             penalty = try session.regularizer.penalty(
                 session.roles.recurrent, on: parameters, coefficients: device.coefficients(of: session.regularizer),
                 addingGradients: true)
             session.regularizer.addPositionGradients(weights: session.roles.recurrent, in: session.store)
+            try device.store.uploadGradients(of: positions)
         }
         StepProfile.lap(.penalty)
         guard loss.isFinite && penalty.isFinite else {
@@ -600,9 +614,13 @@ struct TrainingLoop<Task: TrainingTask, Backend: ComputeBackend> where Backend.S
         session.optimizer.learningRate = scheduledLearningRate()
         try session.optimizer.step(parameters, state: device.optimizerState)
         device.store.valuesChangedOnDevice()
-        applyGroupEnvelope()
+        try applyGroupEnvelope()
         StepProfile.lap(.optimizer)
-        session.regularizer.projectPositions(in: session.store)
+        if !positions.isEmpty {
+            try device.store.downloadValues(of: positions)
+            session.regularizer.projectPositions(in: session.store)
+            try hostChangesToDevice()
+        }
         StepProfile.lap(.positions)
         return (loss, penalty, gradientNorm)
     }

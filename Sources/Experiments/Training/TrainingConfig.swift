@@ -388,17 +388,6 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if recurrentKernels == .sparse {
             throw refuse("\(optionLabel("recurrentKernels")) sparse", "give --recurrent-kernels dense (or auto, which is dense there).")
         }
-        if regularizer.learnEmbedding {
-            throw refuse(
-                "Learning the neuron positions (\(optionLabel("regularizer.learnEmbedding")))", "train with fixed positions, or on the CPU."
-            )
-        }
-        if groupEnvelope != nil {
-            throw refuse("The group envelope regularizer (\(optionLabel("groupEnvelope.keptUnits")))", "train it on the CPU.")
-        }
-        if elimination != nil {
-            throw refuse("Neuron elimination (\(optionLabel("elimination.tolerance")))", "train it on the CPU.")
-        }
     }
 
     /// Checks every value, sizes against overflow first; the error names the option and what is allowed.

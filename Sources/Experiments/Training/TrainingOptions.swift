@@ -66,7 +66,8 @@ public enum TrainingOptions {
                 "device", \.device, key: "device", "NAME",
                 help: """
                     Where the steps run: cpu (default) or cuda (an NVIDIA GPU; the products are dense there, and learned \
-                    positions, the group envelope and neuron elimination run on the CPU only). A run resumes on either.
+                    positions, the group envelope and neuron elimination run their host part with copies each step or \
+                    event). A run resumes on either.
                     """)
         ].map { $0.inSection(section) }
     }

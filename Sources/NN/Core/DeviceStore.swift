@@ -99,6 +99,31 @@ public final class DeviceStore<Backend: ComputeBackend> {
         for slot in store.slots { valueVersions[slot.index] = store.valueVersion(slot) }
     }
 
+    /// Copies the values of `slots` from the device into the host store (for host code that reads
+    /// a few tensors every step: learned positions, the group envelope), which then reports them
+    /// changed; the device holds the new versions.
+    public func downloadValues(of slots: [ParameterSlot]) throws {
+        guard !isShared else { return }
+        for slot in slots {
+            let span = store.span(slot)
+            try parameters.backend.download(
+                parameters.value(slot), into: UnsafeMutableBufferPointer(rebasing: store.values[span]))
+            store.valuesDidChange(slot)
+            valueVersions[slot.index] = store.valueVersion(slot)
+        }
+    }
+
+    /// Copies the host store's gradients of `slots` to the device, replacing the device's (for
+    /// gradients host code formed alone: the learned positions').
+    public func uploadGradients(of slots: [ParameterSlot]) throws {
+        guard !isShared else { return }
+        for slot in slots {
+            let span = store.span(slot)
+            try parameters.backend.upload(
+                UnsafeBufferPointer(rebasing: store.gradients[span]), to: parameters.part(parameters.gradients, slot))
+        }
+    }
+
     /// Records that the device changed every value (an optimizer step). With shared memory the
     /// host's values changed too, and their versions move now; otherwise the host copy is stale
     /// until `downloadValues()`.
