@@ -46,6 +46,12 @@ public final class CPUBackend<Scalar: BLASScalar>: ComputeBackend {
         return ComputeBuffer(owner: checks.owner, address: UInt64(UInt(bitPattern: p)), count: count)
     }
 
+    public func release(_ buffer: ComputeBuffer<Scalar>) throws {
+        guard buffer.owner == checks.owner, let k = allocations.firstIndex(where: { UInt64(UInt(bitPattern: $0)) == buffer.address })
+        else { throw ComputeError.invalidArgument("release: the buffer is not an allocation of this backend") }
+        allocations.remove(at: k).deallocate()
+    }
+
     /// A buffer over host memory this backend did not allocate (a parameter store's tensors, an
     /// optimizer's moments), without a copy. The memory must stay allocated, and in place, while
     /// the buffer is used.

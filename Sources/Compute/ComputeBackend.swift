@@ -103,8 +103,12 @@ public protocol ComputeBackend<Scalar>: AnyObject {
 
     // MARK: Memory
 
-    /// `count` elements of fresh memory, alive as long as the backend (contents unspecified).
+    /// `count` elements of fresh memory, alive as long as the backend (contents unspecified) or
+    /// until `release`.
     func allocate(count: Int) throws -> ComputeBuffer<Scalar>
+    /// Frees the memory of `buffer`, which `allocate` returned (the whole allocation, not a slice);
+    /// no buffer into it may be used afterwards. Throws for any other buffer.
+    func release(_ buffer: ComputeBuffer<Scalar>) throws
     /// Copies `source.count` host values into the first elements of `destination`.
     func upload(_ source: UnsafeBufferPointer<Scalar>, to destination: ComputeBuffer<Scalar>) throws
     /// Copies the first `destination.count` elements of `source` to the host (waits for earlier work).

@@ -30,6 +30,23 @@ import Compute
         #expect(try ws.take(200).count == 200 && ws.highWater == 2 * Workspace<Float>.alignment + 100)  // the most in use: p2's end
     }
 
+    /// `release` frees an allocation once; a slice, a buffer over host memory and another
+    /// backend's buffer are refused.
+    @Test func releaseFreesWholeAllocationsOnly() throws {
+        let backend = CPUBackend<Float>(), other = CPUBackend<Float>()
+        let a = try backend.allocate(count: 50), b = try backend.allocate(count: 10)
+        #expect(throws: ComputeError.self) { try backend.release(try a.slice(from: 1, count: 5)) }
+        #expect(throws: ComputeError.self) { try other.release(a) }
+        let host: [Float] = [1, 2, 3]
+        try host.withUnsafeBufferPointer { p in
+            #expect(throws: ComputeError.self) { try backend.release(backend.buffer(over: p)) }
+        }
+        try backend.release(a)
+        #expect(throws: ComputeError.self) { try backend.release(a) }
+        try backend.fill(b, with: 4)
+        #expect(try backend.download(b) == Array(repeating: 4, count: 10))
+    }
+
     /// `startPage()`: the next piece starts at the next 4 KB from the workspace's start, without a
     /// gap, whatever was taken before; the pieces after it keep their spacing.
     @Test func aPageStartMakesTheLayoutAfterItIndependentOfWhatCameBefore() throws {

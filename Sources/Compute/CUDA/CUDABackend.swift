@@ -289,6 +289,14 @@ public final class CUDABackend: ComputeBackend {
         return ComputeBuffer(owner: checks.owner, address: address, count: count)
     }
 
+    public func release(_ buffer: ComputeBuffer<Float>) throws {
+        guard buffer.owner == checks.owner, let k = allocations.firstIndex(of: buffer.address) else {
+            throw ComputeError.invalidArgument("release: the buffer is not an allocation of this backend")
+        }
+        try activate()
+        try driver.check(driver.cuMemFree(allocations.remove(at: k)), "cuMemFree")
+    }
+
     public func upload(_ source: UnsafeBufferPointer<Float>, to destination: ComputeBuffer<Float>) throws {
         try checks.need(destination, "destination", count: source.count, "upload")
         guard source.count > 0 else { return }

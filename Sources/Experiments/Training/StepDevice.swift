@@ -65,6 +65,14 @@ final class StepDevice<Backend: ComputeBackend> where Backend.Scalar == Float {
         return state
     }
 
+    /// Frees everything this phase allocated on the backend (the store's copy, the optimizer's
+    /// state, R, the workspace); the device must not be used afterwards.
+    func release() throws {
+        try store.release()
+        for buffer in optimizerState + [workspace.storage] + (coefficients.map { [$0] } ?? []) { try backend.release(buffer) }
+        coefficients = nil
+    }
+
     /// R in the backend's memory, uploaded when the regularizer's R changed since the last call.
     func coefficients(of regularizer: ModuliRegularizer<Float>) throws -> ComputeBuffer<Float> {
         let r = regularizer.trainingCoefficients

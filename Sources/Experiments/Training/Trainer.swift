@@ -402,6 +402,7 @@ struct TrainingLoop<Task: TrainingTask, Backend: ComputeBackend> where Backend.S
                     Task.primaryMetric, result[Task.primaryMetric] ?? .nan,
                     100 * result.sparsity.pooled.sparsity, training.lottery.rawValue))
             session = try Self.lotterySession(task: task, training: training, root: root, main: session.store, run: run)
+            try device.release()  // the main phase's memory on the backend
             device = try Self.makeDevice(&session, task: task, deviceStore: deviceStore)
             state.phase = 1
             state.step = 0

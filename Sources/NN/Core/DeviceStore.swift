@@ -124,6 +124,13 @@ public final class DeviceStore<Backend: ComputeBackend> {
         }
     }
 
+    /// Frees the device copy's memory (nothing when it is the host store's own); the device store
+    /// must not be used afterwards.
+    public func release() throws {
+        guard !isShared else { return }
+        for buffer in [parameters.values, parameters.gradients, parameters.masks] { try parameters.backend.release(buffer) }
+    }
+
     /// Records that the device changed every value (an optimizer step). With shared memory the
     /// host's values changed too, and their versions move now; otherwise the host copy is stale
     /// until `downloadValues()`.
