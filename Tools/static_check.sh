@@ -68,4 +68,14 @@ elif [ $code -eq 1 ] && grep -q -- "--device" "$work/cuda.log" && [ ! -e "$work/
 else
     fail "moduli train --device cuda without a GPU exited $code (1 and no run directory expected):"; cat "$work/cuda.log"
 fi
+# The finished adding run evaluated on the GPU, or the refusal without one (exit 1).
+run "$dist/moduli" evaluate "$work/adding" --device cuda > "$work/evaluate-cuda.log" 2>&1
+code=$?
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
+    [ $code -eq 0 ] && pass "moduli evaluate --device cuda on the GPU" || { fail "moduli evaluate --device cuda exit $code:"; cat "$work/evaluate-cuda.log"; }
+elif [ $code -eq 1 ] && grep -q -- "--device cpu" "$work/evaluate-cuda.log"; then
+    pass "moduli evaluate --device cuda without a GPU: exit 1"
+else
+    fail "moduli evaluate --device cuda without a GPU exited $code (1 expected):"; cat "$work/evaluate-cuda.log"
+fi
 exit $status
