@@ -42,11 +42,11 @@ public struct NavigationModel: Sendable {
     /// `(T * B) x 2`, on the CPU backend.
     public func hiddenStates(start: Matrix<Float>, velocities: Matrix<Float>, _ store: ParameterStore<Float>) -> Matrix<Float> {
         onCPU(start: start, velocities: velocities, store) { cpu, workspace in
-            let backend = cpu, batch = start.rows, steps = velocities.rows / batch
-            let (s, v) = try upload(start: start, velocities: velocities, on: backend, workspace: &workspace)
+            let batch = start.rows, steps = velocities.rows / batch
+            let (s, v) = try upload(start: start, velocities: velocities, on: cpu, workspace: &workspace)
             let hidden = try forward(start: s, velocities: v, steps: steps, batch: batch, on: store.buffers(on: cpu), workspace: &workspace)
                 .hidden
-            return Matrix(rows: steps * batch, columns: rnn.hiddenSize, scalars: try backend.download(hidden))
+            return Matrix(rows: steps * batch, columns: rnn.hiddenSize, scalars: try cpu.download(hidden))
         }
     }
 
@@ -89,8 +89,8 @@ public struct NavigationModel: Sendable {
     }
 
     /// The forward pass up to the hidden states on a backend: h0 = encoder(start codes `B x Np`),
-    /// then the RNN over the velocities (`(T * B) x 2`). Returns the hidden states `(T * B) x Ng`,
-    /// h0 and the RNN's caches (for the backward pass).
+    /// then the RNN over the velocities (`(T * B) x 2`). Returns the hidden states `(T * B) x Ng`
+    /// and the RNN's caches (for the backward pass).
     func forward<Backend: ComputeBackend>(
         start: ComputeBuffer<Float>, velocities: ComputeBuffer<Float>, steps: Int, batch: Int, on parameters: ParameterBuffers<Backend>,
         workspace: inout Workspace<Float>
