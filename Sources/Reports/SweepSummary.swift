@@ -145,7 +145,22 @@ public struct SweepSummary: Sendable {
                 }
                 text += HTMLText.markdownTable(header: ["configuration"] + tune.values, rows: rows)
             } else {
-                text += "Not selected yet: the tuning runs have not all finished.\n"
+                let metric = try TaskRegistry.task(named: spec.task).validationMetric()
+                text +=
+                    "Not selected yet: the tuning runs have not all finished. Mean \(metric) (the task's validation metric) of"
+                    + " those finished so far, with the count of seeds when not all have (- for none):\n\n"
+                let rows = spec.tunedConfigurations.map { name in
+                    [name]
+                        + tune.values.map { value in
+                            let runs = spec.runs.filter { $0.configuration == name && $0.value == value }
+                            let values = runs.filter { directory.condition(of: $0) == .finished }.compactMap { run in
+                                (try? ReportRun(path: directory.directory(of: run).path))?.summary[metric]
+                            }
+                            guard let mean = Statistics.mean(values) else { return "-" }
+                            return String(format: "%.4g", mean) + (values.count < runs.count ? " (\(values.count)/\(runs.count))" : "")
+                        }
+                }
+                text += HTMLText.markdownTable(header: ["configuration"] + tune.values, rows: rows)
             }
         }
         if !failed.isEmpty {

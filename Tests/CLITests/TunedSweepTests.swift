@@ -135,6 +135,18 @@ import _TestSupport
         try SweepTests.killSweep(spec: spec, out: sweep, within: 60) { Self.finished(sweep).count >= 3 }
         let before = Self.finished(sweep)
         try #require(before.count >= 3 && before.count < 8, "\(before)")
+        // Before the selection, the table shows the tuning runs finished so far (validation metric only).
+        let partial = try CLITests.moduli(["sweep", spec, "--out", sweep, "--collect"])
+        if !Self.tuningRuns.allSatisfy(before.contains) {
+            #expect(partial.out.contains("Not selected yet"), "\(partial.out)")
+            let cells = try ["0.001", "3"].map { value -> String in
+                let done = try ["s0", "s1"].filter { before.contains("torus-tune\(value)-\($0)") }
+                    .map { try Self.metric(sweep, "torus-tune\(value)-\($0)", "validMSE") }
+                guard !done.isEmpty else { return "-" }
+                return String(format: "%.4g", done.reduce(0, +) / Double(done.count)) + (done.count < 2 ? " (\(done.count)/2)" : "")
+            }
+            #expect(partial.out.contains("| torus | \(cells[0]) | \(cells[1]) |"), "\(cells) in \(partial.out)")
+        }
 
         let resumed = try CLITests.moduli(["sweep", spec, "--out", sweep])
         #expect(resumed.status == 0, "\(resumed.err)")
