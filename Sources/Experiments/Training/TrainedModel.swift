@@ -137,14 +137,7 @@ public struct TrainedModel<Task: TrainingTask> {
         func run<Backend: ComputeBackend>(deviceStore: @escaping (ParameterStore<Float>) throws -> DeviceStore<Backend>) throws
             -> [String: Double] where Backend.Scalar == Float
         {
-            let (task, model) = (trained.task, trained.model)
-            guard let count = task.evaluationWorkspaceCount(model) else {
-                throw ExperimentError(
-                    "The model of \(Task.name) has a layer without a pass on the compute backend: it cannot be evaluated.")
-            }
-            let parameters = try deviceStore(trained.store).parameters
-            var workspace = try parameters.backend.makeWorkspace(count: max(count, 1))
-            return try task.evaluate(model, on: parameters, workspace: &workspace, final: true)
+            try trained.task.evaluate(trained.model, on: deviceStore(trained.store).parameters, final: true)
         }
     }
 

@@ -169,12 +169,18 @@ extension TrainingTask {
     /// The evaluation (`evaluate(_:on:workspace:final:)`) on the CPU backend over `store`'s own
     /// memory, in a workspace of its own.
     public func evaluate(_ model: Model, _ store: ParameterStore<Float>, final: Bool = true) throws -> [String: Double] {
+        try evaluate(model, on: store.buffers(on: CPUBackend<Float>()), final: final)
+    }
+
+    /// The evaluation on `parameters`' backend, in a workspace of its own allocated there.
+    public func evaluate<Backend: ComputeBackend>(_ model: Model, on parameters: ParameterBuffers<Backend>, final: Bool) throws
+        -> [String: Double] where Backend.Scalar == Float
+    {
         guard let count = evaluationWorkspaceCount(model) else {
             throw ExperimentError("The model of \(Self.name) has a layer without a pass on the compute backend: it cannot be evaluated.")
         }
-        let cpu = CPUBackend<Float>()
-        var workspace = try cpu.makeWorkspace(count: max(count, 1))
-        return try evaluate(model, on: store.buffers(on: cpu), workspace: &workspace, final: final)
+        var workspace = try parameters.backend.makeWorkspace(count: max(count, 1))
+        return try evaluate(model, on: parameters, workspace: &workspace, final: final)
     }
 
     public static var scheduleMetric: String { primaryMetric }
