@@ -83,7 +83,8 @@ struct PullTask: TrainingTask {
             for o in TaskOptions<T>.declarations {
                 #expect(names.insert(o.name).inserted, "\(T.name): --\(o.name) is declared twice")
                 guard o.key != "options.data", o.key != "training.pruning.everySteps", o.key != "training.pruning.tensorTargets",
-                    o.key != "training.recurrentKernels", o.key != "training.device", !o.key.hasPrefix("training.groupEnvelope."),
+                    o.key != "training.recurrentKernels", o.key != "training.sparseFrom", o.key != "training.device",
+                    !o.key.hasPrefix("training.groupEnvelope."),
                     !o.key.hasPrefix("training.elimination."), !o.isPreset
                 else { continue }  // nil (absent) by default
                 #expect(Self.value(at: o.key, in: json) != nil, "\(T.name): \(o.key) [--\(o.name)] is not in config.json")

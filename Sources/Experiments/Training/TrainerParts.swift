@@ -105,7 +105,7 @@ struct TrainingSession<Task: TrainingTask> {
             : nil
         switch training.deviceRecurrentKernels {
         case .auto: roles.useSparseProducts(in: store)
-        case .sparse: roles.useSparseProducts(in: store, denseAboveDensity: 1)
+        case .sparse: roles.useSparseProducts(in: store, denseAboveDensity: training.sparseKernelsDenseAbove)
         case .dense: break
         }
     }

@@ -325,6 +325,11 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var threads: Int = ThreadSetup.defaultThreads
     /// The kernels of the W_hh products; nil (absent in config files of moduli 0.2) is `.auto`.
     public var recurrentKernels: RecurrentKernels?
+    /// With `recurrentKernels` sparse: the sparsity from which a pruned weight runs the sparse
+    /// kernels, the dense GEMMs while less of it is pruned (`--sparse-from`). A rule of the masks
+    /// alone, so the bits stay the same on every machine. nil (absent in config files written
+    /// without it): 0, the sparse kernels from the first pruning event.
+    public var sparseFrom: Double?
     /// The group envelope regularizer on the hidden units; nil (absent in config files written
     /// without it): none.
     public var groupEnvelope: GroupEnvelopeConfig?
@@ -348,6 +353,12 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// The kernels of the products on the run's device: `recurrentKernels` (nil: auto) on the CPU;
     /// dense elsewhere (the sparse kernels run on host memory).
     public var deviceRecurrentKernels: RecurrentKernels { (device ?? .cpu) == .cpu ? (recurrentKernels ?? .auto) : .dense }
+
+    /// The fraction of kept entries above which a weight under `recurrentKernels` sparse runs the
+    /// dense GEMMs: 1 - `sparseFrom`, loosened by 1e-9 so that a weight pruned to exactly
+    /// `sparseFrom` is sparse despite the rounding of 1 - `sparseFrom` (the slack is under one
+    /// entry for any weight of fewer than 10^9 entries).
+    var sparseKernelsDenseAbove: Double { min(1, 1 - (sparseFrom ?? 0) + 1e-9) }
 
     /// Steps over all phases.
     public var totalSteps: Int { phaseSteps * (lottery == .none ? 1 : 2) }
@@ -410,6 +421,16 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         try require(evaluateEvery >= 1, "\(optionLabel("evaluateEvery")) must be at least 1, got \(evaluateEvery).")
         try require(logEvery >= 1, "\(optionLabel("logEvery")) must be at least 1, got \(logEvery).")
         try require(threads >= 1 && threads <= 256, "\(optionLabel("threads")) must be between 1 and 256, got \(threads).")
+        if let s = sparseFrom {
+            try require(
+                s >= 0 && s <= 1, "\(optionLabel("sparseFrom")) must be a sparsity in [0, 1], got \(s): for example 0.8.")
+            try require(
+                recurrentKernels == .sparse,
+                """
+                \(optionLabel("sparseFrom")) applies only with \(optionLabel("recurrentKernels")) sparse (this run's is \
+                \((recurrentKernels ?? .auto).rawValue)): add --recurrent-kernels sparse, or drop --sparse-from.
+                """)
+        }
         if (device ?? .cpu) != .cpu { try validateOffHost() }
         let target = pruning.targetSparsity
         try require(target >= 0 && target < 1, "\(optionLabel("pruning.targetSparsity")) must be in [0, 1), got \(target).")

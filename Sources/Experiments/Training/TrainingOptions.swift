@@ -63,6 +63,13 @@ public enum TrainingOptions {
                     """
             ),
             O.value(
+                "sparse-from", \.sparseFrom, key: "sparseFrom", "S",
+                help: """
+                    With --recurrent-kernels sparse: a pruned weight runs the sparse kernels once at least S of it is \
+                    pruned, the dense GEMMs before (default 0: from its first pruning event). A rule of the masks alone: \
+                    the bits stay the same on every machine. 0.8 is about where CSR overtakes the GEMMs.
+                    """),
+            O.value(
                 "device", \.device, key: "device", "NAME",
                 help: """
                     Where the steps run: cpu (default) or cuda (an NVIDIA GPU; the products are dense there, and learned \
