@@ -34,7 +34,12 @@ struct SweepCommand: ParsableCommand {
     var jobs: Int?
     @Option(help: "Use the seeds 0..<N instead of the spec's.") var seeds: Int?
     @Option(help: "paper-navigation and paper-language only: the task's preset, small or paper (default paper).") var preset: String?
-    @Flag(help: "Do not run: write and print the summary of the runs finished so far (after a Slurm array).") var collect = false
+    @Flag(
+        help: """
+            Do not run: write and print the summary of the runs finished so far (after a Slurm array). A tuned sweep whose \
+            tuning runs have all finished gets its selection (selection.json) first.
+            """)
+    var collect = false
     @Option(help: "Do not run: write a batch script for a scheduler instead (slurm: DIR/sweep.sbatch, a job array).") var emit: String?
     @Option(help: "With --emit slurm: the partition.") var partition: String?
     @Option(help: "With --emit slurm: the time limit of each array task (HH:MM:SS).") var time: String?
@@ -100,6 +105,9 @@ struct SweepCommand: ParsableCommand {
         if !collect { try directory.writeConfigs(configs) }
 
         if collect {
+            // A tuned sweep whose tuning runs have all finished gets its selection now (made once,
+            // as the sweep itself would), so that the table shows it before any confirmation run.
+            if resolved.tune != nil, directory.tuningFinished { _ = try directory.selection() }
             try summarize(directory, print: true, requireComplete: true)
             return
         }

@@ -114,6 +114,16 @@ import _TestSupport
         #expect(abs(try #require(Double(noneCSV[k])) + (d5 + d6) / 2) < 1e-12, "none - torus is minus torus - none")
         let recorded = try #require(try Self.json(sweep + "/sweep.json")["spec"] as? [String: Any])
         #expect(recorded["control"] as? [String] == ["none", "torus"], "sweep.json records the controls given")
+
+        // Tuning finished, no selection and no confirmation run yet (the sweep stopped between the
+        // stages): --collect makes the selection from the tuning runs and shows it.
+        try FileManager.default.removeItem(atPath: sweep + "/selection.json")
+        for name in Self.confirmationRuns { try FileManager.default.removeItem(atPath: "\(sweep)/\(name)") }
+        let between = try CLITests.moduli(["sweep", spec, "--out", sweep, "--collect"])
+        #expect(between.status != 0, "the confirmation runs are missing")
+        let made = try Self.json(sweep + "/selection.json")
+        #expect((made["choices"] as? [[String: Any]])?.first?["value"] as? String == selected, "\(made)")
+        #expect(between.out.contains("| torus | `--moduli torus` | \(selected) | 0/2 | "), "\(between.out)")
     }
 
     /// The run directories that have a summary.json.
