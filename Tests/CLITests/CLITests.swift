@@ -37,7 +37,10 @@ import _TestSupport
         (["train", "adding", "--device", "gpu"], "--device"),
         (["train", "adding", "--device", "cuda", "--recurrent-kernels", "sparse"], "--recurrent-kernels"),
         (["train", "adding", "--sparse-from", "0.8"], "add --recurrent-kernels sparse, or drop --sparse-from"),
-        (["train", "adding", "--recurrent-kernels", "sparse", "--sparse-from", "80"], "[--sparse-from] must be a sparsity in [0, 1], got 80"),
+        (
+            ["train", "adding", "--recurrent-kernels", "sparse", "--sparse-from", "80"],
+            "[--sparse-from] must be a sparsity in [0, 1], got 80"
+        ),
         (["train", "adding", "--overwrite", "--resume", "--out", "x"], "contradict"),
         (["train", "adding", "--resume"], "--resume needs --out"),
         (["train", "adding", "--lr", "abc"], "lr"),
