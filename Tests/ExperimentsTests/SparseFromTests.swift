@@ -60,6 +60,21 @@ import NN
         #expect(switched.model != sparse.model, "the run was sparse from the first event")
     }
 
+    /// Stopped after epoch 1 (before any pruning event) and resumed, a run stays dense at the 45%
+    /// event, switches at the 90% one and ends
+    /// with the uninterrupted run's bytes.
+    @Test func aResumedRunSwitchesAtTheSameEvent() throws {
+        let straight = TestFiles.temporaryDirectory("moduli-tests"), split = TestFiles.temporaryDirectory("moduli-tests")
+        defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: split) }
+        let config = Self.config(.sparse, sparseFrom: 0.5)
+        _ = try #require(try NavigationTaskTests.train(config, straight))
+        #expect(try NavigationTaskTests.train(config, split, stopAfterEpochs: 1) == nil)
+        _ = try #require(try NavigationTaskTests.train(config, split, resume: true))
+        let a = try Data(contentsOf: URL(fileURLWithPath: straight + "/model.safetensors"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: split + "/model.safetensors"))
+        #expect(a == b)
+    }
+
     /// A weight pruned to exactly S is sparse under `--sparse-from S`, although 1 - 0.8 rounds
     /// below 0.2; one entry fewer pruned keeps it dense.
     @Test func exactlySIsSparse() {
