@@ -61,8 +61,7 @@ import NN
     }
 
     /// Stopped after epoch 1 (before any pruning event) and resumed, a run stays dense at the 45%
-    /// event, switches at the 90% one and ends
-    /// with the uninterrupted run's bytes.
+    /// event, switches at the 90% one and ends with the uninterrupted run's bytes.
     @Test func aResumedRunSwitchesAtTheSameEvent() throws {
         let straight = TestFiles.temporaryDirectory("moduli-tests"), split = TestFiles.temporaryDirectory("moduli-tests")
         defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: split) }
