@@ -13,7 +13,7 @@ for f in sweep.json selection.json summary.md summary.csv; do
     if [ -f "$src/$f" ]; then cp "$src/$f" "$dst/$f"; fi
 done
 for d in configs logs; do
-    if [ -d "$src/$d" ]; then mkdir -p "$dst/$d" && cp "$src/$d"/* "$dst/$d"/; fi
+    if [ -d "$src/$d" ]; then mkdir -p "$dst/$d" && cp -R "$src/$d"/. "$dst/$d"/; fi
 done
 kept=0
 for run in "$src"/*/; do

@@ -67,7 +67,8 @@ public enum TrainingOptions {
                 help: """
                     With --recurrent-kernels sparse: a pruned weight runs the sparse kernels once at least S of it is \
                     pruned, the dense GEMMs before (default 0: from its first pruning event). A rule of the masks alone: \
-                    the bits stay the same on every machine. 0.8 is about where CSR overtakes the GEMMs.
+                    the bits stay the same on every machine. Where CSR overtakes the GEMMs depends on the sizes and the \
+                    CPU: about 0.8 at 1024 hidden units on AVX-512 (BENCHMARKS.md).
                     """),
             O.value(
                 "device", \.device, key: "device", "NAME",
