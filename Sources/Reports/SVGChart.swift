@@ -114,12 +114,17 @@ public struct SVGChart: Sendable {
     public func render() -> String {
         let (xr, yr) = ranges()
         let legend = legendWidth
-        let left = 70.0, top = 34.0, bottom = 48.0, right = 14.0 + (legend > 0 ? legend + 8 : 0)
-        var plotW = width - left - right, plotH = height - top - bottom
+        let top = 34.0, right = 14.0 + (legend > 0 ? legend + 8 : 0)
+        var left = 70.0, plotW = width - left - right, plotH = height - top - 48
+        // Category names too wide for their slot are drawn slanted; the chart grows downwards to
+        // hold them, and the plot gives up width on the left where the first name needs it.
+        let slant = categoryLabelSlant(plotWidth: plotW, left: left, xRange: xr)
+        left += slant.extraLeft; plotW -= slant.extraLeft
         if equalAspect {
             let scale = min(plotW / (xr.upperBound - xr.lowerBound), plotH / (yr.upperBound - yr.lowerBound))
             plotW = scale * (xr.upperBound - xr.lowerBound); plotH = scale * (yr.upperBound - yr.lowerBound)
         }
+        let bottom = 48.0 + slant.extraHeight
         let totalW = left + plotW + right, totalH = top + plotH + bottom
         func px(_ x: Double) -> Double { left + (x - xr.lowerBound) / (xr.upperBound - xr.lowerBound) * plotW }
         func py(_ y: Double) -> Double {
@@ -247,9 +252,21 @@ public struct SVGChart: Sendable {
         for t in yTicks { s += "<line x1=\"\(f(left - 4))\" y1=\"\(f(py(t)))\" x2=\"\(f(left))\" y2=\"\(f(py(t)))\"/>\n" }
         s += "</g>\n<g class=\"tick-labels\" fill=\"#333333\">\n"
         let xStep = xTicks.count > 1 ? xTicks[1] - xTicks[0] : 1, yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1
-        if let names = xCategories {
-            for (k, name) in names.enumerated() {
-                s += "<text x=\"\(f(px(Double(k))))\" y=\"\(f(top + plotH + 16))\" text-anchor=\"middle\">\(HTMLText.escape(name))</text>\n"
+        if xCategories != nil {
+            for (k, name) in categoryLabels.enumerated() {
+                if slant.slanted {
+                    s +=
+                        """
+                        <text transform=\"translate(\(f(px(Double(k)) + 3)) \(f(top + plotH + 12))) \
+                        rotate(-\(f(SVGChart.categorySlantDegrees)))\" text-anchor=\"end\">\(HTMLText.escape(name))</text>\n
+                        """
+                } else {
+                    s +=
+                        """
+                        <text x=\"\(f(px(Double(k))))\" y=\"\(f(top + plotH + 16))\" \
+                        text-anchor=\"middle\">\(HTMLText.escape(name))</text>\n
+                        """
+                }
             }
         } else {
             for t in xTicks {
@@ -266,12 +283,12 @@ public struct SVGChart: Sendable {
         s += "</g>\n"
         s +=
             """
-            <text x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH + 38))\" text-anchor=\"middle\" \
+            <text x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH + 38 + slant.extraHeight))\" text-anchor=\"middle\" \
             font-size=\"12\">\(HTMLText.escape(xLabel))</text>\n
             """
         s +=
             """
-            <text transform=\"translate(16 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" \
+            <text transform=\"translate(\(f(left - 54)) \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" \
             font-size=\"12\">\(HTMLText.escape(yLabel))</text>\n
             """
 
@@ -320,6 +337,41 @@ public struct SVGChart: Sendable {
         }
         s += "</svg>"
         return s
+    }
+
+    // MARK: Category labels
+
+    /// The angle of slanted category labels, in degrees below the x axis.
+    static let categorySlantDegrees = 60.0
+    /// Estimated width of a tick label of 11 px sans-serif, per character.
+    static let tickCharacterWidth = 6.2
+    /// The longest category name drawn whole; a longer one keeps its first and last characters
+    /// around an ellipsis.
+    static let longestCategoryLabel = 40
+
+    /// The category names as drawn under the ticks.
+    var categoryLabels: [String] {
+        (xCategories ?? []).map { name in
+            guard name.count > SVGChart.longestCategoryLabel else { return name }
+            let tail = SVGChart.longestCategoryLabel / 2, head = SVGChart.longestCategoryLabel - 1 - tail
+            return String(name.prefix(head)) + "\u{2026}" + String(name.suffix(tail))
+        }
+    }
+
+    /// Whether the category names overlap when drawn level under their ticks (the widest is wider
+    /// than the slot between two ticks), and if so the height the slanted names need below the
+    /// level ones' line and the width the first name needs left of the plot's usual margin.
+    func categoryLabelSlant(plotWidth: Double, left: Double, xRange: ClosedRange<Double>)
+        -> (slanted: Bool, extraHeight: Double, extraLeft: Double)
+    {
+        let span = xRange.upperBound - xRange.lowerBound
+        guard let longest = categoryLabels.map(\.count).max(), span > 0 else { return (false, 0, 0) }
+        let widest = SVGChart.tickCharacterWidth * Double(longest)
+        guard widest > plotWidth / span - 4 else { return (false, 0, 0) }
+        let angle = SVGChart.categorySlantDegrees * .pi / 180
+        let firstTick = (0 - xRange.lowerBound) / span * plotWidth
+        let extraLeft = min(plotWidth / 2, max(0, widest * cos(angle) - firstTick - left + 12))
+        return (true, max(0, widest * sin(angle) - 6), extraLeft)
     }
 
     // MARK: Numbers
