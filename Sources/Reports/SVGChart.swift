@@ -77,11 +77,14 @@ public struct SVGChart: Sendable {
         return entries
     }
 
-    /// Width of the legend column: enough for the longest entry at about 6.4 px per character.
+    /// Estimated width of one character of the charts' 11 px sans-serif text, for layout.
+    static let characterWidth = 6.4
+
+    /// Width of the legend column: enough for the longest entry.
     private var legendWidth: Double {
         let texts = legendEntries.map(\.name) + notes + (colorScale.map { [$0.low + "  " + $0.high] } ?? [])
         guard let longest = texts.map(\.count).max() else { return 0 }
-        return min(230, 34 + 6.4 * Double(longest))
+        return min(230, 34 + SVGChart.characterWidth * Double(longest))
     }
 
     /// The data ranges: fixed ones, else the extent of every layer with 4% margins (never empty).
@@ -118,7 +121,8 @@ public struct SVGChart: Sendable {
         var left = 70.0, plotW = width - left - right, plotH = height - top - 48
         // Category names too wide for their slot are drawn slanted; the chart grows downwards to
         // hold them, and the plot gives up width on the left where the first name needs it.
-        let slant = categoryLabelSlant(plotWidth: plotW, left: left, xRange: xr)
+        let labels = categoryLabels
+        let slant = SVGChart.categoryLabelSlant(labels, plotWidth: plotW, left: left, xRange: xr)
         left += slant.extraLeft; plotW -= slant.extraLeft
         if equalAspect {
             let scale = min(plotW / (xr.upperBound - xr.lowerBound), plotH / (yr.upperBound - yr.lowerBound))
@@ -253,7 +257,7 @@ public struct SVGChart: Sendable {
         s += "</g>\n<g class=\"tick-labels\" fill=\"#333333\">\n"
         let xStep = xTicks.count > 1 ? xTicks[1] - xTicks[0] : 1, yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1
         if xCategories != nil {
-            for (k, name) in categoryLabels.enumerated() {
+            for (k, name) in labels.enumerated() {
                 if slant.slanted {
                     s +=
                         """
@@ -343,8 +347,6 @@ public struct SVGChart: Sendable {
 
     /// The angle of slanted category labels, in degrees below the x axis.
     static let categorySlantDegrees = 60.0
-    /// Estimated width of a tick label of 11 px sans-serif, per character.
-    static let tickCharacterWidth = 6.2
     /// The longest category name drawn whole; a longer one keeps its first and last characters
     /// around an ellipsis.
     static let longestCategoryLabel = 40
@@ -361,12 +363,12 @@ public struct SVGChart: Sendable {
     /// Whether the category names overlap when drawn level under their ticks (the widest is wider
     /// than the slot between two ticks), and if so the height the slanted names need below the
     /// level ones' line and the width the first name needs left of the plot's usual margin.
-    func categoryLabelSlant(plotWidth: Double, left: Double, xRange: ClosedRange<Double>)
+    static func categoryLabelSlant(_ labels: [String], plotWidth: Double, left: Double, xRange: ClosedRange<Double>)
         -> (slanted: Bool, extraHeight: Double, extraLeft: Double)
     {
         let span = xRange.upperBound - xRange.lowerBound
-        guard let longest = categoryLabels.map(\.count).max(), span > 0 else { return (false, 0, 0) }
-        let widest = SVGChart.tickCharacterWidth * Double(longest)
+        guard let longest = labels.map(\.count).max(), span > 0 else { return (false, 0, 0) }
+        let widest = characterWidth * Double(longest)
         guard widest > plotWidth / span - 4 else { return (false, 0, 0) }
         let angle = SVGChart.categorySlantDegrees * .pi / 180
         let firstTick = (0 - xRange.lowerBound) / span * plotWidth
@@ -506,7 +508,7 @@ public struct SVGPanelGrid: Sendable {
         var x = 20.0
         if let scale = colorScale, !scale.colors.isEmpty {
             s += "<text x=\"20\" y=\"40\" text-anchor=\"start\">\(HTMLText.escape(scale.low))</text>\n"
-            x = 26 + 6.4 * Double(scale.low.count)
+            x = 26 + SVGChart.characterWidth * Double(scale.low.count)
             let step = 120.0 / Double(scale.colors.count)
             for (k, c) in scale.colors.enumerated() {
                 s +=
@@ -515,7 +517,7 @@ public struct SVGPanelGrid: Sendable {
             }
             s += String(format: "<rect x=\"%.2f\" y=\"30\" width=\"120\" height=\"12\" fill=\"none\" stroke=\"#333333\"/>\n", x)
             s += String(format: "<text x=\"%.2f\" y=\"40\">", x + 126) + HTMLText.escape(scale.high) + "</text>\n"
-            x += 140 + 6.4 * Double(scale.high.count)
+            x += 140 + SVGChart.characterWidth * Double(scale.high.count)
         }
         if !note.isEmpty { s += String(format: "<text x=\"%.2f\" y=\"40\" fill=\"#555555\">", x) + HTMLText.escape(note) + "</text>\n" }
         s += "</g>\n"

@@ -46,12 +46,12 @@ import Testing
             #"<text transform="translate\(([0-9.]+) ([0-9.]+)\) rotate\(-60.00\)" text-anchor="end">"#, in: svg, groups: 2)
         #expect(labels.count == names.count)
         for name in names { #expect(svg.contains(">\(name)</text>")) }
-        // Each name runs from its anchor down and to the left, at about 6.2 px per character of 11 px text.
+        // Each name runs from its anchor down and to the left, as wide as the charts' layout estimates text.
         let angle = 60.0 * Double.pi / 180
         let axisLabel = #"<text x="[0-9.]+" y="([0-9.]+)" text-anchor="middle" font-size="12">configuration"#
         let axisLabelY = try #require(try captures(axisLabel, in: svg, groups: 1).first?.first)
         for (label, name) in zip(labels, names) {
-            let w = 6.2 * Double(name.count)
+            let w = SVGChart.characterWidth * Double(name.count)
             let endX = label[0] - w * cos(angle), endY = label[1] + w * sin(angle)
             #expect(endX >= 0, "\(name) starts left of the chart (\(endX))")
             #expect(endY + 4 < axisLabelY && axisLabelY < size[1], "\(name) ends at y \(endY), the axis label is at \(axisLabelY)")
