@@ -108,6 +108,17 @@ import Testing
         _ = try RunDirectory(path: path, overwrite: false, resume: true)
     }
 
+    /// A lock let go within a moment (as a copy of the descriptor in a child process between fork
+    /// and exec lets go) is taken, not refused.
+    @Test func aLockReleasedWithinAMomentIsTaken() throws {
+        let path = TestFiles.temporaryDirectory("moduli-rundir")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let first = try RunDirectory(path: path, overwrite: false, resume: false)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) { first.unlock() }
+        let second = try RunDirectory(path: path, overwrite: false, resume: false)
+        #expect(second.isLocked && !first.isLocked)
+    }
+
     @Test func anotherProcessHoldingTheLockIsNamed() throws {
         let flockTool = "/usr/bin/flock"
         guard FileManager.default.isExecutableFile(atPath: flockTool) else { return }

@@ -18,9 +18,15 @@ final class RunLock: @unchecked Sendable {
     private var descriptor: Int32
     private let guardian = NSLock()
 
-    /// Locks `path` (a directory) without waiting. Throws when another process (or another open
-    /// of this process) holds the lock. On a file system without flock support the directory is
-    /// used unlocked (nothing else can be done there).
+    /// How long a lock held elsewhere is retried before it counts as taken: `attempts` tries,
+    /// `pause` microseconds apart (one second in all). A lock this process has just released can
+    /// look held for a moment: a child process that another thread is starting holds a copy of
+    /// every descriptor from fork until exec, where O_CLOEXEC closes it, and the lock with it.
+    static let contention: (attempts: Int, pause: useconds_t) = (40, 25_000)
+
+    /// Locks `path` (a directory), waiting at most `contention` for a holder to let go. Throws
+    /// when another process (or another open of this process) still holds the lock. On a file
+    /// system without flock support the directory is used unlocked (nothing else can be done there).
     init(directory path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -28,9 +34,15 @@ final class RunLock: @unchecked Sendable {
             let e = errno
             throw ExperimentError("Cannot open the output directory \(path): \(FileIO.errorText(e)). Choose a readable and writable --out.")
         }
+        var attempts = 1
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let e = errno
             if e == EINTR { continue }
+            if e == EWOULDBLOCK && attempts < Self.contention.attempts {
+                attempts += 1
+                usleep(Self.contention.pause)
+                continue
+            }
             if e == EWOULDBLOCK {
                 close(fd)
                 throw ExperimentError(
