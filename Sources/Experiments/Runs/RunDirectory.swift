@@ -20,7 +20,8 @@ public struct ExperimentError: Error, CustomStringConvertible, Sendable {
 ///
 /// Opening one takes an exclusive lock on the directory (flock(2)) for as long as the value or a
 /// copy of it lives, or until `unlock()`; a second opener, in this process or another, gets an
-/// error. Opening also removes temporary files that an interrupted write left behind.
+/// error once the lock has stayed taken for a second (`RunLock.contention`). Opening also removes
+/// temporary files that an interrupted write left behind.
 public struct RunDirectory: Sendable {
     /// The directory.
     public let url: URL
